@@ -1,0 +1,58 @@
+-- The schema of one repository (one Durable Object). Applied every time the object starts:
+-- every statement must be idempotent. Object ids are stored as 20-byte BLOBs.
+
+-- Small settings, e.g. key 'HEAD' = 'refs/heads/main'. The repository exists once 'HEAD' is set.
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Refs; rowid order is creation order. peeled holds what an annotated tag finally points at.
+CREATE TABLE IF NOT EXISTS refs (
+    name TEXT PRIMARY KEY,
+    oid BLOB NOT NULL,
+    peeled BLOB
+);
+
+-- Stored packs. state is 'pending' while a push streams in, then 'live' (named pack-<name>.pack).
+CREATE TABLE IF NOT EXISTS packs (
+    id INTEGER PRIMARY KEY,
+    name TEXT UNIQUE,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    idx_size INTEGER NOT NULL DEFAULT 0
+);
+
+-- The bytes of each pack (kind 0) and of its .idx (kind 1), in rows of at most 1 MiB.
+CREATE TABLE IF NOT EXISTS pack_chunks (
+    pack INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (pack, kind, seq)
+);
+
+-- Every object the repository has: in a pack at an offset, or loose (pack IS NULL).
+-- A row here is what makes an object visible; it is written when its push is accepted.
+CREATE TABLE IF NOT EXISTS objects (
+    oid BLOB PRIMARY KEY,
+    type INTEGER NOT NULL,
+    pack INTEGER,
+    offset INTEGER
+) WITHOUT ROWID;
+
+-- Loose objects: exactly the bytes of git's loose object file. push names the pack row of
+-- the push that wrote it, so an interrupted push's leftovers can be found.
+CREATE TABLE IF NOT EXISTS loose (
+    oid BLOB PRIMARY KEY,
+    push INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+
+-- The commit graph, recorded when a push is indexed, so history walks need not inflate commits.
+-- parents is the concatenation of the parents' 20-byte ids.
+CREATE TABLE IF NOT EXISTS commits (
+    oid BLOB PRIMARY KEY,
+    time INTEGER NOT NULL,
+    parents BLOB NOT NULL
+) WITHOUT ROWID;

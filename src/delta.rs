@@ -1,0 +1,106 @@
+//! Applying git's binary deltas (the payload of OFS_DELTA and REF_DELTA pack entries).
+
+/// A delta that cannot be applied to its base.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DeltaError(pub &'static str);
+
+fn varint(data: &[u8], pos: &mut usize) -> Result<usize, DeltaError> {
+    let mut value = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *data.get(*pos).ok_or(DeltaError("truncated delta header"))?;
+        *pos += 1;
+        if shift > 56 {
+            return Err(DeltaError("delta size overflows"));
+        }
+        value |= ((byte & 0x7f) as usize) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+}
+
+/// The base size and result size a delta declares.
+pub fn sizes(delta: &[u8]) -> Result<(usize, usize), DeltaError> {
+    let mut pos = 0;
+    Ok((varint(delta, &mut pos)?, varint(delta, &mut pos)?))
+}
+
+/// Rebuilds the target object from `base` and `delta`, checking every bound.
+pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
+    let mut pos = 0;
+    let base_size = varint(delta, &mut pos)?;
+    let result_size = varint(delta, &mut pos)?;
+    if base_size != base.len() {
+        return Err(DeltaError("delta base size mismatch"));
+    }
+    let mut out = Vec::with_capacity(result_size.min(1 << 24));
+    while pos < delta.len() {
+        let cmd = delta[pos];
+        pos += 1;
+        if cmd & 0x80 != 0 {
+            let mut fields = [0usize; 2];
+            let mut bit = 0;
+            for (field, bytes) in fields.iter_mut().zip([4, 3]) {
+                for i in 0..bytes {
+                    if cmd & (1 << bit) != 0 {
+                        let byte = *delta.get(pos).ok_or(DeltaError("truncated delta"))?;
+                        pos += 1;
+                        *field |= (byte as usize) << (8 * i);
+                    }
+                    bit += 1;
+                }
+            }
+            let [offset, mut size] = fields;
+            if size == 0 {
+                size = 0x10000;
+            }
+            let chunk = offset
+                .checked_add(size)
+                .and_then(|end| base.get(offset..end))
+                .ok_or(DeltaError("delta copies out of bounds"))?;
+            out.extend_from_slice(chunk);
+        } else if cmd != 0 {
+            let chunk = delta
+                .get(pos..pos + cmd as usize)
+                .ok_or(DeltaError("truncated delta"))?;
+            pos += cmd as usize;
+            out.extend_from_slice(chunk);
+        } else {
+            return Err(DeltaError("delta has a reserved opcode"));
+        }
+        if out.len() > result_size {
+            return Err(DeltaError("delta result is longer than declared"));
+        }
+    }
+    if out.len() != result_size {
+        return Err(DeltaError("delta result size mismatch"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_and_inserts() {
+        let base = b"hello world";
+        // base 11, result 11: copy 6 bytes at 0, insert "there"
+        let delta = [11, 11, 0x90, 6, 5, b't', b'h', b'e', b'r', b'e'];
+        assert_eq!(apply(base, &delta).unwrap(), b"hello there");
+        assert_eq!(sizes(&delta).unwrap(), (11, 11));
+    }
+
+    #[test]
+    fn rejects_out_of_bounds_and_bad_sizes() {
+        let base = b"hello";
+        assert!(apply(base, &[5, 10, 0x91, 3, 10]).is_err());
+        assert!(apply(base, &[4, 1, 1, b'x']).is_err());
+        assert!(apply(base, &[5, 2, 1, b'x']).is_err());
+        assert!(apply(base, &[5, 1, 5, b'x']).is_err());
+        assert!(apply(base, &[5, 1, 0]).is_err());
+        assert!(apply(base, &[0xff; 12]).is_err());
+    }
+}

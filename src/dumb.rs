@@ -1,0 +1,101 @@
+//! git's dumb HTTP protocol, served from the store exactly as a static server would serve
+//! a bare repository after `git update-server-info`.
+
+use crate::reply::{Body, Caching, Reply};
+use crate::route::Endpoint;
+use crate::sql::Sql;
+use crate::store::{PackFile, Store, StoreError};
+
+/// The dumb `info/refs` listing: sorted refs, each annotated tag followed by its peeled line.
+pub fn info_refs<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
+    let mut out = String::new();
+    for r in store.refs()? {
+        out.push_str(&format!("{}\t{}\n", r.id, r.name));
+        if let Some(peeled) = r.peeled {
+            out.push_str(&format!("{peeled}\t{}^{{}}\n", r.name));
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+/// Answers a GET of a dumb-protocol file. `range` is the request's Range header.
+pub fn get<S: Sql>(store: &Store<S>, endpoint: &Endpoint, range: Option<&str>) -> Result<Reply, StoreError> {
+    if !store.exists()? {
+        return Ok(Reply::text(404, "repository not found"));
+    }
+    Ok(match endpoint {
+        Endpoint::InfoRefs => Reply::ok("text/plain", Caching::NoCache, info_refs(store)?),
+        Endpoint::Head => {
+            let target = store.head_target()?.unwrap_or_default();
+            Reply::ok("text/plain", Caching::NoCache, format!("ref: {target}\n").into_bytes())
+        }
+        Endpoint::InfoPacks => {
+            let mut list = String::new();
+            for pack in store.packs()? {
+                list.push_str(&format!("P pack-{}.pack\n", pack.name));
+            }
+            list.push('\n');
+            Reply::ok("text/plain; charset=utf-8", Caching::NoCache, list.into_bytes())
+        }
+        Endpoint::LooseObject(id) => match store.loose_object(id)? {
+            Some(file) => Reply::ok("application/x-git-loose-object", Caching::Forever, file),
+            None => Reply::text(404, "object not found"),
+        },
+        Endpoint::PackFile(name, file) => match store.pack_by_name(name)? {
+            None => Reply::text(404, "pack not found"),
+            Some(pack) => {
+                let (size, content_type) = match file {
+                    PackFile::Pack => (pack.size, "application/x-git-packed-objects"),
+                    PackFile::Idx => (pack.idx_size, "application/x-git-packed-objects-toc"),
+                };
+                ranged(pack.id, *file, size, content_type, range)
+            }
+        },
+        Endpoint::Alternates => Reply::text(404, "no alternates"),
+        Endpoint::ReceivePack | Endpoint::UploadPack => Reply::text(405, "use POST"),
+    })
+}
+
+/// A whole-file or single-range reply for a stored pack file.
+fn ranged(pack: i64, file: PackFile, size: u64, content_type: &'static str, range: Option<&str>) -> Reply {
+    let whole = || Reply {
+        status: 200,
+        content_type,
+        caching: Caching::Forever,
+        headers: vec![("Accept-Ranges", "bytes".into())],
+        body: Body::Chunks { pack, file, start: 0, end: size },
+    };
+    let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else {
+        return whole();
+    };
+    if spec.contains(',') {
+        return whole();
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return whole();
+    };
+    let bounds = match (first.trim().parse::<u64>(), last.trim()) {
+        (Ok(start), "") => Some((start, size)),
+        (Ok(start), last) => last.parse::<u64>().ok().map(|l| (start, (l + 1).min(size))),
+        (Err(_), suffix) => suffix.parse::<u64>().ok().map(|n| (size.saturating_sub(n), size)),
+    };
+    match bounds {
+        Some((start, end)) if start < end => Reply {
+            status: 206,
+            content_type,
+            caching: Caching::Forever,
+            headers: vec![
+                ("Accept-Ranges", "bytes".into()),
+                ("Content-Range", format!("bytes {start}-{}/{size}", end - 1)),
+            ],
+            body: Body::Chunks { pack, file, start, end },
+        },
+        _ => Reply {
+            status: 416,
+            content_type: "text/plain; charset=utf-8",
+            caching: Caching::Default,
+            headers: vec![("Content-Range", format!("bytes */{size}"))],
+            body: Body::Bytes(b"requested range not satisfiable\n".to_vec()),
+        },
+    }
+}

@@ -1,0 +1,229 @@
+//! The Worker and the Durable Object: route each request to its repository's object,
+//! stream request bodies into the services and stored packs out of SQLite.
+
+use futures_util::StreamExt;
+use worker::{
+    durable_object, event, Context, Env, Headers, Method, Request, Response, Result, SqlStorage,
+    SqlStorageValue, State,
+};
+
+use crate::receive_pack::{self, ReceivePack};
+use crate::reply::{Body, Caching, Reply};
+use crate::route::{self, Endpoint};
+use crate::sql::{Sql, SqlError, Value};
+use crate::store::Store;
+use crate::{dumb, AGENT};
+
+const ABOUT: &str = "git-on-durable-objects: a Git server on Cloudflare Durable Objects.
+
+Each repository is its own Durable Object with its own SQLite database, created by its first push.
+  git push http://HOST/<owner>/<repo>.git main          smart receive-pack
+  GIT_SMART_HTTP=0 git clone http://HOST/<owner>/<repo>.git   dumb HTTP
+  curl http://HOST/<owner>/<repo>.git/info/refs         the refs, as plain text
+Paths: /<owner>/<repo>.git/... or /<repo>.git/... ('.git' optional), names of [A-Za-z0-9._-].
+";
+
+/// The Durable Object's SQL storage as the store's [`Sql`].
+struct DoSql(SqlStorage);
+
+impl Sql for DoSql {
+    fn exec(&self, query: &str, params: Vec<Value>) -> std::result::Result<Vec<Vec<Value>>, SqlError> {
+        let params: Vec<SqlStorageValue> = params
+            .into_iter()
+            .map(|v| match v {
+                Value::Null => SqlStorageValue::Null,
+                Value::Integer(n) => SqlStorageValue::Integer(n),
+                Value::Text(s) => SqlStorageValue::String(s),
+                Value::Blob(b) => SqlStorageValue::Blob(b),
+            })
+            .collect();
+        let cursor = self.0.exec(query, params).map_err(|e| SqlError(e.to_string()))?;
+        cursor
+            .raw()
+            .map(|row| {
+                let row = row.map_err(|e| SqlError(e.to_string()))?;
+                Ok(row
+                    .into_iter()
+                    .map(|v| match v {
+                        SqlStorageValue::Null => Value::Null,
+                        SqlStorageValue::Boolean(b) => Value::Integer(b as i64),
+                        SqlStorageValue::Integer(n) => Value::Integer(n),
+                        SqlStorageValue::Float(f) => Value::Integer(f as i64),
+                        SqlStorageValue::String(s) => Value::Text(s),
+                        SqlStorageValue::Blob(b) => Value::Blob(b),
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+}
+
+/// Headers that let browsers (isomorphic-git) talk to us.
+fn cors(headers: &Headers) -> Result<()> {
+    headers.set("Access-Control-Allow-Origin", "*")?;
+    headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+    headers.set(
+        "Access-Control-Allow-Headers",
+        "accept, authorization, cache-control, content-type, git-protocol, pragma, range, user-agent, x-authorization",
+    )?;
+    headers.set("Access-Control-Expose-Headers", "content-type, content-range, x-wasm-memory")?;
+    Ok(())
+}
+
+fn text(status: u16, message: &str) -> Result<Response> {
+    respond(Reply::text(status, message), None)
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    if req.method() == Method::Options {
+        let response = Response::empty()?.with_status(204);
+        cors(response.headers())?;
+        return Ok(response);
+    }
+    let path = req.path();
+    if path == "/" {
+        return text(200, ABOUT);
+    }
+    match route::parse(&path) {
+        Err(reason) => text(404, &reason),
+        Ok(route) => {
+            let stub = env.durable_object("REPO")?.id_from_name(&route.repo)?.get_stub()?;
+            stub.fetch_with_request(req).await
+        }
+    }
+}
+
+/// One repository.
+#[durable_object]
+pub struct Repo {
+    store: Store<DoSql>,
+    sql: SqlStorage,
+    broken: Option<String>,
+}
+
+impl worker::DurableObject for Repo {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        let store = Store::new(DoSql(sql.clone()));
+        let broken = store.open().err().map(|e| e.0);
+        Repo { store, sql, broken }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        if let Some(reason) = &self.broken {
+            return text(500, &format!("repository storage failed to open: {reason}"));
+        }
+        let route = match route::parse(&req.path()) {
+            Ok(route) => route,
+            Err(reason) => return text(404, &reason),
+        };
+        let service = req
+            .url()?
+            .query_pairs()
+            .find(|(k, _)| k == "service")
+            .map(|(_, v)| v.into_owned());
+        let result = match (req.method(), &route.endpoint) {
+            (Method::Get, Endpoint::InfoRefs) if service.as_deref() == Some("git-receive-pack") => {
+                receive_pack::advertise(&self.store).map(|body| {
+                    Reply::ok("application/x-git-receive-pack-advertisement", Caching::NoCache, body)
+                })
+            }
+            (Method::Post, Endpoint::ReceivePack) => return self.receive_pack(req).await,
+            (Method::Post, Endpoint::UploadPack) => {
+                Ok(Reply::text(403, "smart upload-pack is not available yet: clone with GIT_SMART_HTTP=0"))
+            }
+            (Method::Get | Method::Head, endpoint) => {
+                let range = req.headers().get("Range")?;
+                dumb::get(&self.store, endpoint, range.as_deref())
+            }
+            _ => Ok(Reply::text(405, "method not allowed")),
+        };
+        match result {
+            Ok(reply) => respond(reply, Some(&self.sql)),
+            Err(e) => text(500, &e.0),
+        }
+    }
+}
+
+impl Repo {
+    async fn receive_pack(&self, mut req: Request) -> Result<Response> {
+        let mut push = ReceivePack::new(&self.store);
+        let mut bad = None;
+        if let Ok(mut body) = req.stream() {
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(bytes) if bad.is_none() => {
+                        if let Err(e) = push.feed(&bytes) {
+                            bad = Some(e);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = push.abort();
+                        return text(400, &format!("request body failed: {e}"));
+                    }
+                }
+            }
+        }
+        if let Some(e) = bad {
+            let _ = push.abort();
+            return text(400, &e.0);
+        }
+        match push.finish() {
+            Ok(body) => respond(
+                Reply::ok("application/x-git-receive-pack-result", Caching::NoCache, body),
+                None,
+            ),
+            Err(e) => text(400, &e.0),
+        }
+    }
+}
+
+/// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a time.
+fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
+    let response = match reply.body {
+        Body::Bytes(bytes) => Response::from_bytes(bytes)?,
+        Body::Chunks { pack, file, start, end } => {
+            let Some(sql) = sql else {
+                return text(500, "no storage for a streamed body");
+            };
+            let store = Store::new(DoSql(sql.clone()));
+            let chunk = store.chunk_size();
+            let seqs = (start / chunk)..end.div_ceil(chunk);
+            let stream = futures_util::stream::iter(seqs).map(move |seq| {
+                let data = store
+                    .read_chunk(pack, file, seq)
+                    .map_err(|e| worker::Error::RustError(e.0))?
+                    .unwrap_or_default();
+                let base = seq * chunk;
+                let from = start.saturating_sub(base).min(data.len() as u64) as usize;
+                let to = (end - base).min(data.len() as u64) as usize;
+                Ok::<Vec<u8>, worker::Error>(data[from..to.max(from)].to_vec())
+            });
+            Response::from_stream(stream)?
+        }
+    }
+    .with_status(reply.status);
+    let headers = response.headers();
+    headers.set("Content-Type", reply.content_type)?;
+    match reply.caching {
+        Caching::Default => {}
+        Caching::NoCache => {
+            headers.set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")?;
+            headers.set("Pragma", "no-cache")?;
+            headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+        }
+        Caching::Forever => headers.set("Cache-Control", "public, max-age=31536000, immutable")?,
+    }
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    headers.set("Server", AGENT)?;
+    headers.set(
+        "x-wasm-memory",
+        &(core::arch::wasm32::memory_size(0) * 65536).to_string(),
+    )?;
+    cors(headers)?;
+    Ok(response)
+}

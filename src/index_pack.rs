@@ -1,0 +1,550 @@
+//! Indexing a pack while it streams in (git's `index-pack`): the bytes are spooled into
+//! chunk rows as they arrive, every object id is computed, deltas are resolved against
+//! earlier entries through a bounded cache, and the links needed for the connectivity
+//! check and the commit graph are collected. Memory stays bounded by the largest object
+//! plus the cache, never by the size of the pack.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use sha1::{Digest, Sha1};
+
+use crate::delta;
+use crate::idx::{self, IdxEntry};
+use crate::object::{self, ObjectHasher, ObjectId, ObjectType};
+use crate::pack::{self, BaseCache, ChunkSource, EntryHeader, EntryKind, PackError, PackObjects};
+use crate::sql::Sql;
+use crate::store::{self, CommitInfo, NewObject, PackFile, Store, StoredChunks};
+use crate::zlib::Inflater;
+
+/// Pushes with fewer objects than this are stored as loose objects (git's `transfer.unpackLimit`).
+pub const UNPACK_LIMIT: u32 = 100;
+
+/// Objects larger than this keep their push in pack form: a loose row must stay far below
+/// the platform's 2 MB row limit.
+pub const MAX_LOOSE_OBJECT: u64 = 1 << 20;
+
+/// Bytes of resolved objects kept as delta bases while indexing.
+const BASE_CACHE_BYTES: usize = 16 << 20;
+
+/// How an accepted push will be stored.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Kept as a pack (with its idx already written) named by its checksum.
+    Pack { name: String, size: u64, idx_size: u64 },
+    /// Exploded into staged loose objects.
+    Loose,
+}
+
+/// Everything known about a fully received and verified pack.
+#[derive(Debug)]
+pub struct Indexed {
+    /// The pending pack row that owns what the push wrote.
+    pub push: i64,
+    /// How it is stored.
+    pub stored: Stored,
+    /// Every object in the pack.
+    pub objects: Vec<NewObject>,
+    /// Objects the pack refers to but does not contain: they must already be stored.
+    pub needed: HashSet<ObjectId>,
+    /// The commits in the pack.
+    pub commits: Vec<CommitInfo>,
+    /// For each annotated tag in the pack, the object it tags.
+    pub tag_targets: HashMap<ObjectId, ObjectId>,
+}
+
+impl Indexed {
+    /// The type of an object in this pack.
+    pub fn kind_of(&self, id: &ObjectId) -> Option<ObjectType> {
+        self.objects.iter().find(|o| o.id == *id).map(|o| o.kind)
+    }
+}
+
+/// One entry, as the idx and the object index need it.
+struct Entry {
+    offset: u64,
+    crc32: u32,
+    /// None while a delta waits for its base.
+    resolved: Option<(ObjectId, ObjectType)>,
+    size: u64,
+}
+
+/// The entry being inflated.
+struct Current {
+    offset: u64,
+    header: EntryHeader,
+    crc: crc32fast::Hasher,
+    data: Vec<u8>,
+    produced: u64,
+    /// For whole objects: the id, computed as the data streams through.
+    hasher: Option<ObjectHasher>,
+    /// Whether `data` keeps the inflated bytes (a large blob is only hashed).
+    keep: bool,
+}
+
+enum Phase {
+    Header,
+    EntryHeader,
+    EntryData(Box<Current>),
+    Trailer,
+    Done,
+}
+
+/// The pack's bytes as they are written into chunk rows; earlier bytes read back from them.
+struct Spool<'s, S: Sql> {
+    store: &'s Store<S>,
+    push: i64,
+    tail: Vec<u8>,
+    flushed: u64,
+    stored: StoredChunks<'s, S>,
+}
+
+impl<S: Sql> Spool<'_, S> {
+    fn append(&mut self, mut bytes: &[u8]) -> Result<(), PackError> {
+        let size = self.store.chunk_size() as usize;
+        while !bytes.is_empty() {
+            let take = (size - self.tail.len()).min(bytes.len());
+            self.tail.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.tail.len() == size {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), PackError> {
+        if !self.tail.is_empty() {
+            self.store
+                .write_chunk(self.push, PackFile::Pack, self.flushed, &self.tail)?;
+            self.flushed += 1;
+            self.tail.clear();
+        }
+        Ok(())
+    }
+}
+
+impl<S: Sql> ChunkSource for Spool<'_, S> {
+    fn chunk_size(&self) -> u64 {
+        self.store.chunk_size()
+    }
+
+    fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {
+        if seq < self.flushed {
+            self.stored.chunk(seq)
+        } else if seq == self.flushed {
+            Ok(Rc::new(self.tail.clone()))
+        } else {
+            Ok(Rc::default())
+        }
+    }
+}
+
+/// A pack being received: feed it bytes as they arrive, then [`IndexPack::finish`].
+pub struct IndexPack<'s, S: Sql> {
+    spool: Spool<'s, S>,
+    sha: Sha1,
+    phase: Phase,
+    partial: Vec<u8>,
+    offset: u64,
+    count: u32,
+    inflater: Inflater,
+    entries: Vec<Entry>,
+    by_id: HashMap<ObjectId, usize>,
+    cache: RefCell<BaseCache>,
+    needed: HashSet<ObjectId>,
+    commits: Vec<CommitInfo>,
+    tag_targets: HashMap<ObjectId, ObjectId>,
+}
+
+impl<'s, S: Sql> IndexPack<'s, S> {
+    /// Starts receiving a pack into `store`, owned by the pending row `push`.
+    pub fn new(store: &'s Store<S>, push: i64) -> IndexPack<'s, S> {
+        IndexPack {
+            spool: Spool {
+                store,
+                push,
+                tail: Vec::new(),
+                flushed: 0,
+                stored: StoredChunks::new(store, push, PackFile::Pack),
+            },
+            sha: Sha1::new(),
+            phase: Phase::Header,
+            partial: Vec::new(),
+            offset: 0,
+            count: 0,
+            inflater: Inflater::new(),
+            entries: Vec::new(),
+            by_id: HashMap::new(),
+            cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
+            needed: HashSet::new(),
+            commits: Vec::new(),
+            tag_targets: HashMap::new(),
+        }
+    }
+
+    /// The pending pack row that owns what this push writes.
+    pub fn push(&self) -> i64 {
+        self.spool.push
+    }
+
+    /// Takes the next bytes of the pack.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), PackError> {
+        while !data.is_empty() {
+            let used = match std::mem::replace(&mut self.phase, Phase::Done) {
+                Phase::Header => self.read_pack_header(data)?,
+                Phase::EntryHeader => self.read_entry_header(data)?,
+                Phase::EntryData(current) => self.inflate(current, data)?,
+                Phase::Trailer => {
+                    let take = (20 - self.partial.len()).min(data.len());
+                    self.partial.extend_from_slice(&data[..take]);
+                    self.absorb(&data[..take], None, false)?;
+                    self.phase = if self.partial.len() == 20 {
+                        Phase::Done
+                    } else {
+                        Phase::Trailer
+                    };
+                    take
+                }
+                Phase::Done => {
+                    return Err(PackError(format!(
+                        "pack has trailing garbage after offset {}",
+                        self.offset
+                    )))
+                }
+            };
+            data = &data[used..];
+        }
+        Ok(())
+    }
+
+    /// Passes consumed bytes on to the checksum, the entry's CRC and the spool.
+    fn absorb(&mut self, bytes: &[u8], crc: Option<&mut crc32fast::Hasher>, hashed: bool) -> Result<(), PackError> {
+        if hashed {
+            self.sha.update(bytes);
+        }
+        if let Some(crc) = crc {
+            crc.update(bytes);
+        }
+        self.offset += bytes.len() as u64;
+        self.spool.append(bytes)
+    }
+
+    fn read_pack_header(&mut self, data: &[u8]) -> Result<usize, PackError> {
+        let take = (pack::HEADER_LEN - self.partial.len()).min(data.len());
+        self.partial.extend_from_slice(&data[..take]);
+        self.absorb(&data[..take], None, true)?;
+        self.phase = Phase::Header;
+        if self.partial.len() == pack::HEADER_LEN {
+            self.count = pack::parse_header(&self.partial)?;
+            self.partial.clear();
+            self.phase = self.after_entry();
+        }
+        Ok(take)
+    }
+
+    fn after_entry(&mut self) -> Phase {
+        self.partial.clear();
+        if self.entries.len() as u64 == self.count as u64 {
+            Phase::Trailer
+        } else {
+            Phase::EntryHeader
+        }
+    }
+
+    fn read_entry_header(&mut self, data: &[u8]) -> Result<usize, PackError> {
+        let before = self.partial.len();
+        let take = (pack::MAX_ENTRY_HEADER_LEN - before).min(data.len());
+        self.partial.extend_from_slice(&data[..take]);
+        let offset = self.offset - before as u64;
+        let Some(header) = pack::parse_entry_header(&self.partial, offset)? else {
+            if self.partial.len() >= pack::MAX_ENTRY_HEADER_LEN {
+                return Err(PackError(format!("bad entry header at offset {offset}")));
+            }
+            self.absorb_header_bytes(&data[..take])?;
+            self.phase = Phase::EntryHeader;
+            return Ok(take);
+        };
+        let used = header.len - before;
+        let kind_keeps = match header.kind {
+            EntryKind::Whole(ObjectType::Blob) => header.size <= (BASE_CACHE_BYTES / 4) as u64,
+            _ => true,
+        };
+        let mut current = Box::new(Current {
+            offset,
+            header,
+            crc: crc32fast::Hasher::new(),
+            data: Vec::new(),
+            produced: 0,
+            hasher: match header.kind {
+                EntryKind::Whole(kind) => Some(ObjectHasher::new(kind, header.size as usize)),
+                _ => None,
+            },
+            keep: kind_keeps,
+        });
+        current.crc.update(&self.partial[..before]);
+        self.sha.update(&data[..used]);
+        current.crc.update(&data[..used]);
+        self.offset += used as u64;
+        self.spool.append(&data[..used])?;
+        self.partial.clear();
+        self.inflater.reset();
+        self.phase = Phase::EntryData(current);
+        Ok(used)
+    }
+
+    /// Header bytes seen before the header could be parsed: hashed and spooled now,
+    /// CRC'd when the entry starts (they stay in `partial` until then).
+    fn absorb_header_bytes(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        self.absorb(bytes, None, true)
+    }
+
+    fn inflate(&mut self, mut current: Box<Current>, data: &[u8]) -> Result<usize, PackError> {
+        let declared = current.header.size;
+        let mut overflow = false;
+        let cur = &mut *current;
+        let (used, done) = self
+            .inflater
+            .feed(data, &mut |piece| {
+                cur.produced += piece.len() as u64;
+                overflow |= cur.produced > declared;
+                if overflow {
+                    return;
+                }
+                if let Some(hasher) = cur.hasher.as_mut() {
+                    hasher.update(piece);
+                }
+                if cur.keep {
+                    cur.data.extend_from_slice(piece);
+                }
+            })
+            .map_err(|_| PackError(format!("corrupt zlib data in entry at offset {}", cur.offset)))?;
+        if overflow {
+            return Err(PackError(format!(
+                "entry at offset {} inflates to more than its declared size",
+                cur.offset
+            )));
+        }
+        self.sha.update(&data[..used]);
+        current.crc.update(&data[..used]);
+        self.offset += used as u64;
+        self.spool.append(&data[..used])?;
+        if !done {
+            self.phase = Phase::EntryData(current);
+            return Ok(used);
+        }
+        if current.produced != declared {
+            return Err(PackError(format!(
+                "entry at offset {} inflates to {} bytes, not the declared {declared}",
+                current.offset, current.produced
+            )));
+        }
+        self.finish_entry(*current)?;
+        self.phase = self.after_entry();
+        Ok(used)
+    }
+
+    fn reader<'a>(
+        &'a self,
+        find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
+    ) -> PackObjects<'a> {
+        PackObjects::new(&self.spool, find, &self.cache)
+    }
+
+    fn offset_of(&self, id: &ObjectId) -> Option<u64> {
+        self.by_id.get(id).map(|&i| self.entries[i].offset)
+    }
+
+    /// The offset of a delta's base, if the base is already resolved.
+    fn resolved_base(&self, kind: EntryKind, offset: u64) -> Result<Option<u64>, PackError> {
+        match kind {
+            EntryKind::Whole(_) => Ok(None),
+            EntryKind::OfsDelta(base) => {
+                let index = self
+                    .entries
+                    .binary_search_by_key(&base, |e| e.offset)
+                    .map_err(|_| {
+                        PackError(format!("delta at offset {offset} names no entry as its base"))
+                    })?;
+                Ok(self.entries[index].resolved.map(|_| base))
+            }
+            EntryKind::RefDelta(id) => Ok(self.offset_of(&id)),
+        }
+    }
+
+    fn finish_entry(&mut self, current: Current) -> Result<(), PackError> {
+        let crc32 = current.crc.finalize();
+        let offset = current.offset;
+        match current.header.kind {
+            EntryKind::Whole(kind) => {
+                let id = current.hasher.expect("whole objects are hashed").finish();
+                let data = current.keep.then(|| Rc::new(current.data));
+                self.record(offset, crc32, Some((id, kind, data)), current.produced)
+            }
+            delta_kind => match self.resolved_base(delta_kind, offset)? {
+                None => self.record(offset, crc32, None, 0),
+                Some(base_offset) => {
+                    let find = |id: &ObjectId| Ok(self.offset_of(id));
+                    let (kind, base) = self.reader(&find).object_at(base_offset)?;
+                    let data = delta::apply(&base, &current.data).map_err(|e| {
+                        PackError(format!("corrupt delta at offset {offset}: {}", e.0))
+                    })?;
+                    let id = object::hash(kind, &data);
+                    let size = data.len() as u64;
+                    self.record(offset, crc32, Some((id, kind, Some(Rc::new(data)))), size)
+                }
+            },
+        }
+    }
+
+    /// Adds an entry; `object` is None for a delta whose base has not arrived yet.
+    fn record(
+        &mut self,
+        offset: u64,
+        crc32: u32,
+        object: Option<(ObjectId, ObjectType, Option<Rc<Vec<u8>>>)>,
+        size: u64,
+    ) -> Result<(), PackError> {
+        let index = self.entries.len();
+        self.entries.push(Entry {
+            offset,
+            crc32,
+            resolved: None,
+            size,
+        });
+        if let Some((id, kind, data)) = object {
+            self.resolve(index, id, kind, data)?;
+        }
+        Ok(())
+    }
+
+    fn resolve(
+        &mut self,
+        index: usize,
+        id: ObjectId,
+        kind: ObjectType,
+        data: Option<Rc<Vec<u8>>>,
+    ) -> Result<(), PackError> {
+        let entry = &mut self.entries[index];
+        entry.resolved = Some((id, kind));
+        let offset = entry.offset;
+        self.by_id.entry(id).or_insert(index);
+        if kind != ObjectType::Blob {
+            let data = data.as_ref().expect("non-blob data is kept");
+            let links = object::links(kind, data)
+                .map_err(|e| PackError(format!("bad {} {id}: {}", kind.name(), e.0)))?;
+            self.needed.extend(links.refs);
+            if kind == ObjectType::Commit {
+                self.commits.push(CommitInfo {
+                    id,
+                    time: links.commit_time,
+                    parents: links.parents,
+                });
+            }
+            if let Some(target) = links.tag_target {
+                self.tag_targets.insert(id, target);
+            }
+        }
+        if let Some(data) = data {
+            self.cache.borrow_mut().insert(offset, kind, data);
+        }
+        Ok(())
+    }
+
+    /// Resolves deltas whose base came later in the pack; fails if any stay unresolved.
+    fn resolve_deferred(&mut self) -> Result<(), PackError> {
+        loop {
+            let mut progress = false;
+            let mut left = 0;
+            for index in 0..self.entries.len() {
+                if self.entries[index].resolved.is_some() {
+                    continue;
+                }
+                let offset = self.entries[index].offset;
+                let (header, _) = pack::read_entry(&self.spool, offset)?;
+                if self.resolved_base(header.kind, offset)?.is_none() {
+                    left += 1;
+                    continue;
+                }
+                let find = |id: &ObjectId| Ok(self.offset_of(id));
+                let (kind, data) = self.reader(&find).object_at(offset)?;
+                let id = object::hash(kind, &data);
+                self.entries[index].size = data.len() as u64;
+                self.resolve(index, id, kind, Some(data))?;
+                progress = true;
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            if !progress {
+                return Err(PackError(format!(
+                    "pack has {left} unresolved delta{} (missing delta base)",
+                    if left == 1 { "" } else { "s" }
+                )));
+            }
+        }
+    }
+
+    /// Verifies the end of the pack, resolves what is left, and writes the idx (pack
+    /// form) or stages loose objects (small pushes). Nothing becomes visible yet.
+    pub fn finish(mut self) -> Result<Indexed, PackError> {
+        match self.phase {
+            Phase::Done => {}
+            Phase::Header if self.offset == 0 => return Err(PackError("no pack data received".into())),
+            _ => return Err(PackError(format!("pack is truncated at offset {}", self.offset))),
+        }
+        let checksum = ObjectId(std::mem::take(&mut self.sha).finalize().into());
+        if checksum.0[..] != self.partial[..] {
+            return Err(PackError("pack checksum mismatch (pack is corrupted)".into()));
+        }
+        self.resolve_deferred()?;
+        self.spool.flush()?;
+        let store = self.spool.store;
+        let push = self.spool.push;
+        let objects: Vec<NewObject> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let (id, kind) = e.resolved.expect("all resolved");
+                NewObject { id, kind, offset: e.offset }
+            })
+            .collect();
+        let loose = self.count < UNPACK_LIMIT && self.entries.iter().all(|e| e.size <= MAX_LOOSE_OBJECT);
+        let stored = if loose {
+            let find = |id: &ObjectId| Ok(self.offset_of(id));
+            let reader = self.reader(&find);
+            for object in &objects {
+                let (kind, data) = reader.object_at(object.offset)?;
+                store.stage_loose(push, &object.id, store::encode_loose(kind, &data))?;
+            }
+            Stored::Loose
+        } else {
+            let mut idx_entries: Vec<IdxEntry> = self
+                .entries
+                .iter()
+                .zip(&objects)
+                .map(|(e, o)| IdxEntry { id: o.id, offset: e.offset, crc32: e.crc32 })
+                .collect();
+            let idx = idx::write(&mut idx_entries, &checksum);
+            for (seq, chunk) in idx.chunks(store.chunk_size() as usize).enumerate() {
+                store.write_chunk(push, PackFile::Idx, seq as u64, chunk)?;
+            }
+            Stored::Pack {
+                name: checksum.to_hex(),
+                size: self.offset,
+                idx_size: idx.len() as u64,
+            }
+        };
+        let by_id = &self.by_id;
+        self.needed.retain(|id| !by_id.contains_key(id));
+        Ok(Indexed {
+            push,
+            stored,
+            objects,
+            needed: self.needed,
+            commits: self.commits,
+            tag_targets: self.tag_targets,
+        })
+    }
+}

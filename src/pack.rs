@@ -1,0 +1,369 @@
+//! The pack format: entry headers, and reading whole objects back out of a stored pack
+//! (inflating and applying delta chains with a bounded cache of bases).
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::rc::Rc;
+
+use crate::delta;
+use crate::object::{ObjectId, ObjectType};
+use crate::zlib::Inflater;
+
+/// Bytes of a pack header: `PACK`, version, object count.
+pub const HEADER_LEN: usize = 12;
+
+/// The longest entry header: type and size varint, then an offset varint or a 20-byte id.
+pub const MAX_ENTRY_HEADER_LEN: usize = 32;
+
+/// Why a pack could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PackError(pub String);
+
+impl fmt::Display for PackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<delta::DeltaError> for PackError {
+    fn from(e: delta::DeltaError) -> Self {
+        PackError(format!("corrupt delta: {}", e.0))
+    }
+}
+
+/// Parses the 12-byte pack header and returns the object count.
+pub fn parse_header(header: &[u8]) -> Result<u32, PackError> {
+    if header.len() < HEADER_LEN || &header[..4] != b"PACK" {
+        return Err(PackError("not a pack: bad signature".into()));
+    }
+    let version = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    if version != 2 && version != 3 {
+        return Err(PackError(format!("unsupported pack version {version}")));
+    }
+    Ok(u32::from_be_bytes([header[8], header[9], header[10], header[11]]))
+}
+
+/// The header for a pack of `count` objects.
+pub fn header(count: u32) -> [u8; HEADER_LEN] {
+    let mut out = *b"PACK\0\0\0\x02\0\0\0\0";
+    out[8..].copy_from_slice(&count.to_be_bytes());
+    out
+}
+
+/// What an entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A whole object.
+    Whole(ObjectType),
+    /// A delta against the entry at this absolute pack offset.
+    OfsDelta(u64),
+    /// A delta against the object with this id.
+    RefDelta(ObjectId),
+}
+
+/// A parsed entry header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryHeader {
+    /// What follows the header.
+    pub kind: EntryKind,
+    /// The inflated size of the entry's data (the object, or the delta).
+    pub size: u64,
+    /// How many bytes the header took.
+    pub len: usize,
+}
+
+/// Parses the entry header at the start of `buf`, for an entry at pack `offset`.
+/// `Ok(None)` means more bytes are needed.
+pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<EntryHeader>, PackError> {
+    let bad = |what: &str| PackError(format!("bad entry header at offset {offset}: {what}"));
+    let mut pos = 0;
+    let Some(&first) = buf.first() else {
+        return Ok(None);
+    };
+    pos += 1;
+    let type_number = (first >> 4) & 7;
+    let mut size = (first & 0x0f) as u64;
+    let mut shift = 4;
+    let mut byte = first;
+    while byte & 0x80 != 0 {
+        let Some(&next) = buf.get(pos) else {
+            return Ok(None);
+        };
+        pos += 1;
+        if shift > 57 {
+            return Err(bad("size overflows"));
+        }
+        byte = next;
+        size |= ((byte & 0x7f) as u64) << shift;
+        shift += 7;
+    }
+    let kind = match type_number {
+        6 => {
+            let Some(&c) = buf.get(pos) else {
+                return Ok(None);
+            };
+            pos += 1;
+            let mut distance = (c & 0x7f) as u64;
+            let mut c = c;
+            while c & 0x80 != 0 {
+                let Some(&next) = buf.get(pos) else {
+                    return Ok(None);
+                };
+                pos += 1;
+                if distance > (u64::MAX >> 8) {
+                    return Err(bad("delta offset overflows"));
+                }
+                c = next;
+                distance = ((distance + 1) << 7) | (c & 0x7f) as u64;
+            }
+            if distance == 0 || distance > offset {
+                return Err(bad("delta base offset out of range"));
+            }
+            EntryKind::OfsDelta(offset - distance)
+        }
+        7 => {
+            let Some(id) = buf.get(pos..pos + 20) else {
+                return Ok(None);
+            };
+            pos += 20;
+            EntryKind::RefDelta(ObjectId::from_bytes(id).expect("20 bytes"))
+        }
+        n => EntryKind::Whole(ObjectType::from_number(n).ok_or_else(|| bad("unknown type"))?),
+    };
+    Ok(Some(EntryHeader {
+        kind,
+        size,
+        len: pos,
+    }))
+}
+
+/// Random access to a pack's bytes, stored in fixed-size chunks.
+pub trait ChunkSource {
+    /// The size of every chunk but the last.
+    fn chunk_size(&self) -> u64;
+    /// Chunk number `seq`.
+    fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError>;
+}
+
+/// Reads bytes `[offset, offset + len)` (fewer at the end of the pack).
+fn read_bytes(src: &dyn ChunkSource, offset: u64, len: usize) -> Result<Vec<u8>, PackError> {
+    let mut out = Vec::with_capacity(len);
+    let size = src.chunk_size();
+    let mut at = offset;
+    while out.len() < len {
+        let chunk = src.chunk(at / size)?;
+        let start = (at % size) as usize;
+        if start >= chunk.len() {
+            break;
+        }
+        let take = (len - out.len()).min(chunk.len() - start);
+        out.extend_from_slice(&chunk[start..start + take]);
+        at += take as u64;
+    }
+    Ok(out)
+}
+
+/// Reads the entry at `offset`: its header and its inflated data (object or delta).
+pub fn read_entry(src: &dyn ChunkSource, offset: u64) -> Result<(EntryHeader, Vec<u8>), PackError> {
+    let head = read_bytes(src, offset, MAX_ENTRY_HEADER_LEN)?;
+    let header = parse_entry_header(&head, offset)?
+        .ok_or_else(|| PackError(format!("truncated entry at offset {offset}")))?;
+    let size = usize::try_from(header.size).map_err(|_| PackError("entry too large".into()))?;
+    let mut data = Vec::with_capacity(size.min(1 << 24));
+    let mut inflater = Inflater::new();
+    let chunk_size = src.chunk_size();
+    let mut at = offset + header.len as u64;
+    let corrupt = || PackError(format!("corrupt zlib data in entry at offset {offset}"));
+    loop {
+        let chunk = src.chunk(at / chunk_size)?;
+        let start = (at % chunk_size) as usize;
+        if start >= chunk.len() {
+            return Err(corrupt());
+        }
+        let mut overflow = false;
+        let (used, done) = inflater
+            .feed(&chunk[start..], &mut |piece| {
+                overflow |= data.len() + piece.len() > size;
+                if !overflow {
+                    data.extend_from_slice(piece);
+                }
+            })
+            .map_err(|_| corrupt())?;
+        if overflow {
+            return Err(corrupt());
+        }
+        if done {
+            break;
+        }
+        at += used as u64;
+    }
+    if data.len() != size {
+        return Err(corrupt());
+    }
+    Ok((header, data))
+}
+
+/// A cache of resolved objects keyed by pack offset, bounded in bytes; oldest out first.
+pub struct BaseCache {
+    budget: usize,
+    used: usize,
+    order: VecDeque<u64>,
+    objects: HashMap<u64, (ObjectType, Rc<Vec<u8>>)>,
+}
+
+impl BaseCache {
+    /// A cache holding at most `budget` bytes of object data.
+    pub fn new(budget: usize) -> BaseCache {
+        BaseCache {
+            budget,
+            used: 0,
+            order: VecDeque::new(),
+            objects: HashMap::new(),
+        }
+    }
+
+    /// The object at `offset`, if cached.
+    pub fn get(&self, offset: u64) -> Option<(ObjectType, Rc<Vec<u8>>)> {
+        self.objects.get(&offset).cloned()
+    }
+
+    /// Remembers an object; objects larger than a quarter of the budget are not kept.
+    pub fn insert(&mut self, offset: u64, kind: ObjectType, data: Rc<Vec<u8>>) {
+        if data.len() > self.budget / 4 || self.objects.contains_key(&offset) {
+            return;
+        }
+        self.used += data.len();
+        self.order.push_back(offset);
+        self.objects.insert(offset, (kind, data));
+        while self.used > self.budget {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, gone)) = self.objects.remove(&old) {
+                self.used -= gone.len();
+            }
+        }
+    }
+}
+
+/// Reads whole objects out of one pack, resolving delta chains through a shared cache.
+pub struct PackObjects<'a> {
+    src: &'a dyn ChunkSource,
+    /// Finds the offset of a REF_DELTA base inside this same pack.
+    find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
+    cache: &'a RefCell<BaseCache>,
+}
+
+impl<'a> PackObjects<'a> {
+    /// An object reader over `src`, finding REF_DELTA bases with `find`.
+    pub fn new(
+        src: &'a dyn ChunkSource,
+        find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
+        cache: &'a RefCell<BaseCache>,
+    ) -> PackObjects<'a> {
+        PackObjects { src, find, cache }
+    }
+
+    /// The object whose entry starts at `offset`.
+    pub fn object_at(&self, offset: u64) -> Result<(ObjectType, Rc<Vec<u8>>), PackError> {
+        // Walk down the chain to a cached or whole base, then apply the deltas back up.
+        let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut at = offset;
+        let (kind, mut data) = loop {
+            if let Some(hit) = self.cache.borrow().get(at) {
+                break hit;
+            }
+            if deltas.len() > 10_000 {
+                return Err(PackError("delta chain too long".into()));
+            }
+            let (header, payload) = read_entry(self.src, at)?;
+            match header.kind {
+                EntryKind::Whole(kind) => break (kind, Rc::new(payload)),
+                EntryKind::OfsDelta(base) => {
+                    deltas.push((at, payload));
+                    at = base;
+                }
+                EntryKind::RefDelta(id) => {
+                    deltas.push((at, payload));
+                    at = (self.find)(&id)?.ok_or_else(|| {
+                        PackError(format!("delta base {id} is not in the pack"))
+                    })?;
+                }
+            }
+        };
+        self.cache.borrow_mut().insert(at, kind, data.clone());
+        while let Some((delta_offset, payload)) = deltas.pop() {
+            data = Rc::new(delta::apply(&data, &payload)?);
+            self.cache.borrow_mut().insert(delta_offset, kind, data.clone());
+        }
+        Ok((kind, data))
+    }
+}
+
+/// Encodes an entry header (for packs we write ourselves).
+pub fn encode_entry_header(kind: EntryKind, size: u64, offset: u64) -> Vec<u8> {
+    let type_number = match kind {
+        EntryKind::Whole(t) => t as u8,
+        EntryKind::OfsDelta(_) => 6,
+        EntryKind::RefDelta(_) => 7,
+    };
+    let mut out = Vec::with_capacity(MAX_ENTRY_HEADER_LEN);
+    let mut byte = (type_number << 4) | (size & 0x0f) as u8;
+    let mut rest = size >> 4;
+    while rest != 0 {
+        out.push(byte | 0x80);
+        byte = (rest & 0x7f) as u8;
+        rest >>= 7;
+    }
+    out.push(byte);
+    match kind {
+        EntryKind::Whole(_) => {}
+        EntryKind::OfsDelta(base) => {
+            let mut distance = offset - base;
+            let mut bytes = vec![(distance & 0x7f) as u8];
+            distance >>= 7;
+            while distance != 0 {
+                distance -= 1;
+                bytes.push(0x80 | (distance & 0x7f) as u8);
+                distance >>= 7;
+            }
+            bytes.reverse();
+            out.extend_from_slice(&bytes);
+        }
+        EntryKind::RefDelta(id) => out.extend_from_slice(&id.0),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_headers_round_trip() {
+        for (kind, size, offset) in [
+            (EntryKind::Whole(ObjectType::Blob), 5, 12),
+            (EntryKind::Whole(ObjectType::Commit), 1 << 40, 12),
+            (EntryKind::OfsDelta(12), 300, 1_000_000),
+            (EntryKind::OfsDelta(999_871), 70_000, 1_000_000),
+            (EntryKind::RefDelta(ObjectId([9; 20])), 17, 40),
+        ] {
+            let bytes = encode_entry_header(kind, size, offset);
+            let parsed = parse_entry_header(&bytes, offset).unwrap().unwrap();
+            assert_eq!((parsed.kind, parsed.size, parsed.len), (kind, size, bytes.len()));
+            assert_eq!(parse_entry_header(&bytes[..bytes.len() - 1], offset).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_headers() {
+        assert!(parse_entry_header(&[0x50], 12).is_err());
+        assert!(parse_entry_header(&[0x00], 12).is_err());
+        let ofs = encode_entry_header(EntryKind::OfsDelta(0), 1, 100);
+        assert!(parse_entry_header(&ofs, 50).is_err());
+        assert!(parse_entry_header(&[0xff; 20], 12).is_err());
+        assert!(parse_header(b"PACK\0\0\0\x04\0\0\0\0").is_err());
+        assert_eq!(parse_header(&header(7)).unwrap(), 7);
+    }
+}

@@ -1,0 +1,157 @@
+//! pkt-line framing and side-band multiplexing (gitprotocol-common, gitprotocol-pack).
+
+use std::fmt;
+
+/// The largest pkt-line git sends or accepts, length prefix included.
+pub const MAX_PKT_LEN: usize = 65520;
+
+/// The flush packet that ends a section.
+pub const FLUSH: &[u8] = b"0000";
+
+/// One decoded pkt-line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pkt<'a> {
+    /// `0000`
+    Flush,
+    /// `0001`, the protocol v2 delimiter.
+    Delim,
+    /// `0002`, the protocol v2 response end.
+    ResponseEnd,
+    /// A data line, without its length prefix.
+    Data(&'a [u8]),
+}
+
+/// A pkt-line that is not well formed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PktError(pub String);
+
+impl fmt::Display for PktError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Decodes the pkt-line at the start of `buf`: `Ok(None)` when more bytes are needed,
+/// otherwise the packet and how many bytes it took.
+pub fn decode(buf: &[u8]) -> Result<Option<(Pkt<'_>, usize)>, PktError> {
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let len = std::str::from_utf8(prefix)
+        .ok()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|s| usize::from_str_radix(s, 16).ok())
+        .ok_or_else(|| {
+            PktError(format!(
+                "malformed pkt-line length {:?}",
+                String::from_utf8_lossy(prefix)
+            ))
+        })?;
+    let pkt = match len {
+        0 => Pkt::Flush,
+        1 => Pkt::Delim,
+        2 => Pkt::ResponseEnd,
+        3 => return Err(PktError("malformed pkt-line length 0003".into())),
+        n if n > MAX_PKT_LEN => {
+            return Err(PktError(format!(
+                "pkt-line of {n} bytes exceeds the limit of {MAX_PKT_LEN}"
+            )))
+        }
+        n => match buf.get(4..n) {
+            Some(data) => Pkt::Data(data),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some((pkt, len.max(4))))
+}
+
+/// Appends one data pkt-line.
+pub fn write(out: &mut Vec<u8>, data: &[u8]) {
+    debug_assert!(data.len() + 4 <= MAX_PKT_LEN);
+    out.extend_from_slice(format!("{:04x}", data.len() + 4).as_bytes());
+    out.extend_from_slice(data);
+}
+
+/// Appends `text` as one pkt-line.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    write(out, text.as_bytes());
+}
+
+/// Side-band channels (gitprotocol-pack "side-band").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Band {
+    /// Pack or report data.
+    Data = 1,
+    /// Progress text for the user's terminal.
+    Progress = 2,
+    /// A fatal error message.
+    Error = 3,
+}
+
+/// How a response is framed, as negotiated by the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideBand {
+    /// No side-band: data goes out as is, progress is dropped.
+    None,
+    /// `side-band`: frames of at most 1000 bytes.
+    Small,
+    /// `side-band-64k`: frames of at most 65520 bytes.
+    Large,
+}
+
+impl SideBand {
+    /// Appends `data` on `band`, split into frames no larger than the negotiated size.
+    pub fn write(self, out: &mut Vec<u8>, band: Band, data: &[u8]) {
+        let max = match self {
+            SideBand::None => {
+                if band == Band::Data {
+                    out.extend_from_slice(data);
+                }
+                return;
+            }
+            SideBand::Small => 1000 - 5,
+            SideBand::Large => MAX_PKT_LEN - 5,
+        };
+        for frame in data.chunks(max) {
+            out.extend_from_slice(format!("{:04x}", frame.len() + 5).as_bytes());
+            out.push(band as u8);
+            out.extend_from_slice(frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_waits_for_more() {
+        let mut out = Vec::new();
+        write_str(&mut out, "hello\n");
+        out.extend_from_slice(FLUSH);
+        assert_eq!(&out[..4], b"000a");
+        assert_eq!(decode(&out).unwrap(), Some((Pkt::Data(b"hello\n"), 10)));
+        assert_eq!(decode(&out[10..]).unwrap(), Some((Pkt::Flush, 4)));
+        assert_eq!(decode(&out[..7]).unwrap(), None);
+        assert_eq!(decode(b"00").unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_malformed_lengths() {
+        assert!(decode(b"zzzz").is_err());
+        assert!(decode(b"0003").is_err());
+        assert!(decode(b"fff1").is_err());
+        assert!(decode(b"+fff").is_err());
+    }
+
+    #[test]
+    fn side_band_splits_frames() {
+        let mut out = Vec::new();
+        SideBand::Small.write(&mut out, Band::Data, &[7; 2000]);
+        assert_eq!(&out[..5], b"03e8\x01");
+        assert_eq!(out.len(), 2000 + 3 * 5);
+        let mut plain = Vec::new();
+        SideBand::None.write(&mut plain, Band::Progress, b"dropped");
+        assert!(plain.is_empty());
+    }
+}

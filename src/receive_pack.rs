@@ -1,0 +1,445 @@
+//! Smart receive-pack (`git push`): the advertisement, then a sans-IO request handler fed
+//! the POST body as it streams in. Ref updates are decided and applied in one synchronous
+//! step at the end, after the pack is verified and its connectivity checked.
+
+use std::collections::HashMap;
+
+use crate::index_pack::{IndexPack, Indexed, Stored};
+use crate::object::{self, ObjectId, ObjectType};
+use crate::pktline::{self, Band, Pkt, SideBand};
+use crate::refname;
+use crate::sql::Sql;
+use crate::store::{Store, StoreError, DEFAULT_HEAD};
+use crate::AGENT;
+
+/// Capabilities advertised to pushers.
+pub const CAPABILITIES: &str = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta no-thin push-options object-format=sha1";
+
+/// A request that is not a well-formed receive-pack request: answered with HTTP 400.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+impl From<pktline::PktError> for BadRequest {
+    fn from(e: pktline::PktError) -> Self {
+        BadRequest(e.0)
+    }
+}
+
+/// The `info/refs?service=git-receive-pack` body.
+pub fn advertise<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    pktline::write_str(&mut out, "# service=git-receive-pack\n");
+    out.extend_from_slice(pktline::FLUSH);
+    let caps = format!("{CAPABILITIES} agent={AGENT}");
+    let refs = store.refs()?;
+    if refs.is_empty() {
+        pktline::write_str(
+            &mut out,
+            &format!("{} capabilities^{{}}\0{caps}\n", ObjectId::ZERO),
+        );
+    }
+    for (i, r) in refs.iter().enumerate() {
+        let line = if i == 0 {
+            format!("{} {}\0{caps}\n", r.id, r.name)
+        } else {
+            format!("{} {}\n", r.id, r.name)
+        };
+        pktline::write_str(&mut out, &line);
+    }
+    out.extend_from_slice(pktline::FLUSH);
+    Ok(out)
+}
+
+/// One ref update the client asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// The value the client believes the ref has (zero: the ref is new).
+    pub old: ObjectId,
+    /// The value to set (zero: delete the ref).
+    pub new: ObjectId,
+    /// The full ref name.
+    pub name: String,
+}
+
+#[derive(Default)]
+struct Capabilities {
+    report_status: bool,
+    report_status_v2: bool,
+    side_band: Option<SideBand>,
+    quiet: bool,
+    atomic: bool,
+    push_options: bool,
+    object_format: Option<String>,
+}
+
+impl Capabilities {
+    fn parse(list: &str) -> Capabilities {
+        let mut caps = Capabilities::default();
+        for cap in list.split_ascii_whitespace() {
+            match cap {
+                "report-status" => caps.report_status = true,
+                "report-status-v2" => caps.report_status_v2 = true,
+                "side-band-64k" => caps.side_band = Some(SideBand::Large),
+                "side-band" => caps.side_band = caps.side_band.or(Some(SideBand::Small)),
+                "quiet" => caps.quiet = true,
+                "atomic" => caps.atomic = true,
+                "push-options" => caps.push_options = true,
+                _ => {
+                    if let Some(format) = cap.strip_prefix("object-format=") {
+                        caps.object_format = Some(format.to_string());
+                    }
+                }
+            }
+        }
+        caps
+    }
+}
+
+enum Phase {
+    Commands,
+    PushOptions,
+    Pack,
+}
+
+/// A receive-pack request in progress.
+pub struct ReceivePack<'s, S: Sql> {
+    store: &'s Store<S>,
+    phase: Phase,
+    buf: Vec<u8>,
+    commands: Vec<Command>,
+    caps: Capabilities,
+    pack: Option<IndexPack<'s, S>>,
+    pack_error: Option<String>,
+}
+
+impl<'s, S: Sql> ReceivePack<'s, S> {
+    /// Starts handling a `POST git-receive-pack` for the repository in `store`.
+    pub fn new(store: &'s Store<S>) -> Self {
+        ReceivePack {
+            store,
+            phase: Phase::Commands,
+            buf: Vec::new(),
+            commands: Vec::new(),
+            caps: Capabilities::default(),
+            pack: None,
+            pack_error: None,
+        }
+    }
+
+    /// Takes the next bytes of the request body. A malformed command section is a
+    /// [`BadRequest`]; a bad pack is remembered and reported at the end, as git does.
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), BadRequest> {
+        if let Phase::Pack = self.phase {
+            self.feed_pack(data);
+            return Ok(());
+        }
+        self.buf.extend_from_slice(data);
+        let mut pos = 0;
+        while !matches!(self.phase, Phase::Pack) {
+            let Some((pkt, len)) = pktline::decode(&self.buf[pos..])? else {
+                break;
+            };
+            pos += len;
+            match (&self.phase, pkt) {
+                (Phase::Commands, Pkt::Data(line)) => {
+                    let line = line.to_vec();
+                    self.command_line(&line)?;
+                }
+                (Phase::Commands, Pkt::Flush) => {
+                    self.phase = if self.caps.push_options && !self.commands.is_empty() {
+                        Phase::PushOptions
+                    } else {
+                        Phase::Pack
+                    };
+                }
+                (Phase::PushOptions, Pkt::Data(_)) => {}
+                (Phase::PushOptions, Pkt::Flush) => self.phase = Phase::Pack,
+                (_, other) => return Err(BadRequest(format!("unexpected packet {other:?}"))),
+            }
+        }
+        let rest = self.buf.split_off(pos);
+        self.buf.clear();
+        if let Phase::Pack = self.phase {
+            self.feed_pack(&rest);
+        } else {
+            self.buf = rest;
+        }
+        Ok(())
+    }
+
+    fn command_line(&mut self, line: &[u8]) -> Result<(), BadRequest> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let (command, caps) = match line.iter().position(|&b| b == 0) {
+            Some(nul) => (&line[..nul], Some(&line[nul + 1..])),
+            None => (line, None),
+        };
+        if let Some(caps) = caps {
+            if !self.commands.is_empty() {
+                return Err(BadRequest("capabilities after the first command".into()));
+            }
+            self.caps = Capabilities::parse(&String::from_utf8_lossy(caps));
+        }
+        if command.starts_with(b"shallow ") {
+            return Ok(());
+        }
+        let bad = || BadRequest(format!("malformed command {:?}", String::from_utf8_lossy(command)));
+        if command.len() < 83 || command[40] != b' ' || command[81] != b' ' {
+            return Err(bad());
+        }
+        let old = ObjectId::from_hex(&command[..40]).ok_or_else(bad)?;
+        let new = ObjectId::from_hex(&command[41..81]).ok_or_else(bad)?;
+        let name = String::from_utf8(command[82..].to_vec()).map_err(|_| bad())?;
+        self.commands.push(Command { old, new, name });
+        Ok(())
+    }
+
+    fn feed_pack(&mut self, data: &[u8]) {
+        if data.is_empty() || self.pack_error.is_some() {
+            return;
+        }
+        if self.pack.is_none() {
+            match self.store.begin_push() {
+                Ok(push) => self.pack = Some(IndexPack::new(self.store, push)),
+                Err(e) => {
+                    self.pack_error = Some(e.0);
+                    return;
+                }
+            }
+        }
+        let pack = self.pack.as_mut().expect("just set");
+        if let Err(e) = pack.feed(data) {
+            self.pack_error = Some(e.0);
+        }
+    }
+
+    /// Called when the body ended without being complete (the client went away):
+    /// removes whatever the push had written.
+    pub fn abort(self) -> Result<(), StoreError> {
+        match self.pack {
+            Some(pack) => self.store.discard_push(pack.push()),
+            None => Ok(()),
+        }
+    }
+
+    /// The request body has ended: verify, decide, apply, and return the response body
+    /// (`application/x-git-receive-pack-result`).
+    pub fn finish(mut self) -> Result<Vec<u8>, BadRequest> {
+        match self.phase {
+            Phase::Pack => {}
+            _ if self.commands.is_empty() && self.buf.is_empty() => return Ok(Vec::new()),
+            _ => {
+                let _ = self.abort();
+                return Err(BadRequest("request ended before the flush packet".into()));
+            }
+        }
+        if self.commands.is_empty() {
+            let _ = self.abort();
+            return Ok(Vec::new());
+        }
+        let store = self.store;
+        let unsupported_format = self
+            .caps
+            .object_format
+            .as_deref()
+            .filter(|f| *f != "sha1")
+            .map(|f| format!("unsupported object-format {f}: this server stores sha1 repositories"));
+        let needs_pack = self.commands.iter().any(|c| !c.new.is_zero());
+        let pack = self.pack.take();
+        let indexed: Result<Option<Indexed>, String> = match (unsupported_format, self.pack_error.take(), pack) {
+            (Some(e), _, pack) | (None, Some(e), pack) => {
+                if let Some(pack) = pack {
+                    let _ = store.discard_push(pack.push());
+                }
+                Err(e)
+            }
+            (None, None, Some(pack)) => {
+                let push = pack.push();
+                pack.finish().map(Some).map_err(|e| {
+                    let _ = store.discard_push(push);
+                    e.0
+                })
+            }
+            (None, None, None) if needs_pack => Err("no pack data received".into()),
+            (None, None, None) => Ok(None),
+        };
+        let outcome = match indexed {
+            Ok(indexed) => self.update_refs(indexed).map(|results| (None, results)),
+            Err(e) => Ok((
+                Some(e),
+                vec![Err("unpacker error".to_string()); self.commands.len()],
+            )),
+        };
+        let (unpack_error, results) = outcome.unwrap_or_else(|e| {
+            let message = e.0;
+            (Some(message), vec![Err("storage error".to_string()); self.commands.len()])
+        });
+        Ok(self.report(unpack_error, &results))
+    }
+
+    /// Decides every command, stores the pack if anything is accepted, and moves the refs.
+    /// Everything here is synchronous, so concurrent pushes cannot interleave with it.
+    fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Result<(), String>>, StoreError> {
+        let store = self.store;
+        let mut complete = true;
+        if let Some(indexed) = &indexed {
+            let needed: Vec<ObjectId> = indexed.needed.iter().copied().collect();
+            complete = store.object_types(&needed)?.len() == needed.len();
+        }
+        let tips: Vec<ObjectId> = self.commands.iter().map(|c| c.new).filter(|n| !n.is_zero()).collect();
+        let stored_types = store.object_types(&tips)?;
+        let kind_of = |id: &ObjectId| -> Option<(ObjectType, bool)> {
+            if let Some(kind) = indexed.as_ref().and_then(|i| i.kind_of(id)) {
+                return Some((kind, true));
+            }
+            stored_types.get(id).map(|&kind| (kind, false))
+        };
+        let mut results: Vec<Result<(), String>> = Vec::with_capacity(self.commands.len());
+        for command in &self.commands {
+            results.push(self.check(command, &kind_of, complete));
+        }
+        if self.caps.atomic && results.iter().any(Result::is_err) {
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err("atomic push failed".into());
+            }
+        }
+        let accepted = results.iter().any(Result::is_ok);
+        if let Some(indexed) = &indexed {
+            if !accepted || !complete {
+                store.discard_push(indexed.push)?;
+            } else {
+                match &indexed.stored {
+                    Stored::Pack { name, size, idx_size } => store.accept_pack(
+                        indexed.push,
+                        name,
+                        *size,
+                        *idx_size,
+                        &indexed.objects,
+                        &indexed.commits,
+                    )?,
+                    Stored::Loose => store.accept_loose(indexed.push, &indexed.objects, &indexed.commits)?,
+                }
+            }
+        }
+        if !accepted {
+            return Ok(results);
+        }
+        let tag_targets = indexed.as_ref().map(|i| &i.tag_targets);
+        for (command, result) in self.commands.iter().zip(&results) {
+            if result.is_err() {
+                continue;
+            }
+            if command.new.is_zero() {
+                store.delete_ref(&command.name)?;
+            } else {
+                let peeled = peel(store, tag_targets, command.new)?;
+                store.set_ref(&command.name, &command.new, peeled)?;
+            }
+        }
+        self.fix_head()?;
+        Ok(results)
+    }
+
+    fn check(
+        &self,
+        command: &Command,
+        kind_of: &dyn Fn(&ObjectId) -> Option<(ObjectType, bool)>,
+        complete: bool,
+    ) -> Result<(), String> {
+        if !refname::is_valid_push_name(&command.name) {
+            return Err("funny refname".into());
+        }
+        let current = self.store.ref_value(&command.name).map_err(|e| e.0)?;
+        let expected = (!command.old.is_zero()).then_some(command.old);
+        if command.new.is_zero() {
+            // Deleting a ref that is already gone succeeds, as in git.
+            return match current {
+                Some(current) if expected.is_some_and(|old| old != current) => Err("fetch first".into()),
+                _ => Ok(()),
+            };
+        }
+        match kind_of(&command.new) {
+            None => return Err("missing necessary objects".into()),
+            Some((_, true)) if !complete => return Err("missing necessary objects".into()),
+            Some((kind, _)) if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit => {
+                return Err(format!("cannot point a branch at a {}", kind.name()))
+            }
+            Some(_) => {}
+        }
+        if current != expected {
+            return Err("fetch first".into());
+        }
+        Ok(())
+    }
+
+    /// Keeps HEAD on an existing branch: main, else master, else the oldest branch.
+    fn fix_head(&self) -> Result<(), StoreError> {
+        let store = self.store;
+        let target = store.head_target()?.unwrap_or_else(|| DEFAULT_HEAD.to_string());
+        if store.ref_value(&target)?.is_some() {
+            return store.set_head_target(&target);
+        }
+        for candidate in ["refs/heads/main", "refs/heads/master"] {
+            if store.ref_value(candidate)?.is_some() {
+                return store.set_head_target(candidate);
+            }
+        }
+        let fallback = store.first_branch()?.unwrap_or(target);
+        store.set_head_target(&fallback)
+    }
+
+    fn report(&self, unpack_error: Option<String>, results: &[Result<(), String>]) -> Vec<u8> {
+        let mut report = Vec::new();
+        let unpack = match &unpack_error {
+            None => "unpack ok\n".to_string(),
+            Some(e) => format!("unpack {}\n", e.replace('\n', " ")),
+        };
+        pktline::write_str(&mut report, &unpack);
+        for (command, result) in self.commands.iter().zip(results) {
+            let line = match result {
+                Ok(()) => format!("ok {}\n", command.name),
+                Err(reason) => format!("ng {} {reason}\n", command.name),
+            };
+            pktline::write_str(&mut report, &line);
+        }
+        report.extend_from_slice(pktline::FLUSH);
+        if !self.caps.report_status && !self.caps.report_status_v2 {
+            report.clear();
+        }
+        let Some(side_band) = self.caps.side_band else {
+            return report;
+        };
+        let mut out = Vec::new();
+        if !self.caps.quiet {
+            let done = results.iter().filter(|r| r.is_ok()).count();
+            let summary = format!("updated {done} of {} refs\n", results.len());
+            side_band.write(&mut out, Band::Progress, summary.as_bytes());
+        }
+        side_band.write(&mut out, Band::Data, &report);
+        out.extend_from_slice(pktline::FLUSH);
+        out
+    }
+}
+
+/// What a ref to `id` peels to, when `id` is an annotated tag.
+fn peel<S: Sql>(
+    store: &Store<S>,
+    pushed: Option<&HashMap<ObjectId, ObjectId>>,
+    id: ObjectId,
+) -> Result<Option<ObjectId>, StoreError> {
+    let mut at = id;
+    for _ in 0..64 {
+        let target = match pushed.and_then(|t| t.get(&at)) {
+            Some(target) => *target,
+            None => match store.locate(&at)? {
+                Some((ObjectType::Tag, _)) => store
+                    .read_object(&at)?
+                    .and_then(|(_, data)| object::links(ObjectType::Tag, &data).ok())
+                    .and_then(|l| l.tag_target)
+                    .ok_or_else(|| StoreError(format!("tag {at} is corrupt")))?,
+                _ => return Ok((at != id).then_some(at)),
+            },
+        };
+        at = target;
+    }
+    Err(StoreError("tag chain too long".into()))
+}

@@ -1,0 +1,64 @@
+//! Responses as the services describe them, free of any HTTP library's types.
+
+use crate::store::PackFile;
+
+/// How a response may be cached (the headers git's http-backend sends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// No caching headers.
+    Default,
+    /// Refs, HEAD, the pack list: always revalidate.
+    NoCache,
+    /// Content-addressed files: cache for a year.
+    Forever,
+}
+
+/// A response body.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body {
+    /// Bytes in hand.
+    Bytes(Vec<u8>),
+    /// A byte range of a stored pack file, streamed from its chunk rows.
+    Chunks { pack: i64, file: PackFile, start: u64, end: u64 },
+}
+
+/// A response.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Content-Type.
+    pub content_type: &'static str,
+    /// Cache policy.
+    pub caching: Caching,
+    /// Extra headers (e.g. Content-Range).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+impl Reply {
+    /// A 200 response with `body`.
+    pub fn ok(content_type: &'static str, caching: Caching, body: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            content_type,
+            caching,
+            headers: Vec::new(),
+            body: Body::Bytes(body),
+        }
+    }
+
+    /// A one-line plain-text answer (errors, descriptions).
+    pub fn text(status: u16, message: &str) -> Reply {
+        let mut body = message.trim_end().as_bytes().to_vec();
+        body.push(b'\n');
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            caching: Caching::NoCache,
+            headers: Vec::new(),
+            body: Body::Bytes(body),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! URL layout: `/<owner>/<repo>.git/<endpoint>` or `/<repo>.git/<endpoint>`, `.git` optional.
+
+use crate::object::ObjectId;
+use crate::store::PackFile;
+
+/// What a request asks of a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `info/refs`
+    InfoRefs,
+    /// `HEAD`
+    Head,
+    /// `objects/xx/<38 hex>`
+    LooseObject(ObjectId),
+    /// `objects/info/packs`
+    InfoPacks,
+    /// `objects/info/alternates` or `objects/info/http-alternates`: we have none.
+    Alternates,
+    /// `objects/pack/pack-<name>.pack` or `.idx`
+    PackFile(String, PackFile),
+    /// `git-receive-pack`
+    ReceivePack,
+    /// `git-upload-pack`
+    UploadPack,
+}
+
+/// A parsed request path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The repository's canonical name (`owner/repo`, without `.git`): one Durable Object each.
+    pub repo: String,
+    /// What is asked of it.
+    pub endpoint: Endpoint,
+}
+
+fn valid_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && !segment.starts_with('.')
+        && !segment.contains("..")
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+fn endpoint(parts: &[&str]) -> Option<Endpoint> {
+    Some(match parts {
+        ["info", "refs"] => Endpoint::InfoRefs,
+        ["HEAD"] => Endpoint::Head,
+        ["git-receive-pack"] => Endpoint::ReceivePack,
+        ["git-upload-pack"] => Endpoint::UploadPack,
+        ["objects", "info", "packs"] => Endpoint::InfoPacks,
+        ["objects", "info", "alternates" | "http-alternates"] => Endpoint::Alternates,
+        ["objects", "pack", file] => {
+            let (name, kind) = if let Some(name) = file.strip_suffix(".pack") {
+                (name, PackFile::Pack)
+            } else {
+                (file.strip_suffix(".idx")?, PackFile::Idx)
+            };
+            let name = name.strip_prefix("pack-")?;
+            ObjectId::from_hex(name.as_bytes())?;
+            Endpoint::PackFile(name.to_string(), kind)
+        }
+        ["objects", dir, file] if dir.len() == 2 && file.len() == 38 => {
+            Endpoint::LooseObject(ObjectId::from_hex(format!("{dir}{file}").as_bytes())?)
+        }
+        _ => return None,
+    })
+}
+
+/// Parses a request path, or says in one line why it is not one of ours.
+pub fn parse(path: &str) -> Result<Route, String> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    for split in 1..=2.min(parts.len().saturating_sub(1)) {
+        let (repo, rest) = parts.split_at(split);
+        let Some(endpoint) = endpoint(rest) else {
+            continue;
+        };
+        if !repo.iter().all(|s| valid_segment(s)) {
+            return Err("invalid repository name: use letters, digits, '.', '_' and '-'".into());
+        }
+        let mut name = repo.join("/");
+        if let Some(stripped) = name.strip_suffix(".git") {
+            name = stripped.to_string();
+        }
+        if name.is_empty() || name.ends_with('/') || name.ends_with('.') {
+            return Err("invalid repository name".into());
+        }
+        return Ok(Route { repo: name, endpoint });
+    }
+    Err(format!("not found: {path} is not a git endpoint (expected /<owner>/<repo>.git/info/refs and the like)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_both_layouts_to_one_name() {
+        for path in ["/alice/demo.git/info/refs", "/alice/demo/info/refs"] {
+            assert_eq!(parse(path).unwrap(), Route { repo: "alice/demo".into(), endpoint: Endpoint::InfoRefs });
+        }
+        assert_eq!(parse("/demo.git/HEAD").unwrap().repo, "demo");
+        let loose = parse("/a/b.git/objects/ce/013625030ba8dba906f756967f9e9ca394464a").unwrap();
+        assert!(matches!(loose.endpoint, Endpoint::LooseObject(_)));
+        let idx = parse("/a/b/objects/pack/pack-ce013625030ba8dba906f756967f9e9ca394464a.idx").unwrap();
+        assert!(matches!(idx.endpoint, Endpoint::PackFile(_, PackFile::Idx)));
+    }
+
+    #[test]
+    fn rejects_bad_names_and_paths() {
+        for path in [
+            "/",
+            "/a/b/c/info/refs",
+            "/../x.git/info/refs",
+            "/a/.hidden/info/refs",
+            "/a/b..c/info/refs",
+            "/a/b c/info/refs",
+            "/a/b/objects/zz/013625030ba8dba906f756967f9e9ca394464a",
+            "/a/b/objects/pack/pack-1234.pack",
+            "/a/b/info/other",
+            "/.git/info/refs",
+        ] {
+            assert!(parse(path).is_err(), "{path}");
+        }
+    }
+}

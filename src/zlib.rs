@@ -1,0 +1,128 @@
+//! zlib streams as git stores them: loose objects and pack entries.
+
+use miniz_oxide::inflate::stream::{inflate, InflateState};
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+
+/// The compression level for objects we deflate ourselves (git's `core.compression` default).
+pub const LEVEL: u8 = 6;
+
+/// A zlib stream that does not decode.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ZlibError;
+
+/// Deflates `data` into one zlib stream.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, LEVEL)
+}
+
+/// Inflates a whole zlib stream that must produce exactly `size` bytes.
+pub fn inflate_exact(data: &[u8], size: usize) -> Result<Vec<u8>, ZlibError> {
+    let mut inflater = Inflater::new();
+    let mut out = Vec::with_capacity(size.min(1 << 24));
+    let mut too_long = false;
+    let (_, done) = inflater.feed(data, &mut |chunk| {
+        too_long |= out.len() + chunk.len() > size;
+        if !too_long {
+            out.extend_from_slice(chunk);
+        }
+    })?;
+    if !done || too_long || out.len() != size {
+        return Err(ZlibError);
+    }
+    Ok(out)
+}
+
+/// An incremental inflater that reports exactly where its stream ends, so that the
+/// next pack entry can start right after it.
+pub struct Inflater {
+    state: Box<InflateState>,
+    scratch: Vec<u8>,
+}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inflater {
+    /// A fresh inflater for one zlib stream.
+    pub fn new() -> Inflater {
+        Inflater {
+            state: InflateState::new_boxed(DataFormat::Zlib),
+            scratch: vec![0; 64 * 1024],
+        }
+    }
+
+    /// Starts over on a new stream.
+    pub fn reset(&mut self) {
+        self.state.reset(DataFormat::Zlib);
+    }
+
+    /// Feeds `input`, handing every inflated piece to `sink`. Returns how many input bytes
+    /// were used and whether the stream ended (then the rest of `input` is not ours).
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(usize, bool), ZlibError> {
+        let mut used = 0;
+        loop {
+            let result = inflate(
+                &mut self.state,
+                &input[used..],
+                &mut self.scratch,
+                MZFlush::None,
+            );
+            used += result.bytes_consumed;
+            if result.bytes_written > 0 {
+                sink(&self.scratch[..result.bytes_written]);
+            }
+            match result.status {
+                Ok(MZStatus::StreamEnd) => return Ok((used, true)),
+                Ok(_) | Err(MZError::Buf) => {
+                    if result.bytes_consumed == 0 && result.bytes_written == 0 {
+                        return Ok((used, false));
+                    }
+                }
+                Err(_) => return Err(ZlibError),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_end_of_a_stream_fed_in_pieces() {
+        let first = deflate(&vec![b'a'; 100_000]);
+        let mut input = first.clone();
+        input.extend_from_slice(b"NEXT");
+        let mut inflater = Inflater::new();
+        let mut out = Vec::new();
+        let mut used_total = 0;
+        for piece in input.chunks(7) {
+            let (used, done) = inflater.feed(piece, &mut |c| out.extend_from_slice(c)).unwrap();
+            used_total += used;
+            if done {
+                break;
+            }
+        }
+        assert_eq!(used_total, first.len());
+        assert_eq!(out, vec![b'a'; 100_000]);
+    }
+
+    #[test]
+    fn inflate_exact_checks_size_and_corruption() {
+        let data = deflate(b"hello");
+        assert_eq!(inflate_exact(&data, 5).unwrap(), b"hello");
+        assert!(inflate_exact(&data, 4).is_err());
+        assert!(inflate_exact(&data, 6).is_err());
+        let mut bad = data.clone();
+        bad[3] ^= 0xff;
+        assert!(inflate_exact(&bad, 5).is_err());
+        assert!(inflate_exact(&data[..data.len() - 1], 5).is_err());
+    }
+}

@@ -1,0 +1,260 @@
+//! Shared test support: the store on native SQLite, real git repositories, push requests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+
+use git_on_durable_objects::pktline::{self, Pkt};
+use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
+use git_on_durable_objects::sql::{Sql, SqlError, Value};
+use git_on_durable_objects::store::Store;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+/// A shared SQLite connection, so a test can inspect the tables the store writes.
+#[derive(Clone)]
+pub struct Db(pub Rc<rusqlite::Connection>);
+
+struct Param<'a>(&'a Value);
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Integer(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+impl Sql for Db {
+    fn exec(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, SqlError> {
+        let err = |e: rusqlite::Error| SqlError(e.to_string());
+        assert!(params.len() <= 100, "more than 100 bound parameters");
+        let mut stmt = self.0.prepare(query).map_err(err)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter().map(Param)))
+            .map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i).map_err(err)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(n) => Value::Integer(n),
+                    ValueRef::Real(f) => Value::Integer(f as i64),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+}
+
+/// A fresh, opened store with small chunks (so reads cross chunk boundaries), and its database.
+pub fn store(chunk_size: u64) -> (Store<Db>, Db) {
+    let db = Db(Rc::new(rusqlite::Connection::open_in_memory().unwrap()));
+    let store = Store::with_chunk_size(db.clone(), chunk_size);
+    store.open().unwrap();
+    (store, db)
+}
+
+/// Every row of every table, for "nothing changed" assertions.
+pub fn snapshot(db: &Db) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in ["meta", "refs", "packs", "pack_chunks", "objects", "loose", "commits"] {
+        for row in db.exec(&format!("SELECT * FROM {table}"), vec![]).unwrap() {
+            rows.push(format!("{table}: {row:?}"));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// A git working repository in a temporary directory, driven by the real git CLI.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    tick: std::cell::Cell<u32>,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let repo = Repo { dir: tempfile::tempdir().unwrap(), tick: 0.into() };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git with `stdin`, returns stdout; panics on failure.
+    pub fn git_with(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        let tick = self.tick.get() + 1;
+        self.tick.set(tick);
+        let date = format!("{} +0000", 1_700_000_000 + tick * 60);
+        let mut child = Command::new("git")
+            .args(["-c", "user.name=Tester", "-c", "user.email=t@example.com", "-c", "core.autocrlf=false"])
+            .args(args)
+            .current_dir(self.path())
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = input.write_all(&stdin);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        String::from_utf8(self.git_with(args, b"")).unwrap().trim_end().to_string()
+    }
+
+    pub fn write(&self, name: &str, contents: &[u8]) {
+        let path: PathBuf = self.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// A pack of everything reachable from `include` and not from `exclude`.
+    pub fn pack(&self, include: &[&str], exclude: &[&str]) -> Vec<u8> {
+        let mut args = vec!["pack-objects", "--revs", "--stdout", "--delta-base-offset", "-q"];
+        let mut revs = String::new();
+        for rev in include {
+            if rev.starts_with("--") {
+                args.push(rev);
+            } else {
+                revs.push_str(&format!("{rev}\n"));
+            }
+        }
+        for rev in exclude {
+            revs.push_str(&format!("^{rev}\n"));
+        }
+        self.git_with(&args, revs.as_bytes())
+    }
+
+    /// `refname -> oid` for every branch and tag.
+    pub fn refs(&self) -> Vec<(String, String)> {
+        self.git(&["for-each-ref", "--format=%(refname) %(objectname)"])
+            .lines()
+            .map(|l| {
+                let (name, id) = l.split_once(' ').unwrap();
+                (name.to_string(), id.to_string())
+            })
+            .collect()
+    }
+}
+
+/// A repository with history: 40 commits over several files, a branch merged back,
+/// an annotated and a lightweight tag, a binary file. Its pack has well over 100 objects.
+pub fn history_repo() -> Repo {
+    let repo = Repo::new();
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!("line {i}: the quick brown fox jumps over the lazy dog\n"));
+        repo.write("notes.txt", text.as_bytes());
+        repo.write(&format!("dir{}/file{i}.txt", i % 4), format!("file {i}\n").as_bytes());
+        repo.commit(&format!("commit {i}"));
+        if i == 10 {
+            repo.git(&["tag", "-a", "v1.0", "-m", "release 1.0"]);
+            repo.git(&["tag", "light"]);
+        }
+    }
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.write("topic.bin", &(0..=255u8).cycle().take(10_000).collect::<Vec<_>>());
+    repo.commit("binary on topic");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("main-only.txt", b"main\n");
+    repo.commit("main moves on");
+    repo.git(&["merge", "-q", "--no-edit", "topic"]);
+    repo
+}
+
+/// A receive-pack request body: commands (first with capabilities), flush, pack.
+pub fn push_body(commands: &[(String, String, String)], caps: &str, pack: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, (old, new, name)) in commands.iter().enumerate() {
+        let line = if i == 0 {
+            format!("{old} {new} {name}\0{caps}")
+        } else {
+            format!("{old} {new} {name}")
+        };
+        pktline::write_str(&mut body, &line);
+    }
+    body.extend_from_slice(pktline::FLUSH);
+    body.extend_from_slice(pack);
+    body
+}
+
+pub const ZERO: &str = "0000000000000000000000000000000000000000";
+
+/// Feeds `body` in pieces of `piece` bytes and returns the response body.
+pub fn run_push(store: &Store<Db>, body: &[u8], piece: usize) -> Result<Vec<u8>, BadRequest> {
+    let mut push = ReceivePack::new(store);
+    for part in body.chunks(piece) {
+        if let Err(e) = push.feed(part) {
+            push.abort().unwrap();
+            return Err(e);
+        }
+    }
+    push.finish()
+}
+
+/// The report-status lines of a response, side-band or not.
+pub fn report_lines(response: &[u8]) -> Vec<String> {
+    let packets = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while let Some((pkt, len)) = pktline::decode(&bytes[pos..]).unwrap() {
+            pos += len;
+            if let Pkt::Data(d) = pkt {
+                out.push(d.to_vec());
+            }
+        }
+        out
+    };
+    let outer = packets(response);
+    let banded = outer.first().is_some_and(|d| matches!(d[0], 1..=3));
+    let report = if banded {
+        outer.iter().filter(|d| d[0] == 1).flat_map(|d| d[1..].to_vec()).collect()
+    } else {
+        response.to_vec()
+    };
+    packets(&report)
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).trim_end().to_string())
+        .collect()
+}
+
+/// Pushes every branch and tag of `repo` into `store` as a new repository.
+pub fn push_all(store: &Store<Db>, repo: &Repo, caps: &str, piece: usize) -> (Vec<String>, Vec<u8>) {
+    let refs = repo.refs();
+    let commands: Vec<_> = refs
+        .iter()
+        .map(|(name, id)| (ZERO.to_string(), id.clone(), name.clone()))
+        .collect();
+    let pack = repo.pack(&["--all"], &[]);
+    let lines = report_lines(&run_push(store, &push_body(&commands, caps, &pack), piece).unwrap());
+    (lines, pack)
+}
