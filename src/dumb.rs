@@ -19,7 +19,11 @@ pub fn info_refs<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Answers a GET of a dumb-protocol file. `range` is the request's Range header.
-pub fn get<S: Sql>(store: &Store<S>, endpoint: &Endpoint, range: Option<&str>) -> Result<Reply, StoreError> {
+pub fn get<S: Sql>(
+    store: &Store<S>,
+    endpoint: &Endpoint,
+    range: Option<&str>,
+) -> Result<Reply, StoreError> {
     if !store.exists()? {
         return Ok(Reply::text(404, "repository not found"));
     }
@@ -27,7 +31,11 @@ pub fn get<S: Sql>(store: &Store<S>, endpoint: &Endpoint, range: Option<&str>) -
         Endpoint::InfoRefs => Reply::ok("text/plain", Caching::NoCache, info_refs(store)?),
         Endpoint::Head => {
             let target = store.head_target()?.unwrap_or_default();
-            Reply::ok("text/plain", Caching::NoCache, format!("ref: {target}\n").into_bytes())
+            Reply::ok(
+                "text/plain",
+                Caching::NoCache,
+                format!("ref: {target}\n").into_bytes(),
+            )
         }
         Endpoint::InfoPacks => {
             let mut list = String::new();
@@ -35,7 +43,11 @@ pub fn get<S: Sql>(store: &Store<S>, endpoint: &Endpoint, range: Option<&str>) -
                 list.push_str(&format!("P pack-{}.pack\n", pack.name));
             }
             list.push('\n');
-            Reply::ok("text/plain; charset=utf-8", Caching::NoCache, list.into_bytes())
+            Reply::ok(
+                "text/plain; charset=utf-8",
+                Caching::NoCache,
+                list.into_bytes(),
+            )
         }
         Endpoint::LooseObject(id) => match store.loose_object(id)? {
             Some(file) => Reply::ok("application/x-git-loose-object", Caching::Forever, file),
@@ -57,13 +69,24 @@ pub fn get<S: Sql>(store: &Store<S>, endpoint: &Endpoint, range: Option<&str>) -
 }
 
 /// A whole-file or single-range reply for a stored pack file.
-fn ranged(pack: i64, file: PackFile, size: u64, content_type: &'static str, range: Option<&str>) -> Reply {
+fn ranged(
+    pack: i64,
+    file: PackFile,
+    size: u64,
+    content_type: &'static str,
+    range: Option<&str>,
+) -> Reply {
     let whole = || Reply {
         status: 200,
         content_type,
         caching: Caching::Forever,
         headers: vec![("Accept-Ranges", "bytes".into())],
-        body: Body::Chunks { pack, file, start: 0, end: size },
+        body: Body::Chunks {
+            pack,
+            file,
+            start: 0,
+            end: size,
+        },
     };
     let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else {
         return whole();
@@ -77,7 +100,10 @@ fn ranged(pack: i64, file: PackFile, size: u64, content_type: &'static str, rang
     let bounds = match (first.trim().parse::<u64>(), last.trim()) {
         (Ok(start), "") => Some((start, size)),
         (Ok(start), last) => last.parse::<u64>().ok().map(|l| (start, (l + 1).min(size))),
-        (Err(_), suffix) => suffix.parse::<u64>().ok().map(|n| (size.saturating_sub(n), size)),
+        (Err(_), suffix) => suffix
+            .parse::<u64>()
+            .ok()
+            .map(|n| (size.saturating_sub(n), size)),
     };
     match bounds {
         Some((start, end)) if start < end => Reply {
@@ -88,7 +114,12 @@ fn ranged(pack: i64, file: PackFile, size: u64, content_type: &'static str, rang
                 ("Accept-Ranges", "bytes".into()),
                 ("Content-Range", format!("bytes {start}-{}/{size}", end - 1)),
             ],
-            body: Body::Chunks { pack, file, start, end },
+            body: Body::Chunks {
+                pack,
+                file,
+                start,
+                end,
+            },
         },
         _ => Reply {
             status: 416,

@@ -27,7 +27,11 @@ Paths: /<owner>/<repo>.git/... or /<repo>.git/... ('.git' optional), names of [A
 struct DoSql(SqlStorage);
 
 impl Sql for DoSql {
-    fn exec(&self, query: &str, params: Vec<Value>) -> std::result::Result<Vec<Vec<Value>>, SqlError> {
+    fn exec(
+        &self,
+        query: &str,
+        params: Vec<Value>,
+    ) -> std::result::Result<Vec<Vec<Value>>, SqlError> {
         let params: Vec<SqlStorageValue> = params
             .into_iter()
             .map(|v| match v {
@@ -37,7 +41,10 @@ impl Sql for DoSql {
                 Value::Blob(b) => SqlStorageValue::Blob(b),
             })
             .collect();
-        let cursor = self.0.exec(query, params).map_err(|e| SqlError(e.to_string()))?;
+        let cursor = self
+            .0
+            .exec(query, params)
+            .map_err(|e| SqlError(e.to_string()))?;
         cursor
             .raw()
             .map(|row| {
@@ -66,7 +73,10 @@ fn cors(headers: &Headers) -> Result<()> {
         "Access-Control-Allow-Headers",
         "accept, authorization, cache-control, content-type, git-protocol, pragma, range, user-agent, x-authorization",
     )?;
-    headers.set("Access-Control-Expose-Headers", "content-type, content-range, x-wasm-memory")?;
+    headers.set(
+        "Access-Control-Expose-Headers",
+        "content-type, content-range, x-wasm-memory",
+    )?;
     Ok(())
 }
 
@@ -88,7 +98,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     match route::parse(&path) {
         Err(reason) => text(404, &reason),
         Ok(route) => {
-            let stub = env.durable_object("REPO")?.id_from_name(&route.repo)?.get_stub()?;
+            let stub = env
+                .durable_object("REPO")?
+                .id_from_name(&route.repo)?
+                .get_stub()?;
             stub.fetch_with_request(req).await
         }
     }
@@ -126,13 +139,18 @@ impl worker::DurableObject for Repo {
         let result = match (req.method(), &route.endpoint) {
             (Method::Get, Endpoint::InfoRefs) if service.as_deref() == Some("git-receive-pack") => {
                 receive_pack::advertise(&self.store).map(|body| {
-                    Reply::ok("application/x-git-receive-pack-advertisement", Caching::NoCache, body)
+                    Reply::ok(
+                        "application/x-git-receive-pack-advertisement",
+                        Caching::NoCache,
+                        body,
+                    )
                 })
             }
             (Method::Post, Endpoint::ReceivePack) => return self.receive_pack(req).await,
-            (Method::Post, Endpoint::UploadPack) => {
-                Ok(Reply::text(403, "smart upload-pack is not available yet: clone with GIT_SMART_HTTP=0"))
-            }
+            (Method::Post, Endpoint::UploadPack) => Ok(Reply::text(
+                403,
+                "smart upload-pack is not available yet: clone with GIT_SMART_HTTP=0",
+            )),
             (Method::Get | Method::Head, endpoint) => {
                 let range = req.headers().get("Range")?;
                 dumb::get(&self.store, endpoint, range.as_deref())
@@ -172,7 +190,11 @@ impl Repo {
         }
         match push.finish() {
             Ok(body) => respond(
-                Reply::ok("application/x-git-receive-pack-result", Caching::NoCache, body),
+                Reply::ok(
+                    "application/x-git-receive-pack-result",
+                    Caching::NoCache,
+                    body,
+                ),
                 None,
             ),
             Err(e) => text(400, &e.0),
@@ -184,7 +206,12 @@ impl Repo {
 fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
     let response = match reply.body {
         Body::Bytes(bytes) => Response::from_bytes(bytes)?,
-        Body::Chunks { pack, file, start, end } => {
+        Body::Chunks {
+            pack,
+            file,
+            start,
+            end,
+        } => {
             let Some(sql) = sql else {
                 return text(500, "no storage for a streamed body");
             };

@@ -17,7 +17,7 @@ pub struct IdxEntry {
 
 /// Writes a version 2 index for `entries` (any order) of the pack whose trailer is `pack_checksum`.
 pub fn write(entries: &mut [IdxEntry], pack_checksum: &ObjectId) -> Vec<u8> {
-    entries.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    entries.sort_unstable_by_key(|e| e.id);
     let mut out = Vec::with_capacity(8 + 256 * 4 + entries.len() * 28 + 40);
     out.extend_from_slice(b"\xfftOc\0\0\0\x02");
     let mut fanout = [0u32; 256];
@@ -59,8 +59,16 @@ mod tests {
     #[test]
     fn lays_out_fanout_and_large_offsets() {
         let mut entries = vec![
-            IdxEntry { id: ObjectId([0xff; 20]), offset: 12, crc32: 1 },
-            IdxEntry { id: ObjectId([0x01; 20]), offset: 0x1_0000_0000, crc32: 2 },
+            IdxEntry {
+                id: ObjectId([0xff; 20]),
+                offset: 12,
+                crc32: 1,
+            },
+            IdxEntry {
+                id: ObjectId([0x01; 20]),
+                offset: 0x1_0000_0000,
+                crc32: 2,
+            },
         ];
         let idx = write(&mut entries, &ObjectId([7; 20]));
         assert_eq!(idx.len(), 8 + 1024 + 2 * 28 + 8 + 40);

@@ -32,7 +32,11 @@ const BASE_CACHE_BYTES: usize = 16 << 20;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stored {
     /// Kept as a pack (with its idx already written) named by its checksum.
-    Pack { name: String, size: u64, idx_size: u64 },
+    Pack {
+        name: String,
+        size: u64,
+        idx_size: u64,
+    },
     /// Exploded into staged loose objects.
     Loose,
 }
@@ -220,7 +224,12 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     }
 
     /// Passes consumed bytes on to the checksum, the entry's CRC and the spool.
-    fn absorb(&mut self, bytes: &[u8], crc: Option<&mut crc32fast::Hasher>, hashed: bool) -> Result<(), PackError> {
+    fn absorb(
+        &mut self,
+        bytes: &[u8],
+        crc: Option<&mut crc32fast::Hasher>,
+        hashed: bool,
+    ) -> Result<(), PackError> {
         if hashed {
             self.sha.update(bytes);
         }
@@ -319,7 +328,12 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     cur.data.extend_from_slice(piece);
                 }
             })
-            .map_err(|_| PackError(format!("corrupt zlib data in entry at offset {}", cur.offset)))?;
+            .map_err(|_| {
+                PackError(format!(
+                    "corrupt zlib data in entry at offset {}",
+                    cur.offset
+                ))
+            })?;
         if overflow {
             return Err(PackError(format!(
                 "entry at offset {} inflates to more than its declared size",
@@ -365,7 +379,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     .entries
                     .binary_search_by_key(&base, |e| e.offset)
                     .map_err(|_| {
-                        PackError(format!("delta at offset {offset} names no entry as its base"))
+                        PackError(format!(
+                            "delta at offset {offset} names no entry as its base"
+                        ))
                     })?;
                 Ok(self.entries[index].resolved.map(|_| base))
             }
@@ -380,10 +396,14 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             EntryKind::Whole(kind) => {
                 let id = current.hasher.expect("whole objects are hashed").finish();
                 let data = current.keep.then(|| Rc::new(current.data));
-                self.record(offset, crc32, Some((id, kind, data)), current.produced)
+                let index = self.record(offset, crc32, current.produced);
+                self.resolve(index, id, kind, data)
             }
             delta_kind => match self.resolved_base(delta_kind, offset)? {
-                None => self.record(offset, crc32, None, 0),
+                None => {
+                    self.record(offset, crc32, 0);
+                    Ok(())
+                }
                 Some(base_offset) => {
                     let find = |id: &ObjectId| Ok(self.offset_of(id));
                     let (kind, base) = self.reader(&find).object_at(base_offset)?;
@@ -391,32 +411,22 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                         PackError(format!("corrupt delta at offset {offset}: {}", e.0))
                     })?;
                     let id = object::hash(kind, &data);
-                    let size = data.len() as u64;
-                    self.record(offset, crc32, Some((id, kind, Some(Rc::new(data)))), size)
+                    let index = self.record(offset, crc32, data.len() as u64);
+                    self.resolve(index, id, kind, Some(Rc::new(data)))
                 }
             },
         }
     }
 
-    /// Adds an entry; `object` is None for a delta whose base has not arrived yet.
-    fn record(
-        &mut self,
-        offset: u64,
-        crc32: u32,
-        object: Option<(ObjectId, ObjectType, Option<Rc<Vec<u8>>>)>,
-        size: u64,
-    ) -> Result<(), PackError> {
-        let index = self.entries.len();
+    /// Adds an entry, not yet resolved, and returns its index.
+    fn record(&mut self, offset: u64, crc32: u32, size: u64) -> usize {
         self.entries.push(Entry {
             offset,
             crc32,
             resolved: None,
             size,
         });
-        if let Some((id, kind, data)) = object {
-            self.resolve(index, id, kind, data)?;
-        }
-        Ok(())
+        self.entries.len() - 1
     }
 
     fn resolve(
@@ -491,12 +501,21 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     pub fn finish(mut self) -> Result<Indexed, PackError> {
         match self.phase {
             Phase::Done => {}
-            Phase::Header if self.offset == 0 => return Err(PackError("no pack data received".into())),
-            _ => return Err(PackError(format!("pack is truncated at offset {}", self.offset))),
+            Phase::Header if self.offset == 0 => {
+                return Err(PackError("no pack data received".into()))
+            }
+            _ => {
+                return Err(PackError(format!(
+                    "pack is truncated at offset {}",
+                    self.offset
+                )))
+            }
         }
         let checksum = ObjectId(std::mem::take(&mut self.sha).finalize().into());
         if checksum.0[..] != self.partial[..] {
-            return Err(PackError("pack checksum mismatch (pack is corrupted)".into()));
+            return Err(PackError(
+                "pack checksum mismatch (pack is corrupted)".into(),
+            ));
         }
         self.resolve_deferred()?;
         self.spool.flush()?;
@@ -507,10 +526,15 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             .iter()
             .map(|e| {
                 let (id, kind) = e.resolved.expect("all resolved");
-                NewObject { id, kind, offset: e.offset }
+                NewObject {
+                    id,
+                    kind,
+                    offset: e.offset,
+                }
             })
             .collect();
-        let loose = self.count < UNPACK_LIMIT && self.entries.iter().all(|e| e.size <= MAX_LOOSE_OBJECT);
+        let loose =
+            self.count < UNPACK_LIMIT && self.entries.iter().all(|e| e.size <= MAX_LOOSE_OBJECT);
         let stored = if loose {
             let find = |id: &ObjectId| Ok(self.offset_of(id));
             let reader = self.reader(&find);
@@ -524,7 +548,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 .entries
                 .iter()
                 .zip(&objects)
-                .map(|(e, o)| IdxEntry { id: o.id, offset: e.offset, crc32: e.crc32 })
+                .map(|(e, o)| IdxEntry {
+                    id: o.id,
+                    offset: e.offset,
+                    crc32: e.crc32,
+                })
                 .collect();
             let idx = idx::write(&mut idx_entries, &checksum);
             for (seq, chunk) in idx.chunks(store.chunk_size() as usize).enumerate() {

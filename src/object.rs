@@ -258,7 +258,10 @@ mod tests {
         );
         let links = links(ObjectType::Commit, commit.as_bytes()).unwrap();
         assert_eq!(links.commit_time, 1_700_000_000);
-        assert_eq!(links.parents, vec![ObjectId::from_hex(parent.as_bytes()).unwrap()]);
+        assert_eq!(
+            links.parents,
+            vec![ObjectId::from_hex(parent.as_bytes()).unwrap()]
+        );
         assert_eq!(links.refs.len(), 2);
     }
 
@@ -268,7 +271,10 @@ mod tests {
         tree.extend_from_slice(&[1; 20]);
         tree.extend_from_slice(b"160000 sub\0");
         tree.extend_from_slice(&[2; 20]);
-        assert_eq!(links(ObjectType::Tree, &tree).unwrap().refs, vec![ObjectId([1; 20])]);
+        assert_eq!(
+            links(ObjectType::Tree, &tree).unwrap().refs,
+            vec![ObjectId([1; 20])]
+        );
         assert!(links(ObjectType::Tree, &tree[..tree.len() - 1]).is_err());
         assert!(links(ObjectType::Commit, b"author x\n").is_err());
     }

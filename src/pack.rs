@@ -41,7 +41,9 @@ pub fn parse_header(header: &[u8]) -> Result<u32, PackError> {
     if version != 2 && version != 3 {
         return Err(PackError(format!("unsupported pack version {version}")));
     }
-    Ok(u32::from_be_bytes([header[8], header[9], header[10], header[11]]))
+    Ok(u32::from_be_bytes([
+        header[8], header[9], header[10], header[11],
+    ]))
 }
 
 /// The header for a pack of `count` objects.
@@ -204,12 +206,15 @@ pub fn read_entry(src: &dyn ChunkSource, offset: u64) -> Result<(EntryHeader, Ve
     Ok((header, data))
 }
 
+/// A whole object: its type and its data, shareable between the cache and its readers.
+pub type Object = (ObjectType, Rc<Vec<u8>>);
+
 /// A cache of resolved objects keyed by pack offset, bounded in bytes; oldest out first.
 pub struct BaseCache {
     budget: usize,
     used: usize,
     order: VecDeque<u64>,
-    objects: HashMap<u64, (ObjectType, Rc<Vec<u8>>)>,
+    objects: HashMap<u64, Object>,
 }
 
 impl BaseCache {
@@ -224,7 +229,7 @@ impl BaseCache {
     }
 
     /// The object at `offset`, if cached.
-    pub fn get(&self, offset: u64) -> Option<(ObjectType, Rc<Vec<u8>>)> {
+    pub fn get(&self, offset: u64) -> Option<Object> {
         self.objects.get(&offset).cloned()
     }
 
@@ -266,7 +271,7 @@ impl<'a> PackObjects<'a> {
     }
 
     /// The object whose entry starts at `offset`.
-    pub fn object_at(&self, offset: u64) -> Result<(ObjectType, Rc<Vec<u8>>), PackError> {
+    pub fn object_at(&self, offset: u64) -> Result<Object, PackError> {
         // Walk down the chain to a cached or whole base, then apply the deltas back up.
         let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut at = offset;
@@ -286,16 +291,17 @@ impl<'a> PackObjects<'a> {
                 }
                 EntryKind::RefDelta(id) => {
                     deltas.push((at, payload));
-                    at = (self.find)(&id)?.ok_or_else(|| {
-                        PackError(format!("delta base {id} is not in the pack"))
-                    })?;
+                    at = (self.find)(&id)?
+                        .ok_or_else(|| PackError(format!("delta base {id} is not in the pack")))?;
                 }
             }
         };
         self.cache.borrow_mut().insert(at, kind, data.clone());
         while let Some((delta_offset, payload)) = deltas.pop() {
             data = Rc::new(delta::apply(&data, &payload)?);
-            self.cache.borrow_mut().insert(delta_offset, kind, data.clone());
+            self.cache
+                .borrow_mut()
+                .insert(delta_offset, kind, data.clone());
         }
         Ok((kind, data))
     }
@@ -351,8 +357,14 @@ mod tests {
         ] {
             let bytes = encode_entry_header(kind, size, offset);
             let parsed = parse_entry_header(&bytes, offset).unwrap().unwrap();
-            assert_eq!((parsed.kind, parsed.size, parsed.len), (kind, size, bytes.len()));
-            assert_eq!(parse_entry_header(&bytes[..bytes.len() - 1], offset).unwrap(), None);
+            assert_eq!(
+                (parsed.kind, parsed.size, parsed.len),
+                (kind, size, bytes.len())
+            );
+            assert_eq!(
+                parse_entry_header(&bytes[..bytes.len() - 1], offset).unwrap(),
+                None
+            );
         }
     }
 

@@ -182,7 +182,12 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         if command.starts_with(b"shallow ") {
             return Ok(());
         }
-        let bad = || BadRequest(format!("malformed command {:?}", String::from_utf8_lossy(command)));
+        let bad = || {
+            BadRequest(format!(
+                "malformed command {:?}",
+                String::from_utf8_lossy(command)
+            ))
+        };
         if command.len() < 83 || command[40] != b' ' || command[81] != b' ' {
             return Err(bad());
         }
@@ -242,26 +247,29 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             .object_format
             .as_deref()
             .filter(|f| *f != "sha1")
-            .map(|f| format!("unsupported object-format {f}: this server stores sha1 repositories"));
+            .map(|f| {
+                format!("unsupported object-format {f}: this server stores sha1 repositories")
+            });
         let needs_pack = self.commands.iter().any(|c| !c.new.is_zero());
         let pack = self.pack.take();
-        let indexed: Result<Option<Indexed>, String> = match (unsupported_format, self.pack_error.take(), pack) {
-            (Some(e), _, pack) | (None, Some(e), pack) => {
-                if let Some(pack) = pack {
-                    let _ = store.discard_push(pack.push());
+        let indexed: Result<Option<Indexed>, String> =
+            match (unsupported_format, self.pack_error.take(), pack) {
+                (Some(e), _, pack) | (None, Some(e), pack) => {
+                    if let Some(pack) = pack {
+                        let _ = store.discard_push(pack.push());
+                    }
+                    Err(e)
                 }
-                Err(e)
-            }
-            (None, None, Some(pack)) => {
-                let push = pack.push();
-                pack.finish().map(Some).map_err(|e| {
-                    let _ = store.discard_push(push);
-                    e.0
-                })
-            }
-            (None, None, None) if needs_pack => Err("no pack data received".into()),
-            (None, None, None) => Ok(None),
-        };
+                (None, None, Some(pack)) => {
+                    let push = pack.push();
+                    pack.finish().map(Some).map_err(|e| {
+                        let _ = store.discard_push(push);
+                        e.0
+                    })
+                }
+                (None, None, None) if needs_pack => Err("no pack data received".into()),
+                (None, None, None) => Ok(None),
+            };
         let outcome = match indexed {
             Ok(indexed) => self.update_refs(indexed).map(|results| (None, results)),
             Err(e) => Ok((
@@ -271,7 +279,10 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         };
         let (unpack_error, results) = outcome.unwrap_or_else(|e| {
             let message = e.0;
-            (Some(message), vec![Err("storage error".to_string()); self.commands.len()])
+            (
+                Some(message),
+                vec![Err("storage error".to_string()); self.commands.len()],
+            )
         });
         Ok(self.report(unpack_error, &results))
     }
@@ -285,7 +296,12 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             let needed: Vec<ObjectId> = indexed.needed.iter().copied().collect();
             complete = store.object_types(&needed)?.len() == needed.len();
         }
-        let tips: Vec<ObjectId> = self.commands.iter().map(|c| c.new).filter(|n| !n.is_zero()).collect();
+        let tips: Vec<ObjectId> = self
+            .commands
+            .iter()
+            .map(|c| c.new)
+            .filter(|n| !n.is_zero())
+            .collect();
         let stored_types = store.object_types(&tips)?;
         let kind_of = |id: &ObjectId| -> Option<(ObjectType, bool)> {
             if let Some(kind) = indexed.as_ref().and_then(|i| i.kind_of(id)) {
@@ -308,7 +324,11 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                 store.discard_push(indexed.push)?;
             } else {
                 match &indexed.stored {
-                    Stored::Pack { name, size, idx_size } => store.accept_pack(
+                    Stored::Pack {
+                        name,
+                        size,
+                        idx_size,
+                    } => store.accept_pack(
                         indexed.push,
                         name,
                         *size,
@@ -316,7 +336,9 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                         &indexed.objects,
                         &indexed.commits,
                     )?,
-                    Stored::Loose => store.accept_loose(indexed.push, &indexed.objects, &indexed.commits)?,
+                    Stored::Loose => {
+                        store.accept_loose(indexed.push, &indexed.objects, &indexed.commits)?
+                    }
                 }
             }
         }
@@ -353,14 +375,18 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         if command.new.is_zero() {
             // Deleting a ref that is already gone succeeds, as in git.
             return match current {
-                Some(current) if expected.is_some_and(|old| old != current) => Err("fetch first".into()),
+                Some(current) if expected.is_some_and(|old| old != current) => {
+                    Err("fetch first".into())
+                }
                 _ => Ok(()),
             };
         }
         match kind_of(&command.new) {
             None => return Err("missing necessary objects".into()),
             Some((_, true)) if !complete => return Err("missing necessary objects".into()),
-            Some((kind, _)) if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit => {
+            Some((kind, _))
+                if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit =>
+            {
                 return Err(format!("cannot point a branch at a {}", kind.name()))
             }
             Some(_) => {}
@@ -374,7 +400,9 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// Keeps HEAD on an existing branch: main, else master, else the oldest branch.
     fn fix_head(&self) -> Result<(), StoreError> {
         let store = self.store;
-        let target = store.head_target()?.unwrap_or_else(|| DEFAULT_HEAD.to_string());
+        let target = store
+            .head_target()?
+            .unwrap_or_else(|| DEFAULT_HEAD.to_string());
         if store.ref_value(&target)?.is_some() {
             return store.set_head_target(&target);
         }

@@ -3,7 +3,9 @@
 /// Whether `name` may be created or updated by a push: it must be under `refs/`
 /// and pass `git check-ref-format`.
 pub fn is_valid_push_name(name: &str) -> bool {
-    name.strip_prefix("refs/").is_some_and(|rest| !rest.is_empty()) && check_ref_format(name)
+    name.strip_prefix("refs/")
+        .is_some_and(|rest| !rest.is_empty())
+        && check_ref_format(name)
 }
 
 /// git's `check-ref-format` rules for a full ref name.
@@ -28,7 +30,12 @@ mod tests {
 
     #[test]
     fn follows_check_ref_format() {
-        for good in ["refs/heads/main", "refs/tags/v1.0", "refs/heads/a/b-c_d", "refs/heads/ü"] {
+        for good in [
+            "refs/heads/main",
+            "refs/tags/v1.0",
+            "refs/heads/a/b-c_d",
+            "refs/heads/ü",
+        ] {
             assert!(is_valid_push_name(good), "{good}");
         }
         for bad in [

@@ -19,7 +19,12 @@ pub enum Body {
     /// Bytes in hand.
     Bytes(Vec<u8>),
     /// A byte range of a stored pack file, streamed from its chunk rows.
-    Chunks { pack: i64, file: PackFile, start: u64, end: u64 },
+    Chunks {
+        pack: i64,
+        file: PackFile,
+        start: u64,
+        end: u64,
+    },
 }
 
 /// A response.

@@ -85,7 +85,10 @@ pub fn parse(path: &str) -> Result<Route, String> {
         if name.is_empty() || name.ends_with('/') || name.ends_with('.') {
             return Err("invalid repository name".into());
         }
-        return Ok(Route { repo: name, endpoint });
+        return Ok(Route {
+            repo: name,
+            endpoint,
+        });
     }
     Err(format!("not found: {path} is not a git endpoint (expected /<owner>/<repo>.git/info/refs and the like)"))
 }
@@ -97,12 +100,19 @@ mod tests {
     #[test]
     fn maps_both_layouts_to_one_name() {
         for path in ["/alice/demo.git/info/refs", "/alice/demo/info/refs"] {
-            assert_eq!(parse(path).unwrap(), Route { repo: "alice/demo".into(), endpoint: Endpoint::InfoRefs });
+            assert_eq!(
+                parse(path).unwrap(),
+                Route {
+                    repo: "alice/demo".into(),
+                    endpoint: Endpoint::InfoRefs
+                }
+            );
         }
         assert_eq!(parse("/demo.git/HEAD").unwrap().repo, "demo");
         let loose = parse("/a/b.git/objects/ce/013625030ba8dba906f756967f9e9ca394464a").unwrap();
         assert!(matches!(loose.endpoint, Endpoint::LooseObject(_)));
-        let idx = parse("/a/b/objects/pack/pack-ce013625030ba8dba906f756967f9e9ca394464a.idx").unwrap();
+        let idx =
+            parse("/a/b/objects/pack/pack-ce013625030ba8dba906f756967f9e9ca394464a.idx").unwrap();
         assert!(matches!(idx.endpoint, Endpoint::PackFile(_, PackFile::Idx)));
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::object::{ObjectId, ObjectType};
-use crate::pack::{BaseCache, ChunkSource, PackError, PackObjects};
+use crate::pack::{BaseCache, ChunkSource, Object, PackError, PackObjects};
 use crate::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use crate::zlib;
 
@@ -213,11 +213,20 @@ impl<S: Sql> Store<S> {
     }
 
     /// Sets a ref (creating it at the end of the creation order if new).
-    pub fn set_ref(&self, name: &str, id: &ObjectId, peeled: Option<ObjectId>) -> Result<(), StoreError> {
+    pub fn set_ref(
+        &self,
+        name: &str,
+        id: &ObjectId,
+        peeled: Option<ObjectId>,
+    ) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO refs (name, oid, peeled) VALUES (?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET oid = excluded.oid, peeled = excluded.peeled",
-            vec![name.into(), id_value(id), peeled.as_ref().map_or(Value::Null, id_value)],
+            vec![
+                name.into(),
+                id_value(id),
+                peeled.as_ref().map_or(Value::Null, id_value),
+            ],
         )?;
         Ok(())
     }
@@ -238,7 +247,10 @@ impl<S: Sql> Store<S> {
     }
 
     /// The types of those of `ids` that are stored (visible).
-    pub fn object_types(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, ObjectType>, StoreError> {
+    pub fn object_types(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, ObjectType>, StoreError> {
         let mut found = HashMap::new();
         for batch in ids.chunks(MAX_PARAMS) {
             let marks = vec!["?"; batch.len()].join(",");
@@ -287,7 +299,7 @@ impl<S: Sql> Store<S> {
     }
 
     /// Reads a whole stored object.
-    pub fn read_object(&self, id: &ObjectId) -> Result<Option<(ObjectType, Rc<Vec<u8>>)>, StoreError> {
+    pub fn read_object(&self, id: &ObjectId) -> Result<Option<Object>, StoreError> {
         match self.locate(id)? {
             None => Ok(None),
             Some((kind, Location::Loose)) => {
@@ -304,7 +316,9 @@ impl<S: Sql> Store<S> {
                 let cache = RefCell::new(BaseCache::new(BASE_CACHE_BYTES));
                 let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
                     Ok(match self.locate(base)? {
-                        Some((_, Location::Packed { pack: p, offset })) if p == pack => Some(offset),
+                        Some((_, Location::Packed { pack: p, offset })) if p == pack => {
+                            Some(offset)
+                        }
                         _ => None,
                     })
                 };
@@ -327,16 +341,32 @@ impl<S: Sql> Store<S> {
     }
 
     /// Writes chunk `seq` of a pack's file.
-    pub fn write_chunk(&self, pack: i64, file: PackFile, seq: u64, data: &[u8]) -> Result<(), StoreError> {
+    pub fn write_chunk(
+        &self,
+        pack: i64,
+        file: PackFile,
+        seq: u64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
-            vec![pack.into(), (file as i64).into(), (seq as i64).into(), data.into()],
+            vec![
+                pack.into(),
+                (file as i64).into(),
+                (seq as i64).into(),
+                data.into(),
+            ],
         )?;
         Ok(())
     }
 
     /// Reads chunk `seq` of a pack's file (None past the end).
-    pub fn read_chunk(&self, pack: i64, file: PackFile, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn read_chunk(
+        &self,
+        pack: i64,
+        file: PackFile,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut rows = self.exec(
             "SELECT data FROM pack_chunks WHERE pack = ? AND kind = ? AND seq = ?",
             vec![pack.into(), (file as i64).into(), (seq as i64).into()],
@@ -369,14 +399,24 @@ impl<S: Sql> Store<S> {
         }
         self.exec(
             "UPDATE packs SET state = 'live', name = ?, size = ?, idx_size = ? WHERE id = ?",
-            vec![name.into(), (size as i64).into(), (idx_size as i64).into(), push.into()],
+            vec![
+                name.into(),
+                (size as i64).into(),
+                (idx_size as i64).into(),
+                push.into(),
+            ],
         )?;
         self.index_objects(objects, Some(push))?;
         self.record_commits(commits)
     }
 
     /// Makes staged loose objects visible and drops the push's spooled pack.
-    pub fn accept_loose(&self, push: i64, objects: &[NewObject], commits: &[CommitInfo]) -> Result<(), StoreError> {
+    pub fn accept_loose(
+        &self,
+        push: i64,
+        objects: &[NewObject],
+        commits: &[CommitInfo],
+    ) -> Result<(), StoreError> {
         self.index_objects(objects, None)?;
         self.record_commits(commits)?;
         self.drop_pack_rows(push)
@@ -407,7 +447,9 @@ impl<S: Sql> Store<S> {
             for commit in batch {
                 params.push(id_value(&commit.id));
                 params.push(commit.time.into());
-                params.push(Value::Blob(commit.parents.iter().flat_map(|p| p.0).collect()));
+                params.push(Value::Blob(
+                    commit.parents.iter().flat_map(|p| p.0).collect(),
+                ));
             }
             self.exec(
                 &format!("INSERT OR IGNORE INTO commits (oid, time, parents) VALUES {marks}"),
@@ -438,7 +480,7 @@ impl<S: Sql> Store<S> {
             "SELECT id, name, size, idx_size FROM packs WHERE state = 'live' ORDER BY id",
             vec![],
         )?;
-        rows.iter().map(pack_info).collect()
+        rows.iter().map(|r| pack_info(r)).collect()
     }
 
     /// A live pack by its name (hex checksum).
@@ -447,11 +489,11 @@ impl<S: Sql> Store<S> {
             "SELECT id, name, size, idx_size FROM packs WHERE state = 'live' AND name = ?",
             vec![name.into()],
         )?;
-        rows.first().map(pack_info).transpose()
+        rows.first().map(|r| pack_info(r)).transpose()
     }
 }
 
-fn pack_info(row: &Vec<Value>) -> Result<PackInfo, StoreError> {
+fn pack_info(row: &[Value]) -> Result<PackInfo, StoreError> {
     Ok(PackInfo {
         id: row_int(&row[0])?,
         name: row[1].as_str().unwrap_or_default().to_string(),
@@ -464,7 +506,9 @@ fn pack_info(row: &Vec<Value>) -> Result<PackInfo, StoreError> {
 pub fn parse_loose(file: &[u8]) -> Option<(ObjectType, Vec<u8>)> {
     let mut inflater = zlib::Inflater::new();
     let mut raw = Vec::new();
-    let (_, done) = inflater.feed(file, &mut |c| raw.extend_from_slice(c)).ok()?;
+    let (_, done) = inflater
+        .feed(file, &mut |c| raw.extend_from_slice(c))
+        .ok()?;
     if !done {
         return None;
     }
@@ -514,7 +558,11 @@ impl<S: Sql> ChunkSource for StoredChunks<'_, S> {
                 return Ok(data.clone());
             }
         }
-        let data = Rc::new(self.store.read_chunk(self.pack, self.file, seq)?.unwrap_or_default());
+        let data = Rc::new(
+            self.store
+                .read_chunk(self.pack, self.file, seq)?
+                .unwrap_or_default(),
+        );
         *self.last.borrow_mut() = Some((seq, data.clone()));
         Ok(data)
     }

@@ -104,7 +104,9 @@ mod tests {
         let mut out = Vec::new();
         let mut used_total = 0;
         for piece in input.chunks(7) {
-            let (used, done) = inflater.feed(piece, &mut |c| out.extend_from_slice(c)).unwrap();
+            let (used, done) = inflater
+                .feed(piece, &mut |c| out.extend_from_slice(c))
+                .unwrap();
             used_total += used;
             if done {
                 break;

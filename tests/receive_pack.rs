@@ -2,6 +2,8 @@
 //! made by the real git: what is pushed reads back byte for byte, and every rejected
 //! push leaves the repository exactly as it was.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::*;
@@ -34,7 +36,11 @@ fn stored_file(store: &Store<Db>, pack: i64, file: PackFile) -> Vec<u8> {
 
 /// Every object of `repo` reads back from `store` with the same type and content.
 fn assert_objects_equal(store: &Store<Db>, repo: &Repo) {
-    let list = repo.git(&["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"]);
+    let list = repo.git(&[
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname) %(objecttype)",
+    ]);
     let mut count = 0;
     for line in list.lines() {
         let (hex, kind) = line.split_once(' ').unwrap();
@@ -44,7 +50,10 @@ fn assert_objects_equal(store: &Store<Db>, repo: &Repo) {
         assert!(*data == expected, "{hex} reads back different content");
         count += 1;
     }
-    assert!(count > 100, "history should have over 100 objects, has {count}");
+    assert!(
+        count > 100,
+        "history should have over 100 objects, has {count}"
+    );
 }
 
 #[test]
@@ -60,19 +69,33 @@ fn full_push_is_stored_as_a_pack_that_matches_git() {
         // info/refs is byte-identical to git update-server-info's.
         repo.git(&["update-server-info"]);
         let expected = std::fs::read(repo.path().join(".git/info/refs")).unwrap();
-        assert_eq!(String::from_utf8(dumb::info_refs(&store).unwrap()).unwrap(), String::from_utf8(expected).unwrap());
+        assert_eq!(
+            String::from_utf8(dumb::info_refs(&store).unwrap()).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
 
         // The stored pack is the pushed pack, and its idx is git index-pack's.
         let packs = store.packs().unwrap();
         assert_eq!(packs.len(), 1);
         let stored_pack = stored_file(&store, packs[0].id, PackFile::Pack);
-        assert!(stored_pack == pushed, "the stored pack differs from the pushed one");
+        assert!(
+            stored_pack == pushed,
+            "the stored pack differs from the pushed one"
+        );
         let dir = tempfile::tempdir().unwrap();
         let pack_path = dir.path().join("p.pack");
         std::fs::write(&pack_path, &stored_pack).unwrap();
-        repo.git(&["index-pack", "-o", dir.path().join("p.idx").to_str().unwrap(), pack_path.to_str().unwrap()]);
+        repo.git(&[
+            "index-pack",
+            "-o",
+            dir.path().join("p.idx").to_str().unwrap(),
+            pack_path.to_str().unwrap(),
+        ]);
         let git_idx = std::fs::read(dir.path().join("p.idx")).unwrap();
-        assert!(stored_file(&store, packs[0].id, PackFile::Idx) == git_idx, "idx differs from git's");
+        assert!(
+            stored_file(&store, packs[0].id, PackFile::Idx) == git_idx,
+            "idx differs from git's"
+        );
         assert_eq!(packs[0].idx_size, git_idx.len() as u64);
         assert_eq!(format!("pack-{}.pack", packs[0].name), {
             let name = repo.git(&["index-pack", pack_path.to_str().unwrap()]);
@@ -80,7 +103,10 @@ fn full_push_is_stored_as_a_pack_that_matches_git() {
         });
 
         assert_objects_equal(&store, &repo);
-        assert_eq!(store.head_target().unwrap().as_deref(), Some("refs/heads/main"));
+        assert_eq!(
+            store.head_target().unwrap().as_deref(),
+            Some("refs/heads/main")
+        );
     }
 }
 
@@ -89,7 +115,8 @@ fn dumb_endpoints_serve_refs_head_packs_and_ranges() {
     let repo = history_repo();
     let (store, _db) = store(4096);
     push_all(&store, &repo, CAPS, 4096);
-    let get = |endpoint: Endpoint, range: Option<&str>| dumb::get(&store, &endpoint, range).unwrap();
+    let get =
+        |endpoint: Endpoint, range: Option<&str>| dumb::get(&store, &endpoint, range).unwrap();
     let bytes = |reply: git_on_durable_objects::reply::Reply| match reply.body {
         Body::Bytes(b) => b,
         other => panic!("expected bytes, got {other:?}"),
@@ -102,11 +129,28 @@ fn dumb_endpoints_serve_refs_head_packs_and_ranges() {
     );
     let whole = get(Endpoint::PackFile(pack.name.clone(), PackFile::Pack), None);
     assert_eq!(whole.status, 200);
-    assert_eq!(whole.body, Body::Chunks { pack: pack.id, file: PackFile::Pack, start: 0, end: pack.size });
-    let part = get(Endpoint::PackFile(pack.name.clone(), PackFile::Pack), Some("bytes=100-"));
+    assert_eq!(
+        whole.body,
+        Body::Chunks {
+            pack: pack.id,
+            file: PackFile::Pack,
+            start: 0,
+            end: pack.size
+        }
+    );
+    let part = get(
+        Endpoint::PackFile(pack.name.clone(), PackFile::Pack),
+        Some("bytes=100-"),
+    );
     assert_eq!(part.status, 206);
-    assert!(part.headers.contains(&("Content-Range", format!("bytes 100-{}/{}", pack.size - 1, pack.size))));
-    let past = get(Endpoint::PackFile(pack.name.clone(), PackFile::Pack), Some(&format!("bytes={}-", pack.size)));
+    assert!(part.headers.contains(&(
+        "Content-Range",
+        format!("bytes 100-{}/{}", pack.size - 1, pack.size)
+    )));
+    let past = get(
+        Endpoint::PackFile(pack.name.clone(), PackFile::Pack),
+        Some(&format!("bytes={}-", pack.size)),
+    );
     assert_eq!(past.status, 416);
     // Packed objects are not served loose: the client must fetch the pack.
     let main = id(&repo.git(&["rev-parse", "main"]));
@@ -115,7 +159,10 @@ fn dumb_endpoints_serve_refs_head_packs_and_ranges() {
 
     let (empty, _) = common::store(4096);
     let missing = dumb::get(&empty, &Endpoint::InfoRefs, None).unwrap();
-    assert_eq!((missing.status, bytes(missing)), (404, b"repository not found\n".to_vec()));
+    assert_eq!(
+        (missing.status, bytes(missing)),
+        (404, b"repository not found\n".to_vec())
+    );
 }
 
 #[test]
@@ -130,20 +177,34 @@ fn small_push_is_stored_loose_and_served_byte_for_byte() {
     }
     let new = repo.git(&["rev-parse", "main"]);
     let pack = repo.pack(&["main"], &[&old]);
-    let body = push_body(&[(old.clone(), new.clone(), "refs/heads/main".into())], "report-status", &pack);
+    let body = push_body(
+        &[(old.clone(), new.clone(), "refs/heads/main".into())],
+        "report-status",
+        &pack,
+    );
     let lines = report_lines(&run_push(&store, &body, 100).unwrap());
-    assert_eq!(lines, vec!["unpack ok".to_string(), "ok refs/heads/main".into()]);
+    assert_eq!(
+        lines,
+        vec!["unpack ok".to_string(), "ok refs/heads/main".into()]
+    );
     assert_eq!(store.packs().unwrap().len(), 1, "small pushes add no pack");
-    let loose = db.exec("SELECT count(*) FROM loose", vec![]).unwrap()[0][0].as_i64().unwrap();
+    let loose = db.exec("SELECT count(*) FROM loose", vec![]).unwrap()[0][0]
+        .as_i64()
+        .unwrap();
     assert_eq!(loose, 9, "3 commits, 3 trees, 3 blobs");
-    let file = match dumb::get(&store, &Endpoint::LooseObject(id(&new)), None).unwrap().body {
+    let file = match dumb::get(&store, &Endpoint::LooseObject(id(&new)), None)
+        .unwrap()
+        .body
+    {
         Body::Bytes(b) => b,
         other => panic!("{other:?}"),
     };
     let raw = zlib::inflate_exact(&file, file.len() * 20).unwrap_or_else(|_| {
         let mut inflater = zlib::Inflater::new();
         let mut out = Vec::new();
-        inflater.feed(&file, &mut |c| out.extend_from_slice(c)).unwrap();
+        inflater
+            .feed(&file, &mut |c| out.extend_from_slice(c))
+            .unwrap();
         out
     });
     let content = repo.git_with(&["cat-file", "commit", &new], b"");
@@ -171,16 +232,39 @@ fn deletes_force_pushes_and_moves_head_off_a_deleted_branch() {
         &repo.pack(&[], &[]),
     );
     let lines = report_lines(&run_push(&store, &body, 4096).unwrap());
-    assert_eq!(lines, vec!["unpack ok", "ok refs/heads/main", "ok refs/heads/topic"]);
-    assert_eq!(store.ref_value("refs/heads/main").unwrap(), Some(id(&topic)));
+    assert_eq!(
+        lines,
+        vec!["unpack ok", "ok refs/heads/main", "ok refs/heads/topic"]
+    );
+    assert_eq!(
+        store.ref_value("refs/heads/main").unwrap(),
+        Some(id(&topic))
+    );
     assert_eq!(store.ref_value("refs/heads/topic").unwrap(), None);
     // Deleting main (no pack at all) moves HEAD to the oldest remaining branch... none left
     // but tags, so HEAD stays; create "dev" first, then delete main.
-    let body = push_body(&[(ZERO.into(), topic.clone(), "refs/heads/dev".into())], "report-status", &repo.pack(&[], &[]));
-    assert_eq!(report_lines(&run_push(&store, &body, 4096).unwrap())[1], "ok refs/heads/dev");
-    let body = push_body(&[(topic.clone(), ZERO.into(), "refs/heads/main".into())], "report-status", b"");
-    assert_eq!(report_lines(&run_push(&store, &body, 4096).unwrap()), vec!["unpack ok", "ok refs/heads/main"]);
-    assert_eq!(store.head_target().unwrap().as_deref(), Some("refs/heads/dev"));
+    let body = push_body(
+        &[(ZERO.into(), topic.clone(), "refs/heads/dev".into())],
+        "report-status",
+        &repo.pack(&[], &[]),
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap())[1],
+        "ok refs/heads/dev"
+    );
+    let body = push_body(
+        &[(topic.clone(), ZERO.into(), "refs/heads/main".into())],
+        "report-status",
+        b"",
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main"]
+    );
+    assert_eq!(
+        store.head_target().unwrap().as_deref(),
+        Some("refs/heads/dev")
+    );
 }
 
 #[test]
@@ -188,12 +272,19 @@ fn advertisement_lists_refs_or_the_empty_capabilities_line() {
     let (store, _db) = store(4096);
     let empty = String::from_utf8(advertise(&store).unwrap()).unwrap();
     assert!(empty.starts_with("001f# service=git-receive-pack\n0000"));
-    assert!(empty.contains(&format!("{ZERO} capabilities^{{}}\0report-status report-status-v2 delete-refs")));
+    assert!(empty.contains(&format!(
+        "{ZERO} capabilities^{{}}\0report-status report-status-v2 delete-refs"
+    )));
     assert!(empty.contains("no-thin") && empty.ends_with("\n0000"));
     let repo = history_repo();
     push_all(&store, &repo, CAPS, 65536);
     let full = String::from_utf8(advertise(&store).unwrap()).unwrap();
-    assert!(full.contains(&format!("{} refs/heads/main\0", repo.git(&["rev-parse", "main"]))) || full.contains(" refs/heads/main\n"));
+    assert!(
+        full.contains(&format!(
+            "{} refs/heads/main\0",
+            repo.git(&["rev-parse", "main"])
+        )) || full.contains(" refs/heads/main\n")
+    );
     assert!(!full.contains("capabilities^{}"));
 }
 
@@ -223,7 +314,13 @@ fn scene() -> Scene {
     let main = repo.git(&["rev-parse", "main"]);
     repo.write("extra.txt", b"extra\n");
     let next = repo.commit("next");
-    Scene { repo, store, db, main, next }
+    Scene {
+        repo,
+        store,
+        db,
+        main,
+        next,
+    }
 }
 
 impl Scene {
@@ -232,14 +329,26 @@ impl Scene {
     }
 
     fn update_main(&self, pack: &[u8]) -> Vec<u8> {
-        push_body(&[(self.main.clone(), self.next.clone(), "refs/heads/main".into())], CAPS, pack)
+        push_body(
+            &[(
+                self.main.clone(),
+                self.next.clone(),
+                "refs/heads/main".into(),
+            )],
+            CAPS,
+            pack,
+        )
     }
 
     /// Pushes `body`, asserts nothing changed, returns the report lines.
     fn rejected(&self, body: &[u8]) -> Vec<String> {
         let before = snapshot(&self.db);
         let lines = report_lines(&run_push(&self.store, body, 333).unwrap());
-        assert_eq!(snapshot(&self.db), before, "the repository changed: {lines:?}");
+        assert_eq!(
+            snapshot(&self.db),
+            before,
+            "the repository changed: {lines:?}"
+        );
         lines
     }
 }
@@ -269,9 +378,20 @@ fn whole_entry(kind: ObjectType, data: &[u8]) -> Vec<u8> {
 }
 
 fn assert_unpack_error(lines: &[String], needle: &str) {
-    assert!(lines[0].starts_with("unpack ") && lines[0] != "unpack ok", "{lines:?}");
-    assert!(lines[0].contains(needle), "{lines:?} should mention {needle:?}");
-    assert!(lines[1..].iter().all(|l| l.starts_with("ng ") && l.ends_with(" unpacker error")), "{lines:?}");
+    assert!(
+        lines[0].starts_with("unpack ") && lines[0] != "unpack ok",
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].contains(needle),
+        "{lines:?} should mention {needle:?}"
+    );
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.starts_with("ng ") && l.ends_with(" unpacker error")),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -306,7 +426,11 @@ fn rejects_a_delta_that_reads_out_of_bounds() {
     let base = whole_entry(ObjectType::Blob, b"hello");
     // copy 16 bytes from offset 0 of a 5-byte base
     let delta = [5u8, 16, 0x91, 0, 16];
-    let mut entry = pack::encode_entry_header(EntryKind::OfsDelta(12), delta.len() as u64, 12 + base.len() as u64);
+    let mut entry = pack::encode_entry_header(
+        EntryKind::OfsDelta(12),
+        delta.len() as u64,
+        12 + base.len() as u64,
+    );
     entry.extend_from_slice(&zlib::deflate(&delta));
     let pack = raw_pack(&[base, entry]);
     assert_unpack_error(&s.rejected(&s.update_main(&pack)), "corrupt delta");
@@ -359,16 +483,30 @@ fn rejects_malformed_and_oversized_pkt_lines() {
 #[test]
 fn rejects_invalid_ref_names() {
     let s = scene();
-    let body = push_body(&[(ZERO.into(), s.main.clone(), "refs/heads/bad..name".into())], CAPS, &s.repo.pack(&[], &[]));
-    assert_eq!(s.rejected(&body), vec!["unpack ok", "ng refs/heads/bad..name funny refname"]);
+    let body = push_body(
+        &[(ZERO.into(), s.main.clone(), "refs/heads/bad..name".into())],
+        CAPS,
+        &s.repo.pack(&[], &[]),
+    );
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/heads/bad..name funny refname"]
+    );
 }
 
 #[test]
 fn rejects_a_stale_old_value() {
     let s = scene();
     let stale = s.repo.git(&["rev-parse", "main~3"]);
-    let body = push_body(&[(stale, s.next.clone(), "refs/heads/main".into())], CAPS, &s.next_pack());
-    assert_eq!(s.rejected(&body), vec!["unpack ok", "ng refs/heads/main fetch first"]);
+    let body = push_body(
+        &[(stale, s.next.clone(), "refs/heads/main".into())],
+        CAPS,
+        &s.next_pack(),
+    );
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/heads/main fetch first"]
+    );
 }
 
 #[test]
@@ -376,12 +514,18 @@ fn rejects_missing_objects() {
     let s = scene();
     // The new commit is neither in the (empty) pack nor stored.
     let body = s.update_main(&s.repo.pack(&[], &[]));
-    assert_eq!(s.rejected(&body), vec!["unpack ok", "ng refs/heads/main missing necessary objects"]);
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/heads/main missing necessary objects"]
+    );
     // The commit is sent but its tree is not.
     let commit = s.repo.git_with(&["cat-file", "commit", &s.next], b"");
     let pack = raw_pack(&[whole_entry(ObjectType::Commit, &commit)]);
     let lines = s.rejected(&s.update_main(&pack));
-    assert_eq!(lines, vec!["unpack ok", "ng refs/heads/main missing necessary objects"]);
+    assert_eq!(
+        lines,
+        vec!["unpack ok", "ng refs/heads/main missing necessary objects"]
+    );
 }
 
 #[test]
@@ -408,7 +552,11 @@ fn atomic_pushes_are_all_or_nothing() {
     );
     assert_eq!(
         s.rejected(&body),
-        vec!["unpack ok", "ng refs/heads/main atomic push failed", "ng refs/heads/bad..name funny refname"]
+        vec![
+            "unpack ok",
+            "ng refs/heads/main atomic push failed",
+            "ng refs/heads/bad..name funny refname"
+        ]
     );
     // Without atomic, the good update goes through.
     let body = push_body(
@@ -420,5 +568,12 @@ fn atomic_pushes_are_all_or_nothing() {
         &s.next_pack(),
     );
     let lines = report_lines(&run_push(&s.store, &body, 4096).unwrap());
-    assert_eq!(lines, vec!["unpack ok", "ok refs/heads/main", "ng refs/heads/bad..name funny refname"]);
+    assert_eq!(
+        lines,
+        vec![
+            "unpack ok",
+            "ok refs/heads/main",
+            "ng refs/heads/bad..name funny refname"
+        ]
+    );
 }
