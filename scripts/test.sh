@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: native unit and service tests (cargo test), then the end-to-end suite with
+# the real git CLI and isomorphic-git against the real Worker under wrangler dev.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo test"
+cargo test --quiet 2>&1
+
+echo "== end-to-end (wrangler dev)"
+port=${E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+state=$(mktemp -d)
+log="$state/wrangler.log"
+node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
+  --show-interactive-dev-session=false >"$log" 2>&1 &
+wrangler_pid=$!
+cleanup() {
+  kill "$wrangler_pid" 2>/dev/null || true
+  wait "$wrangler_pid" 2>/dev/null || true
+  rm -rf "$state"
+}
+trap cleanup EXIT
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
+  if ! kill -0 "$wrangler_pid" 2>/dev/null; then
+    cat "$log"
+    echo "wrangler dev exited before it was ready" >&2
+    exit 1
+  fi
+  sleep 1
+done
+curl -sf "http://127.0.0.1:$port/" >/dev/null || { cat "$log"; echo "wrangler dev did not start" >&2; exit 1; }
+status=0
+bash tests/e2e/run.sh "http://127.0.0.1:$port" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "---- wrangler dev log (last 60 lines)"
+  tail -n 60 "$log"
+fi
+exit "$status"
