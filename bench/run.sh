@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Benchmark: our Git server side by side with git's own `git http-backend` (behind lighttpd)
+# and lighttpd serving the same bare repositories as static files (dumb HTTP), on this machine,
+# in the same run. Prints figures; asserts nothing about timing.
+#
+# Usage:
+#   bench/run.sh BASE_URL                      e.g. bench/run.sh http://127.0.0.1:8787
+#   BENCH_SCALE=0.05 bench/run.sh BASE_URL     quick run (sizes scaled down)
+#
+# Cases (each push goes once into a fresh repository, $BASE_URL/$BENCH_OWNER/<case>-<run id>.git):
+#   a  push of a generated history, ~30,000 objects (3,700 commits editing source-like text
+#      in nested directories, topic-branch merges, tags), all branches and tags
+#   b  push of one commit holding 5,000 files of random data, ~39 MiB in all
+#   c  dumb clone (GIT_SMART_HTTP=0 git clone --bare) of repository (a): from our server vs from
+#      lighttpd serving the reference's bare repository of (a) as static files
+#   d  push of a repository whose pack is >= 200 MB (random data files, 256 KiB..8 MiB each);
+#      afterwards prints the `x-wasm-memory` response header of
+#      `curl -sI $BASE_URL/<owner>/<name>.git/info/refs` ("n/a" when absent, as with the reference)
+# Output: a table `case | ours (s) | reference (s) | ratio (ours/reference)`; a failed command
+# shows as FAIL (its output is kept in the work directory, which is then not removed).
+#
+# Environment (all optional):
+#   BENCH_SCALE          multiplies every size below (default 1); e.g. 0.05 for a quick run
+#   BENCH_COMMITS        commits of (a)                       (default 3700 x scale)
+#   BENCH_RANDOM_FILES   files of (b)                         (default 5000 x scale)
+#   BENCH_RANDOM_MB      MiB of (b)                           (default 39 x scale)
+#   BENCH_BIG_MB         MiB of random data in (d)            (default 210 x scale); 0 skips (d)
+#   BENCH_BIG_REFERENCE  1 (default) also pushes (d) to the reference for comparison; 0 = ours only
+#   BENCH_OWNER          owner part of the repository URLs    (default bench)
+#   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
+#                        script): its DIR, so that repositories are created there before pushing
+#   BENCH_KEEP           1 keeps the work directory (generated repositories, logs)
+#
+# Needs: git, node, curl, lighttpd (the reference), all on 127.0.0.1 only.
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 BASE_URL" >&2
+    exit 2
+fi
+BASE=${1%/}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SERVER=$ROOT/tests/support/reference-server.sh
+
+SCALE=${BENCH_SCALE:-1}
+scaled() { awk -v v="$1" -v s="$SCALE" 'BEGIN { x = int(v * s + 0.5); if (x < 1) x = 1; print x }'; }
+COMMITS=${BENCH_COMMITS:-$(scaled 3700)}
+RANDOM_FILES=${BENCH_RANDOM_FILES:-$(scaled 5000)}
+RANDOM_MB=${BENCH_RANDOM_MB:-$(scaled 39)}
+BIG_MB=${BENCH_BIG_MB:-$(scaled 210)}
+BIG_REFERENCE=${BENCH_BIG_REFERENCE:-1}
+OWNER=${BENCH_OWNER:-bench}
+OURS_DIR=${BENCH_OURS_REFERENCE_DIR:-}
+RUN_ID=$(date +%Y%m%d%H%M%S)-$$
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+REFDIR=$WORK/reference
+failed=0
+# shellcheck disable=SC2317 # invoked by the trap
+cleanup() {
+    "$SERVER" stop "$REFDIR" || true
+    if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$failed" -ne 0 ]; then
+        echo "# work directory kept: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+
+cat >"$WORK/gitconfig" <<'EOF'
+[user]
+	name = Bench
+	email = bench@example.test
+[init]
+	defaultBranch = main
+[protocol]
+	version = 0
+EOF
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$WORK/gitconfig" GIT_TERMINAL_PROMPT=0
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+
+log() { echo "# $*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# timed VAR LOGNAME CMD...: runs CMD (output to $WORK/LOGNAME.log), sets VAR to the wall-clock
+# seconds, or to FAIL.
+timed() {
+    local var=$1 name=$2 t0 t1
+    shift 2
+    log "$name: $*"
+    t0=$(now)
+    if "$@" >"$WORK/$name.log" 2>&1; then
+        t1=$(now)
+        printf -v "$var" '%s' "$(elapsed "$t0" "$t1")"
+    else
+        failed=1
+        log "FAILED: $* (see $WORK/$name.log):"
+        tail -5 "$WORK/$name.log" | sed 's/^/#   /' >&2
+        printf -v "$var" '%s' FAIL
+    fi
+}
+
+# Repository URLs: ours (created first only when ours is itself a reference server) and the
+# reference's (always created first: git http-backend cannot create repositories).
+ours_url() {
+    if [ -n "$OURS_DIR" ]; then "$SERVER" create "$OURS_DIR" "$OWNER/$1-$RUN_ID" >/dev/null; fi
+    echo "$BASE/$OWNER/$1-$RUN_ID.git"
+}
+ref_url() {
+    "$SERVER" create "$REFDIR" "$OWNER/$1-$RUN_ID" >/dev/null
+    echo "$REF_BASE/$OWNER/$1-$RUN_ID.git"
+}
+static_url() { echo "$STATIC_BASE/$OWNER/$1-$RUN_ID.git"; }
+
+# Stored size in KiB, packed and loose (fast-import leaves < 100 objects loose).
+pack_kib() { git -C "$1" count-objects -v | awk '$1 == "size-pack:" || $1 == "size:" { s += $2 } END { print s }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+objects() { git -C "$1" rev-list --all --objects | wc -l | tr -d ' '; }
+
+generate() { # NAME GEN-ARGS...: bare repository $WORK/NAME.git from bench/gen-repo.mjs
+    local repo=$WORK/$1.git
+    shift
+    git init -q --bare -b main "$repo"
+    node "$HERE/gen-repo.mjs" "$@" | git -C "$repo" fast-import --quiet
+}
+
+rows=()
+ours_a=- ref_a=- ours_b=- ref_b=- ours_c=- ref_c=- ours_d=- ref_d=-
+row() { # CASE OURS REF
+    local ratio=-
+    if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]]; then
+        ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    fi
+    rows+=("$1|$2|$3|$ratio")
+}
+
+# --- reference server ------------------------------------------------------------------------
+mapfile -t ports < <("$SERVER" free-port 2)
+"$SERVER" start "$REFDIR" "${ports[0]}" "${ports[1]}" >&2
+REF_BASE=http://127.0.0.1:${ports[0]}
+STATIC_BASE=http://127.0.0.1:${ports[1]}
+log "ours: $BASE; reference: $REF_BASE (git http-backend), $STATIC_BASE (static); scale $SCALE; work $WORK"
+
+# --- (a) history -----------------------------------------------------------------------------
+t0=$(now)
+generate history history "$COMMITS" 1
+git -C "$WORK/history.git" repack -adq
+t1=$(now)
+A_OBJECTS=$(objects "$WORK/history.git")
+A_KIB=$(pack_kib "$WORK/history.git")
+log "generated (a): $COMMITS commits, $A_OBJECTS objects, pack $A_KIB KiB in $(elapsed "$t0" "$t1") s"
+
+push_all() { git -C "$1" push -q "$2" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'; }
+A_OURS=$(ours_url history)
+A_REF=$(ref_url history)
+timed ours_a push-a-ours push_all "$WORK/history.git" "$A_OURS"
+timed ref_a push-a-ref push_all "$WORK/history.git" "$A_REF"
+row "a: push history, $A_OBJECTS objects ($(mib "$A_KIB") MiB pack)" "$ours_a" "$ref_a"
+
+# --- (b) random files ------------------------------------------------------------------------
+t0=$(now)
+generate random random "$RANDOM_FILES" $((RANDOM_MB * 1024 * 1024))
+t1=$(now)
+B_KIB=$(pack_kib "$WORK/random.git")
+log "generated (b): $RANDOM_FILES files, $RANDOM_MB MiB, pack $B_KIB KiB in $(elapsed "$t0" "$t1") s"
+push_main() { git -C "$1" push -q "$2" main; }
+timed ours_b push-b-ours push_main "$WORK/random.git" "$(ours_url random)"
+timed ref_b push-b-ref push_main "$WORK/random.git" "$(ref_url random)"
+row "b: push $RANDOM_FILES random files, $RANDOM_MB MiB, 1 commit" "$ours_b" "$ref_b"
+
+# --- (c) dumb clone of (a) -------------------------------------------------------------------
+dumb_clone() { rm -rf "$2" && GIT_SMART_HTTP=0 git clone -q --bare "$1" "$2"; }
+if [ "$ours_a" != FAIL ]; then
+    timed ours_c clone-c-ours dumb_clone "$A_OURS" "$WORK/clone-ours.git"
+else
+    ours_c=FAIL
+fi
+timed ref_c clone-c-ref dumb_clone "$(static_url history)" "$WORK/clone-ref.git"
+for side in ours ref; do
+    if [ -d "$WORK/clone-$side.git" ] &&
+        ! diff <(git -C "$WORK/history.git" for-each-ref) <(git -C "$WORK/clone-$side.git" for-each-ref) >/dev/null; then
+        log "WARNING: the dumb clone from $side has different refs than the source"
+        failed=1
+    fi
+done
+row "c: dumb clone --bare of (a), ours vs static lighttpd" "$ours_c" "$ref_c"
+
+# --- (d) >= 200 MB pack ----------------------------------------------------------------------
+wasm_memory=skipped
+if [ "$BIG_MB" -gt 0 ]; then
+    t0=$(now)
+    generate big big $((BIG_MB * 1024 * 1024))
+    # fast-import leaves so few objects loose: pack them once, so that both pushes reuse the
+    # packed data instead of compressing 200 MB each time (the client's cost, not the server's).
+    git -C "$WORK/big.git" repack -adq
+    t1=$(now)
+    D_KIB=$(pack_kib "$WORK/big.git")
+    log "generated (d): $BIG_MB MiB of random files, objects $D_KIB KiB in $(elapsed "$t0" "$t1") s"
+    D_OURS=$(ours_url big)
+    timed ours_d push-d-ours push_main "$WORK/big.git" "$D_OURS"
+    if [ "$BIG_REFERENCE" = 1 ]; then
+        timed ref_d push-d-ref push_main "$WORK/big.git" "$(ref_url big)"
+    else
+        ref_d=-
+    fi
+    row "d: push $BIG_MB MiB of random files ($(mib "$D_KIB") MiB pack)" "$ours_d" "$ref_d"
+    wasm_memory=$(curl -sI --max-time 60 "$D_OURS/info/refs" |
+        awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); print $2 }')
+    wasm_memory=${wasm_memory:-n/a}
+fi
+
+# --- report ----------------------------------------------------------------------------------
+echo
+echo "bench: ours = $BASE, reference = git http-backend / static lighttpd on 127.0.0.1, scale $SCALE"
+printf '%-58s %10s %14s %8s\n' "case" "ours (s)" "reference (s)" "ratio"
+for r in "${rows[@]}"; do
+    IFS='|' read -r c o f x <<<"$r"
+    printf '%-58s %10s %14s %8s\n' "$c" "$o" "$f" "$x"
+done
+if [ "$wasm_memory" != skipped ]; then
+    if [[ $wasm_memory =~ ^[0-9]+$ ]]; then
+        echo "x-wasm-memory after (d): $wasm_memory bytes ($((wasm_memory / 1048576)) MiB)"
+    else
+        echo "x-wasm-memory after (d): $wasm_memory"
+    fi
+fi

@@ -1,0 +1,85 @@
+// isomorphic-git driver for the end-to-end tests (Node, offline, loopback only).
+//
+// Usage:
+//   node tests/e2e/isogit.mjs init DIR
+//       Creates a new repository in DIR (default branch main).
+//   node tests/e2e/isogit.mjs commit DIR MESSAGE [UNIX_TIME]
+//       Stages every change of the work tree (new, modified and deleted files) and commits it
+//       with a fixed author; prints the new commit id.
+//   node tests/e2e/isogit.mjs push DIR URL [BRANCH] [--force]
+//       Pushes refs/heads/BRANCH (default main) to URL with isomorphic-git's smart HTTP client
+//       (isomorphic-git/http/node). Prints the push result as JSON; exits 1 unless every ref
+//       was accepted.
+//   node tests/e2e/isogit.mjs log DIR
+//       Prints the commit ids reachable from HEAD, newest first.
+import fs from 'node:fs';
+import process from 'node:process';
+import git from 'isomorphic-git';
+import http from 'isomorphic-git/http/node';
+
+const author = (timestamp) => ({
+  name: 'Iso Example',
+  email: 'iso@example.test',
+  timestamp,
+  timezoneOffset: 0,
+});
+
+async function main(argv) {
+  const [cmd, dir, ...rest] = argv;
+  if (!cmd || !dir) throw new Error('usage: isogit.mjs init|commit|push|log DIR ...');
+  switch (cmd) {
+    case 'init':
+      await git.init({ fs, dir, defaultBranch: 'main' });
+      return;
+    case 'commit': {
+      const [message, time] = rest;
+      if (!message) throw new Error('usage: isogit.mjs commit DIR MESSAGE [UNIX_TIME]');
+      const matrix = await git.statusMatrix({ fs, dir });
+      for (const [filepath, head, workdir, stage] of matrix) {
+        if (workdir === 0) {
+          if (stage !== 0) await git.remove({ fs, dir, filepath });
+        } else if (head !== workdir || workdir !== stage) {
+          await git.add({ fs, dir, filepath });
+        }
+      }
+      const timestamp = time ? Number(time) : Math.floor(Date.now() / 1000);
+      const oid = await git.commit({ fs, dir, message, author: author(timestamp) });
+      console.log(oid);
+      return;
+    }
+    case 'push': {
+      const force = rest.includes('--force');
+      const args = rest.filter((a) => a !== '--force');
+      const [url, branch = 'main'] = args;
+      if (!url) throw new Error('usage: isogit.mjs push DIR URL [BRANCH] [--force]');
+      const messages = [];
+      const result = await git.push({
+        fs,
+        http,
+        dir,
+        url,
+        ref: branch,
+        remoteRef: `refs/heads/${branch}`,
+        force,
+        onMessage: (m) => messages.push(m),
+      });
+      console.log(JSON.stringify({ ok: result.ok, error: result.error, refs: result.refs, messages }, null, 2));
+      const refsOk = Object.values(result.refs || {}).every((r) => r.ok);
+      if (!result.ok || !refsOk) process.exitCode = 1;
+      return;
+    }
+    case 'log': {
+      const commits = await git.log({ fs, dir });
+      for (const c of commits) console.log(c.oid);
+      return;
+    }
+    default:
+      throw new Error(`unknown subcommand ${cmd}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error(`isogit.mjs: ${err && err.stack ? err.stack : err}`);
+  if (err && err.data) console.error(JSON.stringify(err.data, null, 2));
+  process.exit(1);
+});

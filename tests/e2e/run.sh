@@ -1,0 +1,565 @@
+#!/usr/bin/env bash
+# End-to-end test suite: drives a running Git server with the real git CLI (dumb HTTP for
+# reads, smart receive-pack for pushes), hand-made receive-pack requests (curl) and
+# isomorphic-git.
+#
+# Usage:
+#   tests/e2e/run.sh BASE_URL            e.g. tests/e2e/run.sh http://127.0.0.1:8787
+#   E2E_REFERENCE=1 E2E_REFERENCE_DIR=DIR tests/e2e/run.sh BASE_URL
+#       The server is git http-backend started by tests/support/reference-server.sh with
+#       that DIR: repositories are created (git init --bare) before their first push, and
+#       the checks specific to our server are skipped (tests/e2e/reference.sh does all this).
+#
+# Environment:
+#   E2E_SCALE  size of the generated source repository (tests/e2e/make-repo.sh SCALE), default 1
+#   E2E_OWNER  owner part of the repository URLs, default e2e
+#   E2E_KEEP   1 = keep the temporary directory (it is always kept when a check failed)
+#   E2E_TIMEOUT  seconds allowed to each git / isomorphic-git network command, default 600
+#
+# Repositories are $BASE_URL/$E2E_OWNER/<name>-<date>-<pid>.git, new on each run, so the suite
+# can be re-run against the same server. Every clone/fetch uses GIT_SMART_HTTP=0 (dumb HTTP).
+# Output: one `ok - name` / `not ok - name` line per check (diagnostics as `#` lines), then
+# exactly one line `e2e: N passed, M failed`; the exit status is non-zero if M > 0.
+#
+# Checks skipped in reference mode (E2E_REFERENCE=1), because their expected text is our
+# server's own wording and git's receive-pack / http-backend say something else:
+#   f: stale old value -> `ng refs/heads/main fetch first`
+#      (git's receive-pack answers `ng refs/heads/main failed to update ref`)
+#   g: never-pushed repository, GET info/refs and GET HEAD -> body contains `repository not found`
+#      (git http-backend answers 404 with an empty body)
+# Everything else (including the 404 statuses themselves) is checked against both; the
+# missing-objects wording `ng <ref> missing necessary objects` is git's own, so it is checked
+# against both as well.
+set -u
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 BASE_URL" >&2
+    exit 2
+fi
+BASE=${1%/}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+REFERENCE=${E2E_REFERENCE:-0}
+SCALE=${E2E_SCALE:-1}
+OWNER=${E2E_OWNER:-e2e}
+RUN_ID=$(date +%Y%m%d%H%M%S)-$$
+if [ "$REFERENCE" = 1 ] && [ -z "${E2E_REFERENCE_DIR:-}" ]; then
+    echo "$0: E2E_REFERENCE=1 needs E2E_REFERENCE_DIR (the reference-server.sh DIR)" >&2
+    exit 2
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")
+PASS=0
+FAIL=0
+SKIP=0
+cleanup() {
+    if [ "$FAIL" -gt 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
+        echo "# kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+
+# Isolate git from the machine's configuration; never prompt; loopback only.
+cat >"$TMP/gitconfig" <<'EOF'
+[user]
+	name = E2E Tester
+	email = e2e@example.test
+[init]
+	defaultBranch = main
+[advice]
+	detachedHead = false
+	nestedTag = false
+[core]
+	autocrlf = false
+[protocol]
+	version = 0
+EOF
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$TMP/gitconfig" GIT_TERMINAL_PROMPT=0
+export GIT_HTTP_LOW_SPEED_LIMIT=1 GIT_HTTP_LOW_SPEED_TIME=300
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+# check NAME CMD...: runs CMD, counts the result, prints its output as diagnostics on failure.
+check() {
+    local name=$1
+    shift
+    if "$@" >"$TMP/check.out" 2>&1; then
+        PASS=$((PASS + 1))
+        echo "ok - $name"
+    else
+        local rc=$?
+        FAIL=$((FAIL + 1))
+        echo "not ok - $name"
+        echo "#   command: $* (exit $rc)"
+        head -c 6000 "$TMP/check.out" | sed 's/^/#   /'
+        echo
+    fi
+}
+# skip NAME WHY: a check that does not apply to this server.
+skip() {
+    SKIP=$((SKIP + 1))
+    echo "ok - $1 # SKIP $2"
+}
+ours() { [ "$REFERENCE" != 1 ]; }
+
+# new_repo NAME: prints the URL of a new repository; in reference mode creates it first.
+new_repo() {
+    local path="$OWNER/$1-$RUN_ID"
+    if [ "$REFERENCE" = 1 ]; then
+        "$ROOT/tests/support/reference-server.sh" create "$E2E_REFERENCE_DIR" "$path" >/dev/null
+    fi
+    echo "$BASE/$path.git"
+}
+
+# Every network command runs under a time limit, so a hanging server fails a check, not the run.
+LIMIT=${E2E_TIMEOUT:-600}
+dumb() { GIT_SMART_HTTP=0 timeout "$LIMIT" "$@"; }
+
+# get URL OUT: GET into OUT, fails on a non-2xx status.
+get() { curl -sS --fail --max-time 300 -o "$2" "$1"; }
+
+refs_of() { # GITDIR [PATTERN...]
+    local d=$1
+    shift
+    git -C "$d" for-each-ref --format='%(objectname) %(objecttype) %(refname)' "$@"
+}
+
+same_refs() { # EXPECTED_GITDIR ACTUAL_GITDIR: same refs/heads and refs/tags
+    diff -u <(refs_of "$1" refs/heads refs/tags) <(refs_of "$2" refs/heads refs/tags)
+}
+
+# The clone's remote-tracking branches and tags equal the source's branches and tags.
+clone_refs_match() { # SOURCE CLONE
+    diff -u <(git -C "$1" for-each-ref --format='%(objectname) %(refname:lstrip=2)' refs/heads) \
+        <(git -C "$2" for-each-ref --format='%(objectname) %(refname:lstrip=3)' refs/remotes/origin |
+            grep -v ' HEAD$') &&
+        diff -u <(refs_of "$1" refs/tags) <(refs_of "$2" refs/tags)
+}
+
+same_tree() { # SOURCE_REV_IN_SRC CLONE_DIR: checked-out tree equals, work tree clean, on main
+    local want got branch
+    want=$(git -C "$SRC" rev-parse "$1^{tree}") || return 1
+    got=$(git -C "$2" rev-parse 'HEAD^{tree}') || return 1
+    branch=$(git -C "$2" symbolic-ref HEAD) || return 1
+    echo "tree: want $want got $got; HEAD -> $branch"
+    [ "$want" = "$got" ] || return 1
+    [ "$branch" = refs/heads/main ] || return 1
+    [ -z "$(git -C "$2" status --porcelain)" ] || { git -C "$2" status --porcelain; return 1; }
+    # Files on disk, not only the index: compare every file's content and mode to the tree.
+    git -C "$2" diff --quiet HEAD -- || return 1
+}
+
+fsck() { git -C "$1" fsck --full --no-progress; }
+
+# info_refs URL OUT
+info_refs() { get "$1/info/refs" "$2"; }
+
+push_capture() { # DIR ARGS...: git push, output kept in $TMP/push.out
+    local d=$1
+    shift
+    timeout "$LIMIT" git -C "$d" push "$@" >"$TMP/push.out" 2>&1
+    local rc=$?
+    cat "$TMP/push.out"
+    return $rc
+}
+
+contains() { # FILE TEXT: FILE contains TEXT (fixed string, binary-safe)
+    if grep -a -q -F -- "$2" "$1"; then return 0; fi
+    echo "expected to find: $2"
+    echo "--- in $1:"
+    head -c 3000 "$1" | cat -v
+    echo
+    return 1
+}
+lacks() { # FILE TEXT
+    if ! grep -a -q -F -- "$2" "$1"; then return 0; fi
+    echo "did not expect: $2"
+    echo "--- in $1:"
+    head -c 3000 "$1" | cat -v
+    echo
+    return 1
+}
+
+# pkt_cmd OLD NEW REF: one receive-pack command pkt-line with `report-status`, as in the brief:
+# <4-hex-len><old> <new> <ref>\0report-status\n
+pkt_cmd() {
+    local cmd="$1 $2 $3" caps='report-status'
+    printf '%04x%s\0%s\n' $((4 + ${#cmd} + 1 + ${#caps} + 1)) "$cmd" "$caps"
+}
+
+# raw_push URL OLD NEW REF PACKFILE OUT: POSTs a hand-made receive-pack request, body to OUT.
+raw_push() {
+    local url=$1 old=$2 new=$3 ref=$4 pack=$5 out=$6
+    {
+        pkt_cmd "$old" "$new" "$ref"
+        printf '0000'
+        cat "$pack"
+    } >"$out.req"
+    curl -sS --max-time 300 -H 'Expect:' \
+        -H 'Content-Type: application/x-git-receive-pack-request' \
+        -H 'Accept: application/x-git-receive-pack-result' \
+        --data-binary @"$out.req" -o "$out" -w '%{http_code}\n' "$url/git-receive-pack" >"$out.status"
+}
+
+contains_all() { # FILE TEXT...
+    local f=$1
+    shift
+    while [ $# -gt 0 ]; do
+        contains "$f" "$1" || return 1
+        shift
+    done
+}
+nonempty() { # VALUE ERRFILE: VALUE is not empty (else show ERRFILE)
+    [ -n "$1" ] || { cat "$2"; return 1; }
+}
+symref_is() { # GITDIR REF
+    local got
+    got=$(git -C "$1" symbolic-ref HEAD) || return 1
+    echo "HEAD -> $got"
+    [ "$got" = "$2" ]
+}
+status_is() { # CODE URL: a GET of URL answers CODE
+    local got
+    got=$(curl -s --max-time 60 -o /dev/null -w '%{http_code}' "$2")
+    echo "GET $2 -> $got"
+    [ "$got" = "$1" ]
+}
+info_refs_has() { # URL LINE: info/refs has exactly this line
+    info_refs "$1" "$TMP/got.refs" || return 1
+    cat "$TMP/got.refs"
+    grep -q -x -F -- "$2" "$TMP/got.refs"
+}
+
+unchanged_refs() { # URL BEFORE_FILE
+    info_refs "$1" "$TMP/after.refs" || return 1
+    diff -u "$2" "$TMP/after.refs"
+}
+
+new_commit() { # DIR PARENT MESSAGE: prints a new commit (not on any branch) with one new file
+    local d=$1 parent=$2 msg=$3 blob tree
+    blob=$(printf '%s\n' "$msg" | git -C "$d" hash-object -w --stdin) || return 1
+    tree=$( {
+        git -C "$d" ls-tree "$parent^{tree}"
+        printf '100644 blob %s\traw-%s.txt\n' "$blob" "$RUN_ID"
+    } | git -C "$d" mktree) || return 1
+    git -C "$d" commit-tree "$tree" -p "$parent" -m "$msg"
+}
+
+echo "# e2e against $BASE (reference mode: $REFERENCE), run $RUN_ID, tmp $TMP"
+
+# ---------------------------------------------------------------------------------------------
+# a. Full push of a generated repository, dumb mirror clone and dumb normal clone.
+SRC=$TMP/src
+if ! "$HERE/make-repo.sh" "$SRC" "$SCALE" >"$TMP/make-repo.log" 2>&1; then
+    echo "# make-repo.sh failed:"
+    sed 's/^/#   /' "$TMP/make-repo.log"
+    FAIL=$((FAIL + 1))
+    echo "not ok - a: generate the source repository"
+    echo "e2e: $PASS passed, $FAIL failed"
+    exit 1
+fi
+URL=$(new_repo demo)
+echo "# repository $URL"
+
+fixture_ok() {
+    local objects big
+    objects=$(git -C "$SRC" rev-list --all --objects | wc -l)
+    big=$(git -C "$SRC" cat-file --batch-all-objects --batch-check='%(objectsize) %(objecttype)' |
+        awk '$2 == "blob" && $1 > 2097152' | wc -l)
+    echo "objects: $objects, blobs > 2 MB: $big"
+    [ "$objects" -gt 100 ] && [ "$big" -ge 1 ]
+}
+check "a: source fixture has > 100 objects and a blob > 2 MB" fixture_ok
+
+check "a: push all branches and tags to a new repository" \
+    push_capture "$SRC" "$URL" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'
+check "a: push output reports new branches and tags" \
+    contains_all "$TMP/push.out" "[new branch]" "[new tag]"
+
+MIRROR=$TMP/mirror.git
+check "a: GIT_SMART_HTTP=0 git clone --mirror" dumb git clone -q --mirror "$URL" "$MIRROR"
+check "a: mirror's for-each-ref equals the source's" same_refs "$SRC" "$MIRROR"
+check "a: mirror passes git fsck --full" fsck "$MIRROR"
+check "a: mirror's HEAD is refs/heads/main" \
+    symref_is "$MIRROR" refs/heads/main
+
+CLONE=$TMP/clone
+check "a: GIT_SMART_HTTP=0 git clone" dumb git clone -q "$URL" "$CLONE"
+check "a: clone checks out the tree of the source's main" same_tree main "$CLONE"
+check "a: clone's remote branches and tags equal the source's" clone_refs_match "$SRC" "$CLONE"
+check "a: clone passes git fsck --full" fsck "$CLONE"
+
+# ---------------------------------------------------------------------------------------------
+# b. Incremental push of 3 commits (< 100 objects), dumb fetch in the earlier clones.
+OLD_MAIN=$(git -C "$SRC" rev-parse main)
+for i in 1 2 3; do
+    printf 'incremental %s\n' "$i" >>"$SRC/notes/incremental.txt"
+    printf 'tweak %s\n' "$i" >>"$SRC/src/main.c"
+    git -C "$SRC" add -A
+    git -C "$SRC" commit -q -m "Incremental commit $i"
+done
+small_push() {
+    local n
+    n=$(git -C "$SRC" rev-list --objects "$OLD_MAIN..main" | wc -l)
+    echo "objects in the push: $n"
+    [ "$n" -lt 100 ]
+}
+check "b: the incremental push holds fewer than 100 objects" small_push
+check "b: push 3 new commits" push_capture "$SRC" "$URL" main
+check "b: push output reports the fast-forward" \
+    contains "$TMP/push.out" "${OLD_MAIN:0:7}..$(git -C "$SRC" rev-parse --short=7 main)  main -> main"
+check "b: GIT_SMART_HTTP=0 git fetch in the mirror" dumb git -C "$MIRROR" fetch -q
+check "b: mirror's for-each-ref equals the source's" same_refs "$SRC" "$MIRROR"
+check "b: mirror passes git fsck --full" fsck "$MIRROR"
+check "b: GIT_SMART_HTTP=0 git pull --ff-only in the clone" dumb git -C "$CLONE" pull -q --ff-only
+check "b: clone checks out the new main" same_tree main "$CLONE"
+check "b: clone's remote branches and tags equal the source's" clone_refs_match "$SRC" "$CLONE"
+check "b: clone passes git fsck --full" fsck "$CLONE"
+
+# ---------------------------------------------------------------------------------------------
+# c. Byte-level checks: info/refs as git update-server-info writes it; .idx as index-pack does.
+expected_info_refs() {
+    rm -rf "$TMP/expected.git"
+    git clone -q --mirror "$SRC" "$TMP/expected.git" && git -C "$TMP/expected.git" update-server-info
+}
+info_refs_identical() {
+    expected_info_refs || return 1
+    info_refs "$URL" "$TMP/got.refs" || return 1
+    cmp "$TMP/expected.git/info/refs" "$TMP/got.refs" || {
+        diff -u "$TMP/expected.git/info/refs" "$TMP/got.refs"
+        return 1
+    }
+}
+check "c: info/refs is byte-identical to git update-server-info's" info_refs_identical
+
+idx_identical() {
+    local d=$TMP/packs name n=0 bad=0
+    rm -rf "$d" && mkdir -p "$d" || return 1
+    get "$URL/objects/info/packs" "$d/packs" || return 1
+    echo "objects/info/packs:"
+    cat "$d/packs"
+    while read -r tag name; do
+        [ "$tag" = P ] || continue
+        case "$name" in pack-*.pack) ;; *) echo "bad line: P $name"; return 1 ;; esac
+        n=$((n + 1))
+        mkdir "$d/$n"
+        get "$URL/objects/pack/$name" "$d/$n/$name" || return 1
+        get "$URL/objects/pack/${name%.pack}.idx" "$d/$n/server.idx" || return 1
+        git -c pack.writeReverseIndex=false index-pack -o "$d/$n/local.idx" "$d/$n/$name" || return 1
+        if cmp "$d/$n/server.idx" "$d/$n/local.idx"; then
+            echo "$name: .idx identical ($(stat -c %s "$d/$n/server.idx") bytes)"
+        else
+            echo "$name: .idx differs from git index-pack's"
+            bad=1
+        fi
+    done <"$d/packs"
+    [ "$n" -ge 1 ] || { echo "no pack listed"; return 1; }
+    [ "$bad" = 0 ]
+}
+check "c: every stored pack's .idx is byte-identical to git index-pack's" idx_identical
+
+# ---------------------------------------------------------------------------------------------
+# d. isomorphic-git pushes to a new repository; git reads it back over dumb HTTP.
+ISO=$TMP/iso
+ISO_URL=$(new_repo iso)
+iso() { timeout "$LIMIT" node "$HERE/isogit.mjs" "$@"; }
+mkdir -p "$ISO/lib/deep" "$ISO/bin"
+printf 'hello from isomorphic-git\n' >"$ISO/README.md"
+printf 'export const answer = 42;\n' >"$ISO/lib/deep/answer.js"
+: >"$ISO/lib/empty.txt"
+head -c 100000 /dev/urandom >"$ISO/bin/data.bin"
+check "d: isomorphic-git init" iso init "$ISO"
+ISO_C1=$(iso commit "$ISO" "First commit from isomorphic-git" 1700000000 2>"$TMP/iso.err")
+check "d: isomorphic-git commit" nonempty "$ISO_C1" "$TMP/iso.err"
+check "d: isomorphic-git push to a new repository" iso push "$ISO" "$ISO_URL"
+printf 'second line\n' >>"$ISO/README.md"
+printf 'more\n' >"$ISO/lib/more.txt"
+rm "$ISO/lib/empty.txt"
+head -c 50000 /dev/urandom >"$ISO/bin/data.bin"
+ISO_C2=$(iso commit "$ISO" "Second commit from isomorphic-git" 1700003600 2>"$TMP/iso.err")
+check "d: isomorphic-git second commit" nonempty "$ISO_C2" "$TMP/iso.err"
+check "d: isomorphic-git pushes the second commit" iso push "$ISO" "$ISO_URL"
+ISO_CLONE=$TMP/iso-clone
+check "d: GIT_SMART_HTTP=0 git clone of the isomorphic-git repository" dumb git clone -q "$ISO_URL" "$ISO_CLONE"
+iso_matches() {
+    local want got
+    want=$(git -C "$ISO" log --format='%H %T %s' main) || return 1
+    got=$(git -C "$ISO_CLONE" log --format='%H %T %s' HEAD) || return 1
+    printf 'isomorphic-git:\n%s\nclone:\n%s\n' "$want" "$got"
+    [ "$want" = "$got" ] || return 1
+    [ "$(git -C "$ISO_CLONE" rev-parse HEAD)" = "$ISO_C2" ] || return 1
+    [ "$(printf '%s\n' "$got" | wc -l)" = 2 ] || return 1
+    [ "$(git -C "$ISO_CLONE" symbolic-ref HEAD)" = refs/heads/main ] || return 1
+    [ -z "$(git -C "$ISO_CLONE" status --porcelain)" ] || return 1
+    diff -r --exclude=.git "$ISO" "$ISO_CLONE"
+}
+check "d: the clone has both commits and the same tree" iso_matches
+check "d: the clone passes git fsck --full" fsck "$ISO_CLONE"
+git -C "$ISO" branch other main
+check "d: isomorphic-git pushes an existing commit to a new branch (empty pack)" \
+    iso push "$ISO" "$ISO_URL" other
+check "d: info/refs lists the new branch" \
+    info_refs_has "$ISO_URL" "$ISO_C2	refs/heads/other"
+
+# ---------------------------------------------------------------------------------------------
+# e. Branch deletion and force push.
+check "e: push deleting refs/heads/topic" push_capture "$SRC" "$URL" :refs/heads/topic
+check "e: push output reports the deletion" contains "$TMP/push.out" "[deleted]"
+topic_gone() {
+    info_refs "$URL" "$TMP/got.refs" || return 1
+    cat "$TMP/got.refs"
+    grep -q -F "	refs/heads/main" "$TMP/got.refs" || { echo "refs/heads/main missing"; return 1; }
+    ! grep -F "refs/heads/topic" "$TMP/got.refs"
+}
+check "e: refs/heads/topic is gone from info/refs, main still there" topic_gone
+git -C "$SRC" branch -q -D topic
+git -C "$SRC" checkout -q feature
+git -C "$SRC" commit -q --amend -m "Feature part, rewritten"
+NEW_FEATURE=$(git -C "$SRC" rev-parse feature)
+git -C "$SRC" checkout -q main
+rewritten_rejected() {
+    if timeout "$LIMIT" git -C "$SRC" push "$URL" feature >"$TMP/push.out" 2>&1; then
+        cat "$TMP/push.out"
+        echo "push succeeded"
+        return 1
+    fi
+    cat "$TMP/push.out"
+    grep -F "[rejected]" "$TMP/push.out"
+}
+check "e: a push of the rewritten branch without --force is [rejected]" rewritten_rejected
+check "e: git push --force of the rewritten branch" push_capture "$SRC" --force "$URL" feature
+check "e: push output reports the forced update" contains "$TMP/push.out" "(forced update)"
+check "e: info/refs has the new value of refs/heads/feature" \
+    info_refs_has "$URL" "$NEW_FEATURE	refs/heads/feature"
+check "e: GIT_SMART_HTTP=0 git fetch --prune in the mirror" dumb git -C "$MIRROR" fetch -q --prune
+check "e: mirror's for-each-ref equals the source's" same_refs "$SRC" "$MIRROR"
+check "e: mirror passes git fsck --full" fsck "$MIRROR"
+check "e: info/refs still byte-identical to git update-server-info's" info_refs_identical
+
+# ---------------------------------------------------------------------------------------------
+# f. Rejections: the messages git/the server print, refs unchanged afterwards.
+BEFORE=$TMP/before.refs
+info_refs "$URL" "$BEFORE" || echo "# could not read info/refs"
+MAIN=$(git -C "$SRC" rev-parse main)
+
+# Non-fast-forward without --force: git refuses on its own.
+git -C "$SRC" checkout -q -b diverge main~1
+printf 'diverging\n' >"$SRC/diverge.txt"
+git -C "$SRC" add -A && git -C "$SRC" commit -q -m "Diverging commit"
+git -C "$SRC" checkout -q main
+nonff() {
+    if timeout "$LIMIT" git -C "$SRC" push "$URL" diverge:main >"$TMP/push.out" 2>&1; then
+        cat "$TMP/push.out"
+        echo "push succeeded"
+        return 1
+    fi
+    cat "$TMP/push.out"
+    grep -F "[rejected]" "$TMP/push.out" | grep -F "diverge -> main (non-fast-forward)"
+}
+check "f: non-fast-forward push without --force is [rejected] (non-fast-forward)" nonff
+check "f: refs unchanged after the rejected non-fast-forward push" unchanged_refs "$URL" "$BEFORE"
+
+# Hand-made requests.
+RAW=$TMP/raw
+mkdir -p "$RAW"
+git -C "$SRC" pack-objects -q --stdout </dev/null >"$RAW/empty.pack"
+STALE_NEW=$(new_commit "$SRC" main "Raw stale-old commit")
+printf '%s\n^%s\n' "$STALE_NEW" "$MAIN" | git -C "$SRC" pack-objects -q --revs --stdout >"$RAW/stale.pack"
+STALE_OLD=$(git -C "$SRC" rev-parse main~1)
+raw_push "$URL" "$STALE_OLD" "$STALE_NEW" refs/heads/main "$RAW/stale.pack" "$RAW/stale.out"
+stale_common() {
+    echo "HTTP $(cat "$RAW/stale.out.status")"
+    contains "$RAW/stale.out" "unpack ok" && contains "$RAW/stale.out" "ng refs/heads/main "
+}
+check "f: stale old value (raw request): unpack ok, ng refs/heads/main" stale_common
+if ours; then
+    check "f: stale old value (raw request): ng refs/heads/main fetch first" \
+        contains "$RAW/stale.out" "ng refs/heads/main fetch first"
+else
+    skip "f: stale old value (raw request): ng refs/heads/main fetch first" "git's receive-pack says 'failed to update ref'"
+fi
+check "f: refs unchanged after the stale old value" unchanged_refs "$URL" "$BEFORE"
+
+ZERO=0000000000000000000000000000000000000000
+raw_push "$URL" "$ZERO" "$MAIN" refs/heads/bad..name "$RAW/empty.pack" "$RAW/funny.out"
+check "f: invalid ref name (raw request): ng refs/heads/bad..name funny refname" \
+    contains "$RAW/funny.out" "ng refs/heads/bad..name funny refname"
+check "f: refs unchanged after the invalid ref name" unchanged_refs "$URL" "$BEFORE"
+
+CORRUPT_NEW=$(new_commit "$SRC" main "Raw corrupt-pack commit")
+printf '%s\n^%s\n' "$CORRUPT_NEW" "$MAIN" | git -C "$SRC" pack-objects -q --revs --stdout >"$RAW/good.pack"
+flip_last_byte() { # IN OUT
+    local size last
+    size=$(stat -c %s "$1")
+    last=$(tail -c 1 "$1" | od -An -tu1 | tr -d ' ')
+    head -c $((size - 1)) "$1" >"$2"
+    # shellcheck disable=SC2059 # the format is the octal escape of the flipped byte
+    printf "\\$(printf '%03o' $((last ^ 255)))" >>"$2"
+}
+flip_last_byte "$RAW/good.pack" "$RAW/corrupt.pack"
+raw_push "$URL" "$ZERO" "$CORRUPT_NEW" refs/heads/corrupt "$RAW/corrupt.pack" "$RAW/corrupt.out"
+corrupt_reported() {
+    cmp -s "$RAW/good.pack" "$RAW/corrupt.pack" && { echo "pack not corrupted"; return 1; }
+    echo "HTTP $(cat "$RAW/corrupt.out.status")"
+    contains "$RAW/corrupt.out" "unpack " || return 1
+    lacks "$RAW/corrupt.out" "unpack ok" || return 1
+    contains "$RAW/corrupt.out" "ng refs/heads/corrupt unpacker error"
+}
+check "f: corrupted pack checksum (raw request): unpack <error>, ng refs/heads/corrupt unpacker error" corrupt_reported
+check "f: refs unchanged after the corrupted pack" unchanged_refs "$URL" "$BEFORE"
+
+MISSING_NEW=$(new_commit "$SRC" main "Raw missing-objects commit")
+raw_push "$URL" "$ZERO" "$MISSING_NEW" refs/heads/missing "$RAW/empty.pack" "$RAW/missing.out"
+check "f: missing objects (raw request): ng refs/heads/missing missing necessary objects" \
+    contains "$RAW/missing.out" "ng refs/heads/missing missing necessary objects"
+check "f: refs unchanged after the missing objects" unchanged_refs "$URL" "$BEFORE"
+
+# ---------------------------------------------------------------------------------------------
+# g. Plain HTTP answers.
+root_page() {
+    local code type
+    code=$(curl -s --max-time 60 -o "$TMP/root.body" -w '%{http_code} %{content_type}' "$BASE/") || return 1
+    echo "GET $BASE/ -> $code"
+    type=${code#* }
+    [ "${code%% *}" = 200 ] && case "$type" in text/plain*) true ;; *) false ;; esac
+}
+check "g: GET / is 200 text/plain" root_page
+NEVER=$BASE/$OWNER/never-pushed-$RUN_ID.git
+check "g: GET info/refs of a never-pushed repository is 404" \
+    status_is 404 "$NEVER/info/refs"
+check "g: GET HEAD of a never-pushed repository is 404" \
+    status_is 404 "$NEVER/HEAD"
+if ours; then
+    curl -s --max-time 60 -o "$TMP/never.body" "$NEVER/info/refs"
+    check "g: the 404 of info/refs of a never-pushed repository says 'repository not found'" \
+        contains "$TMP/never.body" "repository not found"
+    curl -s --max-time 60 -o "$TMP/never.body" "$NEVER/HEAD"
+    check "g: the 404 of HEAD of a never-pushed repository says 'repository not found'" \
+        contains "$TMP/never.body" "repository not found"
+else
+    skip "g: the 404 of info/refs of a never-pushed repository says 'repository not found'" "git http-backend sends an empty body"
+    skip "g: the 404 of HEAD of a never-pushed repository says 'repository not found'" "git http-backend sends an empty body"
+fi
+head_is_main() { # URL
+    get "$1/HEAD" "$TMP/head.body" || return 1
+    cat -v "$TMP/head.body"
+    [ "$(cat "$TMP/head.body"; echo x)" = "ref: refs/heads/main
+x" ]
+}
+check "g: HEAD of the pushed repository is 'ref: refs/heads/main'" head_is_main "$URL"
+check "g: HEAD of the isomorphic-git repository is 'ref: refs/heads/main'" head_is_main "$ISO_URL"
+check "g: an unknown path in a repository is 404" \
+    status_is 404 "$URL/no/such/path"
+check "g: an unknown path outside any repository is 404" \
+    status_is 404 "$BASE/no-such-path"
+check "g: a loose-object path that does not exist is 404" \
+    status_is 404 "$URL/objects/00/00000000000000000000000000000000000000"
+
+echo "# skipped: $SKIP"
+echo "e2e: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
