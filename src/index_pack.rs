@@ -363,7 +363,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         &'a self,
         find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
     ) -> PackObjects<'a> {
-        PackObjects::new(&self.spool, find, &self.cache)
+        PackObjects::new(self.spool.push, &self.spool, find, &self.cache)
     }
 
     fn offset_of(&self, id: &ObjectId) -> Option<u64> {
@@ -457,7 +457,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             }
         }
         if let Some(data) = data {
-            self.cache.borrow_mut().insert(offset, kind, data);
+            self.cache
+                .borrow_mut()
+                .insert((self.spool.push, offset), kind, data);
         }
         Ok(())
     }

@@ -168,11 +168,34 @@ fn read_bytes(src: &dyn ChunkSource, offset: u64, len: usize) -> Result<Vec<u8>,
 
 /// Reads the entry at `offset`: its header and its inflated data (object or delta).
 pub fn read_entry(src: &dyn ChunkSource, offset: u64) -> Result<(EntryHeader, Vec<u8>), PackError> {
+    let (header, _, data) = scan_entry(src, offset, false)?;
+    Ok((header, data))
+}
+
+/// Reads the entry at `offset` as stored: its header and its compressed data, so that it can
+/// be copied into another pack without recompressing.
+pub fn read_raw_entry(
+    src: &dyn ChunkSource,
+    offset: u64,
+) -> Result<(EntryHeader, Vec<u8>), PackError> {
+    let (header, raw, _) = scan_entry(src, offset, true)?;
+    Ok((header, raw))
+}
+
+/// Inflates the entry at `offset` (which is how its end is found), keeping either the
+/// compressed bytes (`raw`) or the inflated ones.
+fn scan_entry(
+    src: &dyn ChunkSource,
+    offset: u64,
+    raw: bool,
+) -> Result<(EntryHeader, Vec<u8>, Vec<u8>), PackError> {
     let head = read_bytes(src, offset, MAX_ENTRY_HEADER_LEN)?;
     let header = parse_entry_header(&head, offset)?
         .ok_or_else(|| PackError(format!("truncated entry at offset {offset}")))?;
     let size = usize::try_from(header.size).map_err(|_| PackError("entry too large".into()))?;
-    let mut data = Vec::with_capacity(size.min(1 << 24));
+    let mut data = Vec::with_capacity(if raw { 0 } else { size.min(1 << 24) });
+    let mut compressed = Vec::new();
+    let mut inflated = 0usize;
     let mut inflater = Inflater::new();
     let chunk_size = src.chunk_size();
     let mut at = offset + header.len as u64;
@@ -183,38 +206,43 @@ pub fn read_entry(src: &dyn ChunkSource, offset: u64) -> Result<(EntryHeader, Ve
         if start >= chunk.len() {
             return Err(corrupt());
         }
-        let mut overflow = false;
         let (used, done) = inflater
             .feed(&chunk[start..], &mut |piece| {
-                overflow |= data.len() + piece.len() > size;
-                if !overflow {
+                inflated += piece.len();
+                if !raw && inflated <= size {
                     data.extend_from_slice(piece);
                 }
             })
             .map_err(|_| corrupt())?;
-        if overflow {
+        if inflated > size {
             return Err(corrupt());
+        }
+        if raw {
+            compressed.extend_from_slice(&chunk[start..start + used]);
         }
         if done {
             break;
         }
         at += used as u64;
     }
-    if data.len() != size {
+    if inflated != size {
         return Err(corrupt());
     }
-    Ok((header, data))
+    Ok((header, compressed, data))
 }
 
 /// A whole object: its type and its data, shareable between the cache and its readers.
 pub type Object = (ObjectType, Rc<Vec<u8>>);
 
-/// A cache of resolved objects keyed by pack offset, bounded in bytes; oldest out first.
+/// Where an entry is: a pack (row id) and an offset in it.
+pub type EntryAt = (i64, u64);
+
+/// A cache of resolved objects keyed by where their entry is, bounded in bytes; oldest out first.
 pub struct BaseCache {
     budget: usize,
     used: usize,
-    order: VecDeque<u64>,
-    objects: HashMap<u64, Object>,
+    order: VecDeque<EntryAt>,
+    objects: HashMap<EntryAt, Object>,
 }
 
 impl BaseCache {
@@ -228,19 +256,19 @@ impl BaseCache {
         }
     }
 
-    /// The object at `offset`, if cached.
-    pub fn get(&self, offset: u64) -> Option<Object> {
-        self.objects.get(&offset).cloned()
+    /// The object at `at`, if cached.
+    pub fn get(&self, at: EntryAt) -> Option<Object> {
+        self.objects.get(&at).cloned()
     }
 
     /// Remembers an object; objects larger than a quarter of the budget are not kept.
-    pub fn insert(&mut self, offset: u64, kind: ObjectType, data: Rc<Vec<u8>>) {
-        if data.len() > self.budget / 4 || self.objects.contains_key(&offset) {
+    pub fn insert(&mut self, at: EntryAt, kind: ObjectType, data: Rc<Vec<u8>>) {
+        if data.len() > self.budget / 4 || self.objects.contains_key(&at) {
             return;
         }
         self.used += data.len();
-        self.order.push_back(offset);
-        self.objects.insert(offset, (kind, data));
+        self.order.push_back(at);
+        self.objects.insert(at, (kind, data));
         while self.used > self.budget {
             let Some(old) = self.order.pop_front() else {
                 break;
@@ -254,6 +282,7 @@ impl BaseCache {
 
 /// Reads whole objects out of one pack, resolving delta chains through a shared cache.
 pub struct PackObjects<'a> {
+    pack: i64,
     src: &'a dyn ChunkSource,
     /// Finds the offset of a REF_DELTA base inside this same pack.
     find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
@@ -261,13 +290,19 @@ pub struct PackObjects<'a> {
 }
 
 impl<'a> PackObjects<'a> {
-    /// An object reader over `src`, finding REF_DELTA bases with `find`.
+    /// An object reader over pack `pack` read through `src`, finding REF_DELTA bases with `find`.
     pub fn new(
+        pack: i64,
         src: &'a dyn ChunkSource,
         find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
         cache: &'a RefCell<BaseCache>,
     ) -> PackObjects<'a> {
-        PackObjects { src, find, cache }
+        PackObjects {
+            pack,
+            src,
+            find,
+            cache,
+        }
     }
 
     /// The object whose entry starts at `offset`.
@@ -276,7 +311,7 @@ impl<'a> PackObjects<'a> {
         let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut at = offset;
         let (kind, mut data) = loop {
-            if let Some(hit) = self.cache.borrow().get(at) {
+            if let Some(hit) = self.cache.borrow().get((self.pack, at)) {
                 break hit;
             }
             if deltas.len() > 10_000 {
@@ -296,12 +331,14 @@ impl<'a> PackObjects<'a> {
                 }
             }
         };
-        self.cache.borrow_mut().insert(at, kind, data.clone());
+        self.cache
+            .borrow_mut()
+            .insert((self.pack, at), kind, data.clone());
         while let Some((delta_offset, payload)) = deltas.pop() {
             data = Rc::new(delta::apply(&data, &payload)?);
             self.cache
                 .borrow_mut()
-                .insert(delta_offset, kind, data.clone());
+                .insert((self.pack, delta_offset), kind, data.clone());
         }
         Ok((kind, data))
     }

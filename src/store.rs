@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::object::{ObjectId, ObjectType};
-use crate::pack::{BaseCache, ChunkSource, Object, PackError, PackObjects};
+use crate::pack::{BaseCache, ChunkSource, EntryHeader, Object, PackError, PackObjects};
 use crate::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use crate::zlib;
 
@@ -251,17 +251,27 @@ impl<S: Sql> Store<S> {
         &self,
         ids: &[ObjectId],
     ) -> Result<HashMap<ObjectId, ObjectType>, StoreError> {
+        Ok(self
+            .locate_many(ids)?
+            .into_iter()
+            .map(|(id, (kind, _))| (id, kind))
+            .collect())
+    }
+
+    /// Where those of `ids` that are stored are.
+    pub fn locate_many(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, (ObjectType, Location)>, StoreError> {
         let mut found = HashMap::new();
         for batch in ids.chunks(MAX_PARAMS) {
             let marks = vec!["?"; batch.len()].join(",");
             let rows = self.exec(
-                &format!("SELECT oid, type FROM objects WHERE oid IN ({marks})"),
+                &format!("SELECT oid, type, pack, offset FROM objects WHERE oid IN ({marks})"),
                 batch.iter().map(id_value).collect(),
             )?;
             for row in rows {
-                let kind = ObjectType::from_number(row_int(&row[1])? as u8)
-                    .ok_or_else(|| StoreError("bad object type in storage".into()))?;
-                found.insert(row_id(&row[0])?, kind);
+                found.insert(row_id(&row[0])?, location(&row[1..])?);
             }
         }
         Ok(found)
@@ -273,19 +283,7 @@ impl<S: Sql> Store<S> {
             "SELECT type, pack, offset FROM objects WHERE oid = ?",
             vec![id_value(id)],
         )?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let kind = ObjectType::from_number(row_int(&row[0])? as u8)
-            .ok_or_else(|| StoreError("bad object type in storage".into()))?;
-        let location = match row[1] {
-            Value::Null => Location::Loose,
-            ref pack => Location::Packed {
-                pack: row_int(pack)?,
-                offset: row_int(&row[2])? as u64,
-            },
-        };
-        Ok(Some((kind, location)))
+        rows.first().map(|row| location(row)).transpose()
     }
 
     /// The bytes of a visible loose object's file.
@@ -300,32 +298,61 @@ impl<S: Sql> Store<S> {
 
     /// Reads a whole stored object.
     pub fn read_object(&self, id: &ObjectId) -> Result<Option<Object>, StoreError> {
-        match self.locate(id)? {
-            None => Ok(None),
-            Some((kind, Location::Loose)) => {
-                let file = self
-                    .loose_object(id)?
-                    .ok_or_else(|| StoreError(format!("loose object {id} is missing")))?;
-                let data = parse_loose(&file)
-                    .filter(|(k, _)| *k == kind)
-                    .ok_or_else(|| StoreError(format!("loose object {id} is corrupt")))?;
-                Ok(Some((kind, Rc::new(data.1))))
-            }
-            Some((_, Location::Packed { pack, offset })) => {
-                let source = StoredChunks::new(self, pack, PackFile::Pack);
-                let cache = RefCell::new(BaseCache::new(BASE_CACHE_BYTES));
-                let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
-                    Ok(match self.locate(base)? {
-                        Some((_, Location::Packed { pack: p, offset })) if p == pack => {
-                            Some(offset)
-                        }
-                        _ => None,
-                    })
-                };
-                let reader = PackObjects::new(&source, &find, &cache);
-                Ok(Some(reader.object_at(offset)?))
+        ObjectReader::new(self).read(id)
+    }
+
+    /// The commit-graph rows of those of `ids` that are stored.
+    pub fn commits(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        let mut found = HashMap::new();
+        for batch in ids.chunks(MAX_PARAMS) {
+            let marks = vec!["?"; batch.len()].join(",");
+            let rows = self.exec(
+                &format!("SELECT oid, time, parents FROM commits WHERE oid IN ({marks})"),
+                batch.iter().map(id_value).collect(),
+            )?;
+            for row in rows {
+                let id = row_id(&row[0])?;
+                let parents = row[2]
+                    .as_bytes()
+                    .unwrap_or_default()
+                    .chunks(20)
+                    .filter_map(ObjectId::from_bytes)
+                    .collect();
+                let time = row_int(&row[1])?;
+                found.insert(id, CommitInfo { id, time, parents });
             }
         }
+        Ok(found)
+    }
+
+    /// How many objects the repository has, and how many of them are loose.
+    pub fn count_objects(&self) -> Result<(u64, u64), StoreError> {
+        let rows = self.exec(
+            "SELECT count(*), count(*) - count(pack) FROM objects",
+            vec![],
+        )?;
+        let row = rows.first().ok_or_else(|| StoreError("no count".into()))?;
+        Ok((row_int(&row[0])? as u64, row_int(&row[1])? as u64))
+    }
+
+    /// The ids of all loose objects.
+    pub fn loose_ids(&self) -> Result<Vec<ObjectId>, StoreError> {
+        let rows = self.exec("SELECT oid FROM objects WHERE pack IS NULL", vec![])?;
+        rows.iter().map(|r| row_id(&r[0])).collect()
+    }
+
+    /// The object count in a stored pack's header.
+    pub fn pack_object_count(&self, pack: i64) -> Result<u64, StoreError> {
+        let rows = self.exec(
+            "SELECT substr(data, 9, 4) FROM pack_chunks WHERE pack = ? AND kind = 0 AND seq = 0",
+            vec![pack.into()],
+        )?;
+        let bytes = rows
+            .first()
+            .and_then(|r| r[0].as_bytes())
+            .filter(|b| b.len() == 4)
+            .ok_or_else(|| StoreError(format!("pack {pack} has no header")))?;
+        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64)
     }
 
     /// Starts a push: a pending pack row that owns everything the push writes until it is accepted.
@@ -493,6 +520,20 @@ impl<S: Sql> Store<S> {
     }
 }
 
+/// Reads `type, pack, offset` columns.
+fn location(row: &[Value]) -> Result<(ObjectType, Location), StoreError> {
+    let kind = ObjectType::from_number(row_int(&row[0])? as u8)
+        .ok_or_else(|| StoreError("bad object type in storage".into()))?;
+    let location = match row[1] {
+        Value::Null => Location::Loose,
+        ref pack => Location::Packed {
+            pack: row_int(pack)?,
+            offset: row_int(&row[2])? as u64,
+        },
+    };
+    Ok((kind, location))
+}
+
 fn pack_info(row: &[Value]) -> Result<PackInfo, StoreError> {
     Ok(PackInfo {
         id: row_int(&row[0])?,
@@ -565,5 +606,78 @@ impl<S: Sql> ChunkSource for StoredChunks<'_, S> {
         );
         *self.last.borrow_mut() = Some((seq, data.clone()));
         Ok(data)
+    }
+}
+
+/// Reads many objects, sharing one cache of delta bases and one chunk reader per pack.
+pub struct ObjectReader<'s, S: Sql> {
+    store: &'s Store<S>,
+    packs: RefCell<HashMap<i64, Rc<StoredChunks<'s, S>>>>,
+    cache: RefCell<BaseCache>,
+}
+
+impl<'s, S: Sql> ObjectReader<'s, S> {
+    /// A reader over `store`.
+    pub fn new(store: &'s Store<S>) -> Self {
+        ObjectReader {
+            store,
+            packs: RefCell::new(HashMap::new()),
+            cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
+        }
+    }
+
+    fn chunks(&self, pack: i64) -> Rc<StoredChunks<'s, S>> {
+        self.packs
+            .borrow_mut()
+            .entry(pack)
+            .or_insert_with(|| Rc::new(StoredChunks::new(self.store, pack, PackFile::Pack)))
+            .clone()
+    }
+
+    /// A whole object, if stored.
+    pub fn read(&self, id: &ObjectId) -> Result<Option<Object>, StoreError> {
+        match self.store.locate(id)? {
+            None => Ok(None),
+            Some((kind, location)) => self.read_at(id, kind, location).map(Some),
+        }
+    }
+
+    /// A whole object whose location is known.
+    pub fn read_at(
+        &self,
+        id: &ObjectId,
+        kind: ObjectType,
+        location: Location,
+    ) -> Result<Object, StoreError> {
+        match location {
+            Location::Loose => {
+                let file = self
+                    .store
+                    .loose_object(id)?
+                    .ok_or_else(|| StoreError(format!("loose object {id} is missing")))?;
+                let data = parse_loose(&file)
+                    .filter(|(k, _)| *k == kind)
+                    .ok_or_else(|| StoreError(format!("loose object {id} is corrupt")))?;
+                Ok((kind, Rc::new(data.1)))
+            }
+            Location::Packed { pack, offset } => Ok(self.object_at(pack, offset)?),
+        }
+    }
+
+    /// The object whose entry is at `offset` in `pack`.
+    pub fn object_at(&self, pack: i64, offset: u64) -> Result<Object, PackError> {
+        let source = self.chunks(pack);
+        let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
+            Ok(match self.store.locate(base)? {
+                Some((_, Location::Packed { pack: p, offset })) if p == pack => Some(offset),
+                _ => None,
+            })
+        };
+        PackObjects::new(pack, &*source, &find, &self.cache).object_at(offset)
+    }
+
+    /// The entry at `offset` in `pack` as stored: header and compressed bytes.
+    pub fn raw_entry(&self, pack: i64, offset: u64) -> Result<(EntryHeader, Vec<u8>), PackError> {
+        crate::pack::read_raw_entry(&*self.chunks(pack), offset)
     }
 }

@@ -67,7 +67,15 @@ pub fn store(chunk_size: u64) -> (Store<Db>, Db) {
 /// Every row of every table, for "nothing changed" assertions.
 pub fn snapshot(db: &Db) -> Vec<String> {
     let mut rows = Vec::new();
-    for table in ["meta", "refs", "packs", "pack_chunks", "objects", "loose", "commits"] {
+    for table in [
+        "meta",
+        "refs",
+        "packs",
+        "pack_chunks",
+        "objects",
+        "loose",
+        "commits",
+    ] {
         for row in db.exec(&format!("SELECT * FROM {table}"), vec![]).unwrap() {
             rows.push(format!("{table}: {row:?}"));
         }
@@ -84,7 +92,10 @@ pub struct Repo {
 
 impl Repo {
     pub fn new() -> Repo {
-        let repo = Repo { dir: tempfile::tempdir().unwrap(), tick: 0.into() };
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+            tick: 0.into(),
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo
     }
@@ -99,7 +110,14 @@ impl Repo {
         self.tick.set(tick);
         let date = format!("{} +0000", 1_700_000_000 + tick * 60);
         let mut child = Command::new("git")
-            .args(["-c", "user.name=Tester", "-c", "user.email=t@example.com", "-c", "core.autocrlf=false"])
+            .args([
+                "-c",
+                "user.name=Tester",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "core.autocrlf=false",
+            ])
             .args(args)
             .current_dir(self.path())
             .env("GIT_AUTHOR_DATE", &date)
@@ -117,12 +135,19 @@ impl Repo {
         });
         let out = child.wait_with_output().unwrap();
         writer.join().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        String::from_utf8(self.git_with(args, b"")).unwrap().trim_end().to_string()
+        String::from_utf8(self.git_with(args, b""))
+            .unwrap()
+            .trim_end()
+            .to_string()
     }
 
     pub fn write(&self, name: &str, contents: &[u8]) {
@@ -139,7 +164,13 @@ impl Repo {
 
     /// A pack of everything reachable from `include` and not from `exclude`.
     pub fn pack(&self, include: &[&str], exclude: &[&str]) -> Vec<u8> {
-        let mut args = vec!["pack-objects", "--revs", "--stdout", "--delta-base-offset", "-q"];
+        let mut args = vec![
+            "pack-objects",
+            "--revs",
+            "--stdout",
+            "--delta-base-offset",
+            "-q",
+        ];
         let mut revs = String::new();
         for rev in include {
             if rev.starts_with("--") {
@@ -172,9 +203,14 @@ pub fn history_repo() -> Repo {
     let repo = Repo::new();
     let mut text = String::new();
     for i in 0..40 {
-        text.push_str(&format!("line {i}: the quick brown fox jumps over the lazy dog\n"));
+        text.push_str(&format!(
+            "line {i}: the quick brown fox jumps over the lazy dog\n"
+        ));
         repo.write("notes.txt", text.as_bytes());
-        repo.write(&format!("dir{}/file{i}.txt", i % 4), format!("file {i}\n").as_bytes());
+        repo.write(
+            &format!("dir{}/file{i}.txt", i % 4),
+            format!("file {i}\n").as_bytes(),
+        );
         repo.commit(&format!("commit {i}"));
         if i == 10 {
             repo.git(&["tag", "-a", "v1.0", "-m", "release 1.0"]);
@@ -182,7 +218,10 @@ pub fn history_repo() -> Repo {
         }
     }
     repo.git(&["checkout", "-q", "-b", "topic"]);
-    repo.write("topic.bin", &(0..=255u8).cycle().take(10_000).collect::<Vec<_>>());
+    repo.write(
+        "topic.bin",
+        &(0..=255u8).cycle().take(10_000).collect::<Vec<_>>(),
+    );
     repo.commit("binary on topic");
     repo.git(&["checkout", "-q", "main"]);
     repo.write("main-only.txt", b"main\n");
@@ -237,7 +276,11 @@ pub fn report_lines(response: &[u8]) -> Vec<String> {
     let outer = packets(response);
     let banded = outer.first().is_some_and(|d| matches!(d[0], 1..=3));
     let report = if banded {
-        outer.iter().filter(|d| d[0] == 1).flat_map(|d| d[1..].to_vec()).collect()
+        outer
+            .iter()
+            .filter(|d| d[0] == 1)
+            .flat_map(|d| d[1..].to_vec())
+            .collect()
     } else {
         response.to_vec()
     };
@@ -248,7 +291,12 @@ pub fn report_lines(response: &[u8]) -> Vec<String> {
 }
 
 /// Pushes every branch and tag of `repo` into `store` as a new repository.
-pub fn push_all(store: &Store<Db>, repo: &Repo, caps: &str, piece: usize) -> (Vec<String>, Vec<u8>) {
+pub fn push_all(
+    store: &Store<Db>,
+    repo: &Repo,
+    caps: &str,
+    piece: usize,
+) -> (Vec<String>, Vec<u8>) {
     let refs = repo.refs();
     let commands: Vec<_> = refs
         .iter()
