@@ -11,8 +11,8 @@ use crate::receive_pack::{self, ReceivePack};
 use crate::reply::{Body, Caching, Reply};
 use crate::route::{self, Endpoint};
 use crate::sql::{Sql, SqlError, Value};
-use crate::store::Store;
-use crate::{dumb, AGENT};
+use crate::store::{Store, StoreError};
+use crate::{dumb, upload_pack, zlib, AGENT};
 
 const ABOUT: &str = "git-on-durable-objects: a Git server on Cloudflare Durable Objects.
 
@@ -24,6 +24,7 @@ Paths: /<owner>/<repo>.git/... or /<repo>.git/... ('.git' optional), names of [A
 ";
 
 /// The Durable Object's SQL storage as the store's [`Sql`].
+#[derive(Clone)]
 struct DoSql(SqlStorage);
 
 impl Sql for DoSql {
@@ -146,11 +147,20 @@ impl worker::DurableObject for Repo {
                     )
                 })
             }
+            (Method::Get, Endpoint::InfoRefs) if service.as_deref() == Some("git-upload-pack") => {
+                match self.store.exists() {
+                    Ok(false) => Ok(Reply::text(404, "repository not found")),
+                    _ => upload_pack::advertise(&self.store).map(|body| {
+                        Reply::ok(
+                            "application/x-git-upload-pack-advertisement",
+                            Caching::NoCache,
+                            body,
+                        )
+                    }),
+                }
+            }
             (Method::Post, Endpoint::ReceivePack) => return self.receive_pack(req).await,
-            (Method::Post, Endpoint::UploadPack) => Ok(Reply::text(
-                403,
-                "smart upload-pack is not available yet: clone with GIT_SMART_HTTP=0",
-            )),
+            (Method::Post, Endpoint::UploadPack) => return self.upload_pack(req).await,
             (Method::Get | Method::Head, endpoint) => {
                 let range = req.headers().get("Range")?;
                 dumb::get(&self.store, endpoint, range.as_deref())
@@ -164,7 +174,59 @@ impl worker::DurableObject for Repo {
     }
 }
 
+/// The largest upload-pack request accepted (wants and haves are 50 bytes each).
+const MAX_UPLOAD_REQUEST: usize = 32 << 20;
+
 impl Repo {
+    async fn upload_pack(&self, mut req: Request) -> Result<Response> {
+        let mut body = Vec::new();
+        if let Ok(mut stream) = req.stream() {
+            while let Some(chunk) = stream.next().await {
+                body.extend_from_slice(&chunk?);
+                if body.len() > MAX_UPLOAD_REQUEST {
+                    return text(413, "upload-pack request too large");
+                }
+            }
+        }
+        let gzipped = req
+            .headers()
+            .get("Content-Encoding")?
+            .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+        if gzipped {
+            body = match zlib::gunzip(&body, MAX_UPLOAD_REQUEST) {
+                Ok(plain) => plain,
+                Err(_) => return text(400, "request body is not valid gzip"),
+            };
+        }
+        let request = match upload_pack::parse_request(&body) {
+            Ok(request) => request,
+            Err(e) => return text(400, &e.0),
+        };
+        if !self.store.exists().unwrap_or(false) {
+            return text(404, "repository not found");
+        }
+        let answer = match upload_pack::serve(&self.store, request) {
+            Ok(answer) => answer,
+            Err(e) => return text(500, &e.0),
+        };
+        let stream: Box<dyn Iterator<Item = std::result::Result<Vec<u8>, StoreError>>> =
+            match answer {
+                upload_pack::Answer::Negotiation(body) => Box::new(std::iter::once(Ok(body))),
+                upload_pack::Answer::Pack(prefix, pack) => {
+                    Box::new(std::iter::once(Ok(prefix)).chain(pack))
+                }
+            };
+        let stream = futures_util::stream::iter(
+            stream.map(|r| r.map_err(|e| worker::Error::RustError(e.0))),
+        );
+        let response = Response::from_stream(stream)?;
+        let headers = response.headers();
+        headers.set("Content-Type", "application/x-git-upload-pack-result")?;
+        headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+        cors(headers)?;
+        Ok(response)
+    }
+
     async fn receive_pack(&self, mut req: Request) -> Result<Response> {
         let mut push = ReceivePack::new(&self.store);
         let mut bad = None;

@@ -101,7 +101,7 @@ struct Spool<'s, S: Sql> {
     push: i64,
     tail: Vec<u8>,
     flushed: u64,
-    stored: StoredChunks<'s, S>,
+    stored: StoredChunks<S>,
 }
 
 impl<S: Sql> Spool<'_, S> {

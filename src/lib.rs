@@ -11,13 +11,16 @@ pub mod idx;
 pub mod index_pack;
 pub mod object;
 pub mod pack;
+pub mod pack_objects;
 pub mod pktline;
 pub mod receive_pack;
 pub mod refname;
 pub mod reply;
+pub mod rev_walk;
 pub mod route;
 pub mod sql;
 pub mod store;
+pub mod upload_pack;
 pub mod zlib;
 
 #[cfg(target_arch = "wasm32")]

@@ -208,14 +208,25 @@ fn tag_links(data: &[u8]) -> Result<Links, BadObject> {
     Err(BadObject("tag without object"))
 }
 
-fn tree_links(mut data: &[u8]) -> Result<Links, BadObject> {
-    let mut links = Links::default();
+/// What a tree entry points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeEntryKind {
+    /// A subdirectory.
+    Tree,
+    /// A file or symlink.
+    Blob,
+    /// A submodule commit, which lives in another repository.
+    Gitlink,
+}
+
+/// The entries of a tree: what each points at and its id.
+pub fn tree_entries(mut data: &[u8]) -> Result<Vec<(TreeEntryKind, ObjectId)>, BadObject> {
+    let mut entries = Vec::new();
     while !data.is_empty() {
         let space = data
             .iter()
             .position(|&b| b == b' ')
             .ok_or(BadObject("bad tree entry mode"))?;
-        let mode = &data[..space];
         let nul = data[space..]
             .iter()
             .position(|&b| b == 0)
@@ -225,12 +236,26 @@ fn tree_links(mut data: &[u8]) -> Result<Links, BadObject> {
             .get(nul + 1..nul + 21)
             .and_then(ObjectId::from_bytes)
             .ok_or(BadObject("truncated tree entry"))?;
-        if mode != b"160000" {
-            links.refs.push(id);
-        }
+        let kind = match &data[..space] {
+            b"40000" | b"040000" => TreeEntryKind::Tree,
+            b"160000" => TreeEntryKind::Gitlink,
+            _ => TreeEntryKind::Blob,
+        };
+        entries.push((kind, id));
         data = &data[nul + 21..];
     }
-    Ok(links)
+    Ok(entries)
+}
+
+fn tree_links(data: &[u8]) -> Result<Links, BadObject> {
+    Ok(Links {
+        refs: tree_entries(data)?
+            .into_iter()
+            .filter(|(kind, _)| *kind != TreeEntryKind::Gitlink)
+            .map(|(_, id)| id)
+            .collect(),
+        ..Links::default()
+    })
 }
 
 #[cfg(test)]

@@ -15,15 +15,7 @@ use crate::AGENT;
 /// Capabilities advertised to pushers.
 pub const CAPABILITIES: &str = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta no-thin push-options object-format=sha1";
 
-/// A request that is not a well-formed receive-pack request: answered with HTTP 400.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadRequest(pub String);
-
-impl From<pktline::PktError> for BadRequest {
-    fn from(e: pktline::PktError) -> Self {
-        BadRequest(e.0)
-    }
-}
+pub use crate::reply::BadRequest;
 
 /// The `info/refs?service=git-receive-pack` body.
 pub fn advertise<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {

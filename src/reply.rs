@@ -1,6 +1,17 @@
 //! Responses as the services describe them, free of any HTTP library's types.
 
+use crate::pktline::PktError;
 use crate::store::PackFile;
+
+/// A request that is not well formed: answered with HTTP 400 and this one-line reason.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+impl From<PktError> for BadRequest {
+    fn from(e: PktError) -> Self {
+        BadRequest(e.0)
+    }
+}
 
 /// How a response may be cached (the headers git's http-backend sends).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -95,8 +95,9 @@ impl fmt::Display for SqlError {
 /// The most parameters one statement may bind (a Durable Object limit).
 pub const MAX_PARAMS: usize = 100;
 
-/// Runs one statement with positional `?` parameters and returns all its rows.
-pub trait Sql {
+/// Runs one statement with positional `?` parameters and returns all its rows. Clones are
+/// cheap handles to the same database, so readers that outlive a request can own one.
+pub trait Sql: Clone {
     /// Executes `query` and collects its rows.
     fn exec(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, SqlError>;
 }

@@ -106,6 +106,7 @@ impl From<StoreError> for PackError {
 }
 
 /// One repository's storage on top of a [`Sql`] connection.
+#[derive(Clone)]
 pub struct Store<S: Sql> {
     sql: S,
     chunk_size: u64,
@@ -569,18 +570,18 @@ pub fn encode_loose(kind: ObjectType, data: &[u8]) -> Vec<u8> {
 }
 
 /// A stored pack's chunks as a [`ChunkSource`], remembering the last chunk read.
-pub struct StoredChunks<'a, S: Sql> {
-    store: &'a Store<S>,
+pub struct StoredChunks<S: Sql> {
+    store: Store<S>,
     pack: i64,
     file: PackFile,
     last: RefCell<Option<(u64, Rc<Vec<u8>>)>>,
 }
 
-impl<'a, S: Sql> StoredChunks<'a, S> {
+impl<S: Sql> StoredChunks<S> {
     /// The chunks of `file` of pack row `pack`.
-    pub fn new(store: &'a Store<S>, pack: i64, file: PackFile) -> Self {
+    pub fn new(store: &Store<S>, pack: i64, file: PackFile) -> Self {
         StoredChunks {
-            store,
+            store: store.clone(),
             pack,
             file,
             last: RefCell::new(None),
@@ -588,7 +589,7 @@ impl<'a, S: Sql> StoredChunks<'a, S> {
     }
 }
 
-impl<S: Sql> ChunkSource for StoredChunks<'_, S> {
+impl<S: Sql> ChunkSource for StoredChunks<S> {
     fn chunk_size(&self) -> u64 {
         self.store.chunk_size
     }
@@ -610,27 +611,32 @@ impl<S: Sql> ChunkSource for StoredChunks<'_, S> {
 }
 
 /// Reads many objects, sharing one cache of delta bases and one chunk reader per pack.
-pub struct ObjectReader<'s, S: Sql> {
-    store: &'s Store<S>,
-    packs: RefCell<HashMap<i64, Rc<StoredChunks<'s, S>>>>,
+pub struct ObjectReader<S: Sql> {
+    store: Store<S>,
+    packs: RefCell<HashMap<i64, Rc<StoredChunks<S>>>>,
     cache: RefCell<BaseCache>,
 }
 
-impl<'s, S: Sql> ObjectReader<'s, S> {
+impl<S: Sql> ObjectReader<S> {
+    /// The store it reads.
+    pub fn store(&self) -> &Store<S> {
+        &self.store
+    }
+
     /// A reader over `store`.
-    pub fn new(store: &'s Store<S>) -> Self {
+    pub fn new(store: &Store<S>) -> Self {
         ObjectReader {
-            store,
+            store: store.clone(),
             packs: RefCell::new(HashMap::new()),
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
         }
     }
 
-    fn chunks(&self, pack: i64) -> Rc<StoredChunks<'s, S>> {
+    fn chunks(&self, pack: i64) -> Rc<StoredChunks<S>> {
         self.packs
             .borrow_mut()
             .entry(pack)
-            .or_insert_with(|| Rc::new(StoredChunks::new(self.store, pack, PackFile::Pack)))
+            .or_insert_with(|| Rc::new(StoredChunks::new(&self.store, pack, PackFile::Pack)))
             .clone()
     }
 

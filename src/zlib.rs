@@ -32,6 +32,44 @@ pub fn inflate_exact(data: &[u8], size: usize) -> Result<Vec<u8>, ZlibError> {
     Ok(out)
 }
 
+/// Decodes a gzip member (RFC 1952), as git sends large upload-pack requests, refusing to
+/// produce more than `limit` bytes.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, ZlibError> {
+    let flags = *data.get(3).ok_or(ZlibError)?;
+    if data.get(..3) != Some(&[0x1f, 0x8b, 8][..]) || flags & 0xe0 != 0 {
+        return Err(ZlibError);
+    }
+    let mut pos = 10;
+    if flags & 4 != 0 {
+        let len = data.get(pos..pos + 2).ok_or(ZlibError)?;
+        pos += 2 + u16::from_le_bytes([len[0], len[1]]) as usize;
+    }
+    for flag in [8, 16] {
+        if flags & flag != 0 {
+            pos += data
+                .get(pos..)
+                .ok_or(ZlibError)?
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or(ZlibError)?
+                + 1;
+        }
+    }
+    if flags & 2 != 0 {
+        pos += 2;
+    }
+    let body = data.get(pos..).filter(|b| b.len() >= 8).ok_or(ZlibError)?;
+    let (deflated, trailer) = body.split_at(body.len() - 8);
+    let out = miniz_oxide::inflate::decompress_to_vec_with_limit(deflated, limit)
+        .map_err(|_| ZlibError)?;
+    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+    if crc32fast::hash(&out) != crc || out.len() as u32 != size {
+        return Err(ZlibError);
+    }
+    Ok(out)
+}
+
 /// An incremental inflater that reports exactly where its stream ends, so that the
 /// next pack entry can start right after it.
 pub struct Inflater {
@@ -114,6 +152,19 @@ mod tests {
         }
         assert_eq!(used_total, first.len());
         assert_eq!(out, vec![b'a'; 100_000]);
+    }
+
+    #[test]
+    fn gunzips_what_gzip_writes() {
+        // `printf hello | gzip -n`
+        let gz = [
+            0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0, 0x86, 0xa6,
+            0x10, 0x36, 5, 0, 0, 0,
+        ];
+        assert_eq!(gunzip(&gz, 100).unwrap(), b"hello");
+        assert!(gunzip(&gz, 4).is_err());
+        assert!(gunzip(&gz[..gz.len() - 1], 100).is_err());
+        assert!(gunzip(b"hello", 100).is_err());
     }
 
     #[test]

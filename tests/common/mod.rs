@@ -306,3 +306,56 @@ pub fn push_all(
     let lines = report_lines(&run_push(store, &push_body(&commands, caps, &pack), piece).unwrap());
     (lines, pack)
 }
+
+/// An upload-pack request: `want`s (capabilities on the first), extra lines, flush, `have`s,
+/// then `done` or a flush (another negotiation round).
+pub fn upload_request(
+    wants: &[String],
+    caps: &str,
+    extra: &[String],
+    haves: &[String],
+    done: bool,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, id) in wants.iter().enumerate() {
+        let line = if i == 0 {
+            format!("want {id} {caps}\n")
+        } else {
+            format!("want {id}\n")
+        };
+        pktline::write_str(&mut out, &line);
+    }
+    for line in extra {
+        pktline::write_str(&mut out, &format!("{line}\n"));
+    }
+    out.extend_from_slice(pktline::FLUSH);
+    for id in haves {
+        pktline::write_str(&mut out, &format!("have {id}\n"));
+    }
+    if done {
+        pktline::write_str(&mut out, "done\n");
+    } else {
+        out.extend_from_slice(pktline::FLUSH);
+    }
+    out
+}
+
+/// Splits an upload-pack response into its negotiation lines and the pack on band 1;
+/// a band-3 message is an error.
+pub fn split_response(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), String> {
+    let mut lines = Vec::new();
+    let mut pack = Vec::new();
+    let mut pos = 0;
+    while let Some((pkt, len)) = pktline::decode(&body[pos..]).map_err(|e| e.0)? {
+        pos += len;
+        if let Pkt::Data(data) = pkt {
+            match data.first() {
+                Some(1) => pack.extend_from_slice(&data[1..]),
+                Some(2) => {}
+                Some(3) => return Err(String::from_utf8_lossy(&data[1..]).into_owned()),
+                _ => lines.push(String::from_utf8_lossy(data).trim_end().to_string()),
+            }
+        }
+    }
+    Ok((lines, pack))
+}

@@ -12,6 +12,11 @@
 //       was accepted.
 //   node tests/e2e/isogit.mjs log DIR
 //       Prints the commit ids reachable from HEAD, newest first.
+//   node tests/e2e/isogit.mjs clone DIR URL [--depth N] [--since UNIX_TIME]
+//       Clones URL into DIR with isomorphic-git (smart HTTP only), all branches and tags.
+//   node tests/e2e/isogit.mjs fetch DIR [--depth N]
+//       Fetches origin into DIR (all branches and tags) and fast-forwards the checked-out
+//       branch's working tree to origin's.
 import fs from 'node:fs';
 import process from 'node:process';
 import git from 'isomorphic-git';
@@ -66,6 +71,36 @@ async function main(argv) {
       console.log(JSON.stringify({ ok: result.ok, error: result.error, refs: result.refs, messages }, null, 2));
       const refsOk = Object.values(result.refs || {}).every((r) => r.ok);
       if (!result.ok || !refsOk) process.exitCode = 1;
+      return;
+    }
+    case 'clone': {
+      const [url, ...flags] = rest;
+      if (!url) throw new Error('usage: isogit.mjs clone DIR URL [--depth N] [--since UNIX_TIME]');
+      const option = (name) => {
+        const at = flags.indexOf(name);
+        return at >= 0 ? Number(flags[at + 1]) : undefined;
+      };
+      const depth = option('--depth');
+      const since = option('--since');
+      await git.clone({
+        fs,
+        http,
+        dir,
+        url,
+        depth,
+        since: since === undefined ? undefined : new Date(since * 1000),
+        tags: true,
+      });
+      return;
+    }
+    case 'fetch': {
+      const at = rest.indexOf('--depth');
+      const depth = at >= 0 ? Number(rest[at + 1]) : undefined;
+      const branch = await git.currentBranch({ fs, dir });
+      const result = await git.fetch({ fs, http, dir, remote: 'origin', depth, tags: true });
+      await git.merge({ fs, dir, ours: branch, theirs: `refs/remotes/origin/${branch}`, fastForwardOnly: true, author: author(0) });
+      await git.checkout({ fs, dir, ref: branch, force: true });
+      console.log(result.fetchHead);
       return;
     }
     case 'log': {

@@ -1,0 +1,211 @@
+//! Writing a pack for a fetch (git's `pack-objects`), produced piece by piece so the response
+//! streams with bounded memory. Stored bytes are reused wherever possible: whole stored packs
+//! are copied verbatim, stored entries are copied without recompressing, and a stored delta
+//! stays a delta when its base has already been written; only the rest is inflated and
+//! deflated again.
+
+use std::collections::HashMap;
+
+use sha1::{Digest, Sha1};
+
+use crate::object::{ObjectId, ObjectType};
+use crate::pack::{self, EntryKind};
+use crate::pktline::{Band, SideBand};
+use crate::sql::Sql;
+use crate::store::{Location, ObjectReader, PackFile, StoreError};
+use crate::zlib;
+
+/// One piece of the pack to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// The entries of a stored pack, copied byte for byte (`start..end` excludes its header
+    /// and trailer; distances of OFS deltas inside it stay valid).
+    Entries { pack: i64, start: u64, end: u64 },
+    /// One object, copied from its stored entry or written anew.
+    Object {
+        id: ObjectId,
+        kind: ObjectType,
+        location: Location,
+    },
+}
+
+/// How the client wants the pack.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Framing of the response.
+    pub side_band: SideBand,
+    /// Whether OFS_DELTA entries may be sent.
+    pub ofs_delta: bool,
+    /// Whether progress messages are wanted.
+    pub progress: bool,
+}
+
+/// Roughly how much pack data one call to `next` produces.
+const BATCH: usize = 256 * 1024;
+
+/// A pack being written; iterate it to get the response body piece by piece.
+pub struct PackStream<S: Sql> {
+    reader: ObjectReader<S>,
+    pieces: Vec<Piece>,
+    next: usize,
+    /// Position inside the current `Entries` piece.
+    copied: u64,
+    count: u32,
+    options: Options,
+    sha: Sha1,
+    offset: u64,
+    /// Stored entry -> where it was written, and its id.
+    written: HashMap<(i64, u64), (u64, ObjectId)>,
+    written_ids: HashMap<ObjectId, u64>,
+    started: bool,
+    finished: bool,
+}
+
+impl<S: Sql> PackStream<S> {
+    /// A pack of `count` objects made of `pieces`, in order.
+    pub fn new(reader: ObjectReader<S>, pieces: Vec<Piece>, count: u32, options: Options) -> Self {
+        PackStream {
+            reader,
+            pieces,
+            next: 0,
+            copied: 0,
+            count,
+            options,
+            sha: Sha1::new(),
+            offset: 0,
+            written: HashMap::new(),
+            written_ids: HashMap::new(),
+            started: false,
+            finished: false,
+        }
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
+        self.sha.update(bytes);
+        self.offset += bytes.len() as u64;
+        out.extend_from_slice(bytes);
+    }
+
+    /// Appends the next pieces' pack bytes to `out`, up to about one batch.
+    fn fill(&mut self, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        if !self.started {
+            self.started = true;
+            self.emit(out, &pack::header(self.count));
+        }
+        while out.len() < BATCH {
+            let Some(piece) = self.pieces.get(self.next).cloned() else {
+                let checksum: [u8; 20] = std::mem::take(&mut self.sha).finalize().into();
+                out.extend_from_slice(&checksum);
+                self.finished = true;
+                return Ok(());
+            };
+            match piece {
+                Piece::Entries { pack, start, end } => {
+                    let chunk_size = self.reader.store().chunk_size();
+                    let at = start + self.copied;
+                    let chunk = self
+                        .reader
+                        .store()
+                        .read_chunk(pack, PackFile::Pack, at / chunk_size)?
+                        .unwrap_or_default();
+                    let from = (at % chunk_size) as usize;
+                    let to = ((end - at) as usize + from).min(chunk.len());
+                    if from >= to {
+                        return Err(StoreError(format!(
+                            "stored pack {pack} is shorter than recorded"
+                        )));
+                    }
+                    self.emit(out, &chunk[from..to]);
+                    self.copied += (to - from) as u64;
+                    if start + self.copied >= end {
+                        self.next += 1;
+                        self.copied = 0;
+                    }
+                }
+                Piece::Object { id, kind, location } => {
+                    self.write_object(out, id, kind, location)?;
+                    self.next += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_object(
+        &mut self,
+        out: &mut Vec<u8>,
+        id: ObjectId,
+        kind: ObjectType,
+        location: Location,
+    ) -> Result<(), StoreError> {
+        let offset = self.offset;
+        if let Location::Packed {
+            pack,
+            offset: stored,
+        } = location
+        {
+            let (header, raw) = self.reader.raw_entry(pack, stored)?;
+            let base = match header.kind {
+                EntryKind::Whole(_) => None,
+                EntryKind::OfsDelta(base) => self.written.get(&(pack, base)).copied(),
+                EntryKind::RefDelta(base) => self.written_ids.get(&base).map(|&at| (at, base)),
+            };
+            let reused = match (header.kind, base) {
+                (EntryKind::Whole(_), _) => Some(EntryKind::Whole(kind)),
+                (_, Some((at, _))) if self.options.ofs_delta => Some(EntryKind::OfsDelta(at)),
+                (_, Some((_, base_id))) => Some(EntryKind::RefDelta(base_id)),
+                (_, None) => None,
+            };
+            if let Some(entry_kind) = reused {
+                let head = pack::encode_entry_header(entry_kind, header.size, offset);
+                self.emit(out, &head);
+                self.emit(out, &raw);
+                self.written.insert((pack, stored), (offset, id));
+                self.written_ids.insert(id, offset);
+                return Ok(());
+            }
+            self.written.insert((pack, stored), (offset, id));
+        }
+        let (kind, data) = self.reader.read_at(&id, kind, location)?;
+        let head = pack::encode_entry_header(EntryKind::Whole(kind), data.len() as u64, offset);
+        self.emit(out, &head);
+        self.emit(out, &zlib::deflate(&data));
+        self.written_ids.insert(id, offset);
+        Ok(())
+    }
+}
+
+impl<S: Sql> Iterator for PackStream<S> {
+    type Item = Result<Vec<u8>, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let mut data = Vec::with_capacity(BATCH + 64 * 1024);
+        let result = self.fill(&mut data);
+        let side_band = self.options.side_band;
+        let mut out = Vec::with_capacity(data.len() + data.len() / 8000 + 16);
+        side_band.write(&mut out, Band::Data, &data);
+        if let Err(e) = result {
+            self.finished = true;
+            if side_band == SideBand::None {
+                return Some(Err(e));
+            }
+            side_band.write(
+                &mut out,
+                Band::Error,
+                format!("error: {}\n", e.0).as_bytes(),
+            );
+            return Some(Ok(out));
+        }
+        if self.finished && side_band != SideBand::None {
+            if self.options.progress {
+                let note = format!("Total {} objects, {} bytes\n", self.count, self.offset + 20);
+                side_band.write(&mut out, Band::Progress, note.as_bytes());
+            }
+            out.extend_from_slice(crate::pktline::FLUSH);
+        }
+        Some(Ok(out))
+    }
+}

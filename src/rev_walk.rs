@@ -1,0 +1,352 @@
+//! Walking history for upload-pack (git's revision walk): which commits a fetch must send,
+//! where a shallow history stops, and which trees and blobs those commits bring. Commits are
+//! walked through the commit graph recorded at push time, so no commit is inflated; trees are
+//! read only for the commits being sent and for the edges the client already has.
+
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+use crate::object::{self, ObjectId, ObjectType, TreeEntryKind};
+use crate::sql::Sql;
+use crate::store::{CommitInfo, ObjectReader, StoreError};
+
+/// How far back a shallow fetch goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deepen {
+    /// `deepen N`: at most N commits deep from each want (relative: beyond the client's
+    /// current shallow boundary).
+    pub depth: Option<u32>,
+    /// `deepen-since T`: only commits made at or after T.
+    pub since: Option<i64>,
+    /// `deepen-not`: nothing reachable from these commits.
+    pub not: Vec<ObjectId>,
+    /// `deepen-relative`: depth counts from the client's shallow boundary.
+    pub relative: bool,
+}
+
+impl Deepen {
+    /// Whether any deepening was asked for.
+    pub fn any(&self) -> bool {
+        self.depth.is_some() || self.since.is_some() || !self.not.is_empty()
+    }
+}
+
+/// The commits a fetch sends, and what changes in the client's shallow boundary.
+#[derive(Debug, Default)]
+pub struct CommitPlan {
+    /// Commits to send, newest first.
+    pub commits: Vec<ObjectId>,
+    /// Commits the client has whose trees need not be sent again.
+    pub edges: Vec<ObjectId>,
+    /// Sent commits whose parents are not sent: the client's new shallow boundary.
+    pub shallow: Vec<ObjectId>,
+    /// Commits the client had as shallow whose parents are now sent.
+    pub unshallow: Vec<ObjectId>,
+}
+
+/// A walker with a cache of commit-graph rows.
+pub struct Walker<'r, S: Sql> {
+    reader: &'r ObjectReader<S>,
+    graph: HashMap<ObjectId, CommitInfo>,
+}
+
+const SEEN: u8 = 1;
+const UNINTERESTING: u8 = 2;
+const QUEUED: u8 = 4;
+
+impl<'r, S: Sql> Walker<'r, S> {
+    /// A walker reading through `reader`.
+    pub fn new(reader: &'r ObjectReader<S>) -> Self {
+        Walker {
+            reader,
+            graph: HashMap::new(),
+        }
+    }
+
+    /// The graph rows of `ids`, loading what is not cached in one batch.
+    fn load(&mut self, ids: &[ObjectId]) -> Result<(), StoreError> {
+        let missing: Vec<ObjectId> = ids
+            .iter()
+            .filter(|id| !self.graph.contains_key(id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            self.graph.extend(self.reader.store().commits(&missing)?);
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, id: &ObjectId) -> Result<CommitInfo, StoreError> {
+        self.load(std::slice::from_ref(id))?;
+        self.graph
+            .get(id)
+            .cloned()
+            .ok_or_else(|| StoreError(format!("commit {id} is missing from the commit graph")))
+    }
+
+    /// Commits reachable from `wants` and not from `haves`, newest first (date order, as git
+    /// walks), stopping once only commits the client has are left to look at. Parents of the
+    /// client's shallow commits are not followed.
+    pub fn difference(
+        &mut self,
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+        client_shallow: &HashSet<ObjectId>,
+    ) -> Result<CommitPlan, StoreError> {
+        let mut flags: HashMap<ObjectId, u8> = HashMap::new();
+        let mut queue: BinaryHeap<(i64, ObjectId)> = BinaryHeap::new();
+        let mut interesting = 0usize;
+        let mut plan = CommitPlan::default();
+        let mut all: Vec<ObjectId> = wants.to_vec();
+        all.extend_from_slice(haves);
+        self.load(&all)?;
+        let push = |id: ObjectId,
+                    uninteresting: bool,
+                    time: i64,
+                    flags: &mut HashMap<ObjectId, u8>,
+                    queue: &mut BinaryHeap<(i64, ObjectId)>,
+                    interesting: &mut usize| {
+            let f = flags.entry(id).or_insert(0);
+            if *f & SEEN != 0 {
+                if uninteresting && *f & UNINTERESTING == 0 {
+                    *f |= UNINTERESTING;
+                    if *f & QUEUED != 0 {
+                        *f &= !QUEUED;
+                        *interesting -= 1;
+                    }
+                }
+                return;
+            }
+            *f |= SEEN;
+            if uninteresting {
+                *f |= UNINTERESTING;
+            } else {
+                *f |= QUEUED;
+                *interesting += 1;
+            }
+            queue.push((time, id));
+        };
+        for (list, uninteresting) in [(wants, false), (haves, true)] {
+            for id in list {
+                let time = self.commit(id)?.time;
+                push(
+                    *id,
+                    uninteresting,
+                    time,
+                    &mut flags,
+                    &mut queue,
+                    &mut interesting,
+                );
+            }
+        }
+        while interesting > 0 {
+            let Some((_, id)) = queue.pop() else { break };
+            let f = flags.get_mut(&id).expect("queued commits have flags");
+            if *f & QUEUED != 0 {
+                *f &= !QUEUED;
+                interesting -= 1;
+            }
+            let uninteresting = *f & UNINTERESTING != 0;
+            let info = self.commit(&id)?;
+            if !uninteresting {
+                plan.commits.push(id);
+                if client_shallow.contains(&id) {
+                    continue;
+                }
+            }
+            self.load(&info.parents)?;
+            for parent in &info.parents {
+                let time = self.commit(parent)?.time;
+                push(
+                    *parent,
+                    uninteresting,
+                    time,
+                    &mut flags,
+                    &mut queue,
+                    &mut interesting,
+                );
+            }
+        }
+        let sent: HashSet<ObjectId> = plan.commits.iter().copied().collect();
+        let mut edges = HashSet::new();
+        for id in &plan.commits {
+            let parents = self
+                .graph
+                .get(id)
+                .map(|c| c.parents.as_slice())
+                .unwrap_or_default();
+            for parent in parents {
+                if !sent.contains(parent)
+                    && flags.get(parent).is_some_and(|f| f & UNINTERESTING != 0)
+                {
+                    edges.insert(*parent);
+                }
+            }
+        }
+        plan.edges = edges.into_iter().collect();
+        Ok(plan)
+    }
+
+    /// Commits for a shallow fetch (git's `deepen`): from `wants` down to the limits of
+    /// `deepen`; when relative, the new commits above the client's history plus `depth`
+    /// generations beyond its shallow boundary. Also the new boundary, and the client's
+    /// shallow commits that are shallow no more.
+    pub fn shallow(
+        &mut self,
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+        deepen: &Deepen,
+        client_shallow: &HashSet<ObjectId>,
+    ) -> Result<CommitPlan, StoreError> {
+        let excluded = self.reachable(&deepen.not)?;
+        self.load(&client_shallow.iter().copied().collect::<Vec<_>>())?;
+        let (mut plan, starts) = if deepen.relative {
+            let plan = self.difference(wants, haves, client_shallow)?;
+            let mut starts = Vec::new();
+            for id in client_shallow {
+                if let Some(info) = self.graph.get(id) {
+                    starts.extend(info.parents.iter().copied());
+                }
+            }
+            (plan, starts)
+        } else {
+            (CommitPlan::default(), wants.to_vec())
+        };
+        let mut depth_of: HashMap<ObjectId, u32> = HashMap::new();
+        let mut queue: VecDeque<ObjectId> = VecDeque::new();
+        for id in starts {
+            if depth_of.insert(id, 1).is_none() {
+                queue.push_back(id);
+            }
+        }
+        let mut sent: HashSet<ObjectId> = plan.commits.iter().copied().collect();
+        let mut boundary = HashSet::new();
+        while let Some(id) = queue.pop_front() {
+            let depth = depth_of[&id];
+            if sent.insert(id) {
+                plan.commits.push(id);
+            }
+            let info = self.commit(&id)?;
+            let at_limit = deepen.depth.is_some_and(|limit| depth >= limit);
+            self.load(&info.parents)?;
+            for parent in &info.parents {
+                let too_old = match deepen.since {
+                    Some(since) => self.commit(parent)?.time < since,
+                    None => false,
+                };
+                if at_limit || too_old || excluded.contains(parent) {
+                    boundary.insert(id);
+                } else if !depth_of.contains_key(parent) {
+                    depth_of.insert(*parent, depth + 1);
+                    queue.push_back(*parent);
+                }
+            }
+        }
+        plan.shallow = plan
+            .commits
+            .iter()
+            .filter(|id| boundary.contains(id) && !client_shallow.contains(id))
+            .copied()
+            .collect();
+        plan.unshallow = client_shallow
+            .iter()
+            .filter(|id| {
+                self.graph.get(*id).is_some_and(|info| {
+                    !info.parents.is_empty() && info.parents.iter().all(|p| sent.contains(p))
+                })
+            })
+            .copied()
+            .collect();
+        Ok(plan)
+    }
+
+    /// Every commit reachable from `tips`.
+    fn reachable(&mut self, tips: &[ObjectId]) -> Result<HashSet<ObjectId>, StoreError> {
+        let mut seen: HashSet<ObjectId> = HashSet::new();
+        let mut stack: Vec<ObjectId> = tips.to_vec();
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend(self.commit(&id)?.parents);
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Whether every one of `wants` reaches a commit in `common` within a bounded walk:
+    /// then the client has said enough and the server answers `ready`.
+    pub fn all_reach(
+        &mut self,
+        wants: &[ObjectId],
+        common: &HashSet<ObjectId>,
+    ) -> Result<bool, StoreError> {
+        const BUDGET: usize = 4096;
+        for want in wants {
+            let mut seen = HashSet::new();
+            let mut queue = VecDeque::from([*want]);
+            let mut found = false;
+            while let Some(id) = queue.pop_front() {
+                if common.contains(&id) {
+                    found = true;
+                    break;
+                }
+                if seen.len() > BUDGET || !seen.insert(id) {
+                    continue;
+                }
+                queue.extend(self.commit(&id)?.parents);
+            }
+            if !found {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every object reachable from `tree` (itself included), not in `skip`, added to `out`
+    /// and `skip`. Gitlinks are not followed.
+    pub fn tree_objects(
+        &mut self,
+        tree: ObjectId,
+        skip: &mut HashSet<ObjectId>,
+        out: &mut Vec<ObjectId>,
+    ) -> Result<(), StoreError> {
+        let mut stack = vec![tree];
+        while let Some(id) = stack.pop() {
+            if !skip.insert(id) {
+                continue;
+            }
+            out.push(id);
+            let Some((kind, data)) = self.reader.read(&id)? else {
+                return Err(StoreError(format!("object {id} is missing")));
+            };
+            if kind == ObjectType::Tree {
+                let entries = object::tree_entries(&data)
+                    .map_err(|e| StoreError(format!("tree {id}: {}", e.0)))?;
+                for (entry_kind, entry) in entries {
+                    match entry_kind {
+                        TreeEntryKind::Tree => stack.push(entry),
+                        TreeEntryKind::Blob => {
+                            if skip.insert(entry) {
+                                out.push(entry);
+                            }
+                        }
+                        TreeEntryKind::Gitlink => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tree of a commit.
+    pub fn tree_of(&self, commit: &ObjectId) -> Result<ObjectId, StoreError> {
+        let (_, data) = self
+            .reader
+            .read(commit)?
+            .ok_or_else(|| StoreError(format!("commit {commit} is missing")))?;
+        let links = object::links(ObjectType::Commit, &data).map_err(|e| StoreError(e.0.into()))?;
+        links
+            .refs
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError(format!("commit {commit} has no tree")))
+    }
+}
