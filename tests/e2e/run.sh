@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test suite: drives a running Git server with the real git CLI (dumb HTTP for
-# reads, smart receive-pack for pushes), hand-made receive-pack requests (curl) and
-# isomorphic-git.
+# End-to-end test suite: drives a running Git server with the real git CLI (dumb and smart
+# HTTP for reads, smart receive-pack for pushes), hand-made requests (curl) and isomorphic-git.
 #
 # Usage:
 #   tests/e2e/run.sh BASE_URL            e.g. tests/e2e/run.sh http://127.0.0.1:8787
@@ -17,7 +16,8 @@
 #   E2E_TIMEOUT  seconds allowed to each git / isomorphic-git network command, default 600
 #
 # Repositories are $BASE_URL/$E2E_OWNER/<name>-<date>-<pid>.git, new on each run, so the suite
-# can be re-run against the same server. Every clone/fetch uses GIT_SMART_HTTP=0 (dumb HTTP).
+# can be re-run against the same server. Sections a-g read with GIT_SMART_HTTP=0 (dumb HTTP),
+# section h with smart HTTP (upload-pack).
 # Output: one `ok - name` / `not ok - name` line per check (diagnostics as `#` lines), then
 # exactly one line `e2e: N passed, M failed`; the exit status is non-zero if M > 0.
 #
@@ -559,6 +559,193 @@ check "g: an unknown path outside any repository is 404" \
     status_is 404 "$BASE/no-such-path"
 check "g: a loose-object path that does not exist is 404" \
     status_is 404 "$URL/objects/00/00000000000000000000000000000000000000"
+
+# ---------------------------------------------------------------------------------------------
+# h. Smart fetch (upload-pack): git with protocol v0 and with its default (v2, which falls
+#    back to v0), shallow clones and fetches, isomorphic-git clone/fetch, empty repositories.
+smart() { timeout "$LIMIT" "$@"; }
+commit_count() { # GITDIR EXPECTED
+    local n
+    n=$(git -C "$1" rev-list --count HEAD) || return 1
+    echo "commits: $n, expected $2"
+    [ "$n" = "$2" ]
+}
+is_shallow() { [ -s "$1/.git/shallow" ] || [ -s "$1/shallow" ]; }
+not_shallow() { ! is_shallow "$1"; }
+# server_refs GITDIR MIRROR|CLONE: the branches and tags of GITDIR (a mirror's refs/heads, or a
+# clone's refs/remotes/origin) equal the server's info/refs, peeled lines aside.
+server_refs() {
+    info_refs "$URL" "$TMP/server-refs" || return 1
+    local heads=refs/heads strip=2
+    if [ "$2" = CLONE ]; then heads=refs/remotes/origin strip=3; fi
+    diff -u <(grep -v '\^{}$' "$TMP/server-refs" | sed 's|\trefs/heads/|\t|; s|\trefs/tags/|\ttags/|' | sort) \
+        <({ git -C "$1" for-each-ref --format="%(objectname)%09%(refname:lstrip=$strip)" "$heads" | awk -F'\t' '$2 != "HEAD"'
+            git -C "$1" for-each-ref --format='%(objectname)%09tags/%(refname:lstrip=2)' refs/tags; } | sort)
+}
+# oracle_commits DIR ARGS...: the commits git's own upload-pack (over file://) puts in a clone
+# of the source made with git clone ARGS, then git fetch FETCH_ARGS if given; sorted.
+oracle_commits() {
+    local dir=$TMP/oracle-$1
+    shift
+    rm -rf "$dir"
+    git clone -q --no-local "$@" "file://$SRC" "$dir" && git -C "$dir" rev-list HEAD | sort
+}
+same_commits() { # DIR ORACLE_FILE
+    diff -u "$2" <(git -C "$1" rev-list HEAD | sort)
+}
+
+SMART_MIRROR=$TMP/smart-mirror.git
+check "h: git clone --mirror (protocol v0)" smart git clone -q --mirror "$URL" "$SMART_MIRROR"
+check "h: smart mirror's branches and tags equal the server's" server_refs "$SMART_MIRROR" MIRROR
+check "h: smart mirror passes git fsck --full" fsck "$SMART_MIRROR"
+
+SMART_CLONE=$TMP/smart-clone
+check "h: git clone with the default protocol (v2 falls back to v0)" \
+    smart git -c protocol.version=2 clone -q "$URL" "$SMART_CLONE"
+check "h: smart clone checks out the source's main" same_tree main "$SMART_CLONE"
+check "h: smart clone's remote branches and tags equal the server's" server_refs "$SMART_CLONE" CLONE
+check "h: smart clone passes git fsck --full" fsck "$SMART_CLONE"
+
+for i in 1 2; do
+    printf 'smart fetch %s\n' "$i" >>"$SRC/notes/smart.txt"
+    git -C "$SRC" add -A
+    git -C "$SRC" commit -q -m "Smart fetch commit $i"
+done
+check "h: push 2 more commits" push_capture "$SRC" "$URL" main
+check "h: git fetch in the smart mirror gets them" smart git -C "$SMART_MIRROR" fetch -q
+check "h: smart mirror's branches and tags equal the server's after the fetch" server_refs "$SMART_MIRROR" MIRROR
+check "h: smart mirror passes git fsck --full after the fetch" fsck "$SMART_MIRROR"
+check "h: git pull --ff-only (default protocol) in the smart clone" \
+    smart git -c protocol.version=2 -C "$SMART_CLONE" pull -q --ff-only
+check "h: smart clone checks out the new main" same_tree main "$SMART_CLONE"
+check "h: smart clone passes git fsck --full after the pull" fsck "$SMART_CLONE"
+
+SHALLOW=$TMP/shallow
+check "h: git clone --depth 1" smart git clone -q --depth 1 "$URL" "$SHALLOW"
+check "h: the depth-1 clone has one commit and is shallow" \
+    sh -c "$(declare -f commit_count is_shallow); commit_count '$SHALLOW' 1 && is_shallow '$SHALLOW'"
+check "h: the depth-1 clone checks out the source's main" same_tree main "$SHALLOW"
+check "h: the depth-1 clone passes git fsck --full" fsck "$SHALLOW"
+check "h: git fetch --deepen 2" smart git -C "$SHALLOW" fetch -q --deepen 2
+{ oracle_commits deepen --depth 1 && git -C "$TMP/oracle-deepen" fetch -q --deepen 2 &&
+    git -C "$TMP/oracle-deepen" rev-list HEAD | sort >"$TMP/oracle-deepen.list"; } >/dev/null
+check "h: the deepened clone has the commits git's own server gives" same_commits "$SHALLOW" "$TMP/oracle-deepen.list"
+check "h: the deepened clone passes git fsck --full" fsck "$SHALLOW"
+check "h: git fetch --unshallow" smart git -C "$SHALLOW" fetch -q --unshallow
+check "h: the unshallowed clone has all of main's history and no shallow file" \
+    sh -c "$(declare -f commit_count is_shallow not_shallow); commit_count '$SHALLOW' $(git -C "$SRC" rev-list --count main) && not_shallow '$SHALLOW'"
+check "h: the unshallowed clone passes git fsck --full" fsck "$SHALLOW"
+
+SINCE=$(git -C "$SRC" log -1 --format=%ct main~3)
+SINCE_CLONE=$TMP/since
+only_since() { # DIR TIME: every commit in DIR is at or after TIME
+    local old
+    old=$(git -C "$1" log --format='%ct %H' | awk -v t="$2" '$1 < t')
+    echo "older commits: ${old:-none}"
+    [ -z "$old" ] && is_shallow "$1"
+}
+check "h: git clone --shallow-since" smart git clone -q --shallow-since="$SINCE" "$URL" "$SINCE_CLONE"
+check "h: the --shallow-since clone holds only commits since then" only_since "$SINCE_CLONE" "$SINCE"
+oracle_commits since --shallow-since="$SINCE" >"$TMP/oracle-since.list"
+check "h: the --shallow-since clone has the commits git's own server gives" same_commits "$SINCE_CLONE" "$TMP/oracle-since.list"
+check "h: the --shallow-since clone passes git fsck --full" fsck "$SINCE_CLONE"
+
+EMPTY_URL=$(new_repo empty)
+EMPTY_SRC=$TMP/empty-src
+git init -q "$EMPTY_SRC" && git -C "$EMPTY_SRC" commit -q --allow-empty -m "only"
+if ours; then
+    # Repositories come into being with their first push: push, then delete the only branch.
+    check "h: create a repository and delete its only branch" \
+        sh -c "git -C '$EMPTY_SRC' push -q '$EMPTY_URL' main && git -C '$EMPTY_SRC' push -q '$EMPTY_URL' :main"
+fi
+check "h: git clone of an empty repository" \
+    sh -c "timeout $LIMIT git clone '$EMPTY_URL' '$TMP/empty-clone' 2>'$TMP/empty-clone.err'"
+check "h: git says it cloned an empty repository" contains "$TMP/empty-clone.err" "cloned an empty repository"
+
+want_unknown() {
+    local body="$TMP/unknown.req"
+    {
+        printf '0032want %s\n' 1234567890123456789012345678901234567890
+        printf '00000009done\n'
+    } >"$body"
+    curl -sS --max-time 60 --data-binary @"$body" -H 'Content-Type: application/x-git-upload-pack-request' \
+        -o "$TMP/unknown.out" "$URL/git-upload-pack" || return 1
+    contains "$TMP/unknown.out" "not our ref 1234567890123456789012345678901234567890"
+}
+check "h: a want of an unknown object answers 'not our ref'" want_unknown
+malformed_upload() {
+    local status
+    status=$(printf 'zzzz' | curl -s --max-time 60 --data-binary @- -o "$TMP/malformed.out" -w '%{http_code}' \
+        -H 'Content-Type: application/x-git-upload-pack-request' "$URL/git-upload-pack")
+    echo "status $status: $(cat "$TMP/malformed.out")"
+    [ "$status" -ge 400 ] && [ "$status" -lt 500 ]
+}
+if ours; then
+    check "h: a malformed upload-pack request answers 4xx with a reason" malformed_upload
+else
+    skip "h: a malformed upload-pack request answers 4xx with a reason" "git http-backend answers 200 and dies"
+fi
+
+# isomorphic-git speaks only smart HTTP.
+ISO_SMART=$TMP/iso-smart
+check "h: isomorphic-git clone" smart node "$HERE/isogit.mjs" clone "$ISO_SMART" "$URL"
+iso_matches_source() { # DIR: same tree, same history, same branches and tags as the source
+    local want got
+    want=$(git -C "$SRC" rev-parse 'main^{tree}')
+    got=$(git -C "$1" rev-parse 'HEAD^{tree}')
+    echo "tree: want $want got $got"
+    [ "$want" = "$got" ] || return 1
+    diff -u <(git -C "$SRC" rev-list main | sort) <(node "$HERE/isogit.mjs" log "$1" | sort) || return 1
+    git -C "$1" diff --quiet HEAD -- || return 1
+    server_refs "$1" CLONE
+}
+check "h: the isomorphic-git clone has the source's tree and log, the server's branches and tags" iso_matches_source "$ISO_SMART"
+check "h: the isomorphic-git clone passes git fsck --full" fsck "$ISO_SMART"
+printf 'iso fetch\n' >>"$SRC/notes/smart.txt"
+git -C "$SRC" commit -q -am "Commit for isomorphic-git to fetch"
+check "h: push a commit for isomorphic-git to fetch" push_capture "$SRC" "$URL" main
+check "h: isomorphic-git fetch" smart node "$HERE/isogit.mjs" fetch "$ISO_SMART"
+check "h: after the fetch the isomorphic-git clone matches the source" iso_matches_source "$ISO_SMART"
+printf 'from isomorphic-git\n' >"$ISO_SMART/iso-file.txt"
+ISO_COMMIT=$(node "$HERE/isogit.mjs" commit "$ISO_SMART" "Commit from isomorphic-git" \
+    $(($(git -C "$SRC" log -1 --format=%ct main) + 60)))
+check "h: isomorphic-git pushes a commit" smart node "$HERE/isogit.mjs" push "$ISO_SMART" "$URL"
+ISO_BACK=$TMP/iso-back
+check "h: git clone gets isomorphic-git's commit" \
+    sh -c "timeout $LIMIT git clone -q '$URL' '$ISO_BACK' && [ \"\$(git -C '$ISO_BACK' rev-parse HEAD)\" = '$ISO_COMMIT' ]"
+check "h: that clone passes git fsck --full" fsck "$ISO_BACK"
+ISO_SHALLOW=$TMP/iso-shallow
+check "h: isomorphic-git clone with depth 1" smart node "$HERE/isogit.mjs" clone "$ISO_SHALLOW" "$URL" --depth 1
+iso_log_is() { # DIR COUNT
+    local n
+    n=$(node "$HERE/isogit.mjs" log "$1" | wc -l)
+    echo "isomorphic-git log: $n commits, expected $2"
+    [ "$n" = "$2" ]
+}
+check "h: the isomorphic-git depth-1 clone has one commit" iso_log_is "$ISO_SHALLOW" 1
+ISO_SINCE=$TMP/iso-since
+check "h: isomorphic-git clone with since" \
+    smart node "$HERE/isogit.mjs" clone "$ISO_SINCE" "$URL" --since "$SINCE"
+check "h: the isomorphic-git since clone holds only commits since then" only_since "$ISO_SINCE" "$SINCE"
+
+# Many small pushes leave loose objects and several packs; a clone must put them together.
+MANY_URL=$(new_repo many)
+many_pushes() {
+    local total step rev
+    total=$(git -C "$SRC" rev-list --count --first-parent main)
+    for step in 40 30 20 12 6 3 0; do
+        [ "$step" -lt "$total" ] || continue
+        rev=$(git -C "$SRC" rev-parse "main~$step") || return 1
+        git -C "$SRC" push -q "$MANY_URL" "$rev:refs/heads/main" || return 1
+    done
+    git -C "$SRC" push -q "$MANY_URL" 'refs/tags/*:refs/tags/*'
+}
+check "h: build a repository with many small pushes" many_pushes
+MANY_CLONE=$TMP/many-clone.git
+check "h: git clone --mirror of the many-pushes repository" smart git clone -q --mirror "$MANY_URL" "$MANY_CLONE"
+check "h: it passes git fsck --full" fsck "$MANY_CLONE"
+check "h: its main and tags equal the source's" \
+    diff -u <(refs_of "$SRC" refs/heads/main refs/tags) <(refs_of "$MANY_CLONE" refs/heads/main refs/tags)
 
 echo "# skipped: $SKIP"
 echo "e2e: $PASS passed, $FAIL failed"

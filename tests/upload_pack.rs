@@ -1,0 +1,327 @@
+//! upload-pack over the real store schema on SQLite, checked with real git: packs index and
+//! fsck, hold exactly what a fetch needs, and negotiation answers as git's upload-pack does.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use git_on_durable_objects::store::Store;
+use git_on_durable_objects::upload_pack::{self, Answer};
+
+const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
+
+/// Runs one request and returns (negotiation lines, pack bytes).
+fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
+    let request = upload_pack::parse_request(body).unwrap();
+    let mut response = Vec::new();
+    match upload_pack::serve(store, request).unwrap() {
+        Answer::Negotiation(bytes) => response = bytes,
+        Answer::Pack(prefix, pack) => {
+            response.extend_from_slice(&prefix);
+            for piece in *pack {
+                response.extend_from_slice(&piece.unwrap());
+            }
+        }
+    }
+    split_response(&response).unwrap()
+}
+
+/// Indexes `pack` into the bare repository `into` with git and returns the ids it holds.
+fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
+    let name = into.git_with(&["index-pack", "--stdin"], pack);
+    let name = String::from_utf8(name).unwrap();
+    let idx = into.path().join(".git/objects/pack").join(format!(
+        "pack-{}.idx",
+        name.trim().trim_start_matches("pack\t")
+    ));
+    let listing = into.git_with(&["show-index"], &std::fs::read(idx).unwrap());
+    String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect()
+}
+
+fn objects_between(repo: &Repo, include: &str, exclude: Option<&str>) -> BTreeSet<String> {
+    let mut args = vec!["rev-list", "--objects", include];
+    let negated;
+    if let Some(exclude) = exclude {
+        negated = format!("^{exclude}");
+        args.push(&negated);
+    }
+    repo.git(&args)
+        .lines()
+        .map(|l| l[..40].to_string())
+        .collect()
+}
+
+fn pushed() -> (Repo, Store<Db>) {
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    (repo, store)
+}
+
+fn all_ref_ids(repo: &Repo) -> Vec<String> {
+    repo.refs().into_iter().map(|(_, id)| id).collect()
+}
+
+#[test]
+fn full_clone_copies_the_stored_pack_and_fscks() {
+    let (repo, store) = pushed();
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true),
+    );
+    assert_eq!(lines, vec!["NAK"]);
+    let clone = Repo::new();
+    let got = index(&clone, &pack);
+    let expected: BTreeSet<String> = repo
+        .git(&[
+            "cat-file",
+            "--batch-all-objects",
+            "--batch-check=%(objectname)",
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(got, expected);
+    for (name, id) in repo.refs() {
+        clone.git(&["update-ref", &name, &id]);
+    }
+    clone.git(&["fsck", "--full", "--strict"]);
+}
+
+#[test]
+fn incremental_fetch_sends_exactly_what_is_missing() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~3"]);
+    let unknown = "1111111111111111111111111111111111111111".to_string();
+    let body = upload_request(&[main.clone()], CAPS, &[], &[unknown, old.clone()], true);
+    let (lines, pack) = fetch(&store, &body);
+    assert_eq!(
+        lines,
+        vec![format!("ACK {old} common"), format!("ACK {old}")]
+    );
+    let client = Repo::new();
+    assert_eq!(
+        index(&client, &pack),
+        objects_between(&repo, &main, Some(&old))
+    );
+}
+
+#[test]
+fn negotiation_rounds_ack_common_and_ready() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~2"]);
+    let unknown = "2222222222222222222222222222222222222222".to_string();
+    let caps = "multi_ack_detailed side-band-64k ofs-delta";
+    let body = upload_request(
+        &[main.clone()],
+        caps,
+        &[],
+        &[unknown.clone(), old.clone()],
+        false,
+    );
+    let (lines, pack) = fetch(&store, &body);
+    assert_eq!(
+        lines,
+        vec![
+            format!("ACK {old} common"),
+            format!("ACK {old} ready"),
+            "NAK".into()
+        ]
+    );
+    assert!(pack.is_empty(), "no pack before done");
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(&[main.clone()], caps, &[], &[unknown], false),
+    );
+    assert_eq!(lines, vec!["NAK"]);
+    assert!(pack.is_empty());
+    // With no-done, "ready" is followed by the pack at once.
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(&[main], CAPS, &[], &[old.clone()], false),
+    );
+    assert_eq!(lines.last().unwrap(), &format!("ACK {old}"));
+    assert!(pack.starts_with(b"PACK"));
+}
+
+#[test]
+fn shallow_clone_stops_at_the_depth() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    // The first request of a shallow fetch carries only wants and deepen: the answer is the
+    // shallow list alone.
+    let mut first = Vec::new();
+    git_on_durable_objects::pktline::write_str(&mut first, &format!("want {main} {CAPS}\n"));
+    git_on_durable_objects::pktline::write_str(&mut first, "deepen 1\n");
+    first.extend_from_slice(b"0000");
+    let (lines, pack) = fetch(&store, &first);
+    assert_eq!(lines, vec![format!("shallow {main}")]);
+    assert!(pack.is_empty());
+
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(&[main.clone()], CAPS, &["deepen 1".into()], &[], true),
+    );
+    assert_eq!(lines, vec![format!("shallow {main}"), "NAK".to_string()]);
+    let client = Repo::new();
+    let tree = repo.git(&["rev-parse", "main^{tree}"]);
+    let mut expected = objects_between(&repo, &tree, None);
+    expected.insert(main.clone());
+    assert_eq!(index(&client, &pack), expected);
+
+    // Deepening by 2 from that boundary unshallows it.
+    let body = upload_request(
+        &[main.clone()],
+        &format!("{CAPS} deepen-relative"),
+        &[format!("shallow {main}"), "deepen 2".into()],
+        &[main.clone()],
+        true,
+    );
+    let (lines, _) = fetch(&store, &body);
+    let grandparent = repo.git(&["rev-parse", "main^1~1"]);
+    assert!(lines.contains(&format!("unshallow {main}")), "{lines:?}");
+    assert!(
+        lines.contains(&format!("shallow {grandparent}")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn deepen_since_and_not_draw_the_boundary() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let time: i64 = repo
+        .git(&["log", "-1", "--format=%ct", "main~5"])
+        .parse()
+        .unwrap();
+    let body = upload_request(
+        &[main.clone()],
+        CAPS,
+        &[format!("deepen-since {time}")],
+        &[],
+        true,
+    );
+    let (lines, _) = fetch(&store, &body);
+    assert!(lines.iter().any(|l| l.starts_with("shallow ")), "{lines:?}");
+    assert!(!lines.contains(&format!("shallow {main}")), "{lines:?}");
+
+    let body = upload_request(
+        &[main.clone()],
+        CAPS,
+        &["deepen-not v1.0".into()],
+        &[],
+        true,
+    );
+    let (lines, pack) = fetch(&store, &body);
+    assert!(lines.iter().any(|l| l.starts_with("shallow ")), "{lines:?}");
+    let client = Repo::new();
+    let got = index(&client, &pack);
+    assert!(!got.contains(&repo.git(&["rev-parse", "v1.0^{commit}"])));
+
+    let body = upload_request(&[main], CAPS, &["deepen-not no-such-ref".into()], &[], true);
+    let (lines, _) = fetch(&store, &body);
+    assert_eq!(
+        lines,
+        vec!["ERR upload-pack: deepen-not is not a ref: no-such-ref"]
+    );
+}
+
+#[test]
+fn unknown_wants_are_refused() {
+    let (_repo, store) = pushed();
+    let bogus = "3333333333333333333333333333333333333333".to_string();
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(&[bogus.clone()], CAPS, &[], &[], true),
+    );
+    assert_eq!(lines, vec![format!("ERR upload-pack: not our ref {bogus}")]);
+    assert!(pack.is_empty());
+}
+
+#[test]
+fn malformed_requests_are_bad_requests() {
+    for body in [
+        &b"zzzz"[..],
+        b"0010want 1234\n",
+        b"0009have\n0000",
+        b"000bbogus x\n",
+    ] {
+        assert!(
+            upload_pack::parse_request(body).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    let log: Vec<String> = repo
+        .git(&["rev-list", "--reverse", "main"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut previous: Option<String> = None;
+    // One large push (a pack), then small ones (loose objects).
+    let steps = std::iter::once(&log[25])
+        .chain(log[26..].iter().step_by(3))
+        .chain(log.last());
+    for commit in steps {
+        let exclude: Vec<&str> = previous.iter().map(String::as_str).collect();
+        let pack = repo.pack(&[commit], &exclude);
+        let old = previous.clone().unwrap_or_else(|| ZERO.to_string());
+        let body = push_body(
+            &[(old, commit.clone(), "refs/heads/main".into())],
+            "report-status",
+            &pack,
+        );
+        assert_eq!(
+            report_lines(&run_push(&store, &body, 4096).unwrap())[1],
+            "ok refs/heads/main"
+        );
+        previous = Some(commit.clone());
+    }
+    let tag = repo.git(&["rev-parse", "v1.0"]);
+    let body = push_body(
+        &[(ZERO.into(), tag.clone(), "refs/tags/v1.0".into())],
+        "report-status",
+        &repo.pack(&["v1.0"], &["main"]),
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap())[1],
+        "ok refs/tags/v1.0"
+    );
+    let (_, loose) = store.count_objects().unwrap();
+    assert!(
+        !store.packs().unwrap().is_empty() && loose > 0,
+        "both packs and loose objects"
+    );
+
+    // Wanting the tag object brings the tag and everything it points at.
+    let main = repo.git(&["rev-parse", "main"]);
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(&[main.clone(), tag.clone()], CAPS, &[], &[], true),
+    );
+    assert_eq!(lines, vec!["NAK"]);
+    let clone = Repo::new();
+    let got = index(&clone, &pack);
+    let mut expected = objects_between(&repo, "main", None);
+    expected.insert(tag.clone());
+    assert_eq!(got, expected);
+    clone.git(&["update-ref", "refs/heads/main", &main]);
+    clone.git(&["update-ref", "refs/tags/v1.0", &tag]);
+    clone.git(&["fsck", "--full", "--strict"]);
+}
