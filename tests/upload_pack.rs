@@ -102,7 +102,13 @@ fn incremental_fetch_sends_exactly_what_is_missing() {
     let main = repo.git(&["rev-parse", "main"]);
     let old = repo.git(&["rev-parse", "main~3"]);
     let unknown = "1111111111111111111111111111111111111111".to_string();
-    let body = upload_request(&[main.clone()], CAPS, &[], &[unknown, old.clone()], true);
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &[],
+        &[unknown, old.clone()],
+        true,
+    );
     let (lines, pack) = fetch(&store, &body);
     assert_eq!(
         lines,
@@ -123,7 +129,7 @@ fn negotiation_rounds_ack_common_and_ready() {
     let unknown = "2222222222222222222222222222222222222222".to_string();
     let caps = "multi_ack_detailed side-band-64k ofs-delta";
     let body = upload_request(
-        &[main.clone()],
+        std::slice::from_ref(&main),
         caps,
         &[],
         &[unknown.clone(), old.clone()],
@@ -141,14 +147,14 @@ fn negotiation_rounds_ack_common_and_ready() {
     assert!(pack.is_empty(), "no pack before done");
     let (lines, pack) = fetch(
         &store,
-        &upload_request(&[main.clone()], caps, &[], &[unknown], false),
+        &upload_request(std::slice::from_ref(&main), caps, &[], &[unknown], false),
     );
     assert_eq!(lines, vec!["NAK"]);
     assert!(pack.is_empty());
     // With no-done, "ready" is followed by the pack at once.
     let (lines, pack) = fetch(
         &store,
-        &upload_request(&[main], CAPS, &[], &[old.clone()], false),
+        &upload_request(&[main], CAPS, &[], std::slice::from_ref(&old), false),
     );
     assert_eq!(lines.last().unwrap(), &format!("ACK {old}"));
     assert!(pack.starts_with(b"PACK"));
@@ -170,7 +176,13 @@ fn shallow_clone_stops_at_the_depth() {
 
     let (lines, pack) = fetch(
         &store,
-        &upload_request(&[main.clone()], CAPS, &["deepen 1".into()], &[], true),
+        &upload_request(
+            std::slice::from_ref(&main),
+            CAPS,
+            &["deepen 1".into()],
+            &[],
+            true,
+        ),
     );
     assert_eq!(lines, vec![format!("shallow {main}"), "NAK".to_string()]);
     let client = Repo::new();
@@ -181,10 +193,10 @@ fn shallow_clone_stops_at_the_depth() {
 
     // Deepening by 2 from that boundary unshallows it.
     let body = upload_request(
-        &[main.clone()],
+        std::slice::from_ref(&main),
         &format!("{CAPS} deepen-relative"),
         &[format!("shallow {main}"), "deepen 2".into()],
-        &[main.clone()],
+        std::slice::from_ref(&main),
         true,
     );
     let (lines, _) = fetch(&store, &body);
@@ -205,7 +217,7 @@ fn deepen_since_and_not_draw_the_boundary() {
         .parse()
         .unwrap();
     let body = upload_request(
-        &[main.clone()],
+        std::slice::from_ref(&main),
         CAPS,
         &[format!("deepen-since {time}")],
         &[],
@@ -216,7 +228,7 @@ fn deepen_since_and_not_draw_the_boundary() {
     assert!(!lines.contains(&format!("shallow {main}")), "{lines:?}");
 
     let body = upload_request(
-        &[main.clone()],
+        std::slice::from_ref(&main),
         CAPS,
         &["deepen-not v1.0".into()],
         &[],
@@ -242,7 +254,7 @@ fn unknown_wants_are_refused() {
     let bogus = "3333333333333333333333333333333333333333".to_string();
     let (lines, pack) = fetch(
         &store,
-        &upload_request(&[bogus.clone()], CAPS, &[], &[], true),
+        &upload_request(std::slice::from_ref(&bogus), CAPS, &[], &[], true),
     );
     assert_eq!(lines, vec![format!("ERR upload-pack: not our ref {bogus}")]);
     assert!(pack.is_empty());
