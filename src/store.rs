@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::object::{ObjectId, ObjectType};
 use crate::pack::{BaseCache, ChunkSource, EntryHeader, Object, PackError, PackObjects};
-use crate::sql::{Sql, SqlError, Value, MAX_PARAMS};
+use crate::sql::{Sql, SqlError, Value};
 use crate::zlib;
 
 /// The size of one pack or idx chunk row (the platform allows 2 MB per row).
@@ -15,6 +15,11 @@ pub const CHUNK_SIZE: u64 = 1 << 20;
 
 /// The symbolic ref a new repository's HEAD names.
 pub const DEFAULT_HEAD: &str = "refs/heads/main";
+
+/// Rows per statement when many are written or looked up at once: they travel as one JSON
+/// parameter that SQLite expands with `json_each`, instead of one bound value per column,
+/// which keeps within the 100-parameter limit and avoids a crossing into JavaScript per value.
+const JSON_BATCH: usize = 1000;
 
 /// Bytes of resolved objects kept while reading delta chains.
 const BASE_CACHE_BYTES: usize = 16 << 20;
@@ -114,6 +119,12 @@ pub struct Store<S: Sql> {
 
 fn id_value(id: &ObjectId) -> Value {
     Value::Blob(id.0.to_vec())
+}
+
+/// A JSON array of hex ids.
+fn ids_json(ids: &[ObjectId]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    format!("[{}]", quoted.join(","))
 }
 
 fn row_id(value: &Value) -> Result<ObjectId, StoreError> {
@@ -265,11 +276,11 @@ impl<S: Sql> Store<S> {
         ids: &[ObjectId],
     ) -> Result<HashMap<ObjectId, (ObjectType, Location)>, StoreError> {
         let mut found = HashMap::new();
-        for batch in ids.chunks(MAX_PARAMS) {
-            let marks = vec!["?"; batch.len()].join(",");
+        for batch in ids.chunks(JSON_BATCH) {
             let rows = self.exec(
-                &format!("SELECT oid, type, pack, offset FROM objects WHERE oid IN ({marks})"),
-                batch.iter().map(id_value).collect(),
+                "SELECT oid, type, pack, offset FROM objects \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids_json(batch).into()],
             )?;
             for row in rows {
                 found.insert(row_id(&row[0])?, location(&row[1..])?);
@@ -305,11 +316,11 @@ impl<S: Sql> Store<S> {
     /// The commit-graph rows of those of `ids` that are stored.
     pub fn commits(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
         let mut found = HashMap::new();
-        for batch in ids.chunks(MAX_PARAMS) {
-            let marks = vec!["?"; batch.len()].join(",");
+        for batch in ids.chunks(JSON_BATCH) {
             let rows = self.exec(
-                &format!("SELECT oid, time, parents FROM commits WHERE oid IN ({marks})"),
-                batch.iter().map(id_value).collect(),
+                "SELECT oid, time, parents FROM commits \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids_json(batch).into()],
             )?;
             for row in rows {
                 let id = row_id(&row[0])?;
@@ -451,37 +462,37 @@ impl<S: Sql> Store<S> {
     }
 
     fn index_objects(&self, objects: &[NewObject], pack: Option<i64>) -> Result<(), StoreError> {
-        for batch in objects.chunks(MAX_PARAMS / 4) {
-            let marks = vec!["(?,?,?,?)"; batch.len()].join(",");
-            let mut params = Vec::with_capacity(batch.len() * 4);
-            for object in batch {
-                params.push(id_value(&object.id));
-                params.push((object.kind as i64).into());
-                params.push(pack.map_or(Value::Null, Value::Integer));
-                params.push(pack.map_or(Value::Null, |_| Value::Integer(object.offset as i64)));
-            }
+        for batch in objects.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|o| format!("[\"{}\",{},{}]", o.id, o.kind as u8, o.offset))
+                .collect();
             self.exec(
-                &format!("INSERT OR IGNORE INTO objects (oid, type, pack, offset) VALUES {marks}"),
-                params,
+                "INSERT OR IGNORE INTO objects (oid, type, pack, offset) \
+                 SELECT unhex(value ->> 0), value ->> 1, ?1, iif(?1 IS NULL, NULL, value ->> 2) \
+                 FROM json_each(?2)",
+                vec![
+                    pack.map_or(Value::Null, Value::Integer),
+                    format!("[{}]", rows.join(",")).into(),
+                ],
             )?;
         }
         Ok(())
     }
 
     fn record_commits(&self, commits: &[CommitInfo]) -> Result<(), StoreError> {
-        for batch in commits.chunks(MAX_PARAMS / 3) {
-            let marks = vec!["(?,?,?)"; batch.len()].join(",");
-            let mut params = Vec::with_capacity(batch.len() * 3);
-            for commit in batch {
-                params.push(id_value(&commit.id));
-                params.push(commit.time.into());
-                params.push(Value::Blob(
-                    commit.parents.iter().flat_map(|p| p.0).collect(),
-                ));
-            }
+        for batch in commits.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|c| {
+                    let parents: String = c.parents.iter().map(ObjectId::to_hex).collect();
+                    format!("[\"{}\",{},\"{parents}\"]", c.id, c.time)
+                })
+                .collect();
             self.exec(
-                &format!("INSERT OR IGNORE INTO commits (oid, time, parents) VALUES {marks}"),
-                params,
+                "INSERT OR IGNORE INTO commits (oid, time, parents) \
+                 SELECT unhex(value ->> 0), value ->> 1, unhex(value ->> 2) FROM json_each(?)",
+                vec![format!("[{}]", rows.join(",")).into()],
             )?;
         }
         Ok(())

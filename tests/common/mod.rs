@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use git_on_durable_objects::pktline::{self, Pkt};
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
-use git_on_durable_objects::sql::{Sql, SqlError, Value};
+use git_on_durable_objects::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::Store;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
@@ -32,7 +32,10 @@ impl rusqlite::ToSql for Param<'_> {
 impl Sql for Db {
     fn exec(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, SqlError> {
         let err = |e: rusqlite::Error| SqlError(e.to_string());
-        assert!(params.len() <= 100, "more than 100 bound parameters");
+        assert!(
+            params.len() <= MAX_PARAMS,
+            "more than {MAX_PARAMS} bound parameters"
+        );
         let mut stmt = self.0.prepare(query).map_err(err)?;
         let columns = stmt.column_count();
         let mut rows = stmt
