@@ -16,6 +16,10 @@
 #   d  push of a repository whose pack is >= 200 MB (random data files, 256 KiB..8 MiB each);
 #      afterwards prints the `x-wasm-memory` response header of
 #      `curl -sI $BASE_URL/<owner>/<name>.git/info/refs` ("n/a" when absent, as with the reference)
+#   e  smart clone (upload-pack, protocol v0) of (a), ours vs git http-backend
+#   f  smart clone of (b)
+#   g  incremental smart fetch of 3 new commits pushed to (a), into the clones of (e)
+#   h  smart clone of (d) (>= 200 MB); prints x-wasm-memory again afterwards
 # Output: a table `case | ours (s) | reference (s) | ratio (ours/reference)`; a failed command
 # shows as FAIL (its output is kept in the work directory, which is then not removed).
 #
@@ -129,6 +133,7 @@ generate() { # NAME GEN-ARGS...: bare repository $WORK/NAME.git from bench/gen-r
 
 rows=()
 ours_a=- ref_a=- ours_b=- ref_b=- ours_c=- ref_c=- ours_d=- ref_d=-
+ours_e=- ref_e=- ours_f=- ref_f=- ours_g=- ref_g=- ours_h=- ref_h=- wasm_memory_clone=
 row() { # CASE OURS REF
     local ratio=-
     if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]]; then
@@ -212,6 +217,55 @@ if [ "$BIG_MB" -gt 0 ]; then
     wasm_memory=${wasm_memory:-n/a}
 fi
 
+# --- (e, f, g, h) smart clones and fetch (upload-pack) -----------------------------------------
+smart_clone() { rm -rf "$2" && git clone -q --bare "$1" "$2"; }
+same_refs_as() { # SOURCE CLONE NAME
+    if [ -d "$2" ] && ! diff <(git -C "$1" for-each-ref) <(git -C "$2" for-each-ref) >/dev/null; then
+        log "WARNING: the $3 clone has different refs than its source"
+        failed=1
+    fi
+}
+if [ "$ours_a" != FAIL ]; then
+    timed ours_e clone-e-ours smart_clone "$A_OURS" "$WORK/smart-ours.git"
+    timed ref_e clone-e-ref smart_clone "$A_REF" "$WORK/smart-ref.git"
+    same_refs_as "$WORK/history.git" "$WORK/smart-ours.git" "(e) ours"
+    row "e: smart clone of (a)" "$ours_e" "$ref_e"
+fi
+if [ "$ours_b" != FAIL ]; then
+    B_OURS=$BASE/$OWNER/random-$RUN_ID.git
+    B_REF=$REF_BASE/$OWNER/random-$RUN_ID.git
+    timed ours_f clone-f-ours smart_clone "$B_OURS" "$WORK/random-ours.git"
+    timed ref_f clone-f-ref smart_clone "$B_REF" "$WORK/random-ref.git"
+    same_refs_as "$WORK/random.git" "$WORK/random-ours.git" "(f) ours"
+    row "f: smart clone of (b)" "$ours_f" "$ref_f"
+fi
+if [ "$ours_a" != FAIL ]; then
+    work=$WORK/history-work
+    git clone -q "$WORK/history.git" "$work"
+    for i in 1 2 3; do
+        printf 'incremental %s\n' "$i" >>"$work/INCREMENTAL.md"
+        git -C "$work" add -A && git -C "$work" commit -q -m "incremental $i"
+    done
+    git -C "$work" push -q "$A_OURS" HEAD:main && git -C "$work" push -q "$A_REF" HEAD:main
+    fetch_into() { git -C "$1" fetch -q origin '+refs/heads/*:refs/heads/*'; }
+    timed ours_g fetch-g-ours fetch_into "$WORK/smart-ours.git"
+    timed ref_g fetch-g-ref fetch_into "$WORK/smart-ref.git"
+    row "g: incremental fetch of 3 commits into (e)" "$ours_g" "$ref_g"
+fi
+if [ "$BIG_MB" -gt 0 ] && [ "$ours_d" != FAIL ]; then
+    timed ours_h clone-h-ours smart_clone "$D_OURS" "$WORK/big-ours.git"
+    if [ "$BIG_REFERENCE" = 1 ]; then
+        timed ref_h clone-h-ref smart_clone "$REF_BASE/$OWNER/big-$RUN_ID.git" "$WORK/big-ref.git"
+    else
+        ref_h=-
+    fi
+    same_refs_as "$WORK/big.git" "$WORK/big-ours.git" "(h) ours"
+    row "h: smart clone of (d)" "$ours_h" "$ref_h"
+    rm -rf "$WORK/big-ours.git" "$WORK/big-ref.git"
+    wasm_memory_clone=$(curl -sI --max-time 60 "$D_OURS/info/refs" |
+        awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); print $2 }')
+fi
+
 # --- report ----------------------------------------------------------------------------------
 echo
 echo "bench: ours = $BASE, reference = git http-backend / static lighttpd on 127.0.0.1, scale $SCALE"
@@ -226,4 +280,7 @@ if [ "$wasm_memory" != skipped ]; then
     else
         echo "x-wasm-memory after (d): $wasm_memory"
     fi
+fi
+if [ -n "$wasm_memory_clone" ]; then
+    echo "x-wasm-memory after (h): $wasm_memory_clone bytes ($((wasm_memory_clone / 1048576)) MiB)"
 fi
