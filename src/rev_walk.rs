@@ -53,6 +53,57 @@ const SEEN: u8 = 1;
 const UNINTERESTING: u8 = 2;
 const QUEUED: u8 = 4;
 
+/// A newest-first queue of commits, marking what the client has (uninteresting) and
+/// spreading that mark to ancestors; it runs dry once only uninteresting commits are left.
+#[derive(Default)]
+struct DateWalk {
+    flags: HashMap<ObjectId, u8>,
+    queue: BinaryHeap<(i64, ObjectId)>,
+    interesting: usize,
+}
+
+impl DateWalk {
+    fn push(&mut self, id: ObjectId, time: i64, uninteresting: bool) {
+        let f = self.flags.entry(id).or_insert(0);
+        if *f & SEEN != 0 {
+            if uninteresting && *f & UNINTERESTING == 0 {
+                *f |= UNINTERESTING;
+                if *f & QUEUED != 0 {
+                    *f &= !QUEUED;
+                    self.interesting -= 1;
+                }
+            }
+            return;
+        }
+        *f |= SEEN;
+        if uninteresting {
+            *f |= UNINTERESTING;
+        } else {
+            *f |= QUEUED;
+            self.interesting += 1;
+        }
+        self.queue.push((time, id));
+    }
+
+    /// The next commit and whether it is uninteresting, while interesting ones remain.
+    fn pop(&mut self) -> Option<(ObjectId, bool)> {
+        if self.interesting == 0 {
+            return None;
+        }
+        let (_, id) = self.queue.pop()?;
+        let f = self.flags.entry(id).or_insert(0);
+        if *f & QUEUED != 0 {
+            *f &= !QUEUED;
+            self.interesting -= 1;
+        }
+        Some((id, *f & UNINTERESTING != 0))
+    }
+
+    fn is_uninteresting(&self, id: &ObjectId) -> bool {
+        self.flags.get(id).is_some_and(|f| f & UNINTERESTING != 0)
+    }
+}
+
 impl<'r, S: Sql> Walker<'r, S> {
     /// A walker reading through `reader`.
     pub fn new(reader: &'r ObjectReader<S>) -> Self {
@@ -92,60 +143,18 @@ impl<'r, S: Sql> Walker<'r, S> {
         haves: &[ObjectId],
         client_shallow: &HashSet<ObjectId>,
     ) -> Result<CommitPlan, StoreError> {
-        let mut flags: HashMap<ObjectId, u8> = HashMap::new();
-        let mut queue: BinaryHeap<(i64, ObjectId)> = BinaryHeap::new();
-        let mut interesting = 0usize;
+        let mut walk = DateWalk::default();
         let mut plan = CommitPlan::default();
         let mut all: Vec<ObjectId> = wants.to_vec();
         all.extend_from_slice(haves);
         self.load(&all)?;
-        let push = |id: ObjectId,
-                    uninteresting: bool,
-                    time: i64,
-                    flags: &mut HashMap<ObjectId, u8>,
-                    queue: &mut BinaryHeap<(i64, ObjectId)>,
-                    interesting: &mut usize| {
-            let f = flags.entry(id).or_insert(0);
-            if *f & SEEN != 0 {
-                if uninteresting && *f & UNINTERESTING == 0 {
-                    *f |= UNINTERESTING;
-                    if *f & QUEUED != 0 {
-                        *f &= !QUEUED;
-                        *interesting -= 1;
-                    }
-                }
-                return;
-            }
-            *f |= SEEN;
-            if uninteresting {
-                *f |= UNINTERESTING;
-            } else {
-                *f |= QUEUED;
-                *interesting += 1;
-            }
-            queue.push((time, id));
-        };
         for (list, uninteresting) in [(wants, false), (haves, true)] {
             for id in list {
                 let time = self.commit(id)?.time;
-                push(
-                    *id,
-                    uninteresting,
-                    time,
-                    &mut flags,
-                    &mut queue,
-                    &mut interesting,
-                );
+                walk.push(*id, time, uninteresting);
             }
         }
-        while interesting > 0 {
-            let Some((_, id)) = queue.pop() else { break };
-            let f = flags.get_mut(&id).expect("queued commits have flags");
-            if *f & QUEUED != 0 {
-                *f &= !QUEUED;
-                interesting -= 1;
-            }
-            let uninteresting = *f & UNINTERESTING != 0;
+        while let Some((id, uninteresting)) = walk.pop() {
             let info = self.commit(&id)?;
             if !uninteresting {
                 plan.commits.push(id);
@@ -156,14 +165,7 @@ impl<'r, S: Sql> Walker<'r, S> {
             self.load(&info.parents)?;
             for parent in &info.parents {
                 let time = self.commit(parent)?.time;
-                push(
-                    *parent,
-                    uninteresting,
-                    time,
-                    &mut flags,
-                    &mut queue,
-                    &mut interesting,
-                );
+                walk.push(*parent, time, uninteresting);
             }
         }
         let sent: HashSet<ObjectId> = plan.commits.iter().copied().collect();
@@ -175,9 +177,7 @@ impl<'r, S: Sql> Walker<'r, S> {
                 .map(|c| c.parents.as_slice())
                 .unwrap_or_default();
             for parent in parents {
-                if !sent.contains(parent)
-                    && flags.get(parent).is_some_and(|f| f & UNINTERESTING != 0)
-                {
+                if !sent.contains(parent) && walk.is_uninteresting(parent) {
                     edges.insert(*parent);
                 }
             }
