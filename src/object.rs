@@ -219,8 +219,19 @@ pub enum TreeEntryKind {
     Gitlink,
 }
 
-/// The entries of a tree: what each points at and its id.
-pub fn tree_entries(mut data: &[u8]) -> Result<Vec<(TreeEntryKind, ObjectId)>, BadObject> {
+/// One entry of a tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeEntry<'a> {
+    /// What it points at.
+    pub kind: TreeEntryKind,
+    /// Its name within the tree.
+    pub name: &'a [u8],
+    /// The object it names.
+    pub id: ObjectId,
+}
+
+/// The entries of a tree, in order.
+pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
     let mut entries = Vec::new();
     while !data.is_empty() {
         let space = data
@@ -241,7 +252,11 @@ pub fn tree_entries(mut data: &[u8]) -> Result<Vec<(TreeEntryKind, ObjectId)>, B
             b"160000" => TreeEntryKind::Gitlink,
             _ => TreeEntryKind::Blob,
         };
-        entries.push((kind, id));
+        entries.push(TreeEntry {
+            kind,
+            name: &data[space + 1..nul],
+            id,
+        });
         data = &data[nul + 21..];
     }
     Ok(entries)
@@ -251,8 +266,8 @@ fn tree_links(data: &[u8]) -> Result<Links, BadObject> {
     Ok(Links {
         refs: tree_entries(data)?
             .into_iter()
-            .filter(|(kind, _)| *kind != TreeEntryKind::Gitlink)
-            .map(|(_, id)| id)
+            .filter(|entry| entry.kind != TreeEntryKind::Gitlink)
+            .map(|entry| entry.id)
             .collect(),
         ..Links::default()
     })

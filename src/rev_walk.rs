@@ -1,11 +1,12 @@
 //! Walking history for upload-pack (git's revision walk): which commits a fetch must send,
 //! where a shallow history stops, and which trees and blobs those commits bring. Commits are
 //! walked through the commit graph recorded at push time, so no commit is inflated; trees are
-//! read only for the commits being sent and for the edges the client already has.
+//! read only where the commits being sent differ from their parents.
 
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 
-use crate::object::{self, ObjectId, ObjectType, TreeEntryKind};
+use crate::object::{self, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
 use crate::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, StoreError};
 
@@ -300,40 +301,71 @@ impl<'r, S: Sql> Walker<'r, S> {
         Ok(true)
     }
 
-    /// Every object reachable from `tree` (itself included), not in `skip`, added to `out`
-    /// and `skip`. Gitlinks are not followed.
+    /// The objects of `tree` (itself included) that are not at the same path in any of
+    /// `bases` (the trees of the commit's parents, which the client has or is being sent)
+    /// and not in `skip`; they are added to `out` and `skip`. Only directories that differ
+    /// from every base are read, so the cost follows the size of the change (git's sparse
+    /// walk); with no bases, every object of the tree is visited. Gitlinks are not followed.
     pub fn tree_objects(
         &mut self,
         tree: ObjectId,
+        bases: &[ObjectId],
         skip: &mut HashSet<ObjectId>,
         out: &mut Vec<ObjectId>,
     ) -> Result<(), StoreError> {
-        let mut stack = vec![tree];
-        while let Some(id) = stack.pop() {
-            if !skip.insert(id) {
+        let mut stack = vec![(tree, bases.to_vec())];
+        while let Some((id, bases)) = stack.pop() {
+            if bases.contains(&id) || !skip.insert(id) {
                 continue;
             }
             out.push(id);
-            let Some((kind, data)) = self.reader.read(&id)? else {
-                return Err(StoreError(format!("object {id} is missing")));
-            };
-            if kind == ObjectType::Tree {
-                let entries = object::tree_entries(&data)
-                    .map_err(|e| StoreError(format!("tree {id}: {}", e.0)))?;
-                for (entry_kind, entry) in entries {
-                    match entry_kind {
-                        TreeEntryKind::Tree => stack.push(entry),
-                        TreeEntryKind::Blob => {
-                            if skip.insert(entry) {
-                                out.push(entry);
-                            }
+            let data = self.read_tree(&id)?;
+            let base_data: Vec<Rc<Vec<u8>>> = bases
+                .iter()
+                .map(|base| self.read_tree(base))
+                .collect::<Result<_, _>>()?;
+            let base_entries: Vec<Vec<TreeEntry>> = base_data
+                .iter()
+                .map(|d| object::tree_entries(d))
+                .collect::<Result<_, _>>()
+                .map_err(|e| StoreError(format!("tree: {}", e.0)))?;
+            let entries = object::tree_entries(&data)
+                .map_err(|e| StoreError(format!("tree {id}: {}", e.0)))?;
+            for entry in entries {
+                let same_path: Vec<ObjectId> = base_entries
+                    .iter()
+                    .filter_map(|list| list.iter().find(|b| b.name == entry.name))
+                    .filter(|b| b.kind == entry.kind)
+                    .map(|b| b.id)
+                    .collect();
+                if same_path.contains(&entry.id) {
+                    continue;
+                }
+                match entry.kind {
+                    TreeEntryKind::Tree => stack.push((entry.id, same_path)),
+                    TreeEntryKind::Blob => {
+                        if skip.insert(entry.id) {
+                            out.push(entry.id);
                         }
-                        TreeEntryKind::Gitlink => {}
                     }
+                    TreeEntryKind::Gitlink => {}
                 }
             }
         }
         Ok(())
+    }
+
+    fn read_tree(&self, id: &ObjectId) -> Result<Rc<Vec<u8>>, StoreError> {
+        match self.reader.read(id)? {
+            Some((ObjectType::Tree, data)) => Ok(data),
+            Some(_) => Err(StoreError(format!("{id} is not a tree"))),
+            None => Err(StoreError(format!("tree {id} is missing"))),
+        }
+    }
+
+    /// The parents of a commit, from the commit graph.
+    pub fn parents(&mut self, id: &ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+        Ok(self.commit(id)?.parents)
     }
 
     /// The tree of a commit.

@@ -347,20 +347,27 @@ pub fn serve<S: Sql>(store: &Store<S>, request: Request) -> Result<Answer<S>, St
     };
     let mut skip: HashSet<ObjectId> = HashSet::new();
     let mut objects: Vec<ObjectId> = Vec::new();
-    let mut ignored = Vec::new();
-    for edge in &plan.edges {
-        let tree = walker.tree_of(edge)?;
-        walker.tree_objects(tree, &mut skip, &mut ignored)?;
-    }
+    // When the client has some history, each commit's tree is compared with its parents'
+    // (those the client has and those being sent) so only what changed is read; a clone
+    // walks each tree once instead.
+    let known: HashSet<ObjectId> = plan.commits.iter().chain(&plan.edges).copied().collect();
     for commit in &plan.commits {
         if skip.insert(*commit) {
             objects.push(*commit);
         }
+        let mut bases = Vec::new();
+        if !plan.edges.is_empty() {
+            for parent in walker.parents(commit)? {
+                if known.contains(&parent) {
+                    bases.push(walker.tree_of(&parent)?);
+                }
+            }
+        }
         let tree = walker.tree_of(commit)?;
-        walker.tree_objects(tree, &mut skip, &mut objects)?;
+        walker.tree_objects(tree, &bases, &mut skip, &mut objects)?;
     }
     for tree in want_trees {
-        walker.tree_objects(tree, &mut skip, &mut objects)?;
+        walker.tree_objects(tree, &[], &mut skip, &mut objects)?;
     }
     for id in extra {
         if skip.insert(id) {

@@ -337,3 +337,56 @@ fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
     clone.git(&["update-ref", "refs/tags/v1.0", &tag]);
     clone.git(&["fsck", "--full", "--strict"]);
 }
+
+#[test]
+fn incremental_fetch_across_reverts_renames_and_merges_leaves_the_client_complete() {
+    let repo = Repo::new();
+    repo.write("a/x.txt", b"one\n");
+    repo.write("a/y.txt", b"why\n");
+    repo.write("b/z.txt", b"zed\n");
+    let base = repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("b/z.txt", b"zed on side\n");
+    let side = repo.commit("side");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("a/x.txt", b"two\n");
+    repo.commit("change x");
+    repo.write("a/x.txt", b"one\n");
+    repo.commit("revert x");
+    repo.git(&["mv", "a", "renamed"]);
+    repo.commit("rename a");
+    repo.git(&["merge", "-q", "--no-edit", "side"]);
+    let main = repo.git(&["rev-parse", "main"]);
+
+    let (store, _db) = store(4096);
+    let body = push_body(
+        &[
+            (ZERO.into(), main.clone(), "refs/heads/main".into()),
+            (ZERO.into(), side.clone(), "refs/heads/side".into()),
+        ],
+        "report-status",
+        &repo.pack(&["--all"], &[]),
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap())[0],
+        "unpack ok"
+    );
+
+    // The client has base and side; it fetches main.
+    let client = Repo::new();
+    index(&client, &repo.pack(&[&base, &side], &[]));
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &[],
+        &[base.clone(), side.clone()],
+        true,
+    );
+    let (lines, pack) = fetch(&store, &body);
+    assert_eq!(lines.last().unwrap(), &format!("ACK {side}"));
+    index(&client, &pack);
+    client.git(&["update-ref", "refs/heads/main", &main]);
+    client.git(&["fsck", "--full", "--strict", "--no-dangling"]);
+    let missing = client.git_with(&["rev-list", "--objects", "--missing=print", "main"], b"");
+    assert!(!String::from_utf8(missing).unwrap().contains('?'));
+}
