@@ -620,6 +620,23 @@ check "h: git pull --ff-only (default protocol) in the smart clone" \
 check "h: smart clone checks out the new main" same_tree main "$SMART_CLONE"
 check "h: smart clone passes git fsck --full after the pull" fsck "$SMART_CLONE"
 
+# Requests over 1 KiB are gzipped by git: 60 local commits make a long list of haves.
+gzip_fetch() {
+    local i
+    for i in $(seq 60); do
+        printf '%s\n' "$i" >"$SMART_CLONE/local-$i.txt"
+        git -C "$SMART_CLONE" add -A && git -C "$SMART_CLONE" commit -q -m "local $i" || return 1
+    done
+    printf 'gzip\n' >>"$SRC/notes/smart.txt"
+    git -C "$SRC" commit -q -am "Commit to fetch with a gzipped request" &&
+        timeout "$LIMIT" git -C "$SRC" push -q "$URL" main || return 1
+    GIT_TRACE_CURL=1 GIT_TRACE_CURL_NO_DATA=1 timeout "$LIMIT" git -C "$SMART_CLONE" fetch origin 2>"$TMP/gzip.trace" || return 1
+    contains "$TMP/gzip.trace" "Content-Encoding: gzip" &&
+        [ "$(git -C "$SMART_CLONE" rev-parse origin/main)" = "$(git -C "$SRC" rev-parse main)" ]
+}
+check "h: a fetch whose request git gzips (many haves) succeeds" gzip_fetch
+check "h: the clone passes git fsck --full after the gzipped fetch" fsck "$SMART_CLONE"
+
 SHALLOW=$TMP/shallow
 check "h: git clone --depth 1" smart git clone -q --depth 1 "$URL" "$SHALLOW"
 check "h: the depth-1 clone has one commit and is shallow" \
