@@ -8,7 +8,13 @@ bash scripts/setup.sh
 echo "== cargo test"
 cargo test --quiet 2>&1
 
+echo "== build the Worker"
+# Built here so that a cold compile does not count against waiting for wrangler dev;
+# wrangler's own build step then finds everything up to date.
+bash scripts/build.sh
+
 echo "== end-to-end (wrangler dev)"
+export WRANGLER_SEND_METRICS=false
 port=${E2E_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 state=$(mktemp -d)
 log="$state/wrangler.log"
