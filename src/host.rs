@@ -148,9 +148,9 @@ impl worker::DurableObject for Repo {
                 })
             }
             (Method::Get, Endpoint::InfoRefs) if service.as_deref() == Some("git-upload-pack") => {
-                match self.store.exists() {
-                    Ok(false) => Ok(Reply::text(404, "repository not found")),
-                    _ => upload_pack::advertise(&self.store).map(|body| {
+                match self.missing() {
+                    Some(reply) => Ok(reply),
+                    None => upload_pack::advertise(&self.store).map(|body| {
                         Reply::ok(
                             "application/x-git-upload-pack-advertisement",
                             Caching::NoCache,
@@ -202,8 +202,8 @@ impl Repo {
             Ok(request) => request,
             Err(e) => return text(400, &e.0),
         };
-        if !self.store.exists().unwrap_or(false) {
-            return text(404, "repository not found");
+        if let Some(reply) = self.missing() {
+            return respond(reply, None);
         }
         let answer = match upload_pack::serve(&self.store, request) {
             Ok(answer) => answer,
@@ -219,12 +219,21 @@ impl Repo {
         let stream = futures_util::stream::iter(
             stream.map(|r| r.map_err(|e| worker::Error::RustError(e.0))),
         );
-        let response = Response::from_stream(stream)?;
-        let headers = response.headers();
-        headers.set("Content-Type", "application/x-git-upload-pack-result")?;
-        headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
-        cors(headers)?;
-        Ok(response)
+        with_headers(
+            Response::from_stream(stream)?,
+            "application/x-git-upload-pack-result",
+            Caching::NoCache,
+            &[],
+        )
+    }
+
+    /// The answer for a repository that was never pushed (404) or whose storage fails (500).
+    fn missing(&self) -> Option<Reply> {
+        match self.store.exists() {
+            Ok(true) => None,
+            Ok(false) => Some(Reply::text(404, "repository not found")),
+            Err(e) => Some(Reply::text(500, &e.0)),
+        }
     }
 
     async fn receive_pack(&self, mut req: Request) -> Result<Response> {
@@ -294,9 +303,20 @@ fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
         }
     }
     .with_status(reply.status);
+    with_headers(response, reply.content_type, reply.caching, &reply.headers)
+}
+
+/// Sets the headers every response carries: type, cache policy (as git's http-backend
+/// sends them), `extra`, the server, wasm memory for the bench, and CORS.
+fn with_headers(
+    response: Response,
+    content_type: &str,
+    caching: Caching,
+    extra: &[(&'static str, String)],
+) -> Result<Response> {
     let headers = response.headers();
-    headers.set("Content-Type", reply.content_type)?;
-    match reply.caching {
+    headers.set("Content-Type", content_type)?;
+    match caching {
         Caching::Default => {}
         Caching::NoCache => {
             headers.set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")?;
@@ -305,7 +325,7 @@ fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
         }
         Caching::Forever => headers.set("Cache-Control", "public, max-age=31536000, immutable")?,
     }
-    for (name, value) in &reply.headers {
+    for (name, value) in extra {
         headers.set(name, value)?;
     }
     headers.set("Server", AGENT)?;
