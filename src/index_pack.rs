@@ -54,8 +54,6 @@ pub struct Indexed {
     pub needed: HashSet<ObjectId>,
     /// The commits in the pack.
     pub commits: Vec<CommitInfo>,
-    /// For each annotated tag in the pack, the object it tags.
-    pub tag_targets: HashMap<ObjectId, ObjectId>,
 }
 
 impl Indexed {
@@ -159,7 +157,6 @@ pub struct IndexPack<'s, S: Sql> {
     cache: RefCell<BaseCache>,
     needed: HashSet<ObjectId>,
     commits: Vec<CommitInfo>,
-    tag_targets: HashMap<ObjectId, ObjectId>,
 }
 
 impl<'s, S: Sql> IndexPack<'s, S> {
@@ -184,7 +181,6 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             needed: HashSet::new(),
             commits: Vec::new(),
-            tag_targets: HashMap::new(),
         }
     }
 
@@ -452,9 +448,6 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     parents: links.parents,
                 });
             }
-            if let Some(target) = links.tag_target {
-                self.tag_targets.insert(id, target);
-            }
         }
         if let Some(data) = data {
             self.cache
@@ -574,7 +567,6 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             objects,
             needed: self.needed,
             commits: self.commits,
-            tag_targets: self.tag_targets,
         })
     }
 }

@@ -2,14 +2,12 @@
 //! the POST body as it streams in. Ref updates are decided and applied in one synchronous
 //! step at the end, after the pack is verified and its connectivity checked.
 
-use std::collections::HashMap;
-
 use crate::index_pack::{IndexPack, Indexed, Stored};
-use crate::object::{self, ObjectId, ObjectType};
+use crate::object::{ObjectId, ObjectType};
 use crate::pktline::{self, Band, Pkt, SideBand};
 use crate::refname;
 use crate::sql::Sql;
-use crate::store::{Store, StoreError, DEFAULT_HEAD};
+use crate::store::{ObjectReader, Store, StoreError, DEFAULT_HEAD};
 use crate::AGENT;
 
 /// Capabilities advertised to pushers.
@@ -337,7 +335,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         if !accepted {
             return Ok(results);
         }
-        let tag_targets = indexed.as_ref().map(|i| &i.tag_targets);
+        let reader = ObjectReader::new(store);
         for (command, result) in self.commands.iter().zip(&results) {
             if result.is_err() {
                 continue;
@@ -345,7 +343,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             if command.new.is_zero() {
                 store.delete_ref(&command.name)?;
             } else {
-                let peeled = peel(store, tag_targets, command.new)?;
+                let peeled = reader.peel(command.new)?;
+                let peeled = (!peeled.tags.is_empty()).then_some(peeled.target);
                 store.set_ref(&command.name, &command.new, peeled)?;
             }
         }
@@ -438,28 +437,4 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         out.extend_from_slice(pktline::FLUSH);
         out
     }
-}
-
-/// What a ref to `id` peels to, when `id` is an annotated tag.
-fn peel<S: Sql>(
-    store: &Store<S>,
-    pushed: Option<&HashMap<ObjectId, ObjectId>>,
-    id: ObjectId,
-) -> Result<Option<ObjectId>, StoreError> {
-    let mut at = id;
-    for _ in 0..64 {
-        let target = match pushed.and_then(|t| t.get(&at)) {
-            Some(target) => *target,
-            None => match store.locate(&at)? {
-                Some((ObjectType::Tag, _)) => store
-                    .read_object(&at)?
-                    .and_then(|(_, data)| object::links(ObjectType::Tag, &data).ok())
-                    .and_then(|l| l.tag_target)
-                    .ok_or_else(|| StoreError(format!("tag {at} is corrupt")))?,
-                _ => return Ok((at != id).then_some(at)),
-            },
-        };
-        at = target;
-    }
-    Err(StoreError("tag chain too long".into()))
 }

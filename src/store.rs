@@ -621,6 +621,17 @@ impl<S: Sql> ChunkSource for StoredChunks<S> {
     }
 }
 
+/// Where a chain of annotated tags leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peeled {
+    /// The tags passed through, the starting object first if it is a tag.
+    pub tags: Vec<ObjectId>,
+    /// The first object that is not a tag.
+    pub target: ObjectId,
+    /// Its type, or None when it is not stored.
+    pub kind: Option<ObjectType>,
+}
+
 /// Reads many objects, sharing one cache of delta bases and one chunk reader per pack.
 pub struct ObjectReader<S: Sql> {
     store: Store<S>,
@@ -691,6 +702,33 @@ impl<S: Sql> ObjectReader<S> {
             })
         };
         PackObjects::new(pack, &*source, &find, &self.cache).object_at(offset)
+    }
+
+    /// Follows a chain of annotated tags from `id`.
+    pub fn peel(&self, id: ObjectId) -> Result<Peeled, StoreError> {
+        let mut tags = Vec::new();
+        let mut at = id;
+        while tags.len() < 64 {
+            match self.store.locate(&at)? {
+                Some((ObjectType::Tag, location)) => {
+                    let (_, data) = self.read_at(&at, ObjectType::Tag, location)?;
+                    let target = crate::object::links(ObjectType::Tag, &data)
+                        .ok()
+                        .and_then(|l| l.tag_target)
+                        .ok_or_else(|| StoreError(format!("tag {at} is corrupt")))?;
+                    tags.push(at);
+                    at = target;
+                }
+                found => {
+                    return Ok(Peeled {
+                        tags,
+                        target: at,
+                        kind: found.map(|(kind, _)| kind),
+                    })
+                }
+            }
+        }
+        Err(StoreError(format!("tag chain from {id} is too long")))
     }
 
     /// The entry at `offset` in `pack` as stored: header and compressed bytes.

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::object::{self, ObjectId, ObjectType};
+use crate::object::{ObjectId, ObjectType};
 use crate::pack_objects::{Options, PackStream, Piece};
 use crate::pktline::{self, Pkt, SideBand};
 use crate::reply::BadRequest;
@@ -234,29 +234,12 @@ pub fn serve<S: Sql>(store: &Store<S>, request: Request) -> Result<Answer<S>, St
     let mut want_commits: Vec<ObjectId> = Vec::new();
     let mut want_trees: Vec<ObjectId> = Vec::new();
     for id in &request.wants {
-        let mut at = *id;
-        let mut kind = wanted[id].0;
-        for _ in 0..64 {
-            if kind != ObjectType::Tag {
-                break;
-            }
-            extra.push(at);
-            let (_, data) = reader
-                .read(&at)?
-                .ok_or_else(|| StoreError(format!("tag {at} is missing")))?;
-            at = object::links(ObjectType::Tag, &data)
-                .ok()
-                .and_then(|l| l.tag_target)
-                .ok_or_else(|| StoreError(format!("tag {at} is corrupt")))?;
-            kind = store
-                .locate(&at)?
-                .map(|(k, _)| k)
-                .unwrap_or(ObjectType::Blob);
-        }
-        match kind {
-            ObjectType::Commit => want_commits.push(at),
-            ObjectType::Tree => want_trees.push(at),
-            _ => extra.push(at),
+        let peeled = reader.peel(*id)?;
+        extra.extend(peeled.tags);
+        match peeled.kind {
+            Some(ObjectType::Commit) => want_commits.push(peeled.target),
+            Some(ObjectType::Tree) => want_trees.push(peeled.target),
+            _ => extra.push(peeled.target),
         }
     }
 
