@@ -96,11 +96,67 @@ mod tests {
     #[test]
     fn rejects_out_of_bounds_and_bad_sizes() {
         let base = b"hello";
-        assert!(apply(base, &[5, 10, 0x91, 3, 10]).is_err());
-        assert!(apply(base, &[4, 1, 1, b'x']).is_err());
-        assert!(apply(base, &[5, 2, 1, b'x']).is_err());
-        assert!(apply(base, &[5, 1, 5, b'x']).is_err());
-        assert!(apply(base, &[5, 1, 0]).is_err());
-        assert!(apply(base, &[0xff; 12]).is_err());
+        fn err<T>(reason: &'static str) -> Result<T, DeltaError> {
+            Err(DeltaError(reason))
+        }
+        // copy 10 bytes at 3 of a 5-byte base: refused, never clamped to what is there
+        assert_eq!(
+            apply(base, &[5, 10, 0x91, 3, 10]),
+            err("delta copies out of bounds")
+        );
+        assert_eq!(
+            apply(base, &[5, 2, 0x91, 4, 2]),
+            err("delta copies out of bounds")
+        );
+        assert_eq!(apply(base, &[5, 5, 0x91, 0, 5]), Ok(base.to_vec()));
+        // size 0 means 0x10000
+        assert_eq!(
+            apply(base, &[5, 5, 0x81, 0]),
+            err("delta copies out of bounds")
+        );
+        let big = vec![7u8; 0x10000];
+        assert_eq!(
+            apply(&big, &[0x80, 0x80, 4, 0x80, 0x80, 4, 0x80]),
+            Ok(big.clone())
+        );
+        // offset bytes at every position, size bytes at every position
+        let mut long = vec![0u8; 0x0302_0100 + 4];
+        long[0x0302_0100..].copy_from_slice(b"abcd");
+        let mut delta = Vec::new();
+        let mut n = long.len();
+        while n >= 0x80 {
+            delta.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        delta.push(n as u8);
+        delta.extend_from_slice(&[4, 0x9f, 0x00, 0x01, 0x02, 0x03, 4]);
+        assert_eq!(apply(&long, &delta), Ok(b"abcd".to_vec()));
+        assert_eq!(
+            apply(base, &[4, 1, 1, b'x']),
+            err("delta base size mismatch")
+        );
+        assert_eq!(
+            apply(base, &[5, 2, 1, b'x']),
+            err("delta result size mismatch")
+        );
+        assert_eq!(
+            apply(base, &[5, 1, 2, b'x', b'y']),
+            err("delta result is longer than declared")
+        );
+        assert_eq!(apply(base, &[5, 1, 5, b'x']), err("truncated delta"));
+        assert_eq!(apply(base, &[5, 1, 0x91, 0]), err("truncated delta"));
+        assert_eq!(apply(base, &[5, 1, 0]), err("delta has a reserved opcode"));
+        assert_eq!(apply(base, &[5]), err("truncated delta header"));
+        assert_eq!(apply(base, &[0xff; 12]), err("delta size overflows"));
+        assert_eq!(sizes(&[0xff; 9]), err("truncated delta header"));
+        assert_eq!(sizes(&[0x80, 0x01, 0xff, 0x7f]), Ok((128, 0x3fff)));
+        // the largest size that fits (nine 7-bit groups), and one more group
+        let mut max = vec![0xff; 8];
+        max.push(0x7f);
+        max.push(0);
+        assert_eq!(sizes(&max), Ok(((1 << 63) - 1, 0)));
+        let mut over = vec![0xff; 9];
+        over.push(0x01);
+        assert_eq!(sizes(&over), err("delta size overflows"));
     }
 }

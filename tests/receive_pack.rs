@@ -10,7 +10,8 @@ use common::*;
 use git_on_durable_objects::dumb;
 use git_on_durable_objects::object::{ObjectId, ObjectType};
 use git_on_durable_objects::pack::{self, EntryKind};
-use git_on_durable_objects::receive_pack::advertise;
+use git_on_durable_objects::pktline;
+use git_on_durable_objects::receive_pack::{self, advertise};
 use git_on_durable_objects::reply::Body;
 use git_on_durable_objects::route::Endpoint;
 use git_on_durable_objects::sql::Sql;
@@ -147,11 +148,76 @@ fn dumb_endpoints_serve_refs_head_packs_and_ranges() {
         "Content-Range",
         format!("bytes 100-{}/{}", pack.size - 1, pack.size)
     )));
+    // Each range names exactly the bytes asked for (the host streams that slice of the rows).
+    let size = pack.size;
+    for (range, start, end) in [
+        ("bytes=100-", 100, size),
+        ("bytes=100-199", 100, 200),
+        ("bytes=0-0", 0, 1),
+        ("bytes=-50", size - 50, size),
+        (&format!("bytes=10-{}", size + 1000), 10, size),
+        (&format!("bytes={}-{}", size - 1, size - 1), size - 1, size),
+    ] {
+        let reply = get(
+            Endpoint::PackFile(pack.name.clone(), PackFile::Pack),
+            Some(range),
+        );
+        assert_eq!(reply.status, 206, "{range}");
+        assert!(
+            reply
+                .headers
+                .contains(&("Content-Range", format!("bytes {start}-{}/{size}", end - 1))),
+            "{range}: {:?}",
+            reply.headers
+        );
+        assert_eq!(
+            reply.body,
+            Body::Chunks {
+                pack: pack.id,
+                file: PackFile::Pack,
+                start,
+                end
+            },
+            "{range}"
+        );
+    }
+    // Several ranges, or none we understand: the whole file.
+    for range in ["bytes=0-1,5-6", "items=0-1", "bytes=5"] {
+        let reply = get(
+            Endpoint::PackFile(pack.name.clone(), PackFile::Pack),
+            Some(range),
+        );
+        assert_eq!(reply.status, 200, "{range}");
+    }
+    let idx = get(
+        Endpoint::PackFile(pack.name.clone(), PackFile::Idx),
+        Some("bytes=8-11"),
+    );
+    assert_eq!(
+        idx.body,
+        Body::Chunks {
+            pack: pack.id,
+            file: PackFile::Idx,
+            start: 8,
+            end: 12
+        }
+    );
+    assert!(idx
+        .headers
+        .contains(&("Content-Range", format!("bytes 8-11/{}", pack.idx_size))));
     let past = get(
         Endpoint::PackFile(pack.name.clone(), PackFile::Pack),
         Some(&format!("bytes={}-", pack.size)),
     );
     assert_eq!(past.status, 416);
+    assert!(past
+        .headers
+        .contains(&("Content-Range", format!("bytes */{size}"))));
+    let backwards = get(
+        Endpoint::PackFile(pack.name.clone(), PackFile::Pack),
+        Some("bytes=200-100"),
+    );
+    assert_eq!(backwards.status, 416);
     // Packed objects are not served loose: the client must fetch the pack.
     let main = id(&repo.git(&["rev-parse", "main"]));
     assert_eq!(get(Endpoint::LooseObject(main), None).status, 404);
@@ -276,13 +342,27 @@ fn advertisement_lists_refs_or_the_empty_capabilities_line() {
     let repo = history_repo();
     push_all(&store, &repo, CAPS, 65536);
     let full = String::from_utf8(advertise(&store).unwrap()).unwrap();
-    assert!(
-        full.contains(&format!(
-            "{} refs/heads/main\0",
-            repo.git(&["rev-parse", "main"])
-        )) || full.contains(" refs/heads/main\n")
-    );
-    assert!(!full.contains("capabilities^{}"));
+    // Every ref with its exact id, sorted by name, capabilities on the first; no peeled lines.
+    let mut expected = "001f# service=git-receive-pack\n0000".to_string();
+    for (i, (name, id)) in repo.refs().iter().enumerate() {
+        let caps = if i == 0 {
+            format!(
+                "\0{} agent={}",
+                receive_pack::CAPABILITIES,
+                git_on_durable_objects::AGENT
+            )
+        } else {
+            String::new()
+        };
+        let line = format!("{id} {name}{caps}\n");
+        expected.push_str(&format!("{:04x}{line}", line.len() + 4));
+    }
+    expected.push_str("0000");
+    assert_eq!(full, expected);
+    assert!(full.contains(&format!(
+        "{} refs/heads/main\0report-status ",
+        repo.git(&["rev-parse", "main"])
+    )));
 }
 
 #[test]
@@ -374,20 +454,13 @@ fn whole_entry(kind: ObjectType, data: &[u8]) -> Vec<u8> {
     entry
 }
 
-fn assert_unpack_error(lines: &[String], needle: &str) {
-    assert!(
-        lines[0].starts_with("unpack ") && lines[0] != "unpack ok",
-        "{lines:?}"
-    );
-    assert!(
-        lines[0].contains(needle),
-        "{lines:?} should mention {needle:?}"
-    );
-    assert!(
-        lines[1..]
-            .iter()
-            .all(|l| l.starts_with("ng ") && l.ends_with(" unpacker error")),
-        "{lines:?}"
+fn assert_unpack_error(lines: &[String], reason: &str) {
+    assert_eq!(
+        lines,
+        vec![
+            format!("unpack {reason}"),
+            "ng refs/heads/main unpacker error".to_string()
+        ]
     );
 }
 
@@ -396,7 +469,10 @@ fn rejects_a_wrong_trailing_checksum() {
     let s = scene();
     let mut pack = s.next_pack();
     *pack.last_mut().unwrap() ^= 1;
-    assert_unpack_error(&s.rejected(&s.update_main(&pack)), "checksum mismatch");
+    assert_unpack_error(
+        &s.rejected(&s.update_main(&pack)),
+        "pack checksum mismatch (pack is corrupted)",
+    );
 }
 
 #[test]
@@ -405,7 +481,10 @@ fn rejects_corrupt_zlib() {
     let mut entry = pack::encode_entry_header(EntryKind::Whole(ObjectType::Blob), 5, 0);
     entry.extend_from_slice(&[0x78, 0x9c, 0xff, 0xff, 0xff, 0xff, 0x00, 0x11]);
     let pack = raw_pack(&[entry]);
-    assert_unpack_error(&s.rejected(&s.update_main(&pack)), "corrupt zlib");
+    assert_unpack_error(
+        &s.rejected(&s.update_main(&pack)),
+        "corrupt zlib data in entry at offset 12",
+    );
 }
 
 #[test]
@@ -414,7 +493,10 @@ fn rejects_a_delta_whose_base_is_missing() {
     let mut entry = pack::encode_entry_header(EntryKind::RefDelta(ObjectId([0xab; 20])), 4, 12);
     entry.extend_from_slice(&zlib::deflate(&[1, 2, 1, b'x']));
     let pack = raw_pack(&[whole_entry(ObjectType::Blob, b"a"), entry]);
-    assert_unpack_error(&s.rejected(&s.update_main(&pack)), "unresolved delta");
+    assert_unpack_error(
+        &s.rejected(&s.update_main(&pack)),
+        "pack has 1 unresolved delta (missing delta base)",
+    );
 }
 
 #[test]
@@ -430,7 +512,10 @@ fn rejects_a_delta_that_reads_out_of_bounds() {
     );
     entry.extend_from_slice(&zlib::deflate(&delta));
     let pack = raw_pack(&[base, entry]);
-    assert_unpack_error(&s.rejected(&s.update_main(&pack)), "corrupt delta");
+    assert_unpack_error(
+        &s.rejected(&s.update_main(&pack)),
+        "corrupt delta at offset 26: delta copies out of bounds",
+    );
 }
 
 #[test]
@@ -438,7 +523,7 @@ fn rejects_a_truncated_pack_and_cleans_up_an_aborted_one() {
     let s = scene();
     let pack = s.next_pack();
     let body = s.update_main(&pack[..pack.len() / 2]);
-    assert_unpack_error(&s.rejected(&body), "truncated");
+    assert_unpack_error(&s.rejected(&body), "pack is truncated at offset 220");
 
     // The client goes away mid-body: the host aborts the push.
     let before = snapshot(&s.db);
@@ -461,7 +546,10 @@ fn rejects_trailing_garbage() {
     let s = scene();
     let mut pack = s.next_pack();
     pack.extend_from_slice(b"garbage");
-    assert_unpack_error(&s.rejected(&s.update_main(&pack)), "trailing garbage");
+    assert_unpack_error(
+        &s.rejected(&s.update_main(&pack)),
+        "pack has trailing garbage after offset 441",
+    );
 }
 
 #[test]
@@ -533,7 +621,10 @@ fn rejects_sha256() {
         "report-status object-format=sha256",
         &s.next_pack(),
     );
-    assert_unpack_error(&s.rejected(&body), "sha256");
+    assert_unpack_error(
+        &s.rejected(&body),
+        "unsupported object-format sha256: this server stores sha1 repositories",
+    );
 }
 
 #[test]
@@ -573,4 +664,371 @@ fn atomic_pushes_are_all_or_nothing() {
             "ng refs/heads/bad..name funny refname"
         ]
     );
+}
+
+// ---- compare-and-swap, connectivity and ref-kind rules, with git's wording ----
+
+impl Scene {
+    /// Writes an object into the scene's repository (not into the store) and returns its id.
+    fn hash(&self, kind: &str, content: &[u8]) -> String {
+        let out = self
+            .repo
+            .git_with(&["hash-object", "-w", "-t", kind, "--stdin"], content);
+        String::from_utf8(out).unwrap().trim().to_string()
+    }
+
+    fn mktree(&self, listing: &str) -> String {
+        let out = self.repo.git_with(&["mktree"], listing.as_bytes());
+        String::from_utf8(out).unwrap().trim().to_string()
+    }
+
+    /// A pack entry holding the object `id` of the scene's repository, whole.
+    fn entry(&self, kind: ObjectType, id: &str) -> Vec<u8> {
+        whole_entry(
+            kind,
+            &self.repo.git_with(&["cat-file", kind.name(), id], b""),
+        )
+    }
+
+    /// One command, with report-status and delete-refs.
+    fn command(&self, old: &str, new: &str, name: &str, pack: &[u8]) -> Vec<u8> {
+        push_body(
+            &[(old.into(), new.into(), name.into())],
+            "report-status delete-refs",
+            pack,
+        )
+    }
+}
+
+#[test]
+fn refuses_to_create_a_ref_that_exists() {
+    let s = scene();
+    // An all-zero old value means "the ref must not exist", never "whatever it is".
+    let body = s.command(ZERO, &s.next, "refs/heads/main", &s.next_pack());
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/heads/main fetch first"]
+    );
+}
+
+#[test]
+fn refuses_a_delete_with_a_stale_old_value() {
+    let s = scene();
+    let stale = s.repo.git(&["rev-parse", "main~3"]);
+    let body = s.command(&stale, ZERO, "refs/heads/main", b"");
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/heads/main fetch first"]
+    );
+    // With the right old value the same delete goes through.
+    let body = s.command(&s.main, ZERO, "refs/heads/main", b"");
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main"]
+    );
+    assert_eq!(s.store.ref_value("refs/heads/main").unwrap(), None);
+}
+
+#[test]
+fn refuses_trees_and_tags_whose_links_are_missing() {
+    let s = scene();
+    // main + a commit adding sub/deep.txt: a new root tree, a new subtree, a new blob.
+    let blob = s.hash("blob", b"deep\n");
+    let sub = s.mktree(&format!("100644 blob {blob}\tdeep.txt\n"));
+    let listing = s.repo.git(&["ls-tree", &s.main]);
+    let root = s.mktree(&format!("{listing}\n040000 tree {sub}\tsub\n"));
+    let commit = s
+        .repo
+        .git(&["commit-tree", &root, "-p", &s.main, "-m", "deep"]);
+    let commit_entry = s.entry(ObjectType::Commit, &commit);
+    let root_entry = s.entry(ObjectType::Tree, &root);
+    let missing = vec!["unpack ok", "ng refs/heads/main missing necessary objects"];
+
+    let no_blob = raw_pack(&[
+        commit_entry.clone(),
+        root_entry.clone(),
+        s.entry(ObjectType::Tree, &sub),
+    ]);
+    let body = s.command(&s.main, &commit, "refs/heads/main", &no_blob);
+    assert_eq!(s.rejected(&body), missing, "a tree's blob is missing");
+
+    let no_subtree = raw_pack(&[
+        commit_entry.clone(),
+        root_entry.clone(),
+        s.entry(ObjectType::Blob, &blob),
+    ]);
+    let body = s.command(&s.main, &commit, "refs/heads/main", &no_subtree);
+    assert_eq!(s.rejected(&body), missing, "a tree's subtree is missing");
+
+    let tag = s.hash(
+        "tag",
+        format!(
+            "object {commit}\ntype commit\ntag deep\ntagger T <t@example.com> 1700000000 +0000\n\ndeep\n"
+        )
+        .as_bytes(),
+    );
+    let only_tag = raw_pack(&[s.entry(ObjectType::Tag, &tag)]);
+    let body = s.command(ZERO, &tag, "refs/tags/deep", &only_tag);
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/tags/deep missing necessary objects"]
+    );
+
+    // All of it together is accepted.
+    let whole = raw_pack(&[
+        commit_entry,
+        root_entry,
+        s.entry(ObjectType::Tree, &sub),
+        s.entry(ObjectType::Blob, &blob),
+        s.entry(ObjectType::Tag, &tag),
+    ]);
+    let body = push_body(
+        &[
+            (s.main.clone(), commit.clone(), "refs/heads/main".into()),
+            (ZERO.into(), tag.clone(), "refs/tags/deep".into()),
+        ],
+        "report-status",
+        &whole,
+    );
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main", "ok refs/tags/deep"]
+    );
+}
+
+#[test]
+fn refuses_to_point_a_branch_at_anything_but_a_commit() {
+    let s = scene();
+    let blob = s.repo.git(&["rev-parse", "main:notes.txt"]);
+    let tag = s.repo.git(&["rev-parse", "v1.0"]);
+    let empty = s.repo.pack(&[], &[]);
+    for (id, kind) in [(&blob, "blob"), (&tag, "tag")] {
+        let body = s.command(ZERO, id, "refs/heads/odd", &empty);
+        assert_eq!(
+            s.rejected(&body),
+            vec![
+                "unpack ok".to_string(),
+                format!("ng refs/heads/odd cannot point a branch at a {kind}")
+            ],
+            "a stored {kind}"
+        );
+    }
+    // A tree that arrives in the pushed pack.
+    let tree = s.repo.git(&["rev-parse", &format!("{}^{{tree}}", s.next)]);
+    let pack = s.repo.pack(&[&s.next], &[&s.main]);
+    let body = s.command(ZERO, &tree, "refs/heads/odd", &pack);
+    assert_eq!(
+        s.rejected(&body),
+        vec![
+            "unpack ok",
+            "ng refs/heads/odd cannot point a branch at a tree"
+        ]
+    );
+    // Outside refs/heads/ any object may be named.
+    let body = s.command(ZERO, &blob, "refs/tags/a-blob", &empty);
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/tags/a-blob"]
+    );
+    assert_eq!(
+        s.store.ref_value("refs/tags/a-blob").unwrap(),
+        Some(id(&blob))
+    );
+}
+
+#[test]
+fn a_create_without_pack_data_is_an_unpacker_error() {
+    let s = scene();
+    // Even a commit the repository has needs the (empty) pack git always sends.
+    let body = s.command(ZERO, &s.main, "refs/heads/copy", b"");
+    assert_eq!(
+        s.rejected(&body),
+        vec![
+            "unpack no pack data received",
+            "ng refs/heads/copy unpacker error"
+        ]
+    );
+}
+
+#[test]
+fn a_pack_without_commands_is_discarded() {
+    let s = scene();
+    let mut body = b"0000".to_vec();
+    body.extend_from_slice(&s.next_pack());
+    let before = snapshot(&s.db);
+    assert_eq!(run_push(&s.store, &body, 100).unwrap(), Vec::<u8>::new());
+    assert_eq!(snapshot(&s.db), before);
+}
+
+/// The exact response for one accepted create of `refs/heads/new`, for these capabilities.
+fn create_response(s: &Scene, caps: &str) -> Vec<u8> {
+    let body = push_body(
+        &[(ZERO.into(), s.main.clone(), "refs/heads/new".into())],
+        caps,
+        &s.repo.pack(&[], &[]),
+    );
+    let response = run_push(&s.store, &body, 4096).unwrap();
+    s.store.delete_ref("refs/heads/new").unwrap();
+    response
+}
+
+#[test]
+fn the_report_follows_the_capabilities() {
+    let s = scene();
+    let mut report = Vec::new();
+    pktline::write_str(&mut report, "unpack ok\n");
+    pktline::write_str(&mut report, "ok refs/heads/new\n");
+    report.extend_from_slice(pktline::FLUSH);
+    let banded = |progress: bool, report: &[u8]| {
+        let mut out = Vec::new();
+        if progress {
+            out.extend_from_slice(b"0019\x02updated 1 of 1 refs\n");
+        }
+        if !report.is_empty() {
+            out.extend_from_slice(format!("{:04x}\x01", report.len() + 5).as_bytes());
+            out.extend_from_slice(report);
+        }
+        out.extend_from_slice(pktline::FLUSH);
+        out
+    };
+    assert_eq!(create_response(&s, "report-status"), report);
+    assert_eq!(create_response(&s, "report-status-v2"), report);
+    assert_eq!(
+        create_response(&s, "report-status side-band-64k"),
+        banded(true, &report)
+    );
+    assert_eq!(
+        create_response(&s, "report-status-v2 side-band-64k quiet"),
+        banded(false, &report)
+    );
+    assert_eq!(
+        create_response(&s, "report-status side-band quiet"),
+        banded(false, &report)
+    );
+    // Without report-status the client asked for no report at all.
+    assert_eq!(create_response(&s, "agent=x"), Vec::<u8>::new());
+    assert_eq!(create_response(&s, "side-band-64k"), banded(true, &[]));
+}
+
+#[test]
+fn side_band_frames_a_long_report_in_1000_byte_frames() {
+    let s = scene();
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("refs/heads/{i:02}-{}", "x".repeat(40)))
+        .collect();
+    let commands: Vec<_> = names
+        .iter()
+        .map(|n| (ZERO.to_string(), s.main.clone(), n.clone()))
+        .collect();
+    for (caps, max) in [
+        ("report-status side-band", 1000),
+        ("report-status side-band-64k", 65520),
+    ] {
+        let response = run_push(
+            &s.store,
+            &push_body(&commands, caps, &s.repo.pack(&[], &[])),
+            4096,
+        )
+        .unwrap();
+        let mut sizes = Vec::new();
+        let mut pos = 0;
+        while let Some((pkt, len)) = pktline::decode(&response[pos..]).unwrap() {
+            pos += len;
+            if let pktline::Pkt::Data(d) = pkt {
+                if d[0] == 1 {
+                    sizes.push(len);
+                }
+            }
+        }
+        assert!(sizes.iter().all(|&n| n <= max), "{caps}: {sizes:?}");
+        assert_eq!(
+            sizes.len(),
+            if max == 1000 { 3 } else { 1 },
+            "{caps}: {sizes:?}"
+        );
+        let lines = report_lines(&response);
+        assert_eq!(lines.len(), 41);
+        assert!(lines[1..].iter().all(|l| l.starts_with("ok ")), "{lines:?}");
+        for name in &names {
+            s.store.delete_ref(name).unwrap();
+        }
+    }
+}
+
+#[test]
+fn push_options_and_shallow_lines_are_read_and_skipped() {
+    let s = scene();
+    let mut body = Vec::new();
+    pktline::write_str(&mut body, &format!("shallow {}\n", s.main));
+    pktline::write_str(
+        &mut body,
+        &format!(
+            "{} {} refs/heads/main\0report-status push-options\n",
+            s.main, s.next
+        ),
+    );
+    body.extend_from_slice(pktline::FLUSH);
+    pktline::write_str(&mut body, "ci.skip\n");
+    pktline::write_str(&mut body, "merge_request.create\n");
+    body.extend_from_slice(pktline::FLUSH);
+    body.extend_from_slice(&s.next_pack());
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body, 7).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main"]
+    );
+    assert_eq!(
+        s.store.ref_value("refs/heads/main").unwrap(),
+        Some(id(&s.next))
+    );
+}
+
+#[test]
+fn malformed_command_sections_are_bad_requests_that_change_nothing() {
+    let s = scene();
+    let command = format!("{} {} refs/heads/main", s.main, s.next);
+    let cases: Vec<(Vec<u8>, String)> = vec![
+        (
+            {
+                let mut b = Vec::new();
+                pktline::write_str(&mut b, &format!("{command}\0report-status\n"));
+                pktline::write_str(&mut b, &format!("{command}\0report-status\n"));
+                b
+            },
+            "capabilities after the first command".into(),
+        ),
+        (
+            {
+                let mut b = Vec::new();
+                pktline::write_str(&mut b, &format!("{command}\n"));
+                b.extend_from_slice(b"0001");
+                b
+            },
+            "unexpected packet Delim".into(),
+        ),
+        (
+            {
+                let mut b = Vec::new();
+                pktline::write_str(&mut b, &format!("{command}\n"));
+                b
+            },
+            "request ended before the flush packet".into(),
+        ),
+        (
+            {
+                let mut b = Vec::new();
+                pktline::write_str(&mut b, &format!("{}x{}", &command[..40], &command[41..]));
+                b
+            },
+            format!(
+                "malformed command {:?}",
+                format!("{}x{}", &command[..40], &command[41..])
+            ),
+        ),
+    ];
+    for (body, reason) in cases {
+        let before = snapshot(&s.db);
+        let err = run_push(&s.store, &body, 5).unwrap_err();
+        assert_eq!(err.0, reason);
+        assert_eq!(snapshot(&s.db), before);
+    }
 }

@@ -123,6 +123,10 @@ impl Repo {
             ])
             .args(args)
             .current_dir(self.path())
+            // The machine's own git configuration (a `commit.gpgsign`, a hook path) must not
+            // change what the tests build.
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date)
             .stdin(Stdio::piped())
