@@ -105,6 +105,34 @@ impl DateWalk {
     }
 }
 
+/// The `commits` that `roots` reach without walking past a commit in `boundary`, in their
+/// order. The client grafts every shallow commit as parentless, so a commit that is reached
+/// only through one (the other parent of a merge cut on one side) would be sent for nothing;
+/// git's upload-pack does not send it either, though it lists it as shallow.
+fn cut_at(
+    commits: &[ObjectId],
+    roots: &[ObjectId],
+    boundary: &HashSet<ObjectId>,
+    graph: &HashMap<ObjectId, CommitInfo>,
+) -> Vec<ObjectId> {
+    let candidates: HashSet<ObjectId> = commits.iter().copied().collect();
+    let mut reached: HashSet<ObjectId> = HashSet::new();
+    let mut stack: Vec<ObjectId> = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if !candidates.contains(&id) || !reached.insert(id) || boundary.contains(&id) {
+            continue;
+        }
+        if let Some(info) = graph.get(&id) {
+            stack.extend(info.parents.iter().copied());
+        }
+    }
+    commits
+        .iter()
+        .filter(|id| reached.contains(id))
+        .copied()
+        .collect()
+}
+
 impl<'r, S: Sql> Walker<'r, S> {
     /// A walker reading through `reader`.
     pub fn new(reader: &'r ObjectReader<S>) -> Self {
@@ -214,7 +242,7 @@ impl<'r, S: Sql> Walker<'r, S> {
         };
         let mut depth_of: HashMap<ObjectId, u32> = HashMap::new();
         let mut queue: VecDeque<ObjectId> = VecDeque::new();
-        for id in starts {
+        for &id in &starts {
             if depth_of.insert(id, 1).is_none() {
                 queue.push_back(id);
             }
@@ -257,6 +285,9 @@ impl<'r, S: Sql> Walker<'r, S> {
             })
             .copied()
             .collect();
+        let mut roots = wants.to_vec();
+        roots.extend(starts);
+        plan.commits = cut_at(&plan.commits, &roots, &boundary, &self.graph);
         Ok(plan)
     }
 

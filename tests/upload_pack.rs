@@ -390,3 +390,171 @@ fn incremental_fetch_across_reverts_renames_and_merges_leaves_the_client_complet
     let missing = client.git_with(&["rev-list", "--objects", "--missing=print", "main"], b"");
     assert!(!String::from_utf8(missing).unwrap().contains('?'));
 }
+
+// ---- shallow boundaries and object sets, compared with git's own upload-pack ----
+
+/// The ids of every object in the git directory `dir`.
+fn all_objects(repo: &Repo, dir: &str) -> BTreeSet<String> {
+    repo.git(&[
+        "-C",
+        dir,
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname)",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// What git's own upload-pack (over file://) gives `git clone --bare --single-branch
+/// --no-tags <clone>` of main, then `git fetch <fetch>` if given: the shallow list and the
+/// object set the client ends with.
+fn oracle(
+    repo: &Repo,
+    clone: &[&str],
+    fetch: Option<&[&str]>,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().join("oracle.git");
+    let dir = dir.to_str().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let mut args = vec![
+        "clone",
+        "-q",
+        "--bare",
+        "--no-local",
+        "--single-branch",
+        "--branch",
+        "main",
+        "--no-tags",
+    ];
+    args.extend_from_slice(clone);
+    args.extend_from_slice(&[&url, dir]);
+    repo.git(&args);
+    if let Some(fetch) = fetch {
+        let mut args = vec!["-C", dir, "fetch", "-q", "origin"];
+        args.extend_from_slice(fetch);
+        repo.git(&args);
+    }
+    let shallow = std::fs::read_to_string(format!("{dir}/shallow")).unwrap_or_default();
+    let shallow = shallow.lines().map(str::to_string).collect();
+    (shallow, all_objects(repo, dir))
+}
+
+/// The ids on the lines of an answer that start with `prefix` (`shallow ` or `unshallow `).
+fn shallow_lines(lines: &[String], prefix: &str) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// One shallow clone of main from our upload-pack: (shallow list, object set).
+fn shallow_clone(
+    store: &Store<Db>,
+    main: &str,
+    deepen: &str,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let body = upload_request(&[main.to_string()], CAPS, &[deepen.to_string()], &[], true);
+    let (lines, pack) = fetch(store, &body);
+    assert_eq!(lines.last().map(String::as_str), Some("NAK"), "{lines:?}");
+    (
+        shallow_lines(&lines, "shallow "),
+        index(&Repo::new(), &pack),
+    )
+}
+
+#[test]
+fn shallow_clones_match_git_upload_pack() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    // The boundary commit's own time: git keeps a commit whose date equals deepen-since.
+    let since = repo.git(&["log", "-1", "--format=%ct", "main~5"]);
+    let after = (since.parse::<i64>().unwrap() + 1).to_string();
+    let cases = [
+        ("deepen 3".to_string(), "--depth=3".to_string()),
+        (
+            format!("deepen-since {since}"),
+            format!("--shallow-since={since}"),
+        ),
+        (
+            format!("deepen-since {after}"),
+            format!("--shallow-since={after}"),
+        ),
+        ("deepen-not v1.0".into(), "--shallow-exclude=v1.0".into()),
+        ("deepen-not topic".into(), "--shallow-exclude=topic".into()),
+    ];
+    for (deepen, clone_arg) in &cases {
+        let ours = shallow_clone(&store, &main, deepen);
+        let theirs = oracle(&repo, &[clone_arg], None);
+        assert!(!theirs.0.is_empty(), "{clone_arg} is shallow");
+        assert_eq!(ours.0, theirs.0, "shallow list for {deepen}");
+        assert_eq!(ours.1, theirs.1, "objects for {deepen}");
+    }
+}
+
+#[test]
+fn deepen_relative_matches_git_upload_pack() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let (shallow, mut objects) = shallow_clone(&store, &main, "deepen 1");
+    assert_eq!(shallow, BTreeSet::from([main.clone()]));
+    let client_shallow: Vec<String> = shallow.iter().map(|id| format!("shallow {id}")).collect();
+    let mut extra = client_shallow.clone();
+    extra.push("deepen 2".into());
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        &format!("{CAPS} deepen-relative"),
+        &extra,
+        std::slice::from_ref(&main),
+        true,
+    );
+    let (lines, pack) = fetch(&store, &body);
+    let mut now = shallow.clone();
+    for id in shallow_lines(&lines, "unshallow ") {
+        assert!(now.remove(&id), "unshallows {id}, which was not shallow");
+    }
+    now.extend(shallow_lines(&lines, "shallow "));
+    let client = Repo::new();
+    index(&client, &repo.pack(&[&main], &[&format!("{main}~1")]));
+    objects.extend(index(&client, &pack));
+    let theirs = oracle(&repo, &["--depth=1"], Some(&["--deepen=2"]));
+    assert_eq!(now, theirs.0, "shallow list after --deepen 2");
+    assert_eq!(objects, theirs.1, "objects after --deepen 2");
+}
+
+#[test]
+fn include_tag_sends_the_tags_of_what_is_sent() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let tag = repo.git(&["rev-parse", "v1.0"]);
+    let mut expected = objects_between(&repo, &main, None);
+    for (caps, with_tag) in [
+        (format!("{CAPS} include-tag"), true),
+        (CAPS.to_string(), false),
+    ] {
+        let body = upload_request(std::slice::from_ref(&main), &caps, &[], &[], true);
+        let (_, pack) = fetch(&store, &body);
+        if with_tag {
+            expected.insert(tag.clone());
+        } else {
+            expected.remove(&tag);
+        }
+        assert_eq!(index(&Repo::new(), &pack), expected, "{caps}");
+    }
+    // A fetch of history that stops before the tagged commit gets no tag.
+    let old = repo.git(&["rev-parse", "main~25"]);
+    let body = upload_request(
+        &[main.clone()],
+        &format!("{CAPS} include-tag"),
+        &[],
+        &[old.clone()],
+        true,
+    );
+    let (_, pack) = fetch(&store, &body);
+    let got = index(&Repo::new(), &pack);
+    assert_eq!(got, objects_between(&repo, &main, Some(&old)));
+    assert!(!got.contains(&tag));
+}
