@@ -95,8 +95,13 @@ pub struct Repo {
 
 impl Repo {
     pub fn new() -> Repo {
+        Repo::new_in(&std::env::temp_dir())
+    }
+
+    /// A new repository in a temporary directory under `parent`.
+    pub fn new_in(parent: &Path) -> Repo {
         let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
+            dir: tempfile::tempdir_in(parent).unwrap(),
             tick: 0.into(),
         };
         repo.git(&["init", "-q", "-b", "main"]);
@@ -206,8 +211,56 @@ impl Repo {
 
 /// A repository with history: 40 commits over several files, a branch merged back,
 /// an annotated and a lightweight tag, a binary file. Its pack has well over 100 objects.
+/// Built once per version of this file and copied for each test: it takes ~150 git runs.
 pub fn history_repo() -> Repo {
-    let repo = Repo::new();
+    let template = history_template();
+    let repo = Repo {
+        dir: tempfile::tempdir().unwrap(),
+        tick: 0.into(),
+    };
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(template.join("."))
+        .arg(repo.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "copying the history fixture");
+    let tick = std::fs::read_to_string(template.join(".git/fixture-tick")).unwrap();
+    repo.tick.set(tick.trim().parse().unwrap());
+    repo
+}
+
+/// The directory of the history fixture, built on first use. Its name carries a hash of
+/// this file, so a changed fixture is built anew; the build goes to a private directory that
+/// is then renamed into place, so test processes running at once never see half of it.
+fn history_template() -> PathBuf {
+    static TEMPLATE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            use sha1::Digest;
+            let version = hex::encode(&sha1::Sha1::digest(include_str!("mod.rs"))[..6]);
+            let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let dir = root.join(format!("history-{version}"));
+            if !dir.join(".git/fixture-tick").exists() {
+                std::fs::create_dir_all(root).unwrap();
+                let repo = build_history_repo(Repo::new_in(root));
+                std::fs::write(
+                    repo.path().join(".git/fixture-tick"),
+                    repo.tick.get().to_string(),
+                )
+                .unwrap();
+                let built = repo.dir.keep();
+                if std::fs::rename(&built, &dir).is_err() {
+                    // Another test process got there first.
+                    std::fs::remove_dir_all(&built).unwrap();
+                }
+            }
+            dir
+        })
+        .clone()
+}
+
+fn build_history_repo(repo: Repo) -> Repo {
     let mut text = String::new();
     for i in 0..40 {
         text.push_str(&format!(
