@@ -138,10 +138,24 @@ mod tests {
 
     #[test]
     fn rejects_malformed_lengths() {
-        assert!(decode(b"zzzz").is_err());
-        assert!(decode(b"0003").is_err());
-        assert!(decode(b"fff1").is_err());
-        assert!(decode(b"+fff").is_err());
+        let err = |text: &str| Err(PktError(text.into()));
+        assert_eq!(decode(b"zzzz"), err("malformed pkt-line length \"zzzz\""));
+        assert_eq!(decode(b"0003"), err("malformed pkt-line length 0003"));
+        assert_eq!(
+            decode(b"fff1"),
+            err("pkt-line of 65521 bytes exceeds the limit of 65520")
+        );
+        assert_eq!(decode(b"+fff"), err("malformed pkt-line length \"+fff\""));
+        assert_eq!(decode(b"0001"), Ok(Some((Pkt::Delim, 4))));
+        assert_eq!(decode(b"0002"), Ok(Some((Pkt::ResponseEnd, 4))));
+        // The largest pkt-line git writes is exactly at the limit.
+        let mut largest = b"fff0".to_vec();
+        largest.resize(MAX_PKT_LEN, b'x');
+        assert_eq!(
+            decode(&largest),
+            Ok(Some((Pkt::Data(&largest[4..]), MAX_PKT_LEN)))
+        );
+        assert_eq!(PktError("x".into()).to_string(), "x");
     }
 
     #[test]
@@ -150,6 +164,20 @@ mod tests {
         SideBand::Small.write(&mut out, Band::Data, &[7; 2000]);
         assert_eq!(&out[..5], b"03e8\x01");
         assert_eq!(out.len(), 2000 + 3 * 5);
+        let mut large = Vec::new();
+        SideBand::Large.write(&mut large, Band::Error, &[7; 70_000]);
+        assert_eq!(&large[..5], b"fff0\x03");
+        assert_eq!(&large[MAX_PKT_LEN..MAX_PKT_LEN + 5], b"118a\x03");
+        assert_eq!(large.len(), 70_000 + 2 * 5);
+        let mut progress = Vec::new();
+        SideBand::Large.write(&mut progress, Band::Progress, b"hi");
+        assert_eq!(progress, b"0007\x02hi");
+        let mut data = Vec::new();
+        SideBand::None.write(&mut data, Band::Data, b"as is");
+        assert_eq!(data, b"as is");
+        let mut written = Vec::new();
+        write(&mut written, b"\x00\xff");
+        assert_eq!(written, b"0006\x00\xff");
         let mut plain = Vec::new();
         SideBand::None.write(&mut plain, Band::Progress, b"dropped");
         assert!(plain.is_empty());

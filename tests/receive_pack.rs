@@ -419,8 +419,13 @@ impl Scene {
 
     /// Pushes `body`, asserts nothing changed, returns the report lines.
     fn rejected(&self, body: &[u8]) -> Vec<String> {
+        self.rejected_in_pieces(body, 333)
+    }
+
+    /// [`Scene::rejected`], with the body fed `piece` bytes at a time.
+    fn rejected_in_pieces(&self, body: &[u8], piece: usize) -> Vec<String> {
         let before = snapshot(&self.db);
-        let lines = report_lines(&run_push(&self.store, body, 333).unwrap());
+        let lines = report_lines(&run_push(&self.store, body, piece).unwrap());
         assert_eq!(
             snapshot(&self.db),
             before,
@@ -546,10 +551,13 @@ fn rejects_trailing_garbage() {
     let s = scene();
     let mut pack = s.next_pack();
     pack.extend_from_slice(b"garbage");
-    assert_unpack_error(
-        &s.rejected(&s.update_main(&pack)),
-        "pack has trailing garbage after offset 441",
-    );
+    // Whole, and in pieces that split the trailer and end with garbage.
+    for piece in [333, 7, 1] {
+        assert_unpack_error(
+            &s.rejected_in_pieces(&s.update_main(&pack), piece),
+            "pack has trailing garbage after offset 441",
+        );
+    }
 }
 
 #[test]
@@ -1031,4 +1039,38 @@ fn malformed_command_sections_are_bad_requests_that_change_nothing() {
         assert_eq!(err.0, reason);
         assert_eq!(snapshot(&s.db), before);
     }
+}
+
+#[test]
+fn a_ref_delta_before_its_base_is_resolved_from_the_spooled_chunks() {
+    // Tiny chunks, so by the time the base arrives the delta's bytes are in flushed rows.
+    let (store, db) = store(64);
+    let base: Vec<u8> = (0..200u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut target = base[..100].to_vec();
+    target.extend_from_slice(b"XYZ");
+    let base_id = git_on_durable_objects::object::hash(ObjectType::Blob, &base);
+    let target_id = git_on_durable_objects::object::hash(ObjectType::Blob, &target);
+    // base 200 (varint c8 01), result 103: copy 100 bytes at 0, insert "XYZ"
+    let delta = [0xc8, 0x01, 103, 0x90, 100, 3, b'X', b'Y', b'Z'];
+    let mut entry =
+        pack::encode_entry_header(EntryKind::RefDelta(base_id), delta.len() as u64, 12);
+    entry.extend_from_slice(&zlib::deflate(&delta));
+    let pack = raw_pack(&[entry, whole_entry(ObjectType::Blob, &base)]);
+    assert!(pack.len() > 3 * 64);
+    let body = push_body(
+        &[(ZERO.into(), target_id.to_hex(), "refs/tags/t".into())],
+        "report-status",
+        &pack,
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 10).unwrap()),
+        vec!["unpack ok", "ok refs/tags/t"]
+    );
+    let (kind, data) = store.read_object(&target_id).unwrap().unwrap();
+    assert_eq!((kind, data.to_vec()), (ObjectType::Blob, target));
+    assert!(store.read_object(&base_id).unwrap().is_some());
+    assert_eq!(
+        db.exec("SELECT count(*) FROM loose", vec![]).unwrap()[0][0].as_i64(),
+        Some(2)
+    );
 }
