@@ -1052,8 +1052,7 @@ fn a_ref_delta_before_its_base_is_resolved_from_the_spooled_chunks() {
     let target_id = git_on_durable_objects::object::hash(ObjectType::Blob, &target);
     // base 200 (varint c8 01), result 103: copy 100 bytes at 0, insert "XYZ"
     let delta = [0xc8, 0x01, 103, 0x90, 100, 3, b'X', b'Y', b'Z'];
-    let mut entry =
-        pack::encode_entry_header(EntryKind::RefDelta(base_id), delta.len() as u64, 12);
+    let mut entry = pack::encode_entry_header(EntryKind::RefDelta(base_id), delta.len() as u64, 12);
     entry.extend_from_slice(&zlib::deflate(&delta));
     let pack = raw_pack(&[entry, whole_entry(ObjectType::Blob, &base)]);
     assert!(pack.len() > 3 * 64);
@@ -1073,4 +1072,144 @@ fn a_ref_delta_before_its_base_is_resolved_from_the_spooled_chunks() {
         db.exec("SELECT count(*) FROM loose", vec![]).unwrap()[0][0].as_i64(),
         Some(2)
     );
+}
+
+#[test]
+fn index_pack_refusals_name_the_fault() {
+    let s = scene();
+    let blob = |data: &[u8], declared: u64| {
+        let mut entry = pack::encode_entry_header(EntryKind::Whole(ObjectType::Blob), declared, 0);
+        entry.extend_from_slice(&zlib::deflate(data));
+        entry
+    };
+    let ofs_delta = |distance: u64, at: u64| {
+        let delta = [1u8, 1, 1, b'x'];
+        let mut entry =
+            pack::encode_entry_header(EntryKind::OfsDelta(at - distance), delta.len() as u64, at);
+        entry.extend_from_slice(&zlib::deflate(&delta));
+        entry
+    };
+    let missing = |n: u8| {
+        let mut entry = pack::encode_entry_header(EntryKind::RefDelta(ObjectId([n; 20])), 4, 0);
+        entry.extend_from_slice(&zlib::deflate(&[1, 1, 1, b'x']));
+        entry
+    };
+    let first = blob(b"a", 1);
+    let mut bad_version = raw_pack(&[first.clone()]);
+    bad_version[7] = 4;
+    let bad_version = reseal(bad_version);
+    let mut not_a_pack = raw_pack(&[first.clone()]);
+    not_a_pack[0] = b'Q';
+    let cases: Vec<(Vec<u8>, String)> = vec![
+        (
+            raw_pack(&[blob(b"hello world", 5)]),
+            "entry at offset 12 inflates to more than its declared size".into(),
+        ),
+        (
+            raw_pack(&[blob(b"hello", 10)]),
+            "entry at offset 12 inflates to 5 bytes, not the declared 10".into(),
+        ),
+        (
+            // An offset that lands inside the first entry, not at its start.
+            raw_pack(&[
+                first.clone(),
+                ofs_delta(first.len() as u64 - 1, 12 + first.len() as u64),
+            ]),
+            format!(
+                "delta at offset {} names no entry as its base",
+                12 + first.len()
+            ),
+        ),
+        (
+            raw_pack(&[missing(1), missing(2), first.clone()]),
+            "pack has 2 unresolved deltas (missing delta base)".into(),
+        ),
+        (
+            raw_pack(&[whole_entry(ObjectType::Commit, b"tree nonsense\n")]),
+            format!(
+                "bad commit {}: bad object id in header",
+                git_on_durable_objects::object::hash(ObjectType::Commit, b"tree nonsense\n")
+            ),
+        ),
+        (bad_version, "unsupported pack version 4".into()),
+        (not_a_pack, "not a pack: bad signature".into()),
+        (
+            raw_pack(&[vec![
+                0x80 | 0x30,
+                0x80,
+                0x80,
+                0x80,
+                0x80,
+                0x80,
+                0x80,
+                0x80,
+                0x80,
+                0x01,
+            ]]),
+            "bad entry header at offset 12: size overflows".into(),
+        ),
+        (
+            raw_pack(&[vec![0x50, 0x78]]),
+            "bad entry header at offset 12: unknown type".into(),
+        ),
+    ];
+    for (pack, reason) in cases {
+        for piece in [333, 1] {
+            assert_unpack_error(&s.rejected_in_pieces(&s.update_main(&pack), piece), &reason);
+        }
+    }
+}
+
+/// Blobs `0..n` as a raw pack, and the id of the first.
+fn blobs_pack(n: usize, size: usize) -> (Vec<u8>, ObjectId) {
+    let data = |i: usize| {
+        let mut d = format!("blob {i}\n").into_bytes();
+        d.resize(size.max(d.len()), b'.');
+        d
+    };
+    let entries: Vec<Vec<u8>> = (0..n)
+        .map(|i| whole_entry(ObjectType::Blob, &data(i)))
+        .collect();
+    (
+        raw_pack(&entries),
+        git_on_durable_objects::object::hash(ObjectType::Blob, &data(0)),
+    )
+}
+
+#[test]
+fn pushes_of_fewer_than_100_small_objects_are_stored_loose() {
+    let count = |db: &Db, table: &str| {
+        db.exec(&format!("SELECT count(*) FROM {table}"), vec![])
+            .unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    for (n, size, loose) in [
+        (99, 10, true),
+        (100, 10, false),
+        (1, 1 << 20, true),
+        (1, (1 << 20) + 1, false),
+    ] {
+        let (store, db) = store(1 << 16);
+        let (pack, first) = blobs_pack(n, size);
+        let body = push_body(
+            &[(ZERO.into(), first.to_hex(), "refs/tags/blob".into())],
+            "report-status",
+            &pack,
+        );
+        assert_eq!(
+            report_lines(&run_push(&store, &body, 65536).unwrap()),
+            vec!["unpack ok", "ok refs/tags/blob"]
+        );
+        let expected = if loose { (n as i64, 0) } else { (0, 1) };
+        assert_eq!(
+            (count(&db, "loose"), store.packs().unwrap().len() as i64),
+            expected,
+            "{n} objects of {size} bytes"
+        );
+        assert_eq!(
+            store.count_objects().unwrap(),
+            (n as u64, if loose { n as u64 } else { 0 })
+        );
+    }
 }
