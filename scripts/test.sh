@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: native unit and service tests (cargo test), then the end-to-end suite with
-# the real git CLI and isomorphic-git against the real Worker under wrangler dev.
+# the real git CLI and isomorphic-git against the real Worker under wrangler dev, then the same
+# suite against git's own git http-backend (tests/e2e/reference.sh), which shows that what the
+# suite expects is git's behaviour. Fails if any of them fails; prints each part's wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,9 +23,12 @@ log="$state/wrangler.log"
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
   --show-interactive-dev-session=false >"$log" 2>&1 &
 wrangler_pid=$!
-cleanup() {
+stop_wrangler() {
   kill "$wrangler_pid" 2>/dev/null || true
   wait "$wrangler_pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_wrangler
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -38,9 +43,21 @@ for _ in $(seq 1 300); do
 done
 curl -sf "http://127.0.0.1:$port/" >/dev/null || { cat "$log"; echo "wrangler dev did not start" >&2; exit 1; }
 status=0
+started=$SECONDS
 bash tests/e2e/run.sh "http://127.0.0.1:$port" || status=$?
+echo "== end-to-end (wrangler dev): exit $status, $((SECONDS - started)) s"
 if [ "$status" -ne 0 ]; then
   echo "---- wrangler dev log (last 60 lines)"
   tail -n 60 "$log"
 fi
-exit "$status"
+stop_wrangler
+
+echo "== end-to-end reference (git http-backend behind lighttpd)"
+reference=0
+started=$SECONDS
+bash tests/e2e/reference.sh || reference=$?
+echo "== end-to-end reference: exit $reference, $((SECONDS - started)) s"
+if [ "$status" -ne 0 ] || [ "$reference" -ne 0 ]; then
+  echo "end-to-end failed: against the Worker exit $status, against git http-backend exit $reference" >&2
+  exit 1
+fi

@@ -4,10 +4,12 @@
 #
 # Usage:
 #   tests/e2e/run.sh BASE_URL            e.g. tests/e2e/run.sh http://127.0.0.1:8787
-#   E2E_REFERENCE=1 E2E_REFERENCE_DIR=DIR tests/e2e/run.sh BASE_URL
+#   E2E_REFERENCE=1 E2E_REFERENCE_DIR=DIR E2E_REFERENCE_STATIC=STATIC_URL tests/e2e/run.sh BASE_URL
 #       The server is git http-backend started by tests/support/reference-server.sh with
 #       that DIR: repositories are created (git init --bare) before their first push, and
 #       the checks specific to our server are skipped (tests/e2e/reference.sh does all this).
+#       STATIC_URL is the same server's static port (the repositories as plain files): the
+#       Range checks ask it, since git http-backend does not implement Range.
 #
 # Environment:
 #   E2E_SCALE  size of the generated source repository (tests/e2e/make-repo.sh SCALE), default 1
@@ -23,14 +25,33 @@
 #
 # Checks skipped in reference mode (E2E_REFERENCE=1), because their expected text is our
 # server's own wording and git's receive-pack / http-backend say something else:
-#   f: stale old value -> `ng refs/heads/main fetch first`
-#      (git's receive-pack answers `ng refs/heads/main failed to update ref`)
+#   f: stale old value, create (old = zeros) of an existing ref, delete with a stale old value
+#      -> `ng <ref> fetch first` (git's receive-pack answers `ng <ref> failed to update ref`;
+#      the `unpack ok` and `ng <ref> ` part is checked against both)
 #   g: never-pushed repository, GET info/refs and GET HEAD -> body contains `repository not found`
 #      (git http-backend answers 404 with an empty body)
-# Everything else (including the 404 statuses themselves) is checked against both; the
-# missing-objects wording `ng <ref> missing necessary objects` is git's own, so it is checked
-# against both as well.
+# and because git's own server behaves differently, where ours is stricter:
+#   f: the objects a push refused for a stale old value or an existing ref carried are not served
+#      (git's receive-pack moves the pushed objects out of its quarantine before it tries the ref
+#      updates, so it serves them afterwards; ours discards them)
+#   g: CORS headers (git http-backend sends none)
+#   h: the empty repository is made by push and delete (reference-server.sh creates it)
+#   h: a malformed upload-pack request answers 4xx (git http-backend answers 200 and dies)
+# The Range checks (c) ask the reference server's static port in reference mode (git
+# http-backend does not implement Range). One check expects different text from each: the
+# `unpack` line for a pack with a bad trailing checksum is ours `unpack pack checksum mismatch
+# (pack is corrupted)`, git's `unpack unpack-objects abnormal exit` (git unpacks pushes of < 100
+# objects with unpack-objects).
+# Everything else (including the 404 statuses themselves and the 200 of every receive-pack
+# answer) is checked against both; the missing-objects wording `ng <ref> missing necessary
+# objects` is git's own, so it is checked against both as well.
+#
+# The suite counts its checks: passed + failed + skipped must equal EXPECTED (below), the same in
+# both modes, else it prints a `not ok` and fails, so a section that stops early fails the run.
 set -u
+
+# The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
+EXPECTED=178
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -43,8 +64,9 @@ REFERENCE=${E2E_REFERENCE:-0}
 SCALE=${E2E_SCALE:-1}
 OWNER=${E2E_OWNER:-e2e}
 RUN_ID=$(date +%Y%m%d%H%M%S)-$$
-if [ "$REFERENCE" = 1 ] && [ -z "${E2E_REFERENCE_DIR:-}" ]; then
-    echo "$0: E2E_REFERENCE=1 needs E2E_REFERENCE_DIR (the reference-server.sh DIR)" >&2
+if [ "$REFERENCE" = 1 ] && { [ -z "${E2E_REFERENCE_DIR:-}" ] || [ -z "${E2E_REFERENCE_STATIC:-}" ]; }; then
+    echo "$0: E2E_REFERENCE=1 needs E2E_REFERENCE_DIR (the reference-server.sh DIR) and" \
+        "E2E_REFERENCE_STATIC (its static URL)" >&2
     exit 2
 fi
 
@@ -206,6 +228,72 @@ raw_push() {
         --data-binary @"$out.req" -o "$out" -w '%{http_code}\n' "$url/git-receive-pack" >"$out.status"
 }
 
+# pkt_lines FILE: the pkt-lines of FILE, one per line: a data packet's payload without its
+# trailing newline and without anything from a NUL on (capabilities), a flush packet as 0000.
+# Fails on anything that is not pkt-lines.
+pkt_lines() {
+    python3 -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+i = 0
+while i < len(data):
+    n = int(data[i:i + 4], 16)
+    if n == 0:
+        print("0000")
+        i += 4
+        continue
+    if n < 4 or i + n > len(data):
+        sys.exit("bad pkt-line length %d at offset %d" % (n, i))
+    payload = data[i + 4:i + n].split(b"\0")[0]
+    if payload.endswith(b"\n"):
+        payload = payload[:-1]
+    print(payload.decode("utf-8", "replace"))
+    i += n
+' "$1"
+}
+# report_is OUT LINE...: the receive-pack answer OUT is exactly these pkt-lines and a flush.
+report_is() {
+    local out=$1
+    shift
+    diff -u <(printf '%s\n' "$@" 0000) <(pkt_lines "$out")
+}
+# raw_status_is OUT CODE: raw_push got HTTP status CODE for OUT.
+raw_status_is() {
+    echo "HTTP $(cat "$1.status")"
+    [ "$(cat "$1.status")" = "$2" ]
+}
+# pack_of NEW OUT: a pack (OUT) of NEW's objects that are not in main ($MAIN), and OUT.objects,
+# the ids it holds (read back from the pack with git index-pack and git show-index).
+pack_of() {
+    printf '%s\n^%s\n' "$1" "$MAIN" | git -C "$SRC" pack-objects -q --revs --stdout >"$2" || return 1
+    git -C "$SRC" index-pack -o "$2.idx" "$2" >/dev/null || return 1
+    git show-index <"$2.idx" | cut -d' ' -f2 | sort >"$2.objects"
+}
+# packs_snapshot URL OUT: objects/info/packs into OUT.
+packs_snapshot() { get "$1/objects/info/packs" "$2"; }
+unchanged_packs() { # URL BEFORE_FILE: objects/info/packs byte for byte as before (no new pack)
+    get "$1/objects/info/packs" "$TMP/after.packs" || return 1
+    cat "$TMP/after.packs"
+    cmp "$2" "$TMP/after.packs" || { diff -u "$2" "$TMP/after.packs"; return 1; }
+}
+not_served() { # URL IDS_FILE: each object listed (at least one) answers 404 as a loose object
+    local id code n=0 bad=0
+    while read -r id; do
+        n=$((n + 1))
+        code=$(curl -s --max-time 60 -o /dev/null -w '%{http_code}' "$1/objects/${id:0:2}/${id:2}")
+        echo "GET objects/${id:0:2}/${id:2} -> $code"
+        [ "$code" = 404 ] || bad=1
+    done <"$2"
+    [ "$n" -ge 1 ] || { echo "no objects listed in $2"; return 1; }
+    [ "$bad" = 0 ]
+}
+ref_is() { # GITDIR REF ID: REF resolves to ID in GITDIR
+    local got
+    got=$(git -C "$1" rev-parse --verify -q "$2")
+    echo "$2: want $3 got ${got:-nothing}"
+    [ -n "$3" ] && [ "$got" = "$3" ]
+}
+
 contains_all() { # FILE TEXT...
     local f=$1
     shift
@@ -297,12 +385,19 @@ check "a: clone passes git fsck --full" fsck "$CLONE"
 # ---------------------------------------------------------------------------------------------
 # b. Incremental push of 3 commits (< 100 objects), dumb fetch in the earlier clones.
 OLD_MAIN=$(git -C "$SRC" rev-parse main)
-for i in 1 2 3; do
-    printf 'incremental %s\n' "$i" >>"$SRC/notes/incremental.txt"
-    printf 'tweak %s\n' "$i" >>"$SRC/src/main.c"
-    git -C "$SRC" add -A
-    git -C "$SRC" commit -q -m "Incremental commit $i"
-done
+incremental_commits() {
+    local i n
+    for i in 1 2 3; do
+        printf 'incremental %s\n' "$i" >>"$SRC/notes/incremental.txt"
+        printf 'tweak %s\n' "$i" >>"$SRC/src/main.c"
+        git -C "$SRC" add -A && git -C "$SRC" commit -q -m "Incremental commit $i" || return 1
+    done
+    n=$(git -C "$SRC" rev-list --count "$OLD_MAIN..main")
+    echo "new commits on main: $n"
+    [ "$n" = 3 ]
+}
+check "b: commit 3 incremental commits in the source" incremental_commits
+B_NEW=$(git -C "$SRC" rev-parse main)
 small_push() {
     local n
     n=$(git -C "$SRC" rev-list --objects "$OLD_MAIN..main" | wc -l)
@@ -314,10 +409,12 @@ check "b: push 3 new commits" push_capture "$SRC" "$URL" main
 check "b: push output reports the fast-forward" \
     contains "$TMP/push.out" "${OLD_MAIN:0:7}..$(git -C "$SRC" rev-parse --short=7 main)  main -> main"
 check "b: GIT_SMART_HTTP=0 git fetch in the mirror" dumb git -C "$MIRROR" fetch -q
+check "b: the mirror's main is the source's new commit" ref_is "$MIRROR" refs/heads/main "$B_NEW"
 check "b: mirror's for-each-ref equals the source's" same_refs "$SRC" "$MIRROR"
 check "b: mirror passes git fsck --full" fsck "$MIRROR"
 check "b: GIT_SMART_HTTP=0 git pull --ff-only in the clone" dumb git -C "$CLONE" pull -q --ff-only
 check "b: clone checks out the new main" same_tree main "$CLONE"
+check "b: the clone's HEAD is the source's new commit" ref_is "$CLONE" HEAD "$B_NEW"
 check "b: clone's remote branches and tags equal the source's" clone_refs_match "$SRC" "$CLONE"
 check "b: clone passes git fsck --full" fsck "$CLONE"
 
@@ -362,6 +459,39 @@ idx_identical() {
     [ "$bad" = 0 ]
 }
 check "c: every stored pack's .idx is byte-identical to git index-pack's" idx_identical
+
+# Range requests on the first stored pack (the full push's, > 2 MB): the answer is 206 with
+# Content-Range and exactly that slice of the whole file. The open range starts 1000 bytes
+# before the 1 MiB mark, so it spans the server's 1 MiB storage rows.
+# git http-backend does not implement Range (lighttpd applies it to the CGI's output, and for a
+# spooled response sends the headers of a 206 and no body), so in reference mode these two ask
+# the static file server of the same repositories (E2E_REFERENCE_STATIC), as dumb clients would.
+RANGE_URL=$URL
+if ! ours; then RANGE_URL=${E2E_REFERENCE_STATIC%/}${URL#"$BASE"}; fi
+RANGE=$TMP/range
+mkdir -p "$RANGE"
+RANGE_PACK=$(sed -n 's/^P \(pack-[0-9a-f]*\.pack\)$/\1/p' "$TMP/packs/packs" 2>/dev/null | head -n 1)
+get "$RANGE_URL/objects/pack/$RANGE_PACK" "$RANGE/whole.pack" || echo "# could not GET the pack $RANGE_PACK"
+ranged_get() { # RANGE FIRST LAST: GET with Range: bytes=RANGE is 206, bytes FIRST-LAST/SIZE
+    local size code
+    size=$(stat -c %s "$RANGE/whole.pack") || return 1
+    [ -n "$RANGE_PACK" ] && [ "$size" -gt "$3" ] && [ "$3" -gt "$2" ] || { echo "pack '$RANGE_PACK' of $size bytes is too small"; return 1; }
+    code=$(curl -s --max-time 300 -H "Range: bytes=$1" -D "$RANGE/headers" -o "$RANGE/got" \
+        -w '%{http_code}' "$RANGE_URL/objects/pack/$RANGE_PACK") || return 1
+    echo "GET $RANGE_URL/objects/pack/$RANGE_PACK, Range: bytes=$1 -> $code"
+    tr -d '\r' <"$RANGE/headers"
+    [ "$code" = 206 ] || return 1
+    tr -d '\r' <"$RANGE/headers" | grep -i -q -x -F "content-range: bytes $2-$3/$size" ||
+        { echo "expected Content-Range: bytes $2-$3/$size"; return 1; }
+    tail -c +$(($2 + 1)) "$RANGE/whole.pack" | head -c $(($3 - $2 + 1)) >"$RANGE/want"
+    echo "body: $(stat -c %s "$RANGE/got") bytes, expected $(stat -c %s "$RANGE/want")"
+    cmp "$RANGE/want" "$RANGE/got"
+}
+check "c: GET of a stored pack with Range: bytes=100-199 is 206, Content-Range and that slice" \
+    ranged_get 100-199 100 199
+RANGE_SIZE=$(stat -c %s "$RANGE/whole.pack" 2>/dev/null || echo 0)
+check "c: GET of a stored pack with Range: bytes=1047576- is 206, Content-Range and the rest of the file" \
+    ranged_get 1047576- 1047576 $((RANGE_SIZE - 1))
 
 # ---------------------------------------------------------------------------------------------
 # d. isomorphic-git pushes to a new repository; git reads it back over dumb HTTP.
@@ -418,10 +548,18 @@ topic_gone() {
 }
 check "e: refs/heads/topic is gone from info/refs, main still there" topic_gone
 git -C "$SRC" branch -q -D topic
-git -C "$SRC" checkout -q feature
-git -C "$SRC" commit -q --amend -m "Feature part, rewritten"
+OLD_FEATURE=$(git -C "$SRC" rev-parse feature)
+rewrite_feature() {
+    local new
+    git -C "$SRC" checkout -q feature &&
+        git -C "$SRC" commit -q --amend -m "Feature part, rewritten" &&
+        git -C "$SRC" checkout -q main || return 1
+    new=$(git -C "$SRC" rev-parse feature)
+    echo "feature: $OLD_FEATURE -> $new"
+    [ "$new" != "$OLD_FEATURE" ] && [ "$(git -C "$SRC" rev-parse "$new^")" = "$(git -C "$SRC" rev-parse "$OLD_FEATURE^")" ]
+}
+check "e: rewrite the source's feature branch tip (amend)" rewrite_feature
 NEW_FEATURE=$(git -C "$SRC" rev-parse feature)
-git -C "$SRC" checkout -q main
 rewritten_rejected() {
     if timeout "$LIMIT" git -C "$SRC" push "$URL" feature >"$TMP/push.out" 2>&1; then
         cat "$TMP/push.out"
@@ -437,21 +575,58 @@ check "e: push output reports the forced update" contains "$TMP/push.out" "(forc
 check "e: info/refs has the new value of refs/heads/feature" \
     info_refs_has "$URL" "$NEW_FEATURE	refs/heads/feature"
 check "e: GIT_SMART_HTTP=0 git fetch --prune in the mirror" dumb git -C "$MIRROR" fetch -q --prune
+check "e: the mirror's feature is the rewritten commit" ref_is "$MIRROR" refs/heads/feature "$NEW_FEATURE"
 check "e: mirror's for-each-ref equals the source's" same_refs "$SRC" "$MIRROR"
 check "e: mirror passes git fsck --full" fsck "$MIRROR"
 check "e: info/refs still byte-identical to git update-server-info's" info_refs_identical
 
 # ---------------------------------------------------------------------------------------------
-# f. Rejections: the messages git/the server print, refs unchanged afterwards.
+# f. Rejections: the messages git/the server print; refs, packs and loose objects unchanged
+#    afterwards. Then what the server itself accepts and refuses, with hand-made requests.
 BEFORE=$TMP/before.refs
+BEFORE_PACKS=$TMP/before.packs
 info_refs "$URL" "$BEFORE" || echo "# could not read info/refs"
+packs_snapshot "$URL" "$BEFORE_PACKS" || echo "# could not read objects/info/packs"
 MAIN=$(git -C "$SRC" rev-parse main)
+ZERO=0000000000000000000000000000000000000000
 
-# Non-fast-forward without --force: git refuses on its own.
-git -C "$SRC" checkout -q -b diverge main~1
-printf 'diverging\n' >"$SRC/diverge.txt"
-git -C "$SRC" add -A && git -C "$SRC" commit -q -m "Diverging commit"
-git -C "$SRC" checkout -q main
+# unchanged_after WHAT [IDS_FILE [KEPT_BY_GIT]]: the checks after a refused push: info/refs and
+# objects/info/packs byte for byte as before (no new pack), and no object listed in IDS_FILE (the
+# objects the push carried) served. KEPT_BY_GIT=1: git's receive-pack moves the pushed objects
+# out of its quarantine before it tries the ref updates and serves them afterwards, so that one
+# check is ours only.
+unchanged_after() {
+    check "f: refs unchanged after $1" unchanged_refs "$URL" "$BEFORE"
+    check "f: objects/info/packs unchanged after $1" unchanged_packs "$URL" "$BEFORE_PACKS"
+    [ $# -ge 2 ] || return 0
+    if ours || [ "${3:-0}" != 1 ]; then
+        check "f: the objects carried by $1 are not served (404 each)" not_served "$URL" "$2"
+    else
+        skip "f: the objects carried by $1 are not served (404 each)" \
+            "git's receive-pack keeps a refused push's objects (quarantine migrated before the ref update)"
+    fi
+}
+# refused_as OUT REF: the report is `unpack ok`, one `ng REF <reason>` and the flush.
+refused_as() {
+    pkt_lines "$1" >"$1.lines" || return 1
+    cat "$1.lines"
+    [ "$(wc -l <"$1.lines")" = 3 ] && [ "$(sed -n 1p "$1.lines")" = "unpack ok" ] &&
+        case "$(sed -n 2p "$1.lines")" in "ng $2 "?*) true ;; *) false ;; esac &&
+        [ "$(sed -n 3p "$1.lines")" = 0000 ]
+}
+# accepted_as OUT REF: HTTP 200 and the report is exactly `unpack ok`, `ok REF`.
+accepted_as() { raw_status_is "$1" 200 && report_is "$1" "unpack ok" "ok $2"; }
+
+# Non-fast-forward without --force: git's client refuses on its own (nothing reaches the server).
+diverge_commit() {
+    git -C "$SRC" checkout -q -b diverge main~1 || return 1
+    printf 'diverging\n' >"$SRC/diverge.txt"
+    git -C "$SRC" add -A && git -C "$SRC" commit -q -m "Diverging commit" &&
+        git -C "$SRC" checkout -q main || return 1
+    [ "$(git -C "$SRC" rev-parse diverge^)" = "$(git -C "$SRC" rev-parse main~1)" ]
+}
+check "f: commit a diverging commit on main~1 in the source" diverge_commit
+DIVERGE=$(git -C "$SRC" rev-parse diverge)
 nonff() {
     if timeout "$LIMIT" git -C "$SRC" push "$URL" diverge:main >"$TMP/push.out" 2>&1; then
         cat "$TMP/push.out"
@@ -461,38 +636,93 @@ nonff() {
     cat "$TMP/push.out"
     grep -F "[rejected]" "$TMP/push.out" | grep -F "diverge -> main (non-fast-forward)"
 }
-check "f: non-fast-forward push without --force is [rejected] (non-fast-forward)" nonff
-check "f: refs unchanged after the rejected non-fast-forward push" unchanged_refs "$URL" "$BEFORE"
+check "f: git's client refuses a non-fast-forward push on its own: [rejected] (non-fast-forward)" nonff
+unchanged_after "the rejected non-fast-forward push"
 
 # Hand-made requests.
 RAW=$TMP/raw
 mkdir -p "$RAW"
 git -C "$SRC" pack-objects -q --stdout </dev/null >"$RAW/empty.pack"
+: >"$RAW/none.pack" # a delete-only request carries no pack at all
+
+# The server accepts a non-fast-forward update whose old value is right (git's receive-pack
+# does: receive.denyNonFastForwards is false by default). On a scratch branch: created at main,
+# moved to the diverging commit, deleted again.
+SCRATCH=refs/heads/scratch-nonff
+raw_push "$URL" "$ZERO" "$MAIN" "$SCRATCH" "$RAW/empty.pack" "$RAW/scratch-create.out"
+check "f: create a scratch branch at main (raw request): HTTP 200, exactly unpack ok, ok $SCRATCH" \
+    accepted_as "$RAW/scratch-create.out" "$SCRATCH"
+pack_of "$DIVERGE" "$RAW/diverge.pack" || echo "# could not pack the diverging commit"
+raw_push "$URL" "$MAIN" "$DIVERGE" "$SCRATCH" "$RAW/diverge.pack" "$RAW/nonff.out"
+check "f: non-fast-forward update with the right old value (raw request): HTTP 200, exactly unpack ok, ok $SCRATCH" \
+    accepted_as "$RAW/nonff.out" "$SCRATCH"
+check "f: info/refs has the scratch branch at the diverging commit" \
+    info_refs_has "$URL" "$DIVERGE	$SCRATCH"
+raw_push "$URL" "$DIVERGE" "$ZERO" "$SCRATCH" "$RAW/none.pack" "$RAW/scratch-delete.out"
+check "f: delete the scratch branch with the right old value (raw request): HTTP 200, exactly unpack ok, ok $SCRATCH" \
+    accepted_as "$RAW/scratch-delete.out" "$SCRATCH"
+check "f: refs as before once the scratch branch is deleted" unchanged_refs "$URL" "$BEFORE"
+check "f: objects/info/packs as before after the scratch branch (its 3 objects are stored loose)" \
+    unchanged_packs "$URL" "$BEFORE_PACKS"
+
 STALE_NEW=$(new_commit "$SRC" main "Raw stale-old commit")
-printf '%s\n^%s\n' "$STALE_NEW" "$MAIN" | git -C "$SRC" pack-objects -q --revs --stdout >"$RAW/stale.pack"
+pack_of "$STALE_NEW" "$RAW/stale.pack" || echo "# could not pack the stale-old commit"
 STALE_OLD=$(git -C "$SRC" rev-parse main~1)
 raw_push "$URL" "$STALE_OLD" "$STALE_NEW" refs/heads/main "$RAW/stale.pack" "$RAW/stale.out"
+check "f: stale old value (raw request): HTTP 200" raw_status_is "$RAW/stale.out" 200
 stale_common() {
     echo "HTTP $(cat "$RAW/stale.out.status")"
-    contains "$RAW/stale.out" "unpack ok" && contains "$RAW/stale.out" "ng refs/heads/main "
+    contains "$RAW/stale.out" "unpack ok" && contains "$RAW/stale.out" "ng refs/heads/main " &&
+        refused_as "$RAW/stale.out" refs/heads/main
 }
 check "f: stale old value (raw request): unpack ok, ng refs/heads/main" stale_common
 if ours; then
     check "f: stale old value (raw request): ng refs/heads/main fetch first" \
-        contains "$RAW/stale.out" "ng refs/heads/main fetch first"
+        report_is "$RAW/stale.out" "unpack ok" "ng refs/heads/main fetch first"
 else
     skip "f: stale old value (raw request): ng refs/heads/main fetch first" "git's receive-pack says 'failed to update ref'"
 fi
-check "f: refs unchanged after the stale old value" unchanged_refs "$URL" "$BEFORE"
+unchanged_after "the stale old value" "$RAW/stale.pack.objects" 1
 
-ZERO=0000000000000000000000000000000000000000
+# A create (old = zeros) of a ref that exists is refused.
+EXISTS_NEW=$(new_commit "$SRC" main "Raw create-existing commit")
+pack_of "$EXISTS_NEW" "$RAW/exists.pack" || echo "# could not pack the create-existing commit"
+raw_push "$URL" "$ZERO" "$EXISTS_NEW" refs/heads/main "$RAW/exists.pack" "$RAW/exists.out"
+check "f: create of the existing refs/heads/main (raw request): HTTP 200" raw_status_is "$RAW/exists.out" 200
+check "f: create of the existing refs/heads/main (raw request): unpack ok, ng refs/heads/main" \
+    refused_as "$RAW/exists.out" refs/heads/main
+if ours; then
+    check "f: create of the existing refs/heads/main (raw request): ng refs/heads/main fetch first" \
+        report_is "$RAW/exists.out" "unpack ok" "ng refs/heads/main fetch first"
+else
+    skip "f: create of the existing refs/heads/main (raw request): ng refs/heads/main fetch first" "git's receive-pack says 'failed to update ref'"
+fi
+unchanged_after "the create of an existing ref" "$RAW/exists.pack.objects" 1
+
+# A delete whose old value is stale is refused (feature, not main: git never deletes the
+# branch HEAD names).
+STALE_FEATURE=$(git -C "$SRC" rev-parse "$NEW_FEATURE~1")
+raw_push "$URL" "$STALE_FEATURE" "$ZERO" refs/heads/feature "$RAW/none.pack" "$RAW/stale-delete.out"
+check "f: delete of refs/heads/feature with a stale old value (raw request): HTTP 200" \
+    raw_status_is "$RAW/stale-delete.out" 200
+check "f: delete with a stale old value (raw request): unpack ok, ng refs/heads/feature" \
+    refused_as "$RAW/stale-delete.out" refs/heads/feature
+if ours; then
+    check "f: delete with a stale old value (raw request): ng refs/heads/feature fetch first" \
+        report_is "$RAW/stale-delete.out" "unpack ok" "ng refs/heads/feature fetch first"
+else
+    skip "f: delete with a stale old value (raw request): ng refs/heads/feature fetch first" "git's receive-pack says 'failed to update ref'"
+fi
+unchanged_after "the delete with a stale old value"
+
 raw_push "$URL" "$ZERO" "$MAIN" refs/heads/bad..name "$RAW/empty.pack" "$RAW/funny.out"
+check "f: invalid ref name (raw request): HTTP 200" raw_status_is "$RAW/funny.out" 200
 check "f: invalid ref name (raw request): ng refs/heads/bad..name funny refname" \
-    contains "$RAW/funny.out" "ng refs/heads/bad..name funny refname"
-check "f: refs unchanged after the invalid ref name" unchanged_refs "$URL" "$BEFORE"
+    report_is "$RAW/funny.out" "unpack ok" "ng refs/heads/bad..name funny refname"
+unchanged_after "the invalid ref name"
 
 CORRUPT_NEW=$(new_commit "$SRC" main "Raw corrupt-pack commit")
-printf '%s\n^%s\n' "$CORRUPT_NEW" "$MAIN" | git -C "$SRC" pack-objects -q --revs --stdout >"$RAW/good.pack"
+pack_of "$CORRUPT_NEW" "$RAW/good.pack" || echo "# could not pack the corrupt-pack commit"
 flip_last_byte() { # IN OUT
     local size last
     size=$(stat -c %s "$1")
@@ -511,13 +741,24 @@ corrupt_reported() {
     contains "$RAW/corrupt.out" "ng refs/heads/corrupt unpacker error"
 }
 check "f: corrupted pack checksum (raw request): unpack <error>, ng refs/heads/corrupt unpacker error" corrupt_reported
-check "f: refs unchanged after the corrupted pack" unchanged_refs "$URL" "$BEFORE"
+check "f: corrupted pack checksum (raw request): HTTP 200" raw_status_is "$RAW/corrupt.out" 200
+# The pack's last byte (of its trailing SHA-1) is flipped: ours names the bad checksum; git
+# unpacks < 100 objects with unpack-objects, which dies, and reports that.
+if ours; then
+    CORRUPT_UNPACK="unpack pack checksum mismatch (pack is corrupted)"
+else
+    CORRUPT_UNPACK="unpack unpack-objects abnormal exit"
+fi
+check "f: corrupted pack checksum (raw request): exactly '$CORRUPT_UNPACK', ng refs/heads/corrupt unpacker error" \
+    report_is "$RAW/corrupt.out" "$CORRUPT_UNPACK" "ng refs/heads/corrupt unpacker error"
+unchanged_after "the corrupted pack" "$RAW/good.pack.objects"
 
 MISSING_NEW=$(new_commit "$SRC" main "Raw missing-objects commit")
 raw_push "$URL" "$ZERO" "$MISSING_NEW" refs/heads/missing "$RAW/empty.pack" "$RAW/missing.out"
+check "f: missing objects (raw request): HTTP 200" raw_status_is "$RAW/missing.out" 200
 check "f: missing objects (raw request): ng refs/heads/missing missing necessary objects" \
-    contains "$RAW/missing.out" "ng refs/heads/missing missing necessary objects"
-check "f: refs unchanged after the missing objects" unchanged_refs "$URL" "$BEFORE"
+    report_is "$RAW/missing.out" "unpack ok" "ng refs/heads/missing missing necessary objects"
+unchanged_after "the missing objects"
 
 # ---------------------------------------------------------------------------------------------
 # g. Plain HTTP answers.
@@ -560,6 +801,41 @@ check "g: an unknown path outside any repository is 404" \
 check "g: a loose-object path that does not exist is 404" \
     status_is 404 "$URL/objects/00/00000000000000000000000000000000000000"
 
+# CORS (src/host.rs): every answer, the preflight included, carries exactly these four headers.
+cors_headers() { # HEADERS_FILE: each CORS header once with its exact value, and no other
+    local norm=$1.norm line
+    tr -d '\r' <"$1" | sed -E 's/^([^: ]+): */\L\1: /' >"$norm"
+    cat "$norm"
+    for line in 'access-control-allow-origin: *' \
+        'access-control-allow-methods: GET, POST, OPTIONS' \
+        'access-control-allow-headers: accept, authorization, cache-control, content-type, git-protocol, pragma, range, user-agent, x-authorization' \
+        'access-control-expose-headers: content-type, content-range, x-wasm-memory'; do
+        [ "$(grep -c -x -F -- "$line" "$norm")" = 1 ] || { echo "expected once: $line"; return 1; }
+    done
+    [ "$(grep -c '^access-control-' "$norm")" = 4 ] || { echo "other access-control- headers"; return 1; }
+}
+cors_answer() { # CODE URL [CURL_ARGS...]: the request answers CODE with the CORS headers
+    local code=$1 url=$2 got
+    shift 2
+    got=$(curl -s --max-time 60 -D "$TMP/cors.headers" -o /dev/null -w '%{http_code}' \
+        -H 'Origin: http://app.example.test' "$@" "$url") || return 1
+    echo "$* $url -> $got"
+    [ "$got" = "$code" ] && cors_headers "$TMP/cors.headers"
+}
+if ours; then
+    check "g: CORS preflight (OPTIONS git-upload-pack, POST, content-type,git-protocol) is 204 with the CORS headers" \
+        cors_answer 204 "$URL/git-upload-pack" -X OPTIONS -H 'Access-Control-Request-Method: POST' \
+        -H 'Access-Control-Request-Headers: content-type,git-protocol'
+    check "g: GET info/refs?service=git-upload-pack is 200 with the CORS headers" \
+        cors_answer 200 "$URL/info/refs?service=git-upload-pack"
+    check "g: GET of an unknown path (404) carries the CORS headers" \
+        cors_answer 404 "$BASE/no-such-path"
+else
+    skip "g: CORS preflight (OPTIONS git-upload-pack, POST, content-type,git-protocol) is 204 with the CORS headers" "git http-backend sends no CORS headers"
+    skip "g: GET info/refs?service=git-upload-pack is 200 with the CORS headers" "git http-backend sends no CORS headers"
+    skip "g: GET of an unknown path (404) carries the CORS headers" "git http-backend sends no CORS headers"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # h. Smart fetch (upload-pack): git with protocol v0 and with its default (v2, which falls
 #    back to v0), shallow clones and fetches, isomorphic-git clone/fetch, empty repositories.
@@ -582,16 +858,42 @@ server_refs() {
         <({ git -C "$1" for-each-ref --format="%(objectname)%09%(refname:lstrip=$strip)" "$heads" | awk -F'\t' '$2 != "HEAD"'
             git -C "$1" for-each-ref --format='%(objectname)%09tags/%(refname:lstrip=2)' refs/tags; } | sort)
 }
-# oracle_commits DIR ARGS...: the commits git's own upload-pack (over file://) puts in a clone
-# of the source made with git clone ARGS, then git fetch FETCH_ARGS if given; sorted.
-oracle_commits() {
+# oracle NAME ARGS...: git's own upload-pack (over file://) clones the source (or ORACLE_SRC)
+# into $TMP/oracle-NAME with git clone ARGS: what a correct server gives for the same clone.
+oracle() {
     local dir=$TMP/oracle-$1
     shift
     rm -rf "$dir"
-    git clone -q --no-local "$@" "file://$SRC" "$dir" && git -C "$dir" rev-list HEAD | sort
+    git clone -q --no-local "$@" "file://${ORACLE_SRC:-$SRC}" "$dir"
+}
+# oracle_commits NAME ARGS...: oracle, then the commits of its HEAD, sorted.
+oracle_commits() {
+    local name=$1
+    oracle "$@" && git -C "$TMP/oracle-$name" rev-list HEAD | sort
 }
 same_commits() { # DIR ORACLE_FILE
+    [ -s "$2" ] || { echo "the oracle's commit list $2 is empty"; return 1; }
     diff -u "$2" <(git -C "$1" rev-list HEAD | sort)
+}
+shallow_list() { # DIR: its shallow file, sorted (nothing if it has none)
+    local f=$1/.git/shallow
+    [ -f "$f" ] || f=$1/shallow
+    if [ -f "$f" ]; then sort "$f"; fi
+}
+same_shallow() { # DIR ORACLE_DIR: the same shallow commits, and there are some
+    shallow_list "$2" >"$TMP/shallow.want" && shallow_list "$1" >"$TMP/shallow.got" || return 1
+    echo "shallow commits: $(wc -l <"$TMP/shallow.got"), git's own server: $(wc -l <"$TMP/shallow.want")"
+    [ -s "$TMP/shallow.want" ] || { echo "the oracle is not shallow"; return 1; }
+    diff -u "$TMP/shallow.want" "$TMP/shallow.got"
+}
+object_set() { # DIR: every object in its object store, sorted, with its type
+    git -C "$1" cat-file --batch-all-objects --batch-check='%(objectname) %(objecttype)'
+}
+same_objects() { # DIR ORACLE_DIR: the same object set (not one object more or fewer)
+    object_set "$2" >"$TMP/objects.want" && object_set "$1" >"$TMP/objects.got" || return 1
+    echo "objects: $(wc -l <"$TMP/objects.got"), git's own server: $(wc -l <"$TMP/objects.want")"
+    [ -s "$TMP/objects.want" ] || { echo "the oracle has no objects"; return 1; }
+    diff -u "$TMP/objects.want" "$TMP/objects.got"
 }
 
 SMART_MIRROR=$TMP/smart-mirror.git
@@ -606,19 +908,43 @@ check "h: smart clone checks out the source's main" same_tree main "$SMART_CLONE
 check "h: smart clone's remote branches and tags equal the server's" server_refs "$SMART_CLONE" CLONE
 check "h: smart clone passes git fsck --full" fsck "$SMART_CLONE"
 
-for i in 1 2; do
-    printf 'smart fetch %s\n' "$i" >>"$SRC/notes/smart.txt"
-    git -C "$SRC" add -A
-    git -C "$SRC" commit -q -m "Smart fetch commit $i"
-done
+H_OLD=$(git -C "$SRC" rev-parse main)
+smart_commits() {
+    local i n
+    for i in 1 2; do
+        printf 'smart fetch %s\n' "$i" >>"$SRC/notes/smart.txt"
+        git -C "$SRC" add -A && git -C "$SRC" commit -q -m "Smart fetch commit $i" || return 1
+    done
+    n=$(git -C "$SRC" rev-list --count "$H_OLD..main")
+    echo "new commits on main: $n"
+    [ "$n" = 2 ]
+}
+check "h: commit 2 more commits in the source" smart_commits
+H_NEW=$(git -C "$SRC" rev-parse main)
 check "h: push 2 more commits" push_capture "$SRC" "$URL" main
 check "h: git fetch in the smart mirror gets them" smart git -C "$SMART_MIRROR" fetch -q
+check "h: the smart mirror's main is the source's new commit" ref_is "$SMART_MIRROR" refs/heads/main "$H_NEW"
 check "h: smart mirror's branches and tags equal the server's after the fetch" server_refs "$SMART_MIRROR" MIRROR
 check "h: smart mirror passes git fsck --full after the fetch" fsck "$SMART_MIRROR"
 check "h: git pull --ff-only (default protocol) in the smart clone" \
     smart git -c protocol.version=2 -C "$SMART_CLONE" pull -q --ff-only
 check "h: smart clone checks out the new main" same_tree main "$SMART_CLONE"
+check "h: the smart clone's HEAD is the source's new commit" ref_is "$SMART_CLONE" HEAD "$H_NEW"
 check "h: smart clone passes git fsck --full after the pull" fsck "$SMART_CLONE"
+
+advertises() { # SERVICE LINE: info/refs?service=SERVICE starts `# service=SERVICE`, flush, and
+    # has the pkt-line LINE (capabilities aside)
+    curl -sS --fail --max-time 60 -o "$TMP/adv.$1" "$URL/info/refs?service=$1" || return 1
+    pkt_lines "$TMP/adv.$1" >"$TMP/adv.$1.lines" || return 1
+    cat "$TMP/adv.$1.lines"
+    [ "$(sed -n 1p "$TMP/adv.$1.lines")" = "# service=$1" ] &&
+        [ "$(sed -n 2p "$TMP/adv.$1.lines")" = 0000 ] || { echo "bad service header"; return 1; }
+    grep -q -x -F -- "$2" "$TMP/adv.$1.lines" || { echo "expected the line: $2"; return 1; }
+}
+check "h: info/refs?service=git-upload-pack advertises the source's main id as refs/heads/main" \
+    advertises git-upload-pack "$H_NEW refs/heads/main"
+check "h: info/refs?service=git-receive-pack advertises the source's main id as refs/heads/main" \
+    advertises git-receive-pack "$H_NEW refs/heads/main"
 
 # Requests over 1 KiB are gzipped by git: 60 local commits make a long list of haves.
 gzip_fetch() {
@@ -643,10 +969,15 @@ check "h: the depth-1 clone has one commit and is shallow" \
     sh -c "$(declare -f commit_count is_shallow); commit_count '$SHALLOW' 1 && is_shallow '$SHALLOW'"
 check "h: the depth-1 clone checks out the source's main" same_tree main "$SHALLOW"
 check "h: the depth-1 clone passes git fsck --full" fsck "$SHALLOW"
+oracle deepen --depth 1 || echo "# the oracle's git clone --depth 1 failed"
+check "h: the depth-1 clone's shallow list is git's own server's" same_shallow "$SHALLOW" "$TMP/oracle-deepen"
+check "h: the depth-1 clone's objects are git's own server's" same_objects "$SHALLOW" "$TMP/oracle-deepen"
 check "h: git fetch --deepen 2" smart git -C "$SHALLOW" fetch -q --deepen 2
-{ oracle_commits deepen --depth 1 && git -C "$TMP/oracle-deepen" fetch -q --deepen 2 &&
+{ git -C "$TMP/oracle-deepen" fetch -q --deepen 2 &&
     git -C "$TMP/oracle-deepen" rev-list HEAD | sort >"$TMP/oracle-deepen.list"; } >/dev/null
 check "h: the deepened clone has the commits git's own server gives" same_commits "$SHALLOW" "$TMP/oracle-deepen.list"
+check "h: the deepened clone's shallow list is git's own server's (deepen-relative)" same_shallow "$SHALLOW" "$TMP/oracle-deepen"
+check "h: the deepened clone's objects are git's own server's (deepen-relative)" same_objects "$SHALLOW" "$TMP/oracle-deepen"
 check "h: the deepened clone passes git fsck --full" fsck "$SHALLOW"
 check "h: git fetch --unshallow" smart git -C "$SHALLOW" fetch -q --unshallow
 check "h: the unshallowed clone has all of main's history and no shallow file" \
@@ -665,7 +996,20 @@ check "h: git clone --shallow-since" smart git clone -q --shallow-since="$SINCE"
 check "h: the --shallow-since clone holds only commits since then" only_since "$SINCE_CLONE" "$SINCE"
 oracle_commits since --shallow-since="$SINCE" >"$TMP/oracle-since.list"
 check "h: the --shallow-since clone has the commits git's own server gives" same_commits "$SINCE_CLONE" "$TMP/oracle-since.list"
+check "h: the --shallow-since clone's shallow list is git's own server's (deepen-since)" same_shallow "$SINCE_CLONE" "$TMP/oracle-since"
+check "h: the --shallow-since clone's objects are git's own server's (deepen-since)" same_objects "$SINCE_CLONE" "$TMP/oracle-since"
 check "h: the --shallow-since clone passes git fsck --full" fsck "$SINCE_CLONE"
+
+# --shallow-exclude (deepen-not) of the annotated tag v0.2, where feature branched off: main's
+# history without v0.2's, cut where the merged branches meet it.
+EXCLUDE_CLONE=$TMP/exclude
+check "h: git clone --shallow-exclude=v0.2" smart git clone -q --shallow-exclude=v0.2 "$URL" "$EXCLUDE_CLONE"
+oracle_commits exclude --shallow-exclude=v0.2 >"$TMP/oracle-exclude.list"
+check "h: the --shallow-exclude clone has the commits git's own server gives" same_commits "$EXCLUDE_CLONE" "$TMP/oracle-exclude.list"
+check "h: the --shallow-exclude clone's shallow list is git's own server's (deepen-not)" same_shallow "$EXCLUDE_CLONE" "$TMP/oracle-exclude"
+check "h: the --shallow-exclude clone's objects are git's own server's (deepen-not)" same_objects "$EXCLUDE_CLONE" "$TMP/oracle-exclude"
+check "h: the --shallow-exclude clone checks out the source's main" same_tree main "$EXCLUDE_CLONE"
+check "h: the --shallow-exclude clone passes git fsck --full" fsck "$EXCLUDE_CLONE"
 
 EMPTY_URL=$(new_repo empty)
 EMPTY_SRC=$TMP/empty-src
@@ -674,6 +1018,8 @@ if ours; then
     # Repositories come into being with their first push: push, then delete the only branch.
     check "h: create a repository and delete its only branch" \
         sh -c "git -C '$EMPTY_SRC' push -q '$EMPTY_URL' main && git -C '$EMPTY_SRC' push -q '$EMPTY_URL' :main"
+else
+    skip "h: create a repository and delete its only branch" "reference-server.sh create made it empty"
 fi
 check "h: git clone of an empty repository" \
     sh -c "timeout $LIMIT git clone '$EMPTY_URL' '$TMP/empty-clone' 2>'$TMP/empty-clone.err'"
@@ -718,10 +1064,19 @@ iso_matches_source() { # DIR: same tree, same history, same branches and tags as
 }
 check "h: the isomorphic-git clone has the source's tree and log, the server's branches and tags" iso_matches_source "$ISO_SMART"
 check "h: the isomorphic-git clone passes git fsck --full" fsck "$ISO_SMART"
-printf 'iso fetch\n' >>"$SRC/notes/smart.txt"
-git -C "$SRC" commit -q -am "Commit for isomorphic-git to fetch"
+ISO_FETCH_OLD=$(git -C "$SRC" rev-parse main)
+iso_fetch_commit() {
+    printf 'iso fetch\n' >>"$SRC/notes/smart.txt"
+    git -C "$SRC" commit -q -am "Commit for isomorphic-git to fetch" || return 1
+    [ "$(git -C "$SRC" rev-parse main^)" = "$ISO_FETCH_OLD" ]
+}
+check "h: commit a commit for isomorphic-git to fetch in the source" iso_fetch_commit
+ISO_FETCH_NEW=$(git -C "$SRC" rev-parse main)
 check "h: push a commit for isomorphic-git to fetch" push_capture "$SRC" "$URL" main
 check "h: isomorphic-git fetch" smart node "$HERE/isogit.mjs" fetch "$ISO_SMART"
+check "h: the isomorphic-git clone's origin/main is the source's new commit" \
+    ref_is "$ISO_SMART" refs/remotes/origin/main "$ISO_FETCH_NEW"
+check "h: the isomorphic-git clone's HEAD is the source's new commit" ref_is "$ISO_SMART" HEAD "$ISO_FETCH_NEW"
 check "h: after the fetch the isomorphic-git clone matches the source" iso_matches_source "$ISO_SMART"
 printf 'from isomorphic-git\n' >"$ISO_SMART/iso-file.txt"
 ISO_COMMIT=$(node "$HERE/isogit.mjs" commit "$ISO_SMART" "Commit from isomorphic-git" \
@@ -744,6 +1099,15 @@ ISO_SINCE=$TMP/iso-since
 check "h: isomorphic-git clone with since" \
     smart node "$HERE/isogit.mjs" clone "$ISO_SINCE" "$URL" --since "$SINCE"
 check "h: the isomorphic-git since clone holds only commits since then" only_since "$ISO_SINCE" "$SINCE"
+# git's own server, for the same --shallow-since clone of what the server holds now: the oracle
+# clones ISO_BACK (the git clone above, whose main is isomorphic-git's commit; the source's is not).
+ORACLE_SRC=$ISO_BACK oracle_commits iso-since --shallow-since="$SINCE" >"$TMP/oracle-iso-since.list"
+iso_same_commits() { # DIR ORACLE_FILE: isomorphic-git's log of DIR, sorted, is ORACLE_FILE
+    [ -s "$2" ] || { echo "the oracle's commit list $2 is empty"; return 1; }
+    diff -u "$2" <(node "$HERE/isogit.mjs" log "$1" | sort)
+}
+check "h: the isomorphic-git since clone has the commits git's own server gives" \
+    iso_same_commits "$ISO_SINCE" "$TMP/oracle-iso-since.list"
 
 # Many small pushes leave loose objects and several packs; a clone must put them together.
 MANY_URL=$(new_repo many)
@@ -765,5 +1129,10 @@ check "h: its main and tags equal the source's" \
     diff -u <(refs_of "$SRC" refs/heads/main refs/tags) <(refs_of "$MANY_CLONE" refs/heads/main refs/tags)
 
 echo "# skipped: $SKIP"
+RAN=$((PASS + FAIL + SKIP))
+if [ "$RAN" -ne "$EXPECTED" ]; then
+    FAIL=$((FAIL + 1))
+    echo "not ok - the suite ran $RAN checks ($PASS passed, $((FAIL - 1)) failed, $SKIP skipped), expected $EXPECTED"
+fi
 echo "e2e: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
