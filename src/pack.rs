@@ -407,12 +407,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_headers() {
-        assert!(parse_entry_header(&[0x50], 12).is_err());
-        assert!(parse_entry_header(&[0x00], 12).is_err());
+        let bad = |what: &str| Err(PackError(format!("bad entry header at offset 12: {what}")));
+        assert_eq!(parse_entry_header(&[0x50], 12), bad("unknown type"));
+        assert_eq!(parse_entry_header(&[0x00], 12), bad("unknown type"));
         let ofs = encode_entry_header(EntryKind::OfsDelta(0), 1, 100);
-        assert!(parse_entry_header(&ofs, 50).is_err());
-        assert!(parse_entry_header(&[0xff; 20], 12).is_err());
-        assert!(parse_header(b"PACK\0\0\0\x04\0\0\0\0").is_err());
-        assert_eq!(parse_header(&header(7)).unwrap(), 7);
+        assert_eq!(
+            parse_entry_header(&ofs, 50),
+            Err(PackError(
+                "bad entry header at offset 50: delta base offset out of range".into()
+            ))
+        );
+        assert_eq!(parse_entry_header(&[0xff; 20], 12), bad("size overflows"));
+        assert_eq!(
+            parse_header(b"PACK\0\0\0\x04\0\0\0\0"),
+            Err(PackError("unsupported pack version 4".into()))
+        );
+        assert_eq!(parse_header(b"PACK\0\0\0\x03\0\0\0\x01"), Ok(1));
+        assert_eq!(parse_header(&header(7)), Ok(7));
+        let signature = Err(PackError("not a pack: bad signature".into()));
+        assert_eq!(parse_header(b"PACK"), signature);
+        assert_eq!(parse_header(b"KCAP\0\0\0\x02\0\0\0\0"), signature);
+        assert_eq!(PackError("why".into()).to_string(), "why");
     }
 }

@@ -1213,3 +1213,20 @@ fn pushes_of_fewer_than_100_small_objects_are_stored_loose() {
         );
     }
 }
+
+#[test]
+fn a_pack_cut_inside_its_header_is_truncated_and_no_bytes_are_no_pack() {
+    let s = scene();
+    let pack = s.next_pack();
+    assert_unpack_error(
+        &s.rejected(&s.update_main(&pack[..5])),
+        "pack is truncated at offset 5",
+    );
+    let push = s.store.begin_push().unwrap();
+    let nothing = git_on_durable_objects::index_pack::IndexPack::new(&s.store, push).finish();
+    assert_eq!(
+        nothing.err().map(|e| e.0).as_deref(),
+        Some("no pack data received")
+    );
+    s.store.discard_push(push).unwrap();
+}
