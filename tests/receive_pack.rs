@@ -1095,10 +1095,10 @@ fn index_pack_refusals_name_the_fault() {
         entry
     };
     let first = blob(b"a", 1);
-    let mut bad_version = raw_pack(&[first.clone()]);
+    let mut bad_version = raw_pack(std::slice::from_ref(&first));
     bad_version[7] = 4;
     let bad_version = reseal(bad_version);
-    let mut not_a_pack = raw_pack(&[first.clone()]);
+    let mut not_a_pack = raw_pack(std::slice::from_ref(&first));
     not_a_pack[0] = b'Q';
     let cases: Vec<(Vec<u8>, String)> = vec![
         (

@@ -547,10 +547,10 @@ fn include_tag_sends_the_tags_of_what_is_sent() {
     // A fetch of history that stops before the tagged commit gets no tag.
     let old = repo.git(&["rev-parse", "main~25"]);
     let body = upload_request(
-        &[main.clone()],
+        std::slice::from_ref(&main),
         &format!("{CAPS} include-tag"),
         &[],
-        &[old.clone()],
+        std::slice::from_ref(&old),
         true,
     );
     let (_, pack) = fetch(&store, &body);
