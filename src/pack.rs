@@ -418,6 +418,17 @@ mod tests {
             ))
         );
         assert_eq!(parse_entry_header(&[0xff; 20], 12), bad("size overflows"));
+        // An OFS_DELTA distance that would not fit in 64 bits is refused, never wrapped.
+        let mut far = vec![0x60];
+        far.extend_from_slice(&[0xff; 10]);
+        far.push(0);
+        assert_eq!(
+            parse_entry_header(&far, u64::MAX),
+            Err(PackError(format!(
+                "bad entry header at offset {}: delta offset overflows",
+                u64::MAX
+            )))
+        );
         assert_eq!(
             parse_header(b"PACK\0\0\0\x04\0\0\0\0"),
             Err(PackError("unsupported pack version 4".into()))
