@@ -1121,6 +1121,17 @@ fn index_pack_refusals_name_the_fault() {
             ),
         ),
         (
+            // A distance back to offset 0, the pack header.
+            raw_pack(&[
+                first.clone(),
+                ofs_delta(12 + first.len() as u64, 12 + first.len() as u64),
+            ]),
+            format!(
+                "delta at offset {} names no entry as its base",
+                12 + first.len()
+            ),
+        ),
+        (
             raw_pack(&[missing(1), missing(2), first.clone()]),
             "pack has 2 unresolved deltas (missing delta base)".into(),
         ),
