@@ -405,6 +405,98 @@ mod tests {
         }
     }
 
+    /// A pack's bytes in memory, cut into chunks of `.1` bytes.
+    struct Chunks(Vec<u8>, u64);
+
+    impl ChunkSource for Chunks {
+        fn chunk_size(&self) -> u64 {
+            self.1
+        }
+
+        fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {
+            let start = (seq * self.1) as usize;
+            let end = (start + self.1 as usize).min(self.0.len());
+            Ok(Rc::new(self.0.get(start..end).unwrap_or_default().to_vec()))
+        }
+    }
+
+    fn entry(kind: EntryKind, data: &[u8], offset: u64) -> Vec<u8> {
+        let mut out = encode_entry_header(kind, data.len() as u64, offset);
+        out.extend_from_slice(&crate::zlib::deflate(data));
+        out
+    }
+
+    #[test]
+    fn reads_an_entry_whose_header_and_data_cross_chunks() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i % 256) as u8).collect();
+        let mut bytes = vec![0, 0];
+        bytes.extend_from_slice(&entry(EntryKind::Whole(ObjectType::Blob), &data, 2));
+        for chunk in [3, 4, 1 << 20] {
+            let src = Chunks(bytes.clone(), chunk);
+            let (header, read) = read_entry(&src, 2).unwrap();
+            assert_eq!((header.size, header.len, read), (300, 2, data.clone()));
+            let (_, raw) = read_raw_entry(&src, 2).unwrap();
+            assert_eq!(raw, bytes[4..]);
+        }
+        let cut = Chunks(bytes[..bytes.len() - 3].to_vec(), 3);
+        assert_eq!(
+            read_entry(&cut, 2),
+            Err(PackError("corrupt zlib data in entry at offset 2".into()))
+        );
+    }
+
+    #[test]
+    fn delta_chains_are_followed_up_to_ten_thousand_links() {
+        // A one-byte blob, then 10,001 deltas, each on the entry before it.
+        let mut bytes = entry(EntryKind::Whole(ObjectType::Blob), b"x", 0);
+        let mut offsets = vec![0u64];
+        for _ in 0..10_001 {
+            let at = bytes.len() as u64;
+            let base = *offsets.last().unwrap();
+            bytes.extend_from_slice(&entry(EntryKind::OfsDelta(base), &[1, 1, 0x90, 1], at));
+            offsets.push(at);
+        }
+        let src = Chunks(bytes, 1 << 20);
+        let find = |_: &ObjectId| Ok(None);
+        let read = |at: u64| {
+            let cache = RefCell::new(BaseCache::new(0));
+            PackObjects::new(1, &src, &find, &cache).object_at(at)
+        };
+        let (kind, data) = read(offsets[10_000]).unwrap();
+        assert_eq!((kind, data.as_slice()), (ObjectType::Blob, &b"x"[..]));
+        assert_eq!(
+            read(offsets[10_001]),
+            Err(PackError("delta chain too long".into()))
+        );
+    }
+
+    #[test]
+    fn base_cache_keeps_its_budget_oldest_out_first() {
+        let blob = |n: usize| Rc::new(vec![0u8; n]);
+        let mut cache = BaseCache::new(100);
+        cache.insert((1, 0), ObjectType::Blob, blob(25));
+        cache.insert((1, 1), ObjectType::Blob, blob(26));
+        assert_eq!(cache.get((1, 0)), Some((ObjectType::Blob, blob(25))));
+        assert_eq!(cache.get((1, 1)), None, "over a quarter of the budget");
+        for at in 2..5 {
+            cache.insert((1, at), ObjectType::Blob, blob(25));
+        }
+        let present = |cache: &BaseCache| -> Vec<u64> {
+            (0..10).filter(|&at| cache.get((1, at)).is_some()).collect()
+        };
+        assert_eq!(present(&cache), vec![0, 2, 3, 4], "exactly at the budget");
+        cache.insert((1, 5), ObjectType::Blob, blob(10));
+        assert_eq!(present(&cache), vec![2, 3, 4, 5], "the oldest went");
+        // Inserting what is there already changes nothing, nor counts twice.
+        cache.insert((1, 2), ObjectType::Tree, blob(20));
+        assert_eq!(cache.get((1, 2)), Some((ObjectType::Blob, blob(25))));
+        cache.insert((1, 6), ObjectType::Blob, blob(15));
+        assert_eq!(present(&cache), vec![2, 3, 4, 5, 6]);
+        cache.insert((1, 7), ObjectType::Blob, blob(1));
+        assert_eq!(present(&cache), vec![3, 4, 5, 6, 7]);
+        assert_eq!(cache.get((2, 3)), None, "another pack");
+    }
+
     #[test]
     fn rejects_bad_headers() {
         let bad = |what: &str| Err(PackError(format!("bad entry header at offset 12: {what}")));
