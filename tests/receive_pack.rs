@@ -1241,3 +1241,11 @@ fn a_pack_cut_inside_its_header_is_truncated_and_no_bytes_are_no_pack() {
     );
     s.store.discard_push(push).unwrap();
 }
+
+#[test]
+fn the_shortest_command_is_parsed_and_its_name_judged() {
+    let s = scene();
+    // 40 + 1 + 40 + 1 + one character: the shortest well-formed command line.
+    let body = s.command(ZERO, &s.main, "x", &s.repo.pack(&[], &[]));
+    assert_eq!(s.rejected(&body), vec!["unpack ok", "ng x funny refname"]);
+}
