@@ -370,6 +370,7 @@ fn probe_and_empty_requests_answer_empty() {
     let (store, db) = store(4096);
     let before = snapshot(&db);
     assert_eq!(run_push(&store, b"0000", 4096).unwrap(), Vec::<u8>::new());
+    assert_eq!(run_push(&store, b"", 4096).unwrap(), Vec::<u8>::new());
     assert_eq!(snapshot(&db), before);
 }
 
