@@ -558,3 +558,30 @@ fn include_tag_sends_the_tags_of_what_is_sent() {
     assert_eq!(got, objects_between(&repo, &main, Some(&old)));
     assert!(!got.contains(&tag));
 }
+
+#[test]
+fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
+    // The merge's first-parent side reaches commit 39 before the have (topic) does, so
+    // commit 39 is queued as wanted and must be marked as the client's when topic gets there.
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let topic = repo.git(&["rev-parse", "topic"]);
+    let (lines, pack) = fetch(
+        &store,
+        &upload_request(
+            std::slice::from_ref(&main),
+            CAPS,
+            &[],
+            std::slice::from_ref(&topic),
+            true,
+        ),
+    );
+    assert_eq!(
+        lines,
+        vec![format!("ACK {topic} common"), format!("ACK {topic}")]
+    );
+    assert_eq!(
+        index(&Repo::new(), &pack),
+        objects_between(&repo, &main, Some(&topic))
+    );
+}
