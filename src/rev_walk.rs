@@ -106,20 +106,20 @@ impl DateWalk {
 }
 
 /// The `commits` that `roots` reach without walking past a commit in `boundary`, in their
-/// order. The client grafts every shallow commit as parentless, so a commit that is reached
+/// order (`sent` holds the same commits, as a set). The client grafts every shallow commit as parentless, so a commit that is reached
 /// only through one (the other parent of a merge cut on one side) would be sent for nothing;
 /// git's upload-pack does not send it either, though it lists it as shallow.
 fn cut_at(
     commits: &[ObjectId],
+    sent: &HashSet<ObjectId>,
     roots: &[ObjectId],
     boundary: &HashSet<ObjectId>,
     graph: &HashMap<ObjectId, CommitInfo>,
 ) -> Vec<ObjectId> {
-    let candidates: HashSet<ObjectId> = commits.iter().copied().collect();
     let mut reached: HashSet<ObjectId> = HashSet::new();
     let mut stack: Vec<ObjectId> = roots.to_vec();
     while let Some(id) = stack.pop() {
-        if !candidates.contains(&id) || !reached.insert(id) || boundary.contains(&id) {
+        if !sent.contains(&id) || !reached.insert(id) || boundary.contains(&id) {
             continue;
         }
         if let Some(info) = graph.get(&id) {
@@ -287,7 +287,7 @@ impl<'r, S: Sql> Walker<'r, S> {
             .collect();
         let mut roots = wants.to_vec();
         roots.extend(starts);
-        plan.commits = cut_at(&plan.commits, &roots, &boundary, &self.graph);
+        plan.commits = cut_at(&plan.commits, &sent, &roots, &boundary, &self.graph);
         Ok(plan)
     }
 
