@@ -585,3 +585,167 @@ fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
         objects_between(&repo, &main, Some(&topic))
     );
 }
+
+// ---- negotiation that must not stop early, and walks that must stop early ----
+
+/// Negotiation caps without `no-done`: a ready client gets `ACK ready`, then `NAK`.
+const NEGOTIATE: &str = "multi_ack_detailed side-band-64k ofs-delta";
+
+#[test]
+fn ready_only_when_every_want_reaches_a_common_commit() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let topic = repo.git(&["rev-parse", "topic"]);
+    // "main moves on" is common, but topic does not reach it: not ready.
+    let moved = repo.git(&["rev-parse", "main^1"]);
+    let ask = |wants: &[String]| {
+        fetch(
+            &store,
+            &upload_request(wants, NEGOTIATE, &[], std::slice::from_ref(&moved), false),
+        )
+        .0
+    };
+    assert_eq!(
+        ask(std::slice::from_ref(&topic)),
+        vec![format!("ACK {moved} common"), "NAK".into()]
+    );
+    assert_eq!(
+        ask(&[main.clone(), topic]),
+        vec![format!("ACK {moved} common"), "NAK".into()]
+    );
+    assert_eq!(
+        ask(&[main]),
+        vec![
+            format!("ACK {moved} common"),
+            format!("ACK {moved} ready"),
+            "NAK".into()
+        ]
+    );
+}
+
+/// A repository whose main is a line of `n` empty commits, built with fast-import.
+fn long_line(n: usize) -> Repo {
+    let repo = Repo::new();
+    let mut stream = String::new();
+    for i in 1..=n {
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{i}\ncommitter T <t@example.com> {} +0000\ndata 0\n",
+            1_700_000_000 + i
+        ));
+        if i > 1 {
+            stream.push_str(&format!("from :{}\n", i - 1));
+        }
+        stream.push('\n');
+    }
+    repo.git_with(&["fast-import", "--quiet"], stream.as_bytes());
+    repo
+}
+
+#[test]
+fn ready_looks_at_most_4097_generations_back() {
+    // The walk that decides `ready` is bounded: a common commit 4,097 generations below the
+    // want is found, one 4,098 below is not (the client goes on negotiating; no harm done).
+    let repo = long_line(4100);
+    let (store, _db) = store(1 << 20);
+    let (lines, _) = push_all(&store, &repo, "report-status", 1 << 20);
+    assert_eq!(lines[0], "unpack ok");
+    let tip = repo.git(&["rev-parse", "main"]);
+    for (back, ready) in [(4097, true), (4098, false)] {
+        let common = repo.git(&["rev-parse", &format!("main~{back}")]);
+        let (lines, _) = fetch(
+            &store,
+            &upload_request(
+                std::slice::from_ref(&tip),
+                NEGOTIATE,
+                &[],
+                std::slice::from_ref(&common),
+                false,
+            ),
+        );
+        let mut expected = vec![format!("ACK {common} common")];
+        if ready {
+            expected.push(format!("ACK {common} ready"));
+        }
+        expected.push("NAK".into());
+        assert_eq!(lines, expected, "{back} generations back");
+    }
+}
+
+#[test]
+fn a_shallow_client_without_deepen_gets_history_down_to_its_boundary() {
+    // The client is shallow at commit 39 (main~2, below both sides of the merge) and sends
+    // no haves: it gets the commits above its boundary and the whole tree of each, as git's
+    // upload-pack does (it grafts the boundary as parentless), so nothing is missing.
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let boundary = repo.git(&["rev-parse", "main~2"]);
+    let below = repo.git(&["rev-parse", "main~3"]);
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &[format!("shallow {boundary}")],
+        &[],
+        true,
+    );
+    let (lines, pack) = fetch(&store, &body);
+    assert_eq!(lines, vec!["NAK"]);
+    std::fs::write(repo.path().join(".git/shallow"), format!("{boundary}\n")).unwrap();
+    let expected = objects_between(&repo, &main, None);
+    assert_eq!(index(&Repo::new(), &pack), expected);
+    assert!(!expected.contains(&below), "git reads the shallow file");
+}
+
+#[test]
+fn a_shallower_deepen_leaves_deeper_shallow_commits_alone() {
+    // A client cloned with depth 6 fetches with depth 2 (not relative): its old boundary
+    // is not reached, so it stays shallow, as with git's own upload-pack.
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let (shallow, mut objects) = shallow_clone(&store, &main, "deepen 6");
+    let mut extra: Vec<String> = shallow.iter().map(|id| format!("shallow {id}")).collect();
+    extra.push("deepen 2".into());
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &extra,
+        std::slice::from_ref(&main),
+        true,
+    );
+    let (lines, pack) = fetch(&store, &body);
+    assert!(shallow_lines(&lines, "unshallow ").is_empty(), "{lines:?}");
+    let mut now = shallow.clone();
+    now.extend(shallow_lines(&lines, "shallow "));
+    objects.extend(index(&Repo::new(), &pack));
+    let theirs = oracle(&repo, &["--depth=6"], Some(&["--depth=2"]));
+    assert_eq!(now, theirs.0, "shallow list after --depth=2");
+    assert_eq!(objects, theirs.1, "objects after --depth=2");
+}
+
+#[test]
+fn an_incremental_fetch_walks_only_the_new_history() {
+    // The walk stops once only the client's commits are left: fetching the last merge over
+    // "main moves on" reads the graph rows of four commits, not of all 43.
+    let repo = history_repo();
+    let (store, db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let main = repo.git(&["rev-parse", "main"]);
+    let moved = repo.git(&["rev-parse", "main^1"]);
+    let before = db.commit_rows_read();
+    let (_, pack) = fetch(
+        &store,
+        &upload_request(
+            std::slice::from_ref(&main),
+            CAPS,
+            &[],
+            std::slice::from_ref(&moved),
+            true,
+        ),
+    );
+    assert_eq!(
+        index(&Repo::new(), &pack),
+        objects_between(&repo, &main, Some(&moved))
+    );
+    let read = db.commit_rows_read() - before;
+    assert!(read <= 6, "{read} commit-graph rows read");
+}

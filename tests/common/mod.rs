@@ -12,9 +12,20 @@ use git_on_durable_objects::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::Store;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-/// A shared SQLite connection, so a test can inspect the tables the store writes.
+/// A shared SQLite connection, so a test can inspect the tables the store writes, and a
+/// count of the commit-graph rows read through it, so a test can see how far a walk went.
 #[derive(Clone)]
-pub struct Db(pub Rc<rusqlite::Connection>);
+pub struct Db {
+    connection: Rc<rusqlite::Connection>,
+    commit_rows: Rc<std::cell::Cell<usize>>,
+}
+
+impl Db {
+    /// How many rows of the `commits` table queries have returned so far.
+    pub fn commit_rows_read(&self) -> usize {
+        self.commit_rows.get()
+    }
+}
 
 struct Param<'a>(&'a Value);
 
@@ -36,7 +47,7 @@ impl Sql for Db {
             params.len() <= MAX_PARAMS,
             "more than {MAX_PARAMS} bound parameters"
         );
-        let mut stmt = self.0.prepare(query).map_err(err)?;
+        let mut stmt = self.connection.prepare(query).map_err(err)?;
         let columns = stmt.column_count();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params.iter().map(Param)))
@@ -55,13 +66,19 @@ impl Sql for Db {
             }
             out.push(values);
         }
+        if query.contains("FROM commits") {
+            self.commit_rows.set(self.commit_rows.get() + out.len());
+        }
         Ok(out)
     }
 }
 
 /// A fresh, opened store with small chunks (so reads cross chunk boundaries), and its database.
 pub fn store(chunk_size: u64) -> (Store<Db>, Db) {
-    let db = Db(Rc::new(rusqlite::Connection::open_in_memory().unwrap()));
+    let db = Db {
+        connection: Rc::new(rusqlite::Connection::open_in_memory().unwrap()),
+        commit_rows: Rc::default(),
+    };
     let store = Store::with_chunk_size(db.clone(), chunk_size);
     store.open().unwrap();
     (store, db)
