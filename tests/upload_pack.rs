@@ -562,10 +562,15 @@ fn include_tag_sends_the_tags_of_what_is_sent() {
 #[test]
 fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
     // The merge's first-parent side reaches commit 39 before the have (topic) does, so
-    // commit 39 is queued as wanted and must be marked as the client's when topic gets there.
-    let (repo, store) = pushed();
+    // commit 39 is queued as wanted and must be marked as the client's when topic gets there;
+    // then nothing wanted is left and the walk stops there.
+    let repo = history_repo();
+    let (store, db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
     let main = repo.git(&["rev-parse", "main"]);
     let topic = repo.git(&["rev-parse", "topic"]);
+    let before = db.commit_rows_read();
     let (lines, pack) = fetch(
         &store,
         &upload_request(
@@ -583,6 +588,11 @@ fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
     assert_eq!(
         index(&Repo::new(), &pack),
         objects_between(&repo, &main, Some(&topic))
+    );
+    assert_eq!(
+        db.commit_rows_read() - before,
+        4,
+        "graph rows of main, topic, main^1 and commit 39"
     );
 }
 
@@ -746,6 +756,9 @@ fn an_incremental_fetch_walks_only_the_new_history() {
         index(&Repo::new(), &pack),
         objects_between(&repo, &main, Some(&moved))
     );
-    let read = db.commit_rows_read() - before;
-    assert!(read <= 6, "{read} commit-graph rows read");
+    assert_eq!(
+        db.commit_rows_read() - before,
+        4,
+        "graph rows of main, main^1, topic and commit 39"
+    );
 }
