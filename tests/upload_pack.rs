@@ -762,3 +762,65 @@ fn an_incremental_fetch_walks_only_the_new_history() {
         "graph rows of main, main^1, topic and commit 39"
     );
 }
+
+/// A repository of commits `(name, committer time, parents)`, made in that order by
+/// fast-import, each adding a file of its own and kept as branch `name`.
+fn dated_history(commits: &[(&str, i64, &[&str])]) -> Repo {
+    let repo = Repo::new();
+    let mark = |name: &str| 1 + commits.iter().position(|c| c.0 == name).unwrap();
+    let mut stream = String::new();
+    for (name, time, parents) in commits {
+        stream.push_str(&format!(
+            "commit refs/heads/{name}\nmark :{}\ncommitter T <t@example.com> {time} +0000\ndata 0\n",
+            mark(name)
+        ));
+        for (i, parent) in parents.iter().enumerate() {
+            let verb = if i == 0 { "from" } else { "merge" };
+            stream.push_str(&format!("{verb} :{}\n", mark(parent)));
+        }
+        stream.push_str(&format!(
+            "M 644 inline {name}.txt\ndata {}\n{name}\n\n",
+            name.len() + 1
+        ));
+    }
+    repo.git_with(&["fast-import", "--quiet"], stream.as_bytes());
+    repo
+}
+
+#[test]
+fn the_walk_sends_everything_missing_whatever_the_commit_dates() {
+    // Each history has a second root, b, older than all else, which the client lacks: the
+    // walk must not stop before it, whether the client's commit h is reached after a wanted
+    // commit it shares (r) was queued, or (with a parent dated after its child, clock skew)
+    // after one it shares (a) was already sent.
+    let queued_then_shared: &[(&str, i64, &[&str])] = &[
+        ("r", 100, &[]),
+        ("h", 300, &["r"]),
+        ("b", 50, &[]),
+        ("w", 400, &["r", "b"]),
+    ];
+    let skewed: &[(&str, i64, &[&str])] = &[
+        ("r", 100, &[]),
+        ("a", 500, &["r"]),
+        ("h", 200, &["a"]),
+        ("b", 50, &[]),
+        ("w", 300, &["a", "b"]),
+    ];
+    for history in [queued_then_shared, skewed] {
+        let repo = dated_history(history);
+        let (store, _db) = store(4096);
+        let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+        assert_eq!(lines[0], "unpack ok");
+        let w = repo.git(&["rev-parse", "w"]);
+        let h = repo.git(&["rev-parse", "h"]);
+        let client = Repo::new();
+        index(&client, &repo.pack(&["h"], &[]));
+        let body = upload_request(std::slice::from_ref(&w), CAPS, &[], &[h], true);
+        let (_, pack) = fetch(&store, &body);
+        index(&client, &pack);
+        client.git(&["update-ref", "refs/heads/w", &w]);
+        let missing = client.git(&["rev-list", "--objects", "--missing=print", "w"]);
+        assert!(!missing.contains('?'), "missing objects:\n{missing}");
+        client.git(&["fsck", "--full", "--strict"]);
+    }
+}
