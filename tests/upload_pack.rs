@@ -824,3 +824,25 @@ fn the_walk_sends_everything_missing_whatever_the_commit_dates() {
         client.git(&["fsck", "--full", "--strict"]);
     }
 }
+
+#[test]
+fn a_commit_that_keeps_its_parents_tree_is_sent_alone() {
+    // An empty commit has its parent's tree: a client that has the parent gets the commit
+    // and nothing else.
+    let repo = Repo::new();
+    repo.write("a/x.txt", b"x\n");
+    let parent = repo.commit("files");
+    let empty = repo.commit("nothing changed");
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let body = upload_request(
+        std::slice::from_ref(&empty),
+        CAPS,
+        &[],
+        std::slice::from_ref(&parent),
+        true,
+    );
+    let (_, pack) = fetch(&store, &body);
+    assert_eq!(index(&Repo::new(), &pack), BTreeSet::from([empty]));
+}
