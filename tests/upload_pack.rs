@@ -846,3 +846,67 @@ fn a_commit_that_keeps_its_parents_tree_is_sent_alone() {
     let (_, pack) = fetch(&store, &body);
     assert_eq!(index(&Repo::new(), &pack), BTreeSet::from([empty]));
 }
+
+/// What git's own upload-pack answers to `body` over stateless HTTP, from `repo`.
+fn git_upload_pack(repo: &Repo, body: &[u8]) -> Vec<u8> {
+    repo.git_with(&["upload-pack", "--stateless-rpc", "."], body)
+}
+
+/// The pkt-line payloads of `body`, without their newlines.
+fn payloads(body: &[u8]) -> Vec<String> {
+    split_response(body).unwrap().0
+}
+
+#[test]
+fn the_advertisement_lists_what_git_upload_pack_lists() {
+    let (repo, store) = pushed();
+    let ours = payloads(&upload_pack::advertise(&store).unwrap());
+    let theirs = payloads(&repo.git_with(
+        &["upload-pack", "--advertise-refs", "--stateless-rpc", "."],
+        b"",
+    ));
+    assert_eq!(ours[0], "# service=git-upload-pack");
+    let refs = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.split('\0').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(refs(&ours[1..]), refs(&theirs));
+    let main = repo.git(&["rev-parse", "main"]);
+    assert_eq!(
+        ours[1],
+        format!(
+            "{main} HEAD\0{} symref=HEAD:refs/heads/main object-format=sha1 agent={}",
+            upload_pack::CAPABILITIES,
+            git_on_durable_objects::AGENT
+        )
+    );
+    assert!(ours[2..].iter().all(|l| !l.contains('\0')));
+
+    let (empty, _db) = common::store(4096);
+    assert_eq!(
+        payloads(&upload_pack::advertise(&empty).unwrap()),
+        vec![
+            "# service=git-upload-pack".to_string(),
+            format!(
+                "{ZERO} capabilities^{{}}\0{} object-format=sha1 agent={}",
+                upload_pack::CAPABILITIES,
+                git_on_durable_objects::AGENT
+            )
+        ]
+    );
+}
+
+#[test]
+fn an_empty_have_round_is_answered_nak_as_git_does() {
+    // wants, a flush, then a have section with no haves: a negotiation round, not a
+    // shallow-info request.
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let body = upload_request(std::slice::from_ref(&main), CAPS, &[], &[], false);
+    let (lines, pack) = fetch(&store, &body);
+    assert_eq!(lines, vec!["NAK"]);
+    assert!(pack.is_empty());
+    assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
+}
