@@ -261,6 +261,17 @@ fn unknown_wants_are_refused() {
 }
 
 #[test]
+fn a_want_after_the_want_section_is_refused() {
+    let want = format!("want {}\n", "a".repeat(40));
+    let mut body = Vec::new();
+    git_on_durable_objects::pktline::write_str(&mut body, &want);
+    body.extend_from_slice(b"0000");
+    git_on_durable_objects::pktline::write_str(&mut body, &want);
+    let err = upload_pack::parse_request(&body).err().unwrap();
+    assert_eq!(err.0, format!("unexpected line {:?}", want.trim_end()));
+}
+
+#[test]
 fn malformed_requests_are_bad_requests() {
     for body in [
         &b"zzzz"[..],
