@@ -272,6 +272,13 @@ fn a_want_after_the_want_section_is_refused() {
 }
 
 #[test]
+fn deepen_zero_is_refused() {
+    let body = upload_request(&["a".repeat(40)], CAPS, &["deepen 0".into()], &[], true);
+    let err = upload_pack::parse_request(&body).err().unwrap();
+    assert_eq!(err.0, "unexpected line \"deepen 0\"");
+}
+
+#[test]
 fn malformed_requests_are_bad_requests() {
     for body in [
         &b"zzzz"[..],
