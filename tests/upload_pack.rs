@@ -928,3 +928,83 @@ fn an_empty_have_round_is_answered_nak_as_git_does() {
     assert!(pack.is_empty());
     assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
 }
+
+/// The body of one request's answer, negotiation and pack, as sent.
+fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
+    let request = upload_pack::parse_request(body).unwrap();
+    let mut response = Vec::new();
+    match upload_pack::serve(store, request).unwrap() {
+        Answer::Negotiation(bytes) => response = bytes,
+        Answer::Pack(prefix, pack) => {
+            response.extend_from_slice(&prefix);
+            for piece in *pack {
+                response.extend_from_slice(&piece.unwrap());
+            }
+        }
+    }
+    response
+}
+
+/// The pkt-lines of an answer as (length, first byte) pairs.
+fn frames(body: &[u8]) -> Vec<(usize, u8)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some((pkt, len)) = git_on_durable_objects::pktline::decode(&body[pos..]).unwrap() {
+        pos += len;
+        if let git_on_durable_objects::pktline::Pkt::Data(data) = pkt {
+            out.push((len, data[0]));
+        }
+    }
+    out
+}
+
+#[test]
+fn side_band_frames_and_progress_follow_the_capabilities() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~30"]);
+    let ask = |caps: &str| {
+        let body = upload_request(
+            std::slice::from_ref(&main),
+            caps,
+            &[],
+            std::slice::from_ref(&old),
+            true,
+        );
+        answer_bytes(&store, &body)
+    };
+    let large = ask("side-band-64k ofs-delta");
+    let small = ask("side-band ofs-delta");
+    let quiet = ask("side-band-64k ofs-delta no-progress");
+    assert_eq!(split_response(&small), split_response(&large));
+    assert!(frames(&small).iter().all(|(len, _)| *len <= 1000));
+    assert!(frames(&large).iter().any(|(len, _)| *len > 1000));
+    let progress = |body: &[u8]| frames(body).iter().filter(|(_, band)| *band == 2).count();
+    assert!(progress(&large) > 0, "progress on band 2");
+    assert_eq!(progress(&quiet), 0, "no-progress");
+    assert_eq!(split_response(&quiet), split_response(&large));
+}
+
+#[test]
+fn a_wanted_tree_comes_with_everything_in_it() {
+    let (repo, store) = pushed();
+    let tree = repo.git(&["rev-parse", "main~5^{tree}"]);
+    let body = upload_request(std::slice::from_ref(&tree), CAPS, &[], &[], true);
+    let (_, pack) = fetch(&store, &body);
+    let ours = index(&Repo::new(), &pack);
+    assert_eq!(ours, objects_between(&repo, &tree, None));
+    let theirs = repo.git_with(
+        &[
+            "-c",
+            "uploadpack.allowAnySHA1InWant=true",
+            "upload-pack",
+            "--stateless-rpc",
+            ".",
+        ],
+        &body,
+    );
+    assert_eq!(
+        ours,
+        index(&Repo::new(), &split_response(&theirs).unwrap().1)
+    );
+}
