@@ -4,19 +4,24 @@
 //! check and the commit graph are collected. Memory stays bounded by the largest object
 //! plus the cache, never by the size of the pack.
 
+use crate::format::pack::PackId;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use sha1::{Digest, Sha1};
 
-use crate::delta;
-use crate::idx::{self, IdxEntry};
-use crate::object::{self, ObjectHasher, ObjectId, ObjectType};
-use crate::pack::{self, BaseCache, ChunkSource, EntryHeader, EntryKind, PackError, PackObjects};
-use crate::sql::Sql;
-use crate::store::{self, CommitInfo, NewObject, PackFile, Store, StoredChunks};
-use crate::zlib::Inflater;
+use crate::format::delta;
+use crate::format::idx::{self, IdxEntry};
+use crate::format::loose;
+use crate::format::object::{self, ObjectHasher, ObjectId, ObjectType};
+use crate::format::pack::{
+    self, BaseCache, ChunkSource, EntryAt, EntryHeader, EntryKind, PackError, PackObjects,
+    BASE_CACHE_BYTES,
+};
+use crate::format::zlib::Inflater;
+use crate::store::sql::Sql;
+use crate::store::{CommitInfo, NewObject, PackFile, Store, StoredChunks};
 
 /// Pushes with fewer objects than this are stored as loose objects (git's `transfer.unpackLimit`).
 pub const UNPACK_LIMIT: u32 = 100;
@@ -25,16 +30,16 @@ pub const UNPACK_LIMIT: u32 = 100;
 /// the platform's 2 MB row limit.
 pub const MAX_LOOSE_OBJECT: u64 = 1 << 20;
 
-/// Bytes of resolved objects kept as delta bases while indexing.
-const BASE_CACHE_BYTES: usize = 16 << 20;
-
 /// How an accepted push will be stored.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stored {
     /// Kept as a pack (with its idx already written) named by its checksum.
     Pack {
+        /// The pack's checksum in hex.
         name: String,
+        /// Bytes in the `.pack`.
         size: u64,
+        /// Bytes in the `.idx`.
         idx_size: u64,
     },
     /// Exploded into staged loose objects.
@@ -45,7 +50,7 @@ pub enum Stored {
 #[derive(Debug)]
 pub struct Indexed {
     /// The pending pack row that owns what the push wrote.
-    pub push: i64,
+    pub push: PackId,
     /// How it is stored.
     pub stored: Stored,
     /// Every object in the pack.
@@ -96,7 +101,7 @@ enum Phase {
 /// The pack's bytes as they are written into chunk rows; earlier bytes read back from them.
 struct Spool<'s, S: Sql> {
     store: &'s Store<S>,
-    push: i64,
+    push: PackId,
     tail: Vec<u8>,
     flushed: u64,
     stored: StoredChunks<S>,
@@ -161,7 +166,7 @@ pub struct IndexPack<'s, S: Sql> {
 
 impl<'s, S: Sql> IndexPack<'s, S> {
     /// Starts receiving a pack into `store`, owned by the pending row `push`.
-    pub fn new(store: &'s Store<S>, push: i64) -> IndexPack<'s, S> {
+    pub fn new(store: &'s Store<S>, push: PackId) -> IndexPack<'s, S> {
         IndexPack {
             spool: Spool {
                 store,
@@ -185,7 +190,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     }
 
     /// The pending pack row that owns what this push writes.
-    pub fn push(&self) -> i64 {
+    pub fn push(&self) -> PackId {
         self.spool.push
     }
 
@@ -450,9 +455,14 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             }
         }
         if let Some(data) = data {
-            self.cache
-                .borrow_mut()
-                .insert((self.spool.push, offset), kind, data);
+            self.cache.borrow_mut().insert(
+                EntryAt {
+                    pack: self.spool.push,
+                    offset,
+                },
+                kind,
+                data,
+            );
         }
         Ok(())
     }
@@ -535,7 +545,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             let reader = self.reader(&find);
             for object in &objects {
                 let (kind, data) = reader.object_at(object.offset)?;
-                store.stage_loose(push, &object.id, store::encode_loose(kind, &data))?;
+                store.stage_loose(push, &object.id, loose::encode(kind, &data))?;
             }
             Stored::Loose
         } else {

@@ -1,27 +1,21 @@
 //! A Git server for Cloudflare Durable Objects: one Durable Object (with its own SQLite
-//! database) per repository, serving git's dumb HTTP protocol and smart receive-pack.
+//! database) per repository, serving git's dumb HTTP protocol and smart receive-pack and upload-pack.
 //!
-//! Layers, bottom up: git formats (`object`, `pktline`, `zlib`, `delta`, `pack`, `idx`,
-//! `refname`), the store (`sql`, `store`), the services (`index_pack`, `receive_pack`,
-//! `dumb`, with `route` and `reply`), and the wasm-only host that adapts HTTP to them.
+//! Layers, bottom up: git's formats (`format`), the storage (`store`, the only SQL), the
+//! services (`index_pack`, `receive_pack`, `rev_walk`, `pack_objects`, `upload_pack`), HTTP
+//! as plain values (`http`), and the wasm-only host that adapts the runtime to them.
 
-pub mod delta;
-pub mod dumb;
-pub mod idx;
+#![deny(missing_docs)]
+
+pub mod format;
+pub mod http;
 pub mod index_pack;
-pub mod object;
-pub mod pack;
 pub mod pack_objects;
-pub mod pktline;
+pub mod protocol;
 pub mod receive_pack;
-pub mod refname;
-pub mod reply;
 pub mod rev_walk;
-pub mod route;
-pub mod sql;
 pub mod store;
 pub mod upload_pack;
-pub mod zlib;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

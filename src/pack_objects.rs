@@ -4,27 +4,38 @@
 //! stays a delta when its base has already been written; only the rest is inflated and
 //! deflated again.
 
+use crate::format::pack::PackId;
 use std::collections::HashMap;
 
 use sha1::{Digest, Sha1};
 
-use crate::object::{ObjectId, ObjectType};
-use crate::pack::{self, EntryKind};
-use crate::pktline::{Band, SideBand};
-use crate::sql::Sql;
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pack::{self, EntryKind};
+use crate::format::pktline::{Band, SideBand};
+use crate::format::zlib;
+use crate::store::sql::Sql;
 use crate::store::{Location, ObjectReader, PackFile, StoreError};
-use crate::zlib;
 
 /// One piece of the pack to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
     /// The entries of a stored pack, copied byte for byte (`start..end` excludes its header
     /// and trailer; distances of OFS deltas inside it stay valid).
-    Entries { pack: i64, start: u64, end: u64 },
+    Entries {
+        /// The pack's row id.
+        pack: PackId,
+        /// The offset of the first entry copied.
+        start: u64,
+        /// The offset just past the last entry copied.
+        end: u64,
+    },
     /// One object, copied from its stored entry or written anew.
     Object {
+        /// The object.
         id: ObjectId,
+        /// Its type.
         kind: ObjectType,
+        /// Where it is stored.
         location: Location,
     },
 }
@@ -55,7 +66,7 @@ pub struct PackStream<S: Sql> {
     sha: Sha1,
     offset: u64,
     /// Stored entry -> where it was written, and its id.
-    written: HashMap<(i64, u64), (u64, ObjectId)>,
+    written: HashMap<(PackId, u64), (u64, ObjectId)>,
     written_ids: HashMap<ObjectId, u64>,
     started: bool,
     finished: bool,
@@ -204,7 +215,7 @@ impl<S: Sql> Iterator for PackStream<S> {
                 let note = format!("Total {} objects, {} bytes\n", self.count, self.offset + 20);
                 side_band.write(&mut out, Band::Progress, note.as_bytes());
             }
-            out.extend_from_slice(crate::pktline::FLUSH);
+            out.extend_from_slice(crate::format::pktline::FLUSH);
         }
         Some(Ok(out))
     }

@@ -2,42 +2,30 @@
 //! the POST body as it streams in. Ref updates are decided and applied in one synchronous
 //! step at the end, after the pack is verified and its connectivity checked.
 
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pktline::{self, Band, Pkt};
+use crate::format::refname;
 use crate::index_pack::{IndexPack, Indexed, Stored};
-use crate::object::{ObjectId, ObjectType};
-use crate::pktline::{self, Band, Pkt, SideBand};
-use crate::refname;
-use crate::sql::Sql;
+use crate::protocol::advertise;
+use crate::protocol::capabilities::Capabilities;
+use crate::store::sql::Sql;
 use crate::store::{ObjectReader, Store, StoreError, DEFAULT_HEAD};
 use crate::AGENT;
 
 /// Capabilities advertised to pushers.
 pub const CAPABILITIES: &str = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta no-thin push-options object-format=sha1";
 
-pub use crate::reply::BadRequest;
+pub use crate::protocol::BadRequest;
 
-/// The `info/refs?service=git-receive-pack` body.
+/// The `info/refs?service=git-receive-pack` body: the refs, no HEAD and no peeled lines,
+/// as git's receive-pack lists them.
 pub fn advertise<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::new();
-    pktline::write_str(&mut out, "# service=git-receive-pack\n");
-    out.extend_from_slice(pktline::FLUSH);
-    let caps = format!("{CAPABILITIES} agent={AGENT}");
-    let refs = store.refs()?;
-    if refs.is_empty() {
-        pktline::write_str(
-            &mut out,
-            &format!("{} capabilities^{{}}\0{caps}\n", ObjectId::ZERO),
-        );
-    }
-    for (i, r) in refs.iter().enumerate() {
-        let line = if i == 0 {
-            format!("{} {}\0{caps}\n", r.id, r.name)
-        } else {
-            format!("{} {}\n", r.id, r.name)
-        };
-        pktline::write_str(&mut out, &line);
-    }
-    out.extend_from_slice(pktline::FLUSH);
-    Ok(out)
+    let lines = advertise::ref_lines(&store.refs()?, None, false);
+    Ok(advertise::smart_v0(
+        "git-receive-pack",
+        &lines,
+        &format!("{CAPABILITIES} agent={AGENT}"),
+    ))
 }
 
 /// One ref update the client asked for.
@@ -49,40 +37,6 @@ pub struct Command {
     pub new: ObjectId,
     /// The full ref name.
     pub name: String,
-}
-
-#[derive(Default)]
-struct Capabilities {
-    report_status: bool,
-    report_status_v2: bool,
-    side_band: Option<SideBand>,
-    quiet: bool,
-    atomic: bool,
-    push_options: bool,
-    object_format: Option<String>,
-}
-
-impl Capabilities {
-    fn parse(list: &str) -> Capabilities {
-        let mut caps = Capabilities::default();
-        for cap in list.split_ascii_whitespace() {
-            match cap {
-                "report-status" => caps.report_status = true,
-                "report-status-v2" => caps.report_status_v2 = true,
-                "side-band-64k" => caps.side_band = Some(SideBand::Large),
-                "side-band" => caps.side_band = caps.side_band.or(Some(SideBand::Small)),
-                "quiet" => caps.quiet = true,
-                "atomic" => caps.atomic = true,
-                "push-options" => caps.push_options = true,
-                _ => {
-                    if let Some(format) = cap.strip_prefix("object-format=") {
-                        caps.object_format = Some(format.to_string());
-                    }
-                }
-            }
-        }
-        caps
-    }
 }
 
 enum Phase {
@@ -136,7 +90,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                     self.command_line(&line)?;
                 }
                 (Phase::Commands, Pkt::Flush) => {
-                    self.phase = if self.caps.push_options && !self.commands.is_empty() {
+                    self.phase = if self.caps.has("push-options") && !self.commands.is_empty() {
                         Phase::PushOptions
                     } else {
                         Phase::Pack
@@ -234,8 +188,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         let store = self.store;
         let unsupported_format = self
             .caps
-            .object_format
-            .as_deref()
+            .value("object-format")
             .filter(|f| *f != "sha1")
             .map(|f| {
                 format!("unsupported object-format {f}: this server stores sha1 repositories")
@@ -303,7 +256,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         for command in &self.commands {
             results.push(self.check(command, &kind_of, complete));
         }
-        if self.caps.atomic && results.iter().any(Result::is_err) {
+        if self.caps.has("atomic") && results.iter().any(Result::is_err) {
             for result in results.iter_mut().filter(|r| r.is_ok()) {
                 *result = Err("atomic push failed".into());
             }
@@ -421,14 +374,14 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             pktline::write_str(&mut report, &line);
         }
         report.extend_from_slice(pktline::FLUSH);
-        if !self.caps.report_status && !self.caps.report_status_v2 {
+        if !self.caps.has("report-status") && !self.caps.has("report-status-v2") {
             report.clear();
         }
-        let Some(side_band) = self.caps.side_band else {
+        let Some(side_band) = self.caps.side_band() else {
             return report;
         };
         let mut out = Vec::new();
-        if !self.caps.quiet {
+        if !self.caps.has("quiet") {
             let done = results.iter().filter(|r| r.is_ok()).count();
             let summary = format!("updated {done} of {} refs\n", results.len());
             side_band.write(&mut out, Band::Progress, summary.as_bytes());

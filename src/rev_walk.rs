@@ -6,8 +6,8 @@
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
-use crate::object::{self, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
-use crate::sql::Sql;
+use crate::format::object::{self, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
+use crate::store::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, StoreError};
 
 /// How far back a shallow fetch goes.

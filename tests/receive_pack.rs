@@ -7,16 +7,16 @@
 mod common;
 
 use common::*;
-use git_on_durable_objects::dumb;
-use git_on_durable_objects::object::{ObjectId, ObjectType};
-use git_on_durable_objects::pack::{self, EntryKind};
-use git_on_durable_objects::pktline;
+use git_on_durable_objects::format::object::{ObjectId, ObjectType};
+use git_on_durable_objects::format::pack::{self, EntryKind, PackId};
+use git_on_durable_objects::format::pktline;
+use git_on_durable_objects::format::zlib;
+use git_on_durable_objects::http::dumb;
+use git_on_durable_objects::http::reply::Body;
+use git_on_durable_objects::http::route::Endpoint;
 use git_on_durable_objects::receive_pack::{self, advertise};
-use git_on_durable_objects::reply::Body;
-use git_on_durable_objects::route::Endpoint;
-use git_on_durable_objects::sql::Sql;
+use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, Store};
-use git_on_durable_objects::zlib;
 use sha1::{Digest, Sha1};
 
 const CAPS: &str = "report-status side-band-64k agent=test";
@@ -25,7 +25,7 @@ fn id(hex: &str) -> ObjectId {
     ObjectId::from_hex(hex.as_bytes()).unwrap()
 }
 
-fn stored_file(store: &Store<Db>, pack: i64, file: PackFile) -> Vec<u8> {
+fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
     let mut out = Vec::new();
     let mut seq = 0;
     while let Some(chunk) = store.read_chunk(pack, file, seq).unwrap() {
@@ -118,7 +118,7 @@ fn dumb_endpoints_serve_refs_head_packs_and_ranges() {
     push_all(&store, &repo, CAPS, 4096);
     let get =
         |endpoint: Endpoint, range: Option<&str>| dumb::get(&store, &endpoint, range).unwrap();
-    let bytes = |reply: git_on_durable_objects::reply::Reply| match reply.body {
+    let bytes = |reply: git_on_durable_objects::http::reply::Reply| match reply.body {
         Body::Bytes(b) => b,
         other => panic!("expected bytes, got {other:?}"),
     };
@@ -1049,8 +1049,8 @@ fn a_ref_delta_before_its_base_is_resolved_from_the_spooled_chunks() {
     let base: Vec<u8> = (0..200u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut target = base[..100].to_vec();
     target.extend_from_slice(b"XYZ");
-    let base_id = git_on_durable_objects::object::hash(ObjectType::Blob, &base);
-    let target_id = git_on_durable_objects::object::hash(ObjectType::Blob, &target);
+    let base_id = git_on_durable_objects::format::object::hash(ObjectType::Blob, &base);
+    let target_id = git_on_durable_objects::format::object::hash(ObjectType::Blob, &target);
     // base 200 (varint c8 01), result 103: copy 100 bytes at 0, insert "XYZ"
     let delta = [0xc8, 0x01, 103, 0x90, 100, 3, b'X', b'Y', b'Z'];
     let mut entry = pack::encode_entry_header(EntryKind::RefDelta(base_id), delta.len() as u64, 12);
@@ -1140,7 +1140,10 @@ fn index_pack_refusals_name_the_fault() {
             raw_pack(&[whole_entry(ObjectType::Commit, b"tree nonsense\n")]),
             format!(
                 "bad commit {}: bad object id in header",
-                git_on_durable_objects::object::hash(ObjectType::Commit, b"tree nonsense\n")
+                git_on_durable_objects::format::object::hash(
+                    ObjectType::Commit,
+                    b"tree nonsense\n"
+                )
             ),
         ),
         (bad_version, "unsupported pack version 4".into()),
@@ -1184,7 +1187,7 @@ fn blobs_pack(n: usize, size: usize) -> (Vec<u8>, ObjectId) {
         .collect();
     (
         raw_pack(&entries),
-        git_on_durable_objects::object::hash(ObjectType::Blob, &data(0)),
+        git_on_durable_objects::format::object::hash(ObjectType::Blob, &data(0)),
     )
 }
 

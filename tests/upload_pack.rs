@@ -167,8 +167,11 @@ fn shallow_clone_stops_at_the_depth() {
     // The first request of a shallow fetch carries only wants and deepen: the answer is the
     // shallow list alone.
     let mut first = Vec::new();
-    git_on_durable_objects::pktline::write_str(&mut first, &format!("want {main} {CAPS}\n"));
-    git_on_durable_objects::pktline::write_str(&mut first, "deepen 1\n");
+    git_on_durable_objects::format::pktline::write_str(
+        &mut first,
+        &format!("want {main} {CAPS}\n"),
+    );
+    git_on_durable_objects::format::pktline::write_str(&mut first, "deepen 1\n");
     first.extend_from_slice(b"0000");
     let (lines, pack) = fetch(&store, &first);
     assert_eq!(lines, vec![format!("shallow {main}")]);

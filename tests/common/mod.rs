@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 
-use git_on_durable_objects::pktline::{self, Pkt};
+use git_on_durable_objects::format::pktline::{self, Pkt};
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
-use git_on_durable_objects::sql::{Sql, SqlError, Value, MAX_PARAMS};
+use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::Store;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 

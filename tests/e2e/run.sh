@@ -801,7 +801,7 @@ check "g: an unknown path outside any repository is 404" \
 check "g: a loose-object path that does not exist is 404" \
     status_is 404 "$URL/objects/00/00000000000000000000000000000000000000"
 
-# CORS (src/host.rs): every answer, the preflight included, carries exactly these four headers.
+# CORS (src/host/mod.rs): every answer, the preflight included, carries exactly these four headers.
 cors_headers() { # HEADERS_FILE: each CORS header once with its exact value, and no other
     local norm=$1.norm line
     tr -d '\r' <"$1" | sed -E 's/^([^: ]+): */\L\1: /' >"$norm"

@@ -2,7 +2,7 @@
 
 use sha1::{Digest, Sha1};
 
-use crate::object::ObjectId;
+use crate::format::object::ObjectId;
 
 /// One object's line in the index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,12 +7,13 @@ use worker::{
     SqlStorageValue, State,
 };
 
-use crate::receive_pack::{self, ReceivePack};
-use crate::reply::{Body, Caching, Reply};
-use crate::route::{self, Endpoint};
-use crate::sql::{Sql, SqlError, Value};
+use crate::http::backend::{self, Dispatch};
+use crate::http::reply::{Body, Caching, Reply};
+use crate::http::route;
+use crate::receive_pack::ReceivePack;
+use crate::store::sql::{Sql, SqlError, Value};
 use crate::store::{Store, StoreError};
-use crate::{dumb, upload_pack, zlib, AGENT};
+use crate::{upload_pack, AGENT};
 
 const ABOUT: &str = "git-on-durable-objects: a Git server on Cloudflare Durable Objects.
 
@@ -137,45 +138,28 @@ impl worker::DurableObject for Repo {
             .query_pairs()
             .find(|(k, _)| k == "service")
             .map(|(_, v)| v.into_owned());
-        let result = match (req.method(), &route.endpoint) {
-            (Method::Get, Endpoint::InfoRefs) if service.as_deref() == Some("git-receive-pack") => {
-                receive_pack::advertise(&self.store).map(|body| {
-                    Reply::ok(
-                        "application/x-git-receive-pack-advertisement",
-                        Caching::NoCache,
-                        body,
-                    )
-                })
-            }
-            (Method::Get, Endpoint::InfoRefs) if service.as_deref() == Some("git-upload-pack") => {
-                match self.missing() {
-                    Some(reply) => Ok(reply),
-                    None => upload_pack::advertise(&self.store).map(|body| {
-                        Reply::ok(
-                            "application/x-git-upload-pack-advertisement",
-                            Caching::NoCache,
-                            body,
-                        )
-                    }),
-                }
-            }
-            (Method::Post, Endpoint::ReceivePack) => return self.receive_pack(req).await,
-            (Method::Post, Endpoint::UploadPack) => return self.upload_pack(req).await,
-            (Method::Get | Method::Head, endpoint) => {
-                let range = req.headers().get("Range")?;
-                dumb::get(&self.store, endpoint, range.as_deref())
-            }
-            _ => Ok(Reply::text(405, "method not allowed")),
+        let method = match req.method() {
+            Method::Get => backend::Method::Get,
+            Method::Head => backend::Method::Head,
+            Method::Post => backend::Method::Post,
+            _ => backend::Method::Other,
         };
-        match result {
-            Ok(reply) => respond(reply, Some(&self.sql)),
+        let range = req.headers().get("Range")?;
+        let dispatch = backend::dispatch(
+            &self.store,
+            method,
+            &route.endpoint,
+            service.as_deref(),
+            range.as_deref(),
+        );
+        match dispatch {
+            Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.sql)),
+            Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
+            Ok(Dispatch::UploadPack) => self.upload_pack(req).await,
             Err(e) => text(500, &e.0),
         }
     }
 }
-
-/// The largest upload-pack request accepted (wants and haves are 50 bytes each).
-const MAX_UPLOAD_REQUEST: usize = 32 << 20;
 
 impl Repo {
     async fn upload_pack(&self, mut req: Request) -> Result<Response> {
@@ -183,7 +167,7 @@ impl Repo {
         if let Ok(mut stream) = req.stream() {
             while let Some(chunk) = stream.next().await {
                 body.extend_from_slice(&chunk?);
-                if body.len() > MAX_UPLOAD_REQUEST {
+                if body.len() > backend::MAX_UPLOAD_REQUEST {
                     return text(413, "upload-pack request too large");
                 }
             }
@@ -192,22 +176,9 @@ impl Repo {
             .headers()
             .get("Content-Encoding")?
             .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
-        if gzipped {
-            body = match zlib::gunzip(&body, MAX_UPLOAD_REQUEST) {
-                Ok(plain) => plain,
-                Err(_) => return text(400, "request body is not valid gzip"),
-            };
-        }
-        let request = match upload_pack::parse_request(&body) {
-            Ok(request) => request,
-            Err(e) => return text(400, &e.0),
-        };
-        if let Some(reply) = self.missing() {
-            return respond(reply, None);
-        }
-        let answer = match upload_pack::serve(&self.store, request) {
+        let answer = match backend::upload_pack(&self.store, body, gzipped) {
             Ok(answer) => answer,
-            Err(e) => return text(500, &e.0),
+            Err(reply) => return respond(reply, None),
         };
         let stream: Box<dyn Iterator<Item = std::result::Result<Vec<u8>, StoreError>>> =
             match answer {
@@ -221,19 +192,10 @@ impl Repo {
         );
         with_headers(
             Response::from_stream(stream)?,
-            "application/x-git-upload-pack-result",
+            backend::UPLOAD_PACK_RESULT,
             Caching::NoCache,
             &[],
         )
-    }
-
-    /// The answer for a repository that was never pushed (404) or whose storage fails (500).
-    fn missing(&self) -> Option<Reply> {
-        match self.store.exists() {
-            Ok(true) => None,
-            Ok(false) => Some(Reply::text(404, "repository not found")),
-            Err(e) => Some(Reply::text(500, &e.0)),
-        }
     }
 
     async fn receive_pack(&self, mut req: Request) -> Result<Response> {
@@ -249,27 +211,23 @@ impl Repo {
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        // The reply is the refusal either way; a failed cleanup leaves a
+                        // pending push, which the next start of the object removes.
                         let _ = push.abort();
                         return text(400, &format!("request body failed: {e}"));
                     }
                 }
             }
         }
-        if let Some(e) = bad {
-            let _ = push.abort();
-            return text(400, &e.0);
-        }
-        match push.finish() {
-            Ok(body) => respond(
-                Reply::ok(
-                    "application/x-git-receive-pack-result",
-                    Caching::NoCache,
-                    body,
-                ),
-                None,
-            ),
-            Err(e) => text(400, &e.0),
-        }
+        let result = match bad {
+            Some(e) => {
+                // As above: a pending push left behind is removed at the next start.
+                let _ = push.abort();
+                Err(e)
+            }
+            None => push.finish(),
+        };
+        respond(backend::receive_pack_reply(result), None)
     }
 }
 

@@ -6,9 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
-use crate::delta;
-use crate::object::{ObjectId, ObjectType};
-use crate::zlib::Inflater;
+use crate::format::delta;
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::zlib::Inflater;
 
 /// Bytes of a pack header: `PACK`, version, object count.
 pub const HEADER_LEN: usize = 12;
@@ -234,8 +234,29 @@ fn scan_entry(
 /// A whole object: its type and its data, shareable between the cache and its readers.
 pub type Object = (ObjectType, Rc<Vec<u8>>);
 
-/// Where an entry is: a pack (row id) and an offset in it.
-pub type EntryAt = (i64, u64);
+/// Which stored pack an entry belongs to: the number the store gave the pack's row when its
+/// push began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PackId(pub i64);
+
+impl std::fmt::Display for PackId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where an entry is: a pack and an offset in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntryAt {
+    /// The pack.
+    pub pack: PackId,
+    /// The entry's offset in the `.pack`.
+    pub offset: u64,
+}
+
+/// The byte budget of a [`BaseCache`]: resolved objects kept as delta bases, by indexing
+/// and by reading.
+pub const BASE_CACHE_BYTES: usize = 16 << 20;
 
 /// A cache of resolved objects keyed by where their entry is, bounded in bytes; oldest out first.
 pub struct BaseCache {
@@ -282,7 +303,7 @@ impl BaseCache {
 
 /// Reads whole objects out of one pack, resolving delta chains through a shared cache.
 pub struct PackObjects<'a> {
-    pack: i64,
+    pack: PackId,
     src: &'a dyn ChunkSource,
     /// Finds the offset of a REF_DELTA base inside this same pack.
     find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
@@ -292,7 +313,7 @@ pub struct PackObjects<'a> {
 impl<'a> PackObjects<'a> {
     /// An object reader over pack `pack` read through `src`, finding REF_DELTA bases with `find`.
     pub fn new(
-        pack: i64,
+        pack: PackId,
         src: &'a dyn ChunkSource,
         find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
         cache: &'a RefCell<BaseCache>,
@@ -305,13 +326,20 @@ impl<'a> PackObjects<'a> {
         }
     }
 
+    fn entry_at(&self, offset: u64) -> EntryAt {
+        EntryAt {
+            pack: self.pack,
+            offset,
+        }
+    }
+
     /// The object whose entry starts at `offset`.
     pub fn object_at(&self, offset: u64) -> Result<Object, PackError> {
         // Walk down the chain to a cached or whole base, then apply the deltas back up.
         let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut at = offset;
         let (kind, mut data) = loop {
-            if let Some(hit) = self.cache.borrow().get((self.pack, at)) {
+            if let Some(hit) = self.cache.borrow().get(self.entry_at(at)) {
                 break hit;
             }
             if deltas.len() > 10_000 {
@@ -333,12 +361,12 @@ impl<'a> PackObjects<'a> {
         };
         self.cache
             .borrow_mut()
-            .insert((self.pack, at), kind, data.clone());
+            .insert(self.entry_at(at), kind, data.clone());
         while let Some((delta_offset, payload)) = deltas.pop() {
             data = Rc::new(delta::apply(&data, &payload)?);
             self.cache
                 .borrow_mut()
-                .insert((self.pack, delta_offset), kind, data.clone());
+                .insert(self.entry_at(delta_offset), kind, data.clone());
         }
         Ok((kind, data))
     }
@@ -422,7 +450,7 @@ mod tests {
 
     fn entry(kind: EntryKind, data: &[u8], offset: u64) -> Vec<u8> {
         let mut out = encode_entry_header(kind, data.len() as u64, offset);
-        out.extend_from_slice(&crate::zlib::deflate(data));
+        out.extend_from_slice(&crate::format::zlib::deflate(data));
         out
     }
 
@@ -460,7 +488,7 @@ mod tests {
         let find = |_: &ObjectId| Ok(None);
         let read = |at: u64| {
             let cache = RefCell::new(BaseCache::new(0));
-            PackObjects::new(1, &src, &find, &cache).object_at(at)
+            PackObjects::new(PackId(1), &src, &find, &cache).object_at(at)
         };
         let (kind, data) = read(offsets[10_000]).unwrap();
         assert_eq!((kind, data.as_slice()), (ObjectType::Blob, &b"x"[..]));
@@ -473,28 +501,41 @@ mod tests {
     #[test]
     fn base_cache_keeps_its_budget_oldest_out_first() {
         let blob = |n: usize| Rc::new(vec![0u8; n]);
+        let entry = |offset: u64| EntryAt {
+            pack: PackId(1),
+            offset,
+        };
         let mut cache = BaseCache::new(100);
-        cache.insert((1, 0), ObjectType::Blob, blob(25));
-        cache.insert((1, 1), ObjectType::Blob, blob(26));
-        assert_eq!(cache.get((1, 0)), Some((ObjectType::Blob, blob(25))));
-        assert_eq!(cache.get((1, 1)), None, "over a quarter of the budget");
+        cache.insert(entry(0), ObjectType::Blob, blob(25));
+        cache.insert(entry(1), ObjectType::Blob, blob(26));
+        assert_eq!(cache.get(entry(0)), Some((ObjectType::Blob, blob(25))));
+        assert_eq!(cache.get(entry(1)), None, "over a quarter of the budget");
         for at in 2..5 {
-            cache.insert((1, at), ObjectType::Blob, blob(25));
+            cache.insert(entry(at), ObjectType::Blob, blob(25));
         }
         let present = |cache: &BaseCache| -> Vec<u64> {
-            (0..10).filter(|&at| cache.get((1, at)).is_some()).collect()
+            (0..10)
+                .filter(|&at| cache.get(entry(at)).is_some())
+                .collect()
         };
         assert_eq!(present(&cache), vec![0, 2, 3, 4], "exactly at the budget");
-        cache.insert((1, 5), ObjectType::Blob, blob(10));
+        cache.insert(entry(5), ObjectType::Blob, blob(10));
         assert_eq!(present(&cache), vec![2, 3, 4, 5], "the oldest went");
         // Inserting what is there already changes nothing, nor counts twice.
-        cache.insert((1, 2), ObjectType::Tree, blob(20));
-        assert_eq!(cache.get((1, 2)), Some((ObjectType::Blob, blob(25))));
-        cache.insert((1, 6), ObjectType::Blob, blob(15));
+        cache.insert(entry(2), ObjectType::Tree, blob(20));
+        assert_eq!(cache.get(entry(2)), Some((ObjectType::Blob, blob(25))));
+        cache.insert(entry(6), ObjectType::Blob, blob(15));
         assert_eq!(present(&cache), vec![2, 3, 4, 5, 6]);
-        cache.insert((1, 7), ObjectType::Blob, blob(1));
+        cache.insert(entry(7), ObjectType::Blob, blob(1));
         assert_eq!(present(&cache), vec![3, 4, 5, 6, 7]);
-        assert_eq!(cache.get((2, 3)), None, "another pack");
+        assert_eq!(
+            cache.get(EntryAt {
+                pack: PackId(2),
+                offset: 3
+            }),
+            None,
+            "another pack"
+        );
     }
 
     #[test]

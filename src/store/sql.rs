@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::format::pack::PackId;
+
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -55,6 +57,12 @@ impl Value {
 impl From<i64> for Value {
     fn from(n: i64) -> Self {
         Value::Integer(n)
+    }
+}
+
+impl From<PackId> for Value {
+    fn from(id: PackId) -> Self {
+        Value::Integer(id.0)
     }
 }
 

@@ -1,17 +1,7 @@
 //! Responses as the services describe them, free of any HTTP library's types.
 
-use crate::pktline::PktError;
+use crate::format::pack::PackId;
 use crate::store::PackFile;
-
-/// A request that is not well formed: answered with HTTP 400 and this one-line reason.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadRequest(pub String);
-
-impl From<PktError> for BadRequest {
-    fn from(e: PktError) -> Self {
-        BadRequest(e.0)
-    }
-}
 
 /// How a response may be cached (the headers git's http-backend sends).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,9 +21,13 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// A byte range of a stored pack file, streamed from its chunk rows.
     Chunks {
-        pack: i64,
+        /// The pack's row id.
+        pack: PackId,
+        /// Which of its files.
         file: PackFile,
+        /// The first byte sent.
         start: u64,
+        /// The byte just past the last one sent.
         end: u64,
     },
 }
@@ -63,6 +57,11 @@ impl Reply {
             headers: Vec::new(),
             body: Body::Bytes(body),
         }
+    }
+
+    /// The 404 for a repository that was never pushed to.
+    pub fn repository_not_found() -> Reply {
+        Reply::text(404, "repository not found")
     }
 
     /// A one-line plain-text answer (errors, descriptions).

@@ -1,6 +1,6 @@
 //! URL layout: `/<owner>/<repo>.git/<endpoint>` or `/<repo>.git/<endpoint>`, `.git` optional.
 
-use crate::object::ObjectId;
+use crate::format::object::ObjectId;
 use crate::store::PackFile;
 
 /// What a request asks of a repository.

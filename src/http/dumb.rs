@@ -1,21 +1,17 @@
 //! git's dumb HTTP protocol, served from the store exactly as a static server would serve
 //! a bare repository after `git update-server-info`.
 
-use crate::reply::{Body, Caching, Reply};
-use crate::route::Endpoint;
-use crate::sql::Sql;
+use crate::format::pack::PackId;
+use crate::http::reply::{Body, Caching, Reply};
+use crate::http::route::Endpoint;
+use crate::protocol::advertise;
+use crate::store::sql::Sql;
 use crate::store::{PackFile, Store, StoreError};
 
 /// The dumb `info/refs` listing: sorted refs, each annotated tag followed by its peeled line.
 pub fn info_refs<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
-    let mut out = String::new();
-    for r in store.refs()? {
-        out.push_str(&format!("{}\t{}\n", r.id, r.name));
-        if let Some(peeled) = r.peeled {
-            out.push_str(&format!("{peeled}\t{}^{{}}\n", r.name));
-        }
-    }
-    Ok(out.into_bytes())
+    let lines = advertise::ref_lines(&store.refs()?, None, true);
+    Ok(advertise::dumb(&lines))
 }
 
 /// Answers a GET of a dumb-protocol file. `range` is the request's Range header.
@@ -25,7 +21,7 @@ pub fn get<S: Sql>(
     range: Option<&str>,
 ) -> Result<Reply, StoreError> {
     if !store.exists()? {
-        return Ok(Reply::text(404, "repository not found"));
+        return Ok(Reply::repository_not_found());
     }
     Ok(match endpoint {
         Endpoint::InfoRefs => Reply::ok("text/plain", Caching::NoCache, info_refs(store)?),
@@ -70,7 +66,7 @@ pub fn get<S: Sql>(
 
 /// A whole-file or single-range reply for a stored pack file.
 fn ranged(
-    pack: i64,
+    pack: PackId,
     file: PackFile,
     size: u64,
     content_type: &'static str,

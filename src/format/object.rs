@@ -52,9 +52,13 @@ impl fmt::Debug for ObjectId {
 /// The four object types, numbered as in a pack entry header.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum ObjectType {
+    /// A commit.
     Commit = 1,
+    /// A tree.
     Tree = 2,
+    /// A blob.
     Blob = 3,
+    /// An annotated tag.
     Tag = 4,
 }
 

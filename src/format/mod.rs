@@ -1,0 +1,11 @@
+//! Git's formats, as pure functions over bytes: no SQL, no HTTP. Everything above reads and
+//! writes git's data through these.
+
+pub mod delta;
+pub mod idx;
+pub mod loose;
+pub mod object;
+pub mod pack;
+pub mod pktline;
+pub mod refname;
+pub mod zlib;

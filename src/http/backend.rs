@@ -1,0 +1,109 @@
+//! One request's dispatch, as git's `http-backend.c` does it: which service answers, with
+//! what content type, and the refusals that come before a service runs. The host does the
+//! I/O: it reads the body, streams the answer, and sets the headers of the [`Reply`].
+
+use crate::format::zlib;
+use crate::http::dumb;
+use crate::http::reply::{Caching, Reply};
+use crate::http::route::Endpoint;
+use crate::protocol::BadRequest;
+use crate::store::sql::Sql;
+use crate::store::{Store, StoreError};
+use crate::{receive_pack, upload_pack};
+
+/// The largest upload-pack request accepted (wants and haves are 50 bytes each).
+pub const MAX_UPLOAD_REQUEST: usize = 32 << 20;
+
+/// The content type of an upload-pack answer.
+pub const UPLOAD_PACK_RESULT: &str = "application/x-git-upload-pack-result";
+
+/// The HTTP methods the backend tells apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// HEAD.
+    Head,
+    /// POST.
+    Post,
+    /// Anything else.
+    Other,
+}
+
+/// What the host does with a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Answers with this reply.
+    Reply(Reply),
+    /// Streams the body into a [`receive_pack::ReceivePack`], then [`receive_pack_reply`].
+    ReceivePack,
+    /// Reads the whole body (at most [`MAX_UPLOAD_REQUEST`] bytes), then [`upload_pack`].
+    UploadPack,
+}
+
+/// Dispatches `method` on `endpoint`; `service` is the `?service=` of the query and `range`
+/// the Range header.
+pub fn dispatch<S: Sql>(
+    store: &Store<S>,
+    method: Method,
+    endpoint: &Endpoint,
+    service: Option<&str>,
+    range: Option<&str>,
+) -> Result<Dispatch, StoreError> {
+    let reply = match (method, endpoint) {
+        (Method::Get, Endpoint::InfoRefs) if service == Some("git-receive-pack") => Reply::ok(
+            "application/x-git-receive-pack-advertisement",
+            Caching::NoCache,
+            receive_pack::advertise(store)?,
+        ),
+        (Method::Get, Endpoint::InfoRefs) if service == Some("git-upload-pack") => {
+            if !store.exists()? {
+                return Ok(Dispatch::Reply(Reply::repository_not_found()));
+            }
+            Reply::ok(
+                "application/x-git-upload-pack-advertisement",
+                Caching::NoCache,
+                upload_pack::advertise(store)?,
+            )
+        }
+        (Method::Post, Endpoint::ReceivePack) => return Ok(Dispatch::ReceivePack),
+        (Method::Post, Endpoint::UploadPack) => return Ok(Dispatch::UploadPack),
+        (Method::Get | Method::Head, endpoint) => dumb::get(store, endpoint, range)?,
+        _ => Reply::text(405, "method not allowed"),
+    };
+    Ok(Dispatch::Reply(reply))
+}
+
+/// The answer to a `POST git-upload-pack` whose whole body is `body` (gzipped when
+/// `gzipped`), or the reply that refuses it.
+pub fn upload_pack<S: Sql>(
+    store: &Store<S>,
+    body: Vec<u8>,
+    gzipped: bool,
+) -> Result<upload_pack::Answer<S>, Reply> {
+    let body = if gzipped {
+        zlib::gunzip(&body, MAX_UPLOAD_REQUEST)
+            .map_err(|_| Reply::text(400, "request body is not valid gzip"))?
+    } else {
+        body
+    };
+    let request = upload_pack::parse_request(&body).map_err(|e| Reply::text(400, &e.0))?;
+    match store.exists() {
+        Ok(true) => {}
+        Ok(false) => return Err(Reply::repository_not_found()),
+        Err(e) => return Err(Reply::text(500, &e.0)),
+    }
+    upload_pack::serve(store, request).map_err(|e| Reply::text(500, &e.0))
+}
+
+/// The reply to a push, from what receive-pack made of its body.
+pub fn receive_pack_reply(result: Result<Vec<u8>, BadRequest>) -> Reply {
+    match result {
+        Ok(body) => Reply::ok(
+            "application/x-git-receive-pack-result",
+            Caching::NoCache,
+            body,
+        ),
+        Err(e) => Reply::text(400, &e.0),
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP without a runtime (as git's `http-backend.c`): which repository and endpoint a path
+//! names, the dumb protocol's files, and replies as plain values the host turns into
+//! responses.
+
+pub mod backend;
+pub mod dumb;
+pub mod reply;
+pub mod route;

@@ -1,0 +1,212 @@
+//! The object index (which objects exist, of what type, where), loose object rows, and the
+//! commit graph recorded at push time.
+
+use crate::format::pack::PackId;
+use std::collections::HashMap;
+
+use super::{id_value, ids_json, row_id, row_int, ObjectReader, Store, StoreError, JSON_BATCH};
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pack::Object;
+use crate::store::sql::{Sql, Value};
+
+/// Where an object is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A loose object row.
+    Loose,
+    /// An entry of a live pack, at this offset.
+    Packed {
+        /// The pack's row id.
+        pack: PackId,
+        /// The entry's offset in the `.pack`.
+        offset: u64,
+    },
+}
+
+/// An object that a push adds, to be indexed when the push is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewObject {
+    /// Its id.
+    pub id: ObjectId,
+    /// Its type.
+    pub kind: ObjectType,
+    /// Its entry's offset in the pushed pack.
+    pub offset: u64,
+}
+
+/// A commit's place in the history graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit.
+    pub id: ObjectId,
+    /// Committer time, seconds since the epoch.
+    pub time: i64,
+    /// Parents in order.
+    pub parents: Vec<ObjectId>,
+}
+
+impl<S: Sql> Store<S> {
+    /// The types of those of `ids` that are stored (visible).
+    pub fn object_types(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, ObjectType>, StoreError> {
+        Ok(self
+            .locate_many(ids)?
+            .into_iter()
+            .map(|(id, (kind, _))| (id, kind))
+            .collect())
+    }
+
+    /// Where those of `ids` that are stored are.
+    pub fn locate_many(
+        &self,
+        ids: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, (ObjectType, Location)>, StoreError> {
+        let mut found = HashMap::new();
+        for batch in ids.chunks(JSON_BATCH) {
+            let rows = self.exec(
+                "SELECT oid, type, pack, offset FROM objects \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids_json(batch).into()],
+            )?;
+            for row in rows {
+                found.insert(row_id(&row[0])?, location(&row[1..])?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Where an object is stored, if it is.
+    pub fn locate(&self, id: &ObjectId) -> Result<Option<(ObjectType, Location)>, StoreError> {
+        let rows = self.exec(
+            "SELECT type, pack, offset FROM objects WHERE oid = ?",
+            vec![id_value(id)],
+        )?;
+        rows.first().map(|row| location(row)).transpose()
+    }
+
+    /// The bytes of a visible loose object's file.
+    pub fn loose_object(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut rows = self.exec(
+            "SELECT l.data FROM loose l JOIN objects o ON o.oid = l.oid \
+             WHERE l.oid = ? AND o.pack IS NULL",
+            vec![id_value(id)],
+        )?;
+        Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
+    }
+
+    /// Reads a whole stored object.
+    pub fn read_object(&self, id: &ObjectId) -> Result<Option<Object>, StoreError> {
+        ObjectReader::new(self).read(id)
+    }
+
+    /// The commit-graph rows of those of `ids` that are stored.
+    pub fn commits(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        let mut found = HashMap::new();
+        for batch in ids.chunks(JSON_BATCH) {
+            let rows = self.exec(
+                "SELECT oid, time, parents FROM commits \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids_json(batch).into()],
+            )?;
+            for row in rows {
+                let id = row_id(&row[0])?;
+                let parents = row[2]
+                    .as_bytes()
+                    .unwrap_or_default()
+                    .chunks(20)
+                    .filter_map(ObjectId::from_bytes)
+                    .collect();
+                let time = row_int(&row[1])?;
+                found.insert(id, CommitInfo { id, time, parents });
+            }
+        }
+        Ok(found)
+    }
+
+    /// How many objects the repository has, and how many of them are loose.
+    pub fn count_objects(&self) -> Result<(u64, u64), StoreError> {
+        let rows = self.exec(
+            "SELECT count(*), count(*) - count(pack) FROM objects",
+            vec![],
+        )?;
+        let row = rows.first().ok_or_else(|| StoreError("no count".into()))?;
+        Ok((row_int(&row[0])? as u64, row_int(&row[1])? as u64))
+    }
+
+    /// The ids of all loose objects.
+    pub fn loose_ids(&self) -> Result<Vec<ObjectId>, StoreError> {
+        let rows = self.exec("SELECT oid FROM objects WHERE pack IS NULL", vec![])?;
+        rows.iter().map(|r| row_id(&r[0])).collect()
+    }
+
+    /// Stages a loose object file for a push; it stays invisible until [`Store::accept_loose`].
+    pub fn stage_loose(
+        &self,
+        push: PackId,
+        id: &ObjectId,
+        file: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT OR IGNORE INTO loose (oid, push, data) VALUES (?, ?, ?)",
+            vec![id_value(id), push.into(), file.into()],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn index_objects(
+        &self,
+        objects: &[NewObject],
+        pack: Option<PackId>,
+    ) -> Result<(), StoreError> {
+        for batch in objects.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|o| format!("[\"{}\",{},{}]", o.id, o.kind as u8, o.offset))
+                .collect();
+            self.exec(
+                "INSERT OR IGNORE INTO objects (oid, type, pack, offset) \
+                 SELECT unhex(value ->> 0), value ->> 1, ?1, iif(?1 IS NULL, NULL, value ->> 2) \
+                 FROM json_each(?2)",
+                vec![
+                    pack.map_or(Value::Null, Value::from),
+                    format!("[{}]", rows.join(",")).into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn record_commits(&self, commits: &[CommitInfo]) -> Result<(), StoreError> {
+        for batch in commits.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|c| {
+                    let parents: String = c.parents.iter().map(ObjectId::to_hex).collect();
+                    format!("[\"{}\",{},\"{parents}\"]", c.id, c.time)
+                })
+                .collect();
+            self.exec(
+                "INSERT OR IGNORE INTO commits (oid, time, parents) \
+                 SELECT unhex(value ->> 0), value ->> 1, unhex(value ->> 2) FROM json_each(?)",
+                vec![format!("[{}]", rows.join(",")).into()],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads `type, pack, offset` columns.
+fn location(row: &[Value]) -> Result<(ObjectType, Location), StoreError> {
+    let kind = ObjectType::from_number(row_int(&row[0])? as u8)
+        .ok_or_else(|| StoreError("bad object type in storage".into()))?;
+    let location = match row[1] {
+        Value::Null => Location::Loose,
+        ref pack => Location::Packed {
+            pack: PackId(row_int(pack)?),
+            offset: row_int(&row[2])? as u64,
+        },
+    };
+    Ok((kind, location))
+}

@@ -1,0 +1,135 @@
+//! Reading whole objects back, loose or packed, through one cache of delta bases; peeling
+//! tags.
+
+use crate::format::pack::PackId;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{Location, PackFile, Store, StoreError, StoredChunks};
+use crate::format::loose;
+use crate::format::object::{self, ObjectId, ObjectType};
+use crate::format::pack::{
+    BaseCache, EntryHeader, Object, PackError, PackObjects, BASE_CACHE_BYTES,
+};
+use crate::store::sql::Sql;
+
+/// Where a chain of annotated tags leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peeled {
+    /// The tags passed through, the starting object first if it is a tag.
+    pub tags: Vec<ObjectId>,
+    /// The first object that is not a tag.
+    pub target: ObjectId,
+    /// Its type, or None when it is not stored.
+    pub kind: Option<ObjectType>,
+}
+
+/// Reads many objects, sharing one cache of delta bases and one chunk reader per pack.
+pub struct ObjectReader<S: Sql> {
+    store: Store<S>,
+    packs: RefCell<HashMap<PackId, Rc<StoredChunks<S>>>>,
+    cache: RefCell<BaseCache>,
+}
+
+impl<S: Sql> ObjectReader<S> {
+    /// The store it reads.
+    pub fn store(&self) -> &Store<S> {
+        &self.store
+    }
+
+    /// A reader over `store`.
+    pub fn new(store: &Store<S>) -> Self {
+        ObjectReader {
+            store: store.clone(),
+            packs: RefCell::new(HashMap::new()),
+            cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
+        }
+    }
+
+    fn chunks(&self, pack: PackId) -> Rc<StoredChunks<S>> {
+        self.packs
+            .borrow_mut()
+            .entry(pack)
+            .or_insert_with(|| Rc::new(StoredChunks::new(&self.store, pack, PackFile::Pack)))
+            .clone()
+    }
+
+    /// A whole object, if stored.
+    pub fn read(&self, id: &ObjectId) -> Result<Option<Object>, StoreError> {
+        match self.store.locate(id)? {
+            None => Ok(None),
+            Some((kind, location)) => self.read_at(id, kind, location).map(Some),
+        }
+    }
+
+    /// A whole object whose location is known.
+    pub fn read_at(
+        &self,
+        id: &ObjectId,
+        kind: ObjectType,
+        location: Location,
+    ) -> Result<Object, StoreError> {
+        match location {
+            Location::Loose => {
+                let file = self
+                    .store
+                    .loose_object(id)?
+                    .ok_or_else(|| StoreError(format!("loose object {id} is missing")))?;
+                let data = loose::parse(&file)
+                    .filter(|(k, _)| *k == kind)
+                    .ok_or_else(|| StoreError(format!("loose object {id} is corrupt")))?;
+                Ok((kind, Rc::new(data.1)))
+            }
+            Location::Packed { pack, offset } => Ok(self.object_at(pack, offset)?),
+        }
+    }
+
+    /// The object whose entry is at `offset` in `pack`.
+    pub fn object_at(&self, pack: PackId, offset: u64) -> Result<Object, PackError> {
+        let source = self.chunks(pack);
+        let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
+            Ok(match self.store.locate(base)? {
+                Some((_, Location::Packed { pack: p, offset })) if p == pack => Some(offset),
+                _ => None,
+            })
+        };
+        PackObjects::new(pack, &*source, &find, &self.cache).object_at(offset)
+    }
+
+    /// Follows a chain of annotated tags from `id`.
+    pub fn peel(&self, id: ObjectId) -> Result<Peeled, StoreError> {
+        let mut tags = Vec::new();
+        let mut at = id;
+        while tags.len() < 64 {
+            match self.store.locate(&at)? {
+                Some((ObjectType::Tag, location)) => {
+                    let (_, data) = self.read_at(&at, ObjectType::Tag, location)?;
+                    let target = object::links(ObjectType::Tag, &data)
+                        .ok()
+                        .and_then(|l| l.tag_target)
+                        .ok_or_else(|| StoreError(format!("tag {at} is corrupt")))?;
+                    tags.push(at);
+                    at = target;
+                }
+                found => {
+                    return Ok(Peeled {
+                        tags,
+                        target: at,
+                        kind: found.map(|(kind, _)| kind),
+                    })
+                }
+            }
+        }
+        Err(StoreError(format!("tag chain from {id} is too long")))
+    }
+
+    /// The entry at `offset` in `pack` as stored: header and compressed bytes.
+    pub fn raw_entry(
+        &self,
+        pack: PackId,
+        offset: u64,
+    ) -> Result<(EntryHeader, Vec<u8>), PackError> {
+        crate::format::pack::read_raw_entry(&*self.chunks(pack), offset)
+    }
+}

@@ -1,0 +1,215 @@
+//! Stored packs: their rows and states, and their files in chunk rows.
+
+use crate::format::pack::PackId;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::{row_int, CommitInfo, NewObject, Store, StoreError};
+use crate::format::pack::{ChunkSource, PackError};
+use crate::store::sql::{Sql, Value};
+
+/// Which of a pack's two files a chunk belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackFile {
+    /// The `.pack`.
+    Pack = 0,
+    /// The `.idx`.
+    Idx = 1,
+}
+
+/// A live pack as listed in `objects/info/packs`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackInfo {
+    /// Row id.
+    pub id: PackId,
+    /// The pack's checksum in hex: the file is `pack-<name>.pack`.
+    pub name: String,
+    /// Bytes in the `.pack`.
+    pub size: u64,
+    /// Bytes in the `.idx`.
+    pub idx_size: u64,
+}
+
+impl<S: Sql> Store<S> {
+    /// The object count in a stored pack's header.
+    pub fn pack_object_count(&self, pack: PackId) -> Result<u64, StoreError> {
+        let rows = self.exec(
+            "SELECT substr(data, 9, 4) FROM pack_chunks WHERE pack = ? AND kind = 0 AND seq = 0",
+            vec![pack.into()],
+        )?;
+        let bytes = rows
+            .first()
+            .and_then(|r| r[0].as_bytes())
+            .filter(|b| b.len() == 4)
+            .ok_or_else(|| StoreError(format!("pack {pack} has no header")))?;
+        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64)
+    }
+
+    /// Starts a push: a pending pack row that owns everything the push writes until it is accepted.
+    pub fn begin_push(&self) -> Result<PackId, StoreError> {
+        let rows = self.exec(
+            "INSERT INTO packs (state) VALUES ('pending') RETURNING id",
+            vec![],
+        )?;
+        rows.first()
+            .map(|r| row_int(&r[0]).map(PackId))
+            .transpose()?
+            .ok_or_else(|| StoreError("no pack id returned".into()))
+    }
+
+    /// Writes chunk `seq` of a pack's file.
+    pub fn write_chunk(
+        &self,
+        pack: PackId,
+        file: PackFile,
+        seq: u64,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
+            vec![
+                pack.into(),
+                (file as i64).into(),
+                (seq as i64).into(),
+                data.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Reads chunk `seq` of a pack's file (None past the end).
+    pub fn read_chunk(
+        &self,
+        pack: PackId,
+        file: PackFile,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut rows = self.exec(
+            "SELECT data FROM pack_chunks WHERE pack = ? AND kind = ? AND seq = ?",
+            vec![pack.into(), (file as i64).into(), (seq as i64).into()],
+        )?;
+        Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
+    }
+
+    /// Makes a pushed pack live under `name` and indexes its objects. If a pack with the
+    /// same name is already live, the new copy is dropped and the live one serves.
+    pub fn accept_pack(
+        &self,
+        push: PackId,
+        name: &str,
+        size: u64,
+        idx_size: u64,
+        objects: &[NewObject],
+        commits: &[CommitInfo],
+    ) -> Result<(), StoreError> {
+        if self.pack_by_name(name)?.is_some() {
+            return self.discard_push(push);
+        }
+        self.exec(
+            "UPDATE packs SET state = 'live', name = ?, size = ?, idx_size = ? WHERE id = ?",
+            vec![
+                name.into(),
+                (size as i64).into(),
+                (idx_size as i64).into(),
+                push.into(),
+            ],
+        )?;
+        self.index_objects(objects, Some(push))?;
+        self.record_commits(commits)
+    }
+
+    /// Makes staged loose objects visible and drops the push's spooled pack.
+    pub fn accept_loose(
+        &self,
+        push: PackId,
+        objects: &[NewObject],
+        commits: &[CommitInfo],
+    ) -> Result<(), StoreError> {
+        self.index_objects(objects, None)?;
+        self.record_commits(commits)?;
+        self.drop_pack_rows(push)
+    }
+
+    /// Removes everything a push wrote that was not accepted.
+    pub fn discard_push(&self, push: PackId) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM loose WHERE push = ? AND oid NOT IN (SELECT oid FROM objects WHERE pack IS NULL)",
+            vec![push.into()],
+        )?;
+        self.drop_pack_rows(push)
+    }
+
+    fn drop_pack_rows(&self, push: PackId) -> Result<(), StoreError> {
+        self.exec("DELETE FROM pack_chunks WHERE pack = ?", vec![push.into()])?;
+        self.exec("DELETE FROM packs WHERE id = ?", vec![push.into()])?;
+        Ok(())
+    }
+
+    /// Live packs, oldest first.
+    pub fn packs(&self) -> Result<Vec<PackInfo>, StoreError> {
+        let rows = self.exec(
+            "SELECT id, name, size, idx_size FROM packs WHERE state = 'live' ORDER BY id",
+            vec![],
+        )?;
+        rows.iter().map(|r| pack_info(r)).collect()
+    }
+
+    /// A live pack by its name (hex checksum).
+    pub fn pack_by_name(&self, name: &str) -> Result<Option<PackInfo>, StoreError> {
+        let rows = self.exec(
+            "SELECT id, name, size, idx_size FROM packs WHERE state = 'live' AND name = ?",
+            vec![name.into()],
+        )?;
+        rows.first().map(|r| pack_info(r)).transpose()
+    }
+}
+
+fn pack_info(row: &[Value]) -> Result<PackInfo, StoreError> {
+    Ok(PackInfo {
+        id: PackId(row_int(&row[0])?),
+        name: row[1].as_str().unwrap_or_default().to_string(),
+        size: row_int(&row[2])? as u64,
+        idx_size: row_int(&row[3])? as u64,
+    })
+}
+
+/// A stored pack's chunks as a [`ChunkSource`], remembering the last chunk read.
+pub struct StoredChunks<S: Sql> {
+    store: Store<S>,
+    pack: PackId,
+    file: PackFile,
+    last: RefCell<Option<(u64, Rc<Vec<u8>>)>>,
+}
+
+impl<S: Sql> StoredChunks<S> {
+    /// The chunks of `file` of pack row `pack`.
+    pub fn new(store: &Store<S>, pack: PackId, file: PackFile) -> Self {
+        StoredChunks {
+            store: store.clone(),
+            pack,
+            file,
+            last: RefCell::new(None),
+        }
+    }
+}
+
+impl<S: Sql> ChunkSource for StoredChunks<S> {
+    fn chunk_size(&self) -> u64 {
+        self.store.chunk_size
+    }
+
+    fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {
+        if let Some((at, data)) = self.last.borrow().as_ref() {
+            if *at == seq {
+                return Ok(data.clone());
+            }
+        }
+        let data = Rc::new(
+            self.store
+                .read_chunk(self.pack, self.file, seq)?
+                .unwrap_or_default(),
+        );
+        *self.last.borrow_mut() = Some((seq, data.clone()));
+        Ok(data)
+    }
+}

@@ -1,0 +1,94 @@
+//! Refs and HEAD.
+
+use super::{id_value, row_id, Store, StoreError};
+use crate::format::object::ObjectId;
+use crate::store::sql::{Sql, Value};
+
+/// A ref and, for annotated tags, the object it peels to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ref {
+    /// Full name, e.g. `refs/heads/main`.
+    pub name: String,
+    /// The object it points at.
+    pub id: ObjectId,
+    /// For a ref to a tag object: the non-tag object at the end of the tag chain.
+    pub peeled: Option<ObjectId>,
+}
+
+impl<S: Sql> Store<S> {
+    /// The ref HEAD points at, or None for a repository never pushed to.
+    pub fn head_target(&self) -> Result<Option<String>, StoreError> {
+        let rows = self.exec("SELECT value FROM meta WHERE key = 'HEAD'", vec![])?;
+        Ok(rows.first().and_then(|r| r[0].as_str()).map(str::to_string))
+    }
+
+    /// Points HEAD at `target`.
+    pub fn set_head_target(&self, target: &str) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES ('HEAD', ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![target.into()],
+        )?;
+        Ok(())
+    }
+
+    /// All refs, sorted by name (byte order, as git sorts them).
+    pub fn refs(&self) -> Result<Vec<Ref>, StoreError> {
+        let rows = self.exec("SELECT name, oid, peeled FROM refs", vec![])?;
+        let mut refs = rows
+            .iter()
+            .map(|row| {
+                Ok(Ref {
+                    name: row[0].as_str().unwrap_or_default().to_string(),
+                    id: row_id(&row[1])?,
+                    peeled: match row[2] {
+                        Value::Null => None,
+                        ref v => Some(row_id(v)?),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        refs.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(refs)
+    }
+
+    /// The value of one ref.
+    pub fn ref_value(&self, name: &str) -> Result<Option<ObjectId>, StoreError> {
+        let rows = self.exec("SELECT oid FROM refs WHERE name = ?", vec![name.into()])?;
+        rows.first().map(|r| row_id(&r[0])).transpose()
+    }
+
+    /// Sets a ref (creating it at the end of the creation order if new).
+    pub fn set_ref(
+        &self,
+        name: &str,
+        id: &ObjectId,
+        peeled: Option<ObjectId>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO refs (name, oid, peeled) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET oid = excluded.oid, peeled = excluded.peeled",
+            vec![
+                name.into(),
+                id_value(id),
+                peeled.as_ref().map_or(Value::Null, id_value),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a ref.
+    pub fn delete_ref(&self, name: &str) -> Result<(), StoreError> {
+        self.exec("DELETE FROM refs WHERE name = ?", vec![name.into()])?;
+        Ok(())
+    }
+
+    /// The branch that was created first among those that exist.
+    pub fn first_branch(&self) -> Result<Option<String>, StoreError> {
+        let rows = self.exec(
+            "SELECT name FROM refs WHERE name LIKE 'refs/heads/%' ORDER BY rowid LIMIT 1",
+            vec![],
+        )?;
+        Ok(rows.first().and_then(|r| r[0].as_str()).map(str::to_string))
+    }
+}

@@ -1,0 +1,173 @@
+//! Object selection: which objects the pack carries, as pieces in the order they are
+//! written. Every rule that narrows a selection is decided here, the choice to copy the
+//! stored packs whole included, so a rule added later applies to full clones too.
+
+use std::collections::HashSet;
+
+use super::wants::Resolved;
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pack::{PackId, HEADER_LEN};
+use crate::pack_objects::Piece;
+use crate::rev_walk::{CommitPlan, Walker};
+use crate::store::sql::Sql;
+use crate::store::{Location, Store, StoreError};
+
+/// The pieces of the pack, and how many objects they hold.
+pub struct Selection {
+    /// Pack entries and objects, in the order written.
+    pub pieces: Vec<Piece>,
+    /// Objects in them.
+    pub count: u32,
+}
+
+/// What answers `resolved`: the commits of `plan` (the shallow plan, if any, else the
+/// difference between wants and haves) with the trees and blobs they bring, wanted trees and
+/// other objects, and with `include_tag` the tags of what is sent.
+pub fn select<S: Sql>(
+    store: &Store<S>,
+    walker: &mut Walker<S>,
+    resolved: &Resolved,
+    plan: Option<CommitPlan>,
+    include_tag: bool,
+) -> Result<Selection, StoreError> {
+    if is_everything(resolved) {
+        if let Some(whole) = whole_store(store)? {
+            return Ok(whole);
+        }
+    }
+    let plan = match plan {
+        Some(plan) => plan,
+        None => walker.difference(
+            &resolved.want_commits,
+            &resolved.common,
+            &resolved.client_shallow,
+        )?,
+    };
+    let mut skip: HashSet<ObjectId> = HashSet::new();
+    let mut objects = commit_objects(walker, &plan, &mut skip)?;
+    for tree in &resolved.want_trees {
+        walker.tree_objects(*tree, &[], &mut skip, &mut objects)?;
+    }
+    for id in &resolved.extra {
+        if skip.insert(*id) {
+            objects.push(*id);
+        }
+    }
+    if include_tag {
+        objects.extend(tags_of(resolved, &objects, &mut skip));
+    }
+    let pieces = in_storage_order(store, &objects)?;
+    let count = pieces.len() as u32;
+    Ok(Selection { pieces, count })
+}
+
+/// Whether the fetch takes every stored object: it wants every ref, and no have, shallow
+/// boundary or depth narrows it.
+fn is_everything(resolved: &Resolved) -> bool {
+    resolved.common.is_empty()
+        && resolved.client_shallow.is_empty()
+        && !resolved.deepen.any()
+        && resolved.refs.iter().all(|r| resolved.wants.contains(&r.id))
+}
+
+/// The commits of `plan` with their trees and blobs. When the client has some history, each
+/// commit's tree is compared with its parents' (those the client has and those being sent)
+/// so only what changed is read; a clone walks each tree once instead.
+fn commit_objects<S: Sql>(
+    walker: &mut Walker<S>,
+    plan: &CommitPlan,
+    skip: &mut HashSet<ObjectId>,
+) -> Result<Vec<ObjectId>, StoreError> {
+    let mut objects = Vec::new();
+    let known: HashSet<ObjectId> = plan.commits.iter().chain(&plan.edges).copied().collect();
+    for commit in &plan.commits {
+        if skip.insert(*commit) {
+            objects.push(*commit);
+        }
+        let mut bases = Vec::new();
+        if !plan.edges.is_empty() {
+            for parent in walker.parents(commit)? {
+                if known.contains(&parent) {
+                    bases.push(walker.tree_of(&parent)?);
+                }
+            }
+        }
+        let tree = walker.tree_of(commit)?;
+        walker.tree_objects(tree, &bases, skip, &mut objects)?;
+    }
+    Ok(objects)
+}
+
+/// The annotated tags whose targets are among `objects` and that are not sent yet.
+fn tags_of(
+    resolved: &Resolved,
+    objects: &[ObjectId],
+    skip: &mut HashSet<ObjectId>,
+) -> Vec<ObjectId> {
+    let sent: HashSet<ObjectId> = objects.iter().copied().collect();
+    resolved
+        .refs
+        .iter()
+        .filter(|r| r.name.starts_with("refs/tags/"))
+        .filter(|r| {
+            r.peeled.is_some_and(|p| sent.contains(&p))
+                && !sent.contains(&r.id)
+                && skip.insert(r.id)
+        })
+        .map(|r| r.id)
+        .collect()
+}
+
+/// Every stored object, as whole stored packs copied verbatim plus the loose objects; None
+/// when packs overlap (an object stored twice), which would put duplicates in the pack.
+fn whole_store<S: Sql>(store: &Store<S>) -> Result<Option<Selection>, StoreError> {
+    let (total, loose) = store.count_objects()?;
+    let mut pieces = Vec::new();
+    let mut in_packs = 0;
+    for pack in store.packs()? {
+        in_packs += store.pack_object_count(pack.id)?;
+        pieces.push(Piece::Entries {
+            pack: pack.id,
+            start: HEADER_LEN as u64,
+            end: pack.size - 20,
+        });
+    }
+    if in_packs + loose != total {
+        return Ok(None);
+    }
+    let ids = store.loose_ids()?;
+    let located = store.locate_many(&ids)?;
+    for id in ids {
+        if let Some(&(kind, location)) = located.get(&id) {
+            pieces.push(Piece::Object { id, kind, location });
+        }
+    }
+    Ok(Some(Selection {
+        pieces,
+        count: total as u32,
+    }))
+}
+
+/// The objects as pieces in storage order, so stored delta bases come before their deltas.
+fn in_storage_order<S: Sql>(
+    store: &Store<S>,
+    objects: &[ObjectId],
+) -> Result<Vec<Piece>, StoreError> {
+    let located = store.locate_many(objects)?;
+    let mut pieces: Vec<(ObjectId, ObjectType, Location)> = Vec::with_capacity(objects.len());
+    for id in objects {
+        let &(kind, location) = located
+            .get(id)
+            .ok_or_else(|| StoreError(format!("object {id} is missing")))?;
+        pieces.push((*id, kind, location));
+    }
+    let order = |location: &Location| match location {
+        Location::Packed { pack, offset } => (0, *pack, *offset),
+        Location::Loose => (1, PackId(0), 0),
+    };
+    pieces.sort_by_key(|(_, _, location)| order(location));
+    Ok(pieces
+        .into_iter()
+        .map(|(id, kind, location)| Piece::Object { id, kind, location })
+        .collect())
+}

@@ -1,0 +1,241 @@
+//! The protocol v0/v1 front end over stateless HTTP: the advertisement, then one request
+//! per negotiation round. Each answer is the negotiation (shallow info, ACK/NAK) and, once
+//! the client is done, a pack streamed in side-band frames.
+
+use std::collections::HashSet;
+
+use super::select::{self, Selection};
+use super::wants::{self, Fetch, FetchError, Resolved};
+use super::Answer;
+use crate::format::object::ObjectId;
+use crate::format::pktline::{self, Pkt, SideBand};
+use crate::pack_objects::{Options, PackStream};
+use crate::protocol::advertise;
+use crate::protocol::capabilities::Capabilities;
+use crate::protocol::BadRequest;
+use crate::rev_walk::{CommitPlan, Walker};
+use crate::store::sql::Sql;
+use crate::store::{ObjectReader, Store, StoreError};
+use crate::AGENT;
+
+/// Capabilities advertised to fetchers (symref, object-format and agent are added).
+pub const CAPABILITIES: &str = "multi_ack_detailed no-done side-band-64k side-band ofs-delta thin-pack shallow deepen-since deepen-not deepen-relative include-tag no-progress allow-tip-sha1-in-want allow-reachable-sha1-in-want";
+
+/// The `info/refs?service=git-upload-pack` body: HEAD first, refs sorted, peeled tags.
+pub fn advertise<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
+    let refs = store.refs()?;
+    let head = store.head_target()?.unwrap_or_default();
+    let head_id = refs.iter().find(|r| r.name == head).map(|r| r.id);
+    let mut caps = CAPABILITIES.to_string();
+    if head_id.is_some() {
+        caps.push_str(&format!(" symref=HEAD:{head}"));
+    }
+    caps.push_str(&format!(" object-format=sha1 agent={AGENT}"));
+    let lines = advertise::ref_lines(&refs, head_id, true);
+    Ok(advertise::smart_v0("git-upload-pack", &lines, &caps))
+}
+
+/// One parsed `POST git-upload-pack` body.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    fetch: Fetch,
+    done: bool,
+    /// Whether a `have` section was sent at all: a shallow fetch first sends only its wants
+    /// and deepen lines, to learn the shallow boundary.
+    negotiates: bool,
+    caps: Capabilities,
+}
+
+fn parse_id(rest: &[u8], line: &[u8]) -> Result<ObjectId, BadRequest> {
+    let hex = rest.get(..40).unwrap_or(rest);
+    ObjectId::from_hex(hex).ok_or_else(|| {
+        BadRequest(format!(
+            "malformed line {:?}",
+            String::from_utf8_lossy(line).trim_end()
+        ))
+    })
+}
+
+/// Parses an upload-pack request (already gunzipped).
+pub fn parse_request(body: &[u8]) -> Result<Request, BadRequest> {
+    let mut request = Request::default();
+    let mut pos = 0;
+    let mut section = 0;
+    while let Some((pkt, len)) = pktline::decode(&body[pos..])? {
+        pos += len;
+        let line = match pkt {
+            Pkt::Flush => {
+                section += 1;
+                request.negotiates |= section > 1;
+                continue;
+            }
+            Pkt::Data(line) => line,
+            other => return Err(BadRequest(format!("unexpected packet {other:?}"))),
+        };
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let bad = || {
+            BadRequest(format!(
+                "unexpected line {:?}",
+                String::from_utf8_lossy(text)
+            ))
+        };
+        if let Some(rest) = text.strip_prefix(b"want ") {
+            if section > 0 {
+                return Err(bad());
+            }
+            if request.fetch.wants.is_empty() && rest.len() > 41 {
+                request.caps = Capabilities::parse(&String::from_utf8_lossy(&rest[41..]));
+            }
+            request.fetch.wants.push(parse_id(rest, line)?);
+        } else if let Some(rest) = text.strip_prefix(b"have ") {
+            request.negotiates = true;
+            request.fetch.haves.push(parse_id(rest, line)?);
+        } else if let Some(rest) = text.strip_prefix(b"shallow ") {
+            request.fetch.client_shallow.push(parse_id(rest, line)?);
+        } else if let Some(rest) = text.strip_prefix(b"deepen-since ") {
+            let since = std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            request.fetch.since = Some(since.ok_or_else(bad)?);
+        } else if let Some(rest) = text.strip_prefix(b"deepen-not ") {
+            request
+                .fetch
+                .deepen_not
+                .push(String::from_utf8_lossy(rest).trim().to_string());
+        } else if let Some(rest) = text.strip_prefix(b"deepen ") {
+            let depth = std::str::from_utf8(rest)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            request.fetch.depth = Some(depth.filter(|d| *d > 0).ok_or_else(bad)?);
+        } else if text == b"done" {
+            request.done = true;
+            request.negotiates = true;
+            break;
+        } else {
+            return Err(bad());
+        }
+    }
+    if pos < body.len() && !request.done {
+        return Err(BadRequest(
+            "truncated pkt-line at the end of the request".into(),
+        ));
+    }
+    request.fetch.deepen_relative = request.caps.has("deepen-relative");
+    request.fetch.include_tag = request.caps.has("include-tag");
+    Ok(request)
+}
+
+fn err_line(message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    pktline::write_str(&mut out, &format!("ERR {message}\n"));
+    out
+}
+
+/// Answers one upload-pack request against the repository in `store`.
+pub fn serve<S: Sql>(store: &Store<S>, request: Request) -> Result<Answer<S>, StoreError> {
+    if request.fetch.wants.is_empty() {
+        return Ok(Answer::Negotiation(Vec::new()));
+    }
+    let reader = ObjectReader::new(store);
+    let resolved = match wants::resolve(&reader, &request.fetch) {
+        Ok(resolved) => resolved,
+        Err(FetchError::Refused(message)) => return Ok(Answer::Negotiation(err_line(&message))),
+        Err(FetchError::Store(e)) => return Err(e),
+    };
+    let mut walker = Walker::new(&reader);
+    let mut out = Vec::new();
+    let plan = shallow_info(&mut walker, &resolved, &mut out)?;
+    if !request.negotiates || !acknowledge(&mut walker, &request, &resolved, &mut out)? {
+        return Ok(Answer::Negotiation(out));
+    }
+    let Selection { pieces, count } = select::select(
+        store,
+        &mut walker,
+        &resolved,
+        plan,
+        request.fetch.include_tag,
+    )?;
+    let options = pack_options(&request.caps);
+    Ok(Answer::Pack(
+        out,
+        Box::new(PackStream::new(reader, pieces, count, options)),
+    ))
+}
+
+/// For a shallow fetch: the plan, with its `shallow` and `unshallow` lines and a flush
+/// written to `out`.
+fn shallow_info<S: Sql>(
+    walker: &mut Walker<S>,
+    resolved: &Resolved,
+    out: &mut Vec<u8>,
+) -> Result<Option<CommitPlan>, StoreError> {
+    if !resolved.deepen.any() {
+        return Ok(None);
+    }
+    let plan = walker.shallow(
+        &resolved.want_commits,
+        &resolved.common,
+        &resolved.deepen,
+        &resolved.client_shallow,
+    )?;
+    for id in &plan.shallow {
+        pktline::write_str(out, &format!("shallow {id}\n"));
+    }
+    for id in &plan.unshallow {
+        pktline::write_str(out, &format!("unshallow {id}\n"));
+    }
+    out.extend_from_slice(pktline::FLUSH);
+    Ok(Some(plan))
+}
+
+/// Writes the ACK/NAK lines of this round to `out` (multi_ack, multi_ack_detailed or
+/// plain, as the client asked) and says whether the pack follows: after `done`, or when
+/// the client is ready and said `no-done`.
+fn acknowledge<S: Sql>(
+    walker: &mut Walker<S>,
+    request: &Request,
+    resolved: &Resolved,
+    out: &mut Vec<u8>,
+) -> Result<bool, StoreError> {
+    let (caps, common) = (&request.caps, &resolved.common);
+    let detailed = caps.has("multi_ack_detailed");
+    let multi_ack = detailed || caps.has("multi_ack");
+    let kind = if detailed { "common" } else { "continue" };
+    for id in common.iter().filter(|_| multi_ack) {
+        pktline::write_str(out, &format!("ACK {id} {kind}\n"));
+    }
+    let last = common.last().copied();
+    if request.done {
+        match last {
+            Some(last) if multi_ack || common.len() == 1 => {
+                pktline::write_str(out, &format!("ACK {last}\n"))
+            }
+            _ => pktline::write_str(out, "NAK\n"),
+        }
+        return Ok(true);
+    }
+    let common_set: HashSet<ObjectId> = common.iter().copied().collect();
+    let ready =
+        detailed && !common.is_empty() && walker.all_reach(&resolved.want_commits, &common_set)?;
+    if let (true, Some(last)) = (ready, last) {
+        pktline::write_str(out, &format!("ACK {last} ready\n"));
+    }
+    pktline::write_str(out, "NAK\n");
+    match (ready && caps.has("no-done"), last) {
+        (true, Some(last)) => {
+            pktline::write_str(out, &format!("ACK {last}\n"));
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// How the pack is framed and what it may use, from the client's capabilities.
+fn pack_options(caps: &Capabilities) -> Options {
+    let side_band = caps.side_band().unwrap_or(SideBand::None);
+    Options {
+        side_band,
+        ofs_delta: caps.has("ofs-delta"),
+        progress: side_band != SideBand::None && !caps.has("no-progress"),
+    }
+}
