@@ -112,22 +112,19 @@ impl<S: Sql> PackStream<S> {
             };
             match piece {
                 Piece::Entries { pack, start, end } => {
-                    let chunk_size = self.reader.store().chunk_size();
-                    let at = start + self.copied;
-                    let chunk = self
-                        .reader
-                        .store()
-                        .read_chunk(pack, PackFile::Pack, at / chunk_size)?
-                        .unwrap_or_default();
-                    let from = (at % chunk_size) as usize;
-                    let to = ((end - at) as usize + from).min(chunk.len());
-                    if from >= to {
+                    let piece = self.reader.store().read_piece(
+                        pack,
+                        PackFile::Pack,
+                        start + self.copied,
+                        end,
+                    )?;
+                    if piece.bytes().is_empty() {
                         return Err(StoreError(format!(
                             "stored pack {pack} is shorter than recorded"
                         )));
                     }
-                    self.emit(out, &chunk[from..to]);
-                    self.copied += (to - from) as u64;
+                    self.emit(out, piece.bytes());
+                    self.copied += piece.bytes().len() as u64;
                     if start + self.copied >= end {
                         self.next += 1;
                         self.copied = 0;

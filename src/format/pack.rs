@@ -148,20 +148,43 @@ pub trait ChunkSource {
     fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError>;
 }
 
+/// A part of one chunk: `chunk[range]`, shared without copying.
+pub struct ChunkPiece {
+    chunk: Rc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl ChunkPiece {
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.chunk[self.range.clone()]
+    }
+}
+
+/// The bytes from `at` up to `end` that lie in the chunk holding `at`: a range is read piece
+/// by piece, one chunk each. Empty past the end of the data.
+pub fn piece_at(src: &dyn ChunkSource, at: u64, end: u64) -> Result<ChunkPiece, PackError> {
+    let size = src.chunk_size();
+    let chunk = src.chunk(at / size)?;
+    let from = ((at % size) as usize).min(chunk.len());
+    let wanted = usize::try_from(end.saturating_sub(at)).unwrap_or(usize::MAX);
+    let to = from + wanted.min(chunk.len() - from);
+    Ok(ChunkPiece {
+        chunk,
+        range: from..to,
+    })
+}
+
 /// Reads bytes `[offset, offset + len)` (fewer at the end of the pack).
 fn read_bytes(src: &dyn ChunkSource, offset: u64, len: usize) -> Result<Vec<u8>, PackError> {
     let mut out = Vec::with_capacity(len);
-    let size = src.chunk_size();
-    let mut at = offset;
+    let end = offset + len as u64;
     while out.len() < len {
-        let chunk = src.chunk(at / size)?;
-        let start = (at % size) as usize;
-        if start >= chunk.len() {
+        let piece = piece_at(src, offset + out.len() as u64, end)?;
+        if piece.bytes().is_empty() {
             break;
         }
-        let take = (len - out.len()).min(chunk.len() - start);
-        out.extend_from_slice(&chunk[start..start + take]);
-        at += take as u64;
+        out.extend_from_slice(piece.bytes());
     }
     Ok(out)
 }
@@ -197,17 +220,15 @@ fn scan_entry(
     let mut compressed = Vec::new();
     let mut inflated = 0usize;
     let mut inflater = Inflater::new();
-    let chunk_size = src.chunk_size();
     let mut at = offset + header.len as u64;
     let corrupt = || PackError(format!("corrupt zlib data in entry at offset {offset}"));
     loop {
-        let chunk = src.chunk(at / chunk_size)?;
-        let start = (at % chunk_size) as usize;
-        if start >= chunk.len() {
+        let piece = piece_at(src, at, u64::MAX)?;
+        if piece.bytes().is_empty() {
             return Err(corrupt());
         }
         let (used, done) = inflater
-            .feed(&chunk[start..], &mut |piece| {
+            .feed(piece.bytes(), &mut |piece| {
                 inflated += piece.len();
                 if !raw && inflated <= size {
                     data.extend_from_slice(piece);
@@ -218,7 +239,7 @@ fn scan_entry(
             return Err(corrupt());
         }
         if raw {
-            compressed.extend_from_slice(&chunk[start..start + used]);
+            compressed.extend_from_slice(&piece.bytes()[..used]);
         }
         if done {
             break;

@@ -245,19 +245,24 @@ fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
                 return text(500, "no storage for a streamed body");
             };
             let store = Store::new(DoSql(sql.clone()));
-            let chunk = store.chunk_size();
-            let seqs = (start / chunk)..end.div_ceil(chunk);
-            let stream = futures_util::stream::iter(seqs).map(move |seq| {
-                let data = store
-                    .read_chunk(pack, file, seq)
-                    .map_err(|e| worker::Error::RustError(e.0))?
-                    .unwrap_or_default();
-                let base = seq * chunk;
-                let from = start.saturating_sub(base).min(data.len() as u64) as usize;
-                let to = (end - base).min(data.len() as u64) as usize;
-                Ok::<Vec<u8>, worker::Error>(data[from..to.max(from)].to_vec())
+            let mut at = start;
+            let pieces = std::iter::from_fn(move || {
+                if at >= end {
+                    return None;
+                }
+                let piece = match store.read_piece(pack, file, at, end) {
+                    Ok(piece) => piece.bytes().to_vec(),
+                    Err(e) => return Some(Err(worker::Error::RustError(e.0))),
+                };
+                // A file shorter than recorded ends the body where its rows end.
+                at = if piece.is_empty() {
+                    end
+                } else {
+                    at + piece.len() as u64
+                };
+                Some(Ok(piece))
             });
-            Response::from_stream(stream)?
+            Response::from_stream(futures_util::stream::iter(pieces))?
         }
     }
     .with_status(reply.status);

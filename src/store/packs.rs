@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{row_int, CommitInfo, NewObject, Store, StoreError};
-use crate::format::pack::{ChunkSource, PackError};
+use crate::format::pack::{self, ChunkPiece, ChunkSource, PackError};
 use crate::store::sql::{Sql, Value};
 
 /// Which of a pack's two files a chunk belongs to.
@@ -75,6 +75,22 @@ impl<S: Sql> Store<S> {
             ],
         )?;
         Ok(())
+    }
+
+    /// The bytes of `file` of `pack` from `at` up to `end` that lie in the chunk row holding
+    /// `at`: a range is streamed piece by piece, one row each. Empty past the end of the file.
+    pub fn read_piece(
+        &self,
+        pack: PackId,
+        file: PackFile,
+        at: u64,
+        end: u64,
+    ) -> Result<ChunkPiece, StoreError> {
+        Ok(pack::piece_at(
+            &StoredChunks::new(self, pack, file),
+            at,
+            end,
+        )?)
     }
 
     /// Reads chunk `seq` of a pack's file (None past the end).
