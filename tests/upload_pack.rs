@@ -267,9 +267,9 @@ fn unknown_wants_are_refused() {
 fn a_want_after_the_want_section_is_refused() {
     let want = format!("want {}\n", "a".repeat(40));
     let mut body = Vec::new();
-    git_on_durable_objects::pktline::write_str(&mut body, &want);
+    git_on_durable_objects::format::pktline::write_str(&mut body, &want);
     body.extend_from_slice(b"0000");
-    git_on_durable_objects::pktline::write_str(&mut body, &want);
+    git_on_durable_objects::format::pktline::write_str(&mut body, &want);
     let err = upload_pack::parse_request(&body).err().unwrap();
     assert_eq!(err.0, format!("unexpected line {:?}", want.trim_end()));
 }
@@ -952,9 +952,9 @@ fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
 fn frames(body: &[u8]) -> Vec<(usize, u8)> {
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some((pkt, len)) = git_on_durable_objects::pktline::decode(&body[pos..]).unwrap() {
+    while let Some((pkt, len)) = git_on_durable_objects::format::pktline::decode(&body[pos..]).unwrap() {
         pos += len;
-        if let git_on_durable_objects::pktline::Pkt::Data(data) = pkt {
+        if let git_on_durable_objects::format::pktline::Pkt::Data(data) = pkt {
             out.push((len, data[0]));
         }
     }
