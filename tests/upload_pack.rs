@@ -136,6 +136,18 @@ fn negotiation_rounds_ack_common_and_ready() {
         false,
     );
     let (lines, pack) = fetch(&store, &body);
+    // A round with a have the server lacks is not "ready" (git's got_other).
+    assert_eq!(lines, vec![format!("ACK {old} common"), "NAK".into()]);
+    assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
+    assert!(pack.is_empty(), "no pack before done");
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        caps,
+        &[],
+        std::slice::from_ref(&old),
+        false,
+    );
+    let (lines, _) = fetch(&store, &body);
     assert_eq!(
         lines,
         vec![
@@ -144,7 +156,25 @@ fn negotiation_rounds_ack_common_and_ready() {
             "NAK".into()
         ]
     );
-    assert!(pack.is_empty(), "no pack before done");
+    assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
+    // Once ready, a have the server lacks is acknowledged as ready too.
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        caps,
+        &[],
+        &[old.clone(), unknown.clone()],
+        false,
+    );
+    let (lines, _) = fetch(&store, &body);
+    assert_eq!(
+        lines,
+        vec![
+            format!("ACK {old} common"),
+            format!("ACK {unknown} ready"),
+            "NAK".into()
+        ]
+    );
+    assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
     let (lines, pack) = fetch(
         &store,
         &upload_request(std::slice::from_ref(&main), caps, &[], &[unknown], false),
@@ -623,35 +653,35 @@ fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
 const NEGOTIATE: &str = "multi_ack_detailed side-band-64k ofs-delta";
 
 #[test]
-fn ready_only_when_every_want_reaches_a_common_commit() {
-    let (repo, store) = pushed();
-    let main = repo.git(&["rev-parse", "main"]);
-    let topic = repo.git(&["rev-parse", "topic"]);
-    // "main moves on" is common, but topic does not reach it: not ready.
-    let moved = repo.git(&["rev-parse", "main^1"]);
-    let ask = |wants: &[String]| {
-        fetch(
-            &store,
-            &upload_request(wants, NEGOTIATE, &[], std::slice::from_ref(&moved), false),
-        )
-        .0
-    };
-    assert_eq!(
-        ask(std::slice::from_ref(&topic)),
-        vec![format!("ACK {moved} common"), "NAK".into()]
-    );
-    assert_eq!(
-        ask(&[main.clone(), topic]),
-        vec![format!("ACK {moved} common"), "NAK".into()]
-    );
-    assert_eq!(
-        ask(&[main]),
-        vec![
-            format!("ACK {moved} common"),
-            format!("ACK {moved} ready"),
-            "NAK".into()
-        ]
-    );
+fn ready_only_when_every_want_reaches_what_the_client_has() {
+    // The client has a have commit and its parents (as git's upload-pack counts them): with
+    // y (and x) every want that reaches x is covered, w is not; with x, w reaches r too.
+    let repo = dated_history(&[
+        ("r", 100, &[]),
+        ("x", 200, &["r"]),
+        ("y", 300, &["x"]),
+        ("w", 400, &["r"]),
+    ]);
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let id = |name: &str| repo.git(&["rev-parse", name]);
+    for (wants, have, ready) in [
+        (vec![id("w")], id("y"), false),
+        (vec![id("y"), id("w")], id("y"), false),
+        (vec![id("w")], id("x"), true),
+        (vec![id("y"), id("w")], id("x"), true),
+    ] {
+        let body = upload_request(&wants, NEGOTIATE, &[], std::slice::from_ref(&have), false);
+        let (lines, _) = fetch(&store, &body);
+        let mut expected = vec![format!("ACK {have} common")];
+        if ready {
+            expected.push(format!("ACK {have} ready"));
+        }
+        expected.push("NAK".into());
+        assert_eq!(lines, expected);
+        assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
+    }
 }
 
 /// A repository whose main is a line of `n` empty commits, built with fast-import.
@@ -952,7 +982,9 @@ fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
 fn frames(body: &[u8]) -> Vec<(usize, u8)> {
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some((pkt, len)) = git_on_durable_objects::format::pktline::decode(&body[pos..]).unwrap() {
+    while let Some((pkt, len)) =
+        git_on_durable_objects::format::pktline::decode(&body[pos..]).unwrap()
+    {
         pos += len;
         if let git_on_durable_objects::format::pktline::Pkt::Data(data) = pkt {
             out.push((len, data[0]));
@@ -1010,4 +1042,27 @@ fn a_wanted_tree_comes_with_everything_in_it() {
         ours,
         index(&Repo::new(), &split_response(&theirs).unwrap().1)
     );
+}
+#[test]
+fn multi_ack_rounds_answer_as_git_does() {
+    // Plain multi_ack (no _detailed): each common have is acknowledged with "continue", and
+    // once they are enough, the unknown ones too; after done, the last common one alone.
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~3"]);
+    let older = repo.git(&["rev-parse", "main~4"]);
+    let unknown = "4444444444444444444444444444444444444444".to_string();
+    let haves = [old, unknown, older];
+    // Without multi_ack, only the first common have is acknowledged, and nothing after done.
+    for caps in [
+        "multi_ack side-band-64k ofs-delta",
+        "side-band-64k ofs-delta",
+    ] {
+        for done in [false, true] {
+            let body = upload_request(std::slice::from_ref(&main), caps, &[], &haves, done);
+            let (lines, _) = fetch(&store, &body);
+            let theirs = split_response(&git_upload_pack(&repo, &body)).unwrap().0;
+            assert_eq!(lines, theirs, "{caps}, done: {done}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! repository (wants peeled, haves found, shallow limits read), negotiated by its front end,
 //! and answered with a selection of objects streamed as a pack.
 
+mod negotiate;
 mod select;
 mod v0;
 mod wants;

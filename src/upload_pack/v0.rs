@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use super::negotiate::Common;
 use super::select::{self, Selection};
 use super::wants::{self, Fetch, FetchError, Resolved};
 use super::Answer;
@@ -188,46 +189,90 @@ fn shallow_info<S: Sql>(
     Ok(Some(plan))
 }
 
-/// Writes the ACK/NAK lines of this round to `out` (multi_ack, multi_ack_detailed or
-/// plain, as the client asked) and says whether the pack follows: after `done`, or when
-/// the client is ready and said `no-done`.
+/// What the haves of one round said (git's `get_common_commits` state).
+#[derive(Default)]
+struct Round {
+    common: Common,
+    /// The last have the server has.
+    last: Option<ObjectId>,
+    got_common: bool,
+    got_other: bool,
+    sent_ready: bool,
+}
+
+/// Writes the ACK/NAK lines of this round to `out`, word for word as git's upload-pack
+/// (multi_ack_detailed, multi_ack or neither, as the client asked), and says whether the
+/// pack follows: after `done`, or once the client is ready and said `no-done`.
 fn acknowledge<S: Sql>(
     walker: &mut Walker<S>,
     request: &Request,
     resolved: &Resolved,
     out: &mut Vec<u8>,
 ) -> Result<bool, StoreError> {
-    let (caps, common) = (&request.caps, &resolved.common);
+    let caps = &request.caps;
     let detailed = caps.has("multi_ack_detailed");
     let multi_ack = detailed || caps.has("multi_ack");
-    let kind = if detailed { "common" } else { "continue" };
-    for id in common.iter().filter(|_| multi_ack) {
-        pktline::write_str(out, &format!("ACK {id} {kind}\n"));
-    }
-    let last = common.last().copied();
+    let mut round = acknowledge_haves(walker, request, resolved, out)?;
+    let last = round.last.map(|id| id.to_string()).unwrap_or_default();
     if request.done {
-        match last {
-            Some(last) if multi_ack || common.len() == 1 => {
-                pktline::write_str(out, &format!("ACK {last}\n"))
-            }
-            _ => pktline::write_str(out, "NAK\n"),
+        match (round.common.haves.is_empty(), multi_ack) {
+            (true, _) => pktline::write_str(out, "NAK\n"),
+            (false, true) => pktline::write_str(out, &format!("ACK {last}\n")),
+            (false, false) => {}
         }
         return Ok(true);
     }
-    let common_set: HashSet<ObjectId> = common.iter().copied().collect();
-    let ready =
-        detailed && !common.is_empty() && walker.all_reach(&resolved.want_commits, &common_set)?;
-    if let (true, Some(last)) = (ready, last) {
+    if detailed
+        && round.got_common
+        && !round.got_other
+        && round.common.enough(walker, &resolved.want_commits)?
+    {
+        round.sent_ready = true;
         pktline::write_str(out, &format!("ACK {last} ready\n"));
     }
-    pktline::write_str(out, "NAK\n");
-    match (ready && caps.has("no-done"), last) {
-        (true, Some(last)) => {
-            pktline::write_str(out, &format!("ACK {last}\n"));
-            Ok(true)
-        }
-        _ => Ok(false),
+    if round.common.haves.is_empty() || multi_ack {
+        pktline::write_str(out, "NAK\n");
     }
+    if caps.has("no-done") && round.sent_ready {
+        pktline::write_str(out, &format!("ACK {last}\n"));
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The ACK lines for each have, in the order sent: those the server has are common; once
+/// they are enough, those it lacks are acknowledged too, so the client stops sending them.
+fn acknowledge_haves<S: Sql>(
+    walker: &mut Walker<S>,
+    request: &Request,
+    resolved: &Resolved,
+    out: &mut Vec<u8>,
+) -> Result<Round, StoreError> {
+    let detailed = request.caps.has("multi_ack_detailed");
+    let multi_ack = detailed || request.caps.has("multi_ack");
+    let mut round = Round::default();
+    for &have in &request.fetch.haves {
+        let Some(&kind) = resolved.have_types.get(&have) else {
+            round.got_other = true;
+            if multi_ack && round.common.enough(walker, &resolved.want_commits)? {
+                round.sent_ready |= detailed;
+                let word = if detailed { "ready" } else { "continue" };
+                pktline::write_str(out, &format!("ACK {have} {word}\n"));
+            }
+            continue;
+        };
+        round.got_common = true;
+        round.last = Some(have);
+        round.common.add(walker, have, kind)?;
+        if detailed {
+            pktline::write_str(out, &format!("ACK {have} common\n"));
+        } else if multi_ack {
+            pktline::write_str(out, &format!("ACK {have} continue\n"));
+        } else if round.common.haves.len() == 1 {
+            pktline::write_str(out, &format!("ACK {have}\n"));
+        }
+    }
+    Ok(round)
 }
 
 /// How the pack is framed and what it may use, from the client's capabilities.

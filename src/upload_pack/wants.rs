@@ -1,7 +1,7 @@
 //! What a fetch names, resolved against the repository: wants checked and peeled, haves
 //! the server knows, `deepen-not` names read as refs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::format::object::{ObjectId, ObjectType};
 use crate::rev_walk::Deepen;
@@ -45,6 +45,8 @@ pub struct Resolved {
     pub extra: Vec<ObjectId>,
     /// The haves that are commits here, in the order sent.
     pub common: Vec<ObjectId>,
+    /// The types of the haves the server has.
+    pub have_types: HashMap<ObjectId, ObjectType>,
     /// The client's shallow commits.
     pub client_shallow: HashSet<ObjectId>,
 }
@@ -88,6 +90,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         want_trees: Vec::new(),
         extra: Vec::new(),
         common: Vec::new(),
+        have_types: HashMap::new(),
         client_shallow: fetch.client_shallow.iter().copied().collect(),
     };
     // Wanted tags are sent along with what they tag.
@@ -100,11 +103,11 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
             _ => resolved.extra.push(peeled.target),
         }
     }
-    let have_types = store.object_types(&fetch.haves)?;
+    resolved.have_types = store.object_types(&fetch.haves)?;
     resolved.common = fetch
         .haves
         .iter()
-        .filter(|id| have_types.get(id) == Some(&ObjectType::Commit))
+        .filter(|id| resolved.have_types.get(id) == Some(&ObjectType::Commit))
         .copied()
         .collect();
     Ok(resolved)
