@@ -1066,3 +1066,78 @@ fn multi_ack_rounds_answer_as_git_does() {
         }
     }
 }
+
+/// The kinds of the entries of `pack`, found through the index git writes for it.
+fn entry_kinds(pack: &[u8]) -> Vec<git_on_durable_objects::format::pack::EntryKind> {
+    use git_on_durable_objects::format::pack;
+    let repo = Repo::new();
+    let name = repo.git_with(&["index-pack", "--stdin"], pack);
+    let name = String::from_utf8(name).unwrap();
+    let idx = repo.path().join(".git/objects/pack").join(format!(
+        "pack-{}.idx",
+        name.trim().trim_start_matches("pack\t")
+    ));
+    let listing = repo.git_with(&["show-index"], &std::fs::read(idx).unwrap());
+    String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let offset: u64 = line.split(' ').next().unwrap().parse().unwrap();
+            let at = offset as usize;
+            pack::parse_entry_header(&pack[at..], offset)
+                .unwrap()
+                .unwrap()
+                .kind
+        })
+        .collect()
+}
+
+#[test]
+fn without_ofs_delta_no_entry_names_its_base_by_offset() {
+    // Stored packs hold OFS_DELTA entries; a client that did not ask for ofs-delta gets
+    // them as REF_DELTA, in a full clone (no verbatim copy of stored packs) as in a fetch.
+    use git_on_durable_objects::format::pack::EntryKind;
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~30"]);
+    let is_ofs = |kind: &EntryKind| matches!(kind, EntryKind::OfsDelta(_));
+    for (wants, haves) in [(all_ref_ids(&repo), vec![]), (vec![main], vec![old])] {
+        for (caps, ofs) in [("side-band-64k ofs-delta", true), ("side-band-64k", false)] {
+            let body = upload_request(&wants, caps, &[], &haves, true);
+            let (_, pack) = fetch(&store, &body);
+            let kinds = entry_kinds(&pack);
+            assert_eq!(kinds.iter().any(is_ofs), ofs, "{caps}, haves {haves:?}");
+            assert!(kinds.iter().any(|k| !matches!(k, EntryKind::Whole(_))));
+        }
+    }
+}
+
+#[test]
+fn a_full_clone_of_packs_that_overlap_sends_each_object_once() {
+    // The second push sends a whole pack of objects already stored, with one new commit:
+    // two stored packs hold the same objects, so they cannot be copied whole.
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    repo.git(&["checkout", "-q", "-b", "again"]);
+    let again = repo.commit("again");
+    let body = push_body(
+        &[(ZERO.into(), again.clone(), "refs/heads/again".into())],
+        "report-status",
+        &repo.pack(&["again"], &[]),
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 65536).unwrap())[1],
+        "ok refs/heads/again"
+    );
+    assert_eq!(store.packs().unwrap().len(), 2);
+    let (_, pack) = fetch(
+        &store,
+        &upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true),
+    );
+    let count = u32::from_be_bytes(pack[8..12].try_into().unwrap()) as usize;
+    let got = index(&Repo::new(), &pack);
+    assert_eq!(count, got.len(), "each object once");
+    assert_eq!(got, objects_between(&repo, "--all", None));
+}

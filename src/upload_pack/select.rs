@@ -61,10 +61,12 @@ pub fn select<S: Sql>(
     Ok(Selection { pieces, count })
 }
 
-/// Whether the fetch takes every stored object: it wants every ref, and no have, shallow
-/// boundary or depth narrows it.
+/// Whether the stored packs can be sent whole: the fetch takes every stored object (it
+/// wants every ref, and no have, shallow boundary or depth narrows it) and reads their
+/// OFS_DELTA entries.
 fn is_everything(resolved: &Resolved) -> bool {
-    resolved.common.is_empty()
+    resolved.ofs_delta
+        && resolved.common.is_empty()
         && resolved.client_shallow.is_empty()
         && !resolved.deepen.any()
         && resolved.refs.iter().all(|r| resolved.wants.contains(&r.id))

@@ -123,6 +123,7 @@ pub fn parse_request(body: &[u8]) -> Result<Request, BadRequest> {
     }
     request.fetch.deepen_relative = request.caps.has("deepen-relative");
     request.fetch.include_tag = request.caps.has("include-tag");
+    request.fetch.ofs_delta = request.caps.has("ofs-delta");
     Ok(request)
 }
 

@@ -27,12 +27,17 @@ pub struct Fetch {
     pub deepen_relative: bool,
     /// `include-tag`: also send the tags of what is sent.
     pub include_tag: bool,
+    /// `ofs-delta`: the client reads deltas that name their base by offset, as stored
+    /// packs hold them.
+    pub ofs_delta: bool,
 }
 
 /// A fetch resolved against the repository.
 pub struct Resolved {
     /// The wants, as sent.
     pub wants: Vec<ObjectId>,
+    /// Whether the client reads OFS_DELTA entries.
+    pub ofs_delta: bool,
     /// Every ref, sorted.
     pub refs: Vec<Ref>,
     /// How far back a shallow fetch goes.
@@ -84,6 +89,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
     };
     let mut resolved = Resolved {
         wants: fetch.wants.clone(),
+        ofs_delta: fetch.ofs_delta,
         refs,
         deepen,
         want_commits: Vec::new(),
