@@ -72,12 +72,24 @@ fn all_ref_ids(repo: &Repo) -> Vec<String> {
 
 #[test]
 fn full_clone_copies_the_stored_pack_and_fscks() {
-    let (repo, store) = pushed();
+    let repo = history_repo();
+    let (store, db) = store(4096);
+    let (lines, pushed) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let before = db.commit_rows_read();
     let (lines, pack) = fetch(
         &store,
         &upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true),
     );
     assert_eq!(lines, vec!["NAK"]);
+    assert_eq!(
+        db.commit_rows_read(),
+        before,
+        "a full clone walks no history"
+    );
+    // The stored pack's entries, byte for byte: nothing is inflated or recompressed.
+    assert_eq!(pack[..12], pushed[..12]);
+    assert!(pack[12..pack.len() - 20] == pushed[12..pushed.len() - 20]);
     let clone = Repo::new();
     let got = index(&clone, &pack);
     let expected: BTreeSet<String> = repo
