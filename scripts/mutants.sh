@@ -8,7 +8,7 @@
 #   bash scripts/mutants.sh                 every module below, from scratch
 #   bash scripts/mutants.sh --iterate       only what the last run did not catch (and new code)
 #   bash scripts/mutants.sh --table         print the table of the runs so far, run nothing
-#   MUTANTS_FILES="src/delta.rs" bash scripts/mutants.sh    other files
+#   MUTANTS_FILES="src/format/delta.rs" bash scripts/mutants.sh    other files
 #
 # Each run's outcome files are kept in mutants.out.runs/N; the table takes, for each mutant,
 # the newest outcome (tests are only ever added, so a caught mutant stays caught).
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-files=${MUTANTS_FILES:-"src/receive_pack.rs src/index_pack.rs src/delta.rs src/pack.rs src/pktline.rs src/upload_pack.rs src/rev_walk.rs src/store.rs"}
+files=${MUTANTS_FILES:-"src/receive_pack.rs src/index_pack.rs src/format/delta.rs src/format/pack.rs src/format/pktline.rs src/format/loose.rs src/upload_pack/*.rs src/rev_walk.rs src/protocol/*.rs src/store/*.rs"}
 file_args=()
 for f in $files; do file_args+=(-f "$f"); done
 

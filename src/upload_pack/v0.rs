@@ -2,8 +2,6 @@
 //! per negotiation round. Each answer is the negotiation (shallow info, ACK/NAK) and, once
 //! the client is done, a pack streamed in side-band frames.
 
-use std::collections::HashSet;
-
 use super::negotiate::Common;
 use super::select::{self, Selection};
 use super::wants::{self, Fetch, FetchError, Resolved};
