@@ -694,6 +694,22 @@ fn ready_only_when_every_want_reaches_what_the_client_has() {
         assert_eq!(lines, expected);
         assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
     }
+    // Not enough after y, enough after w: the unknown have before w is not acknowledged,
+    // the one after is.
+    let unknown = |n: char| n.to_string().repeat(40);
+    let haves = [id("y"), unknown('5'), id("w"), unknown('6')];
+    let body = upload_request(&[id("y"), id("w")], NEGOTIATE, &[], &haves, false);
+    let (lines, _) = fetch(&store, &body);
+    assert_eq!(
+        lines,
+        vec![
+            format!("ACK {} common", id("y")),
+            format!("ACK {} common", id("w")),
+            format!("ACK {} ready", unknown('6')),
+            "NAK".into()
+        ]
+    );
+    assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
 }
 
 /// A repository whose main is a line of `n` empty commits, built with fast-import.
