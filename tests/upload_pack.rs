@@ -15,6 +15,11 @@ const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=tes
 
 /// Runs one request and returns (negotiation lines, pack bytes).
 fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
+    split_response(&answer_bytes(store, body)).unwrap()
+}
+
+/// The body of one request's answer, negotiation and pack, as sent.
+fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
     let request = upload_pack::parse_request(body).unwrap();
     let mut response = Vec::new();
     match upload_pack::serve(store, request).unwrap() {
@@ -26,11 +31,11 @@ fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
             }
         }
     }
-    split_response(&response).unwrap()
+    response
 }
 
-/// Indexes `pack` into the bare repository `into` with git and returns the ids it holds.
-fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
+/// Indexes `pack` into the bare repository `into` with git: the (offset, id) of each entry.
+fn show_index(into: &Repo, pack: &[u8]) -> Vec<(u64, String)> {
     let name = into.git_with(&["index-pack", "--stdin"], pack);
     let name = String::from_utf8(name).unwrap();
     let idx = into.path().join(".git/objects/pack").join(format!(
@@ -41,7 +46,19 @@ fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
     String::from_utf8(listing)
         .unwrap()
         .lines()
-        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .map(|l| {
+            let mut fields = l.split(' ');
+            let offset = fields.next().unwrap().parse().unwrap();
+            (offset, fields.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// Indexes `pack` into the bare repository `into` with git and returns the ids it holds.
+fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
+    show_index(into, pack)
+        .into_iter()
+        .map(|(_, id)| id)
         .collect()
 }
 
@@ -622,41 +639,44 @@ fn include_tag_sends_the_tags_of_what_is_sent() {
     assert!(!got.contains(&tag));
 }
 
-#[test]
-fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
-    // The merge's first-parent side reaches commit 39 before the have (topic) does, so
-    // commit 39 is queued as wanted and must be marked as the client's when topic gets there;
-    // then nothing wanted is left and the walk stops there.
+/// Fetches main with the single have `rev` from a fresh store of the history, checks the
+/// pack holds exactly what `rev` lacks, and returns the have's id, the negotiation lines and
+/// how many commit-graph rows the fetch read.
+fn fetch_main_over(rev: &str) -> (String, Vec<String>, usize) {
     let repo = history_repo();
     let (store, db) = store(4096);
     let (lines, _) = push_all(&store, &repo, "report-status", 65536);
     assert_eq!(lines[0], "unpack ok");
     let main = repo.git(&["rev-parse", "main"]);
-    let topic = repo.git(&["rev-parse", "topic"]);
+    let have = repo.git(&["rev-parse", rev]);
     let before = db.commit_rows_read();
-    let (lines, pack) = fetch(
-        &store,
-        &upload_request(
-            std::slice::from_ref(&main),
-            CAPS,
-            &[],
-            std::slice::from_ref(&topic),
-            true,
-        ),
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &[],
+        std::slice::from_ref(&have),
+        true,
     );
+    let (lines, pack) = fetch(&store, &body);
+    assert_eq!(
+        index(&Repo::new(), &pack),
+        objects_between(&repo, &main, Some(&have))
+    );
+    (have, lines, db.commit_rows_read() - before)
+}
+
+#[test]
+fn a_have_on_a_merged_branch_marks_shared_history_it_reaches_later() {
+    // The merge's first-parent side reaches commit 39 before the have (topic) does, so
+    // commit 39 is queued as wanted and must be marked as the client's when topic gets there;
+    // then nothing wanted is left and the walk stops there, having read the graph rows of
+    // main, topic, main^1 and commit 39.
+    let (topic, lines, rows) = fetch_main_over("topic");
     assert_eq!(
         lines,
         vec![format!("ACK {topic} common"), format!("ACK {topic}")]
     );
-    assert_eq!(
-        index(&Repo::new(), &pack),
-        objects_between(&repo, &main, Some(&topic))
-    );
-    assert_eq!(
-        db.commit_rows_read() - before,
-        4,
-        "graph rows of main, topic, main^1 and commit 39"
-    );
+    assert_eq!(rows, 4);
 }
 
 // ---- negotiation that must not stop early, and walks that must stop early ----
@@ -814,32 +834,8 @@ fn a_shallower_deepen_leaves_deeper_shallow_commits_alone() {
 fn an_incremental_fetch_walks_only_the_new_history() {
     // The walk stops once only the client's commits are left: fetching the last merge over
     // "main moves on" reads the graph rows of four commits, not of all 43.
-    let repo = history_repo();
-    let (store, db) = store(4096);
-    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
-    assert_eq!(lines[0], "unpack ok");
-    let main = repo.git(&["rev-parse", "main"]);
-    let moved = repo.git(&["rev-parse", "main^1"]);
-    let before = db.commit_rows_read();
-    let (_, pack) = fetch(
-        &store,
-        &upload_request(
-            std::slice::from_ref(&main),
-            CAPS,
-            &[],
-            std::slice::from_ref(&moved),
-            true,
-        ),
-    );
-    assert_eq!(
-        index(&Repo::new(), &pack),
-        objects_between(&repo, &main, Some(&moved))
-    );
-    assert_eq!(
-        db.commit_rows_read() - before,
-        4,
-        "graph rows of main, main^1, topic and commit 39"
-    );
+    let (_, _, rows) = fetch_main_over("main^1");
+    assert_eq!(rows, 4, "graph rows of main, main^1, topic and commit 39");
 }
 
 /// A repository of commits `(name, committer time, parents)`, made in that order by
@@ -990,22 +986,6 @@ fn an_empty_have_round_is_answered_nak_as_git_does() {
     assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
 }
 
-/// The body of one request's answer, negotiation and pack, as sent.
-fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
-    let request = upload_pack::parse_request(body).unwrap();
-    let mut response = Vec::new();
-    match upload_pack::serve(store, request).unwrap() {
-        Answer::Negotiation(bytes) => response = bytes,
-        Answer::Pack(prefix, pack) => {
-            response.extend_from_slice(&prefix);
-            for piece in *pack {
-                response.extend_from_slice(&piece.unwrap());
-            }
-        }
-    }
-    response
-}
-
 /// The pkt-lines of an answer as (length, first byte) pairs.
 fn frames(body: &[u8]) -> Vec<(usize, u8)> {
     let mut out = Vec::new();
@@ -1098,21 +1078,10 @@ fn multi_ack_rounds_answer_as_git_does() {
 /// The kinds of the entries of `pack`, found through the index git writes for it.
 fn entry_kinds(pack: &[u8]) -> Vec<git_on_durable_objects::format::pack::EntryKind> {
     use git_on_durable_objects::format::pack;
-    let repo = Repo::new();
-    let name = repo.git_with(&["index-pack", "--stdin"], pack);
-    let name = String::from_utf8(name).unwrap();
-    let idx = repo.path().join(".git/objects/pack").join(format!(
-        "pack-{}.idx",
-        name.trim().trim_start_matches("pack\t")
-    ));
-    let listing = repo.git_with(&["show-index"], &std::fs::read(idx).unwrap());
-    String::from_utf8(listing)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let offset: u64 = line.split(' ').next().unwrap().parse().unwrap();
-            let at = offset as usize;
-            pack::parse_entry_header(&pack[at..], offset)
+    show_index(&Repo::new(), pack)
+        .into_iter()
+        .map(|(offset, _)| {
+            pack::parse_entry_header(&pack[offset as usize..], offset)
                 .unwrap()
                 .unwrap()
                 .kind
