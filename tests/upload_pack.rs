@@ -186,24 +186,29 @@ fn negotiation_rounds_ack_common_and_ready() {
         ]
     );
     assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
-    // Once ready, a have the server lacks is acknowledged as ready too.
-    let body = upload_request(
-        std::slice::from_ref(&main),
-        caps,
-        &[],
-        &[old.clone(), unknown.clone()],
-        false,
-    );
-    let (lines, _) = fetch(&store, &body);
-    assert_eq!(
-        lines,
-        vec![
+    // Once ready, a have the server lacks is acknowledged as ready too; with no-done, the
+    // pack follows.
+    for (caps, pack_follows) in [(caps, false), (CAPS, true)] {
+        let body = upload_request(
+            std::slice::from_ref(&main),
+            caps,
+            &[],
+            &[old.clone(), unknown.clone()],
+            false,
+        );
+        let (lines, pack) = fetch(&store, &body);
+        let mut expected = vec![
             format!("ACK {old} common"),
             format!("ACK {unknown} ready"),
-            "NAK".into()
-        ]
-    );
-    assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
+            "NAK".into(),
+        ];
+        if pack_follows {
+            expected.push(format!("ACK {old}"));
+        }
+        assert_eq!(lines, expected);
+        assert_eq!(pack.starts_with(b"PACK"), pack_follows);
+        assert_eq!(payloads(&git_upload_pack(&repo, &body)), lines);
+    }
     let (lines, pack) = fetch(
         &store,
         &upload_request(std::slice::from_ref(&main), caps, &[], &[unknown], false),
@@ -359,7 +364,7 @@ fn malformed_requests_are_bad_requests() {
 #[test]
 fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
     let repo = history_repo();
-    let (store, _db) = store(4096);
+    let (store, db) = store(4096);
     let log: Vec<String> = repo
         .git(&["rev-list", "--reverse", "main"])
         .lines()
@@ -401,13 +406,16 @@ fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
         "both packs and loose objects"
     );
 
-    // Wanting the tag object brings the tag and everything it points at.
+    // Wanting the tag object brings the tag and everything it points at. Every ref is
+    // wanted: the stored packs and loose objects are sent as they are, walking no history.
     let main = repo.git(&["rev-parse", "main"]);
+    let before = db.commit_rows_read();
     let (lines, pack) = fetch(
         &store,
         &upload_request(&[main.clone(), tag.clone()], CAPS, &[], &[], true),
     );
     assert_eq!(lines, vec!["NAK"]);
+    assert_eq!(db.commit_rows_read(), before);
     let clone = Repo::new();
     let got = index(&clone, &pack);
     let mut expected = objects_between(&repo, "main", None);
@@ -1137,4 +1145,31 @@ fn a_full_clone_of_packs_that_overlap_sends_each_object_once() {
     let got = index(&Repo::new(), &pack);
     assert_eq!(count, got.len(), "each object once");
     assert_eq!(got, objects_between(&repo, "--all", None));
+}
+
+#[test]
+fn capabilities_on_a_later_want_count_as_git_counts_them() {
+    // include-tag on the second want line only: git reads it there too.
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let topic = repo.git(&["rev-parse", "topic"]);
+    let mut body = Vec::new();
+    git_on_durable_objects::format::pktline::write_str(
+        &mut body,
+        &format!("want {main} multi_ack_detailed side-band-64k ofs-delta\n"),
+    );
+    git_on_durable_objects::format::pktline::write_str(
+        &mut body,
+        &format!("want {topic} include-tag\n"),
+    );
+    body.extend_from_slice(b"0000");
+    git_on_durable_objects::format::pktline::write_str(&mut body, "done\n");
+    let (_, pack) = fetch(&store, &body);
+    let ours = index(&Repo::new(), &pack);
+    assert!(
+        ours.contains(&repo.git(&["rev-parse", "v1.0"])),
+        "the tag came along"
+    );
+    let theirs = split_response(&git_upload_pack(&repo, &body)).unwrap().1;
+    assert_eq!(ours, index(&Repo::new(), &theirs));
 }

@@ -10,7 +10,15 @@ pub struct Capabilities(Vec<String>);
 impl Capabilities {
     /// Reads a space-separated list.
     pub fn parse(list: &str) -> Capabilities {
-        Capabilities(list.split_ascii_whitespace().map(str::to_string).collect())
+        let mut caps = Capabilities::default();
+        caps.add(list);
+        caps
+    }
+
+    /// Adds the words of a space-separated list.
+    pub fn add(&mut self, list: &str) {
+        self.0
+            .extend(list.split_ascii_whitespace().map(str::to_string));
     }
 
     /// Whether the word `name` was sent (exactly, without a value).

@@ -82,8 +82,9 @@ pub fn parse_request(body: &[u8]) -> Result<Request, BadRequest> {
             if section > 0 {
                 return Err(bad());
             }
-            if request.fetch.wants.is_empty() && rest.len() > 41 {
-                request.caps = Capabilities::parse(&String::from_utf8_lossy(&rest[41..]));
+            // git reads capabilities after any want, not only the first.
+            if let Some(caps) = rest.get(41..) {
+                request.caps.add(&String::from_utf8_lossy(caps));
             }
             request.fetch.wants.push(parse_id(rest, line)?);
         } else if let Some(rest) = text.strip_prefix(b"have ") {
