@@ -1230,6 +1230,48 @@ fn pushes_of_fewer_than_100_small_objects_are_stored_loose() {
 }
 
 #[test]
+fn a_store_keeps_pack_files_in_rows_of_one_mebibyte() {
+    // The platform allows 2 MB a row: the production store cuts packs at 1 MiB.
+    let db = db();
+    let store = Store::new(db.clone());
+    store.open().unwrap();
+    // 1.5 MiB that zlib cannot shrink (an xorshift sequence).
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let data: Vec<u8> = (0..3 << 19)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let pack = raw_pack(&[whole_entry(ObjectType::Blob, &data)]);
+    let blob = git_on_durable_objects::format::object::hash(ObjectType::Blob, &data);
+    let body = push_body(
+        &[(ZERO.into(), blob.to_hex(), "refs/tags/blob".into())],
+        "report-status",
+        &pack,
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 65536).unwrap()),
+        vec!["unpack ok", "ok refs/tags/blob"]
+    );
+    let rows = db
+        .exec(
+            "SELECT max(length(data)), count(*), sum(length(data)) FROM pack_chunks WHERE kind = 0",
+            vec![],
+        )
+        .unwrap();
+    let (largest, count, total) = (
+        rows[0][0].as_i64().unwrap(),
+        rows[0][1].as_i64().unwrap(),
+        rows[0][2].as_i64().unwrap(),
+    );
+    assert_eq!((largest, count), (1 << 20, 2));
+    assert_eq!(total as u64, store.packs().unwrap()[0].size);
+}
+
+#[test]
 fn a_pack_cut_inside_its_header_is_truncated_and_no_bytes_are_no_pack() {
     let s = scene();
     let pack = s.next_pack();

@@ -73,12 +73,17 @@ impl Sql for Db {
     }
 }
 
-/// A fresh, opened store with small chunks (so reads cross chunk boundaries), and its database.
-pub fn store(chunk_size: u64) -> (Store<Db>, Db) {
-    let db = Db {
+/// A fresh in-memory database.
+pub fn db() -> Db {
+    Db {
         connection: Rc::new(rusqlite::Connection::open_in_memory().unwrap()),
         commit_rows: Rc::default(),
-    };
+    }
+}
+
+/// A fresh, opened store with small chunks (so reads cross chunk boundaries), and its database.
+pub fn store(chunk_size: u64) -> (Store<Db>, Db) {
+    let db = db();
     let store = Store::with_chunk_size(db.clone(), chunk_size);
     store.open().unwrap();
     (store, db)
