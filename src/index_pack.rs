@@ -11,17 +11,17 @@ use std::rc::Rc;
 
 use sha1::{Digest, Sha1};
 
-use crate::format::delta;
+use crate::format::delta::{self, DeltaError};
 use crate::format::idx::{self, IdxEntry};
 use crate::format::loose;
-use crate::format::object::{self, ObjectHasher, ObjectId, ObjectType};
+use crate::format::object::{self, BadObject, ObjectHasher, ObjectId, ObjectType};
 use crate::format::pack::{
-    self, BaseCache, ChunkSource, EntryAt, EntryHeader, EntryKind, PackError, PackObjects,
+    self, BaseCache, ChunkSource, EntryAt, EntryHeader, EntryKind, Object, PackError, PackObjects,
     BASE_CACHE_BYTES,
 };
 use crate::format::zlib::Inflater;
 use crate::store::sql::Sql;
-use crate::store::{CommitInfo, NewObject, PackFile, Store, StoredChunks};
+use crate::store::{CommitInfo, NewObject, PackFile, Store, StoreError, StoredChunks};
 
 /// Pushes with fewer objects than this are stored as loose objects (git's `transfer.unpackLimit`).
 pub const UNPACK_LIMIT: u32 = 100;
@@ -29,6 +29,69 @@ pub const UNPACK_LIMIT: u32 = 100;
 /// Objects larger than this keep their push in pack form: a loose row must stay far below
 /// the platform's 2 MB row limit.
 pub const MAX_LOOSE_OBJECT: u64 = 1 << 20;
+
+/// Why a received pack is refused, in the words git's receive-pack reports after `unpack`.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// An entry that does not read: its header, its zlib data or its delta chain.
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    /// The spool's rows could not be written or read back.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A push with commands to create or update refs, and no pack.
+    #[error("no pack data received")]
+    NoData,
+    /// The body ends before the pack's trailer.
+    #[error("pack is truncated at offset {0}")]
+    Truncated(u64),
+    /// Bytes after the trailer.
+    #[error("pack has trailing garbage after offset {0}")]
+    TrailingGarbage(u64),
+    /// The trailer is not the SHA-1 of the pack.
+    #[error("pack checksum mismatch (pack is corrupted)")]
+    Checksum,
+    /// An entry header longer than any header can be.
+    #[error("bad entry header at offset {0}")]
+    EntryHeader(u64),
+    /// An entry that inflates to more bytes than its header declares.
+    #[error("entry at offset {0} inflates to more than its declared size")]
+    Overflow(u64),
+    /// An entry that inflates to fewer bytes than its header declares.
+    #[error("entry at offset {offset} inflates to {produced} bytes, not the declared {declared}")]
+    Short {
+        /// Where the entry starts.
+        offset: u64,
+        /// The bytes it inflated to.
+        produced: u64,
+        /// The bytes its header declares.
+        declared: u64,
+    },
+    /// An OFS_DELTA whose base offset is not the start of an entry.
+    #[error("delta at offset {0} names no entry as its base")]
+    NoBaseEntry(u64),
+    /// A delta that does not apply to its base.
+    #[error("corrupt delta at offset {offset}: {why}")]
+    Delta {
+        /// Where the delta entry starts.
+        offset: u64,
+        /// Why it does not apply.
+        why: DeltaError,
+    },
+    /// An object whose content does not parse as its type.
+    #[error("bad {} {id}: {why}", .kind.name())]
+    BadObject {
+        /// Its type.
+        kind: ObjectType,
+        /// Its id.
+        id: ObjectId,
+        /// What is wrong.
+        why: BadObject,
+    },
+    /// Deltas whose bases are neither in the pack nor resolvable.
+    #[error("pack has {n} unresolved delta{s} (missing delta base)", n = .0, s = if *.0 == 1 { "" } else { "s" })]
+    Unresolved(usize),
+}
 
 /// How an accepted push will be stored.
 #[derive(Debug, PartialEq, Eq)]
@@ -108,7 +171,7 @@ struct Spool<'s, S: Sql> {
 }
 
 impl<S: Sql> Spool<'_, S> {
-    fn append(&mut self, mut bytes: &[u8]) -> Result<(), PackError> {
+    fn append(&mut self, mut bytes: &[u8]) -> Result<(), IndexError> {
         let size = self.store.chunk_size() as usize;
         while !bytes.is_empty() {
             let take = (size - self.tail.len()).min(bytes.len());
@@ -121,7 +184,7 @@ impl<S: Sql> Spool<'_, S> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), PackError> {
+    fn flush(&mut self) -> Result<(), IndexError> {
         if !self.tail.is_empty() {
             self.store
                 .write_chunk(self.push, PackFile::Pack, self.flushed, &self.tail)?;
@@ -195,7 +258,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     }
 
     /// Takes the next bytes of the pack.
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), PackError> {
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), IndexError> {
         while !data.is_empty() {
             let used = match std::mem::replace(&mut self.phase, Phase::Done) {
                 Phase::Header => self.read_pack_header(data)?,
@@ -212,12 +275,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     };
                     take
                 }
-                Phase::Done => {
-                    return Err(PackError(format!(
-                        "pack has trailing garbage after offset {}",
-                        self.offset
-                    )))
-                }
+                Phase::Done => return Err(IndexError::TrailingGarbage(self.offset)),
             };
             data = &data[used..];
         }
@@ -230,7 +288,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         bytes: &[u8],
         crc: Option<&mut crc32fast::Hasher>,
         hashed: bool,
-    ) -> Result<(), PackError> {
+    ) -> Result<(), IndexError> {
         if hashed {
             self.sha.update(bytes);
         }
@@ -241,7 +299,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.spool.append(bytes)
     }
 
-    fn read_pack_header(&mut self, data: &[u8]) -> Result<usize, PackError> {
+    fn read_pack_header(&mut self, data: &[u8]) -> Result<usize, IndexError> {
         let take = (pack::HEADER_LEN - self.partial.len()).min(data.len());
         self.partial.extend_from_slice(&data[..take]);
         self.absorb(&data[..take], None, true)?;
@@ -263,14 +321,14 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         }
     }
 
-    fn read_entry_header(&mut self, data: &[u8]) -> Result<usize, PackError> {
+    fn read_entry_header(&mut self, data: &[u8]) -> Result<usize, IndexError> {
         let before = self.partial.len();
         let take = (pack::MAX_ENTRY_HEADER_LEN - before).min(data.len());
         self.partial.extend_from_slice(&data[..take]);
         let offset = self.offset - before as u64;
         let Some(header) = pack::parse_entry_header(&self.partial, offset)? else {
             if self.partial.len() >= pack::MAX_ENTRY_HEADER_LEN {
-                return Err(PackError(format!("bad entry header at offset {offset}")));
+                return Err(IndexError::EntryHeader(offset));
             }
             self.absorb_header_bytes(&data[..take])?;
             self.phase = Phase::EntryHeader;
@@ -306,11 +364,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
 
     /// Header bytes seen before the header could be parsed: hashed and spooled now,
     /// CRC'd when the entry starts (they stay in `partial` until then).
-    fn absorb_header_bytes(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+    fn absorb_header_bytes(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
         self.absorb(bytes, None, true)
     }
 
-    fn inflate(&mut self, mut current: Box<Current>, data: &[u8]) -> Result<usize, PackError> {
+    fn inflate(&mut self, mut current: Box<Current>, data: &[u8]) -> Result<usize, IndexError> {
         let declared = current.header.size;
         let mut overflow = false;
         let cur = &mut *current;
@@ -329,17 +387,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     cur.data.extend_from_slice(piece);
                 }
             })
-            .map_err(|_| {
-                PackError(format!(
-                    "corrupt zlib data in entry at offset {}",
-                    cur.offset
-                ))
-            })?;
+            .map_err(|_| PackError::Zlib(cur.offset))?;
         if overflow {
-            return Err(PackError(format!(
-                "entry at offset {} inflates to more than its declared size",
-                cur.offset
-            )));
+            return Err(IndexError::Overflow(cur.offset));
         }
         self.sha.update(&data[..used]);
         current.crc.update(&data[..used]);
@@ -350,10 +400,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             return Ok(used);
         }
         if current.produced != declared {
-            return Err(PackError(format!(
-                "entry at offset {} inflates to {} bytes, not the declared {declared}",
-                current.offset, current.produced
-            )));
+            return Err(IndexError::Short {
+                offset: current.offset,
+                produced: current.produced,
+                declared,
+            });
         }
         self.finish_entry(*current)?;
         self.phase = self.after_entry();
@@ -372,25 +423,21 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     }
 
     /// The offset of a delta's base, if the base is already resolved.
-    fn resolved_base(&self, kind: EntryKind, offset: u64) -> Result<Option<u64>, PackError> {
+    fn resolved_base(&self, kind: EntryKind, offset: u64) -> Result<Option<u64>, IndexError> {
         match kind {
             EntryKind::Whole(_) => Ok(None),
             EntryKind::OfsDelta(base) => {
                 let index = self
                     .entries
                     .binary_search_by_key(&base, |e| e.offset)
-                    .map_err(|_| {
-                        PackError(format!(
-                            "delta at offset {offset} names no entry as its base"
-                        ))
-                    })?;
+                    .map_err(|_| IndexError::NoBaseEntry(offset))?;
                 Ok(self.entries[index].resolved.map(|_| base))
             }
             EntryKind::RefDelta(id) => Ok(self.offset_of(&id)),
         }
     }
 
-    fn finish_entry(&mut self, current: Current) -> Result<(), PackError> {
+    fn finish_entry(&mut self, current: Current) -> Result<(), IndexError> {
         let crc32 = current.crc.finalize();
         let offset = current.offset;
         match current.header.kind {
@@ -407,10 +454,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 }
                 Some(base_offset) => {
                     let find = |id: &ObjectId| Ok(self.offset_of(id));
-                    let (kind, base) = self.reader(&find).object_at(base_offset)?;
-                    let data = delta::apply(&base, &current.data).map_err(|e| {
-                        PackError(format!("corrupt delta at offset {offset}: {}", e.0))
-                    })?;
+                    let Object { kind, data: base } = self.reader(&find).object_at(base_offset)?;
+                    let data = delta::apply(&base, &current.data)
+                        .map_err(|why| IndexError::Delta { offset, why })?;
                     let id = object::hash(kind, &data);
                     let index = self.record(offset, crc32, data.len() as u64);
                     self.resolve(index, id, kind, Some(Rc::new(data)))
@@ -436,15 +482,15 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         id: ObjectId,
         kind: ObjectType,
         data: Option<Rc<Vec<u8>>>,
-    ) -> Result<(), PackError> {
+    ) -> Result<(), IndexError> {
         let entry = &mut self.entries[index];
         entry.resolved = Some((id, kind));
         let offset = entry.offset;
         self.by_id.entry(id).or_insert(index);
         if kind != ObjectType::Blob {
             let data = data.as_ref().expect("non-blob data is kept");
-            let links = object::links(kind, data)
-                .map_err(|e| PackError(format!("bad {} {id}: {}", kind.name(), e.0)))?;
+            let links =
+                object::links(kind, data).map_err(|why| IndexError::BadObject { kind, id, why })?;
             self.needed.extend(links.refs);
             if kind == ObjectType::Commit {
                 self.commits.push(CommitInfo {
@@ -468,7 +514,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     }
 
     /// Resolves deltas whose base came later in the pack; fails if any stay unresolved.
-    fn resolve_deferred(&mut self) -> Result<(), PackError> {
+    fn resolve_deferred(&mut self) -> Result<(), IndexError> {
         loop {
             let mut progress = false;
             let mut left = 0;
@@ -483,7 +529,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     continue;
                 }
                 let find = |id: &ObjectId| Ok(self.offset_of(id));
-                let (kind, data) = self.reader(&find).object_at(offset)?;
+                let Object { kind, data } = self.reader(&find).object_at(offset)?;
                 let id = object::hash(kind, &data);
                 self.entries[index].size = data.len() as u64;
                 self.resolve(index, id, kind, Some(data))?;
@@ -493,38 +539,63 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 return Ok(());
             }
             if !progress {
-                return Err(PackError(format!(
-                    "pack has {left} unresolved delta{} (missing delta base)",
-                    if left == 1 { "" } else { "s" }
-                )));
+                return Err(IndexError::Unresolved(left));
             }
         }
     }
 
+    /// Stages every object as a loose object of the push (a small push).
+    fn stage_loose(&self, objects: &[NewObject]) -> Result<Stored, IndexError> {
+        let find = |id: &ObjectId| Ok(self.offset_of(id));
+        let reader = self.reader(&find);
+        for object in objects {
+            let Object { kind, data } = reader.object_at(object.offset)?;
+            let file = loose::encode(kind, &data);
+            self.spool
+                .store
+                .stage_loose(self.spool.push, &object.id, file)?;
+        }
+        Ok(Stored::Loose)
+    }
+
+    /// Writes the pack's `.idx` into the push's chunk rows.
+    fn write_idx(&self, objects: &[NewObject], checksum: &ObjectId) -> Result<Stored, IndexError> {
+        let mut idx_entries: Vec<IdxEntry> = self
+            .entries
+            .iter()
+            .zip(objects)
+            .map(|(e, o)| IdxEntry {
+                id: o.id,
+                offset: e.offset,
+                crc32: e.crc32,
+            })
+            .collect();
+        let idx = idx::write(&mut idx_entries, checksum);
+        let store = self.spool.store;
+        for (seq, chunk) in idx.chunks(store.chunk_size() as usize).enumerate() {
+            store.write_chunk(self.spool.push, PackFile::Idx, seq as u64, chunk)?;
+        }
+        Ok(Stored::Pack {
+            name: checksum.to_hex(),
+            size: self.offset,
+            idx_size: idx.len() as u64,
+        })
+    }
+
     /// Verifies the end of the pack, resolves what is left, and writes the idx (pack
     /// form) or stages loose objects (small pushes). Nothing becomes visible yet.
-    pub fn finish(mut self) -> Result<Indexed, PackError> {
+    pub fn finish(mut self) -> Result<Indexed, IndexError> {
         match self.phase {
             Phase::Done => {}
-            Phase::Header if self.offset == 0 => {
-                return Err(PackError("no pack data received".into()))
-            }
-            _ => {
-                return Err(PackError(format!(
-                    "pack is truncated at offset {}",
-                    self.offset
-                )))
-            }
+            Phase::Header if self.offset == 0 => return Err(IndexError::NoData),
+            _ => return Err(IndexError::Truncated(self.offset)),
         }
         let checksum = ObjectId(std::mem::take(&mut self.sha).finalize().into());
         if checksum.0[..] != self.partial[..] {
-            return Err(PackError(
-                "pack checksum mismatch (pack is corrupted)".into(),
-            ));
+            return Err(IndexError::Checksum);
         }
         self.resolve_deferred()?;
         self.spool.flush()?;
-        let store = self.spool.store;
         let push = self.spool.push;
         let objects: Vec<NewObject> = self
             .entries
@@ -541,33 +612,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         let loose =
             self.count < UNPACK_LIMIT && self.entries.iter().all(|e| e.size <= MAX_LOOSE_OBJECT);
         let stored = if loose {
-            let find = |id: &ObjectId| Ok(self.offset_of(id));
-            let reader = self.reader(&find);
-            for object in &objects {
-                let (kind, data) = reader.object_at(object.offset)?;
-                store.stage_loose(push, &object.id, loose::encode(kind, &data))?;
-            }
-            Stored::Loose
+            self.stage_loose(&objects)?
         } else {
-            let mut idx_entries: Vec<IdxEntry> = self
-                .entries
-                .iter()
-                .zip(&objects)
-                .map(|(e, o)| IdxEntry {
-                    id: o.id,
-                    offset: e.offset,
-                    crc32: e.crc32,
-                })
-                .collect();
-            let idx = idx::write(&mut idx_entries, &checksum);
-            for (seq, chunk) in idx.chunks(store.chunk_size() as usize).enumerate() {
-                store.write_chunk(push, PackFile::Idx, seq as u64, chunk)?;
-            }
-            Stored::Pack {
-                name: checksum.to_hex(),
-                size: self.offset,
-                idx_size: idx.len() as u64,
-            }
+            self.write_idx(&objects, &checksum)?
         };
         let by_id = &self.by_id;
         self.needed.retain(|id| !by_id.contains_key(id));

@@ -119,9 +119,7 @@ impl<S: Sql> PackStream<S> {
                         end,
                     )?;
                     if piece.bytes().is_empty() {
-                        return Err(StoreError(format!(
-                            "stored pack {pack} is shorter than recorded"
-                        )));
+                        return Err(StoreError::PackTooShort(pack));
                     }
                     self.emit(out, piece.bytes());
                     self.copied += piece.bytes().len() as u64;
@@ -174,7 +172,7 @@ impl<S: Sql> PackStream<S> {
             }
             self.written.insert((pack, stored), (offset, id));
         }
-        let (kind, data) = self.reader.read_at(&id, kind, location)?;
+        let data = self.reader.read_at(&id, kind, location)?.data;
         let head = pack::encode_entry_header(EntryKind::Whole(kind), data.len() as u64, offset);
         self.emit(out, &head);
         self.emit(out, &zlib::deflate(&data));
@@ -200,11 +198,7 @@ impl<S: Sql> Iterator for PackStream<S> {
             if side_band == SideBand::None {
                 return Some(Err(e));
             }
-            side_band.write(
-                &mut out,
-                Band::Error,
-                format!("error: {}\n", e.0).as_bytes(),
-            );
+            side_band.write(&mut out, Band::Error, format!("error: {e}\n").as_bytes());
             return Some(Ok(out));
         }
         if self.finished && side_band != SideBand::None {

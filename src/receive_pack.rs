@@ -5,7 +5,7 @@
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pktline::{self, Band, Pkt};
 use crate::format::refname;
-use crate::index_pack::{IndexPack, Indexed, Stored};
+use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
 use crate::protocol::advertise;
 use crate::protocol::capabilities::Capabilities;
 use crate::store::sql::Sql;
@@ -16,6 +16,46 @@ use crate::AGENT;
 pub const CAPABILITIES: &str = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta no-thin push-options object-format=sha1";
 
 pub use crate::protocol::BadRequest;
+
+/// Why a ref update is refused: the reason on its `ng` line, in git's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not a name `git check-ref-format` accepts under `refs/`.
+    #[error("funny refname")]
+    FunnyRefname,
+    /// The ref's value is not the old value the client sent.
+    #[error("fetch first")]
+    FetchFirst,
+    /// The new value, or an object it needs, is neither pushed nor stored.
+    #[error("missing necessary objects")]
+    MissingObjects,
+    /// A branch may only point at a commit.
+    #[error("cannot point a branch at a {}", .0.name())]
+    NotACommit(ObjectType),
+    /// Another command of an `atomic` push was refused.
+    #[error("atomic push failed")]
+    Atomic,
+    /// The pack was refused, so no command is applied.
+    #[error("unpacker error")]
+    Unpacker,
+    /// Storage failed while the commands were applied.
+    #[error("storage error")]
+    Storage,
+}
+
+/// Why a push's pack is not stored: the reason on the `unpack` line of the report.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    /// The client's `object-format` is not sha1.
+    #[error("unsupported object-format {0}: this server stores sha1 repositories")]
+    ObjectFormat(String),
+    /// The pack does not verify.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Storage failed while the pack was stored or the refs moved.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// The `info/refs?service=git-receive-pack` body: the refs, no HEAD and no peeled lines,
 /// as git's receive-pack lists them.
@@ -53,7 +93,7 @@ pub struct ReceivePack<'s, S: Sql> {
     commands: Vec<Command>,
     caps: Capabilities,
     pack: Option<IndexPack<'s, S>>,
-    pack_error: Option<String>,
+    pack_error: Option<UnpackError>,
 }
 
 impl<'s, S: Sql> ReceivePack<'s, S> {
@@ -98,7 +138,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                 }
                 (Phase::PushOptions, Pkt::Data(_)) => {}
                 (Phase::PushOptions, Pkt::Flush) => self.phase = Phase::Pack,
-                (_, other) => return Err(BadRequest(format!("unexpected packet {other:?}"))),
+                (_, other) => return Err(BadRequest::UnexpectedPacket(format!("{other:?}"))),
             }
         }
         let rest = self.buf.split_off(pos);
@@ -119,19 +159,14 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         };
         if let Some(caps) = caps {
             if !self.commands.is_empty() {
-                return Err(BadRequest("capabilities after the first command".into()));
+                return Err(BadRequest::LateCapabilities);
             }
             self.caps = Capabilities::parse(&String::from_utf8_lossy(caps));
         }
         if command.starts_with(b"shallow ") {
             return Ok(());
         }
-        let bad = || {
-            BadRequest(format!(
-                "malformed command {:?}",
-                String::from_utf8_lossy(command)
-            ))
-        };
+        let bad = || BadRequest::MalformedCommand(String::from_utf8_lossy(command).into());
         if command.len() < 83 || command[40] != b' ' || command[81] != b' ' {
             return Err(bad());
         }
@@ -150,14 +185,14 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             match self.store.begin_push() {
                 Ok(push) => self.pack = Some(IndexPack::new(self.store, push)),
                 Err(e) => {
-                    self.pack_error = Some(e.0);
+                    self.pack_error = Some(e.into());
                     return;
                 }
             }
         }
         let pack = self.pack.as_mut().expect("just set");
         if let Err(e) = pack.feed(data) {
-            self.pack_error = Some(e.0);
+            self.pack_error = Some(e.into());
         }
     }
 
@@ -175,168 +210,146 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     pub fn finish(mut self) -> Result<Vec<u8>, BadRequest> {
         match self.phase {
             Phase::Pack => {}
+            // Before the pack section no pack was begun, so there is nothing to abort.
             _ if self.commands.is_empty() && self.buf.is_empty() => return Ok(Vec::new()),
-            _ => {
-                let _ = self.abort();
-                return Err(BadRequest("request ended before the flush packet".into()));
-            }
+            _ => return Err(BadRequest::EndedBeforeFlush),
         }
         if self.commands.is_empty() {
+            // A pack without commands is dropped. Should dropping fail, its pending row is
+            // referred to by nothing, and `Store::open` removes it at the next start.
             let _ = self.abort();
             return Ok(Vec::new());
         }
-        let store = self.store;
-        let unsupported_format = self
-            .caps
-            .value("object-format")
-            .filter(|f| *f != "sha1")
-            .map(|f| {
-                format!("unsupported object-format {f}: this server stores sha1 repositories")
-            });
-        let needs_pack = self.commands.iter().any(|c| !c.new.is_zero());
-        let pack = self.pack.take();
-        let indexed: Result<Option<Indexed>, String> =
-            match (unsupported_format, self.pack_error.take(), pack) {
-                (Some(e), _, pack) | (None, Some(e), pack) => {
-                    if let Some(pack) = pack {
-                        let _ = store.discard_push(pack.push());
-                    }
-                    Err(e)
-                }
-                (None, None, Some(pack)) => {
-                    let push = pack.push();
-                    pack.finish().map(Some).map_err(|e| {
-                        let _ = store.discard_push(push);
-                        e.0
-                    })
-                }
-                (None, None, None) if needs_pack => Err("no pack data received".into()),
-                (None, None, None) => Ok(None),
-            };
-        let outcome = match indexed {
-            Ok(indexed) => self.update_refs(indexed).map(|results| (None, results)),
-            Err(e) => Ok((
-                Some(e),
-                vec![Err("unpacker error".to_string()); self.commands.len()],
-            )),
+        let count = self.commands.len();
+        let refused = |why| vec![Err(why); count];
+        let (unpack_error, results) = match self.unpack() {
+            Ok(indexed) => match self.update_refs(indexed) {
+                Ok(results) => (None, results),
+                Err(e) => (Some(e.into()), refused(Refusal::Storage)),
+            },
+            Err(e) => (Some(e), refused(Refusal::Unpacker)),
         };
-        let (unpack_error, results) = outcome.unwrap_or_else(|e| {
-            let message = e.0;
-            (
-                Some(message),
-                vec![Err("storage error".to_string()); self.commands.len()],
-            )
-        });
-        Ok(self.report(unpack_error, &results))
+        Ok(self.report(unpack_error.as_ref(), &results))
+    }
+
+    /// The pack, verified and indexed (None when every command deletes), or why it is
+    /// refused. A refused pack's rows are discarded.
+    fn unpack(&mut self) -> Result<Option<Indexed>, UnpackError> {
+        let refused = match (self.caps.value("object-format"), self.pack_error.take()) {
+            (Some(format), _) if format != "sha1" => Some(UnpackError::ObjectFormat(format.into())),
+            (_, error) => error,
+        };
+        let Some(pack) = self.pack.take() else {
+            let needs_pack = self.commands.iter().any(|c| !c.new.is_zero());
+            return match refused {
+                Some(e) => Err(e),
+                None if needs_pack => Err(IndexError::NoData.into()),
+                None => Ok(None),
+            };
+        };
+        let push = pack.push();
+        let indexed = match refused {
+            Some(e) => Err(e),
+            None => pack.finish().map_err(UnpackError::from),
+        };
+        if indexed.is_err() {
+            // Should discarding fail, the pending row is referred to by nothing, and
+            // `Store::open` removes it at the next start.
+            let _ = self.store.discard_push(push);
+        }
+        indexed.map(Some)
     }
 
     /// Decides every command, stores the pack if anything is accepted, and moves the refs.
     /// Everything here is synchronous, so concurrent pushes cannot interleave with it.
-    fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Result<(), String>>, StoreError> {
-        let store = self.store;
-        let mut complete = true;
+    fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Verdict>, StoreError> {
+        let complete = match &indexed {
+            Some(indexed) => {
+                let needed: Vec<ObjectId> = indexed.needed.iter().copied().collect();
+                self.store.object_types(&needed)?.len() == needed.len()
+            }
+            None => true,
+        };
+        let results = self.decide(indexed.as_ref(), complete)?;
+        let accepted = results.iter().any(Result::is_ok);
         if let Some(indexed) = &indexed {
-            let needed: Vec<ObjectId> = indexed.needed.iter().copied().collect();
-            complete = store.object_types(&needed)?.len() == needed.len();
+            self.keep_or_discard(indexed, accepted && complete)?;
         }
+        if accepted {
+            self.move_refs(&results)?;
+            self.fix_head()?;
+        }
+        Ok(results)
+    }
+
+    /// The verdict on every command; with `atomic`, one refusal refuses them all.
+    fn decide(
+        &self,
+        indexed: Option<&Indexed>,
+        complete: bool,
+    ) -> Result<Vec<Verdict>, StoreError> {
         let tips: Vec<ObjectId> = self
             .commands
             .iter()
             .map(|c| c.new)
             .filter(|n| !n.is_zero())
             .collect();
-        let stored_types = store.object_types(&tips)?;
+        let stored_types = self.store.object_types(&tips)?;
         let kind_of = |id: &ObjectId| -> Option<(ObjectType, bool)> {
-            if let Some(kind) = indexed.as_ref().and_then(|i| i.kind_of(id)) {
+            if let Some(kind) = indexed.and_then(|i| i.kind_of(id)) {
                 return Some((kind, true));
             }
             stored_types.get(id).map(|&kind| (kind, false))
         };
-        let mut results: Vec<Result<(), String>> = Vec::with_capacity(self.commands.len());
+        let mut results = Vec::with_capacity(self.commands.len());
         for command in &self.commands {
-            results.push(self.check(command, &kind_of, complete));
+            let current = self.store.ref_value(&command.name)?;
+            results.push(check(command, current, &kind_of, complete));
         }
         if self.caps.has("atomic") && results.iter().any(Result::is_err) {
             for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err("atomic push failed".into());
+                *result = Err(Refusal::Atomic);
             }
         }
-        let accepted = results.iter().any(Result::is_ok);
-        if let Some(indexed) = &indexed {
-            if !accepted || !complete {
-                store.discard_push(indexed.push)?;
-            } else {
-                match &indexed.stored {
-                    Stored::Pack {
-                        name,
-                        size,
-                        idx_size,
-                    } => store.accept_pack(
-                        indexed.push,
-                        name,
-                        *size,
-                        *idx_size,
-                        &indexed.objects,
-                        &indexed.commits,
-                    )?,
-                    Stored::Loose => {
-                        store.accept_loose(indexed.push, &indexed.objects, &indexed.commits)?
-                    }
-                }
-            }
-        }
-        if !accepted {
-            return Ok(results);
-        }
-        let reader = ObjectReader::new(store);
-        for (command, result) in self.commands.iter().zip(&results) {
-            if result.is_err() {
-                continue;
-            }
-            if command.new.is_zero() {
-                store.delete_ref(&command.name)?;
-            } else {
-                let peeled = reader.peel(command.new)?;
-                let peeled = (!peeled.tags.is_empty()).then_some(peeled.target);
-                store.set_ref(&command.name, &command.new, peeled)?;
-            }
-        }
-        self.fix_head()?;
         Ok(results)
     }
 
-    fn check(
-        &self,
-        command: &Command,
-        kind_of: &dyn Fn(&ObjectId) -> Option<(ObjectType, bool)>,
-        complete: bool,
-    ) -> Result<(), String> {
-        if !refname::is_valid_push_name(&command.name) {
-            return Err("funny refname".into());
+    /// Makes the push's objects part of the repository, or drops them when no command was
+    /// accepted or the pack needs objects the repository does not have.
+    fn keep_or_discard(&self, indexed: &Indexed, keep: bool) -> Result<(), StoreError> {
+        let store = self.store;
+        if !keep {
+            return store.discard_push(indexed.push);
         }
-        let current = self.store.ref_value(&command.name).map_err(|e| e.0)?;
-        let expected = (!command.old.is_zero()).then_some(command.old);
-        if command.new.is_zero() {
-            // Deleting a ref that is already gone succeeds, as in git.
-            return match current {
-                Some(current) if expected.is_some_and(|old| old != current) => {
-                    Err("fetch first".into())
-                }
-                _ => Ok(()),
-            };
+        match &indexed.stored {
+            Stored::Pack {
+                name,
+                size,
+                idx_size,
+            } => store.accept_pack(
+                indexed.push,
+                name,
+                *size,
+                *idx_size,
+                &indexed.objects,
+                &indexed.commits,
+            ),
+            Stored::Loose => store.accept_loose(indexed.push, &indexed.objects, &indexed.commits),
         }
-        match kind_of(&command.new) {
-            None => return Err("missing necessary objects".into()),
-            Some((_, true)) if !complete => return Err("missing necessary objects".into()),
-            Some((kind, _))
-                if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit =>
-            {
-                return Err(format!("cannot point a branch at a {}", kind.name()))
+    }
+
+    /// Applies the accepted commands; a ref to an annotated tag records what it peels to.
+    fn move_refs(&self, results: &[Verdict]) -> Result<(), StoreError> {
+        let reader = ObjectReader::new(self.store);
+        let accepted = self.commands.iter().zip(results).filter(|(_, r)| r.is_ok());
+        for (command, _) in accepted {
+            if command.new.is_zero() {
+                self.store.delete_ref(&command.name)?;
+            } else {
+                let peeled = reader.peel(command.new)?;
+                let peeled = (!peeled.tags.is_empty()).then_some(peeled.target);
+                self.store.set_ref(&command.name, &command.new, peeled)?;
             }
-            Some(_) => {}
-        }
-        if current != expected {
-            return Err("fetch first".into());
         }
         Ok(())
     }
@@ -359,11 +372,11 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         store.set_head_target(&fallback)
     }
 
-    fn report(&self, unpack_error: Option<String>, results: &[Result<(), String>]) -> Vec<u8> {
+    fn report(&self, unpack_error: Option<&UnpackError>, results: &[Verdict]) -> Vec<u8> {
         let mut report = Vec::new();
-        let unpack = match &unpack_error {
+        let unpack = match unpack_error {
             None => "unpack ok\n".to_string(),
-            Some(e) => format!("unpack {}\n", e.replace('\n', " ")),
+            Some(e) => format!("unpack {}\n", e.to_string().replace('\n', " ")),
         };
         pktline::write_str(&mut report, &unpack);
         for (command, result) in self.commands.iter().zip(results) {
@@ -390,4 +403,42 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         out.extend_from_slice(pktline::FLUSH);
         out
     }
+}
+
+/// One command's verdict: accepted, or refused and why.
+type Verdict = Result<(), Refusal>;
+
+/// The verdict on one command, given the ref's `current` value and where the objects are
+/// (`kind_of` says an object's type and whether it came in this push).
+fn check(
+    command: &Command,
+    current: Option<ObjectId>,
+    kind_of: &dyn Fn(&ObjectId) -> Option<(ObjectType, bool)>,
+    complete: bool,
+) -> Verdict {
+    if !refname::is_valid_push_name(&command.name) {
+        return Err(Refusal::FunnyRefname);
+    }
+    let expected = (!command.old.is_zero()).then_some(command.old);
+    if command.new.is_zero() {
+        // Deleting a ref that is already gone succeeds, as in git.
+        return match current {
+            Some(current) if expected.is_some_and(|old| old != current) => Err(Refusal::FetchFirst),
+            _ => Ok(()),
+        };
+    }
+    match kind_of(&command.new) {
+        None => return Err(Refusal::MissingObjects),
+        Some((_, true)) if !complete => return Err(Refusal::MissingObjects),
+        Some((kind, _))
+            if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit =>
+        {
+            return Err(Refusal::NotACommit(kind))
+        }
+        Some(_) => {}
+    }
+    if current != expected {
+        return Err(Refusal::FetchFirst);
+    }
+    Ok(())
 }

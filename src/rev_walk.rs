@@ -6,7 +6,8 @@
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
-use crate::format::object::{self, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
+use crate::format::object::{self, BadObject, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
+use crate::format::pack::Object;
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, StoreError};
 
@@ -160,7 +161,7 @@ impl<'r, S: Sql> Walker<'r, S> {
         self.graph
             .get(id)
             .cloned()
-            .ok_or_else(|| StoreError(format!("commit {id} is missing from the commit graph")))
+            .ok_or(StoreError::NotInGraph(*id))
     }
 
     /// Commits reachable from `wants` and not from `haves`, newest first (date order, as git
@@ -230,24 +231,55 @@ impl<'r, S: Sql> Walker<'r, S> {
         self.load(&client_shallow.iter().copied().collect::<Vec<_>>())?;
         let (mut plan, starts) = if deepen.relative {
             let plan = self.difference(wants, haves, client_shallow)?;
-            let mut starts = Vec::new();
-            for id in client_shallow {
-                if let Some(info) = self.graph.get(id) {
-                    starts.extend(info.parents.iter().copied());
-                }
-            }
+            let starts = client_shallow
+                .iter()
+                .filter_map(|id| self.graph.get(id))
+                .flat_map(|info| info.parents.iter().copied())
+                .collect();
             (plan, starts)
         } else {
             (CommitPlan::default(), wants.to_vec())
         };
+        let mut sent: HashSet<ObjectId> = plan.commits.iter().copied().collect();
+        let boundary = self.walk_to_depth(&starts, deepen, &excluded, &mut sent, &mut plan)?;
+        plan.shallow = plan
+            .commits
+            .iter()
+            .filter(|id| boundary.contains(id) && !client_shallow.contains(id))
+            .copied()
+            .collect();
+        plan.unshallow = client_shallow
+            .iter()
+            .filter(|id| {
+                self.graph.get(*id).is_some_and(|info| {
+                    !info.parents.is_empty() && info.parents.iter().all(|p| sent.contains(p))
+                })
+            })
+            .copied()
+            .collect();
+        let mut roots = wants.to_vec();
+        roots.extend(starts);
+        plan.commits = cut_at(&plan.commits, &sent, &roots, &boundary, &self.graph);
+        Ok(plan)
+    }
+
+    /// Walks breadth-first from `starts` as far as `deepen` allows, adding each commit once
+    /// to `sent` and to the plan, and returns the boundary: the commits with a parent cut off.
+    fn walk_to_depth(
+        &mut self,
+        starts: &[ObjectId],
+        deepen: &Deepen,
+        excluded: &HashSet<ObjectId>,
+        sent: &mut HashSet<ObjectId>,
+        plan: &mut CommitPlan,
+    ) -> Result<HashSet<ObjectId>, StoreError> {
         let mut depth_of: HashMap<ObjectId, u32> = HashMap::new();
         let mut queue: VecDeque<ObjectId> = VecDeque::new();
-        for &id in &starts {
+        for &id in starts {
             if depth_of.insert(id, 1).is_none() {
                 queue.push_back(id);
             }
         }
-        let mut sent: HashSet<ObjectId> = plan.commits.iter().copied().collect();
         let mut boundary = HashSet::new();
         while let Some(id) = queue.pop_front() {
             let depth = depth_of[&id];
@@ -270,25 +302,7 @@ impl<'r, S: Sql> Walker<'r, S> {
                 }
             }
         }
-        plan.shallow = plan
-            .commits
-            .iter()
-            .filter(|id| boundary.contains(id) && !client_shallow.contains(id))
-            .copied()
-            .collect();
-        plan.unshallow = client_shallow
-            .iter()
-            .filter(|id| {
-                self.graph.get(*id).is_some_and(|info| {
-                    !info.parents.is_empty() && info.parents.iter().all(|p| sent.contains(p))
-                })
-            })
-            .copied()
-            .collect();
-        let mut roots = wants.to_vec();
-        roots.extend(starts);
-        plan.commits = cut_at(&plan.commits, &sent, &roots, &boundary, &self.graph);
-        Ok(plan)
+        Ok(boundary)
     }
 
     /// Every commit reachable from `tips`.
@@ -355,13 +369,12 @@ impl<'r, S: Sql> Walker<'r, S> {
                 .iter()
                 .map(|base| self.read_tree(base))
                 .collect::<Result<_, _>>()?;
-            let base_entries: Vec<Vec<TreeEntry>> = base_data
+            let base_entries: Vec<Vec<TreeEntry>> = bases
                 .iter()
-                .map(|d| object::tree_entries(d))
-                .collect::<Result<_, _>>()
-                .map_err(|e| StoreError(format!("tree: {}", e.0)))?;
-            let entries = object::tree_entries(&data)
-                .map_err(|e| StoreError(format!("tree {id}: {}", e.0)))?;
+                .zip(&base_data)
+                .map(|(base, d)| object::tree_entries(d).map_err(|why| corrupt_tree(*base, why)))
+                .collect::<Result<_, _>>()?;
+            let entries = object::tree_entries(&data).map_err(|why| corrupt_tree(id, why))?;
             for entry in entries {
                 let same_path: Vec<ObjectId> = base_entries
                     .iter()
@@ -388,9 +401,18 @@ impl<'r, S: Sql> Walker<'r, S> {
 
     fn read_tree(&self, id: &ObjectId) -> Result<Rc<Vec<u8>>, StoreError> {
         match self.reader.read(id)? {
-            Some((ObjectType::Tree, data)) => Ok(data),
-            Some(_) => Err(StoreError(format!("{id} is not a tree"))),
-            None => Err(StoreError(format!("tree {id} is missing"))),
+            Some(Object {
+                kind: ObjectType::Tree,
+                data,
+            }) => Ok(data),
+            Some(_) => Err(StoreError::NotA {
+                id: *id,
+                expected: ObjectType::Tree,
+            }),
+            None => Err(StoreError::Missing {
+                kind: "tree",
+                id: *id,
+            }),
         }
     }
 
@@ -401,15 +423,29 @@ impl<'r, S: Sql> Walker<'r, S> {
 
     /// The tree of a commit.
     pub fn tree_of(&self, commit: &ObjectId) -> Result<ObjectId, StoreError> {
-        let (_, data) = self
-            .reader
-            .read(commit)?
-            .ok_or_else(|| StoreError(format!("commit {commit} is missing")))?;
-        let links = object::links(ObjectType::Commit, &data).map_err(|e| StoreError(e.0.into()))?;
+        let Object { data, .. } = self.reader.read(commit)?.ok_or(StoreError::Missing {
+            kind: "commit",
+            id: *commit,
+        })?;
+        let corrupt = |why| StoreError::Corrupt {
+            kind: ObjectType::Commit,
+            id: *commit,
+            why,
+        };
+        let links = object::links(ObjectType::Commit, &data).map_err(corrupt)?;
+        // A commit's first link is its tree: `links` refuses a commit without one.
         links
             .refs
             .first()
             .copied()
-            .ok_or_else(|| StoreError(format!("commit {commit} has no tree")))
+            .ok_or(corrupt(BadObject::CommitWithoutTree))
+    }
+}
+
+fn corrupt_tree(id: ObjectId, why: BadObject) -> StoreError {
+    StoreError::Corrupt {
+        kind: ObjectType::Tree,
+        id,
+        why,
     }
 }

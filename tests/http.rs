@@ -148,9 +148,9 @@ fn a_push_is_answered_with_its_report_or_refused_with_400() {
         (ok.status, ok.content_type, text(&ok)),
         (200, "application/x-git-receive-pack-result", "0000".into())
     );
-    let bad = backend::receive_pack_reply(Err(BadRequest("pack without commands".into())));
+    let bad = backend::receive_pack_reply(Err(BadRequest::LateCapabilities));
     assert_eq!(
         (bad.status, text(&bad)),
-        (400, "pack without commands\n".into())
+        (400, "capabilities after the first command\n".into())
     );
 }

@@ -335,14 +335,17 @@ fn a_want_after_the_want_section_is_refused() {
     body.extend_from_slice(b"0000");
     git_on_durable_objects::format::pktline::write_str(&mut body, &want);
     let err = upload_pack::parse_request(&body).err().unwrap();
-    assert_eq!(err.0, format!("unexpected line {:?}", want.trim_end()));
+    assert_eq!(
+        err.to_string(),
+        format!("unexpected line {:?}", want.trim_end())
+    );
 }
 
 #[test]
 fn deepen_zero_is_refused() {
     let body = upload_request(&["a".repeat(40)], CAPS, &["deepen 0".into()], &[], true);
     let err = upload_pack::parse_request(&body).err().unwrap();
-    assert_eq!(err.0, "unexpected line \"deepen 0\"");
+    assert_eq!(err.to_string(), "unexpected line \"deepen 0\"");
 }
 
 #[test]

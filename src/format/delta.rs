@@ -1,17 +1,42 @@
 //! Applying git's binary deltas (the payload of OFS_DELTA and REF_DELTA pack entries).
 
-/// A delta that cannot be applied to its base.
-#[derive(Debug, PartialEq, Eq)]
-pub struct DeltaError(pub &'static str);
+/// Why a delta cannot be applied to its base.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeltaError {
+    /// A size varint runs past the end.
+    #[error("truncated delta header")]
+    TruncatedHeader,
+    /// A size varint does not fit.
+    #[error("delta size overflows")]
+    SizeOverflows,
+    /// The base is not the size the delta was made against.
+    #[error("delta base size mismatch")]
+    BaseSizeMismatch,
+    /// An instruction runs past the end.
+    #[error("truncated delta")]
+    Truncated,
+    /// A copy reaches outside the base.
+    #[error("delta copies out of bounds")]
+    CopyOutOfBounds,
+    /// Opcode 0, which git reserves.
+    #[error("delta has a reserved opcode")]
+    ReservedOpcode,
+    /// The instructions produce more than the declared result size.
+    #[error("delta result is longer than declared")]
+    ResultTooLong,
+    /// The instructions produce less than the declared result size.
+    #[error("delta result size mismatch")]
+    ResultSizeMismatch,
+}
 
 fn varint(data: &[u8], pos: &mut usize) -> Result<usize, DeltaError> {
     let mut value = 0usize;
     let mut shift = 0;
     loop {
-        let byte = *data.get(*pos).ok_or(DeltaError("truncated delta header"))?;
+        let byte = *data.get(*pos).ok_or(DeltaError::TruncatedHeader)?;
         *pos += 1;
         if shift > 56 {
-            return Err(DeltaError("delta size overflows"));
+            return Err(DeltaError::SizeOverflows);
         }
         value |= ((byte & 0x7f) as usize) << shift;
         shift += 7;
@@ -33,7 +58,7 @@ pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
     let base_size = varint(delta, &mut pos)?;
     let result_size = varint(delta, &mut pos)?;
     if base_size != base.len() {
-        return Err(DeltaError("delta base size mismatch"));
+        return Err(DeltaError::BaseSizeMismatch);
     }
     let mut out = Vec::with_capacity(result_size.min(1 << 24));
     while pos < delta.len() {
@@ -45,7 +70,7 @@ pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
             for (field, bytes) in fields.iter_mut().zip([4, 3]) {
                 for i in 0..bytes {
                     if cmd & (1 << bit) != 0 {
-                        let byte = *delta.get(pos).ok_or(DeltaError("truncated delta"))?;
+                        let byte = *delta.get(pos).ok_or(DeltaError::Truncated)?;
                         pos += 1;
                         *field |= (byte as usize) << (8 * i);
                     }
@@ -59,23 +84,23 @@ pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
             let chunk = offset
                 .checked_add(size)
                 .and_then(|end| base.get(offset..end))
-                .ok_or(DeltaError("delta copies out of bounds"))?;
+                .ok_or(DeltaError::CopyOutOfBounds)?;
             out.extend_from_slice(chunk);
         } else if cmd != 0 {
             let chunk = delta
                 .get(pos..pos + cmd as usize)
-                .ok_or(DeltaError("truncated delta"))?;
+                .ok_or(DeltaError::Truncated)?;
             pos += cmd as usize;
             out.extend_from_slice(chunk);
         } else {
-            return Err(DeltaError("delta has a reserved opcode"));
+            return Err(DeltaError::ReservedOpcode);
         }
         if out.len() > result_size {
-            return Err(DeltaError("delta result is longer than declared"));
+            return Err(DeltaError::ResultTooLong);
         }
     }
     if out.len() != result_size {
-        return Err(DeltaError("delta result size mismatch"));
+        return Err(DeltaError::ResultSizeMismatch);
     }
     Ok(out)
 }
@@ -96,8 +121,20 @@ mod tests {
     #[test]
     fn rejects_out_of_bounds_and_bad_sizes() {
         let base = b"hello";
-        fn err<T>(reason: &'static str) -> Result<T, DeltaError> {
-            Err(DeltaError(reason))
+        // The reasons are pinned by their text, as a client reads them.
+        fn err<T>(reason: &str) -> Result<T, DeltaError> {
+            use DeltaError::*;
+            let every = [
+                TruncatedHeader,
+                SizeOverflows,
+                BaseSizeMismatch,
+                Truncated,
+                CopyOutOfBounds,
+                ReservedOpcode,
+                ResultTooLong,
+                ResultSizeMismatch,
+            ];
+            Err(every.into_iter().find(|e| e.to_string() == reason).unwrap())
         }
         // copy 10 bytes at 3 of a 5-byte base: refused, never clamped to what is there
         assert_eq!(

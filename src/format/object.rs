@@ -144,8 +144,27 @@ pub struct Links {
 }
 
 /// Why an object's content could not be parsed.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadObject(pub &'static str);
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadObject {
+    /// A `tree`, `parent` or `object` header line without a valid id.
+    #[error("bad object id in header")]
+    HeaderId,
+    /// A commit without a `tree` line.
+    #[error("commit without tree")]
+    CommitWithoutTree,
+    /// A tag without an `object` line.
+    #[error("tag without object")]
+    TagWithoutObject,
+    /// A tree entry whose mode is not followed by a space.
+    #[error("bad tree entry mode")]
+    TreeEntryMode,
+    /// A tree entry whose name is not ended by a NUL.
+    #[error("bad tree entry name")]
+    TreeEntryName,
+    /// A tree entry cut inside its id.
+    #[error("truncated tree entry")]
+    TreeEntryTruncated,
+}
 
 /// Reads the links out of an object's content. Blobs have none; gitlinks (submodule
 /// commits) are not followed because they live in another repository.
@@ -170,7 +189,7 @@ fn header_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 fn header_id(line: &[u8], key: &[u8]) -> Option<Result<ObjectId, BadObject>> {
     let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
-    Some(ObjectId::from_hex(rest).ok_or(BadObject("bad object id in header")))
+    Some(ObjectId::from_hex(rest).ok_or(BadObject::HeaderId))
 }
 
 fn commit_links(data: &[u8]) -> Result<Links, BadObject> {
@@ -185,7 +204,7 @@ fn commit_links(data: &[u8]) -> Result<Links, BadObject> {
             links.commit_time = signature_time(rest).unwrap_or(0);
         }
     }
-    let tree = tree.ok_or(BadObject("commit without tree"))?;
+    let tree = tree.ok_or(BadObject::CommitWithoutTree)?;
     links.refs.push(tree);
     links.refs.extend_from_slice(&links.parents);
     Ok(links)
@@ -209,7 +228,7 @@ fn tag_links(data: &[u8]) -> Result<Links, BadObject> {
             });
         }
     }
-    Err(BadObject("tag without object"))
+    Err(BadObject::TagWithoutObject)
 }
 
 /// What a tree entry points at.
@@ -241,16 +260,16 @@ pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
         let space = data
             .iter()
             .position(|&b| b == b' ')
-            .ok_or(BadObject("bad tree entry mode"))?;
+            .ok_or(BadObject::TreeEntryMode)?;
         let nul = data[space..]
             .iter()
             .position(|&b| b == 0)
-            .ok_or(BadObject("bad tree entry name"))?
+            .ok_or(BadObject::TreeEntryName)?
             + space;
         let id = data
             .get(nul + 1..nul + 21)
             .and_then(ObjectId::from_bytes)
-            .ok_or(BadObject("truncated tree entry"))?;
+            .ok_or(BadObject::TreeEntryTruncated)?;
         let kind = match &data[..space] {
             b"40000" | b"040000" => TreeEntryKind::Tree,
             b"160000" => TreeEntryKind::Gitlink,

@@ -3,10 +3,9 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::rc::Rc;
 
-use crate::format::delta;
+use crate::format::delta::{self, DeltaError};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::zlib::Inflater;
 
@@ -16,30 +15,54 @@ pub const HEADER_LEN: usize = 12;
 /// The longest entry header: type and size varint, then an offset varint or a 20-byte id.
 pub const MAX_ENTRY_HEADER_LEN: usize = 32;
 
-/// Why a pack could not be read.
-#[derive(Debug, PartialEq, Eq)]
-pub struct PackError(pub String);
-
-impl fmt::Display for PackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<delta::DeltaError> for PackError {
-    fn from(e: delta::DeltaError) -> Self {
-        PackError(format!("corrupt delta: {}", e.0))
-    }
+/// Why a pack, or an entry in it, could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// The file does not start with `PACK`.
+    #[error("not a pack: bad signature")]
+    Signature,
+    /// A pack version other than 2 or 3.
+    #[error("unsupported pack version {0}")]
+    Version(u32),
+    /// An entry header that does not parse.
+    #[error("bad entry header at offset {offset}: {what}")]
+    EntryHeader {
+        /// Where the entry starts.
+        offset: u64,
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// The pack ends inside the entry at this offset.
+    #[error("truncated entry at offset {0}")]
+    TruncatedEntry(u64),
+    /// An entry whose size does not fit in memory's addresses.
+    #[error("entry too large")]
+    EntryTooLarge,
+    /// The entry at this offset does not inflate to its declared size.
+    #[error("corrupt zlib data in entry at offset {0}")]
+    Zlib(u64),
+    /// More deltas in a row than any pack git writes.
+    #[error("delta chain too long")]
+    ChainTooLong,
+    /// A REF_DELTA whose base is not in the same pack.
+    #[error("delta base {0} is not in the pack")]
+    BaseNotInPack(ObjectId),
+    /// A delta that does not apply to its base.
+    #[error("corrupt delta: {0}")]
+    Delta(#[from] DeltaError),
+    /// The [`ChunkSource`] failed: the layer that keeps the bytes says why.
+    #[error("{0}")]
+    Source(Box<dyn std::error::Error>),
 }
 
 /// Parses the 12-byte pack header and returns the object count.
 pub fn parse_header(header: &[u8]) -> Result<u32, PackError> {
     if header.len() < HEADER_LEN || &header[..4] != b"PACK" {
-        return Err(PackError("not a pack: bad signature".into()));
+        return Err(PackError::Signature);
     }
     let version = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
     if version != 2 && version != 3 {
-        return Err(PackError(format!("unsupported pack version {version}")));
+        return Err(PackError::Version(version));
     }
     Ok(u32::from_be_bytes([
         header[8], header[9], header[10], header[11],
@@ -78,7 +101,7 @@ pub struct EntryHeader {
 /// Parses the entry header at the start of `buf`, for an entry at pack `offset`.
 /// `Ok(None)` means more bytes are needed.
 pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<EntryHeader>, PackError> {
-    let bad = |what: &str| PackError(format!("bad entry header at offset {offset}: {what}"));
+    let bad = |what| PackError::EntryHeader { offset, what };
     let mut pos = 0;
     let Some(&first) = buf.first() else {
         return Ok(None);
@@ -102,23 +125,10 @@ pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<EntryHeader>
     }
     let kind = match type_number {
         6 => {
-            let Some(&c) = buf.get(pos) else {
+            let Some((distance, len)) = ofs_distance(&buf[pos..]).map_err(bad)? else {
                 return Ok(None);
             };
-            pos += 1;
-            let mut distance = (c & 0x7f) as u64;
-            let mut c = c;
-            while c & 0x80 != 0 {
-                let Some(&next) = buf.get(pos) else {
-                    return Ok(None);
-                };
-                pos += 1;
-                if distance > (u64::MAX >> 8) {
-                    return Err(bad("delta offset overflows"));
-                }
-                c = next;
-                distance = ((distance + 1) << 7) | (c & 0x7f) as u64;
-            }
+            pos += len;
             if distance == 0 || distance > offset {
                 return Err(bad("delta base offset out of range"));
             }
@@ -138,6 +148,30 @@ pub fn parse_entry_header(buf: &[u8], offset: u64) -> Result<Option<EntryHeader>
         size,
         len: pos,
     }))
+}
+
+/// Reads the base distance of an OFS_DELTA at the start of `buf`, in git's encoding (each
+/// continuation byte adds one before the shift, so no distance has two spellings).
+/// `Ok(None)` means more bytes are needed; otherwise the distance and the bytes it took.
+fn ofs_distance(buf: &[u8]) -> Result<Option<(u64, usize)>, &'static str> {
+    let Some(&first) = buf.first() else {
+        return Ok(None);
+    };
+    let mut pos = 1;
+    let mut distance = (first & 0x7f) as u64;
+    let mut c = first;
+    while c & 0x80 != 0 {
+        let Some(&next) = buf.get(pos) else {
+            return Ok(None);
+        };
+        pos += 1;
+        if distance > (u64::MAX >> 8) {
+            return Err("delta offset overflows");
+        }
+        c = next;
+        distance = ((distance + 1) << 7) | (c & 0x7f) as u64;
+    }
+    Ok(Some((distance, pos)))
 }
 
 /// Random access to a pack's bytes, stored in fixed-size chunks.
@@ -213,15 +247,14 @@ fn scan_entry(
     raw: bool,
 ) -> Result<(EntryHeader, Vec<u8>, Vec<u8>), PackError> {
     let head = read_bytes(src, offset, MAX_ENTRY_HEADER_LEN)?;
-    let header = parse_entry_header(&head, offset)?
-        .ok_or_else(|| PackError(format!("truncated entry at offset {offset}")))?;
-    let size = usize::try_from(header.size).map_err(|_| PackError("entry too large".into()))?;
+    let header = parse_entry_header(&head, offset)?.ok_or(PackError::TruncatedEntry(offset))?;
+    let size = usize::try_from(header.size).map_err(|_| PackError::EntryTooLarge)?;
     let mut data = Vec::with_capacity(if raw { 0 } else { size.min(1 << 24) });
     let mut compressed = Vec::new();
     let mut inflated = 0usize;
     let mut inflater = Inflater::new();
     let mut at = offset + header.len as u64;
-    let corrupt = || PackError(format!("corrupt zlib data in entry at offset {offset}"));
+    let corrupt = || PackError::Zlib(offset);
     loop {
         let piece = piece_at(src, at, u64::MAX)?;
         if piece.bytes().is_empty() {
@@ -253,7 +286,13 @@ fn scan_entry(
 }
 
 /// A whole object: its type and its data, shareable between the cache and its readers.
-pub type Object = (ObjectType, Rc<Vec<u8>>);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Its type.
+    pub kind: ObjectType,
+    /// Its content (without the `<type> <size>` header).
+    pub data: Rc<Vec<u8>>,
+}
 
 /// Which stored pack an entry belongs to: the number the store gave the pack's row when its
 /// push began.
@@ -310,13 +349,13 @@ impl BaseCache {
         }
         self.used += data.len();
         self.order.push_back(at);
-        self.objects.insert(at, (kind, data));
+        self.objects.insert(at, Object { kind, data });
         while self.used > self.budget {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if let Some((_, gone)) = self.objects.remove(&old) {
-                self.used -= gone.len();
+            if let Some(gone) = self.objects.remove(&old) {
+                self.used -= gone.data.len();
             }
         }
     }
@@ -359,24 +398,28 @@ impl<'a> PackObjects<'a> {
         // Walk down the chain to a cached or whole base, then apply the deltas back up.
         let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut at = offset;
-        let (kind, mut data) = loop {
+        let Object { kind, mut data } = loop {
             if let Some(hit) = self.cache.borrow().get(self.entry_at(at)) {
                 break hit;
             }
             if deltas.len() > 10_000 {
-                return Err(PackError("delta chain too long".into()));
+                return Err(PackError::ChainTooLong);
             }
             let (header, payload) = read_entry(self.src, at)?;
             match header.kind {
-                EntryKind::Whole(kind) => break (kind, Rc::new(payload)),
+                EntryKind::Whole(kind) => {
+                    break Object {
+                        kind,
+                        data: Rc::new(payload),
+                    }
+                }
                 EntryKind::OfsDelta(base) => {
                     deltas.push((at, payload));
                     at = base;
                 }
                 EntryKind::RefDelta(id) => {
                     deltas.push((at, payload));
-                    at = (self.find)(&id)?
-                        .ok_or_else(|| PackError(format!("delta base {id} is not in the pack")))?;
+                    at = (self.find)(&id)?.ok_or(PackError::BaseNotInPack(id))?;
                 }
             }
         };
@@ -389,7 +432,7 @@ impl<'a> PackObjects<'a> {
                 .borrow_mut()
                 .insert(self.entry_at(delta_offset), kind, data.clone());
         }
-        Ok((kind, data))
+        Ok(Object { kind, data })
     }
 }
 
@@ -489,8 +532,8 @@ mod tests {
         }
         let cut = Chunks(bytes[..bytes.len() - 3].to_vec(), 3);
         assert_eq!(
-            read_entry(&cut, 2),
-            Err(PackError("corrupt zlib data in entry at offset 2".into()))
+            read_entry(&cut, 2).unwrap_err().to_string(),
+            "corrupt zlib data in entry at offset 2"
         );
     }
 
@@ -511,17 +554,21 @@ mod tests {
             let cache = RefCell::new(BaseCache::new(0));
             PackObjects::new(PackId(1), &src, &find, &cache).object_at(at)
         };
-        let (kind, data) = read(offsets[10_000]).unwrap();
-        assert_eq!((kind, data.as_slice()), (ObjectType::Blob, &b"x"[..]));
+        let object = read(offsets[10_000]).unwrap();
         assert_eq!(
-            read(offsets[10_001]),
-            Err(PackError("delta chain too long".into()))
+            (object.kind, object.data.as_slice()),
+            (ObjectType::Blob, &b"x"[..])
+        );
+        assert_eq!(
+            read(offsets[10_001]).unwrap_err().to_string(),
+            "delta chain too long"
         );
     }
 
     #[test]
     fn base_cache_keeps_its_budget_oldest_out_first() {
         let blob = |n: usize| Rc::new(vec![0u8; n]);
+        let object = |kind, data| Object { kind, data };
         let entry = |offset: u64| EntryAt {
             pack: PackId(1),
             offset,
@@ -529,7 +576,10 @@ mod tests {
         let mut cache = BaseCache::new(100);
         cache.insert(entry(0), ObjectType::Blob, blob(25));
         cache.insert(entry(1), ObjectType::Blob, blob(26));
-        assert_eq!(cache.get(entry(0)), Some((ObjectType::Blob, blob(25))));
+        assert_eq!(
+            cache.get(entry(0)),
+            Some(object(ObjectType::Blob, blob(25)))
+        );
         assert_eq!(cache.get(entry(1)), None, "over a quarter of the budget");
         for at in 2..5 {
             cache.insert(entry(at), ObjectType::Blob, blob(25));
@@ -544,7 +594,10 @@ mod tests {
         assert_eq!(present(&cache), vec![2, 3, 4, 5], "the oldest went");
         // Inserting what is there already changes nothing, nor counts twice.
         cache.insert(entry(2), ObjectType::Tree, blob(20));
-        assert_eq!(cache.get(entry(2)), Some((ObjectType::Blob, blob(25))));
+        assert_eq!(
+            cache.get(entry(2)),
+            Some(object(ObjectType::Blob, blob(25)))
+        );
         cache.insert(entry(6), ObjectType::Blob, blob(15));
         assert_eq!(present(&cache), vec![2, 3, 4, 5, 6]);
         cache.insert(entry(7), ObjectType::Blob, blob(1));
@@ -561,37 +614,39 @@ mod tests {
 
     #[test]
     fn rejects_bad_headers() {
-        let bad = |what: &str| Err(PackError(format!("bad entry header at offset 12: {what}")));
-        assert_eq!(parse_entry_header(&[0x50], 12), bad("unknown type"));
-        assert_eq!(parse_entry_header(&[0x00], 12), bad("unknown type"));
+        let why = |r: Result<_, PackError>| r.unwrap_err().to_string();
+        let bad = |what: &str| format!("bad entry header at offset 12: {what}");
+        assert_eq!(why(parse_entry_header(&[0x50], 12)), bad("unknown type"));
+        assert_eq!(why(parse_entry_header(&[0x00], 12)), bad("unknown type"));
         let ofs = encode_entry_header(EntryKind::OfsDelta(0), 1, 100);
         assert_eq!(
-            parse_entry_header(&ofs, 50),
-            Err(PackError(
-                "bad entry header at offset 50: delta base offset out of range".into()
-            ))
+            why(parse_entry_header(&ofs, 50)),
+            "bad entry header at offset 50: delta base offset out of range"
         );
-        assert_eq!(parse_entry_header(&[0xff; 20], 12), bad("size overflows"));
+        assert_eq!(
+            why(parse_entry_header(&[0xff; 20], 12)),
+            bad("size overflows")
+        );
         // An OFS_DELTA distance that would not fit in 64 bits is refused, never wrapped.
         let mut far = vec![0x60];
         far.extend_from_slice(&[0xff; 10]);
         far.push(0);
         assert_eq!(
-            parse_entry_header(&far, u64::MAX),
-            Err(PackError(format!(
+            why(parse_entry_header(&far, u64::MAX)),
+            format!(
                 "bad entry header at offset {}: delta offset overflows",
                 u64::MAX
-            )))
+            )
         );
+        let why = |r: Result<u32, PackError>| r.unwrap_err().to_string();
         assert_eq!(
-            parse_header(b"PACK\0\0\0\x04\0\0\0\0"),
-            Err(PackError("unsupported pack version 4".into()))
+            why(parse_header(b"PACK\0\0\0\x04\0\0\0\0")),
+            "unsupported pack version 4"
         );
-        assert_eq!(parse_header(b"PACK\0\0\0\x03\0\0\0\x01"), Ok(1));
-        assert_eq!(parse_header(&header(7)), Ok(7));
-        let signature = Err(PackError("not a pack: bad signature".into()));
-        assert_eq!(parse_header(b"PACK"), signature);
-        assert_eq!(parse_header(b"KCAP\0\0\0\x02\0\0\0\0"), signature);
-        assert_eq!(PackError("why".into()).to_string(), "why");
+        assert_eq!(parse_header(b"PACK\0\0\0\x03\0\0\0\x01").unwrap(), 1);
+        assert_eq!(parse_header(&header(7)).unwrap(), 7);
+        let signature = "not a pack: bad signature";
+        assert_eq!(why(parse_header(b"PACK")), signature);
+        assert_eq!(why(parse_header(b"KCAP\0\0\0\x02\0\0\0\0")), signature);
     }
 }

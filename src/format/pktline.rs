@@ -1,7 +1,5 @@
 //! pkt-line framing and side-band multiplexing (gitprotocol-common, gitprotocol-pack).
 
-use std::fmt;
-
 /// The largest pkt-line git sends or accepts, length prefix included.
 pub const MAX_PKT_LEN: usize = 65520;
 
@@ -21,14 +19,18 @@ pub enum Pkt<'a> {
     Data(&'a [u8]),
 }
 
-/// A pkt-line that is not well formed.
-#[derive(Debug, PartialEq, Eq)]
-pub struct PktError(pub String);
-
-impl fmt::Display for PktError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a pkt-line is not well formed.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PktError {
+    /// The four-byte length is not hexadecimal.
+    #[error("malformed pkt-line length {0:?}")]
+    Length(String),
+    /// `0003`: shorter than its own prefix, and not one of the special packets.
+    #[error("malformed pkt-line length 0003")]
+    Reserved,
+    /// Longer than git sends or accepts.
+    #[error("pkt-line of {0} bytes exceeds the limit of {MAX_PKT_LEN}")]
+    TooLong(usize),
 }
 
 /// Decodes the pkt-line at the start of `buf`: `Ok(None)` when more bytes are needed,
@@ -41,22 +43,13 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Pkt<'_>, usize)>, PktError> {
         .ok()
         .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
         .and_then(|s| usize::from_str_radix(s, 16).ok())
-        .ok_or_else(|| {
-            PktError(format!(
-                "malformed pkt-line length {:?}",
-                String::from_utf8_lossy(prefix)
-            ))
-        })?;
+        .ok_or_else(|| PktError::Length(String::from_utf8_lossy(prefix).into()))?;
     let pkt = match len {
         0 => Pkt::Flush,
         1 => Pkt::Delim,
         2 => Pkt::ResponseEnd,
-        3 => return Err(PktError("malformed pkt-line length 0003".into())),
-        n if n > MAX_PKT_LEN => {
-            return Err(PktError(format!(
-                "pkt-line of {n} bytes exceeds the limit of {MAX_PKT_LEN}"
-            )))
-        }
+        3 => return Err(PktError::Reserved),
+        n if n > MAX_PKT_LEN => return Err(PktError::TooLong(n)),
         n => match buf.get(4..n) {
             Some(data) => Pkt::Data(data),
             None => return Ok(None),
@@ -138,14 +131,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_lengths() {
-        let err = |text: &str| Err(PktError(text.into()));
-        assert_eq!(decode(b"zzzz"), err("malformed pkt-line length \"zzzz\""));
-        assert_eq!(decode(b"0003"), err("malformed pkt-line length 0003"));
+        let err = |buf: &[u8]| decode(buf).unwrap_err().to_string();
+        assert_eq!(err(b"zzzz"), "malformed pkt-line length \"zzzz\"");
+        assert_eq!(err(b"0003"), "malformed pkt-line length 0003");
         assert_eq!(
-            decode(b"fff1"),
-            err("pkt-line of 65521 bytes exceeds the limit of 65520")
+            err(b"fff1"),
+            "pkt-line of 65521 bytes exceeds the limit of 65520"
         );
-        assert_eq!(decode(b"+fff"), err("malformed pkt-line length \"+fff\""));
+        assert_eq!(err(b"+fff"), "malformed pkt-line length \"+fff\"");
         assert_eq!(decode(b"0001"), Ok(Some((Pkt::Delim, 4))));
         assert_eq!(decode(b"0002"), Ok(Some((Pkt::ResponseEnd, 4))));
         // The largest pkt-line git writes is exactly at the limit.
@@ -155,7 +148,6 @@ mod tests {
             decode(&largest),
             Ok(Some((Pkt::Data(&largest[4..]), MAX_PKT_LEN)))
         );
-        assert_eq!(PktError("x".into()).to_string(), "x");
     }
 
     #[test]

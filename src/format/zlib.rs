@@ -7,8 +7,9 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 /// The compression level for objects we deflate ourselves (git's `core.compression` default).
 pub const LEVEL: u32 = 6;
 
-/// A zlib stream that does not decode.
-#[derive(Debug, PartialEq, Eq)]
+/// A zlib or gzip stream that does not decode.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("corrupt zlib stream")]
 pub struct ZlibError;
 
 /// Deflates `data` into one zlib stream.

@@ -98,7 +98,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return text(200, ABOUT);
     }
     match route::parse(&path) {
-        Err(reason) => text(404, &reason),
+        Err(reason) => text(404, &reason.to_string()),
         Ok(route) => {
             let stub = env
                 .durable_object("REPO")?
@@ -121,7 +121,7 @@ impl worker::DurableObject for Repo {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
         let store = Store::new(DoSql(sql.clone()));
-        let broken = store.open().err().map(|e| e.0);
+        let broken = store.open().err().map(|e| e.to_string());
         Repo { store, sql, broken }
     }
 
@@ -131,7 +131,7 @@ impl worker::DurableObject for Repo {
         }
         let route = match route::parse(&req.path()) {
             Ok(route) => route,
-            Err(reason) => return text(404, &reason),
+            Err(reason) => return text(404, &reason.to_string()),
         };
         let service = req
             .url()?
@@ -156,7 +156,7 @@ impl worker::DurableObject for Repo {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.sql)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
             Ok(Dispatch::UploadPack) => self.upload_pack(req).await,
-            Err(e) => text(500, &e.0),
+            Err(e) => respond(e.into(), None),
         }
     }
 }
@@ -188,7 +188,7 @@ impl Repo {
                 }
             };
         let stream = futures_util::stream::iter(
-            stream.map(|r| r.map_err(|e| worker::Error::RustError(e.0))),
+            stream.map(|r| r.map_err(|e| worker::Error::RustError(e.to_string()))),
         );
         with_headers(
             Response::from_stream(stream)?,
@@ -252,7 +252,7 @@ fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
                 }
                 let piece = match store.read_piece(pack, file, at, end) {
                     Ok(piece) => piece.bytes().to_vec(),
-                    Err(e) => return Some(Err(worker::Error::RustError(e.0))),
+                    Err(e) => return Some(Err(worker::Error::RustError(e.to_string()))),
                 };
                 // A file shorter than recorded ends the body where its rows end.
                 at = if piece.is_empty() {

@@ -82,18 +82,15 @@ pub fn upload_pack<S: Sql>(
     gzipped: bool,
 ) -> Result<upload_pack::Answer<S>, Reply> {
     let body = if gzipped {
-        zlib::gunzip(&body, MAX_UPLOAD_REQUEST)
-            .map_err(|_| Reply::text(400, "request body is not valid gzip"))?
+        zlib::gunzip(&body, MAX_UPLOAD_REQUEST).map_err(|_| BadRequest::Gzip)?
     } else {
         body
     };
-    let request = upload_pack::parse_request(&body).map_err(|e| Reply::text(400, &e.0))?;
-    match store.exists() {
-        Ok(true) => {}
-        Ok(false) => return Err(Reply::repository_not_found()),
-        Err(e) => return Err(Reply::text(500, &e.0)),
+    let request = upload_pack::parse_request(&body)?;
+    if !store.exists()? {
+        return Err(Reply::repository_not_found());
     }
-    upload_pack::serve(store, request).map_err(|e| Reply::text(500, &e.0))
+    Ok(upload_pack::serve(store, request)?)
 }
 
 /// The reply to a push, from what receive-pack made of its body.
@@ -104,6 +101,6 @@ pub fn receive_pack_reply(result: Result<Vec<u8>, BadRequest>) -> Reply {
             Caching::NoCache,
             body,
         ),
-        Err(e) => Reply::text(400, &e.0),
+        Err(e) => e.into(),
     }
 }

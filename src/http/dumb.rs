@@ -72,26 +72,55 @@ fn ranged(
     content_type: &'static str,
     range: Option<&str>,
 ) -> Reply {
-    let whole = || Reply {
-        status: 200,
+    let (status, start, end, mut headers) = match wanted(range, size) {
+        Wanted::Whole => (200, 0, size, Vec::new()),
+        Wanted::Part(start, end) => {
+            let content_range = format!("bytes {start}-{}/{size}", end - 1);
+            (206, start, end, vec![("Content-Range", content_range)])
+        }
+        Wanted::Unsatisfiable => {
+            return Reply {
+                status: 416,
+                content_type: "text/plain; charset=utf-8",
+                caching: Caching::Default,
+                headers: vec![("Content-Range", format!("bytes */{size}"))],
+                body: Body::Bytes(b"requested range not satisfiable\n".to_vec()),
+            }
+        }
+    };
+    headers.insert(0, ("Accept-Ranges", "bytes".into()));
+    Reply {
+        status,
         content_type,
         caching: Caching::Forever,
-        headers: vec![("Accept-Ranges", "bytes".into())],
+        headers,
         body: Body::Chunks {
             pack,
             file,
-            start: 0,
-            end: size,
+            start,
+            end,
         },
-    };
-    let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else {
-        return whole();
-    };
-    if spec.contains(',') {
-        return whole();
     }
-    let Some((first, last)) = spec.split_once('-') else {
-        return whole();
+}
+
+/// What a Range header asks of a file.
+enum Wanted {
+    /// The whole file: no Range header, or one this server does not serve in part.
+    Whole,
+    /// The bytes from `.0` up to, not including, `.1`.
+    Part(u64, u64),
+    /// A range that lies outside the file.
+    Unsatisfiable,
+}
+
+/// Reads a Range header for a file of `size` bytes. Several ranges would need a multipart
+/// answer, so they get the whole file, which HTTP allows.
+fn wanted(range: Option<&str>, size: u64) -> Wanted {
+    let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else {
+        return Wanted::Whole;
+    };
+    let Some((first, last)) = spec.split_once('-').filter(|_| !spec.contains(',')) else {
+        return Wanted::Whole;
     };
     let bounds = match (first.trim().parse::<u64>(), last.trim()) {
         (Ok(start), "") => Some((start, size)),
@@ -102,27 +131,7 @@ fn ranged(
             .map(|n| (size.saturating_sub(n), size)),
     };
     match bounds {
-        Some((start, end)) if start < end => Reply {
-            status: 206,
-            content_type,
-            caching: Caching::Forever,
-            headers: vec![
-                ("Accept-Ranges", "bytes".into()),
-                ("Content-Range", format!("bytes {start}-{}/{size}", end - 1)),
-            ],
-            body: Body::Chunks {
-                pack,
-                file,
-                start,
-                end,
-            },
-        },
-        _ => Reply {
-            status: 416,
-            content_type: "text/plain; charset=utf-8",
-            caching: Caching::Default,
-            headers: vec![("Content-Range", format!("bytes */{size}"))],
-            body: Body::Bytes(b"requested range not satisfiable\n".to_vec()),
-        },
+        Some((start, end)) if start < end => Wanted::Part(start, end),
+        _ => Wanted::Unsatisfiable,
     }
 }

@@ -1,7 +1,8 @@
 //! Responses as the services describe them, free of any HTTP library's types.
 
 use crate::format::pack::PackId;
-use crate::store::PackFile;
+use crate::protocol::BadRequest;
+use crate::store::{PackFile, StoreError};
 
 /// How a response may be cached (the headers git's http-backend sends).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,5 +76,19 @@ impl Reply {
             headers: Vec::new(),
             body: Body::Bytes(body),
         }
+    }
+}
+
+/// A malformed request is the client's fault: 400, with the reason.
+impl From<BadRequest> for Reply {
+    fn from(e: BadRequest) -> Reply {
+        Reply::text(400, &e.to_string())
+    }
+}
+
+/// A storage failure is the server's: 500, with what failed.
+impl From<StoreError> for Reply {
+    fn from(e: StoreError) -> Reply {
+        Reply::text(500, &e.to_string())
     }
 }

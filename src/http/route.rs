@@ -67,8 +67,22 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
     })
 }
 
-/// Parses a request path, or says in one line why it is not one of ours.
-pub fn parse(path: &str) -> Result<Route, String> {
+/// Why a path is not one of ours: HTTP answers 404 with this one line.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotFound {
+    /// A repository name with characters outside the allowed set.
+    #[error("invalid repository name: use letters, digits, '.', '_' and '-'")]
+    RepositoryCharacters,
+    /// A repository name that is empty or ends in `/` or `.`.
+    #[error("invalid repository name")]
+    RepositoryName,
+    /// No git endpoint at this path.
+    #[error("not found: {0} is not a git endpoint (expected /<owner>/<repo>.git/info/refs and the like)")]
+    Endpoint(String),
+}
+
+/// Parses a request path, or says why it is not one of ours.
+pub fn parse(path: &str) -> Result<Route, NotFound> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     for split in 1..=2.min(parts.len().saturating_sub(1)) {
         let (repo, rest) = parts.split_at(split);
@@ -76,21 +90,21 @@ pub fn parse(path: &str) -> Result<Route, String> {
             continue;
         };
         if !repo.iter().all(|s| valid_segment(s)) {
-            return Err("invalid repository name: use letters, digits, '.', '_' and '-'".into());
+            return Err(NotFound::RepositoryCharacters);
         }
         let mut name = repo.join("/");
         if let Some(stripped) = name.strip_suffix(".git") {
             name = stripped.to_string();
         }
         if name.is_empty() || name.ends_with('/') || name.ends_with('.') {
-            return Err("invalid repository name".into());
+            return Err(NotFound::RepositoryName);
         }
         return Ok(Route {
             repo: name,
             endpoint,
         });
     }
-    Err(format!("not found: {path} is not a git endpoint (expected /<owner>/<repo>.git/info/refs and the like)"))
+    Err(NotFound::Endpoint(path.into()))
 }
 
 #[cfg(test)]

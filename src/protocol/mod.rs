@@ -6,12 +6,34 @@ pub mod capabilities;
 
 use crate::format::pktline::PktError;
 
-/// A request that is not well formed: answered with HTTP 400 and this one-line reason.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BadRequest(pub String);
-
-impl From<PktError> for BadRequest {
-    fn from(e: PktError) -> Self {
-        BadRequest(e.0)
-    }
+/// Why a request is not well formed: HTTP answers it with 400 and this one-line reason.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadRequest {
+    /// The body is not a sequence of pkt-lines.
+    #[error(transparent)]
+    Pkt(#[from] PktError),
+    /// The body is gzipped, and the gzip does not decode (or inflates past the limit).
+    #[error("request body is not valid gzip")]
+    Gzip,
+    /// A delimiter or special packet where the section allows none (its debug form).
+    #[error("unexpected packet {0}")]
+    UnexpectedPacket(String),
+    /// A line the section does not allow, or whose argument does not parse.
+    #[error("unexpected line {0:?}")]
+    UnexpectedLine(String),
+    /// A line whose object id does not parse.
+    #[error("malformed line {0:?}")]
+    MalformedLine(String),
+    /// A push command that is not `<old> <new> <ref>`.
+    #[error("malformed command {0:?}")]
+    MalformedCommand(String),
+    /// A push's capabilities after a NUL on a command other than the first.
+    #[error("capabilities after the first command")]
+    LateCapabilities,
+    /// A push's commands not ended by a flush packet.
+    #[error("request ended before the flush packet")]
+    EndedBeforeFlush,
+    /// A fetch whose last pkt-line is cut short.
+    #[error("truncated pkt-line at the end of the request")]
+    Truncated,
 }

@@ -1,7 +1,7 @@
 //! The repository's storage: refs, HEAD, packs and their indexes in chunk rows, loose
 //! objects and the object index. The only module that speaks SQL.
 
-use crate::format::object::ObjectId;
+use crate::format::object::{BadObject, ObjectId, ObjectType};
 use crate::format::pack::{PackError, PackId};
 use crate::store::sql::{Sql, SqlError, Value};
 
@@ -11,9 +11,9 @@ mod packs;
 mod refs;
 pub mod sql;
 
-pub use objects::{CommitInfo, Location, NewObject};
+pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled};
-pub use packs::{PackFile, PackInfo, StoredChunks};
+pub use packs::{PackFile, PackInfo, PackState, StoredChunks};
 pub use refs::Ref;
 
 /// The size of one pack or idx chunk row (the platform allows 2 MB per row).
@@ -27,25 +27,77 @@ pub const DEFAULT_HEAD: &str = "refs/heads/main";
 /// which keeps within the 100-parameter limit and avoids a crossing into JavaScript per value.
 const JSON_BATCH: usize = 1000;
 
-/// A storage failure: SQL, or stored data that does not read back.
-#[derive(Debug, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl From<SqlError> for StoreError {
-    fn from(e: SqlError) -> Self {
-        StoreError(e.to_string())
-    }
+/// A storage failure: a statement failed, or what the rows hold does not read back. Every
+/// one is the server's fault, never the client's: HTTP answers it with 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A statement failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// A stored pack does not read back.
+    #[error("stored pack unreadable: {0}")]
+    Pack(PackError),
+    /// A column holds what the schema does not allow.
+    #[error("bad {0} in storage")]
+    BadColumn(&'static str),
+    /// An object the rows promise is not there.
+    #[error("{kind} {id} is missing")]
+    Missing {
+        /// What was looked for: "object", "commit", "tree", "loose object".
+        kind: &'static str,
+        /// Its id.
+        id: ObjectId,
+    },
+    /// A stored object is not the type the rows say.
+    #[error("{id} is not a {}", .expected.name())]
+    NotA {
+        /// The object.
+        id: ObjectId,
+        /// The type it should have.
+        expected: ObjectType,
+    },
+    /// A stored object does not parse as its type.
+    #[error("{} {id} is corrupt: {why}", .kind.name())]
+    Corrupt {
+        /// Its type.
+        kind: ObjectType,
+        /// The object.
+        id: ObjectId,
+        /// What is wrong.
+        why: BadObject,
+    },
+    /// A loose object's file does not inflate to an object of its type.
+    #[error("loose object {0} is corrupt")]
+    CorruptLoose(ObjectId),
+    /// A commit the walk reached has no row in the commit graph.
+    #[error("commit {0} is missing from the commit graph")]
+    NotInGraph(ObjectId),
+    /// More annotated tags in a row than any repository has.
+    #[error("tag chain from {0} is too long")]
+    TagChainTooLong(ObjectId),
+    /// A pack's rows end before the bytes its objects' rows point into.
+    #[error("stored pack {0} is shorter than recorded")]
+    PackTooShort(PackId),
 }
 
+/// Reading a stored pack reports the store's own failure as it was, not wrapped as a pack
+/// error.
 impl From<PackError> for StoreError {
     fn from(e: PackError) -> Self {
-        StoreError(format!("stored pack unreadable: {e}"))
+        match e {
+            PackError::Source(source) => match source.downcast::<StoreError>() {
+                Ok(store) => *store,
+                Err(other) => StoreError::Pack(PackError::Source(other)),
+            },
+            e => StoreError::Pack(e),
+        }
     }
 }
 
+/// The chunk rows a pack is read from fail as the store does.
 impl From<StoreError> for PackError {
     fn from(e: StoreError) -> Self {
-        PackError(e.0)
+        PackError::Source(Box::new(e))
     }
 }
 
@@ -70,13 +122,11 @@ fn row_id(value: &Value) -> Result<ObjectId, StoreError> {
     value
         .as_bytes()
         .and_then(ObjectId::from_bytes)
-        .ok_or_else(|| StoreError("bad object id in storage".into()))
+        .ok_or(StoreError::BadColumn("object id"))
 }
 
 fn row_int(value: &Value) -> Result<i64, StoreError> {
-    value
-        .as_i64()
-        .ok_or_else(|| StoreError("bad integer in storage".into()))
+    value.as_i64().ok_or(StoreError::BadColumn("integer"))
 }
 
 impl<S: Sql> Store<S> {
@@ -110,7 +160,11 @@ impl<S: Sql> Store<S> {
         for statement in schema.split(';').filter(|s| !s.trim().is_empty()) {
             self.exec(statement, vec![])?;
         }
-        for row in self.exec("SELECT id FROM packs WHERE state = 'pending'", vec![])? {
+        let pending = self.exec(
+            "SELECT id FROM packs WHERE state = ?",
+            vec![PackState::Pending.into()],
+        )?;
+        for row in pending {
             self.discard_push(PackId(row_int(&row[0])?))?;
         }
         Ok(())

@@ -23,6 +23,15 @@ pub enum Location {
     },
 }
 
+/// A stored object's row in the object index: its type and where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Located {
+    /// Its type.
+    pub kind: ObjectType,
+    /// Where its bytes are.
+    pub location: Location,
+}
+
 /// An object that a push adds, to be indexed when the push is accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewObject {
@@ -54,15 +63,12 @@ impl<S: Sql> Store<S> {
         Ok(self
             .locate_many(ids)?
             .into_iter()
-            .map(|(id, (kind, _))| (id, kind))
+            .map(|(id, located)| (id, located.kind))
             .collect())
     }
 
     /// Where those of `ids` that are stored are.
-    pub fn locate_many(
-        &self,
-        ids: &[ObjectId],
-    ) -> Result<HashMap<ObjectId, (ObjectType, Location)>, StoreError> {
+    pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
         let mut found = HashMap::new();
         for batch in ids.chunks(JSON_BATCH) {
             let rows = self.exec(
@@ -78,7 +84,7 @@ impl<S: Sql> Store<S> {
     }
 
     /// Where an object is stored, if it is.
-    pub fn locate(&self, id: &ObjectId) -> Result<Option<(ObjectType, Location)>, StoreError> {
+    pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
         let rows = self.exec(
             "SELECT type, pack, offset FROM objects WHERE oid = ?",
             vec![id_value(id)],
@@ -131,7 +137,7 @@ impl<S: Sql> Store<S> {
             "SELECT count(*), count(*) - count(pack) FROM objects",
             vec![],
         )?;
-        let row = rows.first().ok_or_else(|| StoreError("no count".into()))?;
+        let row = rows.first().ok_or(StoreError::BadColumn("count"))?;
         Ok((row_int(&row[0])? as u64, row_int(&row[1])? as u64))
     }
 
@@ -198,9 +204,9 @@ impl<S: Sql> Store<S> {
 }
 
 /// Reads `type, pack, offset` columns.
-fn location(row: &[Value]) -> Result<(ObjectType, Location), StoreError> {
+fn location(row: &[Value]) -> Result<Located, StoreError> {
     let kind = ObjectType::from_number(row_int(&row[0])? as u8)
-        .ok_or_else(|| StoreError("bad object type in storage".into()))?;
+        .ok_or(StoreError::BadColumn("object type"))?;
     let location = match row[1] {
         Value::Null => Location::Loose,
         ref pack => Location::Packed {
@@ -208,5 +214,5 @@ fn location(row: &[Value]) -> Result<(ObjectType, Location), StoreError> {
             offset: row_int(&row[2])? as u64,
         },
     };
-    Ok((kind, location))
+    Ok(Located { kind, location })
 }

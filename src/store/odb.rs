@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{Location, PackFile, Store, StoreError, StoredChunks};
+use super::{Located, Location, PackFile, Store, StoreError, StoredChunks};
 use crate::format::loose;
-use crate::format::object::{self, ObjectId, ObjectType};
+use crate::format::object::{self, BadObject, ObjectId, ObjectType};
 use crate::format::pack::{
     BaseCache, EntryHeader, Object, PackError, PackObjects, BASE_CACHE_BYTES,
 };
@@ -59,7 +59,7 @@ impl<S: Sql> ObjectReader<S> {
     pub fn read(&self, id: &ObjectId) -> Result<Option<Object>, StoreError> {
         match self.store.locate(id)? {
             None => Ok(None),
-            Some((kind, location)) => self.read_at(id, kind, location).map(Some),
+            Some(Located { kind, location }) => self.read_at(id, kind, location).map(Some),
         }
     }
 
@@ -72,14 +72,17 @@ impl<S: Sql> ObjectReader<S> {
     ) -> Result<Object, StoreError> {
         match location {
             Location::Loose => {
-                let file = self
-                    .store
-                    .loose_object(id)?
-                    .ok_or_else(|| StoreError(format!("loose object {id} is missing")))?;
-                let data = loose::parse(&file)
+                let file = self.store.loose_object(id)?.ok_or(StoreError::Missing {
+                    kind: "loose object",
+                    id: *id,
+                })?;
+                let (_, data) = loose::parse(&file)
                     .filter(|(k, _)| *k == kind)
-                    .ok_or_else(|| StoreError(format!("loose object {id} is corrupt")))?;
-                Ok((kind, Rc::new(data.1)))
+                    .ok_or(StoreError::CorruptLoose(*id))?;
+                Ok(Object {
+                    kind,
+                    data: Rc::new(data),
+                })
             }
             Location::Packed { pack, offset } => Ok(self.object_at(pack, offset)?),
         }
@@ -90,7 +93,10 @@ impl<S: Sql> ObjectReader<S> {
         let source = self.chunks(pack);
         let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
             Ok(match self.store.locate(base)? {
-                Some((_, Location::Packed { pack: p, offset })) if p == pack => Some(offset),
+                Some(Located {
+                    location: Location::Packed { pack: p, offset },
+                    ..
+                }) if p == pack => Some(offset),
                 _ => None,
             })
         };
@@ -103,12 +109,20 @@ impl<S: Sql> ObjectReader<S> {
         let mut at = id;
         while tags.len() < 64 {
             match self.store.locate(&at)? {
-                Some((ObjectType::Tag, location)) => {
-                    let (_, data) = self.read_at(&at, ObjectType::Tag, location)?;
+                Some(Located {
+                    kind: ObjectType::Tag,
+                    location,
+                }) => {
+                    let data = self.read_at(&at, ObjectType::Tag, location)?.data;
+                    let corrupt = |why| StoreError::Corrupt {
+                        kind: ObjectType::Tag,
+                        id: at,
+                        why,
+                    };
                     let target = object::links(ObjectType::Tag, &data)
-                        .ok()
-                        .and_then(|l| l.tag_target)
-                        .ok_or_else(|| StoreError(format!("tag {at} is corrupt")))?;
+                        .map_err(corrupt)?
+                        .tag_target
+                        .ok_or(corrupt(BadObject::TagWithoutObject))?;
                     tags.push(at);
                     at = target;
                 }
@@ -116,12 +130,12 @@ impl<S: Sql> ObjectReader<S> {
                     return Ok(Peeled {
                         tags,
                         target: at,
-                        kind: found.map(|(kind, _)| kind),
+                        kind: found.map(|located| located.kind),
                     })
                 }
             }
         }
-        Err(StoreError(format!("tag chain from {id} is too long")))
+        Err(StoreError::TagChainTooLong(id))
     }
 
     /// The entry at `offset` in `pack` as stored: header and compressed bytes.

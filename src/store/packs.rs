@@ -17,6 +17,26 @@ pub enum PackFile {
     Idx = 1,
 }
 
+/// Where a pack row is in its life (the `state` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackState {
+    /// A push streaming in or being decided: nothing refers to its rows yet, and it is
+    /// removed if the push is refused or interrupted.
+    Pending,
+    /// An accepted pack, listed in `objects/info/packs` and pointed at by object rows.
+    Live,
+}
+
+impl From<PackState> for Value {
+    fn from(state: PackState) -> Value {
+        let text = match state {
+            PackState::Pending => "pending",
+            PackState::Live => "live",
+        };
+        Value::Text(text.into())
+    }
+}
+
 /// A live pack as listed in `objects/info/packs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackInfo {
@@ -41,20 +61,20 @@ impl<S: Sql> Store<S> {
             .first()
             .and_then(|r| r[0].as_bytes())
             .filter(|b| b.len() == 4)
-            .ok_or_else(|| StoreError(format!("pack {pack} has no header")))?;
+            .ok_or(StoreError::BadColumn("pack header"))?;
         Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64)
     }
 
     /// Starts a push: a pending pack row that owns everything the push writes until it is accepted.
     pub fn begin_push(&self) -> Result<PackId, StoreError> {
         let rows = self.exec(
-            "INSERT INTO packs (state) VALUES ('pending') RETURNING id",
-            vec![],
+            "INSERT INTO packs (state) VALUES (?) RETURNING id",
+            vec![PackState::Pending.into()],
         )?;
         rows.first()
             .map(|r| row_int(&r[0]).map(PackId))
             .transpose()?
-            .ok_or_else(|| StoreError("no pack id returned".into()))
+            .ok_or(StoreError::BadColumn("pack id"))
     }
 
     /// Writes chunk `seq` of a pack's file.
@@ -122,8 +142,9 @@ impl<S: Sql> Store<S> {
             return self.discard_push(push);
         }
         self.exec(
-            "UPDATE packs SET state = 'live', name = ?, size = ?, idx_size = ? WHERE id = ?",
+            "UPDATE packs SET state = ?, name = ?, size = ?, idx_size = ? WHERE id = ?",
             vec![
+                PackState::Live.into(),
                 name.into(),
                 (size as i64).into(),
                 (idx_size as i64).into(),
@@ -164,8 +185,8 @@ impl<S: Sql> Store<S> {
     /// Live packs, oldest first.
     pub fn packs(&self) -> Result<Vec<PackInfo>, StoreError> {
         let rows = self.exec(
-            "SELECT id, name, size, idx_size FROM packs WHERE state = 'live' ORDER BY id",
-            vec![],
+            "SELECT id, name, size, idx_size FROM packs WHERE state = ? ORDER BY id",
+            vec![PackState::Live.into()],
         )?;
         rows.iter().map(|r| pack_info(r)).collect()
     }
@@ -173,8 +194,8 @@ impl<S: Sql> Store<S> {
     /// A live pack by its name (hex checksum).
     pub fn pack_by_name(&self, name: &str) -> Result<Option<PackInfo>, StoreError> {
         let rows = self.exec(
-            "SELECT id, name, size, idx_size FROM packs WHERE state = 'live' AND name = ?",
-            vec![name.into()],
+            "SELECT id, name, size, idx_size FROM packs WHERE state = ? AND name = ?",
+            vec![PackState::Live.into(), name.into()],
         )?;
         rows.first().map(|r| pack_info(r)).transpose()
     }

@@ -1,8 +1,6 @@
 //! The narrow synchronous SQL interface the store runs on: the Durable Object's
 //! `SqlStorage` in production, SQLite through rusqlite in native tests.
 
-use std::fmt;
-
 use crate::format::pack::PackId;
 
 /// A value bound to or read from a statement.
@@ -90,15 +88,11 @@ impl From<&[u8]> for Value {
     }
 }
 
-/// A failed statement.
-#[derive(Debug, PartialEq, Eq)]
+/// A failed statement. The runtime reports it only as text (the message of a JavaScript
+/// exception, or of rusqlite in tests), so that text is all it carries.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("storage error: {0}")]
 pub struct SqlError(pub String);
-
-impl fmt::Display for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "storage error: {}", self.0)
-    }
-}
 
 /// The most parameters one statement may bind (a Durable Object limit).
 pub const MAX_PARAMS: usize = 100;
@@ -108,4 +102,22 @@ pub const MAX_PARAMS: usize = 100;
 pub trait Sql: Clone {
     /// Executes `query` and collects its rows.
     fn exec(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, SqlError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_reads_as_its_bytes_and_a_failure_says_it_is_storage() {
+        assert_eq!(Value::Text("ab".into()).as_bytes(), Some(&b"ab"[..]));
+        let mut text = Value::Text("ab".into());
+        assert_eq!(text.take_bytes(), Some(b"ab".to_vec()));
+        assert_eq!(text, Value::Null);
+        assert_eq!(Value::Integer(1).as_bytes(), None);
+        assert_eq!(
+            SqlError("no such table: refs".into()).to_string(),
+            "storage error: no such table: refs"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::format::pack::{PackId, HEADER_LEN};
 use crate::pack_objects::Piece;
 use crate::rev_walk::{CommitPlan, Walker};
 use crate::store::sql::Sql;
-use crate::store::{Location, Store, StoreError};
+use crate::store::{Located, Location, Store, StoreError};
 
 /// The pieces of the pack, and how many objects they hold.
 pub struct Selection {
@@ -140,7 +140,7 @@ fn whole_store<S: Sql>(store: &Store<S>) -> Result<Option<Selection>, StoreError
     let ids = store.loose_ids()?;
     let located = store.locate_many(&ids)?;
     for id in ids {
-        if let Some(&(kind, location)) = located.get(&id) {
+        if let Some(&Located { kind, location }) = located.get(&id) {
             pieces.push(Piece::Object { id, kind, location });
         }
     }
@@ -158,9 +158,10 @@ fn in_storage_order<S: Sql>(
     let located = store.locate_many(objects)?;
     let mut pieces: Vec<(ObjectId, ObjectType, Location)> = Vec::with_capacity(objects.len());
     for id in objects {
-        let &(kind, location) = located
-            .get(id)
-            .ok_or_else(|| StoreError(format!("object {id} is missing")))?;
+        let &Located { kind, location } = located.get(id).ok_or(StoreError::Missing {
+            kind: "object",
+            id: *id,
+        })?;
         pieces.push((*id, kind, location));
     }
     let order = |location: &Location| match location {

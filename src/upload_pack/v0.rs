@@ -47,12 +47,8 @@ pub struct Request {
 
 fn parse_id(rest: &[u8], line: &[u8]) -> Result<ObjectId, BadRequest> {
     let hex = rest.get(..40).unwrap_or(rest);
-    ObjectId::from_hex(hex).ok_or_else(|| {
-        BadRequest(format!(
-            "malformed line {:?}",
-            String::from_utf8_lossy(line).trim_end()
-        ))
-    })
+    ObjectId::from_hex(hex)
+        .ok_or_else(|| BadRequest::MalformedLine(String::from_utf8_lossy(line).trim_end().into()))
 }
 
 /// Parses an upload-pack request (already gunzipped).
@@ -62,68 +58,67 @@ pub fn parse_request(body: &[u8]) -> Result<Request, BadRequest> {
     let mut section = 0;
     while let Some((pkt, len)) = pktline::decode(&body[pos..])? {
         pos += len;
-        let line = match pkt {
+        match pkt {
             Pkt::Flush => {
                 section += 1;
                 request.negotiates |= section > 1;
-                continue;
             }
-            Pkt::Data(line) => line,
-            other => return Err(BadRequest(format!("unexpected packet {other:?}"))),
-        };
-        let text = line.strip_suffix(b"\n").unwrap_or(line);
-        let bad = || {
-            BadRequest(format!(
-                "unexpected line {:?}",
-                String::from_utf8_lossy(text)
-            ))
-        };
-        if let Some(rest) = text.strip_prefix(b"want ") {
-            if section > 0 {
-                return Err(bad());
-            }
-            // git reads capabilities after any want, not only the first.
-            if let Some(caps) = rest.get(41..) {
-                request.caps.add(&String::from_utf8_lossy(caps));
-            }
-            request.fetch.wants.push(parse_id(rest, line)?);
-        } else if let Some(rest) = text.strip_prefix(b"have ") {
-            request.negotiates = true;
-            request.fetch.haves.push(parse_id(rest, line)?);
-        } else if let Some(rest) = text.strip_prefix(b"shallow ") {
-            request.fetch.client_shallow.push(parse_id(rest, line)?);
-        } else if let Some(rest) = text.strip_prefix(b"deepen-since ") {
-            let since = std::str::from_utf8(rest)
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
-            request.fetch.since = Some(since.ok_or_else(bad)?);
-        } else if let Some(rest) = text.strip_prefix(b"deepen-not ") {
-            request
-                .fetch
-                .deepen_not
-                .push(String::from_utf8_lossy(rest).trim().to_string());
-        } else if let Some(rest) = text.strip_prefix(b"deepen ") {
-            let depth = std::str::from_utf8(rest)
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
-            request.fetch.depth = Some(depth.filter(|d| *d > 0).ok_or_else(bad)?);
-        } else if text == b"done" {
-            request.done = true;
-            request.negotiates = true;
+            Pkt::Data(line) => request.read_line(line, section == 0)?,
+            other => return Err(BadRequest::UnexpectedPacket(format!("{other:?}"))),
+        }
+        if request.done {
             break;
-        } else {
-            return Err(bad());
         }
     }
     if pos < body.len() && !request.done {
-        return Err(BadRequest(
-            "truncated pkt-line at the end of the request".into(),
-        ));
+        return Err(BadRequest::Truncated);
     }
     request.fetch.deepen_relative = request.caps.has("deepen-relative");
     request.fetch.include_tag = request.caps.has("include-tag");
     request.fetch.ofs_delta = request.caps.has("ofs-delta");
     Ok(request)
+}
+
+/// The decimal number in a line's argument.
+fn number<T: std::str::FromStr>(rest: &[u8]) -> Option<T> {
+    std::str::from_utf8(rest).ok()?.trim().parse().ok()
+}
+
+impl Request {
+    /// Takes one line of the request; wants are allowed only in the first section.
+    fn read_line(&mut self, line: &[u8], in_wants: bool) -> Result<(), BadRequest> {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let bad = || BadRequest::UnexpectedLine(String::from_utf8_lossy(text).into());
+        if let Some(rest) = text.strip_prefix(b"want ") {
+            if !in_wants {
+                return Err(bad());
+            }
+            // git reads capabilities after any want, not only the first.
+            if let Some(caps) = rest.get(41..) {
+                self.caps.add(&String::from_utf8_lossy(caps));
+            }
+            self.fetch.wants.push(parse_id(rest, line)?);
+        } else if let Some(rest) = text.strip_prefix(b"have ") {
+            self.negotiates = true;
+            self.fetch.haves.push(parse_id(rest, line)?);
+        } else if let Some(rest) = text.strip_prefix(b"shallow ") {
+            self.fetch.client_shallow.push(parse_id(rest, line)?);
+        } else if let Some(rest) = text.strip_prefix(b"deepen-since ") {
+            self.fetch.since = Some(number(rest).ok_or_else(bad)?);
+        } else if let Some(rest) = text.strip_prefix(b"deepen-not ") {
+            let name = String::from_utf8_lossy(rest).trim().to_string();
+            self.fetch.deepen_not.push(name);
+        } else if let Some(rest) = text.strip_prefix(b"deepen ") {
+            let depth = number::<u32>(rest).filter(|d| *d > 0);
+            self.fetch.depth = Some(depth.ok_or_else(bad)?);
+        } else if text == b"done" {
+            self.done = true;
+            self.negotiates = true;
+        } else {
+            return Err(bad());
+        }
+        Ok(())
+    }
 }
 
 fn err_line(message: &str) -> Vec<u8> {
@@ -140,8 +135,8 @@ pub fn serve<S: Sql>(store: &Store<S>, request: Request) -> Result<Answer<S>, St
     let reader = ObjectReader::new(store);
     let resolved = match wants::resolve(&reader, &request.fetch) {
         Ok(resolved) => resolved,
-        Err(FetchError::Refused(message)) => return Ok(Answer::Negotiation(err_line(&message))),
         Err(FetchError::Store(e)) => return Err(e),
+        Err(refused) => return Ok(Answer::Negotiation(err_line(&refused.to_string()))),
     };
     let mut walker = Walker::new(&reader);
     let mut out = Vec::new();

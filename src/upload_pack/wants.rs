@@ -56,19 +56,19 @@ pub struct Resolved {
     pub client_shallow: HashSet<ObjectId>,
 }
 
-/// Why a fetch is not answered with a pack.
-#[derive(Debug, PartialEq, Eq)]
+/// Why a fetch is not answered with a pack: refusals are worded as git's upload-pack words
+/// them and sent to the client as an `ERR` line; a storage failure is the server's.
+#[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// Refused in git's words, sent to the client as an `ERR` line.
-    Refused(String),
+    /// A want that is not stored.
+    #[error("upload-pack: not our ref {0}")]
+    NotOurRef(ObjectId),
+    /// A `deepen-not` that names no ref.
+    #[error("upload-pack: deepen-not is not a ref: {0}")]
+    DeepenNotRef(String),
     /// The repository's storage failed.
-    Store(StoreError),
-}
-
-impl From<StoreError> for FetchError {
-    fn from(e: StoreError) -> Self {
-        FetchError::Store(e)
-    }
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Checks and resolves `fetch`: every want must be stored, every `deepen-not` a ref.
@@ -76,9 +76,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
     let store = reader.store();
     let wanted = store.locate_many(&fetch.wants)?;
     if let Some(missing) = fetch.wants.iter().find(|id| !wanted.contains_key(id)) {
-        return Err(FetchError::Refused(format!(
-            "upload-pack: not our ref {missing}"
-        )));
+        return Err(FetchError::NotOurRef(*missing));
     }
     let refs = store.refs()?;
     let deepen = Deepen {
@@ -132,9 +130,7 @@ fn deepen_not(refs: &[Ref], names: &[String]) -> Result<Vec<ObjectId>, FetchErro
             .into_iter()
             .find_map(|full| refs.iter().find(|r| r.name == full))
             .map(|r| r.peeled.unwrap_or(r.id))
-            .ok_or_else(|| {
-                FetchError::Refused(format!("upload-pack: deepen-not is not a ref: {name}"))
-            })
+            .ok_or_else(|| FetchError::DeepenNotRef(name.clone()))
         })
         .collect()
 }

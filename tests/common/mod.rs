@@ -428,7 +428,7 @@ pub fn split_response(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), String> {
     let mut lines = Vec::new();
     let mut pack = Vec::new();
     let mut pos = 0;
-    while let Some((pkt, len)) = pktline::decode(&body[pos..]).map_err(|e| e.0)? {
+    while let Some((pkt, len)) = pktline::decode(&body[pos..]).map_err(|e| e.to_string())? {
         pos += len;
         if let Pkt::Data(data) = pkt {
             match data.first() {
