@@ -2,7 +2,7 @@
 # Mutation testing (cargo-mutants) of the modules that decide what is accepted and what is
 # sent, then one table: module, mutants, caught, missed, timeouts, unviable, and the share
 # detected, (caught + timeouts) / (mutants - unviable).
-# Not part of CI: a full run takes about an hour on 2 cores.
+# Not part of CI: a full run takes about two hours on 2 cores.
 #
 # Usage:
 #   bash scripts/mutants.sh                 every module below, from scratch

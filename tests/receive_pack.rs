@@ -630,16 +630,23 @@ fn rejects_missing_objects() {
 }
 
 #[test]
-fn rejects_sha256() {
+fn rejects_sha256_and_takes_sha1_named() {
     let s = scene();
-    let body = push_body(
-        &[(s.main.clone(), s.next.clone(), "refs/heads/main".into())],
-        "report-status object-format=sha256",
-        &s.next_pack(),
-    );
+    let body = |format: &str| {
+        push_body(
+            &[(s.main.clone(), s.next.clone(), "refs/heads/main".into())],
+            &format!("report-status object-format={format}"),
+            &s.next_pack(),
+        )
+    };
     assert_unpack_error(
-        &s.rejected(&body),
+        &s.rejected(&body("sha256")),
         "unsupported object-format sha256: this server stores sha1 repositories",
+    );
+    // git names the format it pushes in whenever the server advertises it.
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body("sha1"), 1000).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main"]
     );
 }
 
@@ -1068,7 +1075,10 @@ fn a_ref_delta_before_its_base_is_resolved_and_reads_back_loose_or_packed() {
         entry.extend_from_slice(&zlib::deflate(&delta));
         let mut entries = vec![entry, whole_entry(ObjectType::Blob, &base)];
         for n in 0..fillers {
-            entries.push(whole_entry(ObjectType::Blob, format!("filler {n}").as_bytes()));
+            entries.push(whole_entry(
+                ObjectType::Blob,
+                format!("filler {n}").as_bytes(),
+            ));
         }
         let pack = raw_pack(&entries);
         assert!(pack.len() > 3 * 64);
@@ -1313,4 +1323,42 @@ fn the_shortest_command_is_parsed_and_its_name_judged() {
     // 40 + 1 + 40 + 1 + one character: the shortest well-formed command line.
     let body = s.command(ZERO, &s.main, "x", &s.repo.pack(&[], &[]));
     assert_eq!(s.rejected(&body), vec!["unpack ok", "ng x funny refname"]);
+}
+
+#[test]
+fn a_tag_chain_is_followed_up_to_sixty_three_tags() {
+    // A budget against hostile input: no repository git makes has 64 tags in a row.
+    let (store, _db) = store(4096);
+    let blob = b"tagged\n".to_vec();
+    let blob_id = git_on_durable_objects::format::object::hash(ObjectType::Blob, &blob);
+    let mut entries = vec![whole_entry(ObjectType::Blob, &blob)];
+    let mut chain = vec![blob_id];
+    for n in 1..=64 {
+        let kind = if n == 1 { "blob" } else { "tag" };
+        let tag = format!(
+            "object {}\ntype {kind}\ntag t{n}\ntagger A <a@example.com> 0 +0000\n\nt{n}\n",
+            chain.last().unwrap()
+        );
+        chain.push(git_on_durable_objects::format::object::hash(
+            ObjectType::Tag,
+            tag.as_bytes(),
+        ));
+        entries.push(whole_entry(ObjectType::Tag, tag.as_bytes()));
+    }
+    let body = push_body(
+        &[(ZERO.into(), blob_id.to_hex(), "refs/tags/blob".into())],
+        "report-status",
+        &raw_pack(&entries),
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/tags/blob"]
+    );
+    let reader = git_on_durable_objects::store::ObjectReader::new(&store);
+    let peeled = reader.peel(chain[63]).unwrap();
+    assert_eq!((peeled.tags.len(), peeled.target), (63, blob_id));
+    assert_eq!(
+        reader.peel(chain[64]).unwrap_err().to_string(),
+        format!("tag chain from {} is too long", chain[64])
+    );
 }

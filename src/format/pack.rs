@@ -566,6 +566,12 @@ mod tests {
     }
 
     #[test]
+    fn a_pack_id_reads_as_its_row_number() {
+        // As error messages name a stored pack.
+        assert_eq!(PackId(42).to_string(), "42");
+    }
+
+    #[test]
     fn base_cache_keeps_its_budget_oldest_out_first() {
         let blob = |n: usize| Rc::new(vec![0u8; n]);
         let object = |kind, data| Object { kind, data };
