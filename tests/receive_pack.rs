@@ -448,6 +448,20 @@ fn reseal(mut pack: Vec<u8>) -> Vec<u8> {
 }
 
 /// A pack made of raw entries.
+/// Pushes `pack` creating `name` at `id`, fed `piece` bytes at a time, and asserts both the
+/// pack and the ref are accepted.
+fn create_accepted(store: &Store<Db>, name: &str, id: ObjectId, pack: &[u8], piece: usize) {
+    let body = push_body(
+        &[(ZERO.into(), id.to_hex(), name.into())],
+        "report-status",
+        pack,
+    );
+    assert_eq!(
+        report_lines(&run_push(store, &body, piece).unwrap()),
+        vec!["unpack ok".to_string(), format!("ok {name}")]
+    );
+}
+
 fn raw_pack(entries: &[Vec<u8>]) -> Vec<u8> {
     let mut pack = pack::header(entries.len() as u32).to_vec();
     for entry in entries {
@@ -1082,15 +1096,7 @@ fn a_ref_delta_before_its_base_is_resolved_and_reads_back_loose_or_packed() {
         }
         let pack = raw_pack(&entries);
         assert!(pack.len() > 3 * 64);
-        let body = push_body(
-            &[(ZERO.into(), target_id.to_hex(), "refs/tags/t".into())],
-            "report-status",
-            &pack,
-        );
-        assert_eq!(
-            report_lines(&run_push(&store, &body, 10).unwrap()),
-            vec!["unpack ok", "ok refs/tags/t"]
-        );
+        create_accepted(&store, "refs/tags/t", target_id, &pack, 10);
         let object = store.read_object(&target_id).unwrap().unwrap();
         assert_eq!(
             (object.kind, object.data.to_vec()),
@@ -1236,15 +1242,7 @@ fn pushes_of_fewer_than_100_small_objects_are_stored_loose() {
     ] {
         let (store, db) = store(1 << 16);
         let (pack, first) = blobs_pack(n, size);
-        let body = push_body(
-            &[(ZERO.into(), first.to_hex(), "refs/tags/blob".into())],
-            "report-status",
-            &pack,
-        );
-        assert_eq!(
-            report_lines(&run_push(&store, &body, 65536).unwrap()),
-            vec!["unpack ok", "ok refs/tags/blob"]
-        );
+        create_accepted(&store, "refs/tags/blob", first, &pack, 65536);
         let expected = if loose { (n as i64, 0) } else { (0, 1) };
         assert_eq!(
             (count(&db, "loose"), store.packs().unwrap().len() as i64),
@@ -1276,15 +1274,7 @@ fn a_store_keeps_pack_files_in_rows_of_one_mebibyte() {
         .collect();
     let pack = raw_pack(&[whole_entry(ObjectType::Blob, &data)]);
     let blob = git_on_durable_objects::format::object::hash(ObjectType::Blob, &data);
-    let body = push_body(
-        &[(ZERO.into(), blob.to_hex(), "refs/tags/blob".into())],
-        "report-status",
-        &pack,
-    );
-    assert_eq!(
-        report_lines(&run_push(&store, &body, 65536).unwrap()),
-        vec!["unpack ok", "ok refs/tags/blob"]
-    );
+    create_accepted(&store, "refs/tags/blob", blob, &pack, 65536);
     let rows = db
         .exec(
             "SELECT max(length(data)), count(*), sum(length(data)) FROM pack_chunks WHERE kind = 0",
@@ -1345,15 +1335,7 @@ fn a_tag_chain_is_followed_up_to_sixty_three_tags() {
         ));
         entries.push(whole_entry(ObjectType::Tag, tag.as_bytes()));
     }
-    let body = push_body(
-        &[(ZERO.into(), blob_id.to_hex(), "refs/tags/blob".into())],
-        "report-status",
-        &raw_pack(&entries),
-    );
-    assert_eq!(
-        report_lines(&run_push(&store, &body, 4096).unwrap()),
-        vec!["unpack ok", "ok refs/tags/blob"]
-    );
+    create_accepted(&store, "refs/tags/blob", blob_id, &raw_pack(&entries), 4096);
     let reader = git_on_durable_objects::store::ObjectReader::new(&store);
     let peeled = reader.peel(chain[63]).unwrap();
     assert_eq!((peeled.tags.len(), peeled.target), (63, blob_id));
