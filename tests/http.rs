@@ -10,7 +10,7 @@ use std::io::Write;
 use common::*;
 use git_on_durable_objects::http::backend::{self, Dispatch, Method};
 use git_on_durable_objects::http::reply::{Body, Reply};
-use git_on_durable_objects::http::route::Endpoint;
+use git_on_durable_objects::http::route::{self, Endpoint};
 use git_on_durable_objects::protocol::BadRequest;
 use git_on_durable_objects::store::Store;
 use git_on_durable_objects::upload_pack::Answer;
@@ -152,5 +152,25 @@ fn a_push_is_answered_with_its_report_or_refused_with_400() {
     assert_eq!(
         (bad.status, text(&bad)),
         (400, "capabilities after the first command\n".into())
+    );
+}
+
+#[test]
+fn a_path_that_is_not_a_git_endpoint_is_a_404_that_says_why() {
+    let not_found = Reply::from(route::parse("/a/b.git/info/other").unwrap_err());
+    assert_eq!(
+        (not_found.status, text(&not_found)),
+        (
+            404,
+            "not found: /a/b.git/info/other is not a git endpoint (expected /<owner>/<repo>.git/info/refs and the like)\n".into()
+        )
+    );
+    let bad_name = Reply::from(route::parse("/a/b c/info/refs").unwrap_err());
+    assert_eq!(
+        (bad_name.status, text(&bad_name)),
+        (
+            404,
+            "invalid repository name: use letters, digits, '.', '_' and '-'\n".into()
+        )
     );
 }

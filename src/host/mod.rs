@@ -98,7 +98,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return text(200, ABOUT);
     }
     match route::parse(&path) {
-        Err(reason) => text(404, &reason.to_string()),
+        Err(reason) => respond(reason.into(), None),
         Ok(route) => {
             let stub = env
                 .durable_object("REPO")?
@@ -131,7 +131,7 @@ impl worker::DurableObject for Repo {
         }
         let route = match route::parse(&req.path()) {
             Ok(route) => route,
-            Err(reason) => return text(404, &reason.to_string()),
+            Err(reason) => return respond(reason.into(), None),
         };
         let service = req
             .url()?

@@ -1,6 +1,7 @@
 //! Responses as the services describe them, free of any HTTP library's types.
 
 use crate::format::pack::PackId;
+use crate::http::route::NotFound;
 use crate::protocol::BadRequest;
 use crate::store::{PackFile, StoreError};
 
@@ -83,6 +84,13 @@ impl Reply {
 impl From<BadRequest> for Reply {
     fn from(e: BadRequest) -> Reply {
         Reply::text(400, &e.to_string())
+    }
+}
+
+/// A path that is not one of ours: 404, with why.
+impl From<NotFound> for Reply {
+    fn from(e: NotFound) -> Reply {
+        Reply::text(404, &e.to_string())
     }
 }
 
