@@ -620,7 +620,7 @@ fn rejects_a_stale_old_value() {
     );
     assert_eq!(
         s.rejected(&body),
-        vec!["unpack ok", "ng refs/heads/main fetch first"]
+        vec!["unpack ok", "ng refs/heads/main failed to update ref"]
     );
 }
 
@@ -679,7 +679,7 @@ fn atomic_pushes_are_all_or_nothing() {
         s.rejected(&body),
         vec![
             "unpack ok",
-            "ng refs/heads/main atomic push failed",
+            "ng refs/heads/main atomic push failure",
             "ng refs/heads/bad..name funny refname"
         ]
     );
@@ -744,7 +744,7 @@ fn refuses_to_create_a_ref_that_exists() {
     let body = s.command(ZERO, &s.next, "refs/heads/main", &s.next_pack());
     assert_eq!(
         s.rejected(&body),
-        vec!["unpack ok", "ng refs/heads/main fetch first"]
+        vec!["unpack ok", "ng refs/heads/main failed to update ref"]
     );
 }
 
@@ -755,7 +755,7 @@ fn refuses_a_delete_with_a_stale_old_value() {
     let body = s.command(&stale, ZERO, "refs/heads/main", b"");
     assert_eq!(
         s.rejected(&body),
-        vec!["unpack ok", "ng refs/heads/main fetch first"]
+        vec!["unpack ok", "ng refs/heads/main failed to update ref"]
     );
     // With the right old value the same delete goes through.
     let body = s.command(&s.main, ZERO, "refs/heads/main", b"");
@@ -1343,4 +1343,186 @@ fn a_tag_chain_is_followed_up_to_sixty_three_tags() {
         reader.peel(chain[64]).unwrap_err().to_string(),
         format!("tag chain from {} is too long", chain[64])
     );
+}
+
+// ---- ref transactions, decided beside git's own receive-pack ----
+
+/// The report git's own receive-pack gives for `body`, run on the bare repository `bare`.
+fn git_receive_pack(bare: &std::path::Path, body: &[u8]) -> Vec<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("git")
+        .arg("receive-pack")
+        .arg(bare)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap().stdout;
+    // The advertisement comes first and ends at its flush.
+    let mut pos = 0;
+    while let Some((packet, len)) = pktline::decode(&out[pos..]).unwrap() {
+        pos += len;
+        if packet == pktline::Pkt::Flush {
+            break;
+        }
+    }
+    report_lines(&out[pos..])
+}
+
+#[test]
+fn ref_transactions_are_decided_as_git_decides_them() {
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    push_all(&store, &repo, CAPS, 65536);
+    let bare = tempfile::tempdir().unwrap();
+    let bare = bare.path().join("bare.git");
+    repo.git(&["clone", "-q", "--mirror", ".", bare.to_str().unwrap()]);
+    let refs_of_git = || {
+        let listing = repo.git(&["--git-dir", bare.to_str().unwrap(), "for-each-ref"]);
+        let mut refs: Vec<(String, String)> = listing
+            .lines()
+            .map(|l| {
+                let (id, name) = l.split_once('\t').unwrap();
+                (name.to_string(), id[..40].to_string())
+            })
+            .collect();
+        refs.sort();
+        refs
+    };
+    let refs_of_ours = || {
+        let refs = store.refs().unwrap();
+        refs.iter()
+            .map(|r| (r.name.clone(), r.id.to_hex()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refs_of_ours(), refs_of_git());
+    let m = repo.git(&["rev-parse", "main"]);
+    let o = repo.git(&["rev-parse", "main~1"]);
+    let z = ZERO.to_string();
+    let id_of_nothing = "1".repeat(40);
+    let empty_pack = raw_pack(&[]);
+    type Commands<'a> = &'a [(&'a str, &'a str, &'a str)];
+    let cases: &[(&str, Commands)] = &[
+        ("", &[(&z, &m, "refs/heads/main/sub")]),
+        ("", &[(&z, &m, "refs/heads/a"), (&z, &m, "refs/heads/a/b")]),
+        ("", &[(&z, &m, "refs/heads/c/d"), (&z, &m, "refs/heads/c")]),
+        (
+            "",
+            &[(&z, &m, "refs/heads/dup"), (&z, &m, "refs/heads/dup")],
+        ),
+        ("", &[(&z, &m, "refs/heads/e"), (&m, &o, "refs/heads/e")]),
+        (
+            "atomic",
+            &[(&z, &m, "refs/heads/f"), (&z, &m, "refs/heads/f")],
+        ),
+        (
+            "atomic",
+            &[(&z, &m, "refs/heads/g"), (&z, &m, "refs/heads/g/h")],
+        ),
+        ("atomic", &[(&z, &m, "refs/heads/main/x")]),
+        ("", &[(&m, &z, "refs/heads/a"), (&z, &m, "refs/heads/a/b")]),
+        ("", &[(&o, &m, "refs/heads/main")]),
+        ("", &[(&z, &m, "refs/heads/main")]),
+        ("", &[(&m, &z, "refs/heads/e")]),
+        (
+            "atomic",
+            &[(&o, &m, "refs/heads/main"), (&z, &m, "refs/heads/k")],
+        ),
+        (
+            "atomic",
+            &[
+                (&m, &m, "refs/heads/main"),
+                (&z, &m, "refs/heads/bad..name"),
+            ],
+        ),
+        (
+            "atomic",
+            &[(&z, &m, "refs/heads/l"), (&z, &m, "refs/heads/l")],
+        ),
+        (
+            "",
+            &[
+                (&z, &m, "refs/heads/n/o/p"),
+                (&m, &z, "refs/heads/n/o/p"),
+                (&z, &m, "refs/heads/n"),
+            ],
+        ),
+        (
+            "atomic",
+            &[(&m, &z, "refs/heads/n"), (&z, &m, "refs/heads/n/q")],
+        ),
+        ("", &[(&m, &z, "refs/heads/nope")]),
+        ("", &[(&z, &z, "refs/heads/nope")]),
+        ("", &[(&id_of_nothing, &z, "refs/heads/nope")]),
+    ];
+    for (caps, commands) in cases {
+        let commands: Vec<(String, String, String)> = commands
+            .iter()
+            .map(|(old, new, name)| (old.to_string(), new.to_string(), name.to_string()))
+            .collect();
+        let creates = commands.iter().any(|(_, new, _)| *new != z);
+        let pack: &[u8] = if creates { &empty_pack } else { b"" };
+        let body = push_body(
+            &commands,
+            &format!("report-status delete-refs {caps}"),
+            pack,
+        );
+        let ours = report_lines(&run_push(&store, &body, 4096).unwrap());
+        assert_eq!(ours, git_receive_pack(&bare, &body), "{commands:?} {caps}");
+        assert_eq!(refs_of_ours(), refs_of_git(), "{commands:?} {caps}");
+    }
+}
+
+#[test]
+fn a_storage_failure_at_any_write_leaves_every_table_as_it_was() {
+    for (n, form) in [(3, "loose"), (120, "pack")] {
+        let (store, db) = store(1 << 12);
+        create_accepted(
+            &store,
+            "refs/tags/first",
+            blobs_pack(1, 10).1,
+            &blobs_pack(1, 10).0,
+            4096,
+        );
+        let (pack, blob) = blobs_pack(n, 100);
+        let body = push_body(
+            &[
+                (ZERO.into(), blob.to_hex(), "refs/tags/a".into()),
+                (ZERO.into(), blob.to_hex(), "refs/tags/b".into()),
+                (
+                    blobs_pack(1, 10).1.to_hex(),
+                    ZERO.into(),
+                    "refs/tags/first".into(),
+                ),
+            ],
+            "report-status",
+            &pack,
+        );
+        let mut failures = 0;
+        loop {
+            let before = snapshot(&db);
+            db.fail_write_after(failures);
+            let lines = report_lines(&run_push(&store, &body, 1000).unwrap());
+            if !db.failure_pending() && lines[0] == "unpack ok" && lines[1] == "ok refs/tags/a" {
+                panic!("{form}: the write that failed went unnoticed: {lines:?}");
+            }
+            if db.failure_pending() {
+                assert_eq!(
+                    lines[1..],
+                    ["ok refs/tags/a", "ok refs/tags/b", "ok refs/tags/first"]
+                );
+                break;
+            }
+            assert_eq!(
+                snapshot(&db),
+                before,
+                "{form}: write {failures} failed: {lines:?}"
+            );
+            failures += 1;
+        }
+        assert!(failures > 5, "{form}: only {failures} writes");
+    }
 }

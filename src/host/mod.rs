@@ -2,6 +2,7 @@
 //! stream request bodies into the services and stored packs out of SQLite.
 
 use futures_util::StreamExt;
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
     durable_object, event, Context, Env, Headers, Method, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
@@ -24,9 +25,35 @@ Each repository is its own Durable Object with its own SQLite database, created 
 Paths: /<owner>/<repo>.git/... or /<repo>.git/... ('.git' optional), names of [A-Za-z0-9._-].
 ";
 
-/// The Durable Object's SQL storage as the store's [`Sql`].
+/// The Durable Object's SQL storage as the store's [`Sql`], and the storage object whose
+/// `transactionSync` makes a group of its statements all-or-nothing.
 #[derive(Clone)]
-struct DoSql(SqlStorage);
+struct DoSql(SqlStorage, TxStorage);
+
+#[wasm_bindgen]
+extern "C" {
+    /// `DurableObjectStorage`, for the one method workers-rs does not bind.
+    #[derive(Clone)]
+    type TxStorage;
+
+    /// Runs the callback in a transaction that is rolled back if it throws.
+    #[wasm_bindgen(method, catch, js_name = transactionSync)]
+    fn transaction_sync(
+        this: &TxStorage,
+        work: &mut dyn FnMut() -> std::result::Result<JsValue, JsValue>,
+    ) -> std::result::Result<JsValue, JsValue>;
+}
+
+impl DoSql {
+    fn new(state: &State) -> DoSql {
+        let storage = state.storage();
+        let raw = state
+            .as_raw()
+            .storage()
+            .map(JsCast::unchecked_into::<TxStorage>);
+        DoSql(storage.sql(), raw.unwrap_or_else(|e| e.unchecked_into()))
+    }
+}
 
 impl Sql for DoSql {
     fn exec(
@@ -64,6 +91,20 @@ impl Sql for DoSql {
                     .collect())
             })
             .collect()
+    }
+
+    fn transaction(&self, work: &mut dyn FnMut() -> bool) -> std::result::Result<(), SqlError> {
+        const ROLLED_BACK: &str = "rolled back";
+        let outcome = self.1.transaction_sync(&mut || match work() {
+            true => Ok(JsValue::UNDEFINED),
+            // Throwing is how transactionSync is told to roll back.
+            false => Err(JsValue::from_str(ROLLED_BACK)),
+        });
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_string().as_deref() == Some(ROLLED_BACK) => Ok(()),
+            Err(e) => Err(SqlError(format!("{e:?}"))),
+        }
     }
 }
 
@@ -113,14 +154,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[durable_object]
 pub struct Repo {
     store: Store<DoSql>,
-    sql: SqlStorage,
+    sql: DoSql,
     broken: Option<String>,
 }
 
 impl worker::DurableObject for Repo {
     fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
-        let store = Store::new(DoSql(sql.clone()));
+        let sql = DoSql::new(&state);
+        let store = Store::new(sql.clone());
         let broken = store.open().err().map(|e| e.to_string());
         Repo { store, sql, broken }
     }
@@ -232,7 +273,7 @@ impl Repo {
 }
 
 /// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a time.
-fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
+fn respond(reply: Reply, sql: Option<&DoSql>) -> Result<Response> {
     let response = match reply.body {
         Body::Bytes(bytes) => Response::from_bytes(bytes)?,
         Body::Chunks {
@@ -244,7 +285,7 @@ fn respond(reply: Reply, sql: Option<&SqlStorage>) -> Result<Response> {
             let Some(sql) = sql else {
                 return text(500, "no storage for a streamed body");
             };
-            let store = Store::new(DoSql(sql.clone()));
+            let store = Store::new(sql.clone());
             let mut at = start;
             let pieces = std::iter::from_fn(move || {
                 if at >= end {

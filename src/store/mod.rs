@@ -170,6 +170,22 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
+    /// Runs `work` in one transaction: if it fails, none of its writes stay.
+    pub fn transaction<T>(
+        &self,
+        work: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut work = Some(work);
+        let mut outcome = None;
+        self.sql.transaction(&mut || {
+            let result = work.take().map(|work| work());
+            let commit = matches!(result, Some(Ok(_)));
+            outcome = result;
+            commit
+        })?;
+        outcome.unwrap_or_else(|| Err(SqlError("the transaction did not run".into()).into()))
+    }
+
     /// Whether the repository has been created by a push.
     pub fn exists(&self) -> Result<bool, StoreError> {
         Ok(self.head_target()?.is_some())

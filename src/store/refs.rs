@@ -58,6 +58,27 @@ impl<S: Sql> Store<S> {
         rows.first().map(|r| row_id(&r[0])).transpose()
     }
 
+    /// Stored refs that `name` cannot sit beside: those it would be a directory of
+    /// (`name/...`), and those that would be a directory of it (a prefix ending at a `/`).
+    pub fn ref_conflicts(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        // The byte lengths of the prefixes that end before a '/'.
+        let lengths: Vec<String> = name
+            .match_indices('/')
+            .map(|(at, _)| at.to_string())
+            .collect();
+        // Names under `name/` sort between `name/` and `name0`, '0' being the byte after '/'.
+        let rows = self.exec(
+            "SELECT name FROM refs WHERE name IN \
+             (SELECT CAST(substr(CAST(?1 AS BLOB), 1, value) AS TEXT) FROM json_each(?2)) \
+             OR (name > ?1 || '/' AND name < ?1 || '0') LIMIT 100",
+            vec![name.into(), format!("[{}]", lengths.join(",")).into()],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r[0].as_str().map(str::to_string))
+            .collect())
+    }
+
     /// Sets a ref (creating it at the end of the creation order if new).
     pub fn set_ref(
         &self,

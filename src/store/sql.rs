@@ -102,6 +102,10 @@ pub const MAX_PARAMS: usize = 100;
 pub trait Sql: Clone {
     /// Executes `query` and collects its rows.
     fn exec(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, SqlError>;
+
+    /// Runs `work` as one transaction: its writes stay if it returns true and are rolled
+    /// back, every one, if it returns false.
+    fn transaction(&self, work: &mut dyn FnMut() -> bool) -> Result<(), SqlError>;
 }
 
 #[cfg(test)]

@@ -18,9 +18,39 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 pub struct Db {
     connection: Rc<rusqlite::Connection>,
     commit_rows: Rc<std::cell::Cell<usize>>,
+    fail_write: Rc<std::cell::Cell<Option<usize>>>,
 }
 
 impl Db {
+    /// Makes the write statement after the next `n` fail, once: storage breaking at that
+    /// point of whatever runs next.
+    pub fn fail_write_after(&self, n: usize) {
+        self.fail_write.set(Some(n));
+    }
+
+    /// Whether a write failure set by [`Db::fail_write_after`] is still to come.
+    pub fn failure_pending(&self) -> bool {
+        self.fail_write.get().is_some()
+    }
+
+    /// Counts down to the injected failure of a write statement.
+    fn injected_failure(&self, query: &str) -> Result<(), SqlError> {
+        let write = ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|verb| query.trim_start().starts_with(verb));
+        match self.fail_write.get() {
+            Some(0) if write => {
+                self.fail_write.set(None);
+                Err(SqlError("injected failure".into()))
+            }
+            Some(n) if write => {
+                self.fail_write.set(Some(n - 1));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// How many rows of the `commits` table queries have returned so far.
     pub fn commit_rows_read(&self) -> usize {
         self.commit_rows.get()
@@ -43,6 +73,7 @@ impl rusqlite::ToSql for Param<'_> {
 impl Sql for Db {
     fn exec(&self, query: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>, SqlError> {
         let err = |e: rusqlite::Error| SqlError(e.to_string());
+        self.injected_failure(query)?;
         assert!(
             params.len() <= MAX_PARAMS,
             "more than {MAX_PARAMS} bound parameters"
@@ -71,6 +102,20 @@ impl Sql for Db {
         }
         Ok(out)
     }
+
+    fn transaction(&self, work: &mut dyn FnMut() -> bool) -> Result<(), SqlError> {
+        let run = |sql: &str| {
+            self.connection
+                .execute_batch(sql)
+                .map_err(|e| SqlError(e.to_string()))
+        };
+        run("SAVEPOINT tx")?;
+        if work() {
+            run("RELEASE tx")
+        } else {
+            run("ROLLBACK TO tx; RELEASE tx")
+        }
+    }
 }
 
 /// A fresh in-memory database.
@@ -78,6 +123,7 @@ pub fn db() -> Db {
     Db {
         connection: Rc::new(rusqlite::Connection::open_in_memory().unwrap()),
         commit_rows: Rc::default(),
+        fail_write: Rc::default(),
     }
 }
 

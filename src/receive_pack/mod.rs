@@ -4,7 +4,6 @@
 
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pktline::{self, Band, Pkt};
-use crate::format::refname;
 use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
 use crate::protocol::advertise;
 use crate::protocol::capabilities::Capabilities;
@@ -16,32 +15,9 @@ use crate::AGENT;
 pub const CAPABILITIES: &str = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta no-thin push-options object-format=sha1";
 
 pub use crate::protocol::BadRequest;
+pub use update::{Command, Refusal, Verdict};
 
-/// Why a ref update is refused: the reason on its `ng` line, in git's words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// Not a name `git check-ref-format` accepts under `refs/`.
-    #[error("funny refname")]
-    FunnyRefname,
-    /// The ref's value is not the old value the client sent.
-    #[error("fetch first")]
-    FetchFirst,
-    /// The new value, or an object it needs, is neither pushed nor stored.
-    #[error("missing necessary objects")]
-    MissingObjects,
-    /// A branch may only point at a commit.
-    #[error("cannot point a branch at a {}", .0.name())]
-    NotACommit(ObjectType),
-    /// Another command of an `atomic` push was refused.
-    #[error("atomic push failed")]
-    Atomic,
-    /// The pack was refused, so no command is applied.
-    #[error("unpacker error")]
-    Unpacker,
-    /// Storage failed while the commands were applied.
-    #[error("storage error")]
-    Storage,
-}
+mod update;
 
 /// Why a push's pack is not stored: the reason on the `unpack` line of the report.
 #[derive(Debug, thiserror::Error)]
@@ -66,17 +42,6 @@ pub fn advertise<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
         &lines,
         &format!("{CAPABILITIES} agent={AGENT}"),
     ))
-}
-
-/// One ref update the client asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Command {
-    /// The value the client believes the ref has (zero: the ref is new).
-    pub old: ObjectId,
-    /// The value to set (zero: delete the ref).
-    pub new: ObjectId,
-    /// The full ref name.
-    pub name: String,
 }
 
 enum Phase {
@@ -223,10 +188,20 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         let count = self.commands.len();
         let refused = |why| vec![Err(why); count];
         let (unpack_error, results) = match self.unpack() {
-            Ok(indexed) => match self.update_refs(indexed) {
-                Ok(results) => (None, results),
-                Err(e) => (Some(e.into()), refused(Refusal::Storage)),
-            },
+            Ok(indexed) => {
+                let push = indexed.as_ref().map(|i| i.push);
+                match self.store.transaction(|| self.update_refs(indexed)) {
+                    Ok(results) => (None, results),
+                    Err(e) => {
+                        // The transaction left nothing; the push's own rows go too. Should
+                        // that fail, `Store::open` removes them at the next start.
+                        if let Some(push) = push {
+                            let _ = self.store.discard_push(push);
+                        }
+                        (Some(e.into()), refused(Refusal::Storage))
+                    }
+                }
+            }
             Err(e) => (Some(e), refused(Refusal::Unpacker)),
         };
         Ok(self.report(unpack_error.as_ref(), &results))
@@ -261,7 +236,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     }
 
     /// Decides every command, stores the pack if anything is accepted, and moves the refs.
-    /// Everything here is synchronous, so concurrent pushes cannot interleave with it.
+    /// Everything here is synchronous, so concurrent pushes cannot interleave with it, and
+    /// runs in one transaction, so a failure leaves nothing behind.
     fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Verdict>, StoreError> {
         let complete = match &indexed {
             Some(indexed) => {
@@ -282,36 +258,28 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         Ok(results)
     }
 
-    /// The verdict on every command; with `atomic`, one refusal refuses them all.
+    /// The verdict on every command.
     fn decide(
         &self,
         indexed: Option<&Indexed>,
         complete: bool,
     ) -> Result<Vec<Verdict>, StoreError> {
-        let tips: Vec<ObjectId> = self
+        // The new values, and the old values of deletes (which must be there if stored).
+        let named: Vec<ObjectId> = self
             .commands
             .iter()
-            .map(|c| c.new)
-            .filter(|n| !n.is_zero())
+            .map(|c| if c.new.is_zero() { c.old } else { c.new })
+            .filter(|id| !id.is_zero())
             .collect();
-        let stored_types = self.store.object_types(&tips)?;
+        let stored_types = self.store.object_types(&named)?;
         let kind_of = |id: &ObjectId| -> Option<(ObjectType, bool)> {
             if let Some(kind) = indexed.and_then(|i| i.kind_of(id)) {
                 return Some((kind, true));
             }
             stored_types.get(id).map(|&kind| (kind, false))
         };
-        let mut results = Vec::with_capacity(self.commands.len());
-        for command in &self.commands {
-            let current = self.store.ref_value(&command.name)?;
-            results.push(check(command, current, &kind_of, complete));
-        }
-        if self.caps.has("atomic") && results.iter().any(Result::is_err) {
-            for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(Refusal::Atomic);
-            }
-        }
-        Ok(results)
+        let atomic = self.caps.has("atomic");
+        update::decide(self.store, &self.commands, &kind_of, complete, atomic)
     }
 
     /// Makes the push's objects part of the repository, or drops them when no command was
@@ -403,42 +371,4 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         out.extend_from_slice(pktline::FLUSH);
         out
     }
-}
-
-/// One command's verdict: accepted, or refused and why.
-type Verdict = Result<(), Refusal>;
-
-/// The verdict on one command, given the ref's `current` value and where the objects are
-/// (`kind_of` says an object's type and whether it came in this push).
-fn check(
-    command: &Command,
-    current: Option<ObjectId>,
-    kind_of: &dyn Fn(&ObjectId) -> Option<(ObjectType, bool)>,
-    complete: bool,
-) -> Verdict {
-    if !refname::is_valid_push_name(&command.name) {
-        return Err(Refusal::FunnyRefname);
-    }
-    let expected = (!command.old.is_zero()).then_some(command.old);
-    if command.new.is_zero() {
-        // Deleting a ref that is already gone succeeds, as in git.
-        return match current {
-            Some(current) if expected.is_some_and(|old| old != current) => Err(Refusal::FetchFirst),
-            _ => Ok(()),
-        };
-    }
-    match kind_of(&command.new) {
-        None => return Err(Refusal::MissingObjects),
-        Some((_, true)) if !complete => return Err(Refusal::MissingObjects),
-        Some((kind, _))
-            if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit =>
-        {
-            return Err(Refusal::NotACommit(kind))
-        }
-        Some(_) => {}
-    }
-    if current != expected {
-        return Err(Refusal::FetchFirst);
-    }
-    Ok(())
 }

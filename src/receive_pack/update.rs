@@ -1,0 +1,234 @@
+//! Deciding a push's commands, as git's receive-pack `update()` and its ref transaction do:
+//! a plain push applies its commands one by one, each against the refs the earlier ones
+//! left; an `atomic` push applies all or none.
+
+use std::collections::HashMap;
+
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::refname;
+use crate::store::sql::Sql;
+use crate::store::{Store, StoreError};
+
+/// One ref update the client asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// The value the client believes the ref has (zero: the ref is new).
+    pub old: ObjectId,
+    /// The value to set (zero: delete the ref).
+    pub new: ObjectId,
+    /// The full ref name.
+    pub name: String,
+}
+
+/// Why a ref update is refused: the reason on its `ng` line, in git's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not a name `git check-ref-format` accepts under `refs/`.
+    #[error("funny refname")]
+    FunnyRefname,
+    /// The new value, or an object it needs, is neither pushed nor stored.
+    #[error("missing necessary objects")]
+    MissingObjects,
+    /// A branch may only point at a commit.
+    #[error("cannot point a branch at a {}", .0.name())]
+    NotACommit(ObjectType),
+    /// The ref cannot be locked at the old value the client sent (it moved, or exists
+    /// where the client would create it), a ref is its directory or lies inside it
+    /// (`refs/heads/a` beside `refs/heads/a/b`), or an atomic push names it twice.
+    #[error("failed to update ref")]
+    LockFailed,
+    /// Another command of an `atomic` push was refused.
+    #[error("atomic push failure")]
+    AtomicPush,
+    /// An `atomic` push whose refs could not all be locked together.
+    #[error("atomic transaction failed")]
+    AtomicTransaction,
+    /// The pack was refused, so no command is applied.
+    #[error("unpacker error")]
+    Unpacker,
+    /// Storage failed while the commands were applied.
+    #[error("storage error")]
+    Storage,
+}
+
+/// One command's verdict: accepted, or refused and why.
+pub type Verdict = Result<(), Refusal>;
+
+/// Where a command's new object is: its type, and whether it came in this push.
+pub type KindOf<'a> = &'a dyn Fn(&ObjectId) -> Option<(ObjectType, bool)>;
+
+/// The verdicts on `commands`, in order. `complete` says whether everything the pushed
+/// objects link to is stored.
+pub fn decide<S: Sql>(
+    store: &Store<S>,
+    commands: &[Command],
+    kind_of: KindOf,
+    complete: bool,
+    atomic: bool,
+) -> Result<Vec<Verdict>, StoreError> {
+    let mut refs = Overlay {
+        store,
+        changed: HashMap::new(),
+        atomic,
+    };
+    let mut times_named: HashMap<&str, usize> = HashMap::new();
+    for command in commands {
+        *times_named.entry(&command.name).or_default() += 1;
+    }
+    let mut results = Vec::with_capacity(commands.len());
+    for command in commands {
+        let named_twice = times_named[command.name.as_str()] > 1;
+        let current = refs.value(&command.name)?;
+        let mut verdict = check(command, current, kind_of, complete);
+        if verdict.is_ok() && ((atomic && named_twice) || refs.collides(command, current)?) {
+            verdict = Err(Refusal::LockFailed);
+        }
+        if verdict.is_ok() {
+            refs.apply(command);
+        }
+        results.push(verdict);
+    }
+    if atomic {
+        settle_atomic(&mut results);
+    }
+    Ok(results)
+}
+
+/// An atomic push fails whole. As git reports it: the first command refused on its own
+/// merits keeps its reason and the rest read "atomic push failure"; if the only trouble is
+/// locking, every command reads "atomic transaction failed".
+fn settle_atomic(results: &mut [Verdict]) {
+    let own = results
+        .iter()
+        .position(|r| matches!(r, Err(why) if *why != Refusal::LockFailed));
+    let locking = results.iter().any(Result::is_err);
+    for (at, result) in results.iter_mut().enumerate() {
+        *result = match own {
+            Some(first) if first == at => continue,
+            Some(_) => Err(Refusal::AtomicPush),
+            None if locking => Err(Refusal::AtomicTransaction),
+            None => continue,
+        };
+    }
+}
+
+/// The refs as the accepted commands so far leave them.
+struct Overlay<'s, S: Sql> {
+    store: &'s Store<S>,
+    /// Ref name to its new value (None: deleted).
+    changed: HashMap<String, Option<ObjectId>>,
+    /// Whether the commands are one transaction, in which a ref being deleted still
+    /// stands in the way of a ref beside it.
+    atomic: bool,
+}
+
+impl<S: Sql> Overlay<'_, S> {
+    fn value(&self, name: &str) -> Result<Option<ObjectId>, StoreError> {
+        match self.changed.get(name) {
+            Some(value) => Ok(*value),
+            None => self.store.ref_value(name),
+        }
+    }
+
+    /// Whether creating the command's ref would put it beside a ref that is its directory
+    /// or lies inside it, which no git repository can hold.
+    fn collides(&self, command: &Command, current: Option<ObjectId>) -> Result<bool, StoreError> {
+        if command.new.is_zero() || current.is_some() {
+            return Ok(false);
+        }
+        let stored = self.store.ref_conflicts(&command.name)?;
+        let exists = |name: &String| self.atomic || self.changed.get(name) != Some(&None);
+        Ok(stored.iter().any(exists)
+            || self.changed.iter().any(|(name, value)| {
+                (self.atomic || value.is_some()) && nested(name, &command.name)
+            }))
+    }
+
+    fn apply(&mut self, command: &Command) {
+        let value = (!command.new.is_zero()).then_some(command.new);
+        self.changed.insert(command.name.clone(), value);
+    }
+}
+
+/// Whether one of two ref names is a directory of the other.
+fn nested(a: &str, b: &str) -> bool {
+    let under = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    under(a, b) || under(b, a)
+}
+
+/// The verdict on one command, given the ref's `current` value and where the objects are.
+fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete: bool) -> Verdict {
+    if !refname::is_valid_push_name(&command.name) {
+        return Err(Refusal::FunnyRefname);
+    }
+    let expected = (!command.old.is_zero()).then_some(command.old);
+    if command.new.is_zero() {
+        // As git: deleting a ref that is already gone succeeds unless the client named an
+        // old value the repository has (then the ref was expected to be there).
+        return match (current, expected) {
+            (Some(current), Some(old)) if old != current => Err(Refusal::LockFailed),
+            (None, Some(old)) if kind_of(&old).is_some() => Err(Refusal::LockFailed),
+            _ => Ok(()),
+        };
+    }
+    match kind_of(&command.new) {
+        None => return Err(Refusal::MissingObjects),
+        Some((_, true)) if !complete => return Err(Refusal::MissingObjects),
+        Some((kind, _))
+            if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit =>
+        {
+            return Err(Refusal::NotACommit(kind))
+        }
+        Some(_) => {}
+    }
+    if current != expected {
+        return Err(Refusal::LockFailed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_names_are_a_directory_and_what_lies_in_it() {
+        assert!(nested("refs/heads/a", "refs/heads/a/b"));
+        assert!(nested("refs/heads/a/b/c", "refs/heads/a"));
+        assert!(!nested("refs/heads/a", "refs/heads/ab"));
+        assert!(!nested("refs/heads/a", "refs/heads/a"));
+        assert!(!nested("refs/heads/a-b", "refs/heads/a/b"));
+    }
+
+    #[test]
+    fn an_atomic_push_fails_whole_in_git_words() {
+        use Refusal::*;
+        let settle = |mut results: Vec<Verdict>| {
+            settle_atomic(&mut results);
+            results
+        };
+        assert_eq!(settle(vec![Ok(()), Ok(())]), vec![Ok(()), Ok(())]);
+        assert_eq!(
+            settle(vec![
+                Ok(()),
+                Err(FunnyRefname),
+                Err(MissingObjects),
+                Err(LockFailed)
+            ]),
+            vec![
+                Err(AtomicPush),
+                Err(FunnyRefname),
+                Err(AtomicPush),
+                Err(AtomicPush)
+            ]
+        );
+        assert_eq!(
+            settle(vec![Ok(()), Err(LockFailed)]),
+            vec![Err(AtomicTransaction), Err(AtomicTransaction)]
+        );
+    }
+}
