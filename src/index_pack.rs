@@ -88,9 +88,24 @@ pub enum IndexError {
         /// What is wrong.
         why: BadObject,
     },
+    /// An object the pack holds twice: refused, as git's `index-pack --strict` does, so that
+    /// no copy's delta chain can lead back to the object itself.
+    #[error("the same object {0} appears twice in the pack")]
+    Duplicate(ObjectId),
+    /// A delta chain longer than the chains stored packs are read back through.
+    #[error("delta chain too long at offset {0}")]
+    ChainTooLong(u64),
     /// Deltas whose bases are neither in the pack nor resolvable.
     #[error("pack has {n} unresolved delta{s} (missing delta base)", n = .0, s = if *.0 == 1 { "" } else { "s" })]
     Unresolved(usize),
+}
+
+/// The depth of a delta on a base `base_depth` deep, if the pack's chains can be read back.
+fn deeper(base_depth: usize, offset: u64) -> Result<usize, IndexError> {
+    match base_depth + 1 {
+        depth if depth > pack::MAX_CHAIN => Err(IndexError::ChainTooLong(offset)),
+        depth => Ok(depth),
+    }
 }
 
 /// How an accepted push will be stored.
@@ -138,6 +153,17 @@ struct Entry {
     /// None while a delta waits for its base.
     resolved: Option<(ObjectId, ObjectType)>,
     size: u64,
+    /// Deltas between this entry and a whole object.
+    depth: usize,
+}
+
+/// What a delta waiting for its base names it by.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Base {
+    /// An OFS_DELTA's base entry.
+    Offset(u64),
+    /// A REF_DELTA's base object.
+    Id(ObjectId),
 }
 
 /// The entry being inflated.
@@ -222,6 +248,8 @@ pub struct IndexPack<'s, S: Sql> {
     inflater: Inflater,
     entries: Vec<Entry>,
     by_id: HashMap<ObjectId, usize>,
+    /// Deltas whose base had not been resolved when they arrived, by that base.
+    waiting: HashMap<Base, Vec<usize>>,
     cache: RefCell<BaseCache>,
     needed: HashSet<ObjectId>,
     commits: Vec<CommitInfo>,
@@ -246,6 +274,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             inflater: Inflater::new(),
             entries: Vec::new(),
             by_id: HashMap::new(),
+            waiting: HashMap::new(),
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             needed: HashSet::new(),
             commits: Vec::new(),
@@ -346,7 +375,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             data: Vec::new(),
             produced: 0,
             hasher: match header.kind {
-                EntryKind::Whole(kind) => Some(ObjectHasher::new(kind, header.size as usize)),
+                EntryKind::Whole(kind) => Some(ObjectHasher::new(kind, header.size)),
                 _ => None,
             },
             keep: kind_keeps,
@@ -422,19 +451,33 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.by_id.get(id).map(|&i| self.entries[i].offset)
     }
 
-    /// The offset of a delta's base, if the base is already resolved.
-    fn resolved_base(&self, kind: EntryKind, offset: u64) -> Result<Option<u64>, IndexError> {
-        match kind {
-            EntryKind::Whole(_) => Ok(None),
+    /// A delta's base entry (its offset and depth) if the base is resolved, or else what
+    /// the delta waits for.
+    fn base_of(
+        &self,
+        kind: EntryKind,
+        offset: u64,
+    ) -> Result<Result<(u64, usize), Base>, IndexError> {
+        let index = match kind {
+            // Never asked: only deltas have a base.
+            EntryKind::Whole(_) => return Err(IndexError::NoBaseEntry(offset)),
             EntryKind::OfsDelta(base) => {
                 let index = self
                     .entries
                     .binary_search_by_key(&base, |e| e.offset)
                     .map_err(|_| IndexError::NoBaseEntry(offset))?;
-                Ok(self.entries[index].resolved.map(|_| base))
+                if self.entries[index].resolved.is_none() {
+                    return Ok(Err(Base::Offset(base)));
+                }
+                index
             }
-            EntryKind::RefDelta(id) => Ok(self.offset_of(&id)),
-        }
+            EntryKind::RefDelta(id) => match self.by_id.get(&id) {
+                Some(&index) => index,
+                None => return Ok(Err(Base::Id(id))),
+            },
+        };
+        let base = &self.entries[index];
+        Ok(Ok((base.offset, base.depth)))
     }
 
     fn finish_entry(&mut self, current: Current) -> Result<(), IndexError> {
@@ -444,21 +487,23 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             EntryKind::Whole(kind) => {
                 let id = current.hasher.expect("whole objects are hashed").finish();
                 let data = current.keep.then(|| Rc::new(current.data));
-                let index = self.record(offset, crc32, current.produced);
+                let index = self.record(offset, crc32, current.produced, 0);
                 self.resolve(index, id, kind, data)
             }
-            delta_kind => match self.resolved_base(delta_kind, offset)? {
-                None => {
-                    self.record(offset, crc32, 0);
+            delta_kind => match self.base_of(delta_kind, offset)? {
+                Err(base) => {
+                    let index = self.record(offset, crc32, 0, 0);
+                    self.waiting.entry(base).or_default().push(index);
                     Ok(())
                 }
-                Some(base_offset) => {
+                Ok((base_offset, depth)) => {
+                    let depth = deeper(depth, offset)?;
                     let find = |id: &ObjectId| Ok(self.offset_of(id));
                     let Object { kind, data: base } = self.reader(&find).object_at(base_offset)?;
                     let data = delta::apply(&base, &current.data)
                         .map_err(|why| IndexError::Delta { offset, why })?;
                     let id = object::hash(kind, &data);
-                    let index = self.record(offset, crc32, data.len() as u64);
+                    let index = self.record(offset, crc32, data.len() as u64, depth);
                     self.resolve(index, id, kind, Some(Rc::new(data)))
                 }
             },
@@ -466,16 +511,19 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     }
 
     /// Adds an entry, not yet resolved, and returns its index.
-    fn record(&mut self, offset: u64, crc32: u32, size: u64) -> usize {
+    fn record(&mut self, offset: u64, crc32: u32, size: u64, depth: usize) -> usize {
         self.entries.push(Entry {
             offset,
             crc32,
             resolved: None,
             size,
+            depth,
         });
         self.entries.len() - 1
     }
 
+    /// Resolves an entry, then every delta that waited for it, and theirs in turn: a walk
+    /// down from each base, whatever order the entries came in.
     fn resolve(
         &mut self,
         index: usize,
@@ -483,10 +531,50 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         kind: ObjectType,
         data: Option<Rc<Vec<u8>>>,
     ) -> Result<(), IndexError> {
+        self.mark_resolved(index, id, kind, data)?;
+        let mut ready = self.released_by(index);
+        while let Some(child) = ready.pop() {
+            let offset = self.entries[child].offset;
+            let (header, _) = pack::read_entry(&self.spool, offset)?;
+            let Ok((_, base_depth)) = self.base_of(header.kind, offset)? else {
+                return Err(IndexError::Unresolved(1));
+            };
+            self.entries[child].depth = deeper(base_depth, offset)?;
+            let find = |id: &ObjectId| Ok(self.offset_of(id));
+            let Object { kind, data } = self.reader(&find).object_at(offset)?;
+            let id = object::hash(kind, &data);
+            self.entries[child].size = data.len() as u64;
+            self.mark_resolved(child, id, kind, Some(data))?;
+            ready.extend(self.released_by(child));
+        }
+        Ok(())
+    }
+
+    /// The deltas that waited for the entry at `index`, now resolved.
+    fn released_by(&mut self, index: usize) -> Vec<usize> {
+        let entry = &self.entries[index];
+        let (id, _) = entry.resolved.expect("resolved");
+        let mut released = self
+            .waiting
+            .remove(&Base::Offset(entry.offset))
+            .unwrap_or_default();
+        released.extend(self.waiting.remove(&Base::Id(id)).unwrap_or_default());
+        released
+    }
+
+    fn mark_resolved(
+        &mut self,
+        index: usize,
+        id: ObjectId,
+        kind: ObjectType,
+        data: Option<Rc<Vec<u8>>>,
+    ) -> Result<(), IndexError> {
+        if self.by_id.insert(id, index).is_some() {
+            return Err(IndexError::Duplicate(id));
+        }
         let entry = &mut self.entries[index];
         entry.resolved = Some((id, kind));
         let offset = entry.offset;
-        self.by_id.entry(id).or_insert(index);
         if kind != ObjectType::Blob {
             let data = data.as_ref().expect("non-blob data is kept");
             let links =
@@ -511,37 +599,6 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             );
         }
         Ok(())
-    }
-
-    /// Resolves deltas whose base came later in the pack; fails if any stay unresolved.
-    fn resolve_deferred(&mut self) -> Result<(), IndexError> {
-        loop {
-            let mut progress = false;
-            let mut left = 0;
-            for index in 0..self.entries.len() {
-                if self.entries[index].resolved.is_some() {
-                    continue;
-                }
-                let offset = self.entries[index].offset;
-                let (header, _) = pack::read_entry(&self.spool, offset)?;
-                if self.resolved_base(header.kind, offset)?.is_none() {
-                    left += 1;
-                    continue;
-                }
-                let find = |id: &ObjectId| Ok(self.offset_of(id));
-                let Object { kind, data } = self.reader(&find).object_at(offset)?;
-                let id = object::hash(kind, &data);
-                self.entries[index].size = data.len() as u64;
-                self.resolve(index, id, kind, Some(data))?;
-                progress = true;
-            }
-            if left == 0 {
-                return Ok(());
-            }
-            if !progress {
-                return Err(IndexError::Unresolved(left));
-            }
-        }
     }
 
     /// Stages every object as a loose object of the push (a small push).
@@ -594,7 +651,10 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         if checksum.0[..] != self.partial[..] {
             return Err(IndexError::Checksum);
         }
-        self.resolve_deferred()?;
+        let unresolved: usize = self.waiting.values().map(Vec::len).sum();
+        if unresolved > 0 {
+            return Err(IndexError::Unresolved(unresolved));
+        }
         self.spool.flush()?;
         let push = self.spool.push;
         let objects: Vec<NewObject> = self

@@ -29,8 +29,8 @@ pub enum DeltaError {
     ResultSizeMismatch,
 }
 
-fn varint(data: &[u8], pos: &mut usize) -> Result<usize, DeltaError> {
-    let mut value = 0usize;
+fn varint(data: &[u8], pos: &mut usize) -> Result<u64, DeltaError> {
+    let mut value = 0u64;
     let mut shift = 0;
     loop {
         let byte = *data.get(*pos).ok_or(DeltaError::TruncatedHeader)?;
@@ -38,7 +38,7 @@ fn varint(data: &[u8], pos: &mut usize) -> Result<usize, DeltaError> {
         if shift > 56 {
             return Err(DeltaError::SizeOverflows);
         }
-        value |= ((byte & 0x7f) as usize) << shift;
+        value |= ((byte & 0x7f) as u64) << shift;
         shift += 7;
         if byte & 0x80 == 0 {
             return Ok(value);
@@ -47,7 +47,7 @@ fn varint(data: &[u8], pos: &mut usize) -> Result<usize, DeltaError> {
 }
 
 /// The base size and result size a delta declares.
-pub fn sizes(delta: &[u8]) -> Result<(usize, usize), DeltaError> {
+pub fn sizes(delta: &[u8]) -> Result<(u64, u64), DeltaError> {
     let mut pos = 0;
     Ok((varint(delta, &mut pos)?, varint(delta, &mut pos)?))
 }
@@ -57,10 +57,10 @@ pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
     let mut pos = 0;
     let base_size = varint(delta, &mut pos)?;
     let result_size = varint(delta, &mut pos)?;
-    if base_size != base.len() {
+    if base_size != base.len() as u64 {
         return Err(DeltaError::BaseSizeMismatch);
     }
-    let mut out = Vec::with_capacity(result_size.min(1 << 24));
+    let mut out = Vec::with_capacity(result_size.min(1 << 24) as usize);
     while pos < delta.len() {
         let cmd = delta[pos];
         pos += 1;
@@ -95,11 +95,11 @@ pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
         } else {
             return Err(DeltaError::ReservedOpcode);
         }
-        if out.len() > result_size {
+        if out.len() as u64 > result_size {
             return Err(DeltaError::ResultTooLong);
         }
     }
-    if out.len() != result_size {
+    if out.len() as u64 != result_size {
         return Err(DeltaError::ResultSizeMismatch);
     }
     Ok(out)

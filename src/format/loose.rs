@@ -23,7 +23,7 @@ pub fn parse(file: &[u8]) -> Option<(ObjectType, Vec<u8>)> {
 
 /// Encodes a loose object file.
 pub fn encode(kind: ObjectType, data: &[u8]) -> Vec<u8> {
-    let mut raw = object::header(kind, data.len());
+    let mut raw = object::header(kind, data.len() as u64);
     raw.extend_from_slice(data);
     zlib::deflate(&raw)
 }

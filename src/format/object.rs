@@ -97,7 +97,7 @@ impl ObjectType {
 }
 
 /// The `"<type> <size>\0"` header that is hashed and stored before an object's data.
-pub fn header(kind: ObjectType, size: usize) -> Vec<u8> {
+pub fn header(kind: ObjectType, size: u64) -> Vec<u8> {
     format!("{} {}\0", kind.name(), size).into_bytes()
 }
 
@@ -106,7 +106,7 @@ pub struct ObjectHasher(Sha1);
 
 impl ObjectHasher {
     /// Starts hashing an object of the given type and size.
-    pub fn new(kind: ObjectType, size: usize) -> ObjectHasher {
+    pub fn new(kind: ObjectType, size: u64) -> ObjectHasher {
         let mut sha = Sha1::new();
         sha.update(header(kind, size));
         ObjectHasher(sha)
@@ -125,7 +125,7 @@ impl ObjectHasher {
 
 /// The id of a whole object.
 pub fn hash(kind: ObjectType, data: &[u8]) -> ObjectId {
-    let mut hasher = ObjectHasher::new(kind, data.len());
+    let mut hasher = ObjectHasher::new(kind, data.len() as u64);
     hasher.update(data);
     hasher.finish()
 }

@@ -15,6 +15,10 @@ pub const HEADER_LEN: usize = 12;
 /// The longest entry header: type and size varint, then an offset varint or a 20-byte id.
 pub const MAX_ENTRY_HEADER_LEN: usize = 32;
 
+/// The longest delta chain read back: far more than the 4,095 git's `pack-objects` allows
+/// itself, and a bound on the work of reading one object.
+pub const MAX_CHAIN: usize = 10_000;
+
 /// Why a pack, or an entry in it, could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -44,6 +48,9 @@ pub enum PackError {
     /// More deltas in a row than any pack git writes.
     #[error("delta chain too long")]
     ChainTooLong,
+    /// A pack index that is cut short or whose fanout does not add up.
+    #[error("bad pack index")]
+    BadIdx,
     /// A REF_DELTA whose base is not in the same pack.
     #[error("delta base {0} is not in the pack")]
     BaseNotInPack(ObjectId),
@@ -209,8 +216,8 @@ pub fn piece_at(src: &dyn ChunkSource, at: u64, end: u64) -> Result<ChunkPiece, 
     })
 }
 
-/// Reads bytes `[offset, offset + len)` (fewer at the end of the pack).
-fn read_bytes(src: &dyn ChunkSource, offset: u64, len: usize) -> Result<Vec<u8>, PackError> {
+/// Reads bytes `[offset, offset + len)` (fewer at the end of the data).
+pub fn read_bytes(src: &dyn ChunkSource, offset: u64, len: usize) -> Result<Vec<u8>, PackError> {
     let mut out = Vec::with_capacity(len);
     let end = offset + len as u64;
     while out.len() < len {
@@ -402,7 +409,7 @@ impl<'a> PackObjects<'a> {
             if let Some(hit) = self.cache.borrow().get(self.entry_at(at)) {
                 break hit;
             }
-            if deltas.len() > 10_000 {
+            if deltas.len() > MAX_CHAIN {
                 return Err(PackError::ChainTooLong);
             }
             let (header, payload) = read_entry(self.src, at)?;

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Located, Location, PackFile, Store, StoreError, StoredChunks};
-use crate::format::loose;
 use crate::format::object::{self, BadObject, ObjectId, ObjectType};
 use crate::format::pack::{
     BaseCache, EntryHeader, Object, PackError, PackObjects, BASE_CACHE_BYTES,
 };
+use crate::format::{idx, loose};
 use crate::store::sql::Sql;
 
 /// Where a chain of annotated tags leads.
@@ -91,14 +91,16 @@ impl<S: Sql> ObjectReader<S> {
     /// The object whose entry is at `offset` in `pack`.
     pub fn object_at(&self, pack: PackId, offset: u64) -> Result<Object, PackError> {
         let source = self.chunks(pack);
+        // A REF_DELTA's base is in the same pack. Its object row usually points there; when
+        // an older copy holds the row, the pack's own index says where this pack has it.
         let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
-            Ok(match self.store.locate(base)? {
+            match self.store.locate(base)? {
                 Some(Located {
                     location: Location::Packed { pack: p, offset },
                     ..
-                }) if p == pack => Some(offset),
-                _ => None,
-            })
+                }) if p == pack => Ok(Some(offset)),
+                _ => idx::find(&StoredChunks::new(&self.store, pack, PackFile::Idx), base),
+            }
         };
         PackObjects::new(pack, &*source, &find, &self.cache).object_at(offset)
     }
