@@ -7,6 +7,7 @@
 use crate::format::pack::PackId;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
 use sha1::{Digest, Sha1};
@@ -20,6 +21,7 @@ use crate::format::pack::{
     BASE_CACHE_BYTES,
 };
 use crate::format::zlib::Inflater;
+use crate::limits::OverLimit;
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, NewObject, PackFile, Store, StoreError, StoredChunks};
 
@@ -95,6 +97,9 @@ pub enum IndexError {
     /// A delta chain longer than the chains stored packs are read back through.
     #[error("delta chain too long at offset {0}")]
     ChainTooLong(u64),
+    /// An object larger than the server takes.
+    #[error(transparent)]
+    OverLimit(#[from] OverLimit),
     /// Deltas whose bases are neither in the pack nor resolvable.
     #[error("pack has {n} unresolved delta{s} (missing delta base)", n = .0, s = if *.0 == 1 { "" } else { "s" })]
     Unresolved(usize),
@@ -240,6 +245,8 @@ impl<S: Sql> ChunkSource for Spool<'_, S> {
 /// A pack being received: feed it bytes as they arrive, then [`IndexPack::finish`].
 pub struct IndexPack<'s, S: Sql> {
     spool: Spool<'s, S>,
+    /// The largest object taken, whole or as a delta's result.
+    max_object: u64,
     sha: Sha1,
     phase: Phase,
     partial: Vec<u8>,
@@ -256,9 +263,11 @@ pub struct IndexPack<'s, S: Sql> {
 }
 
 impl<'s, S: Sql> IndexPack<'s, S> {
-    /// Starts receiving a pack into `store`, owned by the pending row `push`.
-    pub fn new(store: &'s Store<S>, push: PackId) -> IndexPack<'s, S> {
+    /// Starts receiving a pack into `store`, owned by the pending row `push`, taking
+    /// objects of at most `max_object` bytes.
+    pub fn new(store: &'s Store<S>, push: PackId, max_object: u64) -> IndexPack<'s, S> {
         IndexPack {
+            max_object,
             spool: Spool {
                 store,
                 push,
@@ -364,6 +373,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             return Ok(take);
         };
         let used = header.len - before;
+        self.check_size(header.size, offset)?;
         let kind_keeps = match header.kind {
             EntryKind::Whole(ObjectType::Blob) => header.size <= (BASE_CACHE_BYTES / 4) as u64,
             _ => true,
@@ -407,7 +417,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 cur.produced += piece.len() as u64;
                 overflow |= cur.produced > declared;
                 if overflow {
-                    return;
+                    return ControlFlow::Break(());
                 }
                 if let Some(hasher) = cur.hasher.as_mut() {
                     hasher.update(piece);
@@ -415,6 +425,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 if cur.keep {
                     cur.data.extend_from_slice(piece);
                 }
+                ControlFlow::Continue(())
             })
             .map_err(|_| PackError::Zlib(cur.offset))?;
         if overflow {
@@ -449,6 +460,24 @@ impl<'s, S: Sql> IndexPack<'s, S> {
 
     fn offset_of(&self, id: &ObjectId) -> Option<u64> {
         self.by_id.get(id).map(|&i| self.entries[i].offset)
+    }
+
+    /// Refuses an object (or a delta) of `size` bytes over the limit.
+    fn check_size(&self, size: u64, offset: u64) -> Result<(), IndexError> {
+        if size <= self.max_object {
+            return Ok(());
+        }
+        Err(IndexError::OverLimit(OverLimit {
+            what: format!("object at offset {offset} is {size} bytes"),
+            limit: self.max_object,
+            var: "MAX_OBJECT_BYTES",
+        }))
+    }
+
+    /// Refuses a delta whose result would be over the limit, before it is applied.
+    fn check_result_size(&self, delta: &[u8], offset: u64) -> Result<(), IndexError> {
+        let (_, result) = delta::sizes(delta).map_err(|why| IndexError::Delta { offset, why })?;
+        self.check_size(result, offset)
     }
 
     /// A delta's base entry (its offset and depth) if the base is resolved, or else what
@@ -498,6 +527,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 }
                 Ok((base_offset, depth)) => {
                     let depth = deeper(depth, offset)?;
+                    self.check_result_size(&current.data, offset)?;
                     let find = |id: &ObjectId| Ok(self.offset_of(id));
                     let Object { kind, data: base } = self.reader(&find).object_at(base_offset)?;
                     let data = delta::apply(&base, &current.data)
@@ -535,7 +565,8 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         let mut ready = self.released_by(index);
         while let Some(child) = ready.pop() {
             let offset = self.entries[child].offset;
-            let (header, _) = pack::read_entry(&self.spool, offset)?;
+            let (header, delta) = pack::read_entry(&self.spool, offset)?;
+            self.check_result_size(&delta, offset)?;
             let Ok((_, base_depth)) = self.base_of(header.kind, offset)? else {
                 return Err(IndexError::Unresolved(1));
             };

@@ -10,6 +10,7 @@
 pub mod format;
 pub mod http;
 pub mod index_pack;
+pub mod limits;
 pub mod pack_objects;
 pub mod protocol;
 pub mod receive_pack;

@@ -369,16 +369,16 @@ impl<'r, S: Sql> Walker<'r, S> {
                 .iter()
                 .map(|base| self.read_tree(base))
                 .collect::<Result<_, _>>()?;
-            let base_entries: Vec<Vec<TreeEntry>> = bases
+            let base_entries: Vec<HashMap<&[u8], TreeEntry>> = bases
                 .iter()
                 .zip(&base_data)
-                .map(|(base, d)| object::tree_entries(d).map_err(|why| corrupt_tree(*base, why)))
+                .map(|(base, d)| by_name(d).map_err(|why| corrupt_tree(*base, why)))
                 .collect::<Result<_, _>>()?;
             let entries = object::tree_entries(&data).map_err(|why| corrupt_tree(id, why))?;
             for entry in entries {
                 let same_path: Vec<ObjectId> = base_entries
                     .iter()
-                    .filter_map(|list| list.iter().find(|b| b.name == entry.name))
+                    .filter_map(|names| names.get(entry.name))
                     .filter(|b| b.kind == entry.kind)
                     .map(|b| b.id)
                     .collect();
@@ -440,6 +440,16 @@ impl<'r, S: Sql> Walker<'r, S> {
             .copied()
             .ok_or(corrupt(BadObject::CommitWithoutTree))
     }
+}
+
+/// A tree's entries by name, so that comparing two trees costs their sizes, not their
+/// product; of two entries with one name (which git never writes), the first counts.
+fn by_name(data: &[u8]) -> Result<HashMap<&[u8], TreeEntry<'_>>, BadObject> {
+    let mut names = HashMap::new();
+    for entry in object::tree_entries(data)? {
+        names.entry(entry.name).or_insert(entry);
+    }
+    Ok(names)
 }
 
 fn corrupt_tree(id: ObjectId, why: BadObject) -> StoreError {

@@ -115,7 +115,10 @@ fn upload_pack_bodies_are_gunzipped_parsed_and_checked_in_that_order() {
         .to_string();
     let body = upload_request(&[main], "side-band-64k ofs-delta", &[], &[], true);
     let refused = |store: &Store<Db>, body: Vec<u8>, gzipped| match backend::upload_pack(
-        store, body, gzipped,
+        store,
+        body,
+        gzipped,
+        &Default::default(),
     ) {
         Ok(_) => panic!("refused"),
         Err(reply) => (reply.status, text(&reply)),
@@ -134,7 +137,7 @@ fn upload_pack_bodies_are_gunzipped_parsed_and_checked_in_that_order() {
         (404, "repository not found\n".into())
     );
     for (bytes, gzipped) in [(gzip(&body), true), (body, false)] {
-        match backend::upload_pack(&store, bytes, gzipped) {
+        match backend::upload_pack(&store, bytes, gzipped, &Default::default()) {
             Ok(Answer::Pack(negotiation, _)) => assert_eq!(negotiation, b"0008NAK\n"),
             _ => panic!("a pack"),
         }

@@ -14,6 +14,7 @@ use git_on_durable_objects::format::zlib;
 use git_on_durable_objects::http::dumb;
 use git_on_durable_objects::http::reply::Body;
 use git_on_durable_objects::http::route::Endpoint;
+use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::{self, advertise};
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, Store};
@@ -270,7 +271,10 @@ fn small_push_is_stored_loose_and_served_byte_for_byte() {
     };
     let mut raw = Vec::new();
     let (used, done) = zlib::Inflater::new()
-        .feed(&file, &mut |c| raw.extend_from_slice(c))
+        .feed(&file, &mut |c| {
+            raw.extend_from_slice(c);
+            std::ops::ControlFlow::Continue(())
+        })
         .unwrap();
     assert!(done && used == file.len(), "one whole zlib stream");
     let content = repo.git_with(&["cat-file", "commit", &new], b"");
@@ -550,13 +554,15 @@ fn rejects_a_truncated_pack_and_cleans_up_an_aborted_one() {
 
     // The client goes away mid-body: the host aborts the push.
     let before = snapshot(&s.db);
-    let mut push = git_on_durable_objects::receive_pack::ReceivePack::new(&s.store);
+    let mut push =
+        git_on_durable_objects::receive_pack::ReceivePack::new(&s.store, &Default::default());
     push.feed(&body).unwrap();
     push.abort().unwrap();
     assert_eq!(snapshot(&s.db), before);
 
     // The object was evicted mid-push: the next start removes the leftovers.
-    let mut push = git_on_durable_objects::receive_pack::ReceivePack::new(&s.store);
+    let mut push =
+        git_on_durable_objects::receive_pack::ReceivePack::new(&s.store, &Default::default());
     push.feed(&body).unwrap();
     drop(push);
     assert_ne!(snapshot(&s.db), before);
@@ -1299,7 +1305,8 @@ fn a_pack_cut_inside_its_header_is_truncated_and_no_bytes_are_no_pack() {
         "pack is truncated at offset 5",
     );
     let push = s.store.begin_push().unwrap();
-    let nothing = git_on_durable_objects::index_pack::IndexPack::new(&s.store, push).finish();
+    let nothing =
+        git_on_durable_objects::index_pack::IndexPack::new(&s.store, push, u64::MAX).finish();
     assert_eq!(
         nothing.err().map(|e| e.to_string()).as_deref(),
         Some("no pack data received")
@@ -1705,5 +1712,116 @@ fn a_ref_delta_reads_its_base_from_its_own_pack_when_an_older_copy_holds_the_row
     assert_eq!(
         store.read_object(&hash(&x)).unwrap().unwrap().data.to_vec(),
         x
+    );
+}
+
+// ---- limits: named in the refusal, and nothing changes ----
+
+#[test]
+fn a_push_over_a_limit_is_refused_naming_it() {
+    let s = scene();
+    let limits = Limits::default();
+    let refused = |body: &[u8], limits: &Limits| {
+        let before = snapshot(&s.db);
+        let result = run_push_within(&s.store, body, 1000, limits);
+        assert_eq!(snapshot(&s.db), before);
+        result
+    };
+    // The body: the pack stops being read at the limit.
+    let body = s.update_main(&s.next_pack());
+    let small = Limits {
+        push_bytes: body.len() as u64 - 1,
+        ..limits
+    };
+    let lines = report_lines(&refused(&body, &small).unwrap());
+    assert_eq!(
+        lines,
+        vec![
+            format!(
+                "unpack pack exceeds maximum allowed size: over the limit of {} (MAX_PUSH_BYTES)",
+                body.len() - 1
+            ),
+            "ng refs/heads/main unpacker error".into()
+        ]
+    );
+    // Ref updates.
+    let commands: Vec<(String, String, String)> = (0..4)
+        .map(|i| (ZERO.into(), s.main.clone(), format!("refs/tags/t{i}")))
+        .collect();
+    let body = push_body(&commands, "report-status", b"");
+    let three = Limits {
+        push_refs: 3,
+        ..limits
+    };
+    assert_eq!(
+        refused(&body, &three).unwrap_err().to_string(),
+        "too many ref updates: over the limit of 3 (MAX_PUSH_REFS)"
+    );
+    // Command lines, however few.
+    let long = format!("refs/heads/{}", "a".repeat(60_000));
+    let commands: Vec<(String, String, String)> = (0..80)
+        .map(|i| (ZERO.into(), s.main.clone(), format!("{long}{i}")))
+        .collect();
+    assert_eq!(
+        refused(&push_body(&commands, "report-status", b""), &limits)
+            .unwrap_err()
+            .to_string(),
+        "push commands take more than 4194304 bytes"
+    );
+}
+
+#[test]
+fn an_object_over_the_size_limit_is_refused_before_it_is_built() {
+    let s = scene();
+    // 157 bytes that would build 256 MiB: a 64 KiB zero blob, then a delta of 4,096 copies
+    // of all of it.
+    let base = vec![0u8; 1 << 16];
+    let mut delta = vec![0x80, 0x80, 0x04]; // base size 65,536
+    delta.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x01]); // result size 256 MiB
+    delta.extend(std::iter::repeat_n(0x80, 4096)); // copy 0x10000 bytes at 0
+    let mut bomb = vec![whole_entry(ObjectType::Blob, &base)];
+    let at = 12 + bomb[0].len() as u64;
+    let mut entry = pack::encode_entry_header(EntryKind::OfsDelta(12), delta.len() as u64, at);
+    entry.extend_from_slice(&zlib::deflate(&delta));
+    bomb.push(entry);
+    let pack = raw_pack(&bomb);
+    assert!(pack.len() < 200, "{} bytes", pack.len());
+    let body = push_body(
+        &[(
+            ZERO.into(),
+            ObjectId([1; 20]).to_hex(),
+            "refs/tags/bomb".into(),
+        )],
+        "report-status",
+        &pack,
+    );
+    assert_eq!(
+        s.rejected(&body)[0],
+        format!(
+            "unpack object at offset {at} is 268435456 bytes: over the limit of 33554432 \
+             (MAX_OBJECT_BYTES)"
+        )
+    );
+    // A whole object over a lower limit.
+    let limits = Limits {
+        object_bytes: 1000,
+        ..Limits::default()
+    };
+    let pack = raw_pack(&[whole_entry(ObjectType::Blob, &[7; 1001])]);
+    let body = push_body(
+        &[(
+            ZERO.into(),
+            ObjectId([1; 20]).to_hex(),
+            "refs/tags/big".into(),
+        )],
+        "report-status",
+        &pack,
+    );
+    let before = snapshot(&s.db);
+    let lines = report_lines(&run_push_within(&s.store, &body, 100, &limits).unwrap());
+    assert_eq!(snapshot(&s.db), before);
+    assert_eq!(
+        lines[0],
+        "unpack object at offset 12 is 1001 bytes: over the limit of 1000 (MAX_OBJECT_BYTES)"
     );
 }

@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::store::Store;
 use git_on_durable_objects::upload_pack::{self, Answer};
 
@@ -20,7 +21,7 @@ fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
 
 /// The body of one request's answer, negotiation and pack, as sent.
 fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
-    let request = upload_pack::parse_request(body).unwrap();
+    let request = upload_pack::parse_request(body, &Limits::default()).unwrap();
     let mut response = Vec::new();
     match upload_pack::serve(store, request).unwrap() {
         Answer::Negotiation(bytes) => response = bytes,
@@ -334,7 +335,9 @@ fn a_want_after_the_want_section_is_refused() {
     git_on_durable_objects::format::pktline::write_str(&mut body, &want);
     body.extend_from_slice(b"0000");
     git_on_durable_objects::format::pktline::write_str(&mut body, &want);
-    let err = upload_pack::parse_request(&body).err().unwrap();
+    let err = upload_pack::parse_request(&body, &Limits::default())
+        .err()
+        .unwrap();
     assert_eq!(
         err.to_string(),
         format!("unexpected line {:?}", want.trim_end())
@@ -344,7 +347,9 @@ fn a_want_after_the_want_section_is_refused() {
 #[test]
 fn deepen_zero_is_refused() {
     let body = upload_request(&["a".repeat(40)], CAPS, &["deepen 0".into()], &[], true);
-    let err = upload_pack::parse_request(&body).err().unwrap();
+    let err = upload_pack::parse_request(&body, &Limits::default())
+        .err()
+        .unwrap();
     assert_eq!(err.to_string(), "unexpected line \"deepen 0\"");
 }
 
@@ -357,7 +362,7 @@ fn malformed_requests_are_bad_requests() {
         b"000bbogus x\n",
     ] {
         assert!(
-            upload_pack::parse_request(body).is_err(),
+            upload_pack::parse_request(body, &Limits::default()).is_err(),
             "{:?}",
             String::from_utf8_lossy(body)
         );
@@ -1175,4 +1180,54 @@ fn capabilities_on_a_later_want_count_as_git_counts_them() {
     );
     let theirs = split_response(&git_upload_pack(&repo, &body)).unwrap().1;
     assert_eq!(ours, index(&Repo::new(), &theirs));
+}
+
+#[test]
+fn wants_and_haves_are_taken_once_and_bounded() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let older = repo.git(&["rev-parse", "main~5"]);
+    // A want named 10,000 times, and a have named as often, cost what one of each does.
+    let body = upload_request(
+        &vec![main.clone(); 10_000],
+        CAPS,
+        &[],
+        &vec![older.clone(); 10_000],
+        true,
+    );
+    let once = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &[],
+        std::slice::from_ref(&older),
+        true,
+    );
+    assert_eq!(fetch(&store, &body), fetch(&store, &once));
+    // Over a limit, git's ERR line names it.
+    let refusal = |limits: Limits| match git_on_durable_objects::http::backend::upload_pack(
+        &store,
+        body.clone(),
+        false,
+        &limits,
+    ) {
+        Ok(Answer::Negotiation(bytes)) => String::from_utf8(bytes).unwrap(),
+        _ => panic!("not refused"),
+    };
+    let err = |text: &str| format!("{:04x}ERR upload-pack: {text}\n", text.len() + 22);
+    let few_wants = Limits {
+        wants: 0,
+        ..Limits::default()
+    };
+    assert_eq!(
+        refusal(few_wants),
+        err("too many wants: over the limit of 0 (MAX_WANTS)")
+    );
+    let no_haves = Limits {
+        haves: 0,
+        ..Limits::default()
+    };
+    assert_eq!(
+        refusal(no_haves),
+        err("too many haves: over the limit of 0 (MAX_HAVES)")
+    );
 }

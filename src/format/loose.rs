@@ -8,7 +8,10 @@ pub fn parse(file: &[u8]) -> Option<(ObjectType, Vec<u8>)> {
     let mut inflater = zlib::Inflater::new();
     let mut raw = Vec::new();
     let (_, done) = inflater
-        .feed(file, &mut |c| raw.extend_from_slice(c))
+        .feed(file, &mut |c| {
+            raw.extend_from_slice(c);
+            std::ops::ControlFlow::Continue(())
+        })
         .ok()?;
     if !done {
         return None;

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
 use crate::format::delta::{self, DeltaError};
@@ -270,9 +271,13 @@ fn scan_entry(
         let (used, done) = inflater
             .feed(piece.bytes(), &mut |piece| {
                 inflated += piece.len();
-                if !raw && inflated <= size {
+                if inflated > size {
+                    return ControlFlow::Break(());
+                }
+                if !raw {
                     data.extend_from_slice(piece);
                 }
+                ControlFlow::Continue(())
             })
             .map_err(|_| corrupt())?;
         if inflated > size {

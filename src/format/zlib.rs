@@ -2,6 +2,8 @@
 //! (through flate2), a Rust port of zlib that inflates git's many small streams markedly
 //! faster than miniz_oxide in wasm.
 
+use std::ops::ControlFlow;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The compression level for objects we deflate ourselves (git's `core.compression` default).
@@ -51,8 +53,10 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, ZlibError> {
     let mut inflater = Inflater::with_format(false);
     let mut out = Vec::new();
     let (used, done) = inflater.feed(deflated, &mut |chunk| {
-        if out.len() <= limit {
-            out.extend_from_slice(chunk);
+        out.extend_from_slice(chunk);
+        match out.len() > limit {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(()),
         }
     })?;
     let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
@@ -98,12 +102,13 @@ impl Inflater {
         self.state.reset(true);
     }
 
-    /// Feeds `input`, handing every inflated piece to `sink`. Returns how many input bytes
-    /// were used and whether the stream ended (then the rest of `input` is not ours).
+    /// Feeds `input`, handing every inflated piece to `sink`, which may stop the inflating
+    /// (when it has seen more than it allows). Returns how many input bytes were used and
+    /// whether the stream ended (then the rest of `input` is not ours).
     pub fn feed(
         &mut self,
         input: &[u8],
-        sink: &mut dyn FnMut(&[u8]),
+        sink: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<(usize, bool), ZlibError> {
         let mut used = 0;
         loop {
@@ -115,8 +120,8 @@ impl Inflater {
             let consumed = (self.state.total_in() - before_in) as usize;
             let produced = (self.state.total_out() - before_out) as usize;
             used += consumed;
-            if produced > 0 {
-                sink(&self.scratch[..produced]);
+            if produced > 0 && sink(&self.scratch[..produced]).is_break() {
+                return Ok((used, false));
             }
             match status {
                 Status::StreamEnd => return Ok((used, true)),
@@ -144,7 +149,10 @@ mod tests {
         let mut used_total = 0;
         for piece in input.chunks(7) {
             let (used, done) = inflater
-                .feed(piece, &mut |c| out.extend_from_slice(c))
+                .feed(piece, &mut |c| {
+                    out.extend_from_slice(c);
+                    ControlFlow::Continue(())
+                })
                 .unwrap();
             used_total += used;
             if done {
@@ -153,6 +161,21 @@ mod tests {
         }
         assert_eq!(used_total, first.len());
         assert_eq!(out, vec![b'a'; 100_000]);
+    }
+
+    #[test]
+    fn stops_when_the_sink_has_seen_enough() {
+        // 16 MiB of zeros deflate to about 16 KiB; the sink stops after its first piece.
+        let bomb = deflate(&vec![0; 16 << 20]);
+        let mut pieces = 0;
+        let (used, done) = Inflater::new()
+            .feed(&bomb, &mut |_| {
+                pieces += 1;
+                ControlFlow::Break(())
+            })
+            .unwrap();
+        assert_eq!((pieces, done), (1, false));
+        assert!(used < bomb.len() / 10, "used {used} of {}", bomb.len());
     }
 
     #[test]
@@ -174,7 +197,10 @@ mod tests {
         let inflate = |input: &[u8]| {
             let mut out = Vec::new();
             Inflater::new()
-                .feed(input, &mut |c| out.extend_from_slice(c))
+                .feed(input, &mut |c| {
+                    out.extend_from_slice(c);
+                    ControlFlow::Continue(())
+                })
                 .map(|(_, done)| (done, out))
         };
         assert_eq!(inflate(&data), Ok((true, b"hello".to_vec())));

@@ -11,6 +11,8 @@ use worker::{
 use crate::http::backend::{self, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
 use crate::http::route;
+use crate::limits::{Limits, OverLimit};
+use crate::protocol::BadRequest;
 use crate::receive_pack::ReceivePack;
 use crate::store::sql::{Sql, SqlError, Value};
 use crate::store::{Store, StoreError};
@@ -155,20 +157,32 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 pub struct Repo {
     store: Store<DoSql>,
     sql: DoSql,
+    limits: Limits,
     broken: Option<String>,
 }
 
 impl worker::DurableObject for Repo {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = DoSql::new(&state);
         let store = Store::new(sql.clone());
-        let broken = store.open().err().map(|e| e.to_string());
-        Repo { store, sql, broken }
+        let limits = Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()));
+        let broken = match (&limits, store.open()) {
+            (Err(e), _) => Some(format!("bad configuration: {e}")),
+            (_, Err(e)) => Some(format!("repository storage failed to open: {e}")),
+            _ => None,
+        };
+        let limits = limits.unwrap_or_default();
+        Repo {
+            store,
+            sql,
+            limits,
+            broken,
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
         if let Some(reason) = &self.broken {
-            return text(500, &format!("repository storage failed to open: {reason}"));
+            return text(500, reason);
         }
         let route = match route::parse(&req.path()) {
             Ok(route) => route,
@@ -217,7 +231,7 @@ impl Repo {
             .headers()
             .get("Content-Encoding")?
             .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
-        let answer = match backend::upload_pack(&self.store, body, gzipped) {
+        let answer = match backend::upload_pack(&self.store, body, gzipped, &self.limits) {
             Ok(answer) => answer,
             Err(reply) => return respond(reply, None),
         };
@@ -240,7 +254,19 @@ impl Repo {
     }
 
     async fn receive_pack(&self, mut req: Request) -> Result<Response> {
-        let mut push = ReceivePack::new(&self.store);
+        let declared = req.headers().get("Content-Length")?;
+        let limit = self.limits.push_bytes;
+        if let Some(size) = declared.and_then(|n| n.parse::<u64>().ok()) {
+            if size > limit {
+                let over = OverLimit {
+                    what: format!("push body of {size} bytes"),
+                    limit,
+                    var: "MAX_PUSH_BYTES",
+                };
+                return respond(BadRequest::OverLimit(over).into(), None);
+            }
+        }
+        let mut push = ReceivePack::new(&self.store, &self.limits);
         let mut bad = None;
         if let Ok(mut body) = req.stream() {
             while let Some(chunk) = body.next().await {

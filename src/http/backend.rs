@@ -6,6 +6,7 @@ use crate::format::zlib;
 use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
 use crate::http::route::Endpoint;
+use crate::limits::Limits;
 use crate::protocol::BadRequest;
 use crate::store::sql::Sql;
 use crate::store::{Store, StoreError};
@@ -80,13 +81,20 @@ pub fn upload_pack<S: Sql>(
     store: &Store<S>,
     body: Vec<u8>,
     gzipped: bool,
+    limits: &Limits,
 ) -> Result<upload_pack::Answer<S>, Reply> {
     let body = if gzipped {
         zlib::gunzip(&body, MAX_UPLOAD_REQUEST).map_err(|_| BadRequest::Gzip)?
     } else {
         body
     };
-    let request = upload_pack::parse_request(&body)?;
+    let request = match upload_pack::parse_request(&body, limits) {
+        Err(BadRequest::OverLimit(over)) => {
+            let refusal = upload_pack::err_line(&format!("upload-pack: {over}"));
+            return Ok(upload_pack::Answer::Negotiation(refusal));
+        }
+        parsed => parsed?,
+    };
     if !store.exists()? {
         return Err(Reply::repository_not_found());
     }

@@ -83,7 +83,11 @@ impl Reply {
 /// A malformed request is the client's fault: 400, with the reason.
 impl From<BadRequest> for Reply {
     fn from(e: BadRequest) -> Reply {
-        Reply::text(400, &e.to_string())
+        let status = match e {
+            BadRequest::OverLimit(_) | BadRequest::CommandsTooLong(_) => 413,
+            _ => 400,
+        };
+        Reply::text(status, &e.to_string())
     }
 }
 

@@ -5,6 +5,7 @@ pub mod advertise;
 pub mod capabilities;
 
 use crate::format::pktline::PktError;
+use crate::limits::OverLimit;
 
 /// Why a request is not well formed: HTTP answers it with 400 and this one-line reason.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,9 +31,16 @@ pub enum BadRequest {
     /// A push's capabilities after a NUL on a command other than the first.
     #[error("capabilities after the first command")]
     LateCapabilities,
+    /// A push whose command lines take more bytes than the server holds.
+    #[error("push commands take more than {0} bytes")]
+    CommandsTooLong(usize),
     /// A push's commands not ended by a flush packet.
     #[error("request ended before the flush packet")]
     EndedBeforeFlush,
+    /// A request that asks for more than the server's limits allow: HTTP answers it with
+    /// 413, or upload-pack with an `ERR` line.
+    #[error(transparent)]
+    OverLimit(#[from] OverLimit),
     /// A fetch whose last pkt-line is cut short.
     #[error("truncated pkt-line at the end of the request")]
     Truncated,

@@ -5,6 +5,7 @@
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pktline::{self, Band, Pkt};
 use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
+use crate::limits::{Limits, OverLimit};
 use crate::protocol::advertise;
 use crate::protocol::capabilities::Capabilities;
 use crate::store::sql::Sql;
@@ -15,6 +16,10 @@ use crate::AGENT;
 pub const CAPABILITIES: &str = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta no-thin push-options object-format=sha1";
 
 pub use crate::protocol::BadRequest;
+
+/// The most bytes a push's command lines may take: room for ten thousand updates with
+/// names of 300 bytes, and a bound on what is held before the pack arrives.
+pub const MAX_COMMAND_BYTES: usize = 4 << 20;
 pub use update::{Command, Refusal, Verdict};
 
 mod update;
@@ -28,6 +33,9 @@ pub enum UnpackError {
     /// The pack does not verify.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The body is larger than the server takes.
+    #[error(transparent)]
+    OverLimit(OverLimit),
     /// Storage failed while the pack was stored or the refs moved.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -53,6 +61,11 @@ enum Phase {
 /// A receive-pack request in progress.
 pub struct ReceivePack<'s, S: Sql> {
     store: &'s Store<S>,
+    limits: Limits,
+    /// Body bytes taken so far.
+    received: u64,
+    /// Bytes of the command lines so far.
+    command_bytes: usize,
     phase: Phase,
     buf: Vec<u8>,
     commands: Vec<Command>,
@@ -62,10 +75,13 @@ pub struct ReceivePack<'s, S: Sql> {
 }
 
 impl<'s, S: Sql> ReceivePack<'s, S> {
-    /// Starts handling a `POST git-receive-pack` for the repository in `store`.
-    pub fn new(store: &'s Store<S>) -> Self {
+    /// Starts handling a `POST git-receive-pack` for the repository in `store`, within `limits`.
+    pub fn new(store: &'s Store<S>, limits: &Limits) -> Self {
         ReceivePack {
             store,
+            limits: *limits,
+            received: 0,
+            command_bytes: 0,
             phase: Phase::Commands,
             buf: Vec::new(),
             commands: Vec::new(),
@@ -78,6 +94,14 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// Takes the next bytes of the request body. A malformed command section is a
     /// [`BadRequest`]; a bad pack is remembered and reported at the end, as git does.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), BadRequest> {
+        self.received += data.len() as u64;
+        if self.received > self.limits.push_bytes && self.pack_error.is_none() {
+            self.pack_error = Some(UnpackError::OverLimit(OverLimit {
+                what: "pack exceeds maximum allowed size".into(),
+                limit: self.limits.push_bytes,
+                var: "MAX_PUSH_BYTES",
+            }));
+        }
         if let Phase::Pack = self.phase {
             self.feed_pack(data);
             return Ok(());
@@ -117,6 +141,10 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     }
 
     fn command_line(&mut self, line: &[u8]) -> Result<(), BadRequest> {
+        self.command_bytes += line.len();
+        if self.command_bytes > MAX_COMMAND_BYTES {
+            return Err(BadRequest::CommandsTooLong(MAX_COMMAND_BYTES));
+        }
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let (command, caps) = match line.iter().position(|&b| b == 0) {
             Some(nul) => (&line[..nul], Some(&line[nul + 1..])),
@@ -139,6 +167,13 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         let new = ObjectId::from_hex(&command[41..81]).ok_or_else(bad)?;
         let name = String::from_utf8(command[82..].to_vec()).map_err(|_| bad())?;
         self.commands.push(Command { old, new, name });
+        let limit = self.limits.push_refs;
+        Limits::check(
+            self.commands.len(),
+            limit,
+            "too many ref updates",
+            "MAX_PUSH_REFS",
+        )?;
         Ok(())
     }
 
@@ -148,7 +183,10 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         }
         if self.pack.is_none() {
             match self.store.begin_push() {
-                Ok(push) => self.pack = Some(IndexPack::new(self.store, push)),
+                Ok(push) => {
+                    let max_object = self.limits.object_bytes;
+                    self.pack = Some(IndexPack::new(self.store, push, max_object));
+                }
                 Err(e) => {
                     self.pack_error = Some(e.into());
                     return;

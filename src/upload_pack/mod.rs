@@ -8,7 +8,7 @@ mod select;
 mod v0;
 mod wants;
 
-pub use v0::{advertise, parse_request, serve, Request, CAPABILITIES};
+pub use v0::{advertise, err_line, parse_request, serve, Request, CAPABILITIES};
 
 use crate::pack_objects::PackStream;
 use crate::store::sql::Sql;

@@ -6,8 +6,11 @@ use super::negotiate::Common;
 use super::select::{self, Selection};
 use super::wants::{self, Fetch, FetchError, Resolved};
 use super::Answer;
+use std::collections::HashSet;
+
 use crate::format::object::ObjectId;
 use crate::format::pktline::{self, Pkt, SideBand};
+use crate::limits::Limits;
 use crate::pack_objects::{Options, PackStream};
 use crate::protocol::advertise;
 use crate::protocol::capabilities::Capabilities;
@@ -38,6 +41,11 @@ pub fn advertise<S: Sql>(store: &Store<S>) -> Result<Vec<u8>, StoreError> {
 #[derive(Clone, Debug, Default)]
 pub struct Request {
     fetch: Fetch,
+    /// Wants seen so far: git's upload-pack takes each once however often it is named.
+    wanted: HashSet<ObjectId>,
+    /// Haves seen so far, likewise.
+    had: HashSet<ObjectId>,
+    limits: Limits,
     done: bool,
     /// Whether a `have` section was sent at all: a shallow fetch first sends only its wants
     /// and deepen lines, to learn the shallow boundary.
@@ -51,9 +59,12 @@ fn parse_id(rest: &[u8], line: &[u8]) -> Result<ObjectId, BadRequest> {
         .ok_or_else(|| BadRequest::MalformedLine(String::from_utf8_lossy(line).trim_end().into()))
 }
 
-/// Parses an upload-pack request (already gunzipped).
-pub fn parse_request(body: &[u8]) -> Result<Request, BadRequest> {
-    let mut request = Request::default();
+/// Parses an upload-pack request (already gunzipped), within `limits`.
+pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, BadRequest> {
+    let mut request = Request {
+        limits: *limits,
+        ..Request::default()
+    };
     let mut pos = 0;
     let mut section = 0;
     while let Some((pkt, len)) = pktline::decode(&body[pos..])? {
@@ -97,10 +108,20 @@ impl Request {
             if let Some(caps) = rest.get(41..) {
                 self.caps.add(&String::from_utf8_lossy(caps));
             }
-            self.fetch.wants.push(parse_id(rest, line)?);
+            let id = parse_id(rest, line)?;
+            if self.wanted.insert(id) {
+                self.fetch.wants.push(id);
+                let limit = self.limits.wants;
+                Limits::check(self.fetch.wants.len(), limit, "too many wants", "MAX_WANTS")?;
+            }
         } else if let Some(rest) = text.strip_prefix(b"have ") {
             self.negotiates = true;
-            self.fetch.haves.push(parse_id(rest, line)?);
+            let id = parse_id(rest, line)?;
+            if self.had.insert(id) {
+                self.fetch.haves.push(id);
+                let limit = self.limits.haves;
+                Limits::check(self.fetch.haves.len(), limit, "too many haves", "MAX_HAVES")?;
+            }
         } else if let Some(rest) = text.strip_prefix(b"shallow ") {
             self.fetch.client_shallow.push(parse_id(rest, line)?);
         } else if let Some(rest) = text.strip_prefix(b"deepen-since ") {
@@ -121,7 +142,8 @@ impl Request {
     }
 }
 
-fn err_line(message: &str) -> Vec<u8> {
+/// An `ERR` line, which git shows as `fatal: remote error: <message>`.
+pub fn err_line(message: &str) -> Vec<u8> {
     let mut out = Vec::new();
     pktline::write_str(&mut out, &format!("ERR {message}\n"));
     out

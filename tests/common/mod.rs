@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 
 use git_on_durable_objects::format::pktline::{self, Pkt};
+use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
 use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::Store;
@@ -378,7 +379,17 @@ pub const ZERO: &str = "0000000000000000000000000000000000000000";
 
 /// Feeds `body` in pieces of `piece` bytes and returns the response body.
 pub fn run_push(store: &Store<Db>, body: &[u8], piece: usize) -> Result<Vec<u8>, BadRequest> {
-    let mut push = ReceivePack::new(store);
+    run_push_within(store, body, piece, &Limits::default())
+}
+
+/// [`run_push`] within `limits`.
+pub fn run_push_within(
+    store: &Store<Db>,
+    body: &[u8],
+    piece: usize,
+    limits: &Limits,
+) -> Result<Vec<u8>, BadRequest> {
+    let mut push = ReceivePack::new(store, limits);
     for part in body.chunks(piece) {
         if let Err(e) = push.feed(part) {
             push.abort().unwrap();

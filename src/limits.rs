@@ -1,0 +1,149 @@
+//! The limits that bound what one request may ask of a repository, each set by a `[vars]`
+//! entry of `wrangler.toml` and defaulting to what the platform or git makes sensible.
+
+/// How far a request may go before it is refused, naming the limit it met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `MAX_PUSH_BYTES`: the largest receive-pack request body.
+    pub push_bytes: u64,
+    /// `MAX_OBJECT_BYTES`: the largest object a push may hold, whole or as a delta's result.
+    pub object_bytes: u64,
+    /// `MAX_PUSH_REFS`: ref updates in one push.
+    pub push_refs: usize,
+    /// `MAX_WANTS`: distinct `want` lines in one upload-pack request.
+    pub wants: usize,
+    /// `MAX_HAVES`: distinct `have` lines in one upload-pack request.
+    pub haves: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // Cloudflare's request body limit on the Free and Pro plans.
+            push_bytes: 100 << 20,
+            // Objects are held whole while a push is indexed: with a delta's base beside
+            // its result, this keeps the pair well within the isolate's 128 MB.
+            object_bytes: 32 << 20,
+            push_refs: 10_000,
+            wants: 100_000,
+            haves: 100_000,
+        }
+    }
+}
+
+/// A request that goes past one of the [`Limits`]: the message names the limit and the
+/// variable that sets it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: over the limit of {limit} ({var})")]
+pub struct OverLimit {
+    /// What went over, e.g. "too many wants".
+    pub what: String,
+    /// The limit.
+    pub limit: u64,
+    /// The `[vars]` entry that sets it.
+    pub var: &'static str,
+}
+
+/// A `[vars]` entry that is not a whole number.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be a whole number, not {value:?}")]
+pub struct BadLimit {
+    /// The variable.
+    pub name: &'static str,
+    /// What it was set to.
+    pub value: String,
+}
+
+impl Limits {
+    /// Refuses `count` items of a kind limited to `limit` by `var`.
+    pub fn check(
+        count: usize,
+        limit: usize,
+        what: &str,
+        var: &'static str,
+    ) -> Result<(), OverLimit> {
+        match count > limit {
+            true => Err(OverLimit {
+                what: what.to_string(),
+                limit: limit as u64,
+                var,
+            }),
+            false => Ok(()),
+        }
+    }
+
+    /// The limits from the Worker's variables, as `var` reads them; unset ones keep their
+    /// defaults.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Limits, BadLimit> {
+        let mut limits = Limits::default();
+        let read = |name: &'static str, into: &mut u64| -> Result<(), BadLimit> {
+            if let Some(value) = var(name) {
+                *into = value.trim().parse().map_err(|_| BadLimit { name, value })?;
+            }
+            Ok(())
+        };
+        read("MAX_PUSH_BYTES", &mut limits.push_bytes)?;
+        read("MAX_OBJECT_BYTES", &mut limits.object_bytes)?;
+        for (name, field) in [
+            ("MAX_PUSH_REFS", &mut limits.push_refs),
+            ("MAX_WANTS", &mut limits.wants),
+            ("MAX_HAVES", &mut limits.haves),
+        ] {
+            let mut value = *field as u64;
+            read(name, &mut value)?;
+            *field = usize::try_from(value).unwrap_or(usize::MAX);
+        }
+        Ok(limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_override_the_defaults_and_bad_ones_are_named() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Limits::from_vars(vars(&[])), Ok(Limits::default()));
+        let set = Limits::from_vars(vars(&[
+            ("MAX_PUSH_BYTES", "1000"),
+            ("MAX_OBJECT_BYTES", " 2000 "),
+            ("MAX_PUSH_REFS", "3"),
+            ("MAX_WANTS", "4"),
+            ("MAX_HAVES", "5"),
+        ]));
+        assert_eq!(
+            set,
+            Ok(Limits {
+                push_bytes: 1000,
+                object_bytes: 2000,
+                push_refs: 3,
+                wants: 4,
+                haves: 5,
+            })
+        );
+        assert_eq!(
+            Limits::from_vars(vars(&[("MAX_WANTS", "lots")]))
+                .unwrap_err()
+                .to_string(),
+            "MAX_WANTS must be a whole number, not \"lots\""
+        );
+        assert_eq!(
+            Limits::default(),
+            Limits {
+                push_bytes: 104_857_600,
+                object_bytes: 33_554_432,
+                push_refs: 10_000,
+                wants: 100_000,
+                haves: 100_000,
+            }
+        );
+    }
+}
