@@ -10,6 +10,9 @@ bash scripts/setup.sh
 echo "== cargo test"
 cargo test --quiet 2>&1
 
+echo "== fuzz targets, briefly (so they keep building; long runs: bash fuzz/run.sh SECONDS)"
+bash fuzz/run.sh "${FUZZ_SECONDS:-20}"
+
 echo "== build the Worker"
 # Built here so that a cold compile does not count against waiting for wrangler dev;
 # wrangler's own build step then finds everything up to date.

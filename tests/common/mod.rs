@@ -308,7 +308,12 @@ fn history_template() -> PathBuf {
         .get_or_init(|| {
             use sha1::Digest;
             let version = hex::encode(&sha1::Sha1::digest(include_str!("mod.rs"))[..6]);
-            let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            // Integration tests have a target tmp directory; the fuzz targets, which share
+            // this file, use the system's.
+            let root = option_env!("CARGO_TARGET_TMPDIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir);
+            let root = root.as_path();
             let dir = root.join(format!("history-{version}"));
             if !dir.join(".git/fixture-tick").exists() {
                 std::fs::create_dir_all(root).unwrap();

@@ -1,0 +1,27 @@
+//! Delta application: the first two bytes give the base's length, the rest is base then
+//! delta. A delta applies to exactly its declared result size, or is refused.
+#![no_main]
+
+use git_on_durable_objects::format::delta;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let split = (u16::from_le_bytes(*len) as usize).min(rest.len());
+    let (base, delta) = rest.split_at(split);
+    if let Ok((_, result_size)) = delta::sizes(delta) {
+        // What the server would refuse before applying (MAX_OBJECT_BYTES).
+        if result_size > 1 << 24 {
+            return;
+        }
+    }
+    if let Ok(result) = delta::apply(base, delta) {
+        let (base_size, result_size) = delta::sizes(delta).unwrap();
+        assert_eq!(
+            (base_size, result_size),
+            (base.len() as u64, result.len() as u64)
+        );
+    }
+});

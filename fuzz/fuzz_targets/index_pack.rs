@@ -1,0 +1,51 @@
+//! Indexing a pack into a native SQLite store: any bytes are indexed or refused, and what
+//! is indexed reads back as the objects whose ids it reported.
+#![no_main]
+
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod common;
+
+use git_on_durable_objects::format::object;
+use git_on_durable_objects::index_pack::IndexPack;
+use git_on_durable_objects::store::ObjectReader;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (store, _db) = common::store(512);
+    let push = store.begin_push().unwrap();
+    let mut pack = IndexPack::new(&store, push, 1 << 20);
+    if data
+        .chunks(977)
+        .try_for_each(|piece| pack.feed(piece))
+        .is_err()
+    {
+        return;
+    }
+    let Ok(indexed) = pack.finish() else {
+        return;
+    };
+    let stored = match &indexed.stored {
+        git_on_durable_objects::index_pack::Stored::Pack {
+            name,
+            size,
+            idx_size,
+        } => store.accept_pack(
+            push,
+            name,
+            *size,
+            *idx_size,
+            &indexed.objects,
+            &indexed.commits,
+        ),
+        git_on_durable_objects::index_pack::Stored::Loose => {
+            store.accept_loose(push, &indexed.objects, &indexed.commits)
+        }
+    };
+    stored.unwrap();
+    let reader = ObjectReader::new(&store);
+    for new in &indexed.objects {
+        let read = reader.read(&new.id).unwrap().unwrap();
+        assert_eq!(object::hash(read.kind, &read.data), new.id);
+    }
+});

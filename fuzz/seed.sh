@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Writes the seed corpus of each fuzz target into fuzz/corpus/<target>/ from packs and
+# requests made by the real git: packs with OFS_DELTA and REF_DELTA entries, a tag, a
+# thin pack; push requests carrying them; fetch requests as git sends them (clone, fetch
+# with haves, shallow, gzip is left to the fuzzer).
+set -euo pipefail
+cd "$(dirname "$0")"
+corpus=corpus
+rm -rf "$corpus"
+mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+export GIT_AUTHOR_NAME=Seed GIT_AUTHOR_EMAIL=seed@example.com
+export GIT_COMMITTER_NAME=Seed GIT_COMMITTER_EMAIL=seed@example.com
+export GIT_AUTHOR_DATE="1700000000 +0000" GIT_COMMITTER_DATE="1700000000 +0000"
+git init -q -b main "$work/repo"
+cd "$work/repo"
+for i in 1 2 3 4; do
+    seq 1 $((200 * i)) >numbers.txt
+    printf 'version %s\n' "$i" >>notes.txt
+    mkdir -p dir && printf 'file %s\n' "$i" >"dir/f$i"
+    git add -A && git commit -q -m "commit $i"
+done
+git tag -a -m "a tag" v1 HEAD~1
+cd - >/dev/null
+
+pack() { # OUT ARGS...: a pack of the revisions on stdin
+    local out=$1
+    shift
+    git -C "$work/repo" pack-objects --stdout "$@" >"$out"
+}
+printf 'main\nv1\n' | pack "$corpus/index_pack/ofs.pack" --revs --delta-base-offset
+printf 'main\n' | pack "$corpus/index_pack/ref.pack" --revs
+printf 'main\n^main~2\n' | pack "$corpus/index_pack/thin.pack" --revs --thin --delta-base-offset
+printf 'main~3\n' | pack "$corpus/index_pack/first.pack" --revs
+
+pkt() { # TEXT: one pkt-line of TEXT (printf escapes allowed, \0 included)
+    printf "$1" >"$work/pkt"
+    printf '%04x' $(($(wc -c <"$work/pkt") + 4))
+    cat "$work/pkt"
+}
+zero=0000000000000000000000000000000000000000
+main=$(git -C "$work/repo" rev-parse main)
+tag=$(git -C "$work/repo" rev-parse v1)
+for seed in ofs ref first; do
+    tip=$main
+    [ "$seed" = first ] && tip=$(git -C "$work/repo" rev-parse main~3)
+    {
+        printf '\x3f' # the receive_pack target feeds the body in pieces of this byte + 1
+        pkt "$zero $tip refs/heads/main\0report-status side-band-64k atomic object-format=sha1 agent=git/2\n"
+        pkt "$zero $tag refs/tags/v1\n"
+        printf '0000'
+        cat "$corpus/index_pack/$seed.pack"
+    } >"$corpus/receive_pack/$seed"
+done
+{
+    printf '\x3f'
+    pkt "$zero $main refs/heads/a\0report-status push-options\n"
+    pkt "$main $zero refs/heads/b\n"
+    printf '0000'
+    pkt "ci.skip\n"
+    printf '0000'
+} >"$corpus/receive_pack/options"
+
+# Fetch requests, as git sends them; forty m's stand for main and forty n's for main~3.
+m=mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm
+n=nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn
+caps="multi_ack_detailed no-done side-band-64k thin-pack ofs-delta include-tag agent=git/2"
+{ pkt "want $m $caps\n"; printf '0000'; pkt "done\n"; } >"$corpus/upload_pack_request/clone"
+{ pkt "want $m $caps\n"; printf '0000'; pkt "have $n\n"; printf '0000'; } >"$corpus/upload_pack_request/negotiate"
+{ pkt "want $m $caps\n"; printf '0000'; pkt "have $n\n"; pkt "done\n"; } >"$corpus/upload_pack_request/fetch"
+{ pkt "want $m $caps deepen-relative\n"; pkt "deepen 1\n"; printf '0000'; } >"$corpus/upload_pack_request/shallow"
+{ pkt "want $m $caps\n"; pkt "shallow $n\n"; pkt "deepen-since 1600000000\n"; pkt "deepen-not refs/heads/main\n"; printf '0000'; pkt "done\n"; } >"$corpus/upload_pack_request/deepen"
+cp "$corpus"/upload_pack_request/* "$corpus/pktline/"
+
+# Deltas: two bytes of base length, the base, then a delta (copy, insert).
+printf '\x05\x00hello\x05\x08\x91\x00\x05\x03abc' >"$corpus/delta/copy-insert"
+printf '\x00\x00\x00\x03\x03abc' >"$corpus/delta/insert"
+echo "seeds in $(pwd)/$corpus"
