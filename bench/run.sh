@@ -3,7 +3,8 @@
 # and lighttpd serving the same bare repositories as static files (dumb HTTP), on this machine,
 # in the same run. Prints figures; asserts nothing about timing.
 #
-# Usage:
+# Usage (the server started with `bash scripts/dev.sh --var MAX_PUSH_BYTES:1073741824`, as
+# case d pushes more than the default limit):
 #   bench/run.sh BASE_URL                      e.g. bench/run.sh http://127.0.0.1:8787
 #   BENCH_SCALE=0.05 bench/run.sh BASE_URL     quick run (sizes scaled down)
 #

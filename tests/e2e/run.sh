@@ -31,6 +31,7 @@
 #   f: the objects a push refused for a stale old value or an existing ref carried are not served
 #      (git's receive-pack moves the pushed objects out of its quarantine before it tries the ref
 #      updates, so it serves them afterwards; ours discards them)
+#   f: the limits (MAX_OBJECT_BYTES, MAX_PUSH_BYTES, MAX_WANTS): git http-backend sets none
 #   g: CORS headers (git http-backend sends none)
 #   h: the empty repository is made by push and delete (reference-server.sh creates it)
 #   h: a malformed upload-pack request answers 4xx (git http-backend answers 200 and dies)
@@ -48,7 +49,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=178
+EXPECTED=193
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -774,6 +775,96 @@ check "f: missing objects (raw request): HTTP 200" raw_status_is "$RAW/missing.o
 check "f: missing objects (raw request): ng refs/heads/missing missing necessary objects" \
     report_is "$RAW/missing.out" "unpack ok" "ng refs/heads/missing missing necessary objects"
 unchanged_after "the missing objects"
+
+# Limits (ours only: git http-backend has none of them by default). Each refusal names the
+# limit and the [vars] entry that sets it, and changes nothing.
+if ours; then
+    big_file_push() {
+        local work=$TMP/big-object
+        rm -rf "$work" && git clone -q "$URL" "$work" 2>/dev/null || return 1
+        head -c $((33 * 1048576)) /dev/zero >"$work/zeros.bin"
+        git -C "$work" add zeros.bin && git -C "$work" commit -q -m "33 MiB of zeros" || return 1
+        if timeout "$LIMIT" git -C "$work" push origin HEAD:refs/heads/big >"$TMP/big.out" 2>&1; then
+            cat "$TMP/big.out"
+            echo "push succeeded"
+            return 1
+        fi
+        cat "$TMP/big.out"
+        grep -F "HEAD -> big (unpacker error)" "$TMP/big.out" &&
+            grep -F "bytes: over the limit of 33554432 (MAX_OBJECT_BYTES)" "$TMP/big.out"
+    }
+    check "f: git push of a 33 MiB file: [remote rejected] (unpacker error), the limit named" big_file_push
+    unchanged_after "the push of a 33 MiB file"
+
+    # 157 bytes that would build a 256 MiB object: a 64 KiB zero blob, then a delta of 4,096
+    # copies of all of it.
+    python3 - "$RAW/bomb.pack" <<'PY'
+import hashlib, sys, zlib
+def entry(type_number, data, extra=b""):
+    size = len(data)
+    head = bytearray([(type_number << 4) | (size & 15)])
+    size >>= 4
+    while size:
+        head[-1] |= 0x80
+        head.append(size & 0x7f)
+        size >>= 7
+    return bytes(head) + extra + zlib.compress(data)
+first = entry(3, bytes(65536))
+delta = bytes([0x80, 0x80, 0x04, 0x80, 0x80, 0x80, 0x80, 0x01]) + bytes([0x80]) * 4096
+distance = len(first)
+ofs = bytearray([distance & 0x7f])
+distance >>= 7
+while distance:
+    distance -= 1
+    ofs.insert(0, 0x80 | (distance & 0x7f))
+    distance >>= 7
+body = b"PACK" + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + first + entry(6, delta, bytes(ofs))
+open(sys.argv[1], "wb").write(body + hashlib.sha1(body).digest())
+open(sys.argv[1] + ".offset", "w").write(str(12 + len(first)))
+PY
+    raw_push "$URL" "$ZERO" "$MAIN" refs/heads/bomb "$RAW/bomb.pack" "$RAW/bomb.out"
+    check "f: a $(wc -c <"$RAW/bomb.pack")-byte pack that would build 256 MiB (raw request): refused, MAX_OBJECT_BYTES named" \
+        report_is "$RAW/bomb.out" \
+        "unpack object at offset $(cat "$RAW/bomb.pack.offset") is 268435456 bytes: over the limit of 33554432 (MAX_OBJECT_BYTES)" \
+        "ng refs/heads/bomb unpacker error"
+    unchanged_after "the 157-byte pack"
+
+    too_large_body() {
+        head -c $((100 * 1048576 + 1)) /dev/zero >"$RAW/huge.req"
+        code=$(curl -sS --max-time 300 -H 'Content-Type: application/x-git-receive-pack-request' \
+            --data-binary @"$RAW/huge.req" -o "$RAW/huge.out" -w '%{http_code}' "$URL/git-receive-pack")
+        rm -f "$RAW/huge.req"
+        echo "HTTP $code: $(cat "$RAW/huge.out")"
+        [ "$code" = 413 ] && contains "$RAW/huge.out" \
+            "push body of 104857601 bytes: over the limit of 104857600 (MAX_PUSH_BYTES)"
+    }
+    check "f: a push body over 100 MiB: 413, MAX_PUSH_BYTES named" too_large_body
+
+    too_many_wants() {
+        python3 - "$RAW/wants.req" <<'PY'
+import os, sys
+out = bytearray()
+for i in range(100001):
+    line = b"want %040x\n" % i
+    out += b"%04x" % (len(line) + 4) + line
+out += b"00000009done\n"
+open(sys.argv[1], "wb").write(out)
+PY
+        curl -sS --max-time 300 -H 'Expect:' -H 'Content-Type: application/x-git-upload-pack-request' \
+            --data-binary @"$RAW/wants.req" -o "$RAW/wants.out" "$URL/git-upload-pack" || return 1
+        contains "$RAW/wants.out" "ERR upload-pack: too many wants: over the limit of 100000 (MAX_WANTS)"
+    }
+    check "f: an upload-pack request with 100,001 wants: ERR, MAX_WANTS named" too_many_wants
+else
+    for name in "git push of a 33 MiB file" "a 157-byte pack that would build 256 MiB" \
+        "a push body over 100 MiB" "an upload-pack request with 100,001 wants"; do
+        skip "f: $name: refused, the limit named" "git http-backend sets no such limit"
+    done
+    for after in "the push of a 33 MiB file" "the 157-byte pack"; do
+        skip "f: refs unchanged after $after" "git http-backend sets no such limit"
+        skip "f: objects/info/packs unchanged after $after" "git http-backend sets no such limit"
+    done
+fi
 
 # ---------------------------------------------------------------------------------------------
 # g. Plain HTTP answers.
