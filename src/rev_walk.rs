@@ -317,33 +317,26 @@ impl<'r, S: Sql> Walker<'r, S> {
         Ok(seen)
     }
 
-    /// Whether every one of `wants` reaches a commit in `common` within a bounded walk:
-    /// then the client has said enough and the server answers `ready`.
-    pub fn all_reach(
+    /// Whether `want` reaches a commit in `common` within a bounded walk (git's
+    /// `ok_to_give_up` asks this of every want before it answers `ready`).
+    pub fn reaches(
         &mut self,
-        wants: &[ObjectId],
+        want: ObjectId,
         common: &HashSet<ObjectId>,
     ) -> Result<bool, StoreError> {
         const BUDGET: usize = 4096;
-        for want in wants {
-            let mut seen = HashSet::new();
-            let mut queue = VecDeque::from([*want]);
-            let mut found = false;
-            while let Some(id) = queue.pop_front() {
-                if common.contains(&id) {
-                    found = true;
-                    break;
-                }
-                if seen.len() > BUDGET || !seen.insert(id) {
-                    continue;
-                }
-                queue.extend(self.commit(&id)?.parents);
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([want]);
+        while let Some(id) = queue.pop_front() {
+            if common.contains(&id) {
+                return Ok(true);
             }
-            if !found {
-                return Ok(false);
+            if seen.len() > BUDGET || !seen.insert(id) {
+                continue;
             }
+            queue.extend(self.commit(&id)?.parents);
         }
-        Ok(true)
+        Ok(false)
     }
 
     /// The objects of `tree` (itself included) that are not at the same path in any of

@@ -18,6 +18,8 @@ pub struct Common {
     pub haves: Vec<ObjectId>,
     /// The last answer of [`Common::enough`], and the size of `they_have` it was given for.
     enough: Option<(usize, bool)>,
+    /// Wants known to reach `they_have`: it only grows, so they are not walked again.
+    satisfied: HashSet<ObjectId>,
 }
 
 impl Common {
@@ -54,7 +56,17 @@ impl Common {
                 return Ok(answer);
             }
         }
-        let answer = walker.all_reach(wants, &self.they_have)?;
+        let mut answer = true;
+        for want in wants {
+            if self.satisfied.contains(want) {
+                continue;
+            }
+            if !walker.reaches(*want, &self.they_have)? {
+                answer = false;
+                break;
+            }
+            self.satisfied.insert(*want);
+        }
         self.enough = Some((self.they_have.len(), answer));
         Ok(answer)
     }
