@@ -56,3 +56,41 @@ CREATE TABLE IF NOT EXISTS commits (
     time INTEGER NOT NULL,
     parents BLOB NOT NULL
 ) WITHOUT ROWID;
+
+-- What indexing a push in progress knows, kept here rather than in memory so that a push
+-- of any number of objects is indexed in bounded memory. Rows belong to the push's pending
+-- pack row and go when the push is accepted or discarded.
+
+-- One row per pack entry. type and oid are NULL while a delta waits for its base, named by
+-- base_offset (OFS_DELTA) or base_oid (REF_DELTA).
+CREATE TABLE IF NOT EXISTS push_entries (
+    push INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    crc INTEGER NOT NULL,
+    type INTEGER,
+    oid BLOB,
+    size INTEGER NOT NULL,
+    depth INTEGER NOT NULL,
+    base_offset INTEGER,
+    base_oid BLOB,
+    PRIMARY KEY (push, offset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS push_entries_oid ON push_entries (push, oid);
+CREATE INDEX IF NOT EXISTS push_entries_waiting ON push_entries (push, base_offset, base_oid)
+    WHERE oid IS NULL;
+
+-- The objects that a push's trees, commits and tags link to (checked when the push ends).
+CREATE TABLE IF NOT EXISTS push_links (
+    push INTEGER NOT NULL,
+    oid BLOB NOT NULL,
+    PRIMARY KEY (push, oid)
+) WITHOUT ROWID;
+
+-- The commits of a push, copied into commits when it is accepted.
+CREATE TABLE IF NOT EXISTS push_commits (
+    push INTEGER NOT NULL,
+    oid BLOB NOT NULL,
+    time INTEGER NOT NULL,
+    parents BLOB NOT NULL,
+    PRIMARY KEY (push, oid)
+) WITHOUT ROWID;

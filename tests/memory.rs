@@ -107,3 +107,42 @@ fn hostile_and_large_pushes_stay_within_their_memory() {
     eprintln!("a 24 MiB blob: peak {peak} bytes");
     assert!(peak < 8 * MIB, "a 24 MiB blob peaked at {peak} bytes");
 }
+
+/// A real repository's pack (e.g. git/git's: 849,014 objects, 500 MB), pushed whole:
+/// `LARGE_PACK=path/to/pack-X.pack cargo test --release --test memory -- --ignored`.
+#[test]
+#[ignore = "needs LARGE_PACK, a large pack made by git"]
+fn a_large_real_pack_is_indexed_within_its_memory() {
+    let Ok(path) = std::env::var("LARGE_PACK") else {
+        return;
+    };
+    let pack = std::fs::read(&path).unwrap();
+    let (store, _db) = store(1 << 20);
+    let body = push_body(
+        &[(ZERO.into(), "1".repeat(40), "refs/heads/x".into())],
+        "report-status",
+        &[],
+    );
+    let mut push = git_on_durable_objects::receive_pack::ReceivePack::new(
+        &store,
+        &git_on_durable_objects::limits::Limits {
+            push_bytes: u64::MAX,
+            ..Default::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let mut lines = Vec::new();
+    let peak = peak_of(|| {
+        push.feed(&body).unwrap();
+        for piece in pack.chunks(65536) {
+            push.feed(piece).unwrap();
+        }
+        lines = report_lines(&push.finish().unwrap());
+    });
+    eprintln!(
+        "{} bytes: {lines:?}, peak {} MiB in {:?}",
+        pack.len(),
+        peak >> 20,
+        started.elapsed()
+    );
+}

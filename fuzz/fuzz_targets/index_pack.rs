@@ -7,7 +7,7 @@
 mod common;
 
 use git_on_durable_objects::format::object;
-use git_on_durable_objects::index_pack::IndexPack;
+use git_on_durable_objects::index_pack::{IndexPack, Stored};
 use git_on_durable_objects::store::ObjectReader;
 use libfuzzer_sys::fuzz_target;
 
@@ -25,26 +25,18 @@ fuzz_target!(|data: &[u8]| {
     let Ok(indexed) = pack.finish() else {
         return;
     };
+    let objects = store.pushed_objects(push).unwrap();
     let stored = match &indexed.stored {
-        git_on_durable_objects::index_pack::Stored::Pack {
+        Stored::Pack {
             name,
             size,
             idx_size,
-        } => store.accept_pack(
-            push,
-            name,
-            *size,
-            *idx_size,
-            &indexed.objects,
-            &indexed.commits,
-        ),
-        git_on_durable_objects::index_pack::Stored::Loose => {
-            store.accept_loose(push, &indexed.objects, &indexed.commits)
-        }
+        } => store.accept_pack(push, name, *size, *idx_size),
+        Stored::Loose => store.accept_loose(push),
     };
     stored.unwrap();
     let reader = ObjectReader::new(&store);
-    for new in &indexed.objects {
+    for new in &objects {
         let read = reader.read(&new.id).unwrap().unwrap();
         assert_eq!(object::hash(read.kind, &read.data), new.id);
     }

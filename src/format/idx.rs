@@ -1,59 +1,34 @@
 //! Pack index (`.idx`) version 2, written exactly as `git index-pack` writes it.
 
-use sha1::{Digest, Sha1};
-
 use crate::format::object::ObjectId;
 use crate::format::pack::{read_bytes, ChunkSource, PackError};
 
 /// Bytes before the object ids: the signature, the version and the fanout table.
 const IDS_AT: u64 = 8 + 256 * 4;
 
-/// One object's line in the index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IdxEntry {
-    /// The object id.
-    pub id: ObjectId,
-    /// The entry's offset in the pack.
-    pub offset: u64,
-    /// CRC-32 of the entry's raw bytes in the pack (header and compressed data).
-    pub crc32: u32,
-}
-
-/// Writes a version 2 index for `entries` (any order) of the pack whose trailer is `pack_checksum`.
-pub fn write(entries: &mut [IdxEntry], pack_checksum: &ObjectId) -> Vec<u8> {
-    entries.sort_unstable_by_key(|e| e.id);
-    let mut out = Vec::with_capacity(8 + 256 * 4 + entries.len() * 28 + 40);
+/// The signature, the version and the fanout table of a version 2 index, from how many
+/// of its objects start with each byte.
+pub fn header(first_bytes: &[u32; 256]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(IDS_AT as usize);
     out.extend_from_slice(b"\xfftOc\0\0\0\x02");
-    let mut fanout = [0u32; 256];
-    for entry in entries.iter() {
-        fanout[entry.id.0[0] as usize] += 1;
-    }
-    let mut total = 0;
-    for count in fanout {
+    let mut total = 0u32;
+    for count in first_bytes {
         total += count;
         out.extend_from_slice(&total.to_be_bytes());
     }
-    for entry in entries.iter() {
-        out.extend_from_slice(&entry.id.0);
-    }
-    for entry in entries.iter() {
-        out.extend_from_slice(&entry.crc32.to_be_bytes());
-    }
-    let mut large = Vec::new();
-    for entry in entries.iter() {
-        let small = if entry.offset > 0x7fff_ffff {
-            large.extend_from_slice(&entry.offset.to_be_bytes());
-            0x8000_0000 | (large.len() / 8 - 1) as u32
-        } else {
-            entry.offset as u32
-        };
-        out.extend_from_slice(&small.to_be_bytes());
-    }
-    out.extend_from_slice(&large);
-    out.extend_from_slice(&pack_checksum.0);
-    let checksum: [u8; 20] = Sha1::digest(&out).into();
-    out.extend_from_slice(&checksum);
     out
+}
+
+/// The 4-byte offset word of an entry at `offset`: the offset itself, or for one past
+/// 2 GiB a reference to the next 8-byte word appended to `large`.
+pub fn offset_word(offset: u64, large: &mut Vec<u8>) -> [u8; 4] {
+    let word = if offset > 0x7fff_ffff {
+        large.extend_from_slice(&offset.to_be_bytes());
+        0x8000_0000 | (large.len() / 8 - 1) as u32
+    } else {
+        offset as u32
+    };
+    word.to_be_bytes()
 }
 
 /// The pack offset of object `id` in the version 2 index read through `src`, by a binary
@@ -99,6 +74,40 @@ pub fn find(src: &dyn ChunkSource, id: &ObjectId) -> Result<Option<u64>, PackErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One object's line: id, offset, CRC.
+    #[derive(Clone, Copy)]
+    struct IdxEntry {
+        id: ObjectId,
+        offset: u64,
+        crc32: u32,
+    }
+
+    /// A whole index, as the streaming writer lays it out.
+    fn write(entries: &mut [IdxEntry], pack_checksum: &ObjectId) -> Vec<u8> {
+        use sha1::{Digest, Sha1};
+        entries.sort_unstable_by_key(|e| e.id);
+        let mut first_bytes = [0u32; 256];
+        for entry in entries.iter() {
+            first_bytes[entry.id.0[0] as usize] += 1;
+        }
+        let mut out = header(&first_bytes);
+        for entry in entries.iter() {
+            out.extend_from_slice(&entry.id.0);
+        }
+        for entry in entries.iter() {
+            out.extend_from_slice(&entry.crc32.to_be_bytes());
+        }
+        let mut large = Vec::new();
+        for entry in entries.iter() {
+            out.extend_from_slice(&offset_word(entry.offset, &mut large));
+        }
+        out.extend_from_slice(&large);
+        out.extend_from_slice(&pack_checksum.0);
+        let checksum: [u8; 20] = Sha1::digest(&out).into();
+        out.extend_from_slice(&checksum);
+        out
+    }
 
     #[test]
     fn lays_out_fanout_and_large_offsets() {

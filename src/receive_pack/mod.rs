@@ -2,6 +2,8 @@
 //! the POST body as it streams in. Ref updates are decided and applied in one synchronous
 //! step at the end, after the pack is verified and its connectivity checked.
 
+use std::collections::HashMap;
+
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pktline::{self, Band, Pkt};
 use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
@@ -278,10 +280,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// runs in one transaction, so a failure leaves nothing behind.
     fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Verdict>, StoreError> {
         let complete = match &indexed {
-            Some(indexed) => {
-                let needed: Vec<ObjectId> = indexed.needed.iter().copied().collect();
-                self.store.object_types(&needed)?.len() == needed.len()
-            }
+            Some(indexed) => self.store.push_is_complete(indexed.push)?,
             None => true,
         };
         let results = self.decide(indexed.as_ref(), complete)?;
@@ -310,8 +309,16 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             .filter(|id| !id.is_zero())
             .collect();
         let stored_types = self.store.object_types(&named)?;
+        let mut pushed_types = HashMap::new();
+        if let Some(indexed) = indexed {
+            for id in &named {
+                if let Some(kind) = self.store.pushed_type(indexed.push, id)? {
+                    pushed_types.insert(*id, kind);
+                }
+            }
+        }
         let kind_of = |id: &ObjectId| -> Option<(ObjectType, bool)> {
-            if let Some(kind) = indexed.and_then(|i| i.kind_of(id)) {
+            if let Some(&kind) = pushed_types.get(id) {
                 return Some((kind, true));
             }
             stored_types.get(id).map(|&kind| (kind, false))
@@ -332,15 +339,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                 name,
                 size,
                 idx_size,
-            } => store.accept_pack(
-                indexed.push,
-                name,
-                *size,
-                *idx_size,
-                &indexed.objects,
-                &indexed.commits,
-            ),
-            Stored::Loose => store.accept_loose(indexed.push, &indexed.objects, &indexed.commits),
+            } => store.accept_pack(indexed.push, name, *size, *idx_size),
+            Stored::Loose => store.accept_loose(indexed.push),
         }
     }
 

@@ -8,12 +8,14 @@ use crate::store::sql::{Sql, SqlError, Value};
 mod objects;
 mod odb;
 mod packs;
+mod push;
 mod refs;
 pub mod sql;
 
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled};
 pub use packs::{PackFile, PackInfo, PackState, StoredChunks};
+pub use push::{Base, EntryRow, IdxRow};
 pub use refs::Ref;
 
 /// The size of one pack or idx chunk row (the platform allows 2 MB per row).

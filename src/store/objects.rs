@@ -160,47 +160,6 @@ impl<S: Sql> Store<S> {
         )?;
         Ok(())
     }
-
-    pub(super) fn index_objects(
-        &self,
-        objects: &[NewObject],
-        pack: Option<PackId>,
-    ) -> Result<(), StoreError> {
-        for batch in objects.chunks(JSON_BATCH) {
-            let rows: Vec<String> = batch
-                .iter()
-                .map(|o| format!("[\"{}\",{},{}]", o.id, o.kind as u8, o.offset))
-                .collect();
-            self.exec(
-                "INSERT OR IGNORE INTO objects (oid, type, pack, offset) \
-                 SELECT unhex(value ->> 0), value ->> 1, ?1, iif(?1 IS NULL, NULL, value ->> 2) \
-                 FROM json_each(?2)",
-                vec![
-                    pack.map_or(Value::Null, Value::from),
-                    format!("[{}]", rows.join(",")).into(),
-                ],
-            )?;
-        }
-        Ok(())
-    }
-
-    pub(super) fn record_commits(&self, commits: &[CommitInfo]) -> Result<(), StoreError> {
-        for batch in commits.chunks(JSON_BATCH) {
-            let rows: Vec<String> = batch
-                .iter()
-                .map(|c| {
-                    let parents: String = c.parents.iter().map(ObjectId::to_hex).collect();
-                    format!("[\"{}\",{},\"{parents}\"]", c.id, c.time)
-                })
-                .collect();
-            self.exec(
-                "INSERT OR IGNORE INTO commits (oid, time, parents) \
-                 SELECT unhex(value ->> 0), value ->> 1, unhex(value ->> 2) FROM json_each(?)",
-                vec![format!("[{}]", rows.join(",")).into()],
-            )?;
-        }
-        Ok(())
-    }
 }
 
 /// Reads `type, pack, offset` columns.

@@ -4,7 +4,7 @@ use crate::format::pack::PackId;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{row_int, CommitInfo, NewObject, Store, StoreError};
+use super::{row_int, Store, StoreError};
 use crate::format::pack::{self, ChunkPiece, ChunkSource, PackError};
 use crate::store::sql::{Sql, Value};
 
@@ -127,16 +127,14 @@ impl<S: Sql> Store<S> {
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
     }
 
-    /// Makes a pushed pack live under `name` and indexes its objects. If a pack with the
-    /// same name is already live, the new copy is dropped and the live one serves.
+    /// Makes a pushed pack live under `name` and indexes its objects and commits. If a pack
+    /// with the same name is already live, the new copy is dropped and the live one serves.
     pub fn accept_pack(
         &self,
         push: PackId,
         name: &str,
         size: u64,
         idx_size: u64,
-        objects: &[NewObject],
-        commits: &[CommitInfo],
     ) -> Result<(), StoreError> {
         if self.pack_by_name(name)?.is_some() {
             return self.discard_push(push);
@@ -151,19 +149,12 @@ impl<S: Sql> Store<S> {
                 push.into(),
             ],
         )?;
-        self.index_objects(objects, Some(push))?;
-        self.record_commits(commits)
+        self.index_pushed(push, true)
     }
 
-    /// Makes staged loose objects visible and drops the push's spooled pack.
-    pub fn accept_loose(
-        &self,
-        push: PackId,
-        objects: &[NewObject],
-        commits: &[CommitInfo],
-    ) -> Result<(), StoreError> {
-        self.index_objects(objects, None)?;
-        self.record_commits(commits)?;
+    /// Makes staged loose objects and the push's commits visible and drops its spooled pack.
+    pub fn accept_loose(&self, push: PackId) -> Result<(), StoreError> {
+        self.index_pushed(push, false)?;
         self.drop_pack_rows(push)
     }
 
@@ -173,6 +164,7 @@ impl<S: Sql> Store<S> {
             "DELETE FROM loose WHERE push = ? AND oid NOT IN (SELECT oid FROM objects WHERE pack IS NULL)",
             vec![push.into()],
         )?;
+        self.forget_push(push)?;
         self.drop_pack_rows(push)
     }
 

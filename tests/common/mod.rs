@@ -147,6 +147,9 @@ pub fn snapshot(db: &Db) -> Vec<String> {
         "objects",
         "loose",
         "commits",
+        "push_entries",
+        "push_links",
+        "push_commits",
     ] {
         for row in db.exec(&format!("SELECT * FROM {table}"), vec![]).unwrap() {
             rows.push(format!("{table}: {row:?}"));

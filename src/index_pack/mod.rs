@@ -1,29 +1,33 @@
 //! Indexing a pack while it streams in (git's `index-pack`): the bytes are spooled into
 //! chunk rows as they arrive, every object id is computed, deltas are resolved against
-//! earlier entries through a bounded cache, and the links needed for the connectivity
-//! check and the commit graph are collected. Memory stays bounded by the largest object
-//! plus the cache, never by the size of the pack.
+//! their bases through a bounded cache, and the links needed for the connectivity check
+//! and the commit graph are collected. What is known of each entry goes to rows as it is
+//! learnt (see `entries`), so memory stays bounded by the largest object plus the cache,
+//! never by the size of the pack or its number of objects.
 
-use crate::format::pack::PackId;
+mod entries;
+mod spool;
+mod write_idx;
+
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
 use sha1::{Digest, Sha1};
 
 use crate::format::delta::{self, DeltaError};
-use crate::format::idx::{self, IdxEntry};
 use crate::format::loose;
 use crate::format::object::{self, BadObject, ObjectHasher, ObjectId, ObjectType};
 use crate::format::pack::{
-    self, BaseCache, ChunkSource, EntryAt, EntryHeader, EntryKind, Object, PackError, PackObjects,
+    self, BaseCache, EntryAt, EntryHeader, EntryKind, Object, PackError, PackId, PackObjects,
     BASE_CACHE_BYTES,
 };
 use crate::format::zlib::Inflater;
 use crate::limits::OverLimit;
 use crate::store::sql::Sql;
-use crate::store::{CommitInfo, NewObject, PackFile, Store, StoreError, StoredChunks};
+use crate::store::{Base, CommitInfo, EntryRow, Store, StoreError};
+use entries::Entries;
+use spool::Spool;
 
 /// Pushes with fewer objects than this are stored as loose objects (git's `transfer.unpackLimit`).
 pub const UNPACK_LIMIT: u32 = 100;
@@ -129,46 +133,13 @@ pub enum Stored {
     Loose,
 }
 
-/// Everything known about a fully received and verified pack.
+/// A fully received and verified pack, indexed in the rows of its pending push.
 #[derive(Debug)]
 pub struct Indexed {
     /// The pending pack row that owns what the push wrote.
     pub push: PackId,
     /// How it is stored.
     pub stored: Stored,
-    /// Every object in the pack.
-    pub objects: Vec<NewObject>,
-    /// Objects the pack refers to but does not contain: they must already be stored.
-    pub needed: HashSet<ObjectId>,
-    /// The commits in the pack.
-    pub commits: Vec<CommitInfo>,
-}
-
-impl Indexed {
-    /// The type of an object in this pack.
-    pub fn kind_of(&self, id: &ObjectId) -> Option<ObjectType> {
-        self.objects.iter().find(|o| o.id == *id).map(|o| o.kind)
-    }
-}
-
-/// One entry, as the idx and the object index need it.
-struct Entry {
-    offset: u64,
-    crc32: u32,
-    /// None while a delta waits for its base.
-    resolved: Option<(ObjectId, ObjectType)>,
-    size: u64,
-    /// Deltas between this entry and a whole object.
-    depth: usize,
-}
-
-/// What a delta waiting for its base names it by.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Base {
-    /// An OFS_DELTA's base entry.
-    Offset(u64),
-    /// A REF_DELTA's base object.
-    Id(ObjectId),
 }
 
 /// The entry being inflated.
@@ -192,56 +163,6 @@ enum Phase {
     Done,
 }
 
-/// The pack's bytes as they are written into chunk rows; earlier bytes read back from them.
-struct Spool<'s, S: Sql> {
-    store: &'s Store<S>,
-    push: PackId,
-    tail: Vec<u8>,
-    flushed: u64,
-    stored: StoredChunks<S>,
-}
-
-impl<S: Sql> Spool<'_, S> {
-    fn append(&mut self, mut bytes: &[u8]) -> Result<(), IndexError> {
-        let size = self.store.chunk_size() as usize;
-        while !bytes.is_empty() {
-            let take = (size - self.tail.len()).min(bytes.len());
-            self.tail.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if self.tail.len() == size {
-                self.flush()?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), IndexError> {
-        if !self.tail.is_empty() {
-            self.store
-                .write_chunk(self.push, PackFile::Pack, self.flushed, &self.tail)?;
-            self.flushed += 1;
-            self.tail.clear();
-        }
-        Ok(())
-    }
-}
-
-impl<S: Sql> ChunkSource for Spool<'_, S> {
-    fn chunk_size(&self) -> u64 {
-        self.store.chunk_size()
-    }
-
-    fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {
-        if seq < self.flushed {
-            self.stored.chunk(seq)
-        } else if seq == self.flushed {
-            Ok(Rc::new(self.tail.clone()))
-        } else {
-            Ok(Rc::default())
-        }
-    }
-}
-
 /// A pack being received: feed it bytes as they arrive, then [`IndexPack::finish`].
 pub struct IndexPack<'s, S: Sql> {
     spool: Spool<'s, S>,
@@ -253,13 +174,10 @@ pub struct IndexPack<'s, S: Sql> {
     offset: u64,
     count: u32,
     inflater: Inflater,
-    entries: Vec<Entry>,
-    by_id: HashMap<ObjectId, usize>,
-    /// Deltas whose base had not been resolved when they arrived, by that base.
-    waiting: HashMap<Base, Vec<usize>>,
+    entries: Entries<'s, S>,
+    /// The largest object resolved so far.
+    largest: u64,
     cache: RefCell<BaseCache>,
-    needed: HashSet<ObjectId>,
-    commits: Vec<CommitInfo>,
 }
 
 impl<'s, S: Sql> IndexPack<'s, S> {
@@ -267,32 +185,23 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     /// objects of at most `max_object` bytes.
     pub fn new(store: &'s Store<S>, push: PackId, max_object: u64) -> IndexPack<'s, S> {
         IndexPack {
+            spool: Spool::new(store, push),
             max_object,
-            spool: Spool {
-                store,
-                push,
-                tail: Vec::new(),
-                flushed: 0,
-                stored: StoredChunks::new(store, push, PackFile::Pack),
-            },
             sha: Sha1::new(),
             phase: Phase::Header,
             partial: Vec::new(),
             offset: 0,
             count: 0,
             inflater: Inflater::new(),
-            entries: Vec::new(),
-            by_id: HashMap::new(),
-            waiting: HashMap::new(),
+            entries: Entries::new(store, push),
+            largest: 0,
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
-            needed: HashSet::new(),
-            commits: Vec::new(),
         }
     }
 
     /// The pending pack row that owns what this push writes.
     pub fn push(&self) -> PackId {
-        self.spool.push
+        self.spool.push()
     }
 
     /// Takes the next bytes of the pack.
@@ -334,7 +243,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             crc.update(bytes);
         }
         self.offset += bytes.len() as u64;
-        self.spool.append(bytes)
+        Ok(self.spool.append(bytes)?)
     }
 
     fn read_pack_header(&mut self, data: &[u8]) -> Result<usize, IndexError> {
@@ -352,7 +261,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
 
     fn after_entry(&mut self) -> Phase {
         self.partial.clear();
-        if self.entries.len() as u64 == self.count as u64 {
+        if self.entries.count() == self.count as u64 {
             Phase::Trailer
         } else {
             Phase::EntryHeader
@@ -455,11 +364,13 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         &'a self,
         find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
     ) -> PackObjects<'a> {
-        PackObjects::new(self.spool.push, &self.spool, find, &self.cache)
+        PackObjects::new(self.push(), &self.spool, find, &self.cache)
     }
 
-    fn offset_of(&self, id: &ObjectId) -> Option<u64> {
-        self.by_id.get(id).map(|&i| self.entries[i].offset)
+    /// The object whose entry is at `offset`, its REF_DELTA bases found among the entries.
+    fn object_at(&self, offset: u64) -> Result<Object, PackError> {
+        let find = |id: &ObjectId| Ok(self.entries.of(id)?.map(|e| e.offset));
+        self.reader(&find).object_at(offset)
     }
 
     /// Refuses an object (or a delta) of `size` bytes over the limit.
@@ -480,198 +391,141 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.check_size(result, offset)
     }
 
-    /// A delta's base entry (its offset and depth) if the base is resolved, or else what
-    /// the delta waits for.
-    fn base_of(
-        &self,
-        kind: EntryKind,
-        offset: u64,
-    ) -> Result<Result<(u64, usize), Base>, IndexError> {
-        let index = match kind {
+    /// A delta's resolved base entry, or else what the delta waits for.
+    fn base_of(&self, kind: EntryKind, offset: u64) -> Result<Result<EntryRow, Base>, IndexError> {
+        match kind {
             // Never asked: only deltas have a base.
-            EntryKind::Whole(_) => return Err(IndexError::NoBaseEntry(offset)),
-            EntryKind::OfsDelta(base) => {
-                let index = self
-                    .entries
-                    .binary_search_by_key(&base, |e| e.offset)
-                    .map_err(|_| IndexError::NoBaseEntry(offset))?;
-                if self.entries[index].resolved.is_none() {
-                    return Ok(Err(Base::Offset(base)));
-                }
-                index
-            }
-            EntryKind::RefDelta(id) => match self.by_id.get(&id) {
-                Some(&index) => index,
-                None => return Ok(Err(Base::Id(id))),
+            EntryKind::Whole(_) => Err(IndexError::NoBaseEntry(offset)),
+            EntryKind::OfsDelta(base) => match self.entries.at(base)? {
+                None => Err(IndexError::NoBaseEntry(offset)),
+                Some(entry) if entry.resolved.is_some() => Ok(Ok(entry)),
+                Some(_) => Ok(Err(Base::Offset(base))),
             },
-        };
-        let base = &self.entries[index];
-        Ok(Ok((base.offset, base.depth)))
-    }
-
-    fn finish_entry(&mut self, current: Current) -> Result<(), IndexError> {
-        let crc32 = current.crc.finalize();
-        let offset = current.offset;
-        match current.header.kind {
-            EntryKind::Whole(kind) => {
-                let id = current.hasher.expect("whole objects are hashed").finish();
-                let data = current.keep.then(|| Rc::new(current.data));
-                let index = self.record(offset, crc32, current.produced, 0);
-                self.resolve(index, id, kind, data)
-            }
-            delta_kind => match self.base_of(delta_kind, offset)? {
-                Err(base) => {
-                    let index = self.record(offset, crc32, 0, 0);
-                    self.waiting.entry(base).or_default().push(index);
-                    Ok(())
-                }
-                Ok((base_offset, depth)) => {
-                    let depth = deeper(depth, offset)?;
-                    self.check_result_size(&current.data, offset)?;
-                    let find = |id: &ObjectId| Ok(self.offset_of(id));
-                    let Object { kind, data: base } = self.reader(&find).object_at(base_offset)?;
-                    let data = delta::apply(&base, &current.data)
-                        .map_err(|why| IndexError::Delta { offset, why })?;
-                    let id = object::hash(kind, &data);
-                    let index = self.record(offset, crc32, data.len() as u64, depth);
-                    self.resolve(index, id, kind, Some(Rc::new(data)))
-                }
-            },
+            EntryKind::RefDelta(id) => Ok(self.entries.of(&id)?.ok_or(Base::Id(id))),
         }
     }
 
-    /// Adds an entry, not yet resolved, and returns its index.
-    fn record(&mut self, offset: u64, crc32: u32, size: u64, depth: usize) -> usize {
-        self.entries.push(Entry {
-            offset,
-            crc32,
+    fn finish_entry(&mut self, current: Current) -> Result<(), IndexError> {
+        let mut entry = EntryRow {
+            offset: current.offset,
+            crc32: current.crc.finalize(),
             resolved: None,
-            size,
-            depth,
-        });
-        self.entries.len() - 1
+            size: current.produced,
+            depth: 0,
+            waits_for: None,
+        };
+        let offset = entry.offset;
+        let (kind, data) = match current.header.kind {
+            EntryKind::Whole(kind) => {
+                let id = current.hasher.expect("whole objects are hashed").finish();
+                entry.resolved = Some((id, kind));
+                (kind, current.keep.then(|| Rc::new(current.data)))
+            }
+            delta_kind => match self.base_of(delta_kind, offset)? {
+                Err(base) => {
+                    entry.waits_for = Some(base);
+                    return Ok(self.entries.add(entry)?);
+                }
+                Ok(base) => {
+                    entry.depth = deeper(base.depth, offset)?;
+                    self.check_result_size(&current.data, offset)?;
+                    let Object { kind, data: base } = self.object_at(base.offset)?;
+                    let data = delta::apply(&base, &current.data)
+                        .map_err(|why| IndexError::Delta { offset, why })?;
+                    entry.size = data.len() as u64;
+                    entry.resolved = Some((object::hash(kind, &data), kind));
+                    (kind, Some(Rc::new(data)))
+                }
+            },
+        };
+        self.learn(&entry, kind, data)?;
+        self.entries.add(entry)?;
+        self.release(entry)
     }
 
-    /// Resolves an entry, then every delta that waited for it, and theirs in turn: a walk
-    /// down from each base, whatever order the entries came in.
-    fn resolve(
-        &mut self,
-        index: usize,
-        id: ObjectId,
-        kind: ObjectType,
-        data: Option<Rc<Vec<u8>>>,
-    ) -> Result<(), IndexError> {
-        self.mark_resolved(index, id, kind, data)?;
-        let mut ready = self.released_by(index);
-        while let Some(child) = ready.pop() {
-            let offset = self.entries[child].offset;
+    /// Resolves every delta that waited for `entry`, and theirs in turn: a walk down from
+    /// each base, whatever order the entries came in.
+    fn release(&mut self, entry: EntryRow) -> Result<(), IndexError> {
+        let mut ready = self.waiting_for(&entry)?;
+        while let Some(offset) = ready.pop() {
             let (header, delta) = pack::read_entry(&self.spool, offset)?;
             self.check_result_size(&delta, offset)?;
-            let Ok((_, base_depth)) = self.base_of(header.kind, offset)? else {
+            let Ok(base) = self.base_of(header.kind, offset)? else {
                 return Err(IndexError::Unresolved(1));
             };
-            self.entries[child].depth = deeper(base_depth, offset)?;
-            let find = |id: &ObjectId| Ok(self.offset_of(id));
-            let Object { kind, data } = self.reader(&find).object_at(offset)?;
-            let id = object::hash(kind, &data);
-            self.entries[child].size = data.len() as u64;
-            self.mark_resolved(child, id, kind, Some(data))?;
-            ready.extend(self.released_by(child));
+            let Object { kind, data } = self.object_at(offset)?;
+            let child = EntryRow {
+                resolved: Some((object::hash(kind, &data), kind)),
+                size: data.len() as u64,
+                depth: deeper(base.depth, offset)?,
+                waits_for: None,
+                ..self
+                    .entries
+                    .at(offset)?
+                    .ok_or(IndexError::NoBaseEntry(offset))?
+            };
+            self.learn(&child, kind, Some(data))?;
+            self.entries.resolved(child)?;
+            ready.extend(self.waiting_for(&child)?);
         }
         Ok(())
     }
 
-    /// The deltas that waited for the entry at `index`, now resolved.
-    fn released_by(&mut self, index: usize) -> Vec<usize> {
-        let entry = &self.entries[index];
-        let (id, _) = entry.resolved.expect("resolved");
-        let mut released = self
-            .waiting
-            .remove(&Base::Offset(entry.offset))
-            .unwrap_or_default();
-        released.extend(self.waiting.remove(&Base::Id(id)).unwrap_or_default());
-        released
+    /// The deltas that wait for the resolved `entry`, by its offset or its id.
+    fn waiting_for(&mut self, entry: &EntryRow) -> Result<Vec<u64>, IndexError> {
+        let mut waiting = self.entries.waiting_for(Base::Offset(entry.offset))?;
+        if let Some((id, _)) = entry.resolved {
+            waiting.extend(self.entries.waiting_for(Base::Id(id))?);
+        }
+        Ok(waiting)
     }
 
-    fn mark_resolved(
+    /// Takes what a resolved object tells: the objects it links to, its place in the
+    /// commit graph, and its data as a possible base.
+    fn learn(
         &mut self,
-        index: usize,
-        id: ObjectId,
+        entry: &EntryRow,
         kind: ObjectType,
         data: Option<Rc<Vec<u8>>>,
     ) -> Result<(), IndexError> {
-        if self.by_id.insert(id, index).is_some() {
-            return Err(IndexError::Duplicate(id));
-        }
-        let entry = &mut self.entries[index];
-        entry.resolved = Some((id, kind));
-        let offset = entry.offset;
+        let (id, _) = entry.resolved.expect("learnt once resolved");
+        self.largest = self.largest.max(entry.size);
         if kind != ObjectType::Blob {
             let data = data.as_ref().expect("non-blob data is kept");
             let links =
                 object::links(kind, data).map_err(|why| IndexError::BadObject { kind, id, why })?;
-            self.needed.extend(links.refs);
+            self.entries.link(links.refs)?;
             if kind == ObjectType::Commit {
-                self.commits.push(CommitInfo {
+                self.entries.commit(CommitInfo {
                     id,
                     time: links.commit_time,
                     parents: links.parents,
-                });
+                })?;
             }
         }
         if let Some(data) = data {
-            self.cache.borrow_mut().insert(
-                EntryAt {
-                    pack: self.spool.push,
-                    offset,
-                },
-                kind,
-                data,
-            );
+            let at = EntryAt {
+                pack: self.push(),
+                offset: entry.offset,
+            };
+            self.cache.borrow_mut().insert(at, kind, data);
         }
         Ok(())
     }
 
     /// Stages every object as a loose object of the push (a small push).
-    fn stage_loose(&self, objects: &[NewObject]) -> Result<Stored, IndexError> {
-        let find = |id: &ObjectId| Ok(self.offset_of(id));
-        let reader = self.reader(&find);
-        for object in objects {
-            let Object { kind, data } = reader.object_at(object.offset)?;
-            let file = loose::encode(kind, &data);
-            self.spool
-                .store
-                .stage_loose(self.spool.push, &object.id, file)?;
+    fn stage_loose(&self) -> Result<Stored, IndexError> {
+        let store = self.spool.store();
+        for object in store.pushed_objects(self.push())? {
+            let Object { kind, data } = self.object_at(object.offset)?;
+            store.stage_loose(self.push(), &object.id, loose::encode(kind, &data))?;
         }
         Ok(Stored::Loose)
     }
 
-    /// Writes the pack's `.idx` into the push's chunk rows.
-    fn write_idx(&self, objects: &[NewObject], checksum: &ObjectId) -> Result<Stored, IndexError> {
-        let mut idx_entries: Vec<IdxEntry> = self
-            .entries
-            .iter()
-            .zip(objects)
-            .map(|(e, o)| IdxEntry {
-                id: o.id,
-                offset: e.offset,
-                crc32: e.crc32,
-            })
-            .collect();
-        let idx = idx::write(&mut idx_entries, checksum);
-        let store = self.spool.store;
-        for (seq, chunk) in idx.chunks(store.chunk_size() as usize).enumerate() {
-            store.write_chunk(self.spool.push, PackFile::Idx, seq as u64, chunk)?;
-        }
-        Ok(Stored::Pack {
-            name: checksum.to_hex(),
-            size: self.offset,
-            idx_size: idx.len() as u64,
-        })
-    }
-
-    /// Verifies the end of the pack, resolves what is left, and writes the idx (pack
-    /// form) or stages loose objects (small pushes). Nothing becomes visible yet.
+    /// Verifies the end of the pack, checks that every delta resolved and no object came
+    /// twice, and writes the idx (pack form) or stages loose objects (small pushes).
+    /// Nothing becomes visible yet.
     pub fn finish(mut self) -> Result<Indexed, IndexError> {
         match self.phase {
             Phase::Done => {}
@@ -682,39 +536,27 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         if checksum.0[..] != self.partial[..] {
             return Err(IndexError::Checksum);
         }
-        let unresolved: usize = self.waiting.values().map(Vec::len).sum();
-        if unresolved > 0 {
-            return Err(IndexError::Unresolved(unresolved));
-        }
+        self.entries.flush()?;
         self.spool.flush()?;
-        let push = self.spool.push;
-        let objects: Vec<NewObject> = self
-            .entries
-            .iter()
-            .map(|e| {
-                let (id, kind) = e.resolved.expect("all resolved");
-                NewObject {
-                    id,
-                    kind,
-                    offset: e.offset,
-                }
-            })
-            .collect();
-        let loose =
-            self.count < UNPACK_LIMIT && self.entries.iter().all(|e| e.size <= MAX_LOOSE_OBJECT);
-        let stored = if loose {
-            self.stage_loose(&objects)?
+        let store = self.spool.store();
+        let push = self.push();
+        let unresolved = store.unresolved_entries(push)?;
+        if unresolved > 0 {
+            return Err(IndexError::Unresolved(unresolved as usize));
+        }
+        if let Some(id) = store.duplicate_entry(push)? {
+            return Err(IndexError::Duplicate(id));
+        }
+        let stored = if self.count < UNPACK_LIMIT && self.largest <= MAX_LOOSE_OBJECT {
+            self.stage_loose()?
         } else {
-            self.write_idx(&objects, &checksum)?
+            let idx_size = write_idx::write_idx(store, push, &checksum)?;
+            Stored::Pack {
+                name: checksum.to_hex(),
+                size: self.offset,
+                idx_size,
+            }
         };
-        let by_id = &self.by_id;
-        self.needed.retain(|id| !by_id.contains_key(id));
-        Ok(Indexed {
-            push,
-            stored,
-            objects,
-            needed: self.needed,
-            commits: self.commits,
-        })
+        Ok(Indexed { push, stored })
     }
 }

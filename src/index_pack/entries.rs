@@ -1,0 +1,139 @@
+//! The entries of a push being indexed: kept in the store's rows, the newest in a small
+//! batch in memory, so that memory does not grow with the number of objects.
+
+use crate::format::object::ObjectId;
+use crate::format::pack::PackId;
+use crate::store::sql::Sql;
+use crate::store::{Base, CommitInfo, EntryRow, Store, StoreError};
+
+/// Rows kept in memory before they are written in one statement.
+const BATCH: usize = 1000;
+
+/// A push's entries, links and commits, written in batches.
+pub struct Entries<'s, S: Sql> {
+    store: &'s Store<S>,
+    push: PackId,
+    /// Entries recorded so far.
+    count: u64,
+    /// The newest entries, not yet written, in offset order.
+    pending: Vec<EntryRow>,
+    /// Deltas waiting for their base.
+    waiting: u64,
+    links: Vec<ObjectId>,
+    commits: Vec<CommitInfo>,
+}
+
+impl<'s, S: Sql> Entries<'s, S> {
+    /// The entries of the pending row `push`.
+    pub fn new(store: &'s Store<S>, push: PackId) -> Self {
+        Entries {
+            store,
+            push,
+            count: 0,
+            pending: Vec::new(),
+            waiting: 0,
+            links: Vec::new(),
+            commits: Vec::new(),
+        }
+    }
+
+    /// Entries recorded so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Records a new entry (after every earlier one).
+    pub fn add(&mut self, entry: EntryRow) -> Result<(), StoreError> {
+        self.count += 1;
+        if entry.waits_for.is_some() {
+            self.waiting += 1;
+        }
+        self.pending.push(entry);
+        if self.pending.len() >= BATCH {
+            self.flush_entries()?;
+        }
+        Ok(())
+    }
+
+    /// Records that a waiting entry is resolved.
+    pub fn resolved(&mut self, entry: EntryRow) -> Result<(), StoreError> {
+        self.waiting -= 1;
+        match self
+            .pending
+            .binary_search_by_key(&entry.offset, |e| e.offset)
+        {
+            Ok(at) => self.pending[at] = entry,
+            Err(_) => self.store.record_entries(self.push, &[entry])?,
+        }
+        Ok(())
+    }
+
+    /// The entry at `offset`.
+    pub fn at(&self, offset: u64) -> Result<Option<EntryRow>, StoreError> {
+        match self.pending.binary_search_by_key(&offset, |e| e.offset) {
+            Ok(at) => Ok(Some(self.pending[at])),
+            Err(_) => self.store.entry_at(self.push, offset),
+        }
+    }
+
+    /// A resolved entry holding object `id`.
+    pub fn of(&self, id: &ObjectId) -> Result<Option<EntryRow>, StoreError> {
+        let pending = self
+            .pending
+            .iter()
+            .find(|e| e.resolved.is_some_and(|(found, _)| found == *id));
+        match pending {
+            Some(entry) => Ok(Some(*entry)),
+            None => self.store.entry_of(self.push, id),
+        }
+    }
+
+    /// The offsets of the deltas waiting for `base` (none are looked for when none wait).
+    pub fn waiting_for(&mut self, base: Base) -> Result<Vec<u64>, StoreError> {
+        if self.waiting == 0 {
+            return Ok(Vec::new());
+        }
+        self.flush_entries()?;
+        self.store.waiting_for(self.push, base)
+    }
+
+    /// Records objects that a pushed object links to.
+    pub fn link(&mut self, ids: impl IntoIterator<Item = ObjectId>) -> Result<(), StoreError> {
+        self.links.extend(ids);
+        if self.links.len() >= BATCH {
+            self.links.sort_unstable();
+            self.links.dedup();
+            self.store.record_links(self.push, &self.links)?;
+            self.links.clear();
+        }
+        Ok(())
+    }
+
+    /// Records a pushed commit.
+    pub fn commit(&mut self, commit: CommitInfo) -> Result<(), StoreError> {
+        self.commits.push(commit);
+        if self.commits.len() >= BATCH {
+            self.store.record_push_commits(self.push, &self.commits)?;
+            self.commits.clear();
+        }
+        Ok(())
+    }
+
+    fn flush_entries(&mut self) -> Result<(), StoreError> {
+        if !self.pending.is_empty() {
+            self.store.record_entries(self.push, &self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes everything still in memory.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.flush_entries()?;
+        self.store.record_links(self.push, &self.links)?;
+        self.links.clear();
+        self.store.record_push_commits(self.push, &self.commits)?;
+        self.commits.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! Writing a pushed pack's `.idx` straight from the push's entry rows, page by page in id
+//! order, into chunk rows: the index of a pack of any size is never held whole.
+
+use sha1::{Digest, Sha1};
+
+use super::spool::ChunkWriter;
+use super::IndexError;
+use crate::format::idx;
+use crate::format::object::ObjectId;
+use crate::format::pack::PackId;
+use crate::store::sql::Sql;
+use crate::store::{IdxRow, PackFile, Store, StoreError};
+
+/// Entry rows read per page.
+const PAGE: usize = 10_000;
+
+/// An idx file being written, hashed as it goes.
+struct IdxFile<'s, S: Sql> {
+    writer: ChunkWriter<'s, S>,
+    sha: Sha1,
+}
+
+impl<S: Sql> IdxFile<'_, S> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.sha.update(bytes);
+        self.writer.append(bytes)
+    }
+}
+
+/// Calls `each` on every object of the push in id order.
+fn in_id_order<S: Sql>(
+    store: &Store<S>,
+    push: PackId,
+    mut each: impl FnMut(&IdxRow) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut after: Option<ObjectId> = None;
+    loop {
+        let page = store.pushed_by_id(push, after, PAGE)?;
+        for row in &page {
+            each(row)?;
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(last.0),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Writes the version 2 idx of pack `push` (whose trailer is `checksum`), exactly as
+/// `git index-pack` lays it out, and returns its size.
+pub fn write_idx<S: Sql>(
+    store: &Store<S>,
+    push: PackId,
+    checksum: &ObjectId,
+) -> Result<u64, IndexError> {
+    let mut file = IdxFile {
+        writer: ChunkWriter::new(store, push, PackFile::Idx),
+        sha: Sha1::new(),
+    };
+    file.write(&idx::header(&store.pushed_first_bytes(push)?))?;
+    in_id_order(store, push, |(id, _, _)| file.write(&id.0))?;
+    in_id_order(store, push, |(_, _, crc)| file.write(&crc.to_be_bytes()))?;
+    let mut large = Vec::new();
+    in_id_order(store, push, |(_, offset, _)| {
+        file.write(&idx::offset_word(*offset, &mut large))
+    })?;
+    file.write(&large)?;
+    file.write(&checksum.0)?;
+    let sum: [u8; 20] = std::mem::take(&mut file.sha).finalize().into();
+    file.writer.append(&sum)?;
+    file.writer.flush()?;
+    Ok(file.writer.written())
+}
