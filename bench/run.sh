@@ -21,6 +21,9 @@
 #   f  smart clone of (b)
 #   g  incremental smart fetch of 3 new commits pushed to (a), into the clones of (e)
 #   h  smart clone of (d) (>= 200 MB); prints x-wasm-memory again afterwards
+#   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
+#      of all its branches and tags, then a smart clone and a dumb clone (against static
+#      lighttpd), each beside the reference; prints x-wasm-memory after each
 # Output: a table `case | ours (s) | reference (s) | ratio (ours/reference)`; a failed command
 # shows as FAIL (its output is kept in the work directory, which is then not removed).
 #
@@ -31,6 +34,7 @@
 #   BENCH_RANDOM_MB      MiB of (b)                           (default 39 x scale)
 #   BENCH_BIG_MB         MiB of random data in (d)            (default 210 x scale); 0 skips (d)
 #   BENCH_BIG_REFERENCE  1 (default) also pushes (d) to the reference for comparison; 0 = ours only
+#   BENCH_LARGE_REPO     a bare repository for the large section (default: none, skipped)
 #   BENCH_OWNER          owner part of the repository URLs    (default bench)
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
 #                        script): its DIR, so that repositories are created there before pushing
@@ -267,6 +271,33 @@ if [ "$BIG_MB" -gt 0 ] && [ "$ours_d" != FAIL ]; then
         awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); print $2 }')
 fi
 
+# --- (L) large: a git/git-scale repository ----------------------------------------------------
+wasm_of() { # URL: the x-wasm-memory header of its info/refs, in MiB
+    curl -sI --max-time 60 "$1/info/refs" |
+        awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); printf "%d MiB", $2 / 1048576 }'
+}
+large_memory=()
+LARGE_REPO=${BENCH_LARGE_REPO:-}
+if [ -n "$LARGE_REPO" ]; then
+    L_OURS=$(ours_url large)
+    L_REF=$(ref_url large)
+    L_OBJECTS=$(objects "$LARGE_REPO")
+    timed ours_l push-l-ours push_all "$LARGE_REPO" "$L_OURS"
+    timed ref_l push-l-ref push_all "$LARGE_REPO" "$L_REF"
+    row "L1: push large, $L_OBJECTS objects" "$ours_l" "$ref_l"
+    large_memory+=("after L1: $(wasm_of "$L_OURS")")
+    timed ours_l clone-l-ours smart_clone "$L_OURS" "$WORK/large-ours.git"
+    timed ref_l clone-l-ref smart_clone "$L_REF" "$WORK/large-ref.git"
+    same_refs_as "$LARGE_REPO" "$WORK/large-ours.git" "(L2) ours"
+    row "L2: smart clone of (L1)" "$ours_l" "$ref_l"
+    large_memory+=("after L2: $(wasm_of "$L_OURS")")
+    timed ours_l clone-l-dumb-ours dumb_clone "$L_OURS" "$WORK/large-ours.git"
+    timed ref_l clone-l-dumb-ref dumb_clone "$(static_url large)" "$WORK/large-ref.git"
+    row "L3: dumb clone of (L1), ours vs static lighttpd" "$ours_l" "$ref_l"
+    large_memory+=("after L3: $(wasm_of "$L_OURS")")
+    rm -rf "$WORK/large-ours.git" "$WORK/large-ref.git"
+fi
+
 # --- report ----------------------------------------------------------------------------------
 echo
 echo "bench: ours = $BASE, reference = git http-backend / static lighttpd on 127.0.0.1, scale $SCALE"
@@ -284,4 +315,7 @@ if [ "$wasm_memory" != skipped ]; then
 fi
 if [ -n "$wasm_memory_clone" ]; then
     echo "x-wasm-memory after (h): $wasm_memory_clone bytes ($((wasm_memory_clone / 1048576)) MiB)"
+fi
+if [ ${#large_memory[@]} -gt 0 ]; then
+    echo "x-wasm-memory (large): ${large_memory[*]}"
 fi

@@ -1,6 +1,8 @@
 //! The entries of a push being indexed: kept in the store's rows, the newest in a small
 //! batch in memory, so that memory does not grow with the number of objects.
 
+use std::collections::{HashSet, VecDeque};
+
 use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
@@ -8,6 +10,18 @@ use crate::store::{Base, CommitInfo, EntryRow, Store, StoreError};
 
 /// Rows kept in memory before they are written in one statement.
 const BATCH: usize = 1000;
+
+/// Entries whose offset and depth are remembered in memory (10 bytes each), so that the
+/// base of an OFS_DELTA is found without a query: all of them in a pack of up to half a
+/// million objects.
+const REMEMBERED: usize = 1 << 19;
+
+/// The depth that marks an entry still waiting for its base.
+const WAITING: u16 = u16::MAX;
+
+/// Link targets remembered as already recorded: a blob or tree that stays the same across
+/// commits is linked from every version of its tree, and is written once per window.
+const RECENT_LINKS: usize = 1 << 16;
 
 /// A push's entries, links and commits, written in batches.
 pub struct Entries<'s, S: Sql> {
@@ -19,7 +33,11 @@ pub struct Entries<'s, S: Sql> {
     pending: Vec<EntryRow>,
     /// Deltas waiting for their base.
     waiting: u64,
+    /// The offsets of the newest entries, ascending, and beside them their depths.
+    offsets: VecDeque<u64>,
+    depths: VecDeque<u16>,
     links: Vec<ObjectId>,
+    recent_links: HashSet<ObjectId>,
     commits: Vec<CommitInfo>,
 }
 
@@ -32,7 +50,10 @@ impl<'s, S: Sql> Entries<'s, S> {
             count: 0,
             pending: Vec::new(),
             waiting: 0,
+            offsets: VecDeque::new(),
+            depths: VecDeque::new(),
             links: Vec::new(),
+            recent_links: HashSet::new(),
             commits: Vec::new(),
         }
     }
@@ -45,6 +66,15 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Records a new entry (after every earlier one).
     pub fn add(&mut self, entry: EntryRow) -> Result<(), StoreError> {
         self.count += 1;
+        if self.offsets.len() == REMEMBERED {
+            self.offsets.pop_front();
+            self.depths.pop_front();
+        }
+        self.offsets.push_back(entry.offset);
+        self.depths.push_back(match entry.waits_for {
+            Some(_) => WAITING,
+            None => entry.depth as u16,
+        });
         if entry.waits_for.is_some() {
             self.waiting += 1;
         }
@@ -58,6 +88,9 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Records that a waiting entry is resolved.
     pub fn resolved(&mut self, entry: EntryRow) -> Result<(), StoreError> {
         self.waiting -= 1;
+        if let Ok(at) = self.offsets.binary_search(&entry.offset) {
+            self.depths[at] = entry.depth as u16;
+        }
         match self
             .pending
             .binary_search_by_key(&entry.offset, |e| e.offset)
@@ -74,6 +107,21 @@ impl<'s, S: Sql> Entries<'s, S> {
             Ok(at) => Ok(Some(self.pending[at])),
             Err(_) => self.store.entry_at(self.push, offset),
         }
+    }
+
+    /// Whether an entry starts at `offset`, and if it is resolved, its depth: what an
+    /// OFS_DELTA needs of its base, from memory when the entry is recent enough.
+    pub fn base_at(&self, offset: u64) -> Result<Option<Option<usize>>, StoreError> {
+        if let Ok(at) = self.offsets.binary_search(&offset) {
+            let depth = self.depths[at];
+            return Ok(Some((depth != WAITING).then_some(depth as usize)));
+        }
+        if self.offsets.front().is_some_and(|&first| offset > first) {
+            return Ok(None);
+        }
+        Ok(self
+            .at(offset)?
+            .map(|e| e.resolved.is_some().then_some(e.depth)))
     }
 
     /// A resolved entry holding object `id`.
@@ -99,10 +147,15 @@ impl<'s, S: Sql> Entries<'s, S> {
 
     /// Records objects that a pushed object links to.
     pub fn link(&mut self, ids: impl IntoIterator<Item = ObjectId>) -> Result<(), StoreError> {
-        self.links.extend(ids);
+        for id in ids {
+            if self.recent_links.len() >= RECENT_LINKS {
+                self.recent_links.clear();
+            }
+            if self.recent_links.insert(id) {
+                self.links.push(id);
+            }
+        }
         if self.links.len() >= BATCH {
-            self.links.sort_unstable();
-            self.links.dedup();
             self.store.record_links(self.push, &self.links)?;
             self.links.clear();
         }

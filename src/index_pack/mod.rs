@@ -391,17 +391,25 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.check_size(result, offset)
     }
 
-    /// A delta's resolved base entry, or else what the delta waits for.
-    fn base_of(&self, kind: EntryKind, offset: u64) -> Result<Result<EntryRow, Base>, IndexError> {
+    /// A delta's resolved base entry (its offset and depth), or else what the delta
+    /// waits for.
+    fn base_of(
+        &self,
+        kind: EntryKind,
+        offset: u64,
+    ) -> Result<Result<(u64, usize), Base>, IndexError> {
         match kind {
             // Never asked: only deltas have a base.
             EntryKind::Whole(_) => Err(IndexError::NoBaseEntry(offset)),
-            EntryKind::OfsDelta(base) => match self.entries.at(base)? {
+            EntryKind::OfsDelta(base) => match self.entries.base_at(base)? {
                 None => Err(IndexError::NoBaseEntry(offset)),
-                Some(entry) if entry.resolved.is_some() => Ok(Ok(entry)),
-                Some(_) => Ok(Err(Base::Offset(base))),
+                Some(Some(depth)) => Ok(Ok((base, depth))),
+                Some(None) => Ok(Err(Base::Offset(base))),
             },
-            EntryKind::RefDelta(id) => Ok(self.entries.of(&id)?.ok_or(Base::Id(id))),
+            EntryKind::RefDelta(id) => match self.entries.of(&id)? {
+                Some(entry) => Ok(Ok((entry.offset, entry.depth))),
+                None => Ok(Err(Base::Id(id))),
+            },
         }
     }
 
@@ -426,10 +434,10 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     entry.waits_for = Some(base);
                     return Ok(self.entries.add(entry)?);
                 }
-                Ok(base) => {
-                    entry.depth = deeper(base.depth, offset)?;
+                Ok((base_offset, base_depth)) => {
+                    entry.depth = deeper(base_depth, offset)?;
                     self.check_result_size(&current.data, offset)?;
-                    let Object { kind, data: base } = self.object_at(base.offset)?;
+                    let Object { kind, data: base } = self.object_at(base_offset)?;
                     let data = delta::apply(&base, &current.data)
                         .map_err(|why| IndexError::Delta { offset, why })?;
                     entry.size = data.len() as u64;
@@ -450,14 +458,14 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         while let Some(offset) = ready.pop() {
             let (header, delta) = pack::read_entry(&self.spool, offset)?;
             self.check_result_size(&delta, offset)?;
-            let Ok(base) = self.base_of(header.kind, offset)? else {
+            let Ok((_, base_depth)) = self.base_of(header.kind, offset)? else {
                 return Err(IndexError::Unresolved(1));
             };
             let Object { kind, data } = self.object_at(offset)?;
             let child = EntryRow {
                 resolved: Some((object::hash(kind, &data), kind)),
                 size: data.len() as u64,
-                depth: deeper(base.depth, offset)?,
+                depth: deeper(base_depth, offset)?,
                 waits_for: None,
                 ..self
                     .entries
