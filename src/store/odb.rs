@@ -25,10 +25,14 @@ pub struct Peeled {
     pub kind: Option<ObjectType>,
 }
 
+/// A shared chunk reader of one stored file.
+type Reader<S> = Rc<StoredChunks<S>>;
+
 /// Reads many objects, sharing one cache of delta bases and one chunk reader per pack.
 pub struct ObjectReader<S: Sql> {
     store: Store<S>,
-    packs: RefCell<HashMap<PackId, Rc<StoredChunks<S>>>>,
+    /// One chunk reader per file read, so that consecutive reads share its last row.
+    files: RefCell<HashMap<(PackId, PackFile), Reader<S>>>,
     cache: RefCell<BaseCache>,
 }
 
@@ -42,16 +46,16 @@ impl<S: Sql> ObjectReader<S> {
     pub fn new(store: &Store<S>) -> Self {
         ObjectReader {
             store: store.clone(),
-            packs: RefCell::new(HashMap::new()),
+            files: RefCell::new(HashMap::new()),
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
         }
     }
 
-    fn chunks(&self, pack: PackId) -> Rc<StoredChunks<S>> {
-        self.packs
+    fn chunks(&self, pack: PackId, file: PackFile) -> Rc<StoredChunks<S>> {
+        self.files
             .borrow_mut()
-            .entry(pack)
-            .or_insert_with(|| Rc::new(StoredChunks::new(&self.store, pack, PackFile::Pack)))
+            .entry((pack, file))
+            .or_insert_with(|| Rc::new(StoredChunks::new(&self.store, pack, file)))
             .clone()
     }
 
@@ -90,7 +94,7 @@ impl<S: Sql> ObjectReader<S> {
 
     /// The object whose entry is at `offset` in `pack`.
     pub fn object_at(&self, pack: PackId, offset: u64) -> Result<Object, PackError> {
-        let source = self.chunks(pack);
+        let source = self.chunks(pack, PackFile::Pack);
         // A REF_DELTA's base is in the same pack. Its object row usually points there; when
         // an older copy holds the row, the pack's own index says where this pack has it.
         let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
@@ -99,7 +103,7 @@ impl<S: Sql> ObjectReader<S> {
                     location: Location::Packed { pack: p, offset },
                     ..
                 }) if p == pack => Ok(Some(offset)),
-                _ => idx::find(&StoredChunks::new(&self.store, pack, PackFile::Idx), base),
+                _ => idx::find(&*self.chunks(pack, PackFile::Idx), base),
             }
         };
         PackObjects::new(pack, &*source, &find, &self.cache).object_at(offset)
@@ -146,6 +150,6 @@ impl<S: Sql> ObjectReader<S> {
         pack: PackId,
         offset: u64,
     ) -> Result<(EntryHeader, Vec<u8>), PackError> {
-        crate::format::pack::read_raw_entry(&*self.chunks(pack), offset)
+        crate::format::pack::read_raw_entry(&*self.chunks(pack, PackFile::Pack), offset)
     }
 }

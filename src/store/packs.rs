@@ -9,7 +9,7 @@ use crate::format::pack::{self, ChunkPiece, ChunkSource, PackError};
 use crate::store::sql::{Sql, Value};
 
 /// Which of a pack's two files a chunk belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PackFile {
     /// The `.pack`.
     Pack = 0,
