@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use crate::format::object::ObjectId;
 use crate::format::pktline::{self, Pkt, SideBand};
-use crate::limits::Limits;
+use crate::limits::{Limits, OverLimit};
 use crate::pack_objects::{Options, PackStream};
 use crate::protocol::advertise;
 use crate::protocol::capabilities::Capabilities;
@@ -95,6 +95,21 @@ fn number<T: std::str::FromStr>(rest: &[u8]) -> Option<T> {
     std::str::from_utf8(rest).ok()?.trim().parse().ok()
 }
 
+/// Adds `id` to `list` the first time it is named (`seen` remembers), refusing more than
+/// `limit.0` of them with `limit.1` and the variable `limit.2`.
+fn take_once(
+    seen: &mut HashSet<ObjectId>,
+    list: &mut Vec<ObjectId>,
+    id: ObjectId,
+    (limit, what, var): (usize, &str, &'static str),
+) -> Result<(), OverLimit> {
+    if seen.insert(id) {
+        list.push(id);
+        Limits::check(list.len(), limit, what, var)?;
+    }
+    Ok(())
+}
+
 impl Request {
     /// Takes one line of the request; wants are allowed only in the first section.
     fn read_line(&mut self, line: &[u8], in_wants: bool) -> Result<(), BadRequest> {
@@ -109,19 +124,13 @@ impl Request {
                 self.caps.add(&String::from_utf8_lossy(caps));
             }
             let id = parse_id(rest, line)?;
-            if self.wanted.insert(id) {
-                self.fetch.wants.push(id);
-                let limit = self.limits.wants;
-                Limits::check(self.fetch.wants.len(), limit, "too many wants", "MAX_WANTS")?;
-            }
+            let limit = (self.limits.wants, "too many wants", "MAX_WANTS");
+            take_once(&mut self.wanted, &mut self.fetch.wants, id, limit)?;
         } else if let Some(rest) = text.strip_prefix(b"have ") {
             self.negotiates = true;
             let id = parse_id(rest, line)?;
-            if self.had.insert(id) {
-                self.fetch.haves.push(id);
-                let limit = self.limits.haves;
-                Limits::check(self.fetch.haves.len(), limit, "too many haves", "MAX_HAVES")?;
-            }
+            let limit = (self.limits.haves, "too many haves", "MAX_HAVES");
+            take_once(&mut self.had, &mut self.fetch.haves, id, limit)?;
         } else if let Some(rest) = text.strip_prefix(b"shallow ") {
             self.fetch.client_shallow.push(parse_id(rest, line)?);
         } else if let Some(rest) = text.strip_prefix(b"deepen-since ") {
