@@ -18,7 +18,6 @@ use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::{self, advertise};
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, Store};
-use sha1::{Digest, Sha1};
 
 const CAPS: &str = "report-status side-band-64k agent=test";
 
@@ -443,15 +442,6 @@ impl Scene {
     }
 }
 
-/// Recomputes a pack's trailing checksum after the test tampered with its body.
-fn reseal(mut pack: Vec<u8>) -> Vec<u8> {
-    let len = pack.len() - 20;
-    let sum: [u8; 20] = Sha1::digest(&pack[..len]).into();
-    pack[len..].copy_from_slice(&sum);
-    pack
-}
-
-/// A pack made of raw entries.
 /// Pushes `pack` creating `name` at `id`, fed `piece` bytes at a time, and asserts both the
 /// pack and the ref are accepted.
 fn create_accepted(store: &Store<Db>, name: &str, id: ObjectId, pack: &[u8], piece: usize) {
@@ -464,21 +454,6 @@ fn create_accepted(store: &Store<Db>, name: &str, id: ObjectId, pack: &[u8], pie
         report_lines(&run_push(store, &body, piece).unwrap()),
         vec!["unpack ok".to_string(), format!("ok {name}")]
     );
-}
-
-fn raw_pack(entries: &[Vec<u8>]) -> Vec<u8> {
-    let mut pack = pack::header(entries.len() as u32).to_vec();
-    for entry in entries {
-        pack.extend_from_slice(entry);
-    }
-    pack.extend_from_slice(&[0; 20]);
-    reseal(pack)
-}
-
-fn whole_entry(kind: ObjectType, data: &[u8]) -> Vec<u8> {
-    let mut entry = pack::encode_entry_header(EntryKind::Whole(kind), data.len() as u64, 0);
-    entry.extend_from_slice(&zlib::deflate(data));
-    entry
 }
 
 fn assert_unpack_error(lines: &[String], reason: &str) {
@@ -1557,13 +1532,6 @@ fn insert_delta(base_len: usize, result: &[u8]) -> Vec<u8> {
     delta
 }
 
-/// A REF_DELTA entry on `base`.
-fn ref_delta_entry(base: ObjectId, delta: &[u8]) -> Vec<u8> {
-    let mut entry = pack::encode_entry_header(EntryKind::RefDelta(base), delta.len() as u64, 0);
-    entry.extend_from_slice(&zlib::deflate(delta));
-    entry
-}
-
 /// `n` distinct small blobs, whole, to make a pack large enough to be kept as a pack.
 fn fillers(n: usize) -> Vec<Vec<u8>> {
     (0..n)
@@ -1581,8 +1549,8 @@ fn a_pack_holding_an_object_twice_is_refused_and_poisons_nothing() {
         // X as a delta on Y, Y as a delta on X, then X whole: without the check, X's row
         // pointed at the delta, whose chain leads back to X.
         let mut entries = vec![
-            ref_delta_entry(y_id, &insert_delta(y.len(), x)),
-            ref_delta_entry(x_id, &insert_delta(x.len(), y)),
+            pack_entry(EntryKind::RefDelta(y_id), &insert_delta(y.len(), x), 0),
+            pack_entry(EntryKind::RefDelta(x_id), &insert_delta(x.len(), y), 0),
             whole_entry(ObjectType::Blob, x),
         ];
         entries.extend(fillers(100));
@@ -1625,7 +1593,13 @@ fn a_ref_delta_chain_in_reverse_order_is_resolved_from_its_base() {
     let n = 5000;
     let mut entries: Vec<Vec<u8>> = (1..n)
         .rev()
-        .map(|i| ref_delta_entry(id(i - 1), &insert_delta(data(i - 1).len(), &data(i))))
+        .map(|i| {
+            pack_entry(
+                EntryKind::RefDelta(id(i - 1)),
+                &insert_delta(data(i - 1).len(), &data(i)),
+                0,
+            )
+        })
         .collect();
     entries.push(whole_entry(ObjectType::Blob, &data(0)));
     create_accepted(
@@ -1658,9 +1632,7 @@ fn a_delta_chain_longer_than_what_is_read_back_is_refused() {
         for i in 1..=links {
             let delta = insert_delta(text(i - 1).len(), &text(i));
             let base = *offsets.last().unwrap();
-            let mut entry =
-                pack::encode_entry_header(EntryKind::OfsDelta(base), delta.len() as u64, at);
-            entry.extend_from_slice(&zlib::deflate(&delta));
+            let entry = pack_entry(EntryKind::OfsDelta(base), &delta, at);
             pack.extend_from_slice(&entry);
             offsets.push(at);
             at += entry.len() as u64;
@@ -1702,7 +1674,7 @@ fn a_ref_delta_reads_its_base_from_its_own_pack_when_an_older_copy_holds_the_row
     first.extend(fillers(100));
     create_accepted(&store, "refs/tags/y", hash(&y), &raw_pack(&first), 4096);
     let mut second = vec![
-        ref_delta_entry(hash(&y), &insert_delta(y.len(), &x)),
+        pack_entry(EntryKind::RefDelta(hash(&y)), &insert_delta(y.len(), &x), 0),
         whole_entry(ObjectType::Blob, &y),
     ];
     second
@@ -1781,9 +1753,7 @@ fn an_object_over_the_size_limit_is_refused_before_it_is_built() {
     delta.extend(std::iter::repeat_n(0x80, 4096)); // copy 0x10000 bytes at 0
     let mut bomb = vec![whole_entry(ObjectType::Blob, &base)];
     let at = 12 + bomb[0].len() as u64;
-    let mut entry = pack::encode_entry_header(EntryKind::OfsDelta(12), delta.len() as u64, at);
-    entry.extend_from_slice(&zlib::deflate(&delta));
-    bomb.push(entry);
+    bomb.push(pack_entry(EntryKind::OfsDelta(12), &delta, at));
     let pack = raw_pack(&bomb);
     assert!(pack.len() < 200, "{} bytes", pack.len());
     let body = push_body(

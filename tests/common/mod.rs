@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 
+use git_on_durable_objects::format::object::ObjectType;
+use git_on_durable_objects::format::pack::{self, EntryKind};
 use git_on_durable_objects::format::pktline::{self, Pkt};
+use git_on_durable_objects::format::zlib;
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
 use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
@@ -384,6 +387,38 @@ pub fn push_body(commands: &[(String, String, String)], caps: &str, pack: &[u8])
 }
 
 pub const ZERO: &str = "0000000000000000000000000000000000000000";
+
+/// A pack entry: its header for an entry at pack offset `at` (which an OFS_DELTA's base
+/// distance is counted from), then `data` deflated.
+pub fn pack_entry(kind: EntryKind, data: &[u8], at: u64) -> Vec<u8> {
+    let mut entry = pack::encode_entry_header(kind, data.len() as u64, at);
+    entry.extend_from_slice(&zlib::deflate(data));
+    entry
+}
+
+/// A whole object's pack entry.
+pub fn whole_entry(kind: ObjectType, data: &[u8]) -> Vec<u8> {
+    pack_entry(EntryKind::Whole(kind), data, 0)
+}
+
+/// Recomputes a pack's trailing checksum after the test tampered with its body.
+pub fn reseal(mut pack: Vec<u8>) -> Vec<u8> {
+    use sha1::Digest;
+    let len = pack.len() - 20;
+    let sum: [u8; 20] = sha1::Sha1::digest(&pack[..len]).into();
+    pack[len..].copy_from_slice(&sum);
+    pack
+}
+
+/// A pack made of raw entries.
+pub fn raw_pack(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut pack = pack::header(entries.len() as u32).to_vec();
+    for entry in entries {
+        pack.extend_from_slice(entry);
+    }
+    pack.extend_from_slice(&[0; 20]);
+    reseal(pack)
+}
 
 /// Feeds `body` in pieces of `piece` bytes and returns the response body.
 pub fn run_push(store: &Store<Db>, body: &[u8], piece: usize) -> Result<Vec<u8>, BadRequest> {
