@@ -63,6 +63,11 @@ impl<'s, S: Sql> Entries<'s, S> {
         self.count
     }
 
+    /// Deltas still waiting for their base.
+    pub fn waiting(&self) -> u64 {
+        self.waiting
+    }
+
     /// Records a new entry (after every earlier one).
     pub fn add(&mut self, entry: EntryRow) -> Result<(), StoreError> {
         self.count += 1;

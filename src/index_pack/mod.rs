@@ -548,9 +548,8 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.spool.flush()?;
         let store = self.spool.store();
         let push = self.push();
-        let unresolved = store.unresolved_entries(push)?;
-        if unresolved > 0 {
-            return Err(IndexError::Unresolved(unresolved as usize));
+        if self.entries.waiting() > 0 {
+            return Err(IndexError::Unresolved(self.entries.waiting() as usize));
         }
         if let Some(id) = store.duplicate_entry(push)? {
             return Err(IndexError::Duplicate(id));

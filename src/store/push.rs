@@ -166,19 +166,6 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// How many of the push's entries are not resolved.
-    pub fn unresolved_entries(&self, push: PackId) -> Result<u64, StoreError> {
-        let rows = self.exec(
-            "SELECT count(*) FROM push_entries WHERE push = ? AND oid IS NULL",
-            vec![push.into()],
-        )?;
-        Ok(rows
-            .first()
-            .map(|r| row_int(&r[0]))
-            .transpose()?
-            .unwrap_or(0) as u64)
-    }
-
     /// An object the push holds twice, if any.
     pub fn duplicate_entry(&self, push: PackId) -> Result<Option<ObjectId>, StoreError> {
         let rows = self.exec(
