@@ -1052,12 +1052,17 @@ check "h: info/refs?service=git-upload-pack advertises the source's main id as r
 check "h: info/refs?service=git-receive-pack advertises the source's main id as refs/heads/main" \
     advertises git-receive-pack "$H_NEW refs/heads/main"
 
-# Requests over 1 KiB are gzipped by git: 60 local commits make a long list of haves.
+# Requests over 1 KiB are gzipped by git: 60 local commits make a long list of haves. They are
+# dated an hour ahead so git's negotiator sends them before the common origin/main: with equal
+# dates it may send origin/main first, get `ready`, and never make a request long enough to gzip.
 gzip_fetch() {
-    local i
+    local i now
+    now=$(date +%s)
     for i in $(seq 60); do
         printf '%s\n' "$i" >"$SMART_CLONE/local-$i.txt"
-        git -C "$SMART_CLONE" add -A && git -C "$SMART_CLONE" commit -q -m "local $i" || return 1
+        git -C "$SMART_CLONE" add -A &&
+            GIT_COMMITTER_DATE="@$((now + 3600 + i)) +0000" GIT_AUTHOR_DATE="@$((now + 3600 + i)) +0000" \
+                git -C "$SMART_CLONE" commit -q -m "local $i" || return 1
     done
     printf 'gzip\n' >>"$SRC/notes/smart.txt"
     git -C "$SRC" commit -q -am "Commit to fetch with a gzipped request" &&
