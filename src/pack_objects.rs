@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use sha1::{Digest, Sha1};
 
 use crate::format::object::{ObjectId, ObjectType};
-use crate::format::pack::{self, EntryKind};
+use crate::format::pack::{self, EntryKind, ObjectSink, Scratch, MAX_HELD};
 use crate::format::pktline::{Band, SideBand};
 use crate::format::zlib;
 use crate::store::sql::Sql;
-use crate::store::{Location, ObjectReader, PackFile, StoreError};
+use crate::store::{ChunkWriter, Location, ObjectReader, PackFile, ScratchRows, StoreError};
 
 /// One piece of the pack to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,13 +54,26 @@ pub struct Options {
 /// Roughly how much pack data one call to `next` produces.
 const BATCH: usize = 256 * 1024;
 
+/// The scratch file a large rebuilt object is deflated into (files 0 and 1 hold the
+/// levels of its delta chain).
+const DEFLATED: u8 = 2;
+
+/// Bytes being copied into the pack from a stored file, a piece per row.
+#[derive(Clone, Copy, Debug)]
+struct Copying {
+    /// A stored pack's file, or the reader's scratch file of a rebuilt object.
+    from: Option<(PackId, PackFile)>,
+    at: u64,
+    end: u64,
+}
+
 /// A pack being written; iterate it to get the response body piece by piece.
 pub struct PackStream<S: Sql> {
     reader: ObjectReader<S>,
     pieces: Vec<Piece>,
     next: usize,
-    /// Position inside the current `Entries` piece.
-    copied: u64,
+    /// What is left to copy of the current piece.
+    copying: Option<Copying>,
     count: u32,
     options: Options,
     sha: Sha1,
@@ -79,7 +92,7 @@ impl<S: Sql> PackStream<S> {
             reader,
             pieces,
             next: 0,
-            copied: 0,
+            copying: None,
             count,
             options,
             sha: Sha1::new(),
@@ -104,36 +117,50 @@ impl<S: Sql> PackStream<S> {
             self.emit(out, &pack::header(self.count));
         }
         while out.len() < BATCH {
+            if let Some(copying) = self.copying {
+                self.copy(out, copying)?;
+                continue;
+            }
             let Some(piece) = self.pieces.get(self.next).cloned() else {
                 let checksum: [u8; 20] = std::mem::take(&mut self.sha).finalize().into();
                 out.extend_from_slice(&checksum);
                 self.finished = true;
                 return Ok(());
             };
+            self.next += 1;
             match piece {
                 Piece::Entries { pack, start, end } => {
-                    let piece = self.reader.store().read_piece(
-                        pack,
-                        PackFile::Pack,
-                        start + self.copied,
+                    self.copying = Some(Copying {
+                        from: Some((pack, PackFile::Pack)),
+                        at: start,
                         end,
-                    )?;
-                    if piece.bytes().is_empty() {
-                        return Err(StoreError::PackTooShort(pack));
-                    }
-                    self.emit(out, piece.bytes());
-                    self.copied += piece.bytes().len() as u64;
-                    if start + self.copied >= end {
-                        self.next += 1;
-                        self.copied = 0;
-                    }
+                    });
                 }
                 Piece::Object { id, kind, location } => {
                     self.write_object(out, id, kind, location)?;
-                    self.next += 1;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Copies the next piece of `copying`: the bytes of one chunk row.
+    fn copy(&mut self, out: &mut Vec<u8>, mut copying: Copying) -> Result<(), StoreError> {
+        let piece = match copying.from {
+            Some((pack, file)) => self.reader.piece(pack, file, copying.at, copying.end)?,
+            None => {
+                let scratch = self.reader.scratch().open(DEFLATED)?;
+                pack::piece_at(&*scratch, copying.at, copying.end)?
+            }
+        };
+        if piece.bytes().is_empty() {
+            return Err(StoreError::PackTooShort(
+                copying.from.map_or(PackId(0), |f| f.0),
+            ));
+        }
+        self.emit(out, piece.bytes());
+        copying.at += piece.bytes().len() as u64;
+        self.copying = (copying.at < copying.end).then_some(copying);
         Ok(())
     }
 
@@ -150,7 +177,7 @@ impl<S: Sql> PackStream<S> {
             offset: stored,
         } = location
         {
-            let (header, raw) = self.reader.raw_entry(pack, stored)?;
+            let (header, data) = self.reader.extent(pack, stored)?;
             let base = match header.kind {
                 EntryKind::Whole(_) => None,
                 EntryKind::OfsDelta(base) => self.written.get(&(pack, base)).copied(),
@@ -162,22 +189,113 @@ impl<S: Sql> PackStream<S> {
                 (_, Some((_, base_id))) => Some(EntryKind::RefDelta(base_id)),
                 (_, None) => None,
             };
+            self.written.insert((pack, stored), (offset, id));
             if let Some(entry_kind) = reused {
                 let head = pack::encode_entry_header(entry_kind, header.size, offset);
                 self.emit(out, &head);
-                self.emit(out, &raw);
-                self.written.insert((pack, stored), (offset, id));
+                self.copying = Some(Copying {
+                    from: Some((pack, PackFile::Pack)),
+                    at: data.start,
+                    end: data.end,
+                });
                 self.written_ids.insert(id, offset);
                 return Ok(());
             }
-            self.written.insert((pack, stored), (offset, id));
         }
-        let data = self.reader.read_at(&id, kind, location)?.data;
-        let head = pack::encode_entry_header(EntryKind::Whole(kind), data.len() as u64, offset);
-        self.emit(out, &head);
-        self.emit(out, &zlib::deflate(&data));
+        self.rebuild(out, id, kind, location)?;
         self.written_ids.insert(id, offset);
         Ok(())
+    }
+
+    /// Writes an object as a whole entry, deflating it anew as it is read: a small one
+    /// straight into `out`, a large one into a scratch file that is then copied out.
+    fn rebuild(
+        &mut self,
+        out: &mut Vec<u8>,
+        id: ObjectId,
+        kind: ObjectType,
+        location: Location,
+    ) -> Result<(), StoreError> {
+        let mut rebuilt = Rebuilt {
+            head: Vec::new(),
+            offset: self.offset,
+            deflater: zlib::Deflater::new(),
+            held: Vec::new(),
+            writer: None,
+            scratch: self.reader.scratch(),
+        };
+        self.reader.stream_at(&id, kind, location, &mut rebuilt)?;
+        let Rebuilt {
+            head,
+            mut deflater,
+            mut held,
+            writer,
+            ..
+        } = rebuilt;
+        let kept = match writer {
+            None => {
+                deflater.finish(&mut |piece: &[u8]| {
+                    held.extend_from_slice(piece);
+                    Ok::<(), StoreError>(())
+                })?;
+                None
+            }
+            Some(mut writer) => {
+                deflater.finish(&mut |piece| writer.append(piece))?;
+                writer.flush()?;
+                Some(writer.written())
+            }
+        };
+        self.emit(out, &head);
+        match kept {
+            None => self.emit(out, &held),
+            Some(end) => {
+                self.copying = Some(Copying {
+                    from: None,
+                    at: 0,
+                    end,
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Takes an object being rebuilt: its entry header, and its data deflated into memory
+/// when small, else into a scratch file.
+struct Rebuilt<'r, S: Sql> {
+    head: Vec<u8>,
+    offset: u64,
+    deflater: zlib::Deflater,
+    held: Vec<u8>,
+    writer: Option<ChunkWriter<'r, S>>,
+    scratch: &'r ScratchRows<S>,
+}
+
+impl<S: Sql> ObjectSink for Rebuilt<'_, S> {
+    type Error = StoreError;
+
+    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), StoreError> {
+        self.head = pack::encode_entry_header(EntryKind::Whole(kind), size, self.offset);
+        if size > MAX_HELD {
+            self.writer = Some(self.scratch.create_file(DEFLATED)?);
+        }
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        match self.writer.as_mut() {
+            Some(writer) => self.deflater.feed(bytes, &mut |piece| {
+                writer.append(piece)
+            }),
+            None => {
+                let held = &mut self.held;
+                self.deflater.feed(bytes, &mut |piece| {
+                    held.extend_from_slice(piece);
+                    Ok::<(), StoreError>(())
+                })
+            }
+        }
     }
 }
 

@@ -8,9 +8,14 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::collections::BTreeSet;
+use std::io::Write;
+
 use common::*;
 use git_on_durable_objects::format::object::{self, ObjectId, ObjectType};
 use git_on_durable_objects::format::pack::EntryKind;
+use git_on_durable_objects::limits::Limits;
+use git_on_durable_objects::upload_pack::{self, Answer};
 
 struct Counting;
 
@@ -43,9 +48,27 @@ fn peak_of(work: impl FnOnce()) -> usize {
 
 const MIB: usize = 1 << 20;
 
+/// `len` incompressible bytes.
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for byte in data.iter_mut() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = state as u8;
+    }
+    data
+}
+
 /// One test, so that no other test's allocations are counted in its peaks.
 #[test]
-fn hostile_and_large_pushes_stay_within_their_memory() {
+fn hostile_and_large_input_stays_within_its_memory() {
+    hostile_and_large_pushes();
+    a_large_file_and_its_delta_push_and_fetch();
+}
+
+fn hostile_and_large_pushes() {
     let (store, _db) = store(1 << 20);
     let push = |pack: &[u8], id: ObjectId, name: &str| {
         let body = push_body(
@@ -69,14 +92,7 @@ fn hostile_and_large_pushes_stay_within_their_memory() {
     eprintln!("the 157-byte pack: peak {peak} bytes");
     assert!(peak < 4 * MIB, "the 157-byte pack peaked at {peak} bytes");
     // A 24 MiB incompressible blob is hashed as it streams, never held.
-    let mut data = vec![0u8; 24 * MIB];
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    for byte in data.iter_mut() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *byte = state as u8;
-    }
+    let data = random_bytes(24 * MIB);
     let blob = raw_pack(&[pack_entry(EntryKind::Whole(ObjectType::Blob), &data, 12)]);
     let id = object::hash(ObjectType::Blob, &data);
     drop(data);
@@ -84,6 +100,120 @@ fn hostile_and_large_pushes_stay_within_their_memory() {
     assert_eq!(lines, vec!["unpack ok", "ok refs/tags/big"]);
     eprintln!("a 24 MiB blob: peak {peak} bytes");
     assert!(peak < 8 * MIB, "a 24 MiB blob peaked at {peak} bytes");
+}
+
+/// A tree of one file, and a commit of it.
+fn commit_of(blob: ObjectId, parent: Option<ObjectId>) -> [(ObjectType, Vec<u8>); 2] {
+    let mut tree = b"100644 big\0".to_vec();
+    tree.extend_from_slice(&blob.0);
+    let tree_id = object::hash(ObjectType::Tree, &tree);
+    let mut commit = format!("tree {tree_id}\n");
+    if let Some(parent) = parent {
+        commit.push_str(&format!("parent {parent}\n"));
+    }
+    commit.push_str("author A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nbig\n");
+    [
+        (ObjectType::Tree, tree),
+        (ObjectType::Commit, commit.into_bytes()),
+    ]
+}
+
+/// Two versions of a 24 MiB incompressible file, the second stored as a delta of the first,
+/// pushed in one pack; then fetched shallow and incrementally, which rebuilds the second
+/// from the delta. Neither is ever held whole, and the packs sent index with git.
+fn a_large_file_and_its_delta_push_and_fetch() {
+    let (store, _db) = store(1 << 20);
+    let first = random_bytes(24 * MIB);
+    let mut second = b"a new beginning ".repeat(8);
+    second.extend_from_slice(&first[second.len()..]);
+    let mut delta = vec![0x80, 0x80, 0x80, 0x0c, 0x80, 0x80, 0x80, 0x0c]; // 24 MiB, 24 MiB
+    delta.push(127);
+    delta.extend_from_slice(&second[..127]);
+    delta.push(1);
+    delta.push(second[127]);
+    let mut at = 128;
+    while at < first.len() {
+        let n = (first.len() - at).min(0x10000);
+        delta.push(0xff);
+        delta.extend_from_slice(&(at as u32).to_le_bytes());
+        delta.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
+        at += n;
+    }
+    let (v1, v2) = (
+        object::hash(ObjectType::Blob, &first),
+        object::hash(ObjectType::Blob, &second),
+    );
+    assert_eq!(
+        git_on_durable_objects::format::delta::apply(&first, &delta).unwrap(),
+        second
+    );
+    let [(_, tree1), (_, commit1)] = commit_of(v1, None);
+    let c1 = object::hash(ObjectType::Commit, &commit1);
+    let [(_, tree2), (_, commit2)] = commit_of(v2, Some(c1));
+    let c2 = object::hash(ObjectType::Commit, &commit2);
+    let mut entries = vec![pack_entry(EntryKind::Whole(ObjectType::Blob), &first, 12)];
+    let at = 12 + entries[0].len() as u64;
+    entries.push(pack_entry(EntryKind::OfsDelta(12), &delta, at));
+    for (kind, data) in [
+        (ObjectType::Tree, &tree1),
+        (ObjectType::Commit, &commit1),
+        (ObjectType::Tree, &tree2),
+        (ObjectType::Commit, &commit2),
+    ] {
+        entries.push(whole_entry(kind, data));
+    }
+    let pack = raw_pack(&entries);
+    drop((first, entries, delta));
+    let body = push_body(
+        &[(ZERO.into(), c2.to_hex(), "refs/heads/main".into())],
+        "report-status",
+        &pack,
+    );
+    drop(pack);
+    let mut lines = Vec::new();
+    let peak = peak_of(|| lines = report_lines(&run_push(&store, &body, 65536).unwrap()));
+    drop(body);
+    assert_eq!(lines, vec!["unpack ok", "ok refs/heads/main"]);
+    eprintln!("two 24 MiB versions, one a delta: push peak {peak} bytes");
+    assert!(peak < 16 * MIB, "the push peaked at {peak} bytes");
+    let caps = "multi_ack_detailed side-band-64k ofs-delta";
+    for (what, extra, haves) in [
+        ("depth 1", vec!["deepen 1".to_string()], vec![]),
+        ("incremental", vec![], vec![c1.to_hex()]),
+    ] {
+        let request = upload_request(&[c2.to_hex()], caps, &extra, &haves, true);
+        let request = upload_pack::parse_request(&request, &Limits::default()).unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut out = std::fs::File::create(file.path()).unwrap();
+        let peak = peak_of(|| match upload_pack::serve(&store, request).unwrap() {
+            Answer::Pack(prefix, pack) => {
+                out.write_all(&prefix).unwrap();
+                for piece in *pack {
+                    out.write_all(&piece.unwrap()).unwrap();
+                }
+            }
+            Answer::Negotiation(_) => panic!("no pack"),
+        });
+        eprintln!("{what} fetch of the second version: peak {peak} bytes");
+        assert!(peak < 16 * MIB, "the {what} fetch peaked at {peak} bytes");
+        let (_, pack) = split_response(&std::fs::read(file.path()).unwrap()).unwrap();
+        let repo = Repo::new();
+        let name = String::from_utf8(repo.git_with(&["index-pack", "--stdin"], &pack)).unwrap();
+        let idx = repo.path().join(".git/objects/pack").join(format!(
+            "pack-{}.idx",
+            name.trim().trim_start_matches("pack\t")
+        ));
+        let listing =
+            String::from_utf8(repo.git_with(&["show-index"], &std::fs::read(idx).unwrap()))
+                .unwrap();
+        let ids: BTreeSet<&str> = listing
+            .lines()
+            .filter_map(|l| l.split(' ').nth(1))
+            .collect();
+        let t2 = object::hash(ObjectType::Tree, &tree2);
+        let expected: BTreeSet<String> = [c2, t2, v2].iter().map(|id| id.to_hex()).collect();
+        assert_eq!(ids, expected.iter().map(String::as_str).collect(), "{what}");
+    }
 }
 
 /// A real repository's pack (e.g. git/git's: 849,014 objects, 500 MB), pushed whole:

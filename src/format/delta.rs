@@ -29,11 +29,14 @@ pub enum DeltaError {
     ResultSizeMismatch,
 }
 
-fn varint(data: &[u8], pos: &mut usize) -> Result<u64, DeltaError> {
+/// Reads a size varint at `*pos`: None when `data` ends first.
+fn varint(data: &[u8], pos: &mut usize) -> Result<Option<u64>, DeltaError> {
     let mut value = 0u64;
     let mut shift = 0;
     loop {
-        let byte = *data.get(*pos).ok_or(DeltaError::TruncatedHeader)?;
+        let Some(&byte) = data.get(*pos) else {
+            return Ok(None);
+        };
         *pos += 1;
         if shift > 56 {
             return Err(DeltaError::SizeOverflows);
@@ -41,7 +44,7 @@ fn varint(data: &[u8], pos: &mut usize) -> Result<u64, DeltaError> {
         value |= ((byte & 0x7f) as u64) << shift;
         shift += 7;
         if byte & 0x80 == 0 {
-            return Ok(value);
+            return Ok(Some(value));
         }
     }
 }
@@ -49,59 +52,206 @@ fn varint(data: &[u8], pos: &mut usize) -> Result<u64, DeltaError> {
 /// The base size and result size a delta declares.
 pub fn sizes(delta: &[u8]) -> Result<(u64, u64), DeltaError> {
     let mut pos = 0;
-    Ok((varint(delta, &mut pos)?, varint(delta, &mut pos)?))
+    let mut next = || varint(delta, &mut pos)?.ok_or(DeltaError::TruncatedHeader);
+    Ok((next()?, next()?))
+}
+
+/// What a delta's copies read from: the base object, held in memory or kept elsewhere.
+pub trait DeltaBase<E> {
+    /// The base's size in bytes.
+    fn size(&self) -> u64;
+    /// Hands the `len` bytes at `offset` (within the base) to `out`, in one or more pieces.
+    fn copy(
+        &self,
+        offset: u64,
+        len: u64,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E>;
+}
+
+impl<E> DeltaBase<E> for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn copy(
+        &self,
+        offset: u64,
+        len: u64,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        out(&self[offset as usize..(offset + len) as usize])
+    }
+}
+
+/// The longest unit of a delta: an insert of 127 bytes and its opcode (the header's two
+/// varints and a copy are shorter).
+const MAX_UNIT: usize = 128;
+
+/// A delta applied as its bytes arrive: each instruction's output is handed on as soon as
+/// the instruction is read, so neither the delta nor its result is ever held whole.
+#[derive(Default)]
+pub struct DeltaStream {
+    /// The declared base and result sizes, once read.
+    sizes: Option<(u64, u64)>,
+    /// The start of a unit cut off by the end of the bytes fed so far.
+    pending: Vec<u8>,
+    produced: u64,
+}
+
+impl DeltaStream {
+    /// A delta about to be fed from its first byte.
+    pub fn new() -> DeltaStream {
+        DeltaStream::default()
+    }
+
+    /// The declared base and result sizes, once the header has been fed.
+    pub fn sizes(&self) -> Option<(u64, u64)> {
+        self.sizes
+    }
+
+    /// Feeds the next delta bytes, handing the result to `out`. Returns how many bytes it
+    /// used: all of them, except that it returns right after the header so that the caller
+    /// can act on the declared sizes before any output.
+    pub fn feed<E: From<DeltaError>>(
+        &mut self,
+        input: &[u8],
+        base: &(impl DeltaBase<E> + ?Sized),
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut used = 0;
+        while used < input.len() {
+            let had_header = self.sizes.is_some();
+            if self.pending.is_empty() {
+                match self.step(&input[used..], base, out)? {
+                    Some(n) => used += n,
+                    None => {
+                        self.pending.extend_from_slice(&input[used..]);
+                        used = input.len();
+                    }
+                }
+            } else {
+                let old = self.pending.len();
+                let take = (MAX_UNIT - old).min(input.len() - used);
+                let mut unit = std::mem::take(&mut self.pending);
+                unit.extend_from_slice(&input[used..used + take]);
+                match self.step(&unit, base, out)? {
+                    Some(n) => used += n - old,
+                    None if unit.len() < MAX_UNIT => {
+                        self.pending = unit;
+                        used += take;
+                    }
+                    None => return Err(DeltaError::Truncated.into()),
+                }
+            }
+            if !had_header && self.sizes.is_some() {
+                break;
+            }
+        }
+        Ok(used)
+    }
+
+    /// Checks that the delta ended where it should, having produced its declared size.
+    pub fn finish(&self) -> Result<(), DeltaError> {
+        match self.sizes {
+            None => Err(DeltaError::TruncatedHeader),
+            Some(_) if !self.pending.is_empty() => Err(DeltaError::Truncated),
+            Some((_, result)) if result != self.produced => Err(DeltaError::ResultSizeMismatch),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Reads one unit (the header, or one instruction) at the start of `bytes` and carries
+    /// it out: how many bytes it took, or None when `bytes` ends inside it.
+    fn step<E: From<DeltaError>>(
+        &mut self,
+        bytes: &[u8],
+        base: &(impl DeltaBase<E> + ?Sized),
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<Option<usize>, E> {
+        let Some((_, result_size)) = self.sizes else {
+            let mut pos = 0;
+            let (Some(base_size), Some(result_size)) =
+                (varint(bytes, &mut pos)?, varint(bytes, &mut pos)?)
+            else {
+                return Ok(None);
+            };
+            if base_size != base.size() {
+                return Err(DeltaError::BaseSizeMismatch.into());
+            }
+            self.sizes = Some((base_size, result_size));
+            return Ok(Some(pos));
+        };
+        let cmd = bytes[0];
+        let taken = if cmd & 0x80 != 0 {
+            let taken = 1 + (cmd & 0x7f).count_ones() as usize;
+            let Some(fields) = bytes.get(1..taken) else {
+                return Ok(None);
+            };
+            let (offset, len) = copy_fields(cmd, fields);
+            if offset + len > base.size() {
+                return Err(DeltaError::CopyOutOfBounds.into());
+            }
+            self.grow(len, result_size)?;
+            base.copy(offset, len, out)?;
+            taken
+        } else if cmd != 0 {
+            let Some(data) = bytes.get(1..1 + cmd as usize) else {
+                return Ok(None);
+            };
+            self.grow(data.len() as u64, result_size)?;
+            out(data)?;
+            1 + data.len()
+        } else {
+            return Err(DeltaError::ReservedOpcode.into());
+        };
+        Ok(Some(taken))
+    }
+
+    /// Counts `len` more bytes of result, refusing to pass the declared size.
+    fn grow(&mut self, len: u64, result_size: u64) -> Result<(), DeltaError> {
+        self.produced += len;
+        match self.produced > result_size {
+            true => Err(DeltaError::ResultTooLong),
+            false => Ok(()),
+        }
+    }
+}
+
+/// The offset and length of a copy instruction `cmd`, whose present bytes are `fields`.
+fn copy_fields(cmd: u8, fields: &[u8]) -> (u64, u64) {
+    let mut values = [0u64; 2];
+    let mut fields = fields.iter();
+    let mut bit = 0;
+    for (value, bytes) in values.iter_mut().zip([4, 3]) {
+        for i in 0..bytes {
+            if cmd & (1 << bit) != 0 {
+                *value |= (*fields.next().expect("one byte per bit set") as u64) << (8 * i);
+            }
+            bit += 1;
+        }
+    }
+    let [offset, len] = values;
+    (offset, if len == 0 { 0x10000 } else { len })
 }
 
 /// Rebuilds the target object from `base` and `delta`, checking every bound.
 pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
-    let mut pos = 0;
-    let base_size = varint(delta, &mut pos)?;
-    let result_size = varint(delta, &mut pos)?;
-    if base_size != base.len() as u64 {
-        return Err(DeltaError::BaseSizeMismatch);
-    }
-    let mut out = Vec::with_capacity(result_size.min(1 << 24) as usize);
-    while pos < delta.len() {
-        let cmd = delta[pos];
-        pos += 1;
-        if cmd & 0x80 != 0 {
-            let mut fields = [0usize; 2];
-            let mut bit = 0;
-            for (field, bytes) in fields.iter_mut().zip([4, 3]) {
-                for i in 0..bytes {
-                    if cmd & (1 << bit) != 0 {
-                        let byte = *delta.get(pos).ok_or(DeltaError::Truncated)?;
-                        pos += 1;
-                        *field |= (byte as usize) << (8 * i);
-                    }
-                    bit += 1;
-                }
-            }
-            let [offset, mut size] = fields;
-            if size == 0 {
-                size = 0x10000;
-            }
-            let chunk = offset
-                .checked_add(size)
-                .and_then(|end| base.get(offset..end))
-                .ok_or(DeltaError::CopyOutOfBounds)?;
-            out.extend_from_slice(chunk);
-        } else if cmd != 0 {
-            let chunk = delta
-                .get(pos..pos + cmd as usize)
-                .ok_or(DeltaError::Truncated)?;
-            pos += cmd as usize;
-            out.extend_from_slice(chunk);
-        } else {
-            return Err(DeltaError::ReservedOpcode);
+    let mut stream = DeltaStream::new();
+    let mut out = Vec::new();
+    let mut rest = delta;
+    while !rest.is_empty() {
+        let used = stream.feed(rest, base, &mut |bytes: &[u8]| {
+            out.extend_from_slice(bytes);
+            Ok::<(), DeltaError>(())
+        })?;
+        if out.is_empty() {
+            let (_, result) = stream.sizes().unwrap_or_default();
+            out.reserve(result.min(1 << 24) as usize);
         }
-        if out.len() as u64 > result_size {
-            return Err(DeltaError::ResultTooLong);
-        }
+        rest = &rest[used..];
     }
-    if out.len() as u64 != result_size {
-        return Err(DeltaError::ResultSizeMismatch);
-    }
+    stream.finish()?;
     Ok(out)
 }
 
@@ -116,6 +266,52 @@ mod tests {
         let delta = [11, 11, 0x90, 6, 5, b't', b'h', b'e', b'r', b'e'];
         assert_eq!(apply(base, &delta).unwrap(), b"hello there");
         assert_eq!(sizes(&delta).unwrap(), (11, 11));
+    }
+
+    /// Applies `delta` fed `piece` bytes at a time.
+    fn apply_in_pieces(base: &[u8], delta: &[u8], piece: usize) -> Result<Vec<u8>, DeltaError> {
+        let mut stream = DeltaStream::new();
+        let mut out = Vec::new();
+        for mut bytes in delta.chunks(piece) {
+            while !bytes.is_empty() {
+                let used = stream.feed(bytes, base, &mut |b: &[u8]| {
+                    out.extend_from_slice(b);
+                    Ok::<(), DeltaError>(())
+                })?;
+                bytes = &bytes[used..];
+            }
+        }
+        stream.finish()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_delta_fed_in_pieces_applies_as_it_does_whole() {
+        let base: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+        let mut delta = vec![0xac, 0x02, 0xa1, 0x03]; // base 300, result 417
+        delta.extend_from_slice(&[0x93, 0x0c, 0x01, 0x20]); // copy 32 at 268
+        delta.push(127);
+        delta.extend((0..127).map(|i| i as u8));
+        delta.extend_from_slice(&[0x90, 0xff, 0x91, 0x05, 0x01]); // copy 255 at 0, 1 at 5
+        delta.extend_from_slice(&[0x90, 0x01, 0x01, b'!']); // copy 1 at 0, insert "!"
+        let whole = apply(&base, &delta);
+        assert_eq!(whole.as_ref().map(Vec::len), Ok(417));
+        for piece in [1, 2, 3, 5, 127, 128, 1000] {
+            assert_eq!(
+                apply_in_pieces(&base, &delta, piece),
+                whole,
+                "pieces of {piece}"
+            );
+        }
+        for cut in 0..delta.len() {
+            for piece in [1, 3] {
+                assert_eq!(
+                    apply_in_pieces(&base, &delta[..cut], piece),
+                    apply(&base, &delta[..cut]),
+                    "cut at {cut}, pieces of {piece}"
+                );
+            }
+        }
     }
 
     #[test]

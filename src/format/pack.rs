@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
-use crate::format::delta::{self, DeltaError};
+use crate::format::delta::{self, DeltaBase, DeltaError};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::zlib::Inflater;
 
@@ -58,6 +58,9 @@ pub enum PackError {
     /// A delta that does not apply to its base.
     #[error("corrupt delta: {0}")]
     Delta(#[from] DeltaError),
+    /// An object read whole that is larger than objects held whole may be.
+    #[error("object of {0} bytes is too large to read whole")]
+    TooLargeToHold(u64),
     /// The [`ChunkSource`] failed: the layer that keeps the bytes says why.
     #[error("{0}")]
     Source(Box<dyn std::error::Error>),
@@ -231,70 +234,89 @@ pub fn read_bytes(src: &dyn ChunkSource, offset: u64, len: usize) -> Result<Vec<
     Ok(out)
 }
 
+/// The header of the entry at `offset`.
+pub fn entry_header(src: &dyn ChunkSource, offset: u64) -> Result<EntryHeader, PackError> {
+    let head = read_bytes(src, offset, MAX_ENTRY_HEADER_LEN)?;
+    parse_entry_header(&head, offset)?.ok_or(PackError::TruncatedEntry(offset))
+}
+
 /// Reads the entry at `offset`: its header and its inflated data (object or delta).
 pub fn read_entry(src: &dyn ChunkSource, offset: u64) -> Result<(EntryHeader, Vec<u8>), PackError> {
-    let (header, _, data) = scan_entry(src, offset, false)?;
+    let header = entry_header(src, offset)?;
+    let mut data = Vec::with_capacity(header.size.min(1 << 24) as usize);
+    inflate_entry(src, offset, &header, &mut |piece: &[u8]| {
+        data.extend_from_slice(piece);
+        Ok::<(), PackError>(())
+    })?;
     Ok((header, data))
 }
 
-/// Reads the entry at `offset` as stored: its header and its compressed data, so that it can
-/// be copied into another pack without recompressing.
-pub fn read_raw_entry(
+/// Where the entry at `offset` is: its header, and the range of its compressed data, so
+/// that it can be copied into another pack without recompressing. Its end is found by
+/// inflating it (nothing inflated is kept).
+pub fn entry_extent(
     src: &dyn ChunkSource,
     offset: u64,
-) -> Result<(EntryHeader, Vec<u8>), PackError> {
-    let (header, raw, _) = scan_entry(src, offset, true)?;
-    Ok((header, raw))
+) -> Result<(EntryHeader, std::ops::Range<u64>), PackError> {
+    let header = entry_header(src, offset)?;
+    let end = inflate_entry(
+        src,
+        offset,
+        &header,
+        &mut |_: &[u8]| Ok::<(), PackError>(()),
+    )?;
+    Ok((header, offset + header.len as u64..end))
 }
 
-/// Inflates the entry at `offset` (which is how its end is found), keeping either the
-/// compressed bytes (`raw`) or the inflated ones.
-fn scan_entry(
+/// Inflates the data of the entry at `offset` whose header is `header`, handing it to `out`
+/// piece by piece; checks that it inflates to exactly its declared size, and returns where
+/// its compressed data ends.
+pub fn inflate_entry<E: From<PackError>>(
     src: &dyn ChunkSource,
     offset: u64,
-    raw: bool,
-) -> Result<(EntryHeader, Vec<u8>, Vec<u8>), PackError> {
-    let head = read_bytes(src, offset, MAX_ENTRY_HEADER_LEN)?;
-    let header = parse_entry_header(&head, offset)?.ok_or(PackError::TruncatedEntry(offset))?;
-    let size = usize::try_from(header.size).map_err(|_| PackError::EntryTooLarge)?;
-    let mut data = Vec::with_capacity(if raw { 0 } else { size.min(1 << 24) });
-    let mut compressed = Vec::new();
-    let mut inflated = 0usize;
+    header: &EntryHeader,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, E> {
+    let mut inflated = 0u64;
     let mut inflater = Inflater::new();
+    let mut failed = None;
     let mut at = offset + header.len as u64;
-    let corrupt = || PackError::Zlib(offset);
+    let corrupt = || E::from(PackError::Zlib(offset));
     loop {
         let piece = piece_at(src, at, u64::MAX)?;
         if piece.bytes().is_empty() {
             return Err(corrupt());
         }
         let (used, done) = inflater
-            .feed(piece.bytes(), &mut |piece| {
-                inflated += piece.len();
-                if inflated > size {
+            .feed(piece.bytes(), &mut |bytes| {
+                inflated += bytes.len() as u64;
+                if inflated > header.size {
                     return ControlFlow::Break(());
                 }
-                if !raw {
-                    data.extend_from_slice(piece);
+                match out(bytes) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        ControlFlow::Break(())
+                    }
                 }
-                ControlFlow::Continue(())
             })
             .map_err(|_| corrupt())?;
-        if inflated > size {
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if inflated > header.size {
             return Err(corrupt());
         }
-        if raw {
-            compressed.extend_from_slice(&piece.bytes()[..used]);
-        }
+        at += used as u64;
         if done {
             break;
         }
-        at += used as u64;
     }
-    if inflated != size {
+    if inflated != header.size {
         return Err(corrupt());
     }
-    Ok((header, compressed, data))
+    Ok(at)
 }
 
 /// A whole object: its type and its data, shareable between the cache and its readers.
@@ -373,17 +395,124 @@ impl BaseCache {
     }
 }
 
-/// Reads whole objects out of one pack, resolving delta chains through a shared cache.
+/// Objects up to this size are held whole while they are read; larger ones are streamed,
+/// and the delta bases among them are kept in [`Scratch`] files instead of memory.
+pub const MAX_HELD: u64 = 8 << 20;
+
+/// Receives an object as it is read: its type and size first, then its bytes in order.
+pub trait ObjectSink {
+    /// What the sink may fail with, besides the pack's own errors.
+    type Error: From<PackError> + From<DeltaError>;
+    /// The object's type and size, before any of its bytes.
+    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), Self::Error>;
+    /// The next bytes of the object.
+    fn data(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// Files for the inflated bytes of delta bases too large to hold: each written once, in
+/// order, then read at any offset while the next delta of the chain applies to it.
+pub trait Scratch {
+    /// Empties file `slot` and returns its writer.
+    fn create(&self, slot: u8) -> Result<Box<dyn ScratchWriter + '_>, PackError>;
+    /// File `slot` as written.
+    fn open(&self, slot: u8) -> Result<Box<dyn ChunkSource + '_>, PackError>;
+}
+
+/// Writes one [`Scratch`] file.
+pub trait ScratchWriter {
+    /// Takes the next bytes.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), PackError>;
+    /// Writes what is still buffered.
+    fn finish(&mut self) -> Result<(), PackError>;
+}
+
+/// A resolved level of a delta chain: the base the next delta applies to.
+enum Level<'a> {
+    /// Small enough to hold.
+    Held(Rc<Vec<u8>>),
+    /// Kept in a scratch file of this size.
+    Kept(Box<dyn ChunkSource + 'a>, u64),
+}
+
+impl<E: From<PackError>> DeltaBase<E> for Level<'_> {
+    fn size(&self) -> u64 {
+        match self {
+            Level::Held(data) => data.len() as u64,
+            Level::Kept(_, size) => *size,
+        }
+    }
+
+    fn copy(
+        &self,
+        offset: u64,
+        len: u64,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Level::Held(data) => out(&data[offset as usize..(offset + len) as usize]),
+            Level::Kept(src, _) => {
+                let (mut at, end) = (offset, offset + len);
+                while at < end {
+                    let piece = piece_at(&**src, at, end)?;
+                    if piece.bytes().is_empty() {
+                        return Err(PackError::TruncatedEntry(at).into());
+                    }
+                    out(piece.bytes())?;
+                    at += piece.bytes().len() as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a delta chain ends, walking down from the object asked for.
+enum Bottom {
+    /// An object in the cache.
+    Cached(Object),
+    /// A whole entry.
+    Whole(u64, EntryHeader),
+}
+
+/// Collects a held object.
+struct Holding {
+    kind: Option<ObjectType>,
+    data: Vec<u8>,
+}
+
+impl ObjectSink for Holding {
+    type Error = PackError;
+
+    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), PackError> {
+        if size > MAX_HELD {
+            return Err(PackError::TooLargeToHold(size));
+        }
+        self.kind = Some(kind);
+        self.data.reserve_exact(size as usize);
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        self.data.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Reads objects out of one pack, resolving delta chains through a shared cache of small
+/// objects and, for large ones, scratch files.
 pub struct PackObjects<'a> {
     pack: PackId,
     src: &'a dyn ChunkSource,
     /// Finds the offset of a REF_DELTA base inside this same pack.
     find: &'a dyn Fn(&ObjectId) -> Result<Option<u64>, PackError>,
     cache: &'a RefCell<BaseCache>,
+    scratch: Option<&'a dyn Scratch>,
 }
 
 impl<'a> PackObjects<'a> {
-    /// An object reader over pack `pack` read through `src`, finding REF_DELTA bases with `find`.
+    /// An object reader over pack `pack` read through `src`, finding REF_DELTA bases with
+    /// `find`. Without [`PackObjects::with_scratch`] it reads only objects whose chain is
+    /// held whole.
     pub fn new(
         pack: PackId,
         src: &'a dyn ChunkSource,
@@ -395,6 +524,15 @@ impl<'a> PackObjects<'a> {
             src,
             find,
             cache,
+            scratch: None,
+        }
+    }
+
+    /// Keeps the large delta bases of a chain in `scratch`.
+    pub fn with_scratch(self, scratch: &'a dyn Scratch) -> PackObjects<'a> {
+        PackObjects {
+            scratch: Some(scratch),
+            ..self
         }
     }
 
@@ -405,46 +543,193 @@ impl<'a> PackObjects<'a> {
         }
     }
 
-    /// The object whose entry starts at `offset`.
+    /// The object whose entry starts at `offset`, whole: at most [`MAX_HELD`] bytes.
     pub fn object_at(&self, offset: u64) -> Result<Object, PackError> {
-        // Walk down the chain to a cached or whole base, then apply the deltas back up.
-        let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut holding = Holding {
+            kind: None,
+            data: Vec::new(),
+        };
+        self.stream_at(offset, &mut holding)?;
+        let kind = holding.kind.expect("begun before it ends");
+        let data = Rc::new(holding.data);
+        self.cache
+            .borrow_mut()
+            .insert(self.entry_at(offset), kind, data.clone());
+        Ok(Object { kind, data })
+    }
+
+    /// Streams the object whose entry starts at `offset` into `sink`. The deltas of its
+    /// chain apply in turn from the bottom, each to the level below, held when small and
+    /// in a scratch file when large; the last streams into the sink.
+    pub fn stream_at<K: ObjectSink>(&self, offset: u64, sink: &mut K) -> Result<(), K::Error> {
+        let (deltas, bottom) = self.chain(offset)?;
+        let (kind, mut level) = match bottom {
+            Bottom::Whole(at, header) if deltas.is_empty() => {
+                let EntryKind::Whole(kind) = header.kind else {
+                    unreachable!("the chain ends at a whole entry")
+                };
+                sink.begin(kind, header.size)?;
+                inflate_entry(self.src, at, &header, &mut |bytes| sink.data(bytes))?;
+                return Ok(());
+            }
+            Bottom::Whole(at, header) => self.whole_level(at, &header)?,
+            Bottom::Cached(Object { kind, data }) => (kind, Level::Held(data)),
+        };
+        let Some((&top, below)) = deltas.split_first() else {
+            let Level::Held(data) = level else {
+                unreachable!("cached objects are held")
+            };
+            sink.begin(kind, data.len() as u64)?;
+            return sink.data(&data);
+        };
+        for (n, &at) in below.iter().rev().enumerate() {
+            level = self.delta_level(at, kind, &level, n as u8 % 2)?;
+        }
+        self.apply_delta(top, &level, kind, sink)
+    }
+
+    /// Walks down from `offset` to a cached object or a whole entry: the deltas passed, the
+    /// object asked for first.
+    fn chain(&self, offset: u64) -> Result<(Vec<u64>, Bottom), PackError> {
+        let mut deltas = Vec::new();
         let mut at = offset;
-        let Object { kind, mut data } = loop {
+        loop {
             if let Some(hit) = self.cache.borrow().get(self.entry_at(at)) {
-                break hit;
+                return Ok((deltas, Bottom::Cached(hit)));
             }
             if deltas.len() > MAX_CHAIN {
                 return Err(PackError::ChainTooLong);
             }
-            let (header, payload) = read_entry(self.src, at)?;
-            match header.kind {
-                EntryKind::Whole(kind) => {
-                    break Object {
-                        kind,
-                        data: Rc::new(payload),
-                    }
-                }
-                EntryKind::OfsDelta(base) => {
-                    deltas.push((at, payload));
-                    at = base;
-                }
-                EntryKind::RefDelta(id) => {
-                    deltas.push((at, payload));
-                    at = (self.find)(&id)?.ok_or(PackError::BaseNotInPack(id))?;
-                }
-            }
-        };
-        self.cache
-            .borrow_mut()
-            .insert(self.entry_at(at), kind, data.clone());
-        while let Some((delta_offset, payload)) = deltas.pop() {
-            data = Rc::new(delta::apply(&data, &payload)?);
-            self.cache
-                .borrow_mut()
-                .insert(self.entry_at(delta_offset), kind, data.clone());
+            let header = entry_header(self.src, at)?;
+            let base = match header.kind {
+                EntryKind::Whole(_) => return Ok((deltas, Bottom::Whole(at, header))),
+                EntryKind::OfsDelta(base) => base,
+                EntryKind::RefDelta(id) => (self.find)(&id)?.ok_or(PackError::BaseNotInPack(id))?,
+            };
+            deltas.push(at);
+            at = base;
         }
-        Ok(Object { kind, data })
+    }
+
+    /// The whole entry at the bottom of a chain, held or kept in scratch file 1.
+    fn whole_level(
+        &self,
+        at: u64,
+        header: &EntryHeader,
+    ) -> Result<(ObjectType, Level<'a>), PackError> {
+        let EntryKind::Whole(kind) = header.kind else {
+            unreachable!("the chain ends at a whole entry")
+        };
+        let mut level = LevelSink::new(self.scratch, 1);
+        level.begin(kind, header.size)?;
+        inflate_entry(self.src, at, header, &mut |bytes| level.data(bytes))?;
+        Ok((kind, self.level(at, level)?))
+    }
+
+    /// The result of the delta at `at` applied to `base`, held or kept in scratch file `slot`.
+    fn delta_level(
+        &self,
+        at: u64,
+        kind: ObjectType,
+        base: &Level<'a>,
+        slot: u8,
+    ) -> Result<Level<'a>, PackError> {
+        let mut level = LevelSink::new(self.scratch, slot);
+        self.apply_delta(at, base, kind, &mut level)?;
+        self.level(at, level)
+    }
+
+    /// What `sink` took for the entry at `at`: held (and cached), or kept.
+    fn level(&self, at: u64, sink: LevelSink<'a>) -> Result<Level<'a>, PackError> {
+        match sink.writer {
+            Some(mut writer) => {
+                writer.finish()?;
+                drop(writer);
+                let scratch = sink.scratch.expect("kept in scratch");
+                Ok(Level::Kept(scratch.open(sink.slot)?, sink.size))
+            }
+            None => {
+                let held = Rc::new(sink.held);
+                let kind = sink.kind.expect("begun before it ends");
+                self.cache
+                    .borrow_mut()
+                    .insert(self.entry_at(at), kind, held.clone());
+                Ok(Level::Held(held))
+            }
+        }
+    }
+
+    /// Applies the delta whose entry is at `at` to `base`, inflating it as it goes, into
+    /// `sink`: it begins with the declared result size, before any of the result.
+    fn apply_delta<K: ObjectSink>(
+        &self,
+        at: u64,
+        base: &Level<'a>,
+        kind: ObjectType,
+        sink: &mut K,
+    ) -> Result<(), K::Error> {
+        let header = entry_header(self.src, at)?;
+        let mut stream = delta::DeltaStream::new();
+        inflate_entry(self.src, at, &header, &mut |mut bytes: &[u8]| {
+            while !bytes.is_empty() {
+                let had_sizes = stream.sizes().is_some();
+                let used = stream.feed(bytes, base, &mut |out| sink.data(out))?;
+                if let (false, Some((_, size))) = (had_sizes, stream.sizes()) {
+                    sink.begin(kind, size)?;
+                }
+                bytes = &bytes[used..];
+            }
+            Ok::<(), K::Error>(())
+        })?;
+        Ok(stream.finish()?)
+    }
+}
+
+/// Takes one level of a chain: holds it when small, else writes it to a scratch file.
+struct LevelSink<'a> {
+    scratch: Option<&'a dyn Scratch>,
+    slot: u8,
+    kind: Option<ObjectType>,
+    size: u64,
+    held: Vec<u8>,
+    writer: Option<Box<dyn ScratchWriter + 'a>>,
+}
+
+impl<'a> LevelSink<'a> {
+    fn new(scratch: Option<&'a dyn Scratch>, slot: u8) -> Self {
+        LevelSink {
+            scratch,
+            slot,
+            kind: None,
+            size: 0,
+            held: Vec::new(),
+            writer: None,
+        }
+    }
+}
+
+impl ObjectSink for LevelSink<'_> {
+    type Error = PackError;
+
+    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), PackError> {
+        (self.kind, self.size) = (Some(kind), size);
+        if size <= MAX_HELD {
+            self.held.reserve_exact(size as usize);
+            return Ok(());
+        }
+        let scratch = self.scratch.ok_or(PackError::TooLargeToHold(size))?;
+        self.writer = Some(scratch.create(self.slot)?);
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        match self.writer.as_mut() {
+            Some(writer) => writer.append(bytes),
+            None => {
+                self.held.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -539,8 +824,8 @@ mod tests {
             let src = Chunks(bytes.clone(), chunk);
             let (header, read) = read_entry(&src, 2).unwrap();
             assert_eq!((header.size, header.len, read), (300, 2, data.clone()));
-            let (_, raw) = read_raw_entry(&src, 2).unwrap();
-            assert_eq!(raw, bytes[4..]);
+            let (_, raw) = entry_extent(&src, 2).unwrap();
+            assert_eq!(raw, 4..bytes.len() as u64);
         }
         let cut = Chunks(bytes[..bytes.len() - 3].to_vec(), 3);
         assert_eq!(

@@ -16,14 +16,76 @@ pub struct ZlibError;
 
 /// Deflates `data` into one zlib stream.
 pub fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut compress = Compress::new(Compression::new(LEVEL), true);
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    loop {
-        let consumed = compress.total_in() as usize;
-        match compress.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish) {
-            Ok(Status::StreamEnd) => return out,
-            _ => out.reserve(out.capacity().max(64)),
+    let mut deflater = Deflater::new();
+    let mut collect = |piece: &[u8]| {
+        out.extend_from_slice(piece);
+        Ok::<(), std::convert::Infallible>(())
+    };
+    let Ok(()) = deflater.feed(data, &mut collect);
+    let Ok(()) = deflater.finish(&mut collect);
+    out
+}
+
+/// One zlib stream deflated as its data arrives, handing on compressed bytes as they come.
+pub struct Deflater {
+    state: Compress,
+    scratch: Vec<u8>,
+}
+
+impl Default for Deflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deflater {
+    /// A new stream at git's level.
+    pub fn new() -> Deflater {
+        Deflater {
+            state: Compress::new(Compression::new(LEVEL), true),
+            scratch: vec![0; 64 * 1024],
         }
+    }
+
+    /// Deflates the next bytes of the data.
+    pub fn feed<E>(
+        &mut self,
+        mut input: &[u8],
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while !input.is_empty() {
+            let used = self.step(input, FlushCompress::None, out)?.0;
+            input = &input[used..];
+        }
+        Ok(())
+    }
+
+    /// Ends the stream.
+    pub fn finish<E>(&mut self, out: &mut dyn FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        while !self.step(&[], FlushCompress::Finish, out)?.1 {}
+        Ok(())
+    }
+
+    /// One call into zlib: the input it used, and whether the stream ended.
+    fn step<E>(
+        &mut self,
+        input: &[u8],
+        flush: FlushCompress,
+        out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(usize, bool), E> {
+        let (before_in, before_out) = (self.state.total_in(), self.state.total_out());
+        // Compressing into a buffer of the right size cannot fail.
+        let status = self
+            .state
+            .compress(input, &mut self.scratch, flush)
+            .unwrap_or(Status::BufError);
+        let produced = (self.state.total_out() - before_out) as usize;
+        if produced > 0 {
+            out(&self.scratch[..produced])?;
+        }
+        let used = (self.state.total_in() - before_in) as usize;
+        Ok((used, status == Status::StreamEnd))
     }
 }
 
@@ -138,6 +200,32 @@ impl Inflater {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_deflated_in_pieces_inflates_to_its_data() {
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i % 251) as u8 ^ (i >> 9) as u8)
+            .collect();
+        let mut deflater = Deflater::new();
+        let mut stream = Vec::new();
+        let mut collect = |piece: &[u8]| {
+            stream.extend_from_slice(piece);
+            Ok::<(), ()>(())
+        };
+        for piece in data.chunks(7919) {
+            deflater.feed(piece, &mut collect).unwrap();
+        }
+        deflater.finish(&mut collect).unwrap();
+        let mut out = Vec::new();
+        let (used, done) = Inflater::new()
+            .feed(&stream, &mut |c| {
+                out.extend_from_slice(c);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!((used, done), (stream.len(), true));
+        assert_eq!(out, data);
+    }
 
     #[test]
     fn finds_the_end_of_a_stream_fed_in_pieces() {

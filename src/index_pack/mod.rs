@@ -15,17 +15,17 @@ use std::rc::Rc;
 
 use sha1::{Digest, Sha1};
 
-use crate::format::delta::{self, DeltaError};
+use crate::format::delta::DeltaError;
 use crate::format::loose;
 use crate::format::object::{self, BadObject, ObjectHasher, ObjectId, ObjectType};
 use crate::format::pack::{
-    self, BaseCache, EntryAt, EntryHeader, EntryKind, Object, PackError, PackId, PackObjects,
-    BASE_CACHE_BYTES,
+    self, BaseCache, EntryAt, EntryHeader, EntryKind, Object, ObjectSink, PackError, PackId,
+    PackObjects, BASE_CACHE_BYTES, MAX_HELD,
 };
 use crate::format::zlib::Inflater;
 use crate::limits::OverLimit;
 use crate::store::sql::Sql;
-use crate::store::{Base, CommitInfo, EntryRow, Store, StoreError};
+use crate::store::{Base, CommitInfo, EntryRow, ScratchRows, Store, StoreError};
 use entries::Entries;
 use spool::Spool;
 
@@ -104,9 +104,85 @@ pub enum IndexError {
     /// An object larger than the server takes.
     #[error(transparent)]
     OverLimit(#[from] OverLimit),
+    /// A tree, commit or tag too large to be parsed whole.
+    #[error("{} at offset {offset} is {size} bytes: trees, commits and tags are limited to {MAX_HELD} bytes", .kind.name())]
+    TooLargeToParse {
+        /// Its type.
+        kind: ObjectType,
+        /// Where its entry starts.
+        offset: u64,
+        /// Its size.
+        size: u64,
+    },
     /// Deltas whose bases are neither in the pack nor resolvable.
     #[error("pack has {n} unresolved delta{s} (missing delta base)", n = .0, s = if *.0 == 1 { "" } else { "s" })]
     Unresolved(usize),
+}
+
+/// A delta that fails to apply while a chain is read.
+impl From<DeltaError> for IndexError {
+    fn from(e: DeltaError) -> Self {
+        IndexError::Pack(PackError::Delta(e))
+    }
+}
+
+/// Refuses an object (or a delta) of `size` bytes at `offset` over `max_object`, and a tree,
+/// commit or tag too large to parse.
+fn check_size(
+    kind: Option<ObjectType>,
+    size: u64,
+    offset: u64,
+    max_object: u64,
+) -> Result<(), IndexError> {
+    if size > max_object {
+        return Err(IndexError::OverLimit(OverLimit {
+            what: format!("object at offset {offset} is {size} bytes"),
+            limit: max_object,
+            var: "MAX_OBJECT_BYTES",
+        }));
+    }
+    match kind {
+        Some(kind) if kind != ObjectType::Blob && size > MAX_HELD => {
+            Err(IndexError::TooLargeToParse { kind, offset, size })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether an object of `kind` and `size` is kept in memory once read: trees, commits and
+/// tags to be parsed, and blobs small enough to be cached as delta bases.
+fn kept(kind: ObjectType, size: u64) -> bool {
+    kind != ObjectType::Blob || size <= (BASE_CACHE_BYTES / 4) as u64
+}
+
+/// A delta's result as it is rebuilt: hashed as it streams, kept only when [`kept`].
+struct Rebuilt {
+    offset: u64,
+    max_object: u64,
+    kind: ObjectType,
+    size: u64,
+    hasher: Option<ObjectHasher>,
+    data: Option<Vec<u8>>,
+}
+
+impl ObjectSink for Rebuilt {
+    type Error = IndexError;
+
+    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), IndexError> {
+        check_size(Some(kind), size, self.offset, self.max_object)?;
+        (self.kind, self.size) = (kind, size);
+        self.hasher = Some(ObjectHasher::new(kind, size));
+        self.data = kept(kind, size).then(|| Vec::with_capacity(size as usize));
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
+        self.hasher.as_mut().expect("begun").update(bytes);
+        if let Some(data) = self.data.as_mut() {
+            data.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
 }
 
 /// The depth of a delta on a base `base_depth` deep, if the pack's chains can be read back.
@@ -151,7 +227,8 @@ struct Current {
     produced: u64,
     /// For whole objects: the id, computed as the data streams through.
     hasher: Option<ObjectHasher>,
-    /// Whether `data` keeps the inflated bytes (a large blob is only hashed).
+    /// Whether `data` keeps the inflated bytes: a whole object that is [`kept`]. A delta is
+    /// read back from the spool when its base is known.
     keep: bool,
 }
 
@@ -178,6 +255,8 @@ pub struct IndexPack<'s, S: Sql> {
     /// The largest object resolved so far.
     largest: u64,
     cache: RefCell<BaseCache>,
+    /// Large delta bases while a chain is rebuilt: files of the push's row.
+    scratch: ScratchRows<S>,
 }
 
 impl<'s, S: Sql> IndexPack<'s, S> {
@@ -196,6 +275,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             entries: Entries::new(store, push),
             largest: 0,
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
+            scratch: ScratchRows::new(store, Some(push)),
         }
     }
 
@@ -282,11 +362,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             return Ok(take);
         };
         let used = header.len - before;
-        self.check_size(header.size, offset)?;
-        let kind_keeps = match header.kind {
-            EntryKind::Whole(ObjectType::Blob) => header.size <= (BASE_CACHE_BYTES / 4) as u64,
-            _ => true,
+        let whole = match header.kind {
+            EntryKind::Whole(kind) => Some(kind),
+            _ => None,
         };
+        check_size(whole, header.size, offset, self.max_object)?;
         let mut current = Box::new(Current {
             offset,
             header,
@@ -297,7 +377,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 EntryKind::Whole(kind) => Some(ObjectHasher::new(kind, header.size)),
                 _ => None,
             },
-            keep: kind_keeps,
+            keep: whole.is_some_and(|kind| kept(kind, header.size)),
         });
         current.crc.update(&self.partial[..before]);
         self.sha.update(&data[..used]);
@@ -373,22 +453,23 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.reader(&find).object_at(offset)
     }
 
-    /// Refuses an object (or a delta) of `size` bytes over the limit.
-    fn check_size(&self, size: u64, offset: u64) -> Result<(), IndexError> {
-        if size <= self.max_object {
-            return Ok(());
+    /// Rebuilds the delta at `offset`, whose base is resolved, streaming it from the spool.
+    fn rebuild(&self, offset: u64) -> Result<Rebuilt, IndexError> {
+        let mut rebuilt = Rebuilt {
+            offset,
+            max_object: self.max_object,
+            kind: ObjectType::Blob,
+            size: 0,
+            hasher: None,
+            data: None,
+        };
+        let find = |id: &ObjectId| Ok(self.entries.of(id)?.map(|e| e.offset));
+        let reader = self.reader(&find).with_scratch(&self.scratch);
+        match reader.stream_at(offset, &mut rebuilt) {
+            Err(IndexError::Pack(PackError::Delta(why))) => Err(IndexError::Delta { offset, why }),
+            Err(e) => Err(e),
+            Ok(()) => Ok(rebuilt),
         }
-        Err(IndexError::OverLimit(OverLimit {
-            what: format!("object at offset {offset} is {size} bytes"),
-            limit: self.max_object,
-            var: "MAX_OBJECT_BYTES",
-        }))
-    }
-
-    /// Refuses a delta whose result would be over the limit, before it is applied.
-    fn check_result_size(&self, delta: &[u8], offset: u64) -> Result<(), IndexError> {
-        let (_, result) = delta::sizes(delta).map_err(|why| IndexError::Delta { offset, why })?;
-        self.check_size(result, offset)
     }
 
     /// A delta's resolved base entry (its offset and depth), or else what the delta
@@ -434,15 +515,13 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     entry.waits_for = Some(base);
                     return Ok(self.entries.add(entry)?);
                 }
-                Ok((base_offset, base_depth)) => {
+                Ok((_, base_depth)) => {
                     entry.depth = deeper(base_depth, offset)?;
-                    self.check_result_size(&current.data, offset)?;
-                    let Object { kind, data: base } = self.object_at(base_offset)?;
-                    let data = delta::apply(&base, &current.data)
-                        .map_err(|why| IndexError::Delta { offset, why })?;
-                    entry.size = data.len() as u64;
-                    entry.resolved = Some((object::hash(kind, &data), kind));
-                    (kind, Some(Rc::new(data)))
+                    let rebuilt = self.rebuild(offset)?;
+                    let id = rebuilt.hasher.expect("begun").finish();
+                    entry.size = rebuilt.size;
+                    entry.resolved = Some((id, rebuilt.kind));
+                    (rebuilt.kind, rebuilt.data.map(Rc::new))
                 }
             },
         };
@@ -456,23 +535,24 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     fn release(&mut self, entry: EntryRow) -> Result<(), IndexError> {
         let mut ready = self.waiting_for(&entry)?;
         while let Some(offset) = ready.pop() {
-            let (header, delta) = pack::read_entry(&self.spool, offset)?;
-            self.check_result_size(&delta, offset)?;
+            let header = pack::entry_header(&self.spool, offset)?;
             let Ok((_, base_depth)) = self.base_of(header.kind, offset)? else {
                 return Err(IndexError::Unresolved(1));
             };
-            let Object { kind, data } = self.object_at(offset)?;
+            let depth = deeper(base_depth, offset)?;
+            let rebuilt = self.rebuild(offset)?;
+            let (kind, data) = (rebuilt.kind, rebuilt.data.map(Rc::new));
             let child = EntryRow {
-                resolved: Some((object::hash(kind, &data), kind)),
-                size: data.len() as u64,
-                depth: deeper(base_depth, offset)?,
+                resolved: Some((rebuilt.hasher.expect("begun").finish(), kind)),
+                size: rebuilt.size,
+                depth,
                 waits_for: None,
                 ..self
                     .entries
                     .at(offset)?
                     .ok_or(IndexError::NoBaseEntry(offset))?
             };
-            self.learn(&child, kind, Some(data))?;
+            self.learn(&child, kind, data)?;
             self.entries.resolved(child)?;
             ready.extend(self.waiting_for(&child)?);
         }
@@ -554,6 +634,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         if let Some(id) = store.duplicate_entry(push)? {
             return Err(IndexError::Duplicate(id));
         }
+        self.scratch.clear()?;
         let stored = if self.count < UNPACK_LIMIT && self.largest <= MAX_LOOSE_OBJECT {
             self.stage_loose()?
         } else {

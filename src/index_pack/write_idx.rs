@@ -3,12 +3,12 @@
 
 use sha1::{Digest, Sha1};
 
-use super::spool::ChunkWriter;
 use super::IndexError;
 use crate::format::idx;
 use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
+use crate::store::ChunkWriter;
 use crate::store::{IdxRow, PackFile, Store, StoreError};
 
 /// Entry rows read per page.

@@ -14,7 +14,7 @@ pub mod sql;
 
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled};
-pub use packs::{PackFile, PackInfo, PackState, StoredChunks};
+pub use packs::{ChunkFile, ChunkWriter, PackFile, PackInfo, PackState, ScratchRows, StoredChunks};
 pub use push::{Base, EntryRow, IdxRow};
 pub use refs::Ref;
 
@@ -96,6 +96,13 @@ impl From<PackError> for StoreError {
     }
 }
 
+/// A stored delta that does not apply is a stored pack that does not read back.
+impl From<crate::format::delta::DeltaError> for StoreError {
+    fn from(e: crate::format::delta::DeltaError) -> Self {
+        StoreError::Pack(PackError::Delta(e))
+    }
+}
+
 /// The chunk rows a pack is read from fail as the store does.
 impl From<StoreError> for PackError {
     fn from(e: StoreError) -> Self {
@@ -162,14 +169,7 @@ impl<S: Sql> Store<S> {
         for statement in schema.split(';').filter(|s| !s.trim().is_empty()) {
             self.exec(statement, vec![])?;
         }
-        let pending = self.exec(
-            "SELECT id FROM packs WHERE state = ?",
-            vec![PackState::Pending.into()],
-        )?;
-        for row in pending {
-            self.discard_push(PackId(row_int(&row[0])?))?;
-        }
-        Ok(())
+        self.drop_leftovers()
     }
 
     /// Runs `work` in one transaction: if it fails, none of its writes stay.

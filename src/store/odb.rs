@@ -6,10 +6,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{Located, Location, PackFile, Store, StoreError, StoredChunks};
+use super::{Located, Location, PackFile, ScratchRows, Store, StoreError, StoredChunks};
 use crate::format::object::{self, BadObject, ObjectId, ObjectType};
 use crate::format::pack::{
-    BaseCache, EntryHeader, Object, PackError, PackObjects, BASE_CACHE_BYTES,
+    self, BaseCache, ChunkPiece, EntryHeader, Object, ObjectSink, PackError, PackObjects,
+    BASE_CACHE_BYTES,
 };
 use crate::format::{idx, loose};
 use crate::store::sql::Sql;
@@ -28,12 +29,24 @@ pub struct Peeled {
 /// A shared chunk reader of one stored file.
 type Reader<S> = Rc<StoredChunks<S>>;
 
-/// Reads many objects, sharing one cache of delta bases and one chunk reader per pack.
+/// Reads many objects, sharing one cache of delta bases, one chunk reader per pack, and
+/// scratch files for large delta bases.
 pub struct ObjectReader<S: Sql> {
     store: Store<S>,
     /// One chunk reader per file read, so that consecutive reads share its last row.
     files: RefCell<HashMap<(PackId, PackFile), Reader<S>>>,
     cache: RefCell<BaseCache>,
+    scratch: ScratchRows<S>,
+}
+
+/// The reader's scratch row goes with it. Should removing it fail, the row is a leftover
+/// that `Store::open` removes at the next start.
+impl<S: Sql> Drop for ObjectReader<S> {
+    fn drop(&mut self) {
+        if let Some(owner) = self.scratch.made_owner() {
+            let _ = self.store.drop_scratch_row(owner);
+        }
+    }
 }
 
 impl<S: Sql> ObjectReader<S> {
@@ -42,12 +55,18 @@ impl<S: Sql> ObjectReader<S> {
         &self.store
     }
 
+    /// The reader's scratch files.
+    pub fn scratch(&self) -> &ScratchRows<S> {
+        &self.scratch
+    }
+
     /// A reader over `store`.
     pub fn new(store: &Store<S>) -> Self {
         ObjectReader {
             store: store.clone(),
             files: RefCell::new(HashMap::new()),
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
+            scratch: ScratchRows::new(store, None),
         }
     }
 
@@ -94,6 +113,34 @@ impl<S: Sql> ObjectReader<S> {
 
     /// The object whose entry is at `offset` in `pack`.
     pub fn object_at(&self, pack: PackId, offset: u64) -> Result<Object, PackError> {
+        self.in_pack(pack, |objects| objects.object_at(offset))
+    }
+
+    /// Streams an object whose location is known into `sink`, however large.
+    pub fn stream_at<K: ObjectSink>(
+        &self,
+        id: &ObjectId,
+        kind: ObjectType,
+        location: Location,
+        sink: &mut K,
+    ) -> Result<(), K::Error>
+    where
+        K::Error: From<StoreError>,
+    {
+        match location {
+            Location::Loose => {
+                let Object { data, .. } = self.read_at(id, kind, location)?;
+                sink.begin(kind, data.len() as u64)?;
+                sink.data(&data)
+            }
+            Location::Packed { pack, offset } => {
+                self.in_pack(pack, |objects| objects.stream_at(offset, sink))
+            }
+        }
+    }
+
+    /// Runs `read` on a reader of `pack`'s objects.
+    fn in_pack<T>(&self, pack: PackId, read: impl FnOnce(&PackObjects) -> T) -> T {
         let source = self.chunks(pack, PackFile::Pack);
         // A REF_DELTA's base is in the same pack. Its object row usually points there; when
         // an older copy holds the row, the pack's own index says where this pack has it.
@@ -106,7 +153,9 @@ impl<S: Sql> ObjectReader<S> {
                 _ => idx::find(&*self.chunks(pack, PackFile::Idx), base),
             }
         };
-        PackObjects::new(pack, &*source, &find, &self.cache).object_at(offset)
+        let objects =
+            PackObjects::new(pack, &*source, &find, &self.cache).with_scratch(&self.scratch);
+        read(&objects)
     }
 
     /// Follows a chain of annotated tags from `id`.
@@ -144,12 +193,24 @@ impl<S: Sql> ObjectReader<S> {
         Err(StoreError::TagChainTooLong(id))
     }
 
-    /// The entry at `offset` in `pack` as stored: header and compressed bytes.
-    pub fn raw_entry(
+    /// The entry at `offset` in `pack` as stored: its header and where its compressed data is.
+    pub fn extent(
         &self,
         pack: PackId,
         offset: u64,
-    ) -> Result<(EntryHeader, Vec<u8>), PackError> {
-        crate::format::pack::read_raw_entry(&*self.chunks(pack, PackFile::Pack), offset)
+    ) -> Result<(EntryHeader, std::ops::Range<u64>), PackError> {
+        pack::entry_extent(&*self.chunks(pack, PackFile::Pack), offset)
+    }
+
+    /// The bytes of `file` from `at` up to `end` that lie in one chunk row, read through the
+    /// reader's chunk cache.
+    pub fn piece(
+        &self,
+        pack: PackId,
+        file: PackFile,
+        at: u64,
+        end: u64,
+    ) -> Result<ChunkPiece, PackError> {
+        pack::piece_at(&*self.chunks(pack, file), at, end)
     }
 }

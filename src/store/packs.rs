@@ -1,11 +1,11 @@
 //! Stored packs: their rows and states, and their files in chunk rows.
 
 use crate::format::pack::PackId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use super::{row_int, Store, StoreError};
-use crate::format::pack::{self, ChunkPiece, ChunkSource, PackError};
+use crate::format::pack::{self, ChunkPiece, ChunkSource, PackError, Scratch, ScratchWriter};
 use crate::store::sql::{Sql, Value};
 
 /// Which of a pack's two files a chunk belongs to.
@@ -17,6 +17,32 @@ pub enum PackFile {
     Idx = 1,
 }
 
+/// A file of chunk rows owned by a pack row: one of the pack's own files, or a scratch file
+/// of large delta bases (see [`ScratchRows`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChunkFile {
+    /// The `.pack` or the `.idx`.
+    Of(PackFile),
+    /// Scratch file number n.
+    Scratch(u8),
+}
+
+impl From<PackFile> for ChunkFile {
+    fn from(file: PackFile) -> ChunkFile {
+        ChunkFile::Of(file)
+    }
+}
+
+impl ChunkFile {
+    /// The `kind` column of its rows.
+    fn kind(self) -> i64 {
+        match self {
+            ChunkFile::Of(file) => file as i64,
+            ChunkFile::Scratch(n) => 2 + n as i64,
+        }
+    }
+}
+
 /// Where a pack row is in its life (the `state` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PackState {
@@ -25,6 +51,8 @@ pub enum PackState {
     Pending,
     /// An accepted pack, listed in `objects/info/packs` and pointed at by object rows.
     Live,
+    /// No pack: the owner of a reader's scratch files, removed when the reader is done.
+    Scratch,
 }
 
 impl From<PackState> for Value {
@@ -32,6 +60,7 @@ impl From<PackState> for Value {
         let text = match state {
             PackState::Pending => "pending",
             PackState::Live => "live",
+            PackState::Scratch => "scratch",
         };
         Value::Text(text.into())
     }
@@ -67,9 +96,13 @@ impl<S: Sql> Store<S> {
 
     /// Starts a push: a pending pack row that owns everything the push writes until it is accepted.
     pub fn begin_push(&self) -> Result<PackId, StoreError> {
+        self.new_pack_row(PackState::Pending)
+    }
+
+    fn new_pack_row(&self, state: PackState) -> Result<PackId, StoreError> {
         let rows = self.exec(
             "INSERT INTO packs (state) VALUES (?) RETURNING id",
-            vec![PackState::Pending.into()],
+            vec![state.into()],
         )?;
         rows.first()
             .map(|r| row_int(&r[0]).map(PackId))
@@ -77,11 +110,11 @@ impl<S: Sql> Store<S> {
             .ok_or(StoreError::BadColumn("pack id"))
     }
 
-    /// Writes chunk `seq` of a pack's file.
+    /// Writes chunk `seq` of a pack row's file.
     pub fn write_chunk(
         &self,
         pack: PackId,
-        file: PackFile,
+        file: ChunkFile,
         seq: u64,
         data: &[u8],
     ) -> Result<(), StoreError> {
@@ -89,7 +122,7 @@ impl<S: Sql> Store<S> {
             "INSERT INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
             vec![
                 pack.into(),
-                (file as i64).into(),
+                file.kind().into(),
                 (seq as i64).into(),
                 data.into(),
             ],
@@ -113,16 +146,17 @@ impl<S: Sql> Store<S> {
         )?)
     }
 
-    /// Reads chunk `seq` of a pack's file (None past the end).
+    /// Reads chunk `seq` of a pack row's file (None past the end).
     pub fn read_chunk(
         &self,
         pack: PackId,
-        file: PackFile,
+        file: impl Into<ChunkFile>,
         seq: u64,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        let file = file.into();
         let mut rows = self.exec(
             "SELECT data FROM pack_chunks WHERE pack = ? AND kind = ? AND seq = ?",
-            vec![pack.into(), (file as i64).into(), (seq as i64).into()],
+            vec![pack.into(), file.kind().into(), (seq as i64).into()],
         )?;
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
     }
@@ -168,6 +202,37 @@ impl<S: Sql> Store<S> {
         self.drop_pack_rows(push)
     }
 
+    /// Removes the scratch files of the pack row `owner`.
+    pub fn drop_scratch_files(&self, owner: PackId) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM pack_chunks WHERE pack = ? AND kind >= ?",
+            vec![owner.into(), ChunkFile::Scratch(0).kind().into()],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a reader's scratch row and its files.
+    pub fn drop_scratch_row(&self, owner: PackId) -> Result<(), StoreError> {
+        self.drop_pack_rows(owner)
+    }
+
+    /// Removes what readers and pushes left when the object stopped: pending pushes and
+    /// scratch rows.
+    pub(super) fn drop_leftovers(&self) -> Result<(), StoreError> {
+        let rows = self.exec(
+            "SELECT id, state FROM packs WHERE state IN (?, ?)",
+            vec![PackState::Pending.into(), PackState::Scratch.into()],
+        )?;
+        for row in rows {
+            let id = PackId(row_int(&row[0])?);
+            match row[1].as_str() {
+                Some("scratch") => self.drop_pack_rows(id)?,
+                _ => self.discard_push(id)?,
+            }
+        }
+        Ok(())
+    }
+
     fn drop_pack_rows(&self, push: PackId) -> Result<(), StoreError> {
         self.exec("DELETE FROM pack_chunks WHERE pack = ?", vec![push.into()])?;
         self.exec("DELETE FROM packs WHERE id = ?", vec![push.into()])?;
@@ -202,21 +267,171 @@ fn pack_info(row: &[Value]) -> Result<PackInfo, StoreError> {
     })
 }
 
-/// A stored pack's chunks as a [`ChunkSource`], remembering the last chunk read.
+/// Appends to one file of a pack row, one full chunk row at a time.
+pub struct ChunkWriter<'s, S: Sql> {
+    store: &'s Store<S>,
+    owner: PackId,
+    file: ChunkFile,
+    tail: Vec<u8>,
+    /// Chunk rows written so far.
+    flushed: u64,
+    /// Bytes taken so far.
+    written: u64,
+}
+
+impl<'s, S: Sql> ChunkWriter<'s, S> {
+    /// A writer of `file` of the pack row `owner`, which has no rows of it yet.
+    pub fn new(store: &'s Store<S>, owner: PackId, file: impl Into<ChunkFile>) -> Self {
+        ChunkWriter {
+            store,
+            owner,
+            file: file.into(),
+            tail: Vec::new(),
+            flushed: 0,
+            written: 0,
+        }
+    }
+
+    /// Takes the next bytes of the file.
+    pub fn append(&mut self, mut bytes: &[u8]) -> Result<(), StoreError> {
+        let size = self.store.chunk_size() as usize;
+        self.written += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = (size - self.tail.len()).min(bytes.len());
+            self.tail.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.tail.len() == size {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is left as the last row.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.tail.is_empty() {
+            self.store
+                .write_chunk(self.owner, self.file, self.flushed, &self.tail)?;
+            self.flushed += 1;
+            self.tail.clear();
+        }
+        Ok(())
+    }
+
+    /// Bytes taken so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Chunk rows written so far.
+    pub fn flushed(&self) -> u64 {
+        self.flushed
+    }
+
+    /// The bytes taken since the last row written.
+    pub fn tail(&self) -> &[u8] {
+        &self.tail
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &'s Store<S> {
+        self.store
+    }
+
+    /// The pack row that owns the file.
+    pub fn owner(&self) -> PackId {
+        self.owner
+    }
+}
+
+impl<S: Sql> ScratchWriter for ChunkWriter<'_, S> {
+    fn append(&mut self, bytes: &[u8]) -> Result<(), PackError> {
+        Ok(ChunkWriter::append(self, bytes)?)
+    }
+
+    fn finish(&mut self) -> Result<(), PackError> {
+        Ok(self.flush()?)
+    }
+}
+
+/// The scratch files of one owner: a push's pending row, or a reader's own scratch row,
+/// made when first needed. The files go with their owner.
+pub struct ScratchRows<S: Sql> {
+    store: Store<S>,
+    owner: Cell<Option<PackId>>,
+}
+
+impl<S: Sql> ScratchRows<S> {
+    /// Scratch files owned by the pack row `owner`, or by a scratch row of their own.
+    pub fn new(store: &Store<S>, owner: Option<PackId>) -> Self {
+        ScratchRows {
+            store: store.clone(),
+            owner: Cell::new(owner),
+        }
+    }
+
+    fn owner(&self) -> Result<PackId, StoreError> {
+        if let Some(owner) = self.owner.get() {
+            return Ok(owner);
+        }
+        let owner = self.store.new_pack_row(PackState::Scratch)?;
+        self.owner.set(Some(owner));
+        Ok(owner)
+    }
+
+    /// The owner's pack row, if one was made for these files.
+    pub fn made_owner(&self) -> Option<PackId> {
+        self.owner.get()
+    }
+
+    /// Removes every scratch file's rows.
+    pub fn clear(&self) -> Result<(), StoreError> {
+        match self.owner.get() {
+            Some(owner) => self.store.drop_scratch_files(owner),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: Sql> ScratchRows<S> {
+    /// Empties scratch file `slot` and returns its writer.
+    pub fn create_file(&self, slot: u8) -> Result<ChunkWriter<'_, S>, StoreError> {
+        let owner = self.owner()?;
+        let file = ChunkFile::Scratch(slot);
+        self.store.exec(
+            "DELETE FROM pack_chunks WHERE pack = ? AND kind = ?",
+            vec![owner.into(), file.kind().into()],
+        )?;
+        Ok(ChunkWriter::new(&self.store, owner, file))
+    }
+}
+
+impl<S: Sql> Scratch for ScratchRows<S> {
+    fn create(&self, slot: u8) -> Result<Box<dyn ScratchWriter + '_>, PackError> {
+        Ok(Box::new(self.create_file(slot)?))
+    }
+
+    fn open(&self, slot: u8) -> Result<Box<dyn ChunkSource + '_>, PackError> {
+        let source = StoredChunks::new(&self.store, self.owner()?, ChunkFile::Scratch(slot));
+        Ok(Box::new(source))
+    }
+}
+
+/// A stored file's chunks as a [`ChunkSource`], remembering the last chunk read.
 pub struct StoredChunks<S: Sql> {
     store: Store<S>,
     pack: PackId,
-    file: PackFile,
+    file: ChunkFile,
     last: RefCell<Option<(u64, Rc<Vec<u8>>)>>,
 }
 
 impl<S: Sql> StoredChunks<S> {
     /// The chunks of `file` of pack row `pack`.
-    pub fn new(store: &Store<S>, pack: PackId, file: PackFile) -> Self {
+    pub fn new(store: &Store<S>, pack: PackId, file: impl Into<ChunkFile>) -> Self {
         StoredChunks {
             store: store.clone(),
             pack,
-            file,
+            file: file.into(),
             last: RefCell::new(None),
         }
     }
