@@ -21,9 +21,10 @@ impl Default for Limits {
         Limits {
             // Cloudflare's request body limit on the Free and Pro plans.
             push_bytes: 100 << 20,
-            // Objects are held whole while a push is indexed: with a delta's base beside
-            // its result, this keeps the pair well within the isolate's 128 MB.
-            object_bytes: 32 << 20,
+            // Objects stream in bounded memory whatever their size; this bounds the CPU
+            // time of building one (hashing, and deflating it again for a fetch), well
+            // within the 5 minutes a request may take.
+            object_bytes: 256 << 20,
             push_refs: 10_000,
             wants: 100_000,
             haves: 100_000,
@@ -139,7 +140,7 @@ mod tests {
             Limits::default(),
             Limits {
                 push_bytes: 104_857_600,
-                object_bytes: 33_554_432,
+                object_bytes: 268_435_456,
                 push_refs: 10_000,
                 wants: 100_000,
                 haves: 100_000,

@@ -1749,8 +1749,8 @@ fn an_object_over_the_size_limit_is_refused_before_it_is_built() {
     // of all of it.
     let base = vec![0u8; 1 << 16];
     let mut delta = vec![0x80, 0x80, 0x04]; // base size 65,536
-    delta.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x01]); // result size 256 MiB
-    delta.extend(std::iter::repeat_n(0x80, 4096)); // copy 0x10000 bytes at 0
+    delta.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x02]); // result size 512 MiB
+    delta.extend(std::iter::repeat_n(0x80, 8192)); // copy 0x10000 bytes at 0
     let mut bomb = vec![whole_entry(ObjectType::Blob, &base)];
     let at = 12 + bomb[0].len() as u64;
     bomb.push(pack_entry(EntryKind::OfsDelta(12), &delta, at));
@@ -1768,7 +1768,7 @@ fn an_object_over_the_size_limit_is_refused_before_it_is_built() {
     assert_eq!(
         s.rejected(&body)[0],
         format!(
-            "unpack object at offset {at} is 268435456 bytes: over the limit of 33554432 \
+            "unpack object at offset {at} is 536870912 bytes: over the limit of 268435456 \
              (MAX_OBJECT_BYTES)"
         )
     );

@@ -782,8 +782,8 @@ if ours; then
     big_file_push() {
         local work=$TMP/big-object
         rm -rf "$work" && git clone -q "$URL" "$work" 2>/dev/null || return 1
-        head -c $((33 * 1048576)) /dev/zero >"$work/zeros.bin"
-        git -C "$work" add zeros.bin && git -C "$work" commit -q -m "33 MiB of zeros" || return 1
+        head -c $((257 * 1048576)) /dev/zero >"$work/zeros.bin"
+        git -C "$work" add zeros.bin && git -C "$work" commit -q -m "257 MiB of zeros" || return 1
         if timeout "$LIMIT" git -C "$work" push origin HEAD:refs/heads/big >"$TMP/big.out" 2>&1; then
             cat "$TMP/big.out"
             echo "push succeeded"
@@ -791,12 +791,12 @@ if ours; then
         fi
         cat "$TMP/big.out"
         grep -F "HEAD -> big (unpacker error)" "$TMP/big.out" &&
-            grep -F "bytes: over the limit of 33554432 (MAX_OBJECT_BYTES)" "$TMP/big.out"
+            grep -F "bytes: over the limit of 268435456 (MAX_OBJECT_BYTES)" "$TMP/big.out"
     }
-    check "f: git push of a 33 MiB file: [remote rejected] (unpacker error), the limit named" big_file_push
-    unchanged_after "the push of a 33 MiB file"
+    check "f: git push of a 257 MiB file: [remote rejected] (unpacker error), the limit named" big_file_push
+    unchanged_after "the push of a 257 MiB file"
 
-    # 157 bytes that would build a 256 MiB object: a 64 KiB zero blob, then a delta of 4,096
+    # 159 bytes that would build a 512 MiB object: a 64 KiB zero blob, then a delta of 8,192
     # copies of all of it.
     python3 - "$RAW/bomb.pack" <<'PY'
 import hashlib, sys, zlib
@@ -810,7 +810,7 @@ def entry(type_number, data, extra=b""):
         size >>= 7
     return bytes(head) + extra + zlib.compress(data)
 first = entry(3, bytes(65536))
-delta = bytes([0x80, 0x80, 0x04, 0x80, 0x80, 0x80, 0x80, 0x01]) + bytes([0x80]) * 4096
+delta = bytes([0x80, 0x80, 0x04, 0x80, 0x80, 0x80, 0x80, 0x02]) + bytes([0x80]) * 8192
 distance = len(first)
 ofs = bytearray([distance & 0x7f])
 distance >>= 7
@@ -823,11 +823,11 @@ open(sys.argv[1], "wb").write(body + hashlib.sha1(body).digest())
 open(sys.argv[1] + ".offset", "w").write(str(12 + len(first)))
 PY
     raw_push "$URL" "$ZERO" "$MAIN" refs/heads/bomb "$RAW/bomb.pack" "$RAW/bomb.out"
-    check "f: a $(wc -c <"$RAW/bomb.pack")-byte pack that would build 256 MiB (raw request): refused, MAX_OBJECT_BYTES named" \
+    check "f: a $(wc -c <"$RAW/bomb.pack")-byte pack that would build 512 MiB (raw request): refused, MAX_OBJECT_BYTES named" \
         report_is "$RAW/bomb.out" \
-        "unpack object at offset $(cat "$RAW/bomb.pack.offset") is 268435456 bytes: over the limit of 33554432 (MAX_OBJECT_BYTES)" \
+        "unpack object at offset $(cat "$RAW/bomb.pack.offset") is 536870912 bytes: over the limit of 268435456 (MAX_OBJECT_BYTES)" \
         "ng refs/heads/bomb unpacker error"
-    unchanged_after "the 157-byte pack"
+    unchanged_after "the 159-byte pack"
 
     too_large_body() {
         head -c $((100 * 1048576 + 1)) /dev/zero >"$RAW/huge.req"
@@ -856,11 +856,11 @@ PY
     }
     check "f: an upload-pack request with 100,001 wants: ERR, MAX_WANTS named" too_many_wants
 else
-    for name in "git push of a 33 MiB file" "a 157-byte pack that would build 256 MiB" \
+    for name in "git push of a 257 MiB file" "a 159-byte pack that would build 512 MiB" \
         "a push body over 100 MiB" "an upload-pack request with 100,001 wants"; do
         skip "f: $name: refused, the limit named" "git http-backend sets no such limit"
     done
-    for after in "the push of a 33 MiB file" "the 157-byte pack"; do
+    for after in "the push of a 257 MiB file" "the 159-byte pack"; do
         skip "f: refs unchanged after $after" "git http-backend sets no such limit"
         skip "f: objects/info/packs unchanged after $after" "git http-backend sets no such limit"
     done
