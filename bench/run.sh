@@ -21,6 +21,10 @@
 #   f  smart clone of (b)
 #   g  incremental smart fetch of 3 new commits pushed to (a), into the clones of (e)
 #   h  smart clone of (d) (>= 200 MB); prints x-wasm-memory again afterwards
+#   V  two versions of one incompressible file (BENCH_VERSIONS_MB, 200 MB), the second stored
+#      as a delta of the first: push of both in one push (V1), then a smart clone (V2), a
+#      --depth 1 clone (V3), and an incremental fetch from the first commit to the second
+#      (V4), each beside the reference; prints x-wasm-memory after each
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
 #      lighttpd), each beside the reference; prints x-wasm-memory after each
@@ -34,6 +38,7 @@
 #   BENCH_RANDOM_MB      MiB of (b)                           (default 39 x scale)
 #   BENCH_BIG_MB         MiB of random data in (d)            (default 210 x scale); 0 skips (d)
 #   BENCH_BIG_REFERENCE  1 (default) also pushes (d) to the reference for comparison; 0 = ours only
+#   BENCH_VERSIONS_MB    MB of the file of (V)                (default 200 x scale); 0 skips (V)
 #   BENCH_LARGE_REPO     a bare repository for the large section (default: none, skipped)
 #   BENCH_OWNER          owner part of the repository URLs    (default bench)
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
@@ -59,6 +64,7 @@ RANDOM_FILES=${BENCH_RANDOM_FILES:-$(scaled 5000)}
 RANDOM_MB=${BENCH_RANDOM_MB:-$(scaled 39)}
 BIG_MB=${BENCH_BIG_MB:-$(scaled 210)}
 BIG_REFERENCE=${BENCH_BIG_REFERENCE:-1}
+VERSIONS_MB=${BENCH_VERSIONS_MB:-$(scaled 200)}
 OWNER=${BENCH_OWNER:-bench}
 OURS_DIR=${BENCH_OURS_REFERENCE_DIR:-}
 RUN_ID=$(date +%Y%m%d%H%M%S)-$$
@@ -271,11 +277,54 @@ if [ "$BIG_MB" -gt 0 ] && [ "$ours_d" != FAIL ]; then
         awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); print $2 }')
 fi
 
-# --- (L) large: a git/git-scale repository ----------------------------------------------------
 wasm_of() { # URL: the x-wasm-memory header of its info/refs, in MiB
     curl -sI --max-time 60 "$1/info/refs" |
         awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); printf "%d MiB", $2 / 1048576 }'
 }
+
+# --- (V) two versions of one large file, the second a delta of the first ------------------------
+versions_memory=()
+if [ "$VERSIONS_MB" -gt 0 ]; then
+    src=$WORK/versions
+    git init -q -b main "$src"
+    head -c $((VERSIONS_MB * 1000000)) /dev/urandom >"$src/big.bin"
+    git -C "$src" add big.bin && git -C "$src" commit -q -m "first version" && git -C "$src" tag first
+    # The second version is the first with 2 MB cut out of it: smaller, so that git's
+    # pack-objects (which tries larger objects first) stores it as a delta of the first.
+    python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[1], "wb").write(d[:1000] + b"second" + d[2000000:])' "$src/big.bin"
+    git -C "$src" commit -q -am "second version"
+    git -C "$src" repack -adq
+    V_OURS=$(ours_url versions)
+    V_REF=$(ref_url versions)
+    push_versions() { git -C "$src" push -q "$1" main first; }
+    timed ours_v push-v-ours push_versions "$V_OURS"
+    timed ref_v push-v-ref push_versions "$V_REF"
+    row "V1: push two versions of a $VERSIONS_MB MB file, one a delta" "$ours_v" "$ref_v"
+    versions_memory+=("after V1: $(wasm_of "$V_OURS")")
+    timed ours_v clone-v-ours smart_clone "$V_OURS" "$WORK/versions-ours.git"
+    timed ref_v clone-v-ref smart_clone "$V_REF" "$WORK/versions-ref.git"
+    same_refs_as "$src" "$WORK/versions-ours.git" "(V2) ours"
+    row "V2: smart clone of (V1)" "$ours_v" "$ref_v"
+    versions_memory+=("after V2: $(wasm_of "$V_OURS")")
+    shallow_clone() { rm -rf "$2" && git clone -q --bare --depth 1 "$1" "$2"; }
+    timed ours_v shallow-v-ours shallow_clone "$V_OURS" "$WORK/versions-ours.git"
+    timed ref_v shallow-v-ref shallow_clone "$V_REF" "$WORK/versions-ref.git"
+    row "V3: clone --depth 1 of (V1)" "$ours_v" "$ref_v"
+    versions_memory+=("after V3: $(wasm_of "$V_OURS")")
+    first_only() { rm -rf "$2" && git clone -q --bare --branch first "$1" "$2"; }
+    first_only "$V_OURS" "$WORK/versions-ours.git" && first_only "$V_REF" "$WORK/versions-ref.git"
+    timed ours_v fetch-v-ours git -C "$WORK/versions-ours.git" fetch -q origin main
+    timed ref_v fetch-v-ref git -C "$WORK/versions-ref.git" fetch -q origin main
+    row "V4: fetch of the second version into a clone of the first" "$ours_v" "$ref_v"
+    versions_memory+=("after V4: $(wasm_of "$V_OURS")")
+    if ! git -C "$WORK/versions-ours.git" fsck >/dev/null 2>&1 || [ "$(git -C "$WORK/versions-ours.git" rev-parse FETCH_HEAD)" != "$(git -C "$src" rev-parse main)" ]; then
+        log "WARNING: the fetch of (V4) from ours is not the source's main, or fails fsck"
+        failed=1
+    fi
+    rm -rf "$src" "$WORK/versions-ours.git" "$WORK/versions-ref.git"
+fi
+
+# --- (L) large: a git/git-scale repository ----------------------------------------------------
 large_memory=()
 LARGE_REPO=${BENCH_LARGE_REPO:-}
 if [ -n "$LARGE_REPO" ]; then
@@ -315,6 +364,9 @@ if [ "$wasm_memory" != skipped ]; then
 fi
 if [ -n "$wasm_memory_clone" ]; then
     echo "x-wasm-memory after (h): $wasm_memory_clone bytes ($((wasm_memory_clone / 1048576)) MiB)"
+fi
+if [ ${#versions_memory[@]} -gt 0 ]; then
+    echo "x-wasm-memory (versions): ${versions_memory[*]}"
 fi
 if [ ${#large_memory[@]} -gt 0 ]; then
     echo "x-wasm-memory (large): ${large_memory[*]}"
