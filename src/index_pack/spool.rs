@@ -1,7 +1,6 @@
 //! The bytes of a file being written into chunk rows: a pushed pack, spooled as it arrives
 //! and read back while it is indexed, and the `.idx` written for it.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::format::pack::{ChunkSource, PackError, PackId};
@@ -12,8 +11,6 @@ use crate::store::{ChunkWriter, PackFile, Store, StoreError, StoredChunks};
 pub struct Spool<'s, S: Sql> {
     writer: ChunkWriter<'s, S>,
     stored: StoredChunks<S>,
-    /// The unwritten tail as last read, shared until the next append changes it.
-    tail_read: RefCell<Option<Rc<Vec<u8>>>>,
 }
 
 impl<'s, S: Sql> Spool<'s, S> {
@@ -22,7 +19,6 @@ impl<'s, S: Sql> Spool<'s, S> {
         Spool {
             writer: ChunkWriter::new(store, push, PackFile::Pack),
             stored: StoredChunks::new(store, push, PackFile::Pack),
-            tail_read: RefCell::new(None),
         }
     }
 
@@ -38,13 +34,11 @@ impl<'s, S: Sql> Spool<'s, S> {
 
     /// Takes the next bytes of the pack.
     pub fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.tail_read.take();
         self.writer.append(bytes)
     }
 
     /// Writes the last row.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.tail_read.take();
         self.writer.flush()
     }
 }
@@ -62,9 +56,6 @@ impl<S: Sql> ChunkSource for Spool<'_, S> {
         if seq > flushed {
             return Ok(Rc::default());
         }
-        let mut tail = self.tail_read.borrow_mut();
-        Ok(tail
-            .get_or_insert_with(|| Rc::new(self.writer.tail().to_vec()))
-            .clone())
+        Ok(self.writer.tail())
     }
 }

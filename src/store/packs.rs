@@ -272,7 +272,9 @@ pub struct ChunkWriter<'s, S: Sql> {
     store: &'s Store<S>,
     owner: PackId,
     file: ChunkFile,
-    tail: Vec<u8>,
+    /// The bytes since the last row written: shared with readers of the file as it is
+    /// written, and copied only if one still holds it when more bytes come.
+    tail: Rc<Vec<u8>>,
     /// Chunk rows written so far.
     flushed: u64,
     /// Bytes taken so far.
@@ -286,7 +288,7 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
             store,
             owner,
             file: file.into(),
-            tail: Vec::new(),
+            tail: Rc::default(),
             flushed: 0,
             written: 0,
         }
@@ -297,10 +299,11 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
         let size = self.store.chunk_size() as usize;
         self.written += bytes.len() as u64;
         while !bytes.is_empty() {
-            let take = (size - self.tail.len()).min(bytes.len());
-            self.tail.extend_from_slice(&bytes[..take]);
+            let tail = Rc::make_mut(&mut self.tail);
+            let take = (size - tail.len()).min(bytes.len());
+            tail.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
-            if self.tail.len() == size {
+            if tail.len() == size {
                 self.flush()?;
             }
         }
@@ -313,7 +316,7 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
             self.store
                 .write_chunk(self.owner, self.file, self.flushed, &self.tail)?;
             self.flushed += 1;
-            self.tail.clear();
+            self.tail = Rc::default();
         }
         Ok(())
     }
@@ -329,8 +332,8 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
     }
 
     /// The bytes taken since the last row written.
-    pub fn tail(&self) -> &[u8] {
-        &self.tail
+    pub fn tail(&self) -> Rc<Vec<u8>> {
+        self.tail.clone()
     }
 
     /// The store written to.
