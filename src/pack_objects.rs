@@ -81,6 +81,8 @@ pub struct PackStream<S: Sql> {
     /// Stored entry -> where it was written, and its id.
     written: HashMap<(PackId, u64), (u64, ObjectId)>,
     written_ids: HashMap<ObjectId, u64>,
+    /// Reused for every object rebuilt: making one costs more than deflating a small object.
+    deflater: zlib::Deflater,
     started: bool,
     finished: bool,
 }
@@ -99,6 +101,7 @@ impl<S: Sql> PackStream<S> {
             offset: 0,
             written: HashMap::new(),
             written_ids: HashMap::new(),
+            deflater: zlib::Deflater::new(),
             started: false,
             finished: false,
         }
@@ -216,10 +219,11 @@ impl<S: Sql> PackStream<S> {
         kind: ObjectType,
         location: Location,
     ) -> Result<(), StoreError> {
+        self.deflater.reset();
         let mut rebuilt = Rebuilt {
             head: Vec::new(),
             offset: self.offset,
-            deflater: zlib::Deflater::new(),
+            deflater: &mut self.deflater,
             held: Vec::new(),
             writer: None,
             scratch: self.reader.scratch(),
@@ -227,7 +231,7 @@ impl<S: Sql> PackStream<S> {
         self.reader.stream_at(&id, kind, location, &mut rebuilt)?;
         let Rebuilt {
             head,
-            mut deflater,
+            deflater,
             mut held,
             writer,
             ..
@@ -266,7 +270,7 @@ impl<S: Sql> PackStream<S> {
 struct Rebuilt<'r, S: Sql> {
     head: Vec<u8>,
     offset: u64,
-    deflater: zlib::Deflater,
+    deflater: &'r mut zlib::Deflater,
     held: Vec<u8>,
     writer: Option<ChunkWriter<'r, S>>,
     scratch: &'r ScratchRows<S>,
@@ -285,9 +289,7 @@ impl<S: Sql> ObjectSink for Rebuilt<'_, S> {
 
     fn data(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         match self.writer.as_mut() {
-            Some(writer) => self.deflater.feed(bytes, &mut |piece| {
-                writer.append(piece)
-            }),
+            Some(writer) => self.deflater.feed(bytes, &mut |piece| writer.append(piece)),
             None => {
                 let held = &mut self.held;
                 self.deflater.feed(bytes, &mut |piece| {

@@ -5,14 +5,14 @@ use crate::format::zlib;
 
 /// Splits a loose object file into its type and data, checking the header's size.
 pub fn parse(file: &[u8]) -> Option<(ObjectType, Vec<u8>)> {
-    let mut inflater = zlib::Inflater::new();
     let mut raw = Vec::new();
-    let (_, done) = inflater
-        .feed(file, &mut |c| {
+    let (_, done) = zlib::with_inflater(|inflater| {
+        inflater.feed(file, &mut |c| {
             raw.extend_from_slice(c);
             std::ops::ControlFlow::Continue(())
         })
-        .ok()?;
+    })
+    .ok()?;
     if !done {
         return None;
     }

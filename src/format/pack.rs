@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use crate::format::delta::{self, DeltaBase, DeltaError};
 use crate::format::object::{ObjectId, ObjectType};
-use crate::format::zlib::Inflater;
+use crate::format::zlib::{self, Inflater};
 
 /// Bytes of a pack header: `PACK`, version, object count.
 pub const HEADER_LEN: usize = 12;
@@ -277,8 +277,17 @@ pub fn inflate_entry<E: From<PackError>>(
     header: &EntryHeader,
     out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<u64, E> {
+    zlib::with_inflater(|inflater| inflate_entry_with(inflater, src, offset, header, out))
+}
+
+fn inflate_entry_with<E: From<PackError>>(
+    inflater: &mut Inflater,
+    src: &dyn ChunkSource,
+    offset: u64,
+    header: &EntryHeader,
+    out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+) -> Result<u64, E> {
     let mut inflated = 0u64;
-    let mut inflater = Inflater::new();
     let mut failed = None;
     let mut at = offset + header.len as u64;
     let corrupt = || E::from(PackError::Zlib(offset));
@@ -562,30 +571,58 @@ impl<'a> PackObjects<'a> {
     /// chain apply in turn from the bottom, each to the level below, held when small and
     /// in a scratch file when large; the last streams into the sink.
     pub fn stream_at<K: ObjectSink>(&self, offset: u64, sink: &mut K) -> Result<(), K::Error> {
-        let (deltas, bottom) = self.chain(offset)?;
+        let (mut deltas, bottom) = self.chain(offset)?;
+        if deltas.is_empty() {
+            return match bottom {
+                Bottom::Whole(at, header) => {
+                    let EntryKind::Whole(kind) = header.kind else {
+                        unreachable!("the chain ends at a whole entry")
+                    };
+                    sink.begin(kind, header.size)?;
+                    inflate_entry(self.src, at, &header, &mut |bytes| sink.data(bytes))?;
+                    Ok(())
+                }
+                Bottom::Cached(Object { kind, data }) => {
+                    sink.begin(kind, data.len() as u64)?;
+                    sink.data(&data)
+                }
+            };
+        }
+        let top = deltas.remove(0);
+        let (kind, level) = self.resolve(deltas, bottom)?;
+        self.apply_delta(top, &level, kind, sink)
+    }
+
+    /// Streams into `sink` the result of `delta`, a delta payload already read, applied to
+    /// the object whose entry starts at `base`.
+    pub fn stream_delta<K: ObjectSink>(
+        &self,
+        base: u64,
+        delta: &[u8],
+        sink: &mut K,
+    ) -> Result<(), K::Error> {
+        let (deltas, bottom) = self.chain(base)?;
+        let (kind, level) = self.resolve(deltas, bottom)?;
+        let mut stream = delta::DeltaStream::new();
+        feed_delta(&mut stream, delta, &level, kind, sink)?;
+        Ok(stream.finish()?)
+    }
+
+    /// The object at the top of a chain, as a level the next delta can apply to: its
+    /// `deltas` (top first) applied in turn from `bottom`.
+    fn resolve(
+        &self,
+        deltas: Vec<u64>,
+        bottom: Bottom,
+    ) -> Result<(ObjectType, Level<'a>), PackError> {
         let (kind, mut level) = match bottom {
-            Bottom::Whole(at, header) if deltas.is_empty() => {
-                let EntryKind::Whole(kind) = header.kind else {
-                    unreachable!("the chain ends at a whole entry")
-                };
-                sink.begin(kind, header.size)?;
-                inflate_entry(self.src, at, &header, &mut |bytes| sink.data(bytes))?;
-                return Ok(());
-            }
             Bottom::Whole(at, header) => self.whole_level(at, &header)?,
             Bottom::Cached(Object { kind, data }) => (kind, Level::Held(data)),
         };
-        let Some((&top, below)) = deltas.split_first() else {
-            let Level::Held(data) = level else {
-                unreachable!("cached objects are held")
-            };
-            sink.begin(kind, data.len() as u64)?;
-            return sink.data(&data);
-        };
-        for (n, &at) in below.iter().rev().enumerate() {
+        for (n, &at) in deltas.iter().rev().enumerate() {
             level = self.delta_level(at, kind, &level, n as u8 % 2)?;
         }
-        self.apply_delta(top, &level, kind, sink)
+        Ok((kind, level))
     }
 
     /// Walks down from `offset` to a cached object or a whole entry: the deltas passed, the
@@ -670,19 +707,31 @@ impl<'a> PackObjects<'a> {
     ) -> Result<(), K::Error> {
         let header = entry_header(self.src, at)?;
         let mut stream = delta::DeltaStream::new();
-        inflate_entry(self.src, at, &header, &mut |mut bytes: &[u8]| {
-            while !bytes.is_empty() {
-                let had_sizes = stream.sizes().is_some();
-                let used = stream.feed(bytes, base, &mut |out| sink.data(out))?;
-                if let (false, Some((_, size))) = (had_sizes, stream.sizes()) {
-                    sink.begin(kind, size)?;
-                }
-                bytes = &bytes[used..];
-            }
-            Ok::<(), K::Error>(())
+        inflate_entry(self.src, at, &header, &mut |bytes| {
+            feed_delta(&mut stream, bytes, base, kind, sink)
         })?;
         Ok(stream.finish()?)
     }
+}
+
+/// Feeds the next `bytes` of a delta to `stream`, applying it to `base` into `sink`, which
+/// begins as soon as the delta's header declares the result's size.
+fn feed_delta<K: ObjectSink>(
+    stream: &mut delta::DeltaStream,
+    mut bytes: &[u8],
+    base: &Level<'_>,
+    kind: ObjectType,
+    sink: &mut K,
+) -> Result<(), K::Error> {
+    while !bytes.is_empty() {
+        let had_sizes = stream.sizes().is_some();
+        let used = stream.feed(bytes, base, &mut |out| sink.data(out))?;
+        if let (false, Some((_, size))) = (had_sizes, stream.sizes()) {
+            sink.begin(kind, size)?;
+        }
+        bytes = &bytes[used..];
+    }
+    Ok(())
 }
 
 /// Takes one level of a chain: holds it when small, else writes it to a scratch file.

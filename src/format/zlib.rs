@@ -2,6 +2,7 @@
 //! (through flate2), a Rust port of zlib that inflates git's many small streams markedly
 //! faster than miniz_oxide in wasm.
 
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -46,6 +47,11 @@ impl Deflater {
             state: Compress::new(Compression::new(LEVEL), true),
             scratch: vec![0; 64 * 1024],
         }
+    }
+
+    /// Starts over on a new stream.
+    pub fn reset(&mut self) {
+        self.state.reset();
     }
 
     /// Deflates the next bytes of the data.
@@ -194,6 +200,28 @@ impl Inflater {
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    /// One inflater reused for every stream read: making one costs more than inflating a
+    /// small pack entry.
+    static INFLATER: RefCell<Inflater> = RefCell::new(Inflater::new());
+}
+
+/// Runs `work` with an inflater ready for a new zlib stream: the shared one, or a new one
+/// should the shared one be in use.
+pub fn with_inflater<T>(work: impl FnOnce(&mut Inflater) -> T) -> T {
+    let mut work = Some(work);
+    let shared = INFLATER.with(|shared| {
+        let mut inflater = shared.try_borrow_mut().ok()?;
+        inflater.reset();
+        Some((work.take().expect("not run yet"))(&mut inflater))
+    });
+    match (shared, work) {
+        (Some(done), _) => done,
+        (None, Some(work)) => work(&mut Inflater::new()),
+        (None, None) => unreachable!("work runs once"),
     }
 }
 

@@ -227,8 +227,8 @@ struct Current {
     produced: u64,
     /// For whole objects: the id, computed as the data streams through.
     hasher: Option<ObjectHasher>,
-    /// Whether `data` keeps the inflated bytes: a whole object that is [`kept`]. A delta is
-    /// read back from the spool when its base is known.
+    /// Whether `data` keeps the inflated bytes: a whole object that is [`kept`], or a delta
+    /// of at most [`MAX_HELD`] bytes.
     keep: bool,
 }
 
@@ -377,7 +377,12 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 EntryKind::Whole(kind) => Some(ObjectHasher::new(kind, header.size)),
                 _ => None,
             },
-            keep: whole.is_some_and(|kind| kept(kind, header.size)),
+            // A delta is kept to be applied as soon as its base is known (read back from
+            // the spool if it has to wait, or is large).
+            keep: match whole {
+                Some(kind) => kept(kind, header.size),
+                None => header.size <= MAX_HELD,
+            },
         });
         current.crc.update(&self.partial[..before]);
         self.sha.update(&data[..used]);
@@ -453,8 +458,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.reader(&find).object_at(offset)
     }
 
-    /// Rebuilds the delta at `offset`, whose base is resolved, streaming it from the spool.
-    fn rebuild(&self, offset: u64) -> Result<Rebuilt, IndexError> {
+    /// Rebuilds the delta at `offset`, whose base is resolved: from `payload` when it is
+    /// at hand, else streaming it from the spool.
+    fn rebuild(&self, offset: u64, payload: Option<(u64, &[u8])>) -> Result<Rebuilt, IndexError> {
         let mut rebuilt = Rebuilt {
             offset,
             max_object: self.max_object,
@@ -465,7 +471,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         };
         let find = |id: &ObjectId| Ok(self.entries.of(id)?.map(|e| e.offset));
         let reader = self.reader(&find).with_scratch(&self.scratch);
-        match reader.stream_at(offset, &mut rebuilt) {
+        let read = match payload {
+            Some((base, delta)) => reader.stream_delta(base, delta, &mut rebuilt),
+            None => reader.stream_at(offset, &mut rebuilt),
+        };
+        match read {
             Err(IndexError::Pack(PackError::Delta(why))) => Err(IndexError::Delta { offset, why }),
             Err(e) => Err(e),
             Ok(()) => Ok(rebuilt),
@@ -515,9 +525,10 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     entry.waits_for = Some(base);
                     return Ok(self.entries.add(entry)?);
                 }
-                Ok((_, base_depth)) => {
+                Ok((base, base_depth)) => {
                     entry.depth = deeper(base_depth, offset)?;
-                    let rebuilt = self.rebuild(offset)?;
+                    let payload = current.keep.then_some((base, &current.data[..]));
+                    let rebuilt = self.rebuild(offset, payload)?;
                     let id = rebuilt.hasher.expect("begun").finish();
                     entry.size = rebuilt.size;
                     entry.resolved = Some((id, rebuilt.kind));
@@ -540,7 +551,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                 return Err(IndexError::Unresolved(1));
             };
             let depth = deeper(base_depth, offset)?;
-            let rebuilt = self.rebuild(offset)?;
+            let rebuilt = self.rebuild(offset, None)?;
             let (kind, data) = (rebuilt.kind, rebuilt.data.map(Rc::new));
             let child = EntryRow {
                 resolved: Some((rebuilt.hasher.expect("begun").finish(), kind)),
