@@ -235,6 +235,8 @@ impl<S: Sql> Store<S> {
     }
 
     /// Up to `limit` of the push's objects in id order, after `after`: the idx's rows.
+    /// They come as one row of hex text, not a row each: a page then crosses from SQLite
+    /// at once instead of value by value.
     pub fn pushed_by_id(
         &self,
         push: PackId,
@@ -242,21 +244,30 @@ impl<S: Sql> Store<S> {
         limit: usize,
     ) -> Result<Vec<IdxRow>, StoreError> {
         let rows = self.exec(
-            "SELECT oid, offset, crc FROM push_entries WHERE push = ? AND oid > ? \
-             ORDER BY oid LIMIT ?",
+            "SELECT group_concat(hex(oid) || printf('%08x%016x', crc, offset), '') FROM \
+             (SELECT oid, crc, offset FROM push_entries WHERE push = ? AND oid > ? \
+              ORDER BY oid LIMIT ?)",
             vec![
                 push.into(),
                 Value::Blob(after.map_or(vec![], |id| id.0.to_vec())),
                 (limit as i64).into(),
             ],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    row_id(&r[0])?,
-                    row_int(&r[1])? as u64,
-                    row_int(&r[2])? as u32,
-                ))
+        let text = rows.first().and_then(|r| r[0].as_str()).unwrap_or_default();
+        let bad = || StoreError::BadColumn("idx row");
+        let number = |hex: &[u8]| {
+            std::str::from_utf8(hex)
+                .ok()
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .ok_or_else(bad)
+        };
+        text.as_bytes()
+            .chunks(64)
+            .map(|row| {
+                let id = row.get(..40).and_then(ObjectId::from_hex).ok_or_else(bad)?;
+                let crc = number(row.get(40..48).ok_or_else(bad)?)?;
+                let offset = number(row.get(48..).filter(|o| o.len() == 16).ok_or_else(bad)?)?;
+                Ok((id, offset, crc as u32))
             })
             .collect()
     }
