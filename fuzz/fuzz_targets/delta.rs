@@ -1,9 +1,27 @@
 //! Delta application: the first two bytes give the base's length, the rest is base then
-//! delta. A delta applies to exactly its declared result size, or is refused.
+//! delta. A delta applies to exactly its declared result size, or is refused; fed in pieces
+//! (of a size the input picks) it applies, or is refused, exactly as it does whole.
 #![no_main]
 
-use git_on_durable_objects::format::delta;
+use git_on_durable_objects::format::delta::{self, DeltaError, DeltaStream};
 use libfuzzer_sys::fuzz_target;
+
+/// Applies `delta` to `base` fed `piece` bytes at a time.
+fn in_pieces(base: &[u8], delta: &[u8], piece: usize) -> Result<Vec<u8>, DeltaError> {
+    let mut stream = DeltaStream::new();
+    let mut out = Vec::new();
+    for mut bytes in delta.chunks(piece) {
+        while !bytes.is_empty() {
+            let used = stream.feed(bytes, base, &mut |b: &[u8]| {
+                out.extend_from_slice(b);
+                Ok::<(), DeltaError>(())
+            })?;
+            bytes = &bytes[used..];
+        }
+    }
+    stream.finish()?;
+    Ok(out)
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, rest)) = data.split_first_chunk::<2>() else {
@@ -17,11 +35,13 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     }
-    if let Ok(result) = delta::apply(base, delta) {
+    let whole = delta::apply(base, delta);
+    if let Ok(result) = &whole {
         let (base_size, result_size) = delta::sizes(delta).unwrap();
         assert_eq!(
             (base_size, result_size),
             (base.len() as u64, result.len() as u64)
         );
     }
+    assert_eq!(in_pieces(base, delta, 1 + data.len() % 13), whole);
 });
