@@ -15,6 +15,7 @@ use common::*;
 use git_on_durable_objects::format::object::{self, ObjectId, ObjectType};
 use git_on_durable_objects::format::pack::EntryKind;
 use git_on_durable_objects::limits::Limits;
+use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::upload_pack::{self, Answer};
 
 struct Counting;
@@ -126,7 +127,18 @@ fn commit_of(blob: ObjectId, parent: Option<ObjectId>) -> [(ObjectType, Vec<u8>)
 /// pushed in one pack; then fetched shallow and incrementally, which rebuilds the second
 /// from the delta. Neither is ever held whole, and the packs sent index with git.
 fn a_large_file_and_its_delta_push_and_fetch() {
-    let (store, _db) = store(1 << 20);
+    let (store, db) = store(1 << 20);
+    // Scratch rows go when the push or the fetch that wrote them ends.
+    let scratch_left = || {
+        db.exec(
+            "SELECT (SELECT count(*) FROM pack_chunks WHERE kind >= 2) + \
+             (SELECT count(*) FROM packs WHERE state = 'scratch')",
+            vec![],
+        )
+        .unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    };
     let first = random_bytes(24 * MIB);
     let mut second = b"a new beginning ".repeat(8);
     second.extend_from_slice(&first[second.len()..]);
@@ -178,6 +190,7 @@ fn a_large_file_and_its_delta_push_and_fetch() {
     let peak = peak_of(|| lines = report_lines(&run_push(&store, &body, 65536).unwrap()));
     drop(body);
     assert_eq!(lines, vec!["unpack ok", "ok refs/heads/main"]);
+    assert_eq!(scratch_left(), 0);
     eprintln!("two 24 MiB versions, one a delta: push peak {peak} bytes");
     assert!(peak < 16 * MIB, "the push peaked at {peak} bytes");
     let caps = "multi_ack_detailed side-band-64k ofs-delta";
@@ -198,6 +211,7 @@ fn a_large_file_and_its_delta_push_and_fetch() {
             }
             Answer::Negotiation(_) => panic!("no pack"),
         });
+        assert_eq!(scratch_left(), 0, "{what}");
         eprintln!("{what} fetch of the second version: peak {peak} bytes");
         assert!(peak < 16 * MIB, "the {what} fetch peaked at {peak} bytes");
         let (_, pack) = split_response(&std::fs::read(file.path()).unwrap()).unwrap();

@@ -521,7 +521,7 @@ fn rejects_a_delta_that_reads_out_of_bounds() {
 }
 
 #[test]
-fn rejects_a_truncated_pack_and_cleans_up_an_aborted_one() {
+fn rejects_a_truncated_pack_and_cleans_up_an_aborted_one_and_scratch_files() {
     let s = scene();
     let pack = s.next_pack();
     let body = s.update_main(&pack[..pack.len() / 2]);
@@ -540,6 +540,11 @@ fn rejects_a_truncated_pack_and_cleans_up_an_aborted_one() {
         git_on_durable_objects::receive_pack::ReceivePack::new(&s.store, &Default::default());
     push.feed(&body).unwrap();
     drop(push);
+    // ...and a fetch was cut short with a large object's scratch file written.
+    let scratch = git_on_durable_objects::store::ScratchRows::new(&s.store, None);
+    let mut file = scratch.create_file(0).unwrap();
+    file.append(&[7; 3000]).unwrap();
+    file.flush().unwrap();
     assert_ne!(snapshot(&s.db), before);
     s.store.open().unwrap();
     assert_eq!(snapshot(&s.db), before);
