@@ -1,12 +1,15 @@
 //! The Worker and the Durable Object: route each request to its repository's object,
 //! stream request bodies into the services and stored packs out of SQLite.
 
-use futures_util::StreamExt;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
     durable_object, event, Context, Env, Headers, Method, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
 };
+
+mod body;
+
+use body::Body as RequestBody;
 
 use crate::http::backend::{self, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
@@ -217,14 +220,13 @@ impl worker::DurableObject for Repo {
 }
 
 impl Repo {
-    async fn upload_pack(&self, mut req: Request) -> Result<Response> {
+    async fn upload_pack(&self, req: Request) -> Result<Response> {
         let mut body = Vec::new();
-        if let Ok(mut stream) = req.stream() {
-            while let Some(chunk) = stream.next().await {
-                body.extend_from_slice(&chunk?);
-                if body.len() > backend::MAX_UPLOAD_REQUEST {
-                    return text(413, "upload-pack request too large");
-                }
+        let mut stream = RequestBody::of(&req)?;
+        while let Some(chunk) = stream.next().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() > backend::MAX_UPLOAD_REQUEST {
+                return text(413, "upload-pack request too large");
             }
         }
         let gzipped = req
@@ -253,7 +255,7 @@ impl Repo {
         )
     }
 
-    async fn receive_pack(&self, mut req: Request) -> Result<Response> {
+    async fn receive_pack(&self, req: Request) -> Result<Response> {
         let declared = req.headers().get("Content-Length")?;
         let limit = self.limits.push_bytes;
         if let Some(size) = declared.and_then(|n| n.parse::<u64>().ok()) {
@@ -268,21 +270,21 @@ impl Repo {
         }
         let mut push = ReceivePack::new(&self.store, &self.limits);
         let mut bad = None;
-        if let Ok(mut body) = req.stream() {
-            while let Some(chunk) = body.next().await {
-                match chunk {
-                    Ok(bytes) if bad.is_none() => {
-                        if let Err(e) = push.feed(&bytes) {
-                            bad = Some(e);
-                        }
+        let mut body = RequestBody::of(&req)?;
+        loop {
+            match body.next().await {
+                Ok(None) => break,
+                Ok(Some(bytes)) if bad.is_none() => {
+                    if let Err(e) = push.feed(&bytes) {
+                        bad = Some(e);
                     }
-                    Ok(_) => {}
-                    Err(e) => {
-                        // The reply is the refusal either way; a failed cleanup leaves a
-                        // pending push, which the next start of the object removes.
-                        let _ = push.abort();
-                        return text(400, &format!("request body failed: {e}"));
-                    }
+                }
+                Ok(Some(_)) => {}
+                Err(e) => {
+                    // The reply is the refusal either way; a failed cleanup leaves a
+                    // pending push, which the next start of the object removes.
+                    let _ = push.abort();
+                    return text(400, &format!("request body failed: {e}"));
                 }
             }
         }

@@ -1,0 +1,69 @@
+//! Reading a request body in large pieces. A default reader hands over whatever the
+//! network delivered, often 16 KiB at a time, and each piece costs a promise and a copy
+//! into wasm; workerd's `readAtLeast` on a BYOB reader waits for a whole piece instead.
+
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
+use worker::js_sys::{Object, Promise, Reflect, Uint8Array};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Request, Result};
+
+/// The bytes one read waits for, unless the body ends first.
+const PIECE: u32 = 256 * 1024;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A request body's `ReadableStream`, for a reader workers-rs does not offer.
+    type BodyStream;
+
+    #[wasm_bindgen(method, catch, js_name = getReader)]
+    fn get_reader(this: &BodyStream, options: &JsValue)
+        -> std::result::Result<ByobReader, JsValue>;
+
+    /// `ReadableStreamBYOBReader`.
+    type ByobReader;
+
+    /// workerd's extension: resolves once `min` bytes are read into `view`, or at the end.
+    #[wasm_bindgen(method, js_name = readAtLeast)]
+    fn read_at_least(this: &ByobReader, min: u32, view: Uint8Array) -> Promise;
+}
+
+/// A request body being read piece by piece.
+pub struct Body {
+    reader: Option<ByobReader>,
+}
+
+impl Body {
+    /// The body of `req` (none if it has none).
+    pub fn of(req: &Request) -> Result<Body> {
+        let Some(stream) = req.inner().body() else {
+            return Ok(Body { reader: None });
+        };
+        let options = Object::new();
+        Reflect::set(&options, &"mode".into(), &"byob".into())?;
+        let reader = stream.unchecked_into::<BodyStream>().get_reader(&options)?;
+        Ok(Body {
+            reader: Some(reader),
+        })
+    }
+
+    /// The next piece: at least 256 KiB unless the body ends; None at its end.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>> {
+        let Some(reader) = &self.reader else {
+            return Ok(None);
+        };
+        let view = Uint8Array::new_with_length(PIECE);
+        let read = JsFuture::from(reader.read_at_least(PIECE, view)).await?;
+        let done = Reflect::get(&read, &"done".into())?
+            .as_bool()
+            .unwrap_or(true);
+        let bytes = Reflect::get(&read, &"value".into())?
+            .dyn_into::<Uint8Array>()
+            .map(|view| view.to_vec())
+            .unwrap_or_default();
+        if done && bytes.is_empty() {
+            self.reader = None;
+            return Ok(None);
+        }
+        Ok(Some(bytes))
+    }
+}
