@@ -3,25 +3,8 @@
 //! (of a size the input picks) it applies, or is refused, exactly as it does whole.
 #![no_main]
 
-use git_on_durable_objects::format::delta::{self, DeltaError, DeltaStream};
+use git_on_durable_objects::format::delta;
 use libfuzzer_sys::fuzz_target;
-
-/// Applies `delta` to `base` fed `piece` bytes at a time.
-fn in_pieces(base: &[u8], delta: &[u8], piece: usize) -> Result<Vec<u8>, DeltaError> {
-    let mut stream = DeltaStream::new();
-    let mut out = Vec::new();
-    for mut bytes in delta.chunks(piece) {
-        while !bytes.is_empty() {
-            let used = stream.feed(bytes, base, &mut |b: &[u8]| {
-                out.extend_from_slice(b);
-                Ok::<(), DeltaError>(())
-            })?;
-            bytes = &bytes[used..];
-        }
-    }
-    stream.finish()?;
-    Ok(out)
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, rest)) = data.split_first_chunk::<2>() else {
@@ -43,5 +26,8 @@ fuzz_target!(|data: &[u8]| {
             (base.len() as u64, result.len() as u64)
         );
     }
-    assert_eq!(in_pieces(base, delta, 1 + data.len() % 13), whole);
+    assert_eq!(
+        delta::apply_in_pieces(base, delta, 1 + data.len() % 13),
+        whole
+    );
 });

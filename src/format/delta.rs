@@ -237,19 +237,25 @@ fn copy_fields(cmd: u8, fields: &[u8]) -> (u64, u64) {
 
 /// Rebuilds the target object from `base` and `delta`, checking every bound.
 pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
+    apply_in_pieces(base, delta, delta.len().max(1))
+}
+
+/// [`apply`], feeding the delta to a [`DeltaStream`] `piece` bytes at a time: the same
+/// result, or the same refusal, however the delta is cut.
+pub fn apply_in_pieces(base: &[u8], delta: &[u8], piece: usize) -> Result<Vec<u8>, DeltaError> {
     let mut stream = DeltaStream::new();
     let mut out = Vec::new();
-    let mut rest = delta;
-    while !rest.is_empty() {
-        let used = stream.feed(rest, base, &mut |bytes: &[u8]| {
-            out.extend_from_slice(bytes);
-            Ok::<(), DeltaError>(())
-        })?;
-        if out.is_empty() {
-            let (_, result) = stream.sizes().unwrap_or_default();
-            out.reserve(result.min(1 << 24) as usize);
+    for mut bytes in delta.chunks(piece) {
+        while !bytes.is_empty() {
+            let used = stream.feed(bytes, base, &mut |b: &[u8]| {
+                out.extend_from_slice(b);
+                Ok::<(), DeltaError>(())
+            })?;
+            if let (true, Some((_, size))) = (out.is_empty(), stream.sizes()) {
+                out.reserve(size.min(1 << 24) as usize);
+            }
+            bytes = &bytes[used..];
         }
-        rest = &rest[used..];
     }
     stream.finish()?;
     Ok(out)
@@ -266,23 +272,6 @@ mod tests {
         let delta = [11, 11, 0x90, 6, 5, b't', b'h', b'e', b'r', b'e'];
         assert_eq!(apply(base, &delta).unwrap(), b"hello there");
         assert_eq!(sizes(&delta).unwrap(), (11, 11));
-    }
-
-    /// Applies `delta` fed `piece` bytes at a time.
-    fn apply_in_pieces(base: &[u8], delta: &[u8], piece: usize) -> Result<Vec<u8>, DeltaError> {
-        let mut stream = DeltaStream::new();
-        let mut out = Vec::new();
-        for mut bytes in delta.chunks(piece) {
-            while !bytes.is_empty() {
-                let used = stream.feed(bytes, base, &mut |b: &[u8]| {
-                    out.extend_from_slice(b);
-                    Ok::<(), DeltaError>(())
-                })?;
-                bytes = &bytes[used..];
-            }
-        }
-        stream.finish()?;
-        Ok(out)
     }
 
     #[test]

@@ -458,7 +458,7 @@ impl<E: From<PackError>> DeltaBase<E> for Level<'_> {
         out: &mut dyn FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         match self {
-            Level::Held(data) => out(&data[offset as usize..(offset + len) as usize]),
+            Level::Held(data) => data[..].copy(offset, len, out),
             Level::Kept(src, _) => {
                 let (mut at, end) = (offset, offset + len);
                 while at < end {
