@@ -107,10 +107,13 @@ fn hostile_and_large_pushes() {
     assert!(peak < 8 * MIB, "a 24 MiB blob peaked at {peak} bytes");
 }
 
-/// A tree of one file, and a commit of it.
-fn commit_of(blob: ObjectId, parent: Option<ObjectId>) -> [(ObjectType, Vec<u8>); 2] {
-    let mut tree = b"100644 big\0".to_vec();
-    tree.extend_from_slice(&blob.0);
+/// A tree of `files` (in name order), and a commit of it.
+fn commit_of(files: &[(&str, ObjectId)], parent: Option<ObjectId>) -> [(ObjectType, Vec<u8>); 2] {
+    let mut tree = Vec::new();
+    for (name, blob) in files {
+        tree.extend_from_slice(format!("100644 {name}\0").as_bytes());
+        tree.extend_from_slice(&blob.0);
+    }
     let tree_id = object::hash(ObjectType::Tree, &tree);
     let mut commit = format!("tree {tree_id}\n");
     if let Some(parent) = parent {
@@ -123,9 +126,9 @@ fn commit_of(blob: ObjectId, parent: Option<ObjectId>) -> [(ObjectType, Vec<u8>)
     ]
 }
 
-/// Two versions of a 24 MiB incompressible file, the second stored as a delta of the first,
-/// pushed in one pack; then fetched shallow and incrementally, which rebuilds the second
-/// from the delta. Neither is ever held whole, and the packs sent index with git.
+/// Versions of a 24 MiB incompressible file, the later ones stored as deltas of the first,
+/// pushed in one pack; then fetched shallow and incrementally, which rebuilds them from the
+/// deltas. None is ever held whole, and the packs sent index with git.
 fn a_large_file_and_its_delta_push_and_fetch() {
     let (store, db) = store(1 << 20);
     // Scratch rows go when the push or the fetch that wrote them ends.
@@ -155,21 +158,35 @@ fn a_large_file_and_its_delta_push_and_fetch() {
         delta.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
         at += n;
     }
-    let (v1, v2) = (
+    // A third version: the first's 64 KiB blocks in reverse order, so that its delta reads
+    // the base (kept in scratch rows) backwards.
+    let mut reversed_delta = delta[..8].to_vec();
+    let mut reversed = Vec::with_capacity(first.len());
+    for block in (0..first.len()).step_by(0x10000).rev() {
+        let n = (first.len() - block).min(0x10000);
+        reversed_delta.push(0xff);
+        reversed_delta.extend_from_slice(&(block as u32).to_le_bytes());
+        reversed_delta.extend_from_slice(&(n as u32).to_le_bytes()[..3]);
+        reversed.extend_from_slice(&first[block..block + n]);
+    }
+    let (v1, v2, v3) = (
         object::hash(ObjectType::Blob, &first),
         object::hash(ObjectType::Blob, &second),
+        object::hash(ObjectType::Blob, &reversed),
     );
-    assert_eq!(
-        git_on_durable_objects::format::delta::apply(&first, &delta).unwrap(),
-        second
-    );
-    let [(_, tree1), (_, commit1)] = commit_of(v1, None);
+    let apply = git_on_durable_objects::format::delta::apply;
+    assert_eq!(apply(&first, &delta).unwrap(), second);
+    assert_eq!(apply(&first, &reversed_delta).unwrap(), reversed);
+    drop((second, reversed));
+    let [(_, tree1), (_, commit1)] = commit_of(&[("big", v1)], None);
     let c1 = object::hash(ObjectType::Commit, &commit1);
-    let [(_, tree2), (_, commit2)] = commit_of(v2, Some(c1));
+    let [(_, tree2), (_, commit2)] = commit_of(&[("big", v2), ("reversed", v3)], Some(c1));
     let c2 = object::hash(ObjectType::Commit, &commit2);
     let mut entries = vec![pack_entry(EntryKind::Whole(ObjectType::Blob), &first, 12)];
     let at = 12 + entries[0].len() as u64;
     entries.push(pack_entry(EntryKind::OfsDelta(12), &delta, at));
+    let at = at + entries[1].len() as u64;
+    entries.push(pack_entry(EntryKind::OfsDelta(12), &reversed_delta, at));
     for (kind, data) in [
         (ObjectType::Tree, &tree1),
         (ObjectType::Commit, &commit1),
@@ -179,7 +196,7 @@ fn a_large_file_and_its_delta_push_and_fetch() {
         entries.push(whole_entry(kind, data));
     }
     let pack = raw_pack(&entries);
-    drop((first, entries, delta));
+    drop((first, entries, delta, reversed_delta));
     let body = push_body(
         &[(ZERO.into(), c2.to_hex(), "refs/heads/main".into())],
         "report-status",
@@ -191,7 +208,7 @@ fn a_large_file_and_its_delta_push_and_fetch() {
     drop(body);
     assert_eq!(lines, vec!["unpack ok", "ok refs/heads/main"]);
     assert_eq!(scratch_left(), 0);
-    eprintln!("two 24 MiB versions, one a delta: push peak {peak} bytes");
+    eprintln!("three 24 MiB versions, two of them deltas: push peak {peak} bytes");
     assert!(peak < 16 * MIB, "the push peaked at {peak} bytes");
     let caps = "multi_ack_detailed side-band-64k ofs-delta";
     for (what, extra, haves) in [
@@ -212,7 +229,7 @@ fn a_large_file_and_its_delta_push_and_fetch() {
             Answer::Negotiation(_) => panic!("no pack"),
         });
         assert_eq!(scratch_left(), 0, "{what}");
-        eprintln!("{what} fetch of the second version: peak {peak} bytes");
+        eprintln!("{what} fetch of the later versions: peak {peak} bytes");
         assert!(peak < 16 * MIB, "the {what} fetch peaked at {peak} bytes");
         let (_, pack) = split_response(&std::fs::read(file.path()).unwrap()).unwrap();
         let repo = Repo::new();
@@ -229,7 +246,7 @@ fn a_large_file_and_its_delta_push_and_fetch() {
             .filter_map(|l| l.split(' ').nth(1))
             .collect();
         let t2 = object::hash(ObjectType::Tree, &tree2);
-        let expected: BTreeSet<String> = [c2, t2, v2].iter().map(|id| id.to_hex()).collect();
+        let expected: BTreeSet<String> = [c2, t2, v2, v3].iter().map(|id| id.to_hex()).collect();
         assert_eq!(ids, expected.iter().map(String::as_str).collect(), "{what}");
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::format::pack::PackId;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::{row_int, Store, StoreError};
@@ -33,12 +34,36 @@ impl From<PackFile> for ChunkFile {
     }
 }
 
+/// The rows of a scratch file are smaller than a pack's, and their readers keep more of
+/// them: a delta's copies may read its base out of order, and each copy that misses costs
+/// the reading of a whole row.
+const SCRATCH_ROW: u64 = 256 * 1024;
+
+/// Rows of a scratch file a reader keeps (2 MiB): what a delta's copies read last.
+const SCRATCH_RECENT: usize = 8;
+
 impl ChunkFile {
     /// The `kind` column of its rows.
     fn kind(self) -> i64 {
         match self {
             ChunkFile::Of(file) => file as i64,
             ChunkFile::Scratch(n) => 2 + n as i64,
+        }
+    }
+
+    /// The size of each of its rows but the last.
+    fn row_size<S: Sql>(self, store: &Store<S>) -> u64 {
+        match self {
+            ChunkFile::Of(_) => store.chunk_size,
+            ChunkFile::Scratch(_) => store.chunk_size.min(SCRATCH_ROW),
+        }
+    }
+
+    /// How many of its rows a reader keeps.
+    fn recent(self) -> usize {
+        match self {
+            ChunkFile::Of(_) => 1,
+            ChunkFile::Scratch(_) => SCRATCH_RECENT,
         }
     }
 }
@@ -296,7 +321,7 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
 
     /// Takes the next bytes of the file.
     pub fn append(&mut self, mut bytes: &[u8]) -> Result<(), StoreError> {
-        let size = self.store.chunk_size() as usize;
+        let size = self.file.row_size(self.store) as usize;
         self.written += bytes.len() as u64;
         while !bytes.is_empty() {
             let tail = Rc::make_mut(&mut self.tail);
@@ -420,12 +445,13 @@ impl<S: Sql> Scratch for ScratchRows<S> {
     }
 }
 
-/// A stored file's chunks as a [`ChunkSource`], remembering the last chunk read.
+/// A stored file's chunks as a [`ChunkSource`], remembering the last chunks read.
 pub struct StoredChunks<S: Sql> {
     store: Store<S>,
     pack: PackId,
     file: ChunkFile,
-    last: RefCell<Option<(u64, Rc<Vec<u8>>)>>,
+    /// The chunks read last, the newest at the back.
+    recent: RefCell<VecDeque<(u64, Rc<Vec<u8>>)>>,
 }
 
 impl<S: Sql> StoredChunks<S> {
@@ -435,28 +461,32 @@ impl<S: Sql> StoredChunks<S> {
             store: store.clone(),
             pack,
             file: file.into(),
-            last: RefCell::new(None),
+            recent: RefCell::default(),
         }
     }
 }
 
 impl<S: Sql> ChunkSource for StoredChunks<S> {
     fn chunk_size(&self) -> u64 {
-        self.store.chunk_size
+        self.file.row_size(&self.store)
     }
 
     fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {
-        if let Some((at, data)) = self.last.borrow().as_ref() {
-            if *at == seq {
-                return Ok(data.clone());
-            }
+        let mut recent = self.recent.borrow_mut();
+        if let Some(at) = recent.iter().position(|(at, _)| *at == seq) {
+            let hit = recent.remove(at).expect("found");
+            recent.push_back(hit.clone());
+            return Ok(hit.1);
         }
         let data = Rc::new(
             self.store
                 .read_chunk(self.pack, self.file, seq)?
                 .unwrap_or_default(),
         );
-        *self.last.borrow_mut() = Some((seq, data.clone()));
+        if recent.len() == self.file.recent() {
+            recent.pop_front();
+        }
+        recent.push_back((seq, data.clone()));
         Ok(data)
     }
 }
