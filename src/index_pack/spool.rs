@@ -7,6 +7,10 @@ use crate::format::pack::{ChunkSource, PackError, PackId};
 use crate::store::sql::Sql;
 use crate::store::{ChunkWriter, PackFile, Store, StoreError, StoredChunks};
 
+/// Rows of the pack a push keeps once read back: a delta's base is most often a little
+/// before it, and a walk down a chain reads an entry header in each row it passes.
+const RECENT_ROWS: usize = 4;
+
 /// The pack's bytes as they are written into chunk rows; earlier bytes read back from them.
 pub struct Spool<'s, S: Sql> {
     writer: ChunkWriter<'s, S>,
@@ -18,7 +22,7 @@ impl<'s, S: Sql> Spool<'s, S> {
     pub fn new(store: &'s Store<S>, push: PackId) -> Self {
         Spool {
             writer: ChunkWriter::new(store, push, PackFile::Pack),
-            stored: StoredChunks::new(store, push, PackFile::Pack),
+            stored: StoredChunks::new(store, push, PackFile::Pack).keeping(RECENT_ROWS),
         }
     }
 

@@ -452,17 +452,26 @@ pub struct StoredChunks<S: Sql> {
     file: ChunkFile,
     /// The chunks read last, the newest at the back.
     recent: RefCell<VecDeque<(u64, Rc<Vec<u8>>)>>,
+    /// How many it keeps.
+    keep: usize,
 }
 
 impl<S: Sql> StoredChunks<S> {
     /// The chunks of `file` of pack row `pack`.
     pub fn new(store: &Store<S>, pack: PackId, file: impl Into<ChunkFile>) -> Self {
+        let file = file.into();
         StoredChunks {
             store: store.clone(),
             pack,
-            file: file.into(),
+            file,
             recent: RefCell::default(),
+            keep: file.recent(),
         }
+    }
+
+    /// Keeps the last `keep` chunks read instead.
+    pub fn keeping(self, keep: usize) -> Self {
+        StoredChunks { keep, ..self }
     }
 }
 
@@ -483,7 +492,7 @@ impl<S: Sql> ChunkSource for StoredChunks<S> {
                 .read_chunk(self.pack, self.file, seq)?
                 .unwrap_or_default(),
         );
-        if recent.len() == self.file.recent() {
+        if recent.len() >= self.keep {
             recent.pop_front();
         }
         recent.push_back((seq, data.clone()));
