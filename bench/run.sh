@@ -311,7 +311,7 @@ if [ "$VERSIONS_MB" -gt 0 ]; then
     timed ref_v shallow-v-ref shallow_clone "$V_REF" "$WORK/versions-ref.git"
     row "V3: clone --depth 1 of (V1)" "$ours_v" "$ref_v"
     versions_memory+=("after V3: $(wasm_of "$V_OURS")")
-    first_only() { rm -rf "$2" && git clone -q --bare --branch first "$1" "$2"; }
+    first_only() { rm -rf "$2" && git clone -q --bare --single-branch --branch first "$1" "$2"; }
     first_only "$V_OURS" "$WORK/versions-ours.git" && first_only "$V_REF" "$WORK/versions-ref.git"
     timed ours_v fetch-v-ours git -C "$WORK/versions-ours.git" fetch -q origin main
     timed ref_v fetch-v-ref git -C "$WORK/versions-ref.git" fetch -q origin main

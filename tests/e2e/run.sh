@@ -1264,9 +1264,11 @@ same_file() { cmp "$1/big.bin" "$VERSIONS/big.bin" && fsck "$1"; }
 check "h: its big file is the second version, and it passes git fsck --full" same_file "$VERSIONS_SHALLOW"
 VERSIONS_FIRST=$TMP/versions-first.git
 fetch_second() {
-    smart git clone -q --bare --branch first "$VERSIONS_URL" "$VERSIONS_FIRST" &&
+    smart git clone -q --bare --single-branch --branch first "$VERSIONS_URL" "$VERSIONS_FIRST" &&
+        [ -z "$(git -C "$VERSIONS_FIRST" for-each-ref refs/heads)" ] &&
         smart git -C "$VERSIONS_FIRST" fetch -q origin main &&
         [ "$(git -C "$VERSIONS_FIRST" rev-parse FETCH_HEAD)" = "$(git -C "$VERSIONS" rev-parse main)" ] &&
+        git -C "$VERSIONS_FIRST" cat-file -e "$(git -C "$VERSIONS" rev-parse main:big.bin)" &&
         fsck "$VERSIONS_FIRST"
 }
 check "h: a clone of the first version fetches the second, and passes git fsck --full" fetch_second
