@@ -275,6 +275,33 @@ mod tests {
     }
 
     #[test]
+    fn feeding_stops_after_the_header_before_any_output() {
+        // base 11, result 11: copy 6 bytes at 0, insert "there"
+        let delta = [11, 11, 0x90, 6, 5, b't', b'h', b'e', b'r', b'e'];
+        let mut stream = DeltaStream::new();
+        let mut out = Vec::new();
+        let mut feed = |stream: &mut DeltaStream, bytes: &[u8]| {
+            stream.feed(bytes, &b"hello world"[..], &mut |b: &[u8]| {
+                out.extend_from_slice(b);
+                Ok::<(), DeltaError>(())
+            })
+        };
+        assert_eq!(
+            feed(&mut stream, &delta),
+            Ok(2),
+            "the header, and nothing after it"
+        );
+        assert_eq!(stream.sizes(), Some((11, 11)));
+        assert_eq!(
+            feed(&mut stream, &delta[2..]),
+            Ok(8),
+            "then all the rest at once"
+        );
+        assert_eq!(stream.finish(), Ok(()));
+        assert_eq!(out, b"hello there");
+    }
+
+    #[test]
     fn a_delta_fed_in_pieces_applies_as_it_does_whole() {
         let base: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
         let mut delta = vec![0xac, 0x02, 0xa1, 0x03]; // base 300, result 417
