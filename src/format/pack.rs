@@ -40,9 +40,6 @@ pub enum PackError {
     /// The pack ends inside the entry at this offset.
     #[error("truncated entry at offset {0}")]
     TruncatedEntry(u64),
-    /// An entry whose size does not fit in memory's addresses.
-    #[error("entry too large")]
-    EntryTooLarge,
     /// The entry at this offset does not inflate to its declared size.
     #[error("corrupt zlib data in entry at offset {0}")]
     Zlib(u64),
@@ -479,33 +476,12 @@ impl<E: From<PackError>> DeltaBase<E> for Level<'_> {
 enum Bottom {
     /// An object in the cache.
     Cached(Object),
-    /// A whole entry.
-    Whole(u64, EntryHeader),
+    /// A whole entry of this type: its offset and header.
+    Whole(ObjectType, u64, EntryHeader),
 }
 
-/// Collects a held object.
-struct Holding {
-    kind: Option<ObjectType>,
-    data: Vec<u8>,
-}
-
-impl ObjectSink for Holding {
-    type Error = PackError;
-
-    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), PackError> {
-        if size > MAX_HELD {
-            return Err(PackError::TooLargeToHold(size));
-        }
-        self.kind = Some(kind);
-        self.data.reserve_exact(size as usize);
-        Ok(())
-    }
-
-    fn data(&mut self, bytes: &[u8]) -> Result<(), PackError> {
-        self.data.extend_from_slice(bytes);
-        Ok(())
-    }
-}
+/// A delta entry of a chain: its offset and header.
+type DeltaAt = (u64, EntryHeader);
 
 /// Reads objects out of one pack, resolving delta chains through a shared cache of small
 /// objects and, for large ones, scratch files.
@@ -554,17 +530,12 @@ impl<'a> PackObjects<'a> {
 
     /// The object whose entry starts at `offset`, whole: at most [`MAX_HELD`] bytes.
     pub fn object_at(&self, offset: u64) -> Result<Object, PackError> {
-        let mut holding = Holding {
-            kind: None,
-            data: Vec::new(),
-        };
-        self.stream_at(offset, &mut holding)?;
-        let kind = holding.kind.expect("begun before it ends");
-        let data = Rc::new(holding.data);
-        self.cache
-            .borrow_mut()
-            .insert(self.entry_at(offset), kind, data.clone());
-        Ok(Object { kind, data })
+        let mut sink = LevelSink::new(None, 0);
+        self.stream_at(offset, &mut sink)?;
+        match self.level(offset, sink)? {
+            (kind, Level::Held(data)) => Ok(Object { kind, data }),
+            (_, Level::Kept(_, size)) => Err(PackError::TooLargeToHold(size)),
+        }
     }
 
     /// Streams the object whose entry starts at `offset` into `sink`. The deltas of its
@@ -574,10 +545,7 @@ impl<'a> PackObjects<'a> {
         let (mut deltas, bottom) = self.chain(offset)?;
         if deltas.is_empty() {
             return match bottom {
-                Bottom::Whole(at, header) => {
-                    let EntryKind::Whole(kind) = header.kind else {
-                        unreachable!("the chain ends at a whole entry")
-                    };
+                Bottom::Whole(kind, at, header) => {
                     sink.begin(kind, header.size)?;
                     inflate_entry(self.src, at, &header, &mut |bytes| sink.data(bytes))?;
                     Ok(())
@@ -612,22 +580,29 @@ impl<'a> PackObjects<'a> {
     /// `deltas` (top first) applied in turn from `bottom`.
     fn resolve(
         &self,
-        deltas: Vec<u64>,
+        deltas: Vec<DeltaAt>,
         bottom: Bottom,
     ) -> Result<(ObjectType, Level<'a>), PackError> {
         let (kind, mut level) = match bottom {
-            Bottom::Whole(at, header) => self.whole_level(at, &header)?,
+            Bottom::Whole(kind, at, header) => {
+                let mut sink = LevelSink::new(self.scratch, 1);
+                sink.begin(kind, header.size)?;
+                inflate_entry(self.src, at, &header, &mut |bytes| sink.data(bytes))?;
+                self.level(at, sink)?
+            }
             Bottom::Cached(Object { kind, data }) => (kind, Level::Held(data)),
         };
-        for (n, &at) in deltas.iter().rev().enumerate() {
-            level = self.delta_level(at, kind, &level, n as u8 % 2)?;
+        for (n, delta) in deltas.into_iter().rev().enumerate() {
+            let mut sink = LevelSink::new(self.scratch, n as u8 % 2);
+            self.apply_delta(delta, &level, kind, &mut sink)?;
+            level = self.level(delta.0, sink)?.1;
         }
         Ok((kind, level))
     }
 
     /// Walks down from `offset` to a cached object or a whole entry: the deltas passed, the
     /// object asked for first.
-    fn chain(&self, offset: u64) -> Result<(Vec<u64>, Bottom), PackError> {
+    fn chain(&self, offset: u64) -> Result<(Vec<DeltaAt>, Bottom), PackError> {
         let mut deltas = Vec::new();
         let mut at = offset;
         loop {
@@ -639,73 +614,44 @@ impl<'a> PackObjects<'a> {
             }
             let header = entry_header(self.src, at)?;
             let base = match header.kind {
-                EntryKind::Whole(_) => return Ok((deltas, Bottom::Whole(at, header))),
+                EntryKind::Whole(kind) => return Ok((deltas, Bottom::Whole(kind, at, header))),
                 EntryKind::OfsDelta(base) => base,
                 EntryKind::RefDelta(id) => (self.find)(&id)?.ok_or(PackError::BaseNotInPack(id))?,
             };
-            deltas.push(at);
+            deltas.push((at, header));
             at = base;
         }
     }
 
-    /// The whole entry at the bottom of a chain, held or kept in scratch file 1.
-    fn whole_level(
-        &self,
-        at: u64,
-        header: &EntryHeader,
-    ) -> Result<(ObjectType, Level<'a>), PackError> {
-        let EntryKind::Whole(kind) = header.kind else {
-            unreachable!("the chain ends at a whole entry")
-        };
-        let mut level = LevelSink::new(self.scratch, 1);
-        level.begin(kind, header.size)?;
-        inflate_entry(self.src, at, header, &mut |bytes| level.data(bytes))?;
-        Ok((kind, self.level(at, level)?))
-    }
-
-    /// The result of the delta at `at` applied to `base`, held or kept in scratch file `slot`.
-    fn delta_level(
-        &self,
-        at: u64,
-        kind: ObjectType,
-        base: &Level<'a>,
-        slot: u8,
-    ) -> Result<Level<'a>, PackError> {
-        let mut level = LevelSink::new(self.scratch, slot);
-        self.apply_delta(at, base, kind, &mut level)?;
-        self.level(at, level)
-    }
-
-    /// What `sink` took for the entry at `at`: held (and cached), or kept.
-    fn level(&self, at: u64, sink: LevelSink<'a>) -> Result<Level<'a>, PackError> {
+    /// What `sink` took for the entry at `at`, and its type: held (and cached), or kept.
+    fn level(&self, at: u64, sink: LevelSink<'a>) -> Result<(ObjectType, Level<'a>), PackError> {
+        let kind = sink.kind.expect("begun before it ends");
         match sink.writer {
             Some(mut writer) => {
                 writer.finish()?;
                 drop(writer);
                 let scratch = sink.scratch.expect("kept in scratch");
-                Ok(Level::Kept(scratch.open(sink.slot)?, sink.size))
+                Ok((kind, Level::Kept(scratch.open(sink.slot)?, sink.size)))
             }
             None => {
                 let held = Rc::new(sink.held);
-                let kind = sink.kind.expect("begun before it ends");
                 self.cache
                     .borrow_mut()
                     .insert(self.entry_at(at), kind, held.clone());
-                Ok(Level::Held(held))
+                Ok((kind, Level::Held(held)))
             }
         }
     }
 
-    /// Applies the delta whose entry is at `at` to `base`, inflating it as it goes, into
-    /// `sink`: it begins with the declared result size, before any of the result.
+    /// Applies `delta`, a delta entry, to `base`, inflating it as it goes, into `sink`: it
+    /// begins with the declared result size, before any of the result.
     fn apply_delta<K: ObjectSink>(
         &self,
-        at: u64,
+        (at, header): DeltaAt,
         base: &Level<'a>,
         kind: ObjectType,
         sink: &mut K,
     ) -> Result<(), K::Error> {
-        let header = entry_header(self.src, at)?;
         let mut stream = delta::DeltaStream::new();
         inflate_entry(self.src, at, &header, &mut |bytes| {
             feed_delta(&mut stream, bytes, base, kind, sink)
