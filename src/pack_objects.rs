@@ -224,55 +224,66 @@ impl<S: Sql> PackStream<S> {
             head: Vec::new(),
             offset: self.offset,
             deflater: &mut self.deflater,
-            held: Vec::new(),
-            writer: None,
+            output: Deflated::Held(Vec::new()),
             scratch: self.reader.scratch(),
         };
         self.reader.stream_at(&id, kind, location, &mut rebuilt)?;
         let Rebuilt {
             head,
             deflater,
-            mut held,
-            writer,
+            mut output,
             ..
         } = rebuilt;
-        let kept = match writer {
-            None => {
-                deflater.finish(&mut |piece: &[u8]| {
-                    held.extend_from_slice(piece);
-                    Ok::<(), StoreError>(())
-                })?;
-                None
-            }
-            Some(mut writer) => {
-                deflater.finish(&mut |piece| writer.append(piece))?;
-                writer.flush()?;
-                Some(writer.written())
-            }
-        };
+        deflater.finish(&mut |piece| output.append(piece))?;
+        let (held, kept) = output.finish()?;
         self.emit(out, &head);
-        match kept {
-            None => self.emit(out, &held),
-            Some(end) => {
-                self.copying = Some(Copying {
-                    from: None,
-                    at: 0,
-                    end,
-                })
-            }
+        self.emit(out, &held);
+        if let Some(end) = kept {
+            self.copying = Some(Copying {
+                from: None,
+                at: 0,
+                end,
+            });
         }
         Ok(())
     }
 }
 
-/// Takes an object being rebuilt: its entry header, and its data deflated into memory
-/// when small, else into a scratch file.
+/// Where a rebuilt object's deflated bytes go: memory when it is small, else a scratch file.
+enum Deflated<'r, S: Sql> {
+    Held(Vec<u8>),
+    Kept(ChunkWriter<'r, S>),
+}
+
+impl<S: Sql> Deflated<'_, S> {
+    fn append(&mut self, piece: &[u8]) -> Result<(), StoreError> {
+        match self {
+            Deflated::Held(bytes) => {
+                bytes.extend_from_slice(piece);
+                Ok(())
+            }
+            Deflated::Kept(writer) => writer.append(piece),
+        }
+    }
+
+    /// The bytes held, or else the length of the scratch file, once written.
+    fn finish(self) -> Result<(Vec<u8>, Option<u64>), StoreError> {
+        match self {
+            Deflated::Held(bytes) => Ok((bytes, None)),
+            Deflated::Kept(mut writer) => {
+                writer.flush()?;
+                Ok((Vec::new(), Some(writer.written())))
+            }
+        }
+    }
+}
+
+/// Takes an object being rebuilt: its entry header, and its data deflated.
 struct Rebuilt<'r, S: Sql> {
     head: Vec<u8>,
     offset: u64,
     deflater: &'r mut zlib::Deflater,
-    held: Vec<u8>,
-    writer: Option<ChunkWriter<'r, S>>,
+    output: Deflated<'r, S>,
     scratch: &'r ScratchRows<S>,
 }
 
@@ -282,22 +293,14 @@ impl<S: Sql> ObjectSink for Rebuilt<'_, S> {
     fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), StoreError> {
         self.head = pack::encode_entry_header(EntryKind::Whole(kind), size, self.offset);
         if size > MAX_HELD {
-            self.writer = Some(self.scratch.create_file(DEFLATED)?);
+            self.output = Deflated::Kept(self.scratch.create_file(DEFLATED)?);
         }
         Ok(())
     }
 
     fn data(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        match self.writer.as_mut() {
-            Some(writer) => self.deflater.feed(bytes, &mut |piece| writer.append(piece)),
-            None => {
-                let held = &mut self.held;
-                self.deflater.feed(bytes, &mut |piece| {
-                    held.extend_from_slice(piece);
-                    Ok::<(), StoreError>(())
-                })
-            }
-        }
+        let output = &mut self.output;
+        self.deflater.feed(bytes, &mut |piece| output.append(piece))
     }
 }
 
