@@ -212,17 +212,13 @@ thread_local! {
 /// Runs `work` with an inflater ready for a new zlib stream: the shared one, or a new one
 /// should the shared one be in use.
 pub fn with_inflater<T>(work: impl FnOnce(&mut Inflater) -> T) -> T {
-    let mut work = Some(work);
-    let shared = INFLATER.with(|shared| {
-        let mut inflater = shared.try_borrow_mut().ok()?;
-        inflater.reset();
-        Some((work.take().expect("not run yet"))(&mut inflater))
-    });
-    match (shared, work) {
-        (Some(done), _) => done,
-        (None, Some(work)) => work(&mut Inflater::new()),
-        (None, None) => unreachable!("work runs once"),
-    }
+    INFLATER.with(|shared| match shared.try_borrow_mut() {
+        Ok(mut inflater) => {
+            inflater.reset();
+            work(&mut inflater)
+        }
+        Err(_) => work(&mut Inflater::new()),
+    })
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl<'s, S: Sql> Spool<'s, S> {
 
 impl<S: Sql> ChunkSource for Spool<'_, S> {
     fn chunk_size(&self) -> u64 {
-        self.writer.store().chunk_size()
+        self.stored.chunk_size()
     }
 
     fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {

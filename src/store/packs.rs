@@ -250,9 +250,10 @@ impl<S: Sql> Store<S> {
         )?;
         for row in rows {
             let id = PackId(row_int(&row[0])?);
-            match row[1].as_str() {
-                Some("scratch") => self.drop_pack_rows(id)?,
-                _ => self.discard_push(id)?,
+            if row[1] == PackState::Scratch.into() {
+                self.drop_pack_rows(id)?;
+            } else {
+                self.discard_push(id)?;
             }
         }
         Ok(())
@@ -419,9 +420,7 @@ impl<S: Sql> ScratchRows<S> {
             None => Ok(()),
         }
     }
-}
 
-impl<S: Sql> ScratchRows<S> {
     /// Empties scratch file `slot` and returns its writer.
     pub fn create_file(&self, slot: u8) -> Result<ChunkWriter<'_, S>, StoreError> {
         let owner = self.owner()?;
