@@ -159,9 +159,8 @@ fn kept(kind: ObjectType, size: u64) -> bool {
 struct Rebuilt {
     offset: u64,
     max_object: u64,
-    kind: ObjectType,
-    size: u64,
-    hasher: Option<ObjectHasher>,
+    /// The result's type, size and hasher, once its size is declared.
+    begun: Option<(ObjectType, u64, ObjectHasher)>,
     data: Option<Vec<u8>>,
 }
 
@@ -170,19 +169,26 @@ impl ObjectSink for Rebuilt {
 
     fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), IndexError> {
         check_size(Some(kind), size, self.offset, self.max_object)?;
-        (self.kind, self.size) = (kind, size);
-        self.hasher = Some(ObjectHasher::new(kind, size));
+        self.begun = Some((kind, size, ObjectHasher::new(kind, size)));
         self.data = kept(kind, size).then(|| Vec::with_capacity(size as usize));
         Ok(())
     }
 
     fn data(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
-        self.hasher.as_mut().expect("begun").update(bytes);
+        self.begun.as_mut().expect("begun").2.update(bytes);
         if let Some(data) = self.data.as_mut() {
             data.extend_from_slice(bytes);
         }
         Ok(())
     }
+}
+
+/// A rebuilt delta: its object's id, type and size, and its bytes when [`kept`].
+struct Resolved {
+    id: ObjectId,
+    kind: ObjectType,
+    size: u64,
+    data: Option<Rc<Vec<u8>>>,
 }
 
 /// The depth of a delta on a base `base_depth` deep, if the pack's chains can be read back.
@@ -460,13 +466,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
 
     /// Rebuilds the delta at `offset`, whose base is resolved: from `payload` when it is
     /// at hand, else streaming it from the spool.
-    fn rebuild(&self, offset: u64, payload: Option<(u64, &[u8])>) -> Result<Rebuilt, IndexError> {
+    fn rebuild(&self, offset: u64, payload: Option<(u64, &[u8])>) -> Result<Resolved, IndexError> {
         let mut rebuilt = Rebuilt {
             offset,
             max_object: self.max_object,
-            kind: ObjectType::Blob,
-            size: 0,
-            hasher: None,
+            begun: None,
             data: None,
         };
         let find = |id: &ObjectId| Ok(self.entries.of(id)?.map(|e| e.offset));
@@ -478,7 +482,15 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         match read {
             Err(IndexError::Pack(PackError::Delta(why))) => Err(IndexError::Delta { offset, why }),
             Err(e) => Err(e),
-            Ok(()) => Ok(rebuilt),
+            Ok(()) => {
+                let (kind, size, hasher) = rebuilt.begun.expect("begun before it ends");
+                Ok(Resolved {
+                    id: hasher.finish(),
+                    kind,
+                    size,
+                    data: rebuilt.data.map(Rc::new),
+                })
+            }
         }
     }
 
@@ -529,10 +541,9 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     entry.depth = deeper(base_depth, offset)?;
                     let payload = current.keep.then_some((base, &current.data[..]));
                     let rebuilt = self.rebuild(offset, payload)?;
-                    let id = rebuilt.hasher.expect("begun").finish();
                     entry.size = rebuilt.size;
-                    entry.resolved = Some((id, rebuilt.kind));
-                    (rebuilt.kind, rebuilt.data.map(Rc::new))
+                    entry.resolved = Some((rebuilt.id, rebuilt.kind));
+                    (rebuilt.kind, rebuilt.data)
                 }
             },
         };
@@ -552,9 +563,8 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             };
             let depth = deeper(base_depth, offset)?;
             let rebuilt = self.rebuild(offset, None)?;
-            let (kind, data) = (rebuilt.kind, rebuilt.data.map(Rc::new));
             let child = EntryRow {
-                resolved: Some((rebuilt.hasher.expect("begun").finish(), kind)),
+                resolved: Some((rebuilt.id, rebuilt.kind)),
                 size: rebuilt.size,
                 depth,
                 waits_for: None,
@@ -563,7 +573,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
                     .at(offset)?
                     .ok_or(IndexError::NoBaseEntry(offset))?
             };
-            self.learn(&child, kind, data)?;
+            self.learn(&child, rebuilt.kind, rebuilt.data)?;
             self.entries.resolved(child)?;
             ready.extend(self.waiting_for(&child)?);
         }
