@@ -236,7 +236,8 @@ impl<S: Sql> Store<S> {
 
     /// Up to `limit` of the push's objects in id order, after `after`: the idx's rows.
     /// They come as one row of hex text, not a row each: a page then crosses from SQLite
-    /// at once instead of value by value.
+    /// at once instead of value by value. The aggregate's own ORDER BY keeps them in id
+    /// order, which SQLite does not promise for a subquery's order alone.
     pub fn pushed_by_id(
         &self,
         push: PackId,
@@ -244,8 +245,8 @@ impl<S: Sql> Store<S> {
         limit: usize,
     ) -> Result<Vec<IdxRow>, StoreError> {
         let rows = self.exec(
-            "SELECT group_concat(hex(oid) || printf('%08x%016x', crc, offset), '') FROM \
-             (SELECT oid, crc, offset FROM push_entries WHERE push = ? AND oid > ? \
+            "SELECT group_concat(hex(oid) || printf('%08x%016x', crc, offset), '' ORDER BY oid) \
+             FROM (SELECT oid, crc, offset FROM push_entries WHERE push = ? AND oid > ? \
               ORDER BY oid LIMIT ?)",
             vec![
                 push.into(),
