@@ -94,3 +94,15 @@ CREATE TABLE IF NOT EXISTS push_commits (
     parents BLOB NOT NULL,
     PRIMARY KEY (push, oid)
 ) WITHOUT ROWID;
+
+-- Repository tokens (access control): only the SHA-256 of each token is kept. scope is
+-- 'read' or 'write'; expires (seconds since the epoch) is NULL for one that never expires.
+-- The repository's settings live in meta: 'visibility' ('public' or 'private') and
+-- 'protect' (the protected ref patterns, as JSON).
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    hash BLOB NOT NULL,
+    scope TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    expires INTEGER
+);

@@ -7,6 +7,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod format;
 pub mod http;
 pub mod index_pack;

@@ -452,3 +452,108 @@ fn corrupt_tree(id: ObjectId, why: BadObject) -> StoreError {
         why,
     }
 }
+
+/// The commit-graph rows of those of the ids asked for that exist.
+pub type GraphRows<'a> =
+    dyn FnMut(&[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> + 'a;
+
+/// Whether `old` is `new` or one of its ancestors, so that moving a ref from `old` to `new`
+/// is a fast-forward (git's `in_merge_bases`). Commits come from `rows`; an id that is not a
+/// commit is no ancestor. The walk goes newest first and gives up below `old`'s date less a
+/// day of clock skew, as no commit older than that can reach it; a walk longer than
+/// `budget` commits answers false, which refuses a protected update rather than spending
+/// unbounded time on it.
+pub fn is_ancestor(
+    old: ObjectId,
+    new: ObjectId,
+    rows: &mut GraphRows,
+    budget: usize,
+) -> Result<bool, StoreError> {
+    const SKEW: i64 = 86_400;
+    if old == new {
+        return Ok(true);
+    }
+    let ends = rows(&[old, new])?;
+    let (Some(old_info), Some(new_info)) = (ends.get(&old), ends.get(&new)) else {
+        return Ok(false);
+    };
+    let cutoff = old_info.time.saturating_sub(SKEW);
+    let mut seen = HashSet::from([new]);
+    let mut queue = BinaryHeap::from([(new_info.time, new, new_info.parents.clone())]);
+    while let Some((_, _, parents)) = queue.pop() {
+        if seen.len() > budget {
+            return Ok(false);
+        }
+        let fresh: Vec<ObjectId> = parents.into_iter().filter(|p| seen.insert(*p)).collect();
+        if fresh.contains(&old) {
+            return Ok(true);
+        }
+        for info in rows(&fresh)?.into_values() {
+            if info.time >= cutoff {
+                queue.push((info.time, info.id, info.parents));
+            }
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> ObjectId {
+        ObjectId([n; 20])
+    }
+
+    /// 1 <- 2 <- 3 <- 5 (a merge of 3 and 4), 1 <- 4; 6 is a root of its own. Times are
+    /// days apart, except 4, which claims to be older than its parent by an hour.
+    fn graph() -> HashMap<ObjectId, CommitInfo> {
+        let day = 86_400;
+        let commits = [
+            (1, day, vec![]),
+            (2, 2 * day, vec![1]),
+            (3, 3 * day, vec![2]),
+            (4, day - 3600, vec![1]),
+            (5, 5 * day, vec![3, 4]),
+            (6, 6 * day, vec![]),
+        ];
+        commits
+            .into_iter()
+            .map(|(n, time, parents)| {
+                let parents = parents.into_iter().map(id).collect();
+                (
+                    id(n),
+                    CommitInfo {
+                        id: id(n),
+                        time,
+                        parents,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn ancestor(old: u8, new: u8, budget: usize) -> bool {
+        let graph = graph();
+        let mut rows = |ids: &[ObjectId]| {
+            Ok(ids
+                .iter()
+                .filter_map(|i| graph.get(i).map(|c| (*i, c.clone())))
+                .collect())
+        };
+        is_ancestor(id(old), id(new), &mut rows, budget).unwrap()
+    }
+
+    #[test]
+    fn ancestors_are_found_through_merges_and_skewed_clocks() {
+        assert!(ancestor(1, 5, 100));
+        assert!(ancestor(4, 5, 100));
+        assert!(ancestor(2, 3, 100));
+        assert!(ancestor(5, 5, 100));
+        assert!(!ancestor(5, 3, 100));
+        assert!(!ancestor(4, 3, 100));
+        assert!(!ancestor(1, 6, 100));
+        assert!(!ancestor(9, 5, 100));
+        assert!(!ancestor(1, 5, 1));
+    }
+}

@@ -10,6 +10,7 @@ use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
 use crate::limits::{Limits, OverLimit};
 use crate::protocol::advertise;
 use crate::protocol::capabilities::Capabilities;
+use crate::rev_walk;
 use crate::store::sql::Sql;
 use crate::store::{ObjectReader, Store, StoreError, DEFAULT_HEAD};
 use crate::AGENT;
@@ -23,6 +24,9 @@ pub use crate::protocol::BadRequest;
 /// names of 300 bytes, and a bound on what is held before the pack arrives.
 pub const MAX_COMMAND_BYTES: usize = 4 << 20;
 pub use update::{Command, Refusal, Verdict};
+
+/// The most commits walked to tell whether an update of a protected ref fast-forwards.
+const FAST_FORWARD_BUDGET: usize = 200_000;
 
 mod update;
 
@@ -323,8 +327,25 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             }
             stored_types.get(id).map(|&kind| (kind, false))
         };
-        let atomic = self.caps.has("atomic");
-        update::decide(self.store, &self.commands, &kind_of, complete, atomic)
+        let store = self.store;
+        let push = indexed.map(|i| i.push);
+        let mut rows = |ids: &[ObjectId]| {
+            let mut found = store.commits(ids)?;
+            if let Some(push) = push {
+                found.extend(store.pushed_commits(push, ids)?);
+            }
+            Ok(found)
+        };
+        let mut fast_forward =
+            |old, new| rev_walk::is_ancestor(old, new, &mut rows, FAST_FORWARD_BUDGET);
+        let rules = update::Rules {
+            kind_of: &kind_of,
+            complete,
+            atomic: self.caps.has("atomic"),
+            settings: &store.settings()?,
+            fast_forward: &mut fast_forward,
+        };
+        update::decide(store, &self.commands, rules)
     }
 
     /// Makes the push's objects part of the repository, or drops them when no command was

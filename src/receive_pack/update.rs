@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::access::Settings;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::refname;
 use crate::store::sql::Sql;
@@ -37,6 +38,12 @@ pub enum Refusal {
     /// (`refs/heads/a` beside `refs/heads/a/b`), or an atomic push names it twice.
     #[error("failed to update ref")]
     LockFailed,
+    /// A protected ref would not fast-forward (git's `receive.denyNonFastForwards`).
+    #[error("non-fast-forward")]
+    NonFastForward,
+    /// A protected ref would be deleted (git's `receive.denyDeletes`).
+    #[error("deletion prohibited")]
+    DeletionProhibited,
     /// Another command of an `atomic` push was refused.
     #[error("atomic push failure")]
     AtomicPush,
@@ -57,15 +64,38 @@ pub type Verdict = Result<(), Refusal>;
 /// Where a command's new object is: its type, and whether it came in this push.
 pub type KindOf<'a> = &'a dyn Fn(&ObjectId) -> Option<(ObjectType, bool)>;
 
-/// The verdicts on `commands`, in order. `complete` says whether everything the pushed
-/// objects link to is stored.
+/// Whether moving a ref from the first commit to the second is a fast-forward.
+pub type FastForward<'a> = &'a mut dyn FnMut(ObjectId, ObjectId) -> Result<bool, StoreError>;
+
+/// What a push's commands are decided against besides the refs: where the objects are,
+/// whether everything the pushed objects link to is stored (`complete`), whether the push
+/// is `atomic`, and the repository's protected refs.
+pub struct Rules<'a> {
+    /// Where a command's new object is.
+    pub kind_of: KindOf<'a>,
+    /// Whether everything the pushed objects link to is stored.
+    pub complete: bool,
+    /// Whether the commands apply all or none.
+    pub atomic: bool,
+    /// The repository's settings, whose protections apply.
+    pub settings: &'a Settings,
+    /// Answers whether an update fast-forwards.
+    pub fast_forward: FastForward<'a>,
+}
+
+/// The verdicts on `commands`, in order.
 pub fn decide<S: Sql>(
     store: &Store<S>,
     commands: &[Command],
-    kind_of: KindOf,
-    complete: bool,
-    atomic: bool,
+    rules: Rules,
 ) -> Result<Vec<Verdict>, StoreError> {
+    let Rules {
+        kind_of,
+        complete,
+        atomic,
+        settings,
+        fast_forward,
+    } = rules;
     let mut refs = Overlay {
         store,
         changed: HashMap::new(),
@@ -80,6 +110,9 @@ pub fn decide<S: Sql>(
         let named_twice = times_named[command.name.as_str()] > 1;
         let current = refs.value(&command.name)?;
         let mut verdict = check(command, current, kind_of, complete);
+        if verdict.is_ok() {
+            verdict = protect(command, current, settings, &mut *fast_forward)?;
+        }
         if verdict.is_ok() && ((atomic && named_twice) || refs.collides(command, current)?) {
             verdict = Err(Refusal::LockFailed);
         }
@@ -189,6 +222,30 @@ fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete
         return Err(Refusal::LockFailed);
     }
     Ok(())
+}
+
+/// The verdict of the repository's protections on a command that is otherwise allowed:
+/// as git's denyDeletes, a deletion of a protected ref is refused whether or not it exists;
+/// as denyNonFastForwards, an update of one must fast-forward.
+fn protect(
+    command: &Command,
+    current: Option<ObjectId>,
+    settings: &Settings,
+    fast_forward: FastForward,
+) -> Result<Verdict, StoreError> {
+    let (deny_force, deny_delete) = settings.denies(&command.name);
+    if command.new.is_zero() {
+        return Ok(match deny_delete {
+            true => Err(Refusal::DeletionProhibited),
+            false => Ok(()),
+        });
+    }
+    match current {
+        Some(current) if deny_force && !fast_forward(current, command.new)? => {
+            Ok(Err(Refusal::NonFastForward))
+        }
+        _ => Ok(Ok(())),
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::format::object::{BadObject, ObjectId, ObjectType};
 use crate::format::pack::{PackError, PackId};
 use crate::store::sql::{Sql, SqlError, Value};
 
+mod access;
 mod objects;
 mod odb;
 mod packs;

@@ -116,17 +116,25 @@ impl<S: Sql> Store<S> {
                  WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
                 vec![ids_json(batch).into()],
             )?;
-            for row in rows {
-                let id = row_id(&row[0])?;
-                let parents = row[2]
-                    .as_bytes()
-                    .unwrap_or_default()
-                    .chunks(20)
-                    .filter_map(ObjectId::from_bytes)
-                    .collect();
-                let time = row_int(&row[1])?;
-                found.insert(id, CommitInfo { id, time, parents });
-            }
+            add_commit_rows(&mut found, rows)?;
+        }
+        Ok(found)
+    }
+
+    /// The commit-graph rows of those of `ids` that `push` brings (before it is accepted).
+    pub fn pushed_commits(
+        &self,
+        push: PackId,
+        ids: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        let mut found = HashMap::new();
+        for batch in ids.chunks(JSON_BATCH) {
+            let rows = self.exec(
+                "SELECT oid, time, parents FROM push_commits \
+                 WHERE push = ? AND oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![push.into(), ids_json(batch).into()],
+            )?;
+            add_commit_rows(&mut found, rows)?;
         }
         Ok(found)
     }
@@ -174,4 +182,23 @@ fn location(row: &[Value]) -> Result<Located, StoreError> {
         },
     };
     Ok(Located { kind, location })
+}
+
+/// Adds rows of (oid, time, parents) to `found`.
+fn add_commit_rows(
+    found: &mut HashMap<ObjectId, CommitInfo>,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    for row in rows {
+        let id = row_id(&row[0])?;
+        let parents = row[2]
+            .as_bytes()
+            .unwrap_or_default()
+            .chunks(20)
+            .filter_map(ObjectId::from_bytes)
+            .collect();
+        let time = row_int(&row[1])?;
+        found.insert(id, CommitInfo { id, time, parents });
+    }
+    Ok(())
 }
