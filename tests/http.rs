@@ -21,7 +21,12 @@ fn dispatch(
     endpoint: Endpoint,
     service: Option<&str>,
 ) -> Dispatch {
-    backend::dispatch(store, method, &endpoint, service, None).unwrap()
+    let asked = backend::Asked {
+        method,
+        endpoint: &endpoint,
+        service,
+    };
+    backend::dispatch(store, asked, None).unwrap()
 }
 
 fn reply(dispatch: Dispatch) -> Reply {

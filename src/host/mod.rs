@@ -11,9 +11,10 @@ mod body;
 
 use body::Body as RequestBody;
 
-use crate::http::backend::{self, Dispatch};
+use crate::access::{self, Grant, ServerAccess, GRANT_HEADER};
+use crate::http::backend::{self, Asked, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
-use crate::http::route;
+use crate::http::{api, route};
 use crate::limits::{Limits, OverLimit};
 use crate::protocol::BadRequest;
 use crate::receive_pack::ReceivePack;
@@ -24,7 +25,7 @@ use crate::{upload_pack, AGENT};
 const ABOUT: &str = "git-on-durable-objects: a Git server on Cloudflare Durable Objects.
 
 Each repository is its own Durable Object with its own SQLite database, created by its first push.
-  git push http://HOST/<owner>/<repo>.git main          smart receive-pack
+  git push http://HOST/<owner>/<repo>.git main          smart receive-pack (with a token)
   GIT_SMART_HTTP=0 git clone http://HOST/<owner>/<repo>.git   dumb HTTP
   curl http://HOST/<owner>/<repo>.git/info/refs         the refs, as plain text
 Paths: /<owner>/<repo>.git/... or /<repo>.git/... ('.git' optional), names of [A-Za-z0-9._-].
@@ -113,17 +114,65 @@ impl Sql for DoSql {
     }
 }
 
-/// Headers that let browsers (isomorphic-git) talk to us.
+#[wasm_bindgen]
+extern "C" {
+    /// Web Crypto's `crypto.getRandomValues`, which fills the buffer in place.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]);
+}
+
+/// How the server was configured: the `ADMIN_TOKEN` secret (or var, locally) and
+/// `ANONYMOUS_PUSH`.
+fn server_access(env: &Env) -> ServerAccess {
+    ServerAccess::from_vars(|name| {
+        env.secret(name)
+            .or_else(|_| env.var(name))
+            .ok()
+            .map(|v| v.to_string())
+    })
+}
+
+/// The token an incoming request presents.
+fn credential(req: &Request) -> Result<Option<String>> {
+    Ok(access::credential(
+        req.headers().get("Authorization")?.as_deref(),
+    ))
+}
+
+fn method(req: &Request) -> backend::Method {
+    match req.method() {
+        Method::Get => backend::Method::Get,
+        Method::Head => backend::Method::Head,
+        Method::Post => backend::Method::Post,
+        Method::Put => backend::Method::Put,
+        Method::Patch => backend::Method::Patch,
+        Method::Delete => backend::Method::Delete,
+        _ => backend::Method::Other,
+    }
+}
+
+fn service(req: &Request) -> Result<Option<String>> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.into_owned()))
+}
+
+/// Headers that let browsers (isomorphic-git, apps calling the API) talk to us.
 fn cors(headers: &Headers) -> Result<()> {
     headers.set("Access-Control-Allow-Origin", "*")?;
-    headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+    headers.set(
+        "Access-Control-Allow-Methods",
+        "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    )?;
     headers.set(
         "Access-Control-Allow-Headers",
         "accept, authorization, cache-control, content-type, git-protocol, pragma, range, user-agent, x-authorization",
     )?;
     headers.set(
         "Access-Control-Expose-Headers",
-        "content-type, content-range, x-wasm-memory",
+        "content-type, content-range, www-authenticate, x-wasm-memory",
     )?;
     Ok(())
 }
@@ -139,20 +188,33 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         cors(response.headers())?;
         return Ok(response);
     }
+    let server = server_access(&env);
     let path = req.path();
     if path == "/" {
-        return text(200, ABOUT);
+        return text(200, &format!("{ABOUT}{}\n", server.describe()));
     }
-    match route::parse(&path) {
-        Err(reason) => respond(reason.into(), None),
-        Ok(route) => {
-            let stub = env
-                .durable_object("REPO")?
-                .id_from_name(&route.repo)?
-                .get_stub()?;
-            stub.fetch_with_request(req).await
-        }
-    }
+    let route = match route::parse(&path) {
+        Err(reason) => return respond(reason.into(), None),
+        Ok(route) => route,
+    };
+    let service = service(&req)?;
+    let asked = Asked {
+        method: method(&req),
+        endpoint: &route.endpoint,
+        service: service.as_deref(),
+    };
+    let grant = match backend::admit(&server, asked, credential(&req)?.as_deref()) {
+        Ok(grant) => grant,
+        Err(refusal) => return respond(refusal, None),
+    };
+    // The object trusts this header, so the Worker always sets it itself.
+    let mut forwarded = req.clone_mut()?;
+    forwarded.headers_mut()?.set(GRANT_HEADER, grant.as_str())?;
+    let stub = env
+        .durable_object("REPO")?
+        .id_from_name(&route.repo)?
+        .get_stub()?;
+    stub.fetch_with_request(forwarded).await
 }
 
 /// One repository.
@@ -191,44 +253,71 @@ impl worker::DurableObject for Repo {
             Ok(route) => route,
             Err(reason) => return respond(reason.into(), None),
         };
-        let service = req
-            .url()?
-            .query_pairs()
-            .find(|(k, _)| k == "service")
-            .map(|(_, v)| v.into_owned());
-        let method = match req.method() {
-            Method::Get => backend::Method::Get,
-            Method::Head => backend::Method::Head,
-            Method::Post => backend::Method::Post,
-            _ => backend::Method::Other,
+        let service = service(&req)?;
+        let asked = Asked {
+            method: method(&req),
+            endpoint: &route.endpoint,
+            service: service.as_deref(),
         };
+        let grant = Grant::parse(req.headers().get(GRANT_HEADER)?.as_deref());
+        let now = (worker::js_sys::Date::now() / 1000.0) as i64;
+        let credential = credential(&req)?;
+        match backend::authorize(&self.store, asked, grant, credential.as_deref(), now) {
+            Ok(None) => {}
+            Ok(Some(refusal)) => return respond(refusal, None),
+            Err(e) => return respond(e.into(), None),
+        }
         let range = req.headers().get("Range")?;
-        let dispatch = backend::dispatch(
-            &self.store,
-            method,
-            &route.endpoint,
-            service.as_deref(),
-            range.as_deref(),
-        );
+        let dispatch = backend::dispatch(&self.store, asked, range.as_deref());
         match dispatch {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.sql)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
             Ok(Dispatch::UploadPack) => self.upload_pack(req).await,
+            Ok(Dispatch::Api(endpoint)) => self.api(req, asked.method, &endpoint, now).await,
             Err(e) => respond(e.into(), None),
         }
     }
 }
 
-impl Repo {
-    async fn upload_pack(&self, req: Request) -> Result<Response> {
-        let mut body = Vec::new();
-        let mut stream = RequestBody::of(&req)?;
-        while let Some(chunk) = stream.next().await? {
-            body.extend_from_slice(&chunk);
-            if body.len() > backend::MAX_UPLOAD_REQUEST {
-                return text(413, "upload-pack request too large");
-            }
+/// The whole body of `req`, or None if it is longer than `limit`.
+async fn whole_body(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
+    let mut body = Vec::new();
+    let mut stream = RequestBody::of(req)?;
+    while let Some(chunk) = stream.next().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > limit {
+            return Ok(None);
         }
+    }
+    Ok(Some(body))
+}
+
+impl Repo {
+    async fn api(
+        &self,
+        req: Request,
+        method: backend::Method,
+        endpoint: &route::Api,
+        now: i64,
+    ) -> Result<Response> {
+        let Some(body) = whole_body(&req, api::MAX_BODY).await? else {
+            return respond(Reply::json_error(413, "request body too large"), None);
+        };
+        let mut context = api::Context {
+            now,
+            random: [0; access::token::RANDOM_BYTES],
+        };
+        get_random_values(&mut context.random);
+        match api::serve(&self.store, method, endpoint, &body, &context) {
+            Ok(reply) => respond(reply, None),
+            Err(e) => respond(Reply::json_error(500, &e.to_string()), None),
+        }
+    }
+
+    async fn upload_pack(&self, req: Request) -> Result<Response> {
+        let Some(body) = whole_body(&req, backend::MAX_UPLOAD_REQUEST).await? else {
+            return text(413, "upload-pack request too large");
+        };
         let gzipped = req
             .headers()
             .get("Content-Encoding")?

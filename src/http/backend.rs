@@ -2,10 +2,11 @@
 //! what content type, and the refusals that come before a service runs. The host does the
 //! I/O: it reads the body, streams the answer, and sets the headers of the [`Reply`].
 
+use crate::access::{self, token, Denied, Grant, Need, ServerAccess};
 use crate::format::zlib;
 use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
-use crate::http::route::Endpoint;
+use crate::http::route::{Api, Endpoint};
 use crate::limits::Limits;
 use crate::protocol::BadRequest;
 use crate::store::sql::Sql;
@@ -27,8 +28,81 @@ pub enum Method {
     Head,
     /// POST.
     Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
     /// Anything else.
     Other,
+}
+
+/// A request as access control sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Asked<'a> {
+    /// Its method.
+    pub method: Method,
+    /// What it asks of the repository.
+    pub endpoint: &'a Endpoint,
+    /// The `?service=` of its query.
+    pub service: Option<&'a str>,
+}
+
+impl Asked<'_> {
+    /// What the request needs: pushing and creating need write, managing tokens and
+    /// changing settings need the admin, everything else reads.
+    pub fn need(&self) -> Need {
+        match (self.endpoint, self.method) {
+            (Endpoint::InfoRefs, _) if self.service == Some("git-receive-pack") => Need::Write,
+            (Endpoint::ReceivePack, _) | (Endpoint::Api(Api::Repo), Method::Put) => Need::Write,
+            (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
+            (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
+            _ => Need::Read,
+        }
+    }
+
+    /// The refusal of `denied`, as JSON under `api` and as text elsewhere.
+    fn refusal(&self, denied: &Denied) -> Reply {
+        Reply::denied(denied, matches!(self.endpoint, Endpoint::Api(_)))
+    }
+}
+
+/// The Worker's half of access control, before the repository's object wakes: what the
+/// request's `credential` is granted, or the refusal that no repository could overturn.
+pub fn admit(
+    server: &ServerAccess,
+    asked: Asked,
+    credential: Option<&str>,
+) -> Result<Grant, Reply> {
+    let grant = server.grant(credential);
+    match server.refuse(asked.need(), grant, credential.is_some()) {
+        Some(denied) => Err(asked.refusal(&denied)),
+        None => Ok(grant),
+    }
+}
+
+/// The repository's half: whether the caller the Worker granted `grant`, presenting
+/// `credential`, may do what it asks at `now` (seconds since the epoch).
+pub fn authorize<S: Sql>(
+    store: &Store<S>,
+    asked: Asked,
+    grant: Grant,
+    credential: Option<&str>,
+    now: i64,
+) -> Result<Option<Reply>, StoreError> {
+    if grant == Grant::Admin {
+        return Ok(None);
+    }
+    let mut scope = None;
+    if let Some(id) = credential.and_then(token::id_of) {
+        if let Some(record) = store.token(id)? {
+            scope = credential.and_then(|presented| record.admits(presented, now));
+        }
+    }
+    let visibility = store.settings()?.visibility;
+    let verdict = access::authorize(asked.need(), grant, credential.is_some(), scope, visibility);
+    Ok(verdict.err().map(|denied| asked.refusal(&denied)))
 }
 
 /// What the host does with a request.
@@ -40,18 +114,24 @@ pub enum Dispatch {
     ReceivePack,
     /// Reads the whole body (at most [`MAX_UPLOAD_REQUEST`] bytes), then [`upload_pack`].
     UploadPack,
+    /// Reads the whole body (at most [`crate::http::api::MAX_BODY`] bytes), then
+    /// [`crate::http::api::serve`].
+    Api(Api),
 }
 
-/// Dispatches `method` on `endpoint`; `service` is the `?service=` of the query and `range`
-/// the Range header.
+/// Dispatches a request the caller may make; `range` is its Range header.
 pub fn dispatch<S: Sql>(
     store: &Store<S>,
-    method: Method,
-    endpoint: &Endpoint,
-    service: Option<&str>,
+    asked: Asked,
     range: Option<&str>,
 ) -> Result<Dispatch, StoreError> {
+    let Asked {
+        method,
+        endpoint,
+        service,
+    } = asked;
     let reply = match (method, endpoint) {
+        (_, Endpoint::Api(api)) => return Ok(Dispatch::Api(api.clone())),
         (Method::Get, Endpoint::InfoRefs) if service == Some("git-receive-pack") => Reply::ok(
             "application/x-git-receive-pack-advertisement",
             Caching::NoCache,

@@ -61,6 +61,8 @@ pub fn get<S: Sql>(
         },
         Endpoint::Alternates => Reply::text(404, "no alternates"),
         Endpoint::ReceivePack | Endpoint::UploadPack => Reply::text(405, "use POST"),
+        // The backend hands the API its own requests; no file is named `api`.
+        Endpoint::Api(_) => Reply::text(404, "not found"),
     })
 }
 

@@ -2,6 +2,7 @@
 //! names, the dumb protocol's files, and replies as plain values the host turns into
 //! responses.
 
+pub mod api;
 pub mod backend;
 pub mod dumb;
 pub mod reply;

@@ -1,5 +1,6 @@
 //! Responses as the services describe them, free of any HTTP library's types.
 
+use crate::access::{Denied, REALM};
 use crate::format::pack::PackId;
 use crate::http::route::NotFound;
 use crate::protocol::BadRequest;
@@ -64,6 +65,48 @@ impl Reply {
     /// The 404 for a repository that was never pushed to.
     pub fn repository_not_found() -> Reply {
         Reply::text(404, "repository not found")
+    }
+
+    /// A JSON answer.
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Reply {
+        // Our types serialize to JSON infallibly; an empty body would show if one did not.
+        let mut body = serde_json::to_vec(value).unwrap_or_default();
+        body.push(b'\n');
+        Reply {
+            status,
+            content_type: "application/json",
+            caching: Caching::NoCache,
+            headers: Vec::new(),
+            body: Body::Bytes(body),
+        }
+    }
+
+    /// A JSON error: `{"error": message}`.
+    pub fn json_error(status: u16, message: &str) -> Reply {
+        Reply::json(status, &serde_json::json!({ "error": message }))
+    }
+
+    /// An answer with no body (204 and the like).
+    pub fn empty(status: u16) -> Reply {
+        let mut reply = Reply::text(status, "");
+        reply.body = Body::Bytes(Vec::new());
+        reply
+    }
+
+    /// The refusal of a request, as JSON for the API (`json`) or as text; a 401 asks for
+    /// Basic credentials, so that git asks its credential helper or the user.
+    pub fn denied(denied: &Denied, json: bool) -> Reply {
+        let status = denied.status();
+        let message = denied.to_string();
+        let mut reply = match json {
+            true => Reply::json_error(status, &message),
+            false => Reply::text(status, &message),
+        };
+        if status == 401 {
+            let challenge = format!("Basic realm=\"{REALM}\"");
+            reply.headers.push(("WWW-Authenticate", challenge));
+        }
+        reply
     }
 
     /// A one-line plain-text answer (errors, descriptions).

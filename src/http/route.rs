@@ -22,6 +22,21 @@ pub enum Endpoint {
     ReceivePack,
     /// `git-upload-pack`
     UploadPack,
+    /// The JSON endpoints under `api`.
+    Api(Api),
+}
+
+/// A JSON endpoint of a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// `api`: the repository itself (PUT creates it).
+    Repo,
+    /// `api/tokens`: list (GET) and create (POST) tokens.
+    Tokens,
+    /// `api/tokens/<id>`: one token (DELETE revokes it).
+    Token(String),
+    /// `api/settings`: GET and PATCH.
+    Settings,
 }
 
 /// A parsed request path.
@@ -48,6 +63,10 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["HEAD"] => Endpoint::Head,
         ["git-receive-pack"] => Endpoint::ReceivePack,
         ["git-upload-pack"] => Endpoint::UploadPack,
+        ["api"] => Endpoint::Api(Api::Repo),
+        ["api", "tokens"] => Endpoint::Api(Api::Tokens),
+        ["api", "tokens", id] => Endpoint::Api(Api::Token(id.to_string())),
+        ["api", "settings"] => Endpoint::Api(Api::Settings),
         ["objects", "info", "packs"] => Endpoint::InfoPacks,
         ["objects", "info", "alternates" | "http-alternates"] => Endpoint::Alternates,
         ["objects", "pack", file] => {
@@ -128,6 +147,15 @@ mod tests {
         let idx =
             parse("/a/b/objects/pack/pack-ce013625030ba8dba906f756967f9e9ca394464a.idx").unwrap();
         assert!(matches!(idx.endpoint, Endpoint::PackFile(_, PackFile::Idx)));
+        for (path, api) in [
+            ("/a/b.git/api", Api::Repo),
+            ("/a/b/api/tokens", Api::Tokens),
+            ("/a/b.git/api/tokens/0123", Api::Token("0123".into())),
+            ("/b.git/api/settings", Api::Settings),
+        ] {
+            assert_eq!(parse(path).unwrap().endpoint, Endpoint::Api(api), "{path}");
+        }
+        assert_eq!(parse("/a/b.git/api/settings").unwrap().repo, "a/b");
     }
 
     #[test]
@@ -142,6 +170,8 @@ mod tests {
             "/a/b/objects/zz/013625030ba8dba906f756967f9e9ca394464a",
             "/a/b/objects/pack/pack-1234.pack",
             "/a/b/info/other",
+            "/a/b/api/other",
+            "/a/b/api/tokens/1/2",
             "/.git/info/refs",
         ] {
             assert!(parse(path).is_err(), "{path}");

@@ -1,0 +1,152 @@
+//! The JSON endpoints under `<repo>/api`: creating a repository before its first push, its
+//! tokens, and its settings. Who may call which is decided before these run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::settings::{branch_ref, Patch};
+use crate::access::token::{self, Scope, RANDOM_BYTES};
+use crate::http::backend::Method;
+use crate::http::reply::Reply;
+use crate::http::route::Api;
+use crate::store::sql::Sql;
+use crate::store::{Store, StoreError, DEFAULT_HEAD};
+
+/// The largest request body an API endpoint reads.
+pub const MAX_BODY: usize = 64 << 10;
+
+/// The most tokens one repository keeps.
+pub const MAX_TOKENS: usize = 1000;
+
+/// The longest a token may live: a hundred years, in seconds.
+const MAX_EXPIRES_IN: i64 = 100 * 365 * 86_400;
+
+/// What the host supplies that a pure function cannot make.
+pub struct Context {
+    /// Seconds since the epoch.
+    pub now: i64,
+    /// Fresh random bytes, for a token being made.
+    pub random: [u8; RANDOM_BYTES],
+}
+
+/// The body of `POST api/tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    scope: Scope,
+    expires_in: Option<i64>,
+}
+
+/// The answer of `GET api/tokens`.
+#[derive(Serialize)]
+struct TokenList {
+    tokens: Vec<token::Listed>,
+}
+
+/// Answers `method` on the endpoint `api`, with the request's `body`.
+pub fn serve<S: Sql>(
+    store: &Store<S>,
+    method: Method,
+    api: &Api,
+    body: &[u8],
+    context: &Context,
+) -> Result<Reply, StoreError> {
+    if !matches!((api, method), (Api::Repo, Method::Put)) && !store.exists()? {
+        return Ok(Reply::json_error(404, "repository not found"));
+    }
+    match (api, method) {
+        (Api::Repo, Method::Put) => create(store),
+        (Api::Tokens, Method::Get) => {
+            let tokens = store.tokens()?.iter().map(|t| t.listed()).collect();
+            Ok(Reply::json(200, &TokenList { tokens }))
+        }
+        (Api::Tokens, Method::Post) => create_token(store, body, context),
+        (Api::Token(id), Method::Delete) => Ok(match store.delete_token(id)? {
+            true => Reply::empty(204),
+            false => Reply::json_error(404, "no such token"),
+        }),
+        (Api::Settings, Method::Get) => settings(store),
+        (Api::Settings, Method::Patch) => patch_settings(store, body),
+        _ => Ok(Reply::json_error(405, "method not allowed")),
+    }
+}
+
+/// The answer of `PUT api`.
+#[derive(Serialize)]
+struct Created {
+    created: bool,
+    head: Option<String>,
+}
+
+/// `PUT api`: an empty repository whose HEAD names `main`, unless it exists.
+fn create<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+    let created = !store.exists()?;
+    if created {
+        store.set_head_target(DEFAULT_HEAD)?;
+    }
+    let head = store.head_target()?;
+    let status = if created { 201 } else { 200 };
+    Ok(Reply::json(status, &Created { created, head }))
+}
+
+fn create_token<S: Sql>(
+    store: &Store<S>,
+    body: &[u8],
+    context: &Context,
+) -> Result<Reply, StoreError> {
+    let asked: NewToken = match serde_json::from_slice(body) {
+        Ok(asked) => asked,
+        Err(e) => return Ok(Reply::json_error(400, &format!("bad token request: {e}"))),
+    };
+    if asked
+        .expires_in
+        .is_some_and(|secs| !(1..=MAX_EXPIRES_IN).contains(&secs))
+    {
+        let why =
+            format!("bad token request: expires_in must be from 1 to {MAX_EXPIRES_IN} seconds");
+        return Ok(Reply::json_error(400, &why));
+    }
+    if store.tokens()?.len() >= MAX_TOKENS {
+        let why = format!("too many tokens: at most {MAX_TOKENS}; revoke some first");
+        return Ok(Reply::json_error(400, &why));
+    }
+    let (created, record) =
+        token::make(&context.random, asked.scope, context.now, asked.expires_in);
+    store.add_token(&record)?;
+    Ok(Reply::json(201, &created))
+}
+
+fn settings<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+    let head = store.head_target()?.unwrap_or_default();
+    Ok(Reply::json(200, &store.settings()?.view(&head)))
+}
+
+/// `PATCH api/settings`: what the body names changes; the default branch must exist once
+/// the repository has branches, as a push would otherwise move HEAD off it again.
+fn patch_settings<S: Sql>(store: &Store<S>, body: &[u8]) -> Result<Reply, StoreError> {
+    let patch = match Patch::parse(body) {
+        Ok(patch) => patch,
+        Err(e) => return Ok(Reply::json_error(400, &e.to_string())),
+    };
+    let head = patch.default_branch.as_deref().and_then(branch_ref);
+    if let Some(head) = &head {
+        if store.ref_value(head)?.is_none() && store.first_branch()?.is_some() {
+            let why = format!("bad settings: default_branch {head} does not exist");
+            return Ok(Reply::json_error(400, &why));
+        }
+    }
+    let mut settings = store.settings()?;
+    if let Some(visibility) = patch.visibility {
+        settings.visibility = visibility;
+    }
+    if let Some(protect) = patch.protect {
+        settings.protect = protect;
+    }
+    store.transaction(|| {
+        store.set_settings(&settings)?;
+        match &head {
+            Some(head) => store.set_head_target(head),
+            None => Ok(()),
+        }
+    })?;
+    self::settings(store)
+}
