@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: native unit and service tests (cargo test), then the end-to-end suite with
-# the real git CLI and isomorphic-git against the real Worker under wrangler dev, then the same
-# suite against git's own git http-backend (tests/e2e/reference.sh), which shows that what the
-# suite expects is git's behaviour. Fails if any of them fails; prints each part's wall time.
+# the real git CLI and isomorphic-git against the real Worker under wrangler dev (started with a
+# random admin token, which the suite pushes with), then the two ways a server runs without an
+# admin token (tests/e2e/modes.sh), then the same suite against git's own git http-backend
+# (tests/e2e/reference.sh), which shows that what the suite expects is git's behaviour.
+# Fails if any of them fails; prints each part's wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -58,12 +60,16 @@ if [ "$status" -ne 0 ]; then
 fi
 stop_wrangler
 
+echo "== end-to-end, servers without an admin token (closed, and open pushes)"
+modes=0
+bash tests/e2e/modes.sh || modes=$?
+
 echo "== end-to-end reference (git http-backend behind lighttpd)"
 reference=0
 started=$SECONDS
 env -u E2E_ADMIN_TOKEN bash tests/e2e/reference.sh || reference=$?
 echo "== end-to-end reference: exit $reference, $((SECONDS - started)) s"
-if [ "$status" -ne 0 ] || [ "$reference" -ne 0 ]; then
-  echo "end-to-end failed: against the Worker exit $status, against git http-backend exit $reference" >&2
+if [ "$status" -ne 0 ] || [ "$modes" -ne 0 ] || [ "$reference" -ne 0 ]; then
+  echo "end-to-end failed: against the Worker exit $status, without an admin token exit $modes, against git http-backend exit $reference" >&2
   exit 1
 fi
