@@ -32,6 +32,7 @@ fn json(reply: &Reply) -> Json {
 fn call(store: &Store<Db>, method: Method, endpoint: Api, request: &str, now: i64) -> Reply {
     let context = Context {
         now,
+        // Tokens made at different times differ.
         random: [now as u8; 40],
     };
     api::serve(store, method, &endpoint, request.as_bytes(), &context).unwrap()
@@ -55,8 +56,20 @@ fn verdict(
     credential: Option<&str>,
     now: i64,
 ) -> Option<(u16, String, Option<String>)> {
+    verdict_on(store, Method::Get, endpoint, service, credential, now)
+}
+
+/// [`verdict`] on a request of `method`.
+fn verdict_on(
+    store: &Store<Db>,
+    method: Method,
+    endpoint: Endpoint,
+    service: Option<&str>,
+    credential: Option<&str>,
+    now: i64,
+) -> Option<(u16, String, Option<String>)> {
     let asked = Asked {
-        method: Method::Get,
+        method,
         endpoint: &endpoint,
         service,
     };
@@ -106,13 +119,16 @@ fn the_worker_refuses_what_no_repository_could_allow() {
         endpoint: &Endpoint::Api(Api::Tokens),
         service: None,
     };
-    let not_admin = backend::admit(&server, tokens, Some("other")).unwrap_err();
+    let anonymous = backend::admit(&server, tokens, None).unwrap_err();
     assert_eq!(
-        (
-            not_admin.status,
-            json(&not_admin)["error"].as_str().unwrap()
-        ),
-        (403, "only the admin token can manage tokens and settings")
+        (anonymous.status, json(&anonymous)["error"].as_str().unwrap()),
+        (401, "authentication required: send a token as the password (HTTP Basic) or as a Bearer token")
+    );
+    // Whether another credential is a token of the repository (403) or not (401) is the
+    // repository's to say.
+    assert_eq!(
+        backend::admit(&server, tokens, Some("other")),
+        Ok(Grant::Nothing)
     );
     let clone = Asked {
         method: Method::Get,
@@ -189,9 +205,15 @@ fn tokens_are_made_listed_used_and_revoked_through_the_api() {
     );
     assert_eq!(push_advert(Some(write.as_str()), now).unwrap().0, 401);
     assert_eq!(call(&store, Method::Delete, revoke, "", now).status, 404);
+    let longest = r#"{"scope":"read","expires_in":3153600000}"#;
+    assert_eq!(
+        call(&store, Method::Post, Api::Tokens, longest, now).status,
+        201
+    );
     for bad in [
         r#"{"scope":"admin"}"#,
         r#"{"scope":"read","expires_in":0}"#,
+        r#"{"scope":"read","expires_in":3153600001}"#,
         r#"{"scope":"read","colour":1}"#,
         "not json",
     ] {
@@ -205,7 +227,7 @@ fn tokens_are_made_listed_used_and_revoked_through_the_api() {
     // A token of another repository is unknown here.
     let (other, _db) = common::store(4096);
     call(&other, Method::Put, Api::Repo, "", now);
-    let (_, elsewhere) = make_token(&other, "write", now, "");
+    let (_, elsewhere) = make_token(&other, "write", now + 100, "");
     assert_eq!(
         verdict(&store, Endpoint::Head, None, Some(&elsewhere), now)
             .unwrap()
@@ -256,6 +278,45 @@ fn a_private_repository_answers_anonymous_reads_with_401_and_nothing_else() {
         now,
     );
     assert_eq!(verdict(&store, Endpoint::Head, None, None, now), None);
+}
+
+#[test]
+fn what_each_request_needs() {
+    let (store, _db) = store(4096);
+    call(&store, Method::Put, Api::Repo, "", 0);
+    let (_, write) = make_token(&store, "write", 0, "");
+    let ask = |method, endpoint| verdict_on(&store, method, endpoint, None, Some(&write), 0);
+    for (method, endpoint) in [
+        (Method::Patch, Endpoint::Api(Api::Settings)),
+        (Method::Get, Endpoint::Api(Api::Tokens)),
+        (Method::Post, Endpoint::Api(Api::Tokens)),
+        (
+            Method::Delete,
+            Endpoint::Api(Api::Token("0123456789abcdef".into())),
+        ),
+    ] {
+        let refused = ask(method, endpoint.clone()).map(|(status, text, _)| (status, text));
+        let expected = "{\"error\":\"only the admin token can manage tokens and settings\"}\n";
+        assert_eq!(
+            refused,
+            Some((403, expected.into())),
+            "{method:?} {endpoint:?}"
+        );
+    }
+    for (method, endpoint) in [
+        (Method::Get, Endpoint::Api(Api::Settings)),
+        (Method::Put, Endpoint::Api(Api::Repo)),
+        (Method::Post, Endpoint::ReceivePack),
+        (Method::Post, Endpoint::UploadPack),
+    ] {
+        assert_eq!(
+            ask(method, endpoint.clone()),
+            None,
+            "{method:?} {endpoint:?}"
+        );
+    }
+    let anonymous_put = verdict_on(&store, Method::Put, Endpoint::Api(Api::Repo), None, None, 0);
+    assert_eq!(anonymous_put.map(|v| v.0), Some(401));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::io::Write;
 use common::*;
 use git_on_durable_objects::http::backend::{self, Dispatch, Method};
 use git_on_durable_objects::http::reply::{Body, Reply};
-use git_on_durable_objects::http::route::{self, Endpoint};
+use git_on_durable_objects::http::route::{self, Api, Endpoint};
 use git_on_durable_objects::protocol::BadRequest;
 use git_on_durable_objects::store::Store;
 use git_on_durable_objects::upload_pack::Answer;
@@ -92,6 +92,12 @@ fn services_and_refusals_are_dispatched_as_git_http_backend_does() {
         (get_post.status, text(&get_post)),
         (405, "use POST\n".into())
     );
+    for method in [Method::Get, Method::Put, Method::Patch, Method::Delete] {
+        assert_eq!(
+            dispatch(&store, method, Endpoint::Api(Api::Settings), None),
+            Dispatch::Api(Api::Settings)
+        );
+    }
     for (method, endpoint) in [
         (Method::Other, Endpoint::InfoRefs),
         (Method::Post, Endpoint::Head),

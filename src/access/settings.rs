@@ -142,6 +142,7 @@ impl Settings {
 /// with one backtrack point is linear in practice and O(len²) at worst.
 fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);
+    // The last star seen, and where in the name what it matches ends.
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {
         if p < pattern.len() && pattern[p] == b'*' {
@@ -151,9 +152,9 @@ fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
             p += 1;
             n += 1;
         } else if let Some((sp, sn)) = star {
-            p = sp + 1;
+            // The last star takes one more byte, and matching goes on from there.
+            p = sp;
             n = sn + 1;
-            star = Some((sp, sn + 1));
         } else {
             return false;
         }
@@ -232,10 +233,19 @@ mod tests {
             Patch::parse(br#"{"protect":[{"pattern":"main"}]}"#),
             Err(BadSettings::Pattern("main".into()))
         );
-        let many = format!(
-            "{{\"protect\":[{}]}}",
-            vec![r#"{"pattern":"refs/x"}"#; 101].join(",")
-        );
+        let patterns = |count, pattern: &str| {
+            let one = format!("{{\"pattern\":\"{pattern}\"}}");
+            format!("{{\"protect\":[{}]}}", vec![one; count].join(","))
+        };
+        assert!(Patch::parse(patterns(100, "refs/x").as_bytes()).is_ok());
+        let many = patterns(101, "refs/x");
         assert_eq!(Patch::parse(many.as_bytes()), Err(BadSettings::TooMany));
+        let longest = format!("refs/{}", "x".repeat(250));
+        assert!(Patch::parse(patterns(1, &longest).as_bytes()).is_ok());
+        let long = format!("{longest}x");
+        assert_eq!(
+            Patch::parse(patterns(1, &long).as_bytes()),
+            Err(BadSettings::Pattern(long))
+        );
     }
 }

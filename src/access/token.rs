@@ -109,6 +109,12 @@ pub fn id_of(token: &str) -> Option<&str> {
     (hex(id, 16) && hex(secret, 64)).then_some(id)
 }
 
+/// Whether two hashes are equal, in time that does not depend on where they differ: every
+/// byte is compared, without stopping early.
+pub fn same_hash(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The hash a token is stored as.
 pub fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -118,12 +124,8 @@ impl TokenRecord {
     /// The scope `presented` has if it is this token and it has not expired at `now`. The
     /// hashes are compared in time that does not depend on where they differ.
     pub fn admits(&self, presented: &str, now: i64) -> Option<Scope> {
-        let differ = hash(presented)
-            .iter()
-            .zip(self.hash)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         let live = self.expires.is_none_or(|at| now < at);
-        (differ == 0 && live).then_some(self.scope)
+        (same_hash(&hash(presented), &self.hash) && live).then_some(self.scope)
     }
 
     /// The token as listed.
@@ -161,15 +163,37 @@ mod tests {
     }
 
     #[test]
+    fn hashes_differing_anywhere_differ() {
+        let base = hash("s3cret");
+        assert!(same_hash(&base, &base));
+        // Differences that cancel out byte by byte (as they would if they were summed or
+        // XORed together) are still differences.
+        let mut pair = base;
+        pair[0] ^= 0x5a;
+        pair[31] ^= 0x5a;
+        assert!(!same_hash(&base, &pair));
+        let mut last = base;
+        last[31] ^= 1;
+        assert!(!same_hash(&base, &last));
+    }
+
+    #[test]
     fn only_our_shape_names_an_id() {
         let (created, _) = make(&[0xab; RANDOM_BYTES], Scope::Read, 0, None);
         assert!(id_of(&created.token).is_some());
+        let secret = "cd".repeat(32);
+        let bad_id = format!("gdo_abababababababxy_{secret}");
+        let short_secret = "gdo_abababababababab_00".to_string();
+        let bad_secret = format!("gdo_abababababababab_{}xy", &secret[2..]);
         for bad in [
             "",
             "gdo_",
             "gdo_abababababababab",
             "xyz_abababababababab_00",
             "gdo_zz_00",
+            &bad_id,
+            &short_secret,
+            &bad_secret,
         ] {
             assert_eq!(id_of(bad), None, "{bad}");
         }
