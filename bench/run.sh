@@ -7,6 +7,8 @@
 # case d pushes more than the default limit):
 #   bench/run.sh BASE_URL                      e.g. bench/run.sh http://127.0.0.1:8787
 #   BENCH_SCALE=0.05 bench/run.sh BASE_URL     quick run (sizes scaled down)
+#   BENCH_TOKEN=SECRET bench/run.sh BASE_URL   our server started with ADMIN_TOKEN=SECRET: pushes
+#                                              to it authenticate (see BENCH_TOKEN below)
 #
 # Cases (each push goes once into a fresh repository, $BASE_URL/$BENCH_OWNER/<case>-<run id>.git):
 #   a  push of a generated history, ~30,000 objects (3,700 commits editing source-like text
@@ -44,6 +46,12 @@
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
 #                        script): its DIR, so that repositories are created there before pushing
 #   BENCH_KEEP           1 keeps the work directory (generated repositories, logs)
+#   BENCH_TOKEN          the admin token our server was started with (`ADMIN_TOKEN=... bash
+#                        scripts/dev.sh` starts it so): every push to our server then
+#                        authenticates with it, through a credential helper given to that git
+#                        push only (git asks it after the server's 401). Reads send no
+#                        credential, and pushes to the reference never do. Unset or empty: no
+#                        credential (a server with open pushes)
 #
 # Needs: git, node, curl, lighttpd (the reference), all on 127.0.0.1 only.
 set -euo pipefail
@@ -95,6 +103,25 @@ EOF
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$WORK/gitconfig" GIT_TERMINAL_PROMPT=0
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+unset GIT_ASKPASS SSH_ASKPASS
+
+# Pushes to our server authenticate with BENCH_TOKEN (see above): the helper reads the token
+# from the environment when git runs it.
+TOKEN=${BENCH_TOKEN:-}
+OURS_AUTH=()
+if [ -n "$TOKEN" ]; then
+    export BENCH_TOKEN=$TOKEN
+    # shellcheck disable=SC2016 # $BENCH_TOKEN is expanded by the helper's shell, not here
+    OURS_AUTH=(-c credential.helper= -c 'credential.helper=!f() { echo username=x; echo "password=$BENCH_TOKEN"; }; f')
+fi
+# push_to DIR URL REFSPEC...: git -C DIR push -q URL REFSPEC..., with BENCH_TOKEN's credential
+# helper when URL is our server's.
+push_to() {
+    local dir=$1 url=$2 auth=()
+    shift 2
+    if [[ $url == "$BASE/"* ]]; then auth=("${OURS_AUTH[@]}"); fi
+    git "${auth[@]}" -C "$dir" push -q "$url" "$@"
+}
 
 log() { echo "# $*" >&2; }
 now() { date +%s.%N; }
@@ -169,7 +196,7 @@ A_OBJECTS=$(objects "$WORK/history.git")
 A_KIB=$(pack_kib "$WORK/history.git")
 log "generated (a): $COMMITS commits, $A_OBJECTS objects, pack $A_KIB KiB in $(elapsed "$t0" "$t1") s"
 
-push_all() { git -C "$1" push -q "$2" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'; }
+push_all() { push_to "$1" "$2" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'; }
 A_OURS=$(ours_url history)
 A_REF=$(ref_url history)
 timed ours_a push-a-ours push_all "$WORK/history.git" "$A_OURS"
@@ -182,7 +209,7 @@ generate random random "$RANDOM_FILES" $((RANDOM_MB * 1024 * 1024))
 t1=$(now)
 B_KIB=$(pack_kib "$WORK/random.git")
 log "generated (b): $RANDOM_FILES files, $RANDOM_MB MiB, pack $B_KIB KiB in $(elapsed "$t0" "$t1") s"
-push_main() { git -C "$1" push -q "$2" main; }
+push_main() { push_to "$1" "$2" main; }
 timed ours_b push-b-ours push_main "$WORK/random.git" "$(ours_url random)"
 timed ref_b push-b-ref push_main "$WORK/random.git" "$(ref_url random)"
 row "b: push $RANDOM_FILES random files, $RANDOM_MB MiB, 1 commit" "$ours_b" "$ref_b"
@@ -257,7 +284,7 @@ if [ "$ours_a" != FAIL ]; then
         printf 'incremental %s\n' "$i" >>"$work/INCREMENTAL.md"
         git -C "$work" add -A && git -C "$work" commit -q -m "incremental $i"
     done
-    git -C "$work" push -q "$A_OURS" HEAD:main && git -C "$work" push -q "$A_REF" HEAD:main
+    push_to "$work" "$A_OURS" HEAD:main && push_to "$work" "$A_REF" HEAD:main
     fetch_into() { git -C "$1" fetch -q origin '+refs/heads/*:refs/heads/*'; }
     timed ours_g fetch-g-ours fetch_into "$WORK/smart-ours.git"
     timed ref_g fetch-g-ref fetch_into "$WORK/smart-ref.git"
@@ -296,7 +323,7 @@ if [ "$VERSIONS_MB" -gt 0 ]; then
     git -C "$src" repack -adq
     V_OURS=$(ours_url versions)
     V_REF=$(ref_url versions)
-    push_versions() { git -C "$src" push -q "$1" main first; }
+    push_versions() { push_to "$src" "$1" main first; }
     timed ours_v push-v-ours push_versions "$V_OURS"
     timed ref_v push-v-ref push_versions "$V_REF"
     row "V1: push two versions of a $VERSIONS_MB MB file, one a delta" "$ours_v" "$ref_v"

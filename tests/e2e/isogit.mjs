@@ -17,10 +17,32 @@
 //   node tests/e2e/isogit.mjs fetch DIR [--depth N]
 //       Fetches origin into DIR (all branches and tags) and fast-forwards the checked-out
 //       branch's working tree to origin's.
+//
+// Environment:
+//   ISOGIT_TOKEN  when set and not empty, push, clone and fetch authenticate with it the way a
+//                 browser app would: isomorphic-git's `onAuth` answers { username: 'x',
+//                 password: ISOGIT_TOKEN } when the server asks (a 401), and `onAuthFailure`
+//                 cancels, so a token the server refuses fails the command instead of retrying
+//                 forever. isomorphic-git calls onAuth only after a 401, so a server that asks
+//                 for nothing never sees the token. The push subcommand's JSON has `auth_calls`,
+//                 how many times onAuth was called (0 when the server asked for nothing).
 import fs from 'node:fs';
 import process from 'node:process';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
+
+// Credentials from ISOGIT_TOKEN (see the header); authCalls counts the calls of onAuth.
+let authCalls = 0;
+const token = process.env.ISOGIT_TOKEN || '';
+const auth = token
+  ? {
+      onAuth: () => {
+        authCalls += 1;
+        return { username: 'x', password: token };
+      },
+      onAuthFailure: () => ({ cancel: true }),
+    }
+  : {};
 
 const author = (timestamp) => ({
   name: 'Iso Example',
@@ -67,8 +89,10 @@ async function main(argv) {
         remoteRef: `refs/heads/${branch}`,
         force,
         onMessage: (m) => messages.push(m),
+        ...auth,
       });
-      console.log(JSON.stringify({ ok: result.ok, error: result.error, refs: result.refs, messages }, null, 2));
+      const report = { ok: result.ok, error: result.error, refs: result.refs, messages, auth_calls: authCalls };
+      console.log(JSON.stringify(report, null, 2));
       const refsOk = Object.values(result.refs || {}).every((r) => r.ok);
       if (!result.ok || !refsOk) process.exitCode = 1;
       return;
@@ -90,6 +114,7 @@ async function main(argv) {
         depth,
         since: since === undefined ? undefined : new Date(since * 1000),
         tags: true,
+        ...auth,
       });
       return;
     }
@@ -97,7 +122,7 @@ async function main(argv) {
       const at = rest.indexOf('--depth');
       const depth = at >= 0 ? Number(rest[at + 1]) : undefined;
       const branch = await git.currentBranch({ fs, dir });
-      const result = await git.fetch({ fs, http, dir, remote: 'origin', depth, tags: true });
+      const result = await git.fetch({ fs, http, dir, remote: 'origin', depth, tags: true, ...auth });
       await git.merge({ fs, dir, ours: branch, theirs: `refs/remotes/origin/${branch}`, fastForwardOnly: true, author: author(0) });
       await git.checkout({ fs, dir, ref: branch, force: true });
       console.log(result.fetchHead);

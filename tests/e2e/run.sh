@@ -16,10 +16,18 @@
 #   E2E_OWNER  owner part of the repository URLs, default e2e
 #   E2E_KEEP   1 = keep the temporary directory (it is always kept when a check failed)
 #   E2E_TIMEOUT  seconds allowed to each git / isomorphic-git network command, default 600
+#   E2E_ADMIN_TOKEN  the admin token the server was started with (scripts/test.sh sets it). When
+#              set, every push of sections a-h authenticates with it: git through a credential
+#              helper in the suite's gitconfig (git asks it only after a 401, so reads, and git
+#              http-backend, never use it), hand-made curl pushes with -u x:TOKEN, isomorphic-git
+#              through onAuth (isogit.mjs, ISOGIT_TOKEN); and section i runs. Unset: the pushes
+#              send no credential (a server with open pushes, or the reference) and every check
+#              of section i is skipped ("no admin token"), so the count stays the same.
 #
 # Repositories are $BASE_URL/$E2E_OWNER/<name>-<date>-<pid>.git, new on each run, so the suite
 # can be re-run against the same server. Sections a-g read with GIT_SMART_HTTP=0 (dumb HTTP),
-# section h with smart HTTP (upload-pack).
+# section h with smart HTTP (upload-pack). Section i is access control (tokens, private
+# repositories, protected branches, the JSON API under <repository>.git/api).
 # Output: one `ok - name` / `not ok - name` line per check (diagnostics as `#` lines), then
 # exactly one line `e2e: N passed, M failed`; the exit status is non-zero if M > 0.
 #
@@ -36,6 +44,7 @@
 #   h: the empty repository is made by push and delete (reference-server.sh creates it)
 #   h: a malformed upload-pack request answers 4xx (git http-backend answers 200 and dies)
 #   h: wasm memory within 64 MiB (git http-backend is not wasm)
+#   i: every check of access control (git http-backend has no tokens)
 # The Range checks (c) ask the reference server's static port in reference mode (git
 # http-backend does not implement Range). One check expects different text from each: the
 # `unpack` line for a pack with a bad trailing checksum is ours `unpack pack checksum mismatch
@@ -50,7 +59,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=198
+EXPECTED=278
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -99,8 +108,23 @@ cat >"$TMP/gitconfig" <<'EOF'
 EOF
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$TMP/gitconfig" GIT_TERMINAL_PROMPT=0
 export GIT_HTTP_LOW_SPEED_LIMIT=1 GIT_HTTP_LOW_SPEED_TIME=300
+unset GIT_ASKPASS SSH_ASKPASS
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+
+# Pushes authenticate with the admin token when there is one (see E2E_ADMIN_TOKEN above). The
+# helper reads the token from the environment when git runs it, so any token text is safe; git
+# consults it only after a 401. AUTH: the curl arguments of hand-made pushes.
+ADMIN=${E2E_ADMIN_TOKEN:-}
+AUTH=()
+if [ -n "$ADMIN" ]; then
+    export E2E_ADMIN_TOKEN=$ADMIN
+    cat >>"$TMP/gitconfig" <<'EOF'
+[credential]
+	helper = "!f() { echo username=x; echo \"password=$E2E_ADMIN_TOKEN\"; }; f"
+EOF
+    AUTH=(-u "x:$ADMIN")
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -213,7 +237,8 @@ pkt_cmd() {
     printf '%04x%s\0%s\n' $((4 + ${#cmd} + 1 + ${#caps} + 1)) "$cmd" "$caps"
 }
 
-# raw_push URL OLD NEW REF PACKFILE OUT: POSTs a hand-made receive-pack request, body to OUT.
+# raw_push URL OLD NEW REF PACKFILE OUT: POSTs a hand-made receive-pack request, body to OUT
+# (with the admin token, if any).
 raw_push() {
     local url=$1 old=$2 new=$3 ref=$4 pack=$5 out=$6
     {
@@ -221,7 +246,7 @@ raw_push() {
         printf '0000'
         cat "$pack"
     } >"$out.req"
-    curl -sS --max-time 300 -H 'Expect:' \
+    curl -sS --max-time 300 -H 'Expect:' "${AUTH[@]}" \
         -H 'Content-Type: application/x-git-receive-pack-request' \
         -H 'Accept: application/x-git-receive-pack-result' \
         --data-binary @"$out.req" -o "$out" -w '%{http_code}\n' "$url/git-receive-pack" >"$out.status"
@@ -497,6 +522,8 @@ check "c: GET of a stored pack with Range: bytes=1047576- is 206, Content-Range 
 ISO=$TMP/iso
 ISO_URL=$(new_repo iso)
 iso() { timeout "$LIMIT" node "$HERE/isogit.mjs" "$@"; }
+# iso_push DIR URL [BRANCH]: isomorphic-git push, with the admin token (if any) for its onAuth.
+iso_push() { ISOGIT_TOKEN=$ADMIN timeout "$LIMIT" node "$HERE/isogit.mjs" push "$@"; }
 mkdir -p "$ISO/lib/deep" "$ISO/bin"
 printf 'hello from isomorphic-git\n' >"$ISO/README.md"
 printf 'export const answer = 42;\n' >"$ISO/lib/deep/answer.js"
@@ -505,14 +532,14 @@ head -c 100000 /dev/urandom >"$ISO/bin/data.bin"
 check "d: isomorphic-git init" iso init "$ISO"
 ISO_C1=$(iso commit "$ISO" "First commit from isomorphic-git" 1700000000 2>"$TMP/iso.err")
 check "d: isomorphic-git commit" nonempty "$ISO_C1" "$TMP/iso.err"
-check "d: isomorphic-git push to a new repository" iso push "$ISO" "$ISO_URL"
+check "d: isomorphic-git push to a new repository" iso_push "$ISO" "$ISO_URL"
 printf 'second line\n' >>"$ISO/README.md"
 printf 'more\n' >"$ISO/lib/more.txt"
 rm "$ISO/lib/empty.txt"
 head -c 50000 /dev/urandom >"$ISO/bin/data.bin"
 ISO_C2=$(iso commit "$ISO" "Second commit from isomorphic-git" 1700003600 2>"$TMP/iso.err")
 check "d: isomorphic-git second commit" nonempty "$ISO_C2" "$TMP/iso.err"
-check "d: isomorphic-git pushes the second commit" iso push "$ISO" "$ISO_URL"
+check "d: isomorphic-git pushes the second commit" iso_push "$ISO" "$ISO_URL"
 ISO_CLONE=$TMP/iso-clone
 check "d: GIT_SMART_HTTP=0 git clone of the isomorphic-git repository" dumb git clone -q "$ISO_URL" "$ISO_CLONE"
 iso_matches() {
@@ -531,7 +558,7 @@ check "d: the clone has both commits and the same tree" iso_matches
 check "d: the clone passes git fsck --full" fsck "$ISO_CLONE"
 git -C "$ISO" branch other main
 check "d: isomorphic-git pushes an existing commit to a new branch (empty pack)" \
-    iso push "$ISO" "$ISO_URL" other
+    iso_push "$ISO" "$ISO_URL" other
 check "d: info/refs lists the new branch" \
     info_refs_has "$ISO_URL" "$ISO_C2	refs/heads/other"
 
@@ -729,7 +756,7 @@ unchanged_after "the push of refs/heads/main/sub"
     printf '0000'
     cat "$RAW/empty.pack"
 } >"$RAW/dup.req"
-curl -sS --max-time 300 -H 'Expect:' -H 'Content-Type: application/x-git-receive-pack-request' \
+curl -sS --max-time 300 -H 'Expect:' "${AUTH[@]}" -H 'Content-Type: application/x-git-receive-pack-request' \
     --data-binary @"$RAW/dup.req" -o "$RAW/dup.out" -w '%{http_code}\n' "$URL/git-receive-pack" >"$RAW/dup.out.status"
 check "f: two creates of refs/heads/dup in one push (raw request): ok, then ng failed to update ref" \
     report_is "$RAW/dup.out" "unpack ok" "ok refs/heads/dup" "ng refs/heads/dup failed to update ref"
@@ -832,7 +859,7 @@ PY
 
     too_large_body() {
         head -c $((100 * 1048576 + 1)) /dev/zero >"$RAW/huge.req"
-        code=$(curl -sS --max-time 300 -H 'Content-Type: application/x-git-receive-pack-request' \
+        code=$(curl -sS --max-time 300 "${AUTH[@]}" -H 'Content-Type: application/x-git-receive-pack-request' \
             --data-binary @"$RAW/huge.req" -o "$RAW/huge.out" -w '%{http_code}' "$URL/git-receive-pack")
         rm -f "$RAW/huge.req"
         echo "HTTP $code: $(cat "$RAW/huge.out")"
@@ -914,9 +941,9 @@ cors_headers() { # HEADERS_FILE: each CORS header once with its exact value, and
     tr -d '\r' <"$1" | sed -E 's/^([^: ]+): */\L\1: /' >"$norm"
     cat "$norm"
     for line in 'access-control-allow-origin: *' \
-        'access-control-allow-methods: GET, POST, OPTIONS' \
+        'access-control-allow-methods: GET, POST, PUT, PATCH, DELETE, OPTIONS' \
         'access-control-allow-headers: accept, authorization, cache-control, content-type, git-protocol, pragma, range, user-agent, x-authorization' \
-        'access-control-expose-headers: content-type, content-range, x-wasm-memory'; do
+        'access-control-expose-headers: content-type, content-range, www-authenticate, x-wasm-memory'; do
         [ "$(grep -c -x -F -- "$line" "$norm")" = 1 ] || { echo "expected once: $line"; return 1; }
     done
     [ "$(grep -c '^access-control-' "$norm")" = 4 ] || { echo "other access-control- headers"; return 1; }
@@ -1040,8 +1067,11 @@ check "h: the smart clone's HEAD is the source's new commit" ref_is "$SMART_CLON
 check "h: smart clone passes git fsck --full after the pull" fsck "$SMART_CLONE"
 
 advertises() { # SERVICE LINE: info/refs?service=SERVICE starts `# service=SERVICE`, flush, and
-    # has the pkt-line LINE (capabilities aside)
-    curl -sS --fail --max-time 60 -o "$TMP/adv.$1" "$URL/info/refs?service=$1" || return 1
+    # has the pkt-line LINE (capabilities aside). git-receive-pack's is asked with the admin token
+    # (if any), git-upload-pack's anonymously.
+    local auth=()
+    if [ "$1" = git-receive-pack ]; then auth=("${AUTH[@]}"); fi
+    curl -sS --fail --max-time 60 "${auth[@]}" -o "$TMP/adv.$1" "$URL/info/refs?service=$1" || return 1
     pkt_lines "$TMP/adv.$1" >"$TMP/adv.$1.lines" || return 1
     cat "$TMP/adv.$1.lines"
     [ "$(sed -n 1p "$TMP/adv.$1.lines")" = "# service=$1" ] &&
@@ -1193,7 +1223,7 @@ check "h: after the fetch the isomorphic-git clone matches the source" iso_match
 printf 'from isomorphic-git\n' >"$ISO_SMART/iso-file.txt"
 ISO_COMMIT=$(node "$HERE/isogit.mjs" commit "$ISO_SMART" "Commit from isomorphic-git" \
     $(($(git -C "$SRC" log -1 --format=%ct main) + 60)))
-check "h: isomorphic-git pushes a commit" smart node "$HERE/isogit.mjs" push "$ISO_SMART" "$URL"
+check "h: isomorphic-git pushes a commit" iso_push "$ISO_SMART" "$URL"
 ISO_BACK=$TMP/iso-back
 check "h: git clone gets isomorphic-git's commit" \
     sh -c "timeout $LIMIT git clone -q '$URL' '$ISO_BACK' && [ \"\$(git -C '$ISO_BACK' rev-parse HEAD)\" = '$ISO_COMMIT' ]"
@@ -1284,6 +1314,505 @@ if ours; then
 else
     skip "h: after all that, wasm memory is at most 64 MiB" "git http-backend is not wasm"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# i. Access control (ours only, with the admin token E2E_ADMIN_TOKEN): pushes need a token (HTTP
+#    Basic, the token as the password, or Bearer), write and read tokens, revocation and
+#    expiry, private repositories, protected branches, the JSON API under <repository>.git/api.
+#    Everything here that talks to the server runs inside an icheck, so a skipped section makes
+#    no request and counts the same.
+if ! ours; then
+    I_SKIP="git http-backend has no tokens"
+elif [ -z "$ADMIN" ]; then
+    I_SKIP="no admin token"
+else
+    I_SKIP=
+fi
+# icheck NAME CMD...: check NAME, or skip it with the reason I_SKIP.
+icheck() {
+    if [ -n "$I_SKIP" ]; then skip "$1" "$I_SKIP"; else check "$@"; fi
+}
+
+# The server's refusals, word for word.
+MSG_NEED='authentication required: send a token as the password (HTTP Basic) or as a Bearer token'
+MSG_INVALID='invalid token: it is unknown, revoked or expired'
+MSG_READ_ONLY='this token can only read: pushing needs a write token'
+MSG_ADMIN='only the admin token can manage tokens and settings'
+REALM='Basic realm="git-on-durable-objects"'
+WRONG=gdo_0123456789abcdef0123456789abcdef # a token no server issued
+
+# anon_git ARGS...: git with no credential helper at all (prompts are disabled), so a 401 fails.
+anon_git() { timeout "$LIMIT" git -c credential.helper= "$@"; }
+# tok_git TOKEN ARGS...: git whose only credential helper answers username x, password TOKEN
+# (the form issue 8 gives users: the helper reads $T when git runs it).
+tok_git() {
+    local token=$1
+    shift
+    # shellcheck disable=SC2016 # $T is expanded by the helper's shell, not here
+    T=$token timeout "$LIMIT" git -c credential.helper= \
+        -c credential.helper='!f() { echo username=x; echo "password=$T"; }; f' "$@"
+}
+url_with() { # URL TOKEN: URL with x:TOKEN as its user information
+    printf '%s://x:%s@%s\n' "${1%%://*}" "$2" "${1#*://}"
+}
+# fails_with ERE CMD...: CMD fails and its output (kept in $TMP/acl.out) matches ERE.
+fails_with() {
+    local re=$1
+    shift
+    if "$@" >"$TMP/acl.out" 2>&1; then
+        cat "$TMP/acl.out"
+        echo "succeeded, expected a failure"
+        return 1
+    fi
+    cat "$TMP/acl.out"
+    grep -E -q -- "$re" "$TMP/acl.out" || { echo "expected output matching: $re"; return 1; }
+}
+# succeeds_with ERE CMD...: CMD succeeds and its output (kept in $TMP/acl.out) matches ERE.
+succeeds_with() {
+    local re=$1
+    shift
+    "$@" >"$TMP/acl.out" 2>&1 || { cat "$TMP/acl.out"; echo "failed"; return 1; }
+    cat "$TMP/acl.out"
+    grep -E -q -- "$re" "$TMP/acl.out" || { echo "expected output matching: $re"; return 1; }
+}
+# req OUT METHOD URL [CURL_ARGS...]: one request; the body in OUT, the status in OUT.status, the
+# headers (names lower-cased, no CR) in OUT.headers.
+req() {
+    local out=$1 method=$2 url=$3
+    shift 3
+    curl -sS --max-time 60 -X "$method" -D "$out.raw-headers" -o "$out" -w '%{http_code}' \
+        "$@" "$url" >"$out.status" || return 1
+    tr -d '\r' <"$out.raw-headers" | sed -E 's/^([^: ]+): */\L\1: /' >"$out.headers"
+    echo "$method $url -> $(cat "$out.status")"
+}
+json_eq() { # FILE JSON: FILE holds JSON equal to JSON (spacing and key order aside)
+    python3 -c '
+import json, sys
+got = json.load(open(sys.argv[1]))
+want = json.loads(sys.argv[2])
+print("got:  " + json.dumps(got, sort_keys=True))
+print("want: " + json.dumps(want, sort_keys=True))
+sys.exit(0 if got == want else 1)' "$1" "$2"
+}
+json_get() { # FILE KEY: the top-level string field KEY of the JSON in FILE
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+# answered OUT CODE [text|json MESSAGE]: the request of OUT answered CODE; text: the body is
+# text/plain, exactly MESSAGE and a newline; json: the body is application/json {"error": MESSAGE}.
+# A 401 also carries exactly one WWW-Authenticate: Basic realm="git-on-durable-objects".
+answered() {
+    local out=$1 code=$2 want
+    cat "$out.headers"
+    head -c 2000 "$out"
+    echo
+    [ "$(cat "$out.status")" = "$code" ] || { echo "expected HTTP $code"; return 1; }
+    if [ "$code" = 401 ]; then
+        [ "$(grep -c -i '^www-authenticate:' "$out.headers")" = 1 ] &&
+            grep -q -x -F "www-authenticate: $REALM" "$out.headers" ||
+            { echo "expected once: WWW-Authenticate: $REALM"; return 1; }
+    fi
+    case "${3:-}" in
+    text)
+        grep -q -i '^content-type: text/plain' "$out.headers" || { echo "expected text/plain"; return 1; }
+        [ "$(cat "$out"; echo x)" = "$4
+x" ] || { echo "expected the body: $4 (and a newline)"; return 1; }
+        ;;
+    json)
+        grep -q -i '^content-type: application/json' "$out.headers" || { echo "expected application/json"; return 1; }
+        want=$(python3 -c 'import json, sys; print(json.dumps({"error": sys.argv[1]}))' "$4")
+        json_eq "$out" "$want"
+        ;;
+    esac
+}
+# refs_are URL 'ID REF'...: the repository's info/refs (read with the admin token) lists exactly
+# these refs.
+refs_are() {
+    curl -sS --fail --max-time 60 -u "x:$ADMIN" -o "$TMP/acl.refs" "$1/info/refs" || return 1
+    diff -u <(if [ $# -gt 1 ]; then printf '%s\n' "${@:2}"; fi | tr ' ' '\t' | sort) <(sort "$TMP/acl.refs")
+}
+mirror_has() { # GITDIR 'ID REF'...: a mirror clone holds exactly these branches and tags, and
+    # passes git fsck --full
+    diff -u <(printf '%s\n' "${@:2}" | sort) \
+        <(git -C "$1" for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags | sort) &&
+        fsck "$1"
+}
+# make_token URL SCOPE NAME [EXPIRES_IN]: the admin creates a token (Basic auth): 201, the JSON
+# well formed; sets NAME to the secret and NAME_ID to its id.
+make_token() {
+    local url=$1 scope=$2 name=$3 body out=$TMP/acl-token-$3
+    body="{\"scope\":\"$scope\"}"
+    if [ $# -ge 4 ]; then body="{\"scope\":\"$scope\",\"expires_in\":$4}"; fi
+    req "$out" POST "$url/api/tokens" -u "x:$ADMIN" -H 'Content-Type: application/json' \
+        --data "$body" || return 1
+    answered "$out" 201 || return 1
+    python3 - "$out" "$scope" "${4:-}" <<'PY' || return 1
+import datetime, json, re, sys
+j = json.load(open(sys.argv[1]))
+scope, expires_in = sys.argv[2], sys.argv[3]
+def need(ok, what):
+    if not ok:
+        sys.exit("bad token answer: " + what)
+need(all(k in j for k in ("id", "token", "scope", "expires")), "fields %s" % sorted(j))
+need(re.fullmatch(r"[0-9a-f]{16}", str(j["id"])) is not None, "id %r" % j["id"])
+need(str(j["token"]).startswith("gdo_") and len(j["token"]) > 20, "token %r" % j["token"])
+need(j["scope"] == scope, "scope %r" % j["scope"])
+if expires_in:
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|\+00:00)", str(j["expires"]))
+    need(m is not None, "expires %r is not RFC 3339 UTC" % j["expires"])
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    ahead = (t - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    need(-5 < ahead < int(expires_in) + 5, "expires %s is %.1f s from now" % (j["expires"], ahead))
+else:
+    need(j["expires"] is None, "expires %r, expected null" % j["expires"])
+PY
+    printf -v "$name" '%s' "$(json_get "$out" token)"
+    printf -v "${name}_ID" '%s' "$(json_get "$out" id)"
+}
+
+# A small source repository: main A1-A2-A3-A4, release/v1 at A2, topic at A3.
+ACL=$TMP/acl
+I_ANON= I_URL= I_PROT= A1= A2= A3= A4= ISO_ACL_C=
+W= W_ID= RD= RD_ID= EXP= EXP_ID=
+acl_source() {
+    local i
+    git init -q -b main "$ACL" || return 1
+    for i in 1 2 3 4; do
+        printf 'acl %s\n' "$i" >"$ACL/acl.txt"
+        git -C "$ACL" add acl.txt && git -C "$ACL" commit -q -m "acl $i" || return 1
+    done
+    A1=$(git -C "$ACL" rev-parse main~3) A2=$(git -C "$ACL" rev-parse main~2)
+    A3=$(git -C "$ACL" rev-parse main~1) A4=$(git -C "$ACL" rev-parse main)
+    git -C "$ACL" branch release/v1 "$A2" && git -C "$ACL" branch topic "$A3"
+}
+if [ -z "$I_SKIP" ]; then
+    I_ANON=$(new_repo acl-anon)
+    I_URL=$(new_repo acl)
+    I_PROT=$(new_repo acl-protect)
+    echo "# repositories $I_ANON, $I_URL, $I_PROT"
+fi
+icheck "i: make a small source repository (main, release/v1, topic)" acl_source
+
+# 1-2. No credential, a wrong one: git fails as it does against any server that asks for one.
+icheck "i: git push with no credential fails (terminal prompts disabled / Authentication failed)" \
+    fails_with 'could not read Username|Authentication failed' anon_git -C "$ACL" push "$I_ANON" main
+icheck "i: ... and the repository does not exist (info/refs 404)" status_is 404 "$I_ANON/info/refs"
+icheck "i: git push with a wrong token from a credential helper fails: Authentication failed" \
+    fails_with 'Authentication failed' tok_git "$WRONG" -C "$ACL" push "$I_ANON" main
+icheck "i: ... and the repository still does not exist after the wrong token (info/refs 404)" \
+    status_is 404 "$I_ANON/info/refs"
+anon_token_api() {
+    req "$TMP/acl-anon-put" POST "$I_ANON/api/tokens" -H 'Content-Type: application/json' \
+        --data '{"scope":"write"}' || return 1
+    answered "$TMP/acl-anon-put" 401 json "$MSG_NEED"
+}
+icheck "i: anonymous POST api/tokens: 401, WWW-Authenticate, authentication required (JSON)" anon_token_api
+missing_repo_token() {
+    req "$TMP/acl-missing" POST "$I_ANON/api/tokens" -u "x:$ADMIN" -H 'Content-Type: application/json' \
+        --data '{"scope":"write"}' || return 1
+    answered "$TMP/acl-missing" 404 json "repository not found"
+}
+icheck "i: admin POST api/tokens on a repository that does not exist: 404 repository not found" missing_repo_token
+
+# 3. PUT api creates an empty repository.
+put_api() { # CODE CREATED [CURL_ARGS...]: PUT api answers CODE with created CREATED, head main
+    local code=$1 created=$2
+    shift 2
+    req "$TMP/acl-put" PUT "$I_URL/api" "$@" || return 1
+    answered "$TMP/acl-put" "$code" || return 1
+    python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(j)
+sys.exit(0 if j.get("created") is (sys.argv[2] == "true") and j.get("head") == "refs/heads/main" else 1)' \
+        "$TMP/acl-put" "$created"
+}
+icheck "i: PUT api with the admin token (Bearer): 201, created true, head refs/heads/main" \
+    put_api 201 true -H "Authorization: Bearer $ADMIN"
+icheck "i: a second PUT api: 200, created false" put_api 200 false -H "Authorization: Bearer $ADMIN"
+anon_put() {
+    req "$TMP/acl-put" PUT "$I_URL/api" || return 1
+    answered "$TMP/acl-put" 401 json "$MSG_NEED"
+}
+icheck "i: an anonymous PUT api: 401, WWW-Authenticate Basic realm, authentication required" anon_put
+settings_are() { # URL JSON [CURL_ARGS...]: GET api/settings answers 200 and JSON
+    local url=$1 want=$2
+    shift 2
+    req "$TMP/acl-settings" GET "$url/api/settings" "$@" || return 1
+    answered "$TMP/acl-settings" 200 && json_eq "$TMP/acl-settings" "$want"
+}
+PUBLIC='{"visibility":"public","default_branch":"main","protect":[]}'
+PRIVATE='{"visibility":"private","default_branch":"main","protect":[]}'
+icheck "i: GET api/settings of the new repository (anonymous): public, main, no protected refs" \
+    settings_are "$I_URL" "$PUBLIC"
+icheck "i: the new repository is empty: git clone says so" \
+    succeeds_with 'cloned an empty repository' anon_git clone "$I_URL" "$TMP/acl-empty"
+
+# 4-5. A write token pushes, from a credential helper and in the URL.
+icheck "i: the admin creates a write token (POST api/tokens, Basic): 201, id, gdo_ token, scope write, expires null" \
+    make_token "$I_URL" write W
+icheck "i: git push with the write token from a credential helper" \
+    tok_git "$W" -C "$ACL" push "$I_URL" "$A3:refs/heads/main" release/v1 topic
+icheck "i: info/refs lists what the write token pushed" \
+    refs_are "$I_URL" "$A3 refs/heads/main" "$A2 refs/heads/release/v1" "$A3 refs/heads/topic"
+url_push() { anon_git -C "$ACL" push "$(url_with "$I_URL" "$W")" "$A4:refs/heads/main"; }
+icheck "i: git push with the write token in the URL (http://x:TOKEN@...)" url_push
+I_REFS=("$A4 refs/heads/main" "$A2 refs/heads/release/v1" "$A3 refs/heads/topic")
+icheck "i: info/refs has main at the commit pushed with the token in the URL" refs_are "$I_URL" "${I_REFS[@]}"
+icheck "i: git push with a wrong token to the repository fails: Authentication failed" \
+    fails_with 'Authentication failed' tok_git "$WRONG" -C "$ACL" push "$I_URL" main:refs/heads/wrong
+icheck "i: refs unchanged after the wrong token" refs_are "$I_URL" "${I_REFS[@]}"
+
+# 6. isomorphic-git with onAuth.
+ISO_ACL=$TMP/acl-iso
+iso_acl_source() {
+    mkdir -p "$ISO_ACL" && printf 'pushed by isomorphic-git with a token\n' >"$ISO_ACL/iso.txt" &&
+        iso init "$ISO_ACL" || return 1
+    ISO_ACL_C=$(iso commit "$ISO_ACL" "isomorphic-git commit for access control" 1700000000) || return 1
+    git -C "$ISO_ACL" branch iso-acl main
+}
+icheck "i: isomorphic-git commits a branch to push" iso_acl_source
+icheck "i: isomorphic-git push without a token (no onAuth) fails with 401" \
+    fails_with '401' env -u ISOGIT_TOKEN timeout "$LIMIT" node "$HERE/isogit.mjs" push "$ISO_ACL" "$I_URL" iso-acl
+icheck "i: isomorphic-git push with a wrong token fails: onAuthFailure cancels (UserCanceledError)" \
+    fails_with 'UserCanceledError' env ISOGIT_TOKEN="$WRONG" timeout "$LIMIT" node "$HERE/isogit.mjs" push "$ISO_ACL" "$I_URL" iso-acl
+icheck "i: refs unchanged after isomorphic-git's pushes without a token and with a wrong one" \
+    refs_are "$I_URL" "${I_REFS[@]}"
+iso_token_push() {
+    ISOGIT_TOKEN=$W timeout "$LIMIT" node "$HERE/isogit.mjs" push "$ISO_ACL" "$I_URL" iso-acl \
+        >"$TMP/acl-iso.json" || { cat "$TMP/acl-iso.json"; return 1; }
+    cat "$TMP/acl-iso.json"
+    python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if j["ok"] and j["auth_calls"] >= 1 else "expected ok and auth_calls >= 1")' "$TMP/acl-iso.json"
+}
+icheck "i: isomorphic-git push with onAuth (the write token) succeeds, auth_calls >= 1" iso_token_push
+I_REFS+=("$ISO_ACL_C refs/heads/iso-acl")
+icheck "i: info/refs lists isomorphic-git's branch" refs_are "$I_URL" "${I_REFS[@]}"
+
+# 7. A read token cannot push.
+icheck "i: the admin creates a read token: 201, scope read" make_token "$I_URL" read RD
+read_receive_refs() {
+    req "$TMP/acl-read" GET "$I_URL/info/refs?service=git-receive-pack" -u "x:$RD" || return 1
+    answered "$TMP/acl-read" 403 text "$MSG_READ_ONLY"
+}
+icheck "i: GET info/refs?service=git-receive-pack with the read token: 403, can only read" read_receive_refs
+read_receive_post() {
+    req "$TMP/acl-read" POST "$I_URL/git-receive-pack" -u "x:$RD" -H 'Expect:' \
+        -H 'Content-Type: application/x-git-receive-pack-request' --data-binary 0000 || return 1
+    answered "$TMP/acl-read" 403 text "$MSG_READ_ONLY"
+}
+icheck "i: POST git-receive-pack with the read token: 403, can only read" read_receive_post
+read_push() {
+    fails_with '403' tok_git "$RD" -C "$ACL" push "$I_URL" main:refs/heads/by-reader || return 1
+    contains "$TMP/acl.out" "remote: $MSG_READ_ONLY"
+}
+icheck "i: git push with the read token fails: 403, git shows 'remote: $MSG_READ_ONLY'" read_push
+icheck "i: refs unchanged after the read token's push" refs_are "$I_URL" "${I_REFS[@]}"
+read_token_reads() {
+    req "$TMP/acl-read" GET "$I_URL/info/refs?service=git-upload-pack" -u "x:$RD" || return 1
+    answered "$TMP/acl-read" 200
+}
+icheck "i: the read token reads: GET info/refs?service=git-upload-pack 200" read_token_reads
+
+# 8. Token management is the admin's.
+tokens_listed() { # ID:SCOPE...: GET api/tokens as the admin lists exactly these, and no secret
+    req "$TMP/acl-list" GET "$I_URL/api/tokens" -u "x:$ADMIN" || return 1
+    answered "$TMP/acl-list" 200 || return 1
+    lacks "$TMP/acl-list" "$RD" && lacks "$TMP/acl-list" "$W" || return 1
+    python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+got = {t["id"]: t["scope"] for t in j["tokens"]}
+want = dict(a.split(":") for a in sys.argv[2:])
+print("got %s, want %s" % (got, want))
+ok = got == want and all(set(t) >= {"id", "scope", "created", "expires"} and "token" not in t for t in j["tokens"])
+sys.exit(0 if ok else 1)' "$TMP/acl-list" "$@"
+}
+icheck "i: GET api/tokens as the admin lists both tokens (ids, scopes), no secret" \
+    tokens_listed "$W_ID:write" "$RD_ID:read"
+not_admin() { # METHOD PATH TOKEN [CURL_ARGS...]: a non-admin token there: 403, only the admin
+    local method=$1 path=$2 token=$3
+    shift 3
+    req "$TMP/acl-admin" "$method" "$I_URL/$path" -u "x:$token" "$@" || return 1
+    answered "$TMP/acl-admin" 403 json "$MSG_ADMIN"
+}
+icheck "i: GET api/tokens with the write token: 403, only the admin token" not_admin GET api/tokens "$W"
+icheck "i: POST api/tokens with the write token: 403, only the admin token" \
+    not_admin POST api/tokens "$W" -H 'Content-Type: application/json' --data '{"scope":"write"}'
+icheck "i: PATCH api/settings with the read token: 403, only the admin token" \
+    not_admin PATCH api/settings "$RD" -H 'Content-Type: application/json' --data '{"visibility":"private"}'
+api_refused() { # METHOD PATH CODE MESSAGE [CURL_ARGS...]: the request answers CODE, JSON MESSAGE
+    local method=$1 path=$2 code=$3 message=$4
+    shift 4
+    req "$TMP/acl-api" "$method" "$I_URL/$path" "$@" || return 1
+    answered "$TMP/acl-api" "$code" json "$message"
+}
+icheck "i: GET api/tokens with no credential: 401, authentication required" \
+    api_refused GET api/tokens 401 "$MSG_NEED"
+icheck "i: GET api/tokens with a wrong token (Bearer): 401, invalid token" \
+    api_refused GET api/tokens 401 "$MSG_INVALID" -H "Authorization: Bearer $WRONG"
+bad_settings() {
+    req "$TMP/acl-bad" PATCH "$I_URL/api/settings" -u "x:$ADMIN" -H 'Content-Type: application/json' \
+        --data '{"visibility":"secret"}' || return 1
+    answered "$TMP/acl-bad" 400 || return 1
+    python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1])).get("error")
+sys.exit(0 if isinstance(e, str) and e else "expected a non-empty error")' "$TMP/acl-bad"
+}
+icheck "i: PATCH api/settings with visibility 'secret': 400 with an error" bad_settings
+huge_settings() { # a body over the API's 64 KiB: 413, read no further
+    python3 -c 'print("{\"protect\":[" + ",".join(["{\"pattern\":\"refs/heads/x\"}"] * 3000) + "]}")' \
+        >"$TMP/acl-huge.json"
+    req "$TMP/acl-huge" PATCH "$I_URL/api/settings" -u "x:$ADMIN" --data-binary @"$TMP/acl-huge.json" || return 1
+    answered "$TMP/acl-huge" 413 json "request body too large"
+}
+icheck "i: PATCH api/settings with a body over 64 KiB: 413, request body too large" huge_settings
+icheck "i: settings unchanged after the bad PATCH" settings_are "$I_URL" "$PUBLIC"
+
+# 9. Revocation.
+revoke() { # ID CODE: the admin DELETEs api/tokens/ID, answered CODE
+    req "$TMP/acl-revoke" DELETE "$I_URL/api/tokens/$1" -u "x:$ADMIN" || return 1
+    answered "$TMP/acl-revoke" "$2"
+}
+icheck "i: DELETE api/tokens/<the write token's id>: 204" revoke "$W_ID" 204
+icheck "i: git push with the revoked write token fails: Authentication failed" \
+    fails_with 'Authentication failed' tok_git "$W" -C "$ACL" push "$I_URL" main:refs/heads/revoked
+icheck "i: refs unchanged after the revoked token's push" refs_are "$I_URL" "${I_REFS[@]}"
+token_refused() { # TOKEN: GET info/refs?service=git-receive-pack with TOKEN: 401 invalid token
+    req "$TMP/acl-refused" GET "$I_URL/info/refs?service=git-receive-pack" -u "x:$1" || return 1
+    answered "$TMP/acl-refused" 401 text "$MSG_INVALID"
+}
+icheck "i: curl with the revoked token: 401, invalid token" token_refused "$W"
+icheck "i: DELETE api/tokens/<an id never issued>: 404" revoke 0123456789abcdef 404
+icheck "i: GET api/tokens lists only the read token now" tokens_listed "$RD_ID:read"
+
+# 10. Expiry (to the second: a token made at 12.9 s with expires_in 5 lives until 17 s).
+icheck "i: the admin creates a write token expiring in 5 s: 201, expires RFC 3339 UTC" \
+    make_token "$I_URL" write EXP 5
+token_works() {
+    req "$TMP/acl-works" GET "$I_URL/info/refs?service=git-receive-pack" -u "x:$1" || return 1
+    answered "$TMP/acl-works" 200
+}
+icheck "i: the expiring token works at once: info/refs?service=git-receive-pack 200" token_works "$EXP"
+expired() { sleep 6 && token_refused "$EXP"; }
+icheck "i: 6 s later it answers 401, invalid token" expired
+
+# 11. A private repository.
+patch_settings() { # JSON_BODY WANT_JSON: the admin PATCHes api/settings: 200, the whole settings
+    req "$TMP/acl-patch" PATCH "$I_URL/api/settings" -u "x:$ADMIN" -H 'Content-Type: application/json' \
+        --data "$1" || return 1
+    answered "$TMP/acl-patch" 200 && json_eq "$TMP/acl-patch" "$2"
+}
+icheck "i: PATCH api/settings visibility private (admin): 200, the whole settings" \
+    patch_settings '{"visibility":"private"}' "$PRIVATE"
+icheck "i: GET api/settings with the read token shows private" settings_are "$I_URL" "$PRIVATE" -u "x:$RD"
+icheck "i: anonymous GET api/settings of the private repository: 401, authentication required" \
+    api_refused GET api/settings 401 "$MSG_NEED"
+private_anon() { # every anonymous read answers 401 with the text, naming no ref
+    local path
+    for path in info/refs 'info/refs?service=git-upload-pack' HEAD objects/info/packs \
+        "objects/${A4:0:2}/${A4:2}"; do
+        req "$TMP/acl-private" GET "$I_URL/$path" || return 1
+        answered "$TMP/acl-private" 401 text "$MSG_NEED" || return 1
+        lacks "$TMP/acl-private" "refs/" || return 1
+    done
+    req "$TMP/acl-private" POST "$I_URL/git-upload-pack" -H 'Expect:' \
+        -H 'Content-Type: application/x-git-upload-pack-request' --data-binary 0000 || return 1
+    answered "$TMP/acl-private" 401 text "$MSG_NEED" || return 1
+    lacks "$TMP/acl-private" "refs/"
+}
+icheck "i: anonymous GET info/refs (dumb and smart), HEAD, objects, POST git-upload-pack: 401, no ref named" \
+    private_anon
+icheck "i: anonymous smart git clone of the private repository fails" \
+    fails_with 'could not read Username|Authentication failed' anon_git clone -q "$I_URL" "$TMP/acl-anon-smart"
+icheck "i: anonymous dumb git clone (GIT_SMART_HTTP=0) of the private repository fails" \
+    fails_with 'could not read Username|Authentication failed' \
+    env GIT_SMART_HTTP=0 timeout "$LIMIT" git -c credential.helper= clone -q "$I_URL" "$TMP/acl-anon-dumb"
+icheck "i: smart git clone --mirror with the read token (credential helper)" \
+    tok_git "$RD" clone -q --mirror "$I_URL" "$TMP/acl-smart.git"
+icheck "i: the read token's smart mirror holds the pushed refs and passes git fsck --full" \
+    mirror_has "$TMP/acl-smart.git" "${I_REFS[@]}"
+icheck "i: dumb git clone --mirror (GIT_SMART_HTTP=0) with the read token" \
+    env GIT_SMART_HTTP=0 T="$RD" timeout "$LIMIT" git -c credential.helper= \
+    -c credential.helper='!f() { echo username=x; echo "password=$T"; }; f' clone -q --mirror "$I_URL" "$TMP/acl-dumb.git"
+icheck "i: the read token's dumb mirror holds the pushed refs and passes git fsck --full" \
+    mirror_has "$TMP/acl-dumb.git" "${I_REFS[@]}"
+iso_read_clone() {
+    ISOGIT_TOKEN=$RD timeout "$LIMIT" node "$HERE/isogit.mjs" clone "$TMP/acl-iso-clone" "$I_URL" || return 1
+    ref_is "$TMP/acl-iso-clone" HEAD "$A4"
+}
+icheck "i: isomorphic-git clone with the read token (onAuth) of the private repository" iso_read_clone
+icheck "i: PATCH api/settings visibility public (admin): 200, the whole settings" \
+    patch_settings '{"visibility":"public"}' "$PUBLIC"
+anon_clone_again() {
+    anon_git clone -q "$I_URL" "$TMP/acl-public" && ref_is "$TMP/acl-public" HEAD "$A4"
+}
+icheck "i: anonymous git clone works again once public" anon_clone_again
+
+# 12. Protected refs: main refuses force and deletion, release/* deletion only.
+PROTECT='[{"pattern":"refs/heads/main","deny_force":true,"deny_delete":true},{"pattern":"refs/heads/release/*","deny_force":false,"deny_delete":true}]'
+P_A5= P_NF= P_NF2= P_REL= P_TOPIC=
+protect_source() { # the commits the pushes below use, none on a branch of $ACL
+    P_A5=$(new_commit "$ACL" "$A4" "acl 5, a fast-forward of main") &&
+        P_NF=$(new_commit "$ACL" "$A4" "acl diverging from main") &&
+        P_NF2=$(new_commit "$ACL" "$A4" "acl diverging again, by hand") &&
+        P_REL=$(new_commit "$ACL" "$A1" "acl release rewritten") &&
+        P_TOPIC=$(new_commit "$ACL" "$A1" "acl topic rewritten") || return 1
+    git -C "$ACL" branch -f diverge "$P_NF"
+    printf '%s\n^%s\n' "$P_NF2" "$A4" | git -C "$ACL" pack-objects -q --revs --stdout >"$TMP/acl-nf2.pack" &&
+        : >"$TMP/acl-none.pack"
+}
+icheck "i: make the commits for the protected-branch pushes" protect_source
+icheck "i: the admin pushes main, release/v1 and topic to a new repository (credential helper)" \
+    push_capture "$ACL" "$I_PROT" main release/v1 topic
+patch_protect() {
+    req "$TMP/acl-patch" PATCH "$I_PROT/api/settings" -u "x:$ADMIN" -H 'Content-Type: application/json' \
+        --data "{\"protect\":$PROTECT}" || return 1
+    answered "$TMP/acl-patch" 200 &&
+        json_eq "$TMP/acl-patch" "{\"visibility\":\"public\",\"default_branch\":\"main\",\"protect\":$PROTECT}"
+}
+icheck "i: PATCH api/settings protect main (deny force, delete) and refs/heads/release/* (deny delete): 200" \
+    patch_protect
+icheck "i: GET api/settings (anonymous) shows the protected refs" settings_are "$I_PROT" \
+    "{\"visibility\":\"public\",\"default_branch\":\"main\",\"protect\":$PROTECT}"
+icheck "i: a fast-forward push to the protected main succeeds" \
+    succeeds_with "${A4:0:7}\.\.${P_A5:0:7} +[^ ]+ -> main" push_capture "$ACL" "$I_PROT" "$P_A5:refs/heads/main"
+icheck "i: git push --force of a non-fast-forward to main: [remote rejected] (non-fast-forward)" \
+    fails_with '\[remote rejected\] diverge -> main \(non-fast-forward\)' \
+    push_capture "$ACL" --force "$I_PROT" diverge:main
+icheck "i: main unchanged after the refused force push" \
+    refs_are "$I_PROT" "$P_A5 refs/heads/main" "$A2 refs/heads/release/v1" "$A3 refs/heads/topic"
+icheck "i: git push :main: [remote rejected] main (deletion prohibited)" \
+    fails_with '\[remote rejected\] main \(deletion prohibited\)' push_capture "$ACL" "$I_PROT" :main
+icheck "i: main still there after the refused deletion" \
+    refs_are "$I_PROT" "$P_A5 refs/heads/main" "$A2 refs/heads/release/v1" "$A3 refs/heads/topic"
+icheck "i: git push :release/v1 (release/* deny delete): [remote rejected] release/v1 (deletion prohibited)" \
+    fails_with '\[remote rejected\] release/v1 \(deletion prohibited\)' push_capture "$ACL" "$I_PROT" :release/v1
+icheck "i: git push --force of a non-fast-forward to release/v1 (deny_force false) succeeds" \
+    succeeds_with '\(forced update\)' push_capture "$ACL" --force "$I_PROT" "$P_REL:refs/heads/release/v1"
+icheck "i: git push --force to the unprotected topic succeeds" \
+    succeeds_with '\(forced update\)' push_capture "$ACL" --force "$I_PROT" "$P_TOPIC:refs/heads/topic"
+icheck "i: git push :topic (unprotected) deletes it" \
+    succeeds_with '\[deleted\] +topic' push_capture "$ACL" "$I_PROT" :topic
+raw_protected() { # OLD NEW PACK REASON: a hand-made update of main is refused: ng main REASON
+    raw_push "$I_PROT" "$1" "$2" refs/heads/main "$3" "$TMP/acl-raw.out" &&
+        raw_status_is "$TMP/acl-raw.out" 200 &&
+        report_is "$TMP/acl-raw.out" "unpack ok" "ng refs/heads/main $4"
+}
+icheck "i: hand-made delete of main: exactly unpack ok, ng refs/heads/main deletion prohibited" \
+    raw_protected "$P_A5" "$ZERO" "$TMP/acl-none.pack" "deletion prohibited"
+icheck "i: hand-made non-fast-forward update of main: exactly unpack ok, ng refs/heads/main non-fast-forward" \
+    raw_protected "$P_A5" "$P_NF2" "$TMP/acl-nf2.pack" "non-fast-forward"
+icheck "i: refs after all that: main the fast-forward, release/v1 forced, topic gone" \
+    refs_are "$I_PROT" "$P_A5 refs/heads/main" "$P_REL refs/heads/release/v1"
+
+# 13. CORS: a browser app may send Authorization and use the API's methods.
+icheck "i: CORS preflight (OPTIONS api/settings, PATCH, authorization,content-type) is 204 with the CORS headers" \
+    cors_answer 204 "$I_URL/api/settings" -X OPTIONS -H 'Access-Control-Request-Method: PATCH' \
+    -H 'Access-Control-Request-Headers: authorization,content-type'
+icheck "i: a 401 (anonymous PUT api) carries the CORS headers" cors_answer 401 "$I_URL/api" -X PUT
 
 echo "# skipped: $SKIP"
 RAN=$((PASS + FAIL + SKIP))
