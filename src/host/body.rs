@@ -19,12 +19,34 @@ extern "C" {
     fn get_reader(this: &BodyStream, options: &JsValue)
         -> std::result::Result<ByobReader, JsValue>;
 
+    #[wasm_bindgen(method, getter)]
+    fn locked(this: &BodyStream) -> bool;
+
     /// `ReadableStreamBYOBReader`.
     type ByobReader;
 
     /// workerd's extension: resolves once `min` bytes are read into `view`, or at the end.
     #[wasm_bindgen(method, js_name = readAtLeast)]
     fn read_at_least(this: &ByobReader, min: u32, view: Uint8Array) -> Promise;
+
+}
+
+/// Reads and drops the body of `req` if nothing has begun to read it (a refusal answered
+/// before it). Answering a request whose body is still coming leaves the runtime feeding it
+/// to a request already answered, which fails ("Can't read from request stream after
+/// response has been sent"); under `wrangler dev` the client then gets a 503 instead of the
+/// answer. Cancelling the body does not prevent that; reading it does. The platform's body
+/// limit (100 MB on Free and Pro) bounds what is read, as it bounds any push.
+pub async fn discard(req: &Request) {
+    let Some(stream) = req.inner().body() else {
+        return;
+    };
+    if stream.unchecked_into::<BodyStream>().locked() {
+        return;
+    }
+    if let Ok(mut body) = Body::of(req) {
+        while let Ok(Some(_)) = body.next().await {}
+    }
 }
 
 /// A request body being read piece by piece.

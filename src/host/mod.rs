@@ -194,7 +194,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return text(200, &format!("{ABOUT}{}\n", server.describe()));
     }
     let route = match route::parse(&path) {
-        Err(reason) => return respond(reason.into(), None),
+        Err(reason) => return answer_unread(&req, reason.into()).await,
         Ok(route) => route,
     };
     let service = service(&req)?;
@@ -205,7 +205,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let grant = match backend::admit(&server, asked, credential(&req)?.as_deref()) {
         Ok(grant) => grant,
-        Err(refusal) => return respond(refusal, None),
+        Err(refusal) => return answer_unread(&req, refusal).await,
     };
     // The object trusts this header, so the Worker always sets it itself.
     let mut forwarded = req.clone_mut()?;
@@ -215,6 +215,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .id_from_name(&route.repo)?
         .get_stub()?;
     stub.fetch_with_request(forwarded).await
+}
+
+/// Answers `reply` to a request whose body the Worker does not forward, once that body is
+/// read (see [`body::discard`]).
+async fn answer_unread(req: &Request, reply: Reply) -> Result<Response> {
+    body::discard(req).await;
+    respond(reply, None)
 }
 
 /// One repository.
@@ -246,6 +253,30 @@ impl worker::DurableObject for Repo {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        let response = self.serve(&req).await;
+        body::discard(&req).await;
+        response
+    }
+}
+
+/// The whole body of `req`, or None if it is longer than `limit`; the rest of a longer one
+/// is read and dropped (see [`body::discard`]).
+async fn whole_body(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
+    let mut body = Some(Vec::new());
+    let mut stream = RequestBody::of(req)?;
+    while let Some(chunk) = stream.next().await? {
+        if let Some(kept) = &mut body {
+            kept.extend_from_slice(&chunk);
+            if kept.len() > limit {
+                body = None;
+            }
+        }
+    }
+    Ok(body)
+}
+
+impl Repo {
+    async fn serve(&self, req: &Request) -> Result<Response> {
         if let Some(reason) = &self.broken {
             return text(500, reason);
         }
@@ -253,15 +284,15 @@ impl worker::DurableObject for Repo {
             Ok(route) => route,
             Err(reason) => return respond(reason.into(), None),
         };
-        let service = service(&req)?;
+        let service = service(req)?;
         let asked = Asked {
-            method: method(&req),
+            method: method(req),
             endpoint: &route.endpoint,
             service: service.as_deref(),
         };
         let grant = Grant::parse(req.headers().get(GRANT_HEADER)?.as_deref());
         let now = (worker::js_sys::Date::now() / 1000.0) as i64;
-        let credential = credential(&req)?;
+        let credential = credential(req)?;
         match backend::authorize(&self.store, asked, grant, credential.as_deref(), now) {
             Ok(None) => {}
             Ok(Some(refusal)) => return respond(refusal, None),
@@ -277,30 +308,15 @@ impl worker::DurableObject for Repo {
             Err(e) => respond(e.into(), None),
         }
     }
-}
 
-/// The whole body of `req`, or None if it is longer than `limit`.
-async fn whole_body(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
-    let mut body = Vec::new();
-    let mut stream = RequestBody::of(req)?;
-    while let Some(chunk) = stream.next().await? {
-        body.extend_from_slice(&chunk);
-        if body.len() > limit {
-            return Ok(None);
-        }
-    }
-    Ok(Some(body))
-}
-
-impl Repo {
     async fn api(
         &self,
-        req: Request,
+        req: &Request,
         method: backend::Method,
         endpoint: &route::Api,
         now: i64,
     ) -> Result<Response> {
-        let Some(body) = whole_body(&req, api::MAX_BODY).await? else {
+        let Some(body) = whole_body(req, api::MAX_BODY).await? else {
             return respond(Reply::json_error(413, "request body too large"), None);
         };
         let mut context = api::Context {
@@ -314,8 +330,8 @@ impl Repo {
         }
     }
 
-    async fn upload_pack(&self, req: Request) -> Result<Response> {
-        let Some(body) = whole_body(&req, backend::MAX_UPLOAD_REQUEST).await? else {
+    async fn upload_pack(&self, req: &Request) -> Result<Response> {
+        let Some(body) = whole_body(req, backend::MAX_UPLOAD_REQUEST).await? else {
             return text(413, "upload-pack request too large");
         };
         let gzipped = req
@@ -344,7 +360,7 @@ impl Repo {
         )
     }
 
-    async fn receive_pack(&self, req: Request) -> Result<Response> {
+    async fn receive_pack(&self, req: &Request) -> Result<Response> {
         let declared = req.headers().get("Content-Length")?;
         let limit = self.limits.push_bytes;
         if let Some(size) = declared.and_then(|n| n.parse::<u64>().ok()) {
@@ -359,7 +375,7 @@ impl Repo {
         }
         let mut push = ReceivePack::new(&self.store, &self.limits);
         let mut bad = None;
-        let mut body = RequestBody::of(&req)?;
+        let mut body = RequestBody::of(req)?;
         loop {
             match body.next().await {
                 Ok(None) => break,
