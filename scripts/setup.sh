@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything building, running and testing need, skipping what is already there:
 # Debian packages, the wasm target, worker-build, wasm-bindgen-cli at the Cargo.lock version,
-# and the npm packages (wrangler with workerd, isomorphic-git).
+# and the npm packages (wrangler with workerd, isomorphic-git, and for the browser check
+# playwright-core, LightningFS, buffer and esbuild).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_missing=()
-for tool in git:git curl:curl lighttpd:lighttpd python3:python3; do
+# chromium: the browser check of the end-to-end suite (isomorphic-git in headless Chromium).
+for tool in git:git curl:curl lighttpd:lighttpd python3:python3 chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || apt_missing+=("${tool##*:}")
 done
 if [ ${#apt_missing[@]} -gt 0 ]; then

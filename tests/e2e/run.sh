@@ -59,7 +59,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=278
+EXPECTED=280
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -1813,6 +1813,34 @@ icheck "i: CORS preflight (OPTIONS api/settings, PATCH, authorization,content-ty
     cors_answer 204 "$I_URL/api/settings" -X OPTIONS -H 'Access-Control-Request-Method: PATCH' \
     -H 'Access-Control-Request-Headers: authorization,content-type'
 icheck "i: a 401 (anonymous PUT api) carries the CORS headers" cors_answer 401 "$I_URL/api" -X PUT
+
+# 14. A browser app: isomorphic-git in headless Chromium, on a page of another origin
+#     (tests/e2e/browser.mjs), pushes to a new repository without a credential (refused:
+#     its onAuth is asked, and cancels), then with a write token through onAuth, and clones
+#     the commit back.
+I_WEB= WEB= WEB_ID=
+web_repo() { I_WEB=$(new_repo acl-web) && put_web && make_token "$I_WEB" write WEB; }
+put_web() {
+    req "$TMP/acl-web-put" PUT "$I_WEB/api" -u "x:$ADMIN" || return 1
+    answered "$TMP/acl-web-put" 201
+}
+icheck "i: a repository and a write token for the browser" web_repo
+browser_push() {
+    timeout "$LIMIT" node "$HERE/browser.mjs" "$I_WEB" "$WEB" >"$TMP/acl-web.json" ||
+        { cat "$TMP/acl-web.json"; return 1; }
+    cat "$TMP/acl-web.json"
+    python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+need = {"anonymous": "UserCanceledError", "auth_calls": 1, "cloned": "hello from a browser\n"}
+bad = [k for k, v in need.items() if j.get(k) != v]
+if not (isinstance(j.get("pushed"), dict) and j["pushed"].get("ok")):
+    bad.append("pushed")
+sys.exit("unexpected: " + ", ".join(bad) if bad else 0)' "$TMP/acl-web.json" || return 1
+    refs_are "$I_WEB" "$(json_get "$TMP/acl-web.json" commit) refs/heads/main"
+}
+icheck "i: headless Chromium, another origin: refused without a credential, pushes with onAuth and a write token, clones it back" \
+    browser_push
 
 echo "# skipped: $SKIP"
 RAN=$((PASS + FAIL + SKIP))
