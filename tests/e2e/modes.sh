@@ -23,18 +23,8 @@ export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0
 export WRANGLER_SEND_METRICS=false
 unset ADMIN_TOKEN ISOGIT_TOKEN http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 
-check() { # NAME CMD...
-    local name=$1
-    shift
-    if "$@" >"$TMP/check.out" 2>&1; then
-        PASS=$((PASS + 1))
-        echo "ok - $name"
-    else
-        FAIL=$((FAIL + 1))
-        echo "not ok - $name"
-        sed 's/^/#   /' "$TMP/check.out" | head -40
-    fi
-}
+# shellcheck source=tests/e2e/check.sh
+. "$HERE/check.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_up() { # URL LOG
     for _ in $(seq 1 120); do

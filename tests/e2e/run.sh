@@ -130,21 +130,8 @@ fi
 # Helpers
 
 # check NAME CMD...: runs CMD, counts the result, prints its output as diagnostics on failure.
-check() {
-    local name=$1
-    shift
-    if "$@" >"$TMP/check.out" 2>&1; then
-        PASS=$((PASS + 1))
-        echo "ok - $name"
-    else
-        local rc=$?
-        FAIL=$((FAIL + 1))
-        echo "not ok - $name"
-        echo "#   command: $* (exit $rc)"
-        head -c 6000 "$TMP/check.out" | sed 's/^/#   /'
-        echo
-    fi
-}
+# shellcheck source=tests/e2e/check.sh
+. "$HERE/check.sh"
 # skip NAME WHY: a check that does not apply to this server.
 skip() {
     SKIP=$((SKIP + 1))
