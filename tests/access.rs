@@ -9,10 +9,10 @@ mod common;
 use common::*;
 use git_on_durable_objects::access::{Grant, ServerAccess};
 use git_on_durable_objects::http::api::{self, Context};
-use git_on_durable_objects::http::backend::{self, Asked, Method};
-use git_on_durable_objects::http::reply::{Body, Reply};
+use git_on_durable_objects::http::backend::{self, Asked, Dispatch, Method};
+use git_on_durable_objects::http::reply::{Body, Caching, Reply};
 use git_on_durable_objects::http::route::{Api, Endpoint};
-use git_on_durable_objects::store::Store;
+use git_on_durable_objects::store::{PackFile, Store};
 use serde_json::Value as Json;
 
 const ADMIN: &str = "admin-s3cret";
@@ -198,6 +198,16 @@ fn tokens_are_made_listed_used_and_revoked_through_the_api() {
     let text = serde_json::to_string(&listed).unwrap();
     assert!(!text.contains(&write[8..]) && !text.contains(&read[8..]));
 
+    // Expired tokens are dropped when another is made, and stop counting toward the limit.
+    let (later_id, _) = make_token(&store, "read", now + 61, "");
+    let listed = json(&call(&store, Method::Get, Api::Tokens, "", now + 61));
+    let ids: Vec<&str> = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [write_id.as_str(), later_id.as_str()]);
     let revoke = Api::Token(write_id.clone());
     assert_eq!(
         call(&store, Method::Delete, revoke.clone(), "", now).status,
@@ -270,6 +280,20 @@ fn a_private_repository_answers_anonymous_reads_with_401_and_nothing_else() {
         assert!(challenge.is_some());
         assert_eq!(verdict(&store, endpoint, service, Some(&read), now), None);
     }
+    // Its content-addressed files may be cached by the client only.
+    let pack = Endpoint::PackFile(store.packs().unwrap()[0].name.clone(), PackFile::Idx);
+    let caching = |store: &Store<Db>| {
+        let asked = Asked {
+            method: Method::Get,
+            endpoint: &pack,
+            service: None,
+        };
+        match backend::dispatch(store, asked, Default::default()).unwrap() {
+            Dispatch::Reply(reply) => reply.caching,
+            other => panic!("a reply, not {other:?}"),
+        }
+    };
+    assert_eq!(caching(&store), Caching::PrivateForever);
     call(
         &store,
         Method::Patch,
@@ -278,6 +302,7 @@ fn a_private_repository_answers_anonymous_reads_with_401_and_nothing_else() {
         now,
     );
     assert_eq!(verdict(&store, Endpoint::Head, None, None, now), None);
+    assert_eq!(caching(&store), Caching::Forever);
 }
 
 #[test]

@@ -26,7 +26,16 @@ fn dispatch(
         endpoint: &endpoint,
         service,
     };
-    backend::dispatch(store, asked, None).unwrap()
+    let content_type = match endpoint {
+        Endpoint::ReceivePack => "application/x-git-receive-pack-request",
+        Endpoint::UploadPack => "application/x-git-upload-pack-request",
+        _ => "application/json; charset=utf-8",
+    };
+    let headers = backend::Headers {
+        range: None,
+        content_type: Some(content_type),
+    };
+    backend::dispatch(store, asked, headers).unwrap()
 }
 
 fn reply(dispatch: Dispatch) -> Reply {
@@ -108,6 +117,51 @@ fn services_and_refusals_are_dispatched_as_git_http_backend_does() {
             (405, "method not allowed\n".into())
         );
     }
+}
+
+#[test]
+fn a_body_of_another_type_is_refused_with_415() {
+    let (store, _db) = store(4096);
+    let refused = |method, endpoint: Endpoint, content_type| {
+        let asked = backend::Asked {
+            method,
+            endpoint: &endpoint,
+            service: None,
+        };
+        let headers = backend::Headers {
+            range: None,
+            content_type,
+        };
+        match backend::dispatch(&store, asked, headers).unwrap() {
+            Dispatch::Reply(reply) => (reply.status, text(&reply)),
+            other => panic!("a refusal, not {other:?}"),
+        }
+    };
+    // A form's or plain text's type is what a web page may send without a preflight.
+    assert_eq!(
+        refused(Method::Post, Endpoint::ReceivePack, Some("text/plain")),
+        (
+            415,
+            "unsupported media type \"text/plain\": expected application/x-git-receive-pack-request\n".into()
+        )
+    );
+    assert_eq!(refused(Method::Post, Endpoint::UploadPack, None).0, 415);
+    let api = refused(
+        Method::Post,
+        Endpoint::Api(Api::Tokens),
+        Some("application/x-www-form-urlencoded"),
+    );
+    assert_eq!(
+        api,
+        (
+            415,
+            "{\"error\":\"unsupported media type \\\"application/x-www-form-urlencoded\\\": expected application/json\"}\n".into()
+        )
+    );
+    assert_eq!(
+        refused(Method::Patch, Endpoint::Api(Api::Settings), None).0,
+        415
+    );
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

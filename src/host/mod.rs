@@ -299,7 +299,12 @@ impl Repo {
             Err(e) => return respond(e.into(), None),
         }
         let range = req.headers().get("Range")?;
-        let dispatch = backend::dispatch(&self.store, asked, range.as_deref());
+        let content_type = req.headers().get("Content-Type")?;
+        let headers = backend::Headers {
+            range: range.as_deref(),
+            content_type: content_type.as_deref(),
+        };
+        let dispatch = backend::dispatch(&self.store, asked, headers);
         match dispatch {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.sql)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
@@ -461,6 +466,9 @@ fn with_headers(
             headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
         }
         Caching::Forever => headers.set("Cache-Control", "public, max-age=31536000, immutable")?,
+        Caching::PrivateForever => {
+            headers.set("Cache-Control", "private, max-age=31536000, immutable")?
+        }
     }
     for (name, value) in extra {
         headers.set(name, value)?;

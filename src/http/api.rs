@@ -105,6 +105,7 @@ fn create_token<S: Sql>(
             format!("bad token request: expires_in must be from 1 to {MAX_EXPIRES_IN} seconds");
         return Ok(Reply::json_error(400, &why));
     }
+    store.delete_expired_tokens(context.now)?;
     if store.tokens()?.len() >= MAX_TOKENS {
         let why = format!("too many tokens: at most {MAX_TOKENS}; revoke some first");
         return Ok(Reply::json_error(400, &why));

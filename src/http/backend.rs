@@ -2,7 +2,7 @@
 //! what content type, and the refusals that come before a service runs. The host does the
 //! I/O: it reads the body, streams the answer, and sets the headers of the [`Reply`].
 
-use crate::access::{self, token, Denied, Grant, Need, ServerAccess};
+use crate::access::{self, token, Denied, Grant, Need, ServerAccess, Visibility};
 use crate::format::zlib;
 use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
@@ -123,13 +123,17 @@ pub enum Dispatch {
 pub fn dispatch<S: Sql>(
     store: &Store<S>,
     asked: Asked,
-    range: Option<&str>,
+    headers: Headers,
 ) -> Result<Dispatch, StoreError> {
     let Asked {
         method,
         endpoint,
         service,
     } = asked;
+    if let Some(refusal) = wrong_media_type(method, endpoint, headers.content_type) {
+        return Ok(Dispatch::Reply(refusal));
+    }
+    let range = headers.range;
     let reply = match (method, endpoint) {
         (_, Endpoint::Api(api)) => return Ok(Dispatch::Api(api.clone())),
         (Method::Get, Endpoint::InfoRefs) if service == Some("git-receive-pack") => Reply::ok(
@@ -149,10 +153,57 @@ pub fn dispatch<S: Sql>(
         }
         (Method::Post, Endpoint::ReceivePack) => return Ok(Dispatch::ReceivePack),
         (Method::Post, Endpoint::UploadPack) => return Ok(Dispatch::UploadPack),
-        (Method::Get | Method::Head, endpoint) => dumb::get(store, endpoint, range)?,
+        (Method::Get | Method::Head, endpoint) => {
+            private_caching(store, dumb::get(store, endpoint, range)?)?
+        }
         _ => Reply::text(405, "method not allowed"),
     };
     Ok(Dispatch::Reply(reply))
+}
+
+/// The request headers dispatch reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Headers<'a> {
+    /// Range.
+    pub range: Option<&'a str>,
+    /// Content-Type.
+    pub content_type: Option<&'a str>,
+}
+
+/// The 415 of a body that is not of the type its endpoint takes, as git's http-backend
+/// refuses one. Besides matching git, it keeps a web page from making a visitor's browser
+/// push with credentials it has cached: a POST of a type other than a form's or plain
+/// text's needs a CORS preflight, which credentials cannot pass (`Allow-Origin` is `*`).
+fn wrong_media_type(
+    method: Method,
+    endpoint: &Endpoint,
+    content_type: Option<&str>,
+) -> Option<Reply> {
+    let expected = match (method, endpoint) {
+        (Method::Post, Endpoint::ReceivePack) => "application/x-git-receive-pack-request",
+        (Method::Post, Endpoint::UploadPack) => "application/x-git-upload-pack-request",
+        (Method::Post | Method::Patch, Endpoint::Api(_)) => "application/json",
+        _ => return None,
+    };
+    let given = content_type.unwrap_or_default();
+    let media_type = given.split(';').next().unwrap_or_default().trim();
+    if media_type.eq_ignore_ascii_case(expected) {
+        return None;
+    }
+    let why = format!("unsupported media type {given:?}: expected {expected}");
+    Some(match endpoint {
+        Endpoint::Api(_) => Reply::json_error(415, &why),
+        _ => Reply::text(415, &why),
+    })
+}
+
+/// A content-addressed file of a private repository may be cached for a year, but only by
+/// the client: a shared cache would hand it to anyone who knows its URL.
+fn private_caching<S: Sql>(store: &Store<S>, mut reply: Reply) -> Result<Reply, StoreError> {
+    if reply.caching == Caching::Forever && store.settings()?.visibility == Visibility::Private {
+        reply.caching = Caching::PrivateForever;
+    }
+    Ok(reply)
 }
 
 /// The answer to a `POST git-upload-pack` whose whole body is `body` (gzipped when

@@ -15,6 +15,9 @@ pub enum Caching {
     NoCache,
     /// Content-addressed files: cache for a year.
     Forever,
+    /// Content-addressed files of a private repository: the client may cache them for a
+    /// year, shared caches not at all.
+    PrivateForever,
 }
 
 /// A response body.

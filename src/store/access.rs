@@ -62,6 +62,12 @@ impl<S: Sql> Store<S> {
         Ok(!rows.is_empty())
     }
 
+    /// Drops the tokens expired at `now`, so that they stop counting toward the limit.
+    pub fn delete_expired_tokens(&self, now: i64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM tokens WHERE expires <= ?", vec![now.into()])?;
+        Ok(())
+    }
+
     /// The repository's settings (the defaults until they are changed).
     pub fn settings(&self) -> Result<Settings, StoreError> {
         let rows = self.exec(

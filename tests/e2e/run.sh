@@ -59,7 +59,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=280
+EXPECTED=282
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -1652,10 +1652,21 @@ icheck "i: PATCH api/settings with visibility 'secret': 400 with an error" bad_s
 huge_settings() { # a body over the API's 64 KiB: 413, read no further
     python3 -c 'print("{\"protect\":[" + ",".join(["{\"pattern\":\"refs/heads/x\"}"] * 3000) + "]}")' \
         >"$TMP/acl-huge.json"
-    req "$TMP/acl-huge" PATCH "$I_URL/api/settings" -u "x:$ADMIN" --data-binary @"$TMP/acl-huge.json" || return 1
+    req "$TMP/acl-huge" PATCH "$I_URL/api/settings" -u "x:$ADMIN" -H 'Content-Type: application/json' \
+        --data-binary @"$TMP/acl-huge.json" || return 1
     answered "$TMP/acl-huge" 413 json "request body too large"
 }
 icheck "i: PATCH api/settings with a body over 64 KiB: 413, request body too large" huge_settings
+# What a web page can make a browser send without a CORS preflight (a form's or plain text's
+# type), with credentials the browser has cached, is refused before it is read.
+cross_site() { # PATH TYPE EXPECTED_TYPE JSON?: a POST of TYPE with the admin token: 415
+    req "$TMP/acl-415" POST "$I_URL/$1" -u "x:$ADMIN" -H "Content-Type: $2" --data-binary 0000 || return 1
+    answered "$TMP/acl-415" 415 "${4:-text}" "unsupported media type \"$2\": expected $3"
+}
+icheck "i: POST git-receive-pack as text/plain, even with the admin token: 415" \
+    cross_site git-receive-pack text/plain application/x-git-receive-pack-request
+icheck "i: POST api/tokens as a form, even with the admin token: 415" \
+    cross_site api/tokens application/x-www-form-urlencoded application/json json
 icheck "i: settings unchanged after the bad PATCH" settings_are "$I_URL" "$PUBLIC"
 
 # 9. Revocation.
