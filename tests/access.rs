@@ -73,7 +73,9 @@ fn verdict_on(
         endpoint: &endpoint,
         service,
     };
-    let reply = backend::authorize(store, asked, Grant::Nothing, credential, now).unwrap()?;
+    let visibility = store.settings().unwrap().visibility;
+    let reply =
+        backend::authorize(store, asked, Grant::Nothing, credential, visibility, now).unwrap()?;
     let challenge = reply
         .headers
         .iter()
@@ -288,7 +290,8 @@ fn a_private_repository_answers_anonymous_reads_with_401_and_nothing_else() {
             endpoint: &pack,
             service: None,
         };
-        match backend::dispatch(store, asked, Default::default()).unwrap() {
+        let visibility = store.settings().unwrap().visibility;
+        match backend::dispatch(store, asked, Default::default(), visibility).unwrap() {
             Dispatch::Reply(reply) => reply.caching,
             other => panic!("a reply, not {other:?}"),
         }

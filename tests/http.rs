@@ -8,6 +8,7 @@ mod common;
 use std::io::Write;
 
 use common::*;
+use git_on_durable_objects::access::Visibility;
 use git_on_durable_objects::http::backend::{self, Dispatch, Method};
 use git_on_durable_objects::http::reply::{Body, Reply};
 use git_on_durable_objects::http::route::{self, Api, Endpoint};
@@ -35,7 +36,7 @@ fn dispatch(
         range: None,
         content_type: Some(content_type),
     };
-    backend::dispatch(store, asked, headers).unwrap()
+    backend::dispatch(store, asked, headers, Visibility::Public).unwrap()
 }
 
 fn reply(dispatch: Dispatch) -> Reply {
@@ -132,7 +133,7 @@ fn a_body_of_another_type_is_refused_with_415() {
             range: None,
             content_type,
         };
-        match backend::dispatch(&store, asked, headers).unwrap() {
+        match backend::dispatch(&store, asked, headers, Visibility::Public).unwrap() {
             Dispatch::Reply(reply) => (reply.status, text(&reply)),
             other => panic!("a refusal, not {other:?}"),
         }

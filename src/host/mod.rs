@@ -293,7 +293,20 @@ impl Repo {
         let grant = Grant::parse(req.headers().get(GRANT_HEADER)?.as_deref());
         let now = (worker::js_sys::Date::now() / 1000.0) as i64;
         let credential = credential(req)?;
-        match backend::authorize(&self.store, asked, grant, credential.as_deref(), now) {
+        // Read once: who may read, and how what is read may be cached.
+        let visibility = match self.store.settings() {
+            Ok(settings) => settings.visibility,
+            Err(e) => return respond(e.into(), None),
+        };
+        let verdict = backend::authorize(
+            &self.store,
+            asked,
+            grant,
+            credential.as_deref(),
+            visibility,
+            now,
+        );
+        match verdict {
             Ok(None) => {}
             Ok(Some(refusal)) => return respond(refusal, None),
             Err(e) => return respond(e.into(), None),
@@ -304,7 +317,7 @@ impl Repo {
             range: range.as_deref(),
             content_type: content_type.as_deref(),
         };
-        let dispatch = backend::dispatch(&self.store, asked, headers);
+        let dispatch = backend::dispatch(&self.store, asked, headers, visibility);
         match dispatch {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.sql)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,

@@ -83,12 +83,14 @@ pub fn admit(
 }
 
 /// The repository's half: whether the caller the Worker granted `grant`, presenting
-/// `credential`, may do what it asks at `now` (seconds since the epoch).
+/// `credential`, may do what it asks of a repository of `visibility` at `now` (seconds
+/// since the epoch).
 pub fn authorize<S: Sql>(
     store: &Store<S>,
     asked: Asked,
     grant: Grant,
     credential: Option<&str>,
+    visibility: Visibility,
     now: i64,
 ) -> Result<Option<Reply>, StoreError> {
     if grant == Grant::Admin {
@@ -100,7 +102,6 @@ pub fn authorize<S: Sql>(
             scope = credential.and_then(|presented| record.admits(presented, now));
         }
     }
-    let visibility = store.settings()?.visibility;
     let verdict = access::authorize(asked.need(), grant, credential.is_some(), scope, visibility);
     Ok(verdict.err().map(|denied| asked.refusal(&denied)))
 }
@@ -119,11 +120,12 @@ pub enum Dispatch {
     Api(Api),
 }
 
-/// Dispatches a request the caller may make; `range` is its Range header.
+/// Dispatches a request the caller may make to a repository of `visibility`.
 pub fn dispatch<S: Sql>(
     store: &Store<S>,
     asked: Asked,
     headers: Headers,
+    visibility: Visibility,
 ) -> Result<Dispatch, StoreError> {
     let Asked {
         method,
@@ -154,7 +156,7 @@ pub fn dispatch<S: Sql>(
         (Method::Post, Endpoint::ReceivePack) => return Ok(Dispatch::ReceivePack),
         (Method::Post, Endpoint::UploadPack) => return Ok(Dispatch::UploadPack),
         (Method::Get | Method::Head, endpoint) => {
-            private_caching(store, dumb::get(store, endpoint, range)?)?
+            private_caching(dumb::get(store, endpoint, range)?, visibility)
         }
         _ => Reply::text(405, "method not allowed"),
     };
@@ -191,19 +193,20 @@ fn wrong_media_type(
         return None;
     }
     let why = format!("unsupported media type {given:?}: expected {expected}");
-    Some(match endpoint {
-        Endpoint::Api(_) => Reply::json_error(415, &why),
-        _ => Reply::text(415, &why),
-    })
+    Some(Reply::error(
+        415,
+        &why,
+        matches!(endpoint, Endpoint::Api(_)),
+    ))
 }
 
 /// A content-addressed file of a private repository may be cached for a year, but only by
 /// the client: a shared cache would hand it to anyone who knows its URL.
-fn private_caching<S: Sql>(store: &Store<S>, mut reply: Reply) -> Result<Reply, StoreError> {
-    if reply.caching == Caching::Forever && store.settings()?.visibility == Visibility::Private {
+fn private_caching(mut reply: Reply, visibility: Visibility) -> Reply {
+    if reply.caching == Caching::Forever && visibility == Visibility::Private {
         reply.caching = Caching::PrivateForever;
     }
-    Ok(reply)
+    reply
 }
 
 /// The answer to a `POST git-upload-pack` whose whole body is `body` (gzipped when

@@ -77,10 +77,7 @@ impl Reply {
         body.push(b'\n');
         Reply {
             status,
-            content_type: "application/json",
-            caching: Caching::NoCache,
-            headers: Vec::new(),
-            body: Body::Bytes(body),
+            ..Reply::ok("application/json", Caching::NoCache, body)
         }
     }
 
@@ -89,22 +86,27 @@ impl Reply {
         Reply::json(status, &serde_json::json!({ "error": message }))
     }
 
+    /// A one-line refusal: `{"error": message}` for the JSON API (`json`), else text.
+    pub fn error(status: u16, message: &str, json: bool) -> Reply {
+        match json {
+            true => Reply::json_error(status, message),
+            false => Reply::text(status, message),
+        }
+    }
+
     /// An answer with no body (204 and the like).
     pub fn empty(status: u16) -> Reply {
-        let mut reply = Reply::text(status, "");
-        reply.body = Body::Bytes(Vec::new());
-        reply
+        Reply {
+            status,
+            ..Reply::ok("text/plain; charset=utf-8", Caching::NoCache, Vec::new())
+        }
     }
 
     /// The refusal of a request, as JSON for the API (`json`) or as text; a 401 asks for
     /// Basic credentials, so that git asks its credential helper or the user.
     pub fn denied(denied: &Denied, json: bool) -> Reply {
         let status = denied.status();
-        let message = denied.to_string();
-        let mut reply = match json {
-            true => Reply::json_error(status, &message),
-            false => Reply::text(status, &message),
-        };
+        let mut reply = Reply::error(status, &denied.to_string(), json);
         if status == 401 {
             let challenge = format!("Basic realm=\"{REALM}\"");
             reply.headers.push(("WWW-Authenticate", challenge));
@@ -118,10 +120,7 @@ impl Reply {
         body.push(b'\n');
         Reply {
             status,
-            content_type: "text/plain; charset=utf-8",
-            caching: Caching::NoCache,
-            headers: Vec::new(),
-            body: Body::Bytes(body),
+            ..Reply::ok("text/plain; charset=utf-8", Caching::NoCache, body)
         }
     }
 }
