@@ -109,16 +109,12 @@ impl<S: Sql> Store<S> {
 
     /// The commit-graph rows of those of `ids` that are stored.
     pub fn commits(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
-        let mut found = HashMap::new();
-        for batch in ids.chunks(JSON_BATCH) {
-            let rows = self.exec(
-                "SELECT oid, time, parents FROM commits \
-                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
-                vec![ids_json(batch).into()],
-            )?;
-            add_commit_rows(&mut found, rows)?;
-        }
-        Ok(found)
+        self.commit_rows(
+            "SELECT oid, time, parents FROM commits \
+             WHERE oid IN (SELECT unhex(value) FROM json_each(?1))",
+            None,
+            ids,
+        )
     }
 
     /// The commit-graph rows of those of `ids` that `push` brings (before it is accepted).
@@ -127,14 +123,38 @@ impl<S: Sql> Store<S> {
         push: PackId,
         ids: &[ObjectId],
     ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        self.commit_rows(
+            "SELECT oid, time, parents FROM push_commits \
+             WHERE push = ?2 AND oid IN (SELECT unhex(value) FROM json_each(?1))",
+            Some(push.into()),
+            ids,
+        )
+    }
+
+    /// The (oid, time, parents) rows `query` selects for `ids`, asked in batches: `?1` is a
+    /// batch as a JSON array of hex ids, `?2` is `also` if given.
+    fn commit_rows(
+        &self,
+        query: &str,
+        also: Option<Value>,
+        ids: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
         let mut found = HashMap::new();
         for batch in ids.chunks(JSON_BATCH) {
-            let rows = self.exec(
-                "SELECT oid, time, parents FROM push_commits \
-                 WHERE push = ? AND oid IN (SELECT unhex(value) FROM json_each(?))",
-                vec![push.into(), ids_json(batch).into()],
-            )?;
-            add_commit_rows(&mut found, rows)?;
+            let bound = std::iter::once(ids_json(batch).into())
+                .chain(also.clone())
+                .collect();
+            for row in self.exec(query, bound)? {
+                let id = row_id(&row[0])?;
+                let parents = row[2]
+                    .as_bytes()
+                    .unwrap_or_default()
+                    .chunks(20)
+                    .filter_map(ObjectId::from_bytes)
+                    .collect();
+                let time = row_int(&row[1])?;
+                found.insert(id, CommitInfo { id, time, parents });
+            }
         }
         Ok(found)
     }
@@ -182,23 +202,4 @@ fn location(row: &[Value]) -> Result<Located, StoreError> {
         },
     };
     Ok(Located { kind, location })
-}
-
-/// Adds rows of (oid, time, parents) to `found`.
-fn add_commit_rows(
-    found: &mut HashMap<ObjectId, CommitInfo>,
-    rows: Vec<Vec<Value>>,
-) -> Result<(), StoreError> {
-    for row in rows {
-        let id = row_id(&row[0])?;
-        let parents = row[2]
-            .as_bytes()
-            .unwrap_or_default()
-            .chunks(20)
-            .filter_map(ObjectId::from_bytes)
-            .collect();
-        let time = row_int(&row[1])?;
-        found.insert(id, CommitInfo { id, time, parents });
-    }
-    Ok(())
 }
