@@ -74,16 +74,18 @@ pub fn serve<S: Sql>(
 #[derive(Serialize)]
 struct Created {
     created: bool,
-    head: Option<String>,
+    head: String,
 }
 
-/// `PUT api`: an empty repository whose HEAD names `main`, unless it exists.
+/// `PUT api`: an empty repository whose HEAD names `main`, unless it exists (a repository
+/// exists once HEAD is set).
 fn create<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
-    let created = !store.exists()?;
+    let existing = store.head_target()?;
+    let created = existing.is_none();
     if created {
         store.set_head_target(DEFAULT_HEAD)?;
     }
-    let head = store.head_target()?;
+    let head = existing.unwrap_or_else(|| DEFAULT_HEAD.to_string());
     let status = if created { 201 } else { 200 };
     Ok(Reply::json(status, &Created { created, head }))
 }
