@@ -34,11 +34,14 @@ CREATE TABLE IF NOT EXISTS pack_chunks (
 
 -- Every object the repository has: in a pack at an offset, or loose (pack IS NULL).
 -- A row here is what makes an object visible; it is written when its push is accepted.
+-- size is the object's size in bytes (what `blob:limit` filters by); NULL in rows indexed
+-- before it was recorded (Store::open adds the column to such a table).
 CREATE TABLE IF NOT EXISTS objects (
     oid BLOB PRIMARY KEY,
     type INTEGER NOT NULL,
     pack INTEGER,
-    offset INTEGER
+    offset INTEGER,
+    size INTEGER
 ) WITHOUT ROWID;
 
 -- Loose objects: exactly the bytes of git's loose object file. push names the pack row of

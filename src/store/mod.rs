@@ -170,6 +170,14 @@ impl<S: Sql> Store<S> {
         for statement in schema.split(';').filter(|s| !s.trim().is_empty()) {
             self.exec(statement, vec![])?;
         }
+        // A table made before objects had sizes lacks the column: `ADD COLUMN` is not
+        // idempotent, so it runs only when reading the column fails.
+        if self
+            .exec("SELECT size FROM objects LIMIT 0", vec![])
+            .is_err()
+        {
+            self.exec("ALTER TABLE objects ADD COLUMN size INTEGER", vec![])?;
+        }
         self.drop_leftovers()
     }
 

@@ -83,6 +83,23 @@ impl<S: Sql> Store<S> {
         Ok(found)
     }
 
+    /// The recorded sizes of those of `ids` that are stored; objects indexed before sizes
+    /// were recorded are left out.
+    pub fn object_sizes(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, u64>, StoreError> {
+        let mut sizes = HashMap::new();
+        for batch in ids.chunks(JSON_BATCH) {
+            let rows = self.exec(
+                "SELECT oid, size FROM objects \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?)) AND size IS NOT NULL",
+                vec![ids_json(batch).into()],
+            )?;
+            for row in rows {
+                sizes.insert(row_id(&row[0])?, row_int(&row[1])? as u64);
+            }
+        }
+        Ok(sizes)
+    }
+
     /// Where an object is stored, if it is.
     pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
         let rows = self.exec(

@@ -139,6 +139,31 @@ impl<S: Sql> ObjectReader<S> {
         }
     }
 
+    /// The size of a stored object, from its recorded size or else from its bytes (rows
+    /// indexed before sizes were recorded): streamed, so in bounded memory.
+    pub fn size_of(&self, id: &ObjectId) -> Result<Option<u64>, StoreError> {
+        if let Some(&size) = self.store.object_sizes(std::slice::from_ref(id))?.get(id) {
+            return Ok(Some(size));
+        }
+        let Some(Located { kind, location }) = self.store.locate(id)? else {
+            return Ok(None);
+        };
+        struct Size(u64);
+        impl ObjectSink for Size {
+            type Error = StoreError;
+            fn begin(&mut self, _: ObjectType, size: u64) -> Result<(), StoreError> {
+                self.0 = size;
+                Ok(())
+            }
+            fn data(&mut self, _: &[u8]) -> Result<(), StoreError> {
+                Ok(())
+            }
+        }
+        let mut size = Size(0);
+        self.stream_at(id, kind, location, &mut size)?;
+        Ok(Some(size.0))
+    }
+
     /// Runs `read` on a reader of `pack`'s objects.
     fn in_pack<T>(&self, pack: PackId, read: impl FnOnce(&PackObjects) -> T) -> T {
         let source = self.chunks(pack, PackFile::Pack);

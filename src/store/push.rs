@@ -276,8 +276,8 @@ impl<S: Sql> Store<S> {
     /// Makes the push's objects and commits part of the repository: at `pack`, or loose.
     pub(super) fn index_pushed(&self, push: PackId, packed: bool) -> Result<(), StoreError> {
         self.exec(
-            "INSERT OR IGNORE INTO objects (oid, type, pack, offset) \
-             SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL) \
+            "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size) \
+             SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size \
              FROM push_entries WHERE push = ?1 ORDER BY offset",
             vec![push.into(), Value::Integer(packed as i64)],
         )?;
