@@ -49,6 +49,8 @@ pub struct CommitPlan {
 pub struct Walker<'r, S: Sql> {
     reader: &'r ObjectReader<S>,
     graph: HashMap<ObjectId, CommitInfo>,
+    /// The shallowest depth each tree was walked at by [`Walker::tree_objects_within`].
+    tree_depths: HashMap<ObjectId, u32>,
 }
 
 const SEEN: u8 = 1;
@@ -140,6 +142,7 @@ impl<'r, S: Sql> Walker<'r, S> {
         Walker {
             reader,
             graph: HashMap::new(),
+            tree_depths: HashMap::new(),
         }
     }
 
@@ -386,6 +389,40 @@ impl<'r, S: Sql> Walker<'r, S> {
                         }
                     }
                     TreeEntryKind::Gitlink => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The objects of `tree` less than `limit` deep (the tree itself is at 0, its entries at
+    /// 1), added to `out` and `skip` unless already in `skip` (git's `tree:<depth>` filter).
+    /// A tree met again nearer the root is walked again, as what it holds may now be within
+    /// the limit; gitlinks are not followed.
+    pub fn tree_objects_within(
+        &mut self,
+        tree: ObjectId,
+        limit: u32,
+        skip: &mut HashSet<ObjectId>,
+        out: &mut Vec<ObjectId>,
+    ) -> Result<(), StoreError> {
+        let mut stack = vec![(tree, 0)];
+        while let Some((id, depth)) = stack.pop() {
+            if depth >= limit || self.tree_depths.get(&id).is_some_and(|&d| d <= depth) {
+                continue;
+            }
+            self.tree_depths.insert(id, depth);
+            if skip.insert(id) {
+                out.push(id);
+            }
+            let data = self.read_tree(&id)?;
+            for entry in object::tree_entries(&data).map_err(|why| corrupt_tree(id, why))? {
+                match entry.kind {
+                    TreeEntryKind::Tree => stack.push((entry.id, depth + 1)),
+                    TreeEntryKind::Blob if depth + 1 < limit && skip.insert(entry.id) => {
+                        out.push(entry.id)
+                    }
+                    _ => {}
                 }
             }
         }

@@ -35,6 +35,7 @@ fn dispatch(
     let headers = backend::Headers {
         range: None,
         content_type: Some(content_type),
+        git_protocol: None,
     };
     backend::dispatch(store, asked, headers, Visibility::Public).unwrap()
 }
@@ -132,6 +133,7 @@ fn a_body_of_another_type_is_refused_with_415() {
         let headers = backend::Headers {
             range: None,
             content_type,
+            git_protocol: None,
         };
         match backend::dispatch(&store, asked, headers, Visibility::Public).unwrap() {
             Dispatch::Reply(reply) => (reply.status, text(&reply)),
@@ -184,6 +186,7 @@ fn upload_pack_bodies_are_gunzipped_parsed_and_checked_in_that_order() {
         store,
         body,
         gzipped,
+        None,
         &Default::default(),
     ) {
         Ok(_) => panic!("refused"),
@@ -203,7 +206,7 @@ fn upload_pack_bodies_are_gunzipped_parsed_and_checked_in_that_order() {
         (404, "repository not found\n".into())
     );
     for (bytes, gzipped) in [(gzip(&body), true), (body, false)] {
-        match backend::upload_pack(&store, bytes, gzipped, &Default::default()) {
+        match backend::upload_pack(&store, bytes, gzipped, None, &Default::default()) {
             Ok(Answer::Pack(negotiation, _)) => assert_eq!(negotiation, b"0008NAK\n"),
             _ => panic!("a pack"),
         }

@@ -1208,6 +1208,7 @@ fn wants_and_haves_are_taken_once_and_bounded() {
         &store,
         body.clone(),
         false,
+        None,
         &limits,
     ) {
         Ok(Answer::Negotiation(bytes)) => String::from_utf8(bytes).unwrap(),

@@ -313,9 +313,11 @@ impl Repo {
         }
         let range = req.headers().get("Range")?;
         let content_type = req.headers().get("Content-Type")?;
+        let git_protocol = req.headers().get("Git-Protocol")?;
         let headers = backend::Headers {
             range: range.as_deref(),
             content_type: content_type.as_deref(),
+            git_protocol: git_protocol.as_deref(),
         };
         let dispatch = backend::dispatch(&self.store, asked, headers, visibility);
         match dispatch {
@@ -356,7 +358,15 @@ impl Repo {
             .headers()
             .get("Content-Encoding")?
             .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
-        let answer = match backend::upload_pack(&self.store, body, gzipped, &self.limits) {
+        let git_protocol = req.headers().get("Git-Protocol")?;
+        let answer = backend::upload_pack(
+            &self.store,
+            body,
+            gzipped,
+            git_protocol.as_deref(),
+            &self.limits,
+        );
+        let answer = match answer {
             Ok(answer) => answer,
             Err(reply) => return respond(reply, None),
         };

@@ -8,9 +8,10 @@ use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
 use crate::http::route::{Api, Endpoint};
 use crate::limits::Limits;
-use crate::protocol::BadRequest;
+use crate::protocol::{v2, BadRequest};
 use crate::store::sql::Sql;
 use crate::store::{Store, StoreError};
+use crate::upload_pack::Failure;
 use crate::{receive_pack, upload_pack};
 
 /// The largest upload-pack request accepted (wants and haves are 50 bytes each).
@@ -147,10 +148,14 @@ pub fn dispatch<S: Sql>(
             if !store.exists()? {
                 return Ok(Dispatch::Reply(Reply::repository_not_found()));
             }
+            let advertisement = match v2::asks_v2(headers.git_protocol) {
+                true => upload_pack::advertise_v2(),
+                false => upload_pack::advertise(store)?,
+            };
             Reply::ok(
                 "application/x-git-upload-pack-advertisement",
                 Caching::NoCache,
-                upload_pack::advertise(store)?,
+                advertisement,
             )
         }
         (Method::Post, Endpoint::ReceivePack) => return Ok(Dispatch::ReceivePack),
@@ -170,6 +175,8 @@ pub struct Headers<'a> {
     pub range: Option<&'a str>,
     /// Content-Type.
     pub content_type: Option<&'a str>,
+    /// Git-Protocol: `version=2` asks upload-pack for protocol v2.
+    pub git_protocol: Option<&'a str>,
 }
 
 /// The 415 of a body that is not of the type its endpoint takes, as git's http-backend
@@ -210,11 +217,12 @@ fn private_caching(mut reply: Reply, visibility: Visibility) -> Reply {
 }
 
 /// The answer to a `POST git-upload-pack` whose whole body is `body` (gzipped when
-/// `gzipped`), or the reply that refuses it.
+/// `gzipped`) in protocol v2 when `git_protocol` asks for it, or the reply that refuses it.
 pub fn upload_pack<S: Sql>(
     store: &Store<S>,
     body: Vec<u8>,
     gzipped: bool,
+    git_protocol: Option<&str>,
     limits: &Limits,
 ) -> Result<upload_pack::Answer<S>, Reply> {
     let body = if gzipped {
@@ -222,6 +230,9 @@ pub fn upload_pack<S: Sql>(
     } else {
         body
     };
+    if v2::asks_v2(git_protocol) {
+        return upload_pack_v2(store, &body, limits);
+    }
     let request = match upload_pack::parse_request(&body, limits) {
         Err(BadRequest::OverLimit(over)) => {
             let refusal = upload_pack::err_line(&format!("upload-pack: {over}"));
@@ -233,6 +244,30 @@ pub fn upload_pack<S: Sql>(
         return Err(Reply::repository_not_found());
     }
     Ok(upload_pack::serve(store, request)?)
+}
+
+/// The answer to a v2 request: refusals and requests over a limit get an `ERR` line, which
+/// git shows as `remote error: <message>`, as they do in v0.
+fn upload_pack_v2<S: Sql>(
+    store: &Store<S>,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<upload_pack::Answer<S>, Reply> {
+    if !store.exists()? {
+        return Err(Reply::repository_not_found());
+    }
+    let refusal = |message: String| {
+        Ok(upload_pack::Answer::Negotiation(upload_pack::err_line(
+            &message,
+        )))
+    };
+    match upload_pack::serve_v2(store, body, limits) {
+        Ok(answer) => Ok(answer),
+        Err(Failure::Refused(message)) => refusal(message),
+        Err(Failure::Bad(BadRequest::OverLimit(over))) => refusal(format!("upload-pack: {over}")),
+        Err(Failure::Bad(bad)) => Err(bad.into()),
+        Err(Failure::Store(e)) => Err(e.into()),
+    }
 }
 
 /// The reply to a push, from what receive-pack made of its body.

@@ -3,6 +3,7 @@
 
 pub mod advertise;
 pub mod capabilities;
+pub mod v2;
 
 use crate::format::pktline::PktError;
 use crate::limits::OverLimit;

@@ -15,6 +15,39 @@ pub struct Ref {
     pub peeled: Option<ObjectId>,
 }
 
+fn ref_rows(rows: &[Vec<Value>]) -> Result<Vec<Ref>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            Ok(Ref {
+                name: row[0].as_str().unwrap_or_default().to_string(),
+                id: row_id(&row[1])?,
+                peeled: match row[2] {
+                    Value::Null => None,
+                    ref v => Some(row_id(v)?),
+                },
+            })
+        })
+        .collect()
+}
+
+/// The least string greater than every string that starts with `prefix`: its last code
+/// point raised by one (code points that cannot be raised dropped first); None when there
+/// is none (an empty prefix, or one of the greatest code point only).
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 impl<S: Sql> Store<S> {
     /// The ref HEAD points at, or None for a repository never pushed to.
     pub fn head_target(&self) -> Result<Option<String>, StoreError> {
@@ -35,21 +68,36 @@ impl<S: Sql> Store<S> {
     /// All refs, sorted by name (byte order, as git sorts them).
     pub fn refs(&self) -> Result<Vec<Ref>, StoreError> {
         let rows = self.exec("SELECT name, oid, peeled FROM refs", vec![])?;
-        let mut refs = rows
-            .iter()
-            .map(|row| {
-                Ok(Ref {
-                    name: row[0].as_str().unwrap_or_default().to_string(),
-                    id: row_id(&row[1])?,
-                    peeled: match row[2] {
-                        Value::Null => None,
-                        ref v => Some(row_id(v)?),
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut refs = ref_rows(&rows)?;
         refs.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Ok(refs)
+    }
+
+    /// The refs whose names start with `prefix`, sorted by name: one range of the names'
+    /// index, however many other refs there are.
+    pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<Ref>, StoreError> {
+        // Text compares as its bytes, and UTF-8 keeps the order of code points: the names
+        // that start with `prefix` are those from it up to (not including) `end`.
+        let rows = match prefix_end(prefix) {
+            Some(end) => self.exec(
+                "SELECT name, oid, peeled FROM refs WHERE name >= ?1 AND name < ?2 ORDER BY name",
+                vec![prefix.into(), end.into()],
+            )?,
+            None => self.exec(
+                "SELECT name, oid, peeled FROM refs WHERE name >= ? ORDER BY name",
+                vec![prefix.into()],
+            )?,
+        };
+        ref_rows(&rows)
+    }
+
+    /// One ref, if it exists.
+    pub fn find_ref(&self, name: &str) -> Result<Option<Ref>, StoreError> {
+        let rows = self.exec(
+            "SELECT name, oid, peeled FROM refs WHERE name = ?",
+            vec![name.into()],
+        )?;
+        Ok(ref_rows(&rows)?.pop())
     }
 
     /// The value of one ref.
@@ -111,5 +159,24 @@ impl<S: Sql> Store<S> {
             vec![],
         )?;
         Ok(rows.first().and_then(|r| r[0].as_str()).map(str::to_string))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn the_end_of_a_prefix_sorts_after_every_name_that_has_it() {
+        assert_eq!(prefix_end("refs/heads/").as_deref(), Some("refs/heads0"));
+        assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        let end = prefix_end("refs/tags/v").unwrap();
+        for name in ["refs/tags/v", "refs/tags/v1", "refs/tags/v\u{10FFFF}x"] {
+            assert!(name.as_bytes() < end.as_bytes(), "{name}");
+        }
+        assert!("refs/tags/w".as_bytes() >= end.as_bytes());
     }
 }

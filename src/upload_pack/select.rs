@@ -2,8 +2,9 @@
 //! written. Every rule that narrows a selection is decided here, the choice to copy the
 //! stored packs whole included, so a rule added later applies to full clones too.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use super::filter::Filter;
 use super::wants::Resolved;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::{PackId, HEADER_LEN};
@@ -22,13 +23,13 @@ pub struct Selection {
 
 /// What answers `resolved`: the commits of `plan` (the shallow plan, if any, else the
 /// difference between wants and haves) with the trees and blobs they bring, wanted trees and
-/// other objects, and with `include_tag` the tags of what is sent.
+/// other objects, and with `include-tag` the tags of what is sent; less what its filter
+/// leaves out.
 pub fn select<S: Sql>(
     store: &Store<S>,
     walker: &mut Walker<S>,
     resolved: &Resolved,
     plan: Option<CommitPlan>,
-    include_tag: bool,
 ) -> Result<Selection, StoreError> {
     if is_everything(resolved) {
         if let Some(whole) = whole_store(store)? {
@@ -43,22 +44,64 @@ pub fn select<S: Sql>(
             &resolved.client_shallow,
         )?,
     };
+    let depth = resolved.filter.as_ref().and_then(Filter::tree_depth);
     let mut skip: HashSet<ObjectId> = HashSet::new();
-    let mut objects = commit_objects(walker, &plan, &mut skip)?;
+    let mut objects = commit_objects(walker, &plan, &mut skip, depth)?;
     for tree in &resolved.want_trees {
-        walker.tree_objects(*tree, &[], &mut skip, &mut objects)?;
+        match depth {
+            Some(depth) => walker.tree_objects_within(*tree, depth, &mut skip, &mut objects)?,
+            None => walker.tree_objects(*tree, &[], &mut skip, &mut objects)?,
+        }
     }
-    for id in &resolved.extra {
+    for id in resolved.want_trees.iter().chain(&resolved.extra) {
         if skip.insert(*id) {
             objects.push(*id);
         }
     }
-    if include_tag {
+    if resolved.include_tag {
         objects.extend(tags_of(resolved, &objects, &mut skip));
     }
-    let pieces = in_storage_order(store, &objects)?;
+    let located = store.locate_many(&objects)?;
+    if let Some(filter) = &resolved.filter {
+        objects = filtered(store, resolved, filter, objects, &located)?;
+    }
+    let pieces = in_storage_order(&located, &objects)?;
     let count = pieces.len() as u32;
     Ok(Selection { pieces, count })
+}
+
+/// `objects` less those `filter` leaves out; what the client named in a want is kept
+/// whatever the filter says, as git keeps it.
+fn filtered<S: Sql>(
+    store: &Store<S>,
+    resolved: &Resolved,
+    filter: &Filter,
+    objects: Vec<ObjectId>,
+    located: &HashMap<ObjectId, Located>,
+) -> Result<Vec<ObjectId>, StoreError> {
+    let given: HashSet<&ObjectId> = (resolved.want_commits.iter())
+        .chain(&resolved.want_trees)
+        .chain(&resolved.extra)
+        .collect();
+    let kind = |id: &ObjectId| located.get(id).map(|l| l.kind);
+    let sizes = match filter.needs_sizes() {
+        true => {
+            let blobs: Vec<ObjectId> = objects
+                .iter()
+                .filter(|id| kind(id) == Some(ObjectType::Blob))
+                .copied()
+                .collect();
+            store.object_sizes(&blobs)?
+        }
+        false => HashMap::new(),
+    };
+    Ok(objects
+        .into_iter()
+        .filter(|id| match kind(id) {
+            Some(kind) if !given.contains(id) => filter.keeps(kind, sizes.get(id).copied()),
+            _ => true,
+        })
+        .collect())
 }
 
 /// Whether the stored packs can be sent whole: the fetch takes every stored object (it
@@ -66,25 +109,36 @@ pub fn select<S: Sql>(
 /// OFS_DELTA entries.
 fn is_everything(resolved: &Resolved) -> bool {
     resolved.ofs_delta
+        && resolved.filter.is_none()
         && resolved.common.is_empty()
         && resolved.client_shallow.is_empty()
         && !resolved.deepen.any()
         && resolved.refs.iter().all(|r| resolved.wants.contains(&r.id))
 }
 
-/// The commits of `plan` with their trees and blobs. When the client has some history, each
-/// commit's tree is compared with its parents' (those the client has and those being sent)
-/// so only what changed is read; a clone walks each tree once instead.
+/// The commits of `plan` with their trees and blobs (only those less than `depth` deep, when
+/// a filter says so). When the client has some history, each commit's tree is compared with
+/// its parents' (those the client has and those being sent) so only what changed is read; a
+/// clone walks each tree once instead.
 fn commit_objects<S: Sql>(
     walker: &mut Walker<S>,
     plan: &CommitPlan,
     skip: &mut HashSet<ObjectId>,
+    depth: Option<u32>,
 ) -> Result<Vec<ObjectId>, StoreError> {
     let mut objects = Vec::new();
     let known: HashSet<ObjectId> = plan.commits.iter().chain(&plan.edges).copied().collect();
     for commit in &plan.commits {
         if skip.insert(*commit) {
             objects.push(*commit);
+        }
+        if let Some(depth) = depth {
+            if depth == 0 {
+                continue;
+            }
+            let tree = walker.tree_of(commit)?;
+            walker.tree_objects_within(tree, depth, skip, &mut objects)?;
+            continue;
         }
         let mut bases = Vec::new();
         if !plan.edges.is_empty() {
@@ -151,11 +205,10 @@ fn whole_store<S: Sql>(store: &Store<S>) -> Result<Option<Selection>, StoreError
 }
 
 /// The objects as pieces in storage order, so stored delta bases come before their deltas.
-fn in_storage_order<S: Sql>(
-    store: &Store<S>,
+fn in_storage_order(
+    located: &HashMap<ObjectId, Located>,
     objects: &[ObjectId],
 ) -> Result<Vec<Piece>, StoreError> {
-    let located = store.locate_many(objects)?;
     let mut pieces: Vec<(ObjectId, ObjectType, Location)> = Vec::with_capacity(objects.len());
     for id in objects {
         let &Located { kind, location } = located.get(id).ok_or(StoreError::Missing {

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::filter::{BadFilter, Filter};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::rev_walk::Deepen;
 use crate::store::sql::Sql;
@@ -30,6 +31,12 @@ pub struct Fetch {
     /// `ofs-delta`: the client reads deltas that name their base by offset, as stored
     /// packs hold them.
     pub ofs_delta: bool,
+    /// `thin-pack`: deltas may name bases the client has instead of the pack.
+    pub thin_pack: bool,
+    /// `filter <spec>`, as sent.
+    pub filter: Option<String>,
+    /// `want-ref <name>` (protocol v2), in the order sent.
+    pub want_refs: Vec<String>,
 }
 
 /// A fetch resolved against the repository.
@@ -54,6 +61,12 @@ pub struct Resolved {
     pub have_types: HashMap<ObjectId, ObjectType>,
     /// The client's shallow commits.
     pub client_shallow: HashSet<ObjectId>,
+    /// What a partial clone leaves out.
+    pub filter: Option<Filter>,
+    /// The refs `want-ref` named, with their values, in the order named.
+    pub wanted_refs: Vec<(String, ObjectId)>,
+    /// Whether the tags of what is sent are sent too.
+    pub include_tag: bool,
 }
 
 /// Why a fetch is not answered with a pack: refusals are worded as git's upload-pack words
@@ -66,6 +79,15 @@ pub enum FetchError {
     /// A `deepen-not` that names no ref.
     #[error("upload-pack: deepen-not is not a ref: {0}")]
     DeepenNotRef(String),
+    /// A `want-ref` that names no ref.
+    #[error("unknown ref {0}")]
+    UnknownRef(String),
+    /// A `want-ref` named twice.
+    #[error("duplicate want-ref {0}")]
+    DuplicateWantRef(String),
+    /// A filter spec that is refused.
+    #[error(transparent)]
+    Filter(#[from] BadFilter),
     /// The repository's storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -78,7 +100,21 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
     if let Some(missing) = fetch.wants.iter().find(|id| !wanted.contains_key(id)) {
         return Err(FetchError::NotOurRef(*missing));
     }
+    let filter = fetch.filter.as_deref().map(Filter::parse).transpose()?;
     let refs = store.refs()?;
+    let head = match fetch.want_refs.iter().any(|name| name == "HEAD") {
+        true => store.head_target()?,
+        false => None,
+    };
+    let wanted_refs = want_refs(&refs, head.as_deref(), &fetch.want_refs)?;
+    let mut wants = fetch.wants.clone();
+    let mut named: HashSet<ObjectId> = wants.iter().copied().collect();
+    wants.extend(
+        wanted_refs
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| named.insert(*id)),
+    );
     let deepen = Deepen {
         depth: fetch.depth,
         since: fetch.since,
@@ -86,7 +122,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         not: deepen_not(&refs, &fetch.deepen_not)?,
     };
     let mut resolved = Resolved {
-        wants: fetch.wants.clone(),
+        wants: wants.clone(),
         ofs_delta: fetch.ofs_delta,
         refs,
         deepen,
@@ -96,9 +132,12 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         common: Vec::new(),
         have_types: HashMap::new(),
         client_shallow: fetch.client_shallow.iter().copied().collect(),
+        filter,
+        wanted_refs,
+        include_tag: fetch.include_tag,
     };
     // Wanted tags are sent along with what they tag.
-    for id in &fetch.wants {
+    for id in &wants {
         let peeled = reader.peel(*id)?;
         resolved.extra.extend(peeled.tags);
         match peeled.kind {
@@ -115,6 +154,31 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         .copied()
         .collect();
     Ok(resolved)
+}
+
+/// The values of the refs `want-ref` names, each named once; `HEAD` is the ref it points at,
+/// `head`.
+fn want_refs(
+    refs: &[Ref],
+    head: Option<&str>,
+    names: &[String],
+) -> Result<Vec<(String, ObjectId)>, FetchError> {
+    let mut wanted: Vec<(String, ObjectId)> = Vec::with_capacity(names.len());
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(FetchError::DuplicateWantRef(name.clone()));
+        }
+        let full = match name.as_str() {
+            "HEAD" => head.unwrap_or_default(),
+            name => name,
+        };
+        let found = refs
+            .binary_search_by(|r| r.name.as_bytes().cmp(full.as_bytes()))
+            .map_err(|_| FetchError::UnknownRef(name.clone()))?;
+        wanted.push((name.clone(), refs[found].id));
+    }
+    Ok(wanted)
 }
 
 /// The commits `deepen-not` names: a full ref name, or a branch or tag name, peeled.

@@ -189,6 +189,12 @@ impl Repo {
 
     /// Runs git with `stdin`, returns stdout; panics on failure.
     pub fn git_with(&self, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        self.git_env(&[], args, stdin)
+    }
+
+    /// Runs git with `stdin` and the environment variables `env`, returns stdout; panics on
+    /// failure.
+    pub fn git_env(&self, env: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> Vec<u8> {
         let tick = self.tick.get() + 1;
         self.tick.set(tick);
         let date = format!("{} +0000", 1_700_000_000 + tick * 60);
@@ -209,6 +215,7 @@ impl Repo {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_DATE", &date)
             .env("GIT_COMMITTER_DATE", &date)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,451 @@
+//! Protocol v2 (`ls-refs`, `fetch`, `object-info`) and partial clone filters over the real
+//! store schema on SQLite, each answer compared with what git's own `upload-pack` answers to
+//! the same request from the same repository.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use git_on_durable_objects::format::pktline::{self, Pkt};
+use git_on_durable_objects::limits::Limits;
+use git_on_durable_objects::store::Store;
+use git_on_durable_objects::upload_pack::{self, Answer};
+
+/// What git's upload-pack needs to serve what we advertise.
+const GIT_CONFIG: &[&str] = &[
+    "-c",
+    "uploadpack.allowFilter=true",
+    "-c",
+    "uploadpack.allowRefInWant=true",
+    "-c",
+    "uploadpack.allowSidebandAll=true",
+    "-c",
+    "transfer.advertiseObjectInfo=true",
+];
+
+fn pushed() -> (Repo, Store<Db>) {
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    (repo, store)
+}
+
+/// A v2 request: `command=<command>`, the client's capabilities, a delimiter, `args`, a flush.
+fn request(command: &str, args: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    pktline::write_str(&mut out, &format!("command={command}\n"));
+    pktline::write_str(&mut out, "agent=git/2.47.3\n");
+    pktline::write_str(&mut out, "object-format=sha1\n");
+    out.extend_from_slice(b"0001");
+    for arg in args {
+        pktline::write_str(&mut out, &format!("{arg}\n"));
+    }
+    out.extend_from_slice(pktline::FLUSH);
+    out
+}
+
+/// Our answer to `body`, negotiation and pack, as sent.
+fn ours(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
+    let mut response = Vec::new();
+    match upload_pack::serve_v2(store, body, &Limits::default()).unwrap() {
+        Answer::Negotiation(bytes) => response = bytes,
+        Answer::Pack(prefix, pack) => {
+            response.extend_from_slice(&prefix);
+            for piece in *pack {
+                response.extend_from_slice(&piece.unwrap());
+            }
+        }
+    }
+    response
+}
+
+/// What git's own upload-pack answers to `body` in protocol v2 over stateless HTTP.
+fn theirs(repo: &Repo, body: &[u8]) -> Vec<u8> {
+    let mut args = GIT_CONFIG.to_vec();
+    args.extend(["upload-pack", "--stateless-rpc", "."]);
+    repo.git_env(&[("GIT_PROTOCOL", "version=2")], &args, body)
+}
+
+/// The response's packets: text lines (newline and any side-band 1 prefix dropped), `0001`
+/// and `0000`; the pack and progress are left out.
+fn packets(body: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some((pkt, len)) = pktline::decode(&body[pos..]).unwrap() {
+        pos += len;
+        match pkt {
+            Pkt::Flush => out.push("0000".into()),
+            Pkt::Delim => out.push("0001".into()),
+            Pkt::ResponseEnd => out.push("0002".into()),
+            Pkt::Data(data) => match data.first() {
+                Some(1)
+                    if !data[1..].starts_with(b"PACK")
+                        && out.last().map(String::as_str) != Some("packfile") =>
+                {
+                    out.push(String::from_utf8_lossy(&data[1..]).trim_end().into())
+                }
+                Some(1..=3) => {}
+                _ => out.push(String::from_utf8_lossy(data).trim_end().into()),
+            },
+        }
+    }
+    out
+}
+
+/// The pack in a response: side-band 1 after the `packfile` line.
+fn pack_of(body: &[u8]) -> Vec<u8> {
+    let mut pack = Vec::new();
+    let mut in_pack = false;
+    let mut pos = 0;
+    while let Some((pkt, len)) = pktline::decode(&body[pos..]).unwrap() {
+        pos += len;
+        if let Pkt::Data(data) = pkt {
+            let line = data
+                .strip_prefix(b"\x01")
+                .filter(|_| !in_pack)
+                .unwrap_or(data);
+            match line {
+                b"packfile\n" => in_pack = true,
+                [1, rest @ ..] if in_pack => pack.extend_from_slice(rest),
+                [3, rest @ ..] => panic!("{}", String::from_utf8_lossy(rest)),
+                _ => {}
+            }
+        }
+    }
+    pack
+}
+
+/// The objects of the pack in a response, as git indexes them.
+fn pack_objects(body: &[u8]) -> BTreeSet<String> {
+    let pack = pack_of(body);
+    if pack.is_empty() {
+        return BTreeSet::new();
+    }
+    let into = Repo::new();
+    let name = into.git_with(&["index-pack", "--stdin"], &pack);
+    let name = String::from_utf8(name).unwrap();
+    let idx = into.path().join(".git/objects/pack").join(format!(
+        "pack-{}.idx",
+        name.trim().trim_start_matches("pack\t")
+    ));
+    let listing = into.git_with(&["show-index"], &std::fs::read(idx).unwrap());
+    String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_advertisement_is_gits_but_for_the_agent() {
+    let repo = history_repo();
+    let mut args = GIT_CONFIG.to_vec();
+    args.extend(["upload-pack", "--advertise-refs", "--stateless-rpc", "."]);
+    let theirs = repo.git_env(&[("GIT_PROTOCOL", "version=2")], &args, b"");
+    let without_agent = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| !l.starts_with("agent="))
+            .collect()
+    };
+    assert_eq!(
+        without_agent(packets(&upload_pack::advertise_v2())),
+        without_agent(packets(&theirs))
+    );
+    assert!(packets(&upload_pack::advertise_v2())
+        .contains(&format!("agent={}", git_on_durable_objects::AGENT)));
+}
+
+#[test]
+fn ls_refs_answers_as_git_does() {
+    let (repo, store) = pushed();
+    for args in [
+        &[][..],
+        &["peel", "symrefs"],
+        &[
+            "symrefs",
+            "peel",
+            "unborn",
+            "ref-prefix HEAD",
+            "ref-prefix refs/heads/",
+            "ref-prefix refs/tags/",
+        ],
+        &["ref-prefix refs/heads/"],
+        &["peel", "ref-prefix refs/tags/"],
+        &[
+            "ref-prefix refs/heads/ma",
+            "ref-prefix refs/heads/main",
+            "ref-prefix refs/tags/v1",
+        ],
+        &["ref-prefix refs/nothing/"],
+        &[
+            "ref-prefix main",
+            "ref-prefix refs/main",
+            "ref-prefix refs/tags/main",
+            "ref-prefix refs/heads/main",
+        ],
+    ] {
+        let body = request("ls-refs", args);
+        assert_eq!(
+            packets(&ours(&store, &body)),
+            packets(&theirs(&repo, &body)),
+            "{args:?}"
+        );
+    }
+    // HEAD naming a branch that does not exist: `unborn` with `symrefs` says where it points.
+    store.set_head_target("refs/heads/none").unwrap();
+    repo.git(&["symbolic-ref", "HEAD", "refs/heads/none"]);
+    for args in [&["symrefs", "unborn"][..], &["unborn"], &["symrefs"]] {
+        let body = request("ls-refs", args);
+        assert_eq!(
+            packets(&ours(&store, &body)),
+            packets(&theirs(&repo, &body)),
+            "{args:?}"
+        );
+    }
+}
+
+/// The packets of a `fetch` answer, the lines of `wanted-refs` sorted: git lists them in the
+/// order of a hash map.
+fn fetch_packets(body: &[u8]) -> Vec<String> {
+    let mut packets = packets(body);
+    if let Some(start) = packets.iter().position(|p| p == "wanted-refs") {
+        let end = start + packets[start..].iter().position(|p| p == "0001").unwrap();
+        packets[start + 1..end].sort();
+    }
+    packets
+}
+
+/// Our answer and git's to a fetch with `args`: the same packets and the same objects.
+fn same_fetch(repo: &Repo, store: &Store<Db>, args: &[&str]) -> BTreeSet<String> {
+    let body = request("fetch", args);
+    let (ours, theirs) = (ours(store, &body), theirs(repo, &body));
+    assert_eq!(fetch_packets(&ours), fetch_packets(&theirs), "{args:?}");
+    let objects = pack_objects(&ours);
+    assert_eq!(objects, pack_objects(&theirs), "{args:?}");
+    objects
+}
+
+#[test]
+fn fetch_negotiates_as_git_does() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~3"]);
+    let older = repo.git(&["rev-parse", "main~5"]);
+    let unknown = "1111111111111111111111111111111111111111";
+    let want = format!("want {main}");
+    let (have_old, have_older) = (format!("have {old}"), format!("have {older}"));
+    let have_unknown = format!("have {unknown}");
+    // Nothing in common: NAK and a flush.
+    same_fetch(&repo, &store, &[&want, &have_unknown]);
+    // Enough in common: ACKs, ready, and the pack.
+    same_fetch(
+        &repo,
+        &store,
+        &[&want, &have_unknown, &have_old, &have_older, "ofs-delta"],
+    );
+    // The client waits for done: ACKs without ready.
+    same_fetch(&repo, &store, &[&want, &have_old, "wait-for-done"]);
+    // done: no acknowledgments, straight to the pack.
+    same_fetch(&repo, &store, &[&want, &have_old, "done", "ofs-delta"]);
+    // Every line in side-band 1.
+    same_fetch(
+        &repo,
+        &store,
+        &[&want, &have_old, "sideband-all", "no-progress"],
+    );
+}
+
+#[test]
+fn fetch_sends_what_git_sends() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let topic = repo.git(&["rev-parse", "topic"]);
+    let old = repo.git(&["rev-parse", "main~3"]);
+    let (want_main, want_topic) = (format!("want {main}"), format!("want {topic}"));
+    let have_old = format!("have {old}");
+    let full = same_fetch(
+        &repo,
+        &store,
+        &[&want_main, &want_topic, "done", "ofs-delta"],
+    );
+    assert!(full.len() > 100);
+    same_fetch(&repo, &store, &[&want_main, &have_old, "done"]);
+    same_fetch(
+        &repo,
+        &store,
+        &["want-ref refs/heads/topic", "want-ref HEAD", "done"],
+    );
+    same_fetch(
+        &repo,
+        &store,
+        &[&want_main, "deepen 1", "done", "no-progress"],
+    );
+    same_fetch(
+        &repo,
+        &store,
+        &[&want_main, "deepen 3", "deepen-relative", "done"],
+    );
+    same_fetch(&repo, &store, &[&want_main, "deepen-not v1.0", "done"]);
+    same_fetch(
+        &repo,
+        &store,
+        &[&want_main, "include-tag", "deepen 40", "done"],
+    );
+}
+
+#[test]
+fn filters_leave_out_what_git_leaves_out() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let want = format!("want {main}");
+    let full = same_fetch(&repo, &store, &[&want, "done"]);
+    let mut sizes = Vec::new();
+    for spec in [
+        "blob:none",
+        "blob:limit=100",
+        "blob:limit=1k",
+        "tree:0",
+        "tree:1",
+        "tree:2",
+        "object:type=blob",
+        "object:type=tree",
+        "object:type=commit",
+        "combine:blob:none+tree:2",
+        "combine:blob%3Alimit%3D200+object%3Atype%3Dblob",
+    ] {
+        let filter = format!("filter {spec}");
+        let objects = same_fetch(&repo, &store, &[&want, &filter, "done"]);
+        assert!(objects.len() < full.len(), "{spec}");
+        sizes.push(objects.len());
+    }
+    assert!(
+        sizes.iter().collect::<BTreeSet<_>>().len() > 6,
+        "filters differ: {sizes:?}"
+    );
+    // What a lazy fetch after `clone --filter=blob:none` asks: blobs by id, no filter. A
+    // filter never leaves out what is named in a want.
+    let blobs: Vec<String> = repo
+        .git(&["ls-tree", "-r", "--format=%(objectname)", "main"])
+        .lines()
+        .take(5)
+        .map(|id| format!("want {id}"))
+        .collect();
+    let mut args: Vec<&str> = blobs.iter().map(String::as_str).collect();
+    args.extend(["filter blob:none", "done"]);
+    assert_eq!(same_fetch(&repo, &store, &args).len(), 5);
+}
+
+#[test]
+fn refusals_are_err_lines_in_gits_words() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let want = format!("want {main}");
+    let refused = |body: Vec<u8>| match upload_pack::serve_v2(&store, &body, &Limits::default()) {
+        Err(upload_pack::Failure::Refused(message)) => message,
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("an answer"),
+    };
+    assert_eq!(
+        refused(request("fetch", &["want-ref refs/heads/nothing", "done"])),
+        "unknown ref refs/heads/nothing"
+    );
+    assert_eq!(
+        refused(request(
+            "fetch",
+            &["want-ref HEAD", "want-ref HEAD", "done"]
+        )),
+        "duplicate want-ref HEAD"
+    );
+    assert_eq!(
+        refused(request("fetch", &[&want, "filter blob:nothing", "done"])),
+        "invalid filter-spec 'blob:nothing'"
+    );
+    assert_eq!(
+        refused(request(
+            "fetch",
+            &[&want, "filter sparse:oid=main:.sparse", "done"]
+        )),
+        "filter 'sparse:oid' not supported"
+    );
+    assert_eq!(
+        refused(request("fetch", &[&want, "packfile-uris https", "done"])),
+        "unexpected line: 'packfile-uris https'"
+    );
+    assert_eq!(
+        refused(request(
+            "fetch",
+            &["want 1111111111111111111111111111111111111111", "done"]
+        )),
+        "upload-pack: not our ref 1111111111111111111111111111111111111111"
+    );
+    assert_eq!(refused(request("push", &[])), "invalid command 'push'");
+    assert_eq!(
+        refused(request("ls-refs", &["bogus"])),
+        "unexpected line: 'bogus'"
+    );
+    // A flush alone ends a session: no answer.
+    assert!(ours(&store, pktline::FLUSH).is_empty());
+}
+
+#[test]
+fn object_info_answers_as_git_does() {
+    let (repo, store) = pushed();
+    let blob = repo.git(&["rev-parse", "main:notes.txt"]);
+    let tree = repo.git(&["rev-parse", "main^{tree}"]);
+    let (blob, tree) = (format!("oid {blob}"), format!("oid {tree}"));
+    let unknown = "oid 1111111111111111111111111111111111111111";
+    for args in [&["size", &blob, &tree, unknown][..], &[&blob], &["size"]] {
+        let body = request("object-info", args);
+        assert_eq!(
+            packets(&ours(&store, &body)),
+            packets(&theirs(&repo, &body)),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn filters_work_in_protocol_v0_too() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    for spec in ["blob:none", "tree:1", "blob:limit=1k"] {
+        let filter = format!("filter {spec}");
+        let body = upload_request(
+            std::slice::from_ref(&main),
+            "side-band-64k ofs-delta filter",
+            &[filter],
+            &[],
+            true,
+        );
+        let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
+        let mut response = Vec::new();
+        match upload_pack::serve(&store, request).unwrap() {
+            Answer::Pack(prefix, pack) => {
+                response.extend_from_slice(&prefix);
+                for piece in *pack {
+                    response.extend_from_slice(&piece.unwrap());
+                }
+            }
+            Answer::Negotiation(_) => panic!("a pack"),
+        }
+        let mut args = GIT_CONFIG.to_vec();
+        args.extend(["upload-pack", "--stateless-rpc", "."]);
+        let theirs = repo.git_with(&args, &body);
+        let objects = |body: &[u8]| pack_objects_v0(&split_response(body).unwrap().1);
+        assert_eq!(objects(&response), objects(&theirs), "{spec}");
+    }
+}
+
+fn pack_objects_v0(pack: &[u8]) -> BTreeSet<String> {
+    let mut framed = Vec::new();
+    pktline::write_str(&mut framed, "packfile\n");
+    for piece in pack.chunks(60000) {
+        pktline::write(&mut framed, &[&[1u8][..], piece].concat());
+    }
+    pack_objects(&framed)
+}
