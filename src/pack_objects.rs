@@ -12,7 +12,7 @@ use sha1::{Digest, Sha1};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::{self, EntryKind, ObjectSink, Scratch, MAX_HELD};
 use crate::format::pktline::{Band, SideBand};
-use crate::format::zlib;
+use crate::format::{diff_delta, zlib};
 use crate::store::sql::Sql;
 use crate::store::{ChunkWriter, Location, ObjectReader, PackFile, ScratchRows, StoreError};
 
@@ -28,6 +28,16 @@ pub enum Piece {
         start: u64,
         /// The offset just past the last entry copied.
         end: u64,
+    },
+    /// A blob sent as a delta of `base`, an object the client has (a thin pack), when the
+    /// delta is small enough to be worth it; else as [`Piece::Object`] would send it.
+    Thin {
+        /// The blob.
+        id: ObjectId,
+        /// Where it is stored.
+        location: Location,
+        /// The client's object it is a delta of.
+        base: ObjectId,
     },
     /// One object, copied from its stored entry or written anew.
     Object {
@@ -58,6 +68,15 @@ const BATCH: usize = 256 * 1024;
 /// levels of its delta chain).
 const DEFLATED: u8 = 2;
 
+/// Counts for git's closing progress line: entries written as deltas, and stored entries
+/// copied (and how many of them are deltas).
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    deltas: u32,
+    reused: u32,
+    reused_deltas: u32,
+}
+
 /// Bytes being copied into the pack from a stored file, a piece per row.
 #[derive(Clone, Copy, Debug)]
 struct Copying {
@@ -83,6 +102,8 @@ pub struct PackStream<S: Sql> {
     written_ids: HashMap<ObjectId, u64>,
     /// Reused for every object rebuilt: making one costs more than deflating a small object.
     deflater: zlib::Deflater,
+    /// What the closing progress line reports.
+    tally: Tally,
     started: bool,
     finished: bool,
 }
@@ -102,6 +123,7 @@ impl<S: Sql> PackStream<S> {
             written: HashMap::new(),
             written_ids: HashMap::new(),
             deflater: zlib::Deflater::new(),
+            tally: Tally::default(),
             started: false,
             finished: false,
         }
@@ -142,6 +164,7 @@ impl<S: Sql> PackStream<S> {
                 Piece::Object { id, kind, location } => {
                     self.write_object(out, id, kind, location)?;
                 }
+                Piece::Thin { id, location, base } => self.write_thin(out, id, location, base)?,
             }
         }
         Ok(())
@@ -194,6 +217,10 @@ impl<S: Sql> PackStream<S> {
             };
             self.written.insert((pack, stored), (offset, id));
             if let Some(entry_kind) = reused {
+                let delta = !matches!(entry_kind, EntryKind::Whole(_));
+                self.tally.reused += 1;
+                self.tally.reused_deltas += delta as u32;
+                self.tally.deltas += delta as u32;
                 let head = pack::encode_entry_header(entry_kind, header.size, offset);
                 self.emit(out, &head);
                 self.copying = Some(Copying {
@@ -206,6 +233,31 @@ impl<S: Sql> PackStream<S> {
             }
         }
         self.rebuild(out, id, kind, location)?;
+        self.written_ids.insert(id, offset);
+        Ok(())
+    }
+
+    /// Writes a blob as a delta of `base`, if that takes at most half its size.
+    fn write_thin(
+        &mut self,
+        out: &mut Vec<u8>,
+        id: ObjectId,
+        location: Location,
+        base: ObjectId,
+    ) -> Result<(), StoreError> {
+        let target = self.reader.read_at(&id, ObjectType::Blob, location)?.data;
+        let delta = match self.reader.read(&base)? {
+            Some(base) => diff_delta::encode(&base.data, &target, target.len() / 2),
+            None => None,
+        };
+        let Some(delta) = delta else {
+            return self.write_object(out, id, ObjectType::Blob, location);
+        };
+        let offset = self.offset;
+        let head = pack::encode_entry_header(EntryKind::RefDelta(base), delta.len() as u64, offset);
+        self.emit(out, &head);
+        self.emit(out, &zlib::deflate(&delta));
+        self.tally.deltas += 1;
         self.written_ids.insert(id, offset);
         Ok(())
     }
@@ -311,10 +363,14 @@ impl<S: Sql> Iterator for PackStream<S> {
         if self.finished {
             return None;
         }
+        let side_band = self.options.side_band;
+        let progress = self.options.progress && side_band != SideBand::None;
+        let mut out = Vec::with_capacity(BATCH + 64 * 1024);
+        if progress && !self.started {
+            side_band.write(&mut out, Band::Progress, self.opening().as_bytes());
+        }
         let mut data = Vec::with_capacity(BATCH + 64 * 1024);
         let result = self.fill(&mut data);
-        let side_band = self.options.side_band;
-        let mut out = Vec::with_capacity(data.len() + data.len() / 8000 + 16);
         side_band.write(&mut out, Band::Data, &data);
         if let Err(e) = result {
             self.finished = true;
@@ -325,12 +381,39 @@ impl<S: Sql> Iterator for PackStream<S> {
             return Some(Ok(out));
         }
         if self.finished && side_band != SideBand::None {
-            if self.options.progress {
-                let note = format!("Total {} objects, {} bytes\n", self.count, self.offset + 20);
-                side_band.write(&mut out, Band::Progress, note.as_bytes());
+            if progress {
+                side_band.write(&mut out, Band::Progress, self.closing().as_bytes());
             }
             out.extend_from_slice(crate::format::pktline::FLUSH);
         }
         Some(Ok(out))
+    }
+}
+
+impl<S: Sql> PackStream<S> {
+    /// The progress lines before the pack, as git's `pack-objects` ends its counting ones
+    /// (the selection is made before the answer starts, so only the final state is shown).
+    fn opening(&self) -> String {
+        let n = self.count;
+        format!("Enumerating objects: {n}, done.\nCounting objects: 100% ({n}/{n}), done.\n")
+    }
+
+    /// The progress line after the pack, in git's words; objects copied inside whole stored
+    /// packs are `pack-reused`.
+    fn closing(&self) -> String {
+        let Tally {
+            deltas,
+            reused,
+            reused_deltas,
+        } = self.tally;
+        let one_by_one = self
+            .pieces
+            .iter()
+            .filter(|p| !matches!(p, Piece::Entries { .. }));
+        let pack_reused = self.count.saturating_sub(one_by_one.count() as u32);
+        format!(
+            "Total {} (delta {deltas}), reused {reused} (delta {reused_deltas}), pack-reused {pack_reused}\n",
+            self.count
+        )
     }
 }

@@ -429,6 +429,39 @@ impl<'r, S: Sql> Walker<'r, S> {
         Ok(())
     }
 
+    /// The blobs of tree `new` that replace another blob at the same path in tree `old`,
+    /// with the one they replace: the bases a thin pack's deltas can name. Only directories
+    /// that differ are read; at most `limit` pairs are added to `out`.
+    pub fn changed_blobs(
+        &mut self,
+        new: ObjectId,
+        old: ObjectId,
+        limit: usize,
+        out: &mut Vec<(ObjectId, ObjectId)>,
+    ) -> Result<(), StoreError> {
+        let mut stack = vec![(new, old)];
+        while let Some((new, old)) = stack.pop() {
+            if new == old {
+                continue;
+            }
+            let (new_data, old_data) = (self.read_tree(&new)?, self.read_tree(&old)?);
+            let old_entries = by_name(&old_data).map_err(|why| corrupt_tree(old, why))?;
+            for entry in object::tree_entries(&new_data).map_err(|why| corrupt_tree(new, why))? {
+                let Some(was) = old_entries.get(entry.name).filter(|was| was.id != entry.id) else {
+                    continue;
+                };
+                match (entry.kind, was.kind) {
+                    (TreeEntryKind::Tree, TreeEntryKind::Tree) => stack.push((entry.id, was.id)),
+                    (TreeEntryKind::Blob, TreeEntryKind::Blob) if out.len() < limit => {
+                        out.push((entry.id, was.id))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn read_tree(&self, id: &ObjectId) -> Result<Rc<Vec<u8>>, StoreError> {
         match self.reader.read(id)? {
             Some(Object {

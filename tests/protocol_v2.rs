@@ -449,3 +449,80 @@ fn pack_objects_v0(pack: &[u8]) -> BTreeSet<String> {
     }
     pack_objects(&framed)
 }
+
+#[test]
+fn a_thin_fetch_of_a_one_line_change_sends_a_delta_as_git_does() {
+    let repo = Repo::new();
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("line {i:05} of a large text file, long enough\n"));
+    }
+    repo.write("large.txt", text.as_bytes());
+    let old = repo.commit("a 1 MB file");
+    repo.write(
+        "large.txt",
+        text.replace("line 12345 ", "line 12345 changed ")
+            .as_bytes(),
+    );
+    let new = repo.commit("one line changed");
+    let (store, _db) = store(1 << 20);
+    let (lines, _) = push_all(&store, &repo, "report-status", 1 << 20);
+    assert_eq!(lines[0], "unpack ok");
+    let (want, have) = (format!("want {new}"), format!("have {old}"));
+    let body = request("fetch", &[&want, &have, "thin-pack", "ofs-delta", "done"]);
+    let (thin, gits) = (
+        pack_of(&ours(&store, &body)),
+        pack_of(&theirs(&repo, &body)),
+    );
+    println!("thin pack: ours {} bytes, git's {}", thin.len(), gits.len());
+    assert!(thin.len() < 1000, "a thin pack of {} bytes", thin.len());
+    assert!(
+        thin.len() < gits.len() * 2,
+        "ours {} bytes, git's {}",
+        thin.len(),
+        gits.len()
+    );
+    // The client completes it with the base it has.
+    let client = Repo::new();
+    client.git_with(&["index-pack", "--stdin"], &repo.pack(&[&old], &[]));
+    client.git_with(&["index-pack", "--stdin", "--fix-thin"], &thin);
+    client.git(&["update-ref", "refs/heads/main", &new]);
+    client.git(&["fsck", "--full", "--strict"]);
+    // Without thin-pack, the new version goes whole.
+    let body = request("fetch", &[&want, &have, "ofs-delta", "done"]);
+    let whole = pack_of(&ours(&store, &body));
+    assert!(whole.len() > 20 * thin.len(), "{} bytes", whole.len());
+}
+
+/// The progress text (side-band 2) of a response.
+fn progress(body: &[u8]) -> String {
+    let mut text = String::new();
+    let mut pos = 0;
+    while let Some((pkt, len)) = pktline::decode(&body[pos..]).unwrap() {
+        pos += len;
+        if let Pkt::Data([2, rest @ ..]) = pkt {
+            text.push_str(&String::from_utf8_lossy(rest));
+        }
+    }
+    text
+}
+
+#[test]
+fn progress_is_shown_as_git_shows_it_unless_asked_not_to() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~3"]);
+    let (want, have) = (format!("want {main}"), format!("have {old}"));
+    let body = request("fetch", &[&want, &have, "done", "ofs-delta"]);
+    let count = pack_objects(&ours(&store, &body)).len();
+    let shown = progress(&ours(&store, &body));
+    assert!(
+        shown.starts_with(&format!(
+            "Enumerating objects: {count}, done.\nCounting objects: 100% ({count}/{count}), done.\n"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("Total {count} (delta ")), "{shown}");
+    let body = request("fetch", &[&want, &have, "done", "no-progress"]);
+    assert_eq!(progress(&ours(&store, &body)), "");
+}

@@ -3,6 +3,7 @@
 
 pub mod date;
 pub mod delta;
+pub mod diff_delta;
 pub mod idx;
 pub mod loose;
 pub mod object;

@@ -65,9 +65,65 @@ pub fn select<S: Sql>(
     if let Some(filter) = &resolved.filter {
         objects = filtered(store, resolved, filter, objects, &located)?;
     }
-    let pieces = in_storage_order(&located, &objects)?;
+    let mut pieces = in_storage_order(&located, &objects)?;
+    if resolved.thin_pack && !plan.edges.is_empty() {
+        thin(store, walker, &plan, &mut pieces)?;
+    }
     let count = pieces.len() as u32;
     Ok(Selection { pieces, count })
+}
+
+/// Blobs smaller than this are sent whole: a delta would save little.
+const THIN_MIN: u64 = 64;
+/// Blobs larger than this are sent whole: a delta holds both versions and an index in memory.
+const THIN_MAX: u64 = 4 << 20;
+/// Bytes of blobs one fetch makes deltas of, at most: each costs reading both versions.
+const THIN_BUDGET: u64 = 64 << 20;
+/// Pairs of versions looked at, at most.
+const THIN_PAIRS: usize = 10_000;
+
+/// Makes thin deltas of the blobs in `pieces` that replace a blob at the same path between a
+/// sent commit and a parent the client has (an edge of the walk), as git's thin packs do:
+/// a one-line change to a large file then costs bytes, not the file.
+fn thin<S: Sql>(
+    store: &Store<S>,
+    walker: &mut Walker<S>,
+    plan: &CommitPlan,
+    pieces: &mut [Piece],
+) -> Result<(), StoreError> {
+    let edges: HashSet<&ObjectId> = plan.edges.iter().collect();
+    let mut pairs = Vec::new();
+    for commit in &plan.commits {
+        for parent in walker.parents(commit)? {
+            if edges.contains(&parent) && pairs.len() < THIN_PAIRS {
+                let (new, old) = (walker.tree_of(commit)?, walker.tree_of(&parent)?);
+                walker.changed_blobs(new, old, THIN_PAIRS, &mut pairs)?;
+            }
+        }
+    }
+    let ids: Vec<ObjectId> = pairs.iter().flat_map(|&(new, old)| [new, old]).collect();
+    let sizes = store.object_sizes(&ids)?;
+    let fits = |id: &ObjectId| {
+        sizes
+            .get(id)
+            .is_some_and(|s| (THIN_MIN..=THIN_MAX).contains(s))
+    };
+    let mut bases: HashMap<ObjectId, ObjectId> = HashMap::new();
+    let mut budget = THIN_BUDGET;
+    for (new, old) in pairs {
+        if fits(&new) && fits(&old) && !bases.contains_key(&new) && sizes[&new] <= budget {
+            budget -= sizes[&new];
+            bases.insert(new, old);
+        }
+    }
+    for piece in pieces.iter_mut() {
+        if let Piece::Object { id, location, .. } = *piece {
+            if let Some(&base) = bases.get(&id) {
+                *piece = Piece::Thin { id, location, base };
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `objects` less those `filter` leaves out; what the client named in a want is kept

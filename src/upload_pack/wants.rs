@@ -67,6 +67,8 @@ pub struct Resolved {
     pub wanted_refs: Vec<(String, ObjectId)>,
     /// Whether the tags of what is sent are sent too.
     pub include_tag: bool,
+    /// Whether deltas may name bases the client has.
+    pub thin_pack: bool,
 }
 
 /// Why a fetch is not answered with a pack: refusals are worded as git's upload-pack words
@@ -135,6 +137,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         filter,
         wanted_refs,
         include_tag: fetch.include_tag,
+        thin_pack: fetch.thin_pack,
     };
     // Wanted tags are sent along with what they tag.
     for id in &wants {
