@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: native unit and service tests (cargo test), then the end-to-end suite with
 # the real git CLI and isomorphic-git against the real Worker under wrangler dev (started with a
-# random admin token, which the suite pushes with), then the two ways a server runs without an
-# admin token (tests/e2e/modes.sh), then the same suite against git's own git http-backend
-# (tests/e2e/reference.sh), which shows that what the suite expects is git's behaviour.
+# random admin token, which the suite pushes with), once with git fetching in protocol v0 and
+# once in v2, then the two ways a server runs without an admin token (tests/e2e/modes.sh), then
+# the same suite, in both protocols, against git's own git http-backend (tests/e2e/reference.sh),
+# which shows that what the suite expects is git's behaviour.
 # Fails if any of them fails; prints each part's wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,10 +51,13 @@ for _ in $(seq 1 300); do
   sleep 1
 done
 curl -sf "http://127.0.0.1:$port/" >/dev/null || { cat "$log"; echo "wrangler dev did not start" >&2; exit 1; }
+# Once with git fetching in protocol v0 and once in v2 (section j speaks v2 in both).
 status=0
-started=$SECONDS
-bash tests/e2e/run.sh "http://127.0.0.1:$port" || status=$?
-echo "== end-to-end (wrangler dev): exit $status, $((SECONDS - started)) s"
+for protocol in 0 2; do
+  started=$SECONDS
+  E2E_PROTOCOL=$protocol bash tests/e2e/run.sh "http://127.0.0.1:$port" || status=$?
+  echo "== end-to-end (wrangler dev, protocol v$protocol): exit $status, $((SECONDS - started)) s"
+done
 if [ "$status" -ne 0 ]; then
   echo "---- wrangler dev log (last 60 lines)"
   tail -n 60 "$log"
@@ -66,9 +70,11 @@ bash tests/e2e/modes.sh || modes=$?
 
 echo "== end-to-end reference (git http-backend behind lighttpd)"
 reference=0
-started=$SECONDS
-env -u E2E_ADMIN_TOKEN bash tests/e2e/reference.sh || reference=$?
-echo "== end-to-end reference: exit $reference, $((SECONDS - started)) s"
+for protocol in 0 2; do
+  started=$SECONDS
+  env -u E2E_ADMIN_TOKEN E2E_PROTOCOL=$protocol bash tests/e2e/reference.sh || reference=$?
+  echo "== end-to-end reference (protocol v$protocol): exit $reference, $((SECONDS - started)) s"
+done
 if [ "$status" -ne 0 ] || [ "$modes" -ne 0 ] || [ "$reference" -ne 0 ]; then
   echo "end-to-end failed: against the Worker exit $status, without an admin token exit $modes, against git http-backend exit $reference" >&2
   exit 1

@@ -526,3 +526,15 @@ fn progress_is_shown_as_git_shows_it_unless_asked_not_to() {
     let body = request("fetch", &[&want, &have, "done", "no-progress"]);
     assert_eq!(progress(&ours(&store, &body)), "");
 }
+
+#[test]
+fn shallow_info_comes_before_wanted_refs_as_git_fetch_pack_reads_them() {
+    let (_, store) = pushed();
+    let body = request("fetch", &["want-ref refs/heads/main", "deepen 1", "done"]);
+    let answer = packets(&ours(&store, &body));
+    let at = |name: &str| answer.iter().position(|p| p == name).unwrap();
+    assert_eq!(answer[0], "shallow-info");
+    assert!(at("shallow-info") < at("wanted-refs") && at("wanted-refs") < at("packfile"));
+    assert_eq!(answer[at("wanted-refs") - 1], "0001");
+    assert_eq!(answer[at("packfile") - 1], "0001");
+}

@@ -1,8 +1,8 @@
 //! Protocol v2's `fetch` command (git's `upload_pack_v2`): one request names the wants, the
 //! haves and the options as arguments. Until the haves are enough, the answer is an
 //! `acknowledgments` section alone; then come the sections that end in the pack:
-//! `acknowledgments` with `ready` (unless the client said `done`), `wanted-refs`,
-//! `shallow-info` and `packfile`, each after a delimiter.
+//! `acknowledgments` with `ready` (unless the client said `done`), `shallow-info`,
+//! `wanted-refs` and `packfile`, each after a delimiter.
 
 use super::negotiate::Common;
 use super::request::{self, Request};
@@ -114,18 +114,20 @@ pub fn fetch<S: Sql>(store: &Store<S>, args: Args, limits: &Limits) -> Result<An
     {
         return Ok(Answer::Negotiation(writer.out));
     }
-    if !resolved.wanted_refs.is_empty() {
-        writer.line("wanted-refs\n");
-        for (name, id) in &resolved.wanted_refs {
-            writer.line(&format!("{id} {name}\n"));
-        }
-        writer.delim();
-    }
     let plan = shallow_plan(&mut walker, &resolved)?;
     if resolved.deepen.any() || !resolved.client_shallow.is_empty() {
         writer.line("shallow-info\n");
         for line in plan.iter().flat_map(shallow_lines) {
             writer.line(&line);
+        }
+        writer.delim();
+    }
+    // gitprotocol-v2 and git's fetch-pack read shallow-info before wanted-refs (git's
+    // upload-pack writes them the other way round, which its own client refuses).
+    if !resolved.wanted_refs.is_empty() {
+        writer.line("wanted-refs\n");
+        for (name, id) in &resolved.wanted_refs {
+            writer.line(&format!("{id} {name}\n"));
         }
         writer.delim();
     }

@@ -16,6 +16,8 @@
 #   E2E_OWNER  owner part of the repository URLs, default e2e
 #   E2E_KEEP   1 = keep the temporary directory (it is always kept when a check failed)
 #   E2E_TIMEOUT  seconds allowed to each git / isomorphic-git network command, default 600
+#   E2E_PROTOCOL  the protocol.version git fetches with (sections a-h), 0 or 2, default 2;
+#              scripts/test.sh runs the suite once with each. Section j speaks v2 in both.
 #   E2E_ADMIN_TOKEN  the admin token the server was started with (scripts/test.sh sets it). When
 #              set, every push of sections a-h authenticates with it: git through a credential
 #              helper in the suite's gitconfig (git asks it only after a 401, so reads, and git
@@ -59,7 +61,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=282
+EXPECTED=298
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -69,6 +71,8 @@ BASE=${1%/}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 REFERENCE=${E2E_REFERENCE:-0}
+PROTOCOL=${E2E_PROTOCOL:-2}
+case "$PROTOCOL" in 0 | 2) ;; *) echo "$0: E2E_PROTOCOL must be 0 or 2" >&2; exit 2 ;; esac
 SCALE=${E2E_SCALE:-1}
 OWNER=${E2E_OWNER:-e2e}
 RUN_ID=$(date +%Y%m%d%H%M%S)-$$
@@ -103,9 +107,11 @@ cat >"$TMP/gitconfig" <<'EOF'
 	nestedTag = false
 [core]
 	autocrlf = false
-[protocol]
-	version = 0
+[uploadpack]
+	allowFilter = true
 EOF
+# The protocol git fetches with (see E2E_PROTOCOL above).
+printf '[protocol]\n\tversion = %s\n' "$PROTOCOL" >>"$TMP/gitconfig"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$TMP/gitconfig" GIT_TERMINAL_PROMPT=0
 export GIT_HTTP_LOW_SPEED_LIMIT=1 GIT_HTTP_LOW_SPEED_TIME=300
 unset GIT_ASKPASS SSH_ASKPASS
@@ -349,7 +355,7 @@ new_commit() { # DIR PARENT MESSAGE: prints a new commit (not on any branch) wit
     git -C "$d" commit-tree "$tree" -p "$parent" -m "$msg"
 }
 
-echo "# e2e against $BASE (reference mode: $REFERENCE), run $RUN_ID, tmp $TMP"
+echo "# e2e against $BASE (reference mode: $REFERENCE, protocol v$PROTOCOL), run $RUN_ID, tmp $TMP"
 
 # ---------------------------------------------------------------------------------------------
 # a. Full push of a generated repository, dumb mirror clone and dumb normal clone.
@@ -958,8 +964,8 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# h. Smart fetch (upload-pack): git with protocol v0 and with its default (v2, which falls
-#    back to v0), shallow clones and fetches, isomorphic-git clone/fetch, empty repositories.
+# h. Smart fetch (upload-pack): git with protocol version E2E_PROTOCOL and with v2, shallow
+#    clones and fetches, isomorphic-git clone/fetch (v1), empty repositories.
 smart() { timeout "$LIMIT" "$@"; }
 commit_count() { # GITDIR EXPECTED
     local n
@@ -1018,12 +1024,12 @@ same_objects() { # DIR ORACLE_DIR: the same object set (not one object more or f
 }
 
 SMART_MIRROR=$TMP/smart-mirror.git
-check "h: git clone --mirror (protocol v0)" smart git clone -q --mirror "$URL" "$SMART_MIRROR"
+check "h: git clone --mirror (protocol v$PROTOCOL)" smart git clone -q --mirror "$URL" "$SMART_MIRROR"
 check "h: smart mirror's branches and tags equal the server's" server_refs "$SMART_MIRROR" MIRROR
 check "h: smart mirror passes git fsck --full" fsck "$SMART_MIRROR"
 
 SMART_CLONE=$TMP/smart-clone
-check "h: git clone with the default protocol (v2 falls back to v0)" \
+check "h: git clone with protocol v2" \
     smart git -c protocol.version=2 clone -q "$URL" "$SMART_CLONE"
 check "h: smart clone checks out the source's main" same_tree main "$SMART_CLONE"
 check "h: smart clone's remote branches and tags equal the server's" server_refs "$SMART_CLONE" CLONE
@@ -1047,7 +1053,7 @@ check "h: git fetch in the smart mirror gets them" smart git -C "$SMART_MIRROR" 
 check "h: the smart mirror's main is the source's new commit" ref_is "$SMART_MIRROR" refs/heads/main "$H_NEW"
 check "h: smart mirror's branches and tags equal the server's after the fetch" server_refs "$SMART_MIRROR" MIRROR
 check "h: smart mirror passes git fsck --full after the fetch" fsck "$SMART_MIRROR"
-check "h: git pull --ff-only (default protocol) in the smart clone" \
+check "h: git pull --ff-only (protocol v2) in the smart clone" \
     smart git -c protocol.version=2 -C "$SMART_CLONE" pull -q --ff-only
 check "h: smart clone checks out the new main" same_tree main "$SMART_CLONE"
 check "h: the smart clone's HEAD is the source's new commit" ref_is "$SMART_CLONE" HEAD "$H_NEW"
@@ -1839,6 +1845,116 @@ sys.exit("unexpected: " + ", ".join(bad) if bad else 0)' "$TMP/acl-web.json" || 
 }
 icheck "i: headless Chromium, another origin: refused without a credential, pushes with onAuth and a write token, clones it back" \
     browser_push
+
+# ---------------------------------------------------------------------------------------------
+# j. Protocol v2 with git at protocol.version=2 in both passes: ls-remote with and without a
+#    ref-prefix, fetch of one branch, partial clones (--filter) and their lazy fetches, a fetch
+#    after a push, and a thin incremental fetch. Each is compared with git's own server: its
+#    upload-pack over file:// (the oracle) or git ls-remote of the source, and in reference mode
+#    the whole section runs against git http-backend.
+v2() { timeout "$LIMIT" git -c protocol.version=2 "$@"; }
+spoke_v2() { contains "$1" "< version 2"; } # TRACE: GIT_TRACE_PACKET shows a v2 answer
+V2_URL=$(new_repo v2)
+check "j: push the source's branches and tags" \
+    push_capture "$SRC" "$V2_URL" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'
+# HEAD, branches and tags (with peeled lines) as git ls-remote of the source lists them.
+source_refs() { git ls-remote "$SRC" | grep -E $'\t(HEAD$|refs/heads/|refs/tags/)'; }
+ls_remote_all() {
+    GIT_TRACE_PACKET="$TMP/j-ls-all.trace" v2 ls-remote "$V2_URL" >"$TMP/j-ls-all.out" || return 1
+    spoke_v2 "$TMP/j-ls-all.trace" && lacks "$TMP/j-ls-all.trace" "ref-prefix" || return 1
+    diff -u <(source_refs) "$TMP/j-ls-all.out"
+}
+check "j: git ls-remote (v2, no ref-prefix) lists what git ls-remote of the source lists" ls_remote_all
+ls_remote_heads() {
+    GIT_TRACE_PACKET="$TMP/j-ls-heads.trace" v2 ls-remote --heads "$V2_URL" >"$TMP/j-ls-heads.out" || return 1
+    spoke_v2 "$TMP/j-ls-heads.trace" && contains "$TMP/j-ls-heads.trace" "ref-prefix refs/heads/" || return 1
+    # Only branches came back: the prefix was applied by the server, not by the client.
+    lacks "$TMP/j-ls-heads.trace" "refs/tags/" || return 1
+    diff -u <(source_refs | grep $'\trefs/heads/') "$TMP/j-ls-heads.out"
+}
+check "j: git ls-remote --heads (v2, ref-prefix refs/heads/) gets the source's branches and nothing else" \
+    ls_remote_heads
+V2_CLONE=$TMP/v2-clone
+v2_clone() {
+    GIT_TRACE_PACKET="$TMP/j-clone.trace" v2 clone -q "$V2_URL" "$V2_CLONE" || return 1
+    spoke_v2 "$TMP/j-clone.trace" && contains "$TMP/j-clone.trace" "command=fetch" &&
+        same_tree main "$V2_CLONE" && fsck "$V2_CLONE"
+}
+check "j: git clone (v2) checks out the source's main and passes git fsck --full" v2_clone
+check "j: the v2 clone's remote branches and tags equal the source's" clone_refs_match "$SRC" "$V2_CLONE"
+fetch_one_branch() {
+    GIT_TRACE_PACKET="$TMP/j-one.trace" v2 -C "$V2_CLONE" fetch -q origin release/1.x || return 1
+    spoke_v2 "$TMP/j-one.trace" && contains "$TMP/j-one.trace" "ref-prefix refs/heads/release/1.x" &&
+        lacks "$TMP/j-one.trace" "refs/heads/feature" &&
+        [ "$(git -C "$V2_CLONE" rev-parse FETCH_HEAD)" = "$(git -C "$SRC" rev-parse release/1.x)" ]
+}
+check "j: git fetch origin release/1.x (v2) asks for that branch only and gets it" fetch_one_branch
+
+# filter_clone NAME SPEC: a --no-checkout clone with --filter=SPEC holds exactly the objects
+# git's own server sends for the same clone.
+filter_clone() {
+    local dir=$TMP/j-filter-$1
+    GIT_TRACE_PACKET="$TMP/j-filter-$1.trace" v2 clone -q --no-checkout --filter="$2" "$V2_URL" "$dir" || return 1
+    # git writes blob:limit's size in bytes: blob:limit=1k is sent as blob:limit=1024.
+    spoke_v2 "$TMP/j-filter-$1.trace" && contains "$TMP/j-filter-$1.trace" "filter ${2%%=*}" || return 1
+    oracle "filter-$1" --no-checkout --filter="$2" || return 1
+    same_objects "$dir" "$TMP/oracle-filter-$1"
+}
+check "j: git clone --filter=blob:none sends the objects git's own server sends" filter_clone none blob:none
+check "j: git clone --filter=blob:limit=1k sends the objects git's own server sends" filter_clone limit blob:limit=1k
+check "j: git clone --filter=tree:0 sends the objects git's own server sends" filter_clone tree tree:0
+missing_blobs() { # DIR: some objects are missing (promised), as a partial clone's are
+    local n
+    n=$(git -C "$1" rev-list --objects --missing=print --all | grep -c '^?')
+    echo "missing objects: $n"
+    [ "$n" -gt 0 ]
+}
+check "j: the blob:none clone lacks blobs until they are asked for" missing_blobs "$TMP/j-filter-none"
+PARTIAL=$TMP/j-partial
+partial_clone() { v2 clone -q --filter=blob:none "$V2_URL" "$PARTIAL" && same_tree main "$PARTIAL"; }
+check "j: git clone --filter=blob:none (v2) checks out the source's main (lazy fetch of its blobs)" \
+    partial_clone
+same_log_p() { # DIR: git log -p in DIR (fetching each blob it lacks) says what it says in the source
+    diff -u <(git -C "$SRC" log -p --format='%H %s' main) \
+        <(timeout "$LIMIT" git -c protocol.version=2 -C "$1" log -p --format='%H %s')
+}
+check "j: git log -p in the blob:none clone equals the source's" same_log_p "$PARTIAL"
+same_blame() { # DIR FILE
+    diff -u <(git -C "$SRC" blame -s main -- "$2") <(timeout "$LIMIT" git -c protocol.version=2 -C "$1" blame -s -- "$2")
+}
+check "j: git blame in the blob:none clone equals the source's" same_blame "$PARTIAL" notes/changelog.txt
+check "j: the blob:none clone passes git fsck --full" fsck "$PARTIAL"
+
+J_OLD=$(git -C "$SRC" rev-parse main)
+fetch_after_push() {
+    printf 'v2 fetch\n' >>"$SRC/notes/smart.txt"
+    git -C "$SRC" commit -q -am "Commit for a v2 fetch" &&
+        timeout "$LIMIT" git -C "$SRC" push -q "$V2_URL" main || return 1
+    GIT_TRACE_PACKET="$TMP/j-fetch.trace" v2 -C "$V2_CLONE" fetch -q origin || return 1
+    spoke_v2 "$TMP/j-fetch.trace" && contains "$TMP/j-fetch.trace" "have $J_OLD" &&
+        [ "$(git -C "$V2_CLONE" rev-parse origin/main)" = "$(git -C "$SRC" rev-parse main)" ] &&
+        fsck "$V2_CLONE"
+}
+check "j: git fetch (v2) after a push gets the new commit and passes git fsck --full" fetch_after_push
+
+# A one-line change to a 1 MB file: a thin pack sends a delta of the client's version (git
+# http-backend sends about 300 bytes).
+thin_fetch() {
+    head -c 750000 /dev/urandom | base64 -w 75 >"$SRC/large.txt" &&
+        git -C "$SRC" add large.txt && git -C "$SRC" commit -q -m "A 1 MB file" &&
+        timeout "$LIMIT" git -C "$SRC" push -q "$V2_URL" main &&
+        v2 -C "$V2_CLONE" fetch -q origin || return 1
+    sed -i '5000s/^./#/' "$SRC/large.txt" && git -C "$SRC" commit -q -am "One line of it changed" &&
+        timeout "$LIMIT" git -C "$SRC" push -q "$V2_URL" main || return 1
+    rm -f "$TMP/j-thin.pack"
+    GIT_TRACE_PACKFILE="$TMP/j-thin.pack" v2 -C "$V2_CLONE" fetch -q origin || return 1
+    local bytes
+    bytes=$(wc -c <"$TMP/j-thin.pack")
+    echo "thin pack: $bytes bytes"
+    [ "$bytes" -lt 2000 ] && fsck "$V2_CLONE" &&
+        [ "$(git -C "$V2_CLONE" rev-parse origin/main:large.txt)" = "$(git -C "$SRC" rev-parse main:large.txt)" ]
+}
+check "j: the fetch of a one-line change to a 1 MB file (v2, thin) takes under 2 KB" thin_fetch
 
 echo "# skipped: $SKIP"
 RAN=$((PASS + FAIL + SKIP))

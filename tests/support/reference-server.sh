@@ -16,7 +16,8 @@
 #       Stops the lighttpd started with that DIR (by its pid file) and waits for it to exit.
 #   tests/support/reference-server.sh create DIR OWNER/NAME
 #       Creates the bare repository DIR/repos/OWNER/NAME.git (git http-backend cannot create
-#       repositories on push): `git init --bare -b main`, http.receivepack=true, and a
+#       repositories on push): `git init --bare -b main`, http.receivepack=true,
+#       uploadpack.allowFilter and allowSidebandAll true, and a
 #       post-update hook running `git update-server-info` so dumb clones (also from the
 #       static port) see every push. Prints the repository's path.
 #   tests/support/reference-server.sh free-port [N]
@@ -141,6 +142,11 @@ cmd_create() {
     if [ ! -d "$path" ]; then
         git init -q --bare -b main "$path"
         git -C "$path" config http.receivepack true
+        # Partial clone filters and sideband-all, as our server serves them. Not want-ref:
+        # with it, git's upload-pack sends wanted-refs before shallow-info, which git's own
+        # fetch-pack refuses (`expected 'packfile', received 'shallow-info'`).
+        git -C "$path" config uploadpack.allowFilter true
+        git -C "$path" config uploadpack.allowSidebandAll true
         printf '#!/bin/sh\nexec git update-server-info\n' >"$path/hooks/post-update"
         chmod +x "$path/hooks/post-update"
         git -C "$path" update-server-info
