@@ -72,6 +72,21 @@ caps="multi_ack_detailed no-done side-band-64k thin-pack ofs-delta include-tag a
 { pkt "want $m $caps\n"; printf '0000'; pkt "have $n\n"; pkt "done\n"; } >"$corpus/upload_pack_request/fetch"
 { pkt "want $m $caps deepen-relative\n"; pkt "deepen 1\n"; printf '0000'; } >"$corpus/upload_pack_request/shallow"
 { pkt "want $m $caps\n"; pkt "shallow $n\n"; pkt "deepen-since 1600000000\n"; pkt "deepen-not refs/heads/main\n"; printf '0000'; pkt "done\n"; } >"$corpus/upload_pack_request/deepen"
+v2() { # COMMAND ARG...: a protocol v2 request, marked for the fuzz target with a leading v
+    printf 'v'
+    pkt "command=$1\n"
+    pkt "object-format=sha1\n"
+    printf '0001'
+    shift
+    local arg
+    for arg in "$@"; do pkt "$arg\n"; done
+    printf '0000'
+}
+v2 ls-refs peel symrefs unborn "ref-prefix refs/heads/" "ref-prefix HEAD" >"$corpus/upload_pack_request/v2-ls-refs"
+v2 fetch "want $m" "have $n" thin-pack ofs-delta "filter blob:limit=1k" done >"$corpus/upload_pack_request/v2-fetch"
+v2 fetch "want-ref refs/heads/main" "deepen 2" "filter combine:tree%%3A1+blob:none" sideband-all >"$corpus/upload_pack_request/v2-want-ref"
+v2 fetch "want $m" "have $n" wait-for-done >"$corpus/upload_pack_request/v2-acks"
+v2 object-info size "oid $m" "oid $n" >"$corpus/upload_pack_request/v2-object-info"
 cp "$corpus"/upload_pack_request/* "$corpus/pktline/"
 
 # Deltas: two bytes of base length, the base, then a delta (copy, insert).

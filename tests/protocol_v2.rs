@@ -12,7 +12,7 @@ use common::*;
 use git_on_durable_objects::format::pktline::{self, Pkt};
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::store::Store;
-use git_on_durable_objects::upload_pack::{self, Answer};
+use git_on_durable_objects::upload_pack;
 
 /// What git's upload-pack needs to serve what we advertise.
 const GIT_CONFIG: &[&str] = &[
@@ -50,17 +50,7 @@ fn request(command: &str, args: &[&str]) -> Vec<u8> {
 
 /// Our answer to `body`, negotiation and pack, as sent.
 fn ours(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
-    let mut response = Vec::new();
-    match upload_pack::serve_v2(store, body, &Limits::default()).unwrap() {
-        Answer::Negotiation(bytes) => response = bytes,
-        Answer::Pack(prefix, pack) => {
-            response.extend_from_slice(&prefix);
-            for piece in *pack {
-                response.extend_from_slice(&piece.unwrap());
-            }
-        }
-    }
-    response
+    answer_body(upload_pack::serve_v2(store, body, &Limits::default()).unwrap())
 }
 
 /// What git's own upload-pack answers to `body` in protocol v2 over stateless HTTP.
@@ -125,19 +115,8 @@ fn pack_objects(body: &[u8]) -> BTreeSet<String> {
     if pack.is_empty() {
         return BTreeSet::new();
     }
-    let into = Repo::new();
-    let name = into.git_with(&["index-pack", "--stdin"], &pack);
-    let name = String::from_utf8(name).unwrap();
-    let idx = into.path().join(".git/objects/pack").join(format!(
-        "pack-{}.idx",
-        name.trim().trim_start_matches("pack\t")
-    ));
-    let listing = into.git_with(&["show-index"], &std::fs::read(idx).unwrap());
-    String::from_utf8(listing)
-        .unwrap()
-        .lines()
-        .map(|l| l.split(' ').nth(1).unwrap().to_string())
-        .collect()
+    let indexed = show_index(&Repo::new(), &pack);
+    indexed.into_iter().map(|(_, id)| id).collect()
 }
 
 #[test]
@@ -423,16 +402,7 @@ fn filters_work_in_protocol_v0_too() {
             true,
         );
         let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
-        let mut response = Vec::new();
-        match upload_pack::serve(&store, request).unwrap() {
-            Answer::Pack(prefix, pack) => {
-                response.extend_from_slice(&prefix);
-                for piece in *pack {
-                    response.extend_from_slice(&piece.unwrap());
-                }
-            }
-            Answer::Negotiation(_) => panic!("a pack"),
-        }
+        let response = answer_body(upload_pack::serve(&store, request).unwrap());
         let mut args = GIT_CONFIG.to_vec();
         args.extend(["upload-pack", "--stateless-rpc", "."]);
         let theirs = repo.git_with(&args, &body);

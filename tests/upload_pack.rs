@@ -22,37 +22,7 @@ fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
 /// The body of one request's answer, negotiation and pack, as sent.
 fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
     let request = upload_pack::parse_request(body, &Limits::default()).unwrap();
-    let mut response = Vec::new();
-    match upload_pack::serve(store, request).unwrap() {
-        Answer::Negotiation(bytes) => response = bytes,
-        Answer::Pack(prefix, pack) => {
-            response.extend_from_slice(&prefix);
-            for piece in *pack {
-                response.extend_from_slice(&piece.unwrap());
-            }
-        }
-    }
-    response
-}
-
-/// Indexes `pack` into the bare repository `into` with git: the (offset, id) of each entry.
-fn show_index(into: &Repo, pack: &[u8]) -> Vec<(u64, String)> {
-    let name = into.git_with(&["index-pack", "--stdin"], pack);
-    let name = String::from_utf8(name).unwrap();
-    let idx = into.path().join(".git/objects/pack").join(format!(
-        "pack-{}.idx",
-        name.trim().trim_start_matches("pack\t")
-    ));
-    let listing = into.git_with(&["show-index"], &std::fs::read(idx).unwrap());
-    String::from_utf8(listing)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut fields = l.split(' ');
-            let offset = fields.next().unwrap().parse().unwrap();
-            (offset, fields.next().unwrap().to_string())
-        })
-        .collect()
+    answer_body(upload_pack::serve(store, request).unwrap())
 }
 
 /// Indexes `pack` into the bare repository `into` with git and returns the ids it holds.

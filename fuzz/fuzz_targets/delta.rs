@@ -1,9 +1,10 @@
-//! Delta application: the first two bytes give the base's length, the rest is base then
-//! delta. A delta applies to exactly its declared result size, or is refused; fed in pieces
-//! (of a size the input picks) it applies, or is refused, exactly as it does whole.
+//! Deltas: the first two bytes give the base's length, the rest is base then delta. A delta
+//! applies to exactly its declared result size, or is refused; fed in pieces (of a size the
+//! input picks) it applies, or is refused, exactly as it does whole. Read as a target
+//! instead, the same bytes get a delta from the base (diff_delta) that rebuilds them.
 #![no_main]
 
-use git_on_durable_objects::format::delta;
+use git_on_durable_objects::format::{delta, diff_delta};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,4 +31,7 @@ fuzz_target!(|data: &[u8]| {
         delta::apply_in_pieces(base, delta, 1 + data.len() % 13),
         whole
     );
+    let target = delta;
+    let made = diff_delta::encode(base, target, usize::MAX).expect("no limit to pass");
+    assert_eq!(delta::apply(base, &made).as_deref(), Ok(target));
 });

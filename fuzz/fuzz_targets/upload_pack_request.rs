@@ -1,7 +1,8 @@
 //! The upload-pack request parser and the answer to what it accepts, against a repository
 //! with history: any body is answered or refused, never a panic. Forty `m`s (or `n`s) in
 //! the input stand for the id of `main` (or `main~3`), so that seeds written by hand can
-//! name real objects and the fuzzer reaches negotiation and pack writing.
+//! name real objects and the fuzzer reaches negotiation and pack writing. An input that
+//! starts with `v` is the rest sent as a protocol v2 request.
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
@@ -60,10 +61,14 @@ fuzz_target!(|data: &[u8]| {
     };
     SCENE.with(|cell| {
         let scene = cell.get_or_init(scene);
+        let (protocol, data) = match data.split_first() {
+            Some((b'v', rest)) => (Some("version=2"), rest),
+            _ => (None, data),
+        };
         let body = with_ids(data, scene);
         let gzipped = body.first() == Some(&0x1f);
         if let Ok(Answer::Pack(_, pack)) =
-            backend::upload_pack(&scene.store, body, gzipped, &limits)
+            backend::upload_pack(&scene.store, body, gzipped, protocol, &limits)
         {
             for piece in *pack {
                 piece.unwrap();

@@ -14,7 +14,7 @@ use crate::limits::Limits;
 use crate::pack_objects::Options;
 use crate::protocol::v2::{Args, Refused, DELIM};
 use crate::protocol::BadRequest;
-use crate::rev_walk::Walker;
+use crate::rev_walk::{CommitPlan, Walker};
 use crate::store::sql::Sql;
 use crate::store::{ObjectReader, Store};
 
@@ -115,22 +115,7 @@ pub fn fetch<S: Sql>(store: &Store<S>, args: Args, limits: &Limits) -> Result<An
         return Ok(Answer::Negotiation(writer.out));
     }
     let plan = shallow_plan(&mut walker, &resolved)?;
-    if resolved.deepen.any() || !resolved.client_shallow.is_empty() {
-        writer.line("shallow-info\n");
-        for line in plan.iter().flat_map(shallow_lines) {
-            writer.line(&line);
-        }
-        writer.delim();
-    }
-    // gitprotocol-v2 and git's fetch-pack read shallow-info before wanted-refs (git's
-    // upload-pack writes them the other way round, which its own client refuses).
-    if !resolved.wanted_refs.is_empty() {
-        writer.line("wanted-refs\n");
-        for (name, id) in &resolved.wanted_refs {
-            writer.line(&format!("{id} {name}\n"));
-        }
-        writer.delim();
-    }
+    sections_before_pack(&mut writer, &resolved, plan.as_ref());
     writer.line("packfile\n");
     let selection = select::select(store, &mut walker, &resolved, plan)?;
     let options = Options {
@@ -139,6 +124,26 @@ pub fn fetch<S: Sql>(store: &Store<S>, args: Args, limits: &Limits) -> Result<An
         progress: !fetch.no_progress,
     };
     Ok(Answer::Pack(writer.out, pack(reader, selection, options)))
+}
+
+/// Writes `shallow-info` for a shallow fetch and `wanted-refs` for `want-ref`s. gitprotocol-v2
+/// and git's fetch-pack read them in this order (git's upload-pack writes them the other way
+/// round, which its own client refuses).
+fn sections_before_pack(writer: &mut Writer, resolved: &Resolved, plan: Option<&CommitPlan>) {
+    if resolved.deepen.any() || !resolved.client_shallow.is_empty() {
+        writer.line("shallow-info\n");
+        for line in plan.into_iter().flat_map(shallow_lines) {
+            writer.line(&line);
+        }
+        writer.delim();
+    }
+    if !resolved.wanted_refs.is_empty() {
+        writer.line("wanted-refs\n");
+        for (name, id) in &resolved.wanted_refs {
+            writer.line(&format!("{id} {name}\n"));
+        }
+        writer.delim();
+    }
 }
 
 /// Writes the `acknowledgments` section: an ACK for each have the server has (once each,

@@ -14,6 +14,7 @@ use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
 use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::Store;
+use git_on_durable_objects::upload_pack::Answer;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 /// A shared SQLite connection, so a test can inspect the tables the store writes, and a
@@ -547,4 +548,37 @@ pub fn split_response(body: &[u8]) -> Result<(Vec<String>, Vec<u8>), String> {
         }
     }
     Ok((lines, pack))
+}
+
+/// The body of an upload-pack answer, negotiation and pack, as sent.
+pub fn answer_body(answer: Answer<Db>) -> Vec<u8> {
+    match answer {
+        Answer::Negotiation(bytes) => bytes,
+        Answer::Pack(mut response, pack) => {
+            for piece in *pack {
+                response.extend_from_slice(&piece.unwrap());
+            }
+            response
+        }
+    }
+}
+
+/// Indexes `pack` into the bare repository `into` with git: the (offset, id) of each entry.
+pub fn show_index(into: &Repo, pack: &[u8]) -> Vec<(u64, String)> {
+    let name = into.git_with(&["index-pack", "--stdin"], pack);
+    let name = String::from_utf8(name).unwrap();
+    let idx = into.path().join(".git/objects/pack").join(format!(
+        "pack-{}.idx",
+        name.trim().trim_start_matches("pack\t")
+    ));
+    let listing = into.git_with(&["show-index"], &std::fs::read(idx).unwrap());
+    String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut fields = l.split(' ');
+            let offset = fields.next().unwrap().parse().unwrap();
+            (offset, fields.next().unwrap().to_string())
+        })
+        .collect()
 }
