@@ -23,6 +23,10 @@
 #   f  smart clone of (b)
 #   g  incremental smart fetch of 3 new commits pushed to (a), into the clones of (e)
 #   h  smart clone of (d) (>= 200 MB); prints x-wasm-memory again afterwards
+#   P  protocol v2 (git -c protocol.version=2): P1 smart clone of (a); P2 clone --filter=blob:none
+#      of (a); P3 push of BENCH_REFS (40,000) more branches to (a), in 4 pushes; P4 five
+#      ls-remote of all refs; P5 five ls-remote --tags (a ref-prefix); P6 fetch of a one-line
+#      change to a 1 MB text file into a clone that has it (a thin pack; bytes received shown)
 #   V  two versions of one incompressible file (BENCH_VERSIONS_MB, 200 MB), the second stored
 #      as a delta of the first: push of both in one push (V1), then a smart clone (V2), a
 #      --depth 1 clone (V3), and an incremental fetch from the first commit to the second
@@ -41,6 +45,7 @@
 #   BENCH_BIG_MB         MiB of random data in (d)            (default 210 x scale); 0 skips (d)
 #   BENCH_BIG_REFERENCE  1 (default) also pushes (d) to the reference for comparison; 0 = ours only
 #   BENCH_VERSIONS_MB    MB of the file of (V)                (default 200 x scale); 0 skips (V)
+#   BENCH_REFS           branches added to (a) for (P3-P5)    (default 40000 x scale)
 #   BENCH_LARGE_REPO     a bare repository for the large section (default: none, skipped)
 #   BENCH_OWNER          owner part of the repository URLs    (default bench)
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
@@ -73,6 +78,7 @@ RANDOM_MB=${BENCH_RANDOM_MB:-$(scaled 39)}
 BIG_MB=${BENCH_BIG_MB:-$(scaled 210)}
 BIG_REFERENCE=${BENCH_BIG_REFERENCE:-1}
 VERSIONS_MB=${BENCH_VERSIONS_MB:-$(scaled 200)}
+REFS=${BENCH_REFS:-$(scaled 40000)}
 OWNER=${BENCH_OWNER:-bench}
 OURS_DIR=${BENCH_OURS_REFERENCE_DIR:-}
 RUN_ID=$(date +%Y%m%d%H%M%S)-$$
@@ -172,6 +178,7 @@ generate() { # NAME GEN-ARGS...: bare repository $WORK/NAME.git from bench/gen-r
 rows=()
 ours_a=- ref_a=- ours_b=- ref_b=- ours_c=- ref_c=- ours_d=- ref_d=-
 ours_e=- ref_e=- ours_f=- ref_f=- ours_g=- ref_g=- ours_h=- ref_h=- wasm_memory_clone=
+ours_p=- ref_p=-
 row() { # CASE OURS REF
     local ratio=-
     if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]]; then
@@ -308,6 +315,65 @@ wasm_of() { # URL: the x-wasm-memory header of its info/refs, in MiB
     curl -sI --max-time 60 "$1/info/refs" |
         awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); printf "%d MiB", $2 / 1048576 }'
 }
+
+# --- (P) protocol v2: clone, partial clone, ls-remote among 40,000 refs, thin fetch ----------
+v2_clone() { rm -rf "$2" && git -c protocol.version=2 clone -q --bare "$1" "$2"; }
+v2_partial() { rm -rf "$2" && git -c protocol.version=2 clone -q --bare --filter=blob:none "$1" "$2"; }
+ls_remote_5() { # URL ARGS...: git ls-remote (v2) five times
+    local url=$1 i
+    shift
+    for i in 1 2 3 4 5; do git -c protocol.version=2 ls-remote "$@" "$url" >"$WORK/ls-remote.out" || return 1; done
+}
+if [ "$ours_a" != FAIL ]; then
+    timed ours_p clone-p1-ours v2_clone "$A_OURS" "$WORK/v2-ours.git"
+    timed ref_p clone-p1-ref v2_clone "$A_REF" "$WORK/v2-ref.git"
+    same_refs_as "$WORK/smart-ours.git" "$WORK/v2-ours.git" "(P1) ours"
+    row "P1: smart clone of (a), protocol v2" "$ours_p" "$ref_p"
+    timed ours_p clone-p2-ours v2_partial "$A_OURS" "$WORK/v2-ours.git"
+    timed ref_p clone-p2-ref v2_partial "$A_REF" "$WORK/v2-ref.git"
+    row "P2: clone --filter=blob:none of (a), protocol v2" "$ours_p" "$ref_p"
+    rm -rf "$WORK/v2-ours.git" "$WORK/v2-ref.git"
+    # 40,000 more branches on (a)'s commits, pushed in batches of 10,000 (MAX_PUSH_REFS).
+    git -C "$WORK/history.git" rev-list --all >"$WORK/commits"
+    awk -v n="$REFS" 'NR == FNR { c[FNR - 1] = $1; k = FNR; next }
+        END { for (i = 0; i < n; i++) printf "create refs/heads/many/%d/%05d %s\n", i % 4, i, c[i % k] }' \
+        "$WORK/commits" /dev/null | git -C "$WORK/history.git" update-ref --stdin
+    push_many() { local b; for b in 0 1 2 3; do push_to "$WORK/history.git" "$1" "refs/heads/many/$b/*:refs/heads/many/$b/*" || return 1; done; }
+    timed ours_p push-p-ours push_many "$A_OURS"
+    timed ref_p push-p-ref push_many "$A_REF"
+    row "P3: push of $REFS branches to (a), 4 pushes" "$ours_p" "$ref_p"
+    timed ours_p ls-all-ours ls_remote_5 "$A_OURS"
+    lines_ours=$(wc -l <"$WORK/ls-remote.out")
+    timed ref_p ls-all-ref ls_remote_5 "$A_REF"
+    row "P4: 5 x ls-remote, all $lines_ours refs, v2" "$ours_p" "$ref_p"
+    timed ours_p ls-tags-ours ls_remote_5 "$A_OURS" --tags
+    lines_ours=$(wc -l <"$WORK/ls-remote.out")
+    timed ref_p ls-tags-ref ls_remote_5 "$A_REF" --tags
+    row "P5: 5 x ls-remote --tags (ref-prefix), $lines_ours lines, v2" "$ours_p" "$ref_p"
+fi
+# A one-line change to a 1 MB file, fetched into a clone that has the file: a thin pack.
+thin=$WORK/thin
+git init -q -b main "$thin"
+head -c 750000 /dev/urandom | base64 -w 75 >"$thin/large.txt"
+git -C "$thin" add large.txt && git -C "$thin" commit -q -m "a 1 MB file"
+T_OURS=$(ours_url thin)
+T_REF=$(ref_url thin)
+thin_fetch() { # URL CLONE: fetch into CLONE, the pack received kept as CLONE.pack
+    rm -f "$2.pack" && GIT_TRACE_PACKFILE="$2.pack" git -c protocol.version=2 -C "$2" fetch -q origin
+}
+if push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main &&
+    v2_clone "$T_OURS" "$WORK/thin-ours.git" && v2_clone "$T_REF" "$WORK/thin-ref.git"; then
+    sed -i '5000s/^./#/' "$thin/large.txt"
+    git -C "$thin" commit -q -am "one line changed"
+    push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main
+    timed ours_p fetch-p6-ours thin_fetch "$T_OURS" "$WORK/thin-ours.git"
+    timed ref_p fetch-p6-ref thin_fetch "$T_REF" "$WORK/thin-ref.git"
+    thin_bytes="ours $(wc -c <"$WORK/thin-ours.git.pack" 2>/dev/null) B, ref $(wc -c <"$WORK/thin-ref.git.pack" 2>/dev/null) B"
+    row "P6: thin fetch, 1-line change to a 1 MB file ($thin_bytes)" "$ours_p" "$ref_p"
+else
+    failed=1
+    log "FAILED: setting up (P6)"
+fi
 
 # --- (V) two versions of one large file, the second a delta of the first ------------------------
 versions_memory=()

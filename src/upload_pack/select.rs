@@ -169,7 +169,10 @@ fn is_everything(resolved: &Resolved) -> bool {
         && resolved.common.is_empty()
         && resolved.client_shallow.is_empty()
         && !resolved.deepen.any()
-        && resolved.refs.iter().all(|r| resolved.wants.contains(&r.id))
+        && {
+            let wants: HashSet<&ObjectId> = resolved.wants.iter().collect();
+            resolved.refs.iter().all(|r| wants.contains(&r.id))
+        }
 }
 
 /// The commits of `plan` with their trees and blobs (only those less than `depth` deep, when
