@@ -24,8 +24,9 @@
 #   g  incremental smart fetch of 3 new commits pushed to (a), into the clones of (e)
 #   h  smart clone of (d) (>= 200 MB); prints x-wasm-memory again afterwards
 #   P  protocol v2 (git -c protocol.version=2): P1 smart clone of (a); P2 clone --filter=blob:none
-#      of (a); P3 push of BENCH_REFS (40,000) more branches to (a), in 4 pushes; P4 five
-#      ls-remote of all refs; P5 five ls-remote --tags (a ref-prefix); P6 fetch of a one-line
+#      of (a); then BENCH_REFS (40,000) more branches are added to (a) (not timed: git push
+#      of that many refs is slow on the client), and P4 times five ls-remote of all refs, P5
+#      five ls-remote --tags (a ref-prefix); P6 fetch of a one-line
 #      change to a 1 MB text file into a clone that has it (a thin pack; bytes received shown)
 #   V  two versions of one incompressible file (BENCH_VERSIONS_MB, 200 MB), the second stored
 #      as a delta of the first: push of both in one push (V1), then a smart clone (V2), a
@@ -45,7 +46,7 @@
 #   BENCH_BIG_MB         MiB of random data in (d)            (default 210 x scale); 0 skips (d)
 #   BENCH_BIG_REFERENCE  1 (default) also pushes (d) to the reference for comparison; 0 = ours only
 #   BENCH_VERSIONS_MB    MB of the file of (V)                (default 200 x scale); 0 skips (V)
-#   BENCH_REFS           branches added to (a) for (P3-P5)    (default 40000 x scale)
+#   BENCH_REFS           branches added to (a) for (P4, P5)   (default 40000 x scale)
 #   BENCH_LARGE_REPO     a bare repository for the large section (default: none, skipped)
 #   BENCH_OWNER          owner part of the repository URLs    (default bench)
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
@@ -115,7 +116,9 @@ unset GIT_ASKPASS SSH_ASKPASS
 # from the environment when git runs it.
 TOKEN=${BENCH_TOKEN:-}
 OURS_AUTH=()
+CURL_AUTH=()
 if [ -n "$TOKEN" ]; then
+    CURL_AUTH=(-u "x:$TOKEN")
     export BENCH_TOKEN=$TOKEN
     # shellcheck disable=SC2016 # $BENCH_TOKEN is expanded by the helper's shell, not here
     OURS_AUTH=(-c credential.helper= -c 'credential.helper=!f() { echo username=x; echo "password=$BENCH_TOKEN"; }; f')
@@ -333,15 +336,41 @@ if [ "$ours_a" != FAIL ]; then
     timed ref_p clone-p2-ref v2_partial "$A_REF" "$WORK/v2-ref.git"
     row "P2: clone --filter=blob:none of (a), protocol v2" "$ours_p" "$ref_p"
     rm -rf "$WORK/v2-ours.git" "$WORK/v2-ref.git"
-    # 40,000 more branches on (a)'s commits, pushed in batches of 10,000 (MAX_PUSH_REFS).
+    # 40,000 more branches on (a)'s commits. git push takes minutes to send that many (its
+    # own cost, on the client), so ours gets them as hand-made receive-pack requests of 10,000
+    # commands (MAX_PUSH_REFS) and an empty pack, the reference with git update-ref in place.
     git -C "$WORK/history.git" rev-list --all >"$WORK/commits"
     awk -v n="$REFS" 'NR == FNR { c[FNR - 1] = $1; k = FNR; next }
-        END { for (i = 0; i < n; i++) printf "create refs/heads/many/%d/%05d %s\n", i % 4, i, c[i % k] }' \
-        "$WORK/commits" /dev/null | git -C "$WORK/history.git" update-ref --stdin
-    push_many() { local b; for b in 0 1 2 3; do push_to "$WORK/history.git" "$1" "refs/heads/many/$b/*:refs/heads/many/$b/*" || return 1; done; }
-    timed ours_p push-p-ours push_many "$A_OURS"
-    timed ref_p push-p-ref push_many "$A_REF"
-    row "P3: push of $REFS branches to (a), 4 pushes" "$ours_p" "$ref_p"
+        END { for (i = 0; i < n; i++) printf "%s refs/heads/many/%05d\n", c[i % k], i }' \
+        "$WORK/commits" /dev/null >"$WORK/many-refs"
+    pkt() { printf '%04x%s' $((${#1} + 4)) "$1"; }
+    many_refs_ours() {
+        local batch body=$WORK/many.req zero=0000000000000000000000000000000000000000 first
+        split -l 10000 "$WORK/many-refs" "$WORK/many-refs."
+        for batch in "$WORK"/many-refs.*; do
+            first=1
+            while read -r id name; do
+                if [ "$first" = 1 ]; then
+                    # A NUL cannot be in a shell string: printf writes it.
+                    local line="$zero $id $name"
+                    printf '%04x%s\0report-status\n' $((${#line} + 19)) "$line"
+                    first=0
+                else
+                    pkt "$zero $id $name"$'\n'
+                fi
+            done <"$batch" >"$body"
+            printf '0000' >>"$body"
+            git pack-objects -q --stdout </dev/null >>"$body"
+            curl -sS --fail --max-time 300 "${CURL_AUTH[@]}" --data-binary @"$body" \
+                -H 'Content-Type: application/x-git-receive-pack-request' \
+                "$1/git-receive-pack" >"$WORK/many.out" || return 1
+            grep -q 'unpack ok' "$WORK/many.out" && ! grep -q ' ng ' "$WORK/many.out" || return 1
+        done
+    }
+    many_refs_ours "$A_OURS" || { failed=1; log "FAILED: adding $REFS branches to (a) on ours"; }
+    sed 's/^\([0-9a-f]*\) \(.*\)$/create \2 \1/' "$WORK/many-refs" |
+        git -C "$REFDIR/repos/$OWNER/history-$RUN_ID.git" update-ref --stdin
+    git -C "$REFDIR/repos/$OWNER/history-$RUN_ID.git" pack-refs --all
     timed ours_p ls-all-ours ls_remote_5 "$A_OURS"
     lines_ours=$(wc -l <"$WORK/ls-remote.out")
     timed ref_p ls-all-ref ls_remote_5 "$A_REF"
@@ -350,6 +379,7 @@ if [ "$ours_a" != FAIL ]; then
     lines_ours=$(wc -l <"$WORK/ls-remote.out")
     timed ref_p ls-tags-ref ls_remote_5 "$A_REF" --tags
     row "P5: 5 x ls-remote --tags (ref-prefix), $lines_ours lines, v2" "$ours_p" "$ref_p"
+    refs_memory=$(wasm_of "$A_OURS")
 fi
 # A one-line change to a 1 MB file, fetched into a clone that has the file: a thin pack.
 thin=$WORK/thin
@@ -457,6 +487,9 @@ if [ "$wasm_memory" != skipped ]; then
 fi
 if [ -n "$wasm_memory_clone" ]; then
     echo "x-wasm-memory after (h): $wasm_memory_clone bytes ($((wasm_memory_clone / 1048576)) MiB)"
+fi
+if [ -n "${refs_memory:-}" ]; then
+    echo "x-wasm-memory after (P5): $refs_memory"
 fi
 if [ ${#versions_memory[@]} -gt 0 ]; then
     echo "x-wasm-memory (versions): ${versions_memory[*]}"
