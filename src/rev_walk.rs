@@ -462,6 +462,13 @@ impl<'r, S: Sql> Walker<'r, S> {
         Ok(())
     }
 
+    /// Learns where every commit and tree is, before a walk that reads most of them (a
+    /// clone of a long history).
+    pub fn expect_every_tree(&self) -> Result<(), StoreError> {
+        self.reader.learn_locations(ObjectType::Commit)?;
+        self.reader.learn_locations(ObjectType::Tree)
+    }
+
     fn read_tree(&self, id: &ObjectId) -> Result<Rc<Vec<u8>>, StoreError> {
         match self.reader.read(id)? {
             Some(Object {

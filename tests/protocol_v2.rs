@@ -508,3 +508,31 @@ fn shallow_info_comes_before_wanted_refs_as_git_fetch_pack_reads_them() {
     assert_eq!(answer[at("wanted-refs") - 1], "0001");
     assert_eq!(answer[at("packfile") - 1], "0001");
 }
+
+#[test]
+fn a_clone_of_a_long_history_learns_locations_in_bulk_and_sends_what_git_sends() {
+    // Past 256 commits a walk without haves learns every commit's and tree's location in one
+    // query; what it sends must not change.
+    let repo = Repo::new();
+    let mut stream = String::new();
+    for i in 0..300 {
+        let text = format!("version {i}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{}\ncommitter T <t@example.com> {} +0000\ndata 2\nc\nM 100644 inline dir{}/f{}.txt\ndata {}\n{text}\n",
+            i + 1,
+            1_700_000_000 + i * 60,
+            i % 3,
+            i % 10,
+            text.len()
+        ));
+    }
+    repo.git_with(&["fast-import", "--quiet"], stream.as_bytes());
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let main = repo.git(&["rev-parse", "main"]);
+    let want = format!("want {main}");
+    let full = same_fetch(&repo, &store, &[&want, "done"]);
+    assert!(full.len() > 900, "{}", full.len());
+    same_fetch(&repo, &store, &[&want, "filter blob:none", "done"]);
+}

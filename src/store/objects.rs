@@ -100,6 +100,22 @@ impl<S: Sql> Store<S> {
         Ok(sizes)
     }
 
+    /// Where the objects of type `kind` are, at most `limit` of them: one scan, for a reader
+    /// about to read most of them.
+    pub fn locate_all(
+        &self,
+        kind: ObjectType,
+        limit: usize,
+    ) -> Result<HashMap<ObjectId, Located>, StoreError> {
+        let rows = self.exec(
+            "SELECT oid, type, pack, offset FROM objects WHERE type = ? LIMIT ?",
+            vec![Value::Integer(kind as i64), Value::Integer(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|row| Ok((row_id(&row[0])?, location(&row[1..])?)))
+            .collect()
+    }
+
     /// Where an object is stored, if it is.
     pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
         let rows = self.exec(

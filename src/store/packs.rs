@@ -444,15 +444,33 @@ impl<S: Sql> Scratch for ScratchRows<S> {
     }
 }
 
+/// A row of a file: the pack row that owns it, the file, its number.
+type ChunkKey = (PackId, ChunkFile, u64);
+
+/// The chunks read last, the newest at the back: of one file, or shared by the files of
+/// one reader so that their sum stays within one budget however many packs it reads.
+#[derive(Debug)]
+pub struct RecentChunks {
+    chunks: VecDeque<(ChunkKey, Rc<Vec<u8>>)>,
+    keep: usize,
+}
+
+impl RecentChunks {
+    /// Remembers the last `keep` chunks read, to be shared by readers of several files.
+    pub fn shared(keep: usize) -> Rc<RefCell<RecentChunks>> {
+        Rc::new(RefCell::new(RecentChunks {
+            chunks: VecDeque::new(),
+            keep,
+        }))
+    }
+}
+
 /// A stored file's chunks as a [`ChunkSource`], remembering the last chunks read.
 pub struct StoredChunks<S: Sql> {
     store: Store<S>,
     pack: PackId,
     file: ChunkFile,
-    /// The chunks read last, the newest at the back.
-    recent: RefCell<VecDeque<(u64, Rc<Vec<u8>>)>>,
-    /// How many it keeps.
-    keep: usize,
+    recent: Rc<RefCell<RecentChunks>>,
 }
 
 impl<S: Sql> StoredChunks<S> {
@@ -463,14 +481,24 @@ impl<S: Sql> StoredChunks<S> {
             store: store.clone(),
             pack,
             file,
-            recent: RefCell::default(),
-            keep: file.recent(),
+            recent: RecentChunks::shared(file.recent()),
         }
     }
 
     /// Keeps the last `keep` chunks read instead.
     pub fn keeping(self, keep: usize) -> Self {
-        StoredChunks { keep, ..self }
+        StoredChunks {
+            recent: RecentChunks::shared(keep),
+            ..self
+        }
+    }
+
+    /// Remembers its chunks in `recent`, with those of other files.
+    pub fn sharing(self, recent: &Rc<RefCell<RecentChunks>>) -> Self {
+        StoredChunks {
+            recent: recent.clone(),
+            ..self
+        }
     }
 }
 
@@ -480,10 +508,11 @@ impl<S: Sql> ChunkSource for StoredChunks<S> {
     }
 
     fn chunk(&self, seq: u64) -> Result<Rc<Vec<u8>>, PackError> {
+        let key = (self.pack, self.file, seq);
         let mut recent = self.recent.borrow_mut();
-        if let Some(at) = recent.iter().position(|(at, _)| *at == seq) {
-            let hit = recent.remove(at).expect("found");
-            recent.push_back(hit.clone());
+        if let Some(at) = recent.chunks.iter().position(|(k, _)| *k == key) {
+            let hit = recent.chunks.remove(at).expect("found");
+            recent.chunks.push_back(hit.clone());
             return Ok(hit.1);
         }
         let data = Rc::new(
@@ -491,10 +520,10 @@ impl<S: Sql> ChunkSource for StoredChunks<S> {
                 .read_chunk(self.pack, self.file, seq)?
                 .unwrap_or_default(),
         );
-        if recent.len() >= self.keep {
-            recent.pop_front();
+        if recent.chunks.len() >= recent.keep {
+            recent.chunks.pop_front();
         }
-        recent.push_back((seq, data.clone()));
+        recent.chunks.push_back((key, data.clone()));
         Ok(data)
     }
 }

@@ -45,6 +45,11 @@ pub fn select<S: Sql>(
         )?,
     };
     let depth = resolved.filter.as_ref().and_then(Filter::tree_depth);
+    // A clone of a long history reads most trees: their locations in one query beat a
+    // query for each.
+    if plan.edges.is_empty() && plan.commits.len() >= BULK_COMMITS && depth != Some(0) {
+        walker.expect_every_tree()?;
+    }
     let mut skip: HashSet<ObjectId> = HashSet::new();
     let mut objects = commit_objects(walker, &plan, &mut skip, depth)?;
     for tree in &resolved.want_trees {
@@ -72,6 +77,9 @@ pub fn select<S: Sql>(
     let count = pieces.len() as u32;
     Ok(Selection { pieces, count })
 }
+
+/// Commits from which a walk without haves learns every tree's location at once.
+const BULK_COMMITS: usize = 256;
 
 /// Blobs smaller than this are sent whole: a delta would save little.
 const THIN_MIN: u64 = 64;

@@ -61,7 +61,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=298
+EXPECTED=299
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
@@ -1866,13 +1866,13 @@ ls_remote_all() {
 }
 check "j: git ls-remote (v2, no ref-prefix) lists what git ls-remote of the source lists" ls_remote_all
 ls_remote_heads() {
-    GIT_TRACE_PACKET="$TMP/j-ls-heads.trace" v2 ls-remote --heads "$V2_URL" >"$TMP/j-ls-heads.out" || return 1
+    GIT_TRACE_PACKET="$TMP/j-ls-heads.trace" v2 ls-remote --refs --heads "$V2_URL" >"$TMP/j-ls-heads.out" || return 1
     spoke_v2 "$TMP/j-ls-heads.trace" && contains "$TMP/j-ls-heads.trace" "ref-prefix refs/heads/" || return 1
     # Only branches came back: the prefix was applied by the server, not by the client.
     lacks "$TMP/j-ls-heads.trace" "refs/tags/" || return 1
     diff -u <(source_refs | grep $'\trefs/heads/') "$TMP/j-ls-heads.out"
 }
-check "j: git ls-remote --heads (v2, ref-prefix refs/heads/) gets the source's branches and nothing else" \
+check "j: git ls-remote --refs --heads (v2, ref-prefix refs/heads/) gets the source's branches and nothing else" \
     ls_remote_heads
 V2_CLONE=$TMP/v2-clone
 v2_clone() {
@@ -1882,6 +1882,15 @@ v2_clone() {
 }
 check "j: git clone (v2) checks out the source's main and passes git fsck --full" v2_clone
 check "j: the v2 clone's remote branches and tags equal the source's" clone_refs_match "$SRC" "$V2_CLONE"
+v2_shallow() { # --depth 1: shallow-info (and wanted-refs) sections, as git's own server gives
+    GIT_TRACE_PACKET="$TMP/j-shallow.trace" v2 clone -q --depth 1 "$V2_URL" "$TMP/j-shallow" || return 1
+    spoke_v2 "$TMP/j-shallow.trace" && contains "$TMP/j-shallow.trace" "deepen 1" &&
+        contains "$TMP/j-shallow.trace" "shallow-info" || return 1
+    oracle j-shallow --depth 1 || return 1
+    same_shallow "$TMP/j-shallow" "$TMP/oracle-j-shallow" && same_objects "$TMP/j-shallow" "$TMP/oracle-j-shallow" &&
+        fsck "$TMP/j-shallow"
+}
+check "j: git clone --depth 1 (v2) has git's own server's shallow list and objects" v2_shallow
 fetch_one_branch() {
     GIT_TRACE_PACKET="$TMP/j-one.trace" v2 -C "$V2_CLONE" fetch -q origin release/1.x || return 1
     spoke_v2 "$TMP/j-one.trace" && contains "$TMP/j-one.trace" "ref-prefix refs/heads/release/1.x" &&
