@@ -536,3 +536,31 @@ fn a_clone_of_a_long_history_learns_locations_in_bulk_and_sends_what_git_sends()
     assert!(full.len() > 900, "{}", full.len());
     same_fetch(&repo, &store, &[&want, "filter blob:none", "done"]);
 }
+
+#[test]
+fn ls_refs_lists_thousands_of_refs_as_git_does() {
+    // More refs than one page of the store's listing.
+    let repo = history_repo();
+    let main = repo.git(&["rev-parse", "main"]);
+    let tag = repo.git(&["rev-parse", "v1.0"]);
+    let mut commands = String::new();
+    for i in 0..9000 {
+        let id = if i % 7 == 0 { &tag } else { &main };
+        let kind = if i % 7 == 0 { "tags" } else { "heads" };
+        commands.push_str(&format!("create refs/{kind}/many/{:x}/{i} {id}\n", i % 16));
+    }
+    repo.git_with(&["update-ref", "--stdin"], commands.as_bytes());
+    let (store, _db) = store(1 << 16);
+    let (lines, _) = push_all(&store, &repo, "report-status", 1 << 16);
+    assert_eq!(lines[0], "unpack ok");
+    for args in [
+        &["peel", "symrefs"][..],
+        &["ref-prefix refs/heads/many/a/"],
+        &["ref-prefix refs/tags/"],
+    ] {
+        let body = request("ls-refs", args);
+        let ours = packets(&ours(&store, &body));
+        assert_eq!(ours, packets(&theirs(&repo, &body)), "{args:?}");
+    }
+    assert!(packets(&ours(&store, &request("ls-refs", &[]))).len() > 9000);
+}

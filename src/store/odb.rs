@@ -203,7 +203,7 @@ impl<S: Sql> ObjectReader<S> {
         // A REF_DELTA's base is in the same pack. Its object row usually points there; when
         // an older copy holds the row, the pack's own index says where this pack has it.
         let find = |base: &ObjectId| -> Result<Option<u64>, PackError> {
-            match self.store.locate(base)? {
+            match self.locate(base)? {
                 Some(Located {
                     location: Location::Packed { pack: p, offset },
                     ..
