@@ -188,11 +188,62 @@ mod tests {
         assert!(round_trip(&base, &moved) < 70_000 * 128 / 127 + 100);
     }
 
+    /// The delta's instructions after its two sizes: (copies, bytes inserted).
+    fn instructions(delta: &[u8]) -> (usize, usize) {
+        let mut at = 0;
+        for _ in 0..2 {
+            while delta[at] & 0x80 != 0 {
+                at += 1;
+            }
+            at += 1;
+        }
+        let (mut copies, mut inserted) = (0, 0);
+        while at < delta.len() {
+            let op = delta[at];
+            at += 1;
+            if op & 0x80 != 0 {
+                copies += 1;
+                at += (op & 0x7f).count_ones() as usize;
+            } else {
+                inserted += op as usize;
+                at += op as usize;
+            }
+        }
+        (copies, inserted)
+    }
+
+    #[test]
+    fn inserts_only_what_changed() {
+        // The match after the change is found at the next indexed block, 6 bytes on, and
+        // grown back to the change.
+        let base = noise(6, 1 << 20);
+        let mut target = base.clone();
+        target[500_000..500_010].copy_from_slice(b"one change");
+        let made = encode(&base, &target, usize::MAX).unwrap();
+        assert_eq!(instructions(&made).1, 10);
+    }
+
+    #[test]
+    fn copies_from_the_longest_match() {
+        // Block A is at 0 and at 32 of the base, followed once by B and once by C; the
+        // target is A then C, which only one of the copies continues, first or second.
+        let block = |seed| noise(seed, BLOCK);
+        let (a, b, c) = (block(7), block(8), block(9));
+        let target = [&a[..], &c].concat();
+        for base in [[&a[..], &c, &a, &b].concat(), [&a[..], &b, &a, &c].concat()] {
+            let made = encode(&base, &target, usize::MAX).unwrap();
+            assert_eq!(instructions(&made), (1, 0));
+            assert_eq!(delta::apply(&base, &made).unwrap(), target);
+        }
+    }
+
     #[test]
     fn gives_up_past_the_limit() {
         let base = noise(4, 10_000);
         let other = noise(5, 10_000);
         assert_eq!(encode(&base, &other, 5_000), None);
-        assert!(encode(&base, &base, 5_000).is_some());
+        let made = encode(&base, &base, usize::MAX).unwrap();
+        assert_eq!(encode(&base, &base, made.len()), Some(made.clone()));
+        assert_eq!(encode(&base, &base, made.len() - 1), None);
     }
 }

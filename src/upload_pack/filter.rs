@@ -127,9 +127,7 @@ fn size(text: &str) -> Option<u64> {
         'g' => 1 << 30,
         _ => return None,
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    // As git's strtoumax: digits, a `+` allowed before them, no `-`.
     digits.parse::<u64>().ok()?.checked_mul(factor)
 }
 
@@ -169,6 +167,7 @@ mod tests {
             Ok(Filter::BlobLimit(2 << 30))
         );
         assert_eq!(Filter::parse("blob:limit=17"), Ok(Filter::BlobLimit(17)));
+        assert_eq!(Filter::parse("blob:limit=+5"), Ok(Filter::BlobLimit(5)));
         assert_eq!(Filter::parse("tree:0"), Ok(Filter::Tree(0)));
         assert_eq!(Filter::parse("tree:3"), Ok(Filter::Tree(3)));
         assert_eq!(
