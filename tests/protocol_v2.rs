@@ -237,6 +237,9 @@ fn fetch_negotiates_as_git_does() {
         &store,
         &[&want, &have_old, "sideband-all", "no-progress"],
     );
+    // No want: no answer at all.
+    same_fetch(&repo, &store, &["done"]);
+    same_fetch(&repo, &store, &[&have_old]);
 }
 
 #[test]
@@ -563,4 +566,85 @@ fn ls_refs_lists_thousands_of_refs_as_git_does() {
         assert_eq!(ours, packets(&theirs(&repo, &body)), "{args:?}");
     }
     assert!(packets(&ours(&store, &request("ls-refs", &[]))).len() > 9000);
+}
+
+#[test]
+fn past_too_many_prefixes_ls_refs_lists_every_ref_as_git_does_past_its_own() {
+    let (repo, store) = pushed();
+    // One more than the 256 taken.
+    let many: Vec<String> = (0..257)
+        .map(|i| format!("ref-prefix refs/none/{i}"))
+        .collect();
+    let mut args: Vec<&str> = many.iter().map(String::as_str).collect();
+    let every = packets(&ours(&store, &request("ls-refs", &[])));
+    assert_eq!(packets(&ours(&store, &request("ls-refs", &args))), every);
+    // Up to the limit, the prefixes hold.
+    args.truncate(256);
+    assert_eq!(packets(&ours(&store, &request("ls-refs", &args))), ["0000"]);
+    assert_eq!(
+        packets(&theirs(&repo, &request("ls-refs", &args))),
+        ["0000"]
+    );
+}
+
+#[test]
+fn lines_past_a_limit_are_refused_with_an_err_line() {
+    let (repo, store) = pushed();
+    let main = repo.git(&["rev-parse", "main"]);
+    let limits = Limits {
+        wants: 2,
+        haves: 2,
+        ..Limits::default()
+    };
+    let answer = |args: &[&str]| {
+        let body = request(
+            if args[0].starts_with("oid") {
+                "object-info"
+            } else {
+                "fetch"
+            },
+            args,
+        );
+        match git_on_durable_objects::http::backend::upload_pack(
+            &store,
+            body,
+            false,
+            Some("version=2"),
+            &limits,
+        ) {
+            Ok(answer) => String::from_utf8_lossy(&answer_body(answer)).into_owned(),
+            Err(reply) => panic!("{}", reply.status),
+        }
+    };
+    let want = format!("want {main}");
+    let ids: Vec<String> = ["main", "main~1", "main~2"]
+        .iter()
+        .map(|rev| repo.git(&["rev-parse", rev]))
+        .collect();
+    let each =
+        |prefix: &str| -> Vec<String> { ids.iter().map(|id| format!("{prefix} {id}")).collect() };
+    let refs = ["refs/heads/main", "refs/heads/topic", "refs/tags/v1.0"];
+    for (lines, what, var) in [
+        (
+            vec!["deepen-not v1.0".to_string(); 3],
+            "too many deepen-not",
+            "MAX_WANTS",
+        ),
+        (
+            refs.iter().map(|r| format!("want-ref {r}")).collect(),
+            "too many want-refs",
+            "MAX_WANTS",
+        ),
+        (each("shallow"), "too many shallow lines", "MAX_HAVES"),
+        (each("oid"), "too many oids", "MAX_WANTS"),
+    ] {
+        let refused = format!("ERR upload-pack: {what}: over the limit of 2 ({var})");
+        let mut args: Vec<&str> = lines.iter().map(String::as_str).collect();
+        if !args[0].starts_with("oid") {
+            args.insert(0, &want);
+        }
+        assert!(answer(&args).contains(&refused), "{what}");
+        args.pop();
+        assert!(!answer(&args).contains("ERR"), "{what}");
+    }
 }
