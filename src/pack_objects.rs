@@ -68,13 +68,13 @@ const BATCH: usize = 256 * 1024;
 /// levels of its delta chain).
 const DEFLATED: u8 = 2;
 
-/// Counts for git's closing progress line: entries written as deltas, and stored entries
-/// copied (and how many of them are deltas).
+/// Counts for git's closing progress line: stored entries copied (and how many of them are
+/// deltas), and deltas made here (thin ones).
 #[derive(Clone, Copy, Debug, Default)]
 struct Tally {
-    deltas: u32,
     reused: u32,
     reused_deltas: u32,
+    made_deltas: u32,
 }
 
 /// Bytes being copied into the pack from a stored file, a piece per row.
@@ -217,10 +217,8 @@ impl<S: Sql> PackStream<S> {
             };
             self.written.insert((pack, stored), (offset, id));
             if let Some(entry_kind) = reused {
-                let delta = !matches!(entry_kind, EntryKind::Whole(_));
                 self.tally.reused += 1;
-                self.tally.reused_deltas += delta as u32;
-                self.tally.deltas += delta as u32;
+                self.tally.reused_deltas += !matches!(entry_kind, EntryKind::Whole(_)) as u32;
                 let head = pack::encode_entry_header(entry_kind, header.size, offset);
                 self.emit(out, &head);
                 self.copying = Some(Copying {
@@ -257,7 +255,7 @@ impl<S: Sql> PackStream<S> {
         let head = pack::encode_entry_header(EntryKind::RefDelta(base), delta.len() as u64, offset);
         self.emit(out, &head);
         self.emit(out, &zlib::deflate(&delta));
-        self.tally.deltas += 1;
+        self.tally.made_deltas += 1;
         self.written_ids.insert(id, offset);
         Ok(())
     }
@@ -365,12 +363,13 @@ impl<S: Sql> Iterator for PackStream<S> {
         }
         let side_band = self.options.side_band;
         let progress = self.options.progress && side_band != SideBand::None;
-        let mut out = Vec::with_capacity(BATCH + 64 * 1024);
-        if progress && !self.started {
-            side_band.write(&mut out, Band::Progress, self.opening().as_bytes());
-        }
+        let opening = progress && !self.started;
         let mut data = Vec::with_capacity(BATCH + 64 * 1024);
         let result = self.fill(&mut data);
+        let mut out = Vec::with_capacity(data.len() + data.len() / 8000 + 256);
+        if opening {
+            side_band.write(&mut out, Band::Progress, self.opening().as_bytes());
+        }
         side_band.write(&mut out, Band::Data, &data);
         if let Err(e) = result {
             self.finished = true;
@@ -402,10 +401,11 @@ impl<S: Sql> PackStream<S> {
     /// packs are `pack-reused`.
     fn closing(&self) -> String {
         let Tally {
-            deltas,
             reused,
             reused_deltas,
+            made_deltas,
         } = self.tally;
+        let deltas = reused_deltas + made_deltas;
         let one_by_one = self
             .pieces
             .iter()

@@ -234,11 +234,8 @@ pub fn upload_pack<S: Sql>(
         return upload_pack_v2(store, &body, limits);
     }
     let request = match upload_pack::parse_request(&body, limits) {
-        Err(BadRequest::OverLimit(over)) => {
-            let refusal = upload_pack::err_line(&format!("upload-pack: {over}"));
-            return Ok(upload_pack::Answer::Negotiation(refusal));
-        }
-        parsed => parsed?,
+        Ok(request) => request,
+        Err(bad) => return bad_request(bad),
     };
     if !store.exists()? {
         return Err(Reply::repository_not_found());
@@ -246,8 +243,7 @@ pub fn upload_pack<S: Sql>(
     Ok(upload_pack::serve(store, request)?)
 }
 
-/// The answer to a v2 request: refusals and requests over a limit get an `ERR` line, which
-/// git shows as `remote error: <message>`, as they do in v0.
+/// The answer to a v2 request: refusals get an `ERR` line, as in v0.
 fn upload_pack_v2<S: Sql>(
     store: &Store<S>,
     body: &[u8],
@@ -256,17 +252,24 @@ fn upload_pack_v2<S: Sql>(
     if !store.exists()? {
         return Err(Reply::repository_not_found());
     }
-    let refusal = |message: String| {
-        Ok(upload_pack::Answer::Negotiation(upload_pack::err_line(
-            &message,
-        )))
-    };
     match upload_pack::serve_v2(store, body, limits) {
         Ok(answer) => Ok(answer),
-        Err(Failure::Refused(message)) => refusal(message),
-        Err(Failure::Bad(BadRequest::OverLimit(over))) => refusal(format!("upload-pack: {over}")),
-        Err(Failure::Bad(bad)) => Err(bad.into()),
+        Err(Failure::Refused(message)) => Ok(refusal(&message)),
+        Err(Failure::Bad(bad)) => bad_request(bad),
         Err(Failure::Store(e)) => Err(e.into()),
+    }
+}
+
+/// An `ERR` line as the whole answer: git shows it as `remote error: <message>`.
+fn refusal<S: Sql>(message: &str) -> upload_pack::Answer<S> {
+    upload_pack::Answer::Negotiation(upload_pack::err_line(message))
+}
+
+/// A malformed upload-pack request is a 400; one over a limit gets an `ERR` line naming it.
+fn bad_request<S: Sql>(bad: BadRequest) -> Result<upload_pack::Answer<S>, Reply> {
+    match bad {
+        BadRequest::OverLimit(over) => Ok(refusal(&format!("upload-pack: {over}"))),
+        bad => Err(bad.into()),
     }
 }
 

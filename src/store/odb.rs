@@ -172,13 +172,10 @@ impl<S: Sql> ObjectReader<S> {
         }
     }
 
-    /// The size of a stored object, from its recorded size or else from its bytes (rows
-    /// indexed before sizes were recorded): streamed, so in bounded memory.
-    pub fn size_of(&self, id: &ObjectId) -> Result<Option<u64>, StoreError> {
-        if let Some(&size) = self.store.object_sizes(std::slice::from_ref(id))?.get(id) {
-            return Ok(Some(size));
-        }
-        let Some(Located { kind, location }) = self.store.locate(id)? else {
+    /// The size of a stored object read from its bytes, for rows indexed before sizes were
+    /// recorded ([`Store::object_sizes`] has the others): streamed, so in bounded memory.
+    pub fn size_from_bytes(&self, id: &ObjectId) -> Result<Option<u64>, StoreError> {
+        let Some(Located { kind, location }) = self.locate(id)? else {
             return Ok(None);
         };
         struct Size(u64);

@@ -147,8 +147,7 @@ impl<S: Sql> Store<S> {
 
     /// The value of one ref.
     pub fn ref_value(&self, name: &str) -> Result<Option<ObjectId>, StoreError> {
-        let rows = self.exec("SELECT oid FROM refs WHERE name = ?", vec![name.into()])?;
-        rows.first().map(|r| row_id(&r[0])).transpose()
+        Ok(self.find_ref(name)?.map(|r| r.id))
     }
 
     /// Stored refs that `name` cannot sit beside: those it would be a directory of

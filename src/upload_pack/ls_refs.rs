@@ -37,7 +37,7 @@ fn read_args(args: Args) -> Result<Asked, Failure> {
                 Some(_) => asked.too_many = true,
                 None => {
                     let line = String::from_utf8_lossy(arg).into_owned();
-                    return Err(Failure::Refused(Refused::UnexpectedLine(line).to_string()));
+                    return Err(Refused::UnexpectedLine(line).into());
                 }
             },
         }

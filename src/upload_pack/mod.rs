@@ -14,8 +14,7 @@ mod v0;
 mod v2;
 mod wants;
 
-pub use filter::{BadFilter, Filter};
-pub use serve::{advertise_v2, serve_v2, Failure, FETCH_FEATURES};
+pub use serve::{advertise_v2, serve_v2, Failure};
 pub use v0::{advertise, err_line, parse_request, serve, Request, CAPABILITIES};
 
 use crate::pack_objects::{Options, PackStream};

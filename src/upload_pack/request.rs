@@ -38,17 +38,26 @@ fn number<T: std::str::FromStr>(rest: &[u8]) -> Option<T> {
     std::str::from_utf8(rest).ok()?.trim().parse().ok()
 }
 
-/// Adds `id` to `list` the first time it is named (`seen` remembers), refusing more than
-/// `limit.0` of them with `limit.1` and the variable `limit.2`.
+/// How many lines of a kind a request may hold, what refusing one more says, and the
+/// variable that sets the number.
+type Limit<'a> = (usize, &'a str, &'static str);
+
+/// Adds `item` to `list`, refusing more than `limit.0` items with `limit.1` and the
+/// variable `limit.2`.
+fn take<T>(list: &mut Vec<T>, item: T, (limit, what, var): Limit) -> Result<(), OverLimit> {
+    list.push(item);
+    Limits::check(list.len(), limit, what, var)
+}
+
+/// Adds `id` to `list` as [`take`] does, the first time it is named (`seen` remembers).
 fn take_once(
     seen: &mut HashSet<ObjectId>,
     list: &mut Vec<ObjectId>,
     id: ObjectId,
-    (limit, what, var): (usize, &str, &'static str),
+    limit: Limit,
 ) -> Result<(), OverLimit> {
     if seen.insert(id) {
-        list.push(id);
-        Limits::check(list.len(), limit, what, var)?;
+        take(list, id, limit)?;
     }
     Ok(())
 }
@@ -78,6 +87,12 @@ impl Request {
         )?)
     }
 
+    /// Takes a `want-ref` (protocol v2).
+    pub fn want_ref(&mut self, name: String) -> Result<(), BadRequest> {
+        let limit = (self.limits.wants, "too many want-refs", "MAX_WANTS");
+        Ok(take(&mut self.fetch.want_refs, name, limit)?)
+    }
+
     /// Takes a line both protocols share (without its newline); false if it is none of them.
     pub fn read_shared(&mut self, text: &[u8], line: &[u8]) -> Result<bool, BadRequest> {
         let bad = || unexpected(text);
@@ -88,21 +103,13 @@ impl Request {
             take_once(&mut self.had, &mut self.fetch.haves, id, limit)?;
         } else if let Some(rest) = text.strip_prefix(b"shallow ") {
             let limit = (self.limits.haves, "too many shallow lines", "MAX_HAVES");
-            let id = parse_id(rest, line)?;
-            self.fetch.client_shallow.push(id);
-            Limits::check(self.fetch.client_shallow.len(), limit.0, limit.1, limit.2)?;
+            take(&mut self.fetch.client_shallow, parse_id(rest, line)?, limit)?;
         } else if let Some(rest) = text.strip_prefix(b"deepen-since ") {
             self.fetch.since = Some(number(rest).ok_or_else(bad)?);
         } else if let Some(rest) = text.strip_prefix(b"deepen-not ") {
             let name = String::from_utf8_lossy(rest).trim().to_string();
-            let limit = self.limits.wants;
-            Limits::check(
-                self.fetch.deepen_not.len() + 1,
-                limit,
-                "too many deepen-not",
-                "MAX_WANTS",
-            )?;
-            self.fetch.deepen_not.push(name);
+            let limit = (self.limits.wants, "too many deepen-not", "MAX_WANTS");
+            take(&mut self.fetch.deepen_not, name, limit)?;
         } else if let Some(rest) = text.strip_prefix(b"deepen ") {
             let depth = number::<u32>(rest).filter(|d| *d > 0);
             self.fetch.depth = Some(depth.ok_or_else(bad)?);

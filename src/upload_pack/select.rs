@@ -58,6 +58,7 @@ pub fn select<S: Sql>(
             None => walker.tree_objects(*tree, &[], &mut skip, &mut objects)?,
         }
     }
+    // Wanted trees too: a `tree:0` walk reads none, but what a want names is always sent.
     for id in resolved.want_trees.iter().chain(&resolved.extra) {
         if skip.insert(*id) {
             objects.push(*id);

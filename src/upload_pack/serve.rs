@@ -16,7 +16,7 @@ use crate::AGENT;
 const COMMANDS: &[&str] = &["ls-refs", "fetch", "object-info"];
 
 /// The `fetch` features advertised, in git's order.
-pub const FETCH_FEATURES: &str = "shallow wait-for-done filter ref-in-want sideband-all";
+const FETCH_FEATURES: &str = "shallow wait-for-done filter ref-in-want sideband-all";
 
 /// Why a v2 request gets no answer of its own.
 #[derive(Debug, thiserror::Error)]
@@ -109,8 +109,11 @@ fn object_info<S: Sql>(store: &Store<S>, args: Args, limits: &Limits) -> Result<
     let sizes = store.object_sizes(&ids)?;
     let reader = ObjectReader::new(store);
     for id in ids {
-        let known = sizes.get(&id).copied();
-        let line = match known.map_or_else(|| reader.size_of(&id), |s| Ok(Some(s)))? {
+        let found = match sizes.get(&id) {
+            Some(&bytes) => Some(bytes),
+            None => reader.size_from_bytes(&id)?,
+        };
+        let line = match found {
             None => format!("{id} "),
             Some(bytes) if size => format!("{id} {bytes}"),
             Some(_) => id.to_string(),

@@ -45,14 +45,14 @@ fn read_args(args: Args, limits: &Limits) -> Result<Fetch, Failure> {
             b"no-progress" => fetch.no_progress = true,
             b"wait-for-done" => fetch.wait_for_done = true,
             b"sideband-all" => fetch.sideband_all = true,
-            _ => read_arg(&mut fetch.request, line, limits)?,
+            _ => read_arg(&mut fetch.request, line)?,
         }
     }
     Ok(fetch)
 }
 
 /// Reads an argument that has a value.
-fn read_arg(request: &mut Request, line: &[u8], limits: &Limits) -> Result<(), Failure> {
+fn read_arg(request: &mut Request, line: &[u8]) -> Result<(), Failure> {
     if let Some(rest) = line.strip_prefix(b"want ") {
         if rest.len() != 40 {
             let text = String::from_utf8_lossy(line).into_owned();
@@ -60,10 +60,7 @@ fn read_arg(request: &mut Request, line: &[u8], limits: &Limits) -> Result<(), F
         }
         request.want(request::parse_id(rest, line)?)?;
     } else if let Some(name) = line.strip_prefix(b"want-ref ") {
-        let names = &mut request.fetch.want_refs;
-        names.push(String::from_utf8_lossy(name).into_owned());
-        Limits::check(names.len(), limits.wants, "too many want-refs", "MAX_WANTS")
-            .map_err(BadRequest::from)?;
+        request.want_ref(String::from_utf8_lossy(name).into_owned())?;
     } else if !request.read_shared(line, line)? {
         let text = String::from_utf8_lossy(line).into_owned();
         return Err(Refused::UnexpectedLine(text).into());

@@ -124,7 +124,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         not: deepen_not(&refs, &fetch.deepen_not)?,
     };
     let mut resolved = Resolved {
-        wants: wants.clone(),
+        wants,
         ofs_delta: fetch.ofs_delta,
         refs,
         deepen,
@@ -140,7 +140,7 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         thin_pack: fetch.thin_pack,
     };
     // Wanted tags are sent along with what they tag.
-    for id in &wants {
+    for id in &resolved.wants {
         let peeled = reader.peel(*id)?;
         resolved.extra.extend(peeled.tags);
         match peeled.kind {
