@@ -15,12 +15,17 @@ CREATE TABLE IF NOT EXISTS refs (
 );
 
 -- Stored packs. state is 'pending' while a push streams in, then 'live' (named pack-<name>.pack).
+-- A repack writes its pack as 'repack' and makes it live when done; the packs it replaced
+-- become 'retired' at time retired (seconds since the epoch): no longer listed, still served
+-- by name to readers that listed them before, and deleted once no reader can hold them.
+-- Store::open adds retired to a table made before it existed.
 CREATE TABLE IF NOT EXISTS packs (
     id INTEGER PRIMARY KEY,
     name TEXT UNIQUE,
     state TEXT NOT NULL,
     size INTEGER NOT NULL DEFAULT 0,
-    idx_size INTEGER NOT NULL DEFAULT 0
+    idx_size INTEGER NOT NULL DEFAULT 0,
+    retired INTEGER
 );
 
 -- The bytes of each pack (kind 0) and of its .idx (kind 1), in rows of at most 1 MiB.
@@ -45,11 +50,14 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID;
 
 -- Loose objects: exactly the bytes of git's loose object file. push names the pack row of
--- the push that wrote it, so an interrupted push's leftovers can be found.
+-- the push that wrote it, so an interrupted push's leftovers can be found. retired is when a
+-- repack packed the object: the file is still served to readers that started before, until
+-- it is deleted as retired packs are.
 CREATE TABLE IF NOT EXISTS loose (
     oid BLOB PRIMARY KEY,
     push INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    retired INTEGER
 );
 
 -- The commit graph, recorded when a push is indexed, so history walks need not inflate commits.
@@ -109,3 +117,32 @@ CREATE TABLE IF NOT EXISTS tokens (
     created INTEGER NOT NULL,
     expires INTEGER
 );
+
+-- A repack in progress (maintenance): every object reachable from the refs, found by a walk
+-- that keeps its queue here (walked = 0: its links are not listed yet), then written to the
+-- new pack in seq order. type, size, pack and at are copied from objects (pack NULL: loose);
+-- name_hash groups objects of the same file name for the delta search; offset, crc and
+-- depth (of its delta chain) say where it went.
+CREATE TABLE IF NOT EXISTS repack_objects (
+    oid BLOB PRIMARY KEY,
+    type INTEGER NOT NULL,
+    size INTEGER,
+    pack INTEGER,
+    at INTEGER,
+    name_hash INTEGER NOT NULL,
+    walked INTEGER NOT NULL,
+    seq INTEGER,
+    offset INTEGER,
+    crc INTEGER,
+    depth INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS repack_unwalked ON repack_objects (walked) WHERE walked = 0;
+CREATE INDEX IF NOT EXISTS repack_order ON repack_objects (seq) WHERE seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS repack_stored ON repack_objects (pack, at);
+
+-- Objects that a repack found unreachable from every ref, and since when: pruned once that
+-- is longer ago than the grace period.
+CREATE TABLE IF NOT EXISTS unreachable (
+    oid BLOB PRIMARY KEY,
+    since INTEGER NOT NULL
+) WITHOUT ROWID;

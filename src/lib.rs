@@ -2,7 +2,8 @@
 //! database) per repository, serving git's dumb HTTP protocol and smart receive-pack and upload-pack.
 //!
 //! Layers, bottom up: git's formats (`format`), the storage (`store`, the only SQL), the
-//! services (`index_pack`, `receive_pack`, `rev_walk`, `pack_objects`, `upload_pack`), HTTP
+//! services (`index_pack`, `receive_pack`, `rev_walk`, `pack_objects`, `upload_pack`,
+//! `maintenance`), HTTP
 //! as plain values (`http`), and the wasm-only host that adapts the runtime to them.
 
 #![deny(missing_docs)]
@@ -12,6 +13,7 @@ pub mod format;
 pub mod http;
 pub mod index_pack;
 pub mod limits;
+pub mod maintenance;
 pub mod pack_objects;
 pub mod protocol;
 pub mod receive_pack;

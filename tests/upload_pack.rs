@@ -14,25 +14,6 @@ use git_on_durable_objects::upload_pack::{self, Answer};
 
 const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
 
-/// Runs one request and returns (negotiation lines, pack bytes).
-fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
-    split_response(&answer_bytes(store, body)).unwrap()
-}
-
-/// The body of one request's answer, negotiation and pack, as sent.
-fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
-    let request = upload_pack::parse_request(body, &Limits::default()).unwrap();
-    answer_body(upload_pack::serve(store, request).unwrap())
-}
-
-/// Indexes `pack` into the bare repository `into` with git and returns the ids it holds.
-fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
-    show_index(into, pack)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect()
-}
-
 fn objects_between(repo: &Repo, include: &str, exclude: Option<&str>) -> BTreeSet<String> {
     let mut args = vec!["rev-list", "--objects", include];
     let negated;
@@ -64,16 +45,30 @@ fn full_clone_copies_the_stored_pack_and_fscks() {
     let (store, db) = store(4096);
     let (lines, pushed) = push_all(&store, &repo, "report-status", 65536);
     assert_eq!(lines[0], "unpack ok");
+    let request = upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true);
+    // Until maintenance has seen that the pack holds exactly what the refs reach, a clone
+    // walks the history to find out.
     let before = db.commit_rows_read();
-    let (lines, pack) = fetch(
-        &store,
-        &upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true),
+    let (_, walked) = fetch(&store, &request);
+    assert!(db.commit_rows_read() > before);
+    let report = maintain(&store, 1000, 0);
+    assert_eq!(
+        (report.packs_after, report.tally.reused),
+        (1, 0),
+        "adopted as it is"
     );
+    let before = db.commit_rows_read();
+    let (lines, pack) = fetch(&store, &request);
     assert_eq!(lines, vec!["NAK"]);
     assert_eq!(
         db.commit_rows_read(),
         before,
         "a full clone walks no history"
+    );
+    assert_eq!(
+        index(&Repo::new(), &walked),
+        index(&Repo::new(), &pack),
+        "the walk found the same objects"
     );
     // The stored pack's entries, byte for byte: nothing is inflated or recompressed.
     assert_eq!(pack[..12], pushed[..12]);
@@ -385,23 +380,28 @@ fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
     );
 
     // Wanting the tag object brings the tag and everything it points at. Every ref is
-    // wanted: the stored packs and loose objects are sent as they are, walking no history.
+    // wanted: before maintenance the history is walked; after it, its one pack is sent as
+    // it is, walking no history.
     let main = repo.git(&["rev-parse", "main"]);
-    let before = db.commit_rows_read();
-    let (lines, pack) = fetch(
-        &store,
-        &upload_request(&[main.clone(), tag.clone()], CAPS, &[], &[], true),
-    );
-    assert_eq!(lines, vec!["NAK"]);
-    assert_eq!(db.commit_rows_read(), before);
-    let clone = Repo::new();
-    let got = index(&clone, &pack);
+    let request = upload_request(&[main.clone(), tag.clone()], CAPS, &[], &[], true);
     let mut expected = objects_between(&repo, "main", None);
     expected.insert(tag.clone());
-    assert_eq!(got, expected);
-    clone.git(&["update-ref", "refs/heads/main", &main]);
-    clone.git(&["update-ref", "refs/tags/v1.0", &tag]);
-    clone.git(&["fsck", "--full", "--strict"]);
+    for maintained in [false, true] {
+        if maintained {
+            let report = maintain(&store, 1000, 0);
+            assert_eq!((report.packs_after, report.loose_after), (1, 0));
+            assert!(report.tally.new_deltas > 0, "loose objects deltified");
+        }
+        let before = db.commit_rows_read();
+        let (lines, pack) = fetch(&store, &request);
+        assert_eq!(lines, vec!["NAK"]);
+        assert_eq!(db.commit_rows_read() == before, maintained);
+        let clone = Repo::new();
+        assert_eq!(index(&clone, &pack), expected);
+        clone.git(&["update-ref", "refs/heads/main", &main]);
+        clone.git(&["update-ref", "refs/tags/v1.0", &tag]);
+        clone.git(&["fsck", "--full", "--strict"]);
+    }
 }
 
 #[test]

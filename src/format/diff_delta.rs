@@ -69,39 +69,63 @@ fn write_copy(out: &mut Vec<u8>, mut offset: usize, mut len: usize) {
     }
 }
 
-/// The delta that rebuilds `target` from `base`, or None once it would pass `max_size`
-/// bytes (a delta that large is not worth sending). The base must be under 4 GiB.
-pub fn encode(base: &[u8], target: &[u8], max_size: usize) -> Option<Vec<u8>> {
-    let mut index: Vec<(u64, u32)> = base
-        .chunks_exact(BLOCK)
-        .enumerate()
-        .map(|(i, block)| (block_hash(block), (i * BLOCK) as u32))
-        .collect();
-    index.sort_unstable();
-    let mut out = Vec::new();
-    write_size(&mut out, base.len());
-    write_size(&mut out, target.len());
-    let mut pending = 0;
-    let mut at = 0;
-    while at + BLOCK <= target.len() {
-        let Some((from, len)) = best_match(base, &index, target, at) else {
-            at += 1;
-            continue;
-        };
-        // Grow the match backwards over bytes not yet written.
-        let back = (1..=(at - pending).min(from))
-            .take_while(|&k| base[from - k] == target[at - k])
-            .count();
-        write_insert(&mut out, &target[pending..at - back]);
-        write_copy(&mut out, from - back, len + back);
-        at += len;
-        pending = at;
-        if out.len() > max_size {
-            return None;
-        }
+/// A base's blocks indexed by hash: made once, it serves every target tried against that
+/// base (a delta search tries each object against several).
+pub struct Index {
+    blocks: Vec<(u64, u32)>,
+}
+
+impl Index {
+    /// The index of `base`, which must be under 4 GiB.
+    pub fn new(base: &[u8]) -> Index {
+        let mut blocks: Vec<(u64, u32)> = base
+            .chunks_exact(BLOCK)
+            .enumerate()
+            .map(|(i, block)| (block_hash(block), (i * BLOCK) as u32))
+            .collect();
+        blocks.sort_unstable();
+        Index { blocks }
     }
-    write_insert(&mut out, &target[pending..]);
-    (out.len() <= max_size).then_some(out)
+
+    /// Bytes the index holds besides its base.
+    pub fn heap_size(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<(u64, u32)>()
+    }
+
+    /// The delta that rebuilds `target` from `base`, the bytes this index was made of, or
+    /// None once it would pass `max_size` bytes (a delta that large is not worth it).
+    pub fn encode(&self, base: &[u8], target: &[u8], max_size: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        write_size(&mut out, base.len());
+        write_size(&mut out, target.len());
+        let mut pending = 0;
+        let mut at = 0;
+        while at + BLOCK <= target.len() {
+            let Some((from, len)) = best_match(base, &self.blocks, target, at) else {
+                at += 1;
+                continue;
+            };
+            // Grow the match backwards over bytes not yet written.
+            let back = (1..=(at - pending).min(from))
+                .take_while(|&k| base[from - k] == target[at - k])
+                .count();
+            write_insert(&mut out, &target[pending..at - back]);
+            write_copy(&mut out, from - back, len + back);
+            at += len;
+            pending = at;
+            if out.len() > max_size {
+                return None;
+            }
+        }
+        write_insert(&mut out, &target[pending..]);
+        (out.len() <= max_size).then_some(out)
+    }
+}
+
+/// The delta that rebuilds `target` from `base`, or None once it would pass `max_size`
+/// bytes. The base must be under 4 GiB.
+pub fn encode(base: &[u8], target: &[u8], max_size: usize) -> Option<Vec<u8>> {
+    Index::new(base).encode(base, target, max_size)
 }
 
 /// The longest match, of at least one block, of `target` at `at` in `base`: its base

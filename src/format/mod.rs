@@ -1,6 +1,7 @@
 //! Git's formats, as pure functions over bytes: no SQL, no HTTP. Everything above reads and
 //! writes git's data through these.
 
+pub mod checksum;
 pub mod date;
 pub mod delta;
 pub mod diff_delta;

@@ -9,6 +9,8 @@ mod entries;
 mod spool;
 mod write_idx;
 
+pub use write_idx::write_idx;
+
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::rc::Rc;
@@ -25,7 +27,7 @@ use crate::format::pack::{
 use crate::format::zlib::Inflater;
 use crate::limits::OverLimit;
 use crate::store::sql::Sql;
-use crate::store::{Base, CommitInfo, EntryRow, ScratchRows, Store, StoreError};
+use crate::store::{Base, CommitInfo, EntryRow, IdxSource, ScratchRows, Store, StoreError};
 use entries::Entries;
 use spool::Spool;
 
@@ -659,7 +661,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         let stored = if self.count < UNPACK_LIMIT && self.largest <= MAX_LOOSE_OBJECT {
             self.stage_loose()?
         } else {
-            let idx_size = write_idx::write_idx(store, push, &checksum)?;
+            let idx_size = write_idx(store, push, IdxSource::Push(push), &checksum)?;
             Stored::Pack {
                 name: checksum.to_hex(),
                 size: self.offset,

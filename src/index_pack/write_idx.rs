@@ -1,15 +1,14 @@
-//! Writing a pushed pack's `.idx` straight from the push's entry rows, page by page in id
-//! order, into chunk rows: the index of a pack of any size is never held whole.
+//! Writing a pack's `.idx` straight from its entry rows (a push's, or a repack's), page by
+//! page in id order, into chunk rows: the index of a pack of any size is never held whole.
 
 use sha1::{Digest, Sha1};
 
-use super::IndexError;
 use crate::format::idx;
 use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
 use crate::store::ChunkWriter;
-use crate::store::{IdxRow, PackFile, Store, StoreError};
+use crate::store::{IdxRow, IdxSource, PackFile, Store, StoreError};
 
 /// Entry rows read per page.
 const PAGE: usize = 10_000;
@@ -27,15 +26,15 @@ impl<S: Sql> IdxFile<'_, S> {
     }
 }
 
-/// Calls `each` on every object of the push in id order.
+/// Calls `each` on every object of the pack in id order.
 fn in_id_order<S: Sql>(
     store: &Store<S>,
-    push: PackId,
+    source: IdxSource,
     mut each: impl FnMut(&IdxRow) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let mut after: Option<ObjectId> = None;
     loop {
-        let page = store.pushed_by_id(push, after, PAGE)?;
+        let page = store.idx_rows(source, after, PAGE)?;
         for row in &page {
             each(row)?;
         }
@@ -46,22 +45,23 @@ fn in_id_order<S: Sql>(
     }
 }
 
-/// Writes the version 2 idx of pack `push` (whose trailer is `checksum`), exactly as
-/// `git index-pack` lays it out, and returns its size.
+/// Writes the version 2 idx of the pack of row `owner`, whose entries `source` lists and
+/// whose trailer is `checksum`, exactly as `git index-pack` lays it out; returns its size.
 pub fn write_idx<S: Sql>(
     store: &Store<S>,
-    push: PackId,
+    owner: PackId,
+    source: IdxSource,
     checksum: &ObjectId,
-) -> Result<u64, IndexError> {
+) -> Result<u64, StoreError> {
     let mut file = IdxFile {
-        writer: ChunkWriter::new(store, push, PackFile::Idx),
+        writer: ChunkWriter::new(store, owner, PackFile::Idx),
         sha: Sha1::new(),
     };
-    file.write(&idx::header(&store.pushed_first_bytes(push)?))?;
-    in_id_order(store, push, |(id, _, _)| file.write(&id.0))?;
-    in_id_order(store, push, |(_, _, crc)| file.write(&crc.to_be_bytes()))?;
+    file.write(&idx::header(&store.idx_first_bytes(source)?))?;
+    in_id_order(store, source, |(id, _, _)| file.write(&id.0))?;
+    in_id_order(store, source, |(_, _, crc)| file.write(&crc.to_be_bytes()))?;
     let mut large = Vec::new();
-    in_id_order(store, push, |(_, offset, _)| {
+    in_id_order(store, source, |(_, offset, _)| {
         file.write(&idx::offset_word(*offset, &mut large))
     })?;
     file.write(&large)?;

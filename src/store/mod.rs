@@ -6,17 +6,21 @@ use crate::format::pack::{PackError, PackId};
 use crate::store::sql::{Sql, SqlError, Value};
 
 mod access;
+mod maintenance;
 mod objects;
 mod odb;
 mod packs;
 mod push;
+mod readers;
 mod refs;
 pub mod sql;
 
+pub use maintenance::{RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled};
 pub use packs::{ChunkFile, ChunkWriter, PackFile, PackInfo, PackState, ScratchRows, StoredChunks};
-pub use push::{Base, EntryRow, IdxRow};
+pub use push::{Base, EntryRow, IdxRow, IdxSource};
+pub use readers::ReadLease;
 pub use refs::Ref;
 
 /// The size of one pack or idx chunk row (the platform allows 2 MB per row).
@@ -116,6 +120,7 @@ impl From<StoreError> for PackError {
 pub struct Store<S: Sql> {
     sql: S,
     chunk_size: u64,
+    readers: readers::Readers,
 }
 
 fn id_value(id: &ObjectId) -> Value {
@@ -147,7 +152,11 @@ impl<S: Sql> Store<S> {
 
     /// A store with a custom chunk size (tests use tiny chunks to cross boundaries).
     pub fn with_chunk_size(sql: S, chunk_size: u64) -> Store<S> {
-        Store { sql, chunk_size }
+        Store {
+            sql,
+            chunk_size,
+            readers: readers::Readers::default(),
+        }
     }
 
     /// The chunk size of pack rows.
@@ -170,13 +179,20 @@ impl<S: Sql> Store<S> {
         for statement in schema.split(';').filter(|s| !s.trim().is_empty()) {
             self.exec(statement, vec![])?;
         }
-        // A table made before objects had sizes lacks the column: `ADD COLUMN` is not
+        // Tables made before these columns existed lack them: `ADD COLUMN` is not
         // idempotent, so it runs only when reading the column fails.
-        if self
-            .exec("SELECT size FROM objects LIMIT 0", vec![])
-            .is_err()
-        {
-            self.exec("ALTER TABLE objects ADD COLUMN size INTEGER", vec![])?;
+        for (table, column) in [
+            ("objects", "size"),
+            ("packs", "retired"),
+            ("loose", "retired"),
+        ] {
+            if self
+                .exec(&format!("SELECT {column} FROM {table} LIMIT 0"), vec![])
+                .is_err()
+            {
+                let add = format!("ALTER TABLE {table} ADD COLUMN {column} INTEGER");
+                self.exec(&add, vec![])?;
+            }
         }
         self.drop_leftovers()
     }

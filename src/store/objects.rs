@@ -125,11 +125,11 @@ impl<S: Sql> Store<S> {
         rows.first().map(|row| location(row)).transpose()
     }
 
-    /// The bytes of a visible loose object's file.
+    /// The bytes of a visible object's loose file: one stored loose, or one a repack has
+    /// packed since, whose file readers that started before may still ask for.
     pub fn loose_object(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreError> {
         let mut rows = self.exec(
-            "SELECT l.data FROM loose l JOIN objects o ON o.oid = l.oid \
-             WHERE l.oid = ? AND o.pack IS NULL",
+            "SELECT l.data FROM loose l JOIN objects o ON o.oid = l.oid WHERE l.oid = ?",
             vec![id_value(id)],
         )?;
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
@@ -200,12 +200,6 @@ impl<S: Sql> Store<S> {
         )?;
         let row = rows.first().ok_or(StoreError::BadColumn("count"))?;
         Ok((row_int(&row[0])? as u64, row_int(&row[1])? as u64))
-    }
-
-    /// The ids of all loose objects.
-    pub fn loose_ids(&self) -> Result<Vec<ObjectId>, StoreError> {
-        let rows = self.exec("SELECT oid FROM objects WHERE pack IS NULL", vec![])?;
-        rows.iter().map(|r| row_id(&r[0])).collect()
     }
 
     /// Stages a loose object file for a push; it stays invisible until [`Store::accept_loose`].

@@ -78,6 +78,10 @@ pub enum PackState {
     Live,
     /// No pack: the owner of a reader's scratch files, removed when the reader is done.
     Scratch,
+    /// A pack a repack is writing: it outlives restarts, as the repack resumes.
+    Repack,
+    /// A pack a repack replaced: unlisted, still served by name until it is deleted.
+    Retired,
 }
 
 impl From<PackState> for Value {
@@ -86,6 +90,8 @@ impl From<PackState> for Value {
             PackState::Pending => "pending",
             PackState::Live => "live",
             PackState::Scratch => "scratch",
+            PackState::Repack => "repack",
+            PackState::Retired => "retired",
         };
         Value::Text(text.into())
     }
@@ -124,7 +130,7 @@ impl<S: Sql> Store<S> {
         self.new_pack_row(PackState::Pending)
     }
 
-    fn new_pack_row(&self, state: PackState) -> Result<PackId, StoreError> {
+    pub(super) fn new_pack_row(&self, state: PackState) -> Result<PackId, StoreError> {
         let rows = self.exec(
             "INSERT INTO packs (state) VALUES (?) RETURNING id",
             vec![state.into()],
@@ -135,7 +141,7 @@ impl<S: Sql> Store<S> {
             .ok_or(StoreError::BadColumn("pack id"))
     }
 
-    /// Writes chunk `seq` of a pack row's file.
+    /// Writes chunk `seq` of a pack row's file, replacing what it held.
     pub fn write_chunk(
         &self,
         pack: PackId,
@@ -144,7 +150,7 @@ impl<S: Sql> Store<S> {
         data: &[u8],
     ) -> Result<(), StoreError> {
         self.exec(
-            "INSERT INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
             vec![
                 pack.into(),
                 file.kind().into(),
@@ -186,6 +192,22 @@ impl<S: Sql> Store<S> {
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
     }
 
+    /// Cuts `file` of `pack` to its first `len` bytes' rows: the rows after the one holding
+    /// byte `len` go (a writer resumed at `len` rewrites that one).
+    pub fn truncate_file(&self, pack: PackId, file: PackFile, len: u64) -> Result<(), StoreError> {
+        let file = ChunkFile::from(file);
+        self.exec(
+            "DELETE FROM pack_chunks WHERE pack = ? AND kind = ? AND seq * ? >= ?",
+            vec![
+                pack.into(),
+                file.kind().into(),
+                (file.row_size(self) as i64).into(),
+                (len as i64).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Makes a pushed pack live under `name` and indexes its objects and commits. If a pack
     /// with the same name is already live, the new copy is dropped and the live one serves.
     pub fn accept_pack(
@@ -195,7 +217,7 @@ impl<S: Sql> Store<S> {
         size: u64,
         idx_size: u64,
     ) -> Result<(), StoreError> {
-        if self.pack_by_name(name)?.is_some() {
+        if self.live_pack_named(name)?.is_some() {
             return self.discard_push(push);
         }
         self.exec(
@@ -259,7 +281,7 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    fn drop_pack_rows(&self, push: PackId) -> Result<(), StoreError> {
+    pub(super) fn drop_pack_rows(&self, push: PackId) -> Result<(), StoreError> {
         self.exec("DELETE FROM pack_chunks WHERE pack = ?", vec![push.into()])?;
         self.exec("DELETE FROM packs WHERE id = ?", vec![push.into()])?;
         Ok(())
@@ -274,13 +296,29 @@ impl<S: Sql> Store<S> {
         rows.iter().map(|r| pack_info(r)).collect()
     }
 
-    /// A live pack by its name (hex checksum).
+    /// A live pack by its name (hex checksum), or a retired one not yet deleted: a dumb
+    /// client that listed it before a repack still reads it.
     pub fn pack_by_name(&self, name: &str) -> Result<Option<PackInfo>, StoreError> {
         let rows = self.exec(
-            "SELECT id, name, size, idx_size FROM packs WHERE state = ? AND name = ?",
-            vec![PackState::Live.into(), name.into()],
+            "SELECT id, name, size, idx_size FROM packs WHERE state IN (?, ?) AND name = ?",
+            vec![
+                PackState::Live.into(),
+                PackState::Retired.into(),
+                name.into(),
+            ],
         )?;
         rows.first().map(|r| pack_info(r)).transpose()
+    }
+}
+
+impl<S: Sql> Store<S> {
+    /// The live pack named `name`, if any.
+    pub(super) fn live_pack_named(&self, name: &str) -> Result<Option<PackId>, StoreError> {
+        let rows = self.exec(
+            "SELECT id FROM packs WHERE state = ? AND name = ?",
+            vec![PackState::Live.into(), name.into()],
+        )?;
+        rows.first().map(|r| row_int(&r[0]).map(PackId)).transpose()
     }
 }
 
@@ -318,6 +356,39 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
             flushed: 0,
             written: 0,
         }
+    }
+
+    /// A writer that goes on with `file` of `owner` after its first `written` bytes, which
+    /// rows hold, the last perhaps partly (see [`ChunkWriter::save`]).
+    pub fn resume(
+        store: &'s Store<S>,
+        owner: PackId,
+        file: impl Into<ChunkFile>,
+        written: u64,
+    ) -> Result<Self, StoreError> {
+        let file = file.into();
+        let size = file.row_size(store);
+        let flushed = written / size;
+        let mut tail = store.read_chunk(owner, file, flushed)?.unwrap_or_default();
+        tail.truncate((written % size) as usize);
+        Ok(ChunkWriter {
+            store,
+            owner,
+            file,
+            tail: Rc::new(tail),
+            flushed,
+            written,
+        })
+    }
+
+    /// Writes the bytes taken since the last whole row as that row, so that
+    /// [`ChunkWriter::resume`] can go on from here; the row is rewritten as more come.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        if !self.tail.is_empty() {
+            self.store
+                .write_chunk(self.owner, self.file, self.flushed, &self.tail)?;
+        }
+        Ok(())
     }
 
     /// Takes the next bytes of the file.

@@ -37,6 +37,25 @@ pub struct EntryRow {
 /// An entry's place in the idx: its id, offset and CRC.
 pub type IdxRow = (ObjectId, u64, u32);
 
+/// Whose entries an idx is written from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxSource {
+    /// A push's pack, from its entry rows.
+    Push(PackId),
+    /// The pack the repack in progress writes.
+    Repack,
+}
+
+impl IdxSource {
+    /// The rows' table and condition, and the condition's parameters.
+    fn rows(self) -> (&'static str, Vec<Value>) {
+        match self {
+            IdxSource::Push(push) => ("push_entries WHERE push = ?", vec![push.into()]),
+            IdxSource::Repack => ("repack_objects WHERE offset IS NOT NULL", vec![]),
+        }
+    }
+}
+
 fn json_row(e: &EntryRow) -> String {
     let (id, kind) = match e.resolved {
         Some((id, kind)) => (format!("\"{id}\""), (kind as u8).to_string()),
@@ -217,11 +236,12 @@ impl<S: Sql> Store<S> {
             .collect()
     }
 
-    /// How many of the push's objects start with each byte: the idx's fanout, not summed.
-    pub fn pushed_first_bytes(&self, push: PackId) -> Result<[u32; 256], StoreError> {
+    /// How many of the pack's objects start with each byte: the idx's fanout, not summed.
+    pub fn idx_first_bytes(&self, source: IdxSource) -> Result<[u32; 256], StoreError> {
+        let (rows, params) = source.rows();
         let rows = self.exec(
-            "SELECT hex(substr(oid, 1, 1)), count(*) FROM push_entries WHERE push = ? GROUP BY 1",
-            vec![push.into()],
+            &format!("SELECT hex(substr(oid, 1, 1)), count(*) FROM {rows} GROUP BY 1"),
+            params,
         )?;
         let mut counts = [0u32; 256];
         for row in rows {
@@ -234,25 +254,25 @@ impl<S: Sql> Store<S> {
         Ok(counts)
     }
 
-    /// Up to `limit` of the push's objects in id order, after `after`: the idx's rows.
+    /// Up to `limit` of the pack's objects in id order, after `after`: the idx's rows.
     /// They come as one row of hex text, not a row each: a page then crosses from SQLite
     /// at once instead of value by value. The aggregate's own ORDER BY keeps them in id
     /// order, which SQLite does not promise for a subquery's order alone.
-    pub fn pushed_by_id(
+    pub fn idx_rows(
         &self,
-        push: PackId,
+        source: IdxSource,
         after: Option<ObjectId>,
         limit: usize,
     ) -> Result<Vec<IdxRow>, StoreError> {
+        let (rows, mut params) = source.rows();
+        params.push(Value::Blob(after.map_or(vec![], |id| id.0.to_vec())));
+        params.push((limit as i64).into());
         let rows = self.exec(
-            "SELECT group_concat(hex(oid) || printf('%08x%016x', crc, offset), '' ORDER BY oid) \
-             FROM (SELECT oid, crc, offset FROM push_entries WHERE push = ? AND oid > ? \
-              ORDER BY oid LIMIT ?)",
-            vec![
-                push.into(),
-                Value::Blob(after.map_or(vec![], |id| id.0.to_vec())),
-                (limit as i64).into(),
-            ],
+            &format!(
+                "SELECT group_concat(hex(oid) || printf('%08x%016x', crc, offset), '' ORDER BY oid) \
+                 FROM (SELECT oid, crc, offset FROM {rows} AND oid > ? ORDER BY oid LIMIT ?)"
+            ),
+            params,
         )?;
         let text = rows.first().and_then(|r| r[0].as_str()).unwrap_or_default();
         let bad = || StoreError::BadColumn("idx row");

@@ -187,13 +187,32 @@ impl<S: Sql> Store<S> {
                 peeled.as_ref().map_or(Value::Null, id_value),
             ],
         )?;
-        Ok(())
+        self.refs_changed()
     }
 
     /// Deletes a ref.
     pub fn delete_ref(&self, name: &str) -> Result<(), StoreError> {
         self.exec("DELETE FROM refs WHERE name = ?", vec![name.into()])?;
+        self.refs_changed()
+    }
+
+    /// Counts a change of the refs, so that what was computed from them knows it is stale.
+    fn refs_changed(&self) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES ('refs_version', '1') \
+             ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            vec![],
+        )?;
         Ok(())
+    }
+
+    /// How many times the refs have changed: equal counts mean equal refs.
+    pub fn refs_version(&self) -> Result<i64, StoreError> {
+        let rows = self.exec(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'refs_version'",
+            vec![],
+        )?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
     }
 
     /// The branch that was created first among those that exist.

@@ -32,8 +32,15 @@ pub fn select<S: Sql>(
     plan: Option<CommitPlan>,
 ) -> Result<Selection, StoreError> {
     if is_everything(resolved) {
-        if let Some(whole) = whole_store(store)? {
-            return Ok(whole);
+        if let Some(exact) = store.exact_pack()? {
+            return Ok(Selection {
+                count: store.pack_object_count(exact.id)? as u32,
+                pieces: vec![Piece::Entries {
+                    pack: exact.id,
+                    start: HEADER_LEN as u64,
+                    end: exact.size - 20,
+                }],
+            });
         }
     }
     let plan = match plan {
@@ -169,9 +176,9 @@ fn filtered<S: Sql>(
         .collect())
 }
 
-/// Whether the stored packs can be sent whole: the fetch takes every stored object (it
-/// wants every ref, and no have, shallow boundary or depth narrows it) and reads their
-/// OFS_DELTA entries.
+/// Whether a pack that holds exactly what the refs reach can be sent whole: the fetch
+/// wants every ref, no have, shallow boundary, depth or filter narrows it, and the client
+/// reads OFS_DELTA entries.
 fn is_everything(resolved: &Resolved) -> bool {
     resolved.ofs_delta
         && resolved.filter.is_none()
@@ -240,36 +247,6 @@ fn tags_of(
         })
         .map(|r| r.id)
         .collect()
-}
-
-/// Every stored object, as whole stored packs copied verbatim plus the loose objects; None
-/// when packs overlap (an object stored twice), which would put duplicates in the pack.
-fn whole_store<S: Sql>(store: &Store<S>) -> Result<Option<Selection>, StoreError> {
-    let (total, loose) = store.count_objects()?;
-    let mut pieces = Vec::new();
-    let mut in_packs = 0;
-    for pack in store.packs()? {
-        in_packs += store.pack_object_count(pack.id)?;
-        pieces.push(Piece::Entries {
-            pack: pack.id,
-            start: HEADER_LEN as u64,
-            end: pack.size - 20,
-        });
-    }
-    if in_packs + loose != total {
-        return Ok(None);
-    }
-    let ids = store.loose_ids()?;
-    let located = store.locate_many(&ids)?;
-    for id in ids {
-        if let Some(&Located { kind, location }) = located.get(&id) {
-            pieces.push(Piece::Object { id, kind, location });
-        }
-    }
-    Ok(Some(Selection {
-        pieces,
-        count: total as u32,
-    }))
 }
 
 /// The objects as pieces in storage order, so stored delta bases come before their deltas.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
@@ -11,10 +12,11 @@ use git_on_durable_objects::format::pack::{self, EntryKind};
 use git_on_durable_objects::format::pktline::{self, Pkt};
 use git_on_durable_objects::format::zlib;
 use git_on_durable_objects::limits::Limits;
+use git_on_durable_objects::maintenance;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
 use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::Store;
-use git_on_durable_objects::upload_pack::Answer;
+use git_on_durable_objects::upload_pack::{self, Answer};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 /// A shared SQLite connection, so a test can inspect the tables the store writes, and a
@@ -154,6 +156,8 @@ pub fn snapshot(db: &Db) -> Vec<String> {
         "push_entries",
         "push_links",
         "push_commits",
+        "repack_objects",
+        "unreachable",
     ] {
         for row in db.exec(&format!("SELECT * FROM {table}"), vec![]).unwrap() {
             rows.push(format!("{table}: {row:?}"));
@@ -582,3 +586,48 @@ pub fn show_index(into: &Repo, pack: &[u8]) -> Vec<(u64, String)> {
         })
         .collect()
 }
+
+/// Runs one request and returns (negotiation lines, pack bytes).
+pub fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
+    split_response(&answer_bytes(store, body)).unwrap()
+}
+
+/// The body of one request's answer, negotiation and pack, as sent.
+pub fn answer_bytes(store: &Store<Db>, body: &[u8]) -> Vec<u8> {
+    let request = upload_pack::parse_request(body, &Limits::default()).unwrap();
+    answer_body(upload_pack::serve(store, request).unwrap())
+}
+
+/// Indexes `pack` into the bare repository `into` with git and returns the ids it holds.
+pub fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
+    show_index(into, pack)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// Runs maintenance to its end at `now` (seconds), with `grace` seconds for unreachable
+/// objects and small slices, so that every phase takes several; returns its account.
+pub fn maintain(store: &Store<Db>, now: i64, grace: i64) -> maintenance::Report {
+    let now_ms = move || now * 1000;
+    let host = maintenance::Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(store, &host, grace).unwrap();
+    loop {
+        match maintenance::step(store, &host, &SMALL_SLICES).unwrap() {
+            maintenance::Step::Done(report) => return *report,
+            maintenance::Step::Working => {}
+            maintenance::Step::Idle => panic!("no repack in progress"),
+        }
+    }
+}
+
+/// Slices small enough that a test repository takes several of each phase.
+pub const SMALL_SLICES: maintenance::Slice = maintenance::Slice {
+    walk: 7,
+    objects: 5,
+    bytes: 4096,
+    seal: 1,
+};

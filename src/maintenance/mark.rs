@@ -1,0 +1,78 @@
+//! The repack's walk (git's `reachable.c`): every object the refs reach, found breadth
+//! first with the queue and the visited set in rows, so that a walk of any size fits the
+//! memory budget and stops and resumes between slices.
+
+use crate::format::object::{self, ObjectId, ObjectType, TreeEntryKind};
+use crate::store::sql::Sql;
+use crate::store::{ObjectReader, RepackRow, Store, StoreError};
+
+/// The hash `pack-objects` groups objects by for its delta search (git's `pack_name_hash`):
+/// files of one name, wherever they are, sort together, and its last characters weigh most.
+pub fn name_hash(name: &[u8]) -> u32 {
+    name.iter()
+        .filter(|c| !c.is_ascii_whitespace())
+        .fold(0u32, |hash, &c| (hash >> 2).wrapping_add((c as u32) << 24))
+}
+
+/// Lists the links of up to `limit` objects of the walk not yet walked; returns how many it
+/// walked (0: the walk is over).
+pub fn walk<S: Sql>(
+    store: &Store<S>,
+    reader: &ObjectReader<S>,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let rows = store.repack_unwalked(limit)?;
+    let mut links = Vec::new();
+    for row in &rows {
+        links_of(reader, row, &mut links)?;
+    }
+    let walked: Vec<ObjectId> = rows.iter().map(|r| r.id).collect();
+    store.repack_link(&walked, &links)?;
+    Ok(rows.len())
+}
+
+/// Adds what `row`'s object links to, each with the hash of the name it has there.
+fn links_of<S: Sql>(
+    reader: &ObjectReader<S>,
+    row: &RepackRow,
+    out: &mut Vec<(ObjectId, u32)>,
+) -> Result<(), StoreError> {
+    if row.kind == ObjectType::Blob {
+        return Ok(());
+    }
+    let data = reader.read_at(&row.id, row.kind, row.location)?.data;
+    let corrupt = |why| StoreError::Corrupt {
+        kind: row.kind,
+        id: row.id,
+        why,
+    };
+    if row.kind == ObjectType::Tree {
+        let entries = object::tree_entries(&data).map_err(corrupt)?;
+        out.extend(
+            entries
+                .iter()
+                .filter(|e| e.kind != TreeEntryKind::Gitlink)
+                .map(|e| (e.id, name_hash(e.name))),
+        );
+        return Ok(());
+    }
+    let links = object::links(row.kind, &data).map_err(corrupt)?;
+    out.extend(links.refs.into_iter().map(|id| (id, 0)));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_hash_is_gits() {
+        // Values from git's pack_name_hash.
+        assert_eq!(name_hash(b""), 0);
+        assert_eq!(name_hash(b"a"), 0x6100_0000);
+        assert_eq!(name_hash(b"ab"), (0x6100_0000u32 >> 2) + 0x6200_0000);
+        assert_eq!(name_hash(b"a b"), name_hash(b"ab"));
+        assert_eq!(name_hash(b"Makefile"), name_hash(b"Makefile"));
+        assert_ne!(name_hash(b"a.c"), name_hash(b"a.h"));
+    }
+}

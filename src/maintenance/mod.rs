@@ -1,0 +1,666 @@
+//! Maintenance (git's `gc --auto`): a repack of everything the refs reach into one pack
+//! with a delta search, the pruning of what they have not reached for a grace period, and
+//! the deletion of what the repack replaced once no reader can hold it.
+//!
+//! A repack runs in slices, each a bounded piece of work in one transaction that also
+//! records where the next one starts: a failure or a restart at any point loses at most
+//! the slice, and the repository stays as it was until the last slice swaps the new pack
+//! in. The phases: walk (`mark`), write (`write`), seal (the pack's checksum and idx), swap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::checksum::Checksum;
+use crate::format::object::ObjectId;
+use crate::format::pack::{self, PackId, HEADER_LEN};
+use crate::index_pack::write_idx;
+use crate::store::sql::Sql;
+use crate::store::{
+    ChunkWriter, IdxSource, ObjectReader, PackFile, Store, StoreError, Summary, SwapReport,
+};
+
+pub mod mark;
+pub mod write;
+
+use write::{PackWriter, Tally};
+
+/// Loose objects that make a repack due at once: each costs a dumb client a request and a
+/// smart clone a deflate, where a packed one costs neither.
+pub const LOOSE_LIMIT: u64 = 256;
+/// Live packs that make a repack due at once: each costs a dumb client an idx.
+pub const PACK_LIMIT: u64 = 8;
+/// How long after the last push a repository with anything new is repacked (seconds).
+pub const QUIET: i64 = 600;
+/// How long unreachable objects are kept by default (git's `gc.pruneExpire`, two weeks).
+pub const GRACE: i64 = 14 * 86_400;
+/// How long what a repack replaced is still served to readers that listed it (seconds).
+pub const READER_GRACE: i64 = 3600;
+/// Slices that fail in a row before a repack is given up.
+const MAX_FAILURES: i64 = 3;
+
+/// How much one slice does at most.
+#[derive(Clone, Copy, Debug)]
+pub struct Slice {
+    /// Objects the walk reads.
+    pub walk: usize,
+    /// Objects written.
+    pub objects: usize,
+    /// Bytes read while writing them (past it, the slice ends after the current object).
+    pub bytes: u64,
+    /// Bytes of the new pack hashed.
+    pub seal: u64,
+}
+
+impl Default for Slice {
+    /// Each well under a second of CPU on go-git's history (see the note).
+    fn default() -> Slice {
+        Slice {
+            walk: 2000,
+            objects: 5000,
+            bytes: 32 << 20,
+            seal: 64 << 20,
+        }
+    }
+}
+
+/// What the host tells maintenance: the time, and how much memory it holds.
+pub struct Host<'a> {
+    /// Milliseconds since the epoch.
+    pub now_ms: &'a dyn Fn() -> i64,
+    /// Bytes of memory the host holds (wasm's linear memory), if it can tell.
+    pub memory: &'a dyn Fn() -> Option<u64>,
+}
+
+impl Host<'_> {
+    fn now(&self) -> i64 {
+        (self.now_ms)() / 1000
+    }
+}
+
+/// Where a repack is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Phase {
+    /// Walking from the refs.
+    Mark,
+    /// Writing the objects in order.
+    Write,
+    /// Hashing the pack, then writing its trailer and idx.
+    Seal,
+    /// Written and indexed, to be swapped in.
+    Swap {
+        name: String,
+        size: u64,
+        idx_size: u64,
+    },
+}
+
+/// A repack in progress, kept in `meta` between slices.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Progress {
+    started_ms: i64,
+    busy_ms: i64,
+    slices: u32,
+    /// Unreachable objects older than this many seconds are pruned.
+    grace: i64,
+    /// The refs' version when it started, and the one whose tips were walked last.
+    first_version: i64,
+    version: i64,
+    /// Packs up to this row id existed when it started.
+    last_old: i64,
+    before: Before,
+    phase: Phase,
+    pack: Option<i64>,
+    /// The place of the last object written, the bytes of entries, the objects written.
+    cursor: i64,
+    written: u64,
+    count: u64,
+    sealed: u64,
+    checksum: Option<String>,
+    tally: Tally,
+}
+
+/// What the repository held when the repack started.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+struct Before {
+    packs: u64,
+    loose: u64,
+    bytes: u64,
+}
+
+/// The account of a maintenance run, kept for the repository's summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// When it started and finished, seconds since the epoch.
+    pub started: i64,
+    /// When it finished.
+    pub finished: i64,
+    /// Milliseconds from start to finish, and of them, spent working in slices.
+    pub took_ms: i64,
+    /// Milliseconds spent in slices.
+    pub busy_ms: i64,
+    /// Slices it took.
+    pub slices: u32,
+    /// Objects the refs reach, now in one pack.
+    pub objects: u64,
+    /// The pack they are in (its name), if any.
+    pub pack: Option<String>,
+    /// Bytes of that pack.
+    pub pack_bytes: u64,
+    /// Packs, loose objects and bytes before and after.
+    pub packs_before: u64,
+    /// Loose objects before.
+    pub loose_before: u64,
+    /// Bytes stored before.
+    pub bytes_before: u64,
+    /// Live packs after.
+    pub packs_after: u64,
+    /// Loose objects after (unreachable ones kept).
+    pub loose_after: u64,
+    /// Stored entries reused, deltas among them, deltas made, objects rebuilt whole.
+    pub tally: Tally,
+    /// Objects pruned, and unreachable ones kept for their grace period.
+    pub pruned: u64,
+    /// Unreachable objects kept.
+    pub kept_unreachable: u64,
+    /// Packs retired.
+    pub retired_packs: u64,
+    /// The grace period unreachable objects had, in seconds.
+    pub grace: i64,
+    /// The refs' version it made the pack for.
+    pub refs_version: i64,
+    /// The host's memory when it finished (wasm memory never shrinks: its peak).
+    pub memory: Option<u64>,
+    /// Why it was given up, if it was.
+    pub error: Option<String>,
+}
+
+/// What one call of [`step`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// No repack is in progress.
+    Idle,
+    /// A slice was done; more are needed.
+    Working,
+    /// The repack is done.
+    Done(Box<Report>),
+}
+
+/// When maintenance should run next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Now: a repack is in progress, or the repository is past a threshold.
+    Now,
+    /// At this time (seconds since the epoch).
+    At(i64),
+    /// Nothing to do.
+    Never,
+}
+
+const PROGRESS: &str = "repack";
+const REPORT: &str = "maintenance";
+const FAILURES: &str = "repack_failures";
+
+fn json_error(e: serde_json::Error) -> StoreError {
+    StoreError::Sql(crate::store::sql::SqlError(format!(
+        "bad maintenance state: {e}"
+    )))
+}
+
+fn load<S: Sql>(store: &Store<S>) -> Result<Option<Progress>, StoreError> {
+    store
+        .meta(PROGRESS)?
+        .map(|text| serde_json::from_str(&text).map_err(json_error))
+        .transpose()
+}
+
+fn save<S: Sql>(store: &Store<S>, progress: &Progress) -> Result<(), StoreError> {
+    let text = serde_json::to_string(progress).map_err(json_error)?;
+    store.set_meta(PROGRESS, Some(&text))
+}
+
+/// The last maintenance run's account, if there was one.
+pub fn last_report<S: Sql>(store: &Store<S>) -> Result<Option<Report>, StoreError> {
+    store
+        .meta(REPORT)?
+        .map(|text| serde_json::from_str(&text).map_err(json_error))
+        .transpose()
+}
+
+/// Whether a repack is in progress.
+pub fn in_progress<S: Sql>(store: &Store<S>) -> Result<bool, StoreError> {
+    Ok(store.meta(PROGRESS)?.is_some())
+}
+
+/// When maintenance is due: now past [`LOOSE_LIMIT`] or [`PACK_LIMIT`]; [`QUIET`] after
+/// `now` if anything changed since the last repack; else when something retired or
+/// unreachable expires.
+pub fn due<S: Sql>(store: &Store<S>, now: i64, grace: i64) -> Result<Due, StoreError> {
+    if in_progress(store)? {
+        return Ok(Due::Now);
+    }
+    let summary = store.summary()?;
+    if summary.loose >= LOOSE_LIMIT || summary.packs >= PACK_LIMIT {
+        return Ok(Due::Now);
+    }
+    let changed = match last_report(store)? {
+        Some(last) if last.error.is_none() => {
+            summary.loose > last.loose_after
+                || summary.packs > last.packs_after
+                || store.refs_version()? != last.refs_version
+        }
+        _ => summary.loose > 0 || summary.packs > 0,
+    };
+    if changed {
+        return Ok(Due::At(now + QUIET));
+    }
+    Ok(match store.next_expiry(READER_GRACE, grace)? {
+        Some(at) => Due::At(at.max(now)),
+        None => Due::Never,
+    })
+}
+
+/// Starts a repack that prunes what has been unreachable for `grace` seconds, unless one is
+/// in progress (then it only lowers that one's grace to `grace`, if lower).
+pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), StoreError> {
+    store.transaction(|| {
+        if let Some(mut progress) = load(store)? {
+            progress.grace = progress.grace.min(grace);
+            return save(store, &progress);
+        }
+        store.clear_repack(None)?;
+        store.repack_add_tips()?;
+        let version = store.refs_version()?;
+        let Summary {
+            packs,
+            loose,
+            bytes,
+            ..
+        } = store.summary()?;
+        store.set_meta(FAILURES, None)?;
+        save(
+            store,
+            &Progress {
+                started_ms: (host.now_ms)(),
+                busy_ms: 0,
+                slices: 0,
+                grace,
+                first_version: version,
+                version,
+                last_old: store.last_pack_id()?.0,
+                before: Before {
+                    packs,
+                    loose,
+                    bytes,
+                },
+                phase: Phase::Mark,
+                pack: None,
+                cursor: 0,
+                written: 0,
+                count: 0,
+                sealed: 0,
+                checksum: None,
+                tally: Tally::default(),
+            },
+        )
+    })
+}
+
+/// Does one slice of the repack in progress, in one transaction. A slice that fails leaves
+/// nothing behind and is tried again by the next call; after [`MAX_FAILURES`] in a row the
+/// repack is given up and the failure reported.
+pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step, StoreError> {
+    let Some(mut progress) = load(store)? else {
+        return Ok(Step::Idle);
+    };
+    let begun = (host.now_ms)();
+    let outcome = store.transaction(|| {
+        let done = run_slice(store, &mut progress, slice, host)?;
+        progress.slices += 1;
+        progress.busy_ms += (host.now_ms)() - begun;
+        match done {
+            None => {
+                save(store, &progress)?;
+                Ok(Step::Working)
+            }
+            Some(swapped) => {
+                let report = finish(store, &progress, swapped, host)?;
+                Ok(Step::Done(Box::new(report)))
+            }
+        }
+    });
+    match outcome {
+        Ok(step) => {
+            store.set_meta(FAILURES, None)?;
+            Ok(step)
+        }
+        Err(e) => {
+            // The slice's own error is the answer; should counting it fail too, the count
+            // is only lower and the next slice tries again.
+            let failures = store.meta(FAILURES).ok().flatten();
+            let failures = failures.and_then(|n| n.parse().ok()).unwrap_or(0) + 1;
+            let _ = match failures >= MAX_FAILURES {
+                true => give_up(store, &progress, host, &e),
+                false => store.set_meta(FAILURES, Some(&failures.to_string())),
+            };
+            Err(e)
+        }
+    }
+}
+
+/// Runs slices until the repack is done or `budget_ms` has passed; returns whether it is
+/// done (or none was in progress).
+pub fn run<S: Sql>(
+    store: &Store<S>,
+    host: &Host,
+    slice: &Slice,
+    budget_ms: i64,
+) -> Result<bool, StoreError> {
+    let begun = (host.now_ms)();
+    loop {
+        match step(store, host, slice)? {
+            Step::Idle | Step::Done(_) => return Ok(true),
+            Step::Working if (host.now_ms)() - begun >= budget_ms => return Ok(false),
+            Step::Working => {}
+        }
+    }
+}
+
+/// A slice of the current phase; `Some` once the repack is swapped in.
+fn run_slice<S: Sql>(
+    store: &Store<S>,
+    progress: &mut Progress,
+    slice: &Slice,
+    host: &Host,
+) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
+    match progress.phase.clone() {
+        Phase::Mark => mark_slice(store, progress, slice, host),
+        Phase::Write => write_slice(store, progress, slice).map(|()| None),
+        Phase::Seal => seal_slice(store, progress, slice).map(|()| None),
+        Phase::Swap {
+            name,
+            size,
+            idx_size,
+        } => {
+            if refs_moved(store, progress)? {
+                reopen(store, progress)?;
+                return Ok(None);
+            }
+            let pack = progress
+                .pack
+                .map(PackId)
+                .ok_or(StoreError::BadColumn("repack"))?;
+            let pack = store.seal_repack(pack, &name, size, idx_size)?;
+            swap(store, progress, Some(pack), true, host).map(Some)
+        }
+    }
+}
+
+/// Whether the refs changed since their tips were last walked; if they did, the new tips
+/// join the walk.
+fn refs_moved<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<bool, StoreError> {
+    let version = store.refs_version()?;
+    if version == progress.version {
+        return Ok(false);
+    }
+    store.repack_add_tips()?;
+    progress.version = version;
+    Ok(true)
+}
+
+fn mark_slice<S: Sql>(
+    store: &Store<S>,
+    progress: &mut Progress,
+    slice: &Slice,
+    host: &Host,
+) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
+    let reader = ObjectReader::new(store);
+    if mark::walk(store, &reader, slice.walk)? > 0 || refs_moved(store, progress)? {
+        return Ok(None);
+    }
+    if progress.pack.is_none() {
+        if store.repack_count()? == 0 {
+            return swap(store, progress, None, false, host).map(Some);
+        }
+        if let Some(pack) = store.repack_matching_pack()? {
+            return swap(store, progress, Some(pack), false, host).map(Some);
+        }
+        let pack = store.begin_repack()?;
+        let mut out = ChunkWriter::new(store, pack, PackFile::Pack);
+        out.append(&pack::header(0))?;
+        out.save()?;
+        progress.pack = Some(pack.0);
+        progress.written = HEADER_LEN as u64;
+    }
+    store.repack_order()?;
+    progress.phase = Phase::Write;
+    Ok(None)
+}
+
+fn write_slice<S: Sql>(
+    store: &Store<S>,
+    progress: &mut Progress,
+    slice: &Slice,
+) -> Result<(), StoreError> {
+    let pack = progress
+        .pack
+        .map(PackId)
+        .ok_or(StoreError::BadColumn("repack"))?;
+    let rows = store.repack_rows(progress.cursor, slice.objects)?;
+    if rows.is_empty() {
+        progress.phase = match refs_moved(store, progress)? {
+            true => Phase::Mark,
+            false => Phase::Seal,
+        };
+        return Ok(());
+    }
+    let mut writer = PackWriter::resume(store, pack, progress.written, progress.cursor)?;
+    for row in &rows {
+        writer.write(row)?;
+        progress.cursor = row.seq;
+        if writer.read >= slice.bytes {
+            break;
+        }
+    }
+    progress.written = writer.written();
+    let tally = writer.tally;
+    progress.count += writer.finish()? as u64;
+    let sum = &mut progress.tally;
+    sum.reused += tally.reused;
+    sum.reused_deltas += tally.reused_deltas;
+    sum.new_deltas += tally.new_deltas;
+    sum.rebuilt += tally.rebuilt;
+    Ok(())
+}
+
+/// Hashes the next rows of the pack (its header first set to the final count); at the end,
+/// writes the trailer and the idx.
+fn seal_slice<S: Sql>(
+    store: &Store<S>,
+    progress: &mut Progress,
+    slice: &Slice,
+) -> Result<(), StoreError> {
+    let pack = progress
+        .pack
+        .map(PackId)
+        .ok_or(StoreError::BadColumn("repack"))?;
+    let row = store.chunk_size();
+    let mut checksum = match (&progress.checksum, progress.sealed) {
+        (Some(text), sealed) if sealed > 0 => {
+            Checksum::resume(text).ok_or(StoreError::BadColumn("repack checksum"))?
+        }
+        _ => {
+            let mut first = store
+                .read_chunk(pack, PackFile::Pack, 0)?
+                .unwrap_or_default();
+            let count =
+                u32::try_from(progress.count).map_err(|_| StoreError::BadColumn("count"))?;
+            first
+                .get_mut(..HEADER_LEN)
+                .ok_or(StoreError::PackTooShort(pack))?
+                .copy_from_slice(&pack::header(count));
+            store.write_chunk(pack, PackFile::Pack.into(), 0, &first)?;
+            progress.sealed = 0;
+            Checksum::default()
+        }
+    };
+    let stop = progress.written.min(progress.sealed + slice.seal.max(row));
+    while progress.sealed < stop {
+        let seq = progress.sealed / row;
+        let data = store
+            .read_chunk(pack, PackFile::Pack, seq)?
+            .unwrap_or_default();
+        let upto = ((progress.written - seq * row) as usize).min(data.len());
+        if upto == 0 {
+            return Err(StoreError::PackTooShort(pack));
+        }
+        checksum.update(&data[..upto]);
+        progress.sealed = seq * row + upto as u64;
+    }
+    if progress.sealed < progress.written {
+        progress.checksum = Some(checksum.save());
+        return Ok(());
+    }
+    let trailer = checksum.finish();
+    let mut out = ChunkWriter::resume(store, pack, PackFile::Pack, progress.written)?;
+    out.append(&trailer)?;
+    out.flush()?;
+    let id = ObjectId(trailer);
+    let idx_size = write_idx(store, pack, IdxSource::Repack, &id)?;
+    progress.checksum = None;
+    progress.phase = Phase::Swap {
+        name: id.to_hex(),
+        size: progress.written + 20,
+        idx_size,
+    };
+    Ok(())
+}
+
+/// Takes a written pack back to writing, for objects the refs reach since: its trailer and
+/// idx go, and it is hashed again once they are written.
+fn reopen<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<(), StoreError> {
+    let pack = progress
+        .pack
+        .map(PackId)
+        .ok_or(StoreError::BadColumn("repack"))?;
+    store.truncate_file(pack, PackFile::Pack, progress.written)?;
+    store.truncate_file(pack, PackFile::Idx, 0)?;
+    progress.sealed = 0;
+    progress.checksum = None;
+    progress.phase = Phase::Mark;
+    Ok(())
+}
+
+/// Swaps the repack in: see [`Store::repack_swap`].
+fn swap<S: Sql>(
+    store: &Store<S>,
+    progress: &Progress,
+    pack: Option<PackId>,
+    moved: bool,
+    host: &Host,
+) -> Result<(Option<PackId>, SwapReport), StoreError> {
+    let now = host.now();
+    let report = store.repack_swap(
+        pack,
+        moved,
+        PackId(progress.last_old),
+        now,
+        now - progress.grace,
+    )?;
+    match pack.filter(|_| progress.version == progress.first_version) {
+        Some(pack) => store.set_exact_pack(pack, progress.version)?,
+        None => store.set_meta("exact_pack", None)?,
+    }
+    Ok((pack, report))
+}
+
+/// Writes the account of a finished repack and forgets its progress.
+fn finish<S: Sql>(
+    store: &Store<S>,
+    progress: &Progress,
+    (pack, swapped): (Option<PackId>, SwapReport),
+    host: &Host,
+) -> Result<Report, StoreError> {
+    let packs = store.packs()?;
+    let new = pack.and_then(|id| packs.iter().find(|p| p.id == id));
+    let after = store.summary()?;
+    let report = Report {
+        started: progress.started_ms / 1000,
+        finished: host.now(),
+        took_ms: (host.now_ms)() - progress.started_ms,
+        busy_ms: progress.busy_ms,
+        slices: progress.slices,
+        objects: swapped.objects,
+        pack: new.map(|p| p.name.clone()),
+        pack_bytes: new.map_or(0, |p| p.size),
+        packs_before: progress.before.packs,
+        loose_before: progress.before.loose,
+        bytes_before: progress.before.bytes,
+        packs_after: after.packs,
+        loose_after: after.loose,
+        tally: progress.tally,
+        pruned: swapped.pruned,
+        kept_unreachable: swapped.kept,
+        retired_packs: swapped.retired,
+        grace: progress.grace,
+        refs_version: progress.version,
+        memory: (host.memory)(),
+        error: None,
+    };
+    write_report(store, &report)?;
+    store.set_meta(PROGRESS, None)?;
+    Ok(report)
+}
+
+fn write_report<S: Sql>(store: &Store<S>, report: &Report) -> Result<(), StoreError> {
+    let text = serde_json::to_string(report).map_err(json_error)?;
+    store.set_meta(REPORT, Some(&text))
+}
+
+/// Gives a repack up after repeated failures: its rows go, the repository is as before,
+/// and the report says why.
+fn give_up<S: Sql>(
+    store: &Store<S>,
+    progress: &Progress,
+    host: &Host,
+    error: &StoreError,
+) -> Result<(), StoreError> {
+    store.transaction(|| {
+        store.clear_repack(progress.pack.map(PackId))?;
+        store.set_meta(PROGRESS, None)?;
+        store.set_meta(FAILURES, None)?;
+        let report = Report {
+            started: progress.started_ms / 1000,
+            finished: host.now(),
+            took_ms: (host.now_ms)() - progress.started_ms,
+            busy_ms: progress.busy_ms,
+            slices: progress.slices,
+            grace: progress.grace,
+            memory: (host.memory)(),
+            error: Some(error.to_string()),
+            ..Report::default()
+        };
+        write_report(store, &report)
+    })
+}
+
+/// Deletes what repacks retired longer than `reader_grace` seconds before `now` and no
+/// reader in flight can hold; returns how many packs went.
+pub fn sweep<S: Sql>(store: &Store<S>, now: i64, reader_grace: i64) -> Result<u64, StoreError> {
+    store.transaction(|| store.sweep(now - reader_grace))
+}
+
+/// Drops at once everything no ref reaches (an owner's purge of a leaked object): a repack
+/// with no grace, run to its end, then the deletion of what it retired that no reader in
+/// flight holds. Returns its account.
+pub fn purge<S: Sql>(store: &Store<S>, host: &Host) -> Result<Report, StoreError> {
+    start(store, host, 0)?;
+    let slice = Slice::default();
+    let report = loop {
+        match step(store, host, &slice)? {
+            Step::Done(report) => break *report,
+            Step::Working => {}
+            Step::Idle => break last_report(store)?.unwrap_or_default(),
+        }
+    };
+    sweep(store, host.now(), 0)?;
+    Ok(report)
+}

@@ -1,0 +1,356 @@
+//! Writing the repack's pack (git's `pack-objects` for `git repack -a -d`), a slice at a
+//! time: stored entries are copied as they are, a stored delta stays a delta of its base's
+//! new entry, and objects stored loose go through a delta search over a sliding window of
+//! the objects before them in `pack-objects`' order (type, name hash, size).
+
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pack::{self, EntryKind, ObjectSink, PackId};
+use crate::format::{diff_delta, zlib};
+use crate::store::sql::Sql;
+use crate::store::{
+    ChunkWriter, Location, ObjectReader, PackFile, RepackRow, Store, StoreError, Written,
+};
+
+/// Objects in the window the delta search tries each object against (git's `pack.window`).
+pub const WINDOW: usize = 10;
+/// The longest delta chain made (git's `pack.depth`).
+pub const MAX_DEPTH: u32 = 50;
+/// Objects smaller than this are not worth a delta.
+const DELTA_MIN: u64 = 64;
+/// Objects larger than this are stored whole: the window holds its objects in memory.
+pub const DELTA_MAX: u64 = 4 << 20;
+/// Bytes the window holds at most, objects and their indexes.
+pub const WINDOW_BYTES: usize = 32 << 20;
+
+/// Counts of what the writing did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    /// Stored entries copied as they were.
+    pub reused: u64,
+    /// Of them, deltas.
+    pub reused_deltas: u64,
+    /// Deltas the search made.
+    pub new_deltas: u64,
+    /// Objects written whole after being inflated.
+    pub rebuilt: u64,
+}
+
+/// An object in the delta search's window.
+struct Candidate {
+    kind: ObjectType,
+    data: Rc<Vec<u8>>,
+    index: diff_delta::Index,
+    written: Written,
+}
+
+impl Candidate {
+    fn bytes(&self) -> usize {
+        self.data.len() + self.index.heap_size()
+    }
+}
+
+/// The pack being written during one slice.
+pub struct PackWriter<'s, S: Sql> {
+    store: &'s Store<S>,
+    reader: ObjectReader<S>,
+    out: ChunkWriter<'s, S>,
+    /// What this slice wrote, by id and by where it was stored, until recorded.
+    done: Vec<(ObjectId, Written)>,
+    by_id: HashMap<ObjectId, Written>,
+    by_stored: HashMap<(PackId, u64), Written>,
+    window: VecDeque<Candidate>,
+    window_bytes: usize,
+    deflater: zlib::Deflater,
+    /// What was done.
+    pub tally: Tally,
+    /// Bytes read from storage.
+    pub read: u64,
+}
+
+/// Whether the delta search takes an object of this type and size.
+fn searched(kind: ObjectType, size: u64) -> bool {
+    matches!(kind, ObjectType::Blob | ObjectType::Tree) && (DELTA_MIN..=DELTA_MAX).contains(&size)
+}
+
+impl<'s, S: Sql> PackWriter<'s, S> {
+    /// Goes on writing `pack` after its first `written` bytes; the window is taken up from
+    /// the loose objects written last, at or before place `cursor`.
+    pub fn resume(
+        store: &'s Store<S>,
+        pack: PackId,
+        written: u64,
+        cursor: i64,
+    ) -> Result<Self, StoreError> {
+        let mut writer = PackWriter {
+            store,
+            reader: ObjectReader::new(store),
+            out: ChunkWriter::resume(store, pack, PackFile::Pack, written)?,
+            done: Vec::new(),
+            by_id: HashMap::new(),
+            by_stored: HashMap::new(),
+            window: VecDeque::new(),
+            window_bytes: 0,
+            deflater: zlib::Deflater::new(),
+            tally: Tally::default(),
+            read: 0,
+        };
+        let mut last = store.repack_window(cursor, WINDOW)?;
+        last.reverse();
+        for (row, written) in last {
+            if row.size.is_some_and(|size| searched(row.kind, size)) {
+                let data = writer.reader.read_at(&row.id, row.kind, row.location)?.data;
+                writer.remember(row.kind, data, written);
+            }
+        }
+        Ok(writer)
+    }
+
+    /// Bytes of the pack so far.
+    pub fn written(&self) -> u64 {
+        self.out.written()
+    }
+
+    /// Writes the next object.
+    pub fn write(&mut self, row: &RepackRow) -> Result<(), StoreError> {
+        let offset = self.out.written();
+        let mut entry = Entry::new(offset);
+        let depth = match row.location {
+            Location::Packed { pack, offset: at } => self.copy(row, pack, at, &mut entry)?,
+            Location::Loose => None,
+        };
+        let depth = match depth {
+            Some(depth) => depth,
+            None => match row.size.filter(|&size| searched(row.kind, size)) {
+                Some(_) => self.search(row, &mut entry)?,
+                None => {
+                    self.rebuild(row, &mut entry)?;
+                    0
+                }
+            },
+        };
+        let written = Written {
+            offset,
+            crc: entry.crc.clone().finalize(),
+            depth,
+        };
+        self.done.push((row.id, written));
+        self.by_id.insert(row.id, written);
+        if let Location::Packed { pack, offset: at } = row.location {
+            self.by_stored.insert((pack, at), written);
+        }
+        Ok(())
+    }
+
+    /// Copies a stored entry if it can stay as it is: a whole object, or a delta whose base
+    /// is written already. Returns its depth, or None if it must be written anew.
+    fn copy(
+        &mut self,
+        row: &RepackRow,
+        pack: PackId,
+        at: u64,
+        entry: &mut Entry,
+    ) -> Result<Option<u32>, StoreError> {
+        let (header, data) = self.reader.extent(pack, at)?;
+        let base = match header.kind {
+            EntryKind::Whole(_) => None,
+            EntryKind::OfsDelta(base) => match self.by_stored.get(&(pack, base)) {
+                Some(&written) => Some(written),
+                None => self.store.repack_written_at(pack, base)?,
+            },
+            EntryKind::RefDelta(base) => match self.by_id.get(&base) {
+                Some(&written) => Some(written),
+                None => self.store.repack_written(&base)?,
+            },
+        };
+        let (kind, depth) = match (header.kind, base) {
+            (EntryKind::Whole(_), _) => (EntryKind::Whole(row.kind), 0),
+            (_, Some(base)) => (EntryKind::OfsDelta(base.offset), base.depth + 1),
+            (_, None) => return Ok(None),
+        };
+        let head = pack::encode_entry_header(kind, header.size, entry.offset);
+        entry.put(&mut self.out, &head)?;
+        let mut from = data.start;
+        while from < data.end {
+            let piece = self.reader.piece(pack, PackFile::Pack, from, data.end)?;
+            if piece.bytes().is_empty() {
+                return Err(StoreError::PackTooShort(pack));
+            }
+            entry.put(&mut self.out, piece.bytes())?;
+            from += piece.bytes().len() as u64;
+        }
+        self.read += data.end - data.start;
+        self.tally.reused += 1;
+        self.tally.reused_deltas += (depth > 0) as u64;
+        Ok(Some(depth))
+    }
+
+    /// Writes an object as a delta of the window's object that gives the smallest one, as
+    /// git's `try_delta` chooses (the deeper a base, the less it may cost; of equal deltas
+    /// the shallower base wins), or whole when none is worth it. Returns its depth.
+    fn search(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<u32, StoreError> {
+        let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
+        self.read += data.len() as u64;
+        let size = data.len();
+        let mut best: Option<(Vec<u8>, Written)> = None;
+        for candidate in self.window.iter().rev() {
+            let base = candidate.written;
+            if candidate.kind != row.kind || base.depth >= MAX_DEPTH {
+                continue;
+            }
+            let (limit, ref_depth) = match &best {
+                None => ((size / 2).saturating_sub(20), 1),
+                Some((delta, best_base)) => (delta.len(), best_base.depth + 1),
+            };
+            let limit = limit as u64 * u64::from(MAX_DEPTH - base.depth)
+                / u64::from(MAX_DEPTH + 1 - ref_depth);
+            let base_size = candidate.data.len() as u64;
+            if limit == 0
+                || (size as u64).saturating_sub(base_size) >= limit
+                || (size as u64) < base_size / 32
+            {
+                continue;
+            }
+            let Some(delta) = candidate
+                .index
+                .encode(&candidate.data, &data, limit as usize)
+            else {
+                continue;
+            };
+            // Within the limit a delta replaces the best so far, unless it is the same size
+            // from a base no shallower.
+            let same = best.as_ref().is_some_and(|(old, old_base)| {
+                delta.len() == old.len() && base.depth >= old_base.depth
+            });
+            if !same {
+                best = Some((delta, base));
+            }
+        }
+        let depth = match best {
+            Some((delta, base)) => {
+                let kind = EntryKind::OfsDelta(base.offset);
+                let head = pack::encode_entry_header(kind, delta.len() as u64, entry.offset);
+                entry.put(&mut self.out, &head)?;
+                entry.put(&mut self.out, &zlib::deflate(&delta))?;
+                self.tally.new_deltas += 1;
+                base.depth + 1
+            }
+            None => {
+                let kind = EntryKind::Whole(row.kind);
+                let head = pack::encode_entry_header(kind, size as u64, entry.offset);
+                entry.put(&mut self.out, &head)?;
+                entry.put(&mut self.out, &zlib::deflate(&data))?;
+                self.tally.rebuilt += 1;
+                0
+            }
+        };
+        let written = Written {
+            offset: entry.offset,
+            crc: 0,
+            depth,
+        };
+        self.remember(row.kind, data, written);
+        Ok(depth)
+    }
+
+    /// Puts an object in the window, dropping the oldest past its count or bytes.
+    fn remember(&mut self, kind: ObjectType, data: Rc<Vec<u8>>, written: Written) {
+        let index = diff_delta::Index::new(&data);
+        let candidate = Candidate {
+            kind,
+            data,
+            index,
+            written,
+        };
+        self.window_bytes += candidate.bytes();
+        self.window.push_back(candidate);
+        while self.window.len() > WINDOW
+            || (self.window_bytes > WINDOW_BYTES && self.window.len() > 1)
+        {
+            if let Some(old) = self.window.pop_front() {
+                self.window_bytes -= old.bytes();
+            }
+        }
+    }
+
+    /// Writes an object whole, deflated anew as it is streamed out of storage.
+    fn rebuild(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<(), StoreError> {
+        self.deflater.reset();
+        let mut sink = Rebuild {
+            out: &mut self.out,
+            entry,
+            deflater: &mut self.deflater,
+            read: 0,
+        };
+        self.reader
+            .stream_at(&row.id, row.kind, row.location, &mut sink)?;
+        let Rebuild {
+            out,
+            entry,
+            deflater,
+            read,
+        } = sink;
+        deflater.finish(&mut |piece| entry.put(out, piece))?;
+        self.read += read;
+        self.tally.rebuilt += 1;
+        Ok(())
+    }
+
+    /// Saves the pack's last partial row and records where this slice's objects went;
+    /// returns how many it wrote.
+    pub fn finish(mut self) -> Result<usize, StoreError> {
+        self.out.save()?;
+        self.store.repack_record(&self.done)?;
+        Ok(self.done.len())
+    }
+}
+
+/// An entry being written: where it starts, and the CRC-32 of its bytes so far.
+struct Entry {
+    offset: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl Entry {
+    fn new(offset: u64) -> Entry {
+        Entry {
+            offset,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    fn put<S: Sql>(
+        &mut self,
+        out: &mut ChunkWriter<'_, S>,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.crc.update(bytes);
+        out.append(bytes)
+    }
+}
+
+/// Takes an object streamed out of storage and writes it as a whole entry.
+struct Rebuild<'w, 's, S: Sql> {
+    out: &'w mut ChunkWriter<'s, S>,
+    entry: &'w mut Entry,
+    deflater: &'w mut zlib::Deflater,
+    read: u64,
+}
+
+impl<S: Sql> ObjectSink for Rebuild<'_, '_, S> {
+    type Error = StoreError;
+
+    fn begin(&mut self, kind: ObjectType, size: u64) -> Result<(), StoreError> {
+        let head = pack::encode_entry_header(EntryKind::Whole(kind), size, self.entry.offset);
+        self.entry.put(self.out, &head)
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.read += bytes.len() as u64;
+        let (out, entry) = (&mut *self.out, &mut *self.entry);
+        self.deflater
+            .feed(bytes, &mut |piece| entry.put(out, piece))
+    }
+}

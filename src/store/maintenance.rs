@@ -1,0 +1,501 @@
+//! What maintenance keeps in rows: the objects of a repack in progress (its walk queue,
+//! its write order, where each went), the unreachable objects and since when, the swap
+//! that makes a repack's pack the repository's, and the sweep of what it retired.
+
+use super::packs::PackState;
+use super::{id_value, ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
+use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pack::PackId;
+use crate::store::sql::{Sql, Value};
+
+/// An object of the repack, in write order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepackRow {
+    /// Its place in the write order.
+    pub seq: i64,
+    /// The object.
+    pub id: ObjectId,
+    /// Its type.
+    pub kind: ObjectType,
+    /// Its size, if recorded.
+    pub size: Option<u64>,
+    /// Where it is stored now.
+    pub location: Location,
+    /// The hash of the file name it was found under (0 for none).
+    pub name_hash: u32,
+}
+
+/// Where a repacked object went in the new pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Its entry's offset.
+    pub offset: u64,
+    /// The CRC-32 of the entry.
+    pub crc: u32,
+    /// Deltas between it and a whole object.
+    pub depth: u32,
+}
+
+/// What a swap did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwapReport {
+    /// Objects the repack holds.
+    pub objects: u64,
+    /// Objects dropped for good.
+    pub pruned: u64,
+    /// Unreachable objects kept for their grace period.
+    pub kept: u64,
+    /// Packs retired.
+    pub retired: u64,
+}
+
+/// What the repository holds, for its JSON summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Refs.
+    pub refs: u64,
+    /// Live packs.
+    pub packs: u64,
+    /// Objects stored loose.
+    pub loose: u64,
+    /// Objects in all.
+    pub objects: u64,
+    /// Bytes of live and retired packs and their indexes, and of loose files.
+    pub bytes: u64,
+    /// Packs retired but not yet deleted.
+    pub retired_packs: u64,
+    /// Objects found unreachable, kept for their grace period.
+    pub unreachable: u64,
+}
+
+const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash";
+
+fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
+    let kind = ObjectType::from_number(row_int(&row[2])? as u8)
+        .ok_or(StoreError::BadColumn("object type"))?;
+    let location = match row[4] {
+        Value::Null => Location::Loose,
+        ref pack => Location::Packed {
+            pack: PackId(row_int(pack)?),
+            offset: row_int(&row[5])? as u64,
+        },
+    };
+    Ok(RepackRow {
+        seq: row_int(&row[0])?,
+        id: row_id(&row[1])?,
+        kind,
+        size: row[3].as_i64().map(|n| n as u64),
+        location,
+        name_hash: row_int(&row[6])? as u32,
+    })
+}
+
+fn written(row: &[Value]) -> Result<Written, StoreError> {
+    Ok(Written {
+        offset: row_int(&row[0])? as u64,
+        crc: row_int(&row[1])? as u32,
+        depth: row_int(&row[2])? as u32,
+    })
+}
+
+fn count(rows: &[Vec<Value>]) -> Result<u64, StoreError> {
+    let row = rows.first().ok_or(StoreError::BadColumn("count"))?;
+    Ok(row_int(&row[0])? as u64)
+}
+
+impl<S: Sql> Store<S> {
+    /// A meta value by key.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let rows = self.exec("SELECT value FROM meta WHERE key = ?", vec![key.into()])?;
+        Ok(rows.first().and_then(|r| r[0].as_str()).map(str::to_string))
+    }
+
+    /// Sets a meta value, or removes it.
+    pub fn set_meta(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        match value {
+            Some(value) => self.exec(
+                "INSERT INTO meta (key, value) VALUES (?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vec![key.into(), value.into()],
+            )?,
+            None => self.exec("DELETE FROM meta WHERE key = ?", vec![key.into()])?,
+        };
+        Ok(())
+    }
+
+    /// Starts the pack a repack writes.
+    pub fn begin_repack(&self) -> Result<PackId, StoreError> {
+        self.new_pack_row(PackState::Repack)
+    }
+
+    /// Forgets a repack: its objects, and its pack row if it has one that is not live.
+    pub fn clear_repack(&self, pack: Option<PackId>) -> Result<(), StoreError> {
+        self.exec("DELETE FROM repack_objects", vec![])?;
+        if let Some(pack) = pack {
+            let state = self.exec("SELECT state FROM packs WHERE id = ?", vec![pack.into()])?;
+            if state
+                .first()
+                .is_some_and(|r| r[0] == PackState::Repack.into())
+            {
+                self.drop_pack_rows(pack)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues every ref's object for the repack's walk (those already queued stay as they are).
+    pub fn repack_add_tips(&self) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT OR IGNORE INTO repack_objects (oid, type, size, pack, at, name_hash, walked) \
+             SELECT o.oid, o.type, o.size, o.pack, o.offset, 0, o.type = ? \
+             FROM refs r JOIN objects o ON o.oid = r.oid",
+            vec![Value::Integer(ObjectType::Blob as i64)],
+        )?;
+        Ok(())
+    }
+
+    /// Up to `limit` objects of the walk whose links are not listed yet.
+    pub fn repack_unwalked(&self, limit: usize) -> Result<Vec<RepackRow>, StoreError> {
+        let rows = self.exec(
+            "SELECT 0, oid, type, size, pack, at, name_hash FROM repack_objects \
+             WHERE walked = 0 LIMIT ?",
+            vec![(limit as i64).into()],
+        )?;
+        rows.iter().map(|r| repack_row(r)).collect()
+    }
+
+    /// Adds the objects `links` name (id, name hash) to the walk, those stored and not in
+    /// it yet, and marks `walked` as listed.
+    pub fn repack_link(
+        &self,
+        walked: &[ObjectId],
+        links: &[(ObjectId, u32)],
+    ) -> Result<(), StoreError> {
+        for batch in links.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|(id, hash)| format!("[\"{id}\",{hash}]"))
+                .collect();
+            self.exec(
+                "INSERT OR IGNORE INTO repack_objects \
+                 (oid, type, size, pack, at, name_hash, walked) \
+                 SELECT o.oid, o.type, o.size, o.pack, o.offset, j.value ->> 1, o.type = ?1 \
+                 FROM json_each(?2) j JOIN objects o ON o.oid = unhex(j.value ->> 0)",
+                vec![
+                    Value::Integer(ObjectType::Blob as i64),
+                    format!("[{}]", rows.join(",")).into(),
+                ],
+            )?;
+        }
+        for batch in walked.chunks(JSON_BATCH) {
+            self.exec(
+                "UPDATE repack_objects SET walked = 1 \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids_json(batch).into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Gives the repack's objects not yet ordered their places after those that are:
+    /// entries of stored packs first, in storage order (so stored deltas follow their bases
+    /// and are copied as they are), then loose objects by type, name hash and size, largest
+    /// first, as `pack-objects` sorts its delta search. Returns how many were ordered.
+    pub fn repack_order(&self) -> Result<u64, StoreError> {
+        // The last place is read first: read inside the update, it would grow as rows get
+        // theirs.
+        let last = self.exec("SELECT coalesce(max(seq), 0) FROM repack_objects", vec![])?;
+        let last = count(&last)? as i64;
+        let rows = self.exec(
+            "UPDATE repack_objects SET seq = o.n + ? \
+             FROM (SELECT oid, row_number() OVER \
+                   (ORDER BY pack IS NULL, pack, at, type, name_hash, size DESC, oid) AS n \
+                   FROM repack_objects WHERE seq IS NULL) AS o \
+             WHERE repack_objects.oid = o.oid RETURNING 1",
+            vec![last.into()],
+        )?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Up to `limit` of the repack's objects in write order, after place `after`.
+    pub fn repack_rows(&self, after: i64, limit: usize) -> Result<Vec<RepackRow>, StoreError> {
+        let rows = self.exec(
+            &format!(
+                "SELECT {REPACK_COLUMNS} FROM repack_objects WHERE seq > ? ORDER BY seq LIMIT ?"
+            ),
+            vec![after.into(), (limit as i64).into()],
+        )?;
+        rows.iter().map(|r| repack_row(r)).collect()
+    }
+
+    /// The last `limit` loose objects written at or before place `upto`, newest first, with
+    /// where they went: the delta search's window, taken up again in a new slice.
+    pub fn repack_window(
+        &self,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<(RepackRow, Written)>, StoreError> {
+        let rows = self.exec(
+            &format!(
+                "SELECT {REPACK_COLUMNS}, offset, crc, depth FROM repack_objects \
+                 WHERE seq <= ? AND pack IS NULL AND offset IS NOT NULL \
+                 ORDER BY seq DESC LIMIT ?"
+            ),
+            vec![upto.into(), (limit as i64).into()],
+        )?;
+        rows.iter()
+            .map(|r| Ok((repack_row(r)?, written(&r[7..])?)))
+            .collect()
+    }
+
+    /// Where the repack wrote the object stored at `at` in `pack`, if it has.
+    pub fn repack_written_at(&self, pack: PackId, at: u64) -> Result<Option<Written>, StoreError> {
+        let rows = self.exec(
+            "SELECT offset, crc, depth FROM repack_objects \
+             WHERE pack = ? AND at = ? AND offset IS NOT NULL",
+            vec![pack.into(), (at as i64).into()],
+        )?;
+        rows.first().map(|r| written(r)).transpose()
+    }
+
+    /// Where the repack wrote object `id`, if it has.
+    pub fn repack_written(&self, id: &ObjectId) -> Result<Option<Written>, StoreError> {
+        let rows = self.exec(
+            "SELECT offset, crc, depth FROM repack_objects WHERE oid = ? AND offset IS NOT NULL",
+            vec![id_value(id)],
+        )?;
+        rows.first().map(|r| written(r)).transpose()
+    }
+
+    /// Records where the repack wrote objects.
+    pub fn repack_record(&self, done: &[(ObjectId, Written)]) -> Result<(), StoreError> {
+        for batch in done.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|(id, w)| format!("[\"{id}\",{},{},{}]", w.offset, w.crc, w.depth))
+                .collect();
+            self.exec(
+                "UPDATE repack_objects SET offset = j.value ->> 1, crc = j.value ->> 2, \
+                 depth = j.value ->> 3 FROM json_each(?) j \
+                 WHERE repack_objects.oid = unhex(j.value ->> 0)",
+                vec![format!("[{}]", rows.join(",")).into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Objects in the repack.
+    pub fn repack_count(&self) -> Result<u64, StoreError> {
+        count(&self.exec("SELECT count(*) FROM repack_objects", vec![])?)
+    }
+
+    /// The live pack that holds exactly the repack's objects, if one does: the repack then
+    /// has nothing to write.
+    pub fn repack_matching_pack(&self) -> Result<Option<PackId>, StoreError> {
+        let rows = self.exec(
+            "SELECT min(pack), max(pack), count(*) = count(pack), count(*) FROM repack_objects",
+            vec![],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let (Some(low), Some(high)) = (row[0].as_i64(), row[1].as_i64()) else {
+            return Ok(None);
+        };
+        if low != high || row[2].as_i64() != Some(1) {
+            return Ok(None);
+        }
+        let pack = PackId(low);
+        Ok((self.pack_object_count(pack)? == row_int(&row[3])? as u64).then_some(pack))
+    }
+
+    /// The highest pack row id: packs made later belong to pushes that came during a repack.
+    pub fn last_pack_id(&self) -> Result<PackId, StoreError> {
+        let rows = self.exec("SELECT coalesce(max(id), 0) FROM packs", vec![])?;
+        Ok(PackId(count(&rows)? as i64))
+    }
+
+    /// Makes `pack` the home of every repacked object (there is none when no ref reaches
+    /// any object) and, at `now`:
+    /// - records the objects outside the repack as unreachable, and prunes those unreachable
+    ///   since `prune_before` or earlier;
+    /// - retires the live packs up to `last_old` that no object lives in any more, and the
+    ///   loose files of objects now packed;
+    /// - forgets the repack.
+    ///
+    /// `moved` says whether object rows must be pointed at `pack` (false when the repack
+    /// found a pack that already holds exactly its objects). Run it in one transaction.
+    pub fn repack_swap(
+        &self,
+        pack: Option<PackId>,
+        moved: bool,
+        last_old: PackId,
+        now: i64,
+        prune_before: i64,
+    ) -> Result<SwapReport, StoreError> {
+        let objects = self.repack_count()?;
+        if let Some(pack) = pack.filter(|_| moved) {
+            self.exec(
+                "UPDATE objects SET pack = ?, offset = r.offset FROM repack_objects r \
+                 WHERE objects.oid = r.oid",
+                vec![pack.into()],
+            )?;
+        }
+        self.exec(
+            "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects) \
+             OR oid NOT IN (SELECT oid FROM objects)",
+            vec![],
+        )?;
+        self.exec(
+            "INSERT OR IGNORE INTO unreachable (oid, since) SELECT oid, ? FROM objects \
+             WHERE oid NOT IN (SELECT oid FROM repack_objects)",
+            vec![now.into()],
+        )?;
+        let pruned = self.prune(prune_before)?;
+        let kept = count(&self.exec("SELECT count(*) FROM unreachable", vec![])?)?;
+        let retired = self.exec(
+            "UPDATE packs SET state = ?, retired = ? WHERE state = ? AND id IS NOT ? AND id <= ? \
+             AND id NOT IN (SELECT DISTINCT pack FROM objects WHERE pack IS NOT NULL) \
+             RETURNING 1",
+            vec![
+                PackState::Retired.into(),
+                now.into(),
+                PackState::Live.into(),
+                pack.map_or(Value::Null, Value::from),
+                last_old.into(),
+            ],
+        )?;
+        self.exec(
+            "UPDATE loose SET retired = ? WHERE retired IS NULL \
+             AND oid IN (SELECT oid FROM objects WHERE pack IS NOT NULL)",
+            vec![now.into()],
+        )?;
+        self.exec("DELETE FROM repack_objects", vec![])?;
+        Ok(SwapReport {
+            objects,
+            pruned,
+            kept,
+            retired: retired.len() as u64,
+        })
+    }
+
+    /// Drops for good the objects unreachable since `before` or earlier: their rows, their
+    /// commit rows and their loose files. Returns how many.
+    fn prune(&self, before: i64) -> Result<u64, StoreError> {
+        let expired = "(SELECT oid FROM unreachable WHERE since <= ?)";
+        for table in ["objects", "commits", "loose"] {
+            self.exec(
+                &format!("DELETE FROM {table} WHERE oid IN {expired}"),
+                vec![before.into()],
+            )?;
+        }
+        let rows = self.exec(
+            "DELETE FROM unreachable WHERE since <= ? RETURNING 1",
+            vec![before.into()],
+        )?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Makes `pack` live under `name`, with its sizes; if a live pack has that name already
+    /// (the same bytes), drops `pack` and returns that one.
+    pub fn seal_repack(
+        &self,
+        pack: PackId,
+        name: &str,
+        size: u64,
+        idx_size: u64,
+    ) -> Result<PackId, StoreError> {
+        if let Some(existing) = self.live_pack_named(name)? {
+            self.drop_pack_rows(pack)?;
+            return Ok(existing);
+        }
+        self.exec(
+            "UPDATE packs SET state = ?, name = ?, size = ?, idx_size = ? WHERE id = ?",
+            vec![
+                PackState::Live.into(),
+                name.into(),
+                (size as i64).into(),
+                (idx_size as i64).into(),
+                pack.into(),
+            ],
+        )?;
+        Ok(pack)
+    }
+
+    /// Deletes the packs and loose files retired at or before `before` that no reader in
+    /// flight can hold (none began at or before they were retired). Returns how many packs.
+    pub fn sweep(&self, before: i64) -> Result<u64, StoreError> {
+        let before = match self.oldest_reader() {
+            Some(reader) => before.min(reader - 1),
+            None => before,
+        };
+        let rows = self.exec(
+            "SELECT id FROM packs WHERE state = ? AND retired <= ?",
+            vec![PackState::Retired.into(), before.into()],
+        )?;
+        for row in &rows {
+            self.drop_pack_rows(PackId(row_int(&row[0])?))?;
+        }
+        self.exec("DELETE FROM loose WHERE retired <= ?", vec![before.into()])?;
+        Ok(rows.len() as u64)
+    }
+
+    /// The earliest time something retired or unreachable is due to go, if anything is:
+    /// retired files at `retired + reader_grace`, unreachable objects at `since + grace`.
+    pub fn next_expiry(&self, reader_grace: i64, grace: i64) -> Result<Option<i64>, StoreError> {
+        let rows = self.exec(
+            "SELECT min(t) FROM (SELECT min(retired) + ?1 AS t FROM packs WHERE retired IS NOT NULL \
+             UNION ALL SELECT min(retired) + ?1 FROM loose WHERE retired IS NOT NULL \
+             UNION ALL SELECT min(since) + ?2 FROM unreachable)",
+            vec![reader_grace.into(), grace.into()],
+        )?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()))
+    }
+
+    /// The pack that holds exactly what the refs reach, if a repack made one and no ref has
+    /// changed since: a clone of everything copies it whole.
+    pub fn exact_pack(&self) -> Result<Option<super::PackInfo>, StoreError> {
+        let Some(exact) = self.meta("exact_pack")? else {
+            return Ok(None);
+        };
+        let mut parts = exact.split(' ').map(str::parse::<i64>);
+        let (Some(Ok(pack)), Some(Ok(version))) = (parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        if version != self.refs_version()? {
+            return Ok(None);
+        }
+        Ok(self.packs()?.into_iter().find(|p| p.id == PackId(pack)))
+    }
+
+    /// Records that `pack` holds exactly what the refs reach at `refs_version`.
+    pub fn set_exact_pack(&self, pack: PackId, refs_version: i64) -> Result<(), StoreError> {
+        self.set_meta("exact_pack", Some(&format!("{} {refs_version}", pack.0)))
+    }
+
+    /// What the repository holds.
+    pub fn summary(&self) -> Result<Summary, StoreError> {
+        let rows = self.exec(
+            "SELECT (SELECT count(*) FROM refs), \
+             (SELECT count(*) FROM packs WHERE state = ?1), \
+             (SELECT count(*) FROM objects WHERE pack IS NULL), \
+             (SELECT count(*) FROM objects), \
+             (SELECT coalesce(sum(size + idx_size), 0) FROM packs WHERE state IN (?1, ?2)) \
+               + (SELECT coalesce(sum(length(data)), 0) FROM loose), \
+             (SELECT count(*) FROM packs WHERE state = ?2), \
+             (SELECT count(*) FROM unreachable)",
+            vec![PackState::Live.into(), PackState::Retired.into()],
+        )?;
+        let row = rows.first().ok_or(StoreError::BadColumn("summary"))?;
+        let n = |i: usize| row_int(&row[i]).map(|n| n as u64);
+        Ok(Summary {
+            refs: n(0)?,
+            packs: n(1)?,
+            loose: n(2)?,
+            objects: n(3)?,
+            bytes: n(4)?,
+            retired_packs: n(5)?,
+            unreachable: n(6)?,
+        })
+    }
+}

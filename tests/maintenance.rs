@@ -1,0 +1,402 @@
+//! Maintenance over the real store schema on SQLite, checked with real git: the repacked
+//! pack and its idx are what git makes of them, clones before, during and after a repack
+//! are complete, a repack killed at any point resumes to the same pack, pushes during a
+//! repack are kept, and unreachable objects go after their grace period or a purge.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use git_on_durable_objects::format::pack::PackId;
+use git_on_durable_objects::maintenance::{self, Host, Slice, Step};
+use git_on_durable_objects::store::sql::Sql;
+use git_on_durable_objects::store::{PackFile, PackInfo, Store};
+use git_on_durable_objects::upload_pack;
+
+const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
+
+/// A stored file's bytes, all its rows in order.
+fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut seq = 0;
+    while let Some(row) = store.read_chunk(pack, file, seq).unwrap() {
+        bytes.extend_from_slice(&row);
+        seq += 1;
+    }
+    bytes
+}
+
+/// Pushes `new` to `name` (from `old`, or creating it) with the objects in between.
+fn push_update(store: &Store<Db>, repo: &Repo, old: Option<&str>, new: &str, name: &str) {
+    let exclude: Vec<&str> = old.into_iter().collect();
+    let pack = repo.pack(&[new], &exclude);
+    let command = (
+        old.unwrap_or(ZERO).to_string(),
+        new.to_string(),
+        name.to_string(),
+    );
+    let body = push_body(&[command], "report-status", &pack);
+    let report = report_lines(&run_push(store, &body, 4096).unwrap());
+    assert_eq!(report[1], format!("ok {name}"), "{report:?}");
+}
+
+/// Deletes ref `name`, which is at `old`.
+fn push_delete(store: &Store<Db>, old: &str, name: &str) {
+    let command = (old.to_string(), ZERO.to_string(), name.to_string());
+    let body = push_body(&[command], "report-status delete-refs", &[]);
+    let report = report_lines(&run_push(store, &body, 4096).unwrap());
+    assert_eq!(report[1], format!("ok {name}"), "{report:?}");
+}
+
+/// A text file of `lines` lines, line `edited` changed to say `version`.
+fn text(lines: usize, edited: usize, version: usize) -> Vec<u8> {
+    (0..lines)
+        .map(|i| match i == edited {
+            true => format!("line {i} edited in version {version}\n"),
+            false => format!("line {i} of a long text that changes one line at a time\n"),
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// A repository pushed one one-line edit at a time (each push small, so stored loose),
+/// after a first push of a few commits (stored as a pack). Returns it and its last commit.
+fn edited_one_line_at_a_time(store: &Store<Db>, edits: usize) -> (Repo, String) {
+    let repo = history_repo();
+    push_all(store, &repo, "report-status", 65536);
+    let mut last = repo.git(&["rev-parse", "main"]);
+    for version in 0..edits {
+        repo.write("big.txt", &text(2000, version * 7 % 2000, version));
+        let commit = repo.commit(&format!("edit {version}"));
+        push_update(store, &repo, Some(&last), &commit, "refs/heads/main");
+        last = commit;
+    }
+    (repo, last)
+}
+
+/// A full clone from `store`: wants every ref, indexes the pack with git, sets the refs,
+/// passes `fsck`; returns the ids it holds.
+fn clone_all(store: &Store<Db>) -> BTreeSet<String> {
+    let refs = store.refs().unwrap();
+    let wants: Vec<String> = refs.iter().map(|r| r.id.to_hex()).collect();
+    let (_, pack) = fetch(store, &upload_request(&wants, CAPS, &[], &[], true));
+    let clone = Repo::new();
+    let ids = index(&clone, &pack);
+    for r in &refs {
+        clone.git(&["update-ref", &r.name, &r.id.to_hex()]);
+    }
+    clone.git(&["fsck", "--full", "--strict", "--no-dangling"]);
+    ids
+}
+
+/// What `repo`'s refs reach.
+fn reachable(repo: &Repo) -> BTreeSet<String> {
+    repo.git(&["rev-list", "--objects", "--all"])
+        .lines()
+        .map(|l| l[..40].to_string())
+        .collect()
+}
+
+/// Checks a live pack with git: `index-pack` of its bytes writes exactly its stored idx,
+/// and `verify-pack` passes. Returns the ids it holds.
+fn git_checks(store: &Store<Db>, pack: &PackInfo) -> BTreeSet<String> {
+    let bytes = stored_file(store, pack.id, PackFile::Pack);
+    let idx = stored_file(store, pack.id, PackFile::Idx);
+    assert_eq!(bytes.len() as u64, pack.size);
+    assert_eq!(idx.len() as u64, pack.idx_size);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("pack-{}.pack", pack.name));
+    std::fs::write(&path, &bytes).unwrap();
+    let repo = Repo::new();
+    repo.git(&["index-pack", path.to_str().unwrap()]);
+    let made = std::fs::read(path.with_extension("idx")).unwrap();
+    assert!(made == idx, "the stored idx is not git's");
+    repo.git(&["verify-pack", path.to_str().unwrap()]);
+    index(&Repo::new(), &bytes)
+}
+
+#[test]
+fn a_repack_makes_one_pack_of_what_the_refs_reach_that_git_verifies() {
+    let (store, db) = store(4096);
+    let (repo, _) = edited_one_line_at_a_time(&store, 12);
+    let summary = store.summary().unwrap();
+    assert!(summary.packs == 1 && summary.loose >= 36, "{summary:?}");
+    let before = clone_all(&store);
+    assert_eq!(before, reachable(&repo));
+
+    let report = maintain(&store, 1000, 0);
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+    assert_eq!(
+        (report.objects, report.packs_after, report.loose_after),
+        (before.len() as u64, 1, 0)
+    );
+    assert!(
+        report.tally.reused > 0,
+        "the pushed pack's entries reused: {report:?}"
+    );
+    assert!(
+        report.tally.new_deltas >= 11,
+        "the edits deltified: {report:?}"
+    );
+    assert!(report.slices > 10, "small slices: {report:?}");
+    // Twelve versions of a 100 KB file: about one whole copy and eleven small deltas.
+    assert!(report.pack_bytes < 60_000, "{report:?}");
+
+    // The loose files and the old pack are retired, still served to readers that listed
+    // them, until the sweep after their grace.
+    let summary = store.summary().unwrap();
+    assert_eq!(
+        (summary.packs, summary.loose, summary.retired_packs),
+        (1, 0, 1)
+    );
+    let edit = repo.git(&["rev-parse", "main:big.txt"]);
+    let id = git_on_durable_objects::format::object::ObjectId::from_hex(edit.as_bytes()).unwrap();
+    assert!(store.loose_object(&id).unwrap().is_some());
+    assert_eq!(maintenance::sweep(&store, 1000 + 10, 60).unwrap(), 0);
+    assert_eq!(maintenance::sweep(&store, 1000 + 60, 60).unwrap(), 1);
+    assert!(store.loose_object(&id).unwrap().is_none());
+    assert_eq!(store.summary().unwrap().retired_packs, 0);
+
+    // A full clone now copies the one pack as it is, walking no history.
+    let walked = db.commit_rows_read();
+    assert_eq!(clone_all(&store), before);
+    assert_eq!(db.commit_rows_read(), walked);
+}
+
+#[test]
+fn a_repack_killed_at_any_point_resumes_to_the_same_pack() {
+    let (clean, _) = store(4096);
+    edited_one_line_at_a_time(&clean, 6);
+    maintain(&clean, 1000, 0);
+    let want = clean.packs().unwrap();
+
+    let (store, db) = store(4096);
+    let (repo, _) = edited_one_line_at_a_time(&store, 6);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    let mut store = store;
+    let mut failures = 0;
+    for round in 0.. {
+        assert!(round < 10_000, "the repack does not end");
+        // Every other slice breaks, at a write that moves through the slice.
+        let inject = round % 2 == 0;
+        if inject {
+            db.fail_write_after(round / 2 % 23);
+        }
+        let step = maintenance::step(&store, &host, &SMALL_SLICES);
+        db.fail_write_after(usize::MAX);
+        match step {
+            Ok(Step::Done(_)) => break,
+            Ok(_) => {}
+            Err(e) => {
+                assert!(inject && e.to_string().contains("injected failure"), "{e}");
+                failures += 1;
+            }
+        }
+        // The object restarts between slices, and the repository reads as it was.
+        store = Store::with_chunk_size(db.clone(), 4096);
+        store.open().unwrap();
+        if round % 9 == 0 {
+            assert_eq!(clone_all(&store), reachable(&repo));
+        }
+    }
+    assert!(failures > 5, "only {failures} slices broke");
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    assert_eq!(
+        packs[0].name, want[0].name,
+        "not the pack an unbroken repack makes"
+    );
+    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn pushes_during_a_repack_are_kept_and_a_clone_across_it_completes() {
+    let (store, _db) = store(4096);
+    let (repo, last) = edited_one_line_at_a_time(&store, 8);
+    let now_ms = || 5_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    // A clone chooses what to send before the repack and streams it after the swap and the
+    // sweep, with a reader's lease held.
+    let lease = store.begin_read(4000);
+    let wants: Vec<String> = store
+        .refs()
+        .unwrap()
+        .iter()
+        .map(|r| r.id.to_hex())
+        .collect();
+    let request = upload_pack::parse_request(
+        &upload_request(&wants, CAPS, &[], &[], true),
+        &git_on_durable_objects::limits::Limits::default(),
+    )
+    .unwrap();
+    let answer = upload_pack::serve(&store, request).unwrap();
+
+    maintenance::start(&store, &host, 0).unwrap();
+    for _ in 0..20 {
+        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    }
+    assert!(maintenance::in_progress(&store).unwrap());
+    repo.write("during.txt", b"pushed while the repack runs\n");
+    let during = repo.commit("during the repack");
+    push_update(&store, &repo, Some(&last), &during, "refs/heads/main");
+    repo.git(&["branch", "side", &during]);
+    push_update(&store, &repo, None, &during, "refs/heads/side");
+    let report = loop {
+        if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES).unwrap() {
+            break *report;
+        }
+    };
+    assert_eq!(report.pruned, 0, "{report:?}");
+    assert_eq!(
+        maintenance::sweep(&store, 5000, 0).unwrap(),
+        0,
+        "a reader holds them"
+    );
+    let (_, pack) = split_response(&answer_body(answer)).unwrap();
+    let streamed = index(&Repo::new(), &pack);
+    assert!(streamed.len() > 30);
+    drop(lease);
+    assert_eq!(maintenance::sweep(&store, 5000, 0).unwrap(), 1);
+
+    assert_eq!(clone_all(&store), reachable(&repo));
+    // The pack of the push during the repack stays; the repack's holds everything.
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 2);
+    let repacked = packs.iter().find(|p| Some(&p.name) == report.pack.as_ref());
+    assert!(git_checks(&store, repacked.unwrap()) == reachable(&repo));
+    // The refs moved during the repack, so the pack is not known to be exact.
+    assert!(store.exact_pack().unwrap().is_none());
+}
+
+#[test]
+fn unreachable_objects_go_after_their_grace_and_a_purge_drops_them_at_once() {
+    let (store, db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.git(&["checkout", "-q", "-b", "leak"]);
+    repo.write("secret.txt", b"password = hunter2\n");
+    let leak = repo.commit("oops");
+    push_update(&store, &repo, None, &leak, "refs/heads/leak");
+    let secret = repo.git(&["rev-parse", "leak:secret.txt"]);
+    push_delete(&store, &leak, "refs/heads/leak");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["branch", "-D", "leak"]);
+
+    // A clone never sends what no ref reaches, even before maintenance.
+    let cloned = clone_all(&store);
+    assert!(!cloned.contains(&secret));
+    assert_eq!(cloned, reachable(&repo));
+
+    // Within its grace the secret is kept (a fetch by id still finds it); after, pruned.
+    let report = maintain(&store, 10_000, 100);
+    assert_eq!(
+        (report.pruned, report.kept_unreachable),
+        (0, 3),
+        "{report:?}"
+    );
+    let by_id = |id: &str| {
+        let request = upload_request(&[id.to_string()], CAPS, &[], &[], true);
+        let request = upload_pack::parse_request(&request, &Default::default()).unwrap();
+        let answer = answer_body(upload_pack::serve(&store, request).unwrap());
+        let refused = format!("ERR upload-pack: not our ref {id}");
+        !String::from_utf8_lossy(&answer).contains(&refused)
+    };
+    assert!(by_id(&secret));
+    let report = maintain(&store, 10_050, 100);
+    assert_eq!(
+        (report.pruned, report.kept_unreachable),
+        (0, 3),
+        "{report:?}"
+    );
+    let report = maintain(&store, 10_100, 100);
+    assert_eq!(
+        (report.pruned, report.kept_unreachable),
+        (3, 0),
+        "{report:?}"
+    );
+    assert!(!by_id(&secret));
+    assert_eq!(clone_all(&store), reachable(&repo));
+
+    // Again with a purge: the leak is gone from every table at once.
+    push_update(&store, &repo, Some(&main), &leak, "refs/heads/main");
+    push_update(&store, &repo, Some(&leak), &main, "refs/heads/main");
+    maintain(&store, 20_000, 100);
+    let now_ms = || 20_010_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    let report = maintenance::purge(&store, &host).unwrap();
+    assert_eq!(report.pruned, 3, "{report:?}");
+    assert!(!by_id(&secret) && !by_id(&leak));
+    for table in [
+        "objects",
+        "loose",
+        "commits",
+        "unreachable",
+        "repack_objects",
+    ] {
+        for id in [&secret, &leak] {
+            let query = format!("SELECT count(*) FROM {table} WHERE oid = unhex(?)");
+            let rows = db.exec(&query, vec![id.as_str().into()]).unwrap();
+            assert_eq!(rows[0][0].as_i64(), Some(0), "{id} is still in {table}");
+        }
+    }
+    assert_eq!(store.summary().unwrap().retired_packs, 0);
+    for pack in store.packs().unwrap() {
+        assert!(!git_checks(&store, &pack).contains(&secret));
+    }
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn a_repository_whose_refs_reach_nothing_repacks_to_no_pack() {
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    for r in store.refs().unwrap() {
+        push_delete(&store, &r.id.to_hex(), &r.name);
+    }
+    let report = maintain(&store, 1000, 0);
+    assert_eq!(
+        (report.objects, report.packs_after, report.pack),
+        (0, 0, None)
+    );
+    assert!(report.pruned > 30);
+    assert_eq!(store.summary().unwrap().objects, 0);
+}
+
+#[test]
+fn maintenance_is_due_past_its_thresholds_and_after_a_quiet_spell() {
+    let (store, _db) = store(4096);
+    assert_eq!(
+        maintenance::due(&store, 100, 0).unwrap(),
+        maintenance::Due::Never
+    );
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let quiet = maintenance::Due::At(100 + maintenance::QUIET);
+    assert_eq!(maintenance::due(&store, 100, 0).unwrap(), quiet);
+    maintain(&store, 100, 0);
+    assert_eq!(
+        maintenance::due(&store, 200, 0).unwrap(),
+        maintenance::Due::Never
+    );
+    let slice = Slice::default();
+    assert!(slice.objects > SMALL_SLICES.objects);
+}
