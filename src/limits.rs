@@ -14,6 +14,9 @@ pub struct Limits {
     pub wants: usize,
     /// `MAX_HAVES`: distinct `have` lines in one upload-pack request.
     pub haves: usize,
+    /// `PRUNE_GRACE_SECONDS`: how long maintenance keeps an object no ref reaches before it
+    /// drops it (0: at the next maintenance).
+    pub prune_grace: u64,
 }
 
 impl Default for Limits {
@@ -28,6 +31,8 @@ impl Default for Limits {
             push_refs: 10_000,
             wants: 100_000,
             haves: 100_000,
+            // git's `gc.pruneExpire`: two weeks.
+            prune_grace: crate::maintenance::GRACE as u64,
         }
     }
 }
@@ -85,6 +90,7 @@ impl Limits {
         };
         read("MAX_PUSH_BYTES", &mut limits.push_bytes)?;
         read("MAX_OBJECT_BYTES", &mut limits.object_bytes)?;
+        read("PRUNE_GRACE_SECONDS", &mut limits.prune_grace)?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -117,6 +123,7 @@ mod tests {
             ("MAX_PUSH_BYTES", "1000"),
             ("MAX_OBJECT_BYTES", " 2000 "),
             ("MAX_PUSH_REFS", "3"),
+            ("PRUNE_GRACE_SECONDS", "0"),
             ("MAX_WANTS", "4"),
             ("MAX_HAVES", "5"),
         ]));
@@ -126,6 +133,7 @@ mod tests {
                 push_bytes: 1000,
                 object_bytes: 2000,
                 push_refs: 3,
+                prune_grace: 0,
                 wants: 4,
                 haves: 5,
             })

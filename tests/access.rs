@@ -12,6 +12,7 @@ use git_on_durable_objects::http::api::{self, Context};
 use git_on_durable_objects::http::backend::{self, Asked, Dispatch, Method};
 use git_on_durable_objects::http::reply::{Body, Caching, Reply};
 use git_on_durable_objects::http::route::{Api, Endpoint};
+use git_on_durable_objects::maintenance::Host;
 use git_on_durable_objects::store::{PackFile, Store};
 use serde_json::Value as Json;
 
@@ -30,10 +31,16 @@ fn json(reply: &Reply) -> Json {
 }
 
 fn call(store: &Store<Db>, method: Method, endpoint: Api, request: &str, now: i64) -> Reply {
+    let now_ms = move || now * 1000;
     let context = Context {
         now,
         // Tokens made at different times differ.
         random: [now as u8; 40],
+        host: Host {
+            now_ms: &now_ms,
+            memory: &|| None,
+        },
+        grace: 0,
     };
     api::serve(store, method, &endpoint, request.as_bytes(), &context).unwrap()
 }

@@ -16,6 +16,7 @@ use crate::http::backend::{self, Asked, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
 use crate::http::{api, route};
 use crate::limits::{Limits, OverLimit};
+use crate::maintenance::{self, Due, Host, Slice};
 use crate::protocol::BadRequest;
 use crate::receive_pack::ReceivePack;
 use crate::store::sql::{Sql, SqlError, Value};
@@ -227,16 +228,36 @@ async fn answer_unread(req: &Request, reply: Reply) -> Result<Response> {
 /// One repository.
 #[durable_object]
 pub struct Repo {
+    state: State,
     store: Store<DoSql>,
-    sql: DoSql,
     limits: Limits,
     broken: Option<String>,
 }
 
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    worker::js_sys::Date::now() as i64
+}
+
+/// The wasm module's memory: it never shrinks, so it is also its peak.
+fn wasm_memory() -> Option<u64> {
+    Some(core::arch::wasm32::memory_size(0) as u64 * 65536)
+}
+
+/// Maintenance's view of the host.
+const HOST: Host<'static> = Host {
+    now_ms: &now_ms,
+    memory: &wasm_memory,
+};
+
+/// Milliseconds of slices one alarm runs before it gives the object back to requests and
+/// sets itself again.
+const ALARM_BUDGET_MS: i64 = 2000;
+
 impl worker::DurableObject for Repo {
     fn new(state: State, env: Env) -> Self {
         let sql = DoSql::new(&state);
-        let store = Store::new(sql.clone());
+        let store = Store::new(sql);
         let limits = Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()));
         let broken = match (&limits, store.open()) {
             (Err(e), _) => Some(format!("bad configuration: {e}")),
@@ -245,8 +266,8 @@ impl worker::DurableObject for Repo {
         };
         let limits = limits.unwrap_or_default();
         Repo {
+            state,
             store,
-            sql,
             limits,
             broken,
         }
@@ -256,6 +277,19 @@ impl worker::DurableObject for Repo {
         let response = self.serve(&req).await;
         body::discard(&req).await;
         response
+    }
+
+    /// Maintenance: sweeps what expired, then runs the repack that is due or in progress
+    /// for a while, and sets the alarm for what comes next.
+    async fn alarm(&self) -> Result<Response> {
+        let next = self.maintain();
+        if let Err(e) = &next {
+            worker::console_error!("maintenance failed: {e}");
+        }
+        // After a failure, the next try comes a minute later.
+        let next = next.unwrap_or(Due::At(now_ms() / 1000 + 60));
+        self.schedule(next).await?;
+        Response::ok("")
     }
 }
 
@@ -276,6 +310,40 @@ async fn whole_body(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
 }
 
 impl Repo {
+    /// One alarm's work; returns when maintenance is due next.
+    fn maintain(&self) -> std::result::Result<Due, StoreError> {
+        let grace = self.grace();
+        let now = now_ms() / 1000;
+        maintenance::sweep(&self.store, now, maintenance::READER_GRACE)?;
+        let start = match maintenance::due(&self.store, now, grace)? {
+            Due::Now => true,
+            Due::At(at) => at <= now,
+            Due::Never => false,
+        };
+        if start {
+            maintenance::start(&self.store, &HOST, grace)?;
+            if !maintenance::run(&self.store, &HOST, &Slice::default(), ALARM_BUDGET_MS)? {
+                return Ok(Due::Now);
+            }
+            maintenance::sweep(&self.store, now_ms() / 1000, maintenance::READER_GRACE)?;
+        }
+        maintenance::due(&self.store, now_ms() / 1000, grace)
+    }
+
+    fn grace(&self) -> i64 {
+        i64::try_from(self.limits.prune_grace).unwrap_or(i64::MAX)
+    }
+
+    /// Sets the alarm for `due` (replacing the one set), or deletes it for never.
+    async fn schedule(&self, due: Due) -> Result<()> {
+        let storage = self.state.storage();
+        match due {
+            Due::Now => storage.set_alarm(0).await,
+            Due::At(at) => storage.set_alarm(at.saturating_mul(1000)).await,
+            Due::Never => storage.delete_alarm().await,
+        }
+    }
+
     async fn serve(&self, req: &Request) -> Result<Response> {
         if let Some(reason) = &self.broken {
             return text(500, reason);
@@ -321,7 +389,7 @@ impl Repo {
         };
         let dispatch = backend::dispatch(&self.store, asked, headers, visibility);
         match dispatch {
-            Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.sql)),
+            Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.store)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
             Ok(Dispatch::UploadPack) => self.upload_pack(req).await,
             Ok(Dispatch::Api(endpoint)) => self.api(req, asked.method, &endpoint, now).await,
@@ -342,12 +410,18 @@ impl Repo {
         let mut context = api::Context {
             now,
             random: [0; access::token::RANDOM_BYTES],
+            host: HOST,
+            grace: self.grace(),
         };
         get_random_values(&mut context.random);
-        match api::serve(&self.store, method, endpoint, &body, &context) {
-            Ok(reply) => respond(reply, None),
-            Err(e) => respond(Reply::json_error(500, &e.to_string()), None),
+        let reply = match api::serve(&self.store, method, endpoint, &body, &context) {
+            Ok(reply) => reply,
+            Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
+        };
+        if *endpoint == route::Api::Maintenance && reply.status == 202 {
+            self.schedule(Due::Now).await?;
         }
+        respond(reply, None)
     }
 
     async fn upload_pack(&self, req: &Request) -> Result<Response> {
@@ -359,6 +433,9 @@ impl Repo {
             .get("Content-Encoding")?
             .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
         let git_protocol = req.headers().get("Git-Protocol")?;
+        // What the answer reads is chosen now: until its last byte is sent, nothing a
+        // repack retires from now on is deleted.
+        let lease = self.store.begin_read(now_ms() / 1000);
         let answer = backend::upload_pack(
             &self.store,
             body,
@@ -377,9 +454,10 @@ impl Repo {
                     Box::new(std::iter::once(Ok(prefix)).chain(pack))
                 }
             };
-        let stream = futures_util::stream::iter(
-            stream.map(|r| r.map_err(|e| worker::Error::RustError(e.to_string()))),
-        );
+        let stream = futures_util::stream::iter(stream.map(move |r| {
+            let _held = &lease;
+            r.map_err(|e| worker::Error::RustError(e.to_string()))
+        }));
         with_headers(
             Response::from_stream(stream)?,
             backend::UPLOAD_PACK_RESULT,
@@ -429,12 +507,35 @@ impl Repo {
             }
             None => push.finish(),
         };
+        if result.is_ok() {
+            self.after_push().await?;
+        }
         respond(backend::receive_pack_reply(result), None)
     }
 }
 
-/// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a time.
-fn respond(reply: Reply, sql: Option<&DoSql>) -> Result<Response> {
+impl Repo {
+    /// Records the push's time and sets the alarm for the maintenance it makes due.
+    async fn after_push(&self) -> Result<()> {
+        let now = now_ms() / 1000;
+        let due = self
+            .store
+            .set_meta(api::LAST_PUSH, Some(&now.to_string()))
+            .and_then(|()| maintenance::due(&self.store, now, self.grace()));
+        match due {
+            Ok(due) => self.schedule(due).await,
+            // The push is stored; maintenance comes with the next push or alarm.
+            Err(e) => {
+                worker::console_error!("after the push: {e}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a
+/// time, under a reader's lease.
+fn respond(reply: Reply, store: Option<&Store<DoSql>>) -> Result<Response> {
     let response = match reply.body {
         Body::Bytes(bytes) => Response::from_bytes(bytes)?,
         Body::Chunks {
@@ -443,12 +544,13 @@ fn respond(reply: Reply, sql: Option<&DoSql>) -> Result<Response> {
             start,
             end,
         } => {
-            let Some(sql) = sql else {
+            let Some(store) = store.cloned() else {
                 return text(500, "no storage for a streamed body");
             };
-            let store = Store::new(sql.clone());
+            let lease = store.begin_read(now_ms() / 1000);
             let mut at = start;
             let pieces = std::iter::from_fn(move || {
+                let _held = &lease;
                 if at >= end {
                     return None;
                 }
@@ -499,7 +601,7 @@ fn with_headers(
     headers.set("Server", AGENT)?;
     headers.set(
         "x-wasm-memory",
-        &(core::arch::wasm32::memory_size(0) * 65536).to_string(),
+        &wasm_memory().unwrap_or_default().to_string(),
     )?;
     cors(headers)?;
     Ok(response)

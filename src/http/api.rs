@@ -1,10 +1,13 @@
-//! The JSON endpoints under `<repo>/api`: creating a repository before its first push, its
-//! tokens, and its settings. Who may call which is decided before these run.
+//! The JSON endpoints under `<repo>/api`: the repository's summary, creating it before its
+//! first push, its tokens, its settings, and its maintenance. Who may call which is decided
+//! before these run.
 
 use serde::{Deserialize, Serialize};
 
 use crate::access::settings::{branch_ref, Patch};
 use crate::access::token::{self, Scope, RANDOM_BYTES};
+use crate::format::date::rfc3339_utc;
+use crate::maintenance::{self, Host, Report};
 use crate::http::backend::Method;
 use crate::http::reply::Reply;
 use crate::http::route::Api;
@@ -21,11 +24,16 @@ pub const MAX_TOKENS: usize = 1000;
 const MAX_EXPIRES_IN: i64 = 100 * 365 * 86_400;
 
 /// What the host supplies that a pure function cannot make.
-pub struct Context {
+pub struct Context<'h> {
     /// Seconds since the epoch.
     pub now: i64,
     /// Fresh random bytes, for a token being made.
     pub random: [u8; RANDOM_BYTES],
+    /// The clock and memory gauge maintenance runs with, and its grace for unreachable
+    /// objects (seconds).
+    pub host: Host<'h>,
+    /// Seconds unreachable objects are kept.
+    pub grace: i64,
 }
 
 /// The body of `POST api/tokens`.
@@ -66,6 +74,15 @@ pub fn serve<S: Sql>(
         }),
         (Api::Settings, Method::Get) => settings(store),
         (Api::Settings, Method::Patch) => patch_settings(store, body),
+        (Api::Repo, Method::Get) => summary(store),
+        (Api::Maintenance, Method::Post) => {
+            maintenance::start(store, &context.host, context.grace)?;
+            Ok(Reply::json(202, &Started { started: true }))
+        }
+        (Api::Purge, Method::Post) => {
+            let run = maintenance::purge(store, &context.host)?;
+            Ok(Reply::json(200, &RunView::of(run)))
+        }
         _ => Ok(Reply::json_error(405, "method not allowed")),
     }
 }
@@ -152,4 +169,76 @@ fn patch_settings<S: Sql>(store: &Store<S>, body: &[u8]) -> Result<Reply, StoreE
         }
     })?;
     self::settings(store)
+}
+
+/// The answer of `POST api/maintenance`: the host runs it in its alarm.
+#[derive(Serialize)]
+struct Started {
+    started: bool,
+}
+
+/// The answer of `GET api`.
+#[derive(Serialize)]
+struct SummaryView {
+    head: String,
+    refs: u64,
+    packs: u64,
+    loose: u64,
+    objects: u64,
+    bytes: u64,
+    last_push: Option<String>,
+    maintenance: MaintenanceView,
+}
+
+/// The summary's account of maintenance.
+#[derive(Serialize)]
+struct MaintenanceView {
+    in_progress: bool,
+    retired_packs: u64,
+    unreachable: u64,
+    last_run: Option<RunView>,
+}
+
+/// A maintenance run as the API shows it: its times as dates.
+#[derive(Serialize)]
+struct RunView {
+    started_at: String,
+    finished_at: String,
+    #[serde(flatten)]
+    run: Report,
+}
+
+impl RunView {
+    fn of(run: Report) -> RunView {
+        RunView {
+            started_at: rfc3339_utc(run.started),
+            finished_at: rfc3339_utc(run.finished),
+            run,
+        }
+    }
+}
+
+/// The key of the time of the last accepted push, in seconds.
+pub const LAST_PUSH: &str = "last_push";
+
+/// `GET api`: what the repository holds and how its maintenance went.
+fn summary<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+    let held = store.summary()?;
+    let last_push = store.meta(LAST_PUSH)?.and_then(|t| t.parse().ok());
+    let view = SummaryView {
+        head: store.head_target()?.unwrap_or_default(),
+        refs: held.refs,
+        packs: held.packs,
+        loose: held.loose,
+        objects: held.objects,
+        bytes: held.bytes,
+        last_push: last_push.map(rfc3339_utc),
+        maintenance: MaintenanceView {
+            in_progress: maintenance::in_progress(store)?,
+            retired_packs: held.retired_packs,
+            unreachable: held.unreachable,
+            last_run: maintenance::last_report(store)?.map(RunView::of),
+        },
+    };
+    Ok(Reply::json(200, &view))
 }

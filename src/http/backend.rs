@@ -51,12 +51,13 @@ pub struct Asked<'a> {
 }
 
 impl Asked<'_> {
-    /// What the request needs: pushing and creating need write, managing tokens and
-    /// changing settings need the admin, everything else reads.
+    /// What the request needs: pushing, creating, maintenance and purging need write,
+    /// managing tokens and changing settings need the admin, everything else reads.
     pub fn need(&self) -> Need {
         match (self.endpoint, self.method) {
             (Endpoint::InfoRefs, _) if self.service == Some("git-receive-pack") => Need::Write,
             (Endpoint::ReceivePack, _) | (Endpoint::Api(Api::Repo), Method::Put) => Need::Write,
+            (Endpoint::Api(Api::Maintenance | Api::Purge), _) => Need::Write,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
             _ => Need::Read,

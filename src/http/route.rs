@@ -37,6 +37,10 @@ pub enum Api {
     Token(String),
     /// `api/settings`: GET and PATCH.
     Settings,
+    /// `api/maintenance`: POST starts maintenance now.
+    Maintenance,
+    /// `api/purge`: POST drops at once every object no ref reaches.
+    Purge,
 }
 
 /// A parsed request path.
@@ -67,6 +71,8 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["api", "tokens"] => Endpoint::Api(Api::Tokens),
         ["api", "tokens", id] => Endpoint::Api(Api::Token(id.to_string())),
         ["api", "settings"] => Endpoint::Api(Api::Settings),
+        ["api", "maintenance"] => Endpoint::Api(Api::Maintenance),
+        ["api", "purge"] => Endpoint::Api(Api::Purge),
         ["objects", "info", "packs"] => Endpoint::InfoPacks,
         ["objects", "info", "alternates" | "http-alternates"] => Endpoint::Alternates,
         ["objects", "pack", file] => {

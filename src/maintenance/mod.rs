@@ -413,7 +413,15 @@ fn mark_slice<S: Sql>(
     host: &Host,
 ) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
     let reader = ObjectReader::new(store);
-    if mark::walk(store, &reader, slice.walk)? > 0 || refs_moved(store, progress)? {
+    // The queue holds one level of the walk at a time: a long history is many short levels.
+    let mut walked = 0;
+    while walked < slice.walk {
+        match mark::walk(store, &reader, slice.walk - walked)? {
+            0 => break,
+            n => walked += n,
+        }
+    }
+    if walked > 0 || refs_moved(store, progress)? {
         return Ok(None);
     }
     if progress.pack.is_none() {
