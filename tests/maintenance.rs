@@ -400,3 +400,17 @@ fn maintenance_is_due_past_its_thresholds_and_after_a_quiet_spell() {
     let slice = Slice::default();
     assert!(slice.objects > SMALL_SLICES.objects);
 }
+
+#[test]
+fn after_a_repack_a_fetch_of_the_next_edit_is_a_delta() {
+    let (store, _db) = store(4096);
+    let (repo, last) = edited_one_line_at_a_time(&store, 5);
+    maintain(&store, 1000, 0);
+    repo.write("big.txt", &text(2000, 1999, 99));
+    let next = repo.commit("the next edit");
+    push_update(&store, &repo, Some(&last), &next, "refs/heads/main");
+    let caps = format!("{CAPS} thin-pack");
+    let request = upload_request(&[next.clone()], &caps, &[], &[last.clone()], true);
+    let (_, pack) = fetch(&store, &request);
+    assert!(pack.len() < 2000, "{} bytes for a one-line edit", pack.len());
+}
