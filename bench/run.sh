@@ -32,6 +32,15 @@
 #      as a delta of the first: push of both in one push (V1), then a smart clone (V2), a
 #      --depth 1 clone (V3), and an incremental fetch from the first commit to the second
 #      (V4), each beside the reference; prints x-wasm-memory after each
+#   M  maintenance: M1 99 one-line edit pushes of a 1 MB file (each its own push; ours starts
+#      maintenance on its own past its loose-object threshold), M2 a clone right after the
+#      pushes (the last ones still loose), M3 a clone once maintenance finished
+#      (bytes received shown), M4 the fetch of the next edit; M5 300 small pushes onto go-git's
+#      history (BENCH_GOGIT, default the local mirror, else (a)), M6 a dumb clone before
+#      maintenance (the reference: a static server on the repository as pushed), M7
+#      maintenance (ours: from the API's hook to the alarm's end; the reference: git gc),
+#      M8 a dumb clone after it (the reference: static, after git gc), M9 a smart clone;
+#      prints each run's account (time, slices, memory). BENCH_MAINTENANCE=0 skips it
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
 #      lighttpd), each beside the reference; prints x-wasm-memory after each
@@ -181,7 +190,7 @@ generate() { # NAME GEN-ARGS...: bare repository $WORK/NAME.git from bench/gen-r
 rows=()
 ours_a=- ref_a=- ours_b=- ref_b=- ours_c=- ref_c=- ours_d=- ref_d=-
 ours_e=- ref_e=- ours_f=- ref_f=- ours_g=- ref_g=- ours_h=- ref_h=- wasm_memory_clone=
-ours_p=- ref_p=-
+ours_p=- ref_p=- ours_m=- ref_m=-
 row() { # CASE OURS REF
     local ratio=-
     if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]]; then
@@ -468,6 +477,114 @@ if [ -n "$LARGE_REPO" ]; then
     row "L3: dumb clone of (L1), ours vs static lighttpd" "$ours_l" "$ref_l"
     large_memory+=("after L3: $(wasm_of "$L_OURS")")
     rm -rf "$WORK/large-ours.git" "$WORK/large-ref.git"
+fi
+
+# --- (M) maintenance: one-line edits of a 1 MB file; 300 small pushes onto go-git's history ----
+# maintain URL: starts maintenance through the API's hook and waits for the alarm to finish it;
+# prints the run's account (JSON) to $WORK/<name>.json.
+maintain() { # URL NAME
+    local since
+    since=$(date +%s)
+    curl -s -m 60 "${CURL_AUTH[@]}" -X POST -H 'content-type: application/json' "$1/api/maintenance" >/dev/null
+    for _ in $(seq 1 1200); do
+        curl -s -m 60 "${CURL_AUTH[@]}" "$1/api" >"$WORK/$2.json"
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["maintenance"]; r=d["last_run"] or {}; sys.exit(0 if not d["in_progress"] and r.get("started", 0) >= int(sys.argv[2]) else 1)' "$WORK/$2.json" "$since" && return 0
+        sleep 0.25
+    done
+    return 1
+}
+run_figures() { # NAME: the figures of the run maintain() left in $WORK/NAME.json
+    python3 - "$WORK/$1.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["maintenance"]["last_run"]
+t = r["tally"]
+print(f"{r['objects']} objects, {r['slices']} slices, busy {r['busy_ms']} ms of {r['took_ms']} ms, "
+      f"pack {r['pack_bytes']} B, reused {t['reused']} ({t['reused_deltas']} deltas), "
+      f"new deltas {t['new_deltas']}, rebuilt {t['rebuilt']}, wasm memory {r['memory'] // 1048576} MiB")
+PY
+}
+clone_bytes() { # URL DIR: smart clone, bytes of the pack received in DIR.pack
+    rm -rf "$2" "$2.pack" && GIT_TRACE_PACKFILE="$2.pack" git -c protocol.version=2 clone -q --bare "$1" "$2"
+}
+pushes() { # DIR URL N FILE: N commits each adding a line to FILE, each pushed on its own
+    local i
+    for i in $(seq 1 "$3"); do
+        echo "change $i" >>"$1/$4"
+        git -C "$1" add "$4" && git -C "$1" commit -q -m "change $i"
+        push_to "$1" "$2" HEAD:refs/heads/main || return 1
+    done
+}
+edit_pushes() { # DIR URL: 100 one-line edits of big.txt, each pushed on its own
+    local i lines
+    lines=$(wc -l <"$1/big.txt")
+    for i in $(seq 1 99); do
+        sed -i "$(((i * 131) % lines + 1))s/.*/edit $i/" "$1/big.txt"
+        git -C "$1" commit -q -am "edit $i"
+        push_to "$1" "$2" HEAD:refs/heads/main || return 1
+    done
+}
+if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
+    for side in ours ref; do
+        rm -rf "$WORK/edits-$side" && git init -q -b main "$WORK/edits-$side"
+    done
+    head -c 760000 /dev/urandom | base64 -w 76 >"$WORK/edits-ours/big.txt"
+    cp "$WORK/edits-ours/big.txt" "$WORK/edits-ref/big.txt"
+    E_OURS=$(ours_url edits)
+    E_REF=$(ref_url edits)
+    for side in ours ref; do
+        git -C "$WORK/edits-$side" add big.txt && git -C "$WORK/edits-$side" commit -q -m "a 1 MB file"
+    done
+    push_to "$WORK/edits-ours" "$E_OURS" main && push_to "$WORK/edits-ref" "$E_REF" main
+    timed ours_m push-m1-ours edit_pushes "$WORK/edits-ours" "$E_OURS"
+    timed ref_m push-m1-ref edit_pushes "$WORK/edits-ref" "$E_REF"
+    row "M1: 99 one-line edit pushes of a 1 MB file" "$ours_m" "$ref_m"
+    timed ours_m clone-m2-ours clone_bytes "$E_OURS" "$WORK/m2-ours.git"
+    timed ref_m clone-m2-ref clone_bytes "$E_REF" "$WORK/m2-ref.git"
+    row "M2: clone right after: ours $(wc -c <"$WORK/m2-ours.git.pack") B, ref $(wc -c <"$WORK/m2-ref.git.pack") B" "$ours_m" "$ref_m"
+    # The loose objects start maintenance on their own; let it finish before timing clones.
+    maintain "$E_OURS" m-edits-auto || log "FAILED: maintenance of (M1)"
+    timed ours_m clone-m3-ours clone_bytes "$E_OURS" "$WORK/m3-ours.git"
+    timed ref_m clone-m3-ref clone_bytes "$E_REF" "$WORK/m3-ref.git"
+    row "M3: clone after maintenance: ours $(wc -c <"$WORK/m3-ours.git.pack") B, ref $(wc -c <"$WORK/m3-ref.git.pack") B" "$ours_m" "$ref_m"
+    log "M3: $(run_figures m-edits-auto)"
+    sed -i '7s/.*/the next edit/' "$WORK/edits-ours/big.txt" "$WORK/edits-ref/big.txt"
+    for side in ours ref; do git -C "$WORK/edits-$side" commit -q -am "the next edit"; done
+    push_to "$WORK/edits-ours" "$E_OURS" main && push_to "$WORK/edits-ref" "$E_REF" main
+    timed ours_m fetch-m4-ours thin_fetch "$E_OURS" "$WORK/m3-ours.git"
+    timed ref_m fetch-m4-ref thin_fetch "$E_REF" "$WORK/m3-ref.git"
+    row "M4: fetch of the next edit: ours $(wc -c <"$WORK/m3-ours.git.pack") B, ref $(wc -c <"$WORK/m3-ref.git.pack") B" "$ours_m" "$ref_m"
+
+    GOGIT=${BENCH_GOGIT:-/work/.mirror/go-git+go-git/repo}
+    [ -d "$GOGIT" ] || GOGIT=$WORK/history.git
+    rm -rf "$WORK/gogit" && git clone -q "$GOGIT" "$WORK/gogit" && git -C "$WORK/gogit" checkout -q -B main
+    G_OURS=$(ours_url gogit)
+    G_REF=$(ref_url gogit)
+    push_to "$WORK/gogit" "$G_OURS" main && push_to "$WORK/gogit" "$G_REF" main
+    maintain "$G_OURS" m-gogit-first || log "FAILED: maintenance of go-git"
+    log "M5: go-git's history as pushed: $(run_figures m-gogit-first)"
+    timed ours_m push-m5-ours pushes "$WORK/gogit" "$G_OURS" 300 CHANGES.bench
+    git -C "$WORK/gogit" reset -q --hard HEAD~300
+    timed ref_m push-m5-ref pushes "$WORK/gogit" "$G_REF" 300 CHANGES.bench
+    row "M5: 300 small pushes onto go-git's history" "$ours_m" "$ref_m"
+    GREF_DIR=$REFDIR/repos/$OWNER/gogit-$RUN_ID.git
+    git -C "$GREF_DIR" update-server-info
+    timed ours_m dumb-m6-ours dumb_clone "$G_OURS" "$WORK/m6-ours.git"
+    timed ref_m dumb-m6-ref dumb_clone "$(static_url gogit)" "$WORK/m6-ref.git"
+    row "M6: dumb clone, before maintenance (static: as pushed)" "$ours_m" "$ref_m"
+    t0=$(now)
+    maintain "$G_OURS" m-gogit || log "FAILED: maintenance of go-git after 300 pushes"
+    ours_m=$(elapsed "$t0" "$(now)")
+    timed ref_m gc-m7-ref git -C "$GREF_DIR" gc -q
+    row "M7: maintenance (ours: API to finished, ref: git gc)" "$ours_m" "$ref_m"
+    log "M7: $(run_figures m-gogit)"
+    log "M7: objects/info/packs lists $(curl -s -m 30 "$G_OURS/objects/info/packs" | grep -c '^P ') pack(s)"
+    timed ours_m dumb-m8-ours dumb_clone "$G_OURS" "$WORK/m8-ours.git"
+    timed ref_m dumb-m8-ref dumb_clone "$(static_url gogit)" "$WORK/m8-ref.git"
+    row "M8: dumb clone, after (static: a git gc-ed copy)" "$ours_m" "$ref_m"
+    timed ours_m clone-m9-ours clone_bytes "$G_OURS" "$WORK/m9-ours.git"
+    timed ref_m clone-m9-ref clone_bytes "$G_REF" "$WORK/m9-ref.git"
+    row "M9: smart clone, after: ours $(wc -c <"$WORK/m9-ours.git.pack") B, ref $(wc -c <"$WORK/m9-ref.git.pack") B" "$ours_m" "$ref_m"
+    log "M: x-wasm-memory after: $(wasm_of "$G_OURS")"
 fi
 
 # --- report ----------------------------------------------------------------------------------

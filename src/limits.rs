@@ -152,6 +152,7 @@ mod tests {
                 push_refs: 10_000,
                 wants: 100_000,
                 haves: 100_000,
+                prune_grace: 1_209_600,
             }
         );
     }

@@ -343,12 +343,26 @@ fn what_each_request_needs() {
         (Method::Put, Endpoint::Api(Api::Repo)),
         (Method::Post, Endpoint::ReceivePack),
         (Method::Post, Endpoint::UploadPack),
+        (Method::Post, Endpoint::Api(Api::Maintenance)),
+        (Method::Post, Endpoint::Api(Api::Purge)),
     ] {
         assert_eq!(
             ask(method, endpoint.clone()),
             None,
             "{method:?} {endpoint:?}"
         );
+    }
+    let (_, read) = make_token(&store, "read", 1, "");
+    for endpoint in [Api::Maintenance, Api::Purge] {
+        let refused = verdict_on(
+            &store,
+            Method::Post,
+            Endpoint::Api(endpoint),
+            None,
+            Some(&read),
+            0,
+        );
+        assert_eq!(refused.map(|v| v.0), Some(403));
     }
     let anonymous_put = verdict_on(&store, Method::Put, Endpoint::Api(Api::Repo), None, None, 0);
     assert_eq!(anonymous_put.map(|v| v.0), Some(401));
@@ -469,4 +483,49 @@ fn protected_refs_refuse_force_pushes_and_deletion_in_git_words() {
         ),
         vec!["unpack ok", "ok refs/tags/v1.0"]
     );
+}
+
+#[test]
+fn the_summary_counts_what_is_stored_and_a_purge_reports_what_it_dropped() {
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let summary = json(&call(&store, Method::Get, Api::Repo, "", 100));
+    assert_eq!(summary["head"], "refs/heads/main");
+    assert_eq!(summary["refs"], repo.refs().len());
+    assert_eq!(
+        (summary["packs"].as_u64(), summary["loose"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(summary["bytes"].as_u64().unwrap() > 10_000);
+    assert_eq!(summary["maintenance"]["last_run"], Json::Null);
+
+    let tag = repo
+        .refs()
+        .into_iter()
+        .find(|(name, _)| name == "refs/tags/v1.0")
+        .unwrap();
+    let body = push_body(
+        &[(tag.1, ZERO.into(), tag.0)],
+        "report-status delete-refs",
+        &[],
+    );
+    run_push(&store, &body, 4096).unwrap();
+    let purged = call(&store, Method::Post, Api::Purge, "", 1_795_489_199);
+    assert_eq!(purged.status, 200);
+    let purged = json(&purged);
+    assert_eq!(purged["pruned"], 1, "the annotated tag object: {purged}");
+    assert_eq!(purged["finished_at"], "2026-11-24T02:59:59Z");
+    let summary = json(&call(&store, Method::Get, Api::Repo, "", 1_795_489_200));
+    assert_eq!(summary["maintenance"]["last_run"]["pruned"], 1);
+    assert_eq!(summary["maintenance"]["in_progress"], false);
+    assert_eq!(summary["objects"], purged["objects"]);
+
+    let started = call(&store, Method::Post, Api::Maintenance, "", 1_795_489_300);
+    assert_eq!(
+        (started.status, json(&started)["started"].as_bool()),
+        (202, Some(true))
+    );
+    let summary = json(&call(&store, Method::Get, Api::Repo, "", 1_795_489_300));
+    assert_eq!(summary["maintenance"]["in_progress"], true);
 }

@@ -410,7 +410,11 @@ fn after_a_repack_a_fetch_of_the_next_edit_is_a_delta() {
     let next = repo.commit("the next edit");
     push_update(&store, &repo, Some(&last), &next, "refs/heads/main");
     let caps = format!("{CAPS} thin-pack");
-    let request = upload_request(&[next.clone()], &caps, &[], &[last.clone()], true);
+    let request = upload_request(&[next], &caps, &[], &[last], true);
     let (_, pack) = fetch(&store, &request);
-    assert!(pack.len() < 2000, "{} bytes for a one-line edit", pack.len());
+    assert!(
+        pack.len() < 2000,
+        "{} bytes for a one-line edit",
+        pack.len()
+    );
 }

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::access::settings::{branch_ref, Patch};
 use crate::access::token::{self, Scope, RANDOM_BYTES};
 use crate::format::date::rfc3339_utc;
-use crate::maintenance::{self, Host, Report};
 use crate::http::backend::Method;
 use crate::http::reply::Reply;
 use crate::http::route::Api;
+use crate::maintenance::{self, Host, Report};
 use crate::store::sql::Sql;
 use crate::store::{Store, StoreError, DEFAULT_HEAD};
 

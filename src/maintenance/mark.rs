@@ -14,8 +14,12 @@ pub fn name_hash(name: &[u8]) -> u32 {
         .fold(0u32, |hash, &c| (hash >> 2).wrapping_add((c as u32) << 24))
 }
 
-/// Lists the links of up to `limit` objects of the walk not yet walked; returns how many it
-/// walked (0: the walk is over).
+/// Links one call lists at most, past which it stops after the object at hand: a tree may
+/// hold hundreds of thousands of entries, and a slice reads thousands of trees.
+pub const MAX_LINKS: usize = 100_000;
+
+/// Lists the links of up to `limit` objects of the walk not yet walked, stopping early past
+/// [`MAX_LINKS`]; returns how many it walked (0: the walk is over).
 pub fn walk<S: Sql>(
     store: &Store<S>,
     reader: &ObjectReader<S>,
@@ -23,12 +27,16 @@ pub fn walk<S: Sql>(
 ) -> Result<usize, StoreError> {
     let rows = store.repack_unwalked(limit)?;
     let mut links = Vec::new();
+    let mut walked = Vec::with_capacity(rows.len());
     for row in &rows {
         links_of(reader, row, &mut links)?;
+        walked.push(row.id);
+        if links.len() >= MAX_LINKS {
+            break;
+        }
     }
-    let walked: Vec<ObjectId> = rows.iter().map(|r| r.id).collect();
     store.repack_link(&walked, &links)?;
-    Ok(rows.len())
+    Ok(walked.len())
 }
 
 /// Adds what `row`'s object links to, each with the hash of the name it has there.
