@@ -506,6 +506,11 @@ PY
 clone_bytes() { # URL DIR: smart clone, bytes of the pack received in DIR.pack
     rm -rf "$2" "$2.pack" && GIT_TRACE_PACKFILE="$2.pack" git -c protocol.version=2 clone -q --bare "$1" "$2"
 }
+clone_row() { # LABEL NAME OURS_URL REF_URL: both smart clones timed, a row with their bytes
+    timed ours_m "clone-$2-ours" clone_bytes "$3" "$WORK/$2-ours.git"
+    timed ref_m "clone-$2-ref" clone_bytes "$4" "$WORK/$2-ref.git"
+    row "$1: ours $(wc -c <"$WORK/$2-ours.git.pack") B, ref $(wc -c <"$WORK/$2-ref.git.pack") B" "$ours_m" "$ref_m"
+}
 pushes() { # DIR URL N FILE: N commits each adding a line to FILE, each pushed on its own
     local i
     for i in $(seq 1 "$3"); do
@@ -538,14 +543,10 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     timed ours_m push-m1-ours edit_pushes "$WORK/edits-ours" "$E_OURS"
     timed ref_m push-m1-ref edit_pushes "$WORK/edits-ref" "$E_REF"
     row "M1: 99 one-line edit pushes of a 1 MB file" "$ours_m" "$ref_m"
-    timed ours_m clone-m2-ours clone_bytes "$E_OURS" "$WORK/m2-ours.git"
-    timed ref_m clone-m2-ref clone_bytes "$E_REF" "$WORK/m2-ref.git"
-    row "M2: clone right after: ours $(wc -c <"$WORK/m2-ours.git.pack") B, ref $(wc -c <"$WORK/m2-ref.git.pack") B" "$ours_m" "$ref_m"
+    clone_row "M2: clone right after" m2 "$E_OURS" "$E_REF"
     # The loose objects start maintenance on their own; let it finish before timing clones.
     maintain "$E_OURS" m-edits-auto || log "FAILED: maintenance of (M1)"
-    timed ours_m clone-m3-ours clone_bytes "$E_OURS" "$WORK/m3-ours.git"
-    timed ref_m clone-m3-ref clone_bytes "$E_REF" "$WORK/m3-ref.git"
-    row "M3: clone after maintenance: ours $(wc -c <"$WORK/m3-ours.git.pack") B, ref $(wc -c <"$WORK/m3-ref.git.pack") B" "$ours_m" "$ref_m"
+    clone_row "M3: clone after maintenance" m3 "$E_OURS" "$E_REF"
     log "M3: $(run_figures m-edits-auto)"
     sed -i '7s/.*/the next edit/' "$WORK/edits-ours/big.txt" "$WORK/edits-ref/big.txt"
     for side in ours ref; do git -C "$WORK/edits-$side" commit -q -am "the next edit"; done
@@ -581,9 +582,7 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     timed ours_m dumb-m8-ours dumb_clone "$G_OURS" "$WORK/m8-ours.git"
     timed ref_m dumb-m8-ref dumb_clone "$(static_url gogit)" "$WORK/m8-ref.git"
     row "M8: dumb clone, after (static: a git gc-ed copy)" "$ours_m" "$ref_m"
-    timed ours_m clone-m9-ours clone_bytes "$G_OURS" "$WORK/m9-ours.git"
-    timed ref_m clone-m9-ref clone_bytes "$G_REF" "$WORK/m9-ref.git"
-    row "M9: smart clone, after: ours $(wc -c <"$WORK/m9-ours.git.pack") B, ref $(wc -c <"$WORK/m9-ref.git.pack") B" "$ours_m" "$ref_m"
+    clone_row "M9: smart clone, after" m9 "$G_OURS" "$G_REF"
     log "M: x-wasm-memory after: $(wasm_of "$G_OURS")"
 fi
 

@@ -10,24 +10,12 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use git_on_durable_objects::format::pack::PackId;
 use git_on_durable_objects::maintenance::{self, Host, Slice, Step};
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, PackInfo, Store};
 use git_on_durable_objects::upload_pack;
 
 const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
-
-/// A stored file's bytes, all its rows in order.
-fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let mut seq = 0;
-    while let Some(row) = store.read_chunk(pack, file, seq).unwrap() {
-        bytes.extend_from_slice(&row);
-        seq += 1;
-    }
-    bytes
-}
 
 /// Pushes `new` to `name` (from `old`, or creating it) with the objects in between.
 fn push_update(store: &Store<Db>, repo: &Repo, old: Option<&str>, new: &str, name: &str) {

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use git_on_durable_objects::format::object::{ObjectId, ObjectType};
-use git_on_durable_objects::format::pack::{self, EntryKind, PackId};
+use git_on_durable_objects::format::pack::{self, EntryKind};
 use git_on_durable_objects::format::pktline;
 use git_on_durable_objects::format::zlib;
 use git_on_durable_objects::http::dumb;
@@ -23,16 +23,6 @@ const CAPS: &str = "report-status side-band-64k agent=test";
 
 fn id(hex: &str) -> ObjectId {
     ObjectId::from_hex(hex.as_bytes()).unwrap()
-}
-
-fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut seq = 0;
-    while let Some(chunk) = store.read_chunk(pack, file, seq).unwrap() {
-        out.extend_from_slice(&chunk);
-        seq += 1;
-    }
-    out
 }
 
 /// Every object of `repo` reads back from `store` with the same type and content.

@@ -118,6 +118,13 @@ struct Progress {
     tally: Tally,
 }
 
+impl Progress {
+    /// The pack being written, which every phase after the walk has.
+    fn pack(&self) -> Result<PackId, StoreError> {
+        self.pack.map(PackId).ok_or(StoreError::BadColumn("repack"))
+    }
+}
+
 /// What the repository held when the repack started.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 struct Before {
@@ -384,10 +391,7 @@ fn run_slice<S: Sql>(
                 reopen(store, progress)?;
                 return Ok(None);
             }
-            let pack = progress
-                .pack
-                .map(PackId)
-                .ok_or(StoreError::BadColumn("repack"))?;
+            let pack = progress.pack()?;
             let pack = store.seal_repack(pack, &name, size, idx_size)?;
             swap(store, progress, Some(pack), true, host).map(Some)
         }
@@ -448,10 +452,7 @@ fn write_slice<S: Sql>(
     progress: &mut Progress,
     slice: &Slice,
 ) -> Result<(), StoreError> {
-    let pack = progress
-        .pack
-        .map(PackId)
-        .ok_or(StoreError::BadColumn("repack"))?;
+    let pack = progress.pack()?;
     let rows = store.repack_rows(progress.cursor, slice.objects)?;
     if rows.is_empty() {
         progress.phase = match refs_moved(store, progress)? {
@@ -486,10 +487,7 @@ fn seal_slice<S: Sql>(
     progress: &mut Progress,
     slice: &Slice,
 ) -> Result<(), StoreError> {
-    let pack = progress
-        .pack
-        .map(PackId)
-        .ok_or(StoreError::BadColumn("repack"))?;
+    let pack = progress.pack()?;
     let row = store.chunk_size();
     let mut checksum = match (&progress.checksum, progress.sealed) {
         (Some(text), sealed) if sealed > 0 => {
@@ -545,10 +543,7 @@ fn seal_slice<S: Sql>(
 /// Takes a written pack back to writing, for objects the refs reach since: its trailer and
 /// idx go, and it is hashed again once they are written.
 fn reopen<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<(), StoreError> {
-    let pack = progress
-        .pack
-        .map(PackId)
-        .ok_or(StoreError::BadColumn("repack"))?;
+    let pack = progress.pack()?;
     store.truncate_file(pack, PackFile::Pack, progress.written)?;
     store.truncate_file(pack, PackFile::Idx, 0)?;
     progress.sealed = 0;

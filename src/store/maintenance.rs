@@ -409,16 +409,7 @@ impl<S: Sql> Store<S> {
             self.drop_pack_rows(pack)?;
             return Ok(existing);
         }
-        self.exec(
-            "UPDATE packs SET state = ?, name = ?, size = ?, idx_size = ? WHERE id = ?",
-            vec![
-                PackState::Live.into(),
-                name.into(),
-                (size as i64).into(),
-                (idx_size as i64).into(),
-                pack.into(),
-            ],
-        )?;
+        self.make_live(pack, name, size, idx_size)?;
         Ok(pack)
     }
 

@@ -220,6 +220,18 @@ impl<S: Sql> Store<S> {
         if self.live_pack_named(name)?.is_some() {
             return self.discard_push(push);
         }
+        self.make_live(push, name, size, idx_size)?;
+        self.index_pushed(push, true)
+    }
+
+    /// Makes a written pack live under `name`, with its files' sizes.
+    pub(super) fn make_live(
+        &self,
+        pack: PackId,
+        name: &str,
+        size: u64,
+        idx_size: u64,
+    ) -> Result<(), StoreError> {
         self.exec(
             "UPDATE packs SET state = ?, name = ?, size = ?, idx_size = ? WHERE id = ?",
             vec![
@@ -227,10 +239,10 @@ impl<S: Sql> Store<S> {
                 name.into(),
                 (size as i64).into(),
                 (idx_size as i64).into(),
-                push.into(),
+                pack.into(),
             ],
         )?;
-        self.index_pushed(push, true)
+        Ok(())
     }
 
     /// Makes staged loose objects and the push's commits visible and drops its spooled pack.

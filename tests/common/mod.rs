@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 
 use git_on_durable_objects::format::object::ObjectType;
+use git_on_durable_objects::format::pack::PackId;
 use git_on_durable_objects::format::pack::{self, EntryKind};
 use git_on_durable_objects::format::pktline::{self, Pkt};
 use git_on_durable_objects::format::zlib;
@@ -15,7 +16,7 @@ use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::maintenance;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
 use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
-use git_on_durable_objects::store::Store;
+use git_on_durable_objects::store::{PackFile, Store};
 use git_on_durable_objects::upload_pack::{self, Answer};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
@@ -604,6 +605,17 @@ pub fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
         .into_iter()
         .map(|(_, id)| id)
         .collect()
+}
+
+/// A stored file's bytes, all its rows in order.
+pub fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut seq = 0;
+    while let Some(chunk) = store.read_chunk(pack, file, seq).unwrap() {
+        out.extend_from_slice(&chunk);
+        seq += 1;
+    }
+    out
 }
 
 /// Runs maintenance to its end at `now` (seconds), with `grace` seconds for unreachable
