@@ -262,13 +262,15 @@ impl Repo {
         self.git(&["rev-parse", "HEAD"])
     }
 
-    /// A pack of everything reachable from `include` and not from `exclude`.
+    /// A pack of everything reachable from `include` and not from `exclude`. One thread,
+    /// so that the same objects always make the same pack (threads race in the delta search).
     pub fn pack(&self, include: &[&str], exclude: &[&str]) -> Vec<u8> {
         let mut args = vec![
             "pack-objects",
             "--revs",
             "--stdout",
             "--delta-base-offset",
+            "--threads=1",
             "-q",
         ];
         let mut revs = String::new();
