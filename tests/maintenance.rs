@@ -385,6 +385,37 @@ fn maintenance_is_due_past_its_thresholds_and_after_a_quiet_spell() {
         maintenance::due(&store, 200, 0).unwrap(),
         maintenance::Due::Never
     );
+    // Nothing was retired (the pushed pack was adopted as it is): no sweep to wake for.
+    let next = maintenance::next_alarm(&store, 200, maintenance::Due::Never).unwrap();
+    assert_eq!(next, maintenance::Due::Never);
+
+    // A branch deleted and a commit on main: a repack retires the pack, and the objects only
+    // the branch reached are unreachable; the alarm wakes for the sweep an hour on (or a minute from now, once
+    // that has passed), and for the prune when their grace ends.
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("side.txt", b"only on side\n");
+    let side = repo.commit("side");
+    push_update(&store, &repo, None, &side, "refs/heads/side");
+    push_delete(&store, &side, "refs/heads/side");
+    repo.git(&["checkout", "-q", "main"]);
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.write("main.txt", b"more on main\n");
+    let more = repo.commit("more");
+    push_update(&store, &repo, Some(&main), &more, "refs/heads/main");
+    let quiet = maintenance::Due::At(300 + maintenance::QUIET);
+    assert_eq!(maintenance::due(&store, 300, 1000).unwrap(), quiet);
+    maintain(&store, 1000, 5000);
+    let due = maintenance::due(&store, 1000, 5000).unwrap();
+    assert_eq!(due, maintenance::Due::At(6000));
+    let hour = 1000 + maintenance::READER_GRACE;
+    let next = maintenance::next_alarm(&store, 1000, due).unwrap();
+    assert_eq!(next, maintenance::Due::At(hour));
+    let late = maintenance::next_alarm(&store, hour + 10, maintenance::Due::Never).unwrap();
+    assert_eq!(late, maintenance::Due::At(hour + 70));
+    assert_eq!(
+        maintenance::next_alarm(&store, 0, maintenance::Due::Now).unwrap(),
+        maintenance::Due::Now
+    );
     let slice = Slice::default();
     assert!(slice.objects > SMALL_SLICES.objects);
 }

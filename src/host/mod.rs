@@ -327,7 +327,9 @@ impl Repo {
             }
             maintenance::sweep(&self.store, now_ms() / 1000, maintenance::READER_GRACE)?;
         }
-        maintenance::due(&self.store, now_ms() / 1000, grace)
+        let now = now_ms() / 1000;
+        let due = maintenance::due(&self.store, now, grace)?;
+        maintenance::next_alarm(&self.store, now, due)
     }
 
     fn grace(&self) -> i64 {
@@ -521,7 +523,8 @@ impl Repo {
         let due = self
             .store
             .set_meta(api::LAST_PUSH, Some(&now.to_string()))
-            .and_then(|()| maintenance::due(&self.store, now, self.grace()));
+            .and_then(|()| maintenance::due(&self.store, now, self.grace()))
+            .and_then(|due| maintenance::next_alarm(&self.store, now, due));
         match due {
             Ok(due) => self.schedule(due).await,
             // The push is stored; maintenance comes with the next push or alarm.

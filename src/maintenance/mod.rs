@@ -237,9 +237,9 @@ pub fn in_progress<S: Sql>(store: &Store<S>) -> Result<bool, StoreError> {
     Ok(store.meta(PROGRESS)?.is_some())
 }
 
-/// When maintenance is due: now past [`LOOSE_LIMIT`] or [`PACK_LIMIT`]; [`QUIET`] after
-/// `now` if anything changed since the last repack; else when something retired or
-/// unreachable expires.
+/// When a repack is due: now past [`LOOSE_LIMIT`] or [`PACK_LIMIT`]; [`QUIET`] after `now`
+/// if anything changed since the last repack; else when an unreachable object's `grace`
+/// ends.
 pub fn due<S: Sql>(store: &Store<S>, now: i64, grace: i64) -> Result<Due, StoreError> {
     if in_progress(store)? {
         return Ok(Due::Now);
@@ -259,9 +259,24 @@ pub fn due<S: Sql>(store: &Store<S>, now: i64, grace: i64) -> Result<Due, StoreE
     if changed {
         return Ok(Due::At(now + QUIET));
     }
-    Ok(match store.next_expiry(READER_GRACE, grace)? {
+    Ok(match store.unreachable_expiry(grace)? {
         Some(at) => Due::At(at.max(now)),
         None => Due::Never,
+    })
+}
+
+/// When the alarm should next wake: when a repack is `due`, or when what was retired may be
+/// swept, but not before a minute from `now` for that (a reader in flight may hold it).
+pub fn next_alarm<S: Sql>(store: &Store<S>, now: i64, due: Due) -> Result<Due, StoreError> {
+    let sweep = store
+        .retired_expiry(READER_GRACE)?
+        .map(|at| at.max(now + 60));
+    Ok(match (due, sweep) {
+        (Due::Now, _) => Due::Now,
+        (Due::At(at), Some(sweep)) => Due::At(at.min(sweep)),
+        (Due::At(at), None) => Due::At(at),
+        (Due::Never, Some(sweep)) => Due::At(sweep),
+        (Due::Never, None) => Due::Never,
     })
 }
 

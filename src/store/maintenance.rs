@@ -431,15 +431,19 @@ impl<S: Sql> Store<S> {
         Ok(rows.len() as u64)
     }
 
-    /// The earliest time something retired or unreachable is due to go, if anything is:
-    /// retired files at `retired + reader_grace`, unreachable objects at `since + grace`.
-    pub fn next_expiry(&self, reader_grace: i64, grace: i64) -> Result<Option<i64>, StoreError> {
+    /// When the first thing retired became, or becomes, `reader_grace` seconds old.
+    pub fn retired_expiry(&self, reader_grace: i64) -> Result<Option<i64>, StoreError> {
         let rows = self.exec(
-            "SELECT min(t) FROM (SELECT min(retired) + ?1 AS t FROM packs WHERE retired IS NOT NULL \
-             UNION ALL SELECT min(retired) + ?1 FROM loose WHERE retired IS NOT NULL \
-             UNION ALL SELECT min(since) + ?2 FROM unreachable)",
-            vec![reader_grace.into(), grace.into()],
+            "SELECT min(t) + ? FROM (SELECT min(retired) AS t FROM packs \
+             UNION ALL SELECT min(retired) FROM loose)",
+            vec![reader_grace.into()],
         )?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()))
+    }
+
+    /// When the first object found unreachable has been so for `grace` seconds.
+    pub fn unreachable_expiry(&self, grace: i64) -> Result<Option<i64>, StoreError> {
+        let rows = self.exec("SELECT min(since) + ? FROM unreachable", vec![grace.into()])?;
         Ok(rows.first().and_then(|r| r[0].as_i64()))
     }
 
