@@ -437,3 +437,116 @@ fn after_a_repack_a_fetch_of_the_next_edit_is_a_delta() {
         pack.len()
     );
 }
+
+#[test]
+fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
+    let (store, db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    maintain(&store, 100, 0);
+    let never = maintenance::Due::Never;
+    let quiet = maintenance::Due::At(200 + maintenance::QUIET);
+    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), never);
+    let exec = |query: &str| db.exec(query, vec![]).unwrap();
+    let fake_loose = |n: u64| {
+        exec(&format!(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n}) \
+             INSERT INTO objects (oid, type, pack) SELECT randomblob(20), 3, NULL FROM k"
+        ))
+    };
+    // Each change since the last run alone makes it due after a quiet spell.
+    fake_loose(1);
+    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), quiet);
+    exec("DELETE FROM objects WHERE pack IS NULL");
+    exec("INSERT INTO packs (state, name) VALUES ('live', 'x')");
+    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), quiet);
+    exec("DELETE FROM packs WHERE name = 'x'");
+    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), never);
+    let main = store.find_ref("refs/heads/main").unwrap().unwrap();
+    store.set_ref("refs/heads/main", &main.id, None).unwrap();
+    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), quiet);
+    maintain(&store, 300, 0);
+    assert_eq!(maintenance::due(&store, 400, 0).unwrap(), never);
+
+    // Past a threshold it is due at once.
+    fake_loose(maintenance::LOOSE_LIMIT - 1);
+    assert_eq!(
+        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::Due::At(400 + maintenance::QUIET)
+    );
+    fake_loose(1);
+    assert_eq!(
+        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::Due::Now
+    );
+    exec("DELETE FROM objects WHERE pack IS NULL");
+    for i in 1..maintenance::PACK_LIMIT {
+        exec(&format!(
+            "INSERT INTO packs (state, name) VALUES ('live', 'x{i}')"
+        ));
+    }
+    assert_eq!(
+        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::Due::Now
+    );
+    exec("DELETE FROM packs WHERE name = 'x1'");
+    assert_eq!(
+        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::Due::At(400 + maintenance::QUIET)
+    );
+    exec("DELETE FROM packs WHERE name LIKE 'x%'");
+
+    // A run that failed counts as none: anything stored makes it due.
+    let failed = r#"{"started":0,"finished":0,"took_ms":0,"busy_ms":0,"slices":0,"objects":0,
+        "pack":null,"pack_bytes":0,"packs_before":0,"loose_before":0,"bytes_before":0,
+        "packs_after":9,"loose_after":9,"tally":{"reused":0,"reused_deltas":0,"new_deltas":0,
+        "rebuilt":0},"pruned":0,"kept_unreachable":0,"retired_packs":0,"grace":0,
+        "refs_version":0,"memory":null,"error":"broken"}"#;
+    store.set_meta("maintenance", Some(failed)).unwrap();
+    assert_eq!(
+        maintenance::last_report(&store)
+            .unwrap()
+            .unwrap()
+            .error
+            .as_deref(),
+        Some("broken")
+    );
+    assert_eq!(
+        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::Due::At(400 + maintenance::QUIET)
+    );
+}
+
+#[test]
+fn a_run_reports_the_time_its_slices_took() {
+    let (store, _db) = store(4096);
+    edited_one_line_at_a_time(&store, 3);
+    let clock = std::cell::Cell::new(1_000_000);
+    // Every reading of the clock is 7 ms after the last.
+    let now_ms = || {
+        clock.set(clock.get() + 7);
+        clock.get()
+    };
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| Some(42),
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    let report = loop {
+        if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES).unwrap() {
+            break *report;
+        }
+    };
+    assert!(report.slices > 3);
+    // Each slice reads the clock at its start and its end (the last one a few times more,
+    // for the swap and the account).
+    let slices = report.slices as i64;
+    assert!(
+        (7 * slices..=7 * (slices + 4)).contains(&report.busy_ms),
+        "{report:?}"
+    );
+    assert!(report.took_ms > report.busy_ms, "{report:?}");
+    assert_eq!(report.memory, Some(42));
+    assert_eq!(report.started, 1000);
+    assert!(report.finished > report.started);
+}
