@@ -550,3 +550,44 @@ fn a_run_reports_the_time_its_slices_took() {
     assert_eq!(report.started, 1000);
     assert!(report.finished > report.started);
 }
+
+#[test]
+fn a_repack_that_keeps_failing_is_given_up_after_three_tries_and_says_why() {
+    let (store, db) = store(4096);
+    let (repo, _) = edited_one_line_at_a_time(&store, 2);
+    let blob = repo.git(&["rev-parse", "main:big.txt"]);
+    db.exec(
+        "DELETE FROM loose WHERE oid = unhex(?)",
+        vec![blob.as_str().into()],
+    )
+    .unwrap();
+    let before = snapshot(&db);
+    let now_ms = || 7_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    let mut failures = 0;
+    for _ in 0..1000 {
+        match maintenance::step(&store, &host, &SMALL_SLICES) {
+            Ok(Step::Idle) => break,
+            Ok(Step::Done(report)) => panic!("done without an object: {report:?}"),
+            Ok(Step::Working) => {}
+            Err(e) => {
+                assert!(e.to_string().contains(&blob), "{e}");
+                failures += 1;
+            }
+        }
+    }
+    assert_eq!(failures, 3);
+    let report = maintenance::last_report(&store).unwrap().unwrap();
+    assert!(report.error.unwrap().contains(&blob));
+    assert_eq!(report.started, 7000);
+    // Nothing of the repack is left: the repository is as it was, with the account.
+    let after: Vec<String> = snapshot(&db)
+        .into_iter()
+        .filter(|row| !row.starts_with("meta: [Text(\"maintenance\")"))
+        .collect();
+    assert_eq!(after, before);
+}
