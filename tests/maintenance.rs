@@ -591,3 +591,34 @@ fn a_repack_that_keeps_failing_is_given_up_after_three_tries_and_says_why() {
         .collect();
     assert_eq!(after, before);
 }
+
+#[test]
+fn an_alarm_runs_slices_for_its_budget_and_then_gives_the_object_back() {
+    let (store, _db) = store(4096);
+    edited_one_line_at_a_time(&store, 3);
+    let clock = std::cell::Cell::new(0);
+    // Every reading of the clock is 10 ms after the last.
+    let now_ms = || {
+        clock.set(clock.get() + 10);
+        clock.get()
+    };
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    assert!(
+        maintenance::run(&store, &host, &SMALL_SLICES, 0).unwrap(),
+        "none in progress"
+    );
+    maintenance::start(&store, &host, 0).unwrap();
+    // A budget of 45 ms: the run's own reading, then a slice (two readings) and the check
+    // after it (one), 30 ms each: two slices.
+    let begun = clock.get();
+    assert!(!maintenance::run(&store, &host, &SMALL_SLICES, 45).unwrap());
+    let spent = clock.get() - begun;
+    assert!((60..=80).contains(&spent), "{spent} ms");
+    assert!(maintenance::in_progress(&store).unwrap());
+    assert!(maintenance::run(&store, &host, &SMALL_SLICES, i64::MAX).unwrap());
+    assert!(!maintenance::in_progress(&store).unwrap());
+    assert!(maintenance::last_report(&store).unwrap().unwrap().slices > 2);
+}
