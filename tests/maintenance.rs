@@ -622,3 +622,48 @@ fn an_alarm_runs_slices_for_its_budget_and_then_gives_the_object_back() {
     assert!(!maintenance::in_progress(&store).unwrap());
     assert!(maintenance::last_report(&store).unwrap().unwrap().slices > 2);
 }
+
+#[test]
+fn each_slice_of_the_walk_reads_at_most_its_budget_of_objects() {
+    let (store, db) = store(4096);
+    edited_one_line_at_a_time(&store, 3);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    let walked = || {
+        let rows = db
+            .exec(
+                "SELECT count(*) FROM repack_objects WHERE walked = 1",
+                vec![],
+            )
+            .unwrap();
+        rows[0][0].as_i64().unwrap()
+    };
+    let blobs = || {
+        let rows = db
+            .exec(
+                "SELECT count(*) FROM repack_objects WHERE walked = 1 AND type = 3",
+                vec![],
+            )
+            .unwrap();
+        rows[0][0].as_i64().unwrap()
+    };
+    let mut steps = Vec::new();
+    while store.meta("repack").unwrap().unwrap().contains("\"Mark\"") {
+        // Blobs are walked as they are found: only the objects read count.
+        let before = walked() - blobs();
+        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+        steps.push(walked() - blobs() - before);
+    }
+    let (last, full) = steps.split_last().unwrap();
+    assert!(full.len() > 5, "{steps:?}");
+    assert!(
+        full.iter()
+            .all(|&n| n == SMALL_SLICES.walk as i64 || n == 0),
+        "{steps:?}"
+    );
+    assert!(*last <= SMALL_SLICES.walk as i64);
+}
