@@ -131,6 +131,12 @@ fn a_repack_makes_one_pack_of_what_the_refs_reach_that_git_verifies() {
         report.tally.new_deltas >= 11,
         "the edits deltified: {report:?}"
     );
+    let tally = report.tally;
+    assert!(tally.reused_deltas > 0 && tally.rebuilt > 0, "{report:?}");
+    assert_eq!(
+        tally.reused + tally.new_deltas + tally.rebuilt,
+        report.objects
+    );
     assert!(report.slices > 10, "small slices: {report:?}");
     // Twelve versions of a 100 KB file: about one whole copy and eleven small deltas.
     assert!(report.pack_bytes < 60_000, "{report:?}");
@@ -624,7 +630,7 @@ fn an_alarm_runs_slices_for_its_budget_and_then_gives_the_object_back() {
 }
 
 #[test]
-fn each_slice_of_the_walk_reads_at_most_its_budget_of_objects() {
+fn each_slice_of_the_walk_and_of_the_writing_keeps_to_its_budget() {
     let (store, db) = store(4096);
     edited_one_line_at_a_time(&store, 3);
     let now_ms = || 1_000_000;
@@ -666,4 +672,29 @@ fn each_slice_of_the_walk_reads_at_most_its_budget_of_objects() {
         "{steps:?}"
     );
     assert!(*last <= SMALL_SLICES.walk as i64);
+
+    // Writing: at most its count of objects, and it stops after the object that takes it
+    // past its bytes (a version of the 100 KB file).
+    let written = || {
+        let rows = db
+            .exec(
+                "SELECT count(*) FROM repack_objects WHERE offset IS NOT NULL",
+                vec![],
+            )
+            .unwrap();
+        rows[0][0].as_i64().unwrap()
+    };
+    let mut steps = Vec::new();
+    while store.meta("repack").unwrap().unwrap().contains("\"Write\"") {
+        let before = written();
+        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+        steps.push(written() - before);
+    }
+    let most = SMALL_SLICES.objects as i64;
+    assert!(steps.iter().all(|&n| n <= most), "{steps:?}");
+    assert!(
+        steps.iter().filter(|&&n| n == most).count() > 5,
+        "{steps:?}"
+    );
+    assert!(steps.iter().any(|&n| n > 0 && n < most), "{steps:?}");
 }

@@ -504,11 +504,10 @@ fn seal_slice<S: Sql>(
 ) -> Result<(), StoreError> {
     let pack = progress.pack()?;
     let row = store.chunk_size();
-    let mut checksum = match (&progress.checksum, progress.sealed) {
-        (Some(text), sealed) if sealed > 0 => {
-            Checksum::resume(text).ok_or(StoreError::BadColumn("repack checksum"))?
-        }
-        _ => {
+    // A saved state means hashing has begun; none, that it starts (again) from the header.
+    let mut checksum = match &progress.checksum {
+        Some(text) => Checksum::resume(text).ok_or(StoreError::BadColumn("repack checksum"))?,
+        None => {
             let mut first = store
                 .read_chunk(pack, PackFile::Pack, 0)?
                 .unwrap_or_default();
