@@ -698,3 +698,30 @@ fn each_slice_of_the_walk_and_of_the_writing_keeps_to_its_budget() {
     );
     assert!(steps.iter().any(|&n| n > 0 && n < most), "{steps:?}");
 }
+
+#[test]
+fn a_ref_moved_after_the_pack_is_sealed_reopens_it_and_it_is_sealed_again() {
+    let (store, _db) = store(4096);
+    let (repo, last) = edited_one_line_at_a_time(&store, 3);
+    let now_ms = || 2_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    while !store.meta("repack").unwrap().unwrap().contains("\"Swap\"") {
+        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    }
+    // A new branch at a commit the pack has: the refs move, no object comes.
+    repo.git(&["branch", "again", &last]);
+    push_update(&store, &repo, None, &last, "refs/heads/again");
+    let report = loop {
+        if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES).unwrap() {
+            break *report;
+        }
+    };
+    let packs = store.packs().unwrap();
+    let repacked = packs.iter().find(|p| Some(&p.name) == report.pack.as_ref());
+    assert_eq!(git_checks(&store, repacked.unwrap()), reachable(&repo));
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
