@@ -39,7 +39,9 @@
 #      history (BENCH_GOGIT, default the local mirror, else (a)), M6 a dumb clone before
 #      maintenance (the reference: a static server on the repository as pushed), M7
 #      maintenance (ours: from the API's hook to the alarm's end; the reference: git gc),
-#      M8 a dumb clone after it (the reference: static, after git gc), M9 a smart clone;
+#      M8 a dumb clone after it (the reference: static, after git gc), M8b another once the
+#      loose files it packed are swept (POST api/purge; they are otherwise served for an
+#      hour to dumb clones that listed the packs before), M9 a smart clone;
 #      prints each run's account (time, slices, memory). BENCH_MAINTENANCE=0 skips it
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
@@ -582,6 +584,13 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     timed ours_m dumb-m8-ours dumb_clone "$G_OURS" "$WORK/m8-ours.git"
     timed ref_m dumb-m8-ref dumb_clone "$(static_url gogit)" "$WORK/m8-ref.git"
     row "M8: dumb clone, after (static: a git gc-ed copy)" "$ours_m" "$ref_m"
+    # For an hour the loose files the repack packed are still served (a dumb clone that
+    # listed the packs before it may still ask for them), so a dumb clone walks them one by
+    # one; a purge sweeps them at once, which shows the steady state.
+    curl -s -m 120 "${CURL_AUTH[@]}" -X POST -H 'content-type: application/json' "$G_OURS/api/purge" >/dev/null
+    timed ours_m dumb-m8b-ours dumb_clone "$G_OURS" "$WORK/m8b-ours.git"
+    timed ref_m dumb-m8b-ref dumb_clone "$(static_url gogit)" "$WORK/m8b-ref.git"
+    row "M8b: dumb clone, once the packed loose files are swept" "$ours_m" "$ref_m"
     clone_row "M9: smart clone, after" m9 "$G_OURS" "$G_REF"
     log "M: x-wasm-memory after: $(wasm_of "$G_OURS")"
 fi
