@@ -725,3 +725,34 @@ fn a_ref_moved_after_the_pack_is_sealed_reopens_it_and_it_is_sealed_again() {
     assert_eq!(git_checks(&store, repacked.unwrap()), reachable(&repo));
     assert_eq!(clone_all(&store), reachable(&repo));
 }
+
+#[test]
+fn one_call_of_the_walk_reads_as_many_objects_as_it_may() {
+    let (store, db) = store(4096);
+    edited_one_line_at_a_time(&store, 2);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    let reader = git_on_durable_objects::store::ObjectReader::new(&store);
+    let queued = |db: &Db| {
+        let rows = db
+            .exec(
+                "SELECT count(*) FROM repack_objects WHERE walked = 0",
+                vec![],
+            )
+            .unwrap();
+        rows[0][0].as_i64().unwrap() as usize
+    };
+    // The refs' tips first, then the next level of the walk, all read in one call each.
+    for _ in 0..3 {
+        let waiting = queued(&db);
+        assert!(waiting > 1);
+        assert_eq!(
+            maintenance::mark::walk(&store, &reader, 10_000).unwrap(),
+            waiting
+        );
+    }
+}

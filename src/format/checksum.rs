@@ -122,11 +122,14 @@ mod tests {
             for split in [0, 1, 63, 64, 100].into_iter().filter(|&s| s <= len) {
                 let mut first = Checksum::default();
                 first.update(&data[..split]);
-                let mut second = Checksum::resume(&first.save()).unwrap();
-                for piece in data[split..len].chunks(37) {
-                    second.update(piece);
+                // Pieces shorter and longer than a block.
+                for size in [37, 100] {
+                    let mut second = Checksum::resume(&first.save()).unwrap();
+                    for piece in data[split..len].chunks(size) {
+                        second.update(piece);
+                    }
+                    assert_eq!(second.finish(), want, "len {len} split {split} by {size}");
                 }
-                assert_eq!(second.finish(), want, "len {len} split {split}");
             }
         }
     }
