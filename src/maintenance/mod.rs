@@ -180,6 +180,23 @@ pub struct Report {
     pub error: Option<String>,
 }
 
+impl Report {
+    /// The account of `progress`'s run as it ends now: its times, slices, grace and the
+    /// host's memory; the rest left empty for what the run did.
+    fn of_run(progress: &Progress, host: &Host) -> Report {
+        Report {
+            started: progress.started_ms / 1000,
+            finished: host.now(),
+            took_ms: (host.now_ms)() - progress.started_ms,
+            busy_ms: progress.busy_ms,
+            slices: progress.slices,
+            grace: progress.grace,
+            memory: (host.memory)(),
+            ..Report::default()
+        }
+    }
+}
+
 /// What one call of [`step`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -212,24 +229,38 @@ fn json_error(e: serde_json::Error) -> StoreError {
     )))
 }
 
-fn load<S: Sql>(store: &Store<S>) -> Result<Option<Progress>, StoreError> {
+/// The value kept as JSON under `key`, if any.
+fn read_json<S: Sql, T: serde::de::DeserializeOwned>(
+    store: &Store<S>,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
     store
-        .meta(PROGRESS)?
+        .meta(key)?
         .map(|text| serde_json::from_str(&text).map_err(json_error))
         .transpose()
 }
 
+/// Keeps `value` as JSON under `key`.
+fn write_json<S: Sql>(
+    store: &Store<S>,
+    key: &str,
+    value: &impl Serialize,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(value).map_err(json_error)?;
+    store.set_meta(key, Some(&text))
+}
+
+fn load<S: Sql>(store: &Store<S>) -> Result<Option<Progress>, StoreError> {
+    read_json(store, PROGRESS)
+}
+
 fn save<S: Sql>(store: &Store<S>, progress: &Progress) -> Result<(), StoreError> {
-    let text = serde_json::to_string(progress).map_err(json_error)?;
-    store.set_meta(PROGRESS, Some(&text))
+    write_json(store, PROGRESS, progress)
 }
 
 /// The last maintenance run's account, if there was one.
 pub fn last_report<S: Sql>(store: &Store<S>) -> Result<Option<Report>, StoreError> {
-    store
-        .meta(REPORT)?
-        .map(|text| serde_json::from_str(&text).map_err(json_error))
-        .transpose()
+    read_json(store, REPORT)
 }
 
 /// Whether a repack is in progress.
@@ -600,11 +631,6 @@ fn finish<S: Sql>(
     let new = pack.and_then(|id| packs.iter().find(|p| p.id == id));
     let after = store.summary()?;
     let report = Report {
-        started: progress.started_ms / 1000,
-        finished: host.now(),
-        took_ms: (host.now_ms)() - progress.started_ms,
-        busy_ms: progress.busy_ms,
-        slices: progress.slices,
         objects: swapped.objects,
         pack: new.map(|p| p.name.clone()),
         pack_bytes: new.map_or(0, |p| p.size),
@@ -617,19 +643,12 @@ fn finish<S: Sql>(
         pruned: swapped.pruned,
         kept_unreachable: swapped.kept,
         retired_packs: swapped.retired,
-        grace: progress.grace,
         refs_version: progress.version,
-        memory: (host.memory)(),
-        error: None,
+        ..Report::of_run(progress, host)
     };
-    write_report(store, &report)?;
+    write_json(store, REPORT, &report)?;
     store.set_meta(PROGRESS, None)?;
     Ok(report)
-}
-
-fn write_report<S: Sql>(store: &Store<S>, report: &Report) -> Result<(), StoreError> {
-    let text = serde_json::to_string(report).map_err(json_error)?;
-    store.set_meta(REPORT, Some(&text))
 }
 
 /// Gives a repack up after repeated failures: its rows go, the repository is as before,
@@ -645,17 +664,10 @@ fn give_up<S: Sql>(
         store.set_meta(PROGRESS, None)?;
         store.set_meta(FAILURES, None)?;
         let report = Report {
-            started: progress.started_ms / 1000,
-            finished: host.now(),
-            took_ms: (host.now_ms)() - progress.started_ms,
-            busy_ms: progress.busy_ms,
-            slices: progress.slices,
-            grace: progress.grace,
-            memory: (host.memory)(),
             error: Some(error.to_string()),
-            ..Report::default()
+            ..Report::of_run(progress, host)
         };
-        write_report(store, &report)
+        write_json(store, REPORT, &report)
     })
 }
 
