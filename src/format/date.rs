@@ -2,11 +2,26 @@
 
 /// `secs` since the Unix epoch as an RFC 3339 UTC time, e.g. `2026-11-24T03:00:00Z`.
 pub fn rfc3339_utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
+    rfc3339(secs, 0)
+}
+
+/// `secs` since the Unix epoch as an RFC 3339 time in the zone `offset` minutes east of
+/// UTC, as git's `%aI` prints it: `2005-04-07T22:13:13+02:00`, or `Z` for offset zero.
+pub fn rfc3339(secs: i64, offset: i32) -> String {
+    let local = secs.saturating_add(i64::from(offset) * 60);
+    let days = local.div_euclid(86_400);
+    let of_day = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
+    let zone = match offset {
+        0 => "Z".to_string(),
+        _ => {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let minutes = offset.unsigned_abs();
+            format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+        }
+    };
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{zone}",
         of_day / 3600,
         of_day / 60 % 60,
         of_day % 60
@@ -39,5 +54,15 @@ mod tests {
         assert_eq!(rfc3339_utc(1_795_489_199), "2026-11-24T02:59:59Z");
         assert_eq!(rfc3339_utc(4_107_542_400), "2100-03-01T00:00:00Z");
         assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn keeps_the_offset_as_git_does() {
+        // `git log --format=%aI` of commits made with these GIT_AUTHOR_DATEs.
+        assert_eq!(rfc3339(1_700_000_000, -90), "2023-11-14T20:43:20-01:30");
+        assert_eq!(rfc3339(1_700_000_000, 330), "2023-11-15T03:43:20+05:30");
+        assert_eq!(rfc3339(1_700_000_000, 0), "2023-11-14T22:13:20Z");
+        // A hostile time saturates instead of overflowing.
+        assert!(rfc3339(i64::MAX, 60).ends_with("+01:00"));
     }
 }

@@ -2,13 +2,16 @@
 //! writes git's data through these.
 
 pub mod checksum;
+pub mod commit;
 pub mod date;
 pub mod delta;
 pub mod diff_delta;
+pub mod ident;
 pub mod idx;
 pub mod loose;
 pub mod object;
 pub mod pack;
 pub mod pktline;
 pub mod refname;
+pub mod tag;
 pub mod zlib;

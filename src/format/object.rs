@@ -4,6 +4,8 @@ use std::fmt;
 
 use sha1::{Digest, Sha1};
 
+use crate::format::ident;
+
 /// A SHA-1 object id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; 20]);
@@ -40,6 +42,13 @@ impl ObjectId {
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
+    }
+}
+
+/// In JSON, an id is its hex.
+impl serde::Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
     }
 }
 
@@ -164,6 +173,9 @@ pub enum BadObject {
     /// A tree entry cut inside its id.
     #[error("truncated tree entry")]
     TreeEntryTruncated,
+    /// A commit without this identity line, or one without an email.
+    #[error("commit without a valid {0} line")]
+    Ident(&'static str),
 }
 
 /// Reads the links out of an object's content. Blobs have none; gitlinks (submodule
@@ -201,20 +213,13 @@ fn commit_links(data: &[u8]) -> Result<Links, BadObject> {
         } else if let Some(id) = header_id(line, b"parent") {
             links.parents.push(id?);
         } else if let Some(rest) = line.strip_prefix(b"committer ") {
-            links.commit_time = signature_time(rest).unwrap_or(0);
+            links.commit_time = ident::parse(rest).map_or(0, |ident| ident.time);
         }
     }
     let tree = tree.ok_or(BadObject::CommitWithoutTree)?;
     links.refs.push(tree);
     links.refs.extend_from_slice(&links.parents);
     Ok(links)
-}
-
-/// The seconds field of `Name <email> 1234567890 +0000`.
-fn signature_time(signature: &[u8]) -> Option<i64> {
-    let after_email = &signature[signature.iter().rposition(|&b| b == b'>')? + 1..];
-    let text = std::str::from_utf8(after_email).ok()?;
-    text.split_whitespace().next()?.parse().ok()
 }
 
 fn tag_links(data: &[u8]) -> Result<Links, BadObject> {
@@ -247,6 +252,8 @@ pub enum TreeEntryKind {
 pub struct TreeEntry<'a> {
     /// What it points at.
     pub kind: TreeEntryKind,
+    /// Its mode, e.g. `0o100644` (0 when its digits are not octal).
+    pub mode: u32,
     /// Its name within the tree.
     pub name: &'a [u8],
     /// The object it names.
@@ -277,12 +284,24 @@ pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
         };
         entries.push(TreeEntry {
             kind,
+            mode: octal(&data[..space]),
             name: &data[space + 1..nul],
             id,
         });
         data = &data[nul + 21..];
     }
     Ok(entries)
+}
+
+/// A mode's octal digits as a number; 0 for anything else, which git would not write.
+fn octal(digits: &[u8]) -> u32 {
+    digits
+        .iter()
+        .try_fold(0u32, |mode, &d| match d {
+            b'0'..=b'7' if mode < 1 << 24 => Some(mode * 8 + u32::from(d - b'0')),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 fn tree_links(data: &[u8]) -> Result<Links, BadObject> {
