@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod browse;
 pub mod format;
 pub mod http;
 pub mod index_pack;

@@ -54,6 +54,19 @@ pub struct CommitInfo {
     pub parents: Vec<ObjectId>,
 }
 
+/// A row of (oid, time, parents) from the commit graph.
+fn commit_row(row: &[Value]) -> Result<(ObjectId, CommitInfo), StoreError> {
+    let id = row_id(&row[0])?;
+    let parents = row[2]
+        .as_bytes()
+        .unwrap_or_default()
+        .chunks(20)
+        .filter_map(ObjectId::from_bytes)
+        .collect();
+    let time = row_int(&row[1])?;
+    Ok((id, CommitInfo { id, time, parents }))
+}
+
 impl<S: Sql> Store<S> {
     /// The types of those of `ids` that are stored (visible).
     pub fn object_types(
@@ -150,6 +163,46 @@ impl<S: Sql> Store<S> {
         )
     }
 
+    /// The commit-graph rows of `start` and of up to `n` of its first parents, in one query:
+    /// for a walk down a history, where a query per commit would cost more than the walk.
+    pub fn first_parent_chain(
+        &self,
+        start: &ObjectId,
+        n: usize,
+    ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        let rows = self.exec(
+            "WITH RECURSIVE chain(oid, n) AS (SELECT ?1, 0 \
+               UNION ALL SELECT substr(c.parents, 1, 20), chain.n + 1 \
+               FROM chain JOIN commits c ON c.oid = chain.oid \
+               WHERE length(c.parents) >= 20 AND chain.n < ?2) \
+             SELECT c.oid, c.time, c.parents FROM chain JOIN commits c ON c.oid = chain.oid",
+            vec![id_value(start), Value::Integer(n as i64)],
+        )?;
+        rows.iter().map(|row| commit_row(row)).collect()
+    }
+
+    /// Up to `limit` ids of stored objects that start with the hex digits `prefix` (at most
+    /// 40 of them, lower case), in order.
+    pub fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<ObjectId>, StoreError> {
+        let low = format!("{prefix:0<40}");
+        let high = format!("{prefix:f<40}");
+        let (Some(low), Some(high)) = (
+            ObjectId::from_hex(low.as_bytes()),
+            ObjectId::from_hex(high.as_bytes()),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.exec(
+            "SELECT oid FROM objects WHERE oid BETWEEN ? AND ? ORDER BY oid LIMIT ?",
+            vec![
+                id_value(&low),
+                id_value(&high),
+                Value::Integer(limit as i64),
+            ],
+        )?;
+        rows.iter().map(|row| row_id(&row[0])).collect()
+    }
+
     /// The commit-graph rows of those of `ids` that `push` brings (before it is accepted).
     pub fn pushed_commits(
         &self,
@@ -178,15 +231,8 @@ impl<S: Sql> Store<S> {
                 .chain(also.clone())
                 .collect();
             for row in self.exec(query, bound)? {
-                let id = row_id(&row[0])?;
-                let parents = row[2]
-                    .as_bytes()
-                    .unwrap_or_default()
-                    .chunks(20)
-                    .filter_map(ObjectId::from_bytes)
-                    .collect();
-                let time = row_int(&row[1])?;
-                found.insert(id, CommitInfo { id, time, parents });
+                let (id, info) = commit_row(&row)?;
+                found.insert(id, info);
             }
         }
         Ok(found)

@@ -1,0 +1,286 @@
+//! History in `git log` order (git's `revision.c`): a walk by committer date, newest
+//! first, ties going to the commit queued first; with a path, git's default history
+//! simplification; the commits of `base..head`; and merge bases.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use crate::browse::rev_parse::tree_of;
+use crate::browse::tree_walk::{lookup, Entry};
+use crate::browse::BrowseError;
+use crate::format::object::ObjectId;
+use crate::store::sql::Sql;
+use crate::store::{CommitInfo, ObjectReader, StoreError};
+
+/// Commits one request walks at most, those its cursor skips included: every one costs a
+/// row in memory.
+pub const MAX_WALK: u64 = 100_000;
+
+/// Graph rows fetched with each missing one: its first parents, as a walk goes on to them.
+const PREFETCH: usize = 256;
+
+/// A page of `git log`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The commits shown, in order, each with the number of commits walked when it was
+    /// shown: a cursor to the commits after it.
+    pub commits: Vec<(ObjectId, u64)>,
+    /// When there are more: how many commits the walk took to get here, to skip next time.
+    pub next: Option<u64>,
+}
+
+/// What a page asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Commits walked by the pages before (a cursor's count).
+    pub skip: u64,
+    /// Commits shown at most.
+    pub limit: usize,
+}
+
+/// `git log`'s queue: newest committer date first, ties in the order queued.
+#[derive(Default)]
+struct DateQueue {
+    heap: BinaryHeap<(i64, Reverse<u64>, ObjectId)>,
+    queued: u64,
+}
+
+impl DateQueue {
+    fn push(&mut self, id: ObjectId, time: i64) {
+        self.heap.push((time, Reverse(self.queued), id));
+        self.queued += 1;
+    }
+
+    fn pop(&mut self) -> Option<ObjectId> {
+        self.heap.pop().map(|(_, _, id)| id)
+    }
+}
+
+/// A walker with its cache of graph rows and, when following a path, of what each commit
+/// has there.
+pub struct Log<'r, S: Sql> {
+    reader: &'r ObjectReader<S>,
+    graph: HashMap<ObjectId, CommitInfo>,
+    at_path: HashMap<ObjectId, Option<(u32, ObjectId)>>,
+}
+
+impl<'r, S: Sql> Log<'r, S> {
+    /// A walker reading through `reader`.
+    pub fn new(reader: &'r ObjectReader<S>) -> Self {
+        Log {
+            reader,
+            graph: HashMap::new(),
+            at_path: HashMap::new(),
+        }
+    }
+
+    /// The graph row of commit `id`, with those of its first parents fetched alongside.
+    fn commit(&mut self, id: &ObjectId) -> Result<CommitInfo, StoreError> {
+        if !self.graph.contains_key(id) {
+            let rows = self.reader.store().first_parent_chain(id, PREFETCH)?;
+            self.graph.extend(rows);
+        }
+        self.graph
+            .get(id)
+            .cloned()
+            .ok_or(StoreError::NotInGraph(*id))
+    }
+
+    /// The commits `git log <start> [-- <path>]` shows, one page of them.
+    pub fn log(
+        &mut self,
+        start: ObjectId,
+        path: Option<&[&[u8]]>,
+        window: Window,
+    ) -> Result<Page, BrowseError> {
+        let mut queue = DateQueue::default();
+        let mut seen = HashSet::from([start]);
+        queue.push(start, self.commit(&start)?.time);
+        let mut page = Page::default();
+        let mut walked = 0u64;
+        while let Some(id) = queue.pop() {
+            walked += 1;
+            let skipping = walked <= window.skip;
+            let info = self.commit(&id)?;
+            // A commit is queued once: its row is not needed again.
+            self.graph.remove(&id);
+            let (shown, follow) = match path {
+                // Only a merge's simplification changes where the walk goes.
+                Some(path) if !skipping || info.parents.len() > 1 => self.simplify(&info, path)?,
+                _ => (true, info.parents.clone()),
+            };
+            for parent in follow {
+                if seen.insert(parent) {
+                    queue.push(parent, self.commit(&parent)?.time);
+                }
+            }
+            if !skipping && shown {
+                page.commits.push((id, walked));
+            }
+            if page.commits.len() >= window.limit && !queue.heap.is_empty() {
+                page.next = Some(walked);
+                break;
+            }
+            if walked >= MAX_WALK {
+                return Err(BrowseError::Bad(format!(
+                    "the history walks past {MAX_WALK} commits: read it with git"
+                )));
+            }
+        }
+        Ok(page)
+    }
+
+    /// git's default simplification for `log -- <path>`: whether the commit is shown, and
+    /// which parents the walk follows. A commit that has at `path` what one of its parents
+    /// has (TREESAME) is not shown, and the walk follows only the first such parent; a
+    /// root commit is shown when it has something there.
+    fn simplify(
+        &mut self,
+        commit: &CommitInfo,
+        path: &[&[u8]],
+    ) -> Result<(bool, Vec<ObjectId>), BrowseError> {
+        let here = self.entry_at(&commit.id, path)?;
+        if commit.parents.is_empty() {
+            return Ok((here.is_some(), Vec::new()));
+        }
+        for parent in &commit.parents {
+            if self.entry_at(parent, path)? == here {
+                return Ok((false, vec![*parent]));
+            }
+        }
+        Ok((true, commit.parents.clone()))
+    }
+
+    /// The mode and object at `path` in commit `id`'s tree.
+    fn entry_at(
+        &mut self,
+        id: &ObjectId,
+        path: &[&[u8]],
+    ) -> Result<Option<(u32, ObjectId)>, BrowseError> {
+        if let Some(known) = self.at_path.get(id) {
+            return Ok(*known);
+        }
+        let tree = tree_of(self.reader, id)?;
+        let found = match path.is_empty() {
+            true => Some((0o40000, tree)),
+            false => lookup(self.reader, &tree, path)?.map(|Entry { mode, id, .. }| (mode, id)),
+        };
+        self.at_path.insert(*id, found);
+        Ok(found)
+    }
+
+    /// The commits of `git log base..head`, at most `limit`: date order, stopping once
+    /// only commits reachable from `base` are left to look at; and whether there were more.
+    pub fn range(
+        &mut self,
+        base: ObjectId,
+        head: ObjectId,
+        limit: usize,
+    ) -> Result<(Vec<ObjectId>, bool), BrowseError> {
+        let mut walk = Marked::default();
+        walk.push(base, self.commit(&base)?.time, BASE);
+        walk.push(head, self.commit(&head)?.time, HEAD);
+        let mut shown = Vec::new();
+        let mut walked = 0;
+        while let Some((id, flags)) = walk.pop(|flags| flags & BASE == 0) {
+            walked += 1;
+            if walked > MAX_WALK {
+                return Err(BrowseError::Bad(format!(
+                    "the range walks more than {MAX_WALK} commits"
+                )));
+            }
+            if flags & BASE == 0 {
+                shown.push(id);
+            }
+            for parent in self.commit(&id)?.parents {
+                let time = self.commit(&parent)?.time;
+                walk.push(parent, time, flags & BASE);
+            }
+        }
+        // A commit shown before the walk found that `base` reaches it too is not shown.
+        shown.retain(|id| walk.flags(id) & BASE == 0);
+        let more = shown.len() > limit;
+        shown.truncate(limit);
+        Ok((shown, more))
+    }
+
+    /// The best common ancestor of `a` and `b` (git's `merge-base`: of several, the
+    /// newest), or None when their histories never meet.
+    pub fn merge_base(
+        &mut self,
+        a: ObjectId,
+        b: ObjectId,
+    ) -> Result<Option<ObjectId>, BrowseError> {
+        if a == b {
+            return Ok(Some(a));
+        }
+        let mut walk = Marked::default();
+        walk.push(a, self.commit(&a)?.time, BASE);
+        walk.push(b, self.commit(&b)?.time, HEAD);
+        let mut found = Vec::new();
+        let mut walked = 0;
+        while let Some((id, mut flags)) = walk.pop(|flags| flags & STALE == 0) {
+            walked += 1;
+            if walked > MAX_WALK {
+                return Err(BrowseError::Bad(format!(
+                    "finding the merge base walks more than {MAX_WALK} commits"
+                )));
+            }
+            if flags & (BASE | HEAD) == BASE | HEAD {
+                found.push(id);
+                flags |= STALE;
+            }
+            for parent in self.commit(&id)?.parents {
+                let time = self.commit(&parent)?.time;
+                walk.push(parent, time, flags);
+            }
+        }
+        // A base that another base reaches is not a best one.
+        Ok(found.into_iter().find(|id| walk.flags(id) & STALE == 0))
+    }
+}
+
+/// Reached from `base` (or the first of two commits).
+const BASE: u8 = 1;
+/// Reached from `head` (or the second).
+const HEAD: u8 = 2;
+/// Below a common ancestor already found.
+const STALE: u8 = 4;
+
+/// A date-ordered walk that carries flags down to parents (git's `paint_down_to_common` and
+/// `limit_list`): a commit is queued once, and flags it gains later spread no further.
+#[derive(Default)]
+struct Marked {
+    queue: DateQueue,
+    flags: HashMap<ObjectId, u8>,
+}
+
+impl Marked {
+    fn flags(&self, id: &ObjectId) -> u8 {
+        self.flags.get(id).copied().unwrap_or(0)
+    }
+
+    /// Gives `id` the `flags`; queues it if it is new or gains some.
+    fn push(&mut self, id: ObjectId, time: i64, flags: u8) {
+        let had = self.flags(&id);
+        if had & flags == flags && self.flags.contains_key(&id) {
+            return;
+        }
+        self.flags.insert(id, had | flags);
+        self.queue.push(id, time);
+    }
+
+    /// The next commit and its flags, while some queued commit is `wanted`.
+    fn pop(&mut self, wanted: impl Fn(u8) -> bool) -> Option<(ObjectId, u8)> {
+        let any = self
+            .queue
+            .heap
+            .iter()
+            .any(|(_, _, id)| wanted(self.flags(id)));
+        if !any {
+            return None;
+        }
+        let id = self.queue.pop()?;
+        Some((id, self.flags(&id)))
+    }
+}

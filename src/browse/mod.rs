@@ -1,0 +1,51 @@
+//! Reading a repository as `git rev-parse`, `log`, `ls-tree`, `diff-tree` and `cat-file`
+//! read it, for the JSON API: bounded walks over the stored objects, answering with ids
+//! and parsed objects that the HTTP layer shows.
+
+pub mod blob;
+pub mod diff_tree;
+pub mod log;
+pub mod rev_parse;
+pub mod tree_walk;
+
+use std::rc::Rc;
+
+use crate::format::object::{BadObject, ObjectId, ObjectType};
+use crate::store::sql::Sql;
+use crate::store::{ObjectReader, StoreError};
+
+/// Why a read could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowseError {
+    /// What was asked for does not exist (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// A parameter that cannot be read, or names the wrong kind of thing (HTTP 400).
+    #[error("{0}")]
+    Bad(String),
+    /// The storage failed, or holds a corrupt object.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The content of object `id`, which must be of type `kind`.
+pub fn read_as<S: Sql>(
+    reader: &ObjectReader<S>,
+    id: &ObjectId,
+    kind: ObjectType,
+) -> Result<Rc<Vec<u8>>, BrowseError> {
+    match reader.read(id)? {
+        None => Err(BrowseError::NotFound(format!("object {id} not found"))),
+        Some(object) if object.kind == kind => Ok(object.data),
+        Some(object) => Err(BrowseError::Bad(format!(
+            "object {id} is a {}, not a {}",
+            object.kind.name(),
+            kind.name()
+        ))),
+    }
+}
+
+/// The error of a stored object that does not parse.
+pub fn corrupt(kind: ObjectType, id: ObjectId) -> impl FnOnce(BadObject) -> BrowseError {
+    move |why| BrowseError::Store(StoreError::Corrupt { kind, id, why })
+}

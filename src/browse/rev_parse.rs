@@ -1,0 +1,159 @@
+//! Naming objects as `git rev-parse` does: a full or abbreviated id, `HEAD`, or a ref by
+//! its full or short name; and peeling what is named to the commit or tree wanted.
+
+use crate::browse::{corrupt, read_as, BrowseError};
+use crate::format::commit;
+use crate::format::object::{ObjectId, ObjectType};
+use crate::store::sql::Sql;
+use crate::store::ObjectReader;
+
+/// Where git looks for a short ref name, in order (git's `ref_rev_parse_rules`).
+const RULES: [(&str, &str); 6] = [
+    ("", ""),
+    ("refs/", ""),
+    ("refs/tags/", ""),
+    ("refs/heads/", ""),
+    ("refs/remotes/", ""),
+    ("refs/remotes/", "/HEAD"),
+];
+
+/// The fewest hex digits an abbreviated id may have, as in git.
+const MIN_ABBREV: usize = 4;
+
+/// The object `name` names, or why none: a full id of a stored object, `HEAD`, a ref by
+/// the rules above, else an abbreviated id that only one object has; then the ancestors
+/// its `~<n>` and `^<n>` suffixes lead to, as git's `get_oid` does.
+pub fn resolve<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
+    // No ref name has a `~` or `^`: what follows the first is a path through ancestors.
+    let Some(at) = name.find(['~', '^']) else {
+        return resolve_name(reader, name);
+    };
+    let mut id = resolve_name(reader, &name[..at])?;
+    let mut steps = &name[at..];
+    while let Some(op) = steps.chars().next() {
+        let digits = steps[1..].len()
+            - steps[1..]
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        let count = &steps[1..1 + digits];
+        steps = &steps[1 + digits..];
+        let n: usize = match count {
+            "" => 1,
+            count => count
+                .parse()
+                .map_err(|_| BrowseError::Bad(format!("bad revision {name}")))?,
+        };
+        id = commit_of(reader, id, name)?;
+        id = match op {
+            '^' if n == 0 => id,
+            '^' => nth_parent(reader, &id, n - 1, name)?,
+            _ => {
+                for _ in 0..n {
+                    id = nth_parent(reader, &id, 0, name)?;
+                }
+                id
+            }
+        };
+    }
+    Ok(id)
+}
+
+/// The commit `id` peels to, or a refusal naming `name`.
+fn commit_of<S: Sql>(
+    reader: &ObjectReader<S>,
+    id: ObjectId,
+    name: &str,
+) -> Result<ObjectId, BrowseError> {
+    let id = peel(reader, id)?;
+    match reader.store().locate(&id)?.map(|located| located.kind) {
+        Some(ObjectType::Commit) => Ok(id),
+        _ => Err(BrowseError::Bad(format!(
+            "bad revision {name}: not a commit"
+        ))),
+    }
+}
+
+/// Parent `n` (from 0) of commit `id`.
+fn nth_parent<S: Sql>(
+    reader: &ObjectReader<S>,
+    id: &ObjectId,
+    n: usize,
+    name: &str,
+) -> Result<ObjectId, BrowseError> {
+    let graph = reader.store().commits(std::slice::from_ref(id))?;
+    let parents = graph
+        .get(id)
+        .map(|info| info.parents.as_slice())
+        .unwrap_or_default();
+    parents
+        .get(n)
+        .copied()
+        .ok_or_else(|| BrowseError::NotFound(format!("unknown revision: {name}")))
+}
+
+/// The object a name without suffixes names.
+fn resolve_name<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
+    let store = reader.store();
+    let unknown = || BrowseError::NotFound(format!("unknown revision: {name}"));
+    if let Some(id) = ObjectId::from_hex(name.as_bytes()) {
+        return match store.locate(&id)? {
+            Some(_) => Ok(id),
+            None => Err(unknown()),
+        };
+    }
+    if name == "HEAD" {
+        let head = store.head_target()?.unwrap_or_default();
+        return store.ref_value(&head)?.ok_or_else(unknown);
+    }
+    if !name.is_empty() && !name.contains("..") && name.len() <= 1024 {
+        for (before, after) in RULES {
+            if let Some(id) = store.ref_value(&format!("{before}{name}{after}"))? {
+                return Ok(id);
+            }
+        }
+    }
+    let hex = name.len() >= MIN_ABBREV && name.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return Err(unknown());
+    }
+    match &store.ids_with_prefix(&name.to_ascii_lowercase(), 2)?[..] {
+        [id] => Ok(*id),
+        [] => Err(unknown()),
+        _ => Err(BrowseError::Bad(format!(
+            "short object id {name} is ambiguous"
+        ))),
+    }
+}
+
+/// Follows annotated tags from `id` to what they tag.
+fn peel<S: Sql>(reader: &ObjectReader<S>, id: ObjectId) -> Result<ObjectId, BrowseError> {
+    Ok(reader.peel(id)?.target)
+}
+
+/// The commit `name` names, through tags (`<name>^{commit}`).
+pub fn commit<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
+    let id = peel(reader, resolve(reader, name)?)?;
+    read_as(reader, &id, ObjectType::Commit)?;
+    Ok(id)
+}
+
+/// The tree `name` names, through tags and commits (`<name>^{tree}`).
+pub fn tree<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
+    let id = peel(reader, resolve(reader, name)?)?;
+    match reader.store().locate(&id)?.map(|located| located.kind) {
+        Some(ObjectType::Tree) => Ok(id),
+        Some(ObjectType::Commit) => tree_of(reader, &id),
+        Some(other) => Err(BrowseError::Bad(format!(
+            "{name} is a {}, not a tree",
+            other.name()
+        ))),
+        None => Err(BrowseError::NotFound(format!("unknown revision: {name}"))),
+    }
+}
+
+/// The tree of commit `id`.
+pub fn tree_of<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<ObjectId, BrowseError> {
+    let data = read_as(reader, id, ObjectType::Commit)?;
+    let parsed = commit::parse(&data).map_err(corrupt(ObjectType::Commit, *id))?;
+    Ok(parsed.tree)
+}
