@@ -42,7 +42,14 @@ fn call(store: &Store<Db>, method: Method, endpoint: Api, request: &str, now: i6
         },
         grace: 0,
     };
-    api::serve(store, method, &endpoint, request.as_bytes(), &context).unwrap()
+    let request = api::Request {
+        method,
+        api: &endpoint,
+        body: request.as_bytes(),
+        query: Default::default(),
+        conditions: Default::default(),
+    };
+    api::serve(store, &request, &context).unwrap()
 }
 
 /// A new token of `scope` made by the admin: (id, token).

@@ -169,11 +169,11 @@ fn cors(headers: &Headers) -> Result<()> {
     )?;
     headers.set(
         "Access-Control-Allow-Headers",
-        "accept, authorization, cache-control, content-type, git-protocol, pragma, range, user-agent, x-authorization",
+        "accept, authorization, cache-control, content-type, git-protocol, if-none-match, pragma, range, user-agent, x-authorization",
     )?;
     headers.set(
         "Access-Control-Expose-Headers",
-        "content-type, content-range, www-authenticate, x-wasm-memory",
+        "accept-ranges, content-length, content-type, content-range, etag, www-authenticate, x-wasm-memory",
     )?;
     Ok(())
 }
@@ -394,7 +394,10 @@ impl Repo {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.store)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
             Ok(Dispatch::UploadPack) => self.upload_pack(req).await,
-            Ok(Dispatch::Api(endpoint)) => self.api(req, asked.method, &endpoint, now).await,
+            Ok(Dispatch::Api(endpoint)) => {
+                let private = visibility == access::Visibility::Private;
+                self.api(req, asked.method, &endpoint, now, private).await
+            }
             Err(e) => respond(e.into(), None),
         }
     }
@@ -405,6 +408,7 @@ impl Repo {
         method: backend::Method,
         endpoint: &route::Api,
         now: i64,
+        private: bool,
     ) -> Result<Response> {
         let Some(body) = whole_body(req, api::MAX_BODY).await? else {
             return respond(Reply::json_error(413, "request body too large"), None);
@@ -416,14 +420,33 @@ impl Repo {
             grace: self.grace(),
         };
         get_random_values(&mut context.random);
-        let reply = match api::serve(&self.store, method, endpoint, &body, &context) {
+        let url = req.url()?;
+        let range = req.headers().get("Range")?;
+        let if_none_match = req.headers().get("If-None-Match")?;
+        let request = api::Request {
+            method,
+            api: endpoint,
+            body: &body,
+            query: api::read::Query {
+                query: url.query().unwrap_or_default(),
+                private,
+            },
+            conditions: api::raw::Conditions {
+                range: range.as_deref(),
+                if_none_match: if_none_match.as_deref(),
+            },
+        };
+        let mut reply = match api::serve(&self.store, &request, &context) {
             Ok(reply) => reply,
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         };
         if *endpoint == route::Api::Maintenance && reply.status == 202 {
             self.schedule(Due::Now).await?;
         }
-        respond(reply, None)
+        if method == backend::Method::Head {
+            reply.body = Body::Bytes(Vec::new());
+        }
+        respond(reply, Some(&self.store))
     }
 
     async fn upload_pack(&self, req: &Request) -> Result<Response> {
@@ -537,10 +560,30 @@ impl Repo {
 }
 
 /// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a
-/// time, under a reader's lease.
+/// time, and blobs as they are read, under a reader's lease.
 fn respond(reply: Reply, store: Option<&Store<DoSql>>) -> Result<Response> {
     let response = match reply.body {
         Body::Bytes(bytes) => Response::from_bytes(bytes)?,
+        Body::Blob {
+            id,
+            size,
+            start,
+            end,
+        } => {
+            let Some(store) = store else {
+                return text(500, "no storage for a streamed body");
+            };
+            let lease = store.begin_read(now_ms() / 1000);
+            let pieces = match crate::browse::blob::pieces(store, &id, size, start..end) {
+                Ok(pieces) => pieces,
+                Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
+            };
+            let pieces = pieces.map(move |piece| {
+                let _held = &lease;
+                piece.map_err(|e| worker::Error::RustError(e.to_string()))
+            });
+            Response::from_stream(futures_util::stream::iter(pieces))?
+        }
         Body::Chunks {
             pack,
             file,

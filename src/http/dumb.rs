@@ -1,7 +1,7 @@
 //! git's dumb HTTP protocol, served from the store exactly as a static server would serve
 //! a bare repository after `git update-server-info`.
 
-use crate::format::pack::PackId;
+use crate::http::range::ranged;
 use crate::http::reply::{Body, Caching, Reply};
 use crate::http::route::Endpoint;
 use crate::protocol::advertise;
@@ -56,7 +56,13 @@ pub fn get<S: Sql>(
                     PackFile::Pack => (pack.size, "application/x-git-packed-objects"),
                     PackFile::Idx => (pack.idx_size, "application/x-git-packed-objects-toc"),
                 };
-                ranged(pack.id, *file, size, content_type, range)
+                let body = |start, end| Body::Chunks {
+                    pack: pack.id,
+                    file: *file,
+                    start,
+                    end,
+                };
+                ranged(size, range, content_type, Caching::Forever, body)
             }
         },
         Endpoint::Alternates => Reply::text(404, "no alternates"),
@@ -64,76 +70,4 @@ pub fn get<S: Sql>(
         // The backend hands the API its own requests; no file is named `api`.
         Endpoint::Api(_) => Reply::text(404, "not found"),
     })
-}
-
-/// A whole-file or single-range reply for a stored pack file.
-fn ranged(
-    pack: PackId,
-    file: PackFile,
-    size: u64,
-    content_type: &'static str,
-    range: Option<&str>,
-) -> Reply {
-    let (status, start, end, mut headers) = match wanted(range, size) {
-        Wanted::Whole => (200, 0, size, Vec::new()),
-        Wanted::Part(start, end) => {
-            let content_range = format!("bytes {start}-{}/{size}", end - 1);
-            (206, start, end, vec![("Content-Range", content_range)])
-        }
-        Wanted::Unsatisfiable => {
-            return Reply {
-                status: 416,
-                content_type: "text/plain; charset=utf-8",
-                caching: Caching::Default,
-                headers: vec![("Content-Range", format!("bytes */{size}"))],
-                body: Body::Bytes(b"requested range not satisfiable\n".to_vec()),
-            }
-        }
-    };
-    headers.insert(0, ("Accept-Ranges", "bytes".into()));
-    Reply {
-        status,
-        content_type,
-        caching: Caching::Forever,
-        headers,
-        body: Body::Chunks {
-            pack,
-            file,
-            start,
-            end,
-        },
-    }
-}
-
-/// What a Range header asks of a file.
-enum Wanted {
-    /// The whole file: no Range header, or one this server does not serve in part.
-    Whole,
-    /// The bytes from `.0` up to, not including, `.1`.
-    Part(u64, u64),
-    /// A range that lies outside the file.
-    Unsatisfiable,
-}
-
-/// Reads a Range header for a file of `size` bytes. Several ranges would need a multipart
-/// answer, so they get the whole file, which HTTP allows.
-fn wanted(range: Option<&str>, size: u64) -> Wanted {
-    let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else {
-        return Wanted::Whole;
-    };
-    let Some((first, last)) = spec.split_once('-').filter(|_| !spec.contains(',')) else {
-        return Wanted::Whole;
-    };
-    let bounds = match (first.trim().parse::<u64>(), last.trim()) {
-        (Ok(start), "") => Some((start, size)),
-        (Ok(start), last) => last.parse::<u64>().ok().map(|l| (start, (l + 1).min(size))),
-        (Err(_), suffix) => suffix
-            .parse::<u64>()
-            .ok()
-            .map(|n| (size.saturating_sub(n), size)),
-    };
-    match bounds {
-        Some((start, end)) if start < end => Wanted::Part(start, end),
-        _ => Wanted::Unsatisfiable,
-    }
 }

@@ -5,5 +5,6 @@
 pub mod api;
 pub mod backend;
 pub mod dumb;
+pub mod range;
 pub mod reply;
 pub mod route;

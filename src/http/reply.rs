@@ -1,6 +1,7 @@
 //! Responses as the services describe them, free of any HTTP library's types.
 
 use crate::access::{Denied, REALM};
+use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
 use crate::http::route::NotFound;
 use crate::protocol::BadRequest;
@@ -31,6 +32,17 @@ pub enum Body {
         pack: PackId,
         /// Which of its files.
         file: PackFile,
+        /// The first byte sent.
+        start: u64,
+        /// The byte just past the last one sent.
+        end: u64,
+    },
+    /// A byte range of a blob, streamed as it is read (see [`crate::browse::blob`]).
+    Blob {
+        /// The blob.
+        id: ObjectId,
+        /// Its size.
+        size: u64,
         /// The first byte sent.
         start: u64,
         /// The byte just past the last one sent.

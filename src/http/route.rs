@@ -41,6 +41,18 @@ pub enum Api {
     Maintenance,
     /// `api/purge`: POST drops at once every object no ref reaches.
     Purge,
+    /// `api/refs`: the refs (`?prefix=`).
+    Refs,
+    /// `api/commits`: the history (`?ref=&limit=&cursor=&path=`).
+    Commits,
+    /// `api/commit/<rev>`: one commit and the paths it changed.
+    Commit(String),
+    /// `api/tree/<rev>/<path>`: a tree's entries (the rest of the path, still %-encoded).
+    Tree(String),
+    /// `api/compare/<base>...<head>`: what `head` has that `base` lacks.
+    Compare(String),
+    /// `api/raw/<rev>/<path>`: a file's bytes.
+    Raw(String),
 }
 
 /// A parsed request path.
@@ -73,6 +85,14 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["api", "settings"] => Endpoint::Api(Api::Settings),
         ["api", "maintenance"] => Endpoint::Api(Api::Maintenance),
         ["api", "purge"] => Endpoint::Api(Api::Purge),
+        ["api", "refs"] => Endpoint::Api(Api::Refs),
+        ["api", "commits"] => Endpoint::Api(Api::Commits),
+        ["api", "commit", rev] => Endpoint::Api(Api::Commit(rev.to_string())),
+        ["api", "tree", rest @ ..] if !rest.is_empty() => Endpoint::Api(Api::Tree(rest.join("/"))),
+        ["api", "compare", rest @ ..] if !rest.is_empty() => {
+            Endpoint::Api(Api::Compare(rest.join("/")))
+        }
+        ["api", "raw", rest @ ..] if rest.len() >= 2 => Endpoint::Api(Api::Raw(rest.join("/"))),
         ["objects", "info", "packs"] => Endpoint::InfoPacks,
         ["objects", "info", "alternates" | "http-alternates"] => Endpoint::Alternates,
         ["objects", "pack", file] => {
@@ -89,6 +109,38 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
             Endpoint::LooseObject(ObjectId::from_hex(format!("{dir}{file}").as_bytes())?)
         }
         _ => return None,
+    })
+}
+
+/// Undoes the %-encoding of a URL's path or query: `%2F` is `/`; a `%` not followed by two
+/// hex digits stands for itself.
+pub fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes.get(at + 1..at + 3).filter(|_| bytes[at] == b'%');
+        match hex.and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()) {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    decoded
+}
+
+/// The value of `key` in a query string (`a=1&b=2`), decoded as a form's (`+` is a space);
+/// the first if it is given twice.
+pub fn query_value(query: &str, key: &str) -> Option<Vec<u8>> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = percent_decode(&name.replace('+', " "));
+        (name == key.as_bytes()).then(|| percent_decode(&value.replace('+', " ")))
     })
 }
 
@@ -137,6 +189,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decodes_paths_and_queries() {
+        assert_eq!(percent_decode("a%20b%2Fc%zz%4"), b"a b/c%zz%4");
+        assert_eq!(percent_decode("%e9t%C3%A9"), b"\xe9t\xc3\xa9");
+        let query = "ref=refs%2Fheads%2Fmain&path=a+b&limit=5&limit=6&flag";
+        assert_eq!(query_value(query, "ref").unwrap(), b"refs/heads/main");
+        assert_eq!(query_value(query, "path").unwrap(), b"a b");
+        assert_eq!(query_value(query, "limit").unwrap(), b"5");
+        assert_eq!(query_value(query, "flag").unwrap(), b"");
+        assert_eq!(query_value(query, "cursor"), None);
+    }
+
+    #[test]
     fn maps_both_layouts_to_one_name() {
         for path in ["/alice/demo.git/info/refs", "/alice/demo/info/refs"] {
             assert_eq!(
@@ -158,6 +222,19 @@ mod tests {
             ("/a/b/api/tokens", Api::Tokens),
             ("/a/b.git/api/tokens/0123", Api::Token("0123".into())),
             ("/b.git/api/settings", Api::Settings),
+            ("/a/b/api/refs", Api::Refs),
+            ("/a/b/api/commits", Api::Commits),
+            ("/a/b/api/commit/HEAD", Api::Commit("HEAD".into())),
+            ("/a/b/api/tree/main", Api::Tree("main".into())),
+            (
+                "/a/b/api/tree/feature/x/src/",
+                Api::Tree("feature/x/src/".into()),
+            ),
+            (
+                "/a/b/api/compare/v1...main",
+                Api::Compare("v1...main".into()),
+            ),
+            ("/a/b/api/raw/main/a%20b", Api::Raw("main/a%20b".into())),
         ] {
             assert_eq!(parse(path).unwrap().endpoint, Endpoint::Api(api), "{path}");
         }
@@ -178,6 +255,8 @@ mod tests {
             "/a/b/info/other",
             "/a/b/api/other",
             "/a/b/api/tokens/1/2",
+            "/a/b/api/raw/main",
+            "/a/b/api/commit/a/b",
             "/.git/info/refs",
         ] {
             assert!(parse(path).is_err(), "{path}");

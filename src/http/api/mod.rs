@@ -1,6 +1,9 @@
 //! The JSON endpoints under `<repo>/api`: the repository's summary, creating it before its
-//! first push, its tokens, its settings, and its maintenance. Who may call which is decided
-//! before these run.
+//! first push, its tokens, its settings, its maintenance, and reading it without git (refs,
+//! history, trees, comparisons, raw files). Who may call which is decided before these run.
+
+pub mod raw;
+pub mod read;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,18 +53,44 @@ struct TokenList {
     tokens: Vec<token::Listed>,
 }
 
-/// Answers `method` on the endpoint `api`, with the request's `body`.
+/// A request to an endpoint, as the host read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// Its method.
+    pub method: Method,
+    /// The endpoint.
+    pub api: &'a Api,
+    /// Its whole body.
+    pub body: &'a [u8],
+    /// Its query, for the reads.
+    pub query: read::Query<'a>,
+    /// Its conditional and range headers, for raw files.
+    pub conditions: raw::Conditions<'a>,
+}
+
+/// Answers a request to an endpoint.
 pub fn serve<S: Sql>(
     store: &Store<S>,
-    method: Method,
-    api: &Api,
-    body: &[u8],
+    request: &Request,
     context: &Context,
 ) -> Result<Reply, StoreError> {
+    let Request {
+        method, api, body, ..
+    } = *request;
     if !matches!((api, method), (Api::Repo, Method::Put)) && !store.exists()? {
         return Ok(Reply::json_error(404, "repository not found"));
     }
+    let query = &request.query;
+    let read = matches!(method, Method::Get | Method::Head);
     match (api, method) {
+        (Api::Refs, _) if read => read::answer(read::refs(store, query)),
+        (Api::Commits, _) if read => read::answer(read::commits(store, query)),
+        (Api::Commit(rev), _) if read => read::answer(read::commit(store, rev, query)),
+        (Api::Tree(rest), _) if read => read::answer(read::tree(store, rest, query)),
+        (Api::Compare(rest), _) if read => read::answer(read::compare(store, rest, query)),
+        (Api::Raw(rest), _) if read => {
+            read::answer(raw::raw(store, rest, query, request.conditions))
+        }
         (Api::Repo, Method::Put) => create(store),
         (Api::Tokens, Method::Get) => {
             let tokens = store.tokens()?.iter().map(|t| t.listed()).collect();
@@ -74,7 +103,7 @@ pub fn serve<S: Sql>(
         }),
         (Api::Settings, Method::Get) => settings(store),
         (Api::Settings, Method::Patch) => patch_settings(store, body),
-        (Api::Repo, Method::Get) => summary(store),
+        (Api::Repo, _) if read => summary(store),
         (Api::Maintenance, Method::Post) => {
             maintenance::start(store, &context.host, context.grace)?;
             Ok(Reply::json(202, &Started { started: true }))

@@ -1,0 +1,531 @@
+//! The read endpoints over the real store schema on SQLite, each compared with what git says
+//! of the same repository: `for-each-ref`, `log` (with and without a path, through the
+//! cursor's pages), `ls-tree -l`, `diff --raw` and `cat-file`. The history has what git's
+//! walk is particular about: merges, commits made in the same second, a committer clock
+//! that went back, changes of type and mode, and a file that becomes a directory.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use git_on_durable_objects::browse::blob;
+use git_on_durable_objects::format::object::ObjectId;
+use git_on_durable_objects::http::api::{self, raw, read, Context, Request};
+use git_on_durable_objects::http::backend::Method;
+use git_on_durable_objects::http::reply::{Body, Caching, Reply};
+use git_on_durable_objects::http::route::{self, Endpoint};
+use git_on_durable_objects::maintenance::Host;
+use git_on_durable_objects::store::Store;
+use serde_json::Value as Json;
+
+const CAPS: &str = "report-status delete-refs ofs-delta agent=test";
+
+/// Answers `GET <path>` (under a repository, query included) with these request headers.
+fn get_with(store: &Store<Db>, path_and_query: &str, conditions: raw::Conditions) -> Reply {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let Endpoint::Api(api) = route::parse(&format!("/o/r.git/{path}")).unwrap().endpoint else {
+        panic!("{path} is not an API endpoint")
+    };
+    let now_ms = || 0;
+    let context = Context {
+        now: 0,
+        random: [0; 40],
+        host: Host {
+            now_ms: &now_ms,
+            memory: &|| None,
+        },
+        grace: 0,
+    };
+    let request = Request {
+        method: Method::Get,
+        api: &api,
+        body: b"",
+        query: read::Query {
+            query,
+            private: false,
+        },
+        conditions,
+    };
+    api::serve(store, &request, &context).unwrap()
+}
+
+fn get(store: &Store<Db>, path_and_query: &str) -> Reply {
+    get_with(store, path_and_query, raw::Conditions::default())
+}
+
+/// A JSON answer of status 200.
+fn json(store: &Store<Db>, path_and_query: &str) -> Json {
+    let reply = get(store, path_and_query);
+    let Body::Bytes(bytes) = &reply.body else {
+        panic!("bytes, not {:?}", reply.body)
+    };
+    assert_eq!(
+        reply.status,
+        200,
+        "{path_and_query}: {}",
+        String::from_utf8_lossy(bytes)
+    );
+    assert_eq!(reply.content_type, "application/json");
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// A refusal: its status and its `error`.
+fn refusal(store: &Store<Db>, path_and_query: &str) -> (u16, String) {
+    let reply = get(store, path_and_query);
+    let Body::Bytes(bytes) = &reply.body else {
+        panic!("bytes")
+    };
+    let error: Json = serde_json::from_slice(bytes).unwrap();
+    (reply.status, error["error"].as_str().unwrap().to_string())
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::to_string).collect()
+}
+
+/// Runs git at a fixed time (commits made at one time tie in git's walk).
+fn git_at(repo: &Repo, time: u32, args: &[&str]) -> String {
+    let date = format!("{time} +0100");
+    let env = [
+        ("GIT_AUTHOR_DATE", date.as_str()),
+        ("GIT_COMMITTER_DATE", date.as_str()),
+    ];
+    String::from_utf8(repo.git_env(&env, args, b""))
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+fn commit_at(repo: &Repo, time: u32, message: &str) -> String {
+    repo.git(&["add", "-A"]);
+    git_at(
+        repo,
+        time,
+        &["commit", "-q", "--allow-empty", "-m", message],
+    );
+    repo.git(&["rev-parse", "HEAD"])
+}
+
+/// A history with everything git's log and diff are particular about.
+fn tangled() -> Repo {
+    let repo = Repo::new();
+    const T: u32 = 1_700_000_000;
+    repo.write("a.txt", b"a\n");
+    repo.write("dir/b.txt", b"b\n");
+    repo.write("dir/sub/c.txt", b"c\n");
+    repo.write("exe", b"#!/bin/sh\n");
+    repo.write("gone", b"soon a directory\n");
+    commit_at(&repo, T, "root");
+    // Three commits in the same second on main, two on a side branch made in it too.
+    repo.write("a.txt", b"a2\n");
+    commit_at(&repo, T + 10, "main one");
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("dir/b.txt", b"b on side\n");
+    commit_at(&repo, T + 10, "side one");
+    repo.write("side.txt", b"side\n");
+    commit_at(&repo, T + 10, "side two");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("dir/sub/c.txt", b"c2\n");
+    commit_at(&repo, T + 10, "main two");
+    git_at(
+        &repo,
+        T + 20,
+        &["merge", "-q", "--no-ff", "-m", "merge side", "side"],
+    );
+    // A branch that does not touch dir/b.txt, merged: TREESAME for that path.
+    repo.git(&["checkout", "-q", "-b", "other", "HEAD~1"]);
+    repo.write("other.txt", b"other\n");
+    commit_at(&repo, T + 30, "other");
+    repo.git(&["checkout", "-q", "main"]);
+    git_at(
+        &repo,
+        T + 40,
+        &["merge", "-q", "--no-ff", "-m", "merge other", "other"],
+    );
+    // A committer clock that went back, a mode change, a file that becomes a symlink and one
+    // that becomes a directory.
+    std::fs::set_permissions(
+        repo.path().join("exe"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    commit_at(&repo, T + 5, "skewed clock, executable");
+    std::fs::remove_file(repo.path().join("a.txt")).unwrap();
+    std::os::unix::fs::symlink("dir/b.txt", repo.path().join("a.txt")).unwrap();
+    std::fs::remove_file(repo.path().join("gone")).unwrap();
+    repo.write("gone/inside.txt", b"now a directory\n");
+    repo.write("dir/b.txt", b"b again\n");
+    commit_at(&repo, T + 50, "types change");
+    git_at(&repo, T + 60, &["tag", "-a", "-m", "release", "v1"]);
+    repo.git(&["tag", "light", "side"]);
+    repo
+}
+
+fn pushed(repo: &Repo) -> Store<Db> {
+    let (store, _db) = store(4096);
+    let (report, _) = push_all(&store, repo, CAPS, 4096);
+    assert!(report.iter().all(|l| !l.starts_with("ng")), "{report:?}");
+    store
+}
+
+fn oids(commits: &Json) -> Vec<String> {
+    commits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["oid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every commit of `api/commits` for `query`, page by page.
+fn all_pages(store: &Store<Db>, query: &str) -> Vec<String> {
+    let mut shown = Vec::new();
+    let mut page = json(store, &format!("api/commits?{query}"));
+    loop {
+        shown.extend(oids(&page["commits"]));
+        let Some(next) = page["next"].as_str() else {
+            return shown;
+        };
+        page = json(store, &format!("api/commits?{query}&cursor={next}"));
+    }
+}
+
+#[test]
+fn refs_are_what_for_each_ref_says() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    let expected = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname) %(objectname) %(*objectname)",
+    ]);
+    let listed = json(&store, "api/refs");
+    assert_eq!(listed["head"], "refs/heads/main");
+    let shown: Vec<String> = listed["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let peeled = r["peeled"].as_str().unwrap_or("");
+            let line = format!(
+                "{} {} {peeled}",
+                r["name"].as_str().unwrap(),
+                r["oid"].as_str().unwrap()
+            );
+            line.trim_end().to_string()
+        })
+        .collect();
+    let expected: Vec<&str> = expected.lines().map(str::trim_end).collect();
+    assert_eq!(shown, expected);
+    let tags = json(&store, "api/refs?prefix=refs%2Ftags%2F");
+    assert_eq!(tags["refs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn commits_are_git_logs_order_through_every_page() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    for rev in ["main", "side", "other", "v1", "HEAD"] {
+        let expected = lines(&repo.git(&["log", "--format=%H", rev]));
+        assert_eq!(
+            all_pages(&store, &format!("ref={rev}&limit=1000")),
+            expected,
+            "{rev}"
+        );
+        assert_eq!(
+            all_pages(&store, &format!("ref={rev}&limit=2")),
+            expected,
+            "{rev}"
+        );
+    }
+    for path in [
+        "dir/b.txt",
+        "dir",
+        "dir/sub/c.txt",
+        "a.txt",
+        "gone",
+        "gone/inside.txt",
+        "exe",
+        "nothing",
+    ] {
+        let expected = lines(&repo.git(&["log", "--format=%H", "main", "--", path]));
+        let query = format!("ref=main&path={path}");
+        assert_eq!(
+            all_pages(&store, &format!("{query}&limit=1000")),
+            expected,
+            "{path}"
+        );
+        assert_eq!(
+            all_pages(&store, &format!("{query}&limit=1")),
+            expected,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn a_commit_is_what_git_shows() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    for rev in ["main", "main~1", "main~2", "main~3", "side", "side~2"] {
+        let id = repo.git(&["rev-parse", rev]);
+        let shown = json(&store, &format!("api/commit/{id}"));
+        let format = "%H%n%T%n%P%n%an%n%ae%n%aI%n%cn%n%ce%n%cI";
+        let fields = lines(&repo.git(&["log", "-1", &format!("--format={format}"), &id]));
+        let parents: Vec<&str> = shown["parents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        let actual = [
+            shown["oid"].as_str().unwrap().to_string(),
+            shown["tree"].as_str().unwrap().to_string(),
+            parents.join(" "),
+            shown["author"]["name"].as_str().unwrap().to_string(),
+            shown["author"]["email"].as_str().unwrap().to_string(),
+            shown["author"]["date"].as_str().unwrap().to_string(),
+            shown["committer"]["name"].as_str().unwrap().to_string(),
+            shown["committer"]["email"].as_str().unwrap().to_string(),
+            shown["committer"]["date"].as_str().unwrap().to_string(),
+        ];
+        assert_eq!(actual.to_vec(), fields, "{rev}");
+        let object = repo.git_with(&["cat-file", "commit", &id], b"");
+        let message = &object[object.windows(2).position(|w| w == b"\n\n").unwrap() + 2..];
+        assert_eq!(shown["message"].as_str().unwrap().as_bytes(), message);
+        // Its files: what it changed from its first parent.
+        let base = match parents.first() {
+            Some(parent) => parent.to_string(),
+            None => "4b825dc642cb6eb9a060e54bf8d69288fbee4904".to_string(),
+        };
+        assert_eq!(files(&shown["files"]), raw_diff(&repo, &base, &id), "{rev}");
+    }
+    // Any revision names a commit; full ids are cached for ever.
+    assert_eq!(
+        json(&store, "api/commit/v1")["oid"],
+        repo.git(&["rev-parse", "main"])
+    );
+    let full = repo.git(&["rev-parse", "main"]);
+    assert_eq!(
+        get(&store, &format!("api/commit/{full}")).caching,
+        Caching::Forever
+    );
+    assert_eq!(get(&store, "api/commit/main").caching, Caching::NoCache);
+}
+
+/// `files` as the lines of `git diff --raw --no-abbrev`.
+fn files(files: &Json) -> Vec<String> {
+    files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let field = |name: &str| f[name].as_str().unwrap().to_string();
+            format!(
+                ":{} {} {} {} {}\t{}",
+                field("old_mode"),
+                field("new_mode"),
+                field("old_oid"),
+                field("new_oid"),
+                field("status"),
+                field("path")
+            )
+        })
+        .collect()
+}
+
+fn raw_diff(repo: &Repo, from: &str, to: &str) -> Vec<String> {
+    let diff = repo.git(&["diff", "--raw", "--no-abbrev", "--no-renames", from, to]);
+    lines(&diff)
+}
+
+#[test]
+fn compare_is_git_diff_and_git_log() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    for (base, head) in [
+        ("side", "main"),
+        ("main~3", "main"),
+        ("other", "side"),
+        ("main", "side"),
+        ("v1", "main"),
+    ] {
+        let shown = json(&store, &format!("api/compare/{base}...{head}"));
+        let expected = lines(&repo.git(&["log", "--format=%H", &format!("{base}..{head}")]));
+        assert_eq!(oids(&shown["commits"]), expected, "{base}..{head}");
+        let diff = repo.git(&[
+            "diff",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            &format!("{base}...{head}"),
+        ]);
+        assert_eq!(files(&shown["files"]), lines(&diff), "{base}...{head}");
+        let merge_base = repo.git(&["merge-base", base, head]);
+        assert_eq!(shown["merge_base"], merge_base.as_str());
+        assert_eq!(shown["truncated"], false);
+    }
+    let (status, error) = refusal(&store, "api/compare/main..side");
+    assert_eq!(
+        (status, error.as_str()),
+        (
+            400,
+            "bad comparison \"main..side\": expected <base>...<head>"
+        )
+    );
+}
+
+#[test]
+fn trees_are_what_ls_tree_lists() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    for (rev, path) in [
+        ("main", ""),
+        ("main", "dir"),
+        ("main", "dir/sub/"),
+        ("side", "dir"),
+        ("v1", "gone"),
+    ] {
+        let spec = match path {
+            "" => rev.to_string(),
+            path => format!("{rev}:{}", path.trim_end_matches('/')),
+        };
+        let expected = repo.git(&["ls-tree", "-l", "--full-tree", &spec]);
+        let shown = json(&store, &format!("api/tree/{rev}/{path}"));
+        let listed: Vec<String> = shown["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let size = e["size"]
+                    .as_u64()
+                    .map_or("-".to_string(), |s| s.to_string());
+                format!(
+                    "{} {} {} {size:>7}\t{}",
+                    e["mode"].as_str().unwrap(),
+                    e["type"].as_str().unwrap(),
+                    e["oid"].as_str().unwrap(),
+                    e["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(listed, lines(&expected), "{rev} {path}");
+        let tree = match path {
+            "" => format!("{rev}^{{tree}}"),
+            _ => spec,
+        };
+        assert_eq!(shown["oid"], repo.git(&["rev-parse", &tree]).as_str());
+    }
+    // A ref with a slash in its name.
+    repo.git(&["branch", "feature/x", "side"]);
+    let store = pushed(&repo);
+    let shown = json(&store, "api/tree/feature/x/dir");
+    assert_eq!(shown["oid"], repo.git(&["rev-parse", "side:dir"]).as_str());
+    assert_eq!(
+        refusal(&store, "api/tree/main/nothing"),
+        (404, "path not found: nothing".into())
+    );
+    assert_eq!(
+        refusal(&store, "api/tree/nothing/dir"),
+        (404, "unknown revision: nothing".into())
+    );
+    assert_eq!(refusal(&store, "api/tree/main/exe").0, 400);
+}
+
+/// The bytes of a raw answer, read as the host streams them.
+fn raw_bytes(store: &Store<Db>, reply: &Reply) -> Vec<u8> {
+    let Body::Blob {
+        id,
+        size,
+        start,
+        end,
+    } = reply.body
+    else {
+        panic!("a blob, not {:?}", reply.body)
+    };
+    let pieces = blob::pieces(store, &id, size, start..end).unwrap();
+    pieces.map(Result::unwrap).collect::<Vec<_>>().concat()
+}
+
+#[test]
+fn raw_files_are_byte_identical_in_whole_and_in_part() {
+    let repo = tangled();
+    // Larger than is held in memory: streamed through a scratch file.
+    let big: Vec<u8> = (0..9_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    repo.write("big.bin", &big);
+    repo.write("docs/read me.md", b"# spaces\n");
+    commit_at(&repo, 1_700_001_000, "big");
+    let store = pushed(&repo);
+    let id = repo.git(&["rev-parse", "main:big.bin"]);
+    let reply = get(&store, "api/raw/main/big.bin");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_type, "application/octet-stream");
+    assert!(reply.headers.contains(&("ETag", format!("\"{id}\""))));
+    assert_eq!(raw_bytes(&store, &reply), big);
+    let ranged = get_with(
+        &store,
+        "api/raw/main/big.bin",
+        raw::Conditions {
+            range: Some("bytes=8388600-8388700"),
+            if_none_match: None,
+        },
+    );
+    assert_eq!(ranged.status, 206);
+    assert_eq!(raw_bytes(&store, &ranged), &big[8_388_600..=8_388_700]);
+    // Small files are held; names are %-decoded; text is typed as text.
+    let readme = get(&store, "api/raw/main/docs/read%20me.md");
+    assert_eq!(readme.content_type, "text/plain; charset=utf-8");
+    assert_eq!(raw_bytes(&store, &readme), b"# spaces\n");
+    let symlink = get(&store, "api/raw/main/a.txt");
+    assert_eq!(
+        raw_bytes(&store, &symlink),
+        repo.git_with(&["cat-file", "blob", "main:a.txt"], b"")
+    );
+    // Revalidation, and caching by the kind of revision named.
+    let unchanged = get_with(
+        &store,
+        "api/raw/main/big.bin",
+        raw::Conditions {
+            range: None,
+            if_none_match: Some(&format!("\"{id}\"")),
+        },
+    );
+    assert_eq!(unchanged.status, 304);
+    assert_eq!(reply.caching, Caching::NoCache);
+    let full = repo.git(&["rev-parse", "main"]);
+    assert_eq!(
+        get(&store, &format!("api/raw/{full}/big.bin")).caching,
+        Caching::Forever
+    );
+    assert_eq!(refusal(&store, "api/raw/main/dir").0, 400);
+    assert_eq!(refusal(&store, "api/raw/main/none").0, 404);
+}
+
+#[test]
+fn refusals_say_why() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    assert_eq!(
+        refusal(&store, "api/commits?ref=nope"),
+        (404, "unknown revision: nope".into())
+    );
+    assert_eq!(refusal(&store, "api/commits?limit=0").0, 400);
+    assert_eq!(refusal(&store, "api/commits?limit=x").0, 400);
+    assert_eq!(refusal(&store, "api/commits?cursor=zz").0, 400);
+    let tree = repo.git(&["rev-parse", "main^{tree}"]);
+    assert_eq!(
+        refusal(&store, &format!("api/commits?ref={tree}")),
+        (400, format!("object {tree} is a tree, not a commit"))
+    );
+    // Abbreviated ids work as in git.
+    let id = repo.git(&["rev-parse", "side"]);
+    assert_eq!(
+        json(&store, &format!("api/commit/{}", &id[..10]))["oid"],
+        id.as_str()
+    );
+    assert_eq!(ObjectId::from_hex(id.as_bytes()).unwrap().to_hex(), id);
+}
