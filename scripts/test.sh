@@ -2,7 +2,8 @@
 # Runs every test: native unit and service tests (cargo test), then the end-to-end suite with
 # the real git CLI and isomorphic-git against the real Worker under wrangler dev (started with a
 # random admin token, which the suite pushes with), once with git fetching in protocol v0 and
-# once in v2, then maintenance beside git http-backend (tests/e2e/maintenance.sh), then the two
+# once in v2, then maintenance beside git http-backend (tests/e2e/maintenance.sh), then the
+# JSON API compared with git (tests/e2e/api.sh), then the two
 # ways a server runs without an admin token (tests/e2e/modes.sh), then
 # the same suite, in both protocols, against git's own git http-backend (tests/e2e/reference.sh),
 # which shows that what the suite expects is git's behaviour.
@@ -62,6 +63,9 @@ done
 started=$SECONDS
 bash tests/e2e/maintenance.sh "http://127.0.0.1:$port" || status=$?
 echo "== end-to-end maintenance (wrangler dev beside git http-backend): exit $status, $((SECONDS - started)) s"
+started=$SECONDS
+bash tests/e2e/api.sh "http://127.0.0.1:$port" || status=$?
+echo "== end-to-end JSON API (wrangler dev, compared with git): exit $status, $((SECONDS - started)) s"
 if [ "$status" -ne 0 ]; then
   echo "---- wrangler dev log (last 60 lines)"
   tail -n 60 "$log"
