@@ -1,22 +1,25 @@
 //! A blob's bytes as an HTTP body (git's `cat-file blob`): a range of them, in pieces,
 //! within the memory budget however large the blob. A blob small enough is held whole; a
-//! larger one is first written, as it inflates, to a scratch file of its reader's, which
-//! the pieces are then read from and which goes with the reader.
+//! larger one stored whole in a pack is inflated piece by piece as the body is read; any
+//! other (a delta) is first written, as it inflates, to a scratch file of its reader's,
+//! which the pieces are then read from and which goes with the reader.
 
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::rc::Rc;
 
 use crate::format::object::{ObjectId, ObjectType};
-use crate::format::pack::{ObjectSink, MAX_HELD};
+use crate::format::pack::{entry_header, piece_at, EntryKind, ObjectSink, PackError, MAX_HELD};
+use crate::format::zlib::Inflater;
 use crate::store::sql::Sql;
 use crate::store::{
-    ChunkFile, ChunkWriter, Located, ObjectReader, Store, StoreError, StoredChunks,
+    ChunkFile, ChunkWriter, Located, Location, ObjectReader, PackFile, Store, StoreError,
+    StoredChunks,
 };
 
 /// The scratch file a large blob is written to: chains of deltas use the first two.
 const SLOT: u8 = 2;
 
-/// The most bytes one piece of a held blob carries.
+/// About the most bytes one piece carries.
 const PIECE: usize = 256 << 10;
 
 /// The size of blob `id`, or None when no blob has that id.
@@ -42,6 +45,17 @@ pub fn size<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Option<u6
 enum Content<S: Sql> {
     Held(Rc<Vec<u8>>),
     Kept(StoredChunks<S>),
+    Inflating(Inflating<S>),
+}
+
+/// A whole pack entry being inflated as it is sent.
+struct Inflating<S: Sql> {
+    pack: StoredChunks<S>,
+    inflater: Inflater,
+    /// Where the compressed data goes on in the pack.
+    at: u64,
+    /// How many bytes of the blob have been inflated.
+    inflated: u64,
 }
 
 /// The pieces of a range of a blob, as an iterator for a streamed body.
@@ -67,6 +81,8 @@ pub fn pieces<S: Sql>(
     })?;
     let content = if size <= MAX_HELD {
         Content::Held(reader.read_at(id, located.kind, located.location)?.data)
+    } else if let Some(inflating) = whole_entry(store, located.location)? {
+        Content::Inflating(inflating)
     } else {
         let writer = reader.scratch().create_file(SLOT)?;
         let owner = writer.owner();
@@ -81,6 +97,61 @@ pub fn pieces<S: Sql>(
         at: range.start,
         end: range.end.min(size),
     })
+}
+
+/// The inflation of the entry at `location`, if it is a whole entry of a pack.
+fn whole_entry<S: Sql>(
+    store: &Store<S>,
+    location: Location,
+) -> Result<Option<Inflating<S>>, StoreError> {
+    let Location::Packed { pack, offset } = location else {
+        return Ok(None);
+    };
+    let chunks = StoredChunks::new(store, pack, PackFile::Pack);
+    let header = entry_header(&chunks, offset)?;
+    Ok(match header.kind {
+        EntryKind::Whole(_) => Some(Inflating {
+            pack: chunks,
+            inflater: Inflater::new(),
+            at: offset + header.len as u64,
+            inflated: 0,
+        }),
+        _ => None,
+    })
+}
+
+impl<S: Sql> Inflating<S> {
+    /// The next bytes of the blob that lie within `range`, at least one unless it has
+    /// ended, at most about [`PIECE`].
+    fn next_piece(&mut self, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        let mut piece = Vec::new();
+        while piece.is_empty() && self.inflated < range.end {
+            let input = piece_at(&self.pack, self.at, u64::MAX)?;
+            let inflated = &mut self.inflated;
+            let (used, done) = self
+                .inflater
+                .feed(input.bytes(), &mut |bytes| {
+                    let from = *inflated;
+                    *inflated += bytes.len() as u64;
+                    let (low, high) = (from.max(range.start), (*inflated).min(range.end));
+                    if low < high {
+                        piece.extend_from_slice(
+                            &bytes[(low - from) as usize..(high - from) as usize],
+                        );
+                    }
+                    match piece.len() >= PIECE || *inflated >= range.end {
+                        true => ControlFlow::Break(()),
+                        false => ControlFlow::Continue(()),
+                    }
+                })
+                .map_err(|_| PackError::Zlib(self.at))?;
+            self.at += used as u64;
+            if (done || input.bytes().is_empty()) && self.inflated < range.end {
+                return Err(PackError::Zlib(self.at).into());
+            }
+        }
+        Ok(piece)
+    }
 }
 
 /// Writes an object into a scratch file as it inflates.
@@ -105,16 +176,19 @@ impl<S: Sql> Iterator for Pieces<S> {
         if self.at >= self.end {
             return None;
         }
-        let piece = match &self.content {
+        let piece = match &mut self.content {
             Content::Held(data) => {
                 let start = self.at as usize;
                 let end = (self.end as usize).min(start + PIECE).min(data.len());
                 data[start.min(end)..end].to_vec()
             }
-            Content::Kept(chunks) => match crate::format::pack::piece_at(chunks, self.at, self.end)
-            {
+            Content::Kept(chunks) => match piece_at(chunks, self.at, self.end) {
                 Ok(piece) => piece.bytes().to_vec(),
                 Err(e) => return Some(Err(e.into())),
+            },
+            Content::Inflating(inflating) => match inflating.next_piece(self.at..self.end) {
+                Ok(piece) => piece,
+                Err(e) => return Some(Err(e)),
             },
         };
         // Bytes that are not there end the body where they end.

@@ -177,12 +177,12 @@ impl<'r, S: Sql> Log<'r, S> {
         head: ObjectId,
         limit: usize,
     ) -> Result<(Vec<ObjectId>, bool), BrowseError> {
-        let mut walk = Marked::default();
+        let mut walk = Marked::new(|flags| flags & BASE == 0);
         walk.push(base, self.commit(&base)?.time, BASE);
         walk.push(head, self.commit(&head)?.time, HEAD);
         let mut shown = Vec::new();
         let mut walked = 0;
-        while let Some((id, flags)) = walk.pop(|flags| flags & BASE == 0) {
+        while let Some((id, flags)) = walk.pop() {
             walked += 1;
             if walked > MAX_WALK {
                 return Err(BrowseError::Bad(format!(
@@ -214,12 +214,12 @@ impl<'r, S: Sql> Log<'r, S> {
         if a == b {
             return Ok(Some(a));
         }
-        let mut walk = Marked::default();
+        let mut walk = Marked::new(|flags| flags & STALE == 0);
         walk.push(a, self.commit(&a)?.time, BASE);
         walk.push(b, self.commit(&b)?.time, HEAD);
         let mut found = Vec::new();
         let mut walked = 0;
-        while let Some((id, mut flags)) = walk.pop(|flags| flags & STALE == 0) {
+        while let Some((id, mut flags)) = walk.pop() {
             walked += 1;
             if walked > MAX_WALK {
                 return Err(BrowseError::Bad(format!(
@@ -248,39 +248,58 @@ const HEAD: u8 = 2;
 const STALE: u8 = 4;
 
 /// A date-ordered walk that carries flags down to parents (git's `paint_down_to_common` and
-/// `limit_list`): a commit is queued once, and flags it gains later spread no further.
-#[derive(Default)]
+/// `limit_list`): a commit is queued again when it gains flags, so that they spread. The walk
+/// goes on while a queued entry was `wanted` when queued: entries that have lost that since
+/// only lengthen the walk, which stays exact, and no pop scans the queue.
 struct Marked {
     queue: DateQueue,
     flags: HashMap<ObjectId, u8>,
+    wanted: fn(u8) -> bool,
+    /// Entries queued while wanted and not yet popped.
+    pending: usize,
+    /// Which queued entries (by their place in the queue) were wanted.
+    counted: HashSet<u64>,
 }
 
 impl Marked {
+    fn new(wanted: fn(u8) -> bool) -> Self {
+        Marked {
+            queue: DateQueue::default(),
+            flags: HashMap::new(),
+            wanted,
+            pending: 0,
+            counted: HashSet::new(),
+        }
+    }
+
     fn flags(&self, id: &ObjectId) -> u8 {
         self.flags.get(id).copied().unwrap_or(0)
     }
 
     /// Gives `id` the `flags`; queues it if it is new or gains some.
     fn push(&mut self, id: ObjectId, time: i64, flags: u8) {
-        let had = self.flags(&id);
-        if had & flags == flags && self.flags.contains_key(&id) {
+        let had = self.flags.get(&id).copied();
+        if had.is_some_and(|had| had & flags == flags) {
             return;
         }
-        self.flags.insert(id, had | flags);
+        let now = had.unwrap_or(0) | flags;
+        self.flags.insert(id, now);
+        if (self.wanted)(now) {
+            self.counted.insert(self.queue.queued);
+            self.pending += 1;
+        }
         self.queue.push(id, time);
     }
 
-    /// The next commit and its flags, while some queued commit is `wanted`.
-    fn pop(&mut self, wanted: impl Fn(u8) -> bool) -> Option<(ObjectId, u8)> {
-        let any = self
-            .queue
-            .heap
-            .iter()
-            .any(|(_, _, id)| wanted(self.flags(id)));
-        if !any {
+    /// The next commit and its flags, while a wanted entry is queued.
+    fn pop(&mut self) -> Option<(ObjectId, u8)> {
+        if self.pending == 0 {
             return None;
         }
-        let id = self.queue.pop()?;
+        let (_, Reverse(at), id) = self.queue.heap.pop()?;
+        if self.counted.remove(&at) {
+            self.pending -= 1;
+        }
         Some((id, self.flags(&id)))
     }
 }
