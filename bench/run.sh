@@ -43,6 +43,12 @@
 #      loose files it packed are swept (POST api/purge; they are otherwise served for an
 #      hour to dumb clones that listed the packs before), M9 a smart clone;
 #      prints each run's account (time, slices, memory). BENCH_MAINTENANCE=0 skips it
+#   R  reads through the JSON API (BENCH_READS=0 skips it), on go-git's history (as M5) plus a
+#      10 MB text file, each request 10 times beside git on a local bare clone doing the same:
+#      R1 commits?limit=100 vs git log -100, R2 commits?limit=100&path=plumbing/object/commit.go
+#      vs git log -100 -- that path, R3 raw of the 10 MB file vs git cat-file blob, R4 tree of
+#      the root vs git ls-tree -l, R5 compare/main~200...main vs git log main~200..main and
+#      git diff --raw main~200...main; prints x-wasm-memory after
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
 #      lighttpd), each beside the reference; prints x-wasm-memory after each
@@ -192,7 +198,7 @@ generate() { # NAME GEN-ARGS...: bare repository $WORK/NAME.git from bench/gen-r
 rows=()
 ours_a=- ref_a=- ours_b=- ref_b=- ours_c=- ref_c=- ours_d=- ref_d=-
 ours_e=- ref_e=- ours_f=- ref_f=- ours_g=- ref_g=- ours_h=- ref_h=- wasm_memory_clone=
-ours_p=- ref_p=- ours_m=- ref_m=-
+ours_p=- ref_p=- ours_m=- ref_m=- ours_r=- ref_r=-
 row() { # CASE OURS REF
     local ratio=-
     if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]]; then
@@ -593,6 +599,43 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     row "M8b: dumb clone, once the packed loose files are swept" "$ours_m" "$ref_m"
     clone_row "M9: smart clone, after" m9 "$G_OURS" "$G_REF"
     log "M: x-wasm-memory after: $(wasm_of "$G_OURS")"
+fi
+
+# --- R: reads through the JSON API ------------------------------------------------------------
+times() { # N CMD...: CMD N times, its output dropped; fails if one fails
+    local n=$1 i
+    shift
+    for ((i = 0; i < n; i++)); do "$@" >/dev/null || return 1; done
+}
+api_get() { curl -sf -m 120 "$@"; }
+if [ "${BENCH_READS:-1}" = 1 ]; then
+    GOGIT=${BENCH_GOGIT:-/work/.mirror/go-git+go-git/repo}
+    [ -d "$GOGIT" ] || GOGIT=$WORK/history.git
+    rm -rf "$WORK/reads" && git clone -q "$GOGIT" "$WORK/reads" && git -C "$WORK/reads" checkout -q -B main
+    head -c 7500000 /dev/urandom | base64 -w 76 >"$WORK/reads/big.txt"
+    git -C "$WORK/reads" add big.txt && git -C "$WORK/reads" commit -q -m "a 10 MB text file"
+    R_OURS=$(ours_url reads)
+    push_to "$WORK/reads" "$R_OURS" main
+    rm -rf "$WORK/reads-local.git" && git clone -q --bare "$R_OURS" "$WORK/reads-local.git"
+    L=$WORK/reads-local.git
+    P=plumbing/object/commit.go
+    timed ours_r r1-ours times 10 api_get "$R_OURS/api/commits?limit=100"
+    timed ref_r r1-ref times 10 git -C "$L" log -100
+    row "R1: 10 x commits?limit=100 (ref: git log -100)" "$ours_r" "$ref_r"
+    timed ours_r r2-ours times 10 api_get "$R_OURS/api/commits?limit=100&path=$P"
+    timed ref_r r2-ref times 10 git -C "$L" log -100 -- "$P"
+    row "R2: 10 x commits?limit=100&path= (git log -100 -- path)" "$ours_r" "$ref_r"
+    timed ours_r r3-ours times 10 api_get "$R_OURS/api/raw/main/big.txt"
+    timed ref_r r3-ref times 10 git -C "$L" cat-file blob main:big.txt
+    row "R3: 10 x raw of a 10 MB file (git cat-file blob)" "$ours_r" "$ref_r"
+    timed ours_r r4-ours times 10 api_get "$R_OURS/api/tree/main"
+    timed ref_r r4-ref times 10 git -C "$L" ls-tree -l main
+    row "R4: 10 x tree of the root (git ls-tree -l)" "$ours_r" "$ref_r"
+    compare_git() { git -C "$L" log main~200..main && git -C "$L" diff --raw main~200...main; }
+    timed ours_r r5-ours times 10 api_get "$R_OURS/api/compare/main~200...main"
+    timed ref_r r5-ref times 10 compare_git
+    row "R5: 10 x compare/main~200...main (git log, diff --raw)" "$ours_r" "$ref_r"
+    log "R: x-wasm-memory after: $(wasm_of "$R_OURS")"
 fi
 
 # --- report ----------------------------------------------------------------------------------

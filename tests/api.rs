@@ -557,3 +557,49 @@ fn refusals_say_why() {
     );
     assert_eq!(ObjectId::from_hex(id.as_bytes()).unwrap().to_hex(), id);
 }
+
+#[test]
+fn answers_keep_to_their_budgets() {
+    let repo = Repo::new();
+    // Messages of 3 MB: a page ends once 8 MiB of them are in it, with a cursor to the rest.
+    let message = "m".repeat(3 << 20);
+    for n in 0..5 {
+        repo.write("n.txt", n.to_string().as_bytes());
+        repo.git(&["add", "-A"]);
+        repo.git_with(&["commit", "-q", "-F", "-"], message.as_bytes());
+    }
+    // A directory of more entries than one answer lists.
+    let blob = repo.git_with(&["hash-object", "-w", "--stdin"], b"same\n");
+    let blob = String::from_utf8(blob).unwrap();
+    let listing: String = (0..10_001)
+        .map(|n| format!("100644 blob {}\tf{n:05}\n", blob.trim()))
+        .collect();
+    let wide = repo.git_with(&["mktree"], listing.as_bytes());
+    let wide = String::from_utf8(wide).unwrap();
+    let root = repo.git_with(
+        &["mktree"],
+        format!("040000 tree {}\twide\n", wide.trim()).as_bytes(),
+    );
+    let root = String::from_utf8(root).unwrap();
+    let head = repo.git(&["commit-tree", root.trim(), "-p", "HEAD", "-m", "wide"]);
+    repo.git(&["update-ref", "refs/heads/main", &head]);
+    let store = pushed(&repo);
+
+    let first = json(&store, "api/commits?ref=main~1&limit=10");
+    assert_eq!(first["commits"].as_array().unwrap().len(), 3);
+    assert!(first["next"].is_string());
+    let expected = lines(&repo.git(&["log", "--format=%H", "main~1"]));
+    assert_eq!(all_pages(&store, "ref=main~1&limit=10"), expected);
+    // main~5..main: the wide commit's short message, then three of the four long ones.
+    let compare = json(&store, "api/compare/main~5...main");
+    assert_eq!(compare["truncated"], true);
+    assert_eq!(compare["commits"].as_array().unwrap().len(), 4);
+
+    let tree = json(&store, "api/tree/main/wide");
+    assert_eq!(tree["entries"].as_array().unwrap().len(), 10_000);
+    assert_eq!(tree["truncated"], true);
+    assert_eq!(json(&store, "api/tree/main")["truncated"], false);
+    let commit = json(&store, "api/commit/main");
+    assert_eq!(commit["files"].as_array().unwrap().len(), 10_000);
+    assert_eq!(commit["truncated"], true);
+}

@@ -56,12 +56,20 @@ impl DateQueue {
     }
 }
 
+/// What a tree entry is: its mode and object.
+type Found = Option<(u32, ObjectId)>;
+
 /// A walker with its cache of graph rows and, when following a path, of what each commit
-/// has there.
+/// has there and what each tree read has under the path's next name.
 pub struct Log<'r, S: Sql> {
     reader: &'r ObjectReader<S>,
     graph: HashMap<ObjectId, CommitInfo>,
-    at_path: HashMap<ObjectId, Option<(u32, ObjectId)>>,
+    /// Whether the commits walked are read (to follow a path): their places are learnt with
+    /// their graph rows.
+    reading: bool,
+    at_path: HashMap<ObjectId, Found>,
+    /// (tree, n): the entry named by the path's component n in that tree.
+    in_tree: HashMap<(ObjectId, usize), Found>,
 }
 
 impl<'r, S: Sql> Log<'r, S> {
@@ -70,7 +78,9 @@ impl<'r, S: Sql> Log<'r, S> {
         Log {
             reader,
             graph: HashMap::new(),
+            reading: false,
             at_path: HashMap::new(),
+            in_tree: HashMap::new(),
         }
     }
 
@@ -78,6 +88,10 @@ impl<'r, S: Sql> Log<'r, S> {
     fn commit(&mut self, id: &ObjectId) -> Result<CommitInfo, StoreError> {
         if !self.graph.contains_key(id) {
             let rows = self.reader.store().first_parent_chain(id, PREFETCH)?;
+            if self.reading {
+                let ids: Vec<ObjectId> = rows.keys().copied().collect();
+                self.reader.learn(&ids)?;
+            }
             self.graph.extend(rows);
         }
         self.graph
@@ -93,6 +107,7 @@ impl<'r, S: Sql> Log<'r, S> {
         path: Option<&[&[u8]]>,
         window: Window,
     ) -> Result<Page, BrowseError> {
+        self.reading = path.is_some();
         let mut queue = DateQueue::default();
         let mut seen = HashSet::from([start]);
         queue.push(start, self.commit(&start)?.time);
@@ -152,20 +167,29 @@ impl<'r, S: Sql> Log<'r, S> {
     }
 
     /// The mode and object at `path` in commit `id`'s tree.
-    fn entry_at(
-        &mut self,
-        id: &ObjectId,
-        path: &[&[u8]],
-    ) -> Result<Option<(u32, ObjectId)>, BrowseError> {
+    fn entry_at(&mut self, id: &ObjectId, path: &[&[u8]]) -> Result<Found, BrowseError> {
         if let Some(known) = self.at_path.get(id) {
             return Ok(*known);
         }
-        let tree = tree_of(self.reader, id)?;
-        let found = match path.is_empty() {
-            true => Some((0o40000, tree)),
-            false => lookup(self.reader, &tree, path)?.map(|Entry { mode, id, .. }| (mode, id)),
-        };
+        let mut found = Some((0o40000, tree_of(self.reader, id)?));
+        for (n, name) in path.iter().enumerate() {
+            found = match found {
+                Some((0o40000, tree)) => self.in_tree(tree, n, name)?,
+                _ => None,
+            };
+        }
         self.at_path.insert(*id, found);
+        Ok(found)
+    }
+
+    /// The entry `name` (the path's component `n`) of `tree`: successive commits mostly
+    /// share their subtrees, which are then read once.
+    fn in_tree(&mut self, tree: ObjectId, n: usize, name: &[u8]) -> Result<Found, BrowseError> {
+        if let Some(known) = self.in_tree.get(&(tree, n)) {
+            return Ok(*known);
+        }
+        let found = lookup(self.reader, &tree, &[name])?.map(|Entry { mode, id, .. }| (mode, id));
+        self.in_tree.insert((tree, n), found);
         Ok(found)
     }
 

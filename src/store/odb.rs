@@ -104,6 +104,23 @@ impl<S: Sql> ObjectReader<S> {
         Ok(())
     }
 
+    /// Learns where `ids` are in one query, for reads of them about to follow.
+    pub fn learn(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
+        let unknown: Vec<ObjectId> = {
+            let known = self.known.borrow();
+            ids.iter()
+                .filter(|id| !known.contains_key(id))
+                .copied()
+                .collect()
+        };
+        if unknown.is_empty() || self.known.borrow().len() + unknown.len() > MAX_KNOWN {
+            return Ok(());
+        }
+        let found = self.store.locate_many(&unknown)?;
+        self.known.borrow_mut().extend(found);
+        Ok(())
+    }
+
     fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
         match self.known.borrow().get(id) {
             Some(&known) => Ok(Some(known)),

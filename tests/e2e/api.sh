@@ -18,7 +18,8 @@
 #   compare    GET api/compare/<a>...<b> = git log a..b and git diff --raw a...b
 #   raw        GET api/raw/<rev>/<path> of every file = git cat-file blob; a range; the ETag
 #              is the blob id and answers 304; a full commit id is cached as immutable
-#   access     a private repository's API needs a read token, as its clones do; CORS
+#   access     a private repository's API needs a read token, as its clones do; CORS, and a
+#              real headless Chromium calling it from a page of another origin
 #   refusals   404 and 400 as JSON
 # Prints the time of commits?limit=100 and of raw for the 10 MB file beside git log -100 and
 # git cat-file on a local clone (benchmarks time; tests do not).
@@ -26,7 +27,7 @@
 # `api: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=19
+EXPECTED=20
 
 BASE=${1:?usage: api.sh BASE_URL}
 BASE=${BASE%/}
@@ -276,6 +277,19 @@ cors() {
         tr -d '\r' <"$TMP/cors2.h" | grep -qi '^access-control-expose-headers: .*etag'
 }
 check "access: browsers may call it (CORS preflight allows Authorization and Range; ETag exposed)" cors
+in_browser() {
+    timeout 120 node "$HERE/browser-api.mjs" "$API" "$READ" big10.bin >"$TMP/browser.json" || return 1
+    cat "$TMP/browser.json"
+    python3 - "$TMP/browser.json" "$(g rev-parse main)" "$(g rev-parse main:big10.bin)" \
+        "$(g cat-file blob main:big10.bin | head -c 10 | od -An -tx1 | tr -d ' \n')" <<'PY'
+import json, sys
+got = json.load(open(sys.argv[1]))
+want = {"commit": sys.argv[2], "anonymous": 401, "raw_status": 206,
+        "raw_etag": '"%s"' % sys.argv[3], "raw_bytes": sys.argv[4]}
+sys.exit(0 if got == want else 1)
+PY
+}
+check "access: headless Chromium, from another origin, reads commits and a range of a raw file with the token; 401 without" in_browser
 
 # Times, printed: the API beside git on a local clone.
 CLONE=$TMP/clone

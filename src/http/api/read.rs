@@ -136,6 +136,9 @@ pub(super) struct CommitView {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<Vec<FileView>>,
+    /// With `files`: whether there were more than are listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -167,7 +170,29 @@ fn commit_view<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Commit
         committer: IdentView::of(&parsed.committer, parsed.encoding),
         message: decode(parsed.message, parsed.encoding),
         files: None,
+        truncated: None,
     })
+}
+
+/// The commits `ids` shown, read with one query for where they are, as many as
+/// [`MAX_MESSAGES`] bytes of messages allow (at least one); and how many that is.
+fn commit_views<S: Sql>(
+    reader: &ObjectReader<S>,
+    ids: &[ObjectId],
+) -> Result<(Vec<CommitView>, usize), BrowseError> {
+    reader.learn(ids)?;
+    let mut views = Vec::with_capacity(ids.len());
+    let mut bytes = 0;
+    for id in ids {
+        if bytes > MAX_MESSAGES {
+            break;
+        }
+        let view = commit_view(reader, id)?;
+        bytes += view.message.len();
+        views.push(view);
+    }
+    let shown = views.len();
+    Ok((views, shown))
 }
 
 /// A changed path as the API shows it: a line of `git diff --raw`.
@@ -231,16 +256,12 @@ pub fn commits<S: Sql>(store: &Store<S>, query: &Query) -> Result<Reply, BrowseE
         commits: Vec::new(),
         next: page.next.map(|walked| cursor(&start, walked)),
     };
-    let mut bytes = 0;
-    for (id, walked) in page.commits {
-        let commit = commit_view(&reader, &id)?;
-        bytes += commit.message.len();
-        view.commits.push(commit);
-        if bytes > MAX_MESSAGES {
-            view.next = Some(cursor(&start, walked));
-            break;
-        }
+    let ids: Vec<ObjectId> = page.commits.iter().map(|(id, _)| *id).collect();
+    let (commits, shown) = commit_views(&reader, &ids)?;
+    if shown < ids.len() {
+        view.next = Some(cursor(&start, page.commits[shown - 1].1));
     }
+    view.commits = commits;
     let fixed = query.text("cursor")?.is_some() || ObjectId::from_hex(rev.as_bytes()).is_some();
     let caching = match fixed {
         true => query.caching(&[&start.to_hex()]),
@@ -260,8 +281,9 @@ pub fn commit<S: Sql>(store: &Store<S>, rev: &str, query: &Query) -> Result<Repl
         Some(parent) => Some(tree_of(&reader, parent)?),
         None => None,
     };
-    let (changes, _) = diff_trees(&reader, old, Some(view.tree))?;
+    let (changes, cut) = diff_trees(&reader, old, Some(view.tree))?;
     view.files = Some(changes.into_iter().map(FileView::of).collect());
+    view.truncated = Some(cut);
     Ok(json(query.caching(&[&rev]), &view))
 }
 
@@ -271,6 +293,10 @@ fn text(encoded: &str) -> Result<String, BrowseError> {
         .map_err(|_| BrowseError::Bad(format!("bad revision {encoded:?}: not UTF-8")))
 }
 
+/// The most `/`-separated parts a revision in a path may have: past that the request would
+/// cost a lookup per part for a name no ref has.
+const MAX_REF_SEGMENTS: usize = 32;
+
 /// Splits `<rev>/<path>` (still %-encoded) where the revision ends: at the first `/` after
 /// which what comes before names a tree-ish (a ref may have slashes of its own). Returns the
 /// revision, its tree and the path's components.
@@ -279,7 +305,7 @@ pub(super) fn rev_and_path<S: Sql>(
     rest: &str,
 ) -> Result<(String, ObjectId, Vec<Vec<u8>>), BrowseError> {
     let segments: Vec<&str> = rest.split('/').collect();
-    for split in 1..=segments.len() {
+    for split in 1..=segments.len().min(MAX_REF_SEGMENTS) {
         let rev = text(&segments[..split].join("/"))?;
         match rev_parse::tree(reader, &rev) {
             Ok(tree) => {
@@ -308,11 +334,15 @@ pub(super) fn entry_at<S: Sql>(
     })
 }
 
+/// The most entries one tree answer lists.
+pub const MAX_ENTRIES: usize = 10_000;
+
 /// The answer of `GET api/tree/...`.
 #[derive(Serialize)]
 struct TreeView {
     oid: ObjectId,
     entries: Vec<EntryView>,
+    truncated: bool,
 }
 
 #[derive(Serialize)]
@@ -342,7 +372,9 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
             _ => return Err(BrowseError::Bad("not a tree: the path names a file".into())),
         },
     };
-    let entries = read_tree(&reader, &id)?;
+    let mut entries = read_tree(&reader, &id)?;
+    let truncated = entries.len() > MAX_ENTRIES;
+    entries.truncate(MAX_ENTRIES);
     let blobs: Vec<ObjectId> = entries
         .iter()
         .filter(|e| e.kind == TreeEntryKind::Blob)
@@ -373,6 +405,7 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
     let view = TreeView {
         oid: id,
         entries: shown,
+        truncated,
     };
     Ok(json(query.caching(&[&rev]), &view))
 }
@@ -411,17 +444,14 @@ pub fn compare<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Re
         Some(tree_of(&reader, &head)?),
     )?;
     let (ids, more) = log.range(base, head, limit)?;
-    let commits = ids
-        .iter()
-        .map(|id| commit_view(&reader, id))
-        .collect::<Result<_, _>>()?;
+    let (commits, shown) = commit_views(&reader, &ids)?;
     let view = CompareView {
         base,
         head,
         merge_base,
         commits,
         files: changes.into_iter().map(FileView::of).collect(),
-        truncated: cut || more,
+        truncated: cut || more || shown < ids.len(),
     };
     Ok(json(query.caching(&[base_rev, head_rev]), &view))
 }
