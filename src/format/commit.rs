@@ -133,15 +133,7 @@ pub fn decode(text: &[u8], encoding: Option<&[u8]>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Objects made by real git (tests/fixtures/objects/make.sh).
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/objects/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).unwrap()
-    }
+    use crate::format::fixture;
 
     const TREE: &str = "693a3de402bb23897ed5c931273e53c78eff0495";
 

@@ -15,3 +15,13 @@ pub mod pktline;
 pub mod refname;
 pub mod tag;
 pub mod zlib;
+
+/// An object made by real git, for the unit tests (tests/fixtures/objects/make.sh).
+#[cfg(test)]
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/objects/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(path).unwrap()
+}

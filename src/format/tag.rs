@@ -53,14 +53,7 @@ pub fn parse(data: &[u8]) -> Result<Tag<'_>, BadObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/objects/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).unwrap()
-    }
+    use crate::format::fixture;
 
     #[test]
     fn reads_annotated_and_signed_tags() {

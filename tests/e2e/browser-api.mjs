@@ -11,23 +11,12 @@
 //      "raw_bytes": <the 10 bytes, as hex>}
 //   Exits 0 once it printed, whatever the outcomes; the caller checks them.
 // Needs Debian's chromium (/usr/bin/chromium, or CHROMIUM) and playwright-core.
-import http from 'node:http';
 import process from 'node:process';
-import { chromium } from 'playwright-core';
+import { onOtherOrigin } from './other-origin.mjs';
 
 const [api, token, file] = process.argv.slice(2);
 if (!file) throw new Error('usage: browser-api.mjs API_URL TOKEN FILE');
-const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/html' });
-  res.end('<!doctype html><meta charset="utf-8"><title>api</title>');
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const origin = `http://localhost:${server.address().port}/`;
-
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium' });
-try {
-  const tab = await browser.newPage();
-  await tab.goto(origin);
+await onOtherOrigin('<!doctype html><meta charset="utf-8"><title>api</title>', {}, async (tab) => {
   const result = await tab.evaluate(async ({ api, token, file }) => {
     const auth = { Authorization: `Bearer ${token}` };
     const out = {};
@@ -54,7 +43,4 @@ try {
     return out;
   }, { api, token, file });
   console.log(JSON.stringify(result));
-} finally {
-  await browser.close();
-  server.close();
-}
+});

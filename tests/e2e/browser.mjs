@@ -12,12 +12,11 @@
 //   Exits 0 once it printed, whatever the outcomes; the caller checks them.
 // Needs Debian's chromium (/usr/bin/chromium, or CHROMIUM) and the npm packages
 // playwright-core, @isomorphic-git/lightning-fs, buffer and esbuild (package.json).
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { onOtherOrigin } from './other-origin.mjs';
 import esbuild from 'esbuild';
 
 const [url, token] = process.argv.slice(2);
@@ -40,23 +39,13 @@ const page = `<!doctype html><meta charset="utf-8"><title>git</title>
 <script>${polyfill}</script>
 ${Object.keys(scripts).map((s) => `<script src="${s}"></script>`).join('\n')}`;
 
-const server = http.createServer((req, res) => {
-  const file = scripts[req.url];
-  if (file) {
-    res.writeHead(200, { 'content-type': 'text/javascript' });
-    fs.createReadStream(path.join(root, file)).pipe(res);
-  } else {
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(page);
-  }
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const origin = `http://localhost:${server.address().port}/`;
-
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium' });
-try {
-  const tab = await browser.newPage();
-  await tab.goto(origin);
+const routes = Object.fromEntries(
+  Object.entries(scripts).map(([at, file]) => [
+    at,
+    ['text/javascript', (res) => fs.createReadStream(path.join(root, file)).pipe(res)],
+  ]),
+);
+await onOtherOrigin(page, routes, async (tab) => {
   const result = await tab.evaluate(async ({ url, token }) => {
     const code = (e) => (e && (e.code || e.name)) || String(e);
     const fs = new LightningFS('fs-' + Date.now(), { wipe: true });
@@ -97,7 +86,4 @@ try {
     return { anonymous, pushed, auth_calls, commit, cloned };
   }, { url, token: token || '' });
   console.log(JSON.stringify(result));
-} finally {
-  await browser.close();
-  server.close();
-}
+});
