@@ -16,7 +16,7 @@ use crate::store::{CommitInfo, ObjectReader, StoreError};
 /// row in memory.
 pub const MAX_WALK: u64 = 100_000;
 
-/// Graph rows fetched with each missing one: its first parents, as a walk goes on to them.
+/// Graph rows fetched with each missing one: its line of history, as a walk goes down it.
 const PREFETCH: usize = 256;
 
 /// A page of `git log`.
@@ -84,10 +84,10 @@ impl<'r, S: Sql> Log<'r, S> {
         }
     }
 
-    /// The graph row of commit `id`, with those of its first parents fetched alongside.
+    /// The graph row of commit `id`, with those of its line of history fetched alongside.
     fn commit(&mut self, id: &ObjectId) -> Result<CommitInfo, StoreError> {
         if !self.graph.contains_key(id) {
-            let rows = self.reader.store().first_parent_chain(id, PREFETCH)?;
+            let rows = self.reader.store().linear_history(id, PREFETCH)?;
             if self.reading {
                 let ids: Vec<ObjectId> = rows.keys().copied().collect();
                 self.reader.learn(&ids)?;

@@ -163,9 +163,11 @@ impl<S: Sql> Store<S> {
         )
     }
 
-    /// The commit-graph rows of `start` and of up to `n` of its first parents, in one query:
-    /// for a walk down a history, where a query per commit would cost more than the walk.
-    pub fn first_parent_chain(
+    /// The commit-graph rows of `start` and of up to `n` of its ancestors along single
+    /// parents, up to and including the first merge: for a walk down a history, in one query
+    /// where a query per commit would cost more than the walk. Past a merge the walk fetches
+    /// each parent's own line, so no row is fetched twice.
+    pub fn linear_history(
         &self,
         start: &ObjectId,
         n: usize,
@@ -174,7 +176,7 @@ impl<S: Sql> Store<S> {
             "WITH RECURSIVE chain(oid, n) AS (SELECT ?1, 0 \
                UNION ALL SELECT substr(c.parents, 1, 20), chain.n + 1 \
                FROM chain JOIN commits c ON c.oid = chain.oid \
-               WHERE length(c.parents) >= 20 AND chain.n < ?2) \
+               WHERE length(c.parents) = 20 AND chain.n < ?2) \
              SELECT c.oid, c.time, c.parents FROM chain JOIN commits c ON c.oid = chain.oid",
             vec![id_value(start), Value::Integer(n as i64)],
         )?;
