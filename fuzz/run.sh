@@ -9,9 +9,10 @@ seconds=${1:-20}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 [ -d corpus ] || bash seed.sh
 export RUSTC_BOOTSTRAP=1
-targets=${FUZZ_TARGETS:-"pktline delta upload_pack_request receive_pack index_pack"}
+targets=${FUZZ_TARGETS:-"pktline delta upload_pack_request receive_pack index_pack objects"}
 cargo fuzz build -O 2>&1 | tail -n 3
 for target in $targets; do
+    mkdir -p "corpus/$target"
     log=$(mktemp)
     if ! cargo fuzz run -O "$target" "corpus/$target" -- -max_total_time="$seconds" \
         -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then

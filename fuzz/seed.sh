@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Writes the seed corpus of each fuzz target into fuzz/corpus/<target>/ from packs and
-# requests made by the real git: packs with OFS_DELTA and REF_DELTA entries, a tag, a
-# thin pack; push requests carrying them; fetch requests as git sends them (clone, fetch
+# Writes the seed corpus of each fuzz target into fuzz/corpus/<target>/ from objects, packs
+# and requests made by the real git: commits and tags (signed, with merged tags, in
+# ISO-8859-1), packs with OFS_DELTA and REF_DELTA entries, a tag, a thin pack; push requests carrying them; fetch requests as git sends them (clone, fetch
 # with haves, shallow, gzip is left to the fuzzer).
 set -euo pipefail
 cd "$(dirname "$0")"
 corpus=corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack}
+mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack,objects}
+# Commits and tags made by real git, the formats' unit-test fixtures.
+cp ../tests/fixtures/objects/*.commit ../tests/fixtures/objects/*.tag "$corpus/objects/"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
