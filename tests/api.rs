@@ -9,7 +9,8 @@
 mod common;
 
 use common::*;
-use git_on_durable_objects::browse::blob;
+use git_on_durable_objects::browse::log::{Log, Window};
+use git_on_durable_objects::browse::{blob, rev_parse, BrowseError};
 use git_on_durable_objects::format::object::ObjectId;
 use git_on_durable_objects::http::api::{self, raw, read, Context, Request};
 use git_on_durable_objects::http::backend::Method;
@@ -160,6 +161,9 @@ fn tangled() -> Repo {
     repo.write("dir/b.txt", b"b again\n");
     commit_at(&repo, T + 50, "types change");
     git_at(&repo, T + 60, &["tag", "-a", "-m", "release", "v1"]);
+    // The last entry of the root goes: a diff ends on a deletion.
+    std::fs::remove_file(repo.path().join("side.txt")).unwrap();
+    commit_at(&repo, T + 70, "the last entry goes");
     repo.git(&["tag", "light", "side"]);
     repo
 }
@@ -305,7 +309,7 @@ fn a_commit_is_what_git_shows() {
     // Any revision names a commit; full ids are cached for ever.
     assert_eq!(
         json(&store, "api/commit/v1")["oid"],
-        repo.git(&["rev-parse", "main"])
+        repo.git(&["rev-parse", "v1^{commit}"])
     );
     let full = repo.git(&["rev-parse", "main"]);
     assert_eq!(
@@ -602,4 +606,136 @@ fn answers_keep_to_their_budgets() {
     let commit = json(&store, "api/commit/main");
     assert_eq!(commit["files"].as_array().unwrap().len(), 10_000);
     assert_eq!(commit["truncated"], true);
+}
+
+#[test]
+fn pages_hold_limit_commits_and_comparisons_say_when_cut() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    let expected = lines(&repo.git(&["log", "--format=%H", "main"]));
+    let mut query = "api/commits?ref=main&limit=3".to_string();
+    for page in expected.chunks(3) {
+        let shown = json(&store, &query);
+        assert_eq!(oids(&shown["commits"]), page);
+        match shown["next"].as_str() {
+            Some(next) => query = format!("api/commits?ref=main&limit=3&cursor={next}"),
+            None => assert_eq!(page.as_ptr(), expected.chunks(3).last().unwrap().as_ptr()),
+        }
+    }
+    let range = lines(&repo.git(&["log", "--format=%H", "side~2..main"]));
+    let n = range.len();
+    let whole = json(&store, &format!("api/compare/side~2...main?limit={n}"));
+    assert_eq!(
+        (oids(&whole["commits"]), &whole["truncated"]),
+        (range.clone(), &Json::Bool(false))
+    );
+    let cut = json(
+        &store,
+        &format!("api/compare/side~2...main?limit={}", n - 1),
+    );
+    assert_eq!(
+        (oids(&cut["commits"]), &cut["truncated"]),
+        (range[..n - 1].to_vec(), &Json::Bool(true))
+    );
+}
+
+#[test]
+fn walks_keep_to_their_budget() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    let reader = git_on_durable_objects::store::ObjectReader::new(&store);
+    let main = rev_parse::commit(&reader, "main").unwrap();
+    let side = rev_parse::commit(&reader, "side~2").unwrap();
+    let all = repo
+        .git(&["rev-list", "--count", "main"])
+        .parse::<u64>()
+        .unwrap();
+    let window = Window {
+        skip: 0,
+        limit: 1000,
+    };
+    // The whole history fits a budget of its size, not one less.
+    assert_eq!(
+        Log::new(&reader)
+            .within(all)
+            .log(main, None, window)
+            .unwrap()
+            .commits
+            .len() as u64,
+        all
+    );
+    let over = Log::new(&reader).within(all - 1).log(main, None, window);
+    assert!(matches!(over, Err(BrowseError::Bad(why)) if why.contains("walks more than")));
+    let (shown, _) = Log::new(&reader).range(side, main, 1000).unwrap();
+    assert!(matches!(
+        Log::new(&reader).within(2).range(side, main, 1000),
+        Err(BrowseError::Bad(_))
+    ));
+    assert!(!shown.is_empty());
+    assert!(Log::new(&reader).merge_base(side, main).unwrap().is_some());
+    assert!(matches!(
+        Log::new(&reader).within(1).merge_base(side, main),
+        Err(BrowseError::Bad(_))
+    ));
+
+    // A branch of two commits off a trunk of 60: the range and the merge base stop at the
+    // trunk's tip, a few commits in, instead of walking the trunk.
+    let repo = Repo::new();
+    for n in 0..60 {
+        commit_at(&repo, 1_700_000_000 + n, &format!("trunk {n}"));
+    }
+    let trunk = repo.git(&["rev-parse", "HEAD"]);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    commit_at(&repo, 1_700_001_000, "topic 1");
+    let topic = commit_at(&repo, 1_700_001_001, "topic 2");
+    let store = pushed(&repo);
+    let reader = git_on_durable_objects::store::ObjectReader::new(&store);
+    let id = |hex: &str| ObjectId::from_hex(hex.as_bytes()).unwrap();
+    let (shown, more) = Log::new(&reader)
+        .within(8)
+        .range(id(&trunk), id(&topic), 10)
+        .unwrap();
+    assert_eq!((shown.len(), more), (2, false));
+    let base = Log::new(&reader)
+        .within(8)
+        .merge_base(id(&trunk), id(&topic))
+        .unwrap();
+    assert_eq!(base, Some(id(&trunk)));
+}
+
+#[test]
+fn diffs_stop_at_the_depth_limit() {
+    let repo = Repo::new();
+    let blob = repo.git_with(&["hash-object", "-w", "--stdin"], b"deep\n");
+    let mut tree = repo.git_with(
+        &["mktree"],
+        format!(
+            "100644 blob {}\tf\n",
+            String::from_utf8(blob).unwrap().trim()
+        )
+        .as_bytes(),
+    );
+    let mut tips = Vec::new();
+    for depth in 1..=513 {
+        let listing = format!(
+            "040000 tree {}\td\n",
+            String::from_utf8(tree).unwrap().trim()
+        );
+        tree = repo.git_with(&["mktree"], listing.as_bytes());
+        if depth >= 512 {
+            let id = String::from_utf8(tree.clone()).unwrap();
+            tips.push(repo.git(&["commit-tree", id.trim(), "-m", &format!("{depth} deep")]));
+        }
+    }
+    repo.git(&["update-ref", "refs/heads/main", &tips[0]]);
+    repo.git(&["update-ref", "refs/heads/deeper", &tips[1]]);
+    let store = pushed(&repo);
+    // 512 directories over the file: listed; 513: refused.
+    let shown = json(&store, "api/commit/main");
+    assert_eq!(shown["files"].as_array().unwrap().len(), 1);
+    let (status, why) = refusal(&store, "api/commit/deeper");
+    assert_eq!(
+        (status, why.as_str()),
+        (400, "trees nested deeper than 512 levels")
+    );
 }

@@ -12,8 +12,8 @@ use crate::format::object::ObjectId;
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, StoreError};
 
-/// Commits one request walks at most, those its cursor skips included: every one costs a
-/// row in memory.
+/// Commits one walk takes at most unless told otherwise ([`Log::within`]), those a cursor
+/// skips included: every one costs a row in memory.
 pub const MAX_WALK: u64 = 100_000;
 
 /// Graph rows fetched with each missing one: its line of history, as a walk goes down it.
@@ -70,6 +70,8 @@ pub struct Log<'r, S: Sql> {
     at_path: HashMap<ObjectId, Found>,
     /// (tree, n): the entry named by the path's component n in that tree.
     in_tree: HashMap<(ObjectId, usize), Found>,
+    /// Commits one walk may take.
+    max_walk: u64,
 }
 
 impl<'r, S: Sql> Log<'r, S> {
@@ -81,6 +83,24 @@ impl<'r, S: Sql> Log<'r, S> {
             reading: false,
             at_path: HashMap::new(),
             in_tree: HashMap::new(),
+            max_walk: MAX_WALK,
+        }
+    }
+
+    /// A walker whose walks take at most `max_walk` commits each.
+    pub fn within(self, max_walk: u64) -> Self {
+        Log { max_walk, ..self }
+    }
+
+    /// Counts one more commit taken by a walk (`what`), refusing one past the budget.
+    fn count(&self, walked: &mut u64, what: &str) -> Result<(), BrowseError> {
+        *walked += 1;
+        match *walked > self.max_walk {
+            true => Err(BrowseError::Bad(format!(
+                "{what} walks more than {} commits: read it with git",
+                self.max_walk
+            ))),
+            false => Ok(()),
         }
     }
 
@@ -114,7 +134,7 @@ impl<'r, S: Sql> Log<'r, S> {
         let mut page = Page::default();
         let mut walked = 0u64;
         while let Some(id) = queue.pop() {
-            walked += 1;
+            self.count(&mut walked, "the history")?;
             let skipping = walked <= window.skip;
             let info = self.commit(&id)?;
             // A commit is queued once: its row is not needed again.
@@ -135,11 +155,6 @@ impl<'r, S: Sql> Log<'r, S> {
             if page.commits.len() >= window.limit && !queue.heap.is_empty() {
                 page.next = Some(walked);
                 break;
-            }
-            if walked >= MAX_WALK {
-                return Err(BrowseError::Bad(format!(
-                    "the history walks past {MAX_WALK} commits: read it with git"
-                )));
             }
         }
         Ok(page)
@@ -207,12 +222,7 @@ impl<'r, S: Sql> Log<'r, S> {
         let mut shown = Vec::new();
         let mut walked = 0;
         while let Some((id, flags)) = walk.pop() {
-            walked += 1;
-            if walked > MAX_WALK {
-                return Err(BrowseError::Bad(format!(
-                    "the range walks more than {MAX_WALK} commits"
-                )));
-            }
+            self.count(&mut walked, "the range")?;
             if flags & BASE == 0 {
                 shown.push(id);
             }
@@ -244,12 +254,7 @@ impl<'r, S: Sql> Log<'r, S> {
         let mut found = Vec::new();
         let mut walked = 0;
         while let Some((id, mut flags)) = walk.pop() {
-            walked += 1;
-            if walked > MAX_WALK {
-                return Err(BrowseError::Bad(format!(
-                    "finding the merge base walks more than {MAX_WALK} commits"
-                )));
-            }
+            self.count(&mut walked, "finding the merge base")?;
             if flags & (BASE | HEAD) == BASE | HEAD {
                 found.push(id);
                 flags |= STALE;
