@@ -64,9 +64,8 @@ fn commit_of<S: Sql>(
     id: ObjectId,
     name: &str,
 ) -> Result<ObjectId, BrowseError> {
-    let id = peel(reader, id)?;
-    match reader.store().locate(&id)?.map(|located| located.kind) {
-        Some(ObjectType::Commit) => Ok(id),
+    match peel(reader, id)? {
+        (id, Some(ObjectType::Commit)) => Ok(id),
         _ => Err(BrowseError::Bad(format!(
             "bad revision {name}: not a commit"
         ))),
@@ -125,29 +124,38 @@ fn resolve_name<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId
     }
 }
 
-/// Follows annotated tags from `id` to what they tag.
-fn peel<S: Sql>(reader: &ObjectReader<S>, id: ObjectId) -> Result<ObjectId, BrowseError> {
-    Ok(reader.peel(id)?.target)
+/// Follows annotated tags from `id` to what they tag, and its type (None when it is not
+/// stored): the type comes with the peeling, so no read is needed to check it.
+fn peel<S: Sql>(
+    reader: &ObjectReader<S>,
+    id: ObjectId,
+) -> Result<(ObjectId, Option<ObjectType>), BrowseError> {
+    let peeled = reader.peel(id)?;
+    Ok((peeled.target, peeled.kind))
 }
 
 /// The commit `name` names, through tags (`<name>^{commit}`).
 pub fn commit<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
-    let id = peel(reader, resolve(reader, name)?)?;
-    read_as(reader, &id, ObjectType::Commit)?;
-    Ok(id)
+    match peel(reader, resolve(reader, name)?)? {
+        (id, Some(ObjectType::Commit)) => Ok(id),
+        (id, Some(other)) => Err(BrowseError::Bad(format!(
+            "object {id} is a {}, not a commit",
+            other.name()
+        ))),
+        (id, None) => Err(BrowseError::NotFound(format!("object {id} not found"))),
+    }
 }
 
 /// The tree `name` names, through tags and commits (`<name>^{tree}`).
 pub fn tree<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
-    let id = peel(reader, resolve(reader, name)?)?;
-    match reader.store().locate(&id)?.map(|located| located.kind) {
-        Some(ObjectType::Tree) => Ok(id),
-        Some(ObjectType::Commit) => tree_of(reader, &id),
-        Some(other) => Err(BrowseError::Bad(format!(
+    match peel(reader, resolve(reader, name)?)? {
+        (id, Some(ObjectType::Tree)) => Ok(id),
+        (id, Some(ObjectType::Commit)) => tree_of(reader, &id),
+        (_, Some(other)) => Err(BrowseError::Bad(format!(
             "{name} is a {}, not a tree",
             other.name()
         ))),
-        None => Err(BrowseError::NotFound(format!("unknown revision: {name}"))),
+        (_, None) => Err(BrowseError::NotFound(format!("unknown revision: {name}"))),
     }
 }
 

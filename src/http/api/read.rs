@@ -241,33 +241,36 @@ pub fn commits<S: Sql>(store: &Store<S>, query: &Query) -> Result<Reply, BrowseE
     let reader = ObjectReader::new(store);
     let limit = query.limit(DEFAULT_LIMIT)?;
     let rev = query.text("ref")?.unwrap_or_else(|| "HEAD".into());
-    let (start, skip) = match query.text("cursor")? {
+    let cursor_text = query.text("cursor")?;
+    let (start, skip) = match &cursor_text {
         Some(text) => {
-            parse_cursor(&text).ok_or_else(|| BrowseError::Bad(format!("bad cursor {text:?}")))?
+            let (id, skip) = parse_cursor(text)
+                .ok_or_else(|| BrowseError::Bad(format!("bad cursor {text:?}")))?;
+            (rev_parse::commit(&reader, &id.to_hex())?, skip)
         }
         None => (rev_parse::commit(&reader, &rev)?, 0),
     };
-    read_as(&reader, &start, ObjectType::Commit)?;
     let path = query_value(query.query, "path").unwrap_or_default();
     let path = components(&path);
     let path = (!path.is_empty()).then_some(&path[..]);
     let page = Log::new(&reader).log(start, path, Window { skip, limit })?;
-    let mut view = CommitsView {
-        commits: Vec::new(),
-        next: page.next.map(|walked| cursor(&start, walked)),
-    };
     let ids: Vec<ObjectId> = page.commits.iter().map(|(id, _)| *id).collect();
     let (commits, shown) = commit_views(&reader, &ids)?;
-    if shown < ids.len() {
-        view.next = Some(cursor(&start, page.commits[shown - 1].1));
-    }
-    view.commits = commits;
-    let fixed = query.text("cursor")?.is_some() || ObjectId::from_hex(rev.as_bytes()).is_some();
-    let caching = match fixed {
-        true => query.caching(&[&start.to_hex()]),
-        false => Caching::NoCache,
+    // A page cut short by its messages goes on after its last commit.
+    let next = match shown < ids.len() {
+        true => Some(page.commits[shown - 1].1),
+        false => page.next,
     };
-    Ok(json(caching, &view))
+    let view = CommitsView {
+        commits,
+        next: next.map(|walked| cursor(&start, walked)),
+    };
+    // A cursor names the first page's commit by its id.
+    let named = match cursor_text {
+        Some(_) => start.to_hex(),
+        None => rev,
+    };
+    Ok(json(query.caching(&[&named]), &view))
 }
 
 /// `GET api/commit/<rev>`: the commit, and what it changed from its first parent (from
