@@ -208,6 +208,34 @@ impl<'r, S: Sql> Log<'r, S> {
         Ok(found)
     }
 
+    /// A flag-carrying walk that goes on while a `wanted` entry is queued, from `base`
+    /// (flagged [`BASE`]) and `head` ([`HEAD`]).
+    fn marked(
+        &mut self,
+        wanted: fn(u8) -> bool,
+        base: ObjectId,
+        head: ObjectId,
+    ) -> Result<Marked, StoreError> {
+        let mut walk = Marked::new(wanted);
+        walk.push(base, self.commit(&base)?.time, BASE);
+        walk.push(head, self.commit(&head)?.time, HEAD);
+        Ok(walk)
+    }
+
+    /// Gives the parents of `id` the `flags` in `walk`.
+    fn push_parents(
+        &mut self,
+        walk: &mut Marked,
+        id: &ObjectId,
+        flags: u8,
+    ) -> Result<(), StoreError> {
+        for parent in self.commit(id)?.parents {
+            let time = self.commit(&parent)?.time;
+            walk.push(parent, time, flags);
+        }
+        Ok(())
+    }
+
     /// The commits of `git log base..head`, at most `limit`: date order, stopping once
     /// only commits reachable from `base` are left to look at; and whether there were more.
     pub fn range(
@@ -216,9 +244,7 @@ impl<'r, S: Sql> Log<'r, S> {
         head: ObjectId,
         limit: usize,
     ) -> Result<(Vec<ObjectId>, bool), BrowseError> {
-        let mut walk = Marked::new(|flags| flags & BASE == 0);
-        walk.push(base, self.commit(&base)?.time, BASE);
-        walk.push(head, self.commit(&head)?.time, HEAD);
+        let mut walk = self.marked(|flags| flags & BASE == 0, base, head)?;
         let mut shown = Vec::new();
         let mut walked = 0;
         while let Some((id, flags)) = walk.pop() {
@@ -226,10 +252,7 @@ impl<'r, S: Sql> Log<'r, S> {
             if flags & BASE == 0 {
                 shown.push(id);
             }
-            for parent in self.commit(&id)?.parents {
-                let time = self.commit(&parent)?.time;
-                walk.push(parent, time, flags & BASE);
-            }
+            self.push_parents(&mut walk, &id, flags & BASE)?;
         }
         // A commit shown before the walk found that `base` reaches it too is not shown.
         shown.retain(|id| walk.flags(id) & BASE == 0);
@@ -248,9 +271,7 @@ impl<'r, S: Sql> Log<'r, S> {
         if a == b {
             return Ok(Some(a));
         }
-        let mut walk = Marked::new(|flags| flags & STALE == 0);
-        walk.push(a, self.commit(&a)?.time, BASE);
-        walk.push(b, self.commit(&b)?.time, HEAD);
+        let mut walk = self.marked(|flags| flags & STALE == 0, a, b)?;
         let mut found = Vec::new();
         let mut walked = 0;
         while let Some((id, mut flags)) = walk.pop() {
@@ -259,10 +280,7 @@ impl<'r, S: Sql> Log<'r, S> {
                 found.push(id);
                 flags |= STALE;
             }
-            for parent in self.commit(&id)?.parents {
-                let time = self.commit(&parent)?.time;
-                walk.push(parent, time, flags);
-            }
+            self.push_parents(&mut walk, &id, flags)?;
         }
         // A base that another base reaches is not a best one.
         Ok(found.into_iter().find(|id| walk.flags(id) & STALE == 0))
@@ -284,9 +302,8 @@ struct Marked {
     queue: DateQueue,
     flags: HashMap<ObjectId, u8>,
     wanted: fn(u8) -> bool,
-    /// Entries queued while wanted and not yet popped.
-    pending: usize,
-    /// Which queued entries (by their place in the queue) were wanted.
+    /// The queued entries (by their place in the queue) that were wanted when queued and
+    /// are not yet popped.
     counted: HashSet<u64>,
 }
 
@@ -296,7 +313,6 @@ impl Marked {
             queue: DateQueue::default(),
             flags: HashMap::new(),
             wanted,
-            pending: 0,
             counted: HashSet::new(),
         }
     }
@@ -315,20 +331,17 @@ impl Marked {
         self.flags.insert(id, now);
         if (self.wanted)(now) {
             self.counted.insert(self.queue.queued);
-            self.pending += 1;
         }
         self.queue.push(id, time);
     }
 
     /// The next commit and its flags, while a wanted entry is queued.
     fn pop(&mut self) -> Option<(ObjectId, u8)> {
-        if self.pending == 0 {
+        if self.counted.is_empty() {
             return None;
         }
         let (_, Reverse(at), id) = self.queue.heap.pop()?;
-        if self.counted.remove(&at) {
-            self.pending -= 1;
-        }
+        self.counted.remove(&at);
         Some((id, self.flags(&id)))
     }
 }
