@@ -31,14 +31,7 @@ pub fn size<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Option<u6
         }) => {}
         _ => return Ok(None),
     }
-    match reader
-        .store()
-        .object_sizes(std::slice::from_ref(id))?
-        .get(id)
-    {
-        Some(&size) => Ok(Some(size)),
-        None => reader.size_from_bytes(id),
-    }
+    Ok(reader.sizes(std::slice::from_ref(id))?.get(id).copied())
 }
 
 /// The bytes of a blob still to send.

@@ -189,9 +189,22 @@ impl<S: Sql> ObjectReader<S> {
         }
     }
 
-    /// The size of a stored object read from its bytes, for rows indexed before sizes were
-    /// recorded ([`Store::object_sizes`] has the others): streamed, so in bounded memory.
-    pub fn size_from_bytes(&self, id: &ObjectId) -> Result<Option<u64>, StoreError> {
+    /// The sizes of those of `ids` that are stored: as their rows record them, or, for rows
+    /// indexed before sizes were recorded, read from their bytes.
+    pub fn sizes(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, u64>, StoreError> {
+        let mut sizes = self.store.object_sizes(ids)?;
+        for id in ids {
+            if !sizes.contains_key(id) {
+                if let Some(size) = self.size_from_bytes(id)? {
+                    sizes.insert(*id, size);
+                }
+            }
+        }
+        Ok(sizes)
+    }
+
+    /// The size of a stored object read from its bytes: streamed, so in bounded memory.
+    fn size_from_bytes(&self, id: &ObjectId) -> Result<Option<u64>, StoreError> {
         let Some(Located { kind, location }) = self.locate(id)? else {
             return Ok(None);
         };

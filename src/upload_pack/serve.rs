@@ -106,14 +106,9 @@ fn object_info<S: Sql>(store: &Store<S>, args: Args, limits: &Limits) -> Result<
     if !ids.is_empty() && size {
         pktline::write_str(&mut out, "size");
     }
-    let sizes = store.object_sizes(&ids)?;
-    let reader = ObjectReader::new(store);
+    let sizes = ObjectReader::new(store).sizes(&ids)?;
     for id in ids {
-        let found = match sizes.get(&id) {
-            Some(&bytes) => Some(bytes),
-            None => reader.size_from_bytes(&id)?,
-        };
-        let line = match found {
+        let line = match sizes.get(&id).copied() {
             None => format!("{id} "),
             Some(bytes) if size => format!("{id} {bytes}"),
             Some(_) => id.to_string(),

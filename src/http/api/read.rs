@@ -383,17 +383,10 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
         .filter(|e| e.kind == TreeEntryKind::Blob)
         .map(|e| e.id)
         .collect();
-    let sizes = store.object_sizes(&blobs)?;
-    let mut shown = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let size = match entry.kind {
-            TreeEntryKind::Blob => match sizes.get(&entry.id) {
-                Some(&size) => Some(size),
-                None => reader.size_from_bytes(&entry.id)?,
-            },
-            _ => None,
-        };
-        shown.push(EntryView {
+    let sizes = reader.sizes(&blobs)?;
+    let shown = entries
+        .into_iter()
+        .map(|entry| EntryView {
             name: String::from_utf8_lossy(&entry.name).into_owned(),
             mode: format!("{:06o}", entry.mode),
             kind: match entry.kind {
@@ -402,9 +395,10 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
                 TreeEntryKind::Gitlink => "commit",
             },
             oid: entry.id,
-            size,
-        });
-    }
+            // Only blobs were asked for.
+            size: sizes.get(&entry.id).copied(),
+        })
+        .collect();
     let view = TreeView {
         oid: id,
         entries: shown,
