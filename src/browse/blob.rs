@@ -12,8 +12,8 @@ use crate::format::pack::{entry_header, piece_at, EntryKind, ObjectSink, PackErr
 use crate::format::zlib::Inflater;
 use crate::store::sql::Sql;
 use crate::store::{
-    ChunkFile, ChunkWriter, Located, Location, ObjectReader, PackFile, Store, StoreError,
-    StoredChunks,
+    ChunkFile, ChunkWriter, FileRange, Located, Location, ObjectReader, PackFile, Store,
+    StoreError, StoredChunks,
 };
 
 /// The scratch file a large blob is written to: chains of deltas use the first two.
@@ -37,7 +37,7 @@ pub fn size<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Option<u6
 /// The bytes of a blob still to send.
 enum Content<S: Sql> {
     Held(Rc<Vec<u8>>),
-    Kept(StoredChunks<S>),
+    Kept(FileRange<S>),
     Inflating(Inflating<S>),
 }
 
@@ -67,6 +67,7 @@ pub fn pieces<S: Sql>(
     size: u64,
     range: Range<u64>,
 ) -> Result<Pieces<S>, StoreError> {
+    let range = range.start..range.end.min(size);
     let reader = ObjectReader::new(store);
     let located = reader.store().locate(id)?.ok_or(StoreError::Missing {
         kind: "blob",
@@ -82,13 +83,13 @@ pub fn pieces<S: Sql>(
         let mut sink = ScratchSink(writer);
         reader.stream_at(id, located.kind, located.location, &mut sink)?;
         sink.0.flush()?;
-        Content::Kept(StoredChunks::new(store, owner, ChunkFile::Scratch(SLOT)))
+        Content::Kept(store.file_range(owner, ChunkFile::Scratch(SLOT), range.clone()))
     };
     Ok(Pieces {
         _reader: reader,
         content,
         at: range.start,
-        end: range.end.min(size),
+        end: range.end,
     })
 }
 
@@ -175,10 +176,7 @@ impl<S: Sql> Iterator for Pieces<S> {
                 let end = (self.end as usize).min(start + PIECE).min(data.len());
                 data[start.min(end)..end].to_vec()
             }
-            Content::Kept(chunks) => match piece_at(chunks, self.at, self.end) {
-                Ok(piece) => piece.bytes().to_vec(),
-                Err(e) => return Some(Err(e.into())),
-            },
+            Content::Kept(range) => return range.next(),
             Content::Inflating(inflating) => match inflating.next_piece(self.at..self.end) {
                 Ok(piece) => piece,
                 Err(e) => return Some(Err(e)),

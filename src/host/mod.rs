@@ -20,7 +20,7 @@ use crate::maintenance::{self, Due, Host, Slice};
 use crate::protocol::BadRequest;
 use crate::receive_pack::ReceivePack;
 use crate::store::sql::{Sql, SqlError, Value};
-use crate::store::{Store, StoreError};
+use crate::store::{ReadLease, Store, StoreError};
 use crate::{upload_pack, AGENT};
 
 const ABOUT: &str = "git-on-durable-objects: a Git server on Cloudflare Durable Objects.
@@ -479,12 +479,8 @@ impl Repo {
                     Box::new(std::iter::once(Ok(prefix)).chain(pack))
                 }
             };
-        let stream = futures_util::stream::iter(stream.map(move |r| {
-            let _held = &lease;
-            r.map_err(|e| worker::Error::RustError(e.to_string()))
-        }));
         with_headers(
-            Response::from_stream(stream)?,
+            streamed(lease, stream)?,
             backend::UPLOAD_PACK_RESULT,
             Caching::NoCache,
             &[],
@@ -574,15 +570,10 @@ fn respond(reply: Reply, store: Option<&Store<DoSql>>) -> Result<Response> {
                 return text(500, "no storage for a streamed body");
             };
             let lease = store.begin_read(now_ms() / 1000);
-            let pieces = match crate::browse::blob::pieces(store, &id, size, start..end) {
-                Ok(pieces) => pieces,
+            match crate::browse::blob::pieces(store, &id, size, start..end) {
+                Ok(pieces) => streamed(lease, pieces)?,
                 Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
-            };
-            let pieces = pieces.map(move |piece| {
-                let _held = &lease;
-                piece.map_err(|e| worker::Error::RustError(e.to_string()))
-            });
-            Response::from_stream(futures_util::stream::iter(pieces))?
+            }
         }
         Body::Chunks {
             pack,
@@ -590,33 +581,27 @@ fn respond(reply: Reply, store: Option<&Store<DoSql>>) -> Result<Response> {
             start,
             end,
         } => {
-            let Some(store) = store.cloned() else {
+            let Some(store) = store else {
                 return text(500, "no storage for a streamed body");
             };
             let lease = store.begin_read(now_ms() / 1000);
-            let mut at = start;
-            let pieces = std::iter::from_fn(move || {
-                let _held = &lease;
-                if at >= end {
-                    return None;
-                }
-                let piece = match store.read_piece(pack, file, at, end) {
-                    Ok(piece) => piece.bytes().to_vec(),
-                    Err(e) => return Some(Err(worker::Error::RustError(e.to_string()))),
-                };
-                // A file shorter than recorded ends the body where its rows end.
-                at = if piece.is_empty() {
-                    end
-                } else {
-                    at + piece.len() as u64
-                };
-                Some(Ok(piece))
-            });
-            Response::from_stream(futures_util::stream::iter(pieces))?
+            streamed(lease, store.file_range(pack, file, start..end))?
         }
     }
     .with_status(reply.status);
     with_headers(response, reply.content_type, reply.caching, &reply.headers)
+}
+
+/// A body streamed from `pieces`, holding `lease` until its last byte is sent.
+fn streamed(
+    lease: ReadLease,
+    pieces: impl Iterator<Item = std::result::Result<Vec<u8>, StoreError>> + 'static,
+) -> Result<Response> {
+    let pieces = pieces.map(move |piece| {
+        let _held = &lease;
+        piece.map_err(|e| worker::Error::RustError(e.to_string()))
+    });
+    Response::from_stream(futures_util::stream::iter(pieces))
 }
 
 /// Sets the headers every response carries: type, cache policy (as git's http-backend

@@ -18,7 +18,9 @@ pub mod sql;
 pub use maintenance::{RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled};
-pub use packs::{ChunkFile, ChunkWriter, PackFile, PackInfo, PackState, ScratchRows, StoredChunks};
+pub use packs::{
+    ChunkFile, ChunkWriter, FileRange, PackFile, PackInfo, PackState, ScratchRows, StoredChunks,
+};
 pub use push::{Base, EntryRow, IdxRow, IdxSource};
 pub use readers::ReadLease;
 pub use refs::Ref;

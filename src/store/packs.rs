@@ -3,10 +3,11 @@
 use crate::format::pack::PackId;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::rc::Rc;
 
 use super::{row_int, Store, StoreError};
-use crate::format::pack::{self, ChunkPiece, ChunkSource, PackError, Scratch, ScratchWriter};
+use crate::format::pack::{self, ChunkSource, PackError, Scratch, ScratchWriter};
 use crate::store::sql::{Sql, Value};
 
 /// Which of a pack's two files a chunk belongs to.
@@ -161,20 +162,20 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// The bytes of `file` of `pack` from `at` up to `end` that lie in the chunk row holding
-    /// `at`: a range is streamed piece by piece, one row each. Empty past the end of the file.
-    pub fn read_piece(
+    /// The bytes `range` of `file` of `pack`, as the pieces of a streamed body.
+    pub fn file_range(
         &self,
         pack: PackId,
-        file: PackFile,
-        at: u64,
-        end: u64,
-    ) -> Result<ChunkPiece, StoreError> {
-        Ok(pack::piece_at(
-            &StoredChunks::new(self, pack, file),
-            at,
-            end,
-        )?)
+        file: impl Into<ChunkFile>,
+        range: Range<u64>,
+    ) -> FileRange<S> {
+        FileRange {
+            store: self.clone(),
+            pack,
+            file: file.into(),
+            at: range.start,
+            end: range.end,
+        }
     }
 
     /// Reads chunk `seq` of a pack row's file (None past the end).
@@ -463,6 +464,36 @@ impl<S: Sql> ScratchWriter for ChunkWriter<'_, S> {
 
     fn finish(&mut self) -> Result<(), PackError> {
         Ok(self.flush()?)
+    }
+}
+
+/// A range of a stored file read one row at a time (a piece is the rest of a row), no row
+/// kept once its piece is handed on. A file shorter than recorded ends where its rows end.
+pub struct FileRange<S: Sql> {
+    store: Store<S>,
+    pack: PackId,
+    file: ChunkFile,
+    at: u64,
+    end: u64,
+}
+
+impl<S: Sql> Iterator for FileRange<S> {
+    type Item = Result<Vec<u8>, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.end {
+            return None;
+        }
+        let chunks = StoredChunks::new(&self.store, self.pack, self.file);
+        let piece = match pack::piece_at(&chunks, self.at, self.end) {
+            Ok(piece) => piece.bytes().to_vec(),
+            Err(e) => return Some(Err(e.into())),
+        };
+        self.at = match piece.is_empty() {
+            true => self.end,
+            false => self.at + piece.len() as u64,
+        };
+        Some(Ok(piece))
     }
 }
 
