@@ -1,7 +1,7 @@
 //! Reading trees and finding a path in them (git's `tree-walk.c`).
 
 use crate::browse::{corrupt, read_as, BrowseError};
-use crate::format::object::{self, ObjectId, ObjectType, TreeEntryKind};
+use crate::format::object::{self, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -18,22 +18,36 @@ pub struct Entry {
     pub id: ObjectId,
 }
 
+impl From<TreeEntry<'_>> for Entry {
+    fn from(entry: TreeEntry) -> Entry {
+        Entry {
+            name: entry.name.to_vec(),
+            mode: entry.mode,
+            kind: entry.kind,
+            id: entry.id,
+        }
+    }
+}
+
+/// Runs `read` on the entries of tree `id`, borrowed from its content.
+fn with_entries<S: Sql, T>(
+    reader: &ObjectReader<S>,
+    id: &ObjectId,
+    read: impl FnOnce(Vec<TreeEntry>) -> T,
+) -> Result<T, BrowseError> {
+    let data = read_as(reader, id, ObjectType::Tree)?;
+    let entries = object::tree_entries(&data).map_err(corrupt(ObjectType::Tree, *id))?;
+    Ok(read(entries))
+}
+
 /// The entries of tree `id`, in its (git's) order.
 pub fn read_tree<S: Sql>(
     reader: &ObjectReader<S>,
     id: &ObjectId,
 ) -> Result<Vec<Entry>, BrowseError> {
-    let data = read_as(reader, id, ObjectType::Tree)?;
-    let entries = object::tree_entries(&data).map_err(corrupt(ObjectType::Tree, *id))?;
-    Ok(entries
-        .into_iter()
-        .map(|entry| Entry {
-            name: entry.name.to_vec(),
-            mode: entry.mode,
-            kind: entry.kind,
-            id: entry.id,
-        })
-        .collect())
+    with_entries(reader, id, |entries| {
+        entries.into_iter().map(Entry::from).collect()
+    })
 }
 
 /// The components of a path: empty ones (a leading, doubled or trailing `/`) dropped.
@@ -62,9 +76,13 @@ pub fn lookup<S: Sql>(
                 _ => return Ok(None),
             }
         }
-        found = read_tree(reader, &tree)?
-            .into_iter()
-            .find(|entry| entry.name == *name);
+        // Only the entry found is copied out of the tree.
+        found = with_entries(reader, &tree, |entries| {
+            entries
+                .into_iter()
+                .find(|entry| entry.name == *name)
+                .map(Entry::from)
+        })?;
         if found.is_none() {
             return Ok(None);
         }
