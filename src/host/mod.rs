@@ -558,32 +558,33 @@ impl Repo {
 /// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a
 /// time, and blobs as they are read, under a reader's lease.
 fn respond(reply: Reply, store: Option<&Store<DoSql>>) -> Result<Response> {
-    let response = match reply.body {
-        Body::Bytes(bytes) => Response::from_bytes(bytes)?,
-        Body::Blob {
-            id,
-            size,
-            start,
-            end,
-        } => {
-            let Some(store) = store else {
-                return text(500, "no storage for a streamed body");
-            };
+    let response = match (reply.body, store) {
+        (Body::Bytes(bytes), _) => Response::from_bytes(bytes)?,
+        (_, None) => return text(500, "no storage for a streamed body"),
+        (
+            Body::Blob {
+                id,
+                size,
+                start,
+                end,
+            },
+            Some(store),
+        ) => {
             let lease = store.begin_read(now_ms() / 1000);
             match crate::browse::blob::pieces(store, &id, size, start..end) {
                 Ok(pieces) => streamed(lease, pieces)?,
                 Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
             }
         }
-        Body::Chunks {
-            pack,
-            file,
-            start,
-            end,
-        } => {
-            let Some(store) = store else {
-                return text(500, "no storage for a streamed body");
-            };
+        (
+            Body::Chunks {
+                pack,
+                file,
+                start,
+                end,
+            },
+            Some(store),
+        ) => {
             let lease = store.begin_read(now_ms() / 1000);
             streamed(lease, store.file_range(pack, file, start..end))?
         }
