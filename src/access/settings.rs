@@ -113,7 +113,7 @@ pub fn branch_ref(branch: &str) -> Option<String> {
         Some(_) => branch.to_string(),
         None => format!("refs/heads/{branch}"),
     };
-    refname::is_valid_push_name(&full).then_some(full)
+    refname::is_valid_push_name(&full, false).then_some(full)
 }
 
 impl Settings {

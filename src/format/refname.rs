@@ -1,27 +1,33 @@
 //! Ref name rules: git's `check-ref-format`, as receive-pack applies them to pushed names.
 
-/// Whether `name` may be created or updated by a push: it must be under `refs/`
-/// and pass `git check-ref-format`.
-pub fn is_valid_push_name(name: &str) -> bool {
+/// Whether a push may update `name`, as git's receive-pack decides: it must be under
+/// `refs/`, and what follows must pass `check_ref_format`, with two levels at least
+/// (`refs/tags` alone is refused) unless the command deletes the ref.
+pub fn is_valid_push_name(name: &str, deletion: bool) -> bool {
     name.strip_prefix("refs/")
-        .is_some_and(|rest| !rest.is_empty())
-        && check_ref_format(name)
+        .is_some_and(|rest| check_ref_format(rest, deletion))
 }
 
-/// git's `check-ref-format` rules for a full ref name.
-pub fn check_ref_format(name: &str) -> bool {
-    if name.is_empty() || name == "@" || name.ends_with('/') || name.ends_with('.') {
-        return false;
-    }
-    if name.contains("..") || name.contains("@{") {
+/// git's `check_refname_format` (refs.c) without `REFNAME_REFSPEC_PATTERN`: every
+/// `/`-separated component non-empty, not starting with `.` nor ending with `.lock`, no
+/// `..` or `@{`, no control character, DEL or any of ` ~^:?*[\`; the whole not `@` and
+/// not ending with `.`; and at least two components unless `one_level` allows one.
+pub fn check_ref_format(name: &str, one_level: bool) -> bool {
+    if name == "@" || name.ends_with('.') {
         return false;
     }
     let bad_byte = |b: u8| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b);
-    if name.bytes().any(bad_byte) {
+    if name.contains("..") || name.contains("@{") || name.bytes().any(bad_byte) {
         return false;
     }
-    name.split('/')
-        .all(|c| !c.is_empty() && !c.starts_with('.') && !c.ends_with(".lock"))
+    let mut components = 0;
+    for component in name.split('/') {
+        if component.is_empty() || component.starts_with('.') || component.ends_with(".lock") {
+            return false;
+        }
+        components += 1;
+    }
+    one_level || components >= 2
 }
 
 #[cfg(test)]
@@ -36,7 +42,7 @@ mod tests {
             "refs/heads/a/b-c_d",
             "refs/heads/ü",
         ] {
-            assert!(is_valid_push_name(good), "{good}");
+            assert!(is_valid_push_name(good, false), "{good}");
         }
         for bad in [
             "HEAD",
@@ -58,8 +64,12 @@ mod tests {
             "refs/heads/a@{1}",
             "refs/heads/\x01",
             "heads/main",
+            "refs/@",
         ] {
-            assert!(!is_valid_push_name(bad), "{bad}");
+            assert!(!is_valid_push_name(bad, true), "{bad}");
         }
+        // One level under refs/ may only be deleted (a ref git itself could not create).
+        assert!(!is_valid_push_name("refs/tags", false));
+        assert!(is_valid_push_name("refs/tags", true));
     }
 }

@@ -195,7 +195,7 @@ fn nested(a: &str, b: &str) -> bool {
 
 /// The verdict on one command, given the ref's `current` value and where the objects are.
 fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete: bool) -> Verdict {
-    if !refname::is_valid_push_name(&command.name) {
+    if !refname::is_valid_push_name(&command.name, command.new.is_zero()) {
         return Err(Refusal::FunnyRefname);
     }
     let expected = (!command.old.is_zero()).then_some(command.old);
