@@ -490,6 +490,27 @@ fn protected_refs_refuse_force_pushes_and_deletion_in_git_words() {
         ),
         vec!["unpack ok", "ok refs/tags/v1.0"]
     );
+    // A root commit with a `parent` line after its committer: git reads no parent there, so
+    // it is no descendant of main, whatever the line names.
+    let tree = repo.git(&["rev-parse", "main^{tree}"]);
+    let crafted = format!(
+        "tree {tree}\nauthor A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\n\
+         parent {next}\n\nnot a fast-forward\n"
+    );
+    let root = repo.git_with(
+        &["hash-object", "-t", "commit", "-w", "--stdin"],
+        crafted.as_bytes(),
+    );
+    let root = String::from_utf8(root).unwrap().trim().to_string();
+    assert_eq!(repo.git(&["rev-list", "--parents", "-1", &root]), root);
+    assert_eq!(
+        push(
+            &[(&next, &root, "refs/heads/main")],
+            "report-status",
+            &repo.pack(&[&root], &[&next])
+        ),
+        vec!["unpack ok", "ng refs/heads/main non-fast-forward"]
+    );
 }
 
 #[test]

@@ -79,30 +79,136 @@ pub fn headers(data: &[u8]) -> (Vec<Header<'_>>, &[u8]) {
     (headers, rest)
 }
 
-/// Parses a commit's content. A missing or bad `tree`, a bad `parent`, or a missing
-/// author or committer is an error; other headers are kept as they are.
-pub fn parse(data: &[u8]) -> Result<Commit<'_>, BadObject> {
-    let (headers, message) = headers(data);
-    let mut tree = None;
+/// What git's `parse_commit_buffer` reads of a commit, the only fields history walks,
+/// connectivity and fast-forward checks go by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lineage {
+    /// The tree: the first line must be `tree <id>`.
+    pub tree: ObjectId,
+    /// The `parent <id>` lines right after it; a `parent` line anywhere else is no parent.
+    pub parents: Vec<ObjectId>,
+    /// The date git orders history by (`parse_commit_date`): from a `committer` line only
+    /// right after an `author` line right after the parents, else 0; past `i64::MAX`, that.
+    pub time: i64,
+}
+
+/// `tree ` or `parent `, 40 hex digits and a newline.
+const TREE_LINE: usize = 46;
+const PARENT_LINE: usize = 48;
+
+/// Reads a commit's tree, parents and date exactly as git's `parse_commit_buffer` does, and
+/// refuses what it refuses ("bogus commit object", "bad parents").
+pub fn lineage(data: &[u8]) -> Result<Lineage, BadObject> {
+    let line_id = |line: &[u8], key: &[u8]| -> Result<ObjectId, BadObject> {
+        match line
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_suffix(b"\n"))
+        {
+            Some(hex) => id(hex),
+            None => Err(BadObject::HeaderId),
+        }
+    };
+    if data.len() <= TREE_LINE {
+        return Err(BadObject::CommitWithoutTree);
+    }
+    let (first, mut rest) = data.split_at(TREE_LINE);
+    if !first.starts_with(b"tree ") || first[TREE_LINE - 1] != b'\n' {
+        return Err(BadObject::CommitWithoutTree);
+    }
+    let tree = line_id(first, b"tree ")?;
     let mut parents = Vec::new();
+    while rest.len() >= PARENT_LINE && rest.starts_with(b"parent ") {
+        if rest.len() == PARENT_LINE {
+            return Err(BadObject::HeaderId);
+        }
+        let (line, after) = rest.split_at(PARENT_LINE);
+        parents.push(line_id(line, b"parent ")?);
+        rest = after;
+    }
+    Ok(Lineage {
+        tree,
+        parents,
+        time: commit_date(rest),
+    })
+}
+
+/// git's `parse_commit_date` over what follows the parents.
+fn commit_date(rest: &[u8]) -> i64 {
+    if rest.len() <= 6 || !rest.starts_with(b"author") {
+        return 0;
+    }
+    let after_author = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(&rest[rest.len()..], |nl| &rest[nl + 1..]);
+    if after_author.len() <= 9 || !after_author.starts_with(b"committer") {
+        return 0;
+    }
+    let Some(eol) = after_author.iter().position(|&b| b == b'\n') else {
+        return 0;
+    };
+    let line = &after_author[..eol];
+    let Some(close) = line.iter().rposition(|&b| b == b'>') else {
+        return 0;
+    };
+    let date = &line[close + 1..];
+    let start = date
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(date.len());
+    timestamp(&date[start..])
+}
+
+/// C's `strtoumax(text, NULL, 10)` as git reads a commit date, which must start with a digit
+/// or a `-`; clamped to `i64::MAX` (a negative number wraps around to a huge one there).
+fn timestamp(text: &[u8]) -> i64 {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let digits = &digits[..digits.iter().take_while(|b| b.is_ascii_digit()).count()];
+    if digits.is_empty() {
+        return 0;
+    }
+    let value = digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    match (value, negative) {
+        (Some(0), _) => 0,
+        (Some(n), false) => i64::try_from(n).unwrap_or(i64::MAX),
+        // Wrapped below zero, or past u64: both are huge unsigned dates in git.
+        (Some(_), true) | (None, _) => i64::MAX,
+    }
+}
+
+/// Parses a commit's content for showing it: its tree and parents as git's history reads
+/// them ([`lineage`]); its author and committer as `git log` shows them (the last such
+/// header line wins); other headers kept as they are. A commit without an author or
+/// committer line is refused.
+pub fn parse(data: &[u8]) -> Result<Commit<'_>, BadObject> {
+    let Lineage { tree, parents, .. } = lineage(data)?;
+    let (headers, message) = headers(data);
     let (mut author, mut committer, mut encoding) = (None, None, None);
     let mut extra = Vec::new();
-    for (at, header) in headers.into_iter().enumerate() {
+    // The tree and parent lines are one header each, first.
+    for header in headers.into_iter().skip(1 + parents.len()) {
         let line = header.line;
         match header.key {
-            b"tree" if at == 0 => tree = Some(id(line)?),
-            b"parent" => parents.push(id(line)?),
-            b"author" if author.is_none() => author = ident::parse(line),
-            b"committer" if committer.is_none() => committer = ident::parse(line),
+            b"author" => author = Some(line),
+            b"committer" => committer = Some(line),
             b"encoding" if encoding.is_none() => encoding = Some(line),
             _ => extra.push(header),
         }
     }
     Ok(Commit {
-        tree: tree.ok_or(BadObject::CommitWithoutTree)?,
+        tree,
         parents,
-        author: author.ok_or(BadObject::Ident("author"))?,
-        committer: committer.ok_or(BadObject::Ident("committer"))?,
+        author: author
+            .and_then(ident::parse)
+            .ok_or(BadObject::Ident("author"))?,
+        committer: committer
+            .and_then(ident::parse)
+            .ok_or(BadObject::Ident("committer"))?,
         encoding,
         extra,
         message,

@@ -4,7 +4,7 @@ use std::fmt;
 
 use sha1::{Digest, Sha1};
 
-use crate::format::ident;
+use crate::format::{commit, tag};
 
 /// A SHA-1 object id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -152,27 +152,34 @@ pub struct Links {
     pub tag_target: Option<ObjectId>,
 }
 
-/// Why an object's content could not be parsed.
+/// Why an object's content could not be parsed, in the words of git's own readers.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BadObject {
-    /// A `tree`, `parent` or `object` header line without a valid id.
+    /// A `tree`, `parent` or `object` line without a valid id, or a `parent` line that
+    /// ends the commit.
     #[error("bad object id in header")]
     HeaderId,
-    /// A commit without a `tree` line.
-    #[error("commit without tree")]
+    /// A commit whose first line is not `tree <id>` (git: "bogus commit object").
+    #[error("bogus commit object: it does not start with a tree line")]
     CommitWithoutTree,
-    /// A tag without an `object` line.
+    /// A tag that does not start with an `object` line, or is shorter than git reads.
     #[error("tag without object")]
     TagWithoutObject,
-    /// A tree entry whose mode is not followed by a space.
-    #[error("bad tree entry mode")]
+    /// A tag whose second line is not `type` and one of the four types.
+    #[error("tag without a valid type line")]
+    TagType,
+    /// A tag whose third line is not `tag <name>`.
+    #[error("tag without a tag line")]
+    TagName,
+    /// A tree whose last entry is not a NUL and an id (git: "too-short tree object").
+    #[error("too-short tree object")]
+    TreeTooShort,
+    /// A tree entry whose mode is not octal digits ended by a space.
+    #[error("malformed mode in tree entry")]
     TreeEntryMode,
-    /// A tree entry whose name is not ended by a NUL.
-    #[error("bad tree entry name")]
+    /// A tree entry with an empty name.
+    #[error("empty filename in tree entry")]
     TreeEntryName,
-    /// A tree entry cut inside its id.
-    #[error("truncated tree entry")]
-    TreeEntryTruncated,
     /// A commit without this identity line, or one without an email.
     #[error("commit without a valid {0} line")]
     Ident(&'static str),
@@ -189,51 +196,29 @@ pub fn links(kind: ObjectType, data: &[u8]) -> Result<Links, BadObject> {
     }
 }
 
-fn header_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let end = data
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map_or(data.len(), |p| p + 1);
-    data[..end]
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-}
-
-fn header_id(line: &[u8], key: &[u8]) -> Option<Result<ObjectId, BadObject>> {
-    let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
-    Some(ObjectId::from_hex(rest).ok_or(BadObject::HeaderId))
-}
-
 fn commit_links(data: &[u8]) -> Result<Links, BadObject> {
-    let mut links = Links::default();
-    let mut tree = None;
-    for line in header_lines(data) {
-        if let Some(id) = header_id(line, b"tree") {
-            tree = Some(id?);
-        } else if let Some(id) = header_id(line, b"parent") {
-            links.parents.push(id?);
-        } else if let Some(rest) = line.strip_prefix(b"committer ") {
-            links.commit_time = ident::parse(rest).map_or(0, |ident| ident.time);
-        }
-    }
-    let tree = tree.ok_or(BadObject::CommitWithoutTree)?;
-    links.refs.push(tree);
-    links.refs.extend_from_slice(&links.parents);
-    Ok(links)
+    let commit::Lineage {
+        tree,
+        parents,
+        time,
+    } = commit::lineage(data)?;
+    let mut refs = vec![tree];
+    refs.extend_from_slice(&parents);
+    Ok(Links {
+        refs,
+        parents,
+        commit_time: time,
+        tag_target: None,
+    })
 }
 
 fn tag_links(data: &[u8]) -> Result<Links, BadObject> {
-    for line in header_lines(data) {
-        if let Some(id) = header_id(line, b"object") {
-            let id = id?;
-            return Ok(Links {
-                refs: vec![id],
-                tag_target: Some(id),
-                ..Links::default()
-            });
-        }
-    }
-    Err(BadObject::TagWithoutObject)
+    let (head, _) = tag::head(data)?;
+    Ok(Links {
+        refs: vec![head.object],
+        tag_target: Some(head.object),
+        ..Links::default()
+    })
 }
 
 /// What a tree entry points at.
@@ -252,7 +237,8 @@ pub enum TreeEntryKind {
 pub struct TreeEntry<'a> {
     /// What it points at.
     pub kind: TreeEntryKind,
-    /// Its mode, e.g. `0o100644` (0 when its digits are not octal).
+    /// Its mode as git reads it (`canon_mode`): `0o100644`, `0o100755`, `0o120000`,
+    /// `0o40000` or `0o160000`.
     pub mode: u32,
     /// Its name within the tree.
     pub name: &'a [u8],
@@ -260,31 +246,42 @@ pub struct TreeEntry<'a> {
     pub id: ObjectId,
 }
 
-/// The entries of a tree, in order.
+/// The entries of a tree, in order, read as git's `decode_tree_entry` reads them: each a
+/// mode of octal digits (kept to 16 bits, as git keeps it), a space, a non-empty name, a NUL
+/// and 20 bytes of id, with the tree's last 21 bytes a NUL and an id.
 pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
     let mut entries = Vec::new();
     while !data.is_empty() {
+        if data.len() < 23 || data[data.len() - 21] != 0 {
+            return Err(BadObject::TreeTooShort);
+        }
         let space = data
             .iter()
-            .position(|&b| b == b' ')
+            .position(|&b| !(b'0'..=b'7').contains(&b))
+            .filter(|&at| at > 0 && data[at] == b' ')
             .ok_or(BadObject::TreeEntryMode)?;
-        let nul = data[space..]
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(BadObject::TreeEntryName)?
-            + space;
+        // The NUL 21 bytes from the end bounds the search, so the id is within the tree.
+        let nul = space
+            + 1
+            + data[space + 1..]
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or(BadObject::TreeTooShort)?;
+        if nul == space + 1 {
+            return Err(BadObject::TreeEntryName);
+        }
         let id = data
             .get(nul + 1..nul + 21)
             .and_then(ObjectId::from_bytes)
-            .ok_or(BadObject::TreeEntryTruncated)?;
-        let kind = match &data[..space] {
-            b"40000" | b"040000" => TreeEntryKind::Tree,
-            b"160000" => TreeEntryKind::Gitlink,
-            _ => TreeEntryKind::Blob,
-        };
+            .ok_or(BadObject::TreeTooShort)?;
+        let mode = canon_mode(octal(&data[..space]));
         entries.push(TreeEntry {
-            kind,
-            mode: octal(&data[..space]),
+            kind: match mode {
+                0o40000 => TreeEntryKind::Tree,
+                0o160000 => TreeEntryKind::Gitlink,
+                _ => TreeEntryKind::Blob,
+            },
+            mode,
             name: &data[space + 1..nul],
             id,
         });
@@ -293,15 +290,24 @@ pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
     Ok(entries)
 }
 
-/// A mode's octal digits as a number; 0 for anything else, which git would not write.
+/// A mode's octal digits as git's `parse_mode` reads them into 16 bits: the value wraps.
 fn octal(digits: &[u8]) -> u32 {
-    digits
-        .iter()
-        .try_fold(0u32, |mode, &d| match d {
-            b'0'..=b'7' if mode < 1 << 24 => Some(mode * 8 + u32::from(d - b'0')),
-            _ => None,
-        })
-        .unwrap_or(0)
+    let mode = digits.iter().fold(0u32, |mode, &d| {
+        mode.wrapping_shl(3).wrapping_add(u32::from(d - b'0'))
+    });
+    mode & 0xffff
+}
+
+/// git's `canon_mode`: a regular file is 644 or 755 by its owner's execute bit; a symlink,
+/// a directory; anything else a gitlink.
+fn canon_mode(mode: u32) -> u32 {
+    match mode & 0o170000 {
+        0o100000 if mode & 0o100 != 0 => 0o100755,
+        0o100000 => 0o100644,
+        0o120000 => 0o120000,
+        0o040000 => 0o40000,
+        _ => 0o160000,
+    }
 }
 
 fn tree_links(data: &[u8]) -> Result<Links, BadObject> {

@@ -10,7 +10,7 @@ pub struct Tag<'a> {
     /// The object it tags.
     pub object: ObjectId,
     /// That object's type, as the tag says.
-    pub kind: Option<ObjectType>,
+    pub kind: ObjectType,
     /// Its name (`v1.0`).
     pub name: &'a [u8],
     /// Who made it and when; very old tags have none.
@@ -21,32 +21,63 @@ pub struct Tag<'a> {
     pub message: &'a [u8],
 }
 
-/// Parses a tag's content: it needs an `object` line; the rest is read as far as it goes.
+/// The three lines every tag starts with, read as git's `parse_tag_buffer` reads them (it
+/// refuses a tag without them, in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TagHead<'a> {
+    /// `object <id>`: what it tags.
+    pub object: ObjectId,
+    /// `type <type>`: the type the tag says that object has.
+    pub kind: ObjectType,
+    /// `tag <name>`.
+    pub name: &'a [u8],
+}
+
+/// Reads a tag's `object`, `type` and `tag` lines as git does, refusing a tag git cannot
+/// parse: shorter than 64 bytes, lines missing or out of order, an unknown type.
+pub fn head(data: &[u8]) -> Result<(TagHead<'_>, &[u8]), BadObject> {
+    if data.len() < 64 {
+        return Err(BadObject::TagWithoutObject);
+    }
+    let (hex, rest) = line(data, b"object ").ok_or(BadObject::TagWithoutObject)?;
+    let object = ObjectId::from_hex(hex).ok_or(BadObject::HeaderId)?;
+    let (kind, rest) = line(rest, b"type ").ok_or(BadObject::TagType)?;
+    let kind = ObjectType::from_name(kind).ok_or(BadObject::TagType)?;
+    // git wants more than the four bytes of `tag ` before it looks for the line's end.
+    let (name, rest) = match rest.len() > 4 {
+        true => line(rest, b"tag ").ok_or(BadObject::TagName)?,
+        false => return Err(BadObject::TagName),
+    };
+    Ok((TagHead { object, kind, name }, rest))
+}
+
+/// The value of the line starting `key` at the start of `rest`, and what follows that line.
+fn line<'a>(rest: &'a [u8], key: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
+    let rest = rest.strip_prefix(key)?;
+    let nl = rest.iter().position(|&b| b == b'\n')?;
+    Some((&rest[..nl], &rest[nl + 1..]))
+}
+
+/// Parses a tag's content: the lines [`head`] reads, then the optional `tagger` and
+/// `encoding` headers and the message.
 pub fn parse(data: &[u8]) -> Result<Tag<'_>, BadObject> {
-    let (headers, message) = headers(data);
+    let (head, rest) = head(data)?;
+    let (headers, message) = headers(rest);
     let mut tag = Tag {
-        object: ObjectId::ZERO,
-        kind: None,
-        name: b"",
+        object: head.object,
+        kind: head.kind,
+        name: head.name,
         tagger: None,
         encoding: None,
         message,
     };
-    let mut object = None;
     for header in &headers {
-        let line = header.line;
         match header.key {
-            b"object" if object.is_none() => {
-                object = Some(ObjectId::from_hex(line).ok_or(BadObject::HeaderId)?)
-            }
-            b"type" => tag.kind = ObjectType::from_name(line),
-            b"tag" => tag.name = line,
-            b"tagger" => tag.tagger = ident::parse(line),
-            b"encoding" => tag.encoding = Some(line),
+            b"tagger" if tag.tagger.is_none() => tag.tagger = ident::parse(header.line),
+            b"encoding" if tag.encoding.is_none() => tag.encoding = Some(header.line),
             _ => {}
         }
     }
-    tag.object = object.ok_or(BadObject::TagWithoutObject)?;
     Ok(tag)
 }
 
@@ -63,7 +94,7 @@ mod tests {
             tag.object.to_hex(),
             "6d587b642acc0435b1b85949b6b1d4e867917f41"
         );
-        assert_eq!((tag.kind, tag.name), (Some(ObjectType::Commit), &b"v1"[..]));
+        assert_eq!((tag.kind, tag.name), (ObjectType::Commit, &b"v1"[..]));
         assert_eq!(tag.tagger.unwrap().date(), "2023-11-15T03:53:20+05:30");
         assert_eq!(tag.message, b"release\n\nnotes\n");
 
@@ -82,6 +113,12 @@ mod tests {
         let tag = parse(old).unwrap();
         assert_eq!((tag.tagger, tag.message), (None, &b"old\n"[..]));
         assert_eq!(parse(b"type commit\n\n"), Err(BadObject::TagWithoutObject));
-        assert_eq!(parse(b"object 12\n"), Err(BadObject::HeaderId));
+        let short_id = format!("object 12\ntype commit\ntag v\n{}", " ".repeat(60));
+        assert_eq!(parse(short_id.as_bytes()), Err(BadObject::HeaderId));
+        // git reads the three lines in this order only.
+        let swapped = b"type commit\nobject 6d587b642acc0435b1b85949b6b1d4e867917f41\ntag v\n\n";
+        assert_eq!(parse(swapped), Err(BadObject::TagWithoutObject));
+        let odd_type = b"object 6d587b642acc0435b1b85949b6b1d4e867917f41\ntype Commit\ntag v\n\n";
+        assert_eq!(parse(odd_type), Err(BadObject::TagType));
     }
 }
