@@ -17,7 +17,7 @@ use git_on_durable_objects::http::backend::Method;
 use git_on_durable_objects::http::reply::{Body, Caching, Reply};
 use git_on_durable_objects::http::route::{self, Endpoint};
 use git_on_durable_objects::maintenance::Host;
-use git_on_durable_objects::store::Store;
+use git_on_durable_objects::store::{Store, MAX_STEPS};
 use serde_json::Value as Json;
 
 const CAPS: &str = "report-status delete-refs ofs-delta agent=test";
@@ -666,13 +666,25 @@ fn walks_keep_to_their_budget() {
     );
     let over = Log::new(&reader).within(all - 1).log(main, None, window);
     assert!(matches!(over, Err(BrowseError::Bad(why)) if why.contains("walks more than")));
-    let (shown, _) = Log::new(&reader).range(side, main, 1000).unwrap();
+    // The budget is the request's (the reader's): spent, it stays spent for every walk.
+    assert!(matches!(
+        rev_parse::commit(&reader, "main~1"),
+        Err(BrowseError::Bad(why)) if why.contains("walks more than")
+    ));
+    let (shown, _) = Log::new(&reader)
+        .within(MAX_STEPS)
+        .range(side, main, 1000)
+        .unwrap();
     assert!(matches!(
         Log::new(&reader).within(2).range(side, main, 1000),
         Err(BrowseError::Bad(_))
     ));
     assert!(!shown.is_empty());
-    assert!(Log::new(&reader).merge_base(side, main).unwrap().is_some());
+    assert!(Log::new(&reader)
+        .within(MAX_STEPS)
+        .merge_base(side, main)
+        .unwrap()
+        .is_some());
     assert!(matches!(
         Log::new(&reader).within(1).merge_base(side, main),
         Err(BrowseError::Bad(_))
@@ -737,5 +749,53 @@ fn diffs_stop_at_the_depth_limit() {
     assert_eq!(
         (status, why.as_str()),
         (400, "trees nested deeper than 512 levels")
+    );
+}
+
+#[test]
+fn odd_revisions_are_refused_and_no_request_outwalks_its_budget() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    // A suffix that is no `~` or `^`, even one of several bytes, is a bad revision.
+    for rev in [
+        "HEAD%5E0%C3%A9",
+        "HEAD~1%C3%A9",
+        "main^x",
+        "HEAD~99999999999999999999",
+    ] {
+        let (status, why) = refusal(&store, &format!("api/commit/{rev}"));
+        assert_eq!(status, 400, "{rev}: {why}");
+        assert!(why.starts_with("bad revision"), "{rev}: {why}");
+    }
+    // Ancestors far past the history's start, through every split of a long path: one
+    // budget for the whole request, answered at once.
+    let segments = vec!["d"; 32].join("/");
+    let started = std::time::Instant::now();
+    let (status, why) = refusal(&store, &format!("api/tree/HEAD~4000000000/{segments}"));
+    assert_eq!(status, 404, "{why}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let long = repo.git(&["rev-list", "--count", "main"]);
+    let (status, why) = refusal(&store, &format!("api/commit/main~{long}"));
+    assert_eq!(
+        (status, why),
+        (404, format!("unknown revision: main~{long}"))
+    );
+    // A history longer than the budget refuses a walk down it, naming the budget.
+    let chain = Repo::new();
+    for n in 0..40 {
+        commit_at(&chain, 1_700_000_000 + n, &format!("c{n}"));
+    }
+    let long_store = pushed(&chain);
+    let reader = git_on_durable_objects::store::ObjectReader::new(&long_store);
+    reader.set_walk_budget(30);
+    let over = rev_parse::commit(&reader, "HEAD~35");
+    assert!(
+        matches!(&over, Err(BrowseError::Bad(why)) if why.contains("walks more than 30 steps")),
+        "{over:?}"
+    );
+    reader.set_walk_budget(30);
+    assert_eq!(
+        rev_parse::commit(&reader, "HEAD~29").unwrap().to_string(),
+        chain.git(&["rev-parse", "HEAD~29"])
     );
 }

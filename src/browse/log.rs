@@ -7,14 +7,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use crate::browse::rev_parse::tree_of;
 use crate::browse::tree_walk::{lookup, Entry};
-use crate::browse::BrowseError;
+use crate::browse::{step, BrowseError};
 use crate::format::object::ObjectId;
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, StoreError};
-
-/// Commits one walk takes at most unless told otherwise ([`Log::within`]), those a cursor
-/// skips included: every one costs a row in memory.
-pub const MAX_WALK: u64 = 100_000;
 
 /// Graph rows fetched with each missing one: its line of history, as a walk goes down it.
 const PREFETCH: usize = 256;
@@ -70,8 +66,6 @@ pub struct Log<'r, S: Sql> {
     at_path: HashMap<ObjectId, Found>,
     /// (tree, n): the entry named by the path's component n in that tree.
     in_tree: HashMap<(ObjectId, usize), Found>,
-    /// Commits one walk may take.
-    max_walk: u64,
 }
 
 impl<'r, S: Sql> Log<'r, S> {
@@ -83,25 +77,20 @@ impl<'r, S: Sql> Log<'r, S> {
             reading: false,
             at_path: HashMap::new(),
             in_tree: HashMap::new(),
-            max_walk: MAX_WALK,
         }
     }
 
-    /// A walker whose walks take at most `max_walk` commits each.
-    pub fn within(self, max_walk: u64) -> Self {
-        Log { max_walk, ..self }
+    /// A walker whose request's walks take at most `steps` steps from now, in all.
+    pub fn within(self, steps: u64) -> Self {
+        self.reader.set_walk_budget(steps);
+        self
     }
 
-    /// Counts one more commit taken by a walk (`what`), refusing one past the budget.
+    /// Counts one more commit taken by a walk (`what`), refusing one past the request's
+    /// budget (every commit a walk takes costs a row in memory, those a cursor skips too).
     fn count(&self, walked: &mut u64, what: &str) -> Result<(), BrowseError> {
         *walked += 1;
-        match *walked > self.max_walk {
-            true => Err(BrowseError::Bad(format!(
-                "{what} walks more than {} commits: read it with git",
-                self.max_walk
-            ))),
-            false => Ok(()),
-        }
+        step(self.reader, what)
     }
 
     /// The graph row of commit `id`, with those of its line of history fetched alongside.

@@ -45,6 +45,17 @@ pub fn read_as<S: Sql>(
     }
 }
 
+/// Takes one step of `what`, a walk of the request's: a 400 naming the budget once the
+/// request's walks have taken all of it ([`ObjectReader::step`]).
+pub fn step<S: Sql>(reader: &ObjectReader<S>, what: &str) -> Result<(), BrowseError> {
+    reader.step().map_err(|budget| {
+        BrowseError::Bad(format!(
+            "{what} walks more than {budget} steps (commits, parents, revisions and trees, \
+             for the whole request): read it with git"
+        ))
+    })
+}
+
 /// The error of a stored object that does not parse.
 pub fn corrupt(kind: ObjectType, id: ObjectId) -> impl FnOnce(BadObject) -> BrowseError {
     move |why| BrowseError::Store(StoreError::Corrupt { kind, id, why })

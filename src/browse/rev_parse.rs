@@ -1,11 +1,13 @@
 //! Naming objects as `git rev-parse` does: a full or abbreviated id, `HEAD`, or a ref by
 //! its full or short name; and peeling what is named to the commit or tree wanted.
 
-use crate::browse::{corrupt, read_as, BrowseError};
+use std::collections::HashMap;
+
+use crate::browse::{corrupt, read_as, step, BrowseError};
 use crate::format::commit;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::store::sql::Sql;
-use crate::store::ObjectReader;
+use crate::store::{CommitInfo, ObjectReader};
 
 /// Where git looks for a short ref name, in order (git's `ref_rev_parse_rules`).
 const RULES: [(&str, &str); 6] = [
@@ -20,39 +22,49 @@ const RULES: [(&str, &str); 6] = [
 /// The fewest hex digits an abbreviated id may have, as in git.
 const MIN_ABBREV: usize = 4;
 
+/// Graph rows fetched with each missing one when following first parents (`~<n>`).
+const PREFETCH: usize = 256;
+
 /// The object `name` names, or why none: a full id of a stored object, `HEAD`, a ref by
 /// the rules above, else an abbreviated id that only one object has; then the ancestors
-/// its `~<n>` and `^<n>` suffixes lead to, as git's `get_oid` does.
+/// its `~<n>` and `^<n>` suffixes lead to, as git's `get_oid` does. Each parent followed
+/// is a step of the request's walk budget.
 pub fn resolve<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId, BrowseError> {
     // No ref name has a `~` or `^`: what follows the first is a path through ancestors.
     let Some(at) = name.find(['~', '^']) else {
         return resolve_name(reader, name);
     };
+    let bad = || BrowseError::Bad(format!("bad revision {name}"));
     let mut id = resolve_name(reader, &name[..at])?;
-    let mut steps = &name[at..];
-    while let Some(op) = steps.chars().next() {
-        let digits = steps[1..].len()
-            - steps[1..]
-                .trim_start_matches(|c: char| c.is_ascii_digit())
-                .len();
-        let count = &steps[1..1 + digits];
-        steps = &steps[1 + digits..];
-        let n: usize = match count {
-            "" => 1,
-            count => count
-                .parse()
-                .map_err(|_| BrowseError::Bad(format!("bad revision {name}")))?,
+    let mut graph = HashMap::new();
+    let mut steps = &name.as_bytes()[at..];
+    while let Some((&op, rest)) = steps.split_first() {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (count, after) = rest.split_at(digits);
+        steps = after;
+        let n: u64 = match count {
+            [] => 1,
+            count => std::str::from_utf8(count)
+                .ok()
+                .and_then(|count| count.parse().ok())
+                .ok_or_else(bad)?,
         };
         id = commit_of(reader, id, name)?;
         id = match op {
-            '^' if n == 0 => id,
-            '^' => nth_parent(reader, &id, n - 1, name)?,
-            _ => {
+            b'^' if n == 0 => id,
+            b'^' => {
+                step(reader, "the revision")?;
+                let nth = usize::try_from(n - 1).unwrap_or(usize::MAX);
+                nth_parent(reader, &mut graph, &id, nth, name)?
+            }
+            b'~' => {
                 for _ in 0..n {
-                    id = nth_parent(reader, &id, 0, name)?;
+                    step(reader, "the revision")?;
+                    id = nth_parent(reader, &mut graph, &id, 0, name)?;
                 }
                 id
             }
+            _ => return Err(bad()),
         };
     }
     Ok(id)
@@ -72,20 +84,21 @@ fn commit_of<S: Sql>(
     }
 }
 
-/// Parent `n` (from 0) of commit `id`.
+/// Parent `n` (from 0) of commit `id`, through `graph`, the rows fetched so far: a missing
+/// one comes with its line of history, so `~<n>` costs a query per [`PREFETCH`] commits.
 fn nth_parent<S: Sql>(
     reader: &ObjectReader<S>,
+    graph: &mut HashMap<ObjectId, CommitInfo>,
     id: &ObjectId,
     n: usize,
     name: &str,
 ) -> Result<ObjectId, BrowseError> {
-    let graph = reader.store().commits(std::slice::from_ref(id))?;
-    let parents = graph
+    if !graph.contains_key(id) {
+        graph.extend(reader.store().linear_history(id, PREFETCH)?);
+    }
+    graph
         .get(id)
-        .map(|info| info.parents.as_slice())
-        .unwrap_or_default();
-    parents
-        .get(n)
+        .and_then(|info| info.parents.get(n))
         .copied()
         .ok_or_else(|| BrowseError::NotFound(format!("unknown revision: {name}")))
 }

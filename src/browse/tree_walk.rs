@@ -1,6 +1,6 @@
 //! Reading trees and finding a path in them (git's `tree-walk.c`).
 
-use crate::browse::{corrupt, read_as, BrowseError};
+use crate::browse::{corrupt, read_as, step, BrowseError};
 use crate::format::object::{self, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
@@ -29,12 +29,14 @@ impl From<TreeEntry<'_>> for Entry {
     }
 }
 
-/// Runs `read` on the entries of tree `id`, borrowed from its content.
+/// Runs `read` on the entries of tree `id`, borrowed from its content: a step of the
+/// request's walks.
 fn with_entries<S: Sql, T>(
     reader: &ObjectReader<S>,
     id: &ObjectId,
     read: impl FnOnce(Vec<TreeEntry>) -> T,
 ) -> Result<T, BrowseError> {
+    step(reader, "reading trees")?;
     let data = read_as(reader, id, ObjectType::Tree)?;
     let entries = object::tree_entries(&data).map_err(corrupt(ObjectType::Tree, *id))?;
     Ok(read(entries))

@@ -17,7 +17,7 @@ pub mod sql;
 
 pub use maintenance::{RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
-pub use odb::{ObjectReader, Peeled};
+pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{
     ChunkFile, ChunkWriter, FileRange, PackFile, PackInfo, PackState, ScratchRows, StoredChunks,
 };

@@ -2,7 +2,7 @@
 //! tags.
 
 use crate::format::pack::PackId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -51,7 +51,14 @@ pub struct ObjectReader<S: Sql> {
     scratch: ScratchRows<S>,
     /// Locations learnt in bulk ([`ObjectReader::learn_locations`]), so reads need no query.
     known: RefCell<HashMap<ObjectId, Located>>,
+    /// Steps the walks of this reader's request may still take, and how many they had.
+    steps_left: Cell<u64>,
+    steps: Cell<u64>,
 }
+
+/// Steps one request's walks may take together, unless told otherwise
+/// ([`ObjectReader::set_walk_budget`]).
+pub const MAX_STEPS: u64 = 100_000;
 
 /// The reader's scratch row goes with it. Should removing it fail, the row is a leftover
 /// that `Store::open` removes at the next start.
@@ -83,6 +90,27 @@ impl<S: Sql> ObjectReader<S> {
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             scratch: ScratchRows::new(store, None),
             known: RefCell::new(HashMap::new()),
+            steps_left: Cell::new(MAX_STEPS),
+            steps: Cell::new(MAX_STEPS),
+        }
+    }
+
+    /// Gives the walks of this reader's request `steps` steps in all, from now.
+    pub fn set_walk_budget(&self, steps: u64) {
+        self.steps.set(steps);
+        self.steps_left.set(steps);
+    }
+
+    /// Takes one step of a walk (a commit walked, a parent followed, a revision tried, a
+    /// tree descended): every walk a request starts shares one budget, so no request can
+    /// hold the repository for long whatever it names. Err(the budget) once it is spent.
+    pub fn step(&self) -> Result<(), u64> {
+        match self.steps_left.get() {
+            0 => Err(self.steps.get()),
+            left => {
+                self.steps_left.set(left - 1);
+                Ok(())
+            }
         }
     }
 

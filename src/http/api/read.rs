@@ -7,7 +7,7 @@ use crate::browse::diff_tree::{diff_trees, Change};
 use crate::browse::log::{Log, Window};
 use crate::browse::rev_parse::{self, tree_of};
 use crate::browse::tree_walk::{components, lookup, read_tree, Entry};
-use crate::browse::{corrupt, read_as, BrowseError};
+use crate::browse::{corrupt, read_as, step, BrowseError};
 use crate::format::commit::{self, decode};
 use crate::format::ident::Ident;
 use crate::format::object::{ObjectId, ObjectType, TreeEntryKind};
@@ -309,6 +309,7 @@ pub(super) fn rev_and_path<S: Sql>(
 ) -> Result<(String, ObjectId, Vec<Vec<u8>>), BrowseError> {
     let segments: Vec<&str> = rest.split('/').collect();
     for split in 1..=segments.len().min(MAX_REF_SEGMENTS) {
+        step(reader, "finding the revision")?;
         let rev = text(&segments[..split].join("/"))?;
         match rev_parse::tree(reader, &rev) {
             Ok(tree) => {
