@@ -17,6 +17,12 @@ pub struct Limits {
     /// `PRUNE_GRACE_SECONDS`: how long maintenance keeps an object no ref reaches before it
     /// drops it (0: at the next maintenance).
     pub prune_grace: u64,
+    /// `MAINTENANCE_QUIET_SECONDS`: how long after the last push maintenance repacks what
+    /// changed.
+    pub maintenance_quiet: u64,
+    /// `RETIRED_SWEEP_SECONDS`: how long what a repack replaced is still served to readers
+    /// that listed it before maintenance deletes it.
+    pub retired_sweep: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +39,20 @@ impl Default for Limits {
             haves: 100_000,
             // git's `gc.pruneExpire`: two weeks.
             prune_grace: crate::maintenance::GRACE as u64,
+            maintenance_quiet: crate::maintenance::QUIET as u64,
+            retired_sweep: crate::maintenance::READER_GRACE as u64,
+        }
+    }
+}
+
+impl Limits {
+    /// When maintenance's timed jobs come, as these variables set them.
+    pub fn timing(&self) -> crate::maintenance::Timing {
+        let seconds = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        crate::maintenance::Timing {
+            quiet: seconds(self.maintenance_quiet),
+            grace: seconds(self.prune_grace),
+            sweep: seconds(self.retired_sweep),
         }
     }
 }
@@ -91,6 +111,8 @@ impl Limits {
         read("MAX_PUSH_BYTES", &mut limits.push_bytes)?;
         read("MAX_OBJECT_BYTES", &mut limits.object_bytes)?;
         read("PRUNE_GRACE_SECONDS", &mut limits.prune_grace)?;
+        read("MAINTENANCE_QUIET_SECONDS", &mut limits.maintenance_quiet)?;
+        read("RETIRED_SWEEP_SECONDS", &mut limits.retired_sweep)?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -124,6 +146,8 @@ mod tests {
             ("MAX_OBJECT_BYTES", " 2000 "),
             ("MAX_PUSH_REFS", "3"),
             ("PRUNE_GRACE_SECONDS", "0"),
+            ("MAINTENANCE_QUIET_SECONDS", "6"),
+            ("RETIRED_SWEEP_SECONDS", "7"),
             ("MAX_WANTS", "4"),
             ("MAX_HAVES", "5"),
         ]));
@@ -134,6 +158,8 @@ mod tests {
                 object_bytes: 2000,
                 push_refs: 3,
                 prune_grace: 0,
+                maintenance_quiet: 6,
+                retired_sweep: 7,
                 wants: 4,
                 haves: 5,
             })
@@ -153,6 +179,8 @@ mod tests {
                 wants: 100_000,
                 haves: 100_000,
                 prune_grace: 1_209_600,
+                maintenance_quiet: 600,
+                retired_sweep: 3600,
             }
         );
     }

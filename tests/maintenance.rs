@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use git_on_durable_objects::maintenance::{self, Host, Slice, Step};
+use git_on_durable_objects::maintenance::{self, Host, Slice, Step, Timing};
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, PackInfo, Store};
 use git_on_durable_objects::upload_pack;
@@ -375,24 +375,47 @@ fn a_repository_whose_refs_reach_nothing_repacks_to_no_pack() {
     assert_eq!(store.summary().unwrap().objects, 0);
 }
 
+/// Records a push at `now`, as the host does after each.
+fn pushed_at(store: &Store<Db>, now: i64) {
+    store
+        .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
+        .unwrap();
+}
+
 #[test]
 fn maintenance_is_due_past_its_thresholds_and_after_a_quiet_spell() {
     let (store, _db) = store(4096);
     assert_eq!(
-        maintenance::due(&store, 100, 0).unwrap(),
+        maintenance::due(&store, 100, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::Never
     );
     let repo = history_repo();
     push_all(&store, &repo, "report-status", 65536);
+    pushed_at(&store, 100);
     let quiet = maintenance::Due::At(100 + maintenance::QUIET);
-    assert_eq!(maintenance::due(&store, 100, 0).unwrap(), quiet);
+    // The quiet time runs from the last push, not from whenever the question is asked: the
+    // alarm that wakes for it finds it due.
+    assert_eq!(
+        maintenance::due(&store, 150, &Timing::with_grace(0)).unwrap(),
+        quiet
+    );
+    let at_the_alarm = 100 + maintenance::QUIET;
+    assert_eq!(
+        maintenance::due(&store, at_the_alarm, &Timing::with_grace(0)).unwrap(),
+        maintenance::Due::At(at_the_alarm)
+    );
+    assert_eq!(
+        maintenance::due(&store, 100, &Timing::with_grace(0)).unwrap(),
+        quiet
+    );
     maintain(&store, 100, 0);
     assert_eq!(
-        maintenance::due(&store, 200, 0).unwrap(),
+        maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::Never
     );
     // Nothing was retired (the pushed pack was adopted as it is): no sweep to wake for.
-    let next = maintenance::next_alarm(&store, 200, maintenance::Due::Never).unwrap();
+    let next =
+        maintenance::next_alarm(&store, 200, maintenance::Due::Never, &Timing::default()).unwrap();
     assert_eq!(next, maintenance::Due::Never);
 
     // A branch deleted and a commit on main: a repack retires the pack, and the objects only
@@ -408,18 +431,28 @@ fn maintenance_is_due_past_its_thresholds_and_after_a_quiet_spell() {
     repo.write("main.txt", b"more on main\n");
     let more = repo.commit("more");
     push_update(&store, &repo, Some(&main), &more, "refs/heads/main");
+    pushed_at(&store, 300);
     let quiet = maintenance::Due::At(300 + maintenance::QUIET);
-    assert_eq!(maintenance::due(&store, 300, 1000).unwrap(), quiet);
+    assert_eq!(
+        maintenance::due(&store, 300, &Timing::with_grace(1000)).unwrap(),
+        quiet
+    );
     maintain(&store, 1000, 5000);
-    let due = maintenance::due(&store, 1000, 5000).unwrap();
+    let due = maintenance::due(&store, 1000, &Timing::with_grace(5000)).unwrap();
     assert_eq!(due, maintenance::Due::At(6000));
     let hour = 1000 + maintenance::READER_GRACE;
-    let next = maintenance::next_alarm(&store, 1000, due).unwrap();
+    let next = maintenance::next_alarm(&store, 1000, due, &Timing::default()).unwrap();
     assert_eq!(next, maintenance::Due::At(hour));
-    let late = maintenance::next_alarm(&store, hour + 10, maintenance::Due::Never).unwrap();
+    let late = maintenance::next_alarm(
+        &store,
+        hour + 10,
+        maintenance::Due::Never,
+        &Timing::default(),
+    )
+    .unwrap();
     assert_eq!(late, maintenance::Due::At(hour + 70));
     assert_eq!(
-        maintenance::next_alarm(&store, 0, maintenance::Due::Now).unwrap(),
+        maintenance::next_alarm(&store, 0, maintenance::Due::Now, &Timing::default()).unwrap(),
         maintenance::Due::Now
     );
     let slice = Slice::default();
@@ -452,7 +485,10 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
     maintain(&store, 100, 0);
     let never = maintenance::Due::Never;
     let quiet = maintenance::Due::At(200 + maintenance::QUIET);
-    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), never);
+    assert_eq!(
+        maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
+        never
+    );
     let exec = |query: &str| db.exec(query, vec![]).unwrap();
     let fake_loose = |n: u64| {
         exec(&format!(
@@ -461,28 +497,45 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
         ))
     };
     // Each change since the last run alone makes it due after a quiet spell.
+    pushed_at(&store, 200);
     fake_loose(1);
-    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), quiet);
+    assert_eq!(
+        maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
+        quiet
+    );
     exec("DELETE FROM objects WHERE pack IS NULL");
     exec("INSERT INTO packs (state, name) VALUES ('live', 'x')");
-    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), quiet);
+    assert_eq!(
+        maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
+        quiet
+    );
     exec("DELETE FROM packs WHERE name = 'x'");
-    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), never);
+    assert_eq!(
+        maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
+        never
+    );
     let main = store.find_ref("refs/heads/main").unwrap().unwrap();
     store.set_ref("refs/heads/main", &main.id, None).unwrap();
-    assert_eq!(maintenance::due(&store, 200, 0).unwrap(), quiet);
+    assert_eq!(
+        maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
+        quiet
+    );
     maintain(&store, 300, 0);
-    assert_eq!(maintenance::due(&store, 400, 0).unwrap(), never);
+    assert_eq!(
+        maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
+        never
+    );
+    pushed_at(&store, 400);
 
     // Past a threshold it is due at once.
     fake_loose(maintenance::LOOSE_LIMIT - 1);
     assert_eq!(
-        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::At(400 + maintenance::QUIET)
     );
     fake_loose(1);
     assert_eq!(
-        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::Now
     );
     exec("DELETE FROM objects WHERE pack IS NULL");
@@ -492,12 +545,12 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
         ));
     }
     assert_eq!(
-        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::Now
     );
     exec("DELETE FROM packs WHERE name = 'x1'");
     assert_eq!(
-        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::At(400 + maintenance::QUIET)
     );
     exec("DELETE FROM packs WHERE name LIKE 'x%'");
@@ -518,7 +571,7 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
         Some("broken")
     );
     assert_eq!(
-        maintenance::due(&store, 400, 0).unwrap(),
+        maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::At(400 + maintenance::QUIET)
     );
 }

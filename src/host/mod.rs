@@ -286,8 +286,8 @@ impl worker::DurableObject for Repo {
         if let Err(e) = &next {
             worker::console_error!("maintenance failed: {e}");
         }
-        // After a failure, the next try comes a minute later.
-        let next = next.unwrap_or(Due::At(now_ms() / 1000 + 60));
+        let retry = now_ms() / 1000 + self.limits.timing().retry();
+        let next = next.unwrap_or(Due::At(retry));
         self.schedule(next).await?;
         Response::ok("")
     }
@@ -312,36 +312,37 @@ async fn whole_body(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
 impl Repo {
     /// One alarm's work; returns when maintenance is due next.
     fn maintain(&self) -> std::result::Result<Due, StoreError> {
-        let grace = self.grace();
+        let timing = self.limits.timing();
         let now = now_ms() / 1000;
-        maintenance::sweep(&self.store, now, maintenance::READER_GRACE)?;
-        let start = match maintenance::due(&self.store, now, grace)? {
+        maintenance::sweep(&self.store, now, timing.sweep)?;
+        let start = match maintenance::due(&self.store, now, &timing)? {
             Due::Now => true,
             Due::At(at) => at <= now,
             Due::Never => false,
         };
         if start {
-            maintenance::start(&self.store, &HOST, grace)?;
+            maintenance::start(&self.store, &HOST, timing.grace)?;
             if !maintenance::run(&self.store, &HOST, &Slice::default(), ALARM_BUDGET_MS)? {
                 return Ok(Due::Now);
             }
-            maintenance::sweep(&self.store, now_ms() / 1000, maintenance::READER_GRACE)?;
+            maintenance::sweep(&self.store, now_ms() / 1000, timing.sweep)?;
         }
         let now = now_ms() / 1000;
-        let due = maintenance::due(&self.store, now, grace)?;
-        maintenance::next_alarm(&self.store, now, due)
+        let due = maintenance::due(&self.store, now, &timing)?;
+        maintenance::next_alarm(&self.store, now, due, &timing)
     }
 
-    fn grace(&self) -> i64 {
-        i64::try_from(self.limits.prune_grace).unwrap_or(i64::MAX)
-    }
-
-    /// Sets the alarm for `due` (replacing the one set), or deletes it for never.
+    /// Sets the alarm for `due` (replacing the one set), or deletes it for never. workers-rs
+    /// reads a number as milliseconds from now, so an absolute time is passed as its
+    /// distance from now (a time already past fires at once).
     async fn schedule(&self, due: Due) -> Result<()> {
         let storage = self.state.storage();
         match due {
             Due::Now => storage.set_alarm(0).await,
-            Due::At(at) => storage.set_alarm(at.saturating_mul(1000)).await,
+            Due::At(at) => {
+                let from_now = at.saturating_mul(1000).saturating_sub(now_ms()).max(0);
+                storage.set_alarm(from_now).await
+            }
             Due::Never => storage.delete_alarm().await,
         }
     }
@@ -417,7 +418,7 @@ impl Repo {
             now,
             random: [0; access::token::RANDOM_BYTES],
             host: HOST,
-            grace: self.grace(),
+            grace: self.limits.timing().grace,
         };
         get_random_values(&mut context.random);
         let url = req.url()?;
@@ -539,11 +540,12 @@ impl Repo {
     /// Records the push's time and sets the alarm for the maintenance it makes due.
     async fn after_push(&self) -> Result<()> {
         let now = now_ms() / 1000;
+        let timing = self.limits.timing();
         let due = self
             .store
-            .set_meta(api::LAST_PUSH, Some(&now.to_string()))
-            .and_then(|()| maintenance::due(&self.store, now, self.grace()))
-            .and_then(|due| maintenance::next_alarm(&self.store, now, due));
+            .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
+            .and_then(|()| maintenance::due(&self.store, now, &timing))
+            .and_then(|due| maintenance::next_alarm(&self.store, now, due, &timing));
         match due {
             Ok(due) => self.schedule(due).await,
             // The push is stored; maintenance comes with the next push or alarm.

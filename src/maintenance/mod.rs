@@ -34,6 +34,50 @@ pub const QUIET: i64 = 600;
 pub const GRACE: i64 = 14 * 86_400;
 /// How long what a repack replaced is still served to readers that listed it (seconds).
 pub const READER_GRACE: i64 = 3600;
+/// The shortest wait before the alarm comes back for what was retired, or to try again
+/// after a failed run (seconds), unless [`Timing`] makes those shorter.
+pub const MIN_WAIT: i64 = 60;
+
+/// When maintenance's timed jobs come, each set by a `[vars]` entry (see [`crate::limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// `MAINTENANCE_QUIET_SECONDS`: how long after the last change a repack comes.
+    pub quiet: i64,
+    /// `PRUNE_GRACE_SECONDS`: how long an unreachable object is kept.
+    pub grace: i64,
+    /// `RETIRED_SWEEP_SECONDS`: how long what a repack replaced is still served to readers
+    /// that listed it, before the alarm deletes it.
+    pub sweep: i64,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            quiet: QUIET,
+            grace: GRACE,
+            sweep: READER_GRACE,
+        }
+    }
+}
+
+impl Timing {
+    /// The default timing with another grace for unreachable objects.
+    pub fn with_grace(grace: i64) -> Timing {
+        Timing {
+            grace,
+            ..Timing::default()
+        }
+    }
+
+    /// How long the alarm waits before it tries again after a failed run.
+    pub fn retry(&self) -> i64 {
+        MIN_WAIT.min(self.quiet).max(1)
+    }
+}
+
+/// The `meta` key of the time of the last accepted push, in seconds, which the host records.
+pub const LAST_PUSH: &str = "last_push";
+
 /// Slices that fail in a row before a repack is given up.
 const MAX_FAILURES: i64 = 3;
 
@@ -268,10 +312,11 @@ pub fn in_progress<S: Sql>(store: &Store<S>) -> Result<bool, StoreError> {
     Ok(store.meta(PROGRESS)?.is_some())
 }
 
-/// When a repack is due: now past [`LOOSE_LIMIT`] or [`PACK_LIMIT`]; [`QUIET`] after `now`
-/// if anything changed since the last repack; else when an unreachable object's `grace`
-/// ends.
-pub fn due<S: Sql>(store: &Store<S>, now: i64, grace: i64) -> Result<Due, StoreError> {
+/// When a repack is due: now past [`LOOSE_LIMIT`] or [`PACK_LIMIT`]; if anything changed
+/// since the last repack, the quiet time after the last push or the last run, whichever came
+/// later (so a run that failed is tried again a quiet time after it, not at once); else when
+/// an unreachable object's grace ends.
+pub fn due<S: Sql>(store: &Store<S>, now: i64, timing: &Timing) -> Result<Due, StoreError> {
     if in_progress(store)? {
         return Ok(Due::Now);
     }
@@ -279,7 +324,8 @@ pub fn due<S: Sql>(store: &Store<S>, now: i64, grace: i64) -> Result<Due, StoreE
     if summary.loose >= LOOSE_LIMIT || summary.packs >= PACK_LIMIT {
         return Ok(Due::Now);
     }
-    let changed = match last_report(store)? {
+    let last = last_report(store)?;
+    let changed = match &last {
         Some(last) if last.error.is_none() => {
             summary.loose > last.loose_after
                 || summary.packs > last.packs_after
@@ -288,20 +334,28 @@ pub fn due<S: Sql>(store: &Store<S>, now: i64, grace: i64) -> Result<Due, StoreE
         _ => summary.loose > 0 || summary.packs > 0,
     };
     if changed {
-        return Ok(Due::At(now + QUIET));
+        let pushed = store.meta(LAST_PUSH)?.and_then(|t| t.parse::<i64>().ok());
+        let since = pushed.unwrap_or(0).max(last.map_or(0, |run| run.finished));
+        return Ok(Due::At(since.saturating_add(timing.quiet).max(now)));
     }
-    Ok(match store.unreachable_expiry(grace)? {
+    Ok(match store.unreachable_expiry(timing.grace)? {
         Some(at) => Due::At(at.max(now)),
         None => Due::Never,
     })
 }
 
 /// When the alarm should next wake: when a repack is `due`, or when what was retired may be
-/// swept, but not before a minute from `now` for that (a reader in flight may hold it).
-pub fn next_alarm<S: Sql>(store: &Store<S>, now: i64, due: Due) -> Result<Due, StoreError> {
+/// swept, but not before [`MIN_WAIT`] (or the sweep's delay, if shorter) from `now` for that
+/// (a reader in flight may hold it).
+pub fn next_alarm<S: Sql>(
+    store: &Store<S>,
+    now: i64,
+    due: Due,
+    timing: &Timing,
+) -> Result<Due, StoreError> {
     let sweep = store
-        .retired_expiry(READER_GRACE)?
-        .map(|at| at.max(now + 60));
+        .retired_expiry(timing.sweep)?
+        .map(|at| at.max(now + MIN_WAIT.min(timing.sweep)));
     Ok(match (due, sweep) {
         (Due::Now, _) => Due::Now,
         (Due::At(at), Some(sweep)) => Due::At(at.min(sweep)),

@@ -247,13 +247,12 @@ impl RunView {
     }
 }
 
-/// The key of the time of the last accepted push, in seconds.
-pub const LAST_PUSH: &str = "last_push";
-
 /// `GET api`: what the repository holds and how its maintenance went.
 fn summary<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
     let held = store.summary()?;
-    let last_push = store.meta(LAST_PUSH)?.and_then(|t| t.parse().ok());
+    let last_push = store
+        .meta(maintenance::LAST_PUSH)?
+        .and_then(|t| t.parse().ok());
     let view = SummaryView {
         head: store.head_target()?.unwrap_or_default(),
         refs: held.refs,
