@@ -169,7 +169,8 @@ impl<'r, S: Sql> Walker<'r, S> {
 
     /// Commits reachable from `wants` and not from `haves`, newest first (date order, as git
     /// walks), stopping once only commits the client has are left to look at. Parents of the
-    /// client's shallow commits are not followed.
+    /// client's shallow commits are followed on neither side: git's upload-pack grafts them
+    /// as parentless, so what lies below a shallow boundary is not taken as had.
     pub fn difference(
         &mut self,
         wants: &[ObjectId],
@@ -191,9 +192,9 @@ impl<'r, S: Sql> Walker<'r, S> {
             let info = self.commit(&id)?;
             if !uninteresting {
                 plan.commits.push(id);
-                if client_shallow.contains(&id) {
-                    continue;
-                }
+            }
+            if client_shallow.contains(&id) {
+                continue;
             }
             self.load(&info.parents)?;
             for parent in &info.parents {

@@ -294,7 +294,13 @@ impl<S: Sql> Store<S> {
     }
 
     /// Makes the push's objects and commits part of the repository: at `pack`, or loose.
+    /// An object it sends again that a repack found unreachable is freshened, as git's
+    /// `freshen_object` does: its grace starts again when a repack next finds it unreachable.
     pub(super) fn index_pushed(&self, push: PackId, packed: bool) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM push_entries WHERE push = ?)",
+            vec![push.into()],
+        )?;
         self.exec(
             "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size) \
              SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size \

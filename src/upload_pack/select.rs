@@ -177,8 +177,9 @@ fn filtered<S: Sql>(
 }
 
 /// Whether a pack that holds exactly what the refs reach can be sent whole: the fetch
-/// wants every ref, no have, shallow boundary, depth or filter narrows it, and the client
-/// reads OFS_DELTA entries.
+/// wants every ref and nothing else (a stored object no ref reaches is not in that pack),
+/// no have, shallow boundary, depth or filter narrows it, and the client reads OFS_DELTA
+/// entries.
 fn is_everything(resolved: &Resolved) -> bool {
     resolved.ofs_delta
         && resolved.filter.is_none()
@@ -187,7 +188,13 @@ fn is_everything(resolved: &Resolved) -> bool {
         && !resolved.deepen.any()
         && {
             let wants: HashSet<&ObjectId> = resolved.wants.iter().collect();
+            let tips: HashSet<&ObjectId> = resolved
+                .refs
+                .iter()
+                .flat_map(|r| std::iter::once(&r.id).chain(&r.peeled))
+                .collect();
             resolved.refs.iter().all(|r| wants.contains(&r.id))
+                && wants.iter().all(|id| tips.contains(id))
         }
 }
 
