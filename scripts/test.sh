@@ -4,7 +4,8 @@
 # random admin token, which the suite pushes with), once with git fetching in protocol v0 and
 # once in v2, then maintenance beside git http-backend (tests/e2e/maintenance.sh), then the
 # JSON API compared with git (tests/e2e/api.sh), then the two
-# ways a server runs without an admin token (tests/e2e/modes.sh), then
+# ways a server runs without an admin token (tests/e2e/modes.sh), then the trust checks on a
+# short maintenance clock beside git http-backend (tests/e2e/trust.sh), then
 # the same suite, in both protocols, against git's own git http-backend (tests/e2e/reference.sh),
 # which shows that what the suite expects is git's behaviour.
 # Fails if any of them fails; prints each part's wall time.
@@ -76,6 +77,12 @@ echo "== end-to-end, servers without an admin token (closed, and open pushes)"
 modes=0
 bash tests/e2e/modes.sh || modes=$?
 
+echo "== end-to-end trust (wrangler dev on a short maintenance clock, beside git http-backend)"
+trust=0
+started=$SECONDS
+bash tests/e2e/trust.sh || trust=$?
+echo "== end-to-end trust: exit $trust, $((SECONDS - started)) s"
+
 echo "== end-to-end reference (git http-backend behind lighttpd)"
 reference=0
 for protocol in 0 2; do
@@ -83,7 +90,7 @@ for protocol in 0 2; do
   env -u E2E_ADMIN_TOKEN E2E_PROTOCOL=$protocol bash tests/e2e/reference.sh || reference=$?
   echo "== end-to-end reference (protocol v$protocol): exit $reference, $((SECONDS - started)) s"
 done
-if [ "$status" -ne 0 ] || [ "$modes" -ne 0 ] || [ "$reference" -ne 0 ]; then
-  echo "end-to-end failed: against the Worker exit $status, without an admin token exit $modes, against git http-backend exit $reference" >&2
+if [ "$status" -ne 0 ] || [ "$modes" -ne 0 ] || [ "$trust" -ne 0 ] || [ "$reference" -ne 0 ]; then
+  echo "end-to-end failed: against the Worker exit $status, without an admin token exit $modes, trust exit $trust, against git http-backend exit $reference" >&2
   exit 1
 fi

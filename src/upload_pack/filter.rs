@@ -216,7 +216,7 @@ mod tests {
             Filter::parse("sparse:oid=main:.sparse"),
             Err(BadFilter::NotSupported("sparse:oid"))
         );
-        let many = format!("combine:{}", vec!["blob:none"; 17].join("+"));
+        let many = format!("combine:{}", ["blob:none"; 17].join("+"));
         assert!(matches!(Filter::parse(&many), Err(BadFilter::TooMany(_))));
         let nested = "combine:combine%3Ablob%3Anone%2Btree%3A1+tree:4";
         assert_eq!(Filter::parse(nested).map(|f| f.tree_depth()), Ok(Some(1)));

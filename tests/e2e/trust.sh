@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Trust, end to end: the Worker under its own wrangler dev, with maintenance's clock made short
+# through its variables, beside git's own git http-backend (tests/support/reference-server.sh)
+# in the same run; driven by the real git CLI and curl.
+#
+# Usage: tests/e2e/trust.sh    (builds nothing: scripts/test.sh has built the Worker)
+#
+# Sections:
+#   t1  maintenance on its own clock, with no request asking: the quiet repack after the last
+#       push (MAINTENANCE_QUIET_SECONDS), the sweep of the packs it retired
+#       (RETIRED_SWEEP_SECONDS), the prune of a deleted branch's objects once their grace
+#       ends (PRUNE_GRACE_SECONDS).
+#   t2  objects and refs read as git reads them, against both servers: a push to `refs/tags`
+#       is refused as git refuses it (`funny refname`); a root commit whose `parent` line
+#       comes after its committer is no fast-forward of a protected branch (ours only: git
+#       http-backend has no protection).
+#   t3  what to send, against both servers in protocol v0 and v2: after `clone --depth 1`, a
+#       fetch of a branch that forked below the shallow boundary; after a repack into one
+#       exact pack, a fetch that also wants a commit no ref reaches (ours only: git
+#       http-backend refuses unadvertised wants); an object pushed again is freshened, so
+#       the prune after its first grace keeps it (ours only).
+#   t4  requests no server should die of (ours only): a revision with a multi-byte suffix, and
+#       ancestors four billion deep through 32 path segments, each answered 4xx at once; the
+#       repository answers next.
+# Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
+# `trust: N passed, M failed`; exit 1 if M > 0.
+set -u
+
+EXPECTED=19
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SERVER=$ROOT/tests/support/reference-server.sh
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/trust.XXXXXX")
+PASS=0
+FAIL=0
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null
+    "$SERVER" stop "$TMP/ref" >/dev/null 2>&1 || true
+    if [ "$FAIL" -gt 0 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+# shellcheck source=tests/e2e/check.sh
+. "$HERE/check.sh"
+
+TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat >"$TMP/gitconfig" <<'EOF'
+[user]
+	name = E2E Tester
+	email = e2e@example.test
+[init]
+	defaultBranch = main
+[advice]
+	detachedHead = false
+[credential]
+	helper = "!f() { echo username=x; echo \"password=$TRUST_TOKEN\"; }; f"
+EOF
+export TRUST_TOKEN=$TOKEN
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$TMP/gitconfig" GIT_TERMINAL_PROMPT=0
+export WRANGLER_SEND_METRICS=false
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+
+# The clock, short: a repack 5 s after the last push, retired packs swept 3 s after the
+# repack, unreachable objects pruned 10 s after a repack found them.
+QUIET=5 SWEEP=3 GRACE=10
+mapfile -t ports < <("$SERVER" free-port 3)
+cd "$ROOT"
+setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${ports[2]}" \
+    --persist-to "$TMP/state" --show-interactive-dev-session=false \
+    --var "ADMIN_TOKEN:$TOKEN" --var "MAINTENANCE_QUIET_SECONDS:$QUIET" \
+    --var "RETIRED_SWEEP_SECONDS:$SWEEP" --var "PRUNE_GRACE_SECONDS:$GRACE" \
+    >"$TMP/wrangler.log" 2>&1 &
+pids+=($!)
+mkdir -p "$TMP/ref"
+"$SERVER" start "$TMP/ref" "${ports[0]}" "${ports[1]}" >/dev/null
+BASE=http://127.0.0.1:${ports[2]}
+REF=http://127.0.0.1:${ports[0]}
+for _ in $(seq 1 120); do
+    curl -sf "$BASE/" >/dev/null 2>&1 && break
+    sleep 1
+done
+curl -sf "$BASE/" >/dev/null || {
+    tail -n 40 "$TMP/wrangler.log"
+    echo "not ok - wrangler dev starts"
+    exit 1
+}
+OWNER=trust-$(date +%Y%m%d%H%M%S)-$$
+
+api() { # PATH [curl args...]: the repository API with the admin token
+    local path=$1
+    shift
+    curl -s -m 60 -H "Authorization: Bearer $TOKEN" "$@" "$BASE/$OWNER/$path"
+}
+field() { # JSON-FILE EXPR: a value of the JSON in the file, by a Python expression on `d`
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+# until_api REPO EXPR SECONDS: polls GET api (no other request) until EXPR holds of it.
+until_api() {
+    local deadline=$((SECONDS + $3))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        api "$1.git/api" >"$TMP/summary.json"
+        [ "$(field "$TMP/summary.json" "$2" 2>/dev/null)" = True ] && return 0
+        sleep 0.5
+    done
+    echo "not within $3 s: $2"
+    cat "$TMP/summary.json"
+    return 1
+}
+# A work tree with main (files 0..N) and its commits dated so that pushes are repeatable.
+make_tree() { # DIR FILES
+    git init -q "$1"
+    for n in $(seq 1 "$2"); do echo "file $n" >"$1/f$n.txt"; done
+    git -C "$1" add . && git -C "$1" commit -q -m base
+}
+
+# --- t1: maintenance on its own clock ------------------------------------------------------
+make_tree "$TMP/clock" 150
+git -C "$TMP/clock" push -q "$BASE/$OWNER/clock.git" main
+for n in $(seq 1 120); do echo "second $n" >"$TMP/clock/s$n.txt"; done
+git -C "$TMP/clock" add . && git -C "$TMP/clock" commit -q -m second
+git -C "$TMP/clock" checkout -q -b doomed
+for n in $(seq 1 120); do echo "doomed $n" >"$TMP/clock/d$n.txt"; done
+git -C "$TMP/clock" add . && git -C "$TMP/clock" commit -q -m doomed
+git -C "$TMP/clock" push -q "$BASE/$OWNER/clock.git" main
+git -C "$TMP/clock" push -q "$BASE/$OWNER/clock.git" doomed
+git -C "$TMP/clock" push -q "$BASE/$OWNER/clock.git" :doomed
+api clock.git/api >"$TMP/before.json"
+check "t1: three packs and no run before the quiet time" \
+    test "$(field "$TMP/before.json" '(d["packs"], d["maintenance"]["last_run"])')" = "(3, None)"
+check "t1: the alarm alone repacks once the repository is quiet" \
+    until_api clock '(d["maintenance"]["last_run"] or {}).get("retired_packs") == 2' 60
+check "t1: and finds the deleted branch's objects unreachable" \
+    test "$(field "$TMP/summary.json" '(d["packs"], d["maintenance"]["unreachable"])')" = "(2, 122)"
+check "t1: the sweep's delay later, it deletes the packs it replaced" \
+    until_api clock 'd["maintenance"]["retired_packs"] == 0' 60
+check "t1: the unreachable objects are kept through their grace" \
+    test "$(field "$TMP/summary.json" 'd["maintenance"]["unreachable"]')" -eq 122
+check "t1: and pruned by the alarm once it ends, leaving one pack" \
+    until_api clock '(d["packs"], d["objects"], d["maintenance"]["unreachable"]) == (1, 274, 0)' 90
+rm -rf "$TMP/mirror"
+check "t1: what is left clones whole" git clone -q --mirror "$BASE/$OWNER/clock.git" "$TMP/mirror"
+
+# --- t2: objects and refs read as git reads them ---------------------------------------------
+make_tree "$TMP/names" 2
+for server in ours reference; do
+    url=$BASE/$OWNER/names.git
+    [ "$server" = reference ] && url=$REF/$OWNER/names.git && "$SERVER" create "$TMP/ref" "$OWNER/names" >/dev/null
+    git -C "$TMP/names" push -q "$url" main
+    funny() {
+        ! git -C "$TMP/names" push "$1" main:refs/tags >"$TMP/funny.out" 2>&1 &&
+            grep -q 'refs/tags (funny refname)' "$TMP/funny.out" &&
+            git -C "$TMP/names" push -q "$1" main:refs/tags/v1 || { cat "$TMP/funny.out"; return 1; }
+    }
+    check "t2: $server: a push to refs/tags is a funny refname; tags push after it" funny "$url"
+done
+crafted_push() {
+    local url=$BASE/$OWNER/names.git tree next root
+    api names.git/api/settings -X PATCH -H 'content-type: application/json' \
+        -d '{"protect": [{"pattern": "refs/heads/main", "deny_force": true}]}' >/dev/null
+    tree=$(git -C "$TMP/names" rev-parse 'main^{tree}')
+    next=$(git -C "$TMP/names" rev-parse main)
+    root=$(printf 'tree %s\nauthor A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\nparent %s\n\nroot\n' \
+        "$tree" "$next" | git -C "$TMP/names" hash-object -t commit -w --stdin)
+    ! git -C "$TMP/names" push --force "$url" "$root:refs/heads/main" >"$TMP/crafted.out" 2>&1 &&
+        grep -q 'main (non-fast-forward)' "$TMP/crafted.out" &&
+        test "$(git ls-remote "$url" refs/heads/main | cut -f1)" = "$next" || { cat "$TMP/crafted.out"; return 1; }
+}
+check "t2: ours: a parent line after the committer is no parent, so no fast-forward" crafted_push
+
+# --- t3: what to send ------------------------------------------------------------------------
+git init -q "$TMP/forks"
+for n in 1 2 3 4 5 6; do
+    echo "main $n" >"$TMP/forks/m.txt"
+    git -C "$TMP/forks" add . && git -C "$TMP/forks" commit -q -m "main $n"
+    [ "$n" = 2 ] && git -C "$TMP/forks" branch below
+done
+git -C "$TMP/forks" checkout -q below
+echo side >"$TMP/forks/b.txt"
+git -C "$TMP/forks" add . && git -C "$TMP/forks" commit -q -m "below 1"
+for server in ours reference; do
+    url=$BASE/$OWNER/forks.git
+    [ "$server" = reference ] && url=$REF/$OWNER/forks.git && "$SERVER" create "$TMP/ref" "$OWNER/forks" >/dev/null
+    git -C "$TMP/forks" push -q "$url" main below
+    shallow_fetch() {
+        local dir=$TMP/shallow-$server-v$2
+        rm -rf "$dir"
+        git -c protocol.version="$2" clone -q --depth 1 --single-branch -b main "$1" "$dir" &&
+            git -C "$dir" -c protocol.version="$2" fetch -q origin below:refs/remotes/origin/below &&
+            git -C "$dir" fsck --no-dangling &&
+            test "$(git -C "$dir" rev-list --count origin/below)" = 3
+    }
+    for v in 0 2; do
+        check "t3: $server: v$v: after --depth 1, a branch forked below the boundary is fetched whole" \
+            shallow_fetch "$url" "$v"
+    done
+done
+unreachable_want() {
+    local url=$BASE/$OWNER/exact.git lost dir=$TMP/exact-clone
+    make_tree "$TMP/exact" 3
+    git -C "$TMP/exact" push -q "$url" main
+    git -C "$TMP/exact" checkout -q -b lost
+    echo lost >"$TMP/exact/lost.txt"
+    git -C "$TMP/exact" add . && git -C "$TMP/exact" commit -q -m lost
+    lost=$(git -C "$TMP/exact" rev-parse lost)
+    git -C "$TMP/exact" push -q "$url" lost && git -C "$TMP/exact" push -q "$url" :lost
+    api exact.git/api/maintenance -X POST -H "content-type: application/json" >/dev/null
+    until_api exact '(d["packs"], d["maintenance"]["in_progress"], (d["maintenance"]["last_run"] or {}).get("packs_after")) == (1, False, 1)' 60 || return 1
+    git init -q "$dir" && git -C "$dir" fetch -q "$url" main "$lost" &&
+        git -C "$dir" cat-file -e "$lost^{tree}:lost.txt"
+}
+check "t3: ours: one exact pack, and a fetch that also wants a commit no ref reaches" unreachable_want
+freshened() {
+    local url=$BASE/$OWNER/fresh.git again
+    make_tree "$TMP/fresh" 1
+    git -C "$TMP/fresh" push -q "$url" main
+    git -C "$TMP/fresh" checkout -q -b old
+    head -c 3000 /dev/urandom | od -An -tx1 >"$TMP/fresh/kept.txt"
+    git -C "$TMP/fresh" add . && git -C "$TMP/fresh" commit -q -m old
+    git -C "$TMP/fresh" push -q "$url" old && git -C "$TMP/fresh" push -q "$url" :old
+    # The quiet repack finds the blob unreachable; a new commit that needs it comes half a
+    # grace later, and its branch is deleted too.
+    until_api fresh 'd["maintenance"]["unreachable"] >= 3' 30 || return 1
+    sleep $((GRACE / 2))
+    git -C "$TMP/fresh" checkout -q -b again main
+    git -C "$TMP/fresh" checkout -q old -- kept.txt
+    git -C "$TMP/fresh" commit -q -m again
+    again=$(git -C "$TMP/fresh" rev-parse again)
+    git -C "$TMP/fresh" push -q "$url" again && git -C "$TMP/fresh" push -q "$url" :again
+    # Past the blob's first grace, after the repacks the alarm ran meanwhile.
+    sleep $((GRACE / 2 + QUIET + 2))
+    until_api fresh 'not d["maintenance"]["in_progress"]' 30 || return 1
+    rm -rf "$TMP/fresh-fetch" && git init -q "$TMP/fresh-fetch" &&
+        git -C "$TMP/fresh-fetch" fetch -q "$url" "$again" &&
+        git -C "$TMP/fresh-fetch" cat-file -e "$again:kept.txt"
+}
+check "t3: ours: a blob pushed again is freshened and outlives its first grace" freshened
+
+# --- t4: requests no server should die of -----------------------------------------------------
+answers_at_once() { # PATH STATUS
+    local status
+    status=$(curl -s -o "$TMP/odd.out" -w '%{http_code}' -m 10 "$BASE/$OWNER/forks.git/$1")
+    test "$status" = "$2" || { echo "$1: $status"; cat "$TMP/odd.out"; return 1; }
+}
+check "t4: a multi-byte revision suffix is a bad revision" \
+    answers_at_once 'api/commit/HEAD%5E0%C3%A9' 400
+segments=$(printf 'd/%.0s' $(seq 1 32))
+check "t4: ancestors four billion deep through 32 segments answer at once" \
+    answers_at_once "api/tree/HEAD~4000000000/${segments%/}" 404
+check "t4: and the repository answers next" git ls-remote --exit-code "$BASE/$OWNER/forks.git" main
+
+TOTAL=$((PASS + FAIL))
+if [ "$TOTAL" -ne "$EXPECTED" ]; then
+    echo "not ok - trust.sh made $TOTAL checks, expected $EXPECTED"
+    FAIL=$((FAIL + 1))
+fi
+echo "trust: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
