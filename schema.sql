@@ -90,10 +90,13 @@ CREATE INDEX IF NOT EXISTS push_entries_oid ON push_entries (push, oid);
 CREATE INDEX IF NOT EXISTS push_entries_waiting ON push_entries (push, base_offset, base_oid)
     WHERE oid IS NULL;
 
--- The objects that a push's trees, commits and tags link to (checked when the push ends).
+-- The objects that a push's trees, commits and tags link to (checked when the push ends), and
+-- the type git parses each as (NULL: a file, which need only exist; 0: linked as two types).
+-- Store::open adds type to a table made before it existed.
 CREATE TABLE IF NOT EXISTS push_links (
     push INTEGER NOT NULL,
     oid BLOB NOT NULL,
+    type INTEGER,
     PRIMARY KEY (push, oid)
 ) WITHOUT ROWID;
 

@@ -508,7 +508,7 @@ impl<'r, S: Sql> Walker<'r, S> {
         links
             .refs
             .first()
-            .copied()
+            .map(|link| link.id)
             .ok_or(corrupt(BadObject::CommitWithoutTree))
     }
 }

@@ -322,7 +322,7 @@ fn check_commit(dir: &Path, id: &str, data: &[u8]) -> Result<(), String> {
         (ours, theirs) => return Err(format!("ours {ours:?}, git {theirs:?}")),
     };
     let ours_parents: Vec<String> = links.parents.iter().map(ObjectId::to_hex).collect();
-    let ours_view = (links.refs[0].to_hex(), ours_parents, links.commit_time);
+    let ours_view = (links.refs[0].id.to_hex(), ours_parents, links.commit_time);
     if ours_view != (tree.clone(), parents.clone(), time) {
         return Err(format!(
             "ours {ours_view:?}, git {:?}",

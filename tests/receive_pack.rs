@@ -1150,7 +1150,7 @@ fn index_pack_refusals_name_the_fault() {
         (
             raw_pack(&[whole_entry(ObjectType::Commit, b"tree nonsense\n")]),
             format!(
-                "bad commit {}: bad object id in header",
+                "bad commit {}: bogus commit object: it does not start with a tree line",
                 git_on_durable_objects::format::object::hash(
                     ObjectType::Commit,
                     b"tree nonsense\n"
@@ -1788,5 +1788,100 @@ fn an_object_over_the_size_limit_is_refused_before_it_is_built() {
     assert_eq!(
         lines[0],
         "unpack object at offset 12 is 1001 bytes: over the limit of 1000 (MAX_OBJECT_BYTES)"
+    );
+}
+
+#[test]
+fn refuses_links_to_objects_of_another_type_as_git_does() {
+    let s = scene();
+    let missing = |name: &str| {
+        vec![
+            "unpack ok".to_string(),
+            format!("ng {name} missing necessary objects"),
+        ]
+    };
+    let literally = |kind: &str, content: &str| {
+        let out = s.repo.git_with(
+            &["hash-object", "--literally", "-w", "-t", kind, "--stdin"],
+            content.as_bytes(),
+        );
+        String::from_utf8(out).unwrap().trim().to_string()
+    };
+    let blob = s.hash("blob", b"a file\n");
+    let main_tree = s.repo.git(&["rev-parse", "main^{tree}"]);
+    // A tag that says it tags a commit, of a blob: git's walk finds a blob, not a commit.
+    let tag = literally(
+        "tag",
+        &format!("object {blob}\ntype commit\ntag odd\ntagger T <t@b> 1700000000 +0000\n\nodd\n"),
+    );
+    let pack = raw_pack(&[
+        s.entry(ObjectType::Tag, &tag),
+        s.entry(ObjectType::Blob, &blob),
+    ]);
+    let body = s.command(ZERO, &tag, "refs/tags/odd", &pack);
+    assert_eq!(s.rejected(&body), missing("refs/tags/odd"));
+    // A commit whose tree is a blob, or whose parent is a stored tree.
+    let ident = "A <a@b> 1700000000 +0000";
+    for content in [
+        format!("tree {blob}\nauthor {ident}\ncommitter {ident}\n\nx\n"),
+        format!("tree {main_tree}\nparent {main_tree}\nauthor {ident}\ncommitter {ident}\n\nx\n"),
+    ] {
+        let commit = literally("commit", &content);
+        let pack = raw_pack(&[
+            s.entry(ObjectType::Commit, &commit),
+            s.entry(ObjectType::Blob, &blob),
+        ]);
+        let body = s.command(&s.main, &commit, "refs/heads/main", &pack);
+        assert_eq!(s.rejected(&body), missing("refs/heads/main"), "{content}");
+    }
+    // A subdirectory that is a blob, and the same object linked as a file and a directory.
+    for listing in [
+        format!("040000 tree {blob}\tdir\n"),
+        format!("040000 tree {blob}\tdir\n100644 blob {blob}\tfile\n"),
+    ] {
+        let mut tree = Vec::new();
+        for line in listing.lines() {
+            let (head, name) = line.split_once('\t').unwrap();
+            let mut fields = head.split(' ');
+            let mode = fields.next().unwrap().trim_start_matches('0');
+            let id = fields.nth(1).unwrap();
+            tree.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            tree.extend_from_slice(&hex::decode(id).unwrap());
+        }
+        let tree_id = {
+            let out = s.repo.git_with(
+                &["hash-object", "--literally", "-w", "-t", "tree", "--stdin"],
+                &tree,
+            );
+            String::from_utf8(out).unwrap().trim().to_string()
+        };
+        let commit = literally(
+            "commit",
+            &format!(
+                "tree {tree_id}\nparent {}\nauthor {ident}\ncommitter {ident}\n\nx\n",
+                s.main
+            ),
+        );
+        let pack = raw_pack(&[
+            s.entry(ObjectType::Commit, &commit),
+            s.entry(ObjectType::Tree, &tree_id),
+            s.entry(ObjectType::Blob, &blob),
+        ]);
+        let body = s.command(&s.main, &commit, "refs/heads/main", &pack);
+        assert_eq!(s.rejected(&body), missing("refs/heads/main"), "{listing}");
+    }
+    // The same tag, saying blob, is taken.
+    let tag = literally(
+        "tag",
+        &format!("object {blob}\ntype blob\ntag fine\ntagger T <t@b> 1700000000 +0000\n\nfine\n"),
+    );
+    let pack = raw_pack(&[
+        s.entry(ObjectType::Tag, &tag),
+        s.entry(ObjectType::Blob, &blob),
+    ]);
+    let body = s.command(ZERO, &tag, "refs/tags/fine", &pack);
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/tags/fine"]
     );
 }

@@ -139,11 +139,31 @@ pub fn hash(kind: ObjectType, data: &[u8]) -> ObjectId {
     hasher.finish()
 }
 
+/// An object that another names, and the type git takes it to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Link {
+    /// The object named.
+    pub id: ObjectId,
+    /// The type git parses it as when it walks there, refusing an object of another type: a
+    /// commit's tree and parents, a tree's subtrees, a tag's target as its `type` line says.
+    /// None where git only needs it to exist (a file of a tree).
+    pub kind: Option<ObjectType>,
+}
+
+impl Link {
+    fn of(id: ObjectId, kind: ObjectType) -> Link {
+        Link {
+            id,
+            kind: Some(kind),
+        }
+    }
+}
+
 /// What the connectivity check and the commit graph need from one object.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Links {
-    /// Objects this one refers to and which must therefore exist.
-    pub refs: Vec<ObjectId>,
+    /// Objects this one refers to and which must therefore exist, with their types.
+    pub refs: Vec<Link>,
     /// For commits: the parents, in order.
     pub parents: Vec<ObjectId>,
     /// For commits: the committer time (seconds since the epoch).
@@ -202,8 +222,8 @@ fn commit_links(data: &[u8]) -> Result<Links, BadObject> {
         parents,
         time,
     } = commit::lineage(data)?;
-    let mut refs = vec![tree];
-    refs.extend_from_slice(&parents);
+    let mut refs = vec![Link::of(tree, ObjectType::Tree)];
+    refs.extend(parents.iter().map(|&id| Link::of(id, ObjectType::Commit)));
     Ok(Links {
         refs,
         parents,
@@ -215,7 +235,7 @@ fn commit_links(data: &[u8]) -> Result<Links, BadObject> {
 fn tag_links(data: &[u8]) -> Result<Links, BadObject> {
     let (head, _) = tag::head(data)?;
     Ok(Links {
-        refs: vec![head.object],
+        refs: vec![Link::of(head.object, head.kind)],
         tag_target: Some(head.object),
         ..Links::default()
     })
@@ -314,8 +334,14 @@ fn tree_links(data: &[u8]) -> Result<Links, BadObject> {
     Ok(Links {
         refs: tree_entries(data)?
             .into_iter()
-            .filter(|entry| entry.kind != TreeEntryKind::Gitlink)
-            .map(|entry| entry.id)
+            .filter_map(|entry| match entry.kind {
+                TreeEntryKind::Tree => Some(Link::of(entry.id, ObjectType::Tree)),
+                TreeEntryKind::Blob => Some(Link {
+                    id: entry.id,
+                    kind: None,
+                }),
+                TreeEntryKind::Gitlink => None,
+            })
             .collect(),
         ..Links::default()
     })
@@ -361,7 +387,10 @@ mod tests {
         tree.extend_from_slice(&[2; 20]);
         assert_eq!(
             links(ObjectType::Tree, &tree).unwrap().refs,
-            vec![ObjectId([1; 20])]
+            vec![Link {
+                id: ObjectId([1; 20]),
+                kind: None
+            }]
         );
         assert!(links(ObjectType::Tree, &tree[..tree.len() - 1]).is_err());
         assert!(links(ObjectType::Commit, b"author x\n").is_err());

@@ -3,7 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::format::object::ObjectId;
+use crate::format::object::{Link, ObjectId};
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
 use crate::store::{Base, CommitInfo, EntryRow, Store, StoreError};
@@ -36,8 +36,8 @@ pub struct Entries<'s, S: Sql> {
     /// The offsets of the newest entries, ascending, and beside them their depths.
     offsets: VecDeque<u64>,
     depths: VecDeque<u16>,
-    links: Vec<ObjectId>,
-    recent_links: HashSet<ObjectId>,
+    links: Vec<Link>,
+    recent_links: HashSet<Link>,
     commits: Vec<CommitInfo>,
 }
 
@@ -151,13 +151,13 @@ impl<'s, S: Sql> Entries<'s, S> {
     }
 
     /// Records objects that a pushed object links to.
-    pub fn link(&mut self, ids: impl IntoIterator<Item = ObjectId>) -> Result<(), StoreError> {
-        for id in ids {
+    pub fn link(&mut self, links: impl IntoIterator<Item = Link>) -> Result<(), StoreError> {
+        for link in links {
             if self.recent_links.len() >= RECENT_LINKS {
                 self.recent_links.clear();
             }
-            if self.recent_links.insert(id) {
-                self.links.push(id);
+            if self.recent_links.insert(link) {
+                self.links.push(link);
             }
         }
         if self.links.len() >= BATCH {

@@ -65,7 +65,7 @@ fn links_of<S: Sql>(
         return Ok(());
     }
     let links = object::links(row.kind, &data).map_err(corrupt)?;
-    out.extend(links.refs.into_iter().map(|id| (id, 0)));
+    out.extend(links.refs.into_iter().map(|link| (link.id, 0)));
     Ok(())
 }
 

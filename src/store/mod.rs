@@ -187,6 +187,7 @@ impl<S: Sql> Store<S> {
             ("objects", "size"),
             ("packs", "retired"),
             ("loose", "retired"),
+            ("push_links", "type"),
         ] {
             if self
                 .exec(&format!("SELECT {column} FROM {table} LIMIT 0"), vec![])

@@ -4,7 +4,7 @@
 //! tables in a few statements; discarding it drops them.
 
 use super::{id_value, row_id, row_int, CommitInfo, NewObject, Store, StoreError, JSON_BATCH};
-use crate::format::object::{ObjectId, ObjectType};
+use crate::format::object::{Link, ObjectId, ObjectType};
 use crate::format::pack::PackId;
 use crate::store::sql::{Sql, Value};
 
@@ -150,13 +150,26 @@ impl<S: Sql> Store<S> {
         rows.iter().map(|r| Ok(row_int(&r[0])? as u64)).collect()
     }
 
-    /// Records objects that the push's objects link to.
-    pub fn record_links(&self, push: PackId, ids: &[ObjectId]) -> Result<(), StoreError> {
-        for batch in ids.chunks(JSON_BATCH) {
+    /// Records objects that the push's objects link to, with the type git takes each to be.
+    /// An object linked as two types keeps type 0, which no object has: git refuses one of
+    /// those links, whatever the object is.
+    pub fn record_links(&self, push: PackId, links: &[Link]) -> Result<(), StoreError> {
+        for batch in links.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|link| match link.kind {
+                    Some(kind) => format!("[\"{}\",{}]", link.id, kind as u8),
+                    None => format!("[\"{}\",null]", link.id),
+                })
+                .collect();
             self.exec(
-                "INSERT OR IGNORE INTO push_links (push, oid) \
-                 SELECT ?, unhex(value) FROM json_each(?)",
-                vec![push.into(), super::ids_json(batch).into()],
+                "INSERT INTO push_links (push, oid, type) \
+                 SELECT ?, unhex(value ->> 0), value ->> 1 FROM json_each(?) WHERE true \
+                 ON CONFLICT (push, oid) DO UPDATE SET type = CASE \
+                   WHEN excluded.type IS NULL OR excluded.type IS push_links.type \
+                     THEN push_links.type \
+                   WHEN push_links.type IS NULL THEN excluded.type ELSE 0 END",
+                vec![push.into(), format!("[{}]", rows.join(",")).into()],
             )?;
         }
         Ok(())
@@ -195,12 +208,15 @@ impl<S: Sql> Store<S> {
         rows.first().map(|r| row_id(&r[0])).transpose()
     }
 
-    /// Whether every object the push's objects link to is in the push or stored.
+    /// Whether every object the push's objects link to is in the push or stored, of the type
+    /// git takes it to be where git parses it (git's connectivity check fails otherwise).
     pub fn push_is_complete(&self, push: PackId) -> Result<bool, StoreError> {
         let rows = self.exec(
-            "SELECT 1 FROM push_links l WHERE l.push = ?1 \
-             AND NOT EXISTS (SELECT 1 FROM push_entries e WHERE e.push = ?1 AND e.oid = l.oid) \
-             AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.oid = l.oid) LIMIT 1",
+            "SELECT 1 FROM (SELECT l.type AS wanted, coalesce( \
+               (SELECT e.type FROM push_entries e WHERE e.push = ?1 AND e.oid = l.oid), \
+               (SELECT o.type FROM objects o WHERE o.oid = l.oid)) AS found \
+             FROM push_links l WHERE l.push = ?1) \
+             WHERE found IS NULL OR found IS NOT coalesce(wanted, found) LIMIT 1",
             vec![push.into()],
         )?;
         Ok(rows.is_empty())
