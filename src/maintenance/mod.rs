@@ -148,8 +148,6 @@ struct Progress {
     /// The refs' version when it started, and the one whose tips were walked last.
     first_version: i64,
     version: i64,
-    /// Packs up to this row id existed when it started.
-    last_old: i64,
     before: Before,
     phase: Phase,
     pack: Option<i64>,
@@ -392,7 +390,6 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
                 grace,
                 first_version: version,
                 version,
-                last_old: store.last_pack_id()?.0,
                 before: Before {
                     packs,
                     loose,
@@ -660,13 +657,7 @@ fn swap<S: Sql>(
     host: &Host,
 ) -> Result<(Option<PackId>, SwapReport), StoreError> {
     let now = host.now();
-    let report = store.repack_swap(
-        pack,
-        moved,
-        PackId(progress.last_old),
-        now,
-        now - progress.grace,
-    )?;
+    let report = store.repack_swap(pack, moved, now, now - progress.grace)?;
     match pack.filter(|_| progress.version == progress.first_version) {
         Some(pack) => store.set_exact_pack(pack, progress.version)?,
         None => store.set_meta("exact_pack", None)?,

@@ -309,18 +309,13 @@ impl<S: Sql> Store<S> {
         Ok((self.pack_object_count(pack)? == row_int(&row[3])? as u64).then_some(pack))
     }
 
-    /// The highest pack row id: packs made later belong to pushes that came during a repack.
-    pub fn last_pack_id(&self) -> Result<PackId, StoreError> {
-        let rows = self.exec("SELECT coalesce(max(id), 0) FROM packs", vec![])?;
-        Ok(PackId(count(&rows)? as i64))
-    }
-
     /// Makes `pack` the home of every repacked object (there is none when no ref reaches
     /// any object) and, at `now`:
     /// - records the objects outside the repack as unreachable, and prunes those unreachable
     ///   since `prune_before` or earlier;
-    /// - retires the live packs up to `last_old` that no object lives in any more, and the
-    ///   loose files of objects now packed;
+    /// - retires the live packs that no object lives in any more (those pushed while the
+    ///   repack ran too: what their objects the refs reach is in the new pack, and a purge
+    ///   prunes the rest), and the loose files of objects now packed;
     /// - forgets the repack.
     ///
     /// `moved` says whether object rows must be pointed at `pack` (false when the repack
@@ -329,7 +324,6 @@ impl<S: Sql> Store<S> {
         &self,
         pack: Option<PackId>,
         moved: bool,
-        last_old: PackId,
         now: i64,
         prune_before: i64,
     ) -> Result<SwapReport, StoreError> {
@@ -354,7 +348,7 @@ impl<S: Sql> Store<S> {
         let pruned = self.prune(prune_before)?;
         let kept = count(&self.exec("SELECT count(*) FROM unreachable", vec![])?)?;
         let retired = self.exec(
-            "UPDATE packs SET state = ?, retired = ? WHERE state = ? AND id IS NOT ? AND id <= ? \
+            "UPDATE packs SET state = ?, retired = ? WHERE state = ? AND id IS NOT ? \
              AND id NOT IN (SELECT DISTINCT pack FROM objects WHERE pack IS NOT NULL) \
              RETURNING 1",
             vec![
@@ -362,7 +356,6 @@ impl<S: Sql> Store<S> {
                 now.into(),
                 PackState::Live.into(),
                 pack.map_or(Value::Null, Value::from),
-                last_old.into(),
             ],
         )?;
         self.exec(
