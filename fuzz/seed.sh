@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 corpus=corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack,objects}
-# Commits and tags made by real git, the formats' unit-test fixtures.
+mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack,objects,request}
+# Commits and tags made by real git, the formats' unit-test fixtures, and the odd objects
+# tests/git_reads.rs generates and compares with git.
 cp ../tests/fixtures/objects/*.commit ../tests/fixtures/objects/*.tag "$corpus/objects/"
+(cd .. && GIT_READS_CORPUS="$OLDPWD/$corpus/objects" cargo test --quiet --test git_reads \
+    generated_objects >/dev/null)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -43,6 +46,7 @@ pkt() { # TEXT: one pkt-line of TEXT (printf escapes allowed, \0 included)
     cat "$work/pkt"
 }
 zero=0000000000000000000000000000000000000000
+printf '{"protect": [{"pattern": "refs/tags/*", "deny_delete": true}]}' >"$work/settings.json"
 main=$(git -C "$work/repo" rev-parse main)
 tag=$(git -C "$work/repo" rev-parse v1)
 for seed in ofs ref first; do
@@ -90,6 +94,40 @@ v2 fetch "want-ref refs/heads/main" "deepen 2" "filter combine:tree%%3A1+blob:no
 v2 fetch "want $m" "have $n" wait-for-done >"$corpus/upload_pack_request/v2-acks"
 v2 object-info size "oid $m" "oid $n" >"$corpus/upload_pack_request/v2-object-info"
 cp "$corpus"/upload_pack_request/* "$corpus/pktline/"
+
+# Whole requests: a byte choosing method, grant and repository (bits 0-2: GET HEAD POST PUT
+# PATCH DELETE; bits 3-4: admin, open push, none; bit 7: the private one), then the path and
+# query, Range, Content-Type, Git-Protocol and Authorization lines, then the body.
+request() { # NAME CHOICE TARGET [RANGE TYPE PROTOCOL AUTH BODY-FILE]
+    {
+        printf "$2"
+        printf '%s\n%s\n%s\n%s\n%s\n' "$3" "${4:-}" "${5:-}" "${6:-}" "${7:-}"
+        [ -z "${8:-}" ] || cat "$8"
+    } >"$corpus/request/$1"
+}
+R=/o/r.git
+request info-refs '\x10' "$R/info/refs?service=git-upload-pack" "" "" "version=2"
+request info-refs-v0 '\x10' "$R/info/refs?service=git-upload-pack"
+request receive-refs '\x00' "$R/info/refs?service=git-receive-pack"
+request dumb-refs '\x10' "$R/info/refs"
+request head '\x11' "$R/HEAD"
+request packs '\x10' "$R/objects/info/packs" "bytes=0-10"
+request api '\x10' "$R/api"
+request api-refs '\x10' "$R/api/refs?prefix=refs/tags/"
+request api-log '\x10' "$R/api/commits?ref=main&limit=3&path=a.txt"
+request api-commit '\x10' "$R/api/commit/HEAD~2"
+request api-odd '\x10' "$R/api/commit/HEAD%5E0%C3%A9"
+request api-tree '\x10' "$R/api/tree/main/dir"
+request api-compare '\x10' "$R/api/compare/main~3...main"
+request api-raw '\x10' "$R/api/raw/main/a.txt" "bytes=1-5"
+request api-settings '\x04' "$R/api/settings" "" "application/json" "" "" "$work/settings.json"
+request private '\x90' "$R/info/refs?service=git-upload-pack" "" "" "" "Bearer gdo_0000_x"
+request upload-v2 '\x12' "$R/git-upload-pack" "" "application/x-git-upload-pack-request" \
+    "version=2" "" "$corpus/upload_pack_request/v2-fetch"
+request upload-v0 '\x12' "$R/git-upload-pack" "" "application/x-git-upload-pack-request" \
+    "" "" "$corpus/upload_pack_request/clone"
+request push '\x02' "$R/git-receive-pack" "" "application/x-git-receive-pack-request" \
+    "" "" "$corpus/receive_pack/options"
 
 # Deltas: two bytes of base length, the base, then a delta (copy, insert).
 printf '\x05\x00hello\x05\x08\x91\x00\x05\x03abc' >"$corpus/delta/copy-insert"

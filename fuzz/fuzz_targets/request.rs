@@ -1,0 +1,191 @@
+//! Whole requests through the repository's dispatch, as the host runs them (route, access,
+//! dispatch, then the dumb reads, upload-pack, receive-pack or the JSON API, with every
+//! streamed body read to its end), over a native store holding a real repository (branches,
+//! tags, a merge; public, or private with a protected branch). Whatever the method, path,
+//! query, headers and body, nothing panics.
+//!
+//! The input: a byte choosing the method, the grant and the repository; then up to five
+//! lines (path and query, Range, Content-Type, Git-Protocol, Authorization); then the body.
+#![no_main]
+
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod common;
+
+use git_on_durable_objects::access::{credential, Grant, Visibility};
+use git_on_durable_objects::browse::blob;
+use git_on_durable_objects::http::api::{self, raw, read, Context};
+use git_on_durable_objects::http::backend::{self, Asked, Dispatch, Headers, Method};
+use git_on_durable_objects::http::reply::{Body, Reply};
+use git_on_durable_objects::http::route::{self, query_value};
+use git_on_durable_objects::limits::Limits;
+use git_on_durable_objects::maintenance::Host;
+use git_on_durable_objects::store::Store;
+use libfuzzer_sys::fuzz_target;
+
+thread_local! {
+    /// The two repositories, made once per process: each input may change them (a push,
+    /// a setting), as requests change a live one.
+    static STORES: [(Store<common::Db>, common::Db); 2] = [repository(false), repository(true)];
+}
+
+fn repository(private: bool) -> (Store<common::Db>, common::Db) {
+    let repo = common::history_repo();
+    let (store, db) = common::store(4096);
+    common::push_all(&store, &repo, "report-status delete-refs ofs-delta", 65536);
+    if private {
+        let settings = br#"{"visibility": "private",
+            "protect": [{"pattern": "refs/heads/main", "deny_force": true}]}"#;
+        serve_api(
+            &store,
+            Method::Patch,
+            &route::Api::Settings,
+            settings,
+            "",
+            None,
+        );
+    }
+    (store, db)
+}
+
+const METHODS: [Method; 7] = [
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Patch,
+    Method::Delete,
+    Method::Other,
+];
+
+fn serve_api(
+    store: &Store<common::Db>,
+    method: Method,
+    endpoint: &route::Api,
+    body: &[u8],
+    query: &str,
+    range: Option<&str>,
+) -> Reply {
+    let context = Context {
+        now: 1_700_000_000,
+        random: [7; 40],
+        host: Host {
+            now_ms: &|| 1_700_000_000_000,
+            memory: &|| None,
+        },
+        grace: 0,
+    };
+    let request = api::Request {
+        method,
+        api: endpoint,
+        body,
+        query: read::Query {
+            query,
+            private: false,
+        },
+        conditions: raw::Conditions {
+            range,
+            if_none_match: None,
+        },
+    };
+    api::serve(store, &request, &context).unwrap_or_else(|e| Reply::from(e))
+}
+
+/// Reads a reply's body to its end, as the host streams it.
+fn drain(store: &Store<common::Db>, reply: Reply) {
+    match reply.body {
+        Body::Bytes(_) => {}
+        Body::Chunks { pack, file, .. } => {
+            common::stored_file(store, pack, file);
+        }
+        Body::Blob {
+            id,
+            size,
+            start,
+            end,
+        } => {
+            if let Ok(pieces) = blob::pieces(store, &id, size, start..end) {
+                pieces.for_each(drop);
+            }
+        }
+    }
+}
+
+fn one(store: &Store<common::Db>, method: Method, grant: Grant, data: &[u8]) {
+    let mut lines = data.splitn(6, |&b| b == b'\n');
+    let mut line = || {
+        lines
+            .next()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+    };
+    let target = line().unwrap_or_default();
+    let (range, content_type, git_protocol, authorization) = (line(), line(), line(), line());
+    let body = lines.next().unwrap_or_default();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let Ok(route) = route::parse(path) else {
+        return;
+    };
+    let service = query_value(query, "service").map(|v| String::from_utf8_lossy(&v).into_owned());
+    let asked = Asked {
+        method,
+        endpoint: &route.endpoint,
+        service: service.as_deref(),
+    };
+    let credential = credential(authorization.as_deref());
+    let visibility = store
+        .settings()
+        .map_or(Visibility::Public, |s| s.visibility);
+    let now = 1_700_000_000;
+    match backend::authorize(store, asked, grant, credential.as_deref(), visibility, now) {
+        Ok(None) => {}
+        _ => return,
+    }
+    let headers = Headers {
+        range: range.as_deref(),
+        content_type: content_type.as_deref(),
+        git_protocol: git_protocol.as_deref(),
+    };
+    let limits = Limits {
+        object_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    match backend::dispatch(store, asked, headers, visibility) {
+        Ok(Dispatch::Reply(reply)) => drain(store, reply),
+        Ok(Dispatch::ReceivePack) => {
+            let _ = common::run_push_within(store, body, 4096, &limits);
+        }
+        Ok(Dispatch::UploadPack) => {
+            let gzipped = body.starts_with(&[0x1f, 0x8b]);
+            if let Ok(answer) = backend::upload_pack(
+                store,
+                body.to_vec(),
+                gzipped,
+                git_protocol.as_deref(),
+                &limits,
+            ) {
+                common::answer_body(answer);
+            }
+        }
+        Ok(Dispatch::Api(endpoint)) => {
+            let reply = serve_api(store, method, &endpoint, body, query, range.as_deref());
+            drain(store, reply);
+        }
+        Err(_) => {}
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&choice, rest)) = data.split_first() else {
+        return;
+    };
+    let method = METHODS[usize::from(choice & 7) % METHODS.len()];
+    let grant = match (choice >> 3) & 3 {
+        0 => Grant::Admin,
+        1 => Grant::OpenPush,
+        _ => Grant::Nothing,
+    };
+    STORES.with(|stores| {
+        let (store, _) = &stores[usize::from(choice >> 7)];
+        one(store, method, grant, rest);
+    });
+});
