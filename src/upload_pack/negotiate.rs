@@ -20,7 +20,14 @@ pub struct Common {
     enough: Option<(usize, bool)>,
     /// Wants known to reach `they_have`: it only grows, so they are not walked again.
     satisfied: HashSet<ObjectId>,
+    /// Walks [`Common::enough`] has made for this request.
+    walks: usize,
 }
+
+/// Walks (each of at most 4,096 commits) that [`Common::enough`] may make for one request.
+/// A v0 client may interleave 100,000 haves the server has with ones it lacks, each asking
+/// again; past this the answer stays no, which only means the pack is not cut early.
+const MAX_WALKS: usize = 64;
 
 impl Common {
     /// Records a have the server stores, of type `kind`.
@@ -61,6 +68,11 @@ impl Common {
             if self.satisfied.contains(want) {
                 continue;
             }
+            if self.walks >= MAX_WALKS {
+                answer = false;
+                break;
+            }
+            self.walks += 1;
             if !walker.reaches(*want, &self.they_have)? {
                 answer = false;
                 break;

@@ -184,8 +184,13 @@ fn want_refs(
     Ok(wanted)
 }
 
-/// The commits `deepen-not` names: a full ref name, or a branch or tag name, peeled.
+/// The commits `deepen-not` names: a full ref name, or a branch or tag name, peeled. The
+/// refs are indexed by name once, so each name costs three lookups however many refs.
 fn deepen_not(refs: &[Ref], names: &[String]) -> Result<Vec<ObjectId>, FetchError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_name: HashMap<&str, &Ref> = refs.iter().map(|r| (r.name.as_str(), r)).collect();
     names
         .iter()
         .map(|name| {
@@ -195,7 +200,7 @@ fn deepen_not(refs: &[Ref], names: &[String]) -> Result<Vec<ObjectId>, FetchErro
                 format!("refs/tags/{name}"),
             ]
             .into_iter()
-            .find_map(|full| refs.iter().find(|r| r.name == full))
+            .find_map(|full| by_name.get(full.as_str()).copied())
             .map(|r| r.peeled.unwrap_or(r.id))
             .ok_or_else(|| FetchError::DeepenNotRef(name.clone()))
         })
