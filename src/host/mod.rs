@@ -250,10 +250,6 @@ const HOST: Host<'static> = Host {
     memory: &wasm_memory,
 };
 
-/// Milliseconds of slices one alarm runs before it gives the object back to requests and
-/// sets itself again.
-const ALARM_BUDGET_MS: i64 = 2000;
-
 impl worker::DurableObject for Repo {
     fn new(state: State, env: Env) -> Self {
         let sql = DoSql::new(&state);
@@ -322,7 +318,9 @@ impl Repo {
         };
         if start {
             maintenance::start(&self.store, &HOST, timing.grace)?;
-            if !maintenance::run(&self.store, &HOST, &Slice::default(), ALARM_BUDGET_MS)? {
+            // One turn, then the object goes back to requests: the clock does not move
+            // while a handler runs in production, so turns are counted in work, not time.
+            if !maintenance::run(&self.store, &HOST, &Slice::turn(), 0)? {
                 return Ok(Due::Now);
             }
             maintenance::sweep(&self.store, now_ms() / 1000, timing.sweep)?;

@@ -95,13 +95,28 @@ pub struct Slice {
 }
 
 impl Default for Slice {
-    /// Each well under a second of CPU on go-git's history (see the note).
+    /// Each well under a second of CPU on go-git's history (see the note): for a
+    /// repack run to its end within one request (a purge).
     fn default() -> Slice {
         Slice {
             walk: 2000,
             objects: 5000,
             bytes: 32 << 20,
             seal: 64 << 20,
+        }
+    }
+}
+
+impl Slice {
+    /// One turn of the alarm, a twentieth of the default (about 50 ms on go-git's history):
+    /// what a request that arrives meanwhile waits for at most, since the alarm gives the
+    /// object back after each.
+    pub fn turn() -> Slice {
+        Slice {
+            walk: 100,
+            objects: 250,
+            bytes: 2 << 20,
+            seal: 4 << 20,
         }
     }
 }
