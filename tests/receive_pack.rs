@@ -1800,10 +1800,10 @@ fn refuses_links_to_objects_of_another_type_as_git_does() {
             format!("ng {name} missing necessary objects"),
         ]
     };
-    let literally = |kind: &str, content: &str| {
+    let literally = |kind: &str, content: &[u8]| {
         let out = s.repo.git_with(
             &["hash-object", "--literally", "-w", "-t", kind, "--stdin"],
-            content.as_bytes(),
+            content,
         );
         String::from_utf8(out).unwrap().trim().to_string()
     };
@@ -1812,7 +1812,8 @@ fn refuses_links_to_objects_of_another_type_as_git_does() {
     // A tag that says it tags a commit, of a blob: git's walk finds a blob, not a commit.
     let tag = literally(
         "tag",
-        &format!("object {blob}\ntype commit\ntag odd\ntagger T <t@b> 1700000000 +0000\n\nodd\n"),
+        format!("object {blob}\ntype commit\ntag odd\ntagger T <t@b> 1700000000 +0000\n\nodd\n")
+            .as_bytes(),
     );
     let pack = raw_pack(&[
         s.entry(ObjectType::Tag, &tag),
@@ -1826,7 +1827,7 @@ fn refuses_links_to_objects_of_another_type_as_git_does() {
         format!("tree {blob}\nauthor {ident}\ncommitter {ident}\n\nx\n"),
         format!("tree {main_tree}\nparent {main_tree}\nauthor {ident}\ncommitter {ident}\n\nx\n"),
     ] {
-        let commit = literally("commit", &content);
+        let commit = literally("commit", content.as_bytes());
         let pack = raw_pack(&[
             s.entry(ObjectType::Commit, &commit),
             s.entry(ObjectType::Blob, &blob),
@@ -1848,20 +1849,12 @@ fn refuses_links_to_objects_of_another_type_as_git_does() {
             tree.extend_from_slice(format!("{mode} {name}\0").as_bytes());
             tree.extend_from_slice(&hex::decode(id).unwrap());
         }
-        let tree_id = {
-            let out = s.repo.git_with(
-                &["hash-object", "--literally", "-w", "-t", "tree", "--stdin"],
-                &tree,
-            );
-            String::from_utf8(out).unwrap().trim().to_string()
-        };
-        let commit = literally(
-            "commit",
-            &format!(
-                "tree {tree_id}\nparent {}\nauthor {ident}\ncommitter {ident}\n\nx\n",
-                s.main
-            ),
+        let tree_id = literally("tree", &tree);
+        let content = format!(
+            "tree {tree_id}\nparent {}\nauthor {ident}\ncommitter {ident}\n\nx\n",
+            s.main
         );
+        let commit = literally("commit", content.as_bytes());
         let pack = raw_pack(&[
             s.entry(ObjectType::Commit, &commit),
             s.entry(ObjectType::Tree, &tree_id),
@@ -1873,7 +1866,8 @@ fn refuses_links_to_objects_of_another_type_as_git_does() {
     // The same tag, saying blob, is taken.
     let tag = literally(
         "tag",
-        &format!("object {blob}\ntype blob\ntag fine\ntagger T <t@b> 1700000000 +0000\n\nfine\n"),
+        format!("object {blob}\ntype blob\ntag fine\ntagger T <t@b> 1700000000 +0000\n\nfine\n")
+            .as_bytes(),
     );
     let pack = raw_pack(&[
         s.entry(ObjectType::Tag, &tag),
