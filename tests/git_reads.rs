@@ -275,11 +275,12 @@ fn generated_tag(rng: &mut Rng, targets: &[(String, &'static str)]) -> Vec<u8> {
 }
 
 /// What git says of one commit: None when it cannot parse it; else tree, parents, the date
-/// history goes by (clamped to ours), and the author's and committer's names and emails.
+/// history goes by (clamped to ours), and the author's and committer's names, emails and
+/// dates (`%aI`, `%cI`).
 type GitCommit = Option<(String, Vec<String>, i64, Vec<Vec<u8>>)>;
 
 fn git_commit(dir: &Path, id: &str) -> GitCommit {
-    let format = "--format=%T%x00%an%x00%ae%x00%cn%x00%ce%x00";
+    let format = "--format=%T%x00%an%x00%ae%x00%cn%x00%ce%x00%aI%x00%cI%x00";
     let args = [
         "rev-list",
         "--no-walk",
@@ -304,13 +305,21 @@ fn git_commit(dir: &Path, id: &str) -> GitCommit {
         .map(<[u8]>::to_vec)
         .collect();
     let tree = String::from_utf8(fields.remove(0)).unwrap();
-    fields.truncate(4);
+    fields.truncate(6);
     Some((
         tree,
         parents,
         i64::try_from(time).unwrap_or(i64::MAX),
         fields,
     ))
+}
+
+/// A date as `git log --format=<placeholder>` prints it: the placeholder itself where the
+/// line has none.
+fn shown_date(who: &git_on_durable_objects::format::ident::Ident, placeholder: &str) -> Vec<u8> {
+    who.date()
+        .unwrap_or_else(|| placeholder.into())
+        .into_bytes()
 }
 
 fn check_commit(dir: &Path, id: &str, data: &[u8]) -> Result<(), String> {
@@ -331,7 +340,7 @@ fn check_commit(dir: &Path, id: &str, data: &[u8]) -> Result<(), String> {
     }
     // What the API shows of the people, where it can show them.
     if let Ok(parsed) = commit::parse(data) {
-        let shown: Vec<Vec<u8>> = [
+        let mut shown: Vec<Vec<u8>> = [
             parsed.author.name,
             parsed.author.email,
             parsed.committer.name,
@@ -340,6 +349,8 @@ fn check_commit(dir: &Path, id: &str, data: &[u8]) -> Result<(), String> {
         .iter()
         .map(|text| commit::decode(text, parsed.encoding).into_bytes())
         .collect();
+        shown.push(shown_date(&parsed.author, "%aI"));
+        shown.push(shown_date(&parsed.committer, "%cI"));
         if shown != names {
             let text = |v: &Vec<Vec<u8>>| -> Vec<String> {
                 v.iter()

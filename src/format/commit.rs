@@ -250,8 +250,11 @@ mod tests {
         assert_eq!(commit.tree.to_hex(), TREE);
         assert!(commit.parents.is_empty());
         assert_eq!(commit.author.name, b"A U Thor");
-        assert_eq!(commit.author.date(), "2023-11-14T20:43:20-01:30");
-        assert_eq!(commit.committer.date(), "2023-11-15T03:53:20+05:30");
+        assert_eq!(commit.author.date().unwrap(), "2023-11-14T20:43:20-01:30");
+        assert_eq!(
+            commit.committer.date().unwrap(),
+            "2023-11-15T03:53:20+05:30"
+        );
         assert_eq!(commit.message, b"subject line\n\nBody paragraph.\n");
         assert_eq!((commit.encoding, commit.extra.len()), (None, 0));
     }
@@ -306,7 +309,7 @@ mod tests {
         let data = fixture("empty.commit");
         let commit = parse(&data).unwrap();
         assert_eq!(commit.message, b"");
-        assert_eq!(commit.committer.offset, 330);
+        assert_eq!(commit.committer.when.unwrap().zone, 530);
     }
 
     #[test]

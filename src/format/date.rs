@@ -8,16 +8,24 @@ pub fn rfc3339_utc(secs: i64) -> String {
 /// `secs` since the Unix epoch as an RFC 3339 time in the zone `offset` minutes east of
 /// UTC, as git's `%aI` prints it: `2005-04-07T22:13:13+02:00`, or `Z` for offset zero.
 pub fn rfc3339(secs: i64, offset: i32) -> String {
+    let zone = offset / 60 * 100 + offset % 60;
+    rfc3339_zone(secs, offset, zone)
+}
+
+/// `secs` since the Unix epoch, `offset` minutes east of UTC, with the zone shown as git
+/// shows `zone` (the digits of `+hhmm` read as a decimal number): `Z` for 0, else its
+/// sign, its hundreds and the rest, so `+0090` shows as `+00:90`.
+pub fn rfc3339_zone(secs: i64, offset: i32, zone: i32) -> String {
     let local = secs.saturating_add(i64::from(offset) * 60);
     let days = local.div_euclid(86_400);
     let of_day = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    let zone = match offset {
+    let zone = match zone {
         0 => "Z".to_string(),
         _ => {
-            let sign = if offset < 0 { '-' } else { '+' };
-            let minutes = offset.unsigned_abs();
-            format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+            let sign = if zone < 0 { '-' } else { '+' };
+            let digits = zone.unsigned_abs();
+            format!("{sign}{:02}:{:02}", digits / 100, digits % 100)
         }
     };
     format!(

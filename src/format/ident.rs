@@ -10,62 +10,92 @@ pub struct Ident<'a> {
     pub name: &'a [u8],
     /// The email, without its angle brackets.
     pub email: &'a [u8],
-    /// Seconds since the epoch.
-    pub time: i64,
-    /// The zone it was made in, minutes east of UTC.
-    pub offset: i32,
+    /// When, if the line has a date git reads: digits, then a zone.
+    pub when: Option<When>,
 }
 
+/// The date of an identity line, as git's `split_ident_line` finds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct When {
+    /// Seconds since the epoch (past what git can show: 0, with no zone).
+    pub time: i64,
+    /// The zone as its digits read in decimal: `-0130` is -130 (0 past what git shows).
+    pub zone: i32,
+}
+
+/// The latest time git can show: past it, C's `gmtime` fails (its year is an `int`), and
+/// git shows the epoch in UTC.
+const LATEST: i64 = 67_767_976_233_532_799;
+
 impl Ident<'_> {
-    /// The time in RFC 3339, in the zone it was made in (git's `%aI`).
-    pub fn date(&self) -> String {
-        date::rfc3339(self.time, self.offset)
+    /// The time in RFC 3339, in the zone it was made in, as git's `%aI` prints it; None
+    /// where git prints no date.
+    pub fn date(&self) -> Option<String> {
+        let when = self.when?;
+        let minutes = (when.zone.abs() / 100 * 60 + when.zone.abs() % 100) * when.zone.signum();
+        let local = when.time.saturating_add(i64::from(minutes) * 60);
+        Some(match local {
+            0..=LATEST => date::rfc3339_zone(when.time, minutes, when.zone),
+            _ => date::rfc3339_utc(0),
+        })
     }
 }
 
-/// Reads an identity line's value. As git does, the name ends at the first `<`, the email
-/// at the first `>` after it, and the date follows the last `>`; a date that does not
-/// parse reads as the epoch, in UTC. None without an email.
+/// git's whitespace (`isspace`): space, tab, newline, carriage return.
+fn space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Reads an identity line's value as git's `split_ident_line` does: the name ends at the
+/// first `<` (trailing whitespace dropped), the email at the first `>` after it; the date
+/// follows the last `>`: digits, whitespace, then `+` or `-` and digits, else the line has
+/// none. None without an email.
 pub fn parse(line: &[u8]) -> Option<Ident<'_>> {
     let open = line.iter().position(|&b| b == b'<')?;
     let close = open + 1 + line[open + 1..].iter().position(|&b| b == b'>')?;
-    let name = line[..open].trim_ascii_end();
-    let email = &line[open + 1..close];
+    let name = &line[..open];
+    let name = &name[..name
+        .iter()
+        .rposition(|b| !space(b))
+        .map_or(0, |end| end + 1)];
     let last = line.iter().rposition(|&b| b == b'>')?;
-    let mut fields = line[last + 1..]
-        .split(|&b| b == b' ')
-        .filter(|field| !field.is_empty());
-    let time = fields.next().and_then(seconds).unwrap_or(0);
-    let offset = fields.next().and_then(zone).unwrap_or(0);
     Some(Ident {
         name,
-        email,
-        time,
-        offset,
+        email: &line[open + 1..close],
+        when: when(&line[last + 1..]),
     })
 }
 
-/// Decimal seconds; git's unsigned timestamps beyond ours read as the latest we have.
-fn seconds(field: &[u8]) -> Option<i64> {
-    if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
+/// The date after an identity's email, if git finds one there.
+fn when(rest: &[u8]) -> Option<When> {
+    let skip = |text: &[u8]| text.iter().position(|b| !space(b)).unwrap_or(text.len());
+    let rest = &rest[skip(rest)..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (time, rest) = rest.split_at(digits);
+    let rest = &rest[skip(rest)..];
+    let (&sign, zone) = rest.split_first()?;
+    let zone = &zone[..zone.iter().take_while(|b| b.is_ascii_digit()).count()];
+    if time.is_empty() || zone.is_empty() || !matches!(sign, b'+' | b'-') {
         return None;
     }
-    let text = std::str::from_utf8(field).ok()?;
-    Some(text.parse::<i64>().unwrap_or(i64::MAX))
-}
-
-/// `+hhmm` or `-hhmm` as minutes east of UTC.
-fn zone(field: &[u8]) -> Option<i32> {
-    let (sign, digits) = match field.split_first()? {
-        (b'+', digits) => (1, digits),
-        (b'-', digits) => (-1, digits),
-        _ => return None,
-    };
-    if digits.len() != 4 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = |at: usize| i32::from(digits[at] - b'0') * 10 + i32::from(digits[at + 1] - b'0');
-    Some(sign * (value(0) * 60 + value(2)))
+    // C's strtoumax and strtol: past their range, the largest value, which git shows as
+    // the epoch (a time), or as no zone (a zone).
+    let time = std::str::from_utf8(time)
+        .ok()?
+        .parse::<u64>()
+        .unwrap_or(u64::MAX);
+    let zone = std::str::from_utf8(zone)
+        .ok()?
+        .parse::<i64>()
+        .unwrap_or(i64::MAX);
+    let zone = if sign == b'-' { -zone } else { zone };
+    Some(match (i64::try_from(time), i32::try_from(zone)) {
+        (Ok(time), Ok(zone)) if time < i64::MAX && zone != i32::MIN && zone != i32::MAX => {
+            When { time, zone }
+        }
+        (Ok(time), _) if time < i64::MAX => When { time, zone: 0 },
+        _ => When { time: 0, zone: 0 },
+    })
 }
 
 #[cfg(test)]
@@ -77,8 +107,9 @@ mod tests {
         let ident = parse(b"A U Thor <author@example.com> 1700000000 -0130").unwrap();
         assert_eq!(ident.name, b"A U Thor");
         assert_eq!(ident.email, b"author@example.com");
-        assert_eq!((ident.time, ident.offset), (1_700_000_000, -90));
-        assert_eq!(ident.date(), "2023-11-14T20:43:20-01:30");
+        let when = ident.when.unwrap();
+        assert_eq!((when.time, when.zone), (1_700_000_000, -130));
+        assert_eq!(ident.date().unwrap(), "2023-11-14T20:43:20-01:30");
     }
 
     #[test]
@@ -86,13 +117,33 @@ mod tests {
         // An empty name, and a stray `>` before the date.
         let ident = parse(b"<a@b>> 5 +0100").unwrap();
         assert_eq!((ident.name, ident.email), (&b""[..], &b"a@b"[..]));
-        assert_eq!((ident.time, ident.offset), (5, 60));
-        // No date, a bad zone, a time too large.
-        assert_eq!(parse(b"N <e>").unwrap().time, 0);
-        assert_eq!(parse(b"N <e> 7 0100").unwrap().offset, 0);
+        assert_eq!(ident.date().unwrap(), "1970-01-01T01:00:05+01:00");
+        // No date, no zone or one without its sign, no digits: git shows no date.
+        for line in [
+            &b"N <e>"[..],
+            b"N <e> 7",
+            b"N <e> 7 0100",
+            b"N <e> +5 +0000",
+            b"N <e> 7 +",
+        ] {
+            assert_eq!(parse(line).unwrap().when, None, "{line:?}");
+        }
+        // A tab before the date, a zone of five digits: git reads both.
         assert_eq!(
-            parse(b"N <e> 99999999999999999999 +0000").unwrap().time,
-            i64::MAX
+            parse(b"N <e>\t42 +00000").unwrap().date().unwrap(),
+            "1970-01-01T00:00:42Z"
+        );
+        // A time too large for git to show is the epoch.
+        for line in [
+            &b"N <e> 99999999999999999999 +0000"[..],
+            b"N <e> 18446744073709551615 +0100",
+        ] {
+            assert_eq!(parse(line).unwrap().date().unwrap(), "1970-01-01T00:00:00Z");
+        }
+        // A zone's digits are hours and minutes however many: +0090 is 90 minutes.
+        assert_eq!(
+            parse(b"N <e> 0 +0090").unwrap().date().unwrap(),
+            "1970-01-01T01:30:00+00:90"
         );
         assert_eq!(parse(b"no email at all 5 +0000"), None);
     }

@@ -95,7 +95,10 @@ mod tests {
             "6d587b642acc0435b1b85949b6b1d4e867917f41"
         );
         assert_eq!((tag.kind, tag.name), (ObjectType::Commit, &b"v1"[..]));
-        assert_eq!(tag.tagger.unwrap().date(), "2023-11-15T03:53:20+05:30");
+        assert_eq!(
+            tag.tagger.unwrap().date().unwrap(),
+            "2023-11-15T03:53:20+05:30"
+        );
         assert_eq!(tag.message, b"release\n\nnotes\n");
 
         let data = fixture("signed.tag");

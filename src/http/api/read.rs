@@ -145,7 +145,8 @@ pub(super) struct CommitView {
 struct IdentView {
     name: String,
     email: String,
-    date: String,
+    /// None where `git log` shows no date: the line has none it can read.
+    date: Option<String>,
 }
 
 impl IdentView {
