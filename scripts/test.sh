@@ -5,7 +5,9 @@
 # once in v2, then maintenance beside git http-backend (tests/e2e/maintenance.sh), then the
 # JSON API compared with git (tests/e2e/api.sh), then the two
 # ways a server runs without an admin token (tests/e2e/modes.sh), then the trust checks on a
-# short maintenance clock beside git http-backend (tests/e2e/trust.sh), then
+# short maintenance clock beside git http-backend (tests/e2e/trust.sh), then seeded random
+# git sessions run against both the Worker and git http-backend and compared
+# (tests/e2e/sessions.sh, E2E_SESSIONS of them, default 150), then
 # the same suite, in both protocols, against git's own git http-backend (tests/e2e/reference.sh),
 # which shows that what the suite expects is git's behaviour.
 # Fails if any of them fails; prints each part's wall time.
@@ -83,6 +85,14 @@ started=$SECONDS
 bash tests/e2e/trust.sh || trust=$?
 echo "== end-to-end trust: exit $trust, $((SECONDS - started)) s"
 
+echo "== end-to-end random sessions beside git http-backend (tests/e2e/sessions.sh)"
+sessions=0
+started=$SECONDS
+# The two differences ours keeps on purpose (see the script) are stepped around.
+SESSIONS=${E2E_SESSIONS:-150} SESSION_TOLERATE=delete-head,lazy-blobs \
+  bash tests/e2e/sessions.sh || sessions=$?
+echo "== end-to-end random sessions: exit $sessions, $((SECONDS - started)) s"
+
 echo "== end-to-end reference (git http-backend behind lighttpd)"
 reference=0
 for protocol in 0 2; do
@@ -90,7 +100,8 @@ for protocol in 0 2; do
   env -u E2E_ADMIN_TOKEN E2E_PROTOCOL=$protocol bash tests/e2e/reference.sh || reference=$?
   echo "== end-to-end reference (protocol v$protocol): exit $reference, $((SECONDS - started)) s"
 done
-if [ "$status" -ne 0 ] || [ "$modes" -ne 0 ] || [ "$trust" -ne 0 ] || [ "$reference" -ne 0 ]; then
-  echo "end-to-end failed: against the Worker exit $status, without an admin token exit $modes, trust exit $trust, against git http-backend exit $reference" >&2
+if [ "$status" -ne 0 ] || [ "$modes" -ne 0 ] || [ "$trust" -ne 0 ] || [ "$sessions" -ne 0 ] ||
+  [ "$reference" -ne 0 ]; then
+  echo "end-to-end failed: against the Worker exit $status, without an admin token exit $modes, trust exit $trust, random sessions exit $sessions, against git http-backend exit $reference" >&2
   exit 1
 fi

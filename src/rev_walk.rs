@@ -222,7 +222,8 @@ impl<'r, S: Sql> Walker<'r, S> {
 
     /// Commits for a shallow fetch (git's `deepen`): from `wants` down to the limits of
     /// `deepen`; when relative, the new commits above the client's history plus `depth`
-    /// generations beyond its shallow boundary. Also the new boundary, and the client's
+    /// generations beyond those of its shallow commits that the refs (`tips`) still reach,
+    /// as git's `get_reachable_list` picks them. Also the new boundary, and the client's
     /// shallow commits that are shallow no more.
     pub fn shallow(
         &mut self,
@@ -230,12 +231,14 @@ impl<'r, S: Sql> Walker<'r, S> {
         haves: &[ObjectId],
         deepen: &Deepen,
         client_shallow: &HashSet<ObjectId>,
+        tips: &[ObjectId],
     ) -> Result<CommitPlan, StoreError> {
         let excluded = self.reachable(&deepen.not)?;
         self.load(&client_shallow.iter().copied().collect::<Vec<_>>())?;
         let (mut plan, starts) = if deepen.relative {
             let plan = self.difference(wants, haves, client_shallow)?;
-            let starts = client_shallow
+            let starts = self
+                .reached(tips, client_shallow)?
                 .iter()
                 .filter_map(|id| self.graph.get(id))
                 .flat_map(|info| info.parents.iter().copied())
@@ -292,6 +295,10 @@ impl<'r, S: Sql> Walker<'r, S> {
             }
             let info = self.commit(&id)?;
             let at_limit = deepen.depth.is_some_and(|limit| depth >= limit);
+            // git's get_shallow_commits: a commit at the depth limit is shallow, a root too.
+            if at_limit {
+                boundary.insert(id);
+            }
             self.load(&info.parents)?;
             for parent in &info.parents {
                 let too_old = match deepen.since {
@@ -307,6 +314,35 @@ impl<'r, S: Sql> Walker<'r, S> {
             }
         }
         Ok(boundary)
+    }
+
+    /// Which of `targets` the commits among `tips` reach, walking only until all are found.
+    fn reached(
+        &mut self,
+        tips: &[ObjectId],
+        targets: &HashSet<ObjectId>,
+    ) -> Result<HashSet<ObjectId>, StoreError> {
+        self.load(tips)?;
+        let mut found = HashSet::new();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<ObjectId> = tips
+            .iter()
+            .filter(|id| self.graph.contains_key(id))
+            .copied()
+            .collect();
+        while let Some(id) = stack.pop() {
+            if found.len() == targets.len() {
+                break;
+            }
+            if !seen.insert(id) {
+                continue;
+            }
+            if targets.contains(&id) {
+                found.insert(id);
+            }
+            stack.extend(self.commit(&id)?.parents);
+        }
+        Ok(found)
     }
 
     /// Every commit reachable from `tips`.

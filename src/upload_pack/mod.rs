@@ -17,6 +17,7 @@ mod wants;
 pub use serve::{advertise_v2, serve_v2, Failure};
 pub use v0::{advertise, err_line, parse_request, serve, Request, CAPABILITIES};
 
+use crate::format::object::ObjectId;
 use crate::pack_objects::{Options, PackStream};
 use crate::rev_walk::{CommitPlan, Walker};
 use crate::store::sql::Sql;
@@ -41,11 +42,17 @@ fn shallow_plan<S: Sql>(
     if !resolved.deepen.any() {
         return Ok(None);
     }
+    let tips: Vec<ObjectId> = resolved
+        .refs
+        .iter()
+        .map(|r| r.peeled.unwrap_or(r.id))
+        .collect();
     let plan = walker.shallow(
         &resolved.want_commits,
         &resolved.common,
         &resolved.deepen,
         &resolved.client_shallow,
+        &tips,
     )?;
     Ok(Some(plan))
 }
