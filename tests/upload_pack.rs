@@ -1202,3 +1202,65 @@ fn wants_and_haves_are_taken_once_and_bounded() {
         err("too many haves: over the limit of 0 (MAX_HAVES)")
     );
 }
+
+#[test]
+fn a_root_at_the_depth_limit_is_shallow_and_deepening_skips_what_no_ref_reaches() {
+    // One commit: `--depth 1` names it shallow, as git's get_shallow_commits does.
+    let repo = Repo::new();
+    repo.write("a.txt", b"one\n");
+    let root = repo.commit("root");
+    let (one, _db) = store(4096);
+    push_all(&one, &repo, "report-status", 65536);
+    let body = upload_request(
+        std::slice::from_ref(&root),
+        CAPS,
+        &["deepen 1".into()],
+        &[],
+        true,
+    );
+    let (lines, _) = fetch(&one, &body);
+    assert_eq!(shallow_lines(&lines, "shallow "), BTreeSet::from([root]));
+
+    // c1..c4 on main, side forks at c2; the client is shallow at c4 and s1; side is then
+    // deleted, and a deepen by 1 goes on below c4 only (git: shallow c3 and s1).
+    let repo = Repo::new();
+    let mut main = Vec::new();
+    for n in 1..=4 {
+        repo.write("m.txt", format!("{n}\n").as_bytes());
+        main.push(repo.commit(&format!("c{n}")));
+        if n == 2 {
+            repo.git(&["branch", "side"]);
+        }
+    }
+    repo.git(&["checkout", "-q", "side"]);
+    repo.write("s.txt", b"side\n");
+    let s1 = repo.commit("s1");
+    let (store, _db) = store(4096);
+    push_all(&store, &repo, "report-status delete-refs", 65536);
+    let delete = push_body(
+        &[(s1.clone(), ZERO.into(), "refs/heads/side".into())],
+        "report-status delete-refs",
+        &[],
+    );
+    run_push(&store, &delete, 4096).unwrap();
+    let body = upload_request(
+        std::slice::from_ref(&main[3]),
+        &format!("{CAPS} deepen-relative"),
+        &[
+            format!("shallow {}", main[3]),
+            format!("shallow {s1}"),
+            "deepen 1".into(),
+        ],
+        &[main[3].clone(), s1.clone()],
+        true,
+    );
+    let (lines, _) = fetch(&store, &body);
+    assert_eq!(
+        shallow_lines(&lines, "shallow "),
+        BTreeSet::from([main[2].clone()])
+    );
+    assert_eq!(
+        shallow_lines(&lines, "unshallow "),
+        BTreeSet::from([main[3].clone()])
+    );
+}
