@@ -235,32 +235,35 @@ impl<'r, S: Sql> Walker<'r, S> {
     ) -> Result<CommitPlan, StoreError> {
         let excluded = self.reachable(&deepen.not)?;
         self.load(&client_shallow.iter().copied().collect::<Vec<_>>())?;
-        let (mut plan, starts) = if deepen.relative {
+        // With `deepen-relative`, git walks from the client's shallow commits the refs reach
+        // (each a step above the limit, so none stays shallow), else from the wants.
+        let (mut plan, from_shallow, starts) = if deepen.relative {
             let plan = self.difference(wants, haves, client_shallow)?;
-            let starts = self
-                .reached(tips, client_shallow)?
+            let from_shallow = self.reached(tips, client_shallow)?;
+            let starts = from_shallow
                 .iter()
                 .filter_map(|id| self.graph.get(id))
                 .flat_map(|info| info.parents.iter().copied())
                 .collect();
-            (plan, starts)
+            (plan, from_shallow, starts)
         } else {
-            (CommitPlan::default(), wants.to_vec())
+            (CommitPlan::default(), HashSet::new(), wants.to_vec())
         };
         let mut sent: HashSet<ObjectId> = plan.commits.iter().copied().collect();
-        let boundary = self.walk_to_depth(&starts, deepen, &excluded, &mut sent, &mut plan)?;
+        let (boundary, walked) =
+            self.walk_to_depth(&starts, deepen, &excluded, &mut sent, &mut plan)?;
         plan.shallow = plan
             .commits
             .iter()
             .filter(|id| boundary.contains(id) && !client_shallow.contains(id))
             .copied()
             .collect();
+        // git's NOT_SHALLOW: a client's shallow commit walked short of the boundary, a root
+        // too, is shallow no more.
         plan.unshallow = client_shallow
             .iter()
             .filter(|id| {
-                self.graph.get(*id).is_some_and(|info| {
-                    !info.parents.is_empty() && info.parents.iter().all(|p| sent.contains(p))
-                })
+                from_shallow.contains(*id) || (walked.contains(*id) && !boundary.contains(*id))
             })
             .copied()
             .collect();
@@ -271,7 +274,8 @@ impl<'r, S: Sql> Walker<'r, S> {
     }
 
     /// Walks breadth-first from `starts` as far as `deepen` allows, adding each commit once
-    /// to `sent` and to the plan, and returns the boundary: the commits with a parent cut off.
+    /// to `sent` and to the plan, and returns the boundary (the commits at the depth limit
+    /// or with a parent cut off) and every commit walked.
     fn walk_to_depth(
         &mut self,
         starts: &[ObjectId],
@@ -279,7 +283,7 @@ impl<'r, S: Sql> Walker<'r, S> {
         excluded: &HashSet<ObjectId>,
         sent: &mut HashSet<ObjectId>,
         plan: &mut CommitPlan,
-    ) -> Result<HashSet<ObjectId>, StoreError> {
+    ) -> Result<(HashSet<ObjectId>, HashSet<ObjectId>), StoreError> {
         let mut depth_of: HashMap<ObjectId, u32> = HashMap::new();
         let mut queue: VecDeque<ObjectId> = VecDeque::new();
         for &id in starts {
@@ -313,7 +317,7 @@ impl<'r, S: Sql> Walker<'r, S> {
                 }
             }
         }
-        Ok(boundary)
+        Ok((boundary, depth_of.into_keys().collect()))
     }
 
     /// Which of `targets` the commits among `tips` reach, walking only until all are found.

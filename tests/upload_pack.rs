@@ -1219,7 +1219,20 @@ fn a_root_at_the_depth_limit_is_shallow_and_deepening_skips_what_no_ref_reaches(
         true,
     );
     let (lines, _) = fetch(&one, &body);
-    assert_eq!(shallow_lines(&lines, "shallow "), BTreeSet::from([root]));
+    assert_eq!(
+        shallow_lines(&lines, "shallow "),
+        BTreeSet::from([root.clone()])
+    );
+    // Deepened, that root is shallow no more (git's NOT_SHALLOW), though it has no parent.
+    let body = upload_request(
+        std::slice::from_ref(&root),
+        &format!("{CAPS} deepen-relative"),
+        &[format!("shallow {root}"), "deepen 1".into()],
+        std::slice::from_ref(&root),
+        true,
+    );
+    let (lines, _) = fetch(&one, &body);
+    assert_eq!(shallow_lines(&lines, "unshallow "), BTreeSet::from([root]));
 
     // c1..c4 on main, side forks at c2; the client is shallow at c4 and s1; side is then
     // deleted, and a deepen by 1 goes on below c4 only (git: shallow c3 and s1).
