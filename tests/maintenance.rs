@@ -401,6 +401,50 @@ fn a_purge_while_a_repack_runs_drops_what_was_pushed_and_deleted_meanwhile() {
 }
 
 #[test]
+fn an_object_pushed_again_is_freshened_and_a_want_no_ref_names_is_sent() {
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.git(&["checkout", "-q", "-b", "old"]);
+    repo.write("kept.txt", b"a blob two branches share\n");
+    let old = repo.commit("old");
+    let blob = repo.git(&["rev-parse", "old:kept.txt"]);
+    push_update(&store, &repo, None, &old, "refs/heads/old");
+    push_delete(&store, &old, "refs/heads/old");
+    // The repack finds the blob unreachable at 1000; a new commit needing it comes at 1050
+    // (the client sends the blob again, as no ref reaches it), and its branch goes too.
+    maintain(&store, 1000, 100);
+    repo.git(&["checkout", "-q", "-b", "again", &main]);
+    repo.git(&["checkout", "-q", "old", "--", "kept.txt"]);
+    let again = repo.commit("again");
+    let pack = repo.pack(&[&again], &[&main]);
+    assert!(index(&Repo::new(), &pack).contains(&blob));
+    let body = push_body(
+        &[(ZERO.into(), again.clone(), "refs/heads/again".into())],
+        "report-status",
+        &pack,
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap())[1],
+        "ok refs/heads/again"
+    );
+    push_delete(&store, &again, "refs/heads/again");
+    // Past the blob's first grace, not the new commit's: both stay, as in git.
+    let report = maintain(&store, 1101, 100);
+    assert_eq!(
+        (report.pruned, report.kept_unreachable),
+        (1, 3),
+        "only the old commit goes (its tree, the same as the new one's, came again too): {report:?}"
+    );
+    // A fetch that also wants the commit no ref reaches gets it whole.
+    let request = upload_request(&[main.clone(), again.clone()], CAPS, &[], &[], true);
+    let (_, pack) = fetch(&store, &request);
+    let sent = index(&Repo::new(), &pack);
+    assert!(sent.contains(&again) && sent.contains(&blob), "{sent:?}");
+}
+
+#[test]
 fn a_repository_whose_refs_reach_nothing_repacks_to_no_pack() {
     let (store, _db) = store(4096);
     let repo = history_repo();

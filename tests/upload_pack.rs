@@ -1272,6 +1272,26 @@ fn a_root_at_the_depth_limit_is_shallow_and_deepening_skips_what_no_ref_reaches(
         shallow_lines(&lines, "shallow "),
         BTreeSet::from([main[2].clone()])
     );
+    // A client shallow at c4 that fetches a branch forked below it gets the branch's whole
+    // history: what lies below its boundary is not taken as had.
+    let push_side = push_body(
+        &[(ZERO.into(), s1.clone(), "refs/heads/side".into())],
+        "report-status",
+        &repo.pack(&[&s1], &[]),
+    );
+    run_push(&store, &push_side, 4096).unwrap();
+    let body = upload_request(
+        std::slice::from_ref(&s1),
+        CAPS,
+        &[format!("shallow {}", main[3])],
+        std::slice::from_ref(&main[3]),
+        true,
+    );
+    let (_, pack) = fetch(&store, &body);
+    let sent = index(&Repo::new(), &pack);
+    for id in [&s1, &main[1], &main[0]] {
+        assert!(sent.contains(id), "{id} not sent: {sent:?}");
+    }
     assert_eq!(
         shallow_lines(&lines, "unshallow "),
         BTreeSet::from([main[3].clone()])
