@@ -56,25 +56,15 @@ EXPECTED=$SESSIONS
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SERVER=$ROOT/tests/support/reference-server.sh
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sessions.XXXXXX")
-PASS=0
-FAIL=0
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null
-    "$SERVER" stop "$TMP/ref" >/dev/null 2>&1 || true
-    if [ "$FAIL" -gt 0 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-# shellcheck source=tests/e2e/check.sh
-. "$HERE/check.sh"
-
-TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# shellcheck source=tests/e2e/beside.sh
+. "$HERE/beside.sh"
+# Maintenance prunes at once what no ref reaches (grace 0) and sweeps what it replaced a
+# second later, so that a session's later commands read what it left.
+beside sessions "PRUNE_GRACE_SECONDS:0" "RETIRED_SWEEP_SECONDS:1"
+unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE GIT_DIR GIT_WORK_TREE
 # Clients never gc on their own (it would drop objects on one side only), check what they
 # receive, and merge on pull.
-cat >"$TMP/gitconfig" <<'EOF'
+cat >"$TMP/gitconfig" <<EOF
 [user]
 	name = E2E Tester
 	email = e2e@example.test
@@ -92,37 +82,8 @@ cat >"$TMP/gitconfig" <<'EOF'
 [transfer]
 	fsckObjects = true
 [credential]
-	helper = "!f() { echo username=x; echo \"password=$SESSIONS_TOKEN\"; }; f"
+$(credential_helper)
 EOF
-export SESSIONS_TOKEN=$TOKEN
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$TMP/gitconfig" GIT_TERMINAL_PROMPT=0
-export WRANGLER_SEND_METRICS=false
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE GIT_DIR GIT_WORK_TREE
-
-# Maintenance prunes at once what no ref reaches (grace 0) and sweeps what it replaced a
-# second later, so that a session's later commands read what it left.
-mapfile -t ports < <("$SERVER" free-port 3)
-cd "$ROOT"
-setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${ports[2]}" \
-    --persist-to "$TMP/state" --show-interactive-dev-session=false \
-    --var "ADMIN_TOKEN:$TOKEN" --var "PRUNE_GRACE_SECONDS:0" --var "RETIRED_SWEEP_SECONDS:1" \
-    >"$TMP/wrangler.log" 2>&1 &
-pids+=($!)
-mkdir -p "$TMP/ref"
-"$SERVER" start "$TMP/ref" "${ports[0]}" "${ports[1]}" >/dev/null
-BASE=http://127.0.0.1:${ports[2]}
-REF=http://127.0.0.1:${ports[0]}
-for _ in $(seq 1 120); do
-    curl -sf "$BASE/" >/dev/null 2>&1 && break
-    sleep 1
-done
-curl -sf "$BASE/" >/dev/null || {
-    tail -n 40 "$TMP/wrangler.log"
-    echo "not ok - wrangler dev starts"
-    FAIL=1
-    exit 1
-}
 OWNER=sessions-$(date +%Y%m%d%H%M%S)-$$
 echo "# seed $SESSION_SEED, tolerating ${SESSION_TOLERATE:-nothing}, sessions $SESSION_FIRST..$((SESSION_FIRST + SESSIONS - 1)), owner $OWNER"
 

@@ -30,23 +30,14 @@ EXPECTED=19
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SERVER=$ROOT/tests/support/reference-server.sh
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/trust.XXXXXX")
-PASS=0
-FAIL=0
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null
-    "$SERVER" stop "$TMP/ref" >/dev/null 2>&1 || true
-    if [ "$FAIL" -gt 0 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-# shellcheck source=tests/e2e/check.sh
-. "$HERE/check.sh"
-
-TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat >"$TMP/gitconfig" <<'EOF'
+# shellcheck source=tests/e2e/beside.sh
+. "$HERE/beside.sh"
+# The clock, short: a repack 5 s after the last push, retired packs swept 3 s after the
+# repack, unreachable objects pruned 10 s after a repack found them.
+QUIET=5 SWEEP=3 GRACE=10
+beside trust "MAINTENANCE_QUIET_SECONDS:$QUIET" "RETIRED_SWEEP_SECONDS:$SWEEP" \
+    "PRUNE_GRACE_SECONDS:$GRACE"
+cat >"$TMP/gitconfig" <<EOF
 [user]
 	name = E2E Tester
 	email = e2e@example.test
@@ -55,37 +46,8 @@ cat >"$TMP/gitconfig" <<'EOF'
 [advice]
 	detachedHead = false
 [credential]
-	helper = "!f() { echo username=x; echo \"password=$TRUST_TOKEN\"; }; f"
+$(credential_helper)
 EOF
-export TRUST_TOKEN=$TOKEN
-export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL="$TMP/gitconfig" GIT_TERMINAL_PROMPT=0
-export WRANGLER_SEND_METRICS=false
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-
-# The clock, short: a repack 5 s after the last push, retired packs swept 3 s after the
-# repack, unreachable objects pruned 10 s after a repack found them.
-QUIET=5 SWEEP=3 GRACE=10
-mapfile -t ports < <("$SERVER" free-port 3)
-cd "$ROOT"
-setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${ports[2]}" \
-    --persist-to "$TMP/state" --show-interactive-dev-session=false \
-    --var "ADMIN_TOKEN:$TOKEN" --var "MAINTENANCE_QUIET_SECONDS:$QUIET" \
-    --var "RETIRED_SWEEP_SECONDS:$SWEEP" --var "PRUNE_GRACE_SECONDS:$GRACE" \
-    >"$TMP/wrangler.log" 2>&1 &
-pids+=($!)
-mkdir -p "$TMP/ref"
-"$SERVER" start "$TMP/ref" "${ports[0]}" "${ports[1]}" >/dev/null
-BASE=http://127.0.0.1:${ports[2]}
-REF=http://127.0.0.1:${ports[0]}
-for _ in $(seq 1 120); do
-    curl -sf "$BASE/" >/dev/null 2>&1 && break
-    sleep 1
-done
-curl -sf "$BASE/" >/dev/null || {
-    tail -n 40 "$TMP/wrangler.log"
-    echo "not ok - wrangler dev starts"
-    exit 1
-}
 OWNER=trust-$(date +%Y%m%d%H%M%S)-$$
 
 api() { # PATH [curl args...]: the repository API with the admin token
