@@ -298,10 +298,11 @@ impl<'r, S: Sql> Walker<'r, S> {
                 plan.commits.push(id);
             }
             let info = self.commit(&id)?;
-            let at_limit = deepen.depth.is_some_and(|limit| depth >= limit);
-            // git's get_shallow_commits: a commit at the depth limit is shallow, a root too.
-            if at_limit {
+            // git's get_shallow_commits: a commit at the depth limit is shallow, a root too,
+            // and its parents are not looked at.
+            if deepen.depth.is_some_and(|limit| depth >= limit) {
                 boundary.insert(id);
+                continue;
             }
             self.load(&info.parents)?;
             for parent in &info.parents {
@@ -309,7 +310,7 @@ impl<'r, S: Sql> Walker<'r, S> {
                     Some(since) => self.commit(parent)?.time < since,
                     None => false,
                 };
-                if at_limit || too_old || excluded.contains(parent) {
+                if too_old || excluded.contains(parent) {
                     boundary.insert(id);
                 } else if !depth_of.contains_key(parent) {
                     depth_of.insert(*parent, depth + 1);
