@@ -7,13 +7,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use crate::browse::rev_parse::tree_of;
 use crate::browse::tree_walk::{lookup, Entry};
-use crate::browse::{step, BrowseError};
+use crate::browse::{line_of_history, step, BrowseError};
 use crate::format::object::ObjectId;
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, StoreError};
-
-/// Graph rows fetched with each missing one: its line of history, as a walk goes down it.
-const PREFETCH: usize = 256;
 
 /// A page of `git log`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -95,13 +92,9 @@ impl<'r, S: Sql> Log<'r, S> {
 
     /// The graph row of commit `id`, with those of its line of history fetched alongside.
     fn commit(&mut self, id: &ObjectId) -> Result<CommitInfo, StoreError> {
-        if !self.graph.contains_key(id) {
-            let rows = self.reader.store().linear_history(id, PREFETCH)?;
-            if self.reading {
-                let ids: Vec<ObjectId> = rows.keys().copied().collect();
-                self.reader.learn(&ids)?;
-            }
-            self.graph.extend(rows);
+        let fetched = line_of_history(self.reader, &mut self.graph, id)?;
+        if self.reading && !fetched.is_empty() {
+            self.reader.learn(&fetched)?;
         }
         self.graph
             .get(id)

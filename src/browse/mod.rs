@@ -8,11 +8,12 @@ pub mod log;
 pub mod rev_parse;
 pub mod tree_walk;
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::format::object::{BadObject, ObjectId, ObjectType};
 use crate::store::sql::Sql;
-use crate::store::{ObjectReader, StoreError};
+use crate::store::{CommitInfo, ObjectReader, StoreError};
 
 /// Why a read could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,26 @@ pub fn read_as<S: Sql>(
             kind.name()
         ))),
     }
+}
+
+/// Graph rows fetched with each missing one: its line of history, as a walk goes down it.
+const PREFETCH: usize = 256;
+
+/// The graph row of commit `id` from `graph`, the rows fetched so far; a missing one is
+/// fetched with its line of history, so a walk down first parents costs a query per
+/// [`PREFETCH`] commits. Returns the rows it fetched too (empty when none was missing).
+pub fn line_of_history<S: Sql>(
+    reader: &ObjectReader<S>,
+    graph: &mut HashMap<ObjectId, CommitInfo>,
+    id: &ObjectId,
+) -> Result<Vec<ObjectId>, StoreError> {
+    if graph.contains_key(id) {
+        return Ok(Vec::new());
+    }
+    let rows = reader.store().linear_history(id, PREFETCH)?;
+    let fetched = rows.keys().copied().collect();
+    graph.extend(rows);
+    Ok(fetched)
 }
 
 /// Takes one step of `what`, a walk of the request's: a 400 naming the budget once the

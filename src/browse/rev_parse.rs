@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::browse::{corrupt, read_as, step, BrowseError};
+use crate::browse::{corrupt, line_of_history, read_as, step, BrowseError};
 use crate::format::commit;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::store::sql::Sql;
@@ -21,9 +21,6 @@ const RULES: [(&str, &str); 6] = [
 
 /// The fewest hex digits an abbreviated id may have, as in git.
 const MIN_ABBREV: usize = 4;
-
-/// Graph rows fetched with each missing one when following first parents (`~<n>`).
-const PREFETCH: usize = 256;
 
 /// The object `name` names, or why none: a full id of a stored object, `HEAD`, a ref by
 /// the rules above, else an abbreviated id that only one object has; then the ancestors
@@ -84,8 +81,8 @@ fn commit_of<S: Sql>(
     }
 }
 
-/// Parent `n` (from 0) of commit `id`, through `graph`, the rows fetched so far: a missing
-/// one comes with its line of history, so `~<n>` costs a query per [`PREFETCH`] commits.
+/// Parent `n` (from 0) of commit `id`, through `graph`, the rows fetched so far (see
+/// [`line_of_history`]).
 fn nth_parent<S: Sql>(
     reader: &ObjectReader<S>,
     graph: &mut HashMap<ObjectId, CommitInfo>,
@@ -93,9 +90,7 @@ fn nth_parent<S: Sql>(
     n: usize,
     name: &str,
 ) -> Result<ObjectId, BrowseError> {
-    if !graph.contains_key(id) {
-        graph.extend(reader.store().linear_history(id, PREFETCH)?);
-    }
+    line_of_history(reader, graph, id)?;
     graph
         .get(id)
         .and_then(|info| info.parents.get(n))

@@ -154,7 +154,7 @@ fn commit_date(rest: &[u8]) -> i64 {
     let date = &line[close + 1..];
     let start = date
         .iter()
-        .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .position(|b| !ident::space(b))
         .unwrap_or(date.len());
     timestamp(&date[start..])
 }

@@ -42,7 +42,7 @@ impl Ident<'_> {
 }
 
 /// git's whitespace (`isspace`): space, tab, newline, carriage return.
-fn space(b: &u8) -> bool {
+pub fn space(b: &u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
