@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-files=${MUTANTS_FILES:-"src/access/*.rs src/maintenance/*.rs src/format/checksum.rs src/http/api.rs src/http/backend.rs src/receive_pack/*.rs src/index_pack/*.rs src/format/delta.rs src/format/diff_delta.rs src/format/pack.rs src/format/pktline.rs src/format/loose.rs src/upload_pack/*.rs src/rev_walk.rs src/protocol/*.rs src/store/*.rs"}
+files=${MUTANTS_FILES:-"src/access/*.rs src/maintenance/*.rs src/format/checksum.rs src/http/*.rs src/http/api/*.rs src/browse/*.rs src/receive_pack/*.rs src/index_pack/*.rs src/format/delta.rs src/format/diff_delta.rs src/format/pack.rs src/format/pktline.rs src/format/loose.rs src/upload_pack/*.rs src/rev_walk.rs src/protocol/*.rs src/store/*.rs"}
 file_args=()
 for f in $files; do file_args+=(-f "$f"); done
 

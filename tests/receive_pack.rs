@@ -275,7 +275,7 @@ fn small_push_is_stored_loose_and_served_byte_for_byte() {
 }
 
 #[test]
-fn deletes_force_pushes_and_moves_head_off_a_deleted_branch() {
+fn deletes_force_pushes_and_refuses_to_delete_the_current_branch() {
     let repo = history_repo();
     let (store, _db) = store(4096);
     push_all(&store, &repo, "report-status-v2 side-band-64k quiet", 4096);
@@ -300,8 +300,28 @@ fn deletes_force_pushes_and_moves_head_off_a_deleted_branch() {
         Some(id(&topic))
     );
     assert_eq!(store.ref_value("refs/heads/topic").unwrap(), None);
-    // Deleting main (no pack at all) moves HEAD to the oldest remaining branch... none left
-    // but tags, so HEAD stays; create "dev" first, then delete main.
+    // Deleting main, the branch HEAD names, is refused as git's receive.denyDeleteCurrent
+    // refuses it, with git's error line on the progress band.
+    let delete_main = push_body(
+        &[(topic.clone(), ZERO.into(), "refs/heads/main".into())],
+        "report-status side-band-64k quiet",
+        b"",
+    );
+    let response = run_push(&store, &delete_main, 4096).unwrap();
+    assert_eq!(
+        report_lines(&response),
+        vec![
+            "unpack ok",
+            "ng refs/heads/main deletion of the current branch prohibited"
+        ]
+    );
+    let error = b"\x02error: refusing to delete the current branch: refs/heads/main\n";
+    assert!(response.windows(error.len()).any(|w| w == error));
+    assert_eq!(
+        store.ref_value("refs/heads/main").unwrap(),
+        Some(id(&topic))
+    );
+    // Once HEAD names another branch (PATCH api/settings default_branch), main may go.
     let body = push_body(
         &[(ZERO.into(), topic.clone(), "refs/heads/dev".into())],
         "report-status",
@@ -311,18 +331,25 @@ fn deletes_force_pushes_and_moves_head_off_a_deleted_branch() {
         report_lines(&run_push(&store, &body, 4096).unwrap())[1],
         "ok refs/heads/dev"
     );
-    let body = push_body(
-        &[(topic.clone(), ZERO.into(), "refs/heads/main".into())],
-        "report-status",
-        b"",
-    );
+    store.set_head_target("refs/heads/dev").unwrap();
     assert_eq!(
-        report_lines(&run_push(&store, &body, 4096).unwrap()),
+        report_lines(&run_push(&store, &delete_main, 4096).unwrap()),
         vec!["unpack ok", "ok refs/heads/main"]
     );
     assert_eq!(
         store.head_target().unwrap().as_deref(),
         Some("refs/heads/dev")
+    );
+    // A deletion that names no old value is not git's "delete the current branch": it
+    // succeeds when the ref is already gone.
+    let body = push_body(
+        &[(ZERO.into(), ZERO.into(), "refs/heads/dev".into())],
+        "report-status",
+        b"",
+    );
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 4096).unwrap()),
+        vec!["unpack ok", "ok refs/heads/dev"]
     );
 }
 
@@ -727,19 +754,29 @@ fn refuses_to_create_a_ref_that_exists() {
 #[test]
 fn refuses_a_delete_with_a_stale_old_value() {
     let s = scene();
+    let topic = s.repo.git(&["rev-parse", "topic"]);
     let stale = s.repo.git(&["rev-parse", "main~3"]);
+    let body = s.command(&stale, ZERO, "refs/heads/topic", b"");
+    assert_eq!(
+        s.rejected(&body),
+        vec!["unpack ok", "ng refs/heads/topic failed to update ref"]
+    );
+    // HEAD's branch is refused before its old value is looked at, in git's order.
     let body = s.command(&stale, ZERO, "refs/heads/main", b"");
     assert_eq!(
         s.rejected(&body),
-        vec!["unpack ok", "ng refs/heads/main failed to update ref"]
+        vec![
+            "unpack ok",
+            "ng refs/heads/main deletion of the current branch prohibited"
+        ]
     );
     // With the right old value the same delete goes through.
-    let body = s.command(&s.main, ZERO, "refs/heads/main", b"");
+    let body = s.command(&topic, ZERO, "refs/heads/topic", b"");
     assert_eq!(
         report_lines(&run_push(&s.store, &body, 4096).unwrap()),
-        vec!["unpack ok", "ok refs/heads/main"]
+        vec!["unpack ok", "ok refs/heads/topic"]
     );
-    assert_eq!(s.store.ref_value("refs/heads/main").unwrap(), None);
+    assert_eq!(s.store.ref_value("refs/heads/topic").unwrap(), None);
 }
 
 #[test]

@@ -338,11 +338,13 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         };
         let mut fast_forward =
             |old, new| rev_walk::is_ancestor(old, new, &mut rows, FAST_FORWARD_BUDGET);
+        let head = store.head_target()?;
         let rules = update::Rules {
             kind_of: &kind_of,
             complete,
             atomic: self.caps.has("atomic"),
             settings: &store.settings()?,
+            head: head.as_deref(),
             fast_forward: &mut fast_forward,
         };
         update::decide(store, &self.commands, rules)
@@ -421,6 +423,16 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             return report;
         };
         let mut out = Vec::new();
+        for (command, result) in self.commands.iter().zip(results) {
+            let explained = result.err().and_then(|why| why.explain(&command.name));
+            if let Some(line) = explained {
+                side_band.write(
+                    &mut out,
+                    Band::Progress,
+                    format!("error: {line}\n").as_bytes(),
+                );
+            }
+        }
         if !self.caps.has("quiet") {
             let done = results.iter().filter(|r| r.is_ok()).count();
             let summary = format!("updated {done} of {} refs\n", results.len());

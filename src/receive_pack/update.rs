@@ -44,6 +44,10 @@ pub enum Refusal {
     /// A protected ref would be deleted (git's `receive.denyDeletes`).
     #[error("deletion prohibited")]
     DeletionProhibited,
+    /// The branch HEAD names would be deleted (git's `receive.denyDeleteCurrent`, which
+    /// refuses by default: the next clone would check nothing out).
+    #[error("deletion of the current branch prohibited")]
+    DeleteCurrent,
     /// Another command of an `atomic` push was refused.
     #[error("atomic push failure")]
     AtomicPush,
@@ -56,6 +60,22 @@ pub enum Refusal {
     /// Storage failed while the commands were applied.
     #[error("storage error")]
     Storage,
+}
+
+impl Refusal {
+    /// The error line git's receive-pack sends beside the `ng` line for this refusal of
+    /// `name` (its `rp_error`), where it sends one.
+    pub fn explain(self, name: &str) -> Option<String> {
+        Some(match self {
+            Refusal::FunnyRefname => format!("refusing to update funny ref '{name}' remotely"),
+            Refusal::DeletionProhibited => format!("denying ref deletion for {name}"),
+            Refusal::DeleteCurrent => format!("refusing to delete the current branch: {name}"),
+            Refusal::NonFastForward => {
+                format!("denying non-fast-forward {name} (you should pull first)")
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// One command's verdict: accepted, or refused and why.
@@ -79,6 +99,8 @@ pub struct Rules<'a> {
     pub atomic: bool,
     /// The repository's settings, whose protections apply.
     pub settings: &'a Settings,
+    /// The ref HEAD names, which may not be deleted.
+    pub head: Option<&'a str>,
     /// Answers whether an update fast-forwards.
     pub fast_forward: FastForward<'a>,
 }
@@ -94,6 +116,7 @@ pub fn decide<S: Sql>(
         complete,
         atomic,
         settings,
+        head,
         fast_forward,
     } = rules;
     let mut refs = Overlay {
@@ -109,7 +132,10 @@ pub fn decide<S: Sql>(
     for command in commands {
         let named_twice = times_named[command.name.as_str()] > 1;
         let current = refs.value(&command.name)?;
-        let mut verdict = check(command, current, kind_of, complete);
+        let mut verdict = match command.new.is_zero() {
+            true => check_deletion(command, current, kind_of, settings, head),
+            false => check(command, current, kind_of, complete),
+        };
         if verdict.is_ok() {
             verdict = protect(command, current, settings, &mut *fast_forward)?;
         }
@@ -193,20 +219,39 @@ fn nested(a: &str, b: &str) -> bool {
     under(a, b) || under(b, a)
 }
 
-/// The verdict on one command, given the ref's `current` value and where the objects are.
-fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete: bool) -> Verdict {
-    if !refname::is_valid_push_name(&command.name, command.new.is_zero()) {
+/// The verdict on one deletion, in git's order: the name, the protections against deleting
+/// (`denyDeletes`, then `denyDeleteCurrent` when the client names the old value), then
+/// the old value. Deleting a ref that is already gone succeeds unless the client named an
+/// old value the repository has (then the ref was expected to be there).
+fn check_deletion(
+    command: &Command,
+    current: Option<ObjectId>,
+    kind_of: KindOf,
+    settings: &Settings,
+    head: Option<&str>,
+) -> Verdict {
+    if !refname::is_valid_push_name(&command.name, true) {
         return Err(Refusal::FunnyRefname);
     }
+    if settings.denies(&command.name).1 {
+        return Err(Refusal::DeletionProhibited);
+    }
     let expected = (!command.old.is_zero()).then_some(command.old);
-    if command.new.is_zero() {
-        // As git: deleting a ref that is already gone succeeds unless the client named an
-        // old value the repository has (then the ref was expected to be there).
-        return match (current, expected) {
-            (Some(current), Some(old)) if old != current => Err(Refusal::LockFailed),
-            (None, Some(old)) if kind_of(&old).is_some() => Err(Refusal::LockFailed),
-            _ => Ok(()),
-        };
+    if expected.is_some() && head == Some(command.name.as_str()) {
+        return Err(Refusal::DeleteCurrent);
+    }
+    match (current, expected) {
+        (Some(current), Some(old)) if old != current => Err(Refusal::LockFailed),
+        (None, Some(old)) if kind_of(&old).is_some() => Err(Refusal::LockFailed),
+        _ => Ok(()),
+    }
+}
+
+/// The verdict on one update or creation, given the ref's `current` value and where the
+/// objects are.
+fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete: bool) -> Verdict {
+    if !refname::is_valid_push_name(&command.name, false) {
+        return Err(Refusal::FunnyRefname);
     }
     match kind_of(&command.new) {
         None => return Err(Refusal::MissingObjects),
@@ -218,31 +263,29 @@ fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete
         }
         Some(_) => {}
     }
+    let expected = (!command.old.is_zero()).then_some(command.old);
     if current != expected {
         return Err(Refusal::LockFailed);
     }
     Ok(())
 }
 
-/// The verdict of the repository's protections on a command that is otherwise allowed:
-/// as git's denyDeletes, a deletion of a protected ref is refused whether or not it exists;
-/// as denyNonFastForwards, an update of one must fast-forward.
+/// The verdict of the repository's protections on an update that is otherwise allowed:
+/// as git's denyNonFastForwards, an update of a protected ref must fast-forward.
+/// (Deletions met their protections in [`check_deletion`].)
 fn protect(
     command: &Command,
     current: Option<ObjectId>,
     settings: &Settings,
     fast_forward: FastForward,
 ) -> Result<Verdict, StoreError> {
-    let (deny_force, deny_delete) = settings.denies(&command.name);
-    if command.new.is_zero() {
-        return Ok(match deny_delete {
-            true => Err(Refusal::DeletionProhibited),
-            false => Ok(()),
-        });
-    }
+    let deny_force = settings.denies(&command.name).0;
     match current {
-        Some(current) if deny_force && !fast_forward(current, command.new)? => {
-            Ok(Err(Refusal::NonFastForward))
+        Some(current) if deny_force && !command.new.is_zero() => {
+            match fast_forward(current, command.new)? {
+                true => Ok(Ok(())),
+                false => Ok(Err(Refusal::NonFastForward)),
+            }
         }
         _ => Ok(Ok(())),
     }

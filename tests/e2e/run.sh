@@ -1149,12 +1149,21 @@ check "h: the --shallow-exclude clone passes git fsck --full" fsck "$EXCLUDE_CLO
 EMPTY_URL=$(new_repo empty)
 EMPTY_SRC=$TMP/empty-src
 git init -q "$EMPTY_SRC" && git -C "$EMPTY_SRC" commit -q --allow-empty -m "only"
+# As git's own server does, a push may not delete the branch HEAD names (the next clone would
+# check nothing out).
+no_delete_current() {
+    timeout "$LIMIT" git -C "$EMPTY_SRC" push -q "$EMPTY_URL" main || return 1
+    ! timeout "$LIMIT" git -C "$EMPTY_SRC" push "$EMPTY_URL" :main 2>"$TMP/delete-current.err" &&
+        contains "$TMP/delete-current.err" "[remote rejected] main (deletion of the current branch prohibited)" &&
+        contains "$TMP/delete-current.err" "remote: error: refusing to delete the current branch: refs/heads/main"
+}
+check "h: deleting the branch HEAD names is refused in git's words" no_delete_current
+EMPTY_URL=$(new_repo empty-put)
 if ours; then
-    # Repositories come into being with their first push: push, then delete the only branch.
-    check "h: create a repository and delete its only branch" \
-        sh -c "git -C '$EMPTY_SRC' push -q '$EMPTY_URL' main && git -C '$EMPTY_SRC' push -q '$EMPTY_URL' :main"
+    check "h: PUT api makes an empty repository" \
+        curl -sS --fail --max-time 60 -X PUT "${AUTH[@]}" -o /dev/null "$EMPTY_URL/api"
 else
-    skip "h: create a repository and delete its only branch" "reference-server.sh create made it empty"
+    skip "h: PUT api makes an empty repository" "reference-server.sh create made it empty"
 fi
 check "h: git clone of an empty repository" \
     sh -c "timeout $LIMIT git clone '$EMPTY_URL' '$TMP/empty-clone' 2>'$TMP/empty-clone.err'"

@@ -13,13 +13,10 @@
 #                 (a failure prints `replay: SESSION_SEED=S SESSION_FIRST=k SESSIONS=1 ...`)
 #   SESSION_TOLERATE  a comma-separated list of known differences to step around, so that
 #                 a run can look past them for others; by default none (strict):
-#                 delete-head   never delete the servers' HEAD branch, main (git http-backend
-#                               refuses it, receive.denyDeleteCurrent; ours deletes it and
-#                               moves HEAD, as the README says)
 #                 lazy-blobs    leave blobs out of a blobless client's objects compared: ours
 #                               advertises no-thin to pushes (a stored pack must be whole), so
 #                               git does not fetch the delta bases a thin pack would use
-#                 scripts/test.sh runs it with both, and a strict run shows only those two
+#                 scripts/test.sh runs it with it, and a strict run shows only that one
 #
 # Each session:
 #   a. builds a random branchy history in a work repository, its commits dated from the
@@ -317,11 +314,8 @@ next_command() {
         pick "${remote_tags[@]}" HEAD
         SNIPPET="git tag -a t$n -m 'tag $n' $P && git push origin t$n"
     else
-        # Any branch, the servers' HEAD (main) too unless SESSION_TOLERATE has delete-head.
-        local deletable=()
-        for b in "${remote_branches[@]}"; do
-            [ "$b" = main ] && tolerate delete-head || deletable+=("$b")
-        done
+        # Any branch, the servers' HEAD (main) too: both refuse to delete it.
+        local deletable=("${remote_branches[@]}")
         [ "${#deletable[@]}" -gt 0 ] || deletable=(nosuch)
         pick "${deletable[@]}"
         SNIPPET="git push origin --delete $P"
