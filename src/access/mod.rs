@@ -1,6 +1,9 @@
 //! Who may do what: the credential a request carries, the server-wide admin token (checked
 //! in the Worker, before a repository's object wakes), and each repository's own tokens and
 //! settings (checked in its Durable Object). Every decision is a pure function of its inputs.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 pub mod credential;
 pub mod server;

@@ -144,11 +144,12 @@ fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);
     // The last star seen, and where in the name what it matches ends.
     let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
+    while let Some(byte) = name.get(n) {
+        let at = pattern.get(p);
+        if at == Some(&b'*') {
             star = Some((p, n));
             p += 1;
-        } else if p < pattern.len() && pattern[p] == name[n] {
+        } else if at == Some(byte) {
             p += 1;
             n += 1;
         } else if let Some((sp, sn)) = star {
@@ -159,7 +160,7 @@ fn glob_matches(pattern: &[u8], name: &[u8]) -> bool {
             return false;
         }
     }
-    pattern[p..].iter().all(|&b| b == b'*')
+    pattern.iter().skip(p).all(|&b| b == b'*')
 }
 
 #[cfg(test)]

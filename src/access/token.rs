@@ -184,7 +184,7 @@ mod tests {
         let secret = "cd".repeat(32);
         let bad_id = format!("gdo_abababababababxy_{secret}");
         let short_secret = "gdo_abababababababab_00".to_string();
-        let bad_secret = format!("gdo_abababababababab_{}xy", &secret[2..]);
+        let bad_secret = format!("gdo_abababababababab_{}xy", "cd".repeat(31));
         for bad in [
             "",
             "gdo_",

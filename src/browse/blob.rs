@@ -129,9 +129,8 @@ impl<S: Sql> Inflating<S> {
                     *inflated += bytes.len() as u64;
                     let (low, high) = (from.max(range.start), (*inflated).min(range.end));
                     if low < high {
-                        piece.extend_from_slice(
-                            &bytes[(low - from) as usize..(high - from) as usize],
-                        );
+                        let wanted = (low - from) as usize..(high - from) as usize;
+                        piece.extend_from_slice(bytes.get(wanted).unwrap_or_default());
                     }
                     match piece.len() >= PIECE || *inflated >= range.end {
                         true => ControlFlow::Break(()),
@@ -174,7 +173,7 @@ impl<S: Sql> Iterator for Pieces<S> {
             Content::Held(data) => {
                 let start = self.at as usize;
                 let end = (self.end as usize).min(start + PIECE).min(data.len());
-                data[start.min(end)..end].to_vec()
+                data.get(start..end).unwrap_or_default().to_vec()
             }
             Content::Kept(range) => return range.next(),
             Content::Inflating(inflating) => match inflating.next_piece(self.at..self.end) {

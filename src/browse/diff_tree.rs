@@ -119,15 +119,18 @@ impl<S: Sql> Diff<'_, S> {
         let (old, new) = (read(old)?, read(new)?);
         let (mut i, mut j) = (0, 0);
         while (i < old.len() || j < new.len()) && !self.truncated {
-            let order = match (old.get(i), new.get(j)) {
+            let (a, b) = (old.get(i), new.get(j));
+            let order = match (a, b) {
                 (Some(a), Some(b)) => tree_order(a, b),
                 (Some(_), None) => Ordering::Less,
                 _ => Ordering::Greater,
             };
-            match order {
-                Ordering::Less => self.one_side(&old[i], true, prefix, depth)?,
-                Ordering::Greater => self.one_side(&new[j], false, prefix, depth)?,
-                Ordering::Equal => self.both(&old[i], &new[j], prefix, depth)?,
+            match (order, a, b) {
+                (Ordering::Less, Some(a), _) => self.one_side(a, true, prefix, depth)?,
+                (Ordering::Greater, _, Some(b)) => self.one_side(b, false, prefix, depth)?,
+                (Ordering::Equal, Some(a), Some(b)) => self.both(a, b, prefix, depth)?,
+                // The order was taken from the entries that are there.
+                _ => break,
             }
             i += usize::from(order != Ordering::Greater);
             j += usize::from(order != Ordering::Less);

@@ -1,6 +1,9 @@
 //! Reading a repository as `git rev-parse`, `log`, `ls-tree`, `diff-tree` and `cat-file`
 //! read it, for the JSON API: bounded walks over the stored objects, answering with ids
 //! and parsed objects that the HTTP layer shows.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 pub mod blob;
 pub mod diff_tree;

@@ -32,9 +32,11 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, name: &str) -> Result<ObjectId,
         return resolve_name(reader, name);
     };
     let bad = || BrowseError::Bad(format!("bad revision {name}"));
-    let mut id = resolve_name(reader, &name[..at])?;
+    // `find` stops at an ASCII byte, a character boundary.
+    let (start, steps) = name.split_at(at);
+    let mut id = resolve_name(reader, start)?;
     let mut graph = HashMap::new();
-    let mut steps = &name.as_bytes()[at..];
+    let mut steps = steps.as_bytes();
     while let Some((&op, rest)) = steps.split_first() {
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         let (count, after) = rest.split_at(digits);

@@ -1,8 +1,12 @@
 //! Commit objects (git's `commit.c`): the header lines, the headers git carries through
 //! (`encoding`, `gpgsig`, `mergetag`) and the message.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use crate::format::ident::{self, Ident};
 use crate::format::object::{BadObject, ObjectId};
+use crate::format::{rsplit_once, split_once, split_while};
 
 /// A parsed commit, borrowing from its content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,10 +57,7 @@ pub fn headers(data: &[u8]) -> (Vec<Header<'_>>, &[u8]) {
     let mut headers: Vec<Header> = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
-        let (line, after) = match rest.iter().position(|&b| b == b'\n') {
-            Some(end) => (&rest[..end], &rest[end + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
+        let (line, after) = split_once(rest, b'\n').unwrap_or((rest, &[]));
         rest = after;
         if line.is_empty() {
             return (headers, rest);
@@ -64,10 +65,7 @@ pub fn headers(data: &[u8]) -> (Vec<Header<'_>>, &[u8]) {
         match (line.strip_prefix(b" "), headers.last_mut()) {
             (Some(more), Some(last)) => last.more.push(more),
             _ => {
-                let (key, line) = match line.iter().position(|&b| b == b' ') {
-                    Some(space) => (&line[..space], &line[space + 1..]),
-                    None => (line, &line[line.len()..]),
-                };
+                let (key, line) = split_once(line, b' ').unwrap_or((line, &[]));
                 headers.push(Header {
                     key,
                     line,
@@ -112,7 +110,7 @@ pub fn lineage(data: &[u8]) -> Result<Lineage, BadObject> {
         return Err(BadObject::CommitWithoutTree);
     }
     let (first, mut rest) = data.split_at(TREE_LINE);
-    if !first.starts_with(b"tree ") || first[TREE_LINE - 1] != b'\n' {
+    if !first.starts_with(b"tree ") || !first.ends_with(b"\n") {
         return Err(BadObject::CommitWithoutTree);
     }
     let tree = line_id(first, b"tree ")?;
@@ -137,26 +135,17 @@ fn commit_date(rest: &[u8]) -> i64 {
     if rest.len() <= 6 || !rest.starts_with(b"author") {
         return 0;
     }
-    let after_author = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(&rest[rest.len()..], |nl| &rest[nl + 1..]);
+    let after_author = split_once(rest, b'\n').map_or(&[][..], |(_, after)| after);
     if after_author.len() <= 9 || !after_author.starts_with(b"committer") {
         return 0;
     }
-    let Some(eol) = after_author.iter().position(|&b| b == b'\n') else {
+    let Some((line, _)) = split_once(after_author, b'\n') else {
         return 0;
     };
-    let line = &after_author[..eol];
-    let Some(close) = line.iter().rposition(|&b| b == b'>') else {
+    let Some((_, date)) = rsplit_once(line, b'>') else {
         return 0;
     };
-    let date = &line[close + 1..];
-    let start = date
-        .iter()
-        .position(|b| !ident::space(b))
-        .unwrap_or(date.len());
-    timestamp(&date[start..])
+    timestamp(split_while(date, ident::space).1)
 }
 
 /// C's `strtoumax(text, NULL, 10)` as git reads a commit date, which must start with a digit
@@ -166,7 +155,7 @@ fn timestamp(text: &[u8]) -> i64 {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
-    let digits = &digits[..digits.iter().take_while(|b| b.is_ascii_digit()).count()];
+    let digits = split_while(digits, u8::is_ascii_digit).0;
     if digits.is_empty() {
         return 0;
     }

@@ -1,7 +1,10 @@
 //! Identities: the `Name <email> 1700000000 +0100` of a commit's author and committer and
 //! a tag's tagger (git's `ident.c`, `split_ident_line`).
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
-use crate::format::date;
+use crate::format::{date, rsplit_once, split_once, split_while};
 
 /// Who made an object, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,30 +54,28 @@ pub fn space(b: &u8) -> bool {
 /// follows the last `>`: digits, whitespace, then `+` or `-` and digits, else the line has
 /// none. None without an email.
 pub fn parse(line: &[u8]) -> Option<Ident<'_>> {
-    let open = line.iter().position(|&b| b == b'<')?;
-    let close = open + 1 + line[open + 1..].iter().position(|&b| b == b'>')?;
-    let name = &line[..open];
-    let name = &name[..name
+    let (name, after_open) = split_once(line, b'<')?;
+    let (email, _) = split_once(after_open, b'>')?;
+    let kept = name
         .iter()
         .rposition(|b| !space(b))
-        .map_or(0, |end| end + 1)];
-    let last = line.iter().rposition(|&b| b == b'>')?;
+        .map_or(0, |end| end + 1);
+    let name = name.split_at(kept).0;
+    let (_, date) = rsplit_once(line, b'>')?;
     Some(Ident {
         name,
-        email: &line[open + 1..close],
-        when: when(&line[last + 1..]),
+        email,
+        when: when(date),
     })
 }
 
 /// The date after an identity's email, if git finds one there.
 fn when(rest: &[u8]) -> Option<When> {
-    let skip = |text: &[u8]| text.iter().position(|b| !space(b)).unwrap_or(text.len());
-    let rest = &rest[skip(rest)..];
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (time, rest) = rest.split_at(digits);
-    let rest = &rest[skip(rest)..];
+    let rest = split_while(rest, space).1;
+    let (time, rest) = split_while(rest, u8::is_ascii_digit);
+    let rest = split_while(rest, space).1;
     let (&sign, zone) = rest.split_first()?;
-    let zone = &zone[..zone.iter().take_while(|b| b.is_ascii_digit()).count()];
+    let zone = split_while(zone, u8::is_ascii_digit).0;
     if time.is_empty() || zone.is_empty() || !matches!(sign, b'+' | b'-') {
         return None;
     }

@@ -1,10 +1,13 @@
 //! Git objects: ids, types, loose-object encoding and the links between objects.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use std::fmt;
 
 use sha1::{Digest, Sha1};
 
-use crate::format::{commit, tag};
+use crate::format::{commit, split_once, split_while, tag};
 
 /// A SHA-1 object id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -272,29 +275,25 @@ pub struct TreeEntry<'a> {
 pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
     let mut entries = Vec::new();
     while !data.is_empty() {
-        if data.len() < 23 || data[data.len() - 21] != 0 {
+        // git wants the last 21 bytes to be a NUL and an id: the NUL ends every name's
+        // search within the tree.
+        if data.len() < 23 || data.get(data.len() - 21) != Some(&0) {
             return Err(BadObject::TreeTooShort);
         }
-        let space = data
-            .iter()
-            .position(|&b| !(b'0'..=b'7').contains(&b))
-            .filter(|&at| at > 0 && data[at] == b' ')
-            .ok_or(BadObject::TreeEntryMode)?;
-        // The NUL 21 bytes from the end bounds the search, so the id is within the tree.
-        let nul = space
-            + 1
-            + data[space + 1..]
-                .iter()
-                .position(|&b| b == 0)
-                .ok_or(BadObject::TreeTooShort)?;
-        if nul == space + 1 {
+        let (digits, after) = split_while(data, |b| (b'0'..=b'7').contains(b));
+        let with_name = match after.split_first() {
+            Some((b' ', with_name)) if !digits.is_empty() => with_name,
+            _ => return Err(BadObject::TreeEntryMode),
+        };
+        let (name, with_id) = split_once(with_name, 0).ok_or(BadObject::TreeTooShort)?;
+        if name.is_empty() {
             return Err(BadObject::TreeEntryName);
         }
-        let id = data
-            .get(nul + 1..nul + 21)
-            .and_then(ObjectId::from_bytes)
+        let (id, rest) = with_id
+            .split_at_checked(20)
             .ok_or(BadObject::TreeTooShort)?;
-        let mode = canon_mode(octal(&data[..space]));
+        let id = ObjectId::from_bytes(id).ok_or(BadObject::TreeTooShort)?;
+        let mode = canon_mode(octal(digits));
         entries.push(TreeEntry {
             kind: match mode {
                 0o40000 => TreeEntryKind::Tree,
@@ -302,10 +301,10 @@ pub fn tree_entries(mut data: &[u8]) -> Result<Vec<TreeEntry<'_>>, BadObject> {
                 _ => TreeEntryKind::Blob,
             },
             mode,
-            name: &data[space + 1..nul],
+            name,
             id,
         });
-        data = &data[nul + 21..];
+        data = rest;
     }
     Ok(entries)
 }

@@ -1,4 +1,7 @@
 //! pkt-line framing and side-band multiplexing (gitprotocol-common, gitprotocol-pack).
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 /// The largest pkt-line git sends or accepts, length prefix included.
 pub const MAX_PKT_LEN: usize = 65520;

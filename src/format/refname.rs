@@ -1,4 +1,7 @@
 //! Ref name rules: git's `check-ref-format`, as receive-pack applies them to pushed names.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 /// Whether a push may update `name`, as git's receive-pack decides: it must be under
 /// `refs/`, and what follows must pass `check_ref_format`, with two levels at least

@@ -1,8 +1,12 @@
 //! Annotated tag objects (git's `tag.c`).
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use crate::format::commit::headers;
 use crate::format::ident::{self, Ident};
 use crate::format::object::{BadObject, ObjectId, ObjectType};
+use crate::format::split_once;
 
 /// A parsed annotated tag, borrowing from its content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,8 +58,7 @@ pub fn head(data: &[u8]) -> Result<(TagHead<'_>, &[u8]), BadObject> {
 /// The value of the line starting `key` at the start of `rest`, and what follows that line.
 fn line<'a>(rest: &'a [u8], key: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
     let rest = rest.strip_prefix(key)?;
-    let nl = rest.iter().position(|&b| b == b'\n')?;
-    Some((&rest[..nl], &rest[nl + 1..]))
+    split_once(rest, b'\n')
 }
 
 /// Parses a tag's content: the lines [`head`] reads, then the optional `tagger` and

@@ -1,5 +1,8 @@
 //! The Worker and the Durable Object: route each request to its repository's object,
 //! stream request bodies into the services and stored packs out of SQLite.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{

@@ -118,15 +118,15 @@ pub fn percent_decode(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes.get(at + 1..at + 3).filter(|_| bytes[at] == b'%');
+    while let Some(&byte) = bytes.get(at) {
+        let hex = bytes.get(at + 1..at + 3).filter(|_| byte == b'%');
         match hex.and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()) {
-            Some(byte) => {
-                decoded.push(byte);
+            Some(escaped) => {
+                decoded.push(escaped);
                 at += 3;
             }
             None => {
-                decoded.push(bytes[at]);
+                decoded.push(byte);
                 at += 1;
             }
         }

@@ -1,5 +1,8 @@
 //! What both smart services share on the wire (as gitprotocol-pack and gitprotocol-capabilities
 //! describe it): the capability list a client sends, and the ref advertisement.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 pub mod advertise;
 pub mod capabilities;

@@ -67,7 +67,8 @@ pub fn parse_command<'a>(
     let mut name = None;
     let mut seen_any = false;
     loop {
-        let (pkt, len) = pktline::decode(&body[pos..])
+        // A decoded length is at most the bytes decoded, so `pos` stays within them.
+        let (pkt, len) = pktline::decode(body.get(pos..).unwrap_or_default())
             .map_err(|e| Err(e.into()))?
             .ok_or(Err(BadRequest::EndedBeforeFlush))?;
         pos += len;
@@ -109,7 +110,7 @@ pub fn parse_command<'a>(
     let name = name.ok_or(Ok(Refused::NoCommand))?;
     Ok(Some(Command {
         name,
-        args: &body[pos..],
+        args: body.get(pos..).unwrap_or_default(),
     }))
 }
 
@@ -147,7 +148,7 @@ impl<'a> Iterator for Args<'a> {
                 return Some(Err(e.into()));
             }
         };
-        self.rest = &self.rest[len..];
+        self.rest = self.rest.get(len..).unwrap_or_default();
         match pkt {
             Pkt::Data(line) => Some(Ok(line.strip_suffix(b"\n").unwrap_or(line))),
             Pkt::Flush => {

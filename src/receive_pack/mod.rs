@@ -1,11 +1,15 @@
 //! Smart receive-pack (`git push`): the advertisement, then a sans-IO request handler fed
 //! the POST body as it streams in. Ref updates are decided and applied in one synchronous
 //! step at the end, after the pack is verified and its connectivity checked.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use std::collections::HashMap;
 
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pktline::{self, Band, Pkt};
+use crate::format::split_once;
 use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
 use crate::limits::{Limits, OverLimit};
 use crate::protocol::advertise;
@@ -45,6 +49,19 @@ pub enum UnpackError {
     /// Storage failed while the pack was stored or the refs moved.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A command line, `<old> <new> <name>`: two ids of 40 hex digits and a name, a space
+/// between each; None if it is not one.
+fn parse_command(line: &[u8]) -> Option<Command> {
+    let (old, rest) = line.split_at_checked(40)?;
+    let (new, name) = rest.strip_prefix(b" ")?.split_at_checked(40)?;
+    let name = name.strip_prefix(b" ").filter(|name| !name.is_empty())?;
+    Some(Command {
+        old: ObjectId::from_hex(old)?,
+        new: ObjectId::from_hex(new)?,
+        name: String::from_utf8(name.to_vec()).ok()?,
+    })
 }
 
 /// The `info/refs?service=git-receive-pack` body: the refs, no HEAD and no peeled lines,
@@ -115,7 +132,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         self.buf.extend_from_slice(data);
         let mut pos = 0;
         while !matches!(self.phase, Phase::Pack) {
-            let Some((pkt, len)) = pktline::decode(&self.buf[pos..])? else {
+            // A decoded length is at most the bytes decoded, so `pos` stays within them.
+            let Some((pkt, len)) = pktline::decode(self.buf.get(pos..).unwrap_or_default())? else {
                 break;
             };
             pos += len;
@@ -152,8 +170,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             return Err(BadRequest::CommandsTooLong(MAX_COMMAND_BYTES));
         }
         let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let (command, caps) = match line.iter().position(|&b| b == 0) {
-            Some(nul) => (&line[..nul], Some(&line[nul + 1..])),
+        let (command, caps) = match split_once(line, 0) {
+            Some((command, caps)) => (command, Some(caps)),
             None => (line, None),
         };
         if let Some(caps) = caps {
@@ -165,14 +183,9 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         if command.starts_with(b"shallow ") {
             return Ok(());
         }
-        let bad = || BadRequest::MalformedCommand(String::from_utf8_lossy(command).into());
-        if command.len() < 83 || command[40] != b' ' || command[81] != b' ' {
-            return Err(bad());
-        }
-        let old = ObjectId::from_hex(&command[..40]).ok_or_else(bad)?;
-        let new = ObjectId::from_hex(&command[41..81]).ok_or_else(bad)?;
-        let name = String::from_utf8(command[82..].to_vec()).map_err(|_| bad())?;
-        self.commands.push(Command { old, new, name });
+        let command = parse_command(command)
+            .ok_or_else(|| BadRequest::MalformedCommand(String::from_utf8_lossy(command).into()))?;
+        self.commands.push(command);
         let limit = self.limits.push_refs;
         Limits::check(
             self.commands.len(),

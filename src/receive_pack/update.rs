@@ -130,7 +130,7 @@ pub fn decide<S: Sql>(
     }
     let mut results = Vec::with_capacity(commands.len());
     for command in commands {
-        let named_twice = times_named[command.name.as_str()] > 1;
+        let named_twice = times_named.get(command.name.as_str()) > Some(&1);
         let current = refs.value(&command.name)?;
         let mut verdict = match command.new.is_zero() {
             true => check_deletion(command, current, kind_of, settings, head),

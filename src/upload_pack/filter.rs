@@ -117,7 +117,8 @@ impl Filter {
 /// A size as git's `git_parse_ulong` reads it: digits and an optional `k`, `m` or `g`.
 fn size(text: &str) -> Option<u64> {
     let (digits, unit) = match text.char_indices().last()? {
-        (at, c) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_lowercase()),
+        // `at` is where the last character starts, a boundary.
+        (at, c) if c.is_ascii_alphabetic() => (text.split_at(at).0, c.to_ascii_lowercase()),
         _ => (text, ' '),
     };
     let factor: u64 = match unit {
@@ -136,13 +137,13 @@ fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b'%' {
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'%' {
             let hex = std::str::from_utf8(bytes.get(at + 1..at + 3)?).ok()?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             at += 3;
         } else {
-            out.push(bytes[at]);
+            out.push(byte);
             at += 1;
         }
     }

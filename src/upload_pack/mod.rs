@@ -3,6 +3,9 @@
 //! repository (wants peeled, haves found, shallow limits read), negotiated by its front end
 //! (v0's rounds, or v2's `fetch` command), and answered with a selection of objects streamed
 //! as a pack. Protocol v2's other commands, `ls-refs` and `object-info`, are served here too.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 mod filter;
 mod ls_refs;

@@ -127,8 +127,9 @@ fn thin<S: Sql>(
     let mut bases: HashMap<ObjectId, ObjectId> = HashMap::new();
     let mut budget = THIN_BUDGET;
     for (new, old) in pairs {
-        if fits(&new) && fits(&old) && !bases.contains_key(&new) && sizes[&new] <= budget {
-            budget -= sizes[&new];
+        let size = sizes.get(&new).copied().unwrap_or(u64::MAX);
+        if fits(&new) && fits(&old) && !bases.contains_key(&new) && size <= budget {
+            budget -= size;
             bases.insert(new, old);
         }
     }

@@ -52,7 +52,8 @@ pub fn parse_request(body: &[u8], limits: &Limits) -> Result<Request, BadRequest
     };
     let mut pos = 0;
     let mut section = 0;
-    while let Some((pkt, len)) = pktline::decode(&body[pos..])? {
+    // A decoded length is at most the bytes decoded, so `pos` stays within them.
+    while let Some((pkt, len)) = pktline::decode(body.get(pos..).unwrap_or_default())? {
         pos += len;
         match pkt {
             Pkt::Flush => {

@@ -178,8 +178,10 @@ fn want_refs(
         };
         let found = refs
             .binary_search_by(|r| r.name.as_bytes().cmp(full.as_bytes()))
-            .map_err(|_| FetchError::UnknownRef(name.clone()))?;
-        wanted.push((name.clone(), refs[found].id));
+            .ok()
+            .and_then(|at| refs.get(at))
+            .ok_or_else(|| FetchError::UnknownRef(name.clone()))?;
+        wanted.push((name.clone(), found.id));
     }
     Ok(wanted)
 }

@@ -258,9 +258,10 @@ pub fn commits<S: Sql>(store: &Store<S>, query: &Query) -> Result<Reply, BrowseE
     let ids: Vec<ObjectId> = page.commits.iter().map(|(id, _)| *id).collect();
     let (commits, shown) = commit_views(&reader, &ids)?;
     // A page cut short by its messages goes on after its last commit.
-    let next = match shown < ids.len() {
-        true => Some(page.commits[shown - 1].1),
-        false => page.next,
+    let last_shown = shown.checked_sub(1).and_then(|at| page.commits.get(at));
+    let next = match (shown < ids.len(), last_shown) {
+        (true, Some(&(_, walked))) => Some(walked),
+        _ => page.next,
     };
     let view = CommitsView {
         commits,
@@ -311,10 +312,12 @@ pub(super) fn rev_and_path<S: Sql>(
     let segments: Vec<&str> = rest.split('/').collect();
     for split in 1..=segments.len().min(MAX_REF_SEGMENTS) {
         step(reader, "finding the revision")?;
-        let rev = text(&segments[..split].join("/"))?;
+        // `split` is at most the number of segments.
+        let (rev, path) = segments.split_at(split);
+        let rev = text(&rev.join("/"))?;
         match rev_parse::tree(reader, &rev) {
             Ok(tree) => {
-                let path = percent_decode(&segments[split..].join("/"));
+                let path = percent_decode(&path.join("/"));
                 let path = components(&path).into_iter().map(<[u8]>::to_vec).collect();
                 return Ok((rev, tree, path));
             }
@@ -322,7 +325,7 @@ pub(super) fn rev_and_path<S: Sql>(
             Err(e) => return Err(e),
         }
     }
-    let first = text(segments[0])?;
+    let first = text(segments.first().copied().unwrap_or_default())?;
     Err(BrowseError::NotFound(format!("unknown revision: {first}")))
 }
 
