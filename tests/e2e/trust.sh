@@ -22,11 +22,16 @@
 #   t4  requests no server should die of (ours only): a revision with a multi-byte suffix, and
 #       ancestors four billion deep through 32 path segments, each answered 4xx at once; the
 #       repository answers next.
+#   t5  the retry after a failed run, with no request asking (ours only): the stored objects of
+#       a repository corrupted in its SQLite file behind the server's back (a storage fault);
+#       the alarm's repack fails, is tried again, is given up with the reason in `GET api`,
+#       leaving the repository as it was; once the rows are repaired, the alarm tries again a
+#       quiet time later and repacks.
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `trust: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=19
+EXPECTED=25
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -211,6 +216,51 @@ segments=$(printf 'd/%.0s' $(seq 1 32))
 check "t4: ancestors four billion deep through 32 segments answer at once" \
     answers_at_once "api/tree/HEAD~4000000000/${segments%/}" 404
 check "t4: and the repository answers next" git ls-remote --exit-code "$BASE/$OWNER/forks.git" main
+
+# --- t5: the retry after a failed run --------------------------------------------------------
+# storage_fault corrupt|repair: overwrites the loose objects of $OWNER/fault in its object's
+# SQLite file (saving them first), or puts them back, behind the running server's back, as a
+# fault of the storage would; wrangler dev keeps the file in WAL mode, so the server's next
+# statement reads the change. Prints how many rows it changed.
+storage_fault() {
+    python3 - "$1" "$TMP/state" "$OWNER/fault" "$TMP/fault-rows.json" <<'PYEOF2'
+import glob, json, sqlite3, sys
+action, state, name, saved = sys.argv[1:]
+for path in glob.glob(state + "/v3/do/*/*.sqlite"):
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        if db.execute("select name from __miniflare_do_name").fetchone()[0] != name:
+            continue
+    except sqlite3.Error:
+        continue
+    if action == "corrupt":
+        rows = [(oid.hex(), data.hex()) for oid, data in db.execute("select oid, data from loose")]
+        json.dump(rows, open(saved, "w"))
+        db.execute("update loose set data = x'00112233'")
+    else:
+        rows = json.load(open(saved))
+        for oid, data in rows:
+            db.execute("update loose set data = ? where oid = ?", (bytes.fromhex(data), bytes.fromhex(oid)))
+    db.commit()
+    print(len(rows))
+    sys.exit(0 if rows else 1)
+sys.exit(1)
+PYEOF2
+}
+make_tree "$TMP/fault" 3
+git -C "$TMP/fault" push -q "$BASE/$OWNER/fault.git" main
+check "t5: a storage fault: the pushed objects corrupted behind the server's back" \
+    storage_fault corrupt
+check "t5: the alarm alone repacks, fails three times, gives up and says why" \
+    until_api fault '"is corrupt" in str((d["maintenance"]["last_run"] or {}).get("error"))' 90
+check "t5: nothing was half-written: no pack, the loose objects still there" \
+    test "$(field "$TMP/summary.json" '(d["packs"], d["loose"])')" = "(0, 5)"
+check "t5: the storage repaired" storage_fault repair
+check "t5: the alarm alone tries again a quiet time later, and repacks" \
+    until_api fault '(d["packs"], d["loose"], d["maintenance"]["last_run"]["error"]) == (1, 0, None)' 60
+rm -rf "$TMP/fault-clone"
+check "t5: what it packed clones whole and passes git fsck" \
+    sh -c "git clone -q '$BASE/$OWNER/fault.git' '$TMP/fault-clone' && git -C '$TMP/fault-clone' fsck --full --strict"
 
 TOTAL=$((PASS + FAIL))
 if [ "$TOTAL" -ne "$EXPECTED" ]; then
