@@ -10,6 +10,7 @@
 #   bash scripts/mutants.sh --table         print the table of the runs so far, run nothing
 #   MUTANTS_FILES="src/format/delta.rs" bash scripts/mutants.sh    other files
 #   MUTANTS_TIMEOUT=120 bash scripts/mutants.sh   a longer limit per test run (default 30 s)
+#   MUTANTS_JOBS=2 bash scripts/mutants.sh        two mutants at once (default one)
 #
 # Each run's outcome files are kept in mutants.out.runs/N; the table takes, for each mutant,
 # the newest outcome (tests are only ever added, so a caught mutant stays caught).
@@ -23,7 +24,7 @@ for f in $files; do file_args+=(-f "$f"); done
 
 if [ "${1:-}" != --table ]; then
   command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
-  cargo mutants -j 1 --profile mutants --timeout "${MUTANTS_TIMEOUT:-30}" --build-timeout 300 "${file_args[@]}" "$@" ||
+  cargo mutants -j "${MUTANTS_JOBS:-1}" --profile mutants --timeout "${MUTANTS_TIMEOUT:-30}" --build-timeout 300 "${file_args[@]}" "$@" ||
     true # a run with missed mutants exits non-zero; the table below says what was missed
   mkdir -p mutants.out.runs
   n=$(find mutants.out.runs -mindepth 1 -maxdepth 1 -type d | wc -l)

@@ -27,11 +27,14 @@
 #       the alarm's repack fails, is tried again, is given up with the reason in `GET api`,
 #       leaving the repository as it was; once the rows are repaired, the alarm tries again a
 #       quiet time later and repacks.
+#   t6  purge means purge while a repack runs (ours only): a branch with a secret pushed and
+#       deleted during a repack of many alarm turns, then POST api/purge; no listed pack,
+#       loose file or fetch by id has the secret, and the repository serves.
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `trust: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=25
+EXPECTED=31
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -261,6 +264,50 @@ check "t5: the alarm alone tries again a quiet time later, and repacks" \
 rm -rf "$TMP/fault-clone"
 check "t5: what it packed clones whole and passes git fsck" \
     sh -c "git clone -q '$BASE/$OWNER/fault.git' '$TMP/fault-clone' && git -C '$TMP/fault-clone' fsck --full --strict"
+
+# --- t6: a purge while a repack runs ---------------------------------------------------------
+# Two pushes of 6,000 and 3,000 files make a repack of many alarm turns; while it runs, a
+# branch with a secret is pushed (as a pack) and deleted, then the purge comes.
+git init -q "$TMP/busy"
+write_files() { # DIR SEED STEP: files f0, fSTEP, f2*STEP... < 6000 of random text
+    python3 - "$@" <<'PYEOF2'
+import random, sys
+random.seed(int(sys.argv[2]))
+for i in range(0, 6000, int(sys.argv[3])):
+    open(f"{sys.argv[1]}/f{i}.txt", "w").write(random.randbytes(800).hex())
+PYEOF2
+}
+write_files "$TMP/busy" 1 1
+git -C "$TMP/busy" add . && git -C "$TMP/busy" commit -q -m first
+git -C "$TMP/busy" push -q "$BASE/$OWNER/busy.git" main
+write_files "$TMP/busy" 2 2
+git -C "$TMP/busy" commit -q -am second
+git -C "$TMP/busy" push -q "$BASE/$OWNER/busy.git" main
+# 150 files and the secret: over git's unpack limit of 100 objects, so a pack is stored.
+git -C "$TMP/busy" checkout -q -b secret
+mkdir "$TMP/busy/more"
+for n in $(seq 1 150); do echo "more $n" >"$TMP/busy/more/m$n.txt"; done
+head -c 24 /dev/urandom | od -An -tx1 >"$TMP/busy/secret.txt"
+git -C "$TMP/busy" add . && git -C "$TMP/busy" commit -q -m secret
+secret=$(git -C "$TMP/busy" rev-parse HEAD:secret.txt)
+api busy.git/api/maintenance -X POST -H 'content-type: application/json' >/dev/null
+git -C "$TMP/busy" push -q "$BASE/$OWNER/busy.git" secret
+git -C "$TMP/busy" push -q "$BASE/$OWNER/busy.git" :secret
+api busy.git/api >"$TMP/during.json"
+status=$(api busy.git/api/purge -X POST -H 'content-type: application/json' -o "$TMP/purge.json" -w '%{http_code}')
+check "t6: the secret was pushed and deleted while the repack ran" \
+    test "$(field "$TMP/during.json" 'd["maintenance"]["in_progress"]')" = True
+check "t6: the purge answers 200 with its account" \
+    test "$status $(field "$TMP/purge.json" 'd["error"] is None and d["pruned"] >= 153')" = "200 True"
+check "t6: no listed pack holds the secret" no_listed_pack_holds "$BASE/$OWNER/busy.git" "$secret"
+check "t6: no loose file holds it" test "$(curl -s -o /dev/null -w '%{http_code}' -m 30 \
+    "$BASE/$OWNER/busy.git/objects/${secret:0:2}/${secret:2}")" = 404
+git init -q --bare "$TMP/busy-by-id.git"
+check "t6: a fetch by id is refused as git refuses it" \
+    refused_by_id "$TMP/busy-by-id.git" "$BASE/$OWNER/busy.git" "$secret"
+rm -rf "$TMP/busy-clone"
+check "t6: the repository answers next: a clone is whole and passes git fsck" \
+    sh -c "git clone -q '$BASE/$OWNER/busy.git' '$TMP/busy-clone' && git -C '$TMP/busy-clone' fsck --full --strict"
 
 TOTAL=$((PASS + FAIL))
 if [ "$TOTAL" -ne "$EXPECTED" ]; then
