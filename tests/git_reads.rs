@@ -131,7 +131,17 @@ const IDENT_DATES: &[&str] = &[
 ];
 
 fn ident(rng: &mut Rng) -> String {
-    let name = rng.pick(&["A U Thor", "", "Jos\u{e9}", " spaced ", "a<b", "x>y", "N"]);
+    let name = rng.pick(&[
+        "A U Thor",
+        "",
+        "Jos\u{e9}",
+        " spaced ",
+        "a<b",
+        "x>y",
+        "N",
+        "N\0ul",
+        "\0",
+    ]);
     let email = rng.pick(&["<a@b>", "<>", "<a@b", "a@b>", "<a <b>", "<a@b>>"]);
     let date = rng.pick(IDENT_DATES);
     format!("{name} {email}{date}")

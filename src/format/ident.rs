@@ -50,11 +50,15 @@ pub fn space(b: &u8) -> bool {
 }
 
 /// Reads an identity line's value as git's `split_ident_line` does: the name ends at the
-/// first `<` (trailing whitespace dropped), the email at the first `>` after it; the date
+/// first `<` (trailing whitespace dropped; a NUL before it and there is none), the email at the first `>` after it; the date
 /// follows the last `>`: digits, whitespace, then `+` or `-` and digits, else the line has
 /// none. None without an email.
 pub fn parse(line: &[u8]) -> Option<Ident<'_>> {
     let (name, after_open) = split_once(line, b'<')?;
+    // git's search for the `<` stops at a NUL.
+    if name.contains(&0) {
+        return None;
+    }
     let (email, _) = split_once(after_open, b'>')?;
     let kept = name
         .iter()
