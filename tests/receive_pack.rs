@@ -340,16 +340,27 @@ fn deletes_force_pushes_and_refuses_to_delete_the_current_branch() {
         store.head_target().unwrap().as_deref(),
         Some("refs/heads/dev")
     );
-    // A deletion that names no old value is not git's "delete the current branch": it
-    // succeeds when the ref is already gone.
-    let body = push_body(
-        &[(ZERO.into(), ZERO.into(), "refs/heads/dev".into())],
-        "report-status",
-        b"",
-    );
+    // Nor with no old value named, which git lets through; the deletion of HEAD's branch
+    // when it is already gone succeeds, as git's.
+    let no_old = |name: &str| {
+        let body = push_body(
+            &[(ZERO.into(), ZERO.into(), name.into())],
+            "report-status",
+            b"",
+        );
+        report_lines(&run_push(&store, &body, 4096).unwrap())
+    };
     assert_eq!(
-        report_lines(&run_push(&store, &body, 4096).unwrap()),
-        vec!["unpack ok", "ok refs/heads/dev"]
+        no_old("refs/heads/dev"),
+        vec![
+            "unpack ok",
+            "ng refs/heads/dev deletion of the current branch prohibited"
+        ]
+    );
+    store.set_head_target("refs/heads/gone").unwrap();
+    assert_eq!(
+        no_old("refs/heads/gone"),
+        vec!["unpack ok", "ok refs/heads/gone"]
     );
 }
 

@@ -220,9 +220,11 @@ fn nested(a: &str, b: &str) -> bool {
 }
 
 /// The verdict on one deletion, in git's order: the name, the protections against deleting
-/// (`denyDeletes`, then `denyDeleteCurrent` when the client names the old value), then
-/// the old value. Deleting a ref that is already gone succeeds unless the client named an
-/// old value the repository has (then the ref was expected to be there).
+/// (`denyDeletes`, then `denyDeleteCurrent`), then the old value. Deleting a ref that is
+/// already gone succeeds unless the client named an old value the repository has (then the
+/// ref was expected to be there). Both protections hold also when the client names no old
+/// value, where git lets the deletion through (as that of a ref it cannot read): a repository
+/// that has branches keeps HEAD's.
 fn check_deletion(
     command: &Command,
     current: Option<ObjectId>,
@@ -237,7 +239,7 @@ fn check_deletion(
         return Err(Refusal::DeletionProhibited);
     }
     let expected = (!command.old.is_zero()).then_some(command.old);
-    if expected.is_some() && head == Some(command.name.as_str()) {
+    if (expected.is_some() || current.is_some()) && head == Some(command.name.as_str()) {
         return Err(Refusal::DeleteCurrent);
     }
     match (current, expected) {
