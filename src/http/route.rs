@@ -1,6 +1,7 @@
 //! URL layout: `/<owner>/<repo>.git/<endpoint>` or `/<repo>.git/<endpoint>`, `.git` optional.
 
 use crate::format::object::ObjectId;
+use crate::format::percent_decode;
 use crate::store::PackFile;
 
 /// What a request asks of a repository.
@@ -112,28 +113,6 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
     })
 }
 
-/// Undoes the %-encoding of a URL's path or query: `%2F` is `/`; a `%` not followed by two
-/// hex digits stands for itself.
-pub fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let hex = bytes.get(at + 1..at + 3).filter(|_| byte == b'%');
-        match hex.and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()) {
-            Some(escaped) => {
-                decoded.push(escaped);
-                at += 3;
-            }
-            None => {
-                decoded.push(byte);
-                at += 1;
-            }
-        }
-    }
-    decoded
-}
-
 /// The value of `key` in a query string (`a=1&b=2`), decoded as a form's (`+` is a space);
 /// the first if it is given twice.
 pub fn query_value(query: &str, key: &str) -> Option<Vec<u8>> {
@@ -190,8 +169,6 @@ mod tests {
 
     #[test]
     fn decodes_paths_and_queries() {
-        assert_eq!(percent_decode("a%20b%2Fc%zz%4"), b"a b/c%zz%4");
-        assert_eq!(percent_decode("%e9t%C3%A9"), b"\xe9t\xc3\xa9");
         let query = "ref=refs%2Fheads%2Fmain&path=a+b&limit=5&limit=6&flag";
         assert_eq!(query_value(query, "ref").unwrap(), b"refs/heads/main");
         assert_eq!(query_value(query, "path").unwrap(), b"a b");

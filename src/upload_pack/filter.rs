@@ -4,6 +4,7 @@
 //! type.
 
 use crate::format::object::ObjectType;
+use crate::format::percent_decode;
 
 /// A parsed filter spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,8 +71,8 @@ impl Filter {
                 *budget = budget
                     .checked_sub(1)
                     .ok_or_else(|| BadFilter::TooMany(spec.to_string()))?;
-                let decoded =
-                    percent_decode(part).ok_or_else(|| BadFilter::Invalid(part.to_string()))?;
+                let decoded = String::from_utf8(percent_decode(part))
+                    .map_err(|_| BadFilter::Invalid(part.to_string()))?;
                 filters.push(Filter::parse_within(&decoded, budget)?);
             }
             return Ok(Filter::Combine(filters));
@@ -130,24 +131,6 @@ fn size(text: &str) -> Option<u64> {
     };
     // As git's strtoumax: digits, a `+` allowed before them, no `-`.
     digits.parse::<u64>().ok()?.checked_mul(factor)
-}
-
-/// Undoes the `%XX` escapes git writes in the parts of a `combine:` spec.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        if byte == b'%' {
-            let hex = std::str::from_utf8(bytes.get(at + 1..at + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            at += 3;
-        } else {
-            out.push(byte);
-            at += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use crate::browse::{corrupt, read_as, step, BrowseError};
 use crate::format::commit::{self, decode};
 use crate::format::ident::Ident;
 use crate::format::object::{ObjectId, ObjectType, TreeEntryKind};
+use crate::format::percent_decode;
 use crate::http::reply::{Caching, Reply};
-use crate::http::route::{percent_decode, query_value};
+use crate::http::route::query_value;
 use crate::store::sql::Sql;
 use crate::store::{ObjectReader, Store, StoreError};
 
