@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use git_on_durable_objects::browse::log::{Log, Window};
 use git_on_durable_objects::browse::{blob, rev_parse, BrowseError};
-use git_on_durable_objects::format::object::ObjectId;
+use git_on_durable_objects::format::object::{self, ObjectId, ObjectType};
 use git_on_durable_objects::http::api::{self, raw, read, Context, Request};
 use git_on_durable_objects::http::backend::Method;
 use git_on_durable_objects::http::reply::{Body, Caching, Reply};
@@ -507,6 +507,23 @@ fn raw_files_are_byte_identical_in_whole_and_in_part() {
         );
         assert_eq!(ranged.status, 206);
         assert_eq!(raw_bytes(&store, &ranged), &content[3_999_990..=8_388_700]);
+    }
+    // Each version streams in pieces of about 256 KiB (the last zlib output past that
+    // included), never all at once.
+    for content in [&big, &older_content] {
+        let id = object::hash(ObjectType::Blob, content);
+        let size = content.len() as u64;
+        let pieces: Vec<Vec<u8>> = blob::pieces(&store, &id, size, 0..size)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(pieces.concat(), *content);
+        let largest = pieces.iter().map(Vec::len).max().unwrap();
+        assert!(
+            pieces.len() >= 27 && largest <= 320 << 10,
+            "{} pieces, {largest}",
+            pieces.len()
+        );
     }
     // Small files are held; names are %-decoded; text is typed as text.
     let readme = get(&store, "api/raw/main/docs/read%20me.md");
