@@ -465,6 +465,16 @@ fn protected_refs_refuse_force_pushes_and_deletion_in_git_words() {
         push(&[(&main, &next, "refs/heads/main")], "report-status", &pack),
         vec!["unpack ok", "ok refs/heads/main"]
     );
+    // As git, the fast-forward is judged from the old value the client names, before the
+    // ref's value is: from a stale main, topic is no fast-forward (not a failed lock).
+    assert_eq!(
+        push(
+            &[(&main, &topic, "refs/heads/main")],
+            "report-status",
+            &repo.pack(&[], &[])
+        ),
+        vec!["unpack ok", "ng refs/heads/main non-fast-forward"]
+    );
     // Atomic: the refusal keeps its words, the rest fail with it.
     assert_eq!(
         push(

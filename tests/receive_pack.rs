@@ -863,27 +863,33 @@ fn refuses_to_point_a_branch_at_anything_but_a_commit() {
     let blob = s.repo.git(&["rev-parse", "main:notes.txt"]);
     let tag = s.repo.git(&["rev-parse", "v1.0"]);
     let empty = s.repo.pack(&[], &[]);
+    // As git's ref transaction: "failed to update ref", and its error line.
     for (id, kind) in [(&blob, "blob"), (&tag, "tag")] {
         let body = s.command(ZERO, id, "refs/heads/odd", &empty);
         assert_eq!(
             s.rejected(&body),
-            vec![
-                "unpack ok".to_string(),
-                format!("ng refs/heads/odd cannot point a branch at a {kind}")
-            ],
+            vec!["unpack ok", "ng refs/heads/odd failed to update ref"],
             "a stored {kind}"
         );
     }
+    let banded = push_body(
+        &[(ZERO.into(), tag.clone(), "refs/heads/odd".into())],
+        "report-status side-band-64k",
+        &empty,
+    );
+    let response = run_push(&s.store, &banded, 4096).unwrap();
+    let error = format!(
+        "\x02error: cannot update ref 'refs/heads/odd': trying to write non-commit object {tag} to branch 'refs/heads/odd'\n"
+    );
+    let error = error.as_bytes();
+    assert!(response.windows(error.len()).any(|w| w == error));
     // A tree that arrives in the pushed pack.
     let tree = s.repo.git(&["rev-parse", &format!("{}^{{tree}}", s.next)]);
     let pack = s.repo.pack(&[&s.next], &[&s.main]);
     let body = s.command(ZERO, &tree, "refs/heads/odd", &pack);
     assert_eq!(
         s.rejected(&body),
-        vec![
-            "unpack ok",
-            "ng refs/heads/odd cannot point a branch at a tree"
-        ]
+        vec!["unpack ok", "ng refs/heads/odd failed to update ref"]
     );
     // Outside refs/heads/ any object may be named.
     let body = s.command(ZERO, &blob, "refs/tags/a-blob", &empty);

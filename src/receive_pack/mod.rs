@@ -437,7 +437,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         };
         let mut out = Vec::new();
         for (command, result) in self.commands.iter().zip(results) {
-            let explained = result.err().and_then(|why| why.explain(&command.name));
+            let explained = result.err().and_then(|why| why.explain(command));
             if let Some(line) = explained {
                 side_band.write(
                     &mut out,

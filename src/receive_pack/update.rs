@@ -30,9 +30,10 @@ pub enum Refusal {
     /// The new value, or an object it needs, is neither pushed nor stored.
     #[error("missing necessary objects")]
     MissingObjects,
-    /// A branch may only point at a commit.
-    #[error("cannot point a branch at a {}", .0.name())]
-    NotACommit(ObjectType),
+    /// A branch may only point at a commit: git's ref transaction refuses to write another
+    /// object to one, once the ref is locked.
+    #[error("failed to update ref")]
+    NotACommit,
     /// The ref cannot be locked at the old value the client sent (it moved, or exists
     /// where the client would create it), a ref is its directory or lies inside it
     /// (`refs/heads/a` beside `refs/heads/a/b`), or an atomic push names it twice.
@@ -64,8 +65,9 @@ pub enum Refusal {
 
 impl Refusal {
     /// The error line git's receive-pack sends beside the `ng` line for this refusal of
-    /// `name` (its `rp_error`), where it sends one.
-    pub fn explain(self, name: &str) -> Option<String> {
+    /// `command` (its `rp_error`), where it sends one.
+    pub fn explain(self, command: &Command) -> Option<String> {
+        let name = &command.name;
         Some(match self {
             Refusal::FunnyRefname => format!("refusing to update funny ref '{name}' remotely"),
             Refusal::DeletionProhibited => format!("denying ref deletion for {name}"),
@@ -73,6 +75,10 @@ impl Refusal {
             Refusal::NonFastForward => {
                 format!("denying non-fast-forward {name} (you should pull first)")
             }
+            Refusal::NotACommit => format!(
+                "cannot update ref '{name}': trying to write non-commit object {} to branch '{name}'",
+                command.new
+            ),
             _ => return None,
         })
     }
@@ -134,11 +140,11 @@ pub fn decide<S: Sql>(
         let current = refs.value(&command.name)?;
         let mut verdict = match command.new.is_zero() {
             true => check_deletion(command, current, kind_of, settings, head),
-            false => check(command, current, kind_of, complete),
+            false => {
+                let objects = Objects { kind_of, complete };
+                check_update(command, current, objects, settings, &mut *fast_forward)?
+            }
         };
-        if verdict.is_ok() {
-            verdict = protect(command, current, settings, &mut *fast_forward)?;
-        }
         if verdict.is_ok() && ((atomic && named_twice) || refs.collides(command, current)?) {
             verdict = Err(Refusal::LockFailed);
         }
@@ -155,11 +161,13 @@ pub fn decide<S: Sql>(
 
 /// An atomic push fails whole. As git reports it: the first command refused on its own
 /// merits keeps its reason and the rest read "atomic push failure"; if the only trouble is
-/// locking, every command reads "atomic transaction failed".
+/// in the ref transaction (locking, or a non-commit for a branch), every command reads
+/// "atomic transaction failed".
 fn settle_atomic(results: &mut [Verdict]) {
+    let in_transaction = |why: &Refusal| matches!(why, Refusal::LockFailed | Refusal::NotACommit);
     let own = results
         .iter()
-        .position(|r| matches!(r, Err(why) if *why != Refusal::LockFailed));
+        .position(|r| matches!(r, Err(why) if !in_transaction(why)));
     let locking = results.iter().any(Result::is_err);
     for (at, result) in results.iter_mut().enumerate() {
         *result = match own {
@@ -249,48 +257,43 @@ fn check_deletion(
     }
 }
 
-/// The verdict on one update or creation, given the ref's `current` value and where the
-/// objects are.
-fn check(command: &Command, current: Option<ObjectId>, kind_of: KindOf, complete: bool) -> Verdict {
-    if !refname::is_valid_push_name(&command.name, false) {
-        return Err(Refusal::FunnyRefname);
-    }
-    match kind_of(&command.new) {
-        None => return Err(Refusal::MissingObjects),
-        Some((_, true)) if !complete => return Err(Refusal::MissingObjects),
-        Some((kind, _))
-            if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit =>
-        {
-            return Err(Refusal::NotACommit(kind))
-        }
-        Some(_) => {}
-    }
-    let expected = (!command.old.is_zero()).then_some(command.old);
-    if current != expected {
-        return Err(Refusal::LockFailed);
-    }
-    Ok(())
+/// Where a push's objects are: what [`Rules`] says of them.
+struct Objects<'a> {
+    kind_of: KindOf<'a>,
+    complete: bool,
 }
 
-/// The verdict of the repository's protections on an update that is otherwise allowed:
-/// as git's denyNonFastForwards, an update of a protected ref must fast-forward.
-/// (Deletions met their protections in [`check_deletion`].)
-fn protect(
+/// The verdict on one update or creation, in git's order: the name; the new object, which
+/// must be stored or pushed whole; a protected ref's fast-forward from the old value the
+/// client names (git's `denyNonFastForwards`); the old value; then, as git's ref transaction
+/// does once the ref is locked, a branch may only point at a commit.
+fn check_update(
     command: &Command,
     current: Option<ObjectId>,
+    objects: Objects,
     settings: &Settings,
     fast_forward: FastForward,
 ) -> Result<Verdict, StoreError> {
-    let deny_force = settings.denies(&command.name).0;
-    match current {
-        Some(current) if deny_force && !command.new.is_zero() => {
-            match fast_forward(current, command.new)? {
-                true => Ok(Ok(())),
-                false => Ok(Err(Refusal::NonFastForward)),
-            }
-        }
-        _ => Ok(Ok(())),
+    if !refname::is_valid_push_name(&command.name, false) {
+        return Ok(Err(Refusal::FunnyRefname));
     }
+    let kind = match (objects.kind_of)(&command.new) {
+        Some((_, true)) if !objects.complete => return Ok(Err(Refusal::MissingObjects)),
+        Some((kind, _)) => kind,
+        None => return Ok(Err(Refusal::MissingObjects)),
+    };
+    let deny_force = settings.denies(&command.name).0;
+    if deny_force && !command.old.is_zero() && !fast_forward(command.old, command.new)? {
+        return Ok(Err(Refusal::NonFastForward));
+    }
+    let expected = (!command.old.is_zero()).then_some(command.old);
+    if current != expected {
+        return Ok(Err(Refusal::LockFailed));
+    }
+    if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit {
+        return Ok(Err(Refusal::NotACommit));
+    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
