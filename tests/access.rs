@@ -404,6 +404,27 @@ fn settings_are_checked_and_the_default_branch_must_exist() {
         call(&store, Method::Delete, Api::Settings, "", 0).status,
         405
     );
+    // The reads answer GET and HEAD only.
+    let main = "main".to_string();
+    let reads = [
+        Api::Repo,
+        Api::Refs,
+        Api::Commits,
+        Api::Commit(main.clone()),
+        Api::Tree(main.clone()),
+        Api::Compare(format!("{main}...{main}")),
+        Api::Raw(format!("{main}/a.txt")),
+    ];
+    for api in reads {
+        for method in [Method::Post, Method::Delete, Method::Patch] {
+            let reply = call(&store, method, api.clone(), "", 0);
+            assert_eq!(
+                (reply.status, json(&reply)["error"].as_str()),
+                (405, Some("method not allowed")),
+                "{method:?} {api:?}"
+            );
+        }
+    }
 }
 
 #[test]
