@@ -168,6 +168,75 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_endpoint_has_its_path_and_near_misses_have_none() {
+        let id = "0123456789abcdef0123456789abcdef01234567";
+        let oid = ObjectId::from_hex(id.as_bytes()).unwrap();
+        let cut = |at: usize| id.split_at(at);
+        let api = |api| Endpoint::Api(api);
+        let cases = [
+            ("info/refs", Endpoint::InfoRefs),
+            ("HEAD", Endpoint::Head),
+            ("git-receive-pack", Endpoint::ReceivePack),
+            ("git-upload-pack", Endpoint::UploadPack),
+            ("api", api(Api::Repo)),
+            ("api/tokens", api(Api::Tokens)),
+            ("api/tokens/t1", api(Api::Token("t1".into()))),
+            ("api/settings", api(Api::Settings)),
+            ("api/maintenance", api(Api::Maintenance)),
+            ("api/purge", api(Api::Purge)),
+            ("api/refs", api(Api::Refs)),
+            ("api/commits", api(Api::Commits)),
+            ("api/commit/HEAD~1", api(Api::Commit("HEAD~1".into()))),
+            ("api/tree/main", api(Api::Tree("main".into()))),
+            ("api/tree/main/a/b", api(Api::Tree("main/a/b".into()))),
+            ("api/compare/a...b", api(Api::Compare("a...b".into()))),
+            ("api/raw/main/a", api(Api::Raw("main/a".into()))),
+            ("objects/info/packs", Endpoint::InfoPacks),
+            ("objects/info/alternates", Endpoint::Alternates),
+            ("objects/info/http-alternates", Endpoint::Alternates),
+            (
+                &format!("objects/pack/pack-{id}.pack"),
+                Endpoint::PackFile(id.into(), PackFile::Pack),
+            ),
+            (
+                &format!("objects/pack/pack-{id}.idx"),
+                Endpoint::PackFile(id.into(), PackFile::Idx),
+            ),
+            (
+                &format!("objects/{}/{}", cut(2).0, cut(2).1),
+                Endpoint::LooseObject(oid),
+            ),
+        ];
+        for (rest, endpoint) in cases {
+            for (repo, name) in [("/o/r.git", "o/r"), ("/o/r", "o/r"), ("/r.git", "r")] {
+                let route = Route {
+                    repo: name.into(),
+                    endpoint: endpoint.clone(),
+                };
+                assert_eq!(parse(&format!("{repo}/{rest}")), Ok(route), "{repo}/{rest}");
+            }
+        }
+        let misses = [
+            "api/tree".to_string(),
+            "api/compare".into(),
+            "api/raw/main".into(),
+            "api/tokens/a/b".into(),
+            "objects/info/other".into(),
+            format!("objects/pack/pack-{id}.txt"),
+            format!("objects/pack/{id}.pack"),
+            format!("objects/pack/pack-{}.idx", cut(1).1),
+            format!("objects/{}/{}", cut(3).0, cut(3).1),
+            format!("objects/{}/{}", cut(2).0, cut(3).1),
+        ];
+        for rest in misses {
+            let path = format!("/o/r.git/{rest}");
+            assert_eq!(parse(&path), Err(NotFound::Endpoint(path.clone())));
+        }
+        assert_eq!(parse("/o/r./HEAD"), Err(NotFound::RepositoryName));
+        assert_eq!(parse("/o/r!/HEAD"), Err(NotFound::RepositoryCharacters));
+    }
+
+    #[test]
     fn decodes_paths_and_queries() {
         let query = "ref=refs%2Fheads%2Fmain&path=a+b&limit=5&limit=6&flag";
         assert_eq!(query_value(query, "ref").unwrap(), b"refs/heads/main");
