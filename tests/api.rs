@@ -592,14 +592,18 @@ fn answers_keep_to_their_budgets() {
     // A directory of more entries than one answer lists.
     let blob = repo.git_with(&["hash-object", "-w", "--stdin"], b"same\n");
     let blob = String::from_utf8(blob).unwrap();
-    let listing: String = (0..10_001)
-        .map(|n| format!("100644 blob {}\tf{n:05}\n", blob.trim()))
-        .collect();
-    let wide = repo.git_with(&["mktree"], listing.as_bytes());
-    let wide = String::from_utf8(wide).unwrap();
+    // A directory of 10,001 files, and one of exactly the 10,000 a listing holds.
+    let tree_of = |files: usize| {
+        let listing: String = (0..files)
+            .map(|n| format!("100644 blob {}\tf{n:05}\n", blob.trim()))
+            .collect();
+        let tree = repo.git_with(&["mktree"], listing.as_bytes());
+        String::from_utf8(tree).unwrap().trim().to_string()
+    };
+    let (wide, full) = (tree_of(10_001), tree_of(10_000));
     let root = repo.git_with(
         &["mktree"],
-        format!("040000 tree {}\twide\n", wide.trim()).as_bytes(),
+        format!("040000 tree {full}\tfull\n040000 tree {wide}\twide\n").as_bytes(),
     );
     let root = String::from_utf8(root).unwrap();
     let head = repo.git(&["commit-tree", root.trim(), "-p", "HEAD", "-m", "wide"]);
@@ -619,6 +623,9 @@ fn answers_keep_to_their_budgets() {
     let tree = json(&store, "api/tree/main/wide");
     assert_eq!(tree["entries"].as_array().unwrap().len(), 10_000);
     assert_eq!(tree["truncated"], true);
+    let exact = json(&store, "api/tree/main/full");
+    assert_eq!(exact["entries"].as_array().unwrap().len(), 10_000);
+    assert_eq!(exact["truncated"], false);
     assert_eq!(json(&store, "api/tree/main")["truncated"], false);
     let commit = json(&store, "api/commit/main");
     assert_eq!(commit["files"].as_array().unwrap().len(), 10_000);
@@ -631,12 +638,16 @@ fn pages_hold_limit_commits_and_comparisons_say_when_cut() {
     let store = pushed(&repo);
     let expected = lines(&repo.git(&["log", "--format=%H", "main"]));
     let mut query = "api/commits?ref=main&limit=3".to_string();
-    for page in expected.chunks(3) {
+    let pages: Vec<&[String]> = expected.chunks(3).collect();
+    for (at, page) in pages.iter().enumerate() {
         let shown = json(&store, &query);
-        assert_eq!(oids(&shown["commits"]), page);
+        assert_eq!(oids(&shown["commits"]), *page);
+        // Every page but the last names the next; the last names none.
         match shown["next"].as_str() {
-            Some(next) => query = format!("api/commits?ref=main&limit=3&cursor={next}"),
-            None => assert_eq!(page.as_ptr(), expected.chunks(3).last().unwrap().as_ptr()),
+            Some(next) if at + 1 < pages.len() => {
+                query = format!("api/commits?ref=main&limit=3&cursor={next}")
+            }
+            next => assert_eq!((next, at + 1), (None, pages.len())),
         }
     }
     let range = lines(&repo.git(&["log", "--format=%H", "side~2..main"]));

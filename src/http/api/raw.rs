@@ -267,6 +267,7 @@ mod tests {
     fn types_files_by_name() {
         assert_eq!(content_type(b"README"), "text/plain; charset=utf-8");
         assert_eq!(content_type(b"README.md"), "text/plain; charset=utf-8");
+        assert_eq!(content_type(b"COPYING.LIB"), "text/plain; charset=utf-8");
         assert_eq!(content_type(b".gitignore"), "text/plain; charset=utf-8");
         assert_eq!(content_type(b"index.HTML"), "text/plain; charset=utf-8");
         assert_eq!(content_type(b"logo.PNG"), "image/png");
