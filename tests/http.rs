@@ -12,6 +12,7 @@ use git_on_durable_objects::access::Visibility;
 use git_on_durable_objects::http::backend::{self, Dispatch, Method};
 use git_on_durable_objects::http::reply::{Body, Reply};
 use git_on_durable_objects::http::route::{self, Api, Endpoint};
+use git_on_durable_objects::limits::OverLimit;
 use git_on_durable_objects::protocol::BadRequest;
 use git_on_durable_objects::store::Store;
 use git_on_durable_objects::upload_pack::Answer;
@@ -214,7 +215,7 @@ fn upload_pack_bodies_are_gunzipped_parsed_and_checked_in_that_order() {
 }
 
 #[test]
-fn a_push_is_answered_with_its_report_or_refused_with_400() {
+fn a_push_is_answered_with_its_report_or_refused_with_400_or_413() {
     let ok = backend::receive_pack_reply(Ok(b"0000".to_vec()));
     assert_eq!(
         (ok.status, ok.content_type, text(&ok)),
@@ -225,6 +226,16 @@ fn a_push_is_answered_with_its_report_or_refused_with_400() {
         (bad.status, text(&bad)),
         (400, "capabilities after the first command\n".into())
     );
+    // Over a limit: 413, the request is too large.
+    let long = backend::receive_pack_reply(Err(BadRequest::CommandsTooLong(65536)));
+    assert_eq!(long.status, 413);
+    let over = OverLimit {
+        what: "too many refs".into(),
+        limit: 2,
+        var: "MAX_PUSH_REFS",
+    };
+    let over = backend::receive_pack_reply(Err(BadRequest::OverLimit(over)));
+    assert_eq!(over.status, 413);
 }
 
 #[test]
