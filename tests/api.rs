@@ -619,6 +619,11 @@ fn answers_keep_to_their_budgets() {
     let compare = json(&store, "api/compare/main~5...main");
     assert_eq!(compare["truncated"], true);
     assert_eq!(compare["commits"].as_array().unwrap().len(), 4);
+    // main~5..main~1: cut by its messages alone (one file changed, four commits).
+    let by_messages = json(&store, "api/compare/main~5...main~1");
+    assert_eq!(by_messages["files"].as_array().unwrap().len(), 1);
+    assert_eq!(by_messages["commits"].as_array().unwrap().len(), 3);
+    assert_eq!(by_messages["truncated"], true);
 
     let tree = json(&store, "api/tree/main/wide");
     assert_eq!(tree["entries"].as_array().unwrap().len(), 10_000);
