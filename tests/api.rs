@@ -673,6 +673,66 @@ fn pages_hold_limit_commits_and_comparisons_say_when_cut() {
 }
 
 #[test]
+fn revisions_resolve_as_git_rev_parse_resolves_them() {
+    let repo = tangled();
+    let store = pushed(&repo);
+    let reader = git_on_durable_objects::store::ObjectReader::new(&store);
+    let full = repo.git(&["rev-parse", "main~3"]);
+    let short = full.split_at(10).0.to_string();
+    let revs = [
+        "HEAD",
+        "main",
+        "main^",
+        "main^0",
+        "main^1",
+        "main^2",
+        "main~3^2",
+        "main~3^2~1",
+        "main~3^^2",
+        "main~1^^",
+        "v1",
+        "v1^0",
+        "v1~1",
+        "light",
+        "light^",
+        "side~1",
+        "tags/v1",
+        "heads/side",
+        "refs/heads/other",
+        &full,
+        &short,
+        "main~100",
+        "main^3",
+        "nosuch",
+        "deadbeef",
+    ];
+    let git_says = |rev: &str| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(["rev-parse", "--verify", "-q", rev])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        out.status.success().then_some(said)
+    };
+    for rev in revs {
+        let theirs = git_says(rev);
+        let ours = rev_parse::resolve(&reader, rev);
+        match (theirs, ours) {
+            (Some(theirs), Ok(ours)) => assert_eq!(ours.to_string(), theirs, "{rev}"),
+            (None, Err(_)) => {}
+            (theirs, ours) => panic!("{rev}: git {theirs:?}, ours {ours:?}"),
+        }
+    }
+    // An abbreviation no object has is unknown, not ambiguous.
+    assert!(matches!(
+        rev_parse::resolve(&reader, "deadbeef"),
+        Err(BrowseError::NotFound(_))
+    ));
+}
+
+#[test]
 fn walks_keep_to_their_budget() {
     let repo = tangled();
     let store = pushed(&repo);
