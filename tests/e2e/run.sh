@@ -43,7 +43,7 @@
 #      updates, so it serves them afterwards; ours discards them)
 #   f: the limits (MAX_OBJECT_BYTES, MAX_PUSH_BYTES, MAX_WANTS): git http-backend sets none
 #   g: CORS headers (git http-backend sends none)
-#   h: the empty repository is made by push and delete (reference-server.sh creates it)
+#   h: the empty repository is made by PUT api (reference-server.sh creates it)
 #   h: a malformed upload-pack request answers 4xx (git http-backend answers 200 and dies)
 #   h: wasm memory within 64 MiB (git http-backend is not wasm)
 #   i: every check of access control (git http-backend has no tokens)
@@ -61,7 +61,7 @@
 set -u
 
 # The number of checks (ok, not ok and skipped) one run makes. Change it with the checks.
-EXPECTED=299
+EXPECTED=300
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 BASE_URL" >&2
