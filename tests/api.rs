@@ -706,18 +706,8 @@ fn revisions_resolve_as_git_rev_parse_resolves_them() {
         "nosuch",
         "deadbeef",
     ];
-    let git_says = |rev: &str| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(repo.path())
-            .args(["rev-parse", "--verify", "-q", rev])
-            .output()
-            .unwrap();
-        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        out.status.success().then_some(said)
-    };
     for rev in revs {
-        let theirs = git_says(rev);
+        let theirs = repo.try_git(&["rev-parse", "--verify", "-q", rev]);
         let ours = rev_parse::resolve(&reader, rev);
         match (theirs, ours) {
             (Some(theirs), Ok(ours)) => assert_eq!(ours.to_string(), theirs, "{rev}"),

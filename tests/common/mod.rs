@@ -201,6 +201,25 @@ impl Repo {
     /// Runs git with `stdin` and the environment variables `env`, returns stdout; panics on
     /// failure.
     pub fn git_env(&self, env: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        let out = self.run(env, args, stdin);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Runs git and returns its trimmed stdout, or None if it failed.
+    pub fn try_git(&self, args: &[&str]) -> Option<String> {
+        let out = self.run(&[], args, b"");
+        let said = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        out.status.success().then_some(said)
+    }
+
+    /// Runs git in the repository, isolated from the machine's configuration, with dates
+    /// that advance a minute a call.
+    fn run(&self, env: &[(&str, &str)], args: &[&str], stdin: &[u8]) -> std::process::Output {
         let tick = self.tick.get() + 1;
         self.tick.set(tick);
         let date = format!("{} +0000", 1_700_000_000 + tick * 60);
@@ -235,12 +254,7 @@ impl Repo {
         });
         let out = child.wait_with_output().unwrap();
         writer.join().unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        out
     }
 
     pub fn git(&self, args: &[&str]) -> String {
