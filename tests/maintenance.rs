@@ -473,6 +473,31 @@ fn pushed_at(store: &Store<Db>, now: i64) {
         .unwrap();
 }
 
+/// An alarm handler's clock stands at its start, which can be the millisecond its alarm
+/// was set for; an alarm set to that same time is lost (the runtime sees no change and
+/// deletes the alarm that ran), so no delay the host sets is ever zero. Seen as a repack left
+/// in progress for good in a random session, after a turn whose alarm fired in the same
+/// millisecond it was set.
+#[test]
+fn the_alarm_is_never_set_for_the_time_it_runs_at() {
+    let now_ms = 1_796_247_618_000;
+    assert_eq!(maintenance::Due::Now.alarm_delay(now_ms), Some(1));
+    assert_eq!(
+        maintenance::Due::At(1_796_247_618).alarm_delay(now_ms),
+        Some(1)
+    );
+    assert_eq!(maintenance::Due::At(0).alarm_delay(now_ms), Some(1));
+    assert_eq!(
+        maintenance::Due::At(1_796_247_620).alarm_delay(now_ms + 500),
+        Some(1500)
+    );
+    assert_eq!(
+        maintenance::Due::At(i64::MAX).alarm_delay(now_ms),
+        Some(i64::MAX - now_ms)
+    );
+    assert_eq!(maintenance::Due::Never.alarm_delay(now_ms), None);
+}
+
 #[test]
 fn maintenance_is_due_past_its_thresholds_and_after_a_quiet_spell() {
     let (store, _db) = store(4096);

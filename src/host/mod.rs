@@ -335,16 +335,12 @@ impl Repo {
 
     /// Sets the alarm for `due` (replacing the one set), or deletes it for never. workers-rs
     /// reads a number as milliseconds from now, so an absolute time is passed as its
-    /// distance from now (a time already past fires at once).
+    /// distance from now (see [`Due::alarm_delay`]).
     async fn schedule(&self, due: Due) -> Result<()> {
         let storage = self.state.storage();
-        match due {
-            Due::Now => storage.set_alarm(0).await,
-            Due::At(at) => {
-                let from_now = at.saturating_mul(1000).saturating_sub(now_ms()).max(0);
-                storage.set_alarm(from_now).await
-            }
-            Due::Never => storage.delete_alarm().await,
+        match due.alarm_delay(now_ms()) {
+            Some(delay) => storage.set_alarm(delay).await,
+            None => storage.delete_alarm().await,
         }
     }
 

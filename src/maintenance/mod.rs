@@ -254,6 +254,21 @@ impl Report {
     }
 }
 
+impl Due {
+    /// How many milliseconds from `now_ms` the alarm is set for `self`, or None for no alarm:
+    /// never less than one. Inside an alarm handler the clock stands still at the handler's
+    /// start, which can be the very millisecond the alarm was set for; the runtime takes an
+    /// alarm set to the time it is running as no change and deletes it when the handler
+    /// returns, which would leave a repack in progress with no alarm to finish it.
+    pub fn alarm_delay(self, now_ms: i64) -> Option<i64> {
+        match self {
+            Due::Now => Some(1),
+            Due::At(at) => Some(at.saturating_mul(1000).saturating_sub(now_ms).max(1)),
+            Due::Never => None,
+        }
+    }
+}
+
 /// What one call of [`step`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
