@@ -706,13 +706,26 @@ fn a_run_reports_the_time_its_slices_took() {
         now_ms: &now_ms,
         memory: &|| Some(42),
     };
+    let rows_before = store.rows();
     maintenance::start(&store, &host, 0).unwrap();
     let report = loop {
         if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES).unwrap() {
             break *report;
         }
     };
+    let spent = store.rows().since(rows_before);
     assert!(report.slices > 3);
+    // Its rows are all the run wrote but each slice's note of where the next one starts and
+    // the account itself (the report, and the progress it replaces); the reads leave out
+    // what loads the progress before each slice and the account's own.
+    assert_eq!(
+        spent.written,
+        report.rows_written + u64::from(report.slices) + 2,
+        "{report:?}"
+    );
+    assert!(report.rows_written > report.objects, "{report:?}");
+    assert!(report.rows_read > report.objects, "{report:?}");
+    assert!(report.rows_read < spent.read, "{report:?}");
     // Each slice reads the clock at its start and its end (the last one a few times more,
     // for the swap and the account).
     let slices = report.slices as i64;

@@ -22,7 +22,7 @@ use crate::limits::{Limits, OverLimit};
 use crate::maintenance::{self, Due, Host, Slice};
 use crate::protocol::BadRequest;
 use crate::receive_pack::ReceivePack;
-use crate::store::sql::{Sql, SqlError, Value};
+use crate::store::sql::{RowCounter, Rows, Sql, SqlError, Value};
 use crate::store::{ReadLease, Store, StoreError};
 use crate::{upload_pack, AGENT};
 
@@ -35,10 +35,11 @@ Each repository is its own Durable Object with its own SQLite database, created 
 Paths: /<owner>/<repo>.git/... or /<repo>.git/... ('.git' optional), names of [A-Za-z0-9._-].
 ";
 
-/// The Durable Object's SQL storage as the store's [`Sql`], and the storage object whose
-/// `transactionSync` makes a group of its statements all-or-nothing.
+/// The Durable Object's SQL storage as the store's [`Sql`], the storage object whose
+/// `transactionSync` makes a group of its statements all-or-nothing, and the count of rows
+/// the runtime's cursors report.
 #[derive(Clone)]
-struct DoSql(SqlStorage, TxStorage);
+struct DoSql(SqlStorage, TxStorage, RowCounter);
 
 #[wasm_bindgen]
 extern "C" {
@@ -61,7 +62,11 @@ impl DoSql {
             .as_raw()
             .storage()
             .map(JsCast::unchecked_into::<TxStorage>);
-        DoSql(storage.sql(), raw.unwrap_or_else(|e| e.unchecked_into()))
+        DoSql(
+            storage.sql(),
+            raw.unwrap_or_else(|e| e.unchecked_into()),
+            RowCounter::default(),
+        )
     }
 }
 
@@ -84,7 +89,7 @@ impl Sql for DoSql {
             .0
             .exec(query, params)
             .map_err(|e| SqlError(e.to_string()))?;
-        cursor
+        let rows = cursor
             .raw()
             .map(|row| {
                 let row = row.map_err(|e| SqlError(e.to_string()))?;
@@ -100,7 +105,21 @@ impl Sql for DoSql {
                     })
                     .collect())
             })
-            .collect()
+            .collect();
+        // The cursor's counts are final once it is consumed.
+        self.2.add(Rows {
+            read: cursor.rows_read() as u64,
+            written: cursor.rows_written() as u64,
+        });
+        rows
+    }
+
+    fn rows(&self) -> Rows {
+        self.2.own()
+    }
+
+    fn counting(&self) -> DoSql {
+        DoSql(self.0.clone(), self.1.clone(), self.2.fork())
     }
 
     fn transaction(&self, work: &mut dyn FnMut() -> bool) -> std::result::Result<(), SqlError> {
@@ -176,7 +195,7 @@ fn cors(headers: &Headers) -> Result<()> {
     )?;
     headers.set(
         "Access-Control-Expose-Headers",
-        "accept-ranges, content-length, content-type, content-range, etag, www-authenticate, x-wasm-memory",
+        "accept-ranges, content-length, content-type, content-range, etag, www-authenticate, x-wasm-memory, x-rows-read, x-rows-written, x-instance-rows-read, x-instance-rows-written",
     )?;
     Ok(())
 }
@@ -233,6 +252,7 @@ async fn answer_unread(req: &Request, reply: Reply) -> Result<Response> {
 pub struct Repo {
     state: State,
     store: Store<DoSql>,
+    rows: RowCounter,
     limits: Limits,
     broken: Option<String>,
 }
@@ -256,6 +276,7 @@ const HOST: Host<'static> = Host {
 impl worker::DurableObject for Repo {
     fn new(state: State, env: Env) -> Self {
         let sql = DoSql::new(&state);
+        let rows = sql.2.clone();
         let store = Store::new(sql);
         let limits = Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()));
         let broken = match (&limits, store.open()) {
@@ -267,15 +288,19 @@ impl worker::DurableObject for Repo {
         Repo {
             state,
             store,
+            rows,
             limits,
             broken,
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let response = self.serve(&req).await;
+        let store = self.store.counting();
+        let response = self.serve(&req, &store).await;
         body::discard(&req).await;
-        response
+        let response = response?;
+        self.count_rows(response.headers(), store.rows())?;
+        Ok(response)
     }
 
     /// Maintenance: sweeps what expired, then runs the repack that is due or in progress
@@ -309,6 +334,23 @@ async fn whole_body(req: &Request, limit: usize) -> Result<Option<Vec<u8>>> {
 }
 
 impl Repo {
+    /// Tells the `rows` a request read and wrote before its answer's headers, and the rows
+    /// this instance of the object read and wrote since it started. A body still streaming
+    /// reads more (a stored pack's chunk rows, about one per MiB, and the objects of a pack
+    /// being made), which only the instance's count takes in.
+    fn count_rows(&self, headers: &Headers, rows: Rows) -> Result<()> {
+        let all = self.rows.all();
+        for (name, value) in [
+            ("x-rows-read", rows.read),
+            ("x-rows-written", rows.written),
+            ("x-instance-rows-read", all.read),
+            ("x-instance-rows-written", all.written),
+        ] {
+            headers.set(name, &value.to_string())?;
+        }
+        Ok(())
+    }
+
     /// One alarm's work; returns when maintenance is due next.
     fn maintain(&self) -> std::result::Result<Due, StoreError> {
         let timing = self.limits.timing();
@@ -344,7 +386,7 @@ impl Repo {
         }
     }
 
-    async fn serve(&self, req: &Request) -> Result<Response> {
+    async fn serve(&self, req: &Request, store: &Store<DoSql>) -> Result<Response> {
         if let Some(reason) = &self.broken {
             return text(500, reason);
         }
@@ -362,18 +404,12 @@ impl Repo {
         let now = (worker::js_sys::Date::now() / 1000.0) as i64;
         let credential = credential(req)?;
         // Read once: who may read, and how what is read may be cached.
-        let visibility = match self.store.settings() {
+        let visibility = match store.settings() {
             Ok(settings) => settings.visibility,
             Err(e) => return respond(e.into(), None),
         };
-        let verdict = backend::authorize(
-            &self.store,
-            asked,
-            grant,
-            credential.as_deref(),
-            visibility,
-            now,
-        );
+        let verdict =
+            backend::authorize(store, asked, grant, credential.as_deref(), visibility, now);
         match verdict {
             Ok(None) => {}
             Ok(Some(refusal)) => return respond(refusal, None),
@@ -387,14 +423,15 @@ impl Repo {
             content_type: content_type.as_deref(),
             git_protocol: git_protocol.as_deref(),
         };
-        let dispatch = backend::dispatch(&self.store, asked, headers, visibility);
+        let dispatch = backend::dispatch(store, asked, headers, visibility);
         match dispatch {
-            Ok(Dispatch::Reply(reply)) => respond(reply, Some(&self.store)),
-            Ok(Dispatch::ReceivePack) => self.receive_pack(req).await,
-            Ok(Dispatch::UploadPack) => self.upload_pack(req).await,
+            Ok(Dispatch::Reply(reply)) => respond(reply, Some(store)),
+            Ok(Dispatch::ReceivePack) => self.receive_pack(req, store).await,
+            Ok(Dispatch::UploadPack) => self.upload_pack(req, store).await,
             Ok(Dispatch::Api(endpoint)) => {
                 let private = visibility == access::Visibility::Private;
-                self.api(req, asked.method, &endpoint, now, private).await
+                self.api(req, store, asked.method, &endpoint, now, private)
+                    .await
             }
             Err(e) => respond(e.into(), None),
         }
@@ -403,6 +440,7 @@ impl Repo {
     async fn api(
         &self,
         req: &Request,
+        store: &Store<DoSql>,
         method: backend::Method,
         endpoint: &route::Api,
         now: i64,
@@ -434,7 +472,7 @@ impl Repo {
                 if_none_match: if_none_match.as_deref(),
             },
         };
-        let mut reply = match api::serve(&self.store, &request, &context) {
+        let mut reply = match api::serve(store, &request, &context) {
             Ok(reply) => reply,
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         };
@@ -444,10 +482,10 @@ impl Repo {
         if method == backend::Method::Head {
             reply.body = Body::Bytes(Vec::new());
         }
-        respond(reply, Some(&self.store))
+        respond(reply, Some(store))
     }
 
-    async fn upload_pack(&self, req: &Request) -> Result<Response> {
+    async fn upload_pack(&self, req: &Request, store: &Store<DoSql>) -> Result<Response> {
         let Some(body) = whole_body(req, backend::MAX_UPLOAD_REQUEST).await? else {
             return text(413, "upload-pack request too large");
         };
@@ -458,14 +496,9 @@ impl Repo {
         let git_protocol = req.headers().get("Git-Protocol")?;
         // What the answer reads is chosen now: until its last byte is sent, nothing a
         // repack retires from now on is deleted.
-        let lease = self.store.begin_read(now_ms() / 1000);
-        let answer = backend::upload_pack(
-            &self.store,
-            body,
-            gzipped,
-            git_protocol.as_deref(),
-            &self.limits,
-        );
+        let lease = store.begin_read(now_ms() / 1000);
+        let answer =
+            backend::upload_pack(store, body, gzipped, git_protocol.as_deref(), &self.limits);
         let answer = match answer {
             Ok(answer) => answer,
             Err(reply) => return respond(reply, None),
@@ -485,7 +518,7 @@ impl Repo {
         )
     }
 
-    async fn receive_pack(&self, req: &Request) -> Result<Response> {
+    async fn receive_pack(&self, req: &Request, store: &Store<DoSql>) -> Result<Response> {
         let declared = req.headers().get("Content-Length")?;
         let limit = self.limits.push_bytes;
         if let Some(size) = declared.and_then(|n| n.parse::<u64>().ok()) {
@@ -498,7 +531,7 @@ impl Repo {
                 return respond(BadRequest::OverLimit(over).into(), None);
             }
         }
-        let mut push = ReceivePack::new(&self.store, &self.limits);
+        let mut push = ReceivePack::new(store, &self.limits);
         let mut bad = None;
         let mut body = RequestBody::of(req)?;
         loop {
@@ -527,7 +560,7 @@ impl Repo {
             None => push.finish(),
         };
         if result.is_ok() {
-            self.after_push().await?;
+            self.after_push(store).await?;
         }
         respond(backend::receive_pack_reply(result), None)
     }
@@ -535,14 +568,14 @@ impl Repo {
 
 impl Repo {
     /// Records the push's time and sets the alarm for the maintenance it makes due.
-    async fn after_push(&self) -> Result<()> {
+    async fn after_push(&self, store: &Store<DoSql>) -> Result<()> {
         let now = now_ms() / 1000;
         let timing = self.limits.timing();
         let due = self
             .store
             .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
-            .and_then(|()| maintenance::due(&self.store, now, &timing))
-            .and_then(|due| maintenance::next_alarm(&self.store, now, due, &timing));
+            .and_then(|()| maintenance::due(store, now, &timing))
+            .and_then(|due| maintenance::next_alarm(store, now, due, &timing));
         match due {
             Ok(due) => self.schedule(due).await,
             // The push is stored; maintenance comes with the next push or alarm.

@@ -13,7 +13,7 @@ use crate::format::checksum::Checksum;
 use crate::format::object::ObjectId;
 use crate::format::pack::{self, PackId, HEADER_LEN};
 use crate::index_pack::write_idx;
-use crate::store::sql::Sql;
+use crate::store::sql::{Rows, Sql};
 use crate::store::{
     ChunkWriter, IdxSource, ObjectReader, PackFile, Store, StoreError, Summary, SwapReport,
 };
@@ -173,6 +173,9 @@ struct Progress {
     sealed: u64,
     checksum: Option<String>,
     tally: Tally,
+    /// The rows its slices read and wrote so far.
+    #[serde(default)]
+    rows: Rows,
 }
 
 impl Progress {
@@ -235,6 +238,12 @@ pub struct Report {
     pub memory: Option<u64>,
     /// Why it was given up, if it was.
     pub error: Option<String>,
+    /// Rows its slices read, as the platform bills them (see [`Rows`]).
+    #[serde(default)]
+    pub rows_read: u64,
+    /// Rows its slices wrote.
+    #[serde(default)]
+    pub rows_written: u64,
 }
 
 impl Report {
@@ -249,6 +258,8 @@ impl Report {
             slices: progress.slices,
             grace: progress.grace,
             memory: (host.memory)(),
+            rows_read: progress.rows.read,
+            rows_written: progress.rows.written,
             ..Report::default()
         }
     }
@@ -396,6 +407,7 @@ pub fn next_alarm<S: Sql>(
 /// Starts a repack that prunes what has been unreachable for `grace` seconds, unless one is
 /// in progress (then it only lowers that one's grace to `grace`, if lower).
 pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), StoreError> {
+    let rows_before = store.rows();
     store.transaction(|| {
         if let Some(mut progress) = load(store)? {
             progress.grace = progress.grace.min(grace);
@@ -433,6 +445,7 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
                 sealed: 0,
                 checksum: None,
                 tally: Tally::default(),
+                rows: store.rows().since(rows_before),
             },
         )
     })
@@ -446,10 +459,12 @@ pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step
         return Ok(Step::Idle);
     };
     let begun = (host.now_ms)();
+    let rows_before = store.rows();
     let outcome = store.transaction(|| {
         let done = run_slice(store, &mut progress, slice, host)?;
         progress.slices += 1;
         progress.busy_ms += (host.now_ms)() - begun;
+        progress.rows += store.rows().since(rows_before);
         match done {
             None => {
                 save(store, &progress)?;

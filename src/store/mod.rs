@@ -3,7 +3,7 @@
 
 use crate::format::object::{BadObject, ObjectId, ObjectType};
 use crate::format::pack::{PackError, PackId};
-use crate::store::sql::{Sql, SqlError, Value};
+use crate::store::sql::{Rows, Sql, SqlError, Value};
 
 mod access;
 mod maintenance;
@@ -158,6 +158,19 @@ impl<S: Sql> Store<S> {
             sql,
             chunk_size,
             readers: readers::Readers::default(),
+        }
+    }
+
+    /// The rows read and written through this store's handle so far.
+    pub fn rows(&self) -> Rows {
+        self.sql.rows()
+    }
+
+    /// The same store on a handle that counts its own rows from zero (a request's).
+    pub fn counting(&self) -> Store<S> {
+        Store {
+            sql: self.sql.counting(),
+            ..self.clone()
         }
     }
 

@@ -70,6 +70,12 @@ mod tests {
         ) -> Result<(), crate::store::sql::SqlError> {
             Ok(())
         }
+        fn rows(&self) -> crate::store::sql::Rows {
+            crate::store::sql::Rows::default()
+        }
+        fn counting(&self) -> Self {
+            NoSql
+        }
     }
 
     #[test]

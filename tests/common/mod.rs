@@ -15,7 +15,7 @@ use git_on_durable_objects::format::zlib;
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::maintenance;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
-use git_on_durable_objects::store::sql::{Sql, SqlError, Value, MAX_PARAMS};
+use git_on_durable_objects::store::sql::{RowCounter, Rows, Sql, SqlError, Value, MAX_PARAMS};
 use git_on_durable_objects::store::{PackFile, Store};
 use git_on_durable_objects::upload_pack::{self, Answer};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -27,6 +27,7 @@ pub struct Db {
     connection: Rc<rusqlite::Connection>,
     commit_rows: Rc<std::cell::Cell<usize>>,
     fail_write: Rc<std::cell::Cell<Option<usize>>>,
+    counter: RowCounter,
 }
 
 impl Db {
@@ -86,6 +87,7 @@ impl Sql for Db {
             params.len() <= MAX_PARAMS,
             "more than {MAX_PARAMS} bound parameters"
         );
+        let changes = self.connection.total_changes();
         let mut stmt = self.connection.prepare(query).map_err(err)?;
         let columns = stmt.column_count();
         let mut rows = stmt
@@ -108,7 +110,26 @@ impl Sql for Db {
         if query.contains("FROM commits") {
             self.commit_rows.set(self.commit_rows.get() + out.len());
         }
+        drop(rows);
+        // rusqlite has no count of the rows a statement visits, as the runtime's cursors
+        // have: the rows returned and the steps of full scans are a floor of it.
+        let scanned = stmt.get_status(rusqlite::StatementStatus::FullscanStep);
+        self.counter.add(Rows {
+            read: out.len() as u64 + u64::try_from(scanned).unwrap_or(0),
+            written: self.connection.total_changes() - changes,
+        });
         Ok(out)
+    }
+
+    fn rows(&self) -> Rows {
+        self.counter.own()
+    }
+
+    fn counting(&self) -> Db {
+        Db {
+            counter: self.counter.fork(),
+            ..self.clone()
+        }
     }
 
     fn transaction(&self, work: &mut dyn FnMut() -> bool) -> Result<(), SqlError> {
@@ -132,6 +153,7 @@ pub fn db() -> Db {
         connection: Rc::new(rusqlite::Connection::open_in_memory().unwrap()),
         commit_rows: Rc::default(),
         fail_write: Rc::default(),
+        counter: RowCounter::default(),
     }
 }
 

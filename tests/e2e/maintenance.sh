@@ -19,11 +19,14 @@
 #   k4  a secret pushed on a branch that is then deleted: absent from a fresh
 #       `git clone --mirror` at once (as from git http-backend), and after POST api/purge no
 #       fetch by id, loose-object read or listed pack returns it.
+#   k5  rows: git push's answer (x-rows-written, x-rows-read), GET info/refs's (nothing
+#       written) and a maintenance run's account (rows_written, rows_read) tell what they
+#       cost; the figures are printed.
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `maintenance: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=23
+EXPECTED=26
 
 BASE=${1:?usage: maintenance.sh BASE_URL}
 BASE=${BASE%/}
@@ -251,6 +254,30 @@ check "k4: after the purge a fetch by id is refused as git refuses it" \
 check "k4: and its loose file is gone" \
     test "$(curl -s -o /dev/null -w '%{http_code}' -m 30 "$BASE/$OWNER/leak.git/objects/${secret:0:2}/${secret:2}")" = 404
 check "k4: and no listed pack holds it" no_listed_pack_holds "$BASE/$OWNER/leak.git" "$secret"
+
+# --- k5: rows, as the platform bills them ------------------------------------------------------
+# A header's count, from a file of headers (curl -D, or git's GIT_TRACE_CURL).
+header() { # FILE NAME
+    grep -i "$2: " "$1" | tail -1 | sed 's/.*: *//' | tr -d '\r'
+}
+echo "one more $RANDOM" >>"$TMP/small/CHANGES"
+git -C "$TMP/small" commit -qam "one more"
+GIT_TRACE_CURL="$TMP/push.trace" GIT_TRACE_CURL_NO_DATA=1 \
+    git -C "$TMP/small" push -q "$BASE/$OWNER/small.git" HEAD:refs/heads/main
+grep -A40 'POST /'"$OWNER"'/small.git/git-receive-pack' "$TMP/push.trace" | grep '<= Recv header' >"$TMP/push.headers"
+written=$(header "$TMP/push.headers" x-rows-written)
+read=$(header "$TMP/push.headers" x-rows-read)
+echo "# k5: a push of one commit to a history of $(field "$TMP/summary.json" 'd["objects"]') objects: $written rows written, $read read"
+check "k5: git push's answer tells the rows the push wrote and read" \
+    test "${written:-0}" -gt 0 -a "${read:-0}" -gt 0
+curl -s -m 30 -D "$TMP/refs.headers" -o /dev/null "$BASE/$OWNER/small.git/info/refs"
+check "k5: GET info/refs wrote nothing and read rows; the instance has read at least as many" \
+    test "$(header "$TMP/refs.headers" x-rows-written)" = 0 -a "$(header "$TMP/refs.headers" x-rows-read)" -gt 0 \
+    -a "$(header "$TMP/refs.headers" x-instance-rows-read)" -ge "$(header "$TMP/refs.headers" x-rows-read)"
+maintain small
+echo "# k5: maintenance of the same: $(field "$TMP/summary.json" '(d["maintenance"]["last_run"]["rows_written"], d["maintenance"]["last_run"]["rows_read"])') rows (written, read)"
+check "k5: a maintenance run's account tells the rows it wrote and read" \
+    test "$(field "$TMP/summary.json" 'd["maintenance"]["last_run"]["rows_written"] > 0 < d["maintenance"]["last_run"]["rows_read"]')" = True
 
 TOTAL=$((PASS + FAIL))
 if [ "$TOTAL" -ne "$EXPECTED" ]; then
