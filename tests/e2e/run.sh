@@ -936,7 +936,7 @@ cors_headers() { # HEADERS_FILE: each CORS header once with its exact value, and
     for line in 'access-control-allow-origin: *' \
         'access-control-allow-methods: GET, POST, PUT, PATCH, DELETE, OPTIONS' \
         'access-control-allow-headers: accept, authorization, cache-control, content-type, git-protocol, if-none-match, pragma, range, user-agent, x-authorization' \
-        'access-control-expose-headers: accept-ranges, content-length, content-type, content-range, etag, www-authenticate, x-wasm-memory'; do
+        'access-control-expose-headers: accept-ranges, content-length, content-type, content-range, etag, www-authenticate, x-wasm-memory, x-rows-read, x-rows-written, x-instance-rows-read, x-instance-rows-written'; do
         [ "$(grep -c -x -F -- "$line" "$norm")" = 1 ] || { echo "expected once: $line"; return 1; }
     done
     [ "$(grep -c '^access-control-' "$norm")" = 4 ] || { echo "other access-control- headers"; return 1; }
