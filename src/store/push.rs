@@ -135,15 +135,18 @@ impl<S: Sql> Store<S> {
         rows.first().map(|r| entry_row(r)).transpose()
     }
 
-    /// The offsets of the push's deltas that wait for `base`.
+    /// The offsets of the push's deltas that wait for `base`. SQLite's planner prefers the
+    /// primary key's prefix (every entry of the push) to the index of waiting deltas, which
+    /// made resolving a push read its entries once per object: the index is named.
     pub fn waiting_for(&self, push: PackId, base: Base) -> Result<Vec<u64>, StoreError> {
         let (column, value) = match base {
             Base::Offset(at) => ("base_offset", Value::from(at as i64)),
-            Base::Id(id) => ("base_oid", id_value(&id)),
+            Base::Id(id) => ("base_offset IS NULL AND base_oid", id_value(&id)),
         };
         let rows = self.exec(
             &format!(
-                "SELECT offset FROM push_entries WHERE push = ? AND oid IS NULL AND {column} = ?"
+                "SELECT offset FROM push_entries INDEXED BY push_entries_waiting \
+                 WHERE push = ? AND oid IS NULL AND {column} = ?"
             ),
             vec![push.into(), value],
         )?;
@@ -210,13 +213,17 @@ impl<S: Sql> Store<S> {
 
     /// Whether every object the push's objects link to is in the push or stored, of the type
     /// git takes it to be where git parses it (git's connectivity check fails otherwise).
+    /// One lookup per link: as correlated subqueries, SQLite searched the push's entries by
+    /// the primary key's prefix (all of them) for each link, three times over.
     pub fn push_is_complete(&self, push: PackId) -> Result<bool, StoreError> {
         let rows = self.exec(
-            "SELECT 1 FROM (SELECT l.type AS wanted, coalesce( \
-               (SELECT e.type FROM push_entries e WHERE e.push = ?1 AND e.oid = l.oid), \
-               (SELECT o.type FROM objects o WHERE o.oid = l.oid)) AS found \
-             FROM push_links l WHERE l.push = ?1) \
-             WHERE found IS NULL OR found IS NOT coalesce(wanted, found) LIMIT 1",
+            "SELECT 1 FROM push_links l \
+             LEFT JOIN push_entries e INDEXED BY push_entries_oid \
+               ON e.push = ?1 AND e.oid = l.oid \
+             LEFT JOIN objects o ON e.oid IS NULL AND o.oid = l.oid \
+             WHERE l.push = ?1 AND (coalesce(e.type, o.type) IS NULL \
+               OR coalesce(e.type, o.type) IS NOT coalesce(l.type, e.type, o.type)) \
+             LIMIT 1",
             vec![push.into()],
         )?;
         Ok(rows.is_empty())
