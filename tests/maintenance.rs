@@ -606,11 +606,20 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
         never
     );
     let exec = |query: &str| db.exec(query, vec![]).unwrap();
+    // A loose object is a row of objects without a pack and its file in loose.
     let fake_loose = |n: u64| {
         exec(&format!(
             "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n}) \
-             INSERT INTO objects (oid, type, pack) SELECT randomblob(20), 3, NULL FROM k"
-        ))
+             INSERT INTO loose (oid, push, data) SELECT randomblob(20), -1, x'' FROM k"
+        ));
+        exec(
+            "INSERT INTO objects (oid, type, pack) SELECT oid, 3, NULL FROM loose \
+             WHERE push = -1 AND oid NOT IN (SELECT oid FROM objects)",
+        )
+    };
+    let drop_loose = || {
+        exec("DELETE FROM objects WHERE pack IS NULL");
+        exec("DELETE FROM loose WHERE push = -1")
     };
     // Each change since the last run alone makes it due after a quiet spell.
     pushed_at(&store, 200);
@@ -619,7 +628,7 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
         maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
         quiet
     );
-    exec("DELETE FROM objects WHERE pack IS NULL");
+    drop_loose();
     exec("INSERT INTO packs (state, name) VALUES ('live', 'x')");
     assert_eq!(
         maintenance::due(&store, 200, &Timing::with_grace(0)).unwrap(),
@@ -654,7 +663,7 @@ fn thresholds_and_changes_since_the_last_run_decide_when_maintenance_is_due() {
         maintenance::due(&store, 400, &Timing::with_grace(0)).unwrap(),
         maintenance::Due::Now
     );
-    exec("DELETE FROM objects WHERE pack IS NULL");
+    drop_loose();
     for i in 1..maintenance::PACK_LIMIT {
         exec(&format!(
             "INSERT INTO packs (state, name) VALUES ('live', 'x{i}')"

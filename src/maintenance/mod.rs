@@ -359,18 +359,18 @@ pub fn due<S: Sql>(store: &Store<S>, now: i64, timing: &Timing) -> Result<Due, S
     if in_progress(store)? {
         return Ok(Due::Now);
     }
-    let summary = store.summary()?;
-    if summary.loose >= LOOSE_LIMIT || summary.packs >= PACK_LIMIT {
+    let backlog = store.backlog()?;
+    if backlog.loose >= LOOSE_LIMIT || backlog.packs >= PACK_LIMIT {
         return Ok(Due::Now);
     }
     let last = last_report(store)?;
     let changed = match &last {
         Some(last) if last.error.is_none() => {
-            summary.loose > last.loose_after
-                || summary.packs > last.packs_after
+            backlog.loose > last.loose_after
+                || backlog.packs > last.packs_after
                 || store.refs_version()? != last.refs_version
         }
-        _ => summary.loose > 0 || summary.packs > 0,
+        _ => backlog.loose > 0 || backlog.packs > 0,
     };
     if changed {
         let pushed = store.meta(LAST_PUSH)?.and_then(|t| t.parse::<i64>().ok());

@@ -68,6 +68,23 @@ pub struct Summary {
     pub unreachable: u64,
 }
 
+/// Counts the live packs; `?1` is the live state.
+const LIVE_PACKS: &str = "SELECT count(*) FROM packs WHERE state = ?1";
+
+/// Counts the objects stored loose (every one has its file in `loose`; a file may outlive
+/// its object's packing or belong to a push not yet accepted, so the object's row decides).
+const LOOSE: &str = "SELECT count(*) FROM loose l JOIN objects o ON o.oid = l.oid \
+                     WHERE o.pack IS NULL";
+
+/// What decides whether a repack is due.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Live packs.
+    pub packs: u64,
+    /// Objects stored loose.
+    pub loose: u64,
+}
+
 const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash";
 
 fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
@@ -464,14 +481,14 @@ impl<S: Sql> Store<S> {
     /// What the repository holds.
     pub fn summary(&self) -> Result<Summary, StoreError> {
         let rows = self.exec(
-            "SELECT (SELECT count(*) FROM refs), \
-             (SELECT count(*) FROM packs WHERE state = ?1), \
-             (SELECT count(*) FROM objects WHERE pack IS NULL), \
-             (SELECT count(*) FROM objects), \
-             (SELECT coalesce(sum(size + idx_size), 0) FROM packs WHERE state IN (?1, ?2)) \
-               + (SELECT coalesce(sum(length(data)), 0) FROM loose), \
-             (SELECT count(*) FROM packs WHERE state = ?2), \
-             (SELECT count(*) FROM unreachable)",
+            &format!(
+                "SELECT (SELECT count(*) FROM refs), ({LIVE_PACKS}), ({LOOSE}), \
+                 (SELECT count(*) FROM objects), \
+                 (SELECT coalesce(sum(size + idx_size), 0) FROM packs WHERE state IN (?1, ?2)) \
+                   + (SELECT coalesce(sum(length(data)), 0) FROM loose), \
+                 (SELECT count(*) FROM packs WHERE state = ?2), \
+                 (SELECT count(*) FROM unreachable)"
+            ),
             vec![PackState::Live.into(), PackState::Retired.into()],
         )?;
         let row = rows.first().ok_or(StoreError::BadColumn("summary"))?;
@@ -484,6 +501,20 @@ impl<S: Sql> Store<S> {
             bytes: n(4)?,
             retired_packs: n(5)?,
             unreachable: n(6)?,
+        })
+    }
+
+    /// The live packs and loose objects, which decide whether a repack is due: read after
+    /// every push, so it visits the loose files and the packs, never every object.
+    pub fn backlog(&self) -> Result<Backlog, StoreError> {
+        let rows = self.exec(
+            &format!("SELECT ({LIVE_PACKS}), ({LOOSE})"),
+            vec![PackState::Live.into()],
+        )?;
+        let row = rows.first().ok_or(StoreError::BadColumn("backlog"))?;
+        Ok(Backlog {
+            packs: row_int(&row[0])? as u64,
+            loose: row_int(&row[1])? as u64,
         })
     }
 }

@@ -15,7 +15,7 @@ mod readers;
 mod refs;
 pub mod sql;
 
-pub use maintenance::{RepackRow, Summary, SwapReport, Written};
+pub use maintenance::{Backlog, RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{
