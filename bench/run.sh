@@ -53,7 +53,9 @@
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
 #      lighttpd), each beside the reference; prints x-wasm-memory after each
 # Output: a table `case | ours (s) | reference (s) | ratio (ours/reference)`; a failed command
-# shows as FAIL (its output is kept in the work directory, which is then not removed).
+# shows as FAIL (its output is kept in the work directory, which is then not removed). Then
+# the rows ours wrote and read in each case, in all and per object (see rows_probe; a
+# maintenance run's are those its account in GET api tells).
 #
 # Environment (all optional):
 #   BENCH_SCALE          multiplies every size below (default 1); e.g. 0.05 for a quick run
@@ -199,6 +201,42 @@ rows=()
 ours_a=- ref_a=- ours_b=- ref_b=- ours_c=- ref_c=- ours_d=- ref_d=-
 ours_e=- ref_e=- ours_f=- ref_f=- ours_g=- ref_g=- ours_h=- ref_h=- wasm_memory_clone=
 ours_p=- ref_p=- ours_m=- ref_m=- ours_r=- ref_r=-
+# Rows, as the platform bills them: each answer of our repository's object tells the rows its
+# instance read and wrote since it started (x-instance-rows-*), and those of the answer itself
+# (x-rows-*), so the rows of what ran in between are the difference (streamed bodies and the
+# alarm's maintenance included). An instance idle for a few seconds (a client preparing a
+# large push) is restarted, and its count with it: then the sum of the x-rows-* headers of
+# the answers git received in between (GIT_TRACE_CURL) stands instead, exact for pushes and
+# short of what clones read while their packs streamed (marked >=).
+rows_table=()
+rows_probe() { # URL OWN: the instance's "read written", less this request's own if OWN=1
+    curl -sI --max-time 60 "$1/info/refs" | tr -d '\r' | awk -v own="$2" '
+        tolower($1) == "x-instance-rows-read:" { r = $2 } tolower($1) == "x-instance-rows-written:" { w = $2 }
+        tolower($1) == "x-rows-read:" { rr = $2 } tolower($1) == "x-rows-written:" { rw = $2 }
+        END { if (r == "") print "- -"; else if (own == 1) print r - rr, w - rw; else print r, w }'
+}
+rows_before() {
+    read -r ROWS_R0 ROWS_W0 < <(rows_probe "$1" 0)
+    : >"$WORK/rows.trace"
+    export GIT_TRACE_CURL=$WORK/rows.trace GIT_TRACE_CURL_NO_DATA=1
+}
+rows_after() { # CASE URL OBJECTS: a line of the rows table for what ran since rows_before
+    local r1 w1 traced
+    unset GIT_TRACE_CURL GIT_TRACE_CURL_NO_DATA
+    read -r r1 w1 < <(rows_probe "$2" 1)
+    if [[ $ROWS_R0 =~ ^[0-9]+$ && $r1 =~ ^[0-9]+$ ]] && [ "$r1" -ge "$ROWS_R0" ] && [ "$w1" -ge "$ROWS_W0" ]; then
+        rows_table+=("$1|$((w1 - ROWS_W0))|$((r1 - ROWS_R0))|$3")
+        return
+    fi
+    traced=$(tr -d '\r' <"$WORK/rows.trace" | awk '
+        tolower($0) ~ /<= recv header: x-rows-read:/ { r += $NF }
+        tolower($0) ~ /<= recv header: x-rows-written:/ { w += $NF }
+        tolower($0) ~ /<= recv header: content-type: application\/x-git-upload-pack-result/ { s = ">=" }
+        tolower($0) ~ /<= recv header: x-rows-read:/ { seen = 1 }
+        END { if (seen) print w + 0, s (r + 0); else print "n/a n/a" }')
+    rows_table+=("$1|${traced% *}|${traced#* }|$3")
+}
+
 row() { # CASE OURS REF
     local ratio=-
     if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]]; then
@@ -226,7 +264,9 @@ log "generated (a): $COMMITS commits, $A_OBJECTS objects, pack $A_KIB KiB in $(e
 push_all() { push_to "$1" "$2" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'; }
 A_OURS=$(ours_url history)
 A_REF=$(ref_url history)
+rows_before "$A_OURS"
 timed ours_a push-a-ours push_all "$WORK/history.git" "$A_OURS"
+rows_after "a: push history" "$A_OURS" "$A_OBJECTS"
 timed ref_a push-a-ref push_all "$WORK/history.git" "$A_REF"
 row "a: push history, $A_OBJECTS objects ($(mib "$A_KIB") MiB pack)" "$ours_a" "$ref_a"
 
@@ -237,14 +277,19 @@ t1=$(now)
 B_KIB=$(pack_kib "$WORK/random.git")
 log "generated (b): $RANDOM_FILES files, $RANDOM_MB MiB, pack $B_KIB KiB in $(elapsed "$t0" "$t1") s"
 push_main() { push_to "$1" "$2" main; }
+B_OBJECTS=$(objects "$WORK/random.git")
+rows_before "$(ours_url random)"
 timed ours_b push-b-ours push_main "$WORK/random.git" "$(ours_url random)"
+rows_after "b: push random files" "$(ours_url random)" "$B_OBJECTS"
 timed ref_b push-b-ref push_main "$WORK/random.git" "$(ref_url random)"
 row "b: push $RANDOM_FILES random files, $RANDOM_MB MiB, 1 commit" "$ours_b" "$ref_b"
 
 # --- (c) dumb clone of (a) -------------------------------------------------------------------
 dumb_clone() { rm -rf "$2" && GIT_SMART_HTTP=0 git clone -q --bare "$1" "$2"; }
 if [ "$ours_a" != FAIL ]; then
+    rows_before "$A_OURS"
     timed ours_c clone-c-ours dumb_clone "$A_OURS" "$WORK/clone-ours.git"
+    rows_after "c: dumb clone of (a)" "$A_OURS" "$A_OBJECTS"
 else
     ours_c=FAIL
 fi
@@ -270,7 +315,10 @@ if [ "$BIG_MB" -gt 0 ]; then
     D_KIB=$(pack_kib "$WORK/big.git")
     log "generated (d): $BIG_MB MiB of random files, objects $D_KIB KiB in $(elapsed "$t0" "$t1") s"
     D_OURS=$(ours_url big)
+    D_OBJECTS=$(objects "$WORK/big.git")
+    rows_before "$D_OURS"
     timed ours_d push-d-ours push_main "$WORK/big.git" "$D_OURS"
+    rows_after "d: push >= 200 MB" "$D_OURS" "$D_OBJECTS"
     if [ "$BIG_REFERENCE" = 1 ]; then
         timed ref_d push-d-ref push_main "$WORK/big.git" "$(ref_url big)"
     else
@@ -291,7 +339,9 @@ same_refs_as() { # SOURCE CLONE NAME
     fi
 }
 if [ "$ours_a" != FAIL ]; then
+    rows_before "$A_OURS"
     timed ours_e clone-e-ours smart_clone "$A_OURS" "$WORK/smart-ours.git"
+    rows_after "e: smart clone of (a)" "$A_OURS" "$A_OBJECTS"
     timed ref_e clone-e-ref smart_clone "$A_REF" "$WORK/smart-ref.git"
     same_refs_as "$WORK/history.git" "$WORK/smart-ours.git" "(e) ours"
     row "e: smart clone of (a)" "$ours_e" "$ref_e"
@@ -299,7 +349,9 @@ fi
 if [ "$ours_b" != FAIL ]; then
     B_OURS=$BASE/$OWNER/random-$RUN_ID.git
     B_REF=$REF_BASE/$OWNER/random-$RUN_ID.git
+    rows_before "$B_OURS"
     timed ours_f clone-f-ours smart_clone "$B_OURS" "$WORK/random-ours.git"
+    rows_after "f: smart clone of (b)" "$B_OURS" "$B_OBJECTS"
     timed ref_f clone-f-ref smart_clone "$B_REF" "$WORK/random-ref.git"
     same_refs_as "$WORK/random.git" "$WORK/random-ours.git" "(f) ours"
     row "f: smart clone of (b)" "$ours_f" "$ref_f"
@@ -311,14 +363,20 @@ if [ "$ours_a" != FAIL ]; then
         printf 'incremental %s\n' "$i" >>"$work/INCREMENTAL.md"
         git -C "$work" add -A && git -C "$work" commit -q -m "incremental $i"
     done
+    rows_before "$A_OURS"
     push_to "$work" "$A_OURS" HEAD:main && push_to "$work" "$A_REF" HEAD:main
+    rows_after "g0: push of 3 commits onto (a)" "$A_OURS" 9
+    rows_before "$A_OURS"
     fetch_into() { git -C "$1" fetch -q origin '+refs/heads/*:refs/heads/*'; }
     timed ours_g fetch-g-ours fetch_into "$WORK/smart-ours.git"
+    rows_after "g: fetch of 3 commits" "$A_OURS" 9
     timed ref_g fetch-g-ref fetch_into "$WORK/smart-ref.git"
     row "g: incremental fetch of 3 commits into (e)" "$ours_g" "$ref_g"
 fi
 if [ "$BIG_MB" -gt 0 ] && [ "$ours_d" != FAIL ]; then
+    rows_before "$D_OURS"
     timed ours_h clone-h-ours smart_clone "$D_OURS" "$WORK/big-ours.git"
+    rows_after "h: smart clone of (d)" "$D_OURS" "$D_OBJECTS"
     if [ "$BIG_REFERENCE" = 1 ]; then
         timed ref_h clone-h-ref smart_clone "$REF_BASE/$OWNER/big-$RUN_ID.git" "$WORK/big-ref.git"
     else
@@ -345,11 +403,15 @@ ls_remote_5() { # URL ARGS...: git ls-remote (v2) five times
     for i in 1 2 3 4 5; do git -c protocol.version=2 ls-remote "$@" "$url" >"$WORK/ls-remote.out" || return 1; done
 }
 if [ "$ours_a" != FAIL ]; then
+    rows_before "$A_OURS"
     timed ours_p clone-p1-ours v2_clone "$A_OURS" "$WORK/v2-ours.git"
+    rows_after "P1: v2 clone of (a)" "$A_OURS" "$A_OBJECTS"
     timed ref_p clone-p1-ref v2_clone "$A_REF" "$WORK/v2-ref.git"
     same_refs_as "$WORK/smart-ours.git" "$WORK/v2-ours.git" "(P1) ours"
     row "P1: smart clone of (a), protocol v2" "$ours_p" "$ref_p"
+    rows_before "$A_OURS"
     timed ours_p clone-p2-ours v2_partial "$A_OURS" "$WORK/v2-ours.git"
+    rows_after "P2: blob:none clone of (a)" "$A_OURS" "$A_OBJECTS"
     timed ref_p clone-p2-ref v2_partial "$A_REF" "$WORK/v2-ref.git"
     row "P2: clone --filter=blob:none of (a), protocol v2" "$ours_p" "$ref_p"
     rm -rf "$WORK/v2-ours.git" "$WORK/v2-ref.git"
@@ -388,7 +450,9 @@ if [ "$ours_a" != FAIL ]; then
     sed 's/^\([0-9a-f]*\) \(.*\)$/create \2 \1/' "$WORK/many-refs" |
         git -C "$REFDIR/repos/$OWNER/history-$RUN_ID.git" update-ref --stdin
     git -C "$REFDIR/repos/$OWNER/history-$RUN_ID.git" pack-refs --all
+    rows_before "$A_OURS"
     timed ours_p ls-all-ours ls_remote_5 "$A_OURS"
+    rows_after "P4: 5 x ls-remote of all refs" "$A_OURS" "$A_OBJECTS"
     lines_ours=$(wc -l <"$WORK/ls-remote.out")
     timed ref_p ls-all-ref ls_remote_5 "$A_REF"
     row "P4: 5 x ls-remote, all $lines_ours refs, v2" "$ours_p" "$ref_p"
@@ -413,7 +477,9 @@ if push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main &&
     sed -i '5000s/^./#/' "$thin/large.txt"
     git -C "$thin" commit -q -am "one line changed"
     push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main
+    rows_before "$T_OURS"
     timed ours_p fetch-p6-ours thin_fetch "$T_OURS" "$WORK/thin-ours.git"
+    rows_after "P6: thin fetch" "$T_OURS" 3
     timed ref_p fetch-p6-ref thin_fetch "$T_REF" "$WORK/thin-ref.git"
     thin_bytes="ours $(wc -c <"$WORK/thin-ours.git.pack" 2>/dev/null) B, ref $(wc -c <"$WORK/thin-ref.git.pack" 2>/dev/null) B"
     row "P6: thin fetch, 1-line change to a 1 MB file ($thin_bytes)" "$ours_p" "$ref_p"
@@ -471,11 +537,15 @@ if [ -n "$LARGE_REPO" ]; then
     L_OURS=$(ours_url large)
     L_REF=$(ref_url large)
     L_OBJECTS=$(objects "$LARGE_REPO")
+    rows_before "$L_OURS"
     timed ours_l push-l-ours push_all "$LARGE_REPO" "$L_OURS"
+    rows_after "L1: push large" "$L_OURS" "$L_OBJECTS"
     timed ref_l push-l-ref push_all "$LARGE_REPO" "$L_REF"
     row "L1: push large, $L_OBJECTS objects" "$ours_l" "$ref_l"
     large_memory+=("after L1: $(wasm_of "$L_OURS")")
+    rows_before "$L_OURS"
     timed ours_l clone-l-ours smart_clone "$L_OURS" "$WORK/large-ours.git"
+    rows_after "L2: smart clone of it" "$L_OURS" "$L_OBJECTS"
     timed ref_l clone-l-ref smart_clone "$L_REF" "$WORK/large-ref.git"
     same_refs_as "$LARGE_REPO" "$WORK/large-ours.git" "(L2) ours"
     row "L2: smart clone of (L1)" "$ours_l" "$ref_l"
@@ -500,6 +570,11 @@ maintain() { # URL NAME
         sleep 0.25
     done
     return 1
+}
+run_rows() { # CASE NAME OBJECTS: a line of the rows table from the account of a run
+    local rows
+    rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["maintenance"]["last_run"]; print(r["rows_written"], r["rows_read"])' "$WORK/$2.json" 2>/dev/null) || rows="n/a n/a"
+    rows_table+=("$1|${rows% *}|${rows#* }|$3")
 }
 run_figures() { # NAME: the figures of the run maintain() left in $WORK/NAME.json
     python3 - "$WORK/$1.json" <<'PY'
@@ -548,7 +623,9 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
         git -C "$WORK/edits-$side" add big.txt && git -C "$WORK/edits-$side" commit -q -m "a 1 MB file"
     done
     push_to "$WORK/edits-ours" "$E_OURS" main && push_to "$WORK/edits-ref" "$E_REF" main
+    rows_before "$E_OURS"
     timed ours_m push-m1-ours edit_pushes "$WORK/edits-ours" "$E_OURS"
+    rows_after "M1: 99 edit pushes (maintenance included)" "$E_OURS" 297
     timed ref_m push-m1-ref edit_pushes "$WORK/edits-ref" "$E_REF"
     row "M1: 99 one-line edit pushes of a 1 MB file" "$ours_m" "$ref_m"
     clone_row "M2: clone right after" m2 "$E_OURS" "$E_REF"
@@ -568,10 +645,16 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     rm -rf "$WORK/gogit" && git clone -q "$GOGIT" "$WORK/gogit" && git -C "$WORK/gogit" checkout -q -B main
     G_OURS=$(ours_url gogit)
     G_REF=$(ref_url gogit)
+    G_OBJECTS=$(objects "$WORK/gogit")
+    rows_before "$G_OURS"
     push_to "$WORK/gogit" "$G_OURS" main && push_to "$WORK/gogit" "$G_REF" main
+    rows_after "M5a: push of go-git's main" "$G_OURS" "$G_OBJECTS"
     maintain "$G_OURS" m-gogit-first || log "FAILED: maintenance of go-git"
+    run_rows "M5b: maintenance of it as pushed" m-gogit-first "$G_OBJECTS"
     log "M5: go-git's history as pushed: $(run_figures m-gogit-first)"
+    rows_before "$G_OURS"
     timed ours_m push-m5-ours pushes "$WORK/gogit" "$G_OURS" 300 CHANGES.bench
+    rows_after "M5: 300 small pushes" "$G_OURS" 900
     git -C "$WORK/gogit" reset -q --hard HEAD~300
     timed ref_m push-m5-ref pushes "$WORK/gogit" "$G_REF" 300 CHANGES.bench
     row "M5: 300 small pushes onto go-git's history" "$ours_m" "$ref_m"
@@ -583,6 +666,7 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     t0=$(now)
     maintain "$G_OURS" m-gogit || log "FAILED: maintenance of go-git after 300 pushes"
     ours_m=$(elapsed "$t0" "$(now)")
+    run_rows "M7: maintenance after them" m-gogit "$G_OBJECTS"
     timed ref_m gc-m7-ref git -C "$GREF_DIR" gc -q
     row "M7: maintenance (ours: API to finished, ref: git gc)" "$ours_m" "$ref_m"
     log "M7: $(run_figures m-gogit)"
@@ -597,7 +681,9 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     timed ours_m dumb-m8b-ours dumb_clone "$G_OURS" "$WORK/m8b-ours.git"
     timed ref_m dumb-m8b-ref dumb_clone "$(static_url gogit)" "$WORK/m8b-ref.git"
     row "M8b: dumb clone, once the packed loose files are swept" "$ours_m" "$ref_m"
+    rows_before "$G_OURS"
     clone_row "M9: smart clone, after" m9 "$G_OURS" "$G_REF"
+    rows_after "M9: smart clone after maintenance (and the reference's)" "$G_OURS" "$G_OBJECTS"
     log "M: x-wasm-memory after: $(wasm_of "$G_OURS")"
 fi
 
@@ -619,20 +705,30 @@ if [ "${BENCH_READS:-1}" = 1 ]; then
     rm -rf "$WORK/reads-local.git" && git clone -q --bare "$R_OURS" "$WORK/reads-local.git"
     L=$WORK/reads-local.git
     P=plumbing/object/commit.go
+    rows_before "$R_OURS"
     timed ours_r r1-ours times 10 api_get "$R_OURS/api/commits?limit=100"
+    rows_after "R1: 10 x commits?limit=100" "$R_OURS" 10
     timed ref_r r1-ref times 10 git -C "$L" log -100
     row "R1: 10 x commits?limit=100 (ref: git log -100)" "$ours_r" "$ref_r"
+    rows_before "$R_OURS"
     timed ours_r r2-ours times 10 api_get "$R_OURS/api/commits?limit=100&path=$P"
+    rows_after "R2: 10 x commits path" "$R_OURS" 10
     timed ref_r r2-ref times 10 git -C "$L" log -100 -- "$P"
     row "R2: 10 x commits?limit=100&path= (git log -100 -- path)" "$ours_r" "$ref_r"
+    rows_before "$R_OURS"
     timed ours_r r3-ours times 10 api_get "$R_OURS/api/raw/main/big.txt"
+    rows_after "R3: 10 x raw 10 MB" "$R_OURS" 10
     timed ref_r r3-ref times 10 git -C "$L" cat-file blob main:big.txt
     row "R3: 10 x raw of a 10 MB file (git cat-file blob)" "$ours_r" "$ref_r"
+    rows_before "$R_OURS"
     timed ours_r r4-ours times 10 api_get "$R_OURS/api/tree/main"
+    rows_after "R4: 10 x tree" "$R_OURS" 10
     timed ref_r r4-ref times 10 git -C "$L" ls-tree -l main
     row "R4: 10 x tree of the root (git ls-tree -l)" "$ours_r" "$ref_r"
     compare_git() { git -C "$L" log main~200..main && git -C "$L" diff --raw main~200...main; }
+    rows_before "$R_OURS"
     timed ours_r r5-ours times 10 api_get "$R_OURS/api/compare/main~200...main"
+    rows_after "R5: 10 x compare" "$R_OURS" 10
     timed ref_r r5-ref times 10 compare_git
     row "R5: 10 x compare/main~200...main (git log, diff --raw)" "$ours_r" "$ref_r"
     log "R: x-wasm-memory after: $(wasm_of "$R_OURS")"
@@ -661,6 +757,17 @@ if [ -n "${refs_memory:-}" ]; then
 fi
 if [ ${#versions_memory[@]} -gt 0 ]; then
     echo "x-wasm-memory (versions): ${versions_memory[*]}"
+fi
+if [ ${#rows_table[@]} -gt 0 ]; then
+    echo
+    echo "rows (ours), as billed: written and read in each case; objects: those it moves (for R: requests)"
+    printf '%-58s %10s %12s %9s %10s %10s\n' "case" "written" "read" "objects" "w/object" "r/object"
+    for r in "${rows_table[@]}"; do
+        IFS='|' read -r c w rd o <<<"$r"
+        per() { awk -v a="$1" -v b="$2" 'BEGIN { p = ""; if (a ~ /^>=/) { p = ">="; a = substr(a, 3) }
+            if (a ~ /^[0-9]+$/ && b > 0) printf "%s%.3f", p, a / b; else print "-" }'; }
+        printf '%-58s %10s %12s %9s %10s %10s\n' "$c" "$w" "$rd" "$o" "$(per "$w" "$o")" "$(per "$rd" "$o")"
+    done
 fi
 if [ ${#large_memory[@]} -gt 0 ]; then
     echo "x-wasm-memory (large): ${large_memory[*]}"
