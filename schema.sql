@@ -90,15 +90,17 @@ CREATE INDEX IF NOT EXISTS push_entries_oid ON push_entries (push, oid);
 CREATE INDEX IF NOT EXISTS push_entries_waiting ON push_entries (push, base_offset, base_oid)
     WHERE oid IS NULL;
 
--- The objects that a push's trees, commits and tags link to (checked when the push ends), and
--- the type git parses each as (NULL: a file, which need only exist; 0: linked as two types).
--- Store::open adds type to a table made before it existed.
-CREATE TABLE IF NOT EXISTS push_links (
+-- The objects that a push's trees, commits and tags link to (checked when the push ends), in
+-- pages of 21-byte records: the id, then the type git parses it as (0 where it need only
+-- exist: a file of a tree). A page holds tens of thousands, so a push writes a row per page,
+-- not per link, as the table of a row per link that this one replaces did.
+CREATE TABLE IF NOT EXISTS push_link_pages (
     push INTEGER NOT NULL,
-    oid BLOB NOT NULL,
-    type INTEGER,
-    PRIMARY KEY (push, oid)
-) WITHOUT ROWID;
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (push, seq)
+);
+DROP TABLE IF EXISTS push_links;
 
 -- The commits of a push, copied into commits when it is accepted.
 CREATE TABLE IF NOT EXISTS push_commits (

@@ -14,6 +14,10 @@ pub struct Limits {
     pub wants: usize,
     /// `MAX_HAVES`: distinct `have` lines in one upload-pack request.
     pub haves: usize,
+    /// `PUSH_ENTRIES_IN_MEMORY`: the objects of a push whose entries indexing holds in
+    /// memory (about 100 bytes each) instead of writing a row for each; a larger push
+    /// writes them all to rows.
+    pub held_entries: usize,
     /// `PRUNE_GRACE_SECONDS`: how long maintenance keeps an object no ref reaches before it
     /// drops it (0: at the next maintenance).
     pub prune_grace: u64,
@@ -37,6 +41,7 @@ impl Default for Limits {
             push_refs: 10_000,
             wants: 100_000,
             haves: 100_000,
+            held_entries: crate::index_pack::HELD_ENTRIES,
             // git's `gc.pruneExpire`: two weeks.
             prune_grace: crate::maintenance::GRACE as u64,
             maintenance_quiet: crate::maintenance::QUIET as u64,
@@ -117,6 +122,7 @@ impl Limits {
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
             ("MAX_HAVES", &mut limits.haves),
+            ("PUSH_ENTRIES_IN_MEMORY", &mut limits.held_entries),
         ] {
             let mut value = *field as u64;
             read(name, &mut value)?;
@@ -150,6 +156,7 @@ mod tests {
             ("RETIRED_SWEEP_SECONDS", "7"),
             ("MAX_WANTS", "4"),
             ("MAX_HAVES", "5"),
+            ("PUSH_ENTRIES_IN_MEMORY", "8"),
         ]));
         assert_eq!(
             set,
@@ -162,6 +169,7 @@ mod tests {
                 retired_sweep: 7,
                 wants: 4,
                 haves: 5,
+                held_entries: 8,
             })
         );
         assert_eq!(
@@ -178,6 +186,7 @@ mod tests {
                 push_refs: 10_000,
                 wants: 100_000,
                 haves: 100_000,
+                held_entries: 65_536,
                 prune_grace: 1_209_600,
                 maintenance_quiet: 600,
                 retired_sweep: 3600,

@@ -486,6 +486,17 @@ fn protected_refs_refuse_force_pushes_and_deletion_in_git_words() {
         push(&[(&main, &next, "refs/heads/main")], "report-status", &pack),
         vec!["unpack ok", "ok refs/heads/main"]
     );
+    // The same when the push's entries and commits went to rows, as a large push's do.
+    repo.write("after.txt", b"after\n");
+    let after = repo.commit("after");
+    let command = (next.clone(), after.clone(), "refs/heads/main".to_string());
+    let body = push_body(&[command], "report-status", &repo.pack(&[&after], &[&next]));
+    assert_eq!(
+        report_lines(&run_push_within(&store, &body, 4096, &holding(1)).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main"]
+    );
+    let main = next;
+    let next = after;
     // As git, the fast-forward is judged from the old value the client names, before the
     // ref's value is: from a stale main, topic is no fast-forward (not a failed lock).
     assert_eq!(

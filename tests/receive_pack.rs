@@ -459,8 +459,13 @@ impl Scene {
 
     /// [`Scene::rejected`], with the body fed `piece` bytes at a time.
     fn rejected_in_pieces(&self, body: &[u8], piece: usize) -> Vec<String> {
+        self.rejected_within(body, piece, &Limits::default())
+    }
+
+    /// [`Scene::rejected_in_pieces`], within `limits`.
+    fn rejected_within(&self, body: &[u8], piece: usize, limits: &Limits) -> Vec<String> {
         let before = snapshot(&self.db);
-        let lines = report_lines(&run_push(&self.store, body, piece).unwrap());
+        let lines = report_lines(&run_push_within(&self.store, body, piece, limits).unwrap());
         assert_eq!(
             snapshot(&self.db),
             before,
@@ -854,6 +859,53 @@ fn refuses_trees_and_tags_whose_links_are_missing() {
     assert_eq!(
         report_lines(&run_push(&s.store, &body, 4096).unwrap()),
         vec!["unpack ok", "ok refs/heads/main", "ok refs/tags/deep"]
+    );
+}
+
+#[test]
+fn a_link_beyond_the_first_page_of_links_is_checked() {
+    use git_on_durable_objects::format::object::hash;
+    use git_on_durable_objects::store::LINK_PAGE;
+    let s = scene();
+    // One tree of more files than a page of links holds: its last files' links are on the
+    // second page, and one of them is left out of the pack.
+    let files = LINK_PAGE + 10;
+    let blobs: Vec<Vec<u8>> = (0..files).map(|i| format!("{i}\n").into_bytes()).collect();
+    let mut tree = Vec::new();
+    for (i, blob) in blobs.iter().enumerate() {
+        tree.extend_from_slice(format!("100644 f{i:06}\0").as_bytes());
+        tree.extend_from_slice(&hash(ObjectType::Blob, blob).0);
+    }
+    let commit = format!(
+        "tree {}\nparent {}\nauthor A <a@example.com> 1700000000 +0000\n\
+         committer A <a@example.com> 1700000000 +0000\n\nwide\n",
+        hash(ObjectType::Tree, &tree),
+        s.main
+    );
+    let id = hash(ObjectType::Commit, commit.as_bytes()).to_hex();
+    let pack = |left_out: Option<usize>| {
+        let mut entries = vec![
+            whole_entry(ObjectType::Commit, commit.as_bytes()),
+            whole_entry(ObjectType::Tree, &tree),
+        ];
+        entries.extend(
+            (0..files)
+                .filter(|&i| Some(i) != left_out)
+                .map(|i| whole_entry(ObjectType::Blob, &blobs[i])),
+        );
+        raw_pack(&entries)
+    };
+    let body = s.command(&s.main, &id, "refs/heads/main", &pack(Some(files - 2)));
+    for held in [files, 100] {
+        assert_eq!(
+            s.rejected_within(&body, 1 << 16, &holding(held)),
+            vec!["unpack ok", "ng refs/heads/main missing necessary objects"]
+        );
+    }
+    let body = s.command(&s.main, &id, "refs/heads/main", &pack(None));
+    assert_eq!(
+        report_lines(&run_push(&s.store, &body, 1 << 16).unwrap()),
+        vec!["unpack ok", "ok refs/heads/main"]
     );
 }
 
@@ -1509,7 +1561,12 @@ fn ref_transactions_are_decided_as_git_decides_them() {
 
 #[test]
 fn a_storage_failure_at_any_write_leaves_every_table_as_it_was() {
-    for (n, form) in [(3, "loose"), (120, "pack")] {
+    let forms = [
+        (3, "loose", 1000),
+        (120, "pack", 1000),
+        (120, "pack from rows", 10),
+    ];
+    for (n, form, held) in forms {
         let (store, db) = store(1 << 12);
         create_accepted(
             &store,
@@ -1536,7 +1593,8 @@ fn a_storage_failure_at_any_write_leaves_every_table_as_it_was() {
         loop {
             let before = snapshot(&db);
             db.fail_write_after(failures);
-            let lines = report_lines(&run_push(&store, &body, 1000).unwrap());
+            let lines =
+                report_lines(&run_push_within(&store, &body, 1000, &holding(held)).unwrap());
             if !db.failure_pending() && lines[0] == "unpack ok" && lines[1] == "ok refs/tags/a" {
                 panic!("{form}: the write that failed went unnoticed: {lines:?}");
             }
@@ -1608,13 +1666,15 @@ fn a_pack_holding_an_object_twice_is_refused_and_poisons_nothing() {
             "report-status",
             &raw_pack(&entries),
         );
-        assert_eq!(
-            s.rejected(&body),
-            vec![
-                format!("unpack the same object {x_id} appears twice in the pack"),
-                "ng refs/tags/x unpacker error".into()
-            ]
-        );
+        for held in [1000, 1] {
+            assert_eq!(
+                s.rejected_within(&body, 333, &holding(held)),
+                vec![
+                    format!("unpack the same object {x_id} appears twice in the pack"),
+                    "ng refs/tags/x unpacker error".into()
+                ]
+            );
+        }
         // The same object whole twice is refused as well.
         let twice = raw_pack(&[
             whole_entry(ObjectType::Blob, x),
@@ -1636,6 +1696,12 @@ fn a_pack_holding_an_object_twice_is_refused_and_poisons_nothing() {
 fn a_ref_delta_chain_in_reverse_order_is_resolved_from_its_base() {
     // Blob i is a REF_DELTA on blob i-1; the entries come last first, the whole blob at the
     // end. Resolving one delta per pass over the pack took 13 s for 2,000 entries.
+    for held in [1 << 16, 10] {
+        reverse_chain(&holding(held));
+    }
+}
+
+fn reverse_chain(limits: &Limits) {
     let (store, _db) = store(1 << 16);
     let data = |i: usize| format!("version {i}\n").into_bytes();
     let id = |i: usize| git_on_durable_objects::format::object::hash(ObjectType::Blob, &data(i));
@@ -1651,12 +1717,14 @@ fn a_ref_delta_chain_in_reverse_order_is_resolved_from_its_base() {
         })
         .collect();
     entries.push(whole_entry(ObjectType::Blob, &data(0)));
-    create_accepted(
-        &store,
-        "refs/tags/last",
-        id(n - 1),
+    let body = push_body(
+        &[(ZERO.into(), id(n - 1).to_hex(), "refs/tags/last".into())],
+        "report-status",
         &raw_pack(&entries),
-        65536,
+    );
+    assert_eq!(
+        report_lines(&run_push_within(&store, &body, 65536, limits).unwrap()),
+        vec!["unpack ok", "ok refs/tags/last"]
     );
     for i in [0, 1, n / 2, n - 1] {
         assert_eq!(

@@ -1,12 +1,14 @@
-//! The entries of a push being indexed: kept in the store's rows, the newest in a small
-//! batch in memory, so that memory does not grow with the number of objects.
+//! The entries of a push being indexed: held in memory while there are at most a budget of
+//! them (most pushes: no row is written per entry), and beyond it kept in the store's rows,
+//! the newest in a small batch in memory, so that memory does not grow with the number of
+//! objects.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::format::object::{Link, ObjectId};
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
-use crate::store::{Base, CommitInfo, EntryRow, Store, StoreError};
+use crate::store::{Base, CommitInfo, EntryRow, Held, NewObject, Store, StoreError, LINK_PAGE};
 
 /// Rows kept in memory before they are written in one statement.
 const BATCH: usize = 1000;
@@ -29,6 +31,13 @@ pub struct Entries<'s, S: Sql> {
     push: PackId,
     /// Entries recorded so far.
     count: u64,
+    /// Every entry and commit while there are at most `hold` entries, with the deltas
+    /// waiting for each base; None once they went to rows.
+    held: Option<Held>,
+    hold: usize,
+    held_waiting: HashMap<Base, Vec<u64>>,
+    /// An object that two held entries hold, once found.
+    duplicate: Option<ObjectId>,
     /// The newest entries, not yet written, in offset order.
     pending: Vec<EntryRow>,
     /// Deltas waiting for their base.
@@ -36,23 +45,30 @@ pub struct Entries<'s, S: Sql> {
     /// The offsets of the newest entries, ascending, and beside them their depths.
     offsets: VecDeque<u64>,
     depths: VecDeque<u16>,
+    /// The links of the page being filled, and the pages written before it.
     links: Vec<Link>,
+    link_pages: u64,
     recent_links: HashSet<Link>,
     commits: Vec<CommitInfo>,
 }
 
 impl<'s, S: Sql> Entries<'s, S> {
-    /// The entries of the pending row `push`.
-    pub fn new(store: &'s Store<S>, push: PackId) -> Self {
+    /// The entries of the pending row `push`, held in memory up to `hold` of them.
+    pub fn new(store: &'s Store<S>, push: PackId, hold: usize) -> Self {
         Entries {
             store,
             push,
             count: 0,
+            held: Some(Held::default()),
+            hold,
+            held_waiting: HashMap::new(),
+            duplicate: None,
             pending: Vec::new(),
             waiting: 0,
             offsets: VecDeque::new(),
             depths: VecDeque::new(),
             links: Vec::new(),
+            link_pages: 0,
             recent_links: HashSet::new(),
             commits: Vec::new(),
         }
@@ -83,6 +99,21 @@ impl<'s, S: Sql> Entries<'s, S> {
         if entry.waits_for.is_some() {
             self.waiting += 1;
         }
+        if let Some(held) = &mut self.held {
+            if held.len() < self.hold {
+                if let Some(base) = entry.waits_for {
+                    self.held_waiting
+                        .entry(base)
+                        .or_default()
+                        .push(entry.offset);
+                }
+                if let Some(id) = held.add(entry) {
+                    self.duplicate.get_or_insert(id);
+                }
+                return Ok(());
+            }
+            self.spill()?;
+        }
         self.pending.push(entry);
         if self.pending.len() >= BATCH {
             self.flush_entries()?;
@@ -96,6 +127,12 @@ impl<'s, S: Sql> Entries<'s, S> {
         if let Ok(at) = self.offsets.binary_search(&entry.offset) {
             self.depths[at] = entry.depth as u16;
         }
+        if let Some(held) = &mut self.held {
+            if let Some(id) = held.resolve(entry) {
+                self.duplicate.get_or_insert(id);
+            }
+            return Ok(());
+        }
         match self
             .pending
             .binary_search_by_key(&entry.offset, |e| e.offset)
@@ -108,6 +145,9 @@ impl<'s, S: Sql> Entries<'s, S> {
 
     /// The entry at `offset`.
     pub fn at(&self, offset: u64) -> Result<Option<EntryRow>, StoreError> {
+        if let Some(held) = &self.held {
+            return Ok(held.at(offset));
+        }
         match self.pending.binary_search_by_key(&offset, |e| e.offset) {
             Ok(at) => Ok(Some(self.pending[at])),
             Err(_) => self.store.entry_at(self.push, offset),
@@ -131,6 +171,9 @@ impl<'s, S: Sql> Entries<'s, S> {
 
     /// A resolved entry holding object `id`.
     pub fn of(&self, id: &ObjectId) -> Result<Option<EntryRow>, StoreError> {
+        if let Some(held) = &self.held {
+            return Ok(held.of(id));
+        }
         let pending = self
             .pending
             .iter()
@@ -146,6 +189,9 @@ impl<'s, S: Sql> Entries<'s, S> {
         if self.waiting == 0 {
             return Ok(Vec::new());
         }
+        if self.held.is_some() {
+            return Ok(self.held_waiting.remove(&base).unwrap_or_default());
+        }
         self.flush_entries()?;
         self.store.waiting_for(self.push, base)
     }
@@ -159,22 +205,74 @@ impl<'s, S: Sql> Entries<'s, S> {
             if self.recent_links.insert(link) {
                 self.links.push(link);
             }
-        }
-        if self.links.len() >= BATCH {
-            self.store.record_links(self.push, &self.links)?;
-            self.links.clear();
+            if self.links.len() == LINK_PAGE {
+                self.flush_links()?;
+            }
         }
         Ok(())
     }
 
     /// Records a pushed commit.
     pub fn commit(&mut self, commit: CommitInfo) -> Result<(), StoreError> {
+        if let Some(held) = &mut self.held {
+            held.add_commit(commit);
+            return Ok(());
+        }
         self.commits.push(commit);
         if self.commits.len() >= BATCH {
             self.store.record_push_commits(self.push, &self.commits)?;
             self.commits.clear();
         }
         Ok(())
+    }
+
+    /// Moves the held entries to rows: the push has more than the budget.
+    fn spill(&mut self) -> Result<(), StoreError> {
+        if let Some(held) = self.held.take() {
+            self.store.record_entries(self.push, held.entries())?;
+            let commits: Vec<CommitInfo> = held.commits().cloned().collect();
+            self.store.record_push_commits(self.push, &commits)?;
+            self.held_waiting = HashMap::new();
+        }
+        Ok(())
+    }
+
+    /// An object the push holds twice, if any.
+    pub fn duplicate(&self) -> Result<Option<ObjectId>, StoreError> {
+        match (self.duplicate, &self.held) {
+            (Some(id), _) => Ok(Some(id)),
+            (None, Some(_)) => Ok(None),
+            (None, None) => self.store.duplicate_entry(self.push),
+        }
+    }
+
+    /// The push's objects in pack order (for small pushes, staged loose).
+    pub fn objects(&self) -> Result<Vec<NewObject>, StoreError> {
+        let Some(held) = &self.held else {
+            return self.store.pushed_objects(self.push);
+        };
+        Ok(held
+            .entries()
+            .iter()
+            .filter_map(|e| {
+                let (id, kind) = e.resolved?;
+                Some(NewObject {
+                    id,
+                    kind,
+                    offset: e.offset,
+                })
+            })
+            .collect())
+    }
+
+    /// The entries held in memory, if the push had few enough to hold them all.
+    pub fn held(&self) -> Option<&Held> {
+        self.held.as_ref()
+    }
+
+    /// Takes the entries held in memory, if any.
+    pub fn take_held(&mut self) -> Option<Held> {
+        self.held.take()
     }
 
     fn flush_entries(&mut self) -> Result<(), StoreError> {
@@ -185,11 +283,20 @@ impl<'s, S: Sql> Entries<'s, S> {
         Ok(())
     }
 
+    fn flush_links(&mut self) -> Result<(), StoreError> {
+        if !self.links.is_empty() {
+            self.store
+                .record_links(self.push, self.link_pages, &self.links)?;
+            self.link_pages += 1;
+            self.links.clear();
+        }
+        Ok(())
+    }
+
     /// Writes everything still in memory.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.flush_entries()?;
-        self.store.record_links(self.push, &self.links)?;
-        self.links.clear();
+        self.flush_links()?;
         self.store.record_push_commits(self.push, &self.commits)?;
         self.commits.clear();
         Ok(())

@@ -9,7 +9,7 @@ mod entries;
 mod spool;
 mod write_idx;
 
-pub use write_idx::write_idx;
+pub use write_idx::{write_idx, IdxEntries};
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
@@ -27,12 +27,16 @@ use crate::format::pack::{
 use crate::format::zlib::Inflater;
 use crate::limits::OverLimit;
 use crate::store::sql::Sql;
-use crate::store::{Base, CommitInfo, EntryRow, IdxSource, ScratchRows, Store, StoreError};
+use crate::store::{Base, CommitInfo, EntryRow, Held, IdxSource, ScratchRows, Store, StoreError};
 use entries::Entries;
 use spool::Spool;
 
 /// Pushes with fewer objects than this are stored as loose objects (git's `transfer.unpackLimit`).
 pub const UNPACK_LIMIT: u32 = 100;
+
+/// The entries of a push held in memory by default, instead of written to rows: 6.5 MiB
+/// or so, and most pushes.
+pub const HELD_ENTRIES: usize = 1 << 16;
 
 /// Objects larger than this keep their push in pack form: a loose row must stay far below
 /// the platform's 2 MB row limit.
@@ -217,13 +221,16 @@ pub enum Stored {
     Loose,
 }
 
-/// A fully received and verified pack, indexed in the rows of its pending push.
+/// A fully received and verified pack, indexed in the rows of its pending push, or for a
+/// push of few enough objects, in memory (`held`).
 #[derive(Debug)]
 pub struct Indexed {
     /// The pending pack row that owns what the push wrote.
     pub push: PackId,
     /// How it is stored.
     pub stored: Stored,
+    /// Its entries, when they were held in memory rather than written to rows.
+    pub held: Option<Held>,
 }
 
 /// The entry being inflated.
@@ -280,11 +287,18 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             offset: 0,
             count: 0,
             inflater: Inflater::new(),
-            entries: Entries::new(store, push),
+            entries: Entries::new(store, push, HELD_ENTRIES),
             largest: 0,
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             scratch: ScratchRows::new(store, Some(push)),
         }
+    }
+
+    /// Holds the entries of a push of up to `entries` objects in memory instead of rows
+    /// (each takes about 100 bytes).
+    pub fn holding(mut self, entries: usize) -> Self {
+        self.entries = Entries::new(self.spool.store(), self.push(), entries);
+        self
     }
 
     /// The pending pack row that owns what this push writes.
@@ -627,7 +641,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
     /// Stages every object as a loose object of the push (a small push).
     fn stage_loose(&self) -> Result<Stored, IndexError> {
         let store = self.spool.store();
-        for object in store.pushed_objects(self.push())? {
+        for object in self.entries.objects()? {
             let Object { kind, data } = self.object_at(object.offset)?;
             store.stage_loose(self.push(), &object.id, loose::encode(kind, &data))?;
         }
@@ -654,20 +668,28 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         if self.entries.waiting() > 0 {
             return Err(IndexError::Unresolved(self.entries.waiting() as usize));
         }
-        if let Some(id) = store.duplicate_entry(push)? {
+        if let Some(id) = self.entries.duplicate()? {
             return Err(IndexError::Duplicate(id));
         }
         self.scratch.clear()?;
         let stored = if self.count < UNPACK_LIMIT && self.largest <= MAX_LOOSE_OBJECT {
             self.stage_loose()?
         } else {
-            let idx_size = write_idx(store, push, IdxSource::Push(push), &checksum)?;
+            let rows = match self.entries.held() {
+                Some(held) => IdxEntries::Held(held.idx_rows()),
+                None => IdxEntries::Stored(IdxSource::Push(push)),
+            };
+            let idx_size = write_idx(store, push, rows, &checksum)?;
             Stored::Pack {
                 name: checksum.to_hex(),
                 size: self.offset,
                 idx_size,
             }
         };
-        Ok(Indexed { push, stored })
+        Ok(Indexed {
+            push,
+            stored,
+            held: self.entries.take_held(),
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! Writing a pack's `.idx` straight from its entry rows (a push's, or a repack's), page by
-//! page in id order, into chunk rows: the index of a pack of any size is never held whole.
+//! page in id order, or from a small push's entries held in memory, into chunk rows: the
+//! index of a pack of any size is never held whole.
 
 use sha1::{Digest, Sha1};
 
@@ -26,12 +27,39 @@ impl<S: Sql> IdxFile<'_, S> {
     }
 }
 
+/// Where the rows of an idx come from.
+pub enum IdxEntries {
+    /// Rows of the store, read a page at a time.
+    Stored(IdxSource),
+    /// Rows in memory, in id order.
+    Held(Vec<IdxRow>),
+}
+
+impl IdxEntries {
+    /// How many of the pack's objects start with each byte: the idx's fanout, not summed.
+    fn first_bytes<S: Sql>(&self, store: &Store<S>) -> Result<[u32; 256], StoreError> {
+        let rows = match self {
+            IdxEntries::Stored(source) => return store.idx_first_bytes(*source),
+            IdxEntries::Held(rows) => rows,
+        };
+        let mut counts = [0u32; 256];
+        for (id, _, _) in rows {
+            counts[usize::from(id.0[0])] += 1;
+        }
+        Ok(counts)
+    }
+}
+
 /// Calls `each` on every object of the pack in id order.
 fn in_id_order<S: Sql>(
     store: &Store<S>,
-    source: IdxSource,
+    entries: &IdxEntries,
     mut each: impl FnMut(&IdxRow) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
+    let source = match entries {
+        IdxEntries::Stored(source) => *source,
+        IdxEntries::Held(rows) => return rows.iter().try_for_each(each),
+    };
     let mut after: Option<ObjectId> = None;
     loop {
         let page = store.idx_rows(source, after, PAGE)?;
@@ -50,18 +78,18 @@ fn in_id_order<S: Sql>(
 pub fn write_idx<S: Sql>(
     store: &Store<S>,
     owner: PackId,
-    source: IdxSource,
+    source: IdxEntries,
     checksum: &ObjectId,
 ) -> Result<u64, StoreError> {
     let mut file = IdxFile {
         writer: ChunkWriter::new(store, owner, PackFile::Idx),
         sha: Sha1::new(),
     };
-    file.write(&idx::header(&store.idx_first_bytes(source)?))?;
-    in_id_order(store, source, |(id, _, _)| file.write(&id.0))?;
-    in_id_order(store, source, |(_, _, crc)| file.write(&crc.to_be_bytes()))?;
+    file.write(&idx::header(&source.first_bytes(store)?))?;
+    in_id_order(store, &source, |(id, _, _)| file.write(&id.0))?;
+    in_id_order(store, &source, |(_, _, crc)| file.write(&crc.to_be_bytes()))?;
     let mut large = Vec::new();
-    in_id_order(store, source, |(_, offset, _)| {
+    in_id_order(store, &source, |(_, offset, _)| {
         file.write(&idx::offset_word(*offset, &mut large))
     })?;
     file.write(&large)?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::format::checksum::Checksum;
 use crate::format::object::ObjectId;
 use crate::format::pack::{self, PackId, HEADER_LEN};
-use crate::index_pack::write_idx;
+use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
     ChunkWriter, IdxSource, ObjectReader, PackFile, Store, StoreError, Summary, SwapReport,
@@ -671,7 +671,7 @@ fn seal_slice<S: Sql>(
     out.append(&trailer)?;
     out.flush()?;
     let id = ObjectId(trailer);
-    let idx_size = write_idx(store, pack, IdxSource::Repack, &id)?;
+    let idx_size = write_idx(store, pack, IdxEntries::Stored(IdxSource::Repack), &id)?;
     progress.checksum = None;
     progress.phase = Phase::Swap {
         name: id.to_hex(),

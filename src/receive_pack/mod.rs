@@ -204,7 +204,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             match self.store.begin_push() {
                 Ok(push) => {
                     let max_object = self.limits.object_bytes;
-                    self.pack = Some(IndexPack::new(self.store, push, max_object));
+                    let pack = IndexPack::new(self.store, push, max_object);
+                    self.pack = Some(pack.holding(self.limits.held_entries));
                 }
                 Err(e) => {
                     self.pack_error = Some(e.into());
@@ -297,7 +298,9 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// runs in one transaction, so a failure leaves nothing behind.
     fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Verdict>, StoreError> {
         let complete = match &indexed {
-            Some(indexed) => self.store.push_is_complete(indexed.push)?,
+            Some(indexed) => self
+                .store
+                .push_is_complete(indexed.push, indexed.held.as_ref())?,
             None => true,
         };
         let results = self.decide(indexed.as_ref(), complete)?;
@@ -329,7 +332,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         let mut pushed_types = HashMap::new();
         if let Some(indexed) = indexed {
             for id in &named {
-                if let Some(kind) = self.store.pushed_type(indexed.push, id)? {
+                let held = indexed.held.as_ref();
+                if let Some(kind) = self.store.pushed_type(indexed.push, held, id)? {
                     pushed_types.insert(*id, kind);
                 }
             }
@@ -341,11 +345,10 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             stored_types.get(id).map(|&kind| (kind, false))
         };
         let store = self.store;
-        let push = indexed.map(|i| i.push);
         let mut rows = |ids: &[ObjectId]| {
             let mut found = store.commits(ids)?;
-            if let Some(push) = push {
-                found.extend(store.pushed_commits(push, ids)?);
+            if let Some(indexed) = indexed {
+                found.extend(store.pushed_commits(indexed.push, indexed.held.as_ref(), ids)?);
             }
             Ok(found)
         };
@@ -370,13 +373,14 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         if !keep {
             return store.discard_push(indexed.push);
         }
+        let held = indexed.held.as_ref();
         match &indexed.stored {
             Stored::Pack {
                 name,
                 size,
                 idx_size,
-            } => store.accept_pack(indexed.push, name, *size, *idx_size),
-            Stored::Loose => store.accept_loose(indexed.push),
+            } => store.accept_pack(indexed.push, name, *size, *idx_size, held),
+            Stored::Loose => store.accept_loose(indexed.push, held),
         }
     }
 

@@ -21,7 +21,7 @@ pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{
     ChunkFile, ChunkWriter, FileRange, PackFile, PackInfo, PackState, ScratchRows, StoredChunks,
 };
-pub use push::{Base, EntryRow, IdxRow, IdxSource};
+pub use push::{Base, EntryRow, Held, IdxRow, IdxSource, LINK_PAGE};
 pub use readers::ReadLease;
 pub use refs::Ref;
 
@@ -200,7 +200,6 @@ impl<S: Sql> Store<S> {
             ("objects", "size"),
             ("packs", "retired"),
             ("loose", "retired"),
-            ("push_links", "type"),
         ] {
             if self
                 .exec(&format!("SELECT {column} FROM {table} LIMIT 0"), vec![])

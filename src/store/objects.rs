@@ -4,7 +4,9 @@
 use crate::format::pack::PackId;
 use std::collections::HashMap;
 
-use super::{id_value, ids_json, row_id, row_int, ObjectReader, Store, StoreError, JSON_BATCH};
+use super::{
+    id_value, ids_json, row_id, row_int, Held, ObjectReader, Store, StoreError, JSON_BATCH,
+};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::Object;
 use crate::store::sql::{Sql, Value};
@@ -205,12 +207,17 @@ impl<S: Sql> Store<S> {
         rows.iter().map(|row| row_id(&row[0])).collect()
     }
 
-    /// The commit-graph rows of those of `ids` that `push` brings (before it is accepted).
+    /// The commit-graph rows of those of `ids` that `push` brings (before it is accepted),
+    /// from what indexing `held` in memory, or else from its rows.
     pub fn pushed_commits(
         &self,
         push: PackId,
+        held: Option<&Held>,
         ids: &[ObjectId],
     ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        if let Some(held) = held {
+            return Ok(held.commits_of(ids));
+        }
         self.commit_rows(
             "SELECT oid, time, parents FROM push_commits \
              WHERE push = ?2 AND oid IN (SELECT unhex(value) FROM json_each(?1))",

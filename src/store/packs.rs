@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::rc::Rc;
 
-use super::{row_int, Store, StoreError};
+use super::{row_int, Held, Store, StoreError};
 use crate::format::pack::{self, ChunkSource, PackError, Scratch, ScratchWriter};
 use crate::store::sql::{Sql, Value};
 
@@ -217,12 +217,13 @@ impl<S: Sql> Store<S> {
         name: &str,
         size: u64,
         idx_size: u64,
+        held: Option<&Held>,
     ) -> Result<(), StoreError> {
         if self.live_pack_named(name)?.is_some() {
             return self.discard_push(push);
         }
         self.make_live(push, name, size, idx_size)?;
-        self.index_pushed(push, true)
+        self.index_pushed(push, true, held)
     }
 
     /// Makes a written pack live under `name`, with its files' sizes.
@@ -247,8 +248,8 @@ impl<S: Sql> Store<S> {
     }
 
     /// Makes staged loose objects and the push's commits visible and drops its spooled pack.
-    pub fn accept_loose(&self, push: PackId) -> Result<(), StoreError> {
-        self.index_pushed(push, false)?;
+    pub fn accept_loose(&self, push: PackId, held: Option<&Held>) -> Result<(), StoreError> {
+        self.index_pushed(push, false, held)?;
         self.drop_pack_rows(push)
     }
 

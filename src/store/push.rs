@@ -1,7 +1,10 @@
-//! What indexing a push in progress knows, in rows instead of memory: its entries (offset,
-//! CRC, id, type, delta depth, and for a delta still waiting, its base), the objects its
-//! objects link to, and its commits. Accepting the push copies them into the repository's
-//! tables in a few statements; discarding it drops them.
+//! What indexing a push in progress knows: its entries (offset, CRC, id, type, delta depth,
+//! and for a delta still waiting, its base), in memory while there are few enough of them
+//! ([`Held`]) and in rows beyond, the objects its objects link to, in pages, and its commits.
+//! Accepting the push copies them into the repository's tables in a few statements;
+//! discarding it drops them.
+
+use std::collections::HashMap;
 
 use super::{id_value, row_id, row_int, CommitInfo, NewObject, Store, StoreError, JSON_BATCH};
 use crate::format::object::{Link, ObjectId, ObjectType};
@@ -32,6 +35,108 @@ pub struct EntryRow {
     pub depth: usize,
     /// For a delta not yet resolved: what it waits for.
     pub waits_for: Option<Base>,
+}
+
+/// The entries of a push kept in memory while it is indexed and checked, so that a push of
+/// few enough objects writes no row for each: every entry in offset order, and where each
+/// object's entry is.
+#[derive(Debug, Default)]
+pub struct Held {
+    entries: Vec<EntryRow>,
+    by_id: HashMap<ObjectId, usize>,
+    commits: HashMap<ObjectId, CommitInfo>,
+}
+
+impl Held {
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, in offset order.
+    pub fn entries(&self) -> &[EntryRow] {
+        &self.entries
+    }
+
+    /// Takes a new entry (after every earlier one); returns its id if another entry already
+    /// holds the same object.
+    pub fn add(&mut self, entry: EntryRow) -> Option<ObjectId> {
+        self.entries.push(entry);
+        self.index(self.entries.len() - 1)
+    }
+
+    /// Takes a waiting entry now resolved; returns its id if another entry already holds
+    /// the same object.
+    pub fn resolve(&mut self, entry: EntryRow) -> Option<ObjectId> {
+        let at = self.position(entry.offset)?;
+        *self.entries.get_mut(at)? = entry;
+        self.index(at)
+    }
+
+    fn index(&mut self, at: usize) -> Option<ObjectId> {
+        let (id, _) = self.entries.get(at)?.resolved?;
+        match self.by_id.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => Some(id),
+            std::collections::hash_map::Entry::Vacant(place) => {
+                place.insert(at);
+                None
+            }
+        }
+    }
+
+    fn position(&self, offset: u64) -> Option<usize> {
+        self.entries
+            .binary_search_by_key(&offset, |e| e.offset)
+            .ok()
+    }
+
+    /// The entry at `offset`.
+    pub fn at(&self, offset: u64) -> Option<EntryRow> {
+        self.entries.get(self.position(offset)?).copied()
+    }
+
+    /// The (first resolved) entry holding object `id`.
+    pub fn of(&self, id: &ObjectId) -> Option<EntryRow> {
+        self.entries.get(*self.by_id.get(id)?).copied()
+    }
+
+    /// The type of object `id`, if held.
+    pub fn type_of(&self, id: &ObjectId) -> Option<ObjectType> {
+        self.of(id)?.resolved.map(|(_, kind)| kind)
+    }
+
+    /// Takes a commit of the push (the first of copies).
+    pub fn add_commit(&mut self, commit: CommitInfo) {
+        self.commits.entry(commit.id).or_insert(commit);
+    }
+
+    /// The commits of the push.
+    pub fn commits(&self) -> impl Iterator<Item = &CommitInfo> {
+        self.commits.values()
+    }
+
+    /// The commit-graph rows of those of `ids` that the push brings.
+    pub fn commits_of(&self, ids: &[ObjectId]) -> HashMap<ObjectId, CommitInfo> {
+        ids.iter()
+            .filter_map(|id| Some((*id, self.commits.get(id)?.clone())))
+            .collect()
+    }
+
+    /// The idx's rows, in id order.
+    pub fn idx_rows(&self) -> Vec<IdxRow> {
+        let mut rows: Vec<IdxRow> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.resolved.map(|(id, _)| (id, e.offset, e.crc32)))
+            .collect();
+        rows.sort_unstable();
+        rows
+    }
 }
 
 /// An entry's place in the idx: its id, offset and CRC.
@@ -96,6 +201,12 @@ fn entry_row(row: &[Value]) -> Result<EntryRow, StoreError> {
     })
 }
 
+/// Bytes of a link in a page: the id, then the type's number (0: none).
+const LINK_BYTES: usize = 21;
+
+/// Links in a page (672 KiB): a push of git/git's whole history writes a few hundred.
+pub const LINK_PAGE: usize = 1 << 15;
+
 const ENTRY_COLUMNS: &str = "offset, crc, type, oid, size, depth, base_offset, base_oid";
 
 impl<S: Sql> Store<S> {
@@ -153,28 +264,18 @@ impl<S: Sql> Store<S> {
         rows.iter().map(|r| Ok(row_int(&r[0])? as u64)).collect()
     }
 
-    /// Records objects that the push's objects link to, with the type git takes each to be.
-    /// An object linked as two types keeps type 0, which no object has: git refuses one of
-    /// those links, whatever the object is.
-    pub fn record_links(&self, push: PackId, links: &[Link]) -> Result<(), StoreError> {
-        for batch in links.chunks(JSON_BATCH) {
-            let rows: Vec<String> = batch
-                .iter()
-                .map(|link| match link.kind {
-                    Some(kind) => format!("[\"{}\",{}]", link.id, kind as u8),
-                    None => format!("[\"{}\",null]", link.id),
-                })
-                .collect();
-            self.exec(
-                "INSERT INTO push_links (push, oid, type) \
-                 SELECT ?, unhex(value ->> 0), value ->> 1 FROM json_each(?) WHERE true \
-                 ON CONFLICT (push, oid) DO UPDATE SET type = CASE \
-                   WHEN excluded.type IS NULL OR excluded.type IS push_links.type \
-                     THEN push_links.type \
-                   WHEN push_links.type IS NULL THEN excluded.type ELSE 0 END",
-                vec![push.into(), format!("[{}]", rows.join(",")).into()],
-            )?;
+    /// Records page `seq` of the objects that the push's objects link to, with the type git
+    /// takes each to be (at most [`LINK_PAGE`] of them).
+    pub fn record_links(&self, push: PackId, seq: u64, links: &[Link]) -> Result<(), StoreError> {
+        let mut page = Vec::with_capacity(links.len() * LINK_BYTES);
+        for link in links {
+            page.extend_from_slice(&link.id.0);
+            page.push(link.kind.map_or(0, |kind| kind as u8));
         }
+        self.exec(
+            "INSERT INTO push_link_pages (push, seq, data) VALUES (?, ?, ?)",
+            vec![push.into(), (seq as i64).into(), page.into()],
+        )?;
         Ok(())
     }
 
@@ -182,6 +283,17 @@ impl<S: Sql> Store<S> {
     pub fn record_push_commits(
         &self,
         push: PackId,
+        commits: &[CommitInfo],
+    ) -> Result<(), StoreError> {
+        let into = "push_commits (push, oid, time, parents) SELECT ?2,";
+        self.insert_commits(into, Some(push), commits)
+    }
+
+    /// Inserts `commits` `into` a table (`?2` is `push`, when given).
+    fn insert_commits(
+        &self,
+        into: &str,
+        push: Option<PackId>,
         commits: &[CommitInfo],
     ) -> Result<(), StoreError> {
         for batch in commits.chunks(JSON_BATCH) {
@@ -193,9 +305,13 @@ impl<S: Sql> Store<S> {
                 })
                 .collect();
             self.exec(
-                "INSERT OR IGNORE INTO push_commits (push, oid, time, parents) \
-                 SELECT ?, unhex(value ->> 0), value ->> 1, unhex(value ->> 2) FROM json_each(?)",
-                vec![push.into(), format!("[{}]", rows.join(",")).into()],
+                &format!(
+                    "INSERT OR IGNORE INTO {into} \
+                     unhex(value ->> 0), value ->> 1, unhex(value ->> 2) FROM json_each(?1)"
+                ),
+                std::iter::once(format!("[{}]", rows.join(",")).into())
+                    .chain(push.map(Value::from))
+                    .collect(),
             )?;
         }
         Ok(())
@@ -211,30 +327,77 @@ impl<S: Sql> Store<S> {
         rows.first().map(|r| row_id(&r[0])).transpose()
     }
 
-    /// Whether every object the push's objects link to is in the push or stored, of the type
-    /// git takes it to be where git parses it (git's connectivity check fails otherwise).
-    /// One lookup per link: as correlated subqueries, SQLite searched the push's entries by
-    /// the primary key's prefix (all of them) for each link, three times over.
-    pub fn push_is_complete(&self, push: PackId) -> Result<bool, StoreError> {
+    /// Whether every object the push's objects link to is in the push (`held`, or its rows)
+    /// or stored, of the type git takes it to be where git parses it (git's connectivity
+    /// check fails otherwise). The pages are read one at a time, so memory stays that of a
+    /// page.
+    pub fn push_is_complete(&self, push: PackId, held: Option<&Held>) -> Result<bool, StoreError> {
+        for seq in 0_i64.. {
+            let rows = self.exec(
+                "SELECT data FROM push_link_pages WHERE push = ? AND seq = ?",
+                vec![push.into(), seq.into()],
+            )?;
+            let Some(Value::Blob(page)) =
+                rows.into_iter().next().and_then(|r| r.into_iter().next())
+            else {
+                return Ok(true);
+            };
+            for batch in page.chunks(LINK_BYTES * JSON_BATCH) {
+                if !self.links_found(push, held, batch)? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether every link of a piece of a page names an object in the push or stored, of the
+    /// type it is linked as. An object linked as two types fails one of the two links.
+    fn links_found(
+        &self,
+        push: PackId,
+        held: Option<&Held>,
+        links: &[u8],
+    ) -> Result<bool, StoreError> {
+        let mut asked = Vec::new();
+        for (&kind, id) in links
+            .chunks_exact(LINK_BYTES)
+            .filter_map(<[u8]>::split_last)
+        {
+            let found = held.zip(ObjectId::from_bytes(id));
+            match found.and_then(|(held, id)| held.type_of(&id)) {
+                Some(found) if kind == 0 || kind == found as u8 => {}
+                Some(_) => return Ok(false),
+                None if kind == 0 => asked.push(format!("[\"{}\",null]", hex::encode(id))),
+                None => asked.push(format!("[\"{}\",{kind}]", hex::encode(id))),
+            }
+        }
+        if asked.is_empty() {
+            return Ok(true);
+        }
         let rows = self.exec(
-            "SELECT 1 FROM push_links l \
+            "SELECT 1 FROM json_each(?2) l \
              LEFT JOIN push_entries e INDEXED BY push_entries_oid \
-               ON e.push = ?1 AND e.oid = l.oid \
-             LEFT JOIN objects o ON e.oid IS NULL AND o.oid = l.oid \
-             WHERE l.push = ?1 AND (coalesce(e.type, o.type) IS NULL \
-               OR coalesce(e.type, o.type) IS NOT coalesce(l.type, e.type, o.type)) \
+               ON e.push = ?1 AND e.oid = unhex(l.value ->> 0) \
+             LEFT JOIN objects o ON e.oid IS NULL AND o.oid = unhex(l.value ->> 0) \
+             WHERE coalesce(e.type, o.type) IS NULL \
+               OR coalesce(e.type, o.type) IS NOT coalesce(l.value ->> 1, e.type, o.type) \
              LIMIT 1",
-            vec![push.into()],
+            vec![push.into(), format!("[{}]", asked.join(",")).into()],
         )?;
         Ok(rows.is_empty())
     }
 
-    /// The type of an object the push holds.
+    /// The type of an object the push holds (in `held`, or its rows).
     pub fn pushed_type(
         &self,
         push: PackId,
+        held: Option<&Held>,
         id: &ObjectId,
     ) -> Result<Option<ObjectType>, StoreError> {
+        if let Some(held) = held {
+            return Ok(held.type_of(id));
+        }
         Ok(self
             .entry_of(push, id)?
             .and_then(|e| e.resolved.map(|(_, kind)| kind)))
@@ -319,11 +482,23 @@ impl<S: Sql> Store<S> {
     /// Makes the push's objects and commits part of the repository: at `pack`, or loose.
     /// An object it sends again that a repack found unreachable is freshened, as git's
     /// `freshen_object` does: its grace starts again when a repack next finds it unreachable.
-    pub(super) fn index_pushed(&self, push: PackId, packed: bool) -> Result<(), StoreError> {
-        self.exec(
-            "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM push_entries WHERE push = ?)",
-            vec![push.into()],
-        )?;
+    pub(super) fn index_pushed(
+        &self,
+        push: PackId,
+        packed: bool,
+        held: Option<&Held>,
+    ) -> Result<(), StoreError> {
+        if let Some(held) = held {
+            self.index_held(push, packed, held)?;
+            return self.forget_push(push);
+        }
+        if self.any_unreachable()? {
+            self.exec(
+                "DELETE FROM unreachable WHERE oid IN \
+                 (SELECT oid FROM push_entries WHERE push = ?)",
+                vec![push.into()],
+            )?;
+        }
         self.exec(
             "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size) \
              SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size \
@@ -338,9 +513,48 @@ impl<S: Sql> Store<S> {
         self.forget_push(push)
     }
 
+    /// Whether any object waits out its grace as unreachable: most often none does, and a
+    /// push need not then look up each of its objects there.
+    fn any_unreachable(&self) -> Result<bool, StoreError> {
+        Ok(!self
+            .exec("SELECT 1 FROM unreachable LIMIT 1", vec![])?
+            .is_empty())
+    }
+
+    /// [`Store::index_pushed`]'s objects and commits, from what indexing held in memory: an
+    /// object found unreachable and pushed again is fresh again.
+    fn index_held(&self, push: PackId, packed: bool, held: &Held) -> Result<(), StoreError> {
+        let unreachable = self.any_unreachable()?;
+        for batch in held.entries().chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .filter_map(|e| {
+                    let (id, kind) = e.resolved?;
+                    Some(format!("[\"{id}\",{},{},{}]", kind as u8, e.offset, e.size))
+                })
+                .collect();
+            let json = Value::from(format!("[{}]", rows.join(",")));
+            if unreachable {
+                self.exec(
+                    "DELETE FROM unreachable WHERE oid IN \
+                     (SELECT unhex(value ->> 0) FROM json_each(?))",
+                    vec![json.clone()],
+                )?;
+            }
+            self.exec(
+                "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size) \
+                 SELECT unhex(value ->> 0), value ->> 1, iif(?2, ?3, NULL), \
+                   iif(?2, value ->> 2, NULL), value ->> 3 FROM json_each(?1)",
+                vec![json, Value::Integer(packed as i64), push.into()],
+            )?;
+        }
+        let commits: Vec<CommitInfo> = held.commits().cloned().collect();
+        self.insert_commits("commits (oid, time, parents) SELECT", None, &commits)
+    }
+
     /// Drops what indexing the push recorded.
     pub(super) fn forget_push(&self, push: PackId) -> Result<(), StoreError> {
-        for table in ["push_entries", "push_links", "push_commits"] {
+        for table in ["push_entries", "push_link_pages", "push_commits"] {
             self.exec(
                 &format!("DELETE FROM {table} WHERE push = ?"),
                 vec![push.into()],

@@ -177,7 +177,7 @@ pub fn snapshot(db: &Db) -> Vec<String> {
         "loose",
         "commits",
         "push_entries",
-        "push_links",
+        "push_link_pages",
         "push_commits",
         "repack_objects",
         "unreachable",
@@ -474,6 +474,15 @@ pub fn raw_pack(entries: &[Vec<u8>]) -> Vec<u8> {
 /// Feeds `body` in pieces of `piece` bytes and returns the response body.
 pub fn run_push(store: &Store<Db>, body: &[u8], piece: usize) -> Result<Vec<u8>, BadRequest> {
     run_push_within(store, body, piece, &Limits::default())
+}
+
+/// The default limits, but a push of more than `entries` objects writes its entries to rows
+/// (the path of large pushes, taken by small test pushes).
+pub fn holding(entries: usize) -> Limits {
+    Limits {
+        held_entries: entries,
+        ..Limits::default()
+    }
 }
 
 /// [`run_push`] within `limits`.
