@@ -14,6 +14,10 @@ pub struct Limits {
     pub wants: usize,
     /// `MAX_HAVES`: distinct `have` lines in one upload-pack request.
     pub haves: usize,
+    /// `MAX_PUSH_LINKS`: the links (a tree's entries, a commit's tree and parents, a tag's
+    /// target) a push may record for its connectivity check, 21 bytes each; a hostile pack
+    /// of deltas that rebuild large trees would otherwise store them without end.
+    pub push_links: u64,
     /// `PUSH_ENTRIES_IN_MEMORY`: the objects of a push whose entries indexing holds in
     /// memory (about 100 bytes each) instead of writing a row for each; a larger push
     /// writes them all to rows.
@@ -41,6 +45,8 @@ impl Default for Limits {
             push_refs: 10_000,
             wants: 100_000,
             haves: 100_000,
+            // git/git's whole history records about 6 million; this is 336 MiB of pages.
+            push_links: 1 << 24,
             held_entries: crate::index_pack::HELD_ENTRIES,
             // git's `gc.pruneExpire`: two weeks.
             prune_grace: crate::maintenance::GRACE as u64,
@@ -118,6 +124,7 @@ impl Limits {
         read("PRUNE_GRACE_SECONDS", &mut limits.prune_grace)?;
         read("MAINTENANCE_QUIET_SECONDS", &mut limits.maintenance_quiet)?;
         read("RETIRED_SWEEP_SECONDS", &mut limits.retired_sweep)?;
+        read("MAX_PUSH_LINKS", &mut limits.push_links)?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -157,6 +164,7 @@ mod tests {
             ("MAX_WANTS", "4"),
             ("MAX_HAVES", "5"),
             ("PUSH_ENTRIES_IN_MEMORY", "8"),
+            ("MAX_PUSH_LINKS", "9"),
         ]));
         assert_eq!(
             set,
@@ -170,6 +178,7 @@ mod tests {
                 wants: 4,
                 haves: 5,
                 held_entries: 8,
+                push_links: 9,
             })
         );
         assert_eq!(
@@ -187,6 +196,7 @@ mod tests {
                 wants: 100_000,
                 haves: 100_000,
                 held_entries: 65_536,
+                push_links: 16_777_216,
                 prune_grace: 1_209_600,
                 maintenance_quiet: 600,
                 retired_sweep: 3600,

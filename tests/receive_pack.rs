@@ -457,9 +457,13 @@ impl Scene {
         self.rejected_in_pieces(body, 333)
     }
 
-    /// [`Scene::rejected`], with the body fed `piece` bytes at a time.
+    /// [`Scene::rejected`], with the body fed `piece` bytes at a time; the same whether the
+    /// push's entries are held in memory or written to rows.
     fn rejected_in_pieces(&self, body: &[u8], piece: usize) -> Vec<String> {
-        self.rejected_within(body, piece, &Limits::default())
+        let held = self.rejected_within(body, piece, &Limits::default());
+        let rows = self.rejected_within(body, piece, &holding(0));
+        assert_eq!(held, rows, "held in memory, then written to rows");
+        held
     }
 
     /// [`Scene::rejected_in_pieces`], within `limits`.
@@ -896,7 +900,7 @@ fn a_link_beyond_the_first_page_of_links_is_checked() {
         raw_pack(&entries)
     };
     let body = s.command(&s.main, &id, "refs/heads/main", &pack(Some(files - 2)));
-    for held in [files, 100] {
+    for held in [files + 2, 100] {
         assert_eq!(
             s.rejected_within(&body, 1 << 16, &holding(held)),
             vec!["unpack ok", "ng refs/heads/main missing necessary objects"]
@@ -1831,6 +1835,20 @@ fn a_push_over_a_limit_is_refused_naming_it() {
                 body.len() - 1
             ),
             "ng refs/heads/main unpacker error".into()
+        ]
+    );
+    // Links: a commit's tree and parent are two, its tree's files more.
+    let two = Limits {
+        push_links: 2,
+        ..limits
+    };
+    let lines = report_lines(&refused(&s.update_main(&s.next_pack()), &two).unwrap());
+    assert_eq!(
+        lines,
+        vec![
+            "unpack the pack's trees, commits and tags make too many links: \
+             over the limit of 2 (MAX_PUSH_LINKS)",
+            "ng refs/heads/main unpacker error"
         ]
     );
     // Ref updates.

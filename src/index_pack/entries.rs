@@ -13,6 +13,12 @@ use crate::store::{Base, CommitInfo, EntryRow, Held, NewObject, Store, StoreErro
 /// Rows kept in memory before they are written in one statement.
 const BATCH: usize = 1000;
 
+/// Bytes of parents that commits held in memory may take: a commit may name hundreds of
+/// thousands (an 8 MiB one), so their count alone bounds nothing. Past it, the held
+/// entries and commits go to rows, and commits are written in batches of at most a
+/// sixteenth of it.
+const COMMIT_BYTES: usize = 16 << 20;
+
 /// Entries whose offset and depth are remembered in memory (10 bytes each), so that the
 /// base of an OFS_DELTA is found without a query: all of them in a pack of up to half a
 /// million objects.
@@ -48,8 +54,12 @@ pub struct Entries<'s, S: Sql> {
     /// The links of the page being filled, and the pages written before it.
     links: Vec<Link>,
     link_pages: u64,
+    /// Links recorded so far.
+    linked: u64,
     recent_links: HashSet<Link>,
     commits: Vec<CommitInfo>,
+    /// Bytes of parents of the commits held or not yet written.
+    commit_bytes: usize,
 }
 
 impl<'s, S: Sql> Entries<'s, S> {
@@ -69,8 +79,10 @@ impl<'s, S: Sql> Entries<'s, S> {
             depths: VecDeque::new(),
             links: Vec::new(),
             link_pages: 0,
+            linked: 0,
             recent_links: HashSet::new(),
             commits: Vec::new(),
+            commit_bytes: 0,
         }
     }
 
@@ -204,6 +216,7 @@ impl<'s, S: Sql> Entries<'s, S> {
             }
             if self.recent_links.insert(link) {
                 self.links.push(link);
+                self.linked += 1;
             }
             if self.links.len() == LINK_PAGE {
                 self.flush_links()?;
@@ -212,17 +225,41 @@ impl<'s, S: Sql> Entries<'s, S> {
         Ok(())
     }
 
+    /// Links recorded so far.
+    pub fn linked(&self) -> u64 {
+        self.linked
+    }
+
+    /// Takes the pack's declared number of objects: entries that could not all be held
+    /// go to rows from the start.
+    pub fn expect(&mut self, objects: u64) -> Result<(), StoreError> {
+        if objects > self.hold as u64 {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
     /// Records a pushed commit.
     pub fn commit(&mut self, commit: CommitInfo) -> Result<(), StoreError> {
+        self.commit_bytes += commit.parents.len() * 20;
         if let Some(held) = &mut self.held {
             held.add_commit(commit);
+            if self.commit_bytes > COMMIT_BYTES {
+                self.spill()?;
+            }
             return Ok(());
         }
         self.commits.push(commit);
-        if self.commits.len() >= BATCH {
-            self.store.record_push_commits(self.push, &self.commits)?;
-            self.commits.clear();
+        if self.commits.len() >= BATCH || self.commit_bytes > COMMIT_BYTES / 16 {
+            self.flush_commits()?;
         }
+        Ok(())
+    }
+
+    fn flush_commits(&mut self) -> Result<(), StoreError> {
+        self.store.record_push_commits(self.push, &self.commits)?;
+        self.commits.clear();
+        self.commit_bytes = 0;
         Ok(())
     }
 
@@ -230,8 +267,8 @@ impl<'s, S: Sql> Entries<'s, S> {
     fn spill(&mut self) -> Result<(), StoreError> {
         if let Some(held) = self.held.take() {
             self.store.record_entries(self.push, held.entries())?;
-            let commits: Vec<CommitInfo> = held.commits().cloned().collect();
-            self.store.record_push_commits(self.push, &commits)?;
+            self.commits = held.into_commits();
+            self.flush_commits()?;
             self.held_waiting = HashMap::new();
         }
         Ok(())
@@ -297,8 +334,7 @@ impl<'s, S: Sql> Entries<'s, S> {
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.flush_entries()?;
         self.flush_links()?;
-        self.store.record_push_commits(self.push, &self.commits)?;
-        self.commits.clear();
+        self.flush_commits()?;
         Ok(())
     }
 }

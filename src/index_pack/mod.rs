@@ -25,7 +25,7 @@ use crate::format::pack::{
     PackObjects, BASE_CACHE_BYTES, MAX_HELD,
 };
 use crate::format::zlib::Inflater;
-use crate::limits::OverLimit;
+use crate::limits::{Limits, OverLimit};
 use crate::store::sql::Sql;
 use crate::store::{Base, CommitInfo, EntryRow, Held, IdxSource, ScratchRows, Store, StoreError};
 use entries::Entries;
@@ -260,6 +260,8 @@ pub struct IndexPack<'s, S: Sql> {
     spool: Spool<'s, S>,
     /// The largest object taken, whole or as a delta's result.
     max_object: u64,
+    /// The links the pack's objects may record.
+    max_links: u64,
     sha: Sha1,
     phase: Phase,
     partial: Vec<u8>,
@@ -288,16 +290,20 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             count: 0,
             inflater: Inflater::new(),
             entries: Entries::new(store, push, HELD_ENTRIES),
+            max_links: Limits::default().push_links,
             largest: 0,
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             scratch: ScratchRows::new(store, Some(push)),
         }
     }
 
-    /// Holds the entries of a push of up to `entries` objects in memory instead of rows
-    /// (each takes about 100 bytes).
-    pub fn holding(mut self, entries: usize) -> Self {
-        self.entries = Entries::new(self.spool.store(), self.push(), entries);
+    /// Indexes within `limits`: objects of at most `MAX_OBJECT_BYTES`, at most
+    /// `MAX_PUSH_LINKS` links, the entries of a push of up to `PUSH_ENTRIES_IN_MEMORY`
+    /// objects held in memory instead of rows.
+    pub fn within(mut self, limits: &Limits) -> Self {
+        self.max_object = limits.object_bytes;
+        self.max_links = limits.push_links;
+        self.entries = Entries::new(self.spool.store(), self.push(), limits.held_entries);
         self
     }
 
@@ -355,6 +361,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         self.phase = Phase::Header;
         if self.partial.len() == pack::HEADER_LEN {
             self.count = pack::parse_header(&self.partial)?;
+            self.entries.expect(u64::from(self.count))?;
             self.partial.clear();
             self.phase = self.after_entry();
         }
@@ -620,6 +627,13 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             let links =
                 object::links(kind, data).map_err(|why| IndexError::BadObject { kind, id, why })?;
             self.entries.link(links.refs)?;
+            if self.entries.linked() > self.max_links {
+                return Err(IndexError::OverLimit(OverLimit {
+                    what: "the pack's trees, commits and tags make too many links".into(),
+                    limit: self.max_links,
+                    var: "MAX_PUSH_LINKS",
+                }));
+            }
             if kind == ObjectType::Commit {
                 self.entries.commit(CommitInfo {
                     id,

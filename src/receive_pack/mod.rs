@@ -205,7 +205,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                 Ok(push) => {
                     let max_object = self.limits.object_bytes;
                     let pack = IndexPack::new(self.store, push, max_object);
-                    self.pack = Some(pack.holding(self.limits.held_entries));
+                    self.pack = Some(pack.within(&self.limits));
                 }
                 Err(e) => {
                     self.pack_error = Some(e.into());

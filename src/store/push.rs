@@ -120,6 +120,11 @@ impl Held {
         self.commits.values()
     }
 
+    /// Gives up the commits of the push.
+    pub fn into_commits(self) -> Vec<CommitInfo> {
+        self.commits.into_values().collect()
+    }
+
     /// The commit-graph rows of those of `ids` that the push brings.
     pub fn commits_of(&self, ids: &[ObjectId]) -> HashMap<ObjectId, CommitInfo> {
         ids.iter()
@@ -286,16 +291,17 @@ impl<S: Sql> Store<S> {
         commits: &[CommitInfo],
     ) -> Result<(), StoreError> {
         let into = "push_commits (push, oid, time, parents) SELECT ?2,";
-        self.insert_commits(into, Some(push), commits)
+        self.insert_commits(into, Some(push), commits.iter())
     }
 
     /// Inserts `commits` `into` a table (`?2` is `push`, when given).
-    fn insert_commits(
+    fn insert_commits<'c>(
         &self,
         into: &str,
         push: Option<PackId>,
-        commits: &[CommitInfo],
+        commits: impl Iterator<Item = &'c CommitInfo>,
     ) -> Result<(), StoreError> {
+        let commits: Vec<&CommitInfo> = commits.collect();
         for batch in commits.chunks(JSON_BATCH) {
             let rows: Vec<String> = batch
                 .iter()
@@ -337,10 +343,11 @@ impl<S: Sql> Store<S> {
                 "SELECT data FROM push_link_pages WHERE push = ? AND seq = ?",
                 vec![push.into(), seq.into()],
             )?;
-            let Some(Value::Blob(page)) =
-                rows.into_iter().next().and_then(|r| r.into_iter().next())
-            else {
+            let Some(page) = rows.into_iter().next().and_then(|r| r.into_iter().next()) else {
                 return Ok(true);
+            };
+            let Value::Blob(page) = page else {
+                return Err(StoreError::BadColumn("link page"));
             };
             for batch in page.chunks(LINK_BYTES * JSON_BATCH) {
                 if !self.links_found(push, held, batch)? {
@@ -548,8 +555,7 @@ impl<S: Sql> Store<S> {
                 vec![json, Value::Integer(packed as i64), push.into()],
             )?;
         }
-        let commits: Vec<CommitInfo> = held.commits().cloned().collect();
-        self.insert_commits("commits (oid, time, parents) SELECT", None, &commits)
+        self.insert_commits("commits (oid, time, parents) SELECT", None, held.commits())
     }
 
     /// Drops what indexing the push recorded.
