@@ -285,21 +285,7 @@ impl<'s, S: Sql> Entries<'s, S> {
 
     /// The push's objects in pack order (for small pushes, staged loose).
     pub fn objects(&self) -> Result<Vec<NewObject>, StoreError> {
-        let Some(held) = &self.held else {
-            return self.store.pushed_objects(self.push);
-        };
-        Ok(held
-            .entries()
-            .iter()
-            .filter_map(|e| {
-                let (id, kind) = e.resolved?;
-                Some(NewObject {
-                    id,
-                    kind,
-                    offset: e.offset,
-                })
-            })
-            .collect())
+        self.store.pushed_objects(self.push, self.held.as_ref())
     }
 
     /// The entries held in memory, if the push had few enough to hold them all.

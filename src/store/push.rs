@@ -132,6 +132,21 @@ impl Held {
             .collect()
     }
 
+    /// The objects held, in pack order.
+    pub fn objects(&self) -> Vec<NewObject> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let (id, kind) = e.resolved?;
+                Some(NewObject {
+                    id,
+                    kind,
+                    offset: e.offset,
+                })
+            })
+            .collect()
+    }
+
     /// The idx's rows, in id order.
     pub fn idx_rows(&self) -> Vec<IdxRow> {
         let mut rows: Vec<IdxRow> = self
@@ -410,8 +425,16 @@ impl<S: Sql> Store<S> {
             .and_then(|e| e.resolved.map(|(_, kind)| kind)))
     }
 
-    /// The push's objects in pack order (for small pushes, staged loose).
-    pub fn pushed_objects(&self, push: PackId) -> Result<Vec<NewObject>, StoreError> {
+    /// The push's objects in pack order (for small pushes, staged loose), from what
+    /// indexing `held` in memory, or else from its rows.
+    pub fn pushed_objects(
+        &self,
+        push: PackId,
+        held: Option<&Held>,
+    ) -> Result<Vec<NewObject>, StoreError> {
+        if let Some(held) = held {
+            return Ok(held.objects());
+        }
         let rows = self.exec(
             &format!("SELECT {ENTRY_COLUMNS} FROM push_entries WHERE push = ? ORDER BY offset"),
             vec![push.into()],
