@@ -40,13 +40,17 @@ CREATE TABLE IF NOT EXISTS pack_chunks (
 -- Every object the repository has: in a pack at an offset, or loose (pack IS NULL).
 -- A row here is what makes an object visible; it is written when its push is accepted.
 -- size is the object's size in bytes (what `blob:limit` filters by); NULL in rows indexed
--- before it was recorded (Store::open adds the column to such a table).
+-- before it was recorded (Store::open adds the column to such a table). depth is how many
+-- deltas lie between the object's entry in its pack and a whole object (0: stored whole), so
+-- that a repack knows which to search deltas for; NULL for loose objects and for rows made
+-- before it was recorded, until their next repack.
 CREATE TABLE IF NOT EXISTS objects (
     oid BLOB PRIMARY KEY,
     type INTEGER NOT NULL,
     pack INTEGER,
     offset INTEGER,
-    size INTEGER
+    size INTEGER,
+    depth INTEGER
 ) WITHOUT ROWID;
 
 -- Loose objects: exactly the bytes of git's loose object file. push names the pack row of
@@ -125,9 +129,9 @@ CREATE TABLE IF NOT EXISTS tokens (
 
 -- A repack in progress (maintenance): every object reachable from the refs, found by a walk
 -- that keeps its queue here (walked = 0: its links are not listed yet), then written to the
--- new pack in seq order. type, size, pack and at are copied from objects (pack NULL: loose);
--- name_hash groups objects of the same file name for the delta search; offset, crc and
--- depth (of its delta chain) say where it went.
+-- new pack in seq order. type, size, pack, at and stored_depth are copied from objects (pack
+-- NULL: loose); name_hash groups objects of the same file name for the delta search; offset,
+-- crc and depth (of its delta chain) say where it went.
 CREATE TABLE IF NOT EXISTS repack_objects (
     oid BLOB PRIMARY KEY,
     type INTEGER NOT NULL,
@@ -135,6 +139,7 @@ CREATE TABLE IF NOT EXISTS repack_objects (
     pack INTEGER,
     at INTEGER,
     name_hash INTEGER NOT NULL,
+    stored_depth INTEGER,
     walked INTEGER NOT NULL,
     seq INTEGER,
     offset INTEGER,

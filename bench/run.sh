@@ -32,10 +32,12 @@
 #      as a delta of the first: push of both in one push (V1), then a smart clone (V2), a
 #      --depth 1 clone (V3), and an incremental fetch from the first commit to the second
 #      (V4), each beside the reference; prints x-wasm-memory after each
-#   M  maintenance: M1 99 one-line edit pushes of a 1 MB file (each its own push; ours starts
-#      maintenance on its own past its loose-object threshold), M2 a clone right after the
-#      pushes (the last ones still loose), M3 a clone once maintenance finished
-#      (bytes received shown), M4 the fetch of the next edit; M5 300 small pushes onto go-git's
+#   M  maintenance: M1 99 one-line edit pushes of a 1.1 MB file (each its own push, the file
+#      over the 1 MiB loose limit, so each push stores a pack holding it whole; ours starts
+#      maintenance on its own past its pack threshold), M2 a clone right after the pushes,
+#      M3 a clone once maintenance finished (bytes received shown), M3b the bytes that
+#      maintenance stored beside `git gc`'s pack of the same history, M4 the fetch of the
+#      next edit; M5 300 small pushes onto go-git's
 #      history (BENCH_GOGIT, default the local mirror, else (a)), M6 a dumb clone before
 #      maintenance (the reference: a static server on the repository as pushed), M7
 #      maintenance (ours: from the API's hook to the alarm's end; the reference: git gc),
@@ -615,24 +617,29 @@ if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
     for side in ours ref; do
         rm -rf "$WORK/edits-$side" && git init -q -b main "$WORK/edits-$side"
     done
-    head -c 760000 /dev/urandom | base64 -w 76 >"$WORK/edits-ours/big.txt"
+    head -c 830000 /dev/urandom | base64 -w 76 >"$WORK/edits-ours/big.txt"
     cp "$WORK/edits-ours/big.txt" "$WORK/edits-ref/big.txt"
     E_OURS=$(ours_url edits)
     E_REF=$(ref_url edits)
     for side in ours ref; do
-        git -C "$WORK/edits-$side" add big.txt && git -C "$WORK/edits-$side" commit -q -m "a 1 MB file"
+        git -C "$WORK/edits-$side" add big.txt && git -C "$WORK/edits-$side" commit -q -m "a 1.1 MB file"
     done
     push_to "$WORK/edits-ours" "$E_OURS" main && push_to "$WORK/edits-ref" "$E_REF" main
     rows_before "$E_OURS"
     timed ours_m push-m1-ours edit_pushes "$WORK/edits-ours" "$E_OURS"
     rows_after "M1: 99 edit pushes (maintenance included)" "$E_OURS" 297
     timed ref_m push-m1-ref edit_pushes "$WORK/edits-ref" "$E_REF"
-    row "M1: 99 one-line edit pushes of a 1 MB file" "$ours_m" "$ref_m"
+    row "M1: 99 one-line edit pushes of a 1.1 MB file" "$ours_m" "$ref_m"
     clone_row "M2: clone right after" m2 "$E_OURS" "$E_REF"
     # The loose objects start maintenance on their own; let it finish before timing clones.
     maintain "$E_OURS" m-edits-auto || log "FAILED: maintenance of (M1)"
     clone_row "M3: clone after maintenance" m3 "$E_OURS" "$E_REF"
     log "M3: $(run_figures m-edits-auto)"
+    rm -rf "$WORK/edits-gc.git" && cp -r "$REFDIR/repos/$OWNER/edits-$RUN_ID.git" "$WORK/edits-gc.git"
+    git -C "$WORK/edits-gc.git" gc -q --prune=now
+    gc_bytes=$(cat "$WORK"/edits-gc.git/objects/pack/*.pack | wc -c)
+    stored=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["maintenance"]["last_run"]["pack_bytes"])' "$WORK/m-edits-auto.json" 2>/dev/null) || stored=n/a
+    row "M3b: stored after maintenance: ours $stored B, git gc $gc_bytes B ($(awk -v a="$stored" -v b="$gc_bytes" 'BEGIN { if (a + 0 > 0) printf "%.2fx", a / b; else print "n/a" }'))" - -
     sed -i '7s/.*/the next edit/' "$WORK/edits-ours/big.txt" "$WORK/edits-ref/big.txt"
     for side in ours ref; do git -C "$WORK/edits-$side" commit -q -am "the next edit"; done
     push_to "$WORK/edits-ours" "$E_OURS" main && push_to "$WORK/edits-ref" "$E_REF" main

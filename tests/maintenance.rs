@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use git_on_durable_objects::maintenance::{self, Host, Slice, Step, Timing};
+use git_on_durable_objects::maintenance::{self, write, Host, Slice, Step, Timing};
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, PackInfo, Store};
 use git_on_durable_objects::upload_pack;
@@ -89,7 +89,8 @@ fn reachable(repo: &Repo) -> BTreeSet<String> {
 }
 
 /// Checks a live pack with git: `index-pack` of its bytes writes exactly its stored idx,
-/// and `verify-pack` passes. Returns the ids it holds.
+/// `verify-pack` passes, and no delta chain is longer than the repack makes them. Returns
+/// the ids it holds.
 fn git_checks(store: &Store<Db>, pack: &PackInfo) -> BTreeSet<String> {
     let bytes = stored_file(store, pack.id, PackFile::Pack);
     let idx = stored_file(store, pack.id, PackFile::Idx);
@@ -102,8 +103,100 @@ fn git_checks(store: &Store<Db>, pack: &PackInfo) -> BTreeSet<String> {
     repo.git(&["index-pack", path.to_str().unwrap()]);
     let made = std::fs::read(path.with_extension("idx")).unwrap();
     assert!(made == idx, "the stored idx is not git's");
-    repo.git(&["verify-pack", path.to_str().unwrap()]);
+    let verified = repo.git(&["verify-pack", "-v", path.to_str().unwrap()]);
+    let longest = verified
+        .lines()
+        .filter_map(|l| l.strip_prefix("chain length = "))
+        .filter_map(|l| l.split(':').next()?.parse::<u32>().ok())
+        .max();
+    assert!(longest.unwrap_or(0) <= write::MAX_DEPTH, "{longest:?}");
     index(&Repo::new(), &bytes)
+}
+
+/// The bytes of the pack `git gc` makes of `repo`.
+fn gc_pack_bytes(repo: &Repo) -> u64 {
+    repo.git(&["gc", "-q", "--prune=now"]);
+    let packs = repo.path().join(".git/objects/pack");
+    std::fs::read_dir(packs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+#[test]
+fn versions_of_a_file_pushed_whole_become_deltas_as_git_gc_makes_them() {
+    // A file over the loose limit arrives whole in a pack of its own with every push (git
+    // sends no delta for it); the repack must still find the deltas between its versions,
+    // and find them again as later versions join a pack that holds it as deltas already.
+    let (store, _db) = store(65536);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let mut last = repo.git(&["rev-parse", "main"]);
+    let mut version = 0;
+    for round in 0..2 {
+        for _ in 0..12 {
+            repo.write("big.txt", &text(20_000, version * 613 % 20_000, version));
+            let commit = repo.commit(&format!("edit {version}"));
+            push_update(&store, &repo, Some(&last), &commit, "refs/heads/main");
+            last = commit;
+            version += 1;
+        }
+        let report = maintain_in(&store, 1000 * (round + 1), 0, &Slice::default());
+        assert!(report.tally.new_deltas >= 11, "{report:?}");
+        let packs = store.packs().unwrap();
+        assert_eq!(packs.len(), 1);
+        assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+        assert_eq!(clone_all(&store), reachable(&repo));
+        let gc = gc_pack_bytes(&repo);
+        assert!(
+            report.pack_bytes * 10 <= gc * 12,
+            "round {round}: {} bytes, git gc {gc}: {report:?}",
+            report.pack_bytes
+        );
+    }
+}
+
+#[test]
+fn a_delta_chain_deeper_than_the_repack_makes_is_cut() {
+    // A pushed pack may chain deltas as deep as its sender chose (here 69, one version of a
+    // file a delta of the last); the repack copies them only down to its own depth. A
+    // larger version pushed later puts the chain's whole base itself in the delta search.
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let first = repo.git(&["rev-parse", "main"]);
+    // Each version slides five lines further along: like only to its neighbours, so git
+    // chains each on the next.
+    let sliding = |version: usize| -> Vec<u8> {
+        (version * 5..version * 5 + 100)
+            .map(|i| format!("line {i} says {:08x}\n", i.wrapping_mul(2_654_435_761)))
+            .collect::<String>()
+            .into_bytes()
+    };
+    for version in 0..70 {
+        repo.write("chain.txt", &sliding(version));
+        repo.commit(&format!("version {version}"));
+    }
+    let tip = repo.git(&["rev-parse", "main"]);
+    let pack = repo.pack(&["--depth=100", &tip], &[&first]);
+    let command = (first.clone(), tip.clone(), "refs/heads/main".to_string());
+    let body = push_body(&[command], "report-status", &pack);
+    let report = report_lines(&run_push(&store, &body, 4096).unwrap());
+    assert_eq!(report[1], "ok refs/heads/main", "{report:?}");
+    let mut tip = tip;
+    for round in 1..=2 {
+        let report = maintain(&store, 1000 * round as i64, 0);
+        assert!(report.tally.reused_deltas > 0, "{report:?}");
+        let packs = store.packs().unwrap();
+        assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+        assert_eq!(clone_all(&store), reachable(&repo));
+        repo.write("chain.txt", &sliding(69 + round));
+        let next = repo.commit("a larger version");
+        push_update(&store, &repo, Some(&tip), &next, "refs/heads/main");
+        tip = next;
+    }
 }
 
 #[test]

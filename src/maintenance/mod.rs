@@ -584,7 +584,7 @@ fn mark_slice<S: Sql>(
         progress.pack = Some(pack.0);
         progress.written = HEADER_LEN as u64;
     }
-    store.repack_order()?;
+    store.repack_order(write::SEARCHED)?;
     progress.phase = Phase::Write;
     Ok(None)
 }

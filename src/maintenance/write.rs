@@ -1,9 +1,11 @@
 //! Writing the repack's pack (git's `pack-objects` for `git repack -a -d`), a slice at a
-//! time: stored entries are copied as they are, a stored delta stays a delta of its base's
-//! new entry, and objects stored loose go through a delta search over a sliding window of
-//! the objects before them in `pack-objects`' order (type, name hash, size).
+//! time: a stored delta is copied as it is, as a delta of its base's new entry, and trees
+//! and blobs stored whole or loose go through a delta search over a sliding window of the
+//! objects before them in `pack-objects`' order (type, name hash, size), so that versions
+//! of a file pushed whole, one push each, end up as deltas of each other.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::RangeInclusive;
 use std::rc::Rc;
 
 use crate::format::object::{ObjectId, ObjectType};
@@ -16,7 +18,8 @@ use crate::store::{
 
 /// Objects in the window the delta search tries each object against (git's `pack.window`).
 pub const WINDOW: usize = 10;
-/// The longest delta chain made (git's `pack.depth`).
+/// The longest delta chain made (git's `pack.depth`); a stored delta that would be deeper
+/// is written anew, as git's `break_delta_chains` does.
 pub const MAX_DEPTH: u32 = 50;
 /// Objects smaller than this are not worth a delta.
 const DELTA_MIN: u64 = 64;
@@ -63,6 +66,8 @@ pub struct PackWriter<'s, S: Sql> {
     by_stored: HashMap<(PackId, u64), Written>,
     window: VecDeque<Candidate>,
     window_bytes: usize,
+    /// The place whose window is still to be taken up from storage, until the first search.
+    window_from: Option<i64>,
     deflater: zlib::Deflater,
     /// What was done.
     pub tally: Tally,
@@ -70,21 +75,32 @@ pub struct PackWriter<'s, S: Sql> {
     pub read: u64,
 }
 
-/// Whether the delta search takes an object of this type and size.
-fn searched(kind: ObjectType, size: u64) -> bool {
-    matches!(kind, ObjectType::Blob | ObjectType::Tree) && (DELTA_MIN..=DELTA_MAX).contains(&size)
+/// Sizes of the trees and blobs the delta search takes.
+pub const SEARCHED: RangeInclusive<u64> = DELTA_MIN..=DELTA_MAX;
+
+/// Whether the delta search may take an object: a tree or a blob of a size in [`SEARCHED`].
+fn searchable(row: &RepackRow) -> bool {
+    matches!(row.kind, ObjectType::Blob | ObjectType::Tree)
+        && row.size.is_some_and(|size| SEARCHED.contains(&size))
+}
+
+/// Whether the delta search takes an object: a searchable one stored loose or whole (the
+/// stored deltas are copied, unless their chain must be cut).
+fn searched(row: &RepackRow) -> bool {
+    searchable(row) && (row.location == Location::Loose || row.stored_depth == Some(0))
 }
 
 impl<'s, S: Sql> PackWriter<'s, S> {
     /// Goes on writing `pack` after its first `written` bytes; the window is taken up from
-    /// the loose objects written last, at or before place `cursor`.
+    /// the objects searched last, at or before place `cursor`, when the slice first
+    /// searches.
     pub fn resume(
         store: &'s Store<S>,
         pack: PackId,
         written: u64,
         cursor: i64,
     ) -> Result<Self, StoreError> {
-        let mut writer = PackWriter {
+        Ok(PackWriter {
             store,
             reader: ObjectReader::new(store),
             out: ChunkWriter::resume(store, pack, PackFile::Pack, written)?,
@@ -93,19 +109,25 @@ impl<'s, S: Sql> PackWriter<'s, S> {
             by_stored: HashMap::new(),
             window: VecDeque::new(),
             window_bytes: 0,
+            window_from: Some(cursor),
             deflater: zlib::Deflater::new(),
             tally: Tally::default(),
             read: 0,
+        })
+    }
+
+    /// Takes up the window where an earlier slice left it, once.
+    fn take_up_window(&mut self) -> Result<(), StoreError> {
+        let Some(cursor) = self.window_from.take() else {
+            return Ok(());
         };
-        let mut last = store.repack_window(cursor, WINDOW)?;
+        let mut last = self.store.repack_window(SEARCHED, cursor, WINDOW)?;
         last.reverse();
         for (row, written) in last {
-            if row.size.is_some_and(|size| searched(row.kind, size)) {
-                let data = writer.reader.read_at(&row.id, row.kind, row.location)?.data;
-                writer.remember(row.kind, data, written);
-            }
+            let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
+            self.remember(row.kind, data, written);
         }
-        Ok(writer)
+        Ok(())
     }
 
     /// Bytes of the pack so far.
@@ -118,18 +140,13 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         let offset = self.out.written();
         let mut entry = Entry::new(offset);
         let depth = match row.location {
-            Location::Packed { pack, offset: at } => self.copy(row, pack, at, &mut entry)?,
-            Location::Loose => None,
-        };
-        let depth = match depth {
-            Some(depth) => depth,
-            None => match row.size.filter(|&size| searched(row.kind, size)) {
-                Some(_) => self.search(row, &mut entry)?,
-                None => {
-                    self.rebuild(row, &mut entry)?;
-                    0
-                }
+            _ if searched(row) => self.search(row, &mut entry)?,
+            Location::Packed { pack, offset: at } => match self.copy(row, pack, at, &mut entry)? {
+                Some(depth) => depth,
+                None if searchable(row) => self.search(row, &mut entry)?,
+                None => self.rebuild(row, &mut entry)?,
             },
+            Location::Loose => self.rebuild(row, &mut entry)?,
         };
         let written = Written {
             offset,
@@ -145,7 +162,8 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     }
 
     /// Copies a stored entry if it can stay as it is: a whole object, or a delta whose base
-    /// is written already. Returns its depth, or None if it must be written anew.
+    /// is written already and not at [`MAX_DEPTH`]. Returns its depth, or None if it must
+    /// be written anew.
     fn copy(
         &mut self,
         row: &RepackRow,
@@ -167,8 +185,10 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         };
         let (kind, depth) = match (header.kind, base) {
             (EntryKind::Whole(_), _) => (EntryKind::Whole(row.kind), 0),
-            (_, Some(base)) => (EntryKind::OfsDelta(base.offset), base.depth + 1),
-            (_, None) => return Ok(None),
+            (_, Some(base)) if base.depth < MAX_DEPTH => {
+                (EntryKind::OfsDelta(base.offset), base.depth + 1)
+            }
+            (_, _) => return Ok(None),
         };
         let head = pack::encode_entry_header(kind, header.size, entry.offset);
         entry.put(&mut self.out, &head)?;
@@ -191,6 +211,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// git's `try_delta` chooses (the deeper a base, the less it may cost; of equal deltas
     /// the shallower base wins), or whole when none is worth it. Returns its depth.
     fn search(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<u32, StoreError> {
+        self.take_up_window()?;
         let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
         self.read += data.len() as u64;
         let size = data.len();
@@ -237,14 +258,17 @@ impl<'s, S: Sql> PackWriter<'s, S> {
                 self.tally.new_deltas += 1;
                 base.depth + 1
             }
-            None => {
-                let kind = EntryKind::Whole(row.kind);
-                let head = pack::encode_entry_header(kind, size as u64, entry.offset);
-                entry.put(&mut self.out, &head)?;
-                entry.put(&mut self.out, &zlib::deflate(&data))?;
-                self.tally.rebuilt += 1;
-                0
-            }
+            None => match self.copy_whole(row, entry)? {
+                Some(depth) => depth,
+                None => {
+                    let kind = EntryKind::Whole(row.kind);
+                    let head = pack::encode_entry_header(kind, size as u64, entry.offset);
+                    entry.put(&mut self.out, &head)?;
+                    entry.put(&mut self.out, &zlib::deflate(&data))?;
+                    self.tally.rebuilt += 1;
+                    0
+                }
+            },
         };
         let written = Written {
             offset: entry.offset,
@@ -253,6 +277,21 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         };
         self.remember(row.kind, data, written);
         Ok(depth)
+    }
+
+    /// Copies an object stored whole as it is, deflated already; None for one stored
+    /// otherwise.
+    fn copy_whole(
+        &mut self,
+        row: &RepackRow,
+        entry: &mut Entry,
+    ) -> Result<Option<u32>, StoreError> {
+        match row.location {
+            Location::Packed { pack, offset } if row.stored_depth == Some(0) => {
+                self.copy(row, pack, offset, entry)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Puts an object in the window, dropping the oldest past its count or bytes.
@@ -275,8 +314,9 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         }
     }
 
-    /// Writes an object whole, deflated anew as it is streamed out of storage.
-    fn rebuild(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<(), StoreError> {
+    /// Writes an object whole, deflated anew as it is streamed out of storage; its depth is
+    /// 0.
+    fn rebuild(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<u32, StoreError> {
         self.deflater.reset();
         let mut sink = Rebuild {
             out: &mut self.out,
@@ -295,7 +335,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         deflater.finish(&mut |piece| entry.put(out, piece))?;
         self.read += read;
         self.tally.rebuilt += 1;
-        Ok(())
+        Ok(0)
     }
 
     /// Saves the pack's last partial row and records where this slice's objects went;

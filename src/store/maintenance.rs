@@ -2,6 +2,8 @@
 //! its write order, where each went), the unreachable objects and since when, the swap
 //! that makes a repack's pack the repository's, and the sweep of what it retired.
 
+use std::ops::RangeInclusive;
+
 use super::packs::PackState;
 use super::{id_value, ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
@@ -23,6 +25,8 @@ pub struct RepackRow {
     pub location: Location,
     /// The hash of the file name it was found under (0 for none).
     pub name_hash: u32,
+    /// Deltas between its stored entry and a whole object, if known (never for loose).
+    pub stored_depth: Option<u32>,
 }
 
 /// Where a repacked object went in the new pack.
@@ -85,7 +89,12 @@ pub struct Backlog {
     pub loose: u64,
 }
 
-const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash";
+/// Whether a repack row goes through the delta search: a tree or a blob, loose or stored
+/// whole, of a size from `?1` to `?2`.
+const SEARCHED: &str =
+    "(type IN (2, 3) AND size BETWEEN ?1 AND ?2 AND (pack IS NULL OR stored_depth = 0))";
+
+const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash, stored_depth";
 
 fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
     let kind = ObjectType::from_number(row_int(&row[2])? as u8)
@@ -104,6 +113,7 @@ fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
         size: row[3].as_i64().map(|n| n as u64),
         location,
         name_hash: row_int(&row[6])? as u32,
+        stored_depth: row[7].as_i64().map(|n| n as u32),
     })
 }
 
@@ -163,8 +173,9 @@ impl<S: Sql> Store<S> {
     /// Queues every ref's object for the repack's walk (those already queued stay as they are).
     pub fn repack_add_tips(&self) -> Result<(), StoreError> {
         self.exec(
-            "INSERT OR IGNORE INTO repack_objects (oid, type, size, pack, at, name_hash, walked) \
-             SELECT o.oid, o.type, o.size, o.pack, o.offset, 0, o.type = ? \
+            "INSERT OR IGNORE INTO repack_objects \
+             (oid, type, size, pack, at, stored_depth, name_hash, walked) \
+             SELECT o.oid, o.type, o.size, o.pack, o.offset, o.depth, 0, o.type = ? \
              FROM refs r JOIN objects o ON o.oid = r.oid",
             vec![Value::Integer(ObjectType::Blob as i64)],
         )?;
@@ -174,7 +185,7 @@ impl<S: Sql> Store<S> {
     /// Up to `limit` objects of the walk whose links are not listed yet.
     pub fn repack_unwalked(&self, limit: usize) -> Result<Vec<RepackRow>, StoreError> {
         let rows = self.exec(
-            "SELECT 0, oid, type, size, pack, at, name_hash FROM repack_objects \
+            "SELECT 0, oid, type, size, pack, at, name_hash, stored_depth FROM repack_objects \
              WHERE walked = 0 LIMIT ?",
             vec![(limit as i64).into()],
         )?;
@@ -195,8 +206,9 @@ impl<S: Sql> Store<S> {
                 .collect();
             self.exec(
                 "INSERT OR IGNORE INTO repack_objects \
-                 (oid, type, size, pack, at, name_hash, walked) \
-                 SELECT o.oid, o.type, o.size, o.pack, o.offset, j.value ->> 1, o.type = ?1 \
+                 (oid, type, size, pack, at, stored_depth, name_hash, walked) \
+                 SELECT o.oid, o.type, o.size, o.pack, o.offset, o.depth, j.value ->> 1, \
+                 o.type = ?1 \
                  FROM json_each(?2) j JOIN objects o ON o.oid = unhex(j.value ->> 0)",
                 vec![
                     Value::Integer(ObjectType::Blob as i64),
@@ -214,22 +226,37 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Gives the repack's objects not yet ordered their places after those that are:
-    /// entries of stored packs first, in storage order (so stored deltas follow their bases
-    /// and are copied as they are), then loose objects by type, name hash and size, largest
-    /// first, as `pack-objects` sorts its delta search. Returns how many were ordered.
-    pub fn repack_order(&self) -> Result<u64, StoreError> {
+    /// Gives the repack's objects not yet ordered their places after those that are, in
+    /// three groups, as `pack-objects` searches deltas for every object it does not reuse
+    /// as a delta:
+    /// - trees and blobs of a size in `searched`, loose or stored whole, by type, name hash
+    ///   and size, largest first (the delta search's order);
+    /// - the other objects stored whole or loose, stored ones in storage order;
+    /// - stored deltas (and objects stored before their depth was recorded) in storage
+    ///   order, so that each follows its base and is copied as it is.
+    ///
+    /// Returns how many were ordered.
+    pub fn repack_order(&self, searched: RangeInclusive<u64>) -> Result<u64, StoreError> {
         // The last place is read first: read inside the update, it would grow as rows get
         // theirs.
         let last = self.exec("SELECT coalesce(max(seq), 0) FROM repack_objects", vec![])?;
         let last = count(&last)? as i64;
         let rows = self.exec(
-            "UPDATE repack_objects SET seq = o.n + ? \
-             FROM (SELECT oid, row_number() OVER \
-                   (ORDER BY pack IS NULL, pack, at, type, name_hash, size DESC, oid) AS n \
-                   FROM repack_objects WHERE seq IS NULL) AS o \
-             WHERE repack_objects.oid = o.oid RETURNING 1",
-            vec![last.into()],
+            &format!(
+                "UPDATE repack_objects SET seq = o.n + ?3 \
+                 FROM (SELECT oid, row_number() OVER (ORDER BY g, \
+                         iif(g = 0, type, 0), iif(g = 0, name_hash, 0), iif(g = 0, size, 0) DESC, \
+                         pack IS NULL, pack, at, type, name_hash, size DESC, oid) AS n \
+                       FROM (SELECT *, CASE WHEN {SEARCHED} THEN 0 \
+                               WHEN pack IS NULL OR stored_depth = 0 THEN 1 ELSE 2 END AS g \
+                             FROM repack_objects WHERE seq IS NULL)) AS o \
+                 WHERE repack_objects.oid = o.oid RETURNING 1"
+            ),
+            vec![
+                (*searched.start() as i64).into(),
+                (*searched.end() as i64).into(),
+                last.into(),
+            ],
         )?;
         Ok(rows.len() as u64)
     }
@@ -245,23 +272,30 @@ impl<S: Sql> Store<S> {
         rows.iter().map(|r| repack_row(r)).collect()
     }
 
-    /// The last `limit` loose objects written at or before place `upto`, newest first, with
-    /// where they went: the delta search's window, taken up again in a new slice.
+    /// The last `limit` objects of the delta search (see [`Store::repack_order`]) written
+    /// at or before place `upto`, newest first, with where they went: the search's window,
+    /// taken up again in a new slice.
     pub fn repack_window(
         &self,
+        searched: RangeInclusive<u64>,
         upto: i64,
         limit: usize,
     ) -> Result<Vec<(RepackRow, Written)>, StoreError> {
         let rows = self.exec(
             &format!(
                 "SELECT {REPACK_COLUMNS}, offset, crc, depth FROM repack_objects \
-                 WHERE seq <= ? AND pack IS NULL AND offset IS NOT NULL \
-                 ORDER BY seq DESC LIMIT ?"
+                 WHERE seq <= ?3 AND {SEARCHED} AND offset IS NOT NULL \
+                 ORDER BY seq DESC LIMIT ?4"
             ),
-            vec![upto.into(), (limit as i64).into()],
+            vec![
+                (*searched.start() as i64).into(),
+                (*searched.end() as i64).into(),
+                upto.into(),
+                (limit as i64).into(),
+            ],
         )?;
         rows.iter()
-            .map(|r| Ok((repack_row(r)?, written(&r[7..])?)))
+            .map(|r| Ok((repack_row(r)?, written(&r[8..])?)))
             .collect()
     }
 
@@ -347,7 +381,8 @@ impl<S: Sql> Store<S> {
         let objects = self.repack_count()?;
         if let Some(pack) = pack.filter(|_| moved) {
             self.exec(
-                "UPDATE objects SET pack = ?, offset = r.offset FROM repack_objects r \
+                "UPDATE objects SET pack = ?, offset = r.offset, depth = r.depth \
+                 FROM repack_objects r \
                  WHERE objects.oid = r.oid",
                 vec![pack.into()],
             )?;

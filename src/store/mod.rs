@@ -198,6 +198,8 @@ impl<S: Sql> Store<S> {
         // idempotent, so it runs only when reading the column fails.
         for (table, column) in [
             ("objects", "size"),
+            ("objects", "depth"),
+            ("repack_objects", "stored_depth"),
             ("packs", "retired"),
             ("loose", "retired"),
         ] {

@@ -530,9 +530,9 @@ impl<S: Sql> Store<S> {
             )?;
         }
         self.exec(
-            "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size) \
-             SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size \
-             FROM push_entries WHERE push = ?1 ORDER BY offset",
+            "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size, depth) \
+             SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size, \
+             iif(?2, depth, NULL) FROM push_entries WHERE push = ?1 ORDER BY offset",
             vec![push.into(), Value::Integer(packed as i64)],
         )?;
         self.exec(
@@ -560,7 +560,10 @@ impl<S: Sql> Store<S> {
                 .iter()
                 .filter_map(|e| {
                     let (id, kind) = e.resolved?;
-                    Some(format!("[\"{id}\",{},{},{}]", kind as u8, e.offset, e.size))
+                    Some(format!(
+                        "[\"{id}\",{},{},{},{}]",
+                        kind as u8, e.offset, e.size, e.depth
+                    ))
                 })
                 .collect();
             let json = Value::from(format!("[{}]", rows.join(",")));
@@ -572,9 +575,10 @@ impl<S: Sql> Store<S> {
                 )?;
             }
             self.exec(
-                "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size) \
+                "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size, depth) \
                  SELECT unhex(value ->> 0), value ->> 1, iif(?2, ?3, NULL), \
-                   iif(?2, value ->> 2, NULL), value ->> 3 FROM json_each(?1)",
+                   iif(?2, value ->> 2, NULL), value ->> 3, iif(?2, value ->> 4, NULL) \
+                 FROM json_each(?1)",
                 vec![json, Value::Integer(packed as i64), push.into()],
             )?;
         }

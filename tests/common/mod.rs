@@ -668,6 +668,16 @@ pub fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
 /// Runs maintenance to its end at `now` (seconds), with `grace` seconds for unreachable
 /// objects and small slices, so that every phase takes several; returns its account.
 pub fn maintain(store: &Store<Db>, now: i64, grace: i64) -> maintenance::Report {
+    maintain_in(store, now, grace, &SMALL_SLICES)
+}
+
+/// [`maintain`] in slices of `slice`.
+pub fn maintain_in(
+    store: &Store<Db>,
+    now: i64,
+    grace: i64,
+    slice: &maintenance::Slice,
+) -> maintenance::Report {
     let now_ms = move || now * 1000;
     let host = maintenance::Host {
         now_ms: &now_ms,
@@ -675,7 +685,7 @@ pub fn maintain(store: &Store<Db>, now: i64, grace: i64) -> maintenance::Report 
     };
     maintenance::start(store, &host, grace).unwrap();
     loop {
-        match maintenance::step(store, &host, &SMALL_SLICES).unwrap() {
+        match maintenance::step(store, &host, slice).unwrap() {
             maintenance::Step::Done(report) => return *report,
             maintenance::Step::Working => {}
             maintenance::Step::Idle => panic!("no repack in progress"),
