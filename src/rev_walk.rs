@@ -9,7 +9,7 @@ use std::rc::Rc;
 use crate::format::object::{self, BadObject, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
 use crate::format::pack::Object;
 use crate::store::sql::Sql;
-use crate::store::{CommitInfo, ObjectReader, StoreError};
+use crate::store::{CommitInfo, Located, ObjectReader, StoreError};
 
 /// How far back a shallow fetch goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -504,11 +504,15 @@ impl<'r, S: Sql> Walker<'r, S> {
         Ok(())
     }
 
-    /// Learns where every commit and tree is, before a walk that reads most of them (a
-    /// clone of a long history).
-    pub fn expect_every_tree(&self) -> Result<(), StoreError> {
-        self.reader.learn_locations(ObjectType::Commit)?;
-        self.reader.learn_locations(ObjectType::Tree)
+    /// Learns where every object is, before a walk that reads most of them (a clone of a
+    /// long history).
+    pub fn expect_everything(&self) -> Result<(), StoreError> {
+        self.reader.learn_every_location()
+    }
+
+    /// Where those of `ids` that are stored are, from what the walk learnt where it can.
+    pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
+        self.reader.locate_many(ids)
     }
 
     fn read_tree(&self, id: &ObjectId) -> Result<Rc<Vec<u8>>, StoreError> {

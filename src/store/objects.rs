@@ -115,16 +115,23 @@ impl<S: Sql> Store<S> {
         Ok(sizes)
     }
 
-    /// Where the objects of type `kind` are, at most `limit` of them: one scan, for a reader
-    /// about to read most of them.
-    pub fn locate_all(
+    /// Where stored objects are, a page of a scan in id order: up to `limit` after `after`
+    /// (from the first if None), blobs left out unless `blobs`.
+    pub fn locate_page(
         &self,
-        kind: ObjectType,
+        after: Option<&ObjectId>,
+        blobs: bool,
         limit: usize,
-    ) -> Result<HashMap<ObjectId, Located>, StoreError> {
+    ) -> Result<Vec<(ObjectId, Located)>, StoreError> {
         let rows = self.exec(
-            "SELECT oid, type, pack, offset FROM objects WHERE type = ? LIMIT ?",
-            vec![Value::Integer(kind as i64), Value::Integer(limit as i64)],
+            "SELECT oid, type, pack, offset FROM objects \
+             WHERE oid > ?1 AND (?2 OR type != ?3) ORDER BY oid LIMIT ?4",
+            vec![
+                after.map_or(Value::Blob(Vec::new()), id_value),
+                Value::Integer(blobs as i64),
+                Value::Integer(ObjectType::Blob as i64),
+                Value::Integer(limit as i64),
+            ],
         )?;
         rows.iter()
             .map(|row| Ok((row_id(&row[0])?, location(&row[1..])?)))

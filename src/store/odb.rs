@@ -36,6 +36,9 @@ const READER_ROWS: usize = 4;
 /// Locations a reader learns in bulk, at most (about 60 bytes each).
 const MAX_KNOWN: usize = 200_000;
 
+/// Locations one query of a scan returns, at most.
+const LOCATION_PAGE: usize = 1024;
+
 /// A shared chunk reader of one stored file.
 type Reader<S> = Rc<StoredChunks<S>>;
 
@@ -49,7 +52,8 @@ pub struct ObjectReader<S: Sql> {
     recent: Rc<RefCell<RecentChunks>>,
     cache: RefCell<BaseCache>,
     scratch: ScratchRows<S>,
-    /// Locations learnt in bulk ([`ObjectReader::learn_locations`]), so reads need no query.
+    /// Locations learnt in bulk ([`ObjectReader::learn_every_location`]), so reads need no
+    /// query.
     known: RefCell<HashMap<ObjectId, Located>>,
     /// Steps the walks of this reader's request may still take, and how many they had.
     steps_left: Cell<u64>,
@@ -124,12 +128,49 @@ impl<S: Sql> ObjectReader<S> {
             .clone()
     }
 
-    /// Learns where the objects of type `kind` are, up to [`MAX_KNOWN`] of them, in one
-    /// query: for a walk that reads most of them, where a query per object would cost more.
-    pub fn learn_locations(&self, kind: ObjectType) -> Result<(), StoreError> {
-        let found = self.store.locate_all(kind, MAX_KNOWN)?;
-        self.known.borrow_mut().extend(found);
-        Ok(())
+    /// Learns where every object is, in pages of one scan: for a walk that reads most of
+    /// them (a clone), where a query per object would cost a statement each. Past
+    /// [`MAX_KNOWN`] it keeps to commits and trees, which the walk reads, and stops at the
+    /// cap; pages keep what a query returns at once small.
+    pub fn learn_every_location(&self) -> Result<(), StoreError> {
+        let mut after = None;
+        let mut blobs = true;
+        loop {
+            let page = self
+                .store
+                .locate_page(after.as_ref(), blobs, LOCATION_PAGE)?;
+            let more = page.len() == LOCATION_PAGE;
+            after = page.last().map(|&(id, _)| id);
+            let mut known = self.known.borrow_mut();
+            known.extend(page);
+            if blobs && known.len() > MAX_KNOWN {
+                known.retain(|_, located| located.kind != ObjectType::Blob);
+                blobs = false;
+            }
+            if !more || known.len() >= MAX_KNOWN {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Where those of `ids` that are stored are: what is learnt already, and the rest in
+    /// queries.
+    pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        {
+            let known = self.known.borrow();
+            for id in ids {
+                match known.get(id) {
+                    Some(&located) => {
+                        found.insert(*id, located);
+                    }
+                    None => unknown.push(*id),
+                }
+            }
+        }
+        found.extend(self.store.locate_many(&unknown)?);
+        Ok(found)
     }
 
     /// Learns where `ids` are in one query, for reads of them about to follow.

@@ -52,10 +52,10 @@ pub fn select<S: Sql>(
         )?,
     };
     let depth = resolved.filter.as_ref().and_then(Filter::tree_depth);
-    // A clone of a long history reads most trees: their locations in one query beat a
-    // query for each.
+    // A clone of a long history reads most trees and sends most objects: their locations
+    // in one scan beat a query for each.
     if plan.edges.is_empty() && plan.commits.len() >= BULK_COMMITS && depth != Some(0) {
-        walker.expect_every_tree()?;
+        walker.expect_everything()?;
     }
     let mut skip: HashSet<ObjectId> = HashSet::new();
     let mut objects = commit_objects(walker, &plan, &mut skip, depth)?;
@@ -74,7 +74,7 @@ pub fn select<S: Sql>(
     if resolved.include_tag {
         objects.extend(tags_of(resolved, &objects, &mut skip));
     }
-    let located = store.locate_many(&objects)?;
+    let located = walker.locate_many(&objects)?;
     if let Some(filter) = &resolved.filter {
         objects = filtered(store, resolved, filter, objects, &located)?;
     }
