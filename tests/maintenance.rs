@@ -419,6 +419,8 @@ fn unreachable_objects_go_after_their_grace_and_a_purge_drops_them_at_once() {
     );
     assert!(!by_id(&secret));
     assert_eq!(clone_all(&store), reachable(&repo));
+    let counted = |store: &Store<Db>| store.count_objects().unwrap().0;
+    assert_eq!(store.summary().unwrap().objects, counted(&store));
 
     // Again with a purge: the leak is gone from every table at once.
     push_update(&store, &repo, Some(&main), &leak, "refs/heads/main");
@@ -445,6 +447,7 @@ fn unreachable_objects_go_after_their_grace_and_a_purge_drops_them_at_once() {
             assert_eq!(rows[0][0].as_i64(), Some(0), "{id} is still in {table}");
         }
     }
+    assert_eq!(store.summary().unwrap().objects, counted(&store));
     assert_eq!(store.summary().unwrap().retired_packs, 0);
     for pack in store.packs().unwrap() {
         assert!(!git_checks(&store, &pack).contains(&secret));

@@ -1617,6 +1617,12 @@ fn a_storage_failure_at_any_write_leaves_every_table_as_it_was() {
             failures += 1;
         }
         assert!(failures > 5, "{form}: only {failures} writes");
+        // The summary's count of objects, kept as they come, is what a count finds.
+        assert_eq!(
+            store.summary().unwrap().objects,
+            store.count_objects().unwrap().0,
+            "{form}"
+        );
     }
 }
 

@@ -2,6 +2,8 @@
 //! first with the queue and the visited set in rows, so that a walk of any size fits the
 //! memory budget and stops and resumes between slices.
 
+use std::collections::HashSet;
+
 use crate::format::object::{self, ObjectId, ObjectType, TreeEntryKind};
 use crate::store::sql::Sql;
 use crate::store::{ObjectReader, RepackRow, Store, StoreError};
@@ -35,6 +37,10 @@ pub fn walk<S: Sql>(
             break;
         }
     }
+    // Versions of a directory list the same entries: each kept once (the first, whose name
+    // hash counts, as git's walk keeps it) spares the store a lookup.
+    let mut seen = HashSet::with_capacity(links.len());
+    links.retain(|(id, _)| seen.insert(*id));
     store.repack_link(&walked, &links)?;
     Ok(walked.len())
 }

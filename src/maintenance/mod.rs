@@ -15,7 +15,7 @@ use crate::format::pack::{self, PackId, HEADER_LEN};
 use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
-    ChunkWriter, IdxSource, ObjectReader, PackFile, Store, StoreError, Summary, SwapReport,
+    ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
 };
 
 pub mod mark;
@@ -416,12 +416,11 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
         store.clear_repack(None)?;
         store.repack_add_tips()?;
         let version = store.refs_version()?;
-        let Summary {
+        let Footprint {
             packs,
             loose,
             bytes,
-            ..
-        } = store.summary()?;
+        } = store.footprint()?;
         store.set_meta(FAILURES, None)?;
         save(
             store,
@@ -571,7 +570,7 @@ fn mark_slice<S: Sql>(
         return Ok(None);
     }
     if progress.pack.is_none() {
-        if store.repack_count()? == 0 {
+        if store.repack_is_empty()? {
             return swap(store, progress, None, false, host).map(Some);
         }
         if let Some(pack) = store.repack_matching_pack()? {
@@ -719,7 +718,7 @@ fn finish<S: Sql>(
 ) -> Result<Report, StoreError> {
     let packs = store.packs()?;
     let new = pack.and_then(|id| packs.iter().find(|p| p.id == id));
-    let after = store.summary()?;
+    let after = store.footprint()?;
     let report = Report {
         objects: swapped.objects,
         pack: new.map(|p| p.name.clone()),

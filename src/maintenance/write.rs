@@ -116,7 +116,10 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         })
     }
 
-    /// Takes up the window where an earlier slice left it, once.
+    /// Takes up the window where an earlier slice left it, once, for an object of the
+    /// search's group (a stored delta written anew makes do with the window in memory:
+    /// the group's last objects are far from it, and finding them would read every row
+    /// between).
     fn take_up_window(&mut self) -> Result<(), StoreError> {
         let Some(cursor) = self.window_from.take() else {
             return Ok(());
@@ -140,7 +143,10 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         let offset = self.out.written();
         let mut entry = Entry::new(offset);
         let depth = match row.location {
-            _ if searched(row) => self.search(row, &mut entry)?,
+            _ if searched(row) => {
+                self.take_up_window()?;
+                self.search(row, &mut entry)?
+            }
             Location::Packed { pack, offset: at } => match self.copy(row, pack, at, &mut entry)? {
                 Some(depth) => depth,
                 None if searchable(row) => self.search(row, &mut entry)?,
@@ -211,7 +217,6 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// git's `try_delta` chooses (the deeper a base, the less it may cost; of equal deltas
     /// the shallower base wins), or whole when none is worth it. Returns its depth.
     fn search(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<u32, StoreError> {
-        self.take_up_window()?;
         let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
         self.read += data.len() as u64;
         let size = data.len();

@@ -80,6 +80,22 @@ const LIVE_PACKS: &str = "SELECT count(*) FROM packs WHERE state = ?1";
 const LOOSE: &str = "SELECT count(*) FROM loose l JOIN objects o ON o.oid = l.oid \
                      WHERE o.pack IS NULL";
 
+/// What a repository stores, as a maintenance run reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Live packs.
+    pub packs: u64,
+    /// Objects stored loose.
+    pub loose: u64,
+    /// Bytes of live and retired packs and their indexes, and of loose files.
+    pub bytes: u64,
+}
+
+/// Bytes stored (see [`Footprint`]); `?1` is the live state, `?2` the retired one.
+const BYTES: &str =
+    "(SELECT coalesce(sum(size + idx_size), 0) FROM packs WHERE state IN (?1, ?2)) \
+     + (SELECT coalesce(sum(length(data)), 0) FROM loose)";
+
 /// What decides whether a repack is due.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backlog {
@@ -239,7 +255,10 @@ impl<S: Sql> Store<S> {
     pub fn repack_order(&self, searched: RangeInclusive<u64>) -> Result<u64, StoreError> {
         // The last place is read first: read inside the update, it would grow as rows get
         // theirs.
-        let last = self.exec("SELECT coalesce(max(seq), 0) FROM repack_objects", vec![])?;
+        let last = self.exec(
+            "SELECT coalesce(max(seq), 0) FROM repack_objects WHERE seq IS NOT NULL",
+            vec![],
+        )?;
         let last = count(&last)? as i64;
         let rows = self.exec(
             &format!(
@@ -340,6 +359,13 @@ impl<S: Sql> Store<S> {
         count(&self.exec("SELECT count(*) FROM repack_objects", vec![])?)
     }
 
+    /// Whether the repack holds no object.
+    pub fn repack_is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .exec("SELECT 1 FROM repack_objects LIMIT 1", vec![])?
+            .is_empty())
+    }
+
     /// The live pack that holds exactly the repack's objects, if one does: the repack then
     /// has nothing to write.
     pub fn repack_matching_pack(&self) -> Result<Option<PackId>, StoreError> {
@@ -428,6 +454,11 @@ impl<S: Sql> Store<S> {
     /// commit rows and their loose files. Returns how many.
     fn prune(&self, before: i64) -> Result<u64, StoreError> {
         let expired = "(SELECT oid FROM unreachable WHERE since <= ?)";
+        let gone = self.exec(
+            &format!("SELECT count(*) FROM objects WHERE oid IN {expired}"),
+            vec![before.into()],
+        )?;
+        self.tally_objects(-(count(&gone)? as i64))?;
         for table in ["objects", "commits", "loose"] {
             self.exec(
                 &format!("DELETE FROM {table} WHERE oid IN {expired}"),
@@ -517,10 +548,8 @@ impl<S: Sql> Store<S> {
     pub fn summary(&self) -> Result<Summary, StoreError> {
         let rows = self.exec(
             &format!(
-                "SELECT (SELECT count(*) FROM refs), ({LIVE_PACKS}), ({LOOSE}), \
-                 (SELECT count(*) FROM objects), \
-                 (SELECT coalesce(sum(size + idx_size), 0) FROM packs WHERE state IN (?1, ?2)) \
-                   + (SELECT coalesce(sum(length(data)), 0) FROM loose), \
+                "SELECT ({LIVE_PACKS}), ({LOOSE}), {BYTES}, (SELECT count(*) FROM refs), \
+                 (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'objects'), \
                  (SELECT count(*) FROM packs WHERE state = ?2), \
                  (SELECT count(*) FROM unreachable)"
             ),
@@ -529,13 +558,29 @@ impl<S: Sql> Store<S> {
         let row = rows.first().ok_or(StoreError::BadColumn("summary"))?;
         let n = |i: usize| row_int(&row[i]).map(|n| n as u64);
         Ok(Summary {
-            refs: n(0)?,
-            packs: n(1)?,
-            loose: n(2)?,
-            objects: n(3)?,
-            bytes: n(4)?,
+            packs: n(0)?,
+            loose: n(1)?,
+            bytes: n(2)?,
+            refs: n(3)?,
+            objects: n(4)?,
             retired_packs: n(5)?,
             unreachable: n(6)?,
+        })
+    }
+
+    /// The live packs, the loose objects and the bytes stored, which a maintenance run
+    /// reports before and after: read without counting every object.
+    pub fn footprint(&self) -> Result<Footprint, StoreError> {
+        let rows = self.exec(
+            &format!("SELECT ({LIVE_PACKS}), ({LOOSE}), {BYTES}"),
+            vec![PackState::Live.into(), PackState::Retired.into()],
+        )?;
+        let row = rows.first().ok_or(StoreError::BadColumn("footprint"))?;
+        let n = |i: usize| row_int(&row[i]).map(|n| n as u64);
+        Ok(Footprint {
+            packs: n(0)?,
+            loose: n(1)?,
+            bytes: n(2)?,
         })
     }
 

@@ -15,7 +15,7 @@ mod readers;
 mod refs;
 pub mod sql;
 
-pub use maintenance::{Backlog, RepackRow, Summary, SwapReport, Written};
+pub use maintenance::{Backlog, Footprint, RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{
@@ -211,6 +211,7 @@ impl<S: Sql> Store<S> {
                 self.exec(&add, vec![])?;
             }
         }
+        self.start_object_count()?;
         self.drop_leftovers()
     }
 

@@ -82,6 +82,29 @@ impl<S: Sql> Store<S> {
             .collect())
     }
 
+    /// Counts `change` more objects (fewer, if negative) in the repository's count, kept as
+    /// objects come and go so that the summary need not count every object.
+    pub(super) fn tally_objects(&self, change: i64) -> Result<(), StoreError> {
+        if change != 0 {
+            self.exec(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'objects'",
+                vec![change.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Starts the count of objects of a repository made before it was kept: counts them
+    /// once.
+    pub(super) fn start_object_count(&self) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) SELECT 'objects', (SELECT count(*) FROM objects) \
+             WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'objects')",
+            vec![],
+        )?;
+        Ok(())
+    }
+
     /// Where those of `ids` that are stored are.
     pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
         let mut found = HashMap::new();
