@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use git_on_durable_objects::maintenance::{self, write, Host, Slice, Step, Timing};
+use git_on_durable_objects::maintenance::{self, write, Due, Host, Slice, Step, Timing};
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::{PackFile, PackInfo, Store};
 use git_on_durable_objects::upload_pack;
@@ -1011,6 +1011,74 @@ fn a_ref_moved_after_the_pack_is_sealed_reopens_it_and_it_is_sealed_again() {
     let repacked = packs.iter().find(|p| Some(&p.name) == report.pack.as_ref());
     assert_eq!(git_checks(&store, repacked.unwrap()), reachable(&repo));
     assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn a_sealed_pack_takes_in_a_burst_of_pushes_once_they_stop() {
+    let (store, _db) = store(4096);
+    let (repo, last) = edited_one_line_at_a_time(&store, 3);
+    let clock = std::cell::Cell::new(2_000_i64);
+    let now_ms = || clock.get() * 1000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    let settling = Slice {
+        settle: 2,
+        ..SMALL_SLICES
+    };
+    let phase = || store.meta("repack").unwrap().unwrap_or_default();
+    let due = |at: i64| maintenance::due(&store, at, &Timing::with_grace(0)).unwrap();
+    maintenance::start(&store, &host, 0).unwrap();
+    while !phase().contains("\"Swap\"") {
+        maintenance::step(&store, &host, &settling).unwrap();
+    }
+    // Pushes a second apart: the sealed pack waits two seconds past the last one.
+    for (i, at) in (2_000..2_070).enumerate() {
+        clock.set(at);
+        let name = format!("refs/heads/burst-{i}");
+        push_update(&store, &repo, None, &last, &name);
+        pushed_at(&store, at);
+        assert!(matches!(
+            maintenance::step(&store, &host, &settling).unwrap(),
+            Step::Working
+        ));
+        if at < 2_060 {
+            assert!(phase().contains("\"Swap\""), "{at}: {}", phase());
+            assert_eq!(due(at), Due::At((at + 2).min(2_060)), "{at}");
+        } else {
+            // Pushed to without pause, it waits a minute at most.
+            assert!(!phase().contains("\"Swap\""), "{at}: {}", phase());
+            break;
+        }
+    }
+    clock.set(2_100);
+    let report = loop {
+        if let Step::Done(report) = maintenance::step(&store, &host, &settling).unwrap() {
+            break *report;
+        }
+    };
+    let packs = store.packs().unwrap();
+    let repacked = packs.iter().find(|p| Some(&p.name) == report.pack.as_ref());
+    assert_eq!(git_checks(&store, repacked.unwrap()), reachable(&repo));
+    assert_eq!(clone_all(&store), reachable(&repo));
+    assert_eq!(store.exact_pack().unwrap(), None);
+
+    // Once pushes stop, it waits out the two seconds and takes them in.
+    repo.write("big.txt", &text(2000, 5, 1000));
+    let next = repo.commit("one more edit");
+    push_update(&store, &repo, Some(&last), &next, "refs/heads/main");
+    maintenance::start(&store, &host, 0).unwrap();
+    while !phase().contains("\"Swap\"") {
+        maintenance::step(&store, &host, &settling).unwrap();
+    }
+    push_update(&store, &repo, None, &next, "refs/heads/late");
+    pushed_at(&store, 2_100);
+    maintenance::step(&store, &host, &settling).unwrap();
+    assert_eq!(due(2_101), Due::At(2_102));
+    clock.set(2_102);
+    maintenance::step(&store, &host, &settling).unwrap();
+    assert!(phase().contains("\"Mark\""), "{}", phase());
 }
 
 #[test]

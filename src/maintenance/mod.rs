@@ -78,6 +78,14 @@ impl Timing {
 /// The `meta` key of the time of the last accepted push, in seconds, which the host records.
 pub const LAST_PUSH: &str = "last_push";
 
+/// Seconds without a push after which an alarm's repack takes in what pushes brought once
+/// its pack is sealed (see [`Slice::settle`]).
+pub const SETTLE_SECONDS: i64 = 2;
+
+/// Seconds a sealed pack waits for pushes to stop at most: a repository pushed to without
+/// pause is still maintained.
+const MAX_SETTLE_SECONDS: i64 = 60;
+
 /// Slices that fail in a row before a repack is given up.
 const MAX_FAILURES: i64 = 3;
 
@@ -92,6 +100,10 @@ pub struct Slice {
     pub bytes: u64,
     /// Bytes of the new pack hashed.
     pub seal: u64,
+    /// Seconds a sealed pack waits for pushes to stop before it takes in what they brought
+    /// (0: at once). Taking them in rewrites the pack's order, checksum and idx, so during a
+    /// burst of pushes it is done once at the end, not after each.
+    pub settle: i64,
 }
 
 impl Default for Slice {
@@ -103,6 +115,7 @@ impl Default for Slice {
             objects: 5000,
             bytes: 32 << 20,
             seal: 64 << 20,
+            settle: 0,
         }
     }
 }
@@ -117,6 +130,7 @@ impl Slice {
             objects: 250,
             bytes: 2 << 20,
             seal: 4 << 20,
+            settle: SETTLE_SECONDS,
         }
     }
 }
@@ -176,6 +190,10 @@ struct Progress {
     /// The rows its slices read and wrote so far.
     #[serde(default)]
     rows: Rows,
+    /// Once sealed with the refs moved: since when, and until when, it waits for pushes to
+    /// stop (see [`Slice::settle`]).
+    #[serde(default)]
+    settling: Option<(i64, i64)>,
 }
 
 impl Progress {
@@ -356,8 +374,11 @@ pub fn in_progress<S: Sql>(store: &Store<S>) -> Result<bool, StoreError> {
 /// later (so a run that failed is tried again a quiet time after it, not at once); else when
 /// an unreachable object's grace ends.
 pub fn due<S: Sql>(store: &Store<S>, now: i64, timing: &Timing) -> Result<Due, StoreError> {
-    if in_progress(store)? {
-        return Ok(Due::Now);
+    if let Some(progress) = load(store)? {
+        return Ok(match progress.settling {
+            Some((_, until)) if until > now => Due::At(until),
+            _ => Due::Now,
+        });
     }
     let backlog = store.backlog()?;
     if backlog.loose >= LOOSE_LIMIT || backlog.packs >= PACK_LIMIT {
@@ -445,6 +466,7 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
                 checksum: None,
                 tally: Tally::default(),
                 rows: store.rows().since(rows_before),
+                settling: None,
             },
         )
     })
@@ -528,7 +550,11 @@ fn run_slice<S: Sql>(
             size,
             idx_size,
         } => {
-            if refs_moved(store, progress)? {
+            if store.refs_version()? != progress.version {
+                if !settled(store, progress, slice, host)? {
+                    return Ok(None);
+                }
+                refs_moved(store, progress)?;
                 reopen(store, progress)?;
                 return Ok(None);
             }
@@ -678,6 +704,27 @@ fn seal_slice<S: Sql>(
         idx_size,
     };
     Ok(())
+}
+
+/// Whether a sealed pack whose refs moved may take in what the pushes brought now: once no
+/// push came for `slice.settle` seconds, or it has waited [`MAX_SETTLE_SECONDS`]. Until then
+/// it records until when it waits, which [`due`] tells the alarm.
+fn settled<S: Sql>(
+    store: &Store<S>,
+    progress: &mut Progress,
+    slice: &Slice,
+    host: &Host,
+) -> Result<bool, StoreError> {
+    let now = host.now();
+    let pushed = store.meta(LAST_PUSH)?.and_then(|t| t.parse::<i64>().ok());
+    let since = progress.settling.map_or(now, |(since, _)| since);
+    let until = pushed.unwrap_or(0).saturating_add(slice.settle);
+    if slice.settle <= 0 || until <= now || now - since >= MAX_SETTLE_SECONDS {
+        progress.settling = None;
+        return Ok(true);
+    }
+    progress.settling = Some((since, until.min(since + MAX_SETTLE_SECONDS)));
+    Ok(false)
 }
 
 /// Takes a written pack back to writing, for objects the refs reach since: its trailer and

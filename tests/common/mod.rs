@@ -699,4 +699,5 @@ pub const SMALL_SLICES: maintenance::Slice = maintenance::Slice {
     objects: 5,
     bytes: 4096,
     seal: 1,
+    settle: 0,
 };
