@@ -454,16 +454,14 @@ impl<S: Sql> Store<S> {
     /// commit rows and their loose files. Returns how many.
     fn prune(&self, before: i64) -> Result<u64, StoreError> {
         let expired = "(SELECT oid FROM unreachable WHERE since <= ?)";
-        let gone = self.exec(
-            &format!("SELECT count(*) FROM objects WHERE oid IN {expired}"),
-            vec![before.into()],
-        )?;
-        self.tally_objects(-(count(&gone)? as i64))?;
         for table in ["objects", "commits", "loose"] {
             self.exec(
                 &format!("DELETE FROM {table} WHERE oid IN {expired}"),
                 vec![before.into()],
             )?;
+            if table == "objects" {
+                self.tally_objects(-self.changes()?)?;
+            }
         }
         let rows = self.exec(
             "DELETE FROM unreachable WHERE since <= ? RETURNING 1",

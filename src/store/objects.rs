@@ -94,6 +94,13 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
+    /// Rows the statement just run inserted, updated or deleted (not counting index
+    /// entries): counted by SQLite, so nothing is read back.
+    pub(super) fn changes(&self) -> Result<i64, StoreError> {
+        let rows = self.exec("SELECT changes()", vec![])?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
+    }
+
     /// Starts the count of objects of a repository made before it was kept: counts them
     /// once.
     pub(super) fn start_object_count(&self) -> Result<(), StoreError> {

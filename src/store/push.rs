@@ -529,19 +529,13 @@ impl<S: Sql> Store<S> {
                 vec![push.into()],
             )?;
         }
-        // Counted before, not returned: a row each could be millions.
-        let new = self.exec(
-            "SELECT count(*) FROM push_entries e WHERE push = ? AND oid IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.oid = e.oid)",
-            vec![push.into()],
-        )?;
-        self.tally_objects(new.first().and_then(|r| r[0].as_i64()).unwrap_or(0))?;
         self.exec(
             "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size, depth) \
              SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size, \
              iif(?2, depth, NULL) FROM push_entries WHERE push = ?1 ORDER BY offset",
             vec![push.into(), Value::Integer(packed as i64)],
         )?;
+        self.tally_objects(self.changes()?)?;
         self.exec(
             "INSERT OR IGNORE INTO commits (oid, time, parents) \
              SELECT oid, time, parents FROM push_commits WHERE push = ?",
@@ -581,14 +575,14 @@ impl<S: Sql> Store<S> {
                     vec![json.clone()],
                 )?;
             }
-            let inserted = self.exec(
+            self.exec(
                 "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size, depth) \
                  SELECT unhex(value ->> 0), value ->> 1, iif(?2, ?3, NULL), \
                    iif(?2, value ->> 2, NULL), value ->> 3, iif(?2, value ->> 4, NULL) \
-                 FROM json_each(?1) RETURNING 1",
+                 FROM json_each(?1)",
                 vec![json, Value::Integer(packed as i64), push.into()],
             )?;
-            self.tally_objects(inserted.len() as i64)?;
+            self.tally_objects(self.changes()?)?;
         }
         self.insert_commits("commits (oid, time, parents) SELECT", None, held.commits())
     }
