@@ -568,7 +568,7 @@ maintain() { # URL NAME
     curl -s -m 60 "${CURL_AUTH[@]}" -X POST -H 'content-type: application/json' "$1/api/maintenance" >/dev/null
     for _ in $(seq 1 1200); do
         curl -s -m 60 "${CURL_AUTH[@]}" "$1/api" >"$WORK/$2.json"
-        python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["maintenance"]; r=d["last_run"] or {}; sys.exit(0 if not d["in_progress"] and r.get("started", 0) >= int(sys.argv[2]) else 1)' "$WORK/$2.json" "$since" && return 0
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["maintenance"]; r=d["last_run"] or {}; sys.exit(0 if not d["in_progress"] and r.get("finished", 0) >= int(sys.argv[2]) else 1)' "$WORK/$2.json" "$since" && return 0
         sleep 0.25
     done
     return 1

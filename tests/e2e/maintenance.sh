@@ -78,15 +78,16 @@ post() { api "$1" -X POST -H 'content-type: application/json'; }
 field() { # JSON-FILE EXPR: a value of the JSON in the file, by a Python expression on `d`
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
-# Runs maintenance now through the API's hook (it sets the alarm) and waits until the alarm has
-# run it to its end; the summary is left in $TMP/summary.json.
+# Runs maintenance now through the API's hook (it sets the alarm, or joins the run in
+# progress, which then started before the request) and waits until the alarm has run it to
+# its end, after the request; the summary is left in $TMP/summary.json.
 maintain() { # REPO
     local since
     since=$(date +%s)
     post "$1.git/api/maintenance" >/dev/null
     for _ in $(seq 1 300); do
         api "$1.git/api" >"$TMP/summary.json"
-        if [ "$(field "$TMP/summary.json" '(not d["maintenance"]["in_progress"]) and (d["maintenance"]["last_run"] or {}).get("started", 0) >= '"$since")" = True ]; then
+        if [ "$(field "$TMP/summary.json" '(not d["maintenance"]["in_progress"]) and (d["maintenance"]["last_run"] or {}).get("finished", 0) >= '"$since")" = True ]; then
             return 0
         fi
         sleep 0.5
