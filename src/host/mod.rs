@@ -365,9 +365,12 @@ impl Repo {
             maintenance::start(&self.store, &HOST, timing.grace)?;
             // One turn, then the object goes back to requests: the clock does not move
             // while a handler runs in production, so turns are counted in work, not time.
-            if maintenance::run(&self.store, &HOST, &Slice::turn(), 0)? {
-                maintenance::sweep(&self.store, now_ms() / 1000, timing.sweep)?;
+            if !maintenance::run(&self.store, &HOST, &Slice::turn(), 0)? {
+                // Now, or when a sealed pack stops waiting for pushes: the next turn is due
+                // before anything retired could be swept.
+                return maintenance::due(&self.store, now_ms() / 1000, &timing);
             }
+            maintenance::sweep(&self.store, now_ms() / 1000, timing.sweep)?;
         }
         let now = now_ms() / 1000;
         let due = maintenance::due(&self.store, now, &timing)?;

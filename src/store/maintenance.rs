@@ -96,6 +96,16 @@ const BYTES: &str =
     "(SELECT coalesce(sum(size + idx_size), 0) FROM packs WHERE state IN (?1, ?2)) \
      + (SELECT coalesce(sum(length(data)), 0) FROM loose)";
 
+/// The footprint in the first columns of `row`: ([`LIVE_PACKS`]), ([`LOOSE`]), [`BYTES`].
+fn footprint(row: &[Value]) -> Result<Footprint, StoreError> {
+    let n = |i: usize| row_int(&row[i]).map(|n| n as u64);
+    Ok(Footprint {
+        packs: n(0)?,
+        loose: n(1)?,
+        bytes: n(2)?,
+    })
+}
+
 /// What decides whether a repack is due.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backlog {
@@ -554,11 +564,16 @@ impl<S: Sql> Store<S> {
             vec![PackState::Live.into(), PackState::Retired.into()],
         )?;
         let row = rows.first().ok_or(StoreError::BadColumn("summary"))?;
+        let Footprint {
+            packs,
+            loose,
+            bytes,
+        } = footprint(row)?;
         let n = |i: usize| row_int(&row[i]).map(|n| n as u64);
         Ok(Summary {
-            packs: n(0)?,
-            loose: n(1)?,
-            bytes: n(2)?,
+            packs,
+            loose,
+            bytes,
             refs: n(3)?,
             objects: n(4)?,
             retired_packs: n(5)?,
@@ -573,13 +588,7 @@ impl<S: Sql> Store<S> {
             &format!("SELECT ({LIVE_PACKS}), ({LOOSE}), {BYTES}"),
             vec![PackState::Live.into(), PackState::Retired.into()],
         )?;
-        let row = rows.first().ok_or(StoreError::BadColumn("footprint"))?;
-        let n = |i: usize| row_int(&row[i]).map(|n| n as u64);
-        Ok(Footprint {
-            packs: n(0)?,
-            loose: n(1)?,
-            bytes: n(2)?,
-        })
+        footprint(rows.first().ok_or(StoreError::BadColumn("footprint"))?)
     }
 
     /// The live packs and loose objects, which decide whether a repack is due: read after
