@@ -37,13 +37,12 @@ CREATE TABLE IF NOT EXISTS pack_chunks (
     PRIMARY KEY (pack, kind, seq)
 );
 
--- Every object the repository has: in a pack at an offset, or loose (pack IS NULL).
--- A row here is what makes an object visible; it is written when its push is accepted.
+-- The objects stored loose (pack IS NULL): a row here is what makes a loose object
+-- visible; it is written when its push is accepted. Packed objects are in midx_pages
+-- instead (rows of a repository made before those are moved there by Store::open).
 -- size is the object's size in bytes (what `blob:limit` filters by); NULL in rows indexed
--- before it was recorded (Store::open adds the column to such a table). depth is how many
--- deltas lie between the object's entry in its pack and a whole object (0: stored whole), so
--- that a repack knows which to search deltas for; NULL for loose objects and for rows made
--- before it was recorded, until their next repack.
+-- before it was recorded (Store::open adds the column to such a table). depth is unused
+-- for loose objects.
 CREATE TABLE IF NOT EXISTS objects (
     oid BLOB PRIMARY KEY,
     type INTEGER NOT NULL,
@@ -51,6 +50,16 @@ CREATE TABLE IF NOT EXISTS objects (
     offset INTEGER,
     size INTEGER,
     depth INTEGER
+) WITHOUT ROWID;
+
+-- The multi-pack index: every packed object's id, type, delta depth, pack, offset and
+-- size, in records of 42 bytes sorted by id, a few hundred to a page (src/store/midx.rs).
+-- first is a lower bound of the page's ids (the lowest page's may be empty): an object's
+-- page is the one with the greatest first not above its id. A push writes a row per page
+-- its objects fall in, not a row per object.
+CREATE TABLE IF NOT EXISTS midx_pages (
+    first BLOB PRIMARY KEY,
+    data BLOB NOT NULL
 ) WITHOUT ROWID;
 
 -- Loose objects: exactly the bytes of git's loose object file. push names the pack row of

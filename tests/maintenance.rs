@@ -10,9 +10,10 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use git_on_durable_objects::format::object::ObjectId;
 use git_on_durable_objects::maintenance::{self, write, Due, Host, Slice, Step, Timing};
-use git_on_durable_objects::store::sql::Sql;
-use git_on_durable_objects::store::{PackFile, PackInfo, Store};
+use git_on_durable_objects::store::sql::{Sql, Value};
+use git_on_durable_objects::store::{Location, PackFile, PackInfo, Store};
 use git_on_durable_objects::upload_pack;
 
 const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
@@ -1110,4 +1111,107 @@ fn one_call_of_the_walk_reads_as_many_objects_as_it_may() {
             waiting
         );
     }
+}
+
+/// A repository of one commit of `files` files: more objects than a page of the
+/// multi-pack index holds.
+fn wide_repo(files: usize) -> Repo {
+    let repo = Repo::new();
+    for i in 0..files {
+        repo.write(&format!("d{}/f{i}", i % 7), format!("{i}\n").as_bytes());
+    }
+    repo.commit("wide");
+    repo
+}
+
+/// Every object `repo`'s refs reach, as ids.
+fn reachable_ids(repo: &Repo) -> Vec<ObjectId> {
+    let hex = reachable(repo);
+    hex.iter()
+        .map(|h| ObjectId::from_hex(h.as_bytes()).unwrap())
+        .collect()
+}
+
+#[test]
+fn rows_of_packed_objects_kept_by_earlier_code_move_into_the_index_when_the_object_starts() {
+    let (store, db) = store(4096);
+    let repo = wide_repo(3000);
+    push_all(&store, &repo, "report-status", 65536);
+    let ids = reachable_ids(&repo);
+    let located = store.locate_many(&ids).unwrap();
+    let sizes = store.object_sizes(&ids).unwrap();
+    assert_eq!((located.len(), sizes.len()), (ids.len(), ids.len()));
+    // As code before the index kept them: a row each in objects, none in pages.
+    db.exec("DELETE FROM midx_pages", vec![]).unwrap();
+    for (id, found) in &located {
+        let Location::Packed { pack, offset } = found.location else {
+            panic!("{id} is loose")
+        };
+        db.exec(
+            "INSERT INTO objects (oid, type, pack, offset, size, depth) \
+             VALUES (?, ?, ?, ?, ?, 0)",
+            vec![
+                Value::Blob(id.0.to_vec()),
+                (found.kind as i64).into(),
+                pack.into(),
+                (offset as i64).into(),
+                (sizes[id] as i64).into(),
+            ],
+        )
+        .unwrap();
+    }
+    store.open().unwrap();
+    assert_eq!(store.locate_many(&ids).unwrap(), located);
+    assert_eq!(store.object_sizes(&ids).unwrap(), sizes);
+    let rows = |table: &str| {
+        db.exec(&format!("SELECT count(*) FROM {table}"), vec![])
+            .unwrap()[0][0]
+            .as_i64()
+    };
+    assert_eq!(rows("objects"), Some(0));
+    // Pages of at most 1024 records of 42 bytes, cut in two when they grow past.
+    assert!(rows("midx_pages").unwrap() >= 3, "{:?}", rows("midx_pages"));
+    assert_eq!(store.count_objects().unwrap(), (ids.len() as u64, 0));
+    assert_eq!(clone_all(&store), reachable(&repo));
+    maintain(&store, 100, 0);
+    assert_eq!(store.locate_many(&ids).unwrap().len(), ids.len());
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn objects_of_many_pages_are_repacked_pruned_and_counted_as_git_counts_them() {
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let kept = reachable_ids(&repo);
+    let wide = wide_repo(2500);
+    let tip = wide.git(&["rev-parse", "HEAD"]);
+    let pack = wide.pack(&["--all"], &[]);
+    let body = push_body(
+        &[(ZERO.to_string(), tip.clone(), "refs/heads/wide".to_string())],
+        CAPS,
+        &pack,
+    );
+    run_push(&store, &body, 1 << 16).unwrap();
+    let gone: Vec<ObjectId> = reachable_ids(&wide)
+        .into_iter()
+        .filter(|id| !kept.contains(id))
+        .collect();
+    let counted = |store: &Store<Db>| store.count_objects().unwrap().0;
+    assert_eq!(counted(&store), (kept.len() + gone.len()) as u64);
+    assert_eq!(store.summary().unwrap().objects, counted(&store));
+    maintain(&store, 100, 1000);
+    assert_eq!(store.locate_many(&gone).unwrap().len(), gone.len());
+    push_delete(&store, &tip, "refs/heads/wide");
+    let report = maintain(&store, 200, 1000);
+    assert_eq!(report.kept_unreachable, gone.len() as u64, "{report:?}");
+    assert_eq!(store.locate_many(&gone).unwrap().len(), gone.len());
+    let report = maintain(&store, 2000, 1000);
+    assert_eq!(report.pruned, gone.len() as u64, "{report:?}");
+    assert!(store.locate_many(&gone).unwrap().is_empty());
+    assert_eq!(store.locate_many(&kept).unwrap().len(), kept.len());
+    assert_eq!(counted(&store), kept.len() as u64);
+    assert_eq!(store.summary().unwrap().objects, kept.len() as u64);
+    assert_eq!(store.packs().unwrap().len(), 1);
+    assert_eq!(clone_all(&store), reachable(&repo));
 }

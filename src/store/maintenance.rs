@@ -2,8 +2,10 @@
 //! its write order, where each went), the unreachable objects and since when, the swap
 //! that makes a repack's pack the repository's, and the sweep of what it retired.
 
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
+use super::midx::{Change, Record};
 use super::packs::PackState;
 use super::{id_value, ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
@@ -151,6 +153,26 @@ fn written(row: &[Value]) -> Result<Written, StoreError> {
     })
 }
 
+/// Unreachable objects dropped from the index at once.
+const PRUNE_BATCH: usize = 16_384;
+
+/// Those of `records` (sorted) that are not in `repacked` (sorted), and the ids of those.
+fn outside(records: Vec<Record>, repacked: &[Record]) -> (Vec<Record>, Vec<ObjectId>) {
+    let kept: Vec<Record> = records
+        .into_iter()
+        .filter(|r| repacked.binary_search_by(|n| n.id.cmp(&r.id)).is_err())
+        .collect();
+    let ids = kept.iter().map(|r| r.id).collect();
+    (kept, ids)
+}
+
+/// The records of two sorted lists without a common id, in one sorted list.
+fn sorted_union(mut a: Vec<Record>, b: Vec<Record>) -> Vec<Record> {
+    a.extend(b);
+    a.sort_unstable_by_key(|r| r.id);
+    a
+}
+
 fn count(rows: &[Vec<Value>]) -> Result<u64, StoreError> {
     let row = rows.first().ok_or(StoreError::BadColumn("count"))?;
     Ok(row_int(&row[0])? as u64)
@@ -198,13 +220,52 @@ impl<S: Sql> Store<S> {
 
     /// Queues every ref's object for the repack's walk (those already queued stay as they are).
     pub fn repack_add_tips(&self) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT OR IGNORE INTO repack_objects \
-             (oid, type, size, pack, at, stored_depth, name_hash, walked) \
-             SELECT o.oid, o.type, o.size, o.pack, o.offset, o.depth, 0, o.type = ? \
-             FROM refs r JOIN objects o ON o.oid = r.oid",
-            vec![Value::Integer(ObjectType::Blob as i64)],
-        )?;
+        let rows = self.exec("SELECT DISTINCT oid FROM refs", vec![])?;
+        let tips = rows
+            .iter()
+            .map(|r| Ok((row_id(&r[0])?, 0)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.repack_queue(&tips)
+    }
+
+    /// Queues those of `objects` (id, name hash) that are stored and not queued yet; a blob
+    /// is queued walked, having no links.
+    fn repack_queue(&self, objects: &[(ObjectId, u32)]) -> Result<(), StoreError> {
+        for batch in objects.chunks(JSON_BATCH) {
+            let ids: Vec<ObjectId> = batch.iter().map(|(id, _)| *id).collect();
+            let stored = self.find(&ids)?;
+            let rows: Vec<String> = batch
+                .iter()
+                .filter_map(|(id, hash)| {
+                    let s = stored.get(id)?;
+                    let (pack, at) = match s.located.location {
+                        Location::Packed { pack, offset } => {
+                            (pack.0.to_string(), offset.to_string())
+                        }
+                        Location::Loose => ("null".into(), "null".into()),
+                    };
+                    let number = |n: Option<u64>| n.map_or("null".into(), |n| n.to_string());
+                    let kind = s.located.kind;
+                    Some(format!(
+                        "[\"{id}\",{},{},{pack},{at},{},{hash},{}]",
+                        kind as u8,
+                        number(s.size),
+                        number(s.depth.map(u64::from)),
+                        (kind == ObjectType::Blob) as u8
+                    ))
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            self.exec(
+                "INSERT OR IGNORE INTO repack_objects \
+                 (oid, type, size, pack, at, stored_depth, name_hash, walked) \
+                 SELECT unhex(value ->> 0), value ->> 1, value ->> 2, value ->> 3, \
+                 value ->> 4, value ->> 5, value ->> 6, value ->> 7 FROM json_each(?)",
+                vec![format!("[{}]", rows.join(",")).into()],
+            )?;
+        }
         Ok(())
     }
 
@@ -225,23 +286,7 @@ impl<S: Sql> Store<S> {
         walked: &[ObjectId],
         links: &[(ObjectId, u32)],
     ) -> Result<(), StoreError> {
-        for batch in links.chunks(JSON_BATCH) {
-            let rows: Vec<String> = batch
-                .iter()
-                .map(|(id, hash)| format!("[\"{id}\",{hash}]"))
-                .collect();
-            self.exec(
-                "INSERT OR IGNORE INTO repack_objects \
-                 (oid, type, size, pack, at, stored_depth, name_hash, walked) \
-                 SELECT o.oid, o.type, o.size, o.pack, o.offset, o.depth, j.value ->> 1, \
-                 o.type = ?1 \
-                 FROM json_each(?2) j JOIN objects o ON o.oid = unhex(j.value ->> 0)",
-                vec![
-                    Value::Integer(ObjectType::Blob as i64),
-                    format!("[{}]", rows.join(",")).into(),
-                ],
-            )?;
-        }
+        self.repack_queue(links)?;
         for batch in walked.chunks(JSON_BATCH) {
             self.exec(
                 "UPDATE repack_objects SET walked = 1 \
@@ -405,8 +450,9 @@ impl<S: Sql> Store<S> {
     ///   prunes the rest), and the loose files of objects now packed;
     /// - forgets the repack.
     ///
-    /// `moved` says whether object rows must be pointed at `pack` (false when the repack
-    /// found a pack that already holds exactly its objects). Run it in one transaction.
+    /// `moved` says whether the objects' records must be pointed at `pack` (false when the
+    /// repack found a pack that already holds exactly its objects: then nothing of the
+    /// index is written). Run it in one transaction.
     pub fn repack_swap(
         &self,
         pack: Option<PackId>,
@@ -415,41 +461,69 @@ impl<S: Sql> Store<S> {
         prune_before: i64,
     ) -> Result<SwapReport, StoreError> {
         let objects = self.repack_count()?;
-        if let Some(pack) = pack.filter(|_| moved) {
-            self.exec(
-                "UPDATE objects SET pack = ?, offset = r.offset, depth = r.depth \
-                 FROM repack_objects r \
-                 WHERE objects.oid = r.oid",
-                vec![pack.into()],
-            )?;
-        }
         self.exec(
-            "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects) \
-             OR oid NOT IN (SELECT oid FROM objects)",
+            "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects)",
             vec![],
         )?;
+        let moved_to = pack.filter(|_| moved);
+        let mut live = HashSet::new();
+        self.midx_rewrite(|key, end, records| {
+            // Without a move, the pack that matched holds every object the repack holds
+            // and no other, so what is elsewhere is what no ref reaches.
+            let (unreachable, changed) = match moved_to {
+                Some(pack) => {
+                    let repacked = self.repack_range(pack, key, end)?;
+                    let changed = !repacked.is_empty();
+                    let (kept, gone) = outside(std::mem::take(records), &repacked);
+                    *records = sorted_union(kept, repacked);
+                    (gone, changed)
+                }
+                None => {
+                    let gone = records.iter().filter(|r| Some(r.pack) != pack);
+                    (gone.map(|r| r.id).collect(), false)
+                }
+            };
+            self.mark_unreachable(&unreachable, now)?;
+            live.extend(records.iter().map(|r| r.pack));
+            Ok(changed)
+        })?;
+        if moved_to.is_some() {
+            self.exec(
+                "UPDATE loose SET retired = ? WHERE retired IS NULL \
+                 AND oid IN (SELECT oid FROM repack_objects WHERE pack IS NULL)",
+                vec![now.into()],
+            )?;
+            self.exec(
+                "DELETE FROM objects WHERE oid IN \
+                 (SELECT oid FROM repack_objects WHERE pack IS NULL)",
+                vec![],
+            )?;
+        }
         self.exec(
             "INSERT OR IGNORE INTO unreachable (oid, since) SELECT oid, ? FROM objects \
              WHERE oid NOT IN (SELECT oid FROM repack_objects)",
             vec![now.into()],
         )?;
         let pruned = self.prune(prune_before)?;
+        if pruned > 0 {
+            live.clear();
+            self.midx_rewrite(|_, _, records| {
+                live.extend(records.iter().map(|r| r.pack));
+                Ok(false)
+            })?;
+        }
         let kept = count(&self.exec("SELECT count(*) FROM unreachable", vec![])?)?;
+        let live: Vec<String> = live.iter().map(|p| p.0.to_string()).collect();
         let retired = self.exec(
             "UPDATE packs SET state = ?, retired = ? WHERE state = ? AND id IS NOT ? \
-             AND id NOT IN (SELECT DISTINCT pack FROM objects WHERE pack IS NOT NULL) \
-             RETURNING 1",
+             AND id NOT IN (SELECT value FROM json_each(?)) RETURNING 1",
             vec![
                 PackState::Retired.into(),
                 now.into(),
                 PackState::Live.into(),
                 pack.map_or(Value::Null, Value::from),
+                format!("[{}]", live.join(",")).into(),
             ],
-        )?;
-        self.exec(
-            "UPDATE loose SET retired = ? WHERE retired IS NULL \
-             AND oid IN (SELECT oid FROM objects WHERE pack IS NOT NULL)",
-            vec![now.into()],
         )?;
         self.exec("DELETE FROM repack_objects", vec![])?;
         Ok(SwapReport {
@@ -460,9 +534,71 @@ impl<S: Sql> Store<S> {
         })
     }
 
-    /// Drops for good the objects unreachable since `before` or earlier: their rows, their
-    /// commit rows and their loose files. Returns how many.
+    /// The repack's objects from `key` up to `end` (None: every one after), in id order, as
+    /// records of `pack`, where the repack wrote them.
+    fn repack_range(
+        &self,
+        pack: PackId,
+        key: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let rows = self.exec(
+            "SELECT oid, type, size, offset, depth FROM repack_objects \
+             WHERE oid >= ?1 AND (?2 IS NULL OR oid < ?2) ORDER BY oid",
+            vec![key.into(), end.map_or(Value::Null, Value::from)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(Record {
+                    id: row_id(&r[0])?,
+                    kind: ObjectType::from_number(row_int(&r[1])? as u8)
+                        .ok_or(StoreError::BadColumn("object type"))?,
+                    pack,
+                    offset: row_int(&r[3])? as u64,
+                    size: r[2].as_i64().map(|n| n as u64),
+                    depth: r[4].as_i64().map(|n| n as u32),
+                })
+            })
+            .collect()
+    }
+
+    /// Records `ids` as unreachable since `now`, those not recorded so already.
+    fn mark_unreachable(&self, ids: &[ObjectId], now: i64) -> Result<(), StoreError> {
+        for batch in ids.chunks(JSON_BATCH) {
+            self.exec(
+                "INSERT OR IGNORE INTO unreachable (oid, since) \
+                 SELECT unhex(value), ? FROM json_each(?)",
+                vec![now.into(), ids_json(batch).into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Drops for good the objects unreachable since `before` or earlier: their records or
+    /// rows, their commit rows and their loose files. Returns how many.
     fn prune(&self, before: i64) -> Result<u64, StoreError> {
+        let mut after = Vec::new();
+        loop {
+            let rows = self.exec(
+                "SELECT oid FROM unreachable WHERE since <= ? AND oid > ? ORDER BY oid LIMIT ?",
+                vec![
+                    before.into(),
+                    after.clone().into(),
+                    (PRUNE_BATCH as i64).into(),
+                ],
+            )?;
+            let ids = rows
+                .iter()
+                .map(|r| row_id(&r[0]))
+                .collect::<Result<Vec<ObjectId>, StoreError>>()?;
+            let Some(last) = ids.last() else { break };
+            after = last.0.to_vec();
+            let dropped = self.midx_apply(ids.iter().map(|id| Change::Drop(*id)).collect())?;
+            self.tally_objects(dropped)?;
+            if ids.len() < PRUNE_BATCH {
+                break;
+            }
+        }
         let expired = "(SELECT oid FROM unreachable WHERE since <= ?)";
         for table in ["objects", "commits", "loose"] {
             self.exec(

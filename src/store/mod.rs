@@ -7,6 +7,7 @@ use crate::store::sql::{Rows, Sql, SqlError, Value};
 
 mod access;
 mod maintenance;
+mod midx;
 mod objects;
 mod odb;
 mod packs;
@@ -212,6 +213,7 @@ impl<S: Sql> Store<S> {
             }
         }
         self.start_object_count()?;
+        self.move_packed_rows()?;
         self.drop_leftovers()
     }
 

@@ -4,6 +4,7 @@
 use crate::format::pack::PackId;
 use std::collections::HashMap;
 
+use super::midx::{Change, Record};
 use super::{
     id_value, ids_json, row_id, row_int, Held, ObjectReader, Store, StoreError, JSON_BATCH,
 };
@@ -112,76 +113,154 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
+    /// Moves the rows of packed objects that a repository made before the multi-pack
+    /// index kept in `objects` into its pages, a batch at a time, each batch in one
+    /// transaction: an object started on this code moves once, and one stopped midway
+    /// moves the rest at its next start.
+    pub(super) fn move_packed_rows(&self) -> Result<(), StoreError> {
+        const BATCH: i64 = 8192;
+        loop {
+            let rows = self.exec(
+                "SELECT oid, type, pack, offset, size, depth FROM objects \
+                 WHERE pack IS NOT NULL LIMIT ?",
+                vec![BATCH.into()],
+            )?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let records = rows
+                .iter()
+                .map(|row| {
+                    Ok(Record {
+                        id: row_id(&row[0])?,
+                        kind: ObjectType::from_number(row_int(&row[1])? as u8)
+                            .ok_or(StoreError::BadColumn("object type"))?,
+                        pack: PackId(row_int(&row[2])?),
+                        offset: row_int(&row[3])? as u64,
+                        size: row[4].as_i64().map(|n| n as u64),
+                        depth: row[5].as_i64().map(|n| n as u32),
+                    })
+                })
+                .collect::<Result<Vec<Record>, StoreError>>()?;
+            let ids: Vec<ObjectId> = records.iter().map(|r| r.id).collect();
+            self.transaction(|| {
+                self.midx_apply(records.iter().map(|r| Change::Add(*r)).collect())?;
+                for batch in ids.chunks(JSON_BATCH) {
+                    self.exec(
+                        "DELETE FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                        vec![ids_json(batch).into()],
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+    }
+
     /// Where those of `ids` that are stored are.
     pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
-        let mut found = HashMap::new();
-        for batch in ids.chunks(JSON_BATCH) {
-            let rows = self.exec(
-                "SELECT oid, type, pack, offset FROM objects \
-                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
-                vec![ids_json(batch).into()],
-            )?;
-            for row in rows {
-                found.insert(row_id(&row[0])?, location(&row[1..])?);
-            }
-        }
-        Ok(found)
+        Ok(self
+            .find(ids)?
+            .into_iter()
+            .map(|(id, stored)| (id, stored.located))
+            .collect())
     }
 
     /// The recorded sizes of those of `ids` that are stored; objects indexed before sizes
     /// were recorded are left out.
     pub fn object_sizes(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, u64>, StoreError> {
-        let mut sizes = HashMap::new();
-        for batch in ids.chunks(JSON_BATCH) {
+        Ok(self
+            .find(ids)?
+            .into_iter()
+            .filter_map(|(id, stored)| Some((id, stored.size?)))
+            .collect())
+    }
+
+    /// What is stored of those of `ids` that are: packed ones from the multi-pack index,
+    /// the rest from the loose objects' rows.
+    pub(super) fn find(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Stored>, StoreError> {
+        let mut found: HashMap<ObjectId, Stored> = self
+            .midx_find(ids)?
+            .into_iter()
+            .map(|(id, record)| (id, Stored::from(record)))
+            .collect();
+        let rest: Vec<ObjectId> = ids
+            .iter()
+            .filter(|id| !found.contains_key(id))
+            .copied()
+            .collect();
+        for batch in rest.chunks(JSON_BATCH) {
             let rows = self.exec(
-                "SELECT oid, size FROM objects \
-                 WHERE oid IN (SELECT unhex(value) FROM json_each(?)) AND size IS NOT NULL",
+                "SELECT oid, type, size FROM objects \
+                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
                 vec![ids_json(batch).into()],
             )?;
             for row in rows {
-                sizes.insert(row_id(&row[0])?, row_int(&row[1])? as u64);
+                found.insert(row_id(&row[0])?, loose_row(&row[1..])?);
             }
         }
-        Ok(sizes)
+        Ok(found)
     }
 
-    /// Where stored objects are, a page of a scan in id order: up to `limit` after `after`
-    /// (from the first if None), blobs left out unless `blobs`.
-    pub fn locate_page(
+    /// Visits where every stored object is, a page of the multi-pack index at a time and
+    /// then the loose objects in pages of `loose_page`, while `visit` returns true.
+    pub fn scan_locations(
         &self,
-        after: Option<&ObjectId>,
-        blobs: bool,
-        limit: usize,
-    ) -> Result<Vec<(ObjectId, Located)>, StoreError> {
-        let rows = self.exec(
-            "SELECT oid, type, pack, offset FROM objects \
-             WHERE oid > ?1 AND (?2 OR type != ?3) ORDER BY oid LIMIT ?4",
-            vec![
-                after.map_or(Value::Blob(Vec::new()), id_value),
-                Value::Integer(blobs as i64),
-                Value::Integer(ObjectType::Blob as i64),
-                Value::Integer(limit as i64),
-            ],
-        )?;
-        rows.iter()
-            .map(|row| Ok((row_id(&row[0])?, location(&row[1..])?)))
-            .collect()
+        loose_page: usize,
+        mut visit: impl FnMut(Vec<(ObjectId, Located)>) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut key = None;
+        while let Some((at, records)) = self.midx_next_page(key.as_deref())? {
+            let page = records.iter().map(|r| (r.id, Stored::from(*r).located));
+            if !visit(page.collect()) {
+                return Ok(());
+            }
+            key = Some(at);
+        }
+        let mut after = Vec::new();
+        loop {
+            let rows = self.exec(
+                "SELECT oid, type, size FROM objects WHERE oid > ? ORDER BY oid LIMIT ?",
+                vec![after.clone().into(), (loose_page as i64).into()],
+            )?;
+            let page = rows
+                .iter()
+                .map(|row| Ok((row_id(&row[0])?, loose_row(&row[1..])?.located)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            after = last.0.to_vec();
+            if !visit(page) || rows.len() < loose_page {
+                return Ok(());
+            }
+        }
     }
 
-    /// Where an object is stored, if it is.
+    /// Where an object is stored, if it is: one statement, for reads of single objects.
     pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
-        let rows = self.exec(
-            "SELECT type, pack, offset FROM objects WHERE oid = ?",
+        let mut rows = self.exec(
+            "SELECT first, data, NULL, NULL FROM midx_pages \
+               WHERE first = (SELECT max(first) FROM midx_pages WHERE first <= ?1) \
+             UNION ALL SELECT NULL, NULL, type, size FROM objects WHERE oid = ?1",
             vec![id_value(id)],
         )?;
-        rows.first().map(|row| location(row)).transpose()
+        for row in &mut rows {
+            if row[1] == Value::Null {
+                return Ok(Some(loose_row(&row[2..])?.located));
+            }
+            if let Some(record) = super::midx::page_from(row)?.find(id)? {
+                return Ok(Some(Stored::from(record).located));
+            }
+        }
+        Ok(None)
     }
 
     /// The bytes of a visible object's loose file: one stored loose, or one a repack has
-    /// packed since, whose file readers that started before may still ask for.
+    /// packed since (retired), whose file readers that started before may still ask for.
     pub fn loose_object(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreError> {
         let mut rows = self.exec(
-            "SELECT l.data FROM loose l JOIN objects o ON o.oid = l.oid WHERE l.oid = ?",
+            "SELECT data FROM loose WHERE oid = ?1 \
+             AND (retired IS NOT NULL OR oid IN (SELECT oid FROM objects WHERE oid = ?1))",
             vec![id_value(id)],
         )?;
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
@@ -233,6 +312,24 @@ impl<S: Sql> Store<S> {
         ) else {
             return Ok(Vec::new());
         };
+        let mut ids = Vec::new();
+        let mut key = self.midx_key_of(&low)?;
+        let mut next = match key {
+            Some(ref k) => self.midx_page_at(k)?,
+            None => self.midx_next_page(None)?,
+        };
+        while let Some((at, records)) = next {
+            let within = records
+                .iter()
+                .map(|r| r.id)
+                .filter(|id| (low..=high).contains(id));
+            ids.extend(within);
+            if ids.len() >= limit || records.last().is_some_and(|r| r.id > high) {
+                break;
+            }
+            key = Some(at);
+            next = self.midx_next_page(key.as_deref())?;
+        }
         let rows = self.exec(
             "SELECT oid FROM objects WHERE oid BETWEEN ? AND ? ORDER BY oid LIMIT ?",
             vec![
@@ -241,7 +338,13 @@ impl<S: Sql> Store<S> {
                 Value::Integer(limit as i64),
             ],
         )?;
-        rows.iter().map(|row| row_id(&row[0])).collect()
+        for row in rows {
+            ids.push(row_id(&row[0])?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(limit);
+        Ok(ids)
     }
 
     /// The commit-graph rows of those of `ids` that `push` brings (before it is accepted),
@@ -284,14 +387,12 @@ impl<S: Sql> Store<S> {
         Ok(found)
     }
 
-    /// How many objects the repository has, and how many of them are loose.
+    /// How many objects the repository has, and how many of them are loose: counted, not
+    /// read from the kept count.
     pub fn count_objects(&self) -> Result<(u64, u64), StoreError> {
-        let rows = self.exec(
-            "SELECT count(*), count(*) - count(pack) FROM objects",
-            vec![],
-        )?;
-        let row = rows.first().ok_or(StoreError::BadColumn("count"))?;
-        Ok((row_int(&row[0])? as u64, row_int(&row[1])? as u64))
+        let rows = self.exec("SELECT count(*) FROM objects", vec![])?;
+        let loose = row_int(&rows.first().ok_or(StoreError::BadColumn("count"))?[0])? as u64;
+        Ok((self.midx_count()? + loose, loose))
     }
 
     /// Stages a loose object file for a push; it stays invisible until [`Store::accept_loose`].
@@ -309,16 +410,44 @@ impl<S: Sql> Store<S> {
     }
 }
 
-/// Reads `type, pack, offset` columns.
-fn location(row: &[Value]) -> Result<Located, StoreError> {
+/// What is stored of an object: its type and place, and its size and delta depth where
+/// known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stored {
+    /// Its type and place.
+    pub located: Located,
+    /// Its size.
+    pub size: Option<u64>,
+    /// Deltas between its entry and a whole object (never known for loose objects).
+    pub depth: Option<u32>,
+}
+
+impl From<Record> for Stored {
+    fn from(record: Record) -> Stored {
+        Stored {
+            located: Located {
+                kind: record.kind,
+                location: Location::Packed {
+                    pack: record.pack,
+                    offset: record.offset,
+                },
+            },
+            size: record.size,
+            depth: record.depth,
+        }
+    }
+}
+
+/// Reads a loose object's `type, size` columns.
+fn loose_row(row: &[Value]) -> Result<Stored, StoreError> {
     let kind = ObjectType::from_number(row_int(&row[0])? as u8)
         .ok_or(StoreError::BadColumn("object type"))?;
-    let location = match row[1] {
-        Value::Null => Location::Loose,
-        ref pack => Location::Packed {
-            pack: PackId(row_int(pack)?),
-            offset: row_int(&row[2])? as u64,
+    Ok(Stored {
+        located: Located {
+            kind,
+            location: Location::Loose,
         },
-    };
-    Ok(Located { kind, location })
+        size: row[1].as_i64().map(|n| n as u64),
+        depth: None,
+    })
 }

@@ -128,29 +128,22 @@ impl<S: Sql> ObjectReader<S> {
             .clone()
     }
 
-    /// Learns where every object is, in pages of one scan: for a walk that reads most of
-    /// them (a clone), where a query per object would cost a statement each. Past
+    /// Learns where every object is, a page of the index at a time: for a walk that reads
+    /// most of them (a clone), where a query per object would cost a statement each. Past
     /// [`MAX_KNOWN`] it keeps to commits and trees, which the walk reads, and stops at the
-    /// cap; pages keep what a query returns at once small.
+    /// cap.
     pub fn learn_every_location(&self) -> Result<(), StoreError> {
-        let mut after = None;
         let mut blobs = true;
-        loop {
-            let page = self
-                .store
-                .locate_page(after.as_ref(), blobs, LOCATION_PAGE)?;
-            let more = page.len() == LOCATION_PAGE;
-            after = page.last().map(|&(id, _)| id);
+        self.store.scan_locations(LOCATION_PAGE, |page| {
             let mut known = self.known.borrow_mut();
-            known.extend(page);
+            let wanted = |located: &Located| blobs || located.kind != ObjectType::Blob;
+            known.extend(page.into_iter().filter(|(_, located)| wanted(located)));
             if blobs && known.len() > MAX_KNOWN {
                 known.retain(|_, located| located.kind != ObjectType::Blob);
                 blobs = false;
             }
-            if !more || known.len() >= MAX_KNOWN {
-                return Ok(());
-            }
-        }
+            known.len() < MAX_KNOWN
+        })
     }
 
     /// Where those of `ids` that are stored are: what is learnt already, and the rest in

@@ -4,8 +4,9 @@
 //! Accepting the push copies them into the repository's tables in a few statements;
 //! discarding it drops them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use super::midx::{Change, Record};
 use super::{id_value, row_id, row_int, CommitInfo, NewObject, Store, StoreError, JSON_BATCH};
 use crate::format::object::{Link, ObjectId, ObjectType};
 use crate::format::pack::PackId;
@@ -221,6 +222,30 @@ fn entry_row(row: &[Value]) -> Result<EntryRow, StoreError> {
     })
 }
 
+/// A resolved object of a push, as it is indexed.
+struct Pushed {
+    id: ObjectId,
+    kind: ObjectType,
+    offset: u64,
+    size: u64,
+    depth: u32,
+}
+
+fn pushed(e: &EntryRow) -> Option<Pushed> {
+    let (id, kind) = e.resolved?;
+    Some(Pushed {
+        id,
+        kind,
+        offset: e.offset,
+        size: e.size,
+        depth: e.depth as u32,
+    })
+}
+
+/// Entry rows a push too large to hold in memory is indexed from at once: in id order,
+/// so each batch rewrites its own pages and the one it shares with the batch before.
+const INDEX_BATCH: usize = 16_384;
+
 /// Bytes of a link in a page: the id, then the type's number (0: none).
 const LINK_BYTES: usize = 21;
 
@@ -374,7 +399,8 @@ impl<S: Sql> Store<S> {
     }
 
     /// Whether every link of a piece of a page names an object in the push or stored, of the
-    /// type it is linked as. An object linked as two types fails one of the two links.
+    /// type it is linked as. An object linked as two types fails one of the two links. The
+    /// push is asked first: most links of a large push name its own objects.
     fn links_found(
         &self,
         push: PackId,
@@ -386,28 +412,57 @@ impl<S: Sql> Store<S> {
             .chunks_exact(LINK_BYTES)
             .filter_map(<[u8]>::split_last)
         {
-            let found = held.zip(ObjectId::from_bytes(id));
-            match found.and_then(|(held, id)| held.type_of(&id)) {
-                Some(found) if kind == 0 || kind == found as u8 => {}
-                Some(_) => return Ok(false),
-                None if kind == 0 => asked.push(format!("[\"{}\",null]", hex::encode(id))),
-                None => asked.push(format!("[\"{}\",{kind}]", hex::encode(id))),
+            let id = ObjectId::from_bytes(id).ok_or(StoreError::BadColumn("link page"))?;
+            asked.push((id, kind));
+        }
+        let pushed = match held {
+            Some(held) => asked
+                .iter()
+                .filter_map(|(id, _)| Some((*id, held.type_of(id)?)))
+                .collect(),
+            None => self.pushed_types(push, &asked)?,
+        };
+        let mut rest = Vec::new();
+        for (id, kind) in &asked {
+            match pushed.get(id) {
+                Some(&found) if *kind != 0 && *kind != found as u8 => return Ok(false),
+                Some(_) => {}
+                None => rest.push((*id, *kind)),
             }
         }
-        if asked.is_empty() {
-            return Ok(true);
+        let ids: Vec<ObjectId> = rest.iter().map(|(id, _)| *id).collect();
+        let stored = self.find(&ids)?;
+        Ok(rest.iter().all(|(id, kind)| {
+            stored
+                .get(id)
+                .is_some_and(|s| *kind == 0 || *kind == s.located.kind as u8)
+        }))
+    }
+
+    /// The types of those of `asked` that the push's entry rows hold. The cross join keeps
+    /// the asked ids outside: the other way round, every entry of the push would be read
+    /// for each page of links.
+    fn pushed_types(
+        &self,
+        push: PackId,
+        asked: &[(ObjectId, u8)],
+    ) -> Result<HashMap<ObjectId, ObjectType>, StoreError> {
+        let ids: Vec<ObjectId> = asked.iter().map(|(id, _)| *id).collect();
+        let mut found = HashMap::new();
+        for batch in ids.chunks(JSON_BATCH) {
+            let rows = self.exec(
+                "SELECT e.oid, e.type FROM json_each(?2) l \
+                 CROSS JOIN push_entries e INDEXED BY push_entries_oid \
+                 WHERE e.push = ?1 AND e.oid = unhex(l.value)",
+                vec![push.into(), super::ids_json(batch).into()],
+            )?;
+            for row in rows {
+                let kind = ObjectType::from_number(row_int(&row[1])? as u8)
+                    .ok_or(StoreError::BadColumn("object type"))?;
+                found.insert(row_id(&row[0])?, kind);
+            }
         }
-        let rows = self.exec(
-            "SELECT 1 FROM json_each(?2) l \
-             LEFT JOIN push_entries e INDEXED BY push_entries_oid \
-               ON e.push = ?1 AND e.oid = unhex(l.value ->> 0) \
-             LEFT JOIN objects o ON e.oid IS NULL AND o.oid = unhex(l.value ->> 0) \
-             WHERE coalesce(e.type, o.type) IS NULL \
-               OR coalesce(e.type, o.type) IS NOT coalesce(l.value ->> 1, e.type, o.type) \
-             LIMIT 1",
-            vec![push.into(), format!("[{}]", asked.join(",")).into()],
-        )?;
-        Ok(rows.is_empty())
+        Ok(found)
     }
 
     /// The type of an object the push holds (in `held`, or its rows).
@@ -518,24 +573,34 @@ impl<S: Sql> Store<S> {
         packed: bool,
         held: Option<&Held>,
     ) -> Result<(), StoreError> {
+        let fresh = self.any_unreachable()?;
         if let Some(held) = held {
-            self.index_held(push, packed, held)?;
+            let objects: Vec<Pushed> = held.entries().iter().filter_map(pushed).collect();
+            self.index_objects(push, packed, fresh, &objects)?;
+            self.insert_commits("commits (oid, time, parents) SELECT", None, held.commits())?;
             return self.forget_push(push);
         }
-        if self.any_unreachable()? {
-            self.exec(
-                "DELETE FROM unreachable WHERE oid IN \
-                 (SELECT oid FROM push_entries WHERE push = ?)",
-                vec![push.into()],
+        // In id order, so that each batch falls in pages of its own.
+        let mut after = Vec::new();
+        loop {
+            let rows = self.exec(
+                &format!(
+                    "SELECT {ENTRY_COLUMNS} FROM push_entries INDEXED BY push_entries_oid \
+                     WHERE push = ? AND oid > ? ORDER BY oid LIMIT ?"
+                ),
+                vec![push.into(), after.into(), (INDEX_BATCH as i64).into()],
             )?;
+            let objects = rows
+                .iter()
+                .map(|r| entry_row(r))
+                .collect::<Result<Vec<EntryRow>, StoreError>>()?;
+            let objects: Vec<Pushed> = objects.iter().filter_map(pushed).collect();
+            self.index_objects(push, packed, fresh, &objects)?;
+            match objects.last() {
+                Some(last) if rows.len() == INDEX_BATCH => after = last.id.0.to_vec(),
+                _ => break,
+            }
         }
-        self.exec(
-            "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size, depth) \
-             SELECT oid, type, iif(?2, push, NULL), iif(?2, offset, NULL), size, \
-             iif(?2, depth, NULL) FROM push_entries WHERE push = ?1 ORDER BY offset",
-            vec![push.into(), Value::Integer(packed as i64)],
-        )?;
-        self.tally_objects(self.changes()?)?;
         self.exec(
             "INSERT OR IGNORE INTO commits (oid, time, parents) \
              SELECT oid, time, parents FROM push_commits WHERE push = ?",
@@ -552,39 +617,84 @@ impl<S: Sql> Store<S> {
             .is_empty())
     }
 
-    /// [`Store::index_pushed`]'s objects and commits, from what indexing held in memory: an
-    /// object found unreachable and pushed again is fresh again.
-    fn index_held(&self, push: PackId, packed: bool, held: &Held) -> Result<(), StoreError> {
-        let unreachable = self.any_unreachable()?;
-        for batch in held.entries().chunks(JSON_BATCH) {
-            let rows: Vec<String> = batch
-                .iter()
-                .filter_map(|e| {
-                    let (id, kind) = e.resolved?;
-                    Some(format!(
-                        "[\"{id}\",{},{},{},{}]",
-                        kind as u8, e.offset, e.size, e.depth
-                    ))
-                })
-                .collect();
-            let json = Value::from(format!("[{}]", rows.join(",")));
-            if unreachable {
+    /// Indexes pushed objects: packed ones in the multi-pack index, unless stored loose
+    /// already, loose ones as rows, unless packed already, so that each object is stored
+    /// once; those found unreachable before are fresh again if `fresh`.
+    fn index_objects(
+        &self,
+        push: PackId,
+        packed: bool,
+        fresh: bool,
+        objects: &[Pushed],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+        if fresh {
+            for batch in ids.chunks(JSON_BATCH) {
                 self.exec(
                     "DELETE FROM unreachable WHERE oid IN \
-                     (SELECT unhex(value ->> 0) FROM json_each(?))",
-                    vec![json.clone()],
+                     (SELECT unhex(value) FROM json_each(?))",
+                    vec![super::ids_json(batch).into()],
                 )?;
             }
+        }
+        if !packed {
+            return self.index_loose(objects);
+        }
+        let loose = self.find_loose(&ids)?;
+        let changes = objects
+            .iter()
+            .filter(|o| !loose.contains(&o.id))
+            .map(|o| {
+                Change::Add(Record {
+                    id: o.id,
+                    kind: o.kind,
+                    pack: push,
+                    offset: o.offset,
+                    size: Some(o.size),
+                    depth: Some(o.depth),
+                })
+            })
+            .collect();
+        let added = self.midx_apply(changes)?;
+        self.tally_objects(added)
+    }
+
+    /// Those of `ids` stored loose.
+    fn find_loose(&self, ids: &[ObjectId]) -> Result<HashSet<ObjectId>, StoreError> {
+        let mut found = HashSet::new();
+        for batch in ids.chunks(JSON_BATCH) {
+            let rows = self.exec(
+                "SELECT oid FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![super::ids_json(batch).into()],
+            )?;
+            for row in rows {
+                found.insert(row_id(&row[0])?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Indexes pushed objects stored loose, those not packed already.
+    fn index_loose(&self, objects: &[Pushed]) -> Result<(), StoreError> {
+        let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
+        let packed = self.midx_find(&ids)?;
+        let new: Vec<&Pushed> = objects
+            .iter()
+            .filter(|o| !packed.contains_key(&o.id))
+            .collect();
+        for batch in new.chunks(JSON_BATCH) {
+            let rows: Vec<String> = batch
+                .iter()
+                .map(|o| format!("[\"{}\",{},{}]", o.id, o.kind as u8, o.size))
+                .collect();
             self.exec(
-                "INSERT OR IGNORE INTO objects (oid, type, pack, offset, size, depth) \
-                 SELECT unhex(value ->> 0), value ->> 1, iif(?2, ?3, NULL), \
-                   iif(?2, value ->> 2, NULL), value ->> 3, iif(?2, value ->> 4, NULL) \
-                 FROM json_each(?1)",
-                vec![json, Value::Integer(packed as i64), push.into()],
+                "INSERT OR IGNORE INTO objects (oid, type, size) \
+                 SELECT unhex(value ->> 0), value ->> 1, value ->> 2 FROM json_each(?)",
+                vec![format!("[{}]", rows.join(",")).into()],
             )?;
             self.tally_objects(self.changes()?)?;
         }
-        self.insert_commits("commits (oid, time, parents) SELECT", None, held.commits())
+        Ok(())
     }
 
     /// Drops what indexing the push recorded.
