@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use git_on_durable_objects::format::object::ObjectId;
+use git_on_durable_objects::format::object::{hash, ObjectId, ObjectType};
 use git_on_durable_objects::maintenance::{self, write, Due, Host, Slice, Step, Timing};
 use git_on_durable_objects::store::sql::{Sql, Value};
 use git_on_durable_objects::store::{Location, PackFile, PackInfo, Store};
@@ -1143,6 +1143,8 @@ fn rows_of_packed_objects_kept_by_earlier_code_move_into_the_index_when_the_obje
     assert_eq!((located.len(), sizes.len()), (ids.len(), ids.len()));
     // As code before the index kept them: a row each in objects, none in pages.
     db.exec("DELETE FROM midx_pages", vec![]).unwrap();
+    db.exec("DELETE FROM meta WHERE key = 'midx'", vec![])
+        .unwrap();
     for (id, found) in &located {
         let Location::Packed { pack, offset } = found.location else {
             panic!("{id} is loose")
@@ -1213,5 +1215,45 @@ fn objects_of_many_pages_are_repacked_pruned_and_counted_as_git_counts_them() {
     assert_eq!(counted(&store), kept.len() as u64);
     assert_eq!(store.summary().unwrap().objects, kept.len() as u64);
     assert_eq!(store.packs().unwrap().len(), 1);
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn a_loose_object_below_every_page_is_packed_by_the_repack_not_lost() {
+    let (store, db) = store(4096);
+    let repo = wide_repo(1500);
+    push_all(&store, &repo, "report-status", 65536);
+    // The lowest page keyed by its first id: as when the page below it was emptied by a
+    // prune and dropped.
+    db.exec(
+        "UPDATE midx_pages SET first = substr(data, 1, 20) WHERE first = x''",
+        vec![],
+    )
+    .unwrap();
+    let lowest = db
+        .exec("SELECT min(first) FROM midx_pages", vec![])
+        .unwrap()[0][0]
+        .as_bytes()
+        .unwrap()
+        .to_vec();
+    store.open().unwrap();
+    let below = (0..)
+        .map(|i| format!("probe {i}\n").into_bytes())
+        .find(|b| hash(ObjectType::Blob, b).0[..] < lowest[..])
+        .unwrap();
+    let id = hash(ObjectType::Blob, &below);
+    let old = repo.git(&["rev-parse", "HEAD"]);
+    repo.write("probe.txt", &below);
+    let new = repo.commit("below every page");
+    push_update(&store, &repo, Some(&old), &new, "refs/heads/main");
+    assert_eq!(store.count_objects().unwrap().1, 3, "pushed loose");
+    maintain(&store, 100, 0);
+    maintain(&store, 100_000, 0);
+    let located = store.locate(&id).unwrap().expect("the object is kept");
+    assert!(matches!(located.location, Location::Packed { .. }));
+    assert_eq!(
+        store.count_objects().unwrap(),
+        (reachable(&repo).len() as u64, 0)
+    );
     assert_eq!(clone_all(&store), reachable(&repo));
 }

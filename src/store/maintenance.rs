@@ -542,10 +542,13 @@ impl<S: Sql> Store<S> {
         key: &[u8],
         end: Option<&[u8]>,
     ) -> Result<Vec<Record>, StoreError> {
+        // Past every id when there is no next page: a bound of OR terms would keep SQLite
+        // from seeking, and each page's query would read to the end of the table.
+        let end = end.map_or(vec![0xff; 21], <[u8]>::to_vec);
         let rows = self.exec(
             "SELECT oid, type, size, offset, depth FROM repack_objects \
-             WHERE oid >= ?1 AND (?2 IS NULL OR oid < ?2) ORDER BY oid",
-            vec![key.into(), end.map_or(Value::Null, Value::from)],
+             WHERE oid >= ?1 AND oid < ?2 ORDER BY oid",
+            vec![key.into(), end.into()],
         )?;
         rows.iter()
             .map(|r| {

@@ -6,6 +6,7 @@
 //! clone reads every location in a few dozen rows, and a repack rewrites the pages once.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::{row_int, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
@@ -47,13 +48,17 @@ pub struct Record {
 }
 
 impl Record {
-    fn encode(&self, page: &mut Vec<u8>) {
+    /// Appends the record to `page`. A pack's row id (one per push, repack or reader's
+    /// scratch row) past 32 bits does not fit: that is refused, not cut.
+    fn encode(&self, page: &mut Vec<u8>) -> Result<(), StoreError> {
+        let pack = u32::try_from(self.pack.0).map_err(|_| StoreError::BadColumn("pack id"))?;
         page.extend_from_slice(&self.id.0);
         page.push(self.kind as u8);
         page.push(self.depth.map_or(255, |d| d.min(DEPTH_CAP) as u8));
-        page.extend_from_slice(&(self.pack.0 as u32).to_be_bytes());
+        page.extend_from_slice(&pack.to_be_bytes());
         page.extend_from_slice(&self.offset.to_be_bytes());
         page.extend_from_slice(&self.size.unwrap_or(u64::MAX).to_be_bytes());
+        Ok(())
     }
 
     fn decode(bytes: &[u8]) -> Result<Record, StoreError> {
@@ -119,6 +124,35 @@ fn partition(n: usize, before: impl Fn(usize) -> bool) -> usize {
     low
 }
 
+/// Ids a lookup must have for it to read every page's key (a row per page) rather than
+/// ask for the pages of its ids.
+const KEY_LIST_AT: usize = 64;
+
+/// Bytes of pages kept in memory: a walk looks up ids all over the index, batch after
+/// batch, and would fetch the same pages again for each.
+const CACHE_BYTES: usize = 4 << 20;
+
+/// Pages of the index kept in memory between lookups (shared by the clones of a store),
+/// with every page's key once read, until pages are written.
+#[derive(Default)]
+pub(super) struct PageCache {
+    keys: Option<Vec<Vec<u8>>>,
+    pages: HashMap<Vec<u8>, Rc<Page>>,
+    bytes: usize,
+}
+
+impl PageCache {
+    /// Keeps `page`; when the budget is spent, the pages kept so far are let go first.
+    fn keep(&mut self, page: &Rc<Page>) {
+        if self.bytes + page.data.len() > CACHE_BYTES {
+            self.pages.clear();
+            self.bytes = 0;
+        }
+        self.bytes += page.data.len();
+        self.pages.insert(page.key.clone(), page.clone());
+    }
+}
+
 /// A change to the index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -161,13 +195,11 @@ impl<S: Sql> Store<S> {
         for batch in ids.chunks(JSON_BATCH) {
             let rows = self.exec(
                 "SELECT DISTINCT (SELECT max(first) FROM midx_pages WHERE first <= unhex(value)) \
-                 AS k FROM json_each(?) WHERE k IS NOT NULL ORDER BY k",
+                 AS k FROM json_each(?) ORDER BY k",
                 vec![super::ids_json(batch).into()],
             )?;
-            for mut row in rows {
-                let key = row[0]
-                    .take_bytes()
-                    .ok_or(StoreError::BadColumn("page key"))?;
+            // An id below every page has none (NULL).
+            for key in rows.into_iter().filter_map(|mut row| row[0].take_bytes()) {
                 if keys.last() != Some(&key) {
                     keys.push(key);
                 }
@@ -195,19 +227,123 @@ impl<S: Sql> Store<S> {
         ids.sort_unstable();
         ids.dedup();
         let mut found = HashMap::new();
+        self.midx_each(&ids, |_, record| {
+            found.insert(record.id, record);
+        })?;
+        Ok(found)
+    }
+
+    /// Visits the record of each of `ids` (sorted, each once) that is packed, with its
+    /// place in `ids`.
+    pub(super) fn midx_each(
+        &self,
+        ids: &[ObjectId],
+        mut visit: impl FnMut(usize, Record),
+    ) -> Result<(), StoreError> {
         // The pages' own keys bound which ids each holds: an id between two of them would
         // have named a page between them.
-        let all = self.page_keys(&ids)?;
+        let all = self.keys_of(ids)?;
         for keys in all.chunks(PAGES_AT_ONCE) {
-            for page in self.pages(keys)? {
-                for id in in_range(&ids, &page.key, next_key(&all, &page.key)) {
+            for page in self.cached_pages(keys)? {
+                let start = partition(ids.len(), |i| ids[i].0[..] < page.key[..]);
+                let end = next_key(&all, &page.key);
+                for (i, id) in in_range(&ids[start..], &page.key, end).iter().enumerate() {
                     if let Some(record) = page.find(id)? {
-                        found.insert(*id, record);
+                        visit(start + i, record);
                     }
                 }
             }
         }
-        Ok(found)
+        Ok(())
+    }
+
+    /// The keys of the pages that hold `ids` (sorted), in order, each once: from every
+    /// page's key, kept in memory, for many ids or once they are kept, else from a query.
+    fn keys_of(&self, ids: &[ObjectId]) -> Result<Vec<Vec<u8>>, StoreError> {
+        if ids.len() < KEY_LIST_AT && self.midx.borrow().keys.is_none() {
+            return self.page_keys(ids);
+        }
+        if self.midx.borrow().keys.is_none() {
+            let keys = self.every_key()?;
+            self.midx.borrow_mut().keys = Some(keys);
+        }
+        let cache = self.midx.borrow();
+        let every = cache.keys.as_deref().unwrap_or_default();
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for id in ids {
+            let i = partition(every.len(), |i| every[i][..] <= id.0[..]);
+            if let Some(key) = i.checked_sub(1).map(|i| &every[i]) {
+                if keys.last() != Some(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Every page's key, in order.
+    fn every_key(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows = self.exec("SELECT first FROM midx_pages ORDER BY first", vec![])?;
+        rows.into_iter()
+            .map(|mut row| row[0].take_bytes().ok_or(StoreError::BadColumn("page key")))
+            .collect()
+    }
+
+    /// The pages keyed `keys` (sorted), from memory or fetched and kept there.
+    fn cached_pages(&self, keys: &[Vec<u8>]) -> Result<Vec<Rc<Page>>, StoreError> {
+        let mut found: HashMap<&[u8], Rc<Page>> = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let cache = self.midx.borrow();
+            for key in keys {
+                match cache.pages.get(key) {
+                    Some(page) => {
+                        found.insert(key, page.clone());
+                    }
+                    None => missing.push(key.clone()),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let mut cache = self.midx.borrow_mut();
+            for page in self.pages(&missing)? {
+                let page = Rc::new(page);
+                cache.keep(&page);
+                if let Some(key) = keys.iter().find(|k| **k == page.key) {
+                    found.insert(key, page);
+                }
+            }
+        }
+        keys.iter()
+            .map(|k| {
+                found
+                    .remove(k.as_slice())
+                    .ok_or(StoreError::BadColumn("page key"))
+            })
+            .collect()
+    }
+
+    /// The record of `id` if the page that would hold it is in memory: Some(None) when it
+    /// is there and holds no such record, None when it is not there.
+    pub(super) fn midx_cached(&self, id: &ObjectId) -> Result<Option<Option<Record>>, StoreError> {
+        let cache = self.midx.borrow();
+        let Some(every) = cache.keys.as_deref() else {
+            return Ok(None);
+        };
+        let i = partition(every.len(), |i| every[i][..] <= id.0[..]);
+        let Some(key) = i.checked_sub(1).map(|i| &every[i]) else {
+            return Ok(Some(None));
+        };
+        match cache.pages.get(key) {
+            Some(page) => page.find(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets the pages kept in memory: after pages are written, or a transaction that may
+    /// have read pages it wrote is rolled back.
+    pub(super) fn midx_forget(&self) {
+        *self.midx.borrow_mut() = PageCache::default();
     }
 
     /// Applies `changes`, a page at a time; returns how many records were added less how
@@ -256,6 +392,7 @@ impl<S: Sql> Store<S> {
         records: Vec<Record>,
         existed: bool,
     ) -> Result<(), StoreError> {
+        self.midx_forget();
         if records.is_empty() {
             if existed {
                 self.exec("DELETE FROM midx_pages WHERE first = ?", vec![key.into()])?;
@@ -269,7 +406,9 @@ impl<S: Sql> Store<S> {
         };
         for (i, piece) in pieces.iter().enumerate() {
             let mut data = Vec::with_capacity(piece.len() * RECORD);
-            piece.iter().for_each(|r| r.encode(&mut data));
+            for record in piece.iter() {
+                record.encode(&mut data)?;
+            }
             let key = if i == 0 {
                 key.to_vec()
             } else {
@@ -300,12 +439,13 @@ impl<S: Sql> Store<S> {
                     .ok_or(StoreError::BadColumn("page key"))?,
             );
         }
-        if keys.is_empty() {
+        if keys.first().is_none_or(|lowest| !lowest.is_empty()) {
+            // No page holds the ids below the lowest key (its page was emptied and
+            // dropped): one is visited for them, empty.
             let mut records = Vec::new();
-            if visit(&[], None, &mut records)? {
+            if visit(&[], keys.first().map(Vec::as_slice), &mut records)? {
                 self.write_page(&[], records, false)?;
             }
-            return Ok(());
         }
         for group in keys.chunks(PAGES_AT_ONCE) {
             for page in self.pages(group)? {
@@ -458,7 +598,7 @@ mod tests {
             },
         )]) {
             let mut bytes = Vec::new();
-            r.encode(&mut bytes);
+            r.encode(&mut bytes).unwrap();
             assert_eq!(bytes.len(), RECORD);
             assert_eq!(Record::decode(&bytes).unwrap(), back);
         }

@@ -124,6 +124,7 @@ pub struct Store<S: Sql> {
     sql: S,
     chunk_size: u64,
     readers: readers::Readers,
+    midx: std::rc::Rc<std::cell::RefCell<midx::PageCache>>,
 }
 
 fn id_value(id: &ObjectId) -> Value {
@@ -159,6 +160,7 @@ impl<S: Sql> Store<S> {
             sql,
             chunk_size,
             readers: readers::Readers::default(),
+            midx: Default::default(),
         }
     }
 
@@ -187,6 +189,7 @@ impl<S: Sql> Store<S> {
     /// Creates the tables (idempotent) and removes what interrupted pushes left behind.
     /// Call only when no push can be in flight (when the Durable Object starts).
     pub fn open(&self) -> Result<(), StoreError> {
+        self.midx_forget();
         let schema: String = include_str!("../../schema.sql")
             .lines()
             .filter(|line| !line.trim_start().starts_with("--"))
@@ -224,12 +227,17 @@ impl<S: Sql> Store<S> {
     ) -> Result<T, StoreError> {
         let mut work = Some(work);
         let mut outcome = None;
-        self.sql.transaction(&mut || {
+        let done = self.sql.transaction(&mut || {
             let result = work.take().map(|work| work());
             let commit = matches!(result, Some(Ok(_)));
             outcome = result;
             commit
-        })?;
+        });
+        if !matches!((&done, &outcome), (Ok(()), Some(Ok(_)))) {
+            // Pages read within may be ones it wrote and the rollback undid.
+            self.midx_forget();
+        }
+        done?;
         outcome.unwrap_or_else(|| Err(SqlError("the transaction did not run".into()).into()))
     }
 

@@ -119,6 +119,10 @@ impl<S: Sql> Store<S> {
     /// moves the rest at its next start.
     pub(super) fn move_packed_rows(&self) -> Result<(), StoreError> {
         const BATCH: i64 = 8192;
+        // Once moved, a start need not look again (nothing indexes `pack`).
+        if self.meta("midx")?.is_some() {
+            return Ok(());
+        }
         loop {
             let rows = self.exec(
                 "SELECT oid, type, pack, offset, size, depth FROM objects \
@@ -126,7 +130,7 @@ impl<S: Sql> Store<S> {
                 vec![BATCH.into()],
             )?;
             if rows.is_empty() {
-                return Ok(());
+                return self.set_meta("midx", Some("1"));
             }
             let records = rows
                 .iter()
@@ -158,35 +162,55 @@ impl<S: Sql> Store<S> {
 
     /// Where those of `ids` that are stored are.
     pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
-        Ok(self
-            .find(ids)?
-            .into_iter()
-            .map(|(id, stored)| (id, stored.located))
-            .collect())
+        let mut found = HashMap::with_capacity(ids.len());
+        self.find_each(ids, |id, stored| {
+            found.insert(id, stored.located);
+        })?;
+        Ok(found)
     }
 
     /// The recorded sizes of those of `ids` that are stored; objects indexed before sizes
     /// were recorded are left out.
     pub fn object_sizes(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, u64>, StoreError> {
-        Ok(self
-            .find(ids)?
-            .into_iter()
-            .filter_map(|(id, stored)| Some((id, stored.size?)))
-            .collect())
+        let mut sizes = HashMap::with_capacity(ids.len());
+        self.find_each(ids, |id, stored| {
+            if let Some(size) = stored.size {
+                sizes.insert(id, size);
+            }
+        })?;
+        Ok(sizes)
     }
 
-    /// What is stored of those of `ids` that are: packed ones from the multi-pack index,
-    /// the rest from the loose objects' rows.
+    /// What is stored of those of `ids` that are.
     pub(super) fn find(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Stored>, StoreError> {
-        let mut found: HashMap<ObjectId, Stored> = self
-            .midx_find(ids)?
-            .into_iter()
-            .map(|(id, record)| (id, Stored::from(record)))
-            .collect();
-        let rest: Vec<ObjectId> = ids
+        let mut found = HashMap::with_capacity(ids.len());
+        self.find_each(ids, |id, stored| {
+            found.insert(id, stored);
+        })?;
+        Ok(found)
+    }
+
+    /// Visits what is stored of those of `ids` that are: packed ones from the multi-pack
+    /// index, the rest from the loose objects' rows. Each is visited once; the caller keeps
+    /// what it needs, so a large lookup holds one map, not one per layer.
+    fn find_each(
+        &self,
+        ids: &[ObjectId],
+        mut visit: impl FnMut(ObjectId, Stored),
+    ) -> Result<(), StoreError> {
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut packed = vec![false; sorted.len()];
+        self.midx_each(&sorted, |i, record| {
+            packed[i] = true;
+            visit(record.id, Stored::from(record));
+        })?;
+        let rest: Vec<ObjectId> = sorted
             .iter()
-            .filter(|id| !found.contains_key(id))
-            .copied()
+            .zip(&packed)
+            .filter(|(_, &packed)| !packed)
+            .map(|(id, _)| *id)
             .collect();
         for batch in rest.chunks(JSON_BATCH) {
             let rows = self.exec(
@@ -195,10 +219,10 @@ impl<S: Sql> Store<S> {
                 vec![ids_json(batch).into()],
             )?;
             for row in rows {
-                found.insert(row_id(&row[0])?, loose_row(&row[1..])?);
+                visit(row_id(&row[0])?, loose_row(&row[1..])?);
             }
         }
-        Ok(found)
+        Ok(())
     }
 
     /// Visits where every stored object is, a page of the multi-pack index at a time and
@@ -238,6 +262,9 @@ impl<S: Sql> Store<S> {
 
     /// Where an object is stored, if it is: one statement, for reads of single objects.
     pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
+        if let Some(Some(record)) = self.midx_cached(id)? {
+            return Ok(Some(Stored::from(record).located));
+        }
         let mut rows = self.exec(
             "SELECT first, data, NULL, NULL FROM midx_pages \
                WHERE first = (SELECT max(first) FROM midx_pages WHERE first <= ?1) \

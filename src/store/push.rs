@@ -638,7 +638,7 @@ impl<S: Sql> Store<S> {
             }
         }
         if !packed {
-            return self.index_loose(objects);
+            return self.index_loose(push, objects);
         }
         let loose = self.find_loose(&ids)?;
         let changes = objects
@@ -674,14 +674,21 @@ impl<S: Sql> Store<S> {
         Ok(found)
     }
 
-    /// Indexes pushed objects stored loose, those not packed already.
-    fn index_loose(&self, objects: &[Pushed]) -> Result<(), StoreError> {
+    /// Indexes pushed objects stored loose, those not packed already: the files the push
+    /// staged for those go, or nothing would ever retire them.
+    fn index_loose(&self, push: PackId, objects: &[Pushed]) -> Result<(), StoreError> {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
         let packed = self.midx_find(&ids)?;
-        let new: Vec<&Pushed> = objects
-            .iter()
-            .filter(|o| !packed.contains_key(&o.id))
-            .collect();
+        let (old, new): (Vec<&Pushed>, Vec<&Pushed>) =
+            objects.iter().partition(|o| packed.contains_key(&o.id));
+        let old: Vec<ObjectId> = old.iter().map(|o| o.id).collect();
+        for batch in old.chunks(JSON_BATCH) {
+            self.exec(
+                "DELETE FROM loose WHERE push = ? AND retired IS NULL \
+                 AND oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![push.into(), super::ids_json(batch).into()],
+            )?;
+        }
         for batch in new.chunks(JSON_BATCH) {
             let rows: Vec<String> = batch
                 .iter()
