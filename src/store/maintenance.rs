@@ -205,7 +205,7 @@ impl<S: Sql> Store<S> {
 
     /// Forgets a repack: its objects, and its pack row if it has one that is not live.
     pub fn clear_repack(&self, pack: Option<PackId>) -> Result<(), StoreError> {
-        self.exec("DELETE FROM repack_objects", vec![])?;
+        self.empty_table("repack_objects")?;
         if let Some(pack) = pack {
             let state = self.exec("SELECT state FROM packs WHERE id = ?", vec![pack.into()])?;
             if state
@@ -461,10 +461,12 @@ impl<S: Sql> Store<S> {
         prune_before: i64,
     ) -> Result<SwapReport, StoreError> {
         let objects = self.repack_count()?;
-        self.exec(
-            "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects)",
-            vec![],
-        )?;
+        if self.any_unreachable()? {
+            self.exec(
+                "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects)",
+                vec![],
+            )?;
+        }
         let moved_to = pack.filter(|_| moved);
         let mut live = HashSet::new();
         self.midx_rewrite(|key, end, records| {
@@ -525,7 +527,7 @@ impl<S: Sql> Store<S> {
                 format!("[{}]", live.join(",")).into(),
             ],
         )?;
-        self.exec("DELETE FROM repack_objects", vec![])?;
+        self.empty_table("repack_objects")?;
         Ok(SwapReport {
             objects,
             pruned,

@@ -258,7 +258,8 @@ impl<S: Sql> Store<S> {
     }
 
     /// The keys of the pages that hold `ids` (sorted), in order, each once: from every
-    /// page's key, kept in memory, for many ids or once they are kept, else from a query.
+    /// page's key, kept in memory, for many ids or once they are kept, else from a query
+    /// (each id asked costs a row read, and a key of the list one).
     fn keys_of(&self, ids: &[ObjectId]) -> Result<Vec<Vec<u8>>, StoreError> {
         if ids.len() < KEY_LIST_AT && self.midx.borrow().keys.is_none() {
             return self.page_keys(ids);
@@ -352,7 +353,7 @@ impl<S: Sql> Store<S> {
         changes.sort_by(|a, b| a.id().cmp(b.id()));
         changes.dedup_by(|a, b| a.id() == b.id());
         let ids: Vec<ObjectId> = changes.iter().map(|c| *c.id()).collect();
-        let mut keys = self.page_keys(&ids)?;
+        let mut keys = self.keys_of(&ids)?;
         let below = ids
             .first()
             .zip(keys.first())

@@ -148,6 +148,20 @@ fn row_int(value: &Value) -> Result<i64, StoreError> {
     value.as_i64().ok_or(StoreError::BadColumn("integer"))
 }
 
+/// The statements of the schema, comments left out.
+fn schema() -> Vec<String> {
+    let schema: String = include_str!("../../schema.sql")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    schema
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 impl<S: Sql> Store<S> {
     /// A store over `sql`, with the standard chunk size.
     pub fn new(sql: S) -> Store<S> {
@@ -190,13 +204,8 @@ impl<S: Sql> Store<S> {
     /// Call only when no push can be in flight (when the Durable Object starts).
     pub fn open(&self) -> Result<(), StoreError> {
         self.midx_forget();
-        let schema: String = include_str!("../../schema.sql")
-            .lines()
-            .filter(|line| !line.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for statement in schema.split(';').filter(|s| !s.trim().is_empty()) {
-            self.exec(statement, vec![])?;
+        for statement in schema() {
+            self.exec(&statement, vec![])?;
         }
         // Tables made before these columns existed lack them: `ADD COLUMN` is not
         // idempotent, so it runs only when reading the column fails.
@@ -218,6 +227,20 @@ impl<S: Sql> Store<S> {
         self.start_object_count()?;
         self.move_packed_rows()?;
         self.drop_leftovers()
+    }
+
+    /// Empties `table` by dropping it and making it again from the schema: a `DELETE` is
+    /// billed a row written for each row it removes, a dropped table's pages are let go
+    /// whole. For tables of bookkeeping that hold a row per object for a while.
+    pub(super) fn empty_table(&self, table: &str) -> Result<(), StoreError> {
+        self.exec(&format!("DROP TABLE IF EXISTS {table}"), vec![])?;
+        let own = [format!("EXISTS {table} ("), format!("ON {table} (")];
+        for statement in schema() {
+            if own.iter().any(|mark| statement.contains(mark.as_str())) {
+                self.exec(&statement, vec![])?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs `work` in one transaction: if it fails, none of its writes stay.

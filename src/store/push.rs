@@ -611,7 +611,7 @@ impl<S: Sql> Store<S> {
 
     /// Whether any object waits out its grace as unreachable: most often none does, and a
     /// push need not then look up each of its objects there.
-    fn any_unreachable(&self) -> Result<bool, StoreError> {
+    pub(super) fn any_unreachable(&self) -> Result<bool, StoreError> {
         Ok(!self
             .exec("SELECT 1 FROM unreachable LIMIT 1", vec![])?
             .is_empty())
@@ -659,9 +659,26 @@ impl<S: Sql> Store<S> {
         self.tally_objects(added)
     }
 
-    /// Those of `ids` stored loose.
+    /// Those of `ids` stored loose. Every id asked in a batch is a row read, so when there
+    /// are fewer loose objects than that (most often: a repack packs them), all of them
+    /// are read instead.
     fn find_loose(&self, ids: &[ObjectId]) -> Result<HashSet<ObjectId>, StoreError> {
+        let enough = ids.len() * 2 + 1;
+        let every = self.exec(
+            "SELECT oid FROM objects LIMIT ?",
+            vec![(enough as i64).into()],
+        )?;
+        let asked: HashSet<&ObjectId> = ids.iter().collect();
         let mut found = HashSet::new();
+        if every.len() < enough {
+            for row in every {
+                let id = row_id(&row[0])?;
+                if asked.contains(&id) {
+                    found.insert(id);
+                }
+            }
+            return Ok(found);
+        }
         for batch in ids.chunks(JSON_BATCH) {
             let rows = self.exec(
                 "SELECT oid FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
