@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
-use super::midx::{Change, Record};
+use super::midx::Record;
 use super::packs::PackState;
+use super::paged::Change;
 use super::{id_value, ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::PackId;
@@ -469,7 +470,7 @@ impl<S: Sql> Store<S> {
         }
         let moved_to = pack.filter(|_| moved);
         let mut live = HashSet::new();
-        self.midx_rewrite(|key, end, records| {
+        self.rewrite_pages::<Record>(|key, end, records| {
             // Without a move, the pack that matched holds every object the repack holds
             // and no other, so what is elsewhere is what no ref reaches.
             let (unreachable, changed) = match moved_to {
@@ -509,7 +510,7 @@ impl<S: Sql> Store<S> {
         let pruned = self.prune(prune_before)?;
         if pruned > 0 {
             live.clear();
-            self.midx_rewrite(|_, _, records| {
+            self.rewrite_pages::<Record>(|_, _, records| {
                 live.extend(records.iter().map(|r| r.pack));
                 Ok(false)
             })?;
@@ -598,7 +599,8 @@ impl<S: Sql> Store<S> {
                 .collect::<Result<Vec<ObjectId>, StoreError>>()?;
             let Some(last) = ids.last() else { break };
             after = last.0.to_vec();
-            let dropped = self.midx_apply(ids.iter().map(|id| Change::Drop(*id)).collect())?;
+            let dropped =
+                self.apply_changes::<Record>(ids.iter().map(|id| Change::Drop(*id)).collect())?;
             self.tally_objects(dropped)?;
             if ids.len() < PRUNE_BATCH {
                 break;

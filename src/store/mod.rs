@@ -11,6 +11,7 @@ mod midx;
 mod objects;
 mod odb;
 mod packs;
+mod paged;
 mod push;
 mod readers;
 mod refs;
@@ -124,7 +125,7 @@ pub struct Store<S: Sql> {
     sql: S,
     chunk_size: u64,
     readers: readers::Readers,
-    midx: std::rc::Rc<std::cell::RefCell<midx::PageCache>>,
+    midx: std::rc::Rc<std::cell::RefCell<paged::PageCache>>,
 }
 
 fn id_value(id: &ObjectId) -> Value {
@@ -203,7 +204,7 @@ impl<S: Sql> Store<S> {
     /// Creates the tables (idempotent) and removes what interrupted pushes left behind.
     /// Call only when no push can be in flight (when the Durable Object starts).
     pub fn open(&self) -> Result<(), StoreError> {
-        self.midx_forget();
+        self.forget_pages();
         for statement in schema() {
             self.exec(&statement, vec![])?;
         }
@@ -258,7 +259,7 @@ impl<S: Sql> Store<S> {
         });
         if !matches!((&done, &outcome), (Ok(()), Some(Ok(_)))) {
             // Pages read within may be ones it wrote and the rollback undid.
-            self.midx_forget();
+            self.forget_pages();
         }
         done?;
         outcome.unwrap_or_else(|| Err(SqlError("the transaction did not run".into()).into()))

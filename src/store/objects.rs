@@ -4,7 +4,8 @@
 use crate::format::pack::PackId;
 use std::collections::HashMap;
 
-use super::midx::{Change, Record};
+use super::midx::Record;
+use super::paged::Change;
 use super::{
     id_value, ids_json, row_id, row_int, Held, ObjectReader, Store, StoreError, JSON_BATCH,
 };
@@ -148,7 +149,7 @@ impl<S: Sql> Store<S> {
                 .collect::<Result<Vec<Record>, StoreError>>()?;
             let ids: Vec<ObjectId> = records.iter().map(|r| r.id).collect();
             self.transaction(|| {
-                self.midx_apply(records.iter().map(|r| Change::Add(*r)).collect())?;
+                self.apply_changes(records.iter().map(|r| Change::Add(*r)).collect())?;
                 for batch in ids.chunks(JSON_BATCH) {
                     self.exec(
                         "DELETE FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
@@ -202,7 +203,7 @@ impl<S: Sql> Store<S> {
         sorted.sort_unstable();
         sorted.dedup();
         let mut packed = vec![false; sorted.len()];
-        self.midx_each(&sorted, |i, record| {
+        self.each_record::<Record>(&sorted, |i, record| {
             packed[i] = true;
             visit(record.id, Stored::from(record));
         })?;
@@ -233,7 +234,7 @@ impl<S: Sql> Store<S> {
         mut visit: impl FnMut(Vec<(ObjectId, Located)>) -> bool,
     ) -> Result<(), StoreError> {
         let mut key = None;
-        while let Some((at, records)) = self.midx_next_page(key.as_deref())? {
+        while let Some((at, records)) = self.next_page::<Record>(key.as_deref())? {
             let page = records.iter().map(|r| (r.id, Stored::from(*r).located));
             if !visit(page.collect()) {
                 return Ok(());
@@ -262,7 +263,7 @@ impl<S: Sql> Store<S> {
 
     /// Where an object is stored, if it is: one statement, for reads of single objects.
     pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
-        if let Some(Some(record)) = self.midx_cached(id)? {
+        if let Some(Some(record)) = self.cached_record::<Record>(id)? {
             return Ok(Some(Stored::from(record).located));
         }
         let mut rows = self.exec(
@@ -275,7 +276,7 @@ impl<S: Sql> Store<S> {
             if row[1] == Value::Null {
                 return Ok(Some(loose_row(&row[2..])?.located));
             }
-            if let Some(record) = super::midx::page_from(row)?.find(id)? {
+            if let Some(record) = super::paged::page_from(row)?.find::<Record>(id)? {
                 return Ok(Some(Stored::from(record).located));
             }
         }
@@ -340,10 +341,10 @@ impl<S: Sql> Store<S> {
             return Ok(Vec::new());
         };
         let mut ids = Vec::new();
-        let mut key = self.midx_key_of(&low)?;
+        let mut key = self.key_of::<Record>(&low)?;
         let mut next = match key {
-            Some(ref k) => self.midx_page_at(k)?,
-            None => self.midx_next_page(None)?,
+            Some(ref k) => self.page_at::<Record>(k)?,
+            None => self.next_page::<Record>(None)?,
         };
         while let Some((at, records)) = next {
             let within = records
@@ -355,7 +356,7 @@ impl<S: Sql> Store<S> {
                 break;
             }
             key = Some(at);
-            next = self.midx_next_page(key.as_deref())?;
+            next = self.next_page::<Record>(key.as_deref())?;
         }
         let rows = self.exec(
             "SELECT oid FROM objects WHERE oid BETWEEN ? AND ? ORDER BY oid LIMIT ?",
@@ -419,7 +420,7 @@ impl<S: Sql> Store<S> {
     pub fn count_objects(&self) -> Result<(u64, u64), StoreError> {
         let rows = self.exec("SELECT count(*) FROM objects", vec![])?;
         let loose = row_int(&rows.first().ok_or(StoreError::BadColumn("count"))?[0])? as u64;
-        Ok((self.midx_count()? + loose, loose))
+        Ok((self.count_records::<Record>()? + loose, loose))
     }
 
     /// Stages a loose object file for a push; it stays invisible until [`Store::accept_loose`].

@@ -6,7 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::midx::{Change, Record};
+use super::midx::Record;
+use super::paged::Change;
 use super::{id_value, row_id, row_int, CommitInfo, NewObject, Store, StoreError, JSON_BATCH};
 use crate::format::object::{Link, ObjectId, ObjectType};
 use crate::format::pack::PackId;
@@ -655,7 +656,7 @@ impl<S: Sql> Store<S> {
                 })
             })
             .collect();
-        let added = self.midx_apply(changes)?;
+        let added = self.apply_changes(changes)?;
         self.tally_objects(added)
     }
 
@@ -695,7 +696,7 @@ impl<S: Sql> Store<S> {
     /// staged for those go, or nothing would ever retire them.
     fn index_loose(&self, push: PackId, objects: &[Pushed]) -> Result<(), StoreError> {
         let ids: Vec<ObjectId> = objects.iter().map(|o| o.id).collect();
-        let packed = self.midx_find(&ids)?;
+        let packed = self.find_records::<Record>(&ids)?;
         let (old, new): (Vec<&Pushed>, Vec<&Pushed>) =
             objects.iter().partition(|o| packed.contains_key(&o.id));
         let old: Vec<ObjectId> = old.iter().map(|o| o.id).collect();
