@@ -73,8 +73,15 @@ CREATE TABLE IF NOT EXISTS loose (
     retired INTEGER
 );
 
--- The commit graph, recorded when a push is indexed, so history walks need not inflate commits.
--- parents is the concatenation of the parents' 20-byte ids.
+-- The commit graph, recorded when a push is indexed, so history walks need not inflate
+-- commits: in commit_pages (src/store/commit_graph.rs: records of 69 bytes, id, time and up
+-- to two parents, sorted by id, pages as in midx_pages), and here, a row each, the commits
+-- of more than two parents, and those of a repository made before the pages until
+-- Store::open moves them. parents is the concatenation of the parents' 20-byte ids.
+CREATE TABLE IF NOT EXISTS commit_pages (
+    first BLOB PRIMARY KEY,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS commits (
     oid BLOB PRIMARY KEY,
     time INTEGER NOT NULL,

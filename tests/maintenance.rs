@@ -202,7 +202,7 @@ fn a_delta_chain_deeper_than_the_repack_makes_is_cut() {
 
 #[test]
 fn a_repack_makes_one_pack_of_what_the_refs_reach_that_git_verifies() {
-    let (store, db) = store(4096);
+    let (store, _db) = store(4096);
     let (repo, _) = edited_one_line_at_a_time(&store, 12);
     let summary = store.summary().unwrap();
     assert!(summary.packs == 1 && summary.loose >= 36, "{summary:?}");
@@ -251,9 +251,9 @@ fn a_repack_makes_one_pack_of_what_the_refs_reach_that_git_verifies() {
     assert_eq!(store.summary().unwrap().retired_packs, 0);
 
     // A full clone now copies the one pack as it is, walking no history.
-    let walked = db.commit_rows_read();
+    let walked = store.commits_read();
     assert_eq!(clone_all(&store), before);
-    assert_eq!(db.commit_rows_read(), walked);
+    assert_eq!(store.commits_read(), walked);
 }
 
 #[test]
@@ -448,6 +448,11 @@ fn unreachable_objects_go_after_their_grace_and_a_purge_drops_them_at_once() {
             assert_eq!(rows[0][0].as_i64(), Some(0), "{id} is still in {table}");
         }
     }
+    let leak_id = ObjectId::from_hex(leak.as_bytes()).unwrap();
+    assert!(
+        store.commits(&[leak_id]).unwrap().is_empty(),
+        "{leak} is still in the graph"
+    );
     assert_eq!(store.summary().unwrap().objects, counted(&store));
     assert_eq!(store.summary().unwrap().retired_packs, 0);
     for pack in store.packs().unwrap() {
@@ -1162,7 +1167,26 @@ fn rows_of_packed_objects_kept_by_earlier_code_move_into_the_index_when_the_obje
         )
         .unwrap();
     }
+    // And its commits as a row each in commits, none in pages.
+    let graph = store.commits(&ids).unwrap();
+    assert_eq!(graph.len(), 1);
+    db.exec("DELETE FROM commit_pages", vec![]).unwrap();
+    db.exec("DELETE FROM meta WHERE key = 'commit_graph'", vec![])
+        .unwrap();
+    for commit in graph.values() {
+        let parents: Vec<u8> = commit.parents.iter().flat_map(|p| p.0).collect();
+        db.exec(
+            "INSERT INTO commits (oid, time, parents) VALUES (?, ?, ?)",
+            vec![
+                Value::Blob(commit.id.0.to_vec()),
+                commit.time.into(),
+                Value::Blob(parents),
+            ],
+        )
+        .unwrap();
+    }
     store.open().unwrap();
+    assert_eq!(store.commits(&ids).unwrap(), graph);
     assert_eq!(store.locate_many(&ids).unwrap(), located);
     assert_eq!(store.object_sizes(&ids).unwrap(), sizes);
     let rows = |table: &str| {
@@ -1171,6 +1195,7 @@ fn rows_of_packed_objects_kept_by_earlier_code_move_into_the_index_when_the_obje
             .as_i64()
     };
     assert_eq!(rows("objects"), Some(0));
+    assert_eq!(rows("commits"), Some(0));
     // Pages of at most 1024 records of 42 bytes, cut in two when they grow past.
     assert!(rows("midx_pages").unwrap() >= 3, "{:?}", rows("midx_pages"));
     assert_eq!(store.count_objects().unwrap(), (ids.len() as u64, 0));
@@ -1255,5 +1280,53 @@ fn a_loose_object_below_every_page_is_packed_by_the_repack_not_lost() {
         store.count_objects().unwrap(),
         (reachable(&repo).len() as u64, 0)
     );
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn an_octopus_merge_keeps_its_parents_in_the_graph_through_push_fetch_and_repack() {
+    let (store, db) = store(4096);
+    let repo = history_repo();
+    let main = repo.git(&["rev-parse", "main"]);
+    for branch in ["a", "b", "c"] {
+        repo.git(&["checkout", "-q", "-b", branch, &main]);
+        repo.write(&format!("{branch}.txt"), branch.as_bytes());
+        repo.commit(branch);
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--no-edit", "a", "b", "c"]);
+    let octopus = repo.git(&["rev-parse", "main"]);
+    push_all(&store, &repo, "report-status", 65536);
+    let id = ObjectId::from_hex(octopus.as_bytes()).unwrap();
+    let parents: Vec<String> = repo
+        .git(&["rev-list", "--parents", "-n", "1", &octopus])
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let graph = |store: &Store<Db>| {
+        let info = store.commits(&[id]).unwrap().remove(&id).unwrap();
+        info.parents.iter().map(|p| p.to_hex()).collect::<Vec<_>>()
+    };
+    assert_eq!(graph(&store), parents);
+    let rows = db.exec("SELECT count(*) FROM commits", vec![]).unwrap();
+    assert_eq!(rows[0][0].as_i64(), Some(1), "the octopus keeps a row");
+    let old = repo.git(&["rev-parse", "main^1"]);
+    let request = upload_request(
+        std::slice::from_ref(&octopus),
+        CAPS,
+        &[],
+        std::slice::from_ref(&old),
+        true,
+    );
+    let (_, pack) = fetch(&store, &request);
+    let expected: BTreeSet<String> = repo
+        .git(&["rev-list", "--objects", &octopus, &format!("^{old}")])
+        .lines()
+        .map(|l| l[..40].to_string())
+        .collect();
+    assert_eq!(index(&Repo::new(), &pack), expected);
+    maintain(&store, 100, 0);
+    assert_eq!(graph(&store), parents);
     assert_eq!(clone_all(&store), reachable(&repo));
 }

@@ -42,26 +42,26 @@ fn all_ref_ids(repo: &Repo) -> Vec<String> {
 #[test]
 fn full_clone_copies_the_stored_pack_and_fscks() {
     let repo = history_repo();
-    let (store, db) = store(4096);
+    let (store, _db) = store(4096);
     let (lines, pushed) = push_all(&store, &repo, "report-status", 65536);
     assert_eq!(lines[0], "unpack ok");
     let request = upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true);
     // Until maintenance has seen that the pack holds exactly what the refs reach, a clone
     // walks the history to find out.
-    let before = db.commit_rows_read();
+    let before = store.commits_read();
     let (_, walked) = fetch(&store, &request);
-    assert!(db.commit_rows_read() > before);
+    assert!(store.commits_read() > before);
     let report = maintain(&store, 1000, 0);
     assert_eq!(
         (report.packs_after, report.tally.reused),
         (1, 0),
         "adopted as it is"
     );
-    let before = db.commit_rows_read();
+    let before = store.commits_read();
     let (lines, pack) = fetch(&store, &request);
     assert_eq!(lines, vec!["NAK"]);
     assert_eq!(
-        db.commit_rows_read(),
+        store.commits_read(),
         before,
         "a full clone walks no history"
     );
@@ -337,7 +337,7 @@ fn malformed_requests_are_bad_requests() {
 #[test]
 fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
     let repo = history_repo();
-    let (store, db) = store(4096);
+    let (store, _db) = store(4096);
     let log: Vec<String> = repo
         .git(&["rev-list", "--reverse", "main"])
         .lines()
@@ -392,10 +392,10 @@ fn a_repository_of_many_small_pushes_clones_and_wanted_tags_come_along() {
             assert_eq!((report.packs_after, report.loose_after), (1, 0));
             assert!(report.tally.new_deltas > 0, "loose objects deltified");
         }
-        let before = db.commit_rows_read();
+        let before = store.commits_read();
         let (lines, pack) = fetch(&store, &request);
         assert_eq!(lines, vec!["NAK"]);
-        assert_eq!(db.commit_rows_read() == before, maintained);
+        assert_eq!(store.commits_read() == before, maintained);
         let clone = Repo::new();
         assert_eq!(index(&clone, &pack), expected);
         clone.git(&["update-ref", "refs/heads/main", &main]);
@@ -628,14 +628,14 @@ fn include_tag_sends_the_tags_of_what_is_sent() {
 /// Fetches main with the single have `rev` from a fresh store of the history, checks the
 /// pack holds exactly what `rev` lacks, and returns the have's id, the negotiation lines and
 /// how many commit-graph rows the fetch read.
-fn fetch_main_over(rev: &str) -> (String, Vec<String>, usize) {
+fn fetch_main_over(rev: &str) -> (String, Vec<String>, u64) {
     let repo = history_repo();
-    let (store, db) = store(4096);
+    let (store, _db) = store(4096);
     let (lines, _) = push_all(&store, &repo, "report-status", 65536);
     assert_eq!(lines[0], "unpack ok");
     let main = repo.git(&["rev-parse", "main"]);
     let have = repo.git(&["rev-parse", rev]);
-    let before = db.commit_rows_read();
+    let before = store.commits_read();
     let body = upload_request(
         std::slice::from_ref(&main),
         CAPS,
@@ -648,7 +648,7 @@ fn fetch_main_over(rev: &str) -> (String, Vec<String>, usize) {
         index(&Repo::new(), &pack),
         objects_between(&repo, &main, Some(&have))
     );
-    (have, lines, db.commit_rows_read() - before)
+    (have, lines, store.commits_read() - before)
 }
 
 #[test]

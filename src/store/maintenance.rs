@@ -602,6 +602,7 @@ impl<S: Sql> Store<S> {
             let dropped =
                 self.apply_changes::<Record>(ids.iter().map(|id| Change::Drop(*id)).collect())?;
             self.tally_objects(dropped)?;
+            self.drop_commits(&ids)?;
             if ids.len() < PRUNE_BATCH {
                 break;
             }

@@ -6,6 +6,7 @@ use crate::format::pack::{PackError, PackId};
 use crate::store::sql::{Rows, Sql, SqlError, Value};
 
 mod access;
+mod commit_graph;
 mod maintenance;
 mod midx;
 mod objects;
@@ -125,7 +126,8 @@ pub struct Store<S: Sql> {
     sql: S,
     chunk_size: u64,
     readers: readers::Readers,
-    midx: std::rc::Rc<std::cell::RefCell<paged::PageCache>>,
+    page_cache: std::rc::Rc<std::cell::RefCell<paged::PageCache>>,
+    commits_read: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 fn id_value(id: &ObjectId) -> Value {
@@ -175,7 +177,8 @@ impl<S: Sql> Store<S> {
             sql,
             chunk_size,
             readers: readers::Readers::default(),
-            midx: Default::default(),
+            page_cache: Default::default(),
+            commits_read: Default::default(),
         }
     }
 
@@ -227,6 +230,7 @@ impl<S: Sql> Store<S> {
         }
         self.start_object_count()?;
         self.move_packed_rows()?;
+        self.move_commit_rows()?;
         self.drop_leftovers()
     }
 

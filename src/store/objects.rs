@@ -59,7 +59,7 @@ pub struct CommitInfo {
 }
 
 /// A row of (oid, time, parents) from the commit graph.
-fn commit_row(row: &[Value]) -> Result<(ObjectId, CommitInfo), StoreError> {
+pub(super) fn commit_row(row: &[Value]) -> Result<(ObjectId, CommitInfo), StoreError> {
     let id = row_id(&row[0])?;
     let parents = row[2]
         .as_bytes()
@@ -299,36 +299,6 @@ impl<S: Sql> Store<S> {
         ObjectReader::new(self).read(id)
     }
 
-    /// The commit-graph rows of those of `ids` that are stored.
-    pub fn commits(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
-        self.commit_rows(
-            "SELECT oid, time, parents FROM commits \
-             WHERE oid IN (SELECT unhex(value) FROM json_each(?1))",
-            None,
-            ids,
-        )
-    }
-
-    /// The commit-graph rows of `start` and of up to `n` of its ancestors along single
-    /// parents, up to and including the first merge: for a walk down a history, in one query
-    /// where a query per commit would cost more than the walk. Past a merge the walk fetches
-    /// each parent's own line, so no row is fetched twice.
-    pub fn linear_history(
-        &self,
-        start: &ObjectId,
-        n: usize,
-    ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
-        let rows = self.exec(
-            "WITH RECURSIVE chain(oid, n) AS (SELECT ?1, 0 \
-               UNION ALL SELECT substr(c.parents, 1, 20), chain.n + 1 \
-               FROM chain JOIN commits c ON c.oid = chain.oid \
-               WHERE length(c.parents) = 20 AND chain.n < ?2) \
-             SELECT c.oid, c.time, c.parents FROM chain JOIN commits c ON c.oid = chain.oid",
-            vec![id_value(start), Value::Integer(n as i64)],
-        )?;
-        rows.iter().map(|row| commit_row(row)).collect()
-    }
-
     /// Up to `limit` ids of stored objects that start with the hex digits `prefix` (at most
     /// 40 of them, lower case), in order.
     pub fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<ObjectId>, StoreError> {
@@ -396,7 +366,7 @@ impl<S: Sql> Store<S> {
 
     /// The (oid, time, parents) rows `query` selects for `ids`, asked in batches: `?1` is a
     /// batch as a JSON array of hex ids, `?2` is `also` if given.
-    fn commit_rows(
+    pub(super) fn commit_rows(
         &self,
         query: &str,
         also: Option<Value>,

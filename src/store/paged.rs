@@ -147,8 +147,11 @@ impl<S: Sql> Store<S> {
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for batch in ids.chunks(JSON_BATCH) {
             let rows = self.exec(
-                "SELECT DISTINCT (SELECT max(first) FROM midx_pages WHERE first <= unhex(value)) \
+                &format!(
+                    "SELECT DISTINCT (SELECT max(first) FROM {table} WHERE first <= unhex(value)) \
                  AS k FROM json_each(?) ORDER BY k",
+                    table = R::TABLE
+                ),
                 vec![super::ids_json(batch).into()],
             )?;
             // An id below every page has none (NULL).
@@ -164,8 +167,11 @@ impl<S: Sql> Store<S> {
     /// The pages keyed `keys`, in key order.
     fn pages<R: Paged>(&self, keys: &[Vec<u8>]) -> Result<Vec<Page>, StoreError> {
         let mut rows = self.exec(
-            "SELECT first, data FROM midx_pages \
+            &format!(
+                "SELECT first, data FROM {table} \
              WHERE first IN (SELECT unhex(value) FROM json_each(?)) ORDER BY first",
+                table = R::TABLE
+            ),
             vec![keys_json(keys).into()],
         )?;
         rows.iter_mut().map(|r| page_from(r)).collect()
@@ -214,14 +220,11 @@ impl<S: Sql> Store<S> {
     /// page's key, kept in memory, for many ids or once they are kept, else from a query
     /// (each id asked costs a row read, and a key of the list one).
     fn keys_of<R: Paged>(&self, ids: &[ObjectId]) -> Result<Vec<Vec<u8>>, StoreError> {
-        if ids.len() < KEY_LIST_AT && !self.midx.borrow().keys.contains_key(R::TABLE) {
+        if ids.len() < KEY_LIST_AT && !self.page_cache.borrow().keys.contains_key(R::TABLE) {
             return self.page_keys::<R>(ids);
         }
-        if !self.midx.borrow().keys.contains_key(R::TABLE) {
-            let keys = self.every_key::<R>()?;
-            self.midx.borrow_mut().keys.insert(R::TABLE, keys);
-        }
-        let cache = self.midx.borrow();
+        self.load_keys::<R>()?;
+        let cache = self.page_cache.borrow();
         let every = cache
             .keys
             .get(R::TABLE)
@@ -237,6 +240,15 @@ impl<S: Sql> Store<S> {
             }
         }
         Ok(keys)
+    }
+
+    /// Reads every page's key into memory, unless it is there: for many lookups to come.
+    pub(super) fn load_keys<R: Paged>(&self) -> Result<(), StoreError> {
+        if !self.page_cache.borrow().keys.contains_key(R::TABLE) {
+            let keys = self.every_key::<R>()?;
+            self.page_cache.borrow_mut().keys.insert(R::TABLE, keys);
+        }
+        Ok(())
     }
 
     /// Every page's key, in order.
@@ -255,7 +267,7 @@ impl<S: Sql> Store<S> {
         let mut found: HashMap<&[u8], Rc<Page>> = HashMap::new();
         let mut missing = Vec::new();
         {
-            let cache = self.midx.borrow();
+            let cache = self.page_cache.borrow();
             for key in keys {
                 match cache.pages.get(&(R::TABLE, key.clone())) {
                     Some(page) => {
@@ -266,7 +278,7 @@ impl<S: Sql> Store<S> {
             }
         }
         if !missing.is_empty() {
-            let mut cache = self.midx.borrow_mut();
+            let mut cache = self.page_cache.borrow_mut();
             for page in self.pages::<R>(&missing)? {
                 let page = Rc::new(page);
                 cache.keep(R::TABLE, &page);
@@ -290,7 +302,7 @@ impl<S: Sql> Store<S> {
         &self,
         id: &ObjectId,
     ) -> Result<Option<Option<R>>, StoreError> {
-        let cache = self.midx.borrow();
+        let cache = self.page_cache.borrow();
         let Some(every) = cache.keys.get(R::TABLE).map(Vec::as_slice) else {
             return Ok(None);
         };
@@ -307,7 +319,7 @@ impl<S: Sql> Store<S> {
     /// Forgets the pages kept in memory: after pages are written, or a transaction that may
     /// have read pages it wrote is rolled back.
     pub(super) fn forget_pages(&self) {
-        *self.midx.borrow_mut() = PageCache::default();
+        *self.page_cache.borrow_mut() = PageCache::default();
     }
 
     /// Applies `changes`, a page at a time; returns how many records were added less how
@@ -343,9 +355,12 @@ impl<S: Sql> Store<S> {
                 };
                 let start = partition(ids.len(), |i| ids[i].0[..] < key[..]);
                 let count = in_range(&ids[start..], key, end).len();
-                let (records, added) = merge(old, &changes[start..start + count]);
-                net += added;
-                self.write_page::<R>(key, records, existed)?;
+                let (records, added, dropped) = merge(old, &changes[start..start + count]);
+                net += added - dropped;
+                // A page whose records stay as they were is not written again.
+                if added + dropped > 0 {
+                    self.write_page::<R>(key, records, existed)?;
+                }
             }
         }
         Ok(net)
@@ -385,8 +400,11 @@ impl<S: Sql> Store<S> {
                 piece[0].id().0.to_vec()
             };
             self.exec(
-                "INSERT INTO midx_pages (first, data) VALUES (?, ?) \
+                &format!(
+                    "INSERT INTO {table} (first, data) VALUES (?, ?) \
                  ON CONFLICT (first) DO UPDATE SET data = excluded.data",
+                    table = R::TABLE
+                ),
                 vec![key.into(), data.into()],
             )?;
         }
@@ -521,30 +539,30 @@ fn in_range<'i>(ids: &'i [ObjectId], key: &[u8], end: Option<&[u8]>) -> &'i [Obj
 }
 
 /// `records` with `changes` (sorted by id, one per id) applied, and how many records were
-/// added less how many dropped.
-fn merge<R: Paged>(records: Vec<R>, changes: &[Change<R>]) -> (Vec<R>, i64) {
+/// added and how many dropped.
+fn merge<R: Paged>(records: Vec<R>, changes: &[Change<R>]) -> (Vec<R>, i64, i64) {
     let mut out = Vec::with_capacity(records.len() + changes.len());
-    let mut net = 0;
+    let (mut added, mut dropped) = (0, 0);
     let mut changes = changes.iter().peekable();
     for record in records {
         while let Some(change) = changes.next_if(|c| c.id() < record.id()) {
             if let Change::Add(new) = change {
                 out.push(*new);
-                net += 1;
+                added += 1;
             }
         }
         match changes.next_if(|c| c.id() == record.id()) {
-            Some(Change::Drop(_)) => net -= 1,
+            Some(Change::Drop(_)) => dropped += 1,
             _ => out.push(record),
         }
     }
     for change in changes {
         if let Change::Add(new) = change {
             out.push(*new);
-            net += 1;
+            added += 1;
         }
     }
-    (out, net)
+    (out, added, dropped)
 }
 
 #[cfg(test)]
@@ -582,9 +600,9 @@ mod tests {
             Change::Drop(record(7).id),
             Change::Add(record(9)),
         ];
-        let (out, net) = merge(old, &changes);
+        let (out, added, dropped) = merge(old, &changes);
         assert_eq!(out, vec![record(1), record(2), record(4), record(9)]);
-        assert_eq!(net, 1);
+        assert_eq!((added, dropped), (2, 1));
     }
 
     #[test]

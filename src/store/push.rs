@@ -336,7 +336,7 @@ impl<S: Sql> Store<S> {
     }
 
     /// Inserts `commits` `into` a table (`?2` is `push`, when given).
-    fn insert_commits<'c>(
+    pub(super) fn insert_commits<'c>(
         &self,
         into: &str,
         push: Option<PackId>,
@@ -578,7 +578,7 @@ impl<S: Sql> Store<S> {
         if let Some(held) = held {
             let objects: Vec<Pushed> = held.entries().iter().filter_map(pushed).collect();
             self.index_objects(push, packed, fresh, &objects)?;
-            self.insert_commits("commits (oid, time, parents) SELECT", None, held.commits())?;
+            self.record_commits(held.commits())?;
             return self.forget_push(push);
         }
         // In id order, so that each batch falls in pages of its own.
@@ -602,12 +602,30 @@ impl<S: Sql> Store<S> {
                 _ => break,
             }
         }
-        self.exec(
-            "INSERT OR IGNORE INTO commits (oid, time, parents) \
-             SELECT oid, time, parents FROM push_commits WHERE push = ?",
-            vec![push.into()],
-        )?;
+        self.record_pushed_commits(push)?;
         self.forget_push(push)
+    }
+
+    /// Records the commits of a push too large to hold in memory, from its rows in id order
+    /// a batch at a time, so each batch falls in pages of its own.
+    fn record_pushed_commits(&self, push: PackId) -> Result<(), StoreError> {
+        let mut after = Vec::new();
+        loop {
+            let rows = self.exec(
+                "SELECT oid, time, parents FROM push_commits WHERE push = ? AND oid > ? \
+                 ORDER BY oid LIMIT ?",
+                vec![push.into(), after.into(), (INDEX_BATCH as i64).into()],
+            )?;
+            let commits = rows
+                .iter()
+                .map(|row| super::objects::commit_row(row).map(|(_, info)| info))
+                .collect::<Result<Vec<CommitInfo>, StoreError>>()?;
+            self.record_commits(commits.iter())?;
+            match commits.last() {
+                Some(last) if rows.len() == INDEX_BATCH => after = last.id.0.to_vec(),
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Whether any object waits out its grace as unreachable: most often none does, and a

@@ -25,7 +25,6 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 #[derive(Clone)]
 pub struct Db {
     connection: Rc<rusqlite::Connection>,
-    commit_rows: Rc<std::cell::Cell<usize>>,
     fail_write: Rc<std::cell::Cell<Option<usize>>>,
     counter: RowCounter,
 }
@@ -58,11 +57,6 @@ impl Db {
             }
             _ => Ok(()),
         }
-    }
-
-    /// How many rows of the `commits` table queries have returned so far.
-    pub fn commit_rows_read(&self) -> usize {
-        self.commit_rows.get()
     }
 }
 
@@ -107,9 +101,6 @@ impl Sql for Db {
             }
             out.push(values);
         }
-        if query.contains("FROM commits") {
-            self.commit_rows.set(self.commit_rows.get() + out.len());
-        }
         drop(rows);
         // rusqlite has no count of the rows a statement visits, as the runtime's cursors
         // have: the rows returned and the steps of full scans are a floor of it.
@@ -151,7 +142,6 @@ impl Sql for Db {
 pub fn db() -> Db {
     Db {
         connection: Rc::new(rusqlite::Connection::open_in_memory().unwrap()),
-        commit_rows: Rc::default(),
         fail_write: Rc::default(),
         counter: RowCounter::default(),
     }
