@@ -118,6 +118,9 @@ impl<S: Sql> Store<S> {
     /// The commit-graph rows of those of `ids` that are stored: from the pages, then the
     /// rows.
     pub fn commits(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
+        // Walks ask for a commit or two at a time, thousands of times: every page's key,
+        // read once, spares a query each.
+        self.load_keys::<CommitRecord>()?;
         let mut found: HashMap<ObjectId, CommitInfo> = self
             .find_records::<CommitRecord>(ids)?
             .into_iter()
@@ -148,15 +151,14 @@ impl<S: Sql> Store<S> {
     }
 
     /// The commit-graph rows of `start` and of up to `n` of its ancestors along single
-    /// parents, up to and including the first merge: for a walk down a history. Every
-    /// page's key is read first, so each step after is a lookup in memory once its page is
-    /// there. Past a merge the walk fetches each parent's own line.
+    /// parents, up to and including the first merge: for a walk down a history, each step
+    /// a lookup in memory once its page is there. Past a merge the walk fetches each
+    /// parent's own line.
     pub fn linear_history(
         &self,
         start: &ObjectId,
         n: usize,
     ) -> Result<HashMap<ObjectId, CommitInfo>, StoreError> {
-        self.load_keys::<CommitRecord>()?;
         let mut found = HashMap::new();
         let mut at = *start;
         for _ in 0..=n {
