@@ -599,10 +599,22 @@ impl<S: Sql> Store<S> {
                 .collect::<Result<Vec<ObjectId>, StoreError>>()?;
             let Some(last) = ids.last() else { break };
             after = last.0.to_vec();
+            // Only the commits among them are asked of the commit graph: every id asked
+            // there would read a page, and most unreachable objects are trees and blobs.
+            let stored = self.find(&ids)?;
+            let commits: Vec<ObjectId> = ids
+                .iter()
+                .filter(|id| {
+                    stored
+                        .get(id)
+                        .is_some_and(|s| s.located.kind == ObjectType::Commit)
+                })
+                .copied()
+                .collect();
             let dropped =
                 self.apply_changes::<Record>(ids.iter().map(|id| Change::Drop(*id)).collect())?;
             self.tally_objects(dropped)?;
-            self.drop_commits(&ids)?;
+            self.drop_commits(&commits)?;
             if ids.len() < PRUNE_BATCH {
                 break;
             }

@@ -237,13 +237,25 @@ impl<S: Sql> Store<S> {
     /// Empties `table` by dropping it and making it again from the schema: a `DELETE` is
     /// billed a row written for each row it removes, a dropped table's pages are let go
     /// whole. For tables of bookkeeping that hold a row per object for a while.
+    /// Run it within a transaction, so that a failure between the drop and the making
+    /// leaves the table as it was.
     pub(super) fn empty_table(&self, table: &str) -> Result<(), StoreError> {
-        self.exec(&format!("DROP TABLE IF EXISTS {table}"), vec![])?;
+        let create = format!("CREATE TABLE IF NOT EXISTS {table} (");
         let own = [format!("EXISTS {table} ("), format!("ON {table} (")];
-        for statement in schema() {
-            if own.iter().any(|mark| statement.contains(mark.as_str())) {
-                self.exec(&statement, vec![])?;
-            }
+        let statements: Vec<String> = schema()
+            .into_iter()
+            .filter(|s| own.iter().any(|mark| s.contains(mark.as_str())))
+            .collect();
+        if !statements
+            .iter()
+            .any(|s| s.trim_start().starts_with(&create))
+        {
+            let why = format!("the schema does not make table {table}");
+            return Err(SqlError(why).into());
+        }
+        self.exec(&format!("DROP TABLE IF EXISTS {table}"), vec![])?;
+        for statement in statements {
+            self.exec(&statement, vec![])?;
         }
         Ok(())
     }

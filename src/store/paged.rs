@@ -328,6 +328,9 @@ impl<S: Sql> Store<S> {
         &self,
         mut changes: Vec<Change<R>>,
     ) -> Result<i64, StoreError> {
+        if changes.is_empty() {
+            return Ok(0);
+        }
         changes.sort_by_key(Change::id);
         changes.dedup_by(|a, b| a.id() == b.id());
         let ids: Vec<ObjectId> = changes.iter().map(Change::id).collect();
