@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
+use super::objects::commit_row;
 use super::paged::{Change, Paged};
-use super::{row_id, row_int, CommitInfo, Store, StoreError};
+use super::{CommitInfo, Store, StoreError};
 use crate::format::object::ObjectId;
 use crate::store::sql::Sql;
 
@@ -88,9 +89,6 @@ impl Paged for CommitRecord {
         Ok(CommitRecord { id, time, parents })
     }
 }
-
-/// Commit rows moved into pages at once, each batch in a transaction.
-const MOVE_BATCH: i64 = 8192;
 
 impl<S: Sql> Store<S> {
     /// Records commits in the graph: in pages, those of at most two parents, the others as
@@ -188,45 +186,18 @@ impl<S: Sql> Store<S> {
     /// Moves the commit rows of at most two parents that a repository made before the pages
     /// holds into them, as [`Store::move_packed_rows`] does for objects.
     pub(super) fn move_commit_rows(&self) -> Result<(), StoreError> {
-        if self.meta("commit_graph")?.is_some() {
-            return Ok(());
-        }
-        loop {
-            let rows = self.exec(
-                "SELECT oid, time, parents FROM commits WHERE length(parents) <= ? LIMIT ?",
-                vec![((PARENTS * 20) as i64).into(), MOVE_BATCH.into()],
-            )?;
-            if rows.is_empty() {
-                return self.set_meta("commit_graph", Some("1"));
-            }
-            let commits = rows
-                .iter()
-                .map(|row| {
-                    let parents = row[2]
-                        .as_bytes()
-                        .unwrap_or_default()
-                        .chunks(20)
-                        .filter_map(ObjectId::from_bytes)
-                        .collect();
-                    Ok(CommitInfo {
-                        id: row_id(&row[0])?,
-                        time: row_int(&row[1])?,
-                        parents,
-                    })
-                })
-                .collect::<Result<Vec<CommitInfo>, StoreError>>()?;
-            let ids: Vec<ObjectId> = commits.iter().map(|c| c.id).collect();
-            self.transaction(|| {
-                self.record_commits(commits.iter())?;
-                for batch in ids.chunks(super::JSON_BATCH) {
-                    self.exec(
-                        "DELETE FROM commits WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
-                        vec![super::ids_json(batch).into()],
-                    )?;
-                }
-                Ok(())
-            })?;
-        }
+        self.move_rows(
+            "commit_graph",
+            &format!(
+                "SELECT oid, time, parents FROM commits WHERE length(parents) <= {} LIMIT ?",
+                PARENTS * 20
+            ),
+            "commits",
+            |row| {
+                let (_, commit) = commit_row(row)?;
+                CommitRecord::of(&commit).ok_or(StoreError::BadColumn("commit parents"))
+            },
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
-use super::midx::Record;
+use super::midx::{record_row, Record};
 use super::packs::PackState;
 use super::paged::Change;
 use super::{id_value, ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
@@ -549,23 +549,11 @@ impl<S: Sql> Store<S> {
         // from seeking, and each page's query would read to the end of the table.
         let end = end.map_or(vec![0xff; 21], <[u8]>::to_vec);
         let rows = self.exec(
-            "SELECT oid, type, size, offset, depth FROM repack_objects \
+            "SELECT oid, type, ?3, offset, size, depth FROM repack_objects \
              WHERE oid >= ?1 AND oid < ?2 ORDER BY oid",
-            vec![key.into(), end.into()],
+            vec![key.into(), end.into(), pack.into()],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok(Record {
-                    id: row_id(&r[0])?,
-                    kind: ObjectType::from_number(row_int(&r[1])? as u8)
-                        .ok_or(StoreError::BadColumn("object type"))?,
-                    pack,
-                    offset: row_int(&r[3])? as u64,
-                    size: r[2].as_i64().map(|n| n as u64),
-                    depth: r[4].as_i64().map(|n| n as u32),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| record_row(r)).collect()
     }
 
     /// Records `ids` as unreachable since `now`, those not recorded so already.

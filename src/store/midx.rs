@@ -6,9 +6,10 @@
 //! clone reads every location in a few dozen rows, and a repack rewrites the pages once.
 
 use super::paged::Paged;
-use super::StoreError;
+use super::{row_id, row_int, StoreError};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::PackId;
+use crate::store::sql::Value;
 
 /// Bytes of a record: id (20), type (1), depth (1, 255: unknown), pack (4), offset (8),
 /// size (8, all ones: unknown), all big-endian.
@@ -76,23 +77,39 @@ impl Paged for Record {
     }
 }
 
+/// The record in a row's columns `oid, type, pack, offset, size, depth`.
+pub(super) fn record_row(row: &[Value]) -> Result<Record, StoreError> {
+    Ok(Record {
+        id: row_id(&row[0])?,
+        kind: ObjectType::from_number(row_int(&row[1])? as u8)
+            .ok_or(StoreError::BadColumn("object type"))?,
+        pack: PackId(row_int(&row[2])?),
+        offset: row_int(&row[3])? as u64,
+        size: row[4].as_i64().map(|n| n as u64),
+        depth: row[5].as_i64().map(|n| n as u32),
+    })
+}
+
+/// A record of a blob whose id starts and ends with `n`, for tests.
+#[cfg(test)]
+pub(super) fn sample(n: u8) -> Record {
+    let mut id = [0u8; 20];
+    id[0] = n;
+    id[19] = n;
+    Record {
+        id: ObjectId(id),
+        kind: ObjectType::Blob,
+        pack: PackId(7),
+        offset: 12 + n as u64,
+        size: Some(n as u64 * 1000),
+        depth: Some(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample as record;
     use super::*;
-
-    fn record(n: u8) -> Record {
-        let mut id = [0u8; 20];
-        id[0] = n;
-        id[19] = n;
-        Record {
-            id: ObjectId(id),
-            kind: ObjectType::Blob,
-            pack: PackId(7),
-            offset: 12 + n as u64,
-            size: Some(n as u64 * 1000),
-            depth: Some(1),
-        }
-    }
 
     #[test]
     fn a_record_reads_back_as_written_unknowns_included() {

@@ -4,8 +4,7 @@
 use crate::format::pack::PackId;
 use std::collections::HashMap;
 
-use super::midx::Record;
-use super::paged::Change;
+use super::midx::{record_row, Record};
 use super::{
     id_value, ids_json, row_id, row_int, Held, ObjectReader, Store, StoreError, JSON_BATCH,
 };
@@ -115,50 +114,16 @@ impl<S: Sql> Store<S> {
     }
 
     /// Moves the rows of packed objects that a repository made before the multi-pack
-    /// index kept in `objects` into its pages, a batch at a time, each batch in one
-    /// transaction: an object started on this code moves once, and one stopped midway
-    /// moves the rest at its next start.
+    /// index kept in `objects` into its pages (nothing indexes `pack`, so each start would
+    /// read every loose row to find none: `meta` says once they are moved).
     pub(super) fn move_packed_rows(&self) -> Result<(), StoreError> {
-        const BATCH: i64 = 8192;
-        // Once moved, a start need not look again (nothing indexes `pack`).
-        if self.meta("midx")?.is_some() {
-            return Ok(());
-        }
-        loop {
-            let rows = self.exec(
-                "SELECT oid, type, pack, offset, size, depth FROM objects \
-                 WHERE pack IS NOT NULL LIMIT ?",
-                vec![BATCH.into()],
-            )?;
-            if rows.is_empty() {
-                return self.set_meta("midx", Some("1"));
-            }
-            let records = rows
-                .iter()
-                .map(|row| {
-                    Ok(Record {
-                        id: row_id(&row[0])?,
-                        kind: ObjectType::from_number(row_int(&row[1])? as u8)
-                            .ok_or(StoreError::BadColumn("object type"))?,
-                        pack: PackId(row_int(&row[2])?),
-                        offset: row_int(&row[3])? as u64,
-                        size: row[4].as_i64().map(|n| n as u64),
-                        depth: row[5].as_i64().map(|n| n as u32),
-                    })
-                })
-                .collect::<Result<Vec<Record>, StoreError>>()?;
-            let ids: Vec<ObjectId> = records.iter().map(|r| r.id).collect();
-            self.transaction(|| {
-                self.apply_changes(records.iter().map(|r| Change::Add(*r)).collect())?;
-                for batch in ids.chunks(JSON_BATCH) {
-                    self.exec(
-                        "DELETE FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
-                        vec![ids_json(batch).into()],
-                    )?;
-                }
-                Ok(())
-            })?;
-        }
+        self.move_rows(
+            "midx",
+            "SELECT oid, type, pack, offset, size, depth FROM objects \
+             WHERE pack IS NOT NULL LIMIT ?",
+            "objects",
+            record_row,
+        )
     }
 
     /// Where those of `ids` that are stored are.

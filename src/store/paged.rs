@@ -34,6 +34,9 @@ const MAX_RECORDS: usize = 2 * RECORDS;
 /// Pages one statement fetches at most, which bounds the memory of a lookup or a merge.
 const PAGES_AT_ONCE: usize = 8;
 
+/// Rows moved into pages at once (see [`Store::move_rows`]).
+const MOVE_BATCH: i64 = 8192;
+
 /// A page's key and its records.
 pub(super) type KeyedPage<R> = (Vec<u8>, Vec<R>);
 
@@ -240,6 +243,47 @@ impl<S: Sql> Store<S> {
             }
         }
         Ok(keys)
+    }
+
+    /// Moves rows that a repository made before the pages into them: `select` (its only
+    /// parameter the batch size) reads a batch of rows of `table`, `read` makes each a
+    /// record, and each batch is added to the pages and deleted from `table` in one
+    /// transaction, until none is left; then `done` is set in `meta`, so that later starts
+    /// do not look again. A start cut short moves the rest at the next.
+    pub(super) fn move_rows<R: Paged>(
+        &self,
+        done: &str,
+        select: &str,
+        table: &str,
+        read: impl Fn(&[Value]) -> Result<R, StoreError>,
+    ) -> Result<(), StoreError> {
+        if self.meta(done)?.is_some() {
+            return Ok(());
+        }
+        loop {
+            let rows = self.exec(select, vec![MOVE_BATCH.into()])?;
+            if rows.is_empty() {
+                return self.set_meta(done, Some("1"));
+            }
+            let records = rows
+                .iter()
+                .map(|row| read(row))
+                .collect::<Result<Vec<R>, StoreError>>()?;
+            let ids: Vec<ObjectId> = records.iter().map(R::id).collect();
+            self.transaction(|| {
+                self.apply_changes(records.iter().map(|r| Change::Add(*r)).collect())?;
+                for batch in ids.chunks(JSON_BATCH) {
+                    self.exec(
+                        &format!(
+                            "DELETE FROM {table} WHERE oid IN \
+                             (SELECT unhex(value) FROM json_each(?))"
+                        ),
+                        vec![super::ids_json(batch).into()],
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
     }
 
     /// Reads every page's key into memory, unless it is there: for many lookups to come.
@@ -571,23 +615,8 @@ fn merge<R: Paged>(records: Vec<R>, changes: &[Change<R>]) -> (Vec<R>, i64, i64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::object::ObjectType;
     use crate::format::pack::PackId;
-    use crate::store::midx::Record;
-
-    fn record(n: u8) -> Record {
-        let mut id = [0u8; 20];
-        id[0] = n;
-        id[19] = n;
-        Record {
-            id: ObjectId(id),
-            kind: ObjectType::Blob,
-            pack: PackId(7),
-            offset: 12 + n as u64,
-            size: Some(n as u64 * 1000),
-            depth: Some(1),
-        }
-    }
+    use crate::store::midx::{sample as record, Record};
 
     #[test]
     fn a_merge_adds_what_is_new_keeps_what_is_there_and_drops_what_is_asked() {
