@@ -13,7 +13,7 @@ use common::*;
 use git_on_durable_objects::format::object::{hash, ObjectId, ObjectType};
 use git_on_durable_objects::maintenance::{self, write, Due, Host, Slice, Step, Timing};
 use git_on_durable_objects::store::sql::{Sql, Value};
-use git_on_durable_objects::store::{Location, PackFile, PackInfo, Store};
+use git_on_durable_objects::store::{Location, PackFile, PackInfo, Store, Walk};
 use git_on_durable_objects::upload_pack;
 
 const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
@@ -954,7 +954,7 @@ fn each_slice_of_the_walk_and_of_the_writing_keeps_to_its_budget() {
     while store.meta("repack").unwrap().unwrap().contains("\"Mark\"") {
         // Blobs are walked as they are found: only the objects read count.
         let before = walked() - blobs();
-        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+        maintenance::step(&store, &host, &SMALL_SLICES_IN_ROWS).unwrap();
         steps.push(walked() - blobs() - before);
     }
     let (last, full) = steps.split_last().unwrap();
@@ -1097,6 +1097,8 @@ fn one_call_of_the_walk_reads_as_many_objects_as_it_may() {
         memory: &|| None,
     };
     maintenance::start(&store, &host, 0).unwrap();
+    let mut walk = Walk::Memory(store.take_walk(1_000_000).unwrap());
+    store.spill_walk(&mut walk).unwrap();
     let reader = git_on_durable_objects::store::ObjectReader::new(&store);
     let queued = |db: &Db| {
         let rows = db
@@ -1112,7 +1114,7 @@ fn one_call_of_the_walk_reads_as_many_objects_as_it_may() {
         let waiting = queued(&db);
         assert!(waiting > 1);
         assert_eq!(
-            maintenance::mark::walk(&store, &reader, 10_000).unwrap(),
+            maintenance::mark::walk(&store, &reader, &mut walk, 10_000).unwrap(),
             waiting
         );
     }
@@ -1329,4 +1331,102 @@ fn an_octopus_merge_keeps_its_parents_in_the_graph_through_push_fetch_and_repack
     maintain(&store, 100, 0);
     assert_eq!(graph(&store), parents);
     assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+fn repack_rows(db: &Db) -> i64 {
+    let rows = db
+        .exec("SELECT count(*) FROM repack_objects", vec![])
+        .unwrap();
+    rows[0][0].as_i64().unwrap()
+}
+
+#[test]
+fn a_repository_at_rest_is_walked_in_memory_and_writes_nothing_but_its_notes() {
+    let at_rest = || {
+        let (store, db) = store(4096);
+        let repo = history_repo();
+        push_all(&store, &repo, "report-status", 65536);
+        let pushed = store.packs().unwrap();
+        assert_eq!(pushed.len(), 1);
+        (store, db, repo, pushed)
+    };
+    let (store, db, repo, pushed) = at_rest();
+    let report = maintain(&store, 1000, 0);
+    // The pushed pack holds exactly what the refs reach: it stays, and the run writes only
+    // the note that says so (each slice's progress and the account are not the run's).
+    assert_eq!(store.packs().unwrap(), pushed);
+    assert_eq!(report.tally, write::Tally::default());
+    assert_eq!(report.rows_written, 1, "{report:?}");
+    assert!(report.slices > 3, "{report:?}");
+    assert_eq!(repack_rows(&db), 0);
+    assert_eq!(clone_all(&store), reachable(&repo));
+
+    // The same walk in rows writes rows for every object.
+    let (store, _db, _repo, pushed) = at_rest();
+    let report = maintain_in(&store, 1000, 0, &SMALL_SLICES_IN_ROWS);
+    assert_eq!(store.packs().unwrap(), pushed);
+    assert!(report.rows_written > report.objects, "{report:?}");
+}
+
+#[test]
+fn a_walk_lost_with_its_instance_starts_again_in_rows_and_makes_the_same_pack() {
+    let (clean, _) = store(4096);
+    edited_one_line_at_a_time(&clean, 4);
+    maintain(&clean, 1000, 0);
+    let want = clean.packs().unwrap();
+
+    let (store, db) = store(4096);
+    let (repo, _) = edited_one_line_at_a_time(&store, 4);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    assert_eq!(repack_rows(&db), 0, "the walk is in memory");
+    let store = Store::with_chunk_size(db.clone(), 4096);
+    store.open().unwrap();
+    maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    assert!(repack_rows(&db) > 0, "the walk starts again in rows");
+    assert!(maintenance::run(&store, &host, &SMALL_SLICES, i64::MAX).unwrap());
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    assert_eq!(packs[0].name, want[0].name);
+    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+}
+
+#[test]
+fn a_walk_past_its_budget_goes_on_in_rows_and_makes_the_same_pack() {
+    let (clean, _) = store(4096);
+    edited_one_line_at_a_time(&clean, 4);
+    maintain(&clean, 1000, 0);
+    let want = clean.packs().unwrap();
+
+    let (store, db) = store(4096);
+    let (repo, _) = edited_one_line_at_a_time(&store, 4);
+    let slice = Slice {
+        in_memory: 20,
+        ..SMALL_SLICES
+    };
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    let mut in_memory = 0;
+    while repack_rows(&db) == 0 {
+        maintenance::step(&store, &host, &slice).unwrap();
+        in_memory += 1;
+    }
+    assert!(
+        store.meta("repack").unwrap().unwrap().contains("\"Mark\""),
+        "it spilled while walking"
+    );
+    assert!(in_memory >= 2, "{in_memory}");
+    assert!(maintenance::run(&store, &host, &slice, i64::MAX).unwrap());
+    let packs = store.packs().unwrap();
+    assert_eq!(packs[0].name, want[0].name);
+    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
 }

@@ -1,12 +1,12 @@
 //! The repack's walk (git's `reachable.c`): every object the refs reach, found breadth
-//! first with the queue and the visited set in rows, so that a walk of any size fits the
-//! memory budget and stops and resumes between slices.
+//! first, with the queue and the visited set in memory or in rows (see [`Walk`]), so that
+//! a walk of any size fits the memory budget and stops and resumes between slices.
 
 use std::collections::HashSet;
 
 use crate::format::object::{self, ObjectId, ObjectType, TreeEntryKind};
 use crate::store::sql::Sql;
-use crate::store::{ObjectReader, RepackRow, Store, StoreError};
+use crate::store::{ObjectReader, RepackRow, Store, StoreError, Walk};
 
 /// The hash `pack-objects` groups objects by for its delta search (git's `pack_name_hash`):
 /// files of one name, wherever they are, sort together, and its last characters weigh most.
@@ -25,9 +25,10 @@ pub const MAX_LINKS: usize = 100_000;
 pub fn walk<S: Sql>(
     store: &Store<S>,
     reader: &ObjectReader<S>,
+    walk: &mut Walk,
     limit: usize,
 ) -> Result<usize, StoreError> {
-    let rows = store.repack_unwalked(limit)?;
+    let rows = store.repack_unwalked(walk, limit)?;
     let mut links = Vec::new();
     let mut walked = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -41,7 +42,7 @@ pub fn walk<S: Sql>(
     // hash counts, as git's walk keeps it) spares the store a lookup.
     let mut seen = HashSet::with_capacity(links.len());
     links.retain(|(id, _)| seen.insert(*id));
-    store.repack_link(&walked, &links)?;
+    store.repack_link(walk, &walked, &links)?;
     Ok(walked.len())
 }
 

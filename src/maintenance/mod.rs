@@ -15,7 +15,7 @@ use crate::format::pack::{self, PackId, HEADER_LEN};
 use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
-    ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
+    ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport, Walk,
 };
 
 pub mod mark;
@@ -86,6 +86,10 @@ pub const SETTLE_SECONDS: i64 = 2;
 /// pause is still maintained.
 const MAX_SETTLE_SECONDS: i64 = 60;
 
+/// Objects a repack's walk holds in memory at most (about 13 MiB: a map of 2^19 slots
+/// holds 7/8 of that without growing); past it, the walk goes on in rows.
+pub const WALK_IN_MEMORY: usize = 458_752;
+
 /// Slices that fail in a row before a repack is given up.
 const MAX_FAILURES: i64 = 3;
 
@@ -104,6 +108,9 @@ pub struct Slice {
     /// (0: at once). Taking them in rewrites the pack's order, checksum and idx, so during a
     /// burst of pushes it is done once at the end, not after each.
     pub settle: i64,
+    /// Objects the walk holds in memory before it goes on in rows (see
+    /// [`crate::store::Walk`]).
+    pub in_memory: usize,
 }
 
 impl Default for Slice {
@@ -116,6 +123,7 @@ impl Default for Slice {
             bytes: 32 << 20,
             seal: 64 << 20,
             settle: 0,
+            in_memory: WALK_IN_MEMORY,
         }
     }
 }
@@ -131,6 +139,7 @@ impl Slice {
             bytes: 2 << 20,
             seal: 4 << 20,
             settle: SETTLE_SECONDS,
+            in_memory: WALK_IN_MEMORY,
         }
     }
 }
@@ -194,6 +203,10 @@ struct Progress {
     /// stop (see [`Slice::settle`]).
     #[serde(default)]
     settling: Option<(i64, i64)>,
+    /// Whether the walk is in memory (see [`crate::store::Walk`]); a progress saved by
+    /// earlier code has its walk in rows.
+    #[serde(default)]
+    in_memory: bool,
 }
 
 impl Progress {
@@ -434,8 +447,11 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
             progress.grace = progress.grace.min(grace);
             return save(store, &progress);
         }
+        let started_ms = (host.now_ms)();
         store.clear_repack(None)?;
-        store.repack_add_tips()?;
+        let walk = store.walk_in_memory(started_ms, WALK_IN_MEMORY)?;
+        let in_memory = matches!(walk, Walk::Memory(_));
+        keep_walk(store, walk);
         let version = store.refs_version()?;
         let Footprint {
             packs,
@@ -446,7 +462,7 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
         save(
             store,
             &Progress {
-                started_ms: (host.now_ms)(),
+                started_ms,
                 busy_ms: 0,
                 slices: 0,
                 grace,
@@ -467,6 +483,7 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
                 tally: Tally::default(),
                 rows: store.rows().since(rows_before),
                 settling: None,
+                in_memory,
             },
         )
     })
@@ -554,25 +571,29 @@ fn run_slice<S: Sql>(
                 if !settled(store, progress, slice, host)? {
                     return Ok(None);
                 }
-                refs_moved(store, progress)?;
+                refs_moved(store, progress, &mut Walk::Rows)?;
                 reopen(store, progress)?;
                 return Ok(None);
             }
             let pack = progress.pack()?;
             let pack = store.seal_repack(pack, &name, size, idx_size)?;
-            swap(store, progress, Some(pack), true, host).map(Some)
+            swap(store, progress, Some(pack), true, &Walk::Rows, host).map(Some)
         }
     }
 }
 
 /// Whether the refs changed since their tips were last walked; if they did, the new tips
 /// join the walk.
-fn refs_moved<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<bool, StoreError> {
+fn refs_moved<S: Sql>(
+    store: &Store<S>,
+    progress: &mut Progress,
+    walk: &mut Walk,
+) -> Result<bool, StoreError> {
     let version = store.refs_version()?;
     if version == progress.version {
         return Ok(false);
     }
-    store.repack_add_tips()?;
+    store.repack_add_tips(walk)?;
     progress.version = version;
     Ok(true)
 }
@@ -583,25 +604,34 @@ fn mark_slice<S: Sql>(
     slice: &Slice,
     host: &Host,
 ) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
+    let mut walk = resume_walk(store, progress)?;
+    if let Walk::Memory(memory) = &mut walk {
+        memory.set_budget(slice.in_memory);
+    }
     let reader = ObjectReader::new(store);
     // The queue holds one level of the walk at a time: a long history is many short levels.
     let mut walked = 0;
     while walked < slice.walk {
-        match mark::walk(store, &reader, slice.walk - walked)? {
+        match mark::walk(store, &reader, &mut walk, slice.walk - walked)? {
             0 => break,
             n => walked += n,
         }
     }
-    if walked > 0 || refs_moved(store, progress)? {
+    progress.in_memory = matches!(walk, Walk::Memory(_));
+    if walked > 0 || refs_moved(store, progress, &mut walk)? {
+        keep_walk(store, walk);
         return Ok(None);
     }
     if progress.pack.is_none() {
-        if store.repack_is_empty()? {
-            return swap(store, progress, None, false, host).map(Some);
+        if store.repack_is_empty(&walk)? {
+            return swap(store, progress, None, false, &walk, host).map(Some);
         }
-        if let Some(pack) = store.repack_matching_pack()? {
-            return swap(store, progress, Some(pack), false, host).map(Some);
+        if let Some(pack) = store.repack_matching_pack(&walk)? {
+            return swap(store, progress, Some(pack), false, &walk, host).map(Some);
         }
+        // Writing a pack orders and records its objects in rows.
+        store.spill_walk(&mut walk)?;
+        progress.in_memory = false;
         let pack = store.begin_repack()?;
         let mut out = ChunkWriter::new(store, pack, PackFile::Pack);
         out.append(&pack::header(0))?;
@@ -614,6 +644,31 @@ fn mark_slice<S: Sql>(
     Ok(None)
 }
 
+/// The walk of the repack in progress: in rows, or in memory if this instance still holds
+/// it. A walk in memory that was lost (the instance restarted, or a slice failed after
+/// taking it) starts again from the refs in rows, which a restart keeps, so it ends.
+fn resume_walk<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<Walk, StoreError> {
+    if !progress.in_memory {
+        return Ok(Walk::Rows);
+    }
+    if let Some(walk) = store.take_walk(progress.started_ms) {
+        return Ok(Walk::Memory(walk));
+    }
+    progress.in_memory = false;
+    progress.version = store.refs_version()?;
+    store.clear_repack(None)?;
+    let mut walk = Walk::Rows;
+    store.repack_add_tips(&mut walk)?;
+    Ok(walk)
+}
+
+/// Keeps a walk in memory for the next slice.
+fn keep_walk<S: Sql>(store: &Store<S>, walk: Walk) {
+    if let Walk::Memory(walk) = walk {
+        store.keep_walk(walk);
+    }
+}
+
 fn write_slice<S: Sql>(
     store: &Store<S>,
     progress: &mut Progress,
@@ -622,7 +677,7 @@ fn write_slice<S: Sql>(
     let pack = progress.pack()?;
     let rows = store.repack_rows(progress.cursor, slice.objects)?;
     if rows.is_empty() {
-        progress.phase = match refs_moved(store, progress)? {
+        progress.phase = match refs_moved(store, progress, &mut Walk::Rows)? {
             true => Phase::Mark,
             false => Phase::Seal,
         };
@@ -745,10 +800,11 @@ fn swap<S: Sql>(
     progress: &Progress,
     pack: Option<PackId>,
     moved: bool,
+    walk: &Walk,
     host: &Host,
 ) -> Result<(Option<PackId>, SwapReport), StoreError> {
     let now = host.now();
-    let report = store.repack_swap(pack, moved, now, now - progress.grace)?;
+    let report = store.repack_swap(pack, moved, walk, now, now - progress.grace)?;
     match pack.filter(|_| progress.version == progress.first_version) {
         Some(pack) => store.set_exact_pack(pack, progress.version)?,
         None => store.set_meta("exact_pack", None)?,
@@ -795,6 +851,7 @@ fn give_up<S: Sql>(
     host: &Host,
     error: &StoreError,
 ) -> Result<(), StoreError> {
+    store.take_walk(progress.started_ms);
     store.transaction(|| {
         store.clear_repack(progress.pack.map(PackId))?;
         store.set_meta(PROGRESS, None)?;

@@ -8,6 +8,7 @@ use std::ops::RangeInclusive;
 use super::midx::{record_row, Record};
 use super::packs::PackState;
 use super::paged::Change;
+use super::walk::Walk;
 use super::{id_value, ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::PackId;
@@ -125,7 +126,7 @@ const SEARCHED: &str =
 
 const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash, stored_depth";
 
-fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
+pub(super) fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
     let kind = ObjectType::from_number(row_int(&row[2])? as u8)
         .ok_or(StoreError::BadColumn("object type"))?;
     let location = match row[4] {
@@ -174,7 +175,7 @@ fn sorted_union(mut a: Vec<Record>, b: Vec<Record>) -> Vec<Record> {
     a
 }
 
-fn count(rows: &[Vec<Value>]) -> Result<u64, StoreError> {
+pub(super) fn count(rows: &[Vec<Value>]) -> Result<u64, StoreError> {
     let row = rows.first().ok_or(StoreError::BadColumn("count"))?;
     Ok(row_int(&row[0])? as u64)
 }
@@ -215,85 +216,6 @@ impl<S: Sql> Store<S> {
             {
                 self.drop_pack_rows(pack)?;
             }
-        }
-        Ok(())
-    }
-
-    /// Queues every ref's object for the repack's walk (those already queued stay as they are).
-    pub fn repack_add_tips(&self) -> Result<(), StoreError> {
-        let rows = self.exec("SELECT DISTINCT oid FROM refs", vec![])?;
-        let tips = rows
-            .iter()
-            .map(|r| Ok((row_id(&r[0])?, 0)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.repack_queue(&tips)
-    }
-
-    /// Queues those of `objects` (id, name hash) that are stored and not queued yet; a blob
-    /// is queued walked, having no links.
-    fn repack_queue(&self, objects: &[(ObjectId, u32)]) -> Result<(), StoreError> {
-        for batch in objects.chunks(JSON_BATCH) {
-            let ids: Vec<ObjectId> = batch.iter().map(|(id, _)| *id).collect();
-            let stored = self.find(&ids)?;
-            let rows: Vec<String> = batch
-                .iter()
-                .filter_map(|(id, hash)| {
-                    let s = stored.get(id)?;
-                    let (pack, at) = match s.located.location {
-                        Location::Packed { pack, offset } => {
-                            (pack.0.to_string(), offset.to_string())
-                        }
-                        Location::Loose => ("null".into(), "null".into()),
-                    };
-                    let number = |n: Option<u64>| n.map_or("null".into(), |n| n.to_string());
-                    let kind = s.located.kind;
-                    Some(format!(
-                        "[\"{id}\",{},{},{pack},{at},{},{hash},{}]",
-                        kind as u8,
-                        number(s.size),
-                        number(s.depth.map(u64::from)),
-                        (kind == ObjectType::Blob) as u8
-                    ))
-                })
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            self.exec(
-                "INSERT OR IGNORE INTO repack_objects \
-                 (oid, type, size, pack, at, stored_depth, name_hash, walked) \
-                 SELECT unhex(value ->> 0), value ->> 1, value ->> 2, value ->> 3, \
-                 value ->> 4, value ->> 5, value ->> 6, value ->> 7 FROM json_each(?)",
-                vec![format!("[{}]", rows.join(",")).into()],
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Up to `limit` objects of the walk whose links are not listed yet.
-    pub fn repack_unwalked(&self, limit: usize) -> Result<Vec<RepackRow>, StoreError> {
-        let rows = self.exec(
-            "SELECT 0, oid, type, size, pack, at, name_hash, stored_depth FROM repack_objects \
-             WHERE walked = 0 LIMIT ?",
-            vec![(limit as i64).into()],
-        )?;
-        rows.iter().map(|r| repack_row(r)).collect()
-    }
-
-    /// Adds the objects `links` name (id, name hash) to the walk, those stored and not in
-    /// it yet, and marks `walked` as listed.
-    pub fn repack_link(
-        &self,
-        walked: &[ObjectId],
-        links: &[(ObjectId, u32)],
-    ) -> Result<(), StoreError> {
-        self.repack_queue(links)?;
-        for batch in walked.chunks(JSON_BATCH) {
-            self.exec(
-                "UPDATE repack_objects SET walked = 1 \
-                 WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
-                vec![ids_json(batch).into()],
-            )?;
         }
         Ok(())
     }
@@ -410,38 +332,6 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Objects in the repack.
-    pub fn repack_count(&self) -> Result<u64, StoreError> {
-        count(&self.exec("SELECT count(*) FROM repack_objects", vec![])?)
-    }
-
-    /// Whether the repack holds no object.
-    pub fn repack_is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .exec("SELECT 1 FROM repack_objects LIMIT 1", vec![])?
-            .is_empty())
-    }
-
-    /// The live pack that holds exactly the repack's objects, if one does: the repack then
-    /// has nothing to write.
-    pub fn repack_matching_pack(&self) -> Result<Option<PackId>, StoreError> {
-        let rows = self.exec(
-            "SELECT min(pack), max(pack), count(*) = count(pack), count(*) FROM repack_objects",
-            vec![],
-        )?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let (Some(low), Some(high)) = (row[0].as_i64(), row[1].as_i64()) else {
-            return Ok(None);
-        };
-        if low != high || row[2].as_i64() != Some(1) {
-            return Ok(None);
-        }
-        let pack = PackId(low);
-        Ok((self.pack_object_count(pack)? == row_int(&row[3])? as u64).then_some(pack))
-    }
-
     /// Makes `pack` the home of every repacked object (there is none when no ref reaches
     /// any object) and, at `now`:
     /// - records the objects outside the repack as unreachable, and prunes those unreachable
@@ -458,15 +348,13 @@ impl<S: Sql> Store<S> {
         &self,
         pack: Option<PackId>,
         moved: bool,
+        walk: &Walk,
         now: i64,
         prune_before: i64,
     ) -> Result<SwapReport, StoreError> {
-        let objects = self.repack_count()?;
+        let objects = self.repack_count(walk)?;
         if self.any_unreachable()? {
-            self.exec(
-                "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects)",
-                vec![],
-            )?;
+            self.forget_reached(walk)?;
         }
         let moved_to = pack.filter(|_| moved);
         let mut live = HashSet::new();
@@ -502,11 +390,7 @@ impl<S: Sql> Store<S> {
                 vec![],
             )?;
         }
-        self.exec(
-            "INSERT OR IGNORE INTO unreachable (oid, since) SELECT oid, ? FROM objects \
-             WHERE oid NOT IN (SELECT oid FROM repack_objects)",
-            vec![now.into()],
-        )?;
+        self.mark_loose_unreachable(walk, now)?;
         let pruned = self.prune(prune_before)?;
         if pruned > 0 {
             live.clear();
@@ -528,13 +412,63 @@ impl<S: Sql> Store<S> {
                 format!("[{}]", live.join(",")).into(),
             ],
         )?;
-        self.empty_table("repack_objects")?;
+        if let Walk::Rows = walk {
+            self.empty_table("repack_objects")?;
+        }
         Ok(SwapReport {
             objects,
             pruned,
             kept,
             retired: retired.len() as u64,
         })
+    }
+
+    /// Forgets that the objects the repack reached were unreachable: the refs reach them
+    /// again.
+    fn forget_reached(&self, walk: &Walk) -> Result<(), StoreError> {
+        let Walk::Memory(memory) = walk else {
+            self.exec(
+                "DELETE FROM unreachable WHERE oid IN (SELECT oid FROM repack_objects)",
+                vec![],
+            )?;
+            return Ok(());
+        };
+        let rows = self.exec("SELECT oid FROM unreachable", vec![])?;
+        let mut reached = Vec::new();
+        for row in &rows {
+            let id = row_id(&row[0])?;
+            if memory.holds(&id) {
+                reached.push(id);
+            }
+        }
+        for batch in reached.chunks(JSON_BATCH) {
+            self.exec(
+                "DELETE FROM unreachable WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids_json(batch).into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records the loose objects the repack did not reach as unreachable since `now`.
+    fn mark_loose_unreachable(&self, walk: &Walk, now: i64) -> Result<(), StoreError> {
+        let Walk::Memory(memory) = walk else {
+            self.exec(
+                "INSERT OR IGNORE INTO unreachable (oid, since) SELECT oid, ? FROM objects \
+                 WHERE oid NOT IN (SELECT oid FROM repack_objects)",
+                vec![now.into()],
+            )?;
+            return Ok(());
+        };
+        let rows = self.exec("SELECT oid FROM objects", vec![])?;
+        let mut gone = Vec::new();
+        for row in &rows {
+            let id = row_id(&row[0])?;
+            if !memory.holds(&id) {
+                gone.push(id);
+            }
+        }
+        self.mark_unreachable(&gone, now)
     }
 
     /// The repack's objects from `key` up to `end` (None: every one after), in id order, as

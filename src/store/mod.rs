@@ -17,6 +17,7 @@ mod push;
 mod readers;
 mod refs;
 pub mod sql;
+mod walk;
 
 pub use maintenance::{Backlog, Footprint, RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
@@ -27,6 +28,7 @@ pub use packs::{
 pub use push::{Base, EntryRow, Held, IdxRow, IdxSource, LINK_PAGE};
 pub use readers::ReadLease;
 pub use refs::Ref;
+pub use walk::{Walk, WalkInMemory};
 
 /// The size of one pack or idx chunk row (the platform allows 2 MB per row).
 pub const CHUNK_SIZE: u64 = 1 << 20;
@@ -128,6 +130,7 @@ pub struct Store<S: Sql> {
     readers: readers::Readers,
     page_cache: std::rc::Rc<std::cell::RefCell<paged::PageCache>>,
     commits_read: std::rc::Rc<std::cell::Cell<u64>>,
+    walk: std::rc::Rc<std::cell::RefCell<Option<Box<WalkInMemory>>>>,
 }
 
 fn id_value(id: &ObjectId) -> Value {
@@ -179,6 +182,7 @@ impl<S: Sql> Store<S> {
             readers: readers::Readers::default(),
             page_cache: Default::default(),
             commits_read: Default::default(),
+            walk: Default::default(),
         }
     }
 
@@ -252,6 +256,12 @@ impl<S: Sql> Store<S> {
         {
             let why = format!("the schema does not make table {table}");
             return Err(SqlError(why).into());
+        }
+        if self
+            .exec(&format!("SELECT 1 FROM {table} LIMIT 1"), vec![])?
+            .is_empty()
+        {
+            return Ok(());
         }
         self.exec(&format!("DROP TABLE IF EXISTS {table}"), vec![])?;
         for statement in statements {

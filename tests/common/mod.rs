@@ -684,4 +684,11 @@ pub const SMALL_SLICES: maintenance::Slice = maintenance::Slice {
     bytes: 4096,
     seal: 1,
     settle: 0,
+    in_memory: maintenance::WALK_IN_MEMORY,
+};
+
+/// [`SMALL_SLICES`] whose walk goes on in rows after its first slice.
+pub const SMALL_SLICES_IN_ROWS: maintenance::Slice = maintenance::Slice {
+    in_memory: 0,
+    ..SMALL_SLICES
 };
