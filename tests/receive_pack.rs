@@ -241,11 +241,24 @@ fn small_push_is_stored_loose_and_served_byte_for_byte() {
         "report-status",
         &pack,
     );
+    // Rows a small push need not write (each billed): its pack's one chunk, which it reads
+    // from memory and drops, and HEAD, which does not change.
+    for statement in [
+        "CREATE TEMP TABLE needless (what TEXT)",
+        "CREATE TEMP TRIGGER chunk_written AFTER INSERT ON pack_chunks \
+         BEGIN INSERT INTO needless VALUES ('a chunk'); END",
+        "CREATE TEMP TRIGGER head_written AFTER UPDATE ON meta WHEN new.key = 'HEAD' \
+         BEGIN INSERT INTO needless VALUES ('HEAD'); END",
+    ] {
+        db.exec(statement, vec![]).unwrap();
+    }
     let lines = report_lines(&run_push(&store, &body, 100).unwrap());
     assert_eq!(
         lines,
         vec!["unpack ok".to_string(), "ok refs/heads/main".into()]
     );
+    let needless = db.exec("SELECT what FROM needless", vec![]).unwrap();
+    assert!(needless.is_empty(), "{needless:?}");
     assert_eq!(store.packs().unwrap().len(), 1, "small pushes add no pack");
     let loose = db.exec("SELECT count(*) FROM loose", vec![]).unwrap()[0][0]
         .as_i64()

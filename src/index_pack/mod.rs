@@ -676,7 +676,6 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             return Err(IndexError::Checksum);
         }
         self.entries.flush()?;
-        self.spool.flush()?;
         let store = self.spool.store();
         let push = self.push();
         if self.entries.waiting() > 0 {
@@ -687,8 +686,11 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         }
         self.scratch.clear()?;
         let stored = if self.count < UNPACK_LIMIT && self.largest <= MAX_LOOSE_OBJECT {
+            // Read from the spool's last row still in memory: the pack itself is dropped,
+            // so that row is never written (nor deleted, two rows and one billed).
             self.stage_loose()?
         } else {
+            self.spool.flush()?;
             let rows = match self.entries.held() {
                 Some(held) => IdxEntries::Held(held.idx_rows()),
                 None => IdxEntries::Stored(IdxSource::Push(push)),

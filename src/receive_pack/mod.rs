@@ -403,11 +403,14 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// Keeps HEAD on an existing branch: main, else master, else the oldest branch.
     fn fix_head(&self) -> Result<(), StoreError> {
         let store = self.store;
-        let target = store
-            .head_target()?
-            .unwrap_or_else(|| DEFAULT_HEAD.to_string());
+        let stored = store.head_target()?;
+        let target = stored.clone().unwrap_or_else(|| DEFAULT_HEAD.to_string());
         if store.ref_value(&target)?.is_some() {
-            return store.set_head_target(&target);
+            // Written only when it changes: every push passes here, and a row written is billed.
+            return match stored == Some(target.clone()) {
+                true => Ok(()),
+                false => store.set_head_target(&target),
+            };
         }
         for candidate in ["refs/heads/main", "refs/heads/master"] {
             if store.ref_value(candidate)?.is_some() {
