@@ -605,14 +605,10 @@ fn mark_slice<S: Sql>(
     host: &Host,
 ) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
     let mut walk = resume_walk(store, progress)?;
-    let kept = match &mut walk {
-        Walk::Memory(memory) => {
-            memory.set_budget(slice.in_memory);
-            memory.take_reader()
-        }
-        Walk::Rows => None,
-    };
-    let reader = ObjectReader::resume(store, kept);
+    if let Walk::Memory(memory) = &mut walk {
+        memory.set_budget(slice.in_memory);
+    }
+    let reader = ObjectReader::new(store);
     // The queue holds one level of the walk at a time: a long history is many short levels.
     let mut walked = 0;
     while walked < slice.walk {
@@ -620,9 +616,6 @@ fn mark_slice<S: Sql>(
             0 => break,
             n => walked += n,
         }
-    }
-    if let Walk::Memory(memory) = &mut walk {
-        memory.keep_reader(reader.keep());
     }
     progress.in_memory = matches!(walk, Walk::Memory(_));
     if walked > 0 || refs_moved(store, progress, &mut walk)? {

@@ -21,7 +21,7 @@ mod walk;
 
 pub use maintenance::{Backlog, Footprint, RepackRow, Summary, SwapReport, Written};
 pub use objects::{CommitInfo, Located, Location, NewObject};
-pub use odb::{ObjectReader, Peeled, ReaderCaches, MAX_STEPS};
+pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{
     ChunkFile, ChunkWriter, FileRange, PackFile, PackInfo, PackState, ScratchRows, StoredChunks,
 };

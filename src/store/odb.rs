@@ -60,18 +60,6 @@ pub struct ObjectReader<S: Sql> {
     steps: Cell<u64>,
 }
 
-/// What an [`ObjectReader`] read last and resolved, kept for the next one.
-pub struct ReaderCaches {
-    recent: RecentChunks,
-    bases: BaseCache,
-}
-
-impl std::fmt::Debug for ReaderCaches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReaderCaches").finish_non_exhaustive()
-    }
-}
-
 /// Steps one request's walks may take together, unless told otherwise
 /// ([`ObjectReader::set_walk_budget`]).
 pub const MAX_STEPS: u64 = 100_000;
@@ -108,26 +96,6 @@ impl<S: Sql> ObjectReader<S> {
             known: RefCell::new(HashMap::new()),
             steps_left: Cell::new(MAX_STEPS),
             steps: Cell::new(MAX_STEPS),
-        }
-    }
-
-    /// A reader that starts with what an earlier one kept ([`ObjectReader::keep`]).
-    pub fn resume(store: &Store<S>, kept: Option<ReaderCaches>) -> Self {
-        let reader = ObjectReader::new(store);
-        if let Some(kept) = kept {
-            *reader.recent.borrow_mut() = kept.recent;
-            *reader.cache.borrow_mut() = kept.bases;
-        }
-        reader
-    }
-
-    /// What this reader read last and the delta bases it resolved, for a reader of the same
-    /// packs later (the repack's walk, slice after slice). Stored packs never change, and
-    /// no pack a walk reads is deleted (or its number given to another) before it ends.
-    pub fn keep(&self) -> ReaderCaches {
-        ReaderCaches {
-            recent: self.recent.replace(RecentChunks::new(READER_ROWS)),
-            bases: self.cache.replace(BaseCache::new(BASE_CACHE_BYTES)),
         }
     }
 

@@ -573,15 +573,10 @@ pub struct RecentChunks {
 impl RecentChunks {
     /// Remembers the last `keep` chunks read, to be shared by readers of several files.
     pub fn shared(keep: usize) -> Rc<RefCell<RecentChunks>> {
-        Rc::new(RefCell::new(RecentChunks::new(keep)))
-    }
-
-    /// Remembers the last `keep` chunks read.
-    pub fn new(keep: usize) -> RecentChunks {
-        RecentChunks {
+        Rc::new(RefCell::new(RecentChunks {
             chunks: VecDeque::new(),
             keep,
-        }
+        }))
     }
 }
 

@@ -9,7 +9,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::maintenance::RepackRow;
 use super::objects::Stored;
-use super::odb::ReaderCaches;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::PackId;
@@ -30,8 +29,6 @@ pub struct WalkInMemory {
     /// How many of the objects found each pack holds, and how many are loose.
     packs: HashMap<PackId, u64>,
     loose: u64,
-    /// What the last slice's reader kept, for the next.
-    reader: Option<ReaderCaches>,
 }
 
 impl WalkInMemory {
@@ -48,16 +45,6 @@ impl WalkInMemory {
     /// Whether the walk found `id`.
     pub(super) fn holds(&self, id: &ObjectId) -> bool {
         self.seen.contains_key(id)
-    }
-
-    /// What the last slice's reader kept (see [`crate::store::ObjectReader::keep`]).
-    pub fn take_reader(&mut self) -> Option<ReaderCaches> {
-        self.reader.take()
-    }
-
-    /// Keeps what this slice's reader read for the next slice.
-    pub fn keep_reader(&mut self, kept: ReaderCaches) {
-        self.reader = Some(kept);
     }
 
     /// Sets how many objects it may hold before it moves to the rows.
