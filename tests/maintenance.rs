@@ -1430,3 +1430,74 @@ fn a_walk_past_its_budget_goes_on_in_rows_and_makes_the_same_pack() {
     assert_eq!(packs[0].name, want[0].name);
     assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
 }
+
+#[test]
+fn a_purge_starts_again_a_run_that_walked_a_branch_deleted_since() {
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    repo.git(&["checkout", "-q", "-b", "leak"]);
+    repo.write("leak.txt", b"a secret\n");
+    let leak = repo.commit("a secret");
+    let secret = repo.git(&["rev-parse", "leak:leak.txt"]);
+    push_update(&store, &repo, None, &leak, "refs/heads/leak");
+    let now_ms = || 30_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    // The walk takes the branch in, and only then is the branch deleted.
+    maintenance::start(&store, &host, 1000).unwrap();
+    while store.meta("repack").unwrap().unwrap().contains("\"Mark\"") {
+        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    }
+    push_delete(&store, &leak, "refs/heads/leak");
+    let report = maintenance::purge(&store, &host).unwrap();
+    assert!(report.pruned >= 3, "{report:?}");
+    assert!(store
+        .read_object(&ObjectId::from_hex(secret.as_bytes()).unwrap())
+        .unwrap()
+        .is_none());
+    for pack in store.packs().unwrap() {
+        assert!(
+            !git_checks(&store, &pack).contains(&secret),
+            "pack {} still holds the secret",
+            pack.name
+        );
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["branch", "-D", "leak"]);
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn a_walk_that_reaches_its_budget_when_a_ref_moves_goes_on_in_rows() {
+    let (store, db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    // Room for exactly what the refs reach when it starts; the tips of the refs that moved
+    // join the walk once it has walked everything, and take it past its budget.
+    let slice = Slice {
+        in_memory: reachable(&repo).len(),
+        ..SMALL_SLICES
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    maintenance::step(&store, &host, &slice).unwrap();
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.write("moved.txt", b"a ref moves\n");
+    let moved = repo.commit("moved");
+    push_update(&store, &repo, Some(&main), &moved, "refs/heads/main");
+    while repack_rows(&db) == 0 {
+        maintenance::step(&store, &host, &slice).unwrap();
+    }
+    let progress = store.meta("repack").unwrap().unwrap();
+    assert!(progress.contains("\"Mark\""), "{progress}");
+    assert!(progress.contains("\"in_memory\":false"), "{progress}");
+    assert!(maintenance::run(&store, &host, &slice, i64::MAX).unwrap());
+    assert_eq!(clone_all(&store), reachable(&repo));
+}

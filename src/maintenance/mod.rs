@@ -439,19 +439,24 @@ pub fn next_alarm<S: Sql>(
 }
 
 /// Starts a repack that prunes what has been unreachable for `grace` seconds, unless one is
-/// in progress (then it only lowers that one's grace to `grace`, if lower).
+/// in progress: then it only lowers that one's grace to `grace`, if lower, except that a
+/// run without grace (a purge) starts that one again if a ref moved since it began, since
+/// its walk keeps what the refs reached then (a branch deleted since, say).
 pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), StoreError> {
     let rows_before = store.rows();
-    store.transaction(|| {
+    let walk = store.transaction(|| {
         if let Some(mut progress) = load(store)? {
-            progress.grace = progress.grace.min(grace);
-            return save(store, &progress);
+            if grace > 0 || store.refs_version()? == progress.first_version {
+                progress.grace = progress.grace.min(grace);
+                save(store, &progress)?;
+                return Ok(None);
+            }
+            store.take_walk(progress.started_ms);
+            store.clear_repack(progress.pack.map(PackId))?;
         }
         let started_ms = (host.now_ms)();
         store.clear_repack(None)?;
         let walk = store.walk_in_memory(started_ms, WALK_IN_MEMORY)?;
-        let in_memory = matches!(walk, Walk::Memory(_));
-        keep_walk(store, walk);
         let version = store.refs_version()?;
         let Footprint {
             packs,
@@ -483,10 +488,16 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
                 tally: Tally::default(),
                 rows: store.rows().since(rows_before),
                 settling: None,
-                in_memory,
+                in_memory: matches!(walk, Walk::Memory(_)),
             },
-        )
-    })
+        )?;
+        Ok(Some(walk))
+    })?;
+    // Kept once the run is recorded: a failed start leaves no walk behind.
+    if let Some(Walk::Memory(walk)) = walk {
+        store.keep_walk(walk);
+    }
+    Ok(())
 }
 
 /// Does one slice of the repack in progress, in one transaction. A slice that fails leaves
@@ -617,9 +628,8 @@ fn mark_slice<S: Sql>(
             n => walked += n,
         }
     }
-    progress.in_memory = matches!(walk, Walk::Memory(_));
     if walked > 0 || refs_moved(store, progress, &mut walk)? {
-        keep_walk(store, walk);
+        keep_walk(store, progress, walk);
         return Ok(None);
     }
     if progress.pack.is_none() {
@@ -662,8 +672,10 @@ fn resume_walk<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<Walk
     Ok(walk)
 }
 
-/// Keeps a walk in memory for the next slice.
-fn keep_walk<S: Sql>(store: &Store<S>, walk: Walk) {
+/// Keeps a walk in memory for the next slice, and records in `progress` whether it is (it
+/// may have moved to the rows).
+fn keep_walk<S: Sql>(store: &Store<S>, progress: &mut Progress, walk: Walk) {
+    progress.in_memory = matches!(walk, Walk::Memory(_));
     if let Walk::Memory(walk) = walk {
         store.keep_walk(walk);
     }

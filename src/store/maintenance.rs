@@ -433,21 +433,17 @@ impl<S: Sql> Store<S> {
             )?;
             return Ok(());
         };
-        let rows = self.exec("SELECT oid FROM unreachable", vec![])?;
-        let mut reached = Vec::new();
-        for row in &rows {
-            let id = row_id(&row[0])?;
-            if memory.holds(&id) {
-                reached.push(id);
+        self.each_id_batch("unreachable", |ids| {
+            let reached: Vec<ObjectId> = ids.into_iter().filter(|id| memory.holds(id)).collect();
+            if reached.is_empty() {
+                return Ok(());
             }
-        }
-        for batch in reached.chunks(JSON_BATCH) {
             self.exec(
                 "DELETE FROM unreachable WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
-                vec![ids_json(batch).into()],
+                vec![ids_json(&reached).into()],
             )?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Records the loose objects the repack did not reach as unreachable since `now`.
@@ -460,15 +456,39 @@ impl<S: Sql> Store<S> {
             )?;
             return Ok(());
         };
-        let rows = self.exec("SELECT oid FROM objects", vec![])?;
-        let mut gone = Vec::new();
-        for row in &rows {
-            let id = row_id(&row[0])?;
-            if !memory.holds(&id) {
-                gone.push(id);
+        self.each_id_batch("objects", |ids| {
+            let gone: Vec<ObjectId> = ids.into_iter().filter(|id| !memory.holds(id)).collect();
+            self.mark_unreachable(&gone, now)
+        })
+    }
+
+    /// Visits the ids of `table` in order, [`JSON_BATCH`] at a time, so that memory holds
+    /// one batch however many rows it has.
+    fn each_id_batch(
+        &self,
+        table: &str,
+        mut visit: impl FnMut(Vec<ObjectId>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut after = Vec::new();
+        loop {
+            let rows = self.exec(
+                &format!("SELECT oid FROM {table} WHERE oid > ? ORDER BY oid LIMIT ?"),
+                vec![after.clone().into(), (JSON_BATCH as i64).into()],
+            )?;
+            let ids = rows
+                .iter()
+                .map(|r| row_id(&r[0]))
+                .collect::<Result<Vec<ObjectId>, StoreError>>()?;
+            let Some(last) = ids.last() else {
+                return Ok(());
+            };
+            after = last.0.to_vec();
+            let full = ids.len() == JSON_BATCH;
+            visit(ids)?;
+            if !full {
+                return Ok(());
             }
         }
-        self.mark_unreachable(&gone, now)
     }
 
     /// The repack's objects from `key` up to `end` (None: every one after), in id order, as

@@ -5,7 +5,7 @@
 //! (which orders and records its objects there), or when the memory is lost with the
 //! object's instance: rows survive a restart, so a walk restarted in them always ends.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use super::maintenance::RepackRow;
 use super::objects::Stored;
@@ -118,25 +118,24 @@ impl<S: Sql> Store<S> {
     /// budget moves to the rows first, so it never holds more.
     fn repack_queue(&self, walk: &mut Walk, objects: &[(ObjectId, u32)]) -> Result<(), StoreError> {
         for batch in objects.chunks(JSON_BATCH) {
-            if matches!(walk, Walk::Memory(m) if m.len() + batch.len() > m.budget) {
-                self.spill_walk(walk)?;
-            }
-            match walk {
-                Walk::Rows => self.insert_repack(batch, |_, kind| kind == ObjectType::Blob)?,
-                Walk::Memory(memory) => {
-                    let new: Vec<ObjectId> = batch
-                        .iter()
-                        .filter(|(id, _)| !memory.seen.contains_key(id))
-                        .map(|(id, _)| *id)
-                        .collect();
+            if let Walk::Memory(memory) = walk {
+                let new: Vec<ObjectId> = batch
+                    .iter()
+                    .filter(|(id, _)| !memory.seen.contains_key(id))
+                    .map(|(id, _)| *id)
+                    .collect();
+                if memory.len() + new.len() <= memory.budget {
                     let stored = self.find(&new)?;
                     for (id, hash) in batch {
                         if let Some(s) = stored.get(id) {
                             memory.add(*id, *hash, s);
                         }
                     }
+                    continue;
                 }
+                self.spill_walk(walk)?;
             }
+            self.insert_repack(batch, |_, kind| kind == ObjectType::Blob)?;
         }
         Ok(())
     }
@@ -187,10 +186,17 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
-        let waiting: HashSet<ObjectId> = memory.queue.iter().copied().collect();
-        let objects: Vec<(ObjectId, u32)> = memory.seen.iter().map(|(id, h)| (*id, *h)).collect();
-        for batch in objects.chunks(JSON_BATCH) {
-            self.insert_repack(batch, |id, _| !waiting.contains(id))?;
+        // Sorted ids rather than a set, and the objects a batch at a time: this runs with the
+        // whole walk in memory, at its budget.
+        let mut waiting: Vec<ObjectId> = memory.queue.iter().copied().collect();
+        waiting.sort_unstable();
+        let mut objects = memory.seen.iter().map(|(id, hash)| (*id, *hash));
+        loop {
+            let batch: Vec<(ObjectId, u32)> = objects.by_ref().take(JSON_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            self.insert_repack(&batch, |id, _| waiting.binary_search(id).is_err())?;
         }
         *walk = Walk::Rows;
         Ok(())
