@@ -256,15 +256,20 @@ fn a_repack_makes_one_pack_of_what_the_refs_reach_that_git_verifies() {
     assert_eq!(store.commits_read(), walked);
 }
 
+/// The packs an unbroken repack makes of `edits` one-line edits, and a store that holds the
+/// same pushes, not repacked yet.
+fn repacked_and_not(edits: usize) -> (Vec<PackInfo>, Store<Db>, Db, Repo) {
+    let (clean, _) = store(4096);
+    edited_one_line_at_a_time(&clean, edits);
+    maintain(&clean, 1000, 0);
+    let (store, db) = store(4096);
+    let (repo, _) = edited_one_line_at_a_time(&store, edits);
+    (clean.packs().unwrap(), store, db, repo)
+}
+
 #[test]
 fn a_repack_killed_at_any_point_resumes_to_the_same_pack() {
-    let (clean, _) = store(4096);
-    edited_one_line_at_a_time(&clean, 6);
-    maintain(&clean, 1000, 0);
-    let want = clean.packs().unwrap();
-
-    let (store, db) = store(4096);
-    let (repo, _) = edited_one_line_at_a_time(&store, 6);
+    let (want, store, db, repo) = repacked_and_not(6);
     let now_ms = || 1_000_000;
     let host = Host {
         now_ms: &now_ms,
@@ -461,6 +466,21 @@ fn unreachable_objects_go_after_their_grace_and_a_purge_drops_them_at_once() {
     assert_eq!(clone_all(&store), reachable(&repo));
 }
 
+/// No pack holds `secret` after a purge, and the repository clones as `repo` does once its
+/// branch `leak` is gone.
+fn assert_purged(store: &Store<Db>, repo: &Repo, secret: &str) {
+    for pack in store.packs().unwrap() {
+        assert!(
+            !git_checks(store, &pack).contains(secret),
+            "pack {} still holds the secret",
+            pack.name
+        );
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["branch", "-D", "leak"]);
+    assert_eq!(clone_all(store), reachable(repo));
+}
+
 #[test]
 fn a_purge_while_a_repack_runs_drops_what_was_pushed_and_deleted_meanwhile() {
     let (store, _db) = store(4096);
@@ -490,16 +510,7 @@ fn a_purge_while_a_repack_runs_drops_what_was_pushed_and_deleted_meanwhile() {
     // The purge joins the repack in progress, and still drops everything no ref reaches.
     let report = maintenance::purge(&store, &host).unwrap();
     assert!(report.pruned >= 122, "{report:?}");
-    for pack in store.packs().unwrap() {
-        assert!(
-            !git_checks(&store, &pack).contains(&secret),
-            "pack {} still holds the secret",
-            pack.name
-        );
-    }
-    repo.git(&["checkout", "-q", "main"]);
-    repo.git(&["branch", "-D", "leak"]);
-    assert_eq!(clone_all(&store), reachable(&repo));
+    assert_purged(&store, &repo, &secret);
 }
 
 #[test]
@@ -1370,13 +1381,7 @@ fn a_repository_at_rest_is_walked_in_memory_and_writes_nothing_but_its_notes() {
 
 #[test]
 fn a_walk_lost_with_its_instance_starts_again_in_rows_and_makes_the_same_pack() {
-    let (clean, _) = store(4096);
-    edited_one_line_at_a_time(&clean, 4);
-    maintain(&clean, 1000, 0);
-    let want = clean.packs().unwrap();
-
-    let (store, db) = store(4096);
-    let (repo, _) = edited_one_line_at_a_time(&store, 4);
+    let (want, store, db, repo) = repacked_and_not(4);
     let now_ms = || 1_000_000;
     let host = Host {
         now_ms: &now_ms,
@@ -1398,13 +1403,7 @@ fn a_walk_lost_with_its_instance_starts_again_in_rows_and_makes_the_same_pack() 
 
 #[test]
 fn a_walk_past_its_budget_goes_on_in_rows_and_makes_the_same_pack() {
-    let (clean, _) = store(4096);
-    edited_one_line_at_a_time(&clean, 4);
-    maintain(&clean, 1000, 0);
-    let want = clean.packs().unwrap();
-
-    let (store, db) = store(4096);
-    let (repo, _) = edited_one_line_at_a_time(&store, 4);
+    let (want, store, db, repo) = repacked_and_not(4);
     let slice = Slice {
         in_memory: 20,
         ..SMALL_SLICES
@@ -1458,16 +1457,7 @@ fn a_purge_starts_again_a_run_that_walked_a_branch_deleted_since() {
         .read_object(&ObjectId::from_hex(secret.as_bytes()).unwrap())
         .unwrap()
         .is_none());
-    for pack in store.packs().unwrap() {
-        assert!(
-            !git_checks(&store, &pack).contains(&secret),
-            "pack {} still holds the secret",
-            pack.name
-        );
-    }
-    repo.git(&["checkout", "-q", "main"]);
-    repo.git(&["branch", "-D", "leak"]);
-    assert_eq!(clone_all(&store), reachable(&repo));
+    assert_purged(&store, &repo, &secret);
 }
 
 #[test]
