@@ -830,8 +830,10 @@ fn a_run_reports_the_time_its_slices_took() {
     };
     let rows_before = store.rows();
     maintenance::start(&store, &host, 0).unwrap();
+    // In rows, each slice writes its progress (a walk in memory keeps its counts with it).
     let report = loop {
-        if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES).unwrap() {
+        if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES_IN_ROWS).unwrap()
+        {
             break *report;
         }
     };
@@ -1362,13 +1364,16 @@ fn a_repository_at_rest_is_walked_in_memory_and_writes_nothing_but_its_notes() {
         (store, db, repo, pushed)
     };
     let (store, db, repo, pushed) = at_rest();
+    let rows_before = store.rows();
     let report = maintain(&store, 1000, 0);
     // The pushed pack holds exactly what the refs reach: it stays, and the run writes only
-    // the note that says so (each slice's progress and the account are not the run's).
+    // the note that says so; besides, its progress when it starts and ends, and its account
+    // (the slices between keep their counts with the walk).
     assert_eq!(store.packs().unwrap(), pushed);
     assert_eq!(report.tally, write::Tally::default());
     assert_eq!(report.rows_written, 1, "{report:?}");
     assert!(report.slices > 3, "{report:?}");
+    assert_eq!(store.rows().since(rows_before).written, 4, "{report:?}");
     assert_eq!(repack_rows(&db), 0);
     assert_eq!(clone_all(&store), reachable(&repo));
 

@@ -15,7 +15,8 @@ use crate::format::pack::{self, PackId, HEADER_LEN};
 use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
-    ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport, Walk,
+    ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
+    Unsaved, Walk,
 };
 
 pub mod mark;
@@ -507,6 +508,12 @@ pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step
     let Some(mut progress) = load(store)? else {
         return Ok(Step::Idle);
     };
+    if let Some(unsaved) = store.unsaved(progress.started_ms) {
+        progress.slices = unsaved.slices;
+        progress.busy_ms = unsaved.busy_ms;
+        progress.rows = unsaved.rows;
+    }
+    let loaded = progress.clone();
     let begun = (host.now_ms)();
     let rows_before = store.rows();
     let outcome = store.transaction(|| {
@@ -516,7 +523,10 @@ pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step
         progress.rows += store.rows().since(rows_before);
         match done {
             None => {
-                save(store, &progress)?;
+                if !(only_counted(&loaded, &progress) && keep_counts(store, &progress)) {
+                    save(store, &progress)?;
+                    store.set_unsaved(progress.started_ms, None);
+                }
                 Ok(Step::Working)
             }
             Some(swapped) => {
@@ -542,6 +552,32 @@ pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step
             Err(e)
         }
     }
+}
+
+/// Whether a slice changed nothing of `before` but its counts (a slice of a walk in memory
+/// that refs did not move under).
+fn only_counted(before: &Progress, after: &Progress) -> bool {
+    let uncounted = |p: &Progress| {
+        serde_json::to_string(&Progress {
+            slices: 0,
+            busy_ms: 0,
+            rows: Rows::default(),
+            ..p.clone()
+        })
+        .ok()
+    };
+    after.in_memory && uncounted(before) == uncounted(after)
+}
+
+/// Keeps a run's counts with its walk in memory instead of writing its progress; false if
+/// the walk is not there to hold them.
+fn keep_counts<S: Sql>(store: &Store<S>, progress: &Progress) -> bool {
+    let unsaved = Unsaved {
+        slices: progress.slices,
+        busy_ms: progress.busy_ms,
+        rows: progress.rows,
+    };
+    store.set_unsaved(progress.started_ms, Some(unsaved))
 }
 
 /// Runs slices until the repack is done or `budget_ms` has passed; returns whether it is

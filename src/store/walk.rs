@@ -12,7 +12,7 @@ use super::objects::Stored;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::PackId;
-use crate::store::sql::Sql;
+use crate::store::sql::{Rows, Sql};
 
 /// A repack's walk held in memory.
 #[derive(Debug, Default)]
@@ -29,6 +29,20 @@ pub struct WalkInMemory {
     /// How many of the objects found each pack holds, and how many are loose.
     packs: HashMap<PackId, u64>,
     loose: u64,
+    /// What the run's slices counted since its progress was last written.
+    unsaved: Option<Unsaved>,
+}
+
+/// What a run's slices counted while only the count changed: kept with its walk in memory
+/// rather than written after each slice (a row each), and lost with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unsaved {
+    /// Slices run.
+    pub slices: u32,
+    /// Milliseconds spent in them.
+    pub busy_ms: i64,
+    /// Rows they read and wrote.
+    pub rows: Rows,
 }
 
 impl WalkInMemory {
@@ -95,6 +109,28 @@ impl<S: Sql> Store<S> {
         match slot.take() {
             Some(walk) if walk.run == run => Some(walk),
             _ => None,
+        }
+    }
+
+    /// What the run started at `run` counted since its progress was last written, if its
+    /// walk is held here.
+    pub fn unsaved(&self, run: i64) -> Option<Unsaved> {
+        let slot = self.walk.borrow();
+        slot.as_ref()
+            .filter(|w| w.run == run)
+            .and_then(|w| w.unsaved)
+    }
+
+    /// Keeps (or forgets) what the run started at `run` counted; returns false if its walk
+    /// is not held here, and so cannot keep it.
+    pub fn set_unsaved(&self, run: i64, unsaved: Option<Unsaved>) -> bool {
+        let mut slot = self.walk.borrow_mut();
+        match slot.as_mut().filter(|w| w.run == run) {
+            Some(walk) => {
+                walk.unsaved = unsaved;
+                true
+            }
+            None => false,
         }
     }
 
