@@ -1365,7 +1365,18 @@ fn a_repository_at_rest_is_walked_in_memory_and_writes_nothing_but_its_notes() {
     };
     let (store, db, repo, pushed) = at_rest();
     let rows_before = store.rows();
-    let report = maintain(&store, 1000, 0);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    // As the alarm runs it: start (which joins the run in progress), then a slice.
+    let report = loop {
+        maintenance::start(&store, &host, 0).unwrap();
+        if let Step::Done(report) = maintenance::step(&store, &host, &SMALL_SLICES).unwrap() {
+            break *report;
+        }
+    };
     // The pushed pack holds exactly what the refs reach: it stays, and the run writes only
     // the note that says so; besides, its progress when it starts and ends, and its account
     // (the slices between keep their counts with the walk).
@@ -1494,5 +1505,39 @@ fn a_walk_that_reaches_its_budget_when_a_ref_moves_goes_on_in_rows() {
     assert!(progress.contains("\"Mark\""), "{progress}");
     assert!(progress.contains("\"in_memory\":false"), "{progress}");
     assert!(maintenance::run(&store, &host, &slice, i64::MAX).unwrap());
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn the_alarm_joins_a_run_whose_refs_moved_rather_than_start_it_again() {
+    let (store, _db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    let clock = std::cell::Cell::new(1_000_000);
+    let now_ms = || {
+        clock.set(clock.get() + 1000);
+        clock.get()
+    };
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    let started = || {
+        let progress = store.meta("repack").unwrap().unwrap();
+        progress.split(',').next().unwrap().to_string()
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    let first = started();
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.write("moved.txt", b"a ref moves\n");
+    let moved = repo.commit("moved");
+    push_update(&store, &repo, Some(&main), &moved, "refs/heads/main");
+    // With no grace (PRUNE_GRACE_SECONDS=0), each turn's start joins the run: started
+    // again after every push, a run on a repository pushed to often would never end.
+    maintenance::start(&store, &host, 0).unwrap();
+    maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    assert_eq!(started(), first);
+    assert!(maintenance::run(&store, &host, &SMALL_SLICES, i64::MAX).unwrap());
     assert_eq!(clone_all(&store), reachable(&repo));
 }

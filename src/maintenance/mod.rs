@@ -440,20 +440,17 @@ pub fn next_alarm<S: Sql>(
 }
 
 /// Starts a repack that prunes what has been unreachable for `grace` seconds, unless one is
-/// in progress: then it only lowers that one's grace to `grace`, if lower, except that a
-/// run without grace (a purge) starts that one again if a ref moved since it began, since
-/// its walk keeps what the refs reached then (a branch deleted since, say).
+/// in progress: then it only lowers that one's grace to `grace`, if lower (the alarm calls
+/// this every turn, so it writes nothing otherwise).
 pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), StoreError> {
     let rows_before = store.rows();
     let walk = store.transaction(|| {
         if let Some(mut progress) = load(store)? {
-            if grace > 0 || store.refs_version()? == progress.first_version {
-                progress.grace = progress.grace.min(grace);
+            if grace < progress.grace {
+                progress.grace = grace;
                 save(store, &progress)?;
-                return Ok(None);
             }
-            store.take_walk(progress.started_ms);
-            store.clear_repack(progress.pack.map(PackId))?;
+            return Ok(None);
         }
         let started_ms = (host.now_ms)();
         store.clear_repack(None)?;
@@ -912,6 +909,22 @@ fn give_up<S: Sql>(
     })
 }
 
+/// Abandons the run in progress if a ref moved since it began: its walk keeps what the refs
+/// reached then (a branch deleted since, say), which a purge must drop. Only a purge does
+/// this: it runs to its end within its request, while a run the alarm drives would start
+/// again after every push and might never end.
+fn abandon_if_refs_moved<S: Sql>(store: &Store<S>) -> Result<(), StoreError> {
+    let Some(progress) = load(store)? else {
+        return Ok(());
+    };
+    if store.refs_version()? == progress.first_version {
+        return Ok(());
+    }
+    store.take_walk(progress.started_ms);
+    store.clear_repack(progress.pack.map(PackId))?;
+    store.set_meta(PROGRESS, None)
+}
+
 /// Deletes what repacks retired longer than `reader_grace` seconds before `now` and no
 /// reader in flight can hold; returns how many packs went.
 pub fn sweep<S: Sql>(store: &Store<S>, now: i64, reader_grace: i64) -> Result<u64, StoreError> {
@@ -922,6 +935,7 @@ pub fn sweep<S: Sql>(store: &Store<S>, now: i64, reader_grace: i64) -> Result<u6
 /// with no grace, run to its end, then the deletion of what it retired that no reader in
 /// flight holds. Returns its account.
 pub fn purge<S: Sql>(store: &Store<S>, host: &Host) -> Result<Report, StoreError> {
+    store.transaction(|| abandon_if_refs_moved(store))?;
     start(store, host, 0)?;
     let slice = Slice::default();
     let report = loop {
