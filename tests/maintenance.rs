@@ -1541,3 +1541,38 @@ fn the_alarm_joins_a_run_whose_refs_moved_rather_than_start_it_again() {
     assert!(maintenance::run(&store, &host, &SMALL_SLICES, i64::MAX).unwrap());
     assert_eq!(clone_all(&store), reachable(&repo));
 }
+
+#[test]
+fn an_object_both_loose_and_in_the_exact_pack_is_kept_by_a_prune_without_grace() {
+    let (store, db) = store(4096);
+    let repo = history_repo();
+    push_all(&store, &repo, "report-status", 65536);
+    // The root tree stored loose as well (a push that sent it again small): the walk finds
+    // it in the pack, which stays exact, and its loose copy is not taken for unreachable.
+    let hex = repo.git(&["rev-parse", "main^{tree}"]);
+    let id = ObjectId::from_hex(hex.as_bytes()).unwrap();
+    let data = repo.git_with(&["cat-file", "tree", &hex], b"");
+    let file = git_on_durable_objects::format::loose::encode(ObjectType::Tree, &data);
+    for (statement, params) in [
+        (
+            "INSERT INTO loose (oid, push, data) VALUES (?, 0, ?)",
+            vec![Value::Blob(id.0.to_vec()), Value::Blob(file)],
+        ),
+        (
+            "INSERT INTO objects (oid, type, size) VALUES (?, 2, ?)",
+            vec![
+                Value::Blob(id.0.to_vec()),
+                Value::Integer(data.len() as i64),
+            ],
+        ),
+    ] {
+        db.exec(statement, params).unwrap();
+    }
+    store.open().unwrap();
+    let pushed = store.packs().unwrap();
+    let report = maintain(&store, 1000, 0);
+    assert_eq!(store.packs().unwrap(), pushed, "{report:?}");
+    assert_eq!(report.pruned, 0, "{report:?}");
+    assert!(store.locate(&id).unwrap().is_some());
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
