@@ -433,7 +433,7 @@ impl<S: Sql> Store<S> {
             )?;
             return Ok(());
         };
-        self.each_id_batch("unreachable", |ids| {
+        self.each_id_batch(("unreachable", "1"), vec![], JSON_BATCH, |ids| {
             let reached: Vec<ObjectId> = ids.into_iter().filter(|id| memory.holds(id)).collect();
             if reached.is_empty() {
                 return Ok(());
@@ -456,25 +456,29 @@ impl<S: Sql> Store<S> {
             )?;
             return Ok(());
         };
-        self.each_id_batch("objects", |ids| {
+        self.each_id_batch(("objects", "1"), vec![], JSON_BATCH, |ids| {
             let gone: Vec<ObjectId> = ids.into_iter().filter(|id| !memory.holds(id)).collect();
             self.mark_unreachable(&gone, now)
         })
     }
 
-    /// Visits the ids of `table` in order, [`JSON_BATCH`] at a time, so that memory holds
-    /// one batch however many rows it has.
+    /// Visits the ids of the rows of a table that meet a condition (`(table, condition)`,
+    /// its parameters in `params`) in order, `batch` at a time, so that memory holds one
+    /// batch however many rows there are. `visit` may delete rows it was given.
     fn each_id_batch(
         &self,
-        table: &str,
+        (table, condition): (&str, &str),
+        params: Vec<Value>,
+        batch: usize,
         mut visit: impl FnMut(Vec<ObjectId>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let query =
+            format!("SELECT oid FROM {table} WHERE {condition} AND oid > ? ORDER BY oid LIMIT ?");
         let mut after = Vec::new();
         loop {
-            let rows = self.exec(
-                &format!("SELECT oid FROM {table} WHERE oid > ? ORDER BY oid LIMIT ?"),
-                vec![after.clone().into(), (JSON_BATCH as i64).into()],
-            )?;
+            let mut bound = params.clone();
+            bound.extend([after.clone().into(), (batch as i64).into()]);
+            let rows = self.exec(&query, bound)?;
             let ids = rows
                 .iter()
                 .map(|r| row_id(&r[0]))
@@ -483,7 +487,7 @@ impl<S: Sql> Store<S> {
                 return Ok(());
             };
             after = last.0.to_vec();
-            let full = ids.len() == JSON_BATCH;
+            let full = ids.len() == batch;
             visit(ids)?;
             if !full {
                 return Ok(());
@@ -525,42 +529,29 @@ impl<S: Sql> Store<S> {
     /// Drops for good the objects unreachable since `before` or earlier: their records or
     /// rows, their commit rows and their loose files. Returns how many.
     fn prune(&self, before: i64) -> Result<u64, StoreError> {
-        let mut after = Vec::new();
-        loop {
-            let rows = self.exec(
-                "SELECT oid FROM unreachable WHERE since <= ? AND oid > ? ORDER BY oid LIMIT ?",
-                vec![
-                    before.into(),
-                    after.clone().into(),
-                    (PRUNE_BATCH as i64).into(),
-                ],
-            )?;
-            let ids = rows
-                .iter()
-                .map(|r| row_id(&r[0]))
-                .collect::<Result<Vec<ObjectId>, StoreError>>()?;
-            let Some(last) = ids.last() else { break };
-            after = last.0.to_vec();
-            // Only the commits among them are asked of the commit graph: every id asked
-            // there would read a page, and most unreachable objects are trees and blobs.
-            let stored = self.find(&ids)?;
-            let commits: Vec<ObjectId> = ids
-                .iter()
-                .filter(|id| {
-                    stored
-                        .get(id)
-                        .is_some_and(|s| s.located.kind == ObjectType::Commit)
-                })
-                .copied()
-                .collect();
-            let dropped =
-                self.apply_changes::<Record>(ids.iter().map(|id| Change::Drop(*id)).collect())?;
-            self.tally_objects(dropped)?;
-            self.drop_commits(&commits)?;
-            if ids.len() < PRUNE_BATCH {
-                break;
-            }
-        }
+        self.each_id_batch(
+            ("unreachable", "since <= ?"),
+            vec![before.into()],
+            PRUNE_BATCH,
+            |ids| {
+                // Only the commits among them are asked of the commit graph: every id asked
+                // there would read a page, and most unreachable objects are trees and blobs.
+                let stored = self.find(&ids)?;
+                let commits: Vec<ObjectId> = ids
+                    .iter()
+                    .filter(|id| {
+                        stored
+                            .get(id)
+                            .is_some_and(|s| s.located.kind == ObjectType::Commit)
+                    })
+                    .copied()
+                    .collect();
+                let dropped =
+                    self.apply_changes::<Record>(ids.iter().map(|id| Change::Drop(*id)).collect())?;
+                self.tally_objects(dropped)?;
+                self.drop_commits(&commits)
+            },
+        )?;
         let expired = "(SELECT oid FROM unreachable WHERE since <= ?)";
         for table in ["objects", "commits", "loose"] {
             self.exec(
