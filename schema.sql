@@ -145,8 +145,8 @@ CREATE TABLE IF NOT EXISTS tokens (
 
 -- A repack in progress (maintenance): every object reachable from the refs, found by a walk
 -- that starts in memory and keeps its queue here once it moves to rows (past its budget,
--- when a pack is to be written, or after a restart; walked = 0: its links are not listed
--- yet), then written to the
+-- which is smaller once a pack is written, or after a restart; walked = 0: its links are
+-- not listed yet), then written to the
 -- new pack in seq order. type, size, pack, at and stored_depth are copied from objects (pack
 -- NULL: loose); name_hash groups objects of the same file name for the delta search; offset,
 -- crc and depth (of its delta chain) say where it went.

@@ -91,6 +91,11 @@ const MAX_SETTLE_SECONDS: i64 = 60;
 /// holds 7/8 of that without growing); past it, the walk goes on in rows.
 pub const WALK_IN_MEMORY: usize = 458_752;
 
+/// Objects a repack writes a pack for from memory at most: with the walk's map, each holds
+/// its place, where it is and where it went (about 150 bytes, so 20 MiB for this many);
+/// a repack of more orders and records its objects in rows.
+pub const WRITE_IN_MEMORY: usize = 131_072;
+
 /// Slices that fail in a row before a repack is given up.
 const MAX_FAILURES: i64 = 3;
 
@@ -112,6 +117,8 @@ pub struct Slice {
     /// Objects the walk holds in memory before it goes on in rows (see
     /// [`crate::store::Walk`]).
     pub in_memory: usize,
+    /// Objects a pack is written for from memory at most (see [`WRITE_IN_MEMORY`]).
+    pub write_in_memory: usize,
 }
 
 impl Default for Slice {
@@ -125,6 +132,7 @@ impl Default for Slice {
             seal: 64 << 20,
             settle: 0,
             in_memory: WALK_IN_MEMORY,
+            write_in_memory: WRITE_IN_MEMORY,
         }
     }
 }
@@ -141,6 +149,7 @@ impl Slice {
             seal: 4 << 20,
             settle: SETTLE_SECONDS,
             in_memory: WALK_IN_MEMORY,
+            write_in_memory: WRITE_IN_MEMORY,
         }
     }
 }
@@ -538,6 +547,8 @@ pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step
             Ok(step)
         }
         Err(e) => {
+            // What the slice changed of a walk in memory is not in the rows it rolled back.
+            store.take_walk(progress.started_ms);
             // The slice's own error is the answer; should counting it fail too, the count
             // is only lower and the next slice tries again.
             let failures = store.meta(FAILURES).ok().flatten();
@@ -592,35 +603,41 @@ pub fn run<S: Sql>(
     }
 }
 
-/// A slice of the current phase; `Some` once the repack is swapped in.
+/// A slice of the current phase; `Some` once the repack is swapped in. The walk is taken
+/// for the slice and kept for the next (a failed slice loses it: see [`resume_walk`]).
 fn run_slice<S: Sql>(
     store: &Store<S>,
     progress: &mut Progress,
     slice: &Slice,
     host: &Host,
 ) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
-    match progress.phase.clone() {
-        Phase::Mark => mark_slice(store, progress, slice, host),
-        Phase::Write => write_slice(store, progress, slice).map(|()| None),
-        Phase::Seal => seal_slice(store, progress, slice).map(|()| None),
+    let mut walk = resume_walk(store, progress)?;
+    let swapped = match progress.phase.clone() {
+        Phase::Mark => mark_slice(store, progress, &mut walk, slice, host)?,
+        Phase::Write => write_slice(store, progress, &mut walk, slice).map(|()| None)?,
+        Phase::Seal => seal_slice(store, progress, &walk, slice).map(|()| None)?,
         Phase::Swap {
             name,
             size,
             idx_size,
         } => {
             if store.refs_version()? != progress.version {
-                if !settled(store, progress, slice, host)? {
-                    return Ok(None);
+                if settled(store, progress, slice, host)? {
+                    refs_moved(store, progress, &mut walk)?;
+                    reopen(store, progress)?;
                 }
-                refs_moved(store, progress, &mut Walk::Rows)?;
-                reopen(store, progress)?;
-                return Ok(None);
+                None
+            } else {
+                let pack = progress.pack()?;
+                let pack = store.seal_repack(pack, &name, size, idx_size)?;
+                Some(swap(store, progress, Some(pack), true, &walk, host)?)
             }
-            let pack = progress.pack()?;
-            let pack = store.seal_repack(pack, &name, size, idx_size)?;
-            swap(store, progress, Some(pack), true, &Walk::Rows, host).map(Some)
         }
+    };
+    if swapped.is_none() {
+        keep_walk(store, progress, walk);
     }
+    Ok(swapped)
 }
 
 /// Whether the refs changed since their tips were last walked; if they did, the new tips
@@ -642,36 +659,39 @@ fn refs_moved<S: Sql>(
 fn mark_slice<S: Sql>(
     store: &Store<S>,
     progress: &mut Progress,
+    walk: &mut Walk,
     slice: &Slice,
     host: &Host,
 ) -> Result<Option<(Option<PackId>, SwapReport)>, StoreError> {
-    let mut walk = resume_walk(store, progress)?;
-    if let Walk::Memory(memory) = &mut walk {
-        memory.set_budget(slice.in_memory);
+    if let Walk::Memory(memory) = walk {
+        // Once a pack is being written, the walk holds where its objects went as well.
+        memory.set_budget(match progress.pack {
+            Some(_) => slice.write_in_memory,
+            None => slice.in_memory,
+        });
     }
     let reader = ObjectReader::new(store);
     // The queue holds one level of the walk at a time: a long history is many short levels.
     let mut walked = 0;
     while walked < slice.walk {
-        match mark::walk(store, &reader, &mut walk, slice.walk - walked)? {
+        match mark::walk(store, &reader, walk, slice.walk - walked)? {
             0 => break,
             n => walked += n,
         }
     }
-    if walked > 0 || refs_moved(store, progress, &mut walk)? {
-        keep_walk(store, progress, walk);
+    if walked > 0 || refs_moved(store, progress, walk)? {
         return Ok(None);
     }
     if progress.pack.is_none() {
-        if store.repack_is_empty(&walk)? {
-            return swap(store, progress, None, false, &walk, host).map(Some);
+        if store.repack_is_empty(walk)? {
+            return swap(store, progress, None, false, walk, host).map(Some);
         }
-        if let Some(pack) = store.repack_matching_pack(&walk)? {
-            return swap(store, progress, Some(pack), false, &walk, host).map(Some);
+        if let Some(pack) = store.repack_matching_pack(walk)? {
+            return swap(store, progress, Some(pack), false, walk, host).map(Some);
         }
-        // Writing a pack orders and records its objects in rows.
-        store.spill_walk(&mut walk)?;
-        progress.in_memory = false;
+        if store.repack_count(walk)? > slice.write_in_memory as u64 {
+            store.spill_walk(walk)?;
+        }
         let pack = store.begin_repack()?;
         let mut out = ChunkWriter::new(store, pack, PackFile::Pack);
         out.append(&pack::header(0))?;
@@ -679,14 +699,15 @@ fn mark_slice<S: Sql>(
         progress.pack = Some(pack.0);
         progress.written = HEADER_LEN as u64;
     }
-    store.repack_order(write::SEARCHED)?;
+    store.repack_order(walk, write::SEARCHED)?;
     progress.phase = Phase::Write;
     Ok(None)
 }
 
 /// The walk of the repack in progress: in rows, or in memory if this instance still holds
 /// it. A walk in memory that was lost (the instance restarted, or a slice failed after
-/// taking it) starts again from the refs in rows, which a restart keeps, so it ends.
+/// taking it) takes with it where the objects written so far went: the run starts again
+/// from the refs in rows, which a restart keeps, so it ends, and the pack it had begun goes.
 fn resume_walk<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<Walk, StoreError> {
     if !progress.in_memory {
         return Ok(Walk::Rows);
@@ -694,9 +715,21 @@ fn resume_walk<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<Walk
     if let Some(walk) = store.take_walk(progress.started_ms) {
         return Ok(Walk::Memory(walk));
     }
-    progress.in_memory = false;
-    progress.version = store.refs_version()?;
-    store.clear_repack(None)?;
+    store.clear_repack(progress.pack.map(PackId))?;
+    *progress = Progress {
+        version: store.refs_version()?,
+        phase: Phase::Mark,
+        pack: None,
+        cursor: 0,
+        written: 0,
+        count: 0,
+        sealed: 0,
+        checksum: None,
+        tally: Tally::default(),
+        settling: None,
+        in_memory: false,
+        ..progress.clone()
+    };
     let mut walk = Walk::Rows;
     store.repack_add_tips(&mut walk)?;
     Ok(walk)
@@ -714,18 +747,19 @@ fn keep_walk<S: Sql>(store: &Store<S>, progress: &mut Progress, walk: Walk) {
 fn write_slice<S: Sql>(
     store: &Store<S>,
     progress: &mut Progress,
+    walk: &mut Walk,
     slice: &Slice,
 ) -> Result<(), StoreError> {
     let pack = progress.pack()?;
-    let rows = store.repack_rows(progress.cursor, slice.objects)?;
+    let rows = store.repack_rows(walk, progress.cursor, slice.objects)?;
     if rows.is_empty() {
-        progress.phase = match refs_moved(store, progress, &mut Walk::Rows)? {
+        progress.phase = match refs_moved(store, progress, walk)? {
             true => Phase::Mark,
             false => Phase::Seal,
         };
         return Ok(());
     }
-    let mut writer = PackWriter::resume(store, pack, progress.written, progress.cursor)?;
+    let mut writer = PackWriter::resume(store, walk, pack, progress.written, progress.cursor)?;
     for row in &rows {
         writer.write(row)?;
         progress.cursor = row.seq;
@@ -749,6 +783,7 @@ fn write_slice<S: Sql>(
 fn seal_slice<S: Sql>(
     store: &Store<S>,
     progress: &mut Progress,
+    walk: &Walk,
     slice: &Slice,
 ) -> Result<(), StoreError> {
     let pack = progress.pack()?;
@@ -793,7 +828,11 @@ fn seal_slice<S: Sql>(
     out.append(&trailer)?;
     out.flush()?;
     let id = ObjectId(trailer);
-    let idx_size = write_idx(store, pack, IdxEntries::Stored(IdxSource::Repack), &id)?;
+    let entries = match walk {
+        Walk::Memory(memory) => IdxEntries::Held(memory.idx_rows()),
+        Walk::Rows => IdxEntries::Stored(IdxSource::Repack),
+    };
+    let idx_size = write_idx(store, pack, entries, &id)?;
     progress.checksum = None;
     progress.phase = Phase::Swap {
         name: id.to_hex(),

@@ -13,7 +13,8 @@ use crate::format::pack::{self, EntryKind, ObjectSink, PackId};
 use crate::format::{diff_delta, zlib};
 use crate::store::sql::Sql;
 use crate::store::{
-    ChunkWriter, Location, ObjectReader, PackFile, RepackRow, Store, StoreError, Written,
+    delta_searchable, in_delta_search, ChunkWriter, Location, ObjectReader, PackFile, RepackRow,
+    Store, StoreError, Walk, Written,
 };
 
 /// Objects in the window the delta search tries each object against (git's `pack.window`).
@@ -58,6 +59,8 @@ impl Candidate {
 /// The pack being written during one slice.
 pub struct PackWriter<'s, S: Sql> {
     store: &'s Store<S>,
+    /// Where the repack keeps its objects and where they went.
+    walk: &'s mut Walk,
     reader: ObjectReader<S>,
     out: ChunkWriter<'s, S>,
     /// What this slice wrote, by id and by where it was stored, until recorded.
@@ -80,14 +83,12 @@ pub const SEARCHED: RangeInclusive<u64> = DELTA_MIN..=DELTA_MAX;
 
 /// Whether the delta search may take an object: a tree or a blob of a size in [`SEARCHED`].
 fn searchable(row: &RepackRow) -> bool {
-    matches!(row.kind, ObjectType::Blob | ObjectType::Tree)
-        && row.size.is_some_and(|size| SEARCHED.contains(&size))
+    delta_searchable(row, &SEARCHED)
 }
 
-/// Whether the delta search takes an object: a searchable one stored loose or whole (the
-/// stored deltas are copied, unless their chain must be cut).
+/// Whether the delta search takes an object (see [`in_delta_search`]).
 fn searched(row: &RepackRow) -> bool {
-    searchable(row) && (row.location == Location::Loose || row.stored_depth == Some(0))
+    in_delta_search(row, &SEARCHED)
 }
 
 impl<'s, S: Sql> PackWriter<'s, S> {
@@ -96,12 +97,14 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// searches.
     pub fn resume(
         store: &'s Store<S>,
+        walk: &'s mut Walk,
         pack: PackId,
         written: u64,
         cursor: i64,
     ) -> Result<Self, StoreError> {
         Ok(PackWriter {
             store,
+            walk,
             reader: ObjectReader::new(store),
             out: ChunkWriter::resume(store, pack, PackFile::Pack, written)?,
             done: Vec::new(),
@@ -124,7 +127,9 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         let Some(cursor) = self.window_from.take() else {
             return Ok(());
         };
-        let mut last = self.store.repack_window(SEARCHED, cursor, WINDOW)?;
+        let mut last = self
+            .store
+            .repack_window(self.walk, SEARCHED, cursor, WINDOW)?;
         last.reverse();
         for (row, written) in last {
             let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
@@ -182,11 +187,11 @@ impl<'s, S: Sql> PackWriter<'s, S> {
             EntryKind::Whole(_) => None,
             EntryKind::OfsDelta(base) => match self.by_stored.get(&(pack, base)) {
                 Some(&written) => Some(written),
-                None => self.store.repack_written_at(pack, base)?,
+                None => self.store.repack_written_at(self.walk, pack, base)?,
             },
             EntryKind::RefDelta(base) => match self.by_id.get(&base) {
                 Some(&written) => Some(written),
-                None => self.store.repack_written(&base)?,
+                None => self.store.repack_written(self.walk, &base)?,
             },
         };
         let (kind, depth) = match (header.kind, base) {
@@ -347,7 +352,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// returns how many it wrote.
     pub fn finish(mut self) -> Result<usize, StoreError> {
         self.out.save()?;
-        self.store.repack_record(&self.done)?;
+        self.store.repack_record(self.walk, &self.done)?;
         Ok(self.done.len())
     }
 }

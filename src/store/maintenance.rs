@@ -124,6 +124,20 @@ pub struct Backlog {
 const SEARCHED: &str =
     "(type IN (2, 3) AND size BETWEEN ?1 AND ?2 AND (pack IS NULL OR stored_depth = 0))";
 
+/// Whether the delta search may take a repack object: a tree or a blob of a size in
+/// `searched`.
+pub fn delta_searchable(row: &RepackRow, searched: &RangeInclusive<u64>) -> bool {
+    matches!(row.kind, ObjectType::Tree | ObjectType::Blob)
+        && row.size.is_some_and(|size| searched.contains(&size))
+}
+
+/// Whether the delta search takes a repack object, [`SEARCHED`] in Rust: a searchable one
+/// stored loose or whole (stored deltas are copied, unless their chain must be cut).
+pub fn in_delta_search(row: &RepackRow, searched: &RangeInclusive<u64>) -> bool {
+    delta_searchable(row, searched)
+        && (row.location == Location::Loose || row.stored_depth == Some(0))
+}
+
 const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash, stored_depth";
 
 pub(super) fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
@@ -230,7 +244,14 @@ impl<S: Sql> Store<S> {
     ///   order, so that each follows its base and is copied as it is.
     ///
     /// Returns how many were ordered.
-    pub fn repack_order(&self, searched: RangeInclusive<u64>) -> Result<u64, StoreError> {
+    pub fn repack_order(
+        &self,
+        walk: &mut Walk,
+        searched: RangeInclusive<u64>,
+    ) -> Result<u64, StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return self.order_in_memory(memory, &searched);
+        }
         // The last place is read first: read inside the update, it would grow as rows get
         // theirs.
         let last = self.exec(
@@ -259,7 +280,15 @@ impl<S: Sql> Store<S> {
     }
 
     /// Up to `limit` of the repack's objects in write order, after place `after`.
-    pub fn repack_rows(&self, after: i64, limit: usize) -> Result<Vec<RepackRow>, StoreError> {
+    pub fn repack_rows(
+        &self,
+        walk: &Walk,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<RepackRow>, StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return Ok(memory.placed_after(after, limit));
+        }
         let rows = self.exec(
             &format!(
                 "SELECT {REPACK_COLUMNS} FROM repack_objects WHERE seq > ? ORDER BY seq LIMIT ?"
@@ -274,10 +303,14 @@ impl<S: Sql> Store<S> {
     /// taken up again in a new slice.
     pub fn repack_window(
         &self,
+        walk: &Walk,
         searched: RangeInclusive<u64>,
         upto: i64,
         limit: usize,
     ) -> Result<Vec<(RepackRow, Written)>, StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return Ok(memory.window(&searched, upto, limit));
+        }
         let rows = self.exec(
             &format!(
                 "SELECT {REPACK_COLUMNS}, offset, crc, depth FROM repack_objects \
@@ -297,7 +330,15 @@ impl<S: Sql> Store<S> {
     }
 
     /// Where the repack wrote the object stored at `at` in `pack`, if it has.
-    pub fn repack_written_at(&self, pack: PackId, at: u64) -> Result<Option<Written>, StoreError> {
+    pub fn repack_written_at(
+        &self,
+        walk: &Walk,
+        pack: PackId,
+        at: u64,
+    ) -> Result<Option<Written>, StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return Ok(memory.written_at(pack, at));
+        }
         let rows = self.exec(
             "SELECT offset, crc, depth FROM repack_objects \
              WHERE pack = ? AND at = ? AND offset IS NOT NULL",
@@ -307,7 +348,14 @@ impl<S: Sql> Store<S> {
     }
 
     /// Where the repack wrote object `id`, if it has.
-    pub fn repack_written(&self, id: &ObjectId) -> Result<Option<Written>, StoreError> {
+    pub fn repack_written(
+        &self,
+        walk: &Walk,
+        id: &ObjectId,
+    ) -> Result<Option<Written>, StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return Ok(memory.written(id));
+        }
         let rows = self.exec(
             "SELECT offset, crc, depth FROM repack_objects WHERE oid = ? AND offset IS NOT NULL",
             vec![id_value(id)],
@@ -316,7 +364,14 @@ impl<S: Sql> Store<S> {
     }
 
     /// Records where the repack wrote objects.
-    pub fn repack_record(&self, done: &[(ObjectId, Written)]) -> Result<(), StoreError> {
+    pub fn repack_record(
+        &self,
+        walk: &mut Walk,
+        done: &[(ObjectId, Written)],
+    ) -> Result<(), StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return memory.record(done);
+        }
         for batch in done.chunks(JSON_BATCH) {
             let rows: Vec<String> = batch
                 .iter()
@@ -363,7 +418,7 @@ impl<S: Sql> Store<S> {
             // and no other, so what is elsewhere is what no ref reaches.
             let (unreachable, changed) = match moved_to {
                 Some(pack) => {
-                    let repacked = self.repack_range(pack, key, end)?;
+                    let repacked = self.repack_range(walk, pack, key, end)?;
                     let changed = !repacked.is_empty();
                     let (kept, gone) = outside(std::mem::take(records), &repacked);
                     *records = sorted_union(kept, repacked);
@@ -379,16 +434,7 @@ impl<S: Sql> Store<S> {
             Ok(changed)
         })?;
         if moved_to.is_some() {
-            self.exec(
-                "UPDATE loose SET retired = ? WHERE retired IS NULL \
-                 AND oid IN (SELECT oid FROM repack_objects WHERE pack IS NULL)",
-                vec![now.into()],
-            )?;
-            self.exec(
-                "DELETE FROM objects WHERE oid IN \
-                 (SELECT oid FROM repack_objects WHERE pack IS NULL)",
-                vec![],
-            )?;
+            self.retire_repacked_loose(walk, now)?;
         }
         self.mark_loose_unreachable(walk, now)?;
         let pruned = self.prune(prune_before)?;
@@ -421,6 +467,36 @@ impl<S: Sql> Store<S> {
             kept,
             retired: retired.len() as u64,
         })
+    }
+
+    /// Retires the loose files of the objects the repack packed, and their rows.
+    fn retire_repacked_loose(&self, walk: &Walk, now: i64) -> Result<(), StoreError> {
+        let Walk::Memory(memory) = walk else {
+            self.exec(
+                "UPDATE loose SET retired = ? WHERE retired IS NULL \
+                 AND oid IN (SELECT oid FROM repack_objects WHERE pack IS NULL)",
+                vec![now.into()],
+            )?;
+            self.exec(
+                "DELETE FROM objects WHERE oid IN \
+                 (SELECT oid FROM repack_objects WHERE pack IS NULL)",
+                vec![],
+            )?;
+            return Ok(());
+        };
+        for batch in memory.placed_loose().chunks(JSON_BATCH) {
+            let ids = ids_json(batch);
+            self.exec(
+                "UPDATE loose SET retired = ? WHERE retired IS NULL \
+                 AND oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![now.into(), ids.clone().into()],
+            )?;
+            self.exec(
+                "DELETE FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
+                vec![ids.into()],
+            )?;
+        }
+        Ok(())
     }
 
     /// Forgets that the objects the repack reached were unreachable: the refs reach them
@@ -499,10 +575,14 @@ impl<S: Sql> Store<S> {
     /// records of `pack`, where the repack wrote them.
     fn repack_range(
         &self,
+        walk: &Walk,
         pack: PackId,
         key: &[u8],
         end: Option<&[u8]>,
     ) -> Result<Vec<Record>, StoreError> {
+        if let Walk::Memory(memory) = walk {
+            return memory.records(pack, key, end);
+        }
         // Past every id when there is no next page: a bound of OR terms would keep SQLite
         // from seeking, and each page's query would read to the end of the table.
         let end = end.map_or(vec![0xff; 21], <[u8]>::to_vec);

@@ -19,7 +19,9 @@ mod refs;
 pub mod sql;
 mod walk;
 
-pub use maintenance::{Backlog, Footprint, RepackRow, Summary, SwapReport, Written};
+pub use maintenance::{
+    delta_searchable, in_delta_search, Backlog, Footprint, RepackRow, Summary, SwapReport, Written,
+};
 pub use objects::{CommitInfo, Located, Location, NewObject};
 pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{

@@ -1,14 +1,19 @@
 //! What a repack's walk keeps: every object the refs reach, with the queue of those whose
-//! links are not listed yet. It starts in memory, where it writes nothing (a repository at
-//! rest is walked and found already packed without a row written), and moves to the
-//! `repack_objects` rows when it outgrows its budget, when the repack has to write a pack
-//! (which orders and records its objects there), or when the memory is lost with the
-//! object's instance: rows survive a restart, so a walk restarted in them always ends.
+//! links are not listed yet, and once a pack is written, their write order and where each
+//! went. It starts in memory, where it writes nothing per object (a repository at rest is
+//! walked and found already packed without a row written; a pack is written with a row per
+//! chunk, not per object), and moves to the `repack_objects` rows when it outgrows its
+//! budget (a smaller one once a pack is written), or when the memory is lost with the
+//! object's instance: rows survive a restart, so a run restarted in them always ends.
 
+use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
+use std::ops::RangeInclusive;
 
-use super::maintenance::RepackRow;
+use super::maintenance::{in_delta_search, RepackRow, Written};
+use super::midx::Record;
 use super::objects::Stored;
+use super::push::IdxRow;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::PackId;
@@ -31,6 +36,97 @@ pub struct WalkInMemory {
     loose: u64,
     /// What the run's slices counted since its progress was last written.
     unsaved: Option<Unsaved>,
+    /// The objects given a place in the pack's write order, once a pack is written.
+    order: WriteOrder,
+}
+
+/// A repack's objects in write order, and where each went, held in memory: what the
+/// `seq`, `offset`, `crc` and `depth` columns of `repack_objects` hold for a walk in rows.
+#[derive(Debug, Default)]
+struct WriteOrder {
+    /// The objects by place (place `n` at index `n - 1`).
+    rows: Vec<RepackRow>,
+    /// Where each went in the new pack, by place, once written.
+    written: Vec<Option<Written>>,
+    /// Indexes into `rows` in id order, and those of stored objects in (pack, offset) order.
+    by_id: Vec<u32>,
+    by_stored: Vec<u32>,
+}
+
+impl WriteOrder {
+    /// Gives the rows from index `from` on the next places, in `pack-objects`' order (see
+    /// [`Store::repack_order`]). They are sorted where they are, and by a key computed for
+    /// each comparison rather than held: this runs with the whole repack in memory.
+    fn place_from(&mut self, from: usize, searched: &RangeInclusive<u64>) {
+        let new = self.rows.get_mut(from..).unwrap_or_default();
+        new.sort_unstable_by(|a, b| {
+            write_order_key(a, searched).cmp(&write_order_key(b, searched))
+        });
+        for (seq, row) in (from as i64 + 1..).zip(new) {
+            row.seq = seq;
+        }
+        self.written.resize(self.rows.len(), None);
+        let places = 0..self.rows.len() as u32;
+        self.by_id = places.clone().collect();
+        self.by_id
+            .sort_unstable_by_key(|&i| self.rows[i as usize].id);
+        self.by_stored = places
+            .filter(|&i| self.rows[i as usize].location != Location::Loose)
+            .collect();
+        self.by_stored
+            .sort_unstable_by_key(|&i| stored_at(&self.rows[i as usize]));
+    }
+
+    /// The index of object `id`, if it has a place.
+    fn place(&self, id: &ObjectId) -> Option<usize> {
+        let found = self
+            .by_id
+            .binary_search_by_key(id, |&i| self.rows[i as usize].id);
+        found.ok().map(|n| self.by_id[n] as usize)
+    }
+
+    /// Where the object stored at `at` in `pack` went, if it has.
+    fn written_at(&self, pack: PackId, at: u64) -> Option<Written> {
+        let found = self
+            .by_stored
+            .binary_search_by_key(&Some((pack, at)), |&i| stored_at(&self.rows[i as usize]));
+        found
+            .ok()
+            .and_then(|n| self.written[self.by_stored[n] as usize])
+    }
+}
+
+/// Where a repack row is stored, if in a pack.
+fn stored_at(row: &RepackRow) -> Option<(PackId, u64)> {
+    match row.location {
+        Location::Packed { pack, offset } => Some((pack, offset)),
+        Location::Loose => None,
+    }
+}
+
+/// What orders objects of one type by name hash and size, largest first.
+type KindKey = (u8, u32, Reverse<Option<u64>>);
+
+/// The order [`Store::repack_order`] gives the rows of `repack_objects`, as a sort key:
+/// group, the delta search's order within the first group, stored objects by where they
+/// are before loose ones, then type, name hash, size and id.
+type OrderKey = (
+    u8,
+    Option<KindKey>,
+    (bool, Option<(PackId, u64)>),
+    KindKey,
+    ObjectId,
+);
+
+fn write_order_key(row: &RepackRow, searched: &RangeInclusive<u64>) -> OrderKey {
+    let group = match row {
+        _ if in_delta_search(row, searched) => 0,
+        _ if row.location == Location::Loose || row.stored_depth == Some(0) => 1,
+        _ => 2,
+    };
+    let kind = (row.kind as u8, row.name_hash, Reverse(row.size));
+    let stored = (row.location == Location::Loose, stored_at(row));
+    (group, (group == 0).then_some(kind), stored, kind, row.id)
 }
 
 /// What a run's slices counted while only the count changed: kept with its walk in memory
@@ -64,6 +160,107 @@ impl WalkInMemory {
     /// Sets how many objects it may hold before it moves to the rows.
     pub fn set_budget(&mut self, objects: usize) {
         self.budget = objects;
+    }
+
+    /// The objects found that have no place in the write order yet.
+    fn unplaced(&self) -> Vec<ObjectId> {
+        let unplaced = self.seen.keys().filter(|id| self.order.place(id).is_none());
+        unplaced.copied().collect()
+    }
+
+    /// Up to `limit` objects in write order after place `after`.
+    pub(super) fn placed_after(&self, after: i64, limit: usize) -> Vec<RepackRow> {
+        let from = usize::try_from(after).unwrap_or(0);
+        let rows = self.order.rows.iter().skip(from).take(limit);
+        rows.copied().collect()
+    }
+
+    /// The last `limit` objects of the delta search written at or before place `upto`,
+    /// newest first, with where they went (see [`Store::repack_window`]).
+    pub(super) fn window(
+        &self,
+        searched: &RangeInclusive<u64>,
+        upto: i64,
+        limit: usize,
+    ) -> Vec<(RepackRow, Written)> {
+        let upto = usize::try_from(upto)
+            .unwrap_or(0)
+            .min(self.order.rows.len());
+        let placed = self.order.rows[..upto]
+            .iter()
+            .zip(&self.order.written[..upto]);
+        let written = placed.rev().filter_map(|(row, w)| Some((*row, (*w)?)));
+        let searched = written.filter(|(row, _)| in_delta_search(row, searched));
+        searched.take(limit).collect()
+    }
+
+    /// Where object `id` went in the new pack, if it has.
+    pub(super) fn written(&self, id: &ObjectId) -> Option<Written> {
+        self.order.place(id).and_then(|i| self.order.written[i])
+    }
+
+    /// Where the object stored at `at` in `pack` went in the new pack, if it has.
+    pub(super) fn written_at(&self, pack: PackId, at: u64) -> Option<Written> {
+        self.order.written_at(pack, at)
+    }
+
+    /// Records where objects went in the new pack.
+    pub(super) fn record(&mut self, done: &[(ObjectId, Written)]) -> Result<(), StoreError> {
+        for (id, written) in done {
+            let place = self.order.place(id).ok_or(StoreError::Missing {
+                kind: "repacked object",
+                id: *id,
+            })?;
+            self.order.written[place] = Some(*written);
+        }
+        Ok(())
+    }
+
+    /// The new pack's idx rows, in id order.
+    pub fn idx_rows(&self) -> Vec<IdxRow> {
+        let placed = self.order.by_id.iter().map(|&i| i as usize);
+        let written = placed.filter_map(|i| Some((self.order.rows[i].id, self.order.written[i]?)));
+        written.map(|(id, w)| (id, w.offset, w.crc)).collect()
+    }
+
+    /// The objects from `key` up to `end` (None: every one after), in id order, as records
+    /// of `pack`, where they went in it.
+    pub(super) fn records(
+        &self,
+        pack: PackId,
+        key: &[u8],
+        end: Option<&[u8]>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let id_of = |i: &u32| self.order.rows[*i as usize].id;
+        let by_id = &self.order.by_id;
+        let from = by_id.partition_point(|i| id_of(i).0.as_slice() < key);
+        let upto = end.map_or(by_id.len(), |end| {
+            by_id.partition_point(|i| id_of(i).0.as_slice() < end)
+        });
+        let places = by_id.get(from..upto).unwrap_or_default();
+        places
+            .iter()
+            .map(|&i| {
+                let row = &self.order.rows[i as usize];
+                let written = self.order.written[i as usize]
+                    .ok_or(StoreError::BadColumn("repacked offset"))?;
+                Ok(Record {
+                    id: row.id,
+                    kind: row.kind,
+                    pack,
+                    offset: written.offset,
+                    size: row.size,
+                    depth: Some(written.depth),
+                })
+            })
+            .collect()
+    }
+
+    /// The placed objects stored loose.
+    pub(super) fn placed_loose(&self) -> Vec<ObjectId> {
+        let rows = self.order.rows.iter();
+        let loose = rows.filter(|row| row.location == Location::Loose);
+        loose.map(|row| row.id).collect()
     }
 
     fn add(&mut self, id: ObjectId, name_hash: u32, stored: &Stored) {
@@ -217,16 +414,30 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Moves a walk in memory into the rows, where the rest of the repack keeps its objects.
+    /// Moves a walk in memory into the rows, where the rest of the repack keeps its objects:
+    /// those with a place in the write order with it and where they went, the others as
+    /// the walk left them.
     pub fn spill_walk(&self, walk: &mut Walk) -> Result<(), StoreError> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
+        let order = &memory.order;
+        for (rows, written) in order
+            .rows
+            .chunks(JSON_BATCH)
+            .zip(order.written.chunks(JSON_BATCH))
+        {
+            self.insert_placed(rows, written)?;
+        }
         // Sorted ids rather than a set, and the objects a batch at a time: this runs with the
         // whole walk in memory, at its budget.
         let mut waiting: Vec<ObjectId> = memory.queue.iter().copied().collect();
         waiting.sort_unstable();
-        let mut objects = memory.seen.iter().map(|(id, hash)| (*id, *hash));
+        let unplaced = memory
+            .seen
+            .iter()
+            .filter(|(id, _)| order.place(id).is_none());
+        let mut objects = unplaced.map(|(id, hash)| (*id, *hash));
         loop {
             let batch: Vec<(ObjectId, u32)> = objects.by_ref().take(JSON_BATCH).collect();
             if batch.is_empty() {
@@ -235,6 +446,46 @@ impl<S: Sql> Store<S> {
             self.insert_repack(&batch, |id, _| waiting.binary_search(id).is_err())?;
         }
         *walk = Walk::Rows;
+        Ok(())
+    }
+
+    /// Writes the rows of objects with a place in the write order (walked, all of them),
+    /// and where those written went.
+    fn insert_placed(
+        &self,
+        rows: &[RepackRow],
+        written: &[Option<Written>],
+    ) -> Result<(), StoreError> {
+        let number = |n: Option<u64>| n.map_or("null".into(), |n| n.to_string());
+        let rows: Vec<String> = rows
+            .iter()
+            .zip(written)
+            .map(|(row, w)| {
+                let (pack, at) = stored_at(row).unzip();
+                format!(
+                    "[\"{}\",{},{},{},{},{},{},{},{},{},{}]",
+                    row.id,
+                    row.kind as u8,
+                    number(row.size),
+                    number(pack.map(|p| p.0 as u64)),
+                    number(at),
+                    number(row.stored_depth.map(u64::from)),
+                    row.name_hash,
+                    row.seq,
+                    number(w.map(|w| w.offset)),
+                    number(w.map(|w| u64::from(w.crc))),
+                    number(w.map(|w| u64::from(w.depth))),
+                )
+            })
+            .collect();
+        self.exec(
+            "INSERT INTO repack_objects \
+             (oid, type, size, pack, at, stored_depth, name_hash, walked, seq, offset, crc, depth) \
+             SELECT unhex(value ->> 0), value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+             value ->> 5, value ->> 6, 1, value ->> 7, value ->> 8, value ->> 9, value ->> 10 \
+             FROM json_each(?)",
+            vec![format!("[{}]", rows.join(",")).into()],
+        )?;
         Ok(())
     }
 
@@ -260,7 +511,16 @@ impl<S: Sql> Store<S> {
         limit: usize,
     ) -> Result<Vec<RepackRow>, StoreError> {
         let ids: Vec<ObjectId> = memory.queue.iter().take(limit).copied().collect();
-        let stored = self.find(&ids)?;
+        self.found_rows(memory, &ids)
+    }
+
+    /// Objects `ids` of a walk in memory as repack rows, where they are stored now.
+    fn found_rows(
+        &self,
+        memory: &WalkInMemory,
+        ids: &[ObjectId],
+    ) -> Result<Vec<RepackRow>, StoreError> {
+        let stored = self.find(ids)?;
         ids.iter()
             .map(|id| {
                 let s = stored.get(id).ok_or(StoreError::Missing {
@@ -278,6 +538,24 @@ impl<S: Sql> Store<S> {
                 })
             })
             .collect()
+    }
+
+    /// Gives the objects of a walk in memory that have no place in the write order yet
+    /// theirs (see [`Store::repack_order`]); returns how many.
+    pub(super) fn order_in_memory(
+        &self,
+        memory: &mut WalkInMemory,
+        searched: &RangeInclusive<u64>,
+    ) -> Result<u64, StoreError> {
+        let unplaced = memory.unplaced();
+        let from = memory.order.rows.len();
+        memory.order.rows.reserve_exact(unplaced.len());
+        for batch in unplaced.chunks(JSON_BATCH) {
+            let rows = self.found_rows(memory, batch)?;
+            memory.order.rows.extend(rows);
+        }
+        memory.order.place_from(from, searched);
+        Ok(unplaced.len() as u64)
     }
 
     /// Adds the objects `links` name (id, name hash) to the walk, those stored and not in
