@@ -65,13 +65,14 @@ CREATE TABLE IF NOT EXISTS midx_pages (
 -- Loose objects: exactly the bytes of git's loose object file. push names the pack row of
 -- the push that wrote it, so an interrupted push's leftovers can be found. retired is when a
 -- repack packed the object: the file is still served to readers that started before, until
--- it is deleted as retired packs are.
+-- it is deleted as retired packs are. WITHOUT ROWID, so that a file written is one row, not
+-- a row and its key's index entry (Store::open makes an older table so once it is empty).
 CREATE TABLE IF NOT EXISTS loose (
     oid BLOB PRIMARY KEY,
     push INTEGER NOT NULL,
     data BLOB NOT NULL,
     retired INTEGER
-);
+) WITHOUT ROWID;
 
 -- The commit graph, recorded when a push is indexed, so history walks need not inflate
 -- commits: in commit_pages (src/store/commit_graph.rs: records of 69 bytes, id, time and up

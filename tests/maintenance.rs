@@ -1710,3 +1710,45 @@ fn a_pack_written_from_memory_goes_on_in_rows_when_a_ref_moved_takes_it_past_its
     assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
     assert_eq!(clone_all(&store), reachable(&repo));
 }
+
+#[test]
+fn a_loose_table_made_with_a_rowid_serves_until_it_is_empty_and_is_then_made_without() {
+    let (store, db) = store(4096);
+    // As an earlier version made it.
+    for statement in [
+        "DROP TABLE loose",
+        "CREATE TABLE loose (oid BLOB PRIMARY KEY, push INTEGER NOT NULL, \
+         data BLOB NOT NULL, retired INTEGER)",
+    ] {
+        db.exec(statement, vec![]).unwrap();
+    }
+    let with_rowid = || db.exec("SELECT rowid FROM loose LIMIT 0", vec![]).is_ok();
+    let (repo, _) = edited_one_line_at_a_time(&store, 2);
+    let loose = || store.summary().unwrap().loose;
+    assert!(loose() > 0);
+    let reopened = || {
+        let store = Store::with_chunk_size(db.clone(), 4096);
+        store.open().unwrap();
+        store
+    };
+    let store = reopened();
+    assert!(with_rowid(), "kept while it holds files");
+    assert_eq!(clone_all(&store), reachable(&repo));
+    maintain(&store, 1000, 0);
+    assert_eq!(loose(), 0);
+    let store = reopened();
+    assert!(
+        with_rowid(),
+        "the packed objects' files are kept for readers until swept"
+    );
+    maintenance::sweep(&store, 5000, 0).unwrap();
+    let store = reopened();
+    assert!(!with_rowid());
+    assert_eq!(clone_all(&store), reachable(&repo));
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.write("after.txt", b"pushed loose into the new table\n");
+    let after = repo.commit("after");
+    push_update(&store, &repo, Some(&main), &after, "refs/heads/main");
+    assert!(store.summary().unwrap().loose > 0);
+    assert_eq!(clone_all(&store), reachable(&repo));
+}

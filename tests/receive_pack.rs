@@ -242,11 +242,14 @@ fn small_push_is_stored_loose_and_served_byte_for_byte() {
         &pack,
     );
     // Rows a small push need not write (each billed): its pack's one chunk, which it reads
-    // from memory and drops, and HEAD, which does not change.
+    // from memory and drops, its one page of links, which the connectivity check reads from
+    // memory, and HEAD, which does not change.
     for statement in [
         "CREATE TEMP TABLE needless (what TEXT)",
         "CREATE TEMP TRIGGER chunk_written AFTER INSERT ON pack_chunks \
          BEGIN INSERT INTO needless VALUES ('a chunk'); END",
+        "CREATE TEMP TRIGGER links_written AFTER INSERT ON push_link_pages \
+         BEGIN INSERT INTO needless VALUES ('a page of links'); END",
         "CREATE TEMP TRIGGER head_written AFTER UPDATE ON meta WHEN new.key = 'HEAD' \
          BEGIN INSERT INTO needless VALUES ('HEAD'); END",
     ] {
@@ -264,6 +267,8 @@ fn small_push_is_stored_loose_and_served_byte_for_byte() {
         .as_i64()
         .unwrap();
     assert_eq!(loose, 9, "3 commits, 3 trees, 3 blobs");
+    // A file is one row: the table has no rowid beside its key's index.
+    assert!(db.exec("SELECT rowid FROM loose LIMIT 0", vec![]).is_err());
     let file = match dumb::get(&store, &Endpoint::LooseObject(id(&new)), None)
         .unwrap()
         .body

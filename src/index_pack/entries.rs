@@ -316,11 +316,11 @@ impl<'s, S: Sql> Entries<'s, S> {
         Ok(())
     }
 
-    /// Writes everything still in memory.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
+    /// Writes everything still in memory but the last page of links, which it returns:
+    /// the connectivity check reads it from memory, and it is never written (nor deleted).
+    pub fn flush(&mut self) -> Result<Vec<Link>, StoreError> {
         self.flush_entries()?;
-        self.flush_links()?;
         self.flush_commits()?;
-        Ok(())
+        Ok(std::mem::take(&mut self.links))
     }
 }

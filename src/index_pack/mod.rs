@@ -19,7 +19,7 @@ use sha1::{Digest, Sha1};
 
 use crate::format::delta::DeltaError;
 use crate::format::loose;
-use crate::format::object::{self, BadObject, ObjectHasher, ObjectId, ObjectType};
+use crate::format::object::{self, BadObject, Link, ObjectHasher, ObjectId, ObjectType};
 use crate::format::pack::{
     self, BaseCache, EntryAt, EntryHeader, EntryKind, Object, ObjectSink, PackError, PackId,
     PackObjects, BASE_CACHE_BYTES, MAX_HELD,
@@ -231,6 +231,8 @@ pub struct Indexed {
     pub stored: Stored,
     /// Its entries, when they were held in memory rather than written to rows.
     pub held: Option<Held>,
+    /// The last page of what its objects link to (the pages before are in rows).
+    pub links: Vec<Link>,
 }
 
 /// The entry being inflated.
@@ -675,7 +677,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         if checksum.0[..] != self.partial[..] {
             return Err(IndexError::Checksum);
         }
-        self.entries.flush()?;
+        let links = self.entries.flush()?;
         let store = self.spool.store();
         let push = self.push();
         if self.entries.waiting() > 0 {
@@ -706,6 +708,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             push,
             stored,
             held: self.entries.take_held(),
+            links,
         })
     }
 }

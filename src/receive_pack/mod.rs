@@ -298,9 +298,10 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// runs in one transaction, so a failure leaves nothing behind.
     fn update_refs(&self, indexed: Option<Indexed>) -> Result<Vec<Verdict>, StoreError> {
         let complete = match &indexed {
-            Some(indexed) => self
-                .store
-                .push_is_complete(indexed.push, indexed.held.as_ref())?,
+            Some(indexed) => {
+                self.store
+                    .push_is_complete(indexed.push, indexed.held.as_ref(), &indexed.links)?
+            }
             None => true,
         };
         let results = self.decide(indexed.as_ref(), complete)?;

@@ -234,10 +234,29 @@ impl<S: Sql> Store<S> {
                 self.exec(&add, vec![])?;
             }
         }
+        self.remake_loose()?;
         self.start_object_count()?;
         self.move_packed_rows()?;
         self.move_commit_rows()?;
         self.drop_leftovers()
+    }
+
+    /// Makes `loose` again WITHOUT ROWID if an earlier version made it with one (a file then
+    /// cost two rows written: the table's and its key's index entry), once it is empty, as
+    /// it is after a repack packed its objects and their files were swept: nothing is
+    /// copied, and until then the table serves as it is.
+    fn remake_loose(&self) -> Result<(), StoreError> {
+        // Only a table with a rowid has the column; LIMIT 0 reads no row.
+        let with_rowid = self.exec("SELECT rowid FROM loose LIMIT 0", vec![]).is_ok();
+        if !with_rowid || !self.exec("SELECT 1 FROM loose LIMIT 1", vec![])?.is_empty() {
+            return Ok(());
+        }
+        let create = schema().into_iter().find(|s| s.contains("EXISTS loose ("));
+        let create = create.ok_or_else(|| SqlError("the schema does not make loose".into()))?;
+        // Should the making fail after the drop, the next start makes it from the schema.
+        self.exec("DROP TABLE loose", vec![])?;
+        self.exec(&create, vec![])?;
+        Ok(())
     }
 
     /// Empties `table` by dropping it and making it again from the schema: a `DELETE` is

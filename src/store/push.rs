@@ -161,6 +161,16 @@ impl Held {
     }
 }
 
+/// Links as a page of `push_link_pages`: each the id, then the type (0 for any).
+fn link_page(links: &[Link]) -> Vec<u8> {
+    let mut page = Vec::with_capacity(links.len() * LINK_BYTES);
+    for link in links {
+        page.extend_from_slice(&link.id.0);
+        page.push(link.kind.map_or(0, |kind| kind as u8));
+    }
+    page
+}
+
 /// An entry's place in the idx: its id, offset and CRC.
 pub type IdxRow = (ObjectId, u64, u32);
 
@@ -313,14 +323,9 @@ impl<S: Sql> Store<S> {
     /// Records page `seq` of the objects that the push's objects link to, with the type git
     /// takes each to be (at most [`LINK_PAGE`] of them).
     pub fn record_links(&self, push: PackId, seq: u64, links: &[Link]) -> Result<(), StoreError> {
-        let mut page = Vec::with_capacity(links.len() * LINK_BYTES);
-        for link in links {
-            page.extend_from_slice(&link.id.0);
-            page.push(link.kind.map_or(0, |kind| kind as u8));
-        }
         self.exec(
             "INSERT INTO push_link_pages (push, seq, data) VALUES (?, ?, ?)",
-            vec![push.into(), (seq as i64).into(), page.into()],
+            vec![push.into(), (seq as i64).into(), link_page(links).into()],
         )?;
         Ok(())
     }
@@ -376,24 +381,43 @@ impl<S: Sql> Store<S> {
 
     /// Whether every object the push's objects link to is in the push (`held`, or its rows)
     /// or stored, of the type git takes it to be where git parses it (git's connectivity
-    /// check fails otherwise). The pages are read one at a time, so memory stays that of a
-    /// page.
-    pub fn push_is_complete(&self, push: PackId, held: Option<&Held>) -> Result<bool, StoreError> {
+    /// check fails otherwise): the links of its recorded pages, then the `last` ones, never
+    /// written. The pages are read one at a time, so memory stays that of a page.
+    pub fn push_is_complete(
+        &self,
+        push: PackId,
+        held: Option<&Held>,
+        last: &[Link],
+    ) -> Result<bool, StoreError> {
         for seq in 0_i64.. {
             let rows = self.exec(
                 "SELECT data FROM push_link_pages WHERE push = ? AND seq = ?",
                 vec![push.into(), seq.into()],
             )?;
             let Some(page) = rows.into_iter().next().and_then(|r| r.into_iter().next()) else {
-                return Ok(true);
+                break;
             };
             let Value::Blob(page) = page else {
                 return Err(StoreError::BadColumn("link page"));
             };
-            for batch in page.chunks(LINK_BYTES * JSON_BATCH) {
-                if !self.links_found(push, held, batch)? {
-                    return Ok(false);
-                }
+            if !self.page_found(push, held, &page)? {
+                return Ok(false);
+            }
+        }
+        self.page_found(push, held, &link_page(last))
+    }
+
+    /// Whether every link of a page names an object in the push or stored (see
+    /// [`Store::links_found`]).
+    fn page_found(
+        &self,
+        push: PackId,
+        held: Option<&Held>,
+        page: &[u8],
+    ) -> Result<bool, StoreError> {
+        for batch in page.chunks(LINK_BYTES * JSON_BATCH) {
+            if !self.links_found(push, held, batch)? {
+                return Ok(false);
             }
         }
         Ok(true)
