@@ -220,6 +220,31 @@ struct Progress {
 }
 
 impl Progress {
+    /// A run started at `started_ms`, at refs version `version`, with nothing done yet and
+    /// its walk in rows.
+    fn new(started_ms: i64, grace: i64, version: i64, before: Before) -> Progress {
+        Progress {
+            started_ms,
+            busy_ms: 0,
+            slices: 0,
+            grace,
+            first_version: version,
+            version,
+            before,
+            phase: Phase::Mark,
+            pack: None,
+            cursor: 0,
+            written: 0,
+            count: 0,
+            sealed: 0,
+            checksum: None,
+            tally: Tally::default(),
+            rows: Rows::default(),
+            settling: None,
+            in_memory: false,
+        }
+    }
+
     /// The pack being written, which every phase after the walk has.
     fn pack(&self) -> Result<PackId, StoreError> {
         self.pack.map(PackId).ok_or(StoreError::BadColumn("repack"))
@@ -470,32 +495,18 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
             loose,
             bytes,
         } = store.footprint()?;
+        let before = Before {
+            packs,
+            loose,
+            bytes,
+        };
         store.set_meta(FAILURES, None)?;
         save(
             store,
             &Progress {
-                started_ms,
-                busy_ms: 0,
-                slices: 0,
-                grace,
-                first_version: version,
-                version,
-                before: Before {
-                    packs,
-                    loose,
-                    bytes,
-                },
-                phase: Phase::Mark,
-                pack: None,
-                cursor: 0,
-                written: 0,
-                count: 0,
-                sealed: 0,
-                checksum: None,
-                tally: Tally::default(),
                 rows: store.rows().since(rows_before),
-                settling: None,
                 in_memory: matches!(walk, Walk::Memory(_)),
+                ..Progress::new(started_ms, grace, version, before)
             },
         )?;
         Ok(Some(walk))
@@ -716,19 +727,18 @@ fn resume_walk<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<Walk
         return Ok(Walk::Memory(walk));
     }
     store.clear_repack(progress.pack.map(PackId))?;
+    let version = store.refs_version()?;
     *progress = Progress {
-        version: store.refs_version()?,
-        phase: Phase::Mark,
-        pack: None,
-        cursor: 0,
-        written: 0,
-        count: 0,
-        sealed: 0,
-        checksum: None,
-        tally: Tally::default(),
-        settling: None,
-        in_memory: false,
-        ..progress.clone()
+        busy_ms: progress.busy_ms,
+        slices: progress.slices,
+        first_version: progress.first_version,
+        rows: progress.rows,
+        ..Progress::new(
+            progress.started_ms,
+            progress.grace,
+            version,
+            progress.before,
+        )
     };
     let mut walk = Walk::Rows;
     store.repack_add_tips(&mut walk)?;
