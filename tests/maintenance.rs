@@ -1752,3 +1752,35 @@ fn a_loose_table_made_with_a_rowid_serves_until_it_is_empty_and_is_then_made_wit
     assert!(store.summary().unwrap().loose > 0);
     assert_eq!(clone_all(&store), reachable(&repo));
 }
+
+#[test]
+fn a_run_given_up_after_its_walk_was_lost_drops_the_pack_it_had_begun() {
+    let (_, store, db, _) = repacked_and_not(4);
+    let now_ms = || 1_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(&store, &host, 0).unwrap();
+    while !store.meta("repack").unwrap().unwrap().contains("\"Write\"") {
+        maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    }
+    maintenance::step(&store, &host, &SMALL_SLICES).unwrap();
+    // The first failure loses the walk in memory; the slices that would start the run
+    // again in rows fail too, once they have dropped the pack (two writes) and forgotten it.
+    for after in [0, 2, 2] {
+        db.fail_write_after(after);
+        assert!(maintenance::step(&store, &host, &SMALL_SLICES).is_err());
+    }
+    assert_eq!(store.meta("repack").unwrap(), None, "given up");
+    let report = maintenance::last_report(&store).unwrap().unwrap();
+    assert!(report.error.is_some(), "{report:?}");
+    let left = db
+        .exec(
+            "SELECT (SELECT count(*) FROM packs WHERE state = 'repack'), \
+             (SELECT count(*) FROM pack_chunks WHERE pack NOT IN (SELECT id FROM packs))",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(left[0], vec![Value::Integer(0), Value::Integer(0)]);
+}

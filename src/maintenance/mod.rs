@@ -565,7 +565,9 @@ pub fn step<S: Sql>(store: &Store<S>, host: &Host, slice: &Slice) -> Result<Step
             let failures = store.meta(FAILURES).ok().flatten();
             let failures = failures.and_then(|n| n.parse().ok()).unwrap_or(0) + 1;
             let _ = match failures >= MAX_FAILURES {
-                true => give_up(store, &progress, host, &e),
+                // As it was before the slice: what the slice changed of it was rolled back
+                // (a lost walk's restart forgets the pack that the rows still hold).
+                true => give_up(store, &loaded, host, &e),
                 false => store.set_meta(FAILURES, Some(&failures.to_string())),
             };
             Err(e)
@@ -702,6 +704,11 @@ fn mark_slice<S: Sql>(
         }
         if store.repack_count(walk)? > slice.write_in_memory as u64 {
             store.spill_walk(walk)?;
+        }
+        if let Walk::Memory(memory) = walk {
+            // From now on it holds where its objects went as well: tips that join it
+            // before the next walk's slice are held to that budget too.
+            memory.set_budget(slice.write_in_memory);
         }
         let pack = store.begin_repack()?;
         let mut out = ChunkWriter::new(store, pack, PackFile::Pack);

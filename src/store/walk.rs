@@ -7,6 +7,7 @@
 //! object's instance: rows survive a restart, so a run restarted in them always ends.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::ops::RangeInclusive;
 
@@ -264,9 +265,11 @@ impl WalkInMemory {
     }
 
     fn add(&mut self, id: ObjectId, name_hash: u32, stored: &Stored) {
-        if self.seen.insert(id, name_hash).is_some() {
+        // The first name an object was found under stays, as `INSERT OR IGNORE` keeps it.
+        let Entry::Vacant(slot) = self.seen.entry(id) else {
             return;
-        }
+        };
+        slot.insert(name_hash);
         match stored.located.location {
             Location::Packed { pack, .. } => *self.packs.entry(pack).or_default() += 1,
             Location::Loose => self.loose += 1,
