@@ -175,3 +175,22 @@ CREATE TABLE IF NOT EXISTS unreachable (
     oid BLOB PRIMARY KEY,
     since INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Git LFS objects this repository holds: their bytes are in the LFS bucket (R2) under
+-- '<repo>/<oid>', and a row is written when a client verifies its upload and the bucket
+-- holds the object at that size. The counts GET api shows are kept in meta
+-- ('lfs_objects', 'lfs_bytes') so that it reads two rows, not one per object.
+CREATE TABLE IF NOT EXISTS lfs_objects (
+    oid TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Git LFS locks: one per path. owner is the token id that took it ('admin' for the admin
+-- token, 'anonymous' where anyone may push); locked_at is seconds since the epoch.
+CREATE TABLE IF NOT EXISTS lfs_locks (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    locked_at INTEGER NOT NULL
+);

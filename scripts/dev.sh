@@ -5,6 +5,8 @@
 # Access: ADMIN_TOKEN from the environment becomes the server's admin token (as
 # `wrangler secret put ADMIN_TOKEN` does in production), so pushes need a token. Without it
 # (unset or empty) the server runs with open pushes (ANONYMOUS_PUSH), and says so.
+# Git LFS grants are signed with LFS_SECRET from the environment, or with a random one made
+# now (grants outlive no restart: git-lfs then asks the batch endpoint again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,5 +18,7 @@ else
   access=(--var "ANONYMOUS_PUSH:true")
   echo "dev.sh: no ADMIN_TOKEN in the environment: open pushes, anyone can push (ANONYMOUS_PUSH)" >&2
 fi
+lfs_secret=${LFS_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+access+=(--var "LFS_SECRET:$lfs_secret")
 exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" \
   --show-interactive-dev-session=false "${access[@]}" "$@"

@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_missing=()
-# chromium: the browser check of the end-to-end suite (isomorphic-git in headless Chromium).
-for tool in git:git curl:curl lighttpd:lighttpd python3:python3 chromium:chromium; do
+# chromium: the browser check of the end-to-end suite (isomorphic-git in headless Chromium);
+# git-lfs: the LFS end-to-end check.
+for tool in git:git git-lfs:git-lfs curl:curl lighttpd:lighttpd python3:python3 chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || apt_missing+=("${tool##*:}")
 done
 if [ ${#apt_missing[@]} -gt 0 ]; then

@@ -13,6 +13,7 @@ pub mod browse;
 pub mod format;
 pub mod http;
 pub mod index_pack;
+pub mod lfs;
 pub mod limits;
 pub mod maintenance;
 pub mod pack_objects;

@@ -31,6 +31,9 @@ pub struct Limits {
     /// `RETIRED_SWEEP_SECONDS`: how long what a repack replaced is still served to readers
     /// that listed it before maintenance deletes it.
     pub retired_sweep: u64,
+    /// `MAX_LFS_OBJECT_BYTES`: the largest Git LFS object taken through the Worker (an
+    /// upload is one request body, so the plan's body limit bounds it).
+    pub lfs_object_bytes: u64,
 }
 
 impl Default for Limits {
@@ -52,6 +55,7 @@ impl Default for Limits {
             prune_grace: crate::maintenance::GRACE as u64,
             maintenance_quiet: crate::maintenance::QUIET as u64,
             retired_sweep: crate::maintenance::READER_GRACE as u64,
+            lfs_object_bytes: crate::lfs::DEFAULT_MAX_OBJECT_BYTES,
         }
     }
 }
@@ -125,6 +129,7 @@ impl Limits {
         read("MAINTENANCE_QUIET_SECONDS", &mut limits.maintenance_quiet)?;
         read("RETIRED_SWEEP_SECONDS", &mut limits.retired_sweep)?;
         read("MAX_PUSH_LINKS", &mut limits.push_links)?;
+        read("MAX_LFS_OBJECT_BYTES", &mut limits.lfs_object_bytes)?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -165,6 +170,7 @@ mod tests {
             ("MAX_HAVES", "5"),
             ("PUSH_ENTRIES_IN_MEMORY", "8"),
             ("MAX_PUSH_LINKS", "9"),
+            ("MAX_LFS_OBJECT_BYTES", "10"),
         ]));
         assert_eq!(
             set,
@@ -179,6 +185,7 @@ mod tests {
                 haves: 5,
                 held_entries: 8,
                 push_links: 9,
+                lfs_object_bytes: 10,
             })
         );
         assert_eq!(
@@ -200,6 +207,7 @@ mod tests {
                 prune_grace: 1_209_600,
                 maintenance_quiet: 600,
                 retired_sweep: 3600,
+                lfs_object_bytes: 104_857_600,
             }
         );
     }

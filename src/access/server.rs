@@ -37,7 +37,7 @@ impl ServerAccess {
     /// need one. None lets the repository decide: a credential that is not the admin token
     /// may be one of its tokens, and the answer differs if it is not (401, not 403).
     pub fn refuse(&self, need: Need, grant: Grant, presented: bool) -> Option<Denied> {
-        if grant == Grant::Admin || need == Need::Read {
+        if grant == Grant::Admin || matches!(need, Need::Read | Need::Signed) {
             return None;
         }
         if need == Need::Write && self.admin_token.is_none() && !self.anonymous_push {
@@ -119,6 +119,7 @@ mod tests {
             Some(Denied::PushDisabled)
         );
         assert_eq!(refuse(&closed, Need::Read, None), None);
+        assert_eq!(refuse(&closed, Need::Signed, None), None);
         let tokens = server(Some("s3cret"), false);
         assert_eq!(
             refuse(&tokens, Need::Write, None),

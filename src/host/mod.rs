@@ -11,13 +11,15 @@ use worker::{
 };
 
 mod body;
+mod r2;
 
 use body::Body as RequestBody;
 
-use crate::access::{self, Grant, ServerAccess, GRANT_HEADER};
+use crate::access::{self, Denied, Grant, Need, ServerAccess, GRANT_HEADER};
 use crate::http::backend::{self, Asked, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
 use crate::http::{api, route};
+use crate::lfs::{self, LfsError};
 use crate::limits::{Limits, OverLimit};
 use crate::maintenance::{self, Due, Host, Slice};
 use crate::protocol::BadRequest;
@@ -220,6 +222,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(reason) => return answer_unread(&req, reason.into()).await,
         Ok(route) => route,
     };
+    if let route::Endpoint::Lfs(route::Lfs::Object(oid)) = &route.endpoint {
+        let max_size = Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+            .unwrap_or_default()
+            .lfs_object_bytes;
+        let answer = r2::transfer(&req, &env, &route.repo, oid, max_size).await;
+        body::discard(&req).await;
+        return answer;
+    }
     let service = service(&req)?;
     let asked = Asked {
         method: method(&req),
@@ -251,6 +261,7 @@ async fn answer_unread(req: &Request, reply: Reply) -> Result<Response> {
 #[durable_object]
 pub struct Repo {
     state: State,
+    env: Env,
     store: Store<DoSql>,
     rows: RowCounter,
     limits: Limits,
@@ -287,6 +298,7 @@ impl worker::DurableObject for Repo {
         let limits = limits.unwrap_or_default();
         Repo {
             state,
+            env,
             store,
             rows,
             limits,
@@ -435,6 +447,15 @@ impl Repo {
                 self.api(req, store, asked.method, &endpoint, now, private)
                     .await
             }
+            Ok(Dispatch::Lfs(endpoint)) => {
+                let caller = Caller {
+                    grant,
+                    credential: credential.as_deref(),
+                    visibility,
+                };
+                self.lfs(req, store, &route.repo, &endpoint, caller, now)
+                    .await
+            }
             Err(e) => respond(e.into(), None),
         }
     }
@@ -485,6 +506,109 @@ impl Repo {
             reply.body = Body::Bytes(Vec::new());
         }
         respond(reply, Some(store))
+    }
+
+    async fn lfs(
+        &self,
+        req: &Request,
+        store: &Store<DoSql>,
+        repo: &str,
+        endpoint: &route::Lfs,
+        caller: Caller<'_>,
+        now: i64,
+    ) -> Result<Response> {
+        let Some(body) = whole_body(req, lfs::MAX_BODY).await? else {
+            return respond(LfsError::new(413, "request body too large").into(), None);
+        };
+        if *endpoint == route::Lfs::Verify {
+            return self
+                .verify(store, repo, &body, caller.credential, now)
+                .await;
+        }
+        let write_denied = match endpoint {
+            route::Lfs::Batch => match self.write_denied(store, caller, now) {
+                Ok(denied) => denied,
+                Err(e) => return respond(e.into(), None),
+            },
+            _ => None,
+        };
+        let key = r2::grant_key(&self.env);
+        let url = req.url()?;
+        let base = format!("{}/{repo}.git/info/lfs", url.origin().ascii_serialization());
+        let request = lfs::Request {
+            method: method(req),
+            lfs: endpoint,
+            body: &body,
+            query: url.query().unwrap_or_default(),
+            caller: lfs::locks::Caller {
+                owner: lfs::owner(caller.grant, caller.credential),
+                admin: caller.grant == Grant::Admin,
+            },
+            write_denied,
+            signer: key.as_deref().map(|key| lfs::batch::Signer {
+                key,
+                repo,
+                base: &base,
+                now,
+                max_size: self.limits.lfs_object_bytes,
+            }),
+            now,
+        };
+        match lfs::serve(store, &request) {
+            Ok(reply) => respond(reply, None),
+            Err(e) => respond(LfsError::new(500, e.to_string()).into(), None),
+        }
+    }
+
+    /// Why `caller` may not upload, if it may not: what the Worker refuses a push before the
+    /// repository wakes (a server with no admin token), then the repository's verdict.
+    fn write_denied(
+        &self,
+        store: &Store<DoSql>,
+        caller: Caller,
+        now: i64,
+    ) -> std::result::Result<Option<Denied>, StoreError> {
+        let Caller {
+            grant,
+            credential,
+            visibility,
+        } = caller;
+        let server = server_access(&self.env);
+        if let Some(denied) = server.refuse(Need::Write, grant, credential.is_some()) {
+            return Ok(Some(denied));
+        }
+        let verdict = backend::may(store, Need::Write, grant, credential, visibility, now)?;
+        Ok(verdict.err())
+    }
+
+    /// An upload's verify action, under the upload's grant: records the object once the
+    /// bucket holds it at its size.
+    async fn verify(
+        &self,
+        store: &Store<DoSql>,
+        repo: &str,
+        body: &[u8],
+        presented: Option<&str>,
+        now: i64,
+    ) -> Result<Response> {
+        let verify = match lfs::parse_verify(body) {
+            Ok(verify) => verify,
+            Err(e) => return respond(e.into(), None),
+        };
+        let Some(key) = r2::grant_key(&self.env) else {
+            return respond(LfsError::new(501, lfs::NO_KEY).into(), None);
+        };
+        if let Err(e) = lfs::check_verify_grant(&key, repo, &verify, presented, now) {
+            return respond(e.into(), None);
+        }
+        let held = r2::held_size(&self.env, repo, &verify.oid).await?;
+        if let Err(e) = lfs::check_verify(&verify, held) {
+            return respond(e.into(), None);
+        }
+        match store.record_lfs(&verify.oid, verify.size, now) {
+            Ok(()) => respond(lfs::reply(200, &serde_json::json!({})), None),
+            Err(e) => respond(LfsError::new(500, e.to_string()).into(), None),
+        }
     }
 
     async fn upload_pack(&self, req: &Request, store: &Store<DoSql>) -> Result<Response> {
@@ -587,6 +711,14 @@ impl Repo {
             }
         }
     }
+}
+
+/// Who calls, as the Worker and the repository established it.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    grant: Grant,
+    credential: Option<&'a str>,
+    visibility: access::Visibility,
 }
 
 /// Turns a [`Reply`] into a Response; stored pack bytes are streamed one chunk row at a

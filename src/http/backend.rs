@@ -6,7 +6,7 @@ use crate::access::{self, token, Denied, Grant, Need, ServerAccess, Visibility};
 use crate::format::zlib;
 use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
-use crate::http::route::{Api, Endpoint};
+use crate::http::route::{Api, Endpoint, Lfs};
 use crate::limits::Limits;
 use crate::protocol::{v2, BadRequest};
 use crate::store::sql::Sql;
@@ -60,13 +60,21 @@ impl Asked<'_> {
             (Endpoint::Api(Api::Maintenance | Api::Purge), _) => Need::Write,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
+            // A batch that uploads needs write too, which only its body tells.
+            (Endpoint::Lfs(Lfs::Verify), _) => Need::Signed,
+            (Endpoint::Lfs(Lfs::LocksVerify | Lfs::Unlock(_)), _) => Need::Write,
+            (Endpoint::Lfs(Lfs::Locks), Method::Post) => Need::Write,
             _ => Need::Read,
         }
     }
 
-    /// The refusal of `denied`, as JSON under `api` and as text elsewhere.
-    fn refusal(&self, denied: &Denied) -> Reply {
-        Reply::denied(denied, matches!(self.endpoint, Endpoint::Api(_)))
+    /// The refusal of `denied`: as JSON under `api`, as the LFS API's errors under
+    /// `info/lfs`, and as text elsewhere.
+    pub fn refusal(&self, denied: &Denied) -> Reply {
+        match self.endpoint {
+            Endpoint::Lfs(_) => Reply::lfs_denied(denied),
+            endpoint => Reply::denied(denied, matches!(endpoint, Endpoint::Api(_))),
+        }
     }
 }
 
@@ -95,8 +103,22 @@ pub fn authorize<S: Sql>(
     visibility: Visibility,
     now: i64,
 ) -> Result<Option<Reply>, StoreError> {
+    let verdict = may(store, asked.need(), grant, credential, visibility, now)?;
+    Ok(verdict.err().map(|denied| asked.refusal(&denied)))
+}
+
+/// Whether the caller the Worker granted `grant`, presenting `credential`, has `need` on
+/// a repository of `visibility` at `now`.
+pub fn may<S: Sql>(
+    store: &Store<S>,
+    need: Need,
+    grant: Grant,
+    credential: Option<&str>,
+    visibility: Visibility,
+    now: i64,
+) -> Result<Result<(), Denied>, StoreError> {
     if grant == Grant::Admin {
-        return Ok(None);
+        return Ok(Ok(()));
     }
     let mut scope = None;
     if let Some(id) = credential.and_then(token::id_of) {
@@ -104,8 +126,13 @@ pub fn authorize<S: Sql>(
             scope = credential.and_then(|presented| record.admits(presented, now));
         }
     }
-    let verdict = access::authorize(asked.need(), grant, credential.is_some(), scope, visibility);
-    Ok(verdict.err().map(|denied| asked.refusal(&denied)))
+    Ok(access::authorize(
+        need,
+        grant,
+        credential.is_some(),
+        scope,
+        visibility,
+    ))
 }
 
 /// What the host does with a request.
@@ -120,6 +147,9 @@ pub enum Dispatch {
     /// Reads the whole body (at most [`crate::http::api::MAX_BODY`] bytes), then
     /// [`crate::http::api::serve`].
     Api(Api),
+    /// Reads the whole body (at most [`crate::lfs::MAX_BODY`] bytes), then answers the LFS
+    /// endpoint.
+    Lfs(Lfs),
 }
 
 /// Dispatches a request the caller may make to a repository of `visibility`.
@@ -140,6 +170,7 @@ pub fn dispatch<S: Sql>(
     let range = headers.range;
     let reply = match (method, endpoint) {
         (_, Endpoint::Api(api)) => return Ok(Dispatch::Api(api.clone())),
+        (_, Endpoint::Lfs(lfs)) => return Ok(Dispatch::Lfs(lfs.clone())),
         (Method::Get, Endpoint::InfoRefs) if service == Some("git-receive-pack") => Reply::ok(
             "application/x-git-receive-pack-advertisement",
             Caching::NoCache,
@@ -193,6 +224,7 @@ fn wrong_media_type(
         (Method::Post, Endpoint::ReceivePack) => "application/x-git-receive-pack-request",
         (Method::Post, Endpoint::UploadPack) => "application/x-git-upload-pack-request",
         (Method::Post | Method::Patch, Endpoint::Api(_)) => "application/json",
+        (Method::Post, Endpoint::Lfs(_)) => crate::lfs::CONTENT_TYPE,
         _ => return None,
     };
     let given = content_type.unwrap_or_default();
@@ -201,11 +233,10 @@ fn wrong_media_type(
         return None;
     }
     let why = format!("unsupported media type {given:?}: expected {expected}");
-    Some(Reply::error(
-        415,
-        &why,
-        matches!(endpoint, Endpoint::Api(_)),
-    ))
+    Some(match endpoint {
+        Endpoint::Lfs(_) => crate::lfs::LfsError::new(415, why).into(),
+        _ => Reply::error(415, &why, matches!(endpoint, Endpoint::Api(_))),
+    })
 }
 
 /// A content-addressed file of a private repository may be cached for a year, but only by

@@ -126,6 +126,19 @@ impl Reply {
         reply
     }
 
+    /// The refusal of an LFS request: the LFS API's `{"message": ...}`, and on 401 the
+    /// `LFS-Authenticate` challenge that makes git-lfs ask git's credential helper.
+    pub fn lfs_denied(denied: &Denied) -> Reply {
+        let status = denied.status();
+        let mut reply: Reply = crate::lfs::LfsError::new(status, denied.to_string()).into();
+        if status == 401 {
+            let challenge = format!("Basic realm=\"{REALM}\"");
+            reply.headers.push(("LFS-Authenticate", challenge.clone()));
+            reply.headers.push(("WWW-Authenticate", challenge));
+        }
+        reply
+    }
+
     /// A one-line plain-text answer (errors, descriptions).
     pub fn text(status: u16, message: &str) -> Reply {
         let mut body = message.trim_end().as_bytes().to_vec();

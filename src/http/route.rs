@@ -25,6 +25,26 @@ pub enum Endpoint {
     UploadPack,
     /// The JSON endpoints under `api`.
     Api(Api),
+    /// Git LFS, under `info/lfs`.
+    Lfs(Lfs),
+}
+
+/// A Git LFS endpoint of a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lfs {
+    /// `info/lfs/objects/batch`: the Batch API (POST).
+    Batch,
+    /// `info/lfs/objects/<oid>`: one object's bytes (PUT uploads, GET downloads), with the
+    /// grant a batch answer gave; served by the Worker from the bucket.
+    Object(String),
+    /// `info/lfs/verify`: an upload's verify action (POST).
+    Verify,
+    /// `info/lfs/locks`: list (GET) and create (POST) locks.
+    Locks,
+    /// `info/lfs/locks/verify`: the locks, the caller's apart (POST).
+    LocksVerify,
+    /// `info/lfs/locks/<id>/unlock` (POST).
+    Unlock(String),
 }
 
 /// A JSON endpoint of a repository.
@@ -94,6 +114,7 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
             Endpoint::Api(Api::Compare(rest.join("/")))
         }
         ["api", "raw", rest @ ..] if rest.len() >= 2 => Endpoint::Api(Api::Raw(rest.join("/"))),
+        ["info", "lfs", rest @ ..] => Endpoint::Lfs(lfs(rest)?),
         ["objects", "info", "packs"] => Endpoint::InfoPacks,
         ["objects", "info", "alternates" | "http-alternates"] => Endpoint::Alternates,
         ["objects", "pack", file] => {
@@ -109,6 +130,18 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["objects", dir, file] if dir.len() == 2 && file.len() == 38 => {
             Endpoint::LooseObject(ObjectId::from_hex(format!("{dir}{file}").as_bytes())?)
         }
+        _ => return None,
+    })
+}
+
+fn lfs(parts: &[&str]) -> Option<Lfs> {
+    Some(match parts {
+        ["objects", "batch"] => Lfs::Batch,
+        ["objects", oid] if crate::lfs::valid_oid(oid) => Lfs::Object(oid.to_string()),
+        ["verify"] => Lfs::Verify,
+        ["locks"] => Lfs::Locks,
+        ["locks", "verify"] => Lfs::LocksVerify,
+        ["locks", id, "unlock"] => Lfs::Unlock(id.to_string()),
         _ => return None,
     })
 }
@@ -171,6 +204,7 @@ mod tests {
     fn every_endpoint_has_its_path_and_near_misses_have_none() {
         let id = "0123456789abcdef0123456789abcdef01234567";
         let oid = ObjectId::from_hex(id.as_bytes()).unwrap();
+        let sha256 = format!("{id}{}", id.get(..24).unwrap());
         let cut = |at: usize| id.split_at(at);
         let api = |api| Endpoint::Api(api);
         let cases = [
@@ -191,6 +225,18 @@ mod tests {
             ("api/tree/main/a/b", api(Api::Tree("main/a/b".into()))),
             ("api/compare/a...b", api(Api::Compare("a...b".into()))),
             ("api/raw/main/a", api(Api::Raw("main/a".into()))),
+            ("info/lfs/objects/batch", Endpoint::Lfs(Lfs::Batch)),
+            (
+                &format!("info/lfs/objects/{sha256}"),
+                Endpoint::Lfs(Lfs::Object(sha256.clone())),
+            ),
+            ("info/lfs/verify", Endpoint::Lfs(Lfs::Verify)),
+            ("info/lfs/locks", Endpoint::Lfs(Lfs::Locks)),
+            ("info/lfs/locks/verify", Endpoint::Lfs(Lfs::LocksVerify)),
+            (
+                "info/lfs/locks/7/unlock",
+                Endpoint::Lfs(Lfs::Unlock("7".into())),
+            ),
             ("objects/info/packs", Endpoint::InfoPacks),
             ("objects/info/alternates", Endpoint::Alternates),
             ("objects/info/http-alternates", Endpoint::Alternates),
@@ -222,6 +268,11 @@ mod tests {
             "api/raw/main".into(),
             "api/tokens/a/b".into(),
             "objects/info/other".into(),
+            "info/lfs".into(),
+            "info/lfs/objects".into(),
+            format!("info/lfs/objects/{id}"),
+            "info/lfs/locks/7".into(),
+            "info/lfs/locks/7/unlock/x".into(),
             format!("objects/pack/pack-{id}.txt"),
             format!("objects/pack/{id}.pack"),
             format!("objects/pack/pack-{}.idx", cut(1).1),

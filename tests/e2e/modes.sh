@@ -4,7 +4,9 @@
 #           refused with a 403 that says how to set the token; reads work.
 #   open:   `bash scripts/dev.sh` with no ADMIN_TOKEN in the environment: it says so at
 #           start-up, runs with ANONYMOUS_PUSH, and git and isomorphic-git push without
-#           credentials, as on the original, credential-free server.
+#           credentials, as on the original, credential-free server; git-lfs too, under the
+#           LFS_SECRET dev.sh makes.
+#   and in both, a Git LFS upload is refused or allowed as a push is.
 # Output: `ok - name` / `not ok - name` lines, then `modes: N passed, M failed`; exit 1 if M > 0.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -84,6 +86,28 @@ iso_push() {
         timeout 120 node "$HERE/isogit.mjs" push "$dir" "$OPEN/m/iso.git"
 }
 check "open: isomorphic-git pushes without onAuth" iso_push
+
+# git-lfs reads its filters from the global config: a file of our own.
+lfs_git() { GIT_CONFIG_GLOBAL=$TMP/lfs.gitconfig timeout 120 git "$@"; }
+lfs_git lfs install >/dev/null
+lfs_push() {
+    local src=$TMP/lfs
+    git init -q -b main "$src" && lfs_git -C "$src" lfs track '*.bin' >/dev/null || return 1
+    head -c 100000 /dev/urandom >"$src/a.bin"
+    lfs_git -C "$src" add -A && lfs_git -C "$src" -c user.name=M -c user.email=m@example.test commit -qm lfs &&
+        lfs_git -C "$src" push -q "$OPEN/m/lfs.git" main 2>&1 &&
+        lfs_git clone -q "$OPEN/m/lfs.git" "$TMP/lfs-clone" 2>&1 &&
+        cmp "$src/a.bin" "$TMP/lfs-clone/a.bin"
+}
+check "open: git-lfs uploads without credentials, and a clone smudges the file" lfs_push
+lfs_refused() {
+    local oid=1111111111111111111111111111111111111111111111111111111111111111
+    curl -sS -m 30 -H 'Content-Type: application/vnd.git-lfs+json' -o "$TMP/batch.out" \
+        -w '%{http_code}' "$CLOSED/m/closed.git/info/lfs/objects/batch" \
+        -d "{\"operation\": \"upload\", \"objects\": [{\"oid\": \"$oid\", \"size\": 1}]}" >"$TMP/batch.code"
+    [ "$(cat "$TMP/batch.code")" = 403 ] && contains "$TMP/batch.out" "pushing is disabled: this server has no admin token"
+}
+check "closed: a Git LFS upload is refused as a push is" lfs_refused
 
 echo "modes: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -217,6 +217,14 @@ struct SummaryView {
     bytes: u64,
     last_push: Option<String>,
     maintenance: MaintenanceView,
+    lfs: LfsView,
+}
+
+/// The summary's account of Git LFS: the objects the bucket holds for the repository.
+#[derive(Serialize)]
+struct LfsView {
+    objects: u64,
+    bytes: u64,
 }
 
 /// The summary's account of maintenance.
@@ -250,6 +258,7 @@ impl RunView {
 /// `GET api`: what the repository holds and how its maintenance went.
 fn summary<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
     let held = store.summary()?;
+    let (lfs_objects, lfs_bytes) = store.lfs_totals()?;
     let last_push = store
         .meta(maintenance::LAST_PUSH)?
         .and_then(|t| t.parse().ok());
@@ -266,6 +275,10 @@ fn summary<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
             retired_packs: held.retired_packs,
             unreachable: held.unreachable,
             last_run: maintenance::last_report(store)?.map(RunView::of),
+        },
+        lfs: LfsView {
+            objects: lfs_objects,
+            bytes: lfs_bytes,
         },
     };
     Ok(Reply::json(200, &view))
