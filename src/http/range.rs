@@ -58,14 +58,46 @@ fn wanted(range: Option<&str>, size: u64) -> Wanted {
     };
     let bounds = match (first.trim().parse::<u64>(), last.trim()) {
         (Ok(start), "") => Some((start, size)),
-        (Ok(start), last) => last.parse::<u64>().ok().map(|l| (start, (l + 1).min(size))),
-        (Err(_), suffix) => suffix
+        (Ok(start), last) => last
+            .parse::<u64>()
+            .ok()
+            .map(|l| (start, l.saturating_add(1).min(size))),
+        (Err(_), suffix) if first.trim().is_empty() => suffix
             .parse::<u64>()
             .ok()
             .map(|n| (size.saturating_sub(n), size)),
+        // Not a range at all: ignored, as HTTP allows (RFC 9110, 14.2).
+        (Err(_), _) => return Wanted::Whole,
     };
     match bounds {
         Some((start, end)) if start < end => Wanted::Part(start, end),
         _ => Wanted::Unsatisfiable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(range: &str, size: u64) -> Option<(u64, u64)> {
+        match wanted(Some(range), size) {
+            Wanted::Whole => Some((0, size)),
+            Wanted::Part(start, end) => Some((start, end)),
+            Wanted::Unsatisfiable => None,
+        }
+    }
+
+    #[test]
+    fn ranges_are_read_as_http_reads_them_whatever_their_numbers() {
+        assert_eq!(asked("bytes=0-9", 100), Some((0, 10)));
+        assert_eq!(asked("bytes=90-", 100), Some((90, 100)));
+        assert_eq!(asked("bytes=-10", 100), Some((90, 100)));
+        assert_eq!(asked("bytes=0-18446744073709551615", 100), Some((0, 100)));
+        assert_eq!(asked("bytes=5-3", 100), None);
+        assert_eq!(asked("bytes=0-1,5-6", 100), Some((0, 100)));
+        assert_eq!(asked("bytes=100-", 100), None);
+        assert_eq!(asked("bytes=-0", 100), None);
+        assert_eq!(asked("bytes=x-1", 100), Some((0, 100)));
+        assert_eq!(asked("bytes=1-x", 100), None);
     }
 }
