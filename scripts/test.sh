@@ -35,8 +35,11 @@ log="$state/wrangler.log"
 # The suite pushes with the admin token, and its access-control section makes tokens with it.
 E2E_ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export E2E_ADMIN_TOKEN
+# Git LFS grants are signed with LFS_SECRET (tests/e2e/lfs.sh).
+lfs_secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
-  --var "ADMIN_TOKEN:$E2E_ADMIN_TOKEN" --show-interactive-dev-session=false >"$log" 2>&1 &
+  --var "ADMIN_TOKEN:$E2E_ADMIN_TOKEN" --var "LFS_SECRET:$lfs_secret" \
+  --show-interactive-dev-session=false >"$log" 2>&1 &
 wrangler_pid=$!
 stop_wrangler() {
   kill "$wrangler_pid" 2>/dev/null || true

@@ -10,6 +10,7 @@ use git_on_durable_objects::http::backend::Method;
 use git_on_durable_objects::http::reply::{Body, Reply};
 use git_on_durable_objects::http::route::Lfs;
 use git_on_durable_objects::lfs::{self, batch::Signer, locks::Caller};
+use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::Store;
 use serde_json::{json, Value as Json};
 
@@ -86,14 +87,16 @@ fn upload(objects: &[(&str, u64)]) -> Json {
 
 #[test]
 fn a_batch_asks_to_upload_only_what_is_not_recorded_and_a_record_counts_once() {
-    let (store, _db) = store(1 << 20);
+    let (store, db) = store(1 << 20);
     let (status, answer) = ask(&store, Method::Post, Lfs::Batch, upload(&[(A, 5)]), ALICE);
     assert_eq!(status, 200);
     let actions = &answer["objects"][0]["actions"];
     assert!(actions["upload"]["header"]["Authorization"].is_string());
     assert_eq!(actions["verify"]["header"], actions["upload"]["header"]);
 
+    let before = db.rows().written;
     store.record_lfs(A, 5, 1_000).unwrap();
+    assert_eq!(db.rows().written - before, 1, "one row per object recorded");
     store.record_lfs(A, 5, 2_000).unwrap();
     store.record_lfs(B, 7, 2_000).unwrap();
     assert_eq!(store.lfs_totals().unwrap(), (2, 12));
@@ -245,4 +248,20 @@ fn a_lock_is_taken_once_and_released_by_its_owner_or_the_admin_s_force() {
     let lfs = Lfs::Unlock(again["lock"]["id"].as_str().unwrap().to_string());
     assert_eq!(ask(&store, Method::Post, lfs, Json::Null, BOB).0, 200);
     assert_eq!(list(&store, "").1["locks"], json!([]));
+}
+
+#[test]
+fn a_repository_holds_at_most_max_locks() {
+    let (store, db) = store(1 << 20);
+    for i in 0..lfs::locks::MAX_LOCKS {
+        store.add_lfs_lock(&format!("{i}"), "alice", 1).unwrap().unwrap();
+    }
+    let before = snapshot(&db);
+    let (status, answer) = lock(&store, "one.more", ALICE);
+    assert_eq!(status, 403);
+    assert_eq!(
+        answer["message"],
+        "this repository holds 10000 locks, the most it may: unlock some first"
+    );
+    assert_eq!(snapshot(&db), before);
 }

@@ -521,6 +521,9 @@ impl Repo {
             return respond(LfsError::new(413, "request body too large").into(), None);
         };
         if *endpoint == route::Lfs::Verify {
+            if method(req) != backend::Method::Post {
+                return respond(LfsError::new(405, "method not allowed").into(), None);
+            }
             return self
                 .verify(store, repo, &body, caller.credential, now)
                 .await;

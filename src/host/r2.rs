@@ -13,16 +13,8 @@ const BINDING: &str = "LFS";
 
 /// The key grants are signed with, from the Worker's secrets (or vars, locally).
 pub fn grant_key(env: &Env) -> Option<Vec<u8>> {
-    let read = |name| {
-        env.secret(name)
-            .or_else(|_| env.var(name))
-            .ok()
-            .map(|v| v.to_string())
-    };
-    grant::key(
-        read("LFS_SECRET").as_deref(),
-        read("ADMIN_TOKEN").as_deref(),
-    )
+    let secret = env.secret("LFS_SECRET").or_else(|_| env.var("LFS_SECRET"));
+    grant::key(secret.ok().map(|v| v.to_string()).as_deref())
 }
 
 /// The size at which the bucket holds `oid` of `repo`, if it holds it.

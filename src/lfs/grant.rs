@@ -14,8 +14,9 @@ use sha2::Sha256;
 /// How long a grant lasts, in seconds: git-lfs asks again once an action has expired.
 pub const LIFETIME: i64 = 3600;
 
-/// What the Worker derives its grant key from when no `LFS_SECRET` is set.
-const DERIVED_FROM_ADMIN: &[u8] = b"git-on-durable-objects lfs grants v1";
+/// The shortest `LFS_SECRET` taken: every grant a batch answer gives out lets its holder
+/// try keys offline, so the key must be too long to guess.
+pub const MIN_SECRET: usize = 32;
 
 /// What a grant allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,17 +46,13 @@ impl Operation {
     }
 }
 
-/// The key grants are signed with: the `LFS_SECRET` secret, or else one derived from the
-/// `ADMIN_TOKEN` (so a server that can be pushed to can take LFS objects without a second
-/// secret); None when the server has neither.
-pub fn key(lfs_secret: Option<&str>, admin_token: Option<&str>) -> Option<Vec<u8>> {
-    if let Some(secret) = lfs_secret.filter(|s| !s.is_empty()) {
-        return Some(secret.as_bytes().to_vec());
-    }
-    let admin = admin_token.filter(|s| !s.is_empty())?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(admin.as_bytes()).ok()?;
-    mac.update(DERIVED_FROM_ADMIN);
-    Some(mac.finalize().into_bytes().to_vec())
+/// The key grants are signed with: the `LFS_SECRET` secret, of its own and not derived from
+/// the admin token (a grant would let anyone try admin tokens offline); None when it is
+/// unset or shorter than [`MIN_SECRET`].
+pub fn key(lfs_secret: Option<&str>) -> Option<Vec<u8>> {
+    lfs_secret
+        .filter(|s| s.len() >= MIN_SECRET)
+        .map(|s| s.as_bytes().to_vec())
 }
 
 /// One object's grant, before it is signed or after it is checked.
@@ -229,13 +226,11 @@ mod tests {
     }
 
     #[test]
-    fn the_key_is_the_lfs_secret_or_one_derived_from_the_admin_token() {
-        assert_eq!(key(Some("s"), Some("admin")), Some(b"s".to_vec()));
-        let derived = key(None, Some("admin")).unwrap();
-        assert_eq!(derived.len(), 32);
-        assert_ne!(derived, b"admin".to_vec());
-        assert_eq!(key(Some(""), Some("admin")), Some(derived));
-        assert_eq!(key(None, None), None);
-        assert_eq!(key(Some(""), Some("")), None);
+    fn the_key_is_an_lfs_secret_too_long_to_guess() {
+        let secret = "s".repeat(MIN_SECRET);
+        assert_eq!(key(Some(&secret)), Some(secret.as_bytes().to_vec()));
+        assert_eq!(key(Some(&"s".repeat(MIN_SECRET - 1))), None);
+        assert_eq!(key(Some("")), None);
+        assert_eq!(key(None), None);
     }
 }

@@ -17,6 +17,10 @@ const PAGE: usize = 100;
 /// The most a page lists.
 const MAX_PAGE: usize = 1000;
 
+/// The most locks a repository holds: each is a row written, and a lock is a promise
+/// people keep by hand, so more than this is a client gone wrong.
+pub const MAX_LOCKS: u64 = 10_000;
+
 /// The longest path a lock may name.
 const MAX_PATH: usize = 4096;
 
@@ -100,6 +104,11 @@ pub fn create<S: Sql>(
     };
     if asked.path.is_empty() || asked.path.len() > MAX_PATH {
         return answered(Err(LfsError::new(422, "a lock needs a path")));
+    }
+    if store.lfs_lock_count()? >= MAX_LOCKS {
+        let why =
+            format!("this repository holds {MAX_LOCKS} locks, the most it may: unlock some first");
+        return answered(Err(LfsError::new(403, why)));
     }
     Ok(match store.add_lfs_lock(&asked.path, caller.owner, now)? {
         Ok(lock) => reply(201, &serde_json::json!({ "lock": view(&lock) })),

@@ -30,8 +30,8 @@ pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 100 << 20;
 pub const MAX_BODY: usize = 256 << 10;
 
 /// Why a server without a key for grants refuses LFS transfers.
-pub const NO_KEY: &str =
-    "this server has no key to sign LFS transfers: set the LFS_SECRET secret (or ADMIN_TOKEN)";
+pub const NO_KEY: &str = "this server has no key to sign LFS transfers: set the LFS_SECRET secret \
+     to at least 32 random characters (`openssl rand -hex 32 | npx wrangler secret put LFS_SECRET`)";
 
 /// Whether `oid` is an LFS object id: a SHA-256 as 64 lowercase hex digits.
 pub fn valid_oid(oid: &str) -> bool {

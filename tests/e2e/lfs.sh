@@ -3,8 +3,8 @@
 # objects in the local R2 bucket.
 #
 # Usage: E2E_ADMIN_TOKEN=TOKEN tests/e2e/lfs.sh BASE_URL
-#   BASE_URL  the Worker, started with ADMIN_TOKEN=TOKEN (scripts/test.sh starts it); its
-#             grants are signed with a key derived from that token
+#   BASE_URL  the Worker, started with ADMIN_TOKEN=TOKEN and an LFS_SECRET (scripts/test.sh
+#             starts it so)
 #
 # Checks:
 #   push       git push with a write token uploads every tracked file (1 KiB, 5 MiB, 60 MiB,
