@@ -51,6 +51,12 @@
 #      vs git log -100 -- that path, R3 raw of the 10 MB file vs git cat-file blob, R4 tree of
 #      the root vs git ls-tree -l, R5 compare/main~200...main vs git log main~200..main and
 #      git diff --raw main~200...main; prints x-wasm-memory after
+#   F  files in Git LFS (BENCH_LFS=0 skips it): BENCH_LFS_FILES (20) random files of
+#      BENCH_LFS_MB (300 x scale) MB in all, tracked by git-lfs: F1 git push (the uploads,
+#      then the refs), F2 git clone (the refs, then the downloads, smudged); the reference
+#      is giftless (bench/giftless.sh: from PyPI, local storage) for the files beside
+#      git http-backend for the refs; the clones' files are compared with the source's;
+#      prints the Worker's x-wasm-memory after each (read from a transfer's answer)
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
 #      lighttpd), each beside the reference; prints x-wasm-memory after each
@@ -741,6 +747,58 @@ if [ "${BENCH_READS:-1}" = 1 ]; then
     log "R: x-wasm-memory after: $(wasm_of "$R_OURS")"
 fi
 
+# --- F: files in Git LFS ---------------------------------------------------------------------
+# lfs_wasm URL FILE: the x-wasm-memory of the Worker's answer to a HEAD of FILE's download.
+lfs_wasm() {
+    local oid href auth
+    oid=$(sha256sum "$2" | cut -d' ' -f1)
+    curl -sS -m 60 "${CURL_AUTH[@]}" -H 'Content-Type: application/vnd.git-lfs+json' \
+        "$1/info/lfs/objects/batch" -o "$WORK/lfs-batch.json" \
+        -d "{\"operation\": \"download\", \"objects\": [{\"oid\": \"$oid\", \"size\": 0}]}"
+    read -r href auth < <(python3 -c 'import json, sys; a = json.load(open(sys.argv[1]))["objects"][0]["actions"]["download"]
+print(a["href"], a["header"]["Authorization"])' "$WORK/lfs-batch.json")
+    curl -sI -m 60 -H "Authorization: $auth" "$href" |
+        awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); printf "%d MiB", $2 / 1048576 }'
+}
+lfs_memory=()
+if [ "${BENCH_LFS:-1}" = 1 ]; then
+    LFS_FILES=${BENCH_LFS_FILES:-20}
+    LFS_MB=${BENCH_LFS_MB:-$(scaled 300)}
+    LFS_PORT=$("$SERVER" free-port 1)
+    GIFTLESS_DIR=$WORK/giftless
+    "$HERE/giftless.sh" start "$GIFTLESS_DIR" "$LFS_PORT"
+    trap '"$HERE/giftless.sh" stop "$GIFTLESS_DIR"; cleanup' EXIT
+    GIT_CONFIG_GLOBAL=$WORK/gitconfig git lfs install >/dev/null
+    LFS_SRC=$WORK/lfs-src
+    git init -q "$LFS_SRC"
+    git -C "$LFS_SRC" lfs track '*.bin' >/dev/null
+    for ((i = 0; i < LFS_FILES; i++)); do
+        head -c $((LFS_MB * 1048576 / LFS_FILES)) /dev/urandom >"$LFS_SRC/file-$i.bin"
+    done
+    git -C "$LFS_SRC" add -A && git -C "$LFS_SRC" commit -q -m "$LFS_FILES files, $LFS_MB MB"
+    F_OURS=$(ours_url lfs)
+    F_REF=$(ref_url lfs)
+    F_REF_LFS=http://127.0.0.1:$LFS_PORT/$OWNER/lfs-$RUN_ID
+    same_lfs_files() { # DIR: its files are the source's
+        for ((i = 0; i < LFS_FILES; i++)); do cmp "$LFS_SRC/file-$i.bin" "$1/file-$i.bin" || return 1; done
+    }
+    rows_before "$F_OURS"
+    timed ours_lfs f1-ours push_to "$LFS_SRC" "$F_OURS" main
+    rows_after "F1: push, $LFS_FILES LFS files" "$F_OURS" "$LFS_FILES"
+    lfs_memory+=("F1: $(lfs_wasm "$F_OURS" "$LFS_SRC/file-0.bin")")
+    timed ref_lfs f1-ref git -c "lfs.url=$F_REF_LFS" -C "$LFS_SRC" push -q "$F_REF" main
+    row "F1: push of $LFS_FILES LFS files, $LFS_MB MB (ref: giftless)" "$ours_lfs" "$ref_lfs"
+    rows_before "$F_OURS"
+    timed ours_lfs f2-ours git clone -q "$F_OURS" "$WORK/lfs-ours"
+    rows_after "F2: clone, $LFS_FILES LFS files" "$F_OURS" "$LFS_FILES"
+    lfs_memory+=("F2: $(lfs_wasm "$F_OURS" "$LFS_SRC/file-0.bin")")
+    timed ref_lfs f2-ref git -c "lfs.url=$F_REF_LFS" clone -q "$F_REF" "$WORK/lfs-ref"
+    row "F2: clone of $LFS_FILES LFS files, $LFS_MB MB (ref: giftless)" "$ours_lfs" "$ref_lfs"
+    same_lfs_files "$WORK/lfs-ours" && same_lfs_files "$WORK/lfs-ref" ||
+        { failed=1; log "F: a clone's files differ from the source's"; }
+    "$HERE/giftless.sh" stop "$GIFTLESS_DIR"
+fi
+
 # --- report ----------------------------------------------------------------------------------
 echo
 echo "bench: ours = $BASE, reference = git http-backend / static lighttpd on 127.0.0.1, scale $SCALE"
@@ -775,6 +833,9 @@ if [ ${#rows_table[@]} -gt 0 ]; then
             if (a ~ /^[0-9]+$/ && b > 0) printf "%s%.3f", p, a / b; else print "-" }'; }
         printf '%-58s %10s %12s %9s %10s %10s\n' "$c" "$w" "$rd" "$o" "$(per "$w" "$o")" "$(per "$rd" "$o")"
     done
+fi
+if [ ${#lfs_memory[@]} -gt 0 ]; then
+    echo "x-wasm-memory of the Worker (LFS): ${lfs_memory[*]}"
 fi
 if [ ${#large_memory[@]} -gt 0 ]; then
     echo "x-wasm-memory (large): ${large_memory[*]}"
