@@ -37,6 +37,7 @@ fn signer() -> Signer<'static> {
         base: "http://h/o/r.git/info/lfs",
         now: 1_000,
         max_size: 1 << 20,
+        bucket: None,
     }
 }
 
@@ -254,7 +255,10 @@ fn a_lock_is_taken_once_and_released_by_its_owner_or_the_admin_s_force() {
 fn a_repository_holds_at_most_max_locks() {
     let (store, db) = store(1 << 20);
     for i in 0..lfs::locks::MAX_LOCKS {
-        store.add_lfs_lock(&format!("{i}"), "alice", 1).unwrap().unwrap();
+        store
+            .add_lfs_lock(&format!("{i}"), "alice", 1)
+            .unwrap()
+            .unwrap();
     }
     let before = snapshot(&db);
     let (status, answer) = lock(&store, "one.more", ALICE);

@@ -149,12 +149,16 @@ extern "C" {
 /// How the server was configured: the `ADMIN_TOKEN` secret (or var, locally) and
 /// `ANONYMOUS_PUSH`.
 fn server_access(env: &Env) -> ServerAccess {
-    ServerAccess::from_vars(|name| {
-        env.secret(name)
-            .or_else(|_| env.var(name))
-            .ok()
-            .map(|v| v.to_string())
-    })
+    ServerAccess::from_vars(|name| setting(env, name))
+}
+
+/// A setting of the Worker: the secret `name`, or else the variable (how `wrangler dev
+/// --var` passes secrets locally).
+fn setting(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .or_else(|_| env.var(name))
+        .ok()
+        .map(|v| v.to_string())
 }
 
 /// The token an incoming request presents.
@@ -536,6 +540,11 @@ impl Repo {
             _ => None,
         };
         let key = r2::grant_key(&self.env);
+        let bucket = r2::presigning(&self.env);
+        let max_size = match bucket {
+            Some(_) => lfs::presign::MAX_PUT_BYTES,
+            None => self.limits.lfs_object_bytes,
+        };
         let url = req.url()?;
         let base = format!("{}/{repo}.git/info/lfs", url.origin().ascii_serialization());
         let request = lfs::Request {
@@ -553,7 +562,8 @@ impl Repo {
                 repo,
                 base: &base,
                 now,
-                max_size: self.limits.lfs_object_bytes,
+                max_size,
+                bucket: bucket.as_ref(),
             }),
             now,
         };

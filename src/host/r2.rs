@@ -6,15 +6,33 @@ use worker::{Env, Method, Request, Response, Result};
 
 use crate::http::range;
 use crate::http::reply::{Body, Caching, Reply};
+use crate::lfs::presign::Bucket;
 use crate::lfs::{self, grant, LfsError};
 
 /// The bucket's binding in `wrangler.toml`.
 const BINDING: &str = "LFS";
 
+/// The bucket's name in `wrangler.toml`, which presigned URLs name unless `R2_BUCKET` says
+/// otherwise.
+const DEFAULT_BUCKET: &str = "git-lfs";
+
 /// The key grants are signed with, from the Worker's secrets (or vars, locally).
 pub fn grant_key(env: &Env) -> Option<Vec<u8>> {
-    let secret = env.secret("LFS_SECRET").or_else(|_| env.var("LFS_SECRET"));
-    grant::key(secret.ok().map(|v| v.to_string()).as_deref())
+    grant::key(super::setting(env, "LFS_SECRET").as_deref())
+}
+
+/// R2's S3 credentials, when all of `R2_ACCESS_KEY_ID`, `R2_SECRET_ACCESS_KEY` and
+/// `R2_ACCOUNT_ID` are set: then transfers go on presigned URLs, to the bucket named
+/// `R2_BUCKET` (default `git-lfs`, the name `wrangler.toml` binds).
+pub fn presigning(env: &Env) -> Option<Bucket> {
+    let read = |name| super::setting(env, name).filter(|v| !v.is_empty());
+    let bucket = read("R2_BUCKET").unwrap_or_else(|| DEFAULT_BUCKET.to_string());
+    Some(Bucket::r2(
+        &read("R2_ACCESS_KEY_ID")?,
+        &read("R2_SECRET_ACCESS_KEY")?,
+        &read("R2_ACCOUNT_ID")?,
+        &bucket,
+    ))
 }
 
 /// The size at which the bucket holds `oid` of `repo`, if it holds it.

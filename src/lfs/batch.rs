@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::grant::{self, Grant, Operation};
-use super::{valid_oid, LfsError};
+use super::presign::{Bucket, CONTENT_SHA256};
+use super::{object_key, valid_oid, LfsError};
 
 /// The most objects one batch may name (git-lfs sends 100 at a time).
 pub const MAX_OBJECTS: usize = 1000;
@@ -124,8 +125,12 @@ pub struct Signer<'a> {
     pub base: &'a str,
     /// Seconds since the epoch.
     pub now: i64,
-    /// The largest object accepted (`MAX_LFS_OBJECT_BYTES`).
+    /// The largest object accepted: `MAX_LFS_OBJECT_BYTES` through the Worker, R2's own
+    /// limit with presigned URLs.
     pub max_size: u64,
+    /// R2's S3 credentials, when the transfers go straight to the bucket on presigned
+    /// URLs instead of through the Worker.
+    pub bucket: Option<&'a Bucket>,
 }
 
 impl Signer<'_> {
@@ -141,12 +146,37 @@ impl Signer<'_> {
         HashMap::from([("Authorization", format!("Bearer {}", grant.sign(self.key)))])
     }
 
-    /// The transfer action for `oid` of `size`.
+    /// The transfer action for `oid` of `size`: through the Worker under a grant, or on a
+    /// presigned URL of the bucket.
     fn transfer(&self, oid: &str, size: u64, operation: Operation) -> Action {
+        let (href, header) = match (self.bucket, operation) {
+            (None, _) => (
+                format!("{}/objects/{oid}", self.base),
+                self.header(oid, size, operation),
+            ),
+            (Some(bucket), Operation::Upload) => {
+                let key = object_key(self.repo, oid);
+                let url = bucket.upload(&key, oid, size, self.now, grant::LIFETIME);
+                (url, HashMap::from([(CONTENT_SHA256, oid.to_string())]))
+            }
+            (Some(bucket), Operation::Download) => {
+                let key = object_key(self.repo, oid);
+                let url = bucket.download(&key, self.now, grant::LIFETIME);
+                (url, HashMap::new())
+            }
+        };
         Action {
-            href: format!("{}/objects/{oid}", self.base),
-            header: self.header(oid, size, operation),
+            href,
+            header,
             expires_in: grant::LIFETIME,
+        }
+    }
+
+    /// What names the limit an object is over.
+    fn limit_name(&self) -> &'static str {
+        match self.bucket {
+            Some(_) => "R2's limit for one upload",
+            None => "MAX_LFS_OBJECT_BYTES",
         }
     }
 
@@ -193,8 +223,9 @@ pub fn answer(asked: Asked, stored: &HashMap<String, u64>, signer: &Signer) -> A
                 }
                 (Operation::Upload, _) if size > signer.max_size => {
                     let message = format!(
-                        "Size must be less than or equal to {} (MAX_LFS_OBJECT_BYTES)",
-                        signer.max_size
+                        "Size must be less than or equal to {} ({})",
+                        signer.max_size,
+                        signer.limit_name()
                     );
                     return failed(oid, size, 422, message);
                 }
@@ -236,7 +267,47 @@ mod tests {
             base: "http://h/o/r.git/info/lfs",
             now: 100,
             max_size: 1000,
+            bucket: None,
         }
+    }
+
+    #[test]
+    fn with_r2_credentials_transfers_go_to_presigned_urls_and_verify_to_the_worker() {
+        let bucket = Bucket::r2("id", "secret", "acct", "git-lfs");
+        let signer = Signer {
+            bucket: Some(&bucket),
+            ..signer()
+        };
+        let request = json!({"operation": "upload", "objects": [{"oid": A, "size": 12}]});
+        let asked = parse(request.to_string().as_bytes()).unwrap();
+        let answered = serde_json::to_value(answer(asked, &HashMap::new(), &signer)).unwrap();
+        let actions = &answered["objects"][0]["actions"];
+        assert_eq!(
+            actions["upload"]["href"],
+            bucket.upload(&format!("o/r/{A}"), A, 12, 100, grant::LIFETIME)
+        );
+        assert_eq!(actions["upload"]["header"], json!({ CONTENT_SHA256: A }));
+        assert_eq!(
+            actions["verify"]["href"],
+            "http://h/o/r.git/info/lfs/verify"
+        );
+        let request = json!({"operation": "download", "objects": [{"oid": A, "size": 0}]});
+        let asked = parse(request.to_string().as_bytes()).unwrap();
+        let stored = HashMap::from([(A.to_string(), 12)]);
+        let answered = serde_json::to_value(answer(asked, &stored, &signer)).unwrap();
+        let download = &answered["objects"][0]["actions"]["download"];
+        assert_eq!(
+            download["href"],
+            bucket.download(&format!("o/r/{A}"), 100, grant::LIFETIME)
+        );
+        assert!(download.get("header").is_none());
+        let request = json!({"operation": "upload", "objects": [{"oid": A, "size": 1001}]});
+        let asked = parse(request.to_string().as_bytes()).unwrap();
+        let answered = serde_json::to_value(answer(asked, &HashMap::new(), &signer)).unwrap();
+        assert_eq!(
+            answered["objects"][0]["error"]["message"],
+            "Size must be less than or equal to 1000 (R2's limit for one upload)"
+        );
     }
 
     fn batch(request: Value, stored: &[(&str, u64)]) -> Value {

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod grant;
 pub mod locks;
+pub mod presign;
 
 use serde::{Deserialize, Serialize};
 
