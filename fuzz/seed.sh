@@ -128,6 +128,17 @@ request upload-v0 '\x12' "$R/git-upload-pack" "" "application/x-git-upload-pack-
     "" "" "$corpus/upload_pack_request/clone"
 request push '\x02' "$R/git-receive-pack" "" "application/x-git-receive-pack-request" \
     "" "" "$corpus/receive_pack/options"
+L=application/vnd.git-lfs+json
+oid=4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393
+printf '{"operation": "upload", "transfers": ["basic"], "ref": {"name": "refs/heads/main"}, "objects": [{"oid": "%s", "size": 5}]}' "$oid" >"$work/lfs-batch.json"
+printf '{"path": "a.psd", "ref": {"name": "refs/heads/main"}}' >"$work/lfs-lock.json"
+printf '{"oid": "%s", "size": 5}' "$oid" >"$work/lfs-verify.json"
+printf '{"force": true}' >"$work/lfs-unlock.json"
+request lfs-batch '\x02' "$R/info/lfs/objects/batch" "" "$L" "" "" "$work/lfs-batch.json"
+request lfs-lock '\x02' "$R/info/lfs/locks" "" "$L" "" "" "$work/lfs-lock.json"
+request lfs-locks '\x10' "$R/info/lfs/locks?path=a.psd&limit=2&cursor=1"
+request lfs-verify '\x12' "$R/info/lfs/verify" "" "$L" "" "Bearer upload.5.1800000000.00" "$work/lfs-verify.json"
+request lfs-unlock '\x02' "$R/info/lfs/locks/1/unlock" "" "$L" "" "" "$work/lfs-unlock.json"
 
 # Deltas: two bytes of base length, the base, then a delta (copy, insert).
 printf '\x05\x00hello\x05\x08\x91\x00\x05\x03abc' >"$corpus/delta/copy-insert"

@@ -1,5 +1,6 @@
 //! Whole requests through the repository's dispatch, as the host runs them (route, access,
-//! dispatch, then the dumb reads, upload-pack, receive-pack or the JSON API, with every
+//! dispatch, then the dumb reads, upload-pack, receive-pack, the JSON API or Git LFS (its
+//! batch, locks and verify, with grants and presigned URLs signed), with every
 //! streamed body read to its end), over a native store holding a real repository (branches,
 //! tags, a merge; public, or private with a protected branch). Whatever the method, path,
 //! query, headers and body, nothing panics.
@@ -18,6 +19,7 @@ use git_on_durable_objects::http::api::{self, raw, read, Context};
 use git_on_durable_objects::http::backend::{self, Asked, Dispatch, Headers, Method};
 use git_on_durable_objects::http::reply::{Body, Reply};
 use git_on_durable_objects::http::route::{self, query_value};
+use git_on_durable_objects::lfs::{self, batch::Signer, locks::Caller, presign::Bucket};
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::maintenance::Host;
 use git_on_durable_objects::store::Store;
@@ -170,8 +172,69 @@ fn one(store: &Store<common::Db>, method: Method, grant: Grant, data: &[u8]) {
             let reply = serve_api(store, method, &endpoint, body, query, range.as_deref());
             drain(store, reply);
         }
+        Ok(Dispatch::Lfs(endpoint)) => {
+            let request = LfsRequest {
+                method,
+                endpoint: &endpoint,
+                repo: &route.repo,
+                body,
+                query,
+                credential: credential.as_deref(),
+                admin: grant == Grant::Admin,
+            };
+            serve_lfs(store, &request);
+        }
         Err(_) => {}
     }
+}
+
+/// An LFS request as the fuzz target read it.
+struct LfsRequest<'a> {
+    method: Method,
+    endpoint: &'a route::Lfs,
+    repo: &'a str,
+    body: &'a [u8],
+    query: &'a str,
+    credential: Option<&'a str>,
+    admin: bool,
+}
+
+/// Serves an LFS request as the repository's object does: a verify's body and grant
+/// checked, anything else through `lfs::serve`, with transfers presigned when the body's
+/// length is odd.
+fn serve_lfs(store: &Store<common::Db>, asked: &LfsRequest) {
+    const KEY: &[u8] = b"fuzz-lfs-secret-of-thirty-two-bytes";
+    let now = 1_700_000_000;
+    if *asked.endpoint == route::Lfs::Verify {
+        if let Ok(verify) = lfs::parse_verify(asked.body) {
+            if lfs::check_verify_grant(KEY, asked.repo, &verify, asked.credential, now).is_ok() {
+                let _ = store.record_lfs(&verify.oid, verify.size, now);
+            }
+        }
+        return;
+    }
+    let bucket = Bucket::r2("id", "secret", "account", "git-lfs");
+    let request = lfs::Request {
+        method: asked.method,
+        lfs: asked.endpoint,
+        body: asked.body,
+        query: asked.query,
+        caller: Caller {
+            owner: asked.credential.unwrap_or("anonymous"),
+            admin: asked.admin,
+        },
+        write_denied: None,
+        signer: Some(Signer {
+            key: KEY,
+            repo: asked.repo,
+            base: "https://h/o/r.git/info/lfs",
+            now,
+            max_size: 1 << 20,
+            bucket: (asked.body.len() % 2 == 1).then_some(&bucket),
+        }),
+        now,
+    };
+    let _ = lfs::serve(store, &request);
 }
 
 fuzz_target!(|data: &[u8]| {
