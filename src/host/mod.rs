@@ -614,7 +614,13 @@ impl Repo {
         if let Err(e) = lfs::check_verify_grant(&key, repo, &verify, presented, now) {
             return respond(e.into(), None);
         }
-        let held = r2::held_size(&self.env, repo, &verify.oid).await?;
+        let held = match r2::held_size(&self.env, repo, &verify.oid).await {
+            Ok(held) => held,
+            Err(e) => {
+                let why = format!("the bucket could not be read: {e}");
+                return respond(LfsError::new(503, why).into(), None);
+            }
+        };
         if let Err(e) = lfs::check_verify(&verify, held) {
             return respond(e.into(), None);
         }
