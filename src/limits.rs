@@ -34,6 +34,9 @@ pub struct Limits {
     /// `MAX_LFS_OBJECT_BYTES`: the largest Git LFS object taken through the Worker (an
     /// upload is one request body, so the plan's body limit bounds it).
     pub lfs_object_bytes: u64,
+    /// `LFS_GRANT_SECONDS`: how long the grants (and presigned URLs) of a Git LFS batch
+    /// answer last (at most a week, as SigV4 allows).
+    pub lfs_grant_seconds: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             maintenance_quiet: crate::maintenance::QUIET as u64,
             retired_sweep: crate::maintenance::READER_GRACE as u64,
             lfs_object_bytes: crate::lfs::DEFAULT_MAX_OBJECT_BYTES,
+            lfs_grant_seconds: crate::lfs::grant::LIFETIME as u64,
         }
     }
 }
@@ -130,6 +134,7 @@ impl Limits {
         read("RETIRED_SWEEP_SECONDS", &mut limits.retired_sweep)?;
         read("MAX_PUSH_LINKS", &mut limits.push_links)?;
         read("MAX_LFS_OBJECT_BYTES", &mut limits.lfs_object_bytes)?;
+        read("LFS_GRANT_SECONDS", &mut limits.lfs_grant_seconds)?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -171,6 +176,7 @@ mod tests {
             ("PUSH_ENTRIES_IN_MEMORY", "8"),
             ("MAX_PUSH_LINKS", "9"),
             ("MAX_LFS_OBJECT_BYTES", "10"),
+            ("LFS_GRANT_SECONDS", "11"),
         ]));
         assert_eq!(
             set,
@@ -186,6 +192,7 @@ mod tests {
                 held_entries: 8,
                 push_links: 9,
                 lfs_object_bytes: 10,
+                lfs_grant_seconds: 11,
             })
         );
         assert_eq!(
@@ -208,6 +215,7 @@ mod tests {
                 maintenance_quiet: 600,
                 retired_sweep: 3600,
                 lfs_object_bytes: 104_857_600,
+                lfs_grant_seconds: 3600,
             }
         );
     }

@@ -38,6 +38,7 @@ fn signer() -> Signer<'static> {
         now: 1_000,
         max_size: 1 << 20,
         bucket: None,
+        lifetime: 3600,
     }
 }
 

@@ -231,6 +231,7 @@ fn serve_lfs(store: &Store<common::Db>, asked: &LfsRequest) {
             now,
             max_size: 1 << 20,
             bucket: (asked.body.len() % 2 == 1).then_some(&bucket),
+            lifetime: 3600,
         }),
         now,
     };

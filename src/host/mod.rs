@@ -564,6 +564,7 @@ impl Repo {
                 now,
                 max_size,
                 bucket: bucket.as_ref(),
+                lifetime: self.limits.lfs_grant_seconds.min(lfs::presign::MAX_EXPIRES) as i64,
             }),
             now,
         };

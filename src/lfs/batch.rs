@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::grant::{self, Grant, Operation};
+use super::grant::{Grant, Operation};
 use super::presign::{Bucket, CONTENT_SHA256};
 use super::{object_key, valid_oid, LfsError};
 
@@ -131,6 +131,8 @@ pub struct Signer<'a> {
     /// R2's S3 credentials, when the transfers go straight to the bucket on presigned
     /// URLs instead of through the Worker.
     pub bucket: Option<&'a Bucket>,
+    /// How long a grant or presigned URL lasts, in seconds (`LFS_GRANT_SECONDS`).
+    pub lifetime: i64,
 }
 
 impl Signer<'_> {
@@ -141,7 +143,7 @@ impl Signer<'_> {
             oid,
             operation,
             size,
-            expires: self.now + grant::LIFETIME,
+            expires: self.now.saturating_add(self.lifetime),
         };
         HashMap::from([("Authorization", format!("Bearer {}", grant.sign(self.key)))])
     }
@@ -156,19 +158,19 @@ impl Signer<'_> {
             ),
             (Some(bucket), Operation::Upload) => {
                 let key = object_key(self.repo, oid);
-                let url = bucket.upload(&key, oid, size, self.now, grant::LIFETIME);
+                let url = bucket.upload(&key, oid, size, self.now, self.lifetime);
                 (url, HashMap::from([(CONTENT_SHA256, oid.to_string())]))
             }
             (Some(bucket), Operation::Download) => {
                 let key = object_key(self.repo, oid);
-                let url = bucket.download(&key, self.now, grant::LIFETIME);
+                let url = bucket.download(&key, self.now, self.lifetime);
                 (url, HashMap::new())
             }
         };
         Action {
             href,
             header,
-            expires_in: grant::LIFETIME,
+            expires_in: self.lifetime,
         }
     }
 
@@ -187,7 +189,7 @@ impl Signer<'_> {
         Action {
             href: format!("{}/verify", self.base),
             header: self.header(oid, size, Operation::Upload),
-            expires_in: grant::LIFETIME,
+            expires_in: self.lifetime,
         }
     }
 }
@@ -255,6 +257,7 @@ pub fn answer(asked: Asked, stored: &HashMap<String, u64>, signer: &Signer) -> A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lfs::grant;
     use serde_json::{json, Value};
 
     const A: &str = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393";
@@ -268,6 +271,7 @@ mod tests {
             now: 100,
             max_size: 1000,
             bucket: None,
+            lifetime: grant::LIFETIME,
         }
     }
 

@@ -13,6 +13,9 @@ use crate::format::date::rfc3339_utc;
 /// upload; this stays under it in decimal units too.
 pub const MAX_PUT_BYTES: u64 = 5_000_000_000;
 
+/// The longest a presigned URL may last: SigV4 allows a week.
+pub const MAX_EXPIRES: u64 = 7 * 24 * 3600;
+
 /// The header that carries the payload's SHA-256 when it is signed.
 pub const CONTENT_SHA256: &str = "x-amz-content-sha256";
 

@@ -30,11 +30,14 @@
 #   t6  purge means purge while a repack runs (ours only): a branch with a secret pushed and
 #       deleted during a repack of many alarm turns, then POST api/purge; no listed pack,
 #       loose file or fetch by id has the secret, and the repository serves.
+#   t7  a Git LFS grant on its clock (LFS_GRANT_SECONDS, ours only): an object uploaded
+#       and verified under its grants; a download grant works at once, is refused as
+#       expired once its seconds have passed, and a new batch grants again.
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `trust: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=31
+EXPECTED=34
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -42,9 +45,11 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/beside.sh"
 # The clock, short: a repack 5 s after the last push, retired packs swept 3 s after the
 # repack, unreachable objects pruned 10 s after a repack found them.
-QUIET=5 SWEEP=3 GRACE=10
+# Git LFS grants last 3 s.
+QUIET=5 SWEEP=3 GRACE=10 GRANT=3
 beside trust "MAINTENANCE_QUIET_SECONDS:$QUIET" "RETIRED_SWEEP_SECONDS:$SWEEP" \
-    "PRUNE_GRACE_SECONDS:$GRACE"
+    "PRUNE_GRACE_SECONDS:$GRACE" "LFS_GRANT_SECONDS:$GRANT" \
+    "LFS_SECRET:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cat >"$TMP/gitconfig" <<EOF
 [user]
 	name = E2E Tester
@@ -308,6 +313,47 @@ check "t6: a fetch by id is refused as git refuses it" \
 rm -rf "$TMP/busy-clone"
 check "t6: the repository answers next: a clone is whole and passes git fsck" \
     sh -c "git clone -q '$BASE/$OWNER/busy.git' '$TMP/busy-clone' && git -C '$TMP/busy-clone' fsck --full --strict"
+
+# --- t7: a Git LFS grant on its clock -------------------------------------------------------
+LFS_URL=$BASE/$OWNER/lfs.git/info/lfs
+printf 'large file contents\n' >"$TMP/lfs.bin"
+lfs_oid=$(sha256sum "$TMP/lfs.bin" | cut -d' ' -f1)
+lfs_size=$(stat -c %s "$TMP/lfs.bin")
+# lfs_action OPERATION ACTION: "href authorization" of an action of a batch answer (admin).
+lfs_action() {
+    curl -s -m 30 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/vnd.git-lfs+json' \
+        "$LFS_URL/objects/batch" \
+        -d "{\"operation\": \"$1\", \"objects\": [{\"oid\": \"$lfs_oid\", \"size\": $lfs_size}]}" |
+        python3 -c 'import json, sys; a = json.load(sys.stdin)["objects"][0]["actions"][sys.argv[1]]
+print(a["href"], a["header"]["Authorization"])' "$2"
+}
+lfs_uploaded() {
+    local href auth
+    read -r href auth < <(lfs_action upload upload)
+    curl -sf -m 30 -X PUT -H "Authorization: $auth" --data-binary @"$TMP/lfs.bin" "$href" >/dev/null &&
+        read -r href auth < <(lfs_action upload verify) &&
+        curl -sf -m 30 -H "Authorization: $auth" -H 'Content-Type: application/vnd.git-lfs+json' \
+            -d "{\"oid\": \"$lfs_oid\", \"size\": $lfs_size}" "$href" >/dev/null
+}
+check "t7: an object is uploaded and verified under its grants" lfs_uploaded
+# downloaded HREF AUTH: the object's bytes come back under that grant.
+downloaded() { curl -sf -m 30 -H "Authorization: $2" "$1" | cmp - "$TMP/lfs.bin"; }
+lfs_expires() {
+    local href auth
+    read -r href auth < <(lfs_action download download)
+    downloaded "$href" "$auth" || { echo "refused at once"; return 1; }
+    sleep $((GRANT + 2))
+    curl -s -m 30 -H "Authorization: $auth" "$href" -o "$TMP/expired.out" -w '%{http_code}' >"$TMP/expired.code"
+    [ "$(cat "$TMP/expired.code")" = 403 ] && grep -q "this grant has expired" "$TMP/expired.out" ||
+        { cat "$TMP/expired.code" "$TMP/expired.out"; return 1; }
+}
+check "t7: a download grant works at once and is refused once its seconds have passed" lfs_expires
+lfs_again() {
+    local href auth
+    read -r href auth < <(lfs_action download download)
+    downloaded "$href" "$auth"
+}
+check "t7: a new batch grants again" lfs_again
 
 TOTAL=$((PASS + FAIL))
 if [ "$TOTAL" -ne "$EXPECTED" ]; then
