@@ -152,6 +152,11 @@ fn server_access(env: &Env) -> ServerAccess {
     ServerAccess::from_vars(|name| setting(env, name))
 }
 
+/// The limits `wrangler.toml`'s variables set.
+fn limits(env: &Env) -> std::result::Result<Limits, crate::limits::BadLimit> {
+    Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
+}
+
 /// A setting of the Worker: the secret `name`, or else the variable (how `wrangler dev
 /// --var` passes secrets locally).
 fn setting(env: &Env, name: &str) -> Option<String> {
@@ -227,9 +232,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(route) => route,
     };
     if let route::Endpoint::Lfs(route::Lfs::Object(oid)) = &route.endpoint {
-        let max_size = Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()))
-            .unwrap_or_default()
-            .lfs_object_bytes;
+        let max_size = limits(&env).unwrap_or_default().lfs_object_bytes;
         let answer = r2::transfer(&req, &env, &route.repo, oid, max_size).await;
         body::discard(&req).await;
         return answer;
@@ -293,7 +296,7 @@ impl worker::DurableObject for Repo {
         let sql = DoSql::new(&state);
         let rows = sql.2.clone();
         let store = Store::new(sql);
-        let limits = Limits::from_vars(|name| env.var(name).ok().map(|v| v.to_string()));
+        let limits = limits(&env);
         let broken = match (&limits, store.open()) {
             (Err(e), _) => Some(format!("bad configuration: {e}")),
             (_, Err(e)) => Some(format!("repository storage failed to open: {e}")),

@@ -60,17 +60,18 @@ impl Asked<'_> {
             (Endpoint::Api(Api::Maintenance | Api::Purge), _) => Need::Write,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
-            // A batch that uploads needs write too, which only its body tells.
             (Endpoint::Lfs(Lfs::Verify), _) => Need::Signed,
             (Endpoint::Lfs(Lfs::LocksVerify | Lfs::Unlock(_)), _) => Need::Write,
             (Endpoint::Lfs(Lfs::Locks), Method::Post) => Need::Write,
+            // A batch that uploads needs write too, which only its body tells: the
+            // repository's object checks that once it has read the body.
             _ => Need::Read,
         }
     }
 
     /// The refusal of `denied`: as JSON under `api`, as the LFS API's errors under
     /// `info/lfs`, and as text elsewhere.
-    pub fn refusal(&self, denied: &Denied) -> Reply {
+    fn refusal(&self, denied: &Denied) -> Reply {
         match self.endpoint {
             Endpoint::Lfs(_) => Reply::lfs_denied(denied),
             endpoint => Reply::denied(denied, matches!(endpoint, Endpoint::Api(_))),

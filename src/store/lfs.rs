@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::maintenance::count;
 use super::{row_int, Store, StoreError};
 use crate::store::sql::{Sql, Value};
 
@@ -74,11 +75,9 @@ impl<S: Sql> Store<S> {
             "SELECT count(*), coalesce(sum(size), 0) FROM lfs_objects",
             Vec::new(),
         )?;
-        let int = |i: usize| rows.first().and_then(|r| r.get(i)).and_then(Value::as_i64);
-        match (int(0), int(1)) {
-            (Some(objects), Some(bytes)) => Ok((objects as u64, bytes as u64)),
-            _ => Err(StoreError::BadColumn("lfs totals")),
-        }
+        let row = rows.first().ok_or(StoreError::BadColumn("lfs totals"))?;
+        let int = |i: usize| row.get(i).ok_or(StoreError::BadColumn("lfs totals"));
+        Ok((row_int(int(0)?)? as u64, row_int(int(1)?)? as u64))
     }
 
     /// Locks `path` for `owner` at `now`, or returns the lock that holds it already.
@@ -104,12 +103,7 @@ impl<S: Sql> Store<S> {
 
     /// How many locks the repository holds.
     pub fn lfs_lock_count(&self) -> Result<u64, StoreError> {
-        let rows = self.exec("SELECT count(*) FROM lfs_locks", Vec::new())?;
-        rows.first()
-            .and_then(|r| r.first())
-            .and_then(Value::as_i64)
-            .map(|n| n as u64)
-            .ok_or(StoreError::BadColumn("lock count"))
+        count(&self.exec("SELECT count(*) FROM lfs_locks", Vec::new())?)
     }
 
     /// Up to `limit` locks with ids above `after`, by id, narrowed to one `path` or `id`.
