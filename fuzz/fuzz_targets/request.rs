@@ -16,6 +16,7 @@ mod common;
 use git_on_durable_objects::access::{credential, Grant, Visibility};
 use git_on_durable_objects::browse::blob;
 use git_on_durable_objects::http::api::{self, raw, read, Context};
+use git_on_durable_objects::http::pages;
 use git_on_durable_objects::http::backend::{self, Asked, Dispatch, Headers, Method};
 use git_on_durable_objects::http::reply::{Body, Reply};
 use git_on_durable_objects::http::route::{self, query_value};
@@ -171,6 +172,21 @@ fn one(store: &Store<common::Db>, method: Method, grant: Grant, data: &[u8]) {
         Ok(Dispatch::Api(endpoint)) => {
             let reply = serve_api(store, method, &endpoint, body, query, range.as_deref());
             drain(store, reply);
+        }
+        Ok(Dispatch::Page(page)) => {
+            let request = pages::Request {
+                page: &page,
+                repo: &route.repo,
+                origin: "https://git.example",
+                query: read::Query {
+                    query,
+                    private: visibility == Visibility::Private,
+                },
+                if_none_match: range.as_deref(),
+            };
+            if let Ok(reply) = pages::serve(store, &request) {
+                drain(store, reply);
+            }
         }
         Ok(Dispatch::Lfs(endpoint)) => {
             let request = LfsRequest {

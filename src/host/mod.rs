@@ -18,7 +18,7 @@ use body::Body as RequestBody;
 use crate::access::{self, Denied, Grant, Need, ServerAccess, GRANT_HEADER};
 use crate::http::backend::{self, Asked, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
-use crate::http::{api, route};
+use crate::http::{api, pages, route};
 use crate::lfs::{self, LfsError};
 use crate::limits::{Limits, OverLimit};
 use crate::maintenance::{self, Due, Host, Slice};
@@ -226,6 +226,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     if path == "/" {
         return text(200, &format!("{ABOUT}{}\n", server.describe()));
+    }
+    if let Some(asset) = pages::asset(&path) {
+        return respond(asset, None);
     }
     let route = match route::parse(&path) {
         Err(reason) => return answer_unread(&req, reason.into()).await,
@@ -454,6 +457,10 @@ impl Repo {
                 self.api(req, store, asked.method, &endpoint, now, private)
                     .await
             }
+            Ok(Dispatch::Page(page)) => {
+                let private = visibility == access::Visibility::Private;
+                self.page(req, store, &route.repo, &page, private)
+            }
             Ok(Dispatch::Lfs(endpoint)) => {
                 let caller = Caller {
                     grant,
@@ -510,6 +517,36 @@ impl Repo {
             self.schedule(Due::Now).await?;
         }
         if method == backend::Method::Head {
+            reply.body = Body::Bytes(Vec::new());
+        }
+        respond(reply, Some(store))
+    }
+
+    fn page(
+        &self,
+        req: &Request,
+        store: &Store<DoSql>,
+        repo: &str,
+        page: &route::Page,
+        private: bool,
+    ) -> Result<Response> {
+        let url = req.url()?;
+        let if_none_match = req.headers().get("If-None-Match")?;
+        let request = pages::Request {
+            page,
+            repo,
+            origin: &url.origin().ascii_serialization(),
+            query: api::read::Query {
+                query: url.query().unwrap_or_default(),
+                private,
+            },
+            if_none_match: if_none_match.as_deref(),
+        };
+        let mut reply = match pages::serve(store, &request) {
+            Ok(reply) => reply,
+            Err(e) => return respond(e.into(), None),
+        };
+        if method(req) == backend::Method::Head {
             reply.body = Body::Bytes(Vec::new());
         }
         respond(reply, Some(store))

@@ -6,7 +6,7 @@ use crate::access::{self, token, Denied, Grant, Need, ServerAccess, Visibility};
 use crate::format::zlib;
 use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
-use crate::http::route::{Api, Endpoint, Lfs};
+use crate::http::route::{Api, Endpoint, Lfs, Page};
 use crate::limits::Limits;
 use crate::protocol::{v2, BadRequest};
 use crate::store::sql::Sql;
@@ -151,6 +151,8 @@ pub enum Dispatch {
     /// Reads the whole body (at most [`crate::lfs::MAX_BODY`] bytes), then answers the LFS
     /// endpoint.
     Lfs(Lfs),
+    /// Answers with [`crate::http::pages::serve`] (GET and HEAD only).
+    Page(Page),
 }
 
 /// Dispatches a request the caller may make to a repository of `visibility`.
@@ -172,6 +174,9 @@ pub fn dispatch<S: Sql>(
     let reply = match (method, endpoint) {
         (_, Endpoint::Api(api)) => return Ok(Dispatch::Api(api.clone())),
         (_, Endpoint::Lfs(lfs)) => return Ok(Dispatch::Lfs(lfs.clone())),
+        (Method::Get | Method::Head, Endpoint::Page(page)) => {
+            return Ok(Dispatch::Page(page.clone()))
+        }
         (Method::Get, Endpoint::InfoRefs) if service == Some("git-receive-pack") => Reply::ok(
             "application/x-git-receive-pack-advertisement",
             Caching::NoCache,

@@ -67,7 +67,7 @@ pub fn get<S: Sql>(
         },
         Endpoint::Alternates => Reply::text(404, "no alternates"),
         Endpoint::ReceivePack | Endpoint::UploadPack => Reply::text(405, "use POST"),
-        // The backend hands the API and LFS their own requests; no file is named so.
-        Endpoint::Api(_) | Endpoint::Lfs(_) => Reply::text(404, "not found"),
+        // The backend hands the API, LFS and pages their own requests; no file is named so.
+        Endpoint::Api(_) | Endpoint::Lfs(_) | Endpoint::Page(_) => Reply::text(404, "not found"),
     })
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod backend;
 pub mod dumb;
+pub mod pages;
 pub mod range;
 pub mod reply;
 pub mod route;

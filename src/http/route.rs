@@ -27,6 +27,27 @@ pub enum Endpoint {
     Api(Api),
     /// Git LFS, under `info/lfs`.
     Lfs(Lfs),
+    /// A web page, under `-` (the summary at the repository's own path).
+    Page(Page),
+}
+
+/// A web page of a repository: HTML for a browser, read as the JSON API reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// The repository's own path: its README, root tree and latest commit.
+    Summary,
+    /// `-/tree/<rev>/<path>`: a directory (the rest of the path, still %-encoded).
+    Tree(String),
+    /// `-/blob/<rev>/<path>`: a file.
+    Blob(String),
+    /// `-/commits/<rev>`: the history (`?path=&cursor=`); an empty revision is HEAD.
+    Commits(String),
+    /// `-/commit/<rev>`: one commit and its diff.
+    Commit(String),
+    /// `-/compare/<base>...<head>`: commits and diff.
+    Compare(String),
+    /// `-/refs`: branches and tags.
+    Refs,
 }
 
 /// A Git LFS endpoint of a repository.
@@ -115,6 +136,7 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         }
         ["api", "raw", rest @ ..] if rest.len() >= 2 => Endpoint::Api(Api::Raw(rest.join("/"))),
         ["info", "lfs", rest @ ..] => Endpoint::Lfs(lfs(rest)?),
+        ["-", rest @ ..] => page(rest)?,
         ["objects", "info", "packs"] => Endpoint::InfoPacks,
         ["objects", "info", "alternates" | "http-alternates"] => Endpoint::Alternates,
         ["objects", "pack", file] => {
@@ -132,6 +154,24 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         }
         _ => return None,
     })
+}
+
+/// A page under `-`; a file's bytes are the API's raw endpoint under another path.
+fn page(parts: &[&str]) -> Option<Endpoint> {
+    let joined = |rest: &[&str]| rest.join("/");
+    let page = match parts {
+        ["tree", rest @ ..] if !rest.is_empty() => Page::Tree(joined(rest)),
+        ["blob", rest @ ..] if rest.len() >= 2 => Page::Blob(joined(rest)),
+        ["commits", rest @ ..] => Page::Commits(joined(rest)),
+        ["commit", rest @ ..] if !rest.is_empty() => Page::Commit(joined(rest)),
+        ["compare", rest @ ..] if !rest.is_empty() => Page::Compare(joined(rest)),
+        ["refs"] => Page::Refs,
+        ["raw", rest @ ..] if rest.len() >= 2 => {
+            return Some(Endpoint::Api(Api::Raw(joined(rest))))
+        }
+        _ => return None,
+    };
+    Some(Endpoint::Page(page))
 }
 
 fn lfs(parts: &[&str]) -> Option<Lfs> {
@@ -173,10 +213,15 @@ pub enum NotFound {
 /// Parses a request path, or says why it is not one of ours.
 pub fn parse(path: &str) -> Result<Route, NotFound> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    for split in 1..=2.min(parts.len().saturating_sub(1)) {
+    for split in 1..=2.min(parts.len()) {
         let (repo, rest) = parts.split_at(split);
-        let Some(endpoint) = endpoint(rest) else {
-            continue;
+        let endpoint = match rest {
+            // The repository's own path (a trailing `/` allowed) is its summary page.
+            [] | [""] => Endpoint::Page(Page::Summary),
+            rest => match endpoint(rest) {
+                Some(endpoint) => endpoint,
+                None => continue,
+            },
         };
         if !repo.iter().all(|s| valid_segment(s)) {
             return Err(NotFound::RepositoryCharacters);
@@ -207,6 +252,7 @@ mod tests {
         let sha256 = format!("{id}{}", id.get(..24).unwrap());
         let cut = |at: usize| id.split_at(at);
         let api = |api| Endpoint::Api(api);
+        let page = |page| Endpoint::Page(page);
         let cases = [
             ("info/refs", Endpoint::InfoRefs),
             ("HEAD", Endpoint::Head),
@@ -237,6 +283,18 @@ mod tests {
                 "info/lfs/locks/7/unlock",
                 Endpoint::Lfs(Lfs::Unlock("7".into())),
             ),
+            ("-/tree/main", page(Page::Tree("main".into()))),
+            (
+                "-/tree/feature/x/a%20b",
+                page(Page::Tree("feature/x/a%20b".into())),
+            ),
+            ("-/blob/main/a", page(Page::Blob("main/a".into()))),
+            ("-/commits", page(Page::Commits(String::new()))),
+            ("-/commits/main", page(Page::Commits("main".into()))),
+            ("-/commit/HEAD~1", page(Page::Commit("HEAD~1".into()))),
+            ("-/compare/a...b", page(Page::Compare("a...b".into()))),
+            ("-/refs", page(Page::Refs)),
+            ("-/raw/main/a", api(Api::Raw("main/a".into()))),
             ("objects/info/packs", Endpoint::InfoPacks),
             ("objects/info/alternates", Endpoint::Alternates),
             ("objects/info/http-alternates", Endpoint::Alternates),
@@ -273,6 +331,12 @@ mod tests {
             format!("info/lfs/objects/{id}"),
             "info/lfs/locks/7".into(),
             "info/lfs/locks/7/unlock/x".into(),
+            "-".into(),
+            "-/tree".into(),
+            "-/blob/main".into(),
+            "-/refs/x".into(),
+            "-/raw/main".into(),
+            "-/other".into(),
             format!("objects/pack/pack-{id}.txt"),
             format!("objects/pack/{id}.pack"),
             format!("objects/pack/pack-{}.idx", cut(1).1),
@@ -282,6 +346,18 @@ mod tests {
         for rest in misses {
             let path = format!("/o/r.git/{rest}");
             assert_eq!(parse(&path), Err(NotFound::Endpoint(path.clone())));
+        }
+        for (path, repo) in [
+            ("/o/r", "o/r"),
+            ("/o/r/", "o/r"),
+            ("/o/r.git", "o/r"),
+            ("/r", "r"),
+        ] {
+            let summary = Endpoint::Page(Page::Summary);
+            assert_eq!(
+                parse(path).map(|r| (r.repo, r.endpoint)),
+                Ok((repo.into(), summary))
+            );
         }
         assert_eq!(parse("/o/r./HEAD"), Err(NotFound::RepositoryName));
         assert_eq!(parse("/o/r!/HEAD"), Err(NotFound::RepositoryCharacters));

@@ -241,7 +241,7 @@ const TEXT_NAMES: &[&str] = &[
 ];
 
 /// The content type of a file named `name`.
-fn content_type(name: &[u8]) -> &'static str {
+pub(crate) fn content_type(name: &[u8]) -> &'static str {
     let name = String::from_utf8_lossy(name).to_ascii_lowercase();
     let (stem, extension) = match name.rsplit_once('.') {
         Some((stem, extension)) => (stem, extension),

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::browse::diff_tree::{diff_trees, Change};
-use crate::browse::log::{Log, Window};
+use crate::browse::log::{Log, Page, Window};
 use crate::browse::rev_parse::{self, tree_of};
 use crate::browse::tree_walk::{components, lookup, read_tree, Entry};
 use crate::browse::{corrupt, read_as, step, BrowseError};
@@ -40,7 +40,7 @@ pub struct Query<'a> {
 
 impl Query<'_> {
     /// The parameter `key`, as text.
-    fn text(&self, key: &str) -> Result<Option<String>, BrowseError> {
+    pub(crate) fn text(&self, key: &str) -> Result<Option<String>, BrowseError> {
         query_value(self.query, key)
             .map(|value| {
                 String::from_utf8(value)
@@ -65,7 +65,7 @@ impl Query<'_> {
 
     /// How an answer about `rev` may be cached: for ever when it names an object by its full
     /// id, whose content cannot change.
-    pub(super) fn caching(&self, revs: &[&str]) -> Caching {
+    pub(crate) fn caching(&self, revs: &[&str]) -> Caching {
         let fixed = revs
             .iter()
             .all(|rev| ObjectId::from_hex(rev.as_bytes()).is_some());
@@ -229,7 +229,7 @@ struct CommitsView {
 }
 
 /// A cursor: where the first page started, and how many commits the pages so far walked.
-fn cursor(start: &ObjectId, walked: u64) -> String {
+pub(crate) fn cursor(start: &ObjectId, walked: u64) -> String {
     format!("{start}.{walked}")
 }
 
@@ -244,18 +244,8 @@ pub fn commits<S: Sql>(store: &Store<S>, query: &Query) -> Result<Reply, BrowseE
     let limit = query.limit(DEFAULT_LIMIT)?;
     let rev = query.text("ref")?.unwrap_or_else(|| "HEAD".into());
     let cursor_text = query.text("cursor")?;
-    let (start, skip) = match &cursor_text {
-        Some(text) => {
-            let (id, skip) = parse_cursor(text)
-                .ok_or_else(|| BrowseError::Bad(format!("bad cursor {text:?}")))?;
-            (rev_parse::commit(&reader, &id.to_hex())?, skip)
-        }
-        None => (rev_parse::commit(&reader, &rev)?, 0),
-    };
     let path = query_value(query.query, "path").unwrap_or_default();
-    let path = components(&path);
-    let path = (!path.is_empty()).then_some(&path[..]);
-    let page = Log::new(&reader).log(start, path, Window { skip, limit })?;
+    let (start, page) = log_page(&reader, &rev, cursor_text.as_deref(), &path, limit)?;
     let ids: Vec<ObjectId> = page.commits.iter().map(|(id, _)| *id).collect();
     let (commits, shown) = commit_views(&reader, &ids)?;
     // A page cut short by its messages goes on after its last commit.
@@ -276,6 +266,29 @@ pub fn commits<S: Sql>(store: &Store<S>, query: &Query) -> Result<Reply, BrowseE
     Ok(json(query.caching(&[&named]), &view))
 }
 
+/// A page of `git log <rev> [-- <path>]`, of `limit` commits from where `cursor` (a
+/// previous page's `next`) says, or from the start; and the commit it started from.
+pub(crate) fn log_page<S: Sql>(
+    reader: &ObjectReader<S>,
+    rev: &str,
+    cursor: Option<&str>,
+    path: &[u8],
+    limit: usize,
+) -> Result<(ObjectId, Page), BrowseError> {
+    let (start, skip) = match cursor {
+        Some(text) => {
+            let (id, skip) = parse_cursor(text)
+                .ok_or_else(|| BrowseError::Bad(format!("bad cursor {text:?}")))?;
+            (rev_parse::commit(reader, &id.to_hex())?, skip)
+        }
+        None => (rev_parse::commit(reader, rev)?, 0),
+    };
+    let path = components(path);
+    let path = (!path.is_empty()).then_some(&path[..]);
+    let page = Log::new(reader).log(start, path, Window { skip, limit })?;
+    Ok((start, page))
+}
+
 /// `GET api/commit/<rev>`: the commit, and what it changed from its first parent (from
 /// nothing for a root commit), as `git diff --raw <rev>^ <rev>` says.
 pub fn commit<S: Sql>(store: &Store<S>, rev: &str, query: &Query) -> Result<Reply, BrowseError> {
@@ -294,7 +307,7 @@ pub fn commit<S: Sql>(store: &Store<S>, rev: &str, query: &Query) -> Result<Repl
 }
 
 /// A %-encoded path segment of a revision, as text.
-fn text(encoded: &str) -> Result<String, BrowseError> {
+pub(crate) fn text(encoded: &str) -> Result<String, BrowseError> {
     String::from_utf8(percent_decode(encoded))
         .map_err(|_| BrowseError::Bad(format!("bad revision {encoded:?}: not UTF-8")))
 }
@@ -306,7 +319,7 @@ const MAX_REF_SEGMENTS: usize = 32;
 /// Splits `<rev>/<path>` (still %-encoded) where the revision ends: at the first `/` after
 /// which what comes before names a tree-ish (a ref may have slashes of its own). Returns the
 /// revision, its tree and the path's components.
-pub(super) fn rev_and_path<S: Sql>(
+pub(crate) fn rev_and_path<S: Sql>(
     reader: &ObjectReader<S>,
     rest: &str,
 ) -> Result<(String, ObjectId, Vec<Vec<u8>>), BrowseError> {
@@ -331,7 +344,7 @@ pub(super) fn rev_and_path<S: Sql>(
 }
 
 /// The entry at `path` under `tree`, or a 404 naming the path.
-pub(super) fn entry_at<S: Sql>(
+pub(crate) fn entry_at<S: Sql>(
     reader: &ObjectReader<S>,
     tree: &ObjectId,
     path: &[Vec<u8>],

@@ -1,0 +1,200 @@
+//! A directory's page: its entries as `git ls-tree -l` lists them, the path's breadcrumbs,
+//! the branches and tags to switch to, and the latest commit that changed the directory.
+
+use crate::browse::log::Window;
+use crate::browse::rev_parse;
+use crate::browse::tree_walk::{read_tree, Entry};
+use crate::browse::{log::Log, BrowseError};
+use crate::format::object::{ObjectId, TreeEntryKind};
+use crate::http::api::read::{entry_at, rev_and_path, MAX_ENTRIES};
+use crate::http::pages::html::Html;
+use crate::http::pages::{commit_parts, read_commit, Site, Written};
+use crate::store::sql::Sql;
+use crate::store::ObjectReader;
+
+/// The most refs the switcher lists.
+const MAX_SWITCH: usize = 200;
+
+/// `-/tree/<rev>/<path>`.
+pub fn page<S: Sql>(
+    reader: &ObjectReader<S>,
+    site: &Site,
+    rest: &str,
+) -> Result<Written, BrowseError> {
+    let (rev, root, path) = rev_and_path(reader, rest)?;
+    at_path(reader, site, (&rev, &root, &path), false)
+}
+
+/// The page of what `path` names under the tree `root` of `rev`: a directory's page or a
+/// file's (`plain` showing Markdown as text).
+pub fn at_path<S: Sql>(
+    reader: &ObjectReader<S>,
+    site: &Site,
+    (rev, root, path): (&str, &ObjectId, &[Vec<u8>]),
+    plain: bool,
+) -> Result<Written, BrowseError> {
+    let id = match path.is_empty() {
+        true => *root,
+        false => match entry_at(reader, root, path)? {
+            Entry {
+                kind: TreeEntryKind::Tree,
+                id,
+                ..
+            } => id,
+            Entry {
+                kind: TreeEntryKind::Blob,
+                id,
+                name,
+                ..
+            } => return super::blob::file(reader, site, (rev, path), (&id, &name), plain),
+            _ => {
+                let why = "a submodule: its commit is in another repository";
+                return Err(BrowseError::Bad(why.into()));
+            }
+        },
+    };
+    let mut main = Html::default();
+    let joined = path.join(&b'/');
+    crumbs(&mut main, site, rev, path);
+    switcher(&mut main, reader, site, &joined, "tree")?;
+    latest(&mut main, reader, site, rev, path)?;
+    listing(&mut main, reader, site, rev, &joined, &id)?;
+    let title = match path.is_empty() {
+        true => format!("Files at {rev}"),
+        false => format!("{} at {rev}", String::from_utf8_lossy(&joined)),
+    };
+    Ok(Written { title, main })
+}
+
+/// The path from the root to `path`, each directory a link to its page.
+pub fn crumbs(html: &mut Html, site: &Site, rev: &str, path: &[Vec<u8>]) {
+    html.raw("<nav aria-label=\"path\" class=\"crumbs\">");
+    html.link(&site.at("tree", rev, b""), "", rev);
+    for at in 0..path.len() {
+        let upto = path.get(..=at).unwrap_or_default().join(&b'/');
+        let name = path.get(at).map(Vec::as_slice).unwrap_or_default();
+        html.raw(" / ");
+        html.link(
+            &site.at("tree", rev, &upto),
+            "",
+            &String::from_utf8_lossy(name),
+        );
+    }
+    html.raw("</nav>");
+}
+
+/// The branches and tags, each a link to the same path's `kind` page there; none on a page
+/// naming fixed objects, which must not change when refs do.
+pub fn switcher<S: Sql>(
+    html: &mut Html,
+    reader: &ObjectReader<S>,
+    site: &Site,
+    path: &[u8],
+    kind: &str,
+) -> Result<(), BrowseError> {
+    if site.fixed {
+        return Ok(());
+    }
+    let refs = reader.store().refs()?;
+    html.raw("<details class=\"switch\"><summary>Branches and tags</summary><ul>");
+    for found in refs.iter().take(MAX_SWITCH) {
+        let short = found
+            .name
+            .strip_prefix("refs/heads/")
+            .or_else(|| found.name.strip_prefix("refs/tags/"))
+            .unwrap_or(&found.name);
+        html.raw("<li>");
+        html.link(&site.at(kind, short, path), "", short);
+        html.raw("</li>");
+    }
+    html.raw("</ul></details>");
+    Ok(())
+}
+
+/// The latest commit that changed `path` at `rev` (`git log -1 <rev> -- <path>`), when
+/// `rev` names a commit and the walk finds one within the request's budget.
+fn latest<S: Sql>(
+    html: &mut Html,
+    reader: &ObjectReader<S>,
+    site: &Site,
+    rev: &str,
+    path: &[Vec<u8>],
+) -> Result<(), BrowseError> {
+    let Ok(start) = rev_parse::commit(reader, rev) else {
+        return Ok(());
+    };
+    let parts: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
+    let filter = (!parts.is_empty()).then_some(&parts[..]);
+    let window = Window { skip: 0, limit: 1 };
+    let found = match Log::new(reader).log(start, filter, window) {
+        Ok(page) => page.commits.first().map(|(id, _)| *id),
+        Err(BrowseError::Bad(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(id) = found {
+        let commit = read_commit(reader, &id)?;
+        html.raw("<div class=\"latest\">");
+        commit_parts(html, site, &commit);
+        html.raw("</div>");
+    }
+    Ok(())
+}
+
+/// The entries of tree `id` (at `path` in `rev`) as `git ls-tree -l` lists them.
+pub fn listing<S: Sql>(
+    html: &mut Html,
+    reader: &ObjectReader<S>,
+    site: &Site,
+    rev: &str,
+    path: &[u8],
+    id: &ObjectId,
+) -> Result<(), BrowseError> {
+    let mut entries = read_tree(reader, id)?;
+    let cut = entries.len() > MAX_ENTRIES;
+    entries.truncate(MAX_ENTRIES);
+    let blobs: Vec<ObjectId> = entries
+        .iter()
+        .filter(|e| e.kind == TreeEntryKind::Blob)
+        .map(|e| e.id)
+        .collect();
+    let sizes = reader.sizes(&blobs)?;
+    html.raw("<div class=\"box\"><table class=\"tree\"><tbody>");
+    for entry in &entries {
+        let mut full = path.to_vec();
+        if !full.is_empty() {
+            full.push(b'/');
+        }
+        full.extend_from_slice(&entry.name);
+        let (kind, page) = match entry.kind {
+            TreeEntryKind::Tree => ("tree", Some("tree")),
+            TreeEntryKind::Blob => ("blob", Some("blob")),
+            TreeEntryKind::Gitlink => ("commit", None),
+        };
+        html.raw("<tr><td class=\"mode\">")
+            .raw(&format!("{:06o}", entry.mode));
+        html.raw("</td><td class=\"type\">")
+            .raw(kind)
+            .raw("</td><td class=\"name\">");
+        let name = String::from_utf8_lossy(&entry.name);
+        match page {
+            Some(page) => html.link(&site.at(page, rev, &full), "", &name),
+            None => html.text(&name),
+        };
+        html.raw("</td><td class=\"size\">");
+        match sizes
+            .get(&entry.id)
+            .filter(|_| entry.kind == TreeEntryKind::Blob)
+        {
+            Some(size) => html.num(size),
+            None => html.raw("-"),
+        };
+        html.raw("</td></tr>");
+    }
+    html.raw("</tbody></table></div>");
+    if cut {
+        html.raw("<p class=\"cut\">Only the first ")
+            .num(MAX_ENTRIES);
+        html.raw(" entries are listed: list the rest with git.</p>");
+    }
+    Ok(())
+}
