@@ -22,6 +22,10 @@ const MAX_DIFF_BYTES: u64 = 4 << 20;
 /// The most diff lines one page shows.
 const MAX_DIFF_LINES: usize = 20_000;
 
+/// The most lines of file versions one page diffs: the diff's time grows faster than its
+/// input on hostile text (lines that match everywhere), so its input is bounded by lines.
+const MAX_DIFFED_LINES: usize = 50_000;
+
 /// The most commits a comparison lists.
 const MAX_COMPARED: usize = 250;
 
@@ -117,6 +121,7 @@ pub fn compare<S: Sql>(
 struct Budget {
     bytes: u64,
     lines: usize,
+    diffed: usize,
 }
 
 /// The diff from tree `old` to tree `new` (None: the empty tree), file by file.
@@ -138,6 +143,7 @@ fn diff<S: Sql>(
     let mut budget = Budget {
         bytes: MAX_DIFF_BYTES,
         lines: MAX_DIFF_LINES,
+        diffed: MAX_DIFFED_LINES,
     };
     for change in &changes {
         file(main, reader, change, &mut budget)?;
@@ -188,7 +194,7 @@ fn file<S: Sql>(
     let too_large =
         size(old_there, &change.old_id).max(size(new_there, &change.new_id)) > MAX_SHOWN;
     if too_large || bytes > budget.bytes || budget.lines == 0 {
-        head(main, &path, None);
+        head(main, &path, Stat::NotShown);
         main.raw("<p class=\"cut\">Not shown: ");
         main.raw(match too_large {
             true => "a version is too large to show here.",
@@ -201,22 +207,42 @@ fn file<S: Sql>(
     let old = side(reader, change.old_mode, &change.old_id, old_there)?;
     let new = side(reader, change.new_mode, &change.new_id, new_there)?;
     if is_binary(&old) || is_binary(&new) {
-        head(main, &path, None);
+        head(main, &path, Stat::Binary);
         main.raw("<p class=\"binary\">Binary files differ</p></div>");
         return Ok(());
     }
+    let lines: usize = [&old, &new]
+        .iter()
+        .map(|v| v.iter().filter(|&&b| b == b'\n').count() + 1)
+        .sum();
+    if lines > budget.diffed {
+        head(main, &path, Stat::NotShown);
+        main.raw("<p class=\"cut\">Not shown: the page diffs no more lines.</p></div>");
+        return Ok(());
+    }
+    budget.diffed -= lines;
     let diff = unified::diff(&old, &new);
-    head(main, &path, Some((diff.added, diff.deleted)));
+    head(main, &path, Stat::Counted(diff.added, diff.deleted));
     hunks(main, &diff, budget);
     main.raw("</div>");
     Ok(())
 }
 
-/// A file's header: its path and `git diff --numstat`'s counts (None for a binary).
-fn head(main: &mut Html, path: &str, stat: Option<(usize, usize)>) {
+/// What a file's header says of its lines.
+enum Stat {
+    /// `git diff --numstat`'s counts.
+    Counted(usize, usize),
+    /// A binary file (`-` in `--numstat`).
+    Binary,
+    /// Not diffed: over a budget.
+    NotShown,
+}
+
+/// A file's header: its path and its counts.
+fn head(main: &mut Html, path: &str, stat: Stat) {
     main.raw("<div class=\"head\"><h3>").text(path).raw("</h3>");
     match stat {
-        Some((added, deleted)) => {
+        Stat::Counted(added, deleted) => {
             main.raw("<span class=\"stat\" data-added=\"").num(added);
             main.raw("\" data-deleted=\"")
                 .num(deleted)
@@ -226,8 +252,11 @@ fn head(main: &mut Html, path: &str, stat: Option<(usize, usize)>) {
                 .num(deleted);
             main.raw("</span></span>");
         }
-        None => {
+        Stat::Binary => {
             main.raw("<span class=\"stat\" data-added=\"-\" data-deleted=\"-\">binary</span>");
+        }
+        Stat::NotShown => {
+            main.raw("<span class=\"stat\">not shown</span>");
         }
     }
     main.raw("</div>");

@@ -3,6 +3,7 @@
 //! content security policy, so that nothing a repository holds can run in a visitor's
 //! browser. Who may see which is decided before these run, as for a clone.
 
+pub mod compact;
 pub mod highlight;
 pub mod html;
 pub mod markdown;

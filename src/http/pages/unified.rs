@@ -1,8 +1,10 @@
 //! The line diff of two versions of a file, in hunks as `git diff` shows them (three
-//! lines of context, hunks closer than twice that joined, git's `@@` headers), computed
-//! with `similar`'s Myers diff.
+//! lines of context, hunks closer than twice that joined, git's `@@` headers): `similar`'s
+//! Myers diff, its changes placed as git places them ([`compact`]).
 
-use similar::{capture_diff_slices, group_diff_ops, Algorithm, DiffTag};
+use similar::{capture_diff_slices, Algorithm, DiffTag};
+
+use crate::http::pages::compact::{compact, Side};
 
 /// Lines of context around each change, as git's default `-U3`.
 const CONTEXT: usize = 3;
@@ -65,47 +67,137 @@ fn split_lines(data: &[u8]) -> Vec<&[u8]> {
     data.split_inclusive(|&b| b == b'\n').collect()
 }
 
+/// A change: `old_len` lines of the old version deleted at `old`, `new_len` lines of the
+/// new one added at `new` (0-based), as xdiff's script lists them.
+#[derive(Clone, Copy, Debug)]
+struct Change {
+    old: usize,
+    old_len: usize,
+    new: usize,
+    new_len: usize,
+}
+
 /// The diff from `old` to `new`, both text.
 pub fn diff<'a>(old: &'a [u8], new: &'a [u8]) -> FileDiff<'a> {
     let (old, new) = (split_lines(old), split_lines(new));
-    let ops = capture_diff_slices(Algorithm::Myers, &old, &new);
-    let mut file = FileDiff::default();
-    for op in &ops {
-        if matches!(op.tag(), DiffTag::Delete | DiffTag::Replace) {
-            file.deleted += op.old_range().len();
-        }
-        if matches!(op.tag(), DiffTag::Insert | DiffTag::Replace) {
-            file.added += op.new_range().len();
-        }
-    }
-    for group in group_diff_ops(ops, CONTEXT) {
-        let (Some(first), Some(last)) = (group.first(), group.last()) else {
-            continue;
-        };
-        let olds = first.old_range().start..last.old_range().end;
-        let news = first.new_range().start..last.new_range().end;
-        let mut hunk = Hunk {
-            header: format!("@@ -{} +{} @@", range(&olds), range(&news)),
-            lines: Vec::new(),
-        };
-        for op in &group {
-            let (tag, olds, news) = op.as_tag_tuple();
-            if tag == DiffTag::Equal {
-                for (o, n) in olds.zip(news) {
-                    hunk.lines.push(line(Mark::Context, Some(o), Some(n), &old));
-                }
-                continue;
+    let changes = changes(&old, &new);
+    let mut file = FileDiff {
+        added: changes.iter().map(|c| c.new_len).sum(),
+        deleted: changes.iter().map(|c| c.old_len).sum(),
+        hunks: Vec::new(),
+    };
+    let mut rest = &changes[..];
+    while let Some((first, _)) = rest.split_first() {
+        // A change joins the hunk while what is between it and the last is no more than
+        // twice the context (xdiff's `xdl_get_hunk`).
+        let mut taken = 1;
+        while let (Some(prev), Some(next)) = (rest.get(taken - 1), rest.get(taken)) {
+            if next.old.saturating_sub(prev.old + prev.old_len) > 2 * CONTEXT {
+                break;
             }
-            for o in olds {
-                hunk.lines.push(line(Mark::Deleted, Some(o), None, &old));
-            }
-            for n in news {
-                hunk.lines.push(line(Mark::Added, None, Some(n), &new));
-            }
+            taken += 1;
         }
-        file.hunks.push(hunk);
+        let (group, after) = rest.split_at(taken);
+        file.hunks.push(hunk(&old, &new, group, first));
+        rest = after;
     }
     file
+}
+
+/// The changes from `old` to `new`: a Myers diff, its groups placed as git places them.
+fn changes(old: &[&[u8]], new: &[&[u8]]) -> Vec<Change> {
+    let mut deleted = vec![false; old.len()];
+    let mut added = vec![false; new.len()];
+    for op in capture_diff_slices(Algorithm::Myers, old, new) {
+        let (tag, olds, news) = op.as_tag_tuple();
+        if tag != DiffTag::Equal {
+            deleted
+                .get_mut(olds)
+                .into_iter()
+                .for_each(|run| run.fill(true));
+            added
+                .get_mut(news)
+                .into_iter()
+                .for_each(|run| run.fill(true));
+        }
+    }
+    let mut old_side = Side {
+        lines: old,
+        changed: deleted,
+    };
+    let mut new_side = Side {
+        lines: new,
+        changed: added,
+    };
+    compact(&mut old_side, &mut new_side);
+    compact(&mut new_side, &mut old_side);
+    let (deleted, added) = (old_side.changed, new_side.changed);
+    let mut changes = Vec::new();
+    let (mut o, mut n) = (0, 0);
+    while o < old.len() || n < new.len() {
+        let old_len = deleted.iter().skip(o).take_while(|&&c| c).count();
+        let new_len = added.iter().skip(n).take_while(|&&c| c).count();
+        if old_len + new_len == 0 {
+            o += 1;
+            n += 1;
+            continue;
+        }
+        changes.push(Change {
+            old: o,
+            old_len,
+            new: n,
+            new_len,
+        });
+        o += old_len;
+        n += new_len;
+    }
+    changes
+}
+
+/// The hunk of the changes `group` (the first being `first`), with its context.
+fn hunk<'a>(old: &[&'a [u8]], new: &[&'a [u8]], group: &[Change], first: &Change) -> Hunk<'a> {
+    let last = group.last().unwrap_or(first);
+    let (start_old, start_new) = (
+        first.old.saturating_sub(CONTEXT),
+        first.new.saturating_sub(CONTEXT),
+    );
+    let after = CONTEXT
+        .min(old.len().saturating_sub(last.old + last.old_len))
+        .min(new.len().saturating_sub(last.new + last.new_len));
+    let (end_old, end_new) = (
+        last.old + last.old_len + after,
+        last.new + last.new_len + after,
+    );
+    let mut lines = Vec::new();
+    let (mut o, mut n) = (start_old, start_new);
+    for change in group {
+        while o < change.old {
+            lines.push(line(Mark::Context, Some(o), Some(n), old));
+            o += 1;
+            n += 1;
+        }
+        for at in change.old..change.old + change.old_len {
+            lines.push(line(Mark::Deleted, Some(at), None, old));
+        }
+        for at in change.new..change.new + change.new_len {
+            lines.push(line(Mark::Added, None, Some(at), new));
+        }
+        o = change.old + change.old_len;
+        n = change.new + change.new_len;
+    }
+    while o < end_old {
+        lines.push(line(Mark::Context, Some(o), Some(n), old));
+        o += 1;
+        n += 1;
+    }
+    Hunk {
+        header: format!(
+            "@@ -{} +{} @@",
+            range(&(start_old..end_old)),
+            range(&(start_new..end_new))
+        ),
+        lines,
+    }
 }
 
 /// Line `old` or `new` (0-based) of the version `lines` (the old one unless only `new`).
