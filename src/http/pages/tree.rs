@@ -1,13 +1,12 @@
 //! A directory's page: its entries as `git ls-tree -l` lists them, the path's breadcrumbs,
-//! the branches and tags to switch to, and the latest commit that changed the directory.
+//! the branches to switch to, and the commit shown with a link to the directory's history.
 
-use crate::browse::log::Window;
 use crate::browse::rev_parse;
 use crate::browse::tree_walk::{read_tree, Entry};
-use crate::browse::{log::Log, BrowseError};
+use crate::browse::BrowseError;
 use crate::format::object::{ObjectId, TreeEntryKind};
 use crate::http::api::read::{entry_at, rev_and_path, MAX_ENTRIES};
-use crate::http::pages::html::Html;
+use crate::http::pages::html::{url_path, url_query, Html};
 use crate::http::pages::{commit_parts, read_commit, Site, Written};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
@@ -83,8 +82,8 @@ pub fn crumbs(html: &mut Html, site: &Site, rev: &str, path: &[Vec<u8>]) {
     html.raw("</nav>");
 }
 
-/// The branches and tags, each a link to the same path's `kind` page there; none on a page
-/// naming fixed objects, which must not change when refs do.
+/// The branches, each a link to the same path's `kind` page there, and a link to the tags;
+/// none on a page naming fixed objects, which must not change when refs do.
 pub fn switcher<S: Sql>(
     html: &mut Html,
     reader: &ObjectReader<S>,
@@ -95,24 +94,26 @@ pub fn switcher<S: Sql>(
     if site.fixed {
         return Ok(());
     }
-    let refs = reader.store().refs()?;
-    html.raw("<details class=\"switch\"><summary>Branches and tags</summary><ul>");
-    for found in refs.iter().take(MAX_SWITCH) {
-        let short = found
+    let branches = reader.store().refs_with_prefix("refs/heads/")?;
+    html.raw("<details class=\"switch\"><summary>Branches</summary><ul>");
+    for branch in branches.iter().take(MAX_SWITCH) {
+        let short = branch
             .name
             .strip_prefix("refs/heads/")
-            .or_else(|| found.name.strip_prefix("refs/tags/"))
-            .unwrap_or(&found.name);
+            .unwrap_or(&branch.name);
         html.raw("<li>");
         html.link(&site.at(kind, short, path), "", short);
         html.raw("</li>");
     }
-    html.raw("</ul></details>");
+    html.raw("<li>");
+    html.link(&site.page("refs", ""), "", "Tags and all branches");
+    html.raw("</li></ul></details>");
     Ok(())
 }
 
-/// The latest commit that changed `path` at `rev` (`git log -1 <rev> -- <path>`), when
-/// `rev` names a commit and the walk finds one within the request's budget.
+/// The commit `rev` names, in brief, with a link to the history of `path` there. The
+/// latest commit that changed a directory would cost a walk of the history, reading trees
+/// all the way down: the history link finds it instead, as cgit's tree pages do.
 fn latest<S: Sql>(
     html: &mut Html,
     reader: &ObjectReader<S>,
@@ -123,20 +124,16 @@ fn latest<S: Sql>(
     let Ok(start) = rev_parse::commit(reader, rev) else {
         return Ok(());
     };
-    let parts: Vec<&[u8]> = path.iter().map(Vec::as_slice).collect();
-    let filter = (!parts.is_empty()).then_some(&parts[..]);
-    let window = Window { skip: 0, limit: 1 };
-    let found = match Log::new(reader).log(start, filter, window) {
-        Ok(page) => page.commits.first().map(|(id, _)| *id),
-        Err(BrowseError::Bad(_)) => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(id) = found {
-        let commit = read_commit(reader, &id)?;
-        html.raw("<div class=\"latest\">");
-        commit_parts(html, site, &commit);
-        html.raw("</div>");
+    let commit = read_commit(reader, &start)?;
+    html.raw("<div class=\"latest\">");
+    commit_parts(html, site, &commit);
+    let mut history = site.page("commits", &url_path(rev.as_bytes()));
+    if !path.is_empty() {
+        history.push_str("?path=");
+        history.push_str(&url_query(&path.join(&b'/')));
     }
+    html.link(&history, "history", "History");
+    html.raw("</div>");
     Ok(())
 }
 
