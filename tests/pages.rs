@@ -530,3 +530,66 @@ fn line_diffs_match_git_diff_on_random_edits() {
         differ.len()
     );
 }
+
+#[test]
+fn a_hostile_repository_cannot_make_a_page_huge() {
+    let repo = Repo::new();
+    repo.write("lines.txt", &vec![b'\n'; 1 << 20]);
+    repo.write("ok.txt", b"ok\n");
+    repo.git(&["add", "-A"]);
+    repo.git_with(&["commit", "-q", "-F", "-"], "&".repeat(1 << 20).as_bytes());
+    let (store, _db) = pushed(&repo);
+    let blob = page(&store, "-/blob/main/lines.txt");
+    assert!(blob.len() < 4 << 20, "{} bytes", blob.len());
+    assert_eq!(blob.matches("<tr id=\"L").count(), 20_000);
+    assert!(blob.contains("The file goes on"));
+    for path in ["-/commit/main", "-/commits", "", "-/tree/main"] {
+        let html = page(&store, path);
+        assert!(html.len() < 1 << 20, "{path}: {} bytes", html.len());
+    }
+}
+
+#[test]
+fn a_branch_named_like_an_id_is_not_cached_for_ever() {
+    let repo = Repo::new();
+    repo.write("a.txt", b"a\n");
+    repo.commit("a");
+    let named = format!("{}/x", "1".repeat(40));
+    repo.git(&["branch", &named]);
+    let (store, _db) = pushed(&repo);
+    let reply = get_with(&store, &format!("-/tree/{named}"), None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.caching, Caching::NoCache);
+    let head = repo.git(&["rev-parse", "main"]).trim().to_string();
+    assert_eq!(
+        get_with(&store, &format!("-/tree/{head}"), None).caching,
+        Caching::Forever
+    );
+}
+
+#[test]
+fn names_that_would_leave_the_directory_are_not_links() {
+    let repo = Repo::new();
+    repo.write("a.txt", b"a\n");
+    let out = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap().trim().to_string();
+    let blob = out(repo.git_with(&["hash-object", "-w", "--stdin"], b"x\n"));
+    let listing = format!("100644 blob {blob}\t..\n100644 blob {blob}\tfine\n");
+    let tree = out(repo.git_with(&["mktree"], listing.as_bytes()));
+    let root = format!("040000 tree {tree}\tevil\n");
+    let root = out(repo.git_with(&["mktree"], root.as_bytes()));
+    let commit = repo
+        .git(&["commit-tree", &root, "-m", "evil"])
+        .trim()
+        .to_string();
+    repo.git(&["update-ref", "refs/heads/main", &commit]);
+    let (store, _db) = pushed(&repo);
+    let html = page(&store, "-/tree/main/evil");
+    let names = cells(&html, "<td class=\"name\">", "</td>");
+    assert_eq!(names, ["..", "fine"]);
+    assert!(!html.contains("evil/..\""), "{html}");
+    assert!(html.contains("href=\"/o/r/-/blob/main/evil/fine\""));
+    assert!(
+        html.contains("<a href=\"/o/r/\">o/r</a>"),
+        "the home link ends in /"
+    );
+}

@@ -83,7 +83,7 @@ impl<S: Sql> Store<S> {
         let mut refs: Vec<Ref> = Vec::new();
         loop {
             let after = refs.last().map(|r| r.name.clone());
-            let page = self.ref_page(prefix, end.as_deref(), after.as_deref())?;
+            let page = self.ref_page(prefix, end.as_deref(), after.as_deref(), REFS_PER_PAGE)?;
             let full = page.len() == REFS_PER_PAGE;
             refs.extend(page);
             if !full {
@@ -92,7 +92,25 @@ impl<S: Sql> Store<S> {
         }
     }
 
-    /// Up to [`REFS_PER_PAGE`] refs from `from` (or after `after`) up to `end`, by name. They
+    /// How many refs' names start with `prefix`: one range of the names' index, counted
+    /// where it is rather than sent to the Worker.
+    pub fn count_refs(&self, prefix: &str) -> Result<u64, StoreError> {
+        let end = prefix_end(prefix);
+        let rows = self.exec(
+            "SELECT COUNT(*) FROM refs WHERE name >= ?1 AND (?2 IS NULL OR name < ?2)",
+            vec![prefix.into(), end.map_or(Value::Null, Value::from)],
+        )?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()).unwrap_or(0) as u64)
+    }
+
+    /// The first `limit` refs whose names start with `prefix` (at most [`REFS_PER_PAGE`]),
+    /// by name: what a page lists, or counts up to, however many there are.
+    pub fn first_refs(&self, prefix: &str, limit: usize) -> Result<Vec<Ref>, StoreError> {
+        let end = prefix_end(prefix);
+        self.ref_page(prefix, end.as_deref(), None, limit.min(REFS_PER_PAGE))
+    }
+
+    /// Up to `limit` refs from `from` (or after `after`) up to `end`, by name. They
     /// come as one JSON value: a row per ref would cross from SQLite into the Worker one value
     /// at a time, which made listing 40,000 refs twice as slow as git's own server.
     fn ref_page(
@@ -100,6 +118,7 @@ impl<S: Sql> Store<S> {
         from: &str,
         end: Option<&str>,
         after: Option<&str>,
+        limit: usize,
     ) -> Result<Vec<Ref>, StoreError> {
         let rows = self.exec(
             "SELECT json_group_array(json_array(name, lower(hex(oid)), lower(hex(peeled)))) \
@@ -110,7 +129,7 @@ impl<S: Sql> Store<S> {
                 from.into(),
                 end.map_or(Value::Null, Value::from),
                 after.map_or(Value::Null, Value::from),
-                Value::Integer(REFS_PER_PAGE as i64),
+                Value::Integer(limit as i64),
             ],
         )?;
         let json = rows.first().and_then(|r| r[0].as_str()).unwrap_or("[]");

@@ -46,7 +46,7 @@ pub fn raw<S: Sql>(
     let size = blob::size(&reader, &id)?
         .ok_or_else(|| BrowseError::NotFound(format!("blob {id} not found")))?;
     let etag = format!("\"{id}\"");
-    let caching = query.caching(&[&rev]);
+    let caching = query.caching(&reader, &[&rev])?;
     let mut headers = vec![
         ("ETag", etag.clone()),
         ("X-Content-Type-Options", "nosniff".into()),

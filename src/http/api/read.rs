@@ -63,17 +63,39 @@ impl Query<'_> {
         }
     }
 
-    /// How an answer about `rev` may be cached: for ever when it names an object by its full
-    /// id, whose content cannot change.
-    pub(crate) fn caching(&self, revs: &[&str]) -> Caching {
-        let fixed = revs
-            .iter()
-            .all(|rev| ObjectId::from_hex(rev.as_bytes()).is_some());
+    /// How an answer about `revs` may be cached: for ever when each names an object by its
+    /// full id, whose content cannot change.
+    pub(crate) fn caching<S: Sql>(
+        &self,
+        reader: &ObjectReader<S>,
+        revs: &[&str],
+    ) -> Result<Caching, BrowseError> {
+        let mut fixed = true;
+        for rev in revs {
+            fixed = fixed && names_object(reader, rev)?;
+        }
+        Ok(self.cache_policy(fixed))
+    }
+
+    /// The policy of an answer that never changes (`fixed`), or of one that may.
+    pub(crate) fn cache_policy(&self, fixed: bool) -> Caching {
         match (fixed, self.private) {
             (false, _) => Caching::NoCache,
             (true, false) => Caching::Forever,
             (true, true) => Caching::PrivateForever,
         }
+    }
+}
+
+/// Whether `rev` is the full id of a stored object, which is what it then names: a ref may
+/// have such a name too, and what a ref names changes.
+pub(crate) fn names_object<S: Sql>(
+    reader: &ObjectReader<S>,
+    rev: &str,
+) -> Result<bool, BrowseError> {
+    match ObjectId::from_hex(rev.as_bytes()) {
+        Some(id) => Ok(reader.store().locate(&id)?.is_some()),
+        None => Ok(false),
     }
 }
 
@@ -263,7 +285,7 @@ pub fn commits<S: Sql>(store: &Store<S>, query: &Query) -> Result<Reply, BrowseE
         Some(_) => start.to_hex(),
         None => rev,
     };
-    Ok(json(query.caching(&[&named]), &view))
+    Ok(json(query.caching(&reader, &[&named])?, &view))
 }
 
 /// A page of `git log <rev> [-- <path>]`, of `limit` commits from where `cursor` (a
@@ -303,7 +325,7 @@ pub fn commit<S: Sql>(store: &Store<S>, rev: &str, query: &Query) -> Result<Repl
     let (changes, cut) = diff_trees(&reader, old, Some(view.tree))?;
     view.files = Some(changes.into_iter().map(FileView::of).collect());
     view.truncated = Some(cut);
-    Ok(json(query.caching(&[&rev]), &view))
+    Ok(json(query.caching(&reader, &[&rev])?, &view))
 }
 
 /// A %-encoded path segment of a revision, as text.
@@ -423,7 +445,7 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
         entries: shown,
         truncated,
     };
-    Ok(json(query.caching(&[&rev]), &view))
+    Ok(json(query.caching(&reader, &[&rev])?, &view))
 }
 
 /// The answer of `GET api/compare/...`.
@@ -469,5 +491,5 @@ pub fn compare<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Re
         files: changes.into_iter().map(FileView::of).collect(),
         truncated: cut || more || shown < ids.len(),
     };
-    Ok(json(query.caching(&[base_rev, head_rev]), &view))
+    Ok(json(query.caching(&reader, &[base_rev, head_rev])?, &view))
 }

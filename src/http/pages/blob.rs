@@ -120,14 +120,24 @@ fn body<S: Sql>(
         main.raw("</article>");
         return Ok(());
     }
-    lines(main, &text, name);
+    lines(main, &text, name, &raw);
     Ok(())
 }
 
-/// The lines of a text, numbered, each with its anchor.
-fn lines(main: &mut Html, text: &str, name: &[u8]) {
+/// The most lines a file's page shows: past them, the raw file has the rest.
+const MAX_LINES: usize = 20_000;
+
+/// The lines of a text, numbered, each with its anchor: the first [`MAX_LINES`] of them.
+fn lines(main: &mut Html, text: &str, name: &[u8], raw: &str) {
+    let shown = match text.match_indices('\n').nth(MAX_LINES - 1) {
+        Some((at, _)) => text.get(..=at).unwrap_or(text),
+        None => text,
+    };
     main.raw("<div class=\"box\"><table class=\"blob\"><tbody>");
-    for (at, line) in highlight::lines(text, name).iter().enumerate() {
+    for (at, line) in highlight::lines(shown, name).iter().enumerate() {
+        if main.full() {
+            break;
+        }
         let n = at + 1;
         main.raw("<tr id=\"L")
             .num(n)
@@ -140,6 +150,10 @@ fn lines(main: &mut Html, text: &str, name: &[u8]) {
         main.raw("</td></tr>");
     }
     main.raw("</tbody></table></div>");
+    if shown.len() < text.len() || main.full() {
+        main.raw("<p class=\"cut\">The file goes on: ");
+        main.link(raw, "", "read it whole").raw(".</p>");
+    }
 }
 
 /// The object id and size a Git LFS pointer names, if `data` is one.

@@ -1,6 +1,8 @@
 //! A commit's page (its message, people, parents, and its diff to its first parent, as
 //! `git show` shows them) and a comparison's (`git log a..b` and `git diff a...b`).
 
+use std::collections::HashMap;
+
 use crate::browse::diff_tree::{diff_trees, Change, Status};
 use crate::browse::log::Log;
 use crate::browse::rev_parse::{self, tree_of};
@@ -8,10 +10,12 @@ use crate::browse::{read_as, BrowseError};
 use crate::format::object::{ObjectId, ObjectType};
 use crate::http::api::read::text;
 use crate::http::pages::blob::MAX_SHOWN;
-use crate::http::pages::html::Html;
+use crate::http::pages::html::{clip, Html};
 use crate::http::pages::log::list;
 use crate::http::pages::unified::{self, is_binary, Mark};
-use crate::http::pages::{read_commit, short, time, Person, Site, Written};
+use crate::http::pages::{
+    page_full, read_commit, short, time, Person, Site, Written, MAX_NAME, MAX_SUBJECT,
+};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -29,6 +33,18 @@ const MAX_DIFFED_LINES: usize = 50_000;
 /// The most commits a comparison lists.
 const MAX_COMPARED: usize = 250;
 
+/// The most characters of a message shown.
+const MAX_MESSAGE: usize = 64 << 10;
+
+/// The most parents listed (an octopus merge may have thousands).
+const MAX_PARENTS: usize = 100;
+
+/// The most characters of a changed file's path shown.
+const MAX_PATH: usize = 4096;
+
+/// The most files one page's diff lists; past them, a note says how many more changed.
+const MAX_FILES: usize = 1000;
+
 /// The mode of a submodule's entry.
 const GITLINK: u32 = 0o160000;
 
@@ -42,10 +58,11 @@ pub fn page<S: Sql>(
     let id = rev_parse::commit(reader, &rev)?;
     let commit = read_commit(reader, &id)?;
     let mut main = Html::default();
-    main.raw("<h2>").text(commit.subject()).raw("</h2>");
-    main.raw("<pre class=\"message\">")
-        .text(&commit.message)
-        .raw("</pre>");
+    main.raw("<h2>")
+        .text(&clip(commit.subject(), MAX_SUBJECT))
+        .raw("</h2>");
+    main.raw("<pre class=\"message\">");
+    main.text(&clip(&commit.message, MAX_MESSAGE)).raw("</pre>");
     main.raw("<dl class=\"meta\"><dt>Commit</dt><dd class=\"mono\">")
         .num(id);
     main.raw("</dd><dt>Author</dt><dd>");
@@ -53,9 +70,12 @@ pub fn page<S: Sql>(
     main.raw("</dd><dt>Committer</dt><dd>");
     person(&mut main, &commit.committer);
     main.raw("</dd><dt>Parents</dt><dd>");
-    for parent in &commit.parents {
-        main.link(&site.commit(parent), "parent mono", &short(parent))
-            .raw(" ");
+    for parent in commit.parents.iter().take(MAX_PARENTS) {
+        main.link(&site.commit(parent), "parent mono", &short(parent));
+        main.raw(" ");
+    }
+    if commit.parents.len() > MAX_PARENTS {
+        main.raw("… (").num(commit.parents.len()).raw(" in all)");
     }
     main.raw("</dd><dt>Tree</dt><dd>");
     main.link(
@@ -74,10 +94,8 @@ pub fn page<S: Sql>(
 }
 
 fn person(main: &mut Html, person: &Person) {
-    main.text(&person.name)
-        .raw(" &lt;")
-        .text(&person.email)
-        .raw("&gt; ");
+    main.text(&clip(&person.name, MAX_NAME)).raw(" &lt;");
+    main.text(&clip(&person.email, MAX_NAME)).raw("&gt; ");
     time(main, person.date.as_deref());
 }
 
@@ -145,8 +163,22 @@ fn diff<S: Sql>(
         lines: MAX_DIFF_LINES,
         diffed: MAX_DIFFED_LINES,
     };
-    for change in &changes {
-        file(main, reader, change, &mut budget)?;
+    let listed = changes
+        .get(..changes.len().min(MAX_FILES))
+        .unwrap_or_default();
+    let ids: Vec<ObjectId> = listed.iter().flat_map(|c| [c.old_id, c.new_id]).collect();
+    let sizes = reader.sizes(&ids)?;
+    for change in listed {
+        if main.full() {
+            page_full(main);
+            break;
+        }
+        file(main, reader, change, &sizes, &mut budget)?;
+    }
+    if changes.len() > listed.len() {
+        main.raw("<p class=\"cut\">")
+            .num(changes.len() - listed.len());
+        main.raw(" more files changed: see them with <code>git diff --stat</code>.</p>");
     }
     if cut {
         main.raw("<p class=\"cut\">More files changed than are listed: see them with ");
@@ -176,16 +208,17 @@ fn file<S: Sql>(
     main: &mut Html,
     reader: &ObjectReader<S>,
     change: &Change,
+    sizes: &HashMap<ObjectId, u64>,
     budget: &mut Budget,
 ) -> Result<(), BrowseError> {
     let path = String::from_utf8_lossy(&change.path);
+    let path = clip(&path, MAX_PATH);
     main.raw("<div class=\"file\" data-path=\"")
         .text(&path)
         .raw("\" data-status=\"");
     main.raw(change.status.letter()).raw("\">");
     let old_there = change.status != Status::Added;
     let new_there = change.status != Status::Deleted;
-    let sizes = reader.sizes(&[change.old_id, change.new_id])?;
     let size = |there: bool, id: &ObjectId| match there {
         true => sizes.get(id).copied().unwrap_or(0),
         false => 0,
@@ -270,7 +303,7 @@ fn hunks(main: &mut Html, diff: &unified::FileDiff, budget: &mut Budget) {
             .text(&hunk.header);
         main.raw("</td></tr>");
         for line in &hunk.lines {
-            if budget.lines == 0 {
+            if budget.lines == 0 || main.full() {
                 main.raw("</tbody></table><p class=\"cut\">The rest of this diff is not ");
                 main.raw("shown: the page shows no more lines.</p>");
                 return;

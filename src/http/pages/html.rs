@@ -1,7 +1,13 @@
 //! Writing HTML: markup we write is trusted, everything else (names, messages, file
 //! contents, refs) goes through [`Html::text`], which escapes it.
 
+use std::borrow::Cow;
 use std::fmt::Write;
+
+/// About the most bytes a page is: the loops that write one stop past it, with a note, so
+/// that what a repository holds (a million one-character lines, a vast tree) cannot make a
+/// page outgrow the object's memory.
+pub const MAX_PAGE: usize = 8 << 20;
 
 /// A page being written.
 #[derive(Default)]
@@ -45,6 +51,11 @@ impl Html {
             .raw("</a>")
     }
 
+    /// Whether the page has reached [`MAX_PAGE`]: a loop writing rows stops here.
+    pub fn full(&self) -> bool {
+        self.0.len() >= MAX_PAGE
+    }
+
     /// What is written so far.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -67,6 +78,15 @@ pub fn escape_into(out: &mut String, text: &str) {
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
+    }
+}
+
+/// `text` cut to its first `max` characters, with an ellipsis where it was cut: a name or a
+/// subject shown whole could be megabytes.
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => Cow::Owned(format!("{}…", text.get(..at).unwrap_or_default())),
     }
 }
 
@@ -107,6 +127,12 @@ mod tests {
             html.finish(),
             "<a class=\"id\" href=\"/x?a=&quot;1&quot;\">&lt;b&gt;</a>"
         );
+    }
+
+    #[test]
+    fn clips_long_text() {
+        assert_eq!(clip("héllo", 10), "héllo");
+        assert_eq!(clip("héllo", 2), "hé…");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! shown as text, links go only to the web (`http`, `https`, `mailto`) or into the
 //! repository (resolved against the file's directory), and images only into it.
 
-use pulldown_cmark::{Alignment, Event, Options, Parser, Tag};
+use pulldown_cmark::{Alignment, Event, LinkType, Options, Parser, Tag, TagEnd};
 
 use crate::http::pages::html::url_path;
 
@@ -16,25 +16,83 @@ pub struct Place<'a> {
     pub dir: &'a [Vec<u8>],
 }
 
+/// The most table cells a document may have for its tables to be drawn: pulldown-cmark
+/// fills in a table's missing cells, so a few KiB of delimiter rows with hundreds of
+/// columns over many lines would make megabytes of cells.
+const MAX_TABLE_CELLS: usize = 50_000;
+
 /// `source` rendered as HTML.
 pub fn render(source: &str, place: &Place) -> String {
-    let options = Options::ENABLE_TABLES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_FOOTNOTES;
-    let events = Parser::new_ext(source, options).map(|event| match event {
+    let mut options =
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS | Options::ENABLE_FOOTNOTES;
+    if table_cells(source) <= MAX_TABLE_CELLS {
+        options |= Options::ENABLE_TABLES;
+    }
+    // Whether each image open is dropped (its source is not allowed): its alt text stays.
+    let mut dropped = Vec::new();
+    let events = Parser::new_ext(source, options).filter_map(|event| match event {
         // Text, so that a README cannot add markup (scripts, forms, styles) to the page.
-        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
-        Event::Start(tag) => Event::Start(safe_tag(tag, place)),
-        event => event,
+        Event::Html(html) | Event::InlineHtml(html) => Some(Event::Text(html)),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let source = image(&dest_url, place);
+            dropped.push(source.is_none());
+            source.map(|dest_url| {
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: dest_url.into(),
+                    title,
+                    id,
+                })
+            })
+        }
+        Event::End(TagEnd::Image) => match dropped.pop() {
+            Some(true) => None,
+            _ => Some(event),
+        },
+        Event::Start(tag) => Some(Event::Start(safe_tag(tag, place))),
+        event => Some(event),
     });
     let mut out = String::with_capacity(source.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut out, events);
     out
 }
 
+/// About how many cells the tables of `source` would have, were they drawn: each
+/// delimiter row's columns times the lines down to the next blank one.
+fn table_cells(source: &str) -> usize {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut cells = 0usize;
+    for (at, line) in lines.iter().enumerate() {
+        let delimiter = line.contains('-')
+            && line.contains('|')
+            && line
+                .chars()
+                .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'));
+        if delimiter {
+            let columns = line.matches('|').count() + 1;
+            let rows = lines
+                .iter()
+                .skip(at)
+                .take_while(|l| !l.trim().is_empty())
+                .count();
+            cells = cells.saturating_add(columns.saturating_mul(rows + 1));
+        }
+    }
+    cells
+}
+
 fn safe_tag<'a>(tag: Tag<'a>, place: &Place) -> Tag<'a> {
     match tag {
+        // An address the parser found: the writer puts `mailto:` before it.
+        Tag::Link {
+            link_type: LinkType::Email,
+            ..
+        } => tag,
         Tag::Link {
             link_type,
             dest_url,
@@ -43,17 +101,6 @@ fn safe_tag<'a>(tag: Tag<'a>, place: &Place) -> Tag<'a> {
         } => Tag::Link {
             link_type,
             dest_url: link(&dest_url, place, "blob").into(),
-            title,
-            id,
-        },
-        Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        } => Tag::Image {
-            link_type,
-            dest_url: image(&dest_url, place).into(),
             title,
             id,
         },
@@ -83,12 +130,11 @@ fn link(url: &str, place: &Place, kind: &str) -> String {
     }
 }
 
-/// Where an image comes from: only the repository, as the page's policy allows.
-fn image(url: &str, place: &Place) -> String {
-    match scheme(url) {
-        None if !url.starts_with("//") && !url.starts_with('#') => in_repository(url, place, "raw"),
-        _ => "#".to_string(),
-    }
+/// Where an image comes from: only the repository, as the page's policy allows; None for
+/// anywhere else.
+fn image(url: &str, place: &Place) -> Option<String> {
+    let inside = scheme(url).is_none() && !url.starts_with("//") && !url.starts_with('#');
+    inside.then(|| in_repository(url, place, "raw"))
 }
 
 /// A relative path (or one from the repository's root, with a leading `/`) as the URL of
@@ -166,12 +212,30 @@ mod tests {
 
     #[test]
     fn images_come_from_the_repository_only() {
-        let out = html("![a](img/a.png) ![b](https://tracker.example/p.gif)");
+        let out = html("![a](img/a.png) ![tracked](https://tracker.example/p.gif)");
         assert!(
             out.contains("src=\"/o/r/-/raw/main/docs/img/a.png\""),
             "{out}"
         );
         assert!(!out.contains("tracker.example"), "{out}");
+        assert_eq!(out.matches("<img").count(), 1, "{out}");
+        assert!(out.contains("tracked"), "the alt text stays: {out}");
+    }
+
+    #[test]
+    fn addresses_stay_addresses() {
+        let out = html("Write to <a@b.example>.");
+        assert!(out.contains("href=\"mailto:a@b.example\""), "{out}");
+    }
+
+    #[test]
+    fn wide_tables_over_many_lines_are_not_drawn() {
+        let mut source = format!("{}\n{}\n", "|a".repeat(512), "|-".repeat(512));
+        source.push_str(&"a\n".repeat(520));
+        let out = html(&source);
+        assert!(!out.contains("<table>"), "{}", out.len());
+        assert!(out.len() < 3 * source.len());
+        assert!(html("| a | b |\n|---|---|\n| 1 | 2 |\n").contains("<table>"));
     }
 
     #[test]

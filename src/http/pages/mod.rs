@@ -19,10 +19,10 @@ mod tree;
 use crate::browse::BrowseError;
 use crate::format::commit::{self as commit_object, decode};
 use crate::format::object::{ObjectId, ObjectType};
-use crate::http::api::read::Query;
-use crate::http::pages::html::{url_path, Html};
+use crate::http::api::read::{names_object, Query};
+use crate::http::pages::html::{clip, url_path, Html};
 use crate::http::reply::{Caching, Reply};
-use crate::http::route::Page;
+use crate::http::route::{query_value, Page};
 use crate::store::sql::Sql;
 use crate::store::{ObjectReader, Store, StoreError};
 
@@ -42,12 +42,18 @@ pub const STYLE_PATH: &str = "/-/static/style.css";
 /// Where the script is served.
 pub const SCRIPT_PATH: &str = "/-/static/pages.js";
 
-/// The stylesheet or the script when `path` names one: the same for every repository,
-/// served by the Worker without waking one.
+/// What crawlers are asked to leave alone: the pages that cost most (diffs, histories).
+const ROBOTS: &str = "User-agent: *\nDisallow: /*/-/commit/\nDisallow: /*/-/commits\nDisallow: /*/-/compare/\nDisallow: /*/-/raw/\n";
+
+/// The stylesheet, the script or `robots.txt` when `path` names one (and a 404 for
+/// `/favicon.ico`): the same for every repository, answered by the Worker without waking
+/// one (a name that no repository has would otherwise make one).
 pub fn asset(path: &str) -> Option<Reply> {
     let (content_type, body) = match path {
         STYLE_PATH => ("text/css; charset=utf-8", STYLE),
         SCRIPT_PATH => ("text/javascript; charset=utf-8", SCRIPT),
+        "/robots.txt" => ("text/plain; charset=utf-8", ROBOTS),
+        "/favicon.ico" => return Some(Reply::text(404, "no icon")),
         _ => return None,
     };
     let mut reply = Reply::ok(content_type, Caching::Default, body.as_bytes().to_vec());
@@ -104,6 +110,12 @@ impl Site<'_> {
         }
     }
 
+    /// The repository's own page. Its trailing `/` keeps a repository named like an
+    /// endpoint (`<owner>/api`, `<owner>/HEAD`) from being read as the owner's endpoint.
+    pub fn home(&self) -> String {
+        format!("/{}/", self.repo)
+    }
+
     /// The URL of a commit's page.
     pub fn commit(&self, id: &ObjectId) -> String {
         self.page("commit", &id.to_hex())
@@ -116,23 +128,28 @@ pub struct Written {
     main: Html,
 }
 
+/// The most steps (commits, parents, trees) a page's walks take: fewer than the API's, as a
+/// page is there to be looked at, and a visitor's browser asks again.
+const PAGE_STEPS: u64 = 25_000;
+
 /// Answers a request for a page.
 pub fn serve<S: Sql>(store: &Store<S>, request: &Request) -> Result<Reply, StoreError> {
-    let fixed = names_fixed_objects(request.page, request.query.query);
-    let site = Site {
+    let reader = ObjectReader::new(store);
+    reader.set_walk_budget(PAGE_STEPS);
+    let mut site = Site {
         repo: request.repo,
         origin: request.origin,
-        fixed,
+        fixed: false,
     };
     if !store.exists()? {
         return Ok(error(&site, 404, "repository not found"));
     }
-    let caching = match (fixed, request.query.private) {
-        (false, _) => Caching::NoCache,
-        (true, false) => Caching::Forever,
-        (true, true) => Caching::PrivateForever,
+    site.fixed = match names_fixed_objects(&reader, request.page, request.query.query) {
+        Ok(fixed) => fixed,
+        Err(BrowseError::Store(e)) => return Err(e),
+        Err(_) => false,
     };
-    let etag = match fixed {
+    let etag = match site.fixed {
         true => None,
         false => Some(tag(store)?),
     };
@@ -143,14 +160,14 @@ pub fn serve<S: Sql>(store: &Store<S>, request: &Request) -> Result<Reply, Store
             return Ok(reply);
         }
     }
-    let written = match render(store, &site, request) {
+    let written = match render(&reader, &site, request) {
         Ok(written) => written,
         Err(BrowseError::NotFound(why)) => return Ok(error(&site, 404, &why)),
         Err(BrowseError::Bad(why)) => return Ok(error(&site, 400, &why)),
         Err(BrowseError::Store(e)) => return Err(e),
     };
-    let mut reply = html(&site, 200, &written);
-    reply.caching = caching;
+    let mut reply = html(&site, 200, written);
+    reply.caching = request.query.cache_policy(site.fixed);
     if let Some(etag) = etag {
         reply.headers.push(("ETag", etag));
     }
@@ -158,61 +175,66 @@ pub fn serve<S: Sql>(store: &Store<S>, request: &Request) -> Result<Reply, Store
 }
 
 fn render<S: Sql>(
-    store: &Store<S>,
+    reader: &ObjectReader<S>,
     site: &Site,
     request: &Request,
 ) -> Result<Written, BrowseError> {
-    let reader = ObjectReader::new(store);
     let query = &request.query;
     match request.page {
-        Page::Summary => summary::page(&reader, site),
-        Page::Tree(rest) => tree::page(&reader, site, rest),
-        Page::Blob(rest) => blob::page(&reader, site, rest, query),
-        Page::Commits(rev) => log::page(&reader, site, rev, query),
-        Page::Commit(rev) => commit::page(&reader, site, rev),
-        Page::Compare(both) => commit::compare(&reader, site, both),
-        Page::Refs => refs::page(&reader, site),
+        Page::Summary => summary::page(reader, site),
+        Page::Tree(rest) => tree::page(reader, site, rest),
+        Page::Blob(rest) => blob::page(reader, site, rest, query),
+        Page::Commits(rev) => log::page(reader, site, rev, query),
+        Page::Commit(rev) => commit::page(reader, site, rev),
+        Page::Compare(both) => commit::compare(reader, site, both),
+        Page::Refs => refs::page(reader, site),
     }
 }
 
-/// Whether a page names its objects by full ids only: then what it shows never changes.
-fn names_fixed_objects(page: &Page, query: &str) -> bool {
-    let full = |rev: &str| ObjectId::from_hex(rev.as_bytes()).is_some();
+/// Whether a page names its objects by full ids only (of objects that are stored: a ref
+/// may have such a name too): then what it shows never changes.
+fn names_fixed_objects<S: Sql>(
+    reader: &ObjectReader<S>,
+    page: &Page,
+    query: &str,
+) -> Result<bool, BrowseError> {
+    let full = |rev: &str| names_object(reader, rev);
     let first = |rest: &str| full(rest.split('/').next().unwrap_or_default());
     match page {
-        Page::Summary | Page::Refs => false,
+        Page::Summary | Page::Refs => Ok(false),
         Page::Tree(rest) | Page::Blob(rest) => first(rest),
         // A cursor names the commit the first page started from.
-        Page::Commits(rev) => {
-            full(rev) || crate::http::route::query_value(query, "cursor").is_some()
-        }
+        Page::Commits(rev) => Ok(full(rev)? || query_value(query, "cursor").is_some()),
         Page::Commit(rev) => full(rev),
-        Page::Compare(both) => both
-            .split_once("...")
-            .is_some_and(|(a, b)| full(a) && full(b)),
+        Page::Compare(both) => match both.split_once("...") {
+            Some((a, b)) => Ok(full(a)? && full(b)?),
+            None => Ok(false),
+        },
     }
 }
 
 /// The tag of what a page naming refs can show: it changes when the refs or HEAD change,
-/// and with the server's version (which may draw pages differently).
+/// and with the code that draws pages (the hash of the sources it was built from).
 fn tag<S: Sql>(store: &Store<S>) -> Result<String, StoreError> {
     let head = store.head_target()?.unwrap_or_default();
     let version = store.refs_version()?;
     let head = crc32fast::hash(head.as_bytes());
     Ok(format!(
         "W/\"{}-{version}-{head:08x}\"",
-        env!("CARGO_PKG_VERSION")
+        env!("SOURCE_HASH")
     ))
 }
 
 /// A whole page: the layout around `written`.
-fn html(site: &Site, status: u16, written: &Written) -> Reply {
+fn html(site: &Site, status: u16, written: Written) -> Reply {
     let mut page = Html::default();
-    let home = format!("/{}", site.repo);
+    let home = site.home();
     page.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
         .raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+        // No icon: a browser would otherwise ask for `/favicon.ico` on every page.
+        .raw("<link rel=\"icon\" href=\"data:,\">")
         .raw("<title>")
-        .text(&written.title)
+        .text(&clip(&written.title, MAX_SUBJECT))
         .raw(" · ")
         .text(site.repo)
         .raw("</title><link rel=\"stylesheet\" href=\"")
@@ -227,8 +249,10 @@ fn html(site: &Site, status: u16, written: &Written) -> Reply {
     page.link(&site.page("commits", ""), "", "Commits");
     page.link(&site.page("refs", ""), "", "Refs");
     page.raw("</nav></header><main>");
-    let mut body = page.finish();
-    body.push_str(written.main.as_str());
+    let main = written.main.finish();
+    let mut body = String::with_capacity(page.as_str().len() + main.len() + 128);
+    body.push_str(page.as_str());
+    body.push_str(&main);
     body.push_str("</main></body></html>\n");
     let mut reply = Reply::ok(
         "text/html; charset=utf-8",
@@ -248,6 +272,12 @@ fn html(site: &Site, status: u16, written: &Written) -> Reply {
     reply
 }
 
+/// The note a loop leaves where it stopped because the page is full.
+fn page_full(html: &mut Html) {
+    html.raw("<p class=\"cut\">The page stops here: it holds all a page holds. ");
+    html.raw("Read the rest with git.</p>");
+}
+
 /// A page saying why there is nothing to show.
 fn error(site: &Site, status: u16, why: &str) -> Reply {
     let mut main = Html::default();
@@ -264,7 +294,7 @@ fn error(site: &Site, status: u16, why: &str) -> Reply {
         title: title.into(),
         main,
     };
-    html(site, status, &written)
+    html(site, status, written)
 }
 
 /// The first seven hex digits of an id, as git abbreviates it.
@@ -326,14 +356,20 @@ fn time(html: &mut Html, date: Option<&str>) {
     html.text(date.get(..10).unwrap_or(date)).raw("</time>");
 }
 
+/// The most characters of a subject or title shown.
+pub(crate) const MAX_SUBJECT: usize = 300;
+
+/// The most characters of a name (a person, a file, a ref) shown.
+pub(crate) const MAX_NAME: usize = 1024;
+
 /// A commit in brief: short id, subject, author, date.
 fn commit_parts(html: &mut Html, site: &Site, commit: &Shown) {
     html.link(&site.commit(&commit.id), "id", &short(&commit.id));
-    html.raw(" <span class=\"subject\">")
-        .text(commit.subject())
+    html.raw(" <span class=\"subject\">");
+    html.text(&clip(commit.subject(), MAX_SUBJECT))
         .raw("</span> ");
-    html.raw("<span class=\"author\">")
-        .text(&commit.author.name)
+    html.raw("<span class=\"author\">");
+    html.text(&clip(&commit.author.name, MAX_NAME))
         .raw("</span> ");
     time(html, commit.author.date.as_deref());
 }

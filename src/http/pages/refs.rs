@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use crate::browse::BrowseError;
 use crate::format::date::rfc3339_utc;
 use crate::format::object::ObjectId;
-use crate::http::pages::html::Html;
-use crate::http::pages::{short, time, Site, Written};
+use crate::http::pages::html::{clip, Html};
+use crate::http::pages::{short, time, Site, Written, MAX_NAME};
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, ObjectReader, Ref};
 
@@ -15,23 +15,21 @@ const MAX_LISTED: usize = 1000;
 
 /// `-/refs`.
 pub fn page<S: Sql>(reader: &ObjectReader<S>, site: &Site) -> Result<Written, BrowseError> {
-    let refs = reader.store().refs()?;
+    let store = reader.store();
     let mut main = Html::default();
     for (kind, prefix, title) in [
         ("branches", "refs/heads/", "Branches"),
         ("tags", "refs/tags/", "Tags"),
     ] {
-        let listed: Vec<&Ref> = refs.iter().filter(|r| r.name.starts_with(prefix)).collect();
+        let count = store.count_refs(prefix)?;
         main.raw("<h2>")
             .raw(title)
             .raw(" (")
-            .num(listed.len())
+            .num(count)
             .raw(")</h2>");
-        let shown = listed
-            .get(..listed.len().min(MAX_LISTED))
-            .unwrap_or_default();
-        table(&mut main, reader, site, kind, prefix, shown)?;
-        if listed.len() > MAX_LISTED {
+        let shown = store.first_refs(prefix, MAX_LISTED)?;
+        table(&mut main, reader, site, kind, prefix, &shown)?;
+        if count > MAX_LISTED as u64 {
             main.raw("<p class=\"cut\">Only the first ").num(MAX_LISTED);
             main.raw(" are listed: list the rest with <code>git ls-remote</code>.</p>");
         }
@@ -48,10 +46,10 @@ fn table<S: Sql>(
     site: &Site,
     kind: &str,
     prefix: &str,
-    refs: &[&Ref],
+    refs: &[Ref],
 ) -> Result<(), BrowseError> {
     let target = |r: &Ref| r.peeled.unwrap_or(r.id);
-    let ids: Vec<ObjectId> = refs.iter().map(|r| target(r)).collect();
+    let ids: Vec<ObjectId> = refs.iter().map(target).collect();
     let commits: HashMap<ObjectId, CommitInfo> = reader.store().commits(&ids)?;
     main.raw("<div class=\"box\"><table class=\"refs\" id=\"")
         .raw(kind)
@@ -60,7 +58,10 @@ fn table<S: Sql>(
         let id = target(found);
         let name = found.name.strip_prefix(prefix).unwrap_or(&found.name);
         main.raw("<tr><td class=\"name\">");
-        main.link(&site.at("tree", name, b""), "", name);
+        match name.len() <= MAX_NAME {
+            true => main.link(&site.at("tree", name, b""), "", name),
+            false => main.text(&clip(name, MAX_NAME)),
+        };
         main.raw("</td><td class=\"id\">");
         main.link(&site.commit(&id), "", &short(&id));
         main.raw("</td><td class=\"date\">");

@@ -18,7 +18,6 @@ const READMES: [&str; 4] = ["readme.md", "readme", "readme.markdown", "readme.tx
 /// The repository's own path.
 pub fn page<S: Sql>(reader: &ObjectReader<S>, site: &Site) -> Result<Written, BrowseError> {
     let store = reader.store();
-    let refs = store.refs()?;
     let url = format!("{}/{}.git", site.origin, site.repo);
     let mut main = Html::default();
     main.raw("<div class=\"clone\"><label for=\"clone-url\">Clone</label>");
@@ -27,15 +26,19 @@ pub fn page<S: Sql>(reader: &ObjectReader<S>, site: &Site) -> Result<Written, Br
         .raw("\">");
     main.raw("<button id=\"copy\" type=\"button\">Copy</button></div>");
     let title = site.repo.to_string();
-    if refs.is_empty() {
+    let (branches, tags, all) = (
+        store.count_refs("refs/heads/")?,
+        store.count_refs("refs/tags/")?,
+        store.count_refs("")?,
+    );
+    if all == 0 {
         empty(&mut main, &url);
         return Ok(Written { title, main });
     }
-    let count = |prefix: &str| refs.iter().filter(|r| r.name.starts_with(prefix)).count();
     main.raw("<p class=\"counts\"><span class=\"branches\">")
-        .num(count("refs/heads/"));
+        .num(branches);
     main.raw("</span> branches · <span class=\"tags\">")
-        .num(count("refs/tags/"));
+        .num(tags);
     main.raw("</span> tags</p>");
     let head = match rev_parse::commit(reader, "HEAD") {
         Ok(head) => head,

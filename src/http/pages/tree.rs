@@ -6,8 +6,8 @@ use crate::browse::tree_walk::{read_tree, Entry};
 use crate::browse::BrowseError;
 use crate::format::object::{ObjectId, TreeEntryKind};
 use crate::http::api::read::{entry_at, rev_and_path, MAX_ENTRIES};
-use crate::http::pages::html::{url_path, url_query, Html};
-use crate::http::pages::{commit_parts, read_commit, Site, Written};
+use crate::http::pages::html::{clip, url_path, url_query, Html};
+use crate::http::pages::{commit_parts, page_full, read_commit, Site, Written, MAX_NAME};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -65,21 +65,33 @@ pub fn at_path<S: Sql>(
     Ok(Written { title, main })
 }
 
+/// The most directories the breadcrumbs show: the deepest ones, as each crumb's link holds
+/// the whole path down to it.
+const MAX_CRUMBS: usize = 32;
+
 /// The path from the root to `path`, each directory a link to its page.
 pub fn crumbs(html: &mut Html, site: &Site, rev: &str, path: &[Vec<u8>]) {
     html.raw("<nav aria-label=\"path\" class=\"crumbs\">");
-    html.link(&site.at("tree", rev, b""), "", rev);
-    for at in 0..path.len() {
+    html.link(&site.at("tree", rev, b""), "", &clip(rev, MAX_NAME));
+    let first = path.len().saturating_sub(MAX_CRUMBS);
+    if first > 0 {
+        html.raw(" / …");
+    }
+    for at in first..path.len() {
         let upto = path.get(..=at).unwrap_or_default().join(&b'/');
         let name = path.get(at).map(Vec::as_slice).unwrap_or_default();
         html.raw(" / ");
-        html.link(
-            &site.at("tree", rev, &upto),
-            "",
-            &String::from_utf8_lossy(name),
-        );
+        let name = String::from_utf8_lossy(name);
+        html.link(&site.at("tree", rev, &upto), "", &clip(&name, MAX_NAME));
     }
     html.raw("</nav>");
+}
+
+/// Whether a tree entry's name can be linked to: `.` and `..` would be resolved away by the
+/// browser (even %-encoded), and a `/` in a name splits it in two: a hostile tree could
+/// point such links at another repository's pages.
+fn linkable(name: &[u8]) -> bool {
+    !matches!(name, b"." | b"..") && !name.contains(&b'/') && name.len() <= MAX_NAME
 }
 
 /// The branches, each a link to the same path's `kind` page there, and a link to the tags;
@@ -94,9 +106,9 @@ pub fn switcher<S: Sql>(
     if site.fixed {
         return Ok(());
     }
-    let branches = reader.store().refs_with_prefix("refs/heads/")?;
+    let branches = reader.store().first_refs("refs/heads/", MAX_SWITCH)?;
     html.raw("<details class=\"switch\"><summary>Branches</summary><ul>");
-    for branch in branches.iter().take(MAX_SWITCH) {
+    for branch in branches.iter().filter(|b| b.name.len() <= MAX_NAME) {
         let short = branch
             .name
             .strip_prefix("refs/heads/")
@@ -157,6 +169,10 @@ pub fn listing<S: Sql>(
     let sizes = reader.sizes(&blobs)?;
     html.raw("<div class=\"box\"><table class=\"tree\"><tbody>");
     for entry in &entries {
+        if html.full() {
+            page_full(html);
+            break;
+        }
         let mut full = path.to_vec();
         if !full.is_empty() {
             full.push(b'/');
@@ -173,7 +189,8 @@ pub fn listing<S: Sql>(
             .raw(kind)
             .raw("</td><td class=\"name\">");
         let name = String::from_utf8_lossy(&entry.name);
-        match page {
+        let name = clip(&name, MAX_NAME);
+        match page.filter(|_| linkable(&entry.name)) {
             Some(page) => html.link(&site.at(page, rev, &full), "", &name),
             None => html.text(&name),
         };
