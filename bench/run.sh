@@ -60,6 +60,17 @@
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
 #      lighttpd), each beside the reference; prints x-wasm-memory after each
+#   W  web pages (BENCH_PAGES=0 skips it), on go-git's history (BENCH_GOGIT, as M5; all its
+#      branches and tags pushed to ours) beside Debian's cgit serving the same bare repository
+#      (bench/cgit.sh: CGI behind lighttpd, cache off): each page BENCH_PAGE_RUNS (20) times
+#      after one GET to warm both (ours builds caches on the first), ours and cgit in turn:
+#      summary (beside cgit's summary, and again beside its about page, which renders the
+#      README), tree of the root and of plumbing/object, blob of plumbing/object/commit.go
+#      (590 lines), log (first page, and ?path=plumbing), a commit changing 6 files with its
+#      diff, compare of two tags 11 commits apart (cgit: diff?id=..&id2=..), refs; prints per
+#      page the median ms of each, their ratio, our x-rows-read and x-wasm-memory of the last
+#      GET, and whether our page holds what git says it should (entries, lines, commits,
+#      files, refs). Goal: every ratio within 1.5, the summary under 50 ms
 # Output: a table `case | ours (s) | reference (s) | ratio (ours/reference)`; a failed command
 # shows as FAIL (its output is kept in the work directory, which is then not removed). Then
 # the rows ours wrote and read in each case, in all and per object (see rows_probe; a
@@ -76,6 +87,10 @@
 #   BENCH_REFS           branches added to (a) for (P4, P5)   (default 40000 x scale)
 #   BENCH_LARGE_REPO     a bare repository for the large section (default: none, skipped)
 #   BENCH_OWNER          owner part of the repository URLs    (default bench)
+#   BENCH_ONLY           the letters of the sections to run, the others skipped: e.g. W, or MR
+#                        (default: all). a, b, c, e, f, g and P run together when one of them
+#                        is named (they build on each other), as do d and h
+#   BENCH_PAGE_RUNS      GETs of each page in (W)             (default 20)
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
 #                        script): its DIR, so that repositories are created there before pushing
 #   BENCH_KEEP           1 keeps the work directory (generated repositories, logs)
@@ -86,7 +101,8 @@
 #                        credential, and pushes to the reference never do. Unset or empty: no
 #                        credential (a server with open pushes)
 #
-# Needs: git, node, curl, lighttpd (the reference), all on 127.0.0.1 only.
+# Needs: git, node, curl, lighttpd (the reference), all on 127.0.0.1 only; for (W) cgit, which
+# bench/cgit.sh installs with apt-get when it is missing.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -110,6 +126,12 @@ REFS=${BENCH_REFS:-$(scaled 40000)}
 OWNER=${BENCH_OWNER:-bench}
 OURS_DIR=${BENCH_OURS_REFERENCE_DIR:-}
 RUN_ID=$(date +%Y%m%d%H%M%S)-$$
+ONLY=${BENCH_ONLY:-}
+only() { [ -z "$ONLY" ] || [[ $ONLY =~ [$1] ]]; } # LETTERS: whether one of these sections runs
+CORE=0
+if only abcefgP; then CORE=1; fi
+only dh || BIG_MB=0
+only V || VERSIONS_MB=0
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 REFDIR=$WORK/reference
@@ -261,55 +283,61 @@ STATIC_BASE=http://127.0.0.1:${ports[1]}
 log "ours: $BASE; reference: $REF_BASE (git http-backend), $STATIC_BASE (static); scale $SCALE; work $WORK"
 
 # --- (a) history -----------------------------------------------------------------------------
-t0=$(now)
-generate history history "$COMMITS" 1
-git -C "$WORK/history.git" repack -adq
-t1=$(now)
-A_OBJECTS=$(objects "$WORK/history.git")
-A_KIB=$(pack_kib "$WORK/history.git")
-log "generated (a): $COMMITS commits, $A_OBJECTS objects, pack $A_KIB KiB in $(elapsed "$t0" "$t1") s"
-
 push_all() { push_to "$1" "$2" 'refs/heads/*:refs/heads/*' 'refs/tags/*:refs/tags/*'; }
-A_OURS=$(ours_url history)
-A_REF=$(ref_url history)
-rows_before "$A_OURS"
-timed ours_a push-a-ours push_all "$WORK/history.git" "$A_OURS"
-rows_after "a: push history" "$A_OURS" "$A_OBJECTS"
-timed ref_a push-a-ref push_all "$WORK/history.git" "$A_REF"
-row "a: push history, $A_OBJECTS objects ($(mib "$A_KIB") MiB pack)" "$ours_a" "$ref_a"
+if [ "$CORE" = 1 ]; then
+    t0=$(now)
+    generate history history "$COMMITS" 1
+    git -C "$WORK/history.git" repack -adq
+    t1=$(now)
+    A_OBJECTS=$(objects "$WORK/history.git")
+    A_KIB=$(pack_kib "$WORK/history.git")
+    log "generated (a): $COMMITS commits, $A_OBJECTS objects, pack $A_KIB KiB in $(elapsed "$t0" "$t1") s"
+
+    A_OURS=$(ours_url history)
+    A_REF=$(ref_url history)
+    rows_before "$A_OURS"
+    timed ours_a push-a-ours push_all "$WORK/history.git" "$A_OURS"
+    rows_after "a: push history" "$A_OURS" "$A_OBJECTS"
+    timed ref_a push-a-ref push_all "$WORK/history.git" "$A_REF"
+    row "a: push history, $A_OBJECTS objects ($(mib "$A_KIB") MiB pack)" "$ours_a" "$ref_a"
+fi
 
 # --- (b) random files ------------------------------------------------------------------------
-t0=$(now)
-generate random random "$RANDOM_FILES" $((RANDOM_MB * 1024 * 1024))
-t1=$(now)
-B_KIB=$(pack_kib "$WORK/random.git")
-log "generated (b): $RANDOM_FILES files, $RANDOM_MB MiB, pack $B_KIB KiB in $(elapsed "$t0" "$t1") s"
 push_main() { push_to "$1" "$2" main; }
-B_OBJECTS=$(objects "$WORK/random.git")
-rows_before "$(ours_url random)"
-timed ours_b push-b-ours push_main "$WORK/random.git" "$(ours_url random)"
-rows_after "b: push random files" "$(ours_url random)" "$B_OBJECTS"
-timed ref_b push-b-ref push_main "$WORK/random.git" "$(ref_url random)"
-row "b: push $RANDOM_FILES random files, $RANDOM_MB MiB, 1 commit" "$ours_b" "$ref_b"
+if [ "$CORE" = 1 ]; then
+    t0=$(now)
+    generate random random "$RANDOM_FILES" $((RANDOM_MB * 1024 * 1024))
+    t1=$(now)
+    B_KIB=$(pack_kib "$WORK/random.git")
+    log "generated (b): $RANDOM_FILES files, $RANDOM_MB MiB, pack $B_KIB KiB in $(elapsed "$t0" "$t1") s"
+    B_OBJECTS=$(objects "$WORK/random.git")
+    rows_before "$(ours_url random)"
+    timed ours_b push-b-ours push_main "$WORK/random.git" "$(ours_url random)"
+    rows_after "b: push random files" "$(ours_url random)" "$B_OBJECTS"
+    timed ref_b push-b-ref push_main "$WORK/random.git" "$(ref_url random)"
+    row "b: push $RANDOM_FILES random files, $RANDOM_MB MiB, 1 commit" "$ours_b" "$ref_b"
+fi
 
 # --- (c) dumb clone of (a) -------------------------------------------------------------------
 dumb_clone() { rm -rf "$2" && GIT_SMART_HTTP=0 git clone -q --bare "$1" "$2"; }
-if [ "$ours_a" != FAIL ]; then
-    rows_before "$A_OURS"
-    timed ours_c clone-c-ours dumb_clone "$A_OURS" "$WORK/clone-ours.git"
-    rows_after "c: dumb clone of (a)" "$A_OURS" "$A_OBJECTS"
-else
-    ours_c=FAIL
-fi
-timed ref_c clone-c-ref dumb_clone "$(static_url history)" "$WORK/clone-ref.git"
-for side in ours ref; do
-    if [ -d "$WORK/clone-$side.git" ] &&
-        ! diff <(git -C "$WORK/history.git" for-each-ref) <(git -C "$WORK/clone-$side.git" for-each-ref) >/dev/null; then
-        log "WARNING: the dumb clone from $side has different refs than the source"
-        failed=1
+if [ "$CORE" = 1 ]; then
+    if [ "$ours_a" != FAIL ]; then
+        rows_before "$A_OURS"
+        timed ours_c clone-c-ours dumb_clone "$A_OURS" "$WORK/clone-ours.git"
+        rows_after "c: dumb clone of (a)" "$A_OURS" "$A_OBJECTS"
+    else
+        ours_c=FAIL
     fi
-done
-row "c: dumb clone --bare of (a), ours vs static lighttpd" "$ours_c" "$ref_c"
+    timed ref_c clone-c-ref dumb_clone "$(static_url history)" "$WORK/clone-ref.git"
+    for side in ours ref; do
+        if [ -d "$WORK/clone-$side.git" ] &&
+            ! diff <(git -C "$WORK/history.git" for-each-ref) <(git -C "$WORK/clone-$side.git" for-each-ref) >/dev/null; then
+            log "WARNING: the dumb clone from $side has different refs than the source"
+            failed=1
+        fi
+    done
+    row "c: dumb clone --bare of (a), ours vs static lighttpd" "$ours_c" "$ref_c"
+fi
 
 # --- (d) >= 200 MB pack ----------------------------------------------------------------------
 wasm_memory=skipped
@@ -340,13 +368,14 @@ fi
 
 # --- (e, f, g, h) smart clones and fetch (upload-pack) -----------------------------------------
 smart_clone() { rm -rf "$2" && git clone -q --bare "$1" "$2"; }
+ran() { [[ $1 =~ ^[0-9.]+$ ]]; } # TIME: whether a case ran, and did not fail
 same_refs_as() { # SOURCE CLONE NAME
     if [ -d "$2" ] && ! diff <(git -C "$1" for-each-ref) <(git -C "$2" for-each-ref) >/dev/null; then
         log "WARNING: the $3 clone has different refs than its source"
         failed=1
     fi
 }
-if [ "$ours_a" != FAIL ]; then
+if ran "$ours_a"; then
     rows_before "$A_OURS"
     timed ours_e clone-e-ours smart_clone "$A_OURS" "$WORK/smart-ours.git"
     rows_after "e: smart clone of (a)" "$A_OURS" "$A_OBJECTS"
@@ -354,7 +383,7 @@ if [ "$ours_a" != FAIL ]; then
     same_refs_as "$WORK/history.git" "$WORK/smart-ours.git" "(e) ours"
     row "e: smart clone of (a)" "$ours_e" "$ref_e"
 fi
-if [ "$ours_b" != FAIL ]; then
+if ran "$ours_b"; then
     B_OURS=$BASE/$OWNER/random-$RUN_ID.git
     B_REF=$REF_BASE/$OWNER/random-$RUN_ID.git
     rows_before "$B_OURS"
@@ -364,7 +393,7 @@ if [ "$ours_b" != FAIL ]; then
     same_refs_as "$WORK/random.git" "$WORK/random-ours.git" "(f) ours"
     row "f: smart clone of (b)" "$ours_f" "$ref_f"
 fi
-if [ "$ours_a" != FAIL ]; then
+if ran "$ours_a"; then
     work=$WORK/history-work
     git clone -q "$WORK/history.git" "$work"
     for i in 1 2 3; do
@@ -410,7 +439,7 @@ ls_remote_5() { # URL ARGS...: git ls-remote (v2) five times
     shift
     for i in 1 2 3 4 5; do git -c protocol.version=2 ls-remote "$@" "$url" >"$WORK/ls-remote.out" || return 1; done
 }
-if [ "$ours_a" != FAIL ]; then
+if ran "$ours_a"; then
     rows_before "$A_OURS"
     timed ours_p clone-p1-ours v2_clone "$A_OURS" "$WORK/v2-ours.git"
     rows_after "P1: v2 clone of (a)" "$A_OURS" "$A_OBJECTS"
@@ -470,30 +499,32 @@ if [ "$ours_a" != FAIL ]; then
     row "P5: 5 x ls-remote --tags (ref-prefix), $lines_ours lines, v2" "$ours_p" "$ref_p"
     refs_memory=$(wasm_of "$A_OURS")
 fi
-# A one-line change to a 1 MB file, fetched into a clone that has the file: a thin pack.
-thin=$WORK/thin
-git init -q -b main "$thin"
-head -c 750000 /dev/urandom | base64 -w 75 >"$thin/large.txt"
-git -C "$thin" add large.txt && git -C "$thin" commit -q -m "a 1 MB file"
-T_OURS=$(ours_url thin)
-T_REF=$(ref_url thin)
 thin_fetch() { # URL CLONE: fetch into CLONE, the pack received kept as CLONE.pack
     rm -f "$2.pack" && GIT_TRACE_PACKFILE="$2.pack" git -c protocol.version=2 -C "$2" fetch -q origin
 }
-if push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main &&
-    v2_clone "$T_OURS" "$WORK/thin-ours.git" && v2_clone "$T_REF" "$WORK/thin-ref.git"; then
-    sed -i '5000s/^./#/' "$thin/large.txt"
-    git -C "$thin" commit -q -am "one line changed"
-    push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main
-    rows_before "$T_OURS"
-    timed ours_p fetch-p6-ours thin_fetch "$T_OURS" "$WORK/thin-ours.git"
-    rows_after "P6: thin fetch" "$T_OURS" 3
-    timed ref_p fetch-p6-ref thin_fetch "$T_REF" "$WORK/thin-ref.git"
-    thin_bytes="ours $(wc -c <"$WORK/thin-ours.git.pack" 2>/dev/null) B, ref $(wc -c <"$WORK/thin-ref.git.pack" 2>/dev/null) B"
-    row "P6: thin fetch, 1-line change to a 1 MB file ($thin_bytes)" "$ours_p" "$ref_p"
-else
-    failed=1
-    log "FAILED: setting up (P6)"
+if [ "$CORE" = 1 ]; then
+    # A one-line change to a 1 MB file, fetched into a clone that has the file: a thin pack.
+    thin=$WORK/thin
+    git init -q -b main "$thin"
+    head -c 750000 /dev/urandom | base64 -w 75 >"$thin/large.txt"
+    git -C "$thin" add large.txt && git -C "$thin" commit -q -m "a 1 MB file"
+    T_OURS=$(ours_url thin)
+    T_REF=$(ref_url thin)
+    if push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main &&
+        v2_clone "$T_OURS" "$WORK/thin-ours.git" && v2_clone "$T_REF" "$WORK/thin-ref.git"; then
+        sed -i '5000s/^./#/' "$thin/large.txt"
+        git -C "$thin" commit -q -am "one line changed"
+        push_to "$thin" "$T_OURS" main && push_to "$thin" "$T_REF" main
+        rows_before "$T_OURS"
+        timed ours_p fetch-p6-ours thin_fetch "$T_OURS" "$WORK/thin-ours.git"
+        rows_after "P6: thin fetch" "$T_OURS" 3
+        timed ref_p fetch-p6-ref thin_fetch "$T_REF" "$WORK/thin-ref.git"
+        thin_bytes="ours $(wc -c <"$WORK/thin-ours.git.pack" 2>/dev/null) B, ref $(wc -c <"$WORK/thin-ref.git.pack" 2>/dev/null) B"
+        row "P6: thin fetch, 1-line change to a 1 MB file ($thin_bytes)" "$ours_p" "$ref_p"
+    else
+        failed=1
+        log "FAILED: setting up (P6)"
+    fi
 fi
 
 # --- (V) two versions of one large file, the second a delta of the first ------------------------
@@ -541,6 +572,7 @@ fi
 # --- (L) large: a git/git-scale repository ----------------------------------------------------
 large_memory=()
 LARGE_REPO=${BENCH_LARGE_REPO:-}
+only L || LARGE_REPO=
 if [ -n "$LARGE_REPO" ]; then
     L_OURS=$(ours_url large)
     L_REF=$(ref_url large)
@@ -619,7 +651,7 @@ edit_pushes() { # DIR URL: 100 one-line edits of big.txt, each pushed on its own
         push_to "$1" "$2" HEAD:refs/heads/main || return 1
     done
 }
-if [ "${BENCH_MAINTENANCE:-1}" = 1 ]; then
+if [ "${BENCH_MAINTENANCE:-1}" = 1 ] && only M; then
     for side in ours ref; do
         rm -rf "$WORK/edits-$side" && git init -q -b main "$WORK/edits-$side"
     done
@@ -707,7 +739,7 @@ times() { # N CMD...: CMD N times, its output dropped; fails if one fails
     for ((i = 0; i < n; i++)); do "$@" >/dev/null || return 1; done
 }
 api_get() { curl -sf -m 120 "$@"; }
-if [ "${BENCH_READS:-1}" = 1 ]; then
+if [ "${BENCH_READS:-1}" = 1 ] && only R; then
     GOGIT=${BENCH_GOGIT:-/work/.mirror/go-git+go-git/repo}
     [ -d "$GOGIT" ] || GOGIT=$WORK/history.git
     rm -rf "$WORK/reads" && git clone -q "$GOGIT" "$WORK/reads" && git -C "$WORK/reads" checkout -q -B main
@@ -761,7 +793,7 @@ print(a["href"], a["header"]["Authorization"])' "$WORK/lfs-batch.json")
         awk 'tolower($1) == "x-wasm-memory:" { sub(/\r$/, "", $2); printf "%d MiB", $2 / 1048576 }'
 }
 lfs_memory=()
-if [ "${BENCH_LFS:-1}" = 1 ]; then
+if [ "${BENCH_LFS:-1}" = 1 ] && only F; then
     LFS_FILES=${BENCH_LFS_FILES:-20}
     LFS_MB=${BENCH_LFS_MB:-$(scaled 300)}
     LFS_PORT=$("$SERVER" free-port 1)
@@ -799,14 +831,127 @@ if [ "${BENCH_LFS:-1}" = 1 ]; then
     "$HERE/giftless.sh" stop "$GIFTLESS_DIR"
 fi
 
+# --- W: web pages beside cgit -------------------------------------------------------------------
+# page_get URL SIDE: one GET, its body in $WORK/page-SIDE.html, its headers in
+# $WORK/page-SIDE.headers, its seconds appended to $WORK/page-SIDE.times; fails unless 200.
+page_get() {
+    local out
+    out=$(curl -s -m 120 -o "$WORK/page-$2.html" -D "$WORK/page-$2.headers" \
+        -w '%{http_code} %{time_total}' "$1") || out="${out:-000} -"
+    if [ "${out% *}" != 200 ]; then
+        cp "$WORK/page-$2.html" "$WORK/page-failed-$2-$((++page_failures)).html" 2>/dev/null || true
+        log "W: FAILED: $1 answered ${out% *}$(grep -o '<p class="error">[^<]*' "$WORK/page-$2.html" 2>/dev/null |
+            head -1 | sed 's/^<p class="error">/: /') (body: $WORK/page-failed-$2-$page_failures.html)"
+        return 1
+    fi
+    echo "${out#* }" >>"$WORK/page-$2.times"
+}
+median_ms() { # FILE: the median of its seconds, in ms
+    sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) printf "%.1f", v[(NR + 1) / 2] * 1000
+        else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) * 500 }'
+}
+header_of() { tr -d '\r' <"$1" | awk -v h="$2:" 'tolower($1) == h { v = $2 } END { print (v == "" ? "-" : v) }'; }
+count_in() { grep -oE "$2" "$1" | wc -l | tr -d ' '; } # FILE ERE: its matches
+# page_row LABEL OURS_URL CGIT_URL [ERE WANT]: the page timed on both sides, in turn, after a
+# GET to warm each; ERE counted in our last page should match WANT times (git's count).
+page_row() {
+    local i ok_ours=1 ok_cgit=1 ours=FAIL cgit=FAIL ratio=- rows=- memory=- check=-
+    rm -f "$WORK/page-ours.times" "$WORK/page-cgit.times"
+    page_get "$2" ours || ok_ours=0
+    page_get "$3" cgit || ok_cgit=0
+    log "W: $1: first GET: ours $(median_ms "$WORK/page-ours.times" 2>/dev/null) ms, cgit $(median_ms "$WORK/page-cgit.times" 2>/dev/null) ms"
+    rm -f "$WORK/page-ours.times" "$WORK/page-cgit.times"
+    for ((i = 0; i < PAGE_RUNS; i++)); do
+        if [ "$ok_ours" = 1 ] && ! page_get "$2" ours; then ok_ours=0; fi
+        if [ "$ok_cgit" = 1 ] && ! page_get "$3" cgit; then ok_cgit=0; fi
+    done
+    if [ "$ok_ours" = 1 ]; then
+        ours=$(median_ms "$WORK/page-ours.times")
+        rows=$(header_of "$WORK/page-ours.headers" x-rows-read)
+        memory=$(header_of "$WORK/page-ours.headers" x-wasm-memory)
+        [[ $memory =~ ^[0-9]+$ ]] && memory="$((memory / 1048576)) MiB"
+        if [ $# -ge 5 ]; then
+            local got
+            got=$(count_in "$WORK/page-ours.html" "$4")
+            if [ "$got" = "$5" ]; then check=ok; else check="$got/$5"; fi
+            [ "$check" = ok ] || log "W: $1: our page has $got of $4, git says $5 ($2)"
+        fi
+    else
+        failed=1
+    fi
+    [ "$ok_cgit" = 1 ] && cgit=$(median_ms "$WORK/page-cgit.times") || failed=1
+    if ran "$ours" && ran "$cgit"; then
+        ratio=$(awk -v a="$ours" -v b="$cgit" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    fi
+    pages+=("$1|$ours|$cgit|$ratio|$rows|$memory|$check")
+}
+pages=()
+ours_w=-
+CGIT=
+if [ "${BENCH_PAGES:-1}" = 1 ] && only W; then
+    PAGE_RUNS=${BENCH_PAGE_RUNS:-20}
+    page_failures=0
+    GOGIT=${BENCH_GOGIT:-/work/.mirror/go-git+go-git/repo}
+    # Fixed points of go-git's history: a commit changing 6 files (+151 -78), two tags 11
+    # commits apart (18 files changed), a directory of 43 entries, a file of 590 lines (17 KB).
+    W_COMMIT=867c5595593ced5ffbbf8325b9201feebffb242c
+    W_FROM=v5.16.4
+    W_TO=v5.16.5
+    W_DIR=plumbing/object
+    W_FILE=plumbing/object/commit.go
+    W_LOG_PATH=plumbing
+    # One bare repository, its branches and tags: pushed to ours, served by cgit.
+    W_SRC=$WORK/cgit-repos/go-git.git
+    if ! { git clone -q --bare "$GOGIT" "$W_SRC" && git -C "$W_SRC" cat-file -e "$W_COMMIT^{commit}" &&
+        git -C "$W_SRC" cat-file -e "$W_FROM^{commit}" && git -C "$W_SRC" cat-file -e "main:$W_FILE"; }; then
+        failed=1
+        log "FAILED: (W) needs go-git's history (BENCH_GOGIT=$GOGIT) with $W_COMMIT, $W_FROM, main:$W_FILE"
+    else
+        CGIT_DIR=$WORK/cgit
+        trap '"$HERE/cgit.sh" stop "$CGIT_DIR"; cleanup' EXIT
+        CGIT=$("$HERE/cgit.sh" start "$CGIT_DIR" "$WORK/cgit-repos")/go-git
+        W_OURS=$(ours_url pages)
+        timed ours_w push-w-ours push_all "$W_SRC" "$W_OURS"
+        log "W: pushed go-git's $(git -C "$W_SRC" for-each-ref refs/heads refs/tags | wc -l) branches and tags in $ours_w s; cgit: $CGIT/"
+    fi
+    if [ -n "$CGIT" ] && ran "$ours_w"; then
+        P=${W_OURS%.git}
+        wgit() { git -C "$W_SRC" "$@"; }
+        at_most_30() { awk '{ print ($1 > 30 ? 30 : $1) }'; }
+        # What our pages should hold, by git: the tree listing's td.mode cells, the blob's
+        # lines (tr id="L<n>"), the log's li.commit, the diff's div.file (data-status), the refs'
+        # rows (a <time> each).
+        ROOT_N=$(wgit ls-tree main | wc -l)
+        page_row "summary" "$P" "$CGIT/" 'class="mode"' "$ROOT_N"
+        page_row "summary (cgit: about, the README)" "$P" "$CGIT/about/"
+        page_row "tree /" "$P/-/tree/main" "$CGIT/tree/" 'class="mode"' "$ROOT_N"
+        page_row "tree $W_DIR" "$P/-/tree/main/$W_DIR" "$CGIT/tree/$W_DIR" \
+            'class="mode"' "$(wgit ls-tree "main:$W_DIR" | wc -l)"
+        page_row "blob $W_FILE" "$P/-/blob/main/$W_FILE" "$CGIT/tree/$W_FILE" \
+            '<tr id="L[0-9]+"' "$(wgit cat-file blob "main:$W_FILE" | wc -l)"
+        page_row "log (first page)" "$P/-/commits/main" "$CGIT/log/" \
+            '<li class="commit"' "$(wgit rev-list --count main | at_most_30)"
+        page_row "log ?path=$W_LOG_PATH" "$P/-/commits/main?path=$W_LOG_PATH" "$CGIT/log/$W_LOG_PATH" \
+            '<li class="commit"' "$(wgit rev-list --count main -- "$W_LOG_PATH" | at_most_30)"
+        page_row "commit ${W_COMMIT:0:7} (diff)" "$P/-/commit/$W_COMMIT" "$CGIT/commit/?id=$W_COMMIT" \
+            'data-status=' "$(wgit diff --name-only "$W_COMMIT^" "$W_COMMIT" | wc -l)"
+        page_row "compare $W_FROM...$W_TO" "$P/-/compare/$W_FROM...$W_TO" "$CGIT/diff/?id=$W_TO&id2=$W_FROM" \
+            'data-status=' "$(wgit diff --name-only "$W_FROM...$W_TO" | wc -l)"
+        page_row "refs" "$P/-/refs" "$CGIT/refs/" '<time' "$(wgit for-each-ref refs/heads refs/tags | wc -l)"
+    fi
+    [ -z "$CGIT" ] || "$HERE/cgit.sh" stop "$CGIT_DIR"
+fi
+
 # --- report ----------------------------------------------------------------------------------
 echo
-echo "bench: ours = $BASE, reference = git http-backend / static lighttpd on 127.0.0.1, scale $SCALE"
-printf '%-58s %10s %14s %8s\n' "case" "ours (s)" "reference (s)" "ratio"
-for r in "${rows[@]}"; do
-    IFS='|' read -r c o f x <<<"$r"
-    printf '%-58s %10s %14s %8s\n' "$c" "$o" "$f" "$x"
-done
+if [ ${#rows[@]} -gt 0 ]; then
+    echo "bench: ours = $BASE, reference = git http-backend / static lighttpd on 127.0.0.1, scale $SCALE"
+    printf '%-58s %10s %14s %8s\n' "case" "ours (s)" "reference (s)" "ratio"
+    for r in "${rows[@]}"; do
+        IFS='|' read -r c o f x <<<"$r"
+        printf '%-58s %10s %14s %8s\n' "$c" "$o" "$f" "$x"
+    done
+fi
 if [ "$wasm_memory" != skipped ]; then
     if [[ $wasm_memory =~ ^[0-9]+$ ]]; then
         echo "x-wasm-memory after (d): $wasm_memory bytes ($((wasm_memory / 1048576)) MiB)"
@@ -839,4 +984,25 @@ if [ ${#lfs_memory[@]} -gt 0 ]; then
 fi
 if [ ${#large_memory[@]} -gt 0 ]; then
     echo "x-wasm-memory (large): ${large_memory[*]}"
+fi
+if [ ${#pages[@]} -gt 0 ]; then
+    echo
+    echo "pages (W): go-git's history, ours ${W_OURS%.git} beside cgit $CGIT; median of $PAGE_RUNS GETs"
+    echo "each, after one to warm; rows read and wasm memory: our last GET's x-rows-read, x-wasm-memory;"
+    echo "content: our page holds what git says it should (ok, else found/expected)"
+    printf '%-42s %9s %9s %7s %9s %11s %8s\n' "page" "ours (ms)" "cgit (ms)" "ratio" "rows read" "wasm memory" "content"
+    missed=()
+    for r in "${pages[@]}"; do
+        IFS='|' read -r c o f x rr m k <<<"$r"
+        printf '%-42s %9s %9s %7s %9s %11s %8s\n' "$c" "$o" "$f" "$x" "$rr" "$m" "$k"
+        awk -v x="$x" 'BEGIN { exit !(x !~ /^[0-9.]+$/ || x > 1.5) }' && missed+=("$c")
+    done
+    IFS='|' read -r _ summary_ms _ <<<"${pages[0]}"
+    summary_goal=$(awk -v t="$summary_ms" 'BEGIN { print (t ~ /^[0-9.]+$/ && t < 50) ? "met" : "missed" }')
+    if [ ${#missed[@]} -eq 0 ]; then
+        echo "goal: every page within 1.5x of cgit: met; the summary under 50 ms ($summary_ms ms): $summary_goal"
+    else
+        echo "goal: every page within 1.5x of cgit: missed (or failed) by $(printf '%s, ' "${missed[@]}" | sed 's/, $//');" \
+            "the summary under 50 ms ($summary_ms ms): $summary_goal"
+    fi
 fi

@@ -135,7 +135,13 @@ pub struct Store<S: Sql> {
     page_cache: std::rc::Rc<std::cell::RefCell<paged::PageCache>>,
     commits_read: std::rc::Rc<std::cell::Cell<u64>>,
     walk: std::rc::Rc<std::cell::RefCell<Option<Box<WalkInMemory>>>>,
+    /// The pack rows read last, by every reader of this instance: a page or a fetch reads
+    /// the same few rows as the one before it, and each row is a MiB to bring in again.
+    recent: std::rc::Rc<std::cell::RefCell<packs::RecentChunks>>,
 }
+
+/// Pack rows the instance keeps between requests (8 MiB at most).
+const INSTANCE_ROWS: usize = 8;
 
 fn id_value(id: &ObjectId) -> Value {
     Value::Blob(id.0.to_vec())
@@ -187,7 +193,19 @@ impl<S: Sql> Store<S> {
             page_cache: Default::default(),
             commits_read: Default::default(),
             walk: Default::default(),
+            recent: packs::RecentChunks::shared(INSTANCE_ROWS),
         }
+    }
+
+    /// The pack rows read last, for a reader to share.
+    pub(super) fn recent_chunks(&self) -> std::rc::Rc<std::cell::RefCell<packs::RecentChunks>> {
+        self.recent.clone()
+    }
+
+    /// Forgets the pack rows read: rows are being written or deleted (a row being written
+    /// may be read back, and its pack's id may be another pack's once it goes).
+    pub(super) fn forget_chunks(&self) {
+        self.recent.borrow_mut().clear();
     }
 
     /// The rows read and written through this store's handle so far.
@@ -307,8 +325,9 @@ impl<S: Sql> Store<S> {
             commit
         });
         if !matches!((&done, &outcome), (Ok(()), Some(Ok(_)))) {
-            // Pages read within may be ones it wrote and the rollback undid.
+            // Pages and rows read within may be ones it wrote and the rollback undid.
             self.forget_pages();
+            self.forget_chunks();
         }
         done?;
         outcome.unwrap_or_else(|| Err(SqlError("the transaction did not run".into()).into()))

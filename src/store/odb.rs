@@ -27,12 +27,6 @@ pub struct Peeled {
     pub kind: Option<ObjectType>,
 }
 
-/// Rows of packs (1 MiB each) a reader keeps: a walk of the trees reads objects scattered
-/// through a pack, and their delta bases further away still; with one row kept, most reads
-/// fetched a whole row again (a clone with `--filter=blob:none` spent two thirds of its time
-/// so), with four, few do.
-const READER_ROWS: usize = 4;
-
 /// Locations a reader learns in bulk, at most (about 60 bytes each).
 const MAX_KNOWN: usize = 200_000;
 
@@ -48,7 +42,11 @@ pub struct ObjectReader<S: Sql> {
     store: Store<S>,
     /// One chunk reader per file read, so that consecutive reads share its last rows.
     files: RefCell<HashMap<(PackId, PackFile), Reader<S>>>,
-    /// The rows those readers read last, [`READER_ROWS`] of them whichever packs they are of.
+    /// The rows those readers read last, whichever packs they are of: the instance's (see
+    /// [`Store`]). A walk of the trees reads objects scattered through a pack, and their
+    /// delta bases further away still; with one row kept, most reads fetched a whole row
+    /// again (a clone with `--filter=blob:none` spent two thirds of its time so), with four,
+    /// few do.
     recent: Rc<RefCell<RecentChunks>>,
     cache: RefCell<BaseCache>,
     scratch: ScratchRows<S>,
@@ -90,7 +88,7 @@ impl<S: Sql> ObjectReader<S> {
         ObjectReader {
             store: store.clone(),
             files: RefCell::new(HashMap::new()),
-            recent: RecentChunks::shared(READER_ROWS),
+            recent: store.recent_chunks(),
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             scratch: ScratchRows::new(store, None),
             known: RefCell::new(HashMap::new()),

@@ -150,6 +150,7 @@ impl<S: Sql> Store<S> {
         seq: u64,
         data: &[u8],
     ) -> Result<(), StoreError> {
+        self.forget_chunks();
         self.exec(
             "INSERT OR REPLACE INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
             vec![
@@ -197,6 +198,7 @@ impl<S: Sql> Store<S> {
     /// byte `len` go (a writer resumed at `len` rewrites that one).
     pub fn truncate_file(&self, pack: PackId, file: PackFile, len: u64) -> Result<(), StoreError> {
         let file = ChunkFile::from(file);
+        self.forget_chunks();
         self.exec(
             "DELETE FROM pack_chunks WHERE pack = ? AND kind = ? AND seq * ? >= ?",
             vec![
@@ -296,6 +298,7 @@ impl<S: Sql> Store<S> {
     }
 
     pub(super) fn drop_pack_rows(&self, push: PackId) -> Result<(), StoreError> {
+        self.forget_chunks();
         self.exec("DELETE FROM pack_chunks WHERE pack = ?", vec![push.into()])?;
         self.exec("DELETE FROM packs WHERE id = ?", vec![push.into()])?;
         Ok(())
@@ -577,6 +580,11 @@ impl RecentChunks {
             chunks: VecDeque::new(),
             keep,
         }))
+    }
+
+    /// Forgets every chunk: rows were written or deleted.
+    pub fn clear(&mut self) {
+        self.chunks.clear();
     }
 }
 
