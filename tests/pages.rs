@@ -523,9 +523,11 @@ fn line_diffs_match_git_diff_on_random_edits() {
         differ.push(seed);
     }
     // Myers' diffs in similar and in git's xdiff break ties between equally short
-    // diffs differently, rarely in real files; in these few-word files, a few in a hundred.
+    // diffs differently, rarely in real files; in these few-word files, about one in two
+    // hundred (27 in 400 with neither xdiff's first step nor its compaction, 4 without
+    // the first step).
     assert!(
-        differ.len() <= 400 / 20,
+        differ.len() <= 400 / 50,
         "{} of 400 differ from git: {differ:?}",
         differ.len()
     );

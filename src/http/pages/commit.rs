@@ -254,9 +254,17 @@ fn file<S: Sql>(
         return Ok(());
     }
     budget.diffed -= lines;
-    let diff = unified::diff(&old, &new);
-    head(main, &path, Stat::Counted(diff.added, diff.deleted));
-    hunks(main, &diff, budget);
+    // git shows a change of type as the old file deleted and the new one added.
+    let diffs = match change.status {
+        Status::TypeChanged => vec![unified::diff(&old, b""), unified::diff(b"", &new)],
+        _ => vec![unified::diff(&old, &new)],
+    };
+    let added = diffs.iter().map(|d| d.added).sum();
+    let deleted = diffs.iter().map(|d| d.deleted).sum();
+    head(main, &path, Stat::Counted(added, deleted));
+    for diff in &diffs {
+        hunks(main, diff, budget);
+    }
     main.raw("</div>");
     Ok(())
 }

@@ -1,14 +1,15 @@
 //! A repository's front page: how to clone it, its branch and tag counts, its latest
 //! commit, its root directory and its README; or, before its first push, how to push.
 
+use crate::browse::rev_parse::tree_of;
 use crate::browse::tree_walk::{read_tree, Entry};
 use crate::browse::{read_as, rev_parse, BrowseError};
 use crate::format::object::{ObjectType, TreeEntryKind};
 use crate::http::pages::blob::MAX_SHOWN;
 use crate::http::pages::html::{url_path, Html};
 use crate::http::pages::markdown::{self, Place};
-use crate::http::pages::tree::listing;
-use crate::http::pages::{commit_parts, read_commit, Site, Written};
+use crate::http::pages::tree::{latest, listing};
+use crate::http::pages::{Site, Written};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -25,7 +26,7 @@ pub fn page<S: Sql>(reader: &ObjectReader<S>, site: &Site) -> Result<Written, Br
         .text(&url)
         .raw("\">");
     main.raw("<button id=\"copy\" type=\"button\">Copy</button></div>");
-    let title = site.repo.to_string();
+    let title = "Summary".to_string();
     let (branches, tags, all) = (
         store.count_refs("refs/heads/")?,
         store.count_refs("refs/tags/")?,
@@ -51,12 +52,10 @@ pub fn page<S: Sql>(reader: &ObjectReader<S>, site: &Site) -> Result<Written, Br
         Err(e) => return Err(e),
     };
     let rev = branch(reader, &head)?;
-    let commit = read_commit(reader, &head)?;
-    main.raw("<div class=\"latest\">");
-    commit_parts(&mut main, site, &commit);
-    main.raw("</div>");
-    listing(&mut main, reader, site, &rev, b"", &commit.tree)?;
-    readme(&mut main, reader, &rev, site, &commit.tree).map(|()| Written { title, main })
+    latest(&mut main, reader, site, &rev, &[])?;
+    let tree = tree_of(reader, &head)?;
+    listing(&mut main, reader, site, &rev, b"", &tree)?;
+    readme(&mut main, reader, &rev, site, &tree).map(|()| Written { title, main })
 }
 
 /// What the links of the front page name: HEAD's branch, when its name alone reaches it.

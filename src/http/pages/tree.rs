@@ -126,7 +126,7 @@ pub fn switcher<S: Sql>(
 /// The commit `rev` names, in brief, with a link to the history of `path` there. The
 /// latest commit that changed a directory would cost a walk of the history, reading trees
 /// all the way down: the history link finds it instead, as cgit's tree pages do.
-fn latest<S: Sql>(
+pub fn latest<S: Sql>(
     html: &mut Html,
     reader: &ObjectReader<S>,
     site: &Site,

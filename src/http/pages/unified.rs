@@ -2,6 +2,8 @@
 //! lines of context, hunks closer than twice that joined, git's `@@` headers): `similar`'s
 //! Myers diff, its changes placed as git places them ([`compact`]).
 
+use std::collections::HashSet;
+
 use similar::{capture_diff_slices, Algorithm, DiffTag};
 
 use crate::http::pages::compact::{compact, Side};
@@ -106,21 +108,7 @@ pub fn diff<'a>(old: &'a [u8], new: &'a [u8]) -> FileDiff<'a> {
 
 /// The changes from `old` to `new`: a Myers diff, its groups placed as git places them.
 fn changes(old: &[&[u8]], new: &[&[u8]]) -> Vec<Change> {
-    let mut deleted = vec![false; old.len()];
-    let mut added = vec![false; new.len()];
-    for op in capture_diff_slices(Algorithm::Myers, old, new) {
-        let (tag, olds, news) = op.as_tag_tuple();
-        if tag != DiffTag::Equal {
-            deleted
-                .get_mut(olds)
-                .into_iter()
-                .for_each(|run| run.fill(true));
-            added
-                .get_mut(news)
-                .into_iter()
-                .for_each(|run| run.fill(true));
-        }
-    }
+    let (deleted, added) = myers(old, new);
     let mut old_side = Side {
         lines: old,
         changed: deleted,
@@ -152,6 +140,43 @@ fn changes(old: &[&[u8]], new: &[&[u8]]) -> Vec<Change> {
         n += new_len;
     }
     changes
+}
+
+/// Which lines of `old` and `new` a Myers diff changes. As xdiff does first, a line that
+/// the other version lacks is changed from the start and left out of the search: among
+/// equally short diffs, the one the search then finds is git's far more often (a blank line
+/// is matched with the first blank line after it, not a later one).
+fn myers<'a>(old: &[&'a [u8]], new: &[&'a [u8]]) -> (Vec<bool>, Vec<bool>) {
+    let (in_old, in_new): (HashSet<&[u8]>, HashSet<&[u8]>) =
+        (old.iter().copied().collect(), new.iter().copied().collect());
+    // The lines searched, each with its place in its version.
+    let searched = |lines: &[&'a [u8]], other: &HashSet<&[u8]>| -> Vec<usize> {
+        (0..lines.len())
+            .filter(|&at| lines.get(at).is_some_and(|line| other.contains(line)))
+            .collect()
+    };
+    let (old_at, new_at) = (searched(old, &in_new), searched(new, &in_old));
+    let lines = |version: &[&'a [u8]], at: &[usize]| -> Vec<&'a [u8]> {
+        at.iter().filter_map(|&i| version.get(i).copied()).collect()
+    };
+    let mut deleted = vec![true; old.len()];
+    let mut added = vec![true; new.len()];
+    let ops = capture_diff_slices(Algorithm::Myers, &lines(old, &old_at), &lines(new, &new_at));
+    for op in ops {
+        let (tag, olds, news) = op.as_tag_tuple();
+        if tag != DiffTag::Equal {
+            continue;
+        }
+        for (o, n) in olds.zip(news) {
+            if let Some(line) = old_at.get(o).and_then(|&at| deleted.get_mut(at)) {
+                *line = false;
+            }
+            if let Some(line) = new_at.get(n).and_then(|&at| added.get_mut(at)) {
+                *line = false;
+            }
+        }
+    }
+    (deleted, added)
 }
 
 /// The hunk of the changes `group` (the first being `first`), with its context.
