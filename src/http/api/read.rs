@@ -1,6 +1,8 @@
 //! The read-only endpoints: refs, history, commits, trees and comparisons, as JSON that
 //! says what `git for-each-ref`, `log`, `ls-tree -l` and `diff --raw` say.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::browse::diff_tree::{diff_trees, Change};
@@ -381,6 +383,38 @@ pub(crate) fn entry_at<S: Sql>(
 /// The most entries one tree answer lists.
 pub const MAX_ENTRIES: usize = 10_000;
 
+/// A tree's entries as `git ls-tree -l` lists them: the first [`MAX_ENTRIES`], with the
+/// sizes of their blobs.
+pub(crate) struct Listing {
+    /// The entries, in git's order.
+    pub entries: Vec<Entry>,
+    /// The size of each blob among them.
+    pub sizes: HashMap<ObjectId, u64>,
+    /// Whether the tree has more entries.
+    pub truncated: bool,
+}
+
+/// The listing of tree `id`: its entries read, and their blobs' sizes in one query.
+pub(crate) fn listing<S: Sql>(
+    reader: &ObjectReader<S>,
+    id: &ObjectId,
+) -> Result<Listing, BrowseError> {
+    let mut entries = read_tree(reader, id)?;
+    let truncated = entries.len() > MAX_ENTRIES;
+    entries.truncate(MAX_ENTRIES);
+    let blobs: Vec<ObjectId> = entries
+        .iter()
+        .filter(|e| e.kind == TreeEntryKind::Blob)
+        .map(|e| e.id)
+        .collect();
+    let sizes = reader.sizes(&blobs)?;
+    Ok(Listing {
+        entries,
+        sizes,
+        truncated,
+    })
+}
+
 /// The answer of `GET api/tree/...`.
 #[derive(Serialize)]
 struct TreeView {
@@ -416,15 +450,11 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
             _ => return Err(BrowseError::Bad("not a tree: the path names a file".into())),
         },
     };
-    let mut entries = read_tree(&reader, &id)?;
-    let truncated = entries.len() > MAX_ENTRIES;
-    entries.truncate(MAX_ENTRIES);
-    let blobs: Vec<ObjectId> = entries
-        .iter()
-        .filter(|e| e.kind == TreeEntryKind::Blob)
-        .map(|e| e.id)
-        .collect();
-    let sizes = reader.sizes(&blobs)?;
+    let Listing {
+        entries,
+        sizes,
+        truncated,
+    } = listing(&reader, &id)?;
     let shown = entries
         .into_iter()
         .map(|entry| EntryView {

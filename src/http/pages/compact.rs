@@ -219,7 +219,6 @@ fn indent(line: &[u8]) -> i32 {
 }
 
 /// What is around a split above line `split` (which may be past the last line).
-#[derive(Default)]
 struct Measure {
     end_of_file: bool,
     indent: i32,
@@ -230,41 +229,35 @@ struct Measure {
 }
 
 fn measure(side: &Side, split: usize) -> Measure {
+    // Past the last line there is no line: -1, as for a blank one.
     let line_indent = |at: usize| side.lines.get(at).map_or(-1, |line| indent(line));
-    let mut m = Measure {
+    let (pre_blank, pre_indent) = nearest((0..split.min(side.len())).rev(), &line_indent);
+    let (post_blank, post_indent) = nearest(split.saturating_add(1)..side.len(), &line_indent);
+    Measure {
         end_of_file: split >= side.len(),
         indent: line_indent(split),
-        pre_indent: -1,
-        post_indent: -1,
-        ..Measure::default()
-    };
-    if m.end_of_file {
-        m.indent = -1;
+        pre_blank,
+        pre_indent,
+        post_blank,
+        post_indent,
     }
-    let before = split.min(side.len());
-    for at in (0..before).rev() {
-        m.pre_indent = line_indent(at);
-        if m.pre_indent != -1 {
-            break;
+}
+
+/// Going through the lines `at` from a split: how many are blank, and the indent of the
+/// first that is not (-1 if none is; 0 past [`MAX_BLANKS`] blank lines).
+fn nearest(at: impl Iterator<Item = usize>, indent: &impl Fn(usize) -> i32) -> (i32, i32) {
+    let mut blank = 0;
+    for line in at {
+        let found = indent(line);
+        if found != -1 {
+            return (blank, found);
         }
-        m.pre_blank += 1;
-        if m.pre_blank == MAX_BLANKS {
-            m.pre_indent = 0;
-            break;
-        }
-    }
-    for at in split.saturating_add(1)..side.len() {
-        m.post_indent = line_indent(at);
-        if m.post_indent != -1 {
-            break;
-        }
-        m.post_blank += 1;
-        if m.post_blank == MAX_BLANKS {
-            m.post_indent = 0;
-            break;
+        blank += 1;
+        if blank == MAX_BLANKS {
+            return (blank, 0);
         }
     }
-    m
+    (blank, -1)
 }
 
 /// The score of a placement: the sum of its splits' indents and penalties.

@@ -2,10 +2,10 @@
 //! the branches to switch to, and the commit shown with a link to the directory's history.
 
 use crate::browse::rev_parse;
-use crate::browse::tree_walk::{read_tree, Entry};
+use crate::browse::tree_walk::Entry;
 use crate::browse::BrowseError;
 use crate::format::object::{ObjectId, TreeEntryKind};
-use crate::http::api::read::{entry_at, rev_and_path, MAX_ENTRIES};
+use crate::http::api::read::{entry_at, rev_and_path, Listing, MAX_ENTRIES};
 use crate::http::pages::html::{clip, url_path, url_query, Html};
 use crate::http::pages::{commit_parts, page_full, read_commit, Site, Written, MAX_NAME};
 use crate::store::sql::Sql;
@@ -158,15 +158,11 @@ pub fn listing<S: Sql>(
     path: &[u8],
     id: &ObjectId,
 ) -> Result<(), BrowseError> {
-    let mut entries = read_tree(reader, id)?;
-    let cut = entries.len() > MAX_ENTRIES;
-    entries.truncate(MAX_ENTRIES);
-    let blobs: Vec<ObjectId> = entries
-        .iter()
-        .filter(|e| e.kind == TreeEntryKind::Blob)
-        .map(|e| e.id)
-        .collect();
-    let sizes = reader.sizes(&blobs)?;
+    let Listing {
+        entries,
+        sizes,
+        truncated: cut,
+    } = crate::http::api::read::listing(reader, id)?;
     html.raw("<div class=\"box\"><table class=\"tree\"><tbody>");
     for entry in &entries {
         if html.full() {
