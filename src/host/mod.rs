@@ -452,6 +452,9 @@ impl Repo {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(store)),
             Ok(Dispatch::ReceivePack) => self.receive_pack(req, store).await,
             Ok(Dispatch::UploadPack) => self.upload_pack(req, store).await,
+            Ok(Dispatch::Api(route::Api::Repo)) if asked.method == backend::Method::Delete => {
+                self.delete(store, &route.repo).await
+            }
             Ok(Dispatch::Api(endpoint)) => {
                 let private = visibility == access::Visibility::Private;
                 self.api(req, store, asked.method, &endpoint, now, private)
@@ -520,6 +523,30 @@ impl Repo {
             reply.body = Body::Bytes(Vec::new());
         }
         respond(reply, Some(store))
+    }
+
+    /// `DELETE api`: the repository goes whole. Its LFS objects go first, so that a failure
+    /// leaves a repository that a second DELETE finishes; then every row and the alarm. The
+    /// object then answers as for a name never pushed to, and a push makes it anew.
+    async fn delete(&self, store: &Store<DoSql>, repo: &str) -> Result<Response> {
+        match store.exists() {
+            Ok(true) => {}
+            Ok(false) => return respond(Reply::json_error(404, "repository not found"), None),
+            Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
+        }
+        if let Err(e) = r2::delete_repository(&self.env, repo).await {
+            let why = format!("the repository's Git LFS objects could not be deleted: {e}");
+            return respond(Reply::json_error(503, &why), None);
+        }
+        let storage = self.state.storage();
+        storage.delete_alarm().await?;
+        storage.delete_all().await?;
+        self.store.forget_everything();
+        if let Err(e) = self.store.open() {
+            let why = format!("repository storage failed to open: {e}");
+            return respond(Reply::json_error(500, &why), None);
+        }
+        respond(Reply::empty(204), None)
     }
 
     fn page(

@@ -35,6 +35,34 @@ pub fn presigning(env: &Env) -> Option<Bucket> {
     ))
 }
 
+/// Deletes every object the bucket holds for `repo`, verified or not, a page of keys at a
+/// time; returns how many. Only keys directly under the repository's prefix go: a
+/// repository `o` must not take `o/r`'s objects with it.
+pub async fn delete_repository(env: &Env, repo: &str) -> Result<u64> {
+    let bucket = env.bucket(BINDING)?;
+    let prefix = lfs::object_key(repo, "");
+    let mut deleted = 0;
+    let mut cursor = None;
+    loop {
+        let mut list = bucket.list().prefix(prefix.clone()).delimiter("/");
+        if let Some(cursor) = cursor.take() {
+            list = list.cursor(cursor);
+        }
+        let page = list.execute().await?;
+        for object in page.objects() {
+            let key = object.key();
+            if key.strip_prefix(&prefix).is_some_and(lfs::valid_oid) {
+                bucket.delete(key).await?;
+                deleted += 1;
+            }
+        }
+        match (page.truncated(), page.cursor()) {
+            (true, Some(next)) => cursor = Some(next),
+            _ => return Ok(deleted),
+        }
+    }
+}
+
 /// The size at which the bucket holds `oid` of `repo`, if it holds it.
 pub async fn held_size(env: &Env, repo: &str, oid: &str) -> Result<Option<u64>> {
     let bucket = env.bucket(BINDING)?;

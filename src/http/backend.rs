@@ -52,13 +52,15 @@ pub struct Asked<'a> {
 
 impl Asked<'_> {
     /// What the request needs: pushing, creating, maintenance and purging need write,
-    /// managing tokens and changing settings need the admin, everything else reads.
+    /// managing tokens, changing settings and deleting the repository need the admin,
+    /// everything else reads.
     pub fn need(&self) -> Need {
         match (self.endpoint, self.method) {
             (Endpoint::InfoRefs, _) if self.service == Some("git-receive-pack") => Need::Write,
             (Endpoint::ReceivePack, _) | (Endpoint::Api(Api::Repo), Method::Put) => Need::Write,
             (Endpoint::Api(Api::Maintenance | Api::Purge), _) => Need::Write,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
+            (Endpoint::Api(Api::Repo), Method::Delete) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
             (Endpoint::Lfs(Lfs::Verify), _) => Need::Signed,
             (Endpoint::Lfs(Lfs::LocksVerify | Lfs::Unlock(_)), _) => Need::Write,
@@ -320,5 +322,35 @@ pub fn receive_pack_reply(result: Result<Vec<u8>, BadRequest>) -> Reply {
             body,
         ),
         Err(e) => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::route::Page;
+
+    #[test]
+    fn each_request_needs_what_its_kind_of_change_needs() {
+        let need = |method, endpoint: Endpoint| {
+            Asked {
+                method,
+                endpoint: &endpoint,
+                service: None,
+            }
+            .need()
+        };
+        let repo = || Endpoint::Api(Api::Repo);
+        assert_eq!(need(Method::Get, repo()), Need::Read);
+        assert_eq!(need(Method::Put, repo()), Need::Write);
+        assert_eq!(need(Method::Delete, repo()), Need::Admin);
+        assert_eq!(need(Method::Get, Endpoint::Api(Api::Tokens)), Need::Admin);
+        assert_eq!(need(Method::Get, Endpoint::Api(Api::Settings)), Need::Read);
+        assert_eq!(
+            need(Method::Patch, Endpoint::Api(Api::Settings)),
+            Need::Admin
+        );
+        assert_eq!(need(Method::Post, Endpoint::ReceivePack), Need::Write);
+        assert_eq!(need(Method::Get, Endpoint::Page(Page::Summary)), Need::Read);
     }
 }

@@ -71,7 +71,7 @@ pub enum Lfs {
 /// A JSON endpoint of a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Api {
-    /// `api`: the repository itself (PUT creates it).
+    /// `api`: the repository itself (PUT creates it, DELETE deletes it).
     Repo,
     /// `api/tokens`: list (GET) and create (POST) tokens.
     Tokens,

@@ -197,6 +197,13 @@ impl<S: Sql> Store<S> {
         }
     }
 
+    /// Forgets everything this instance remembers of the storage: it was deleted whole.
+    pub fn forget_everything(&self) {
+        self.forget_pages();
+        self.forget_chunks();
+        *self.walk.borrow_mut() = None;
+    }
+
     /// The pack rows read last, for a reader to share.
     pub(super) fn recent_chunks(&self) -> std::rc::Rc<std::cell::RefCell<packs::RecentChunks>> {
         self.recent.clone()

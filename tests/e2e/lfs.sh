@@ -26,11 +26,15 @@
 #              without one); a clone with a read token smudges every file
 #   locks      git lfs lock/locks/unlock; another user's push of a locked file is refused by
 #              git-lfs (locksverify), their unlock is refused, the admin's --force unlocks
+#   delete     DELETE api needs the admin (401 anonymous, 403 a write token), answers 204, and
+#              the repository is gone: GET api and git ls-remote say not found, a second
+#              DELETE is 404; pushed to again, the name is a new repository: the old tokens
+#              are refused, it holds no LFS object, and the bucket no longer has the old ones
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `lfs: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=12
+EXPECTED=13
 
 BASE=${1:?usage: lfs.sh BASE_URL}
 BASE=${BASE%/}
@@ -278,6 +282,30 @@ locks() {
     git -C "$theirs" push -q origin main 2>&1
 }
 check locks locks
+
+# DELETE api takes the repository whole: its rows, its tokens and its objects in the bucket.
+deleted() {
+    local oid auth
+    oid=$(oid_of "$SRC/small.bin")
+    [ "$(status DELETE "$URL/api")" = 401 ] || { echo "anonymous"; return 1; }
+    [ "$(status DELETE "$URL/api" -u "x:$WRITE")" = 403 ] || { echo "a write token"; return 1; }
+    [ "$(status DELETE "$URL/api" -u "x:$ADMIN")" = 204 ] || { cat "$TMP/status.out"; return 1; }
+    [ "$(status GET "$URL/api" -u "x:$ADMIN")" = 404 ] || { echo "still answers"; return 1; }
+    git ls-remote "$URL" >"$TMP/gone.out" 2>&1 && return 1
+    grep -q "repository '$URL/' not found" "$TMP/gone.out" || { cat "$TMP/gone.out"; return 1; }
+    [ "$(status DELETE "$URL/api" -u "x:$ADMIN")" = 404 ] || { echo "deleted twice"; return 1; }
+    # The name is pushed to again: a new repository, with none of the old one's tokens or
+    # objects. Had the bucket kept the old object, its verify (without an upload) would pass.
+    # (git-lfs's pre-push hook off: it would upload the objects again.)
+    git -C "$SRC" -c core.hooksPath=/dev/null push -q "http://x:$ADMIN@$HOSTPORT/$NAME.git" \
+        "$(git -C "$SRC" rev-list --max-parents=0 HEAD | tail -1):refs/heads/first" 2>&1 || return 1
+    [ "$(status GET "$URL/api/refs" -u "x:$READ")" = 401 ] || { echo "an old token reads"; return 1; }
+    [ "$(lfs_totals)" = "0 0" ] || { echo "lfs totals: $(lfs_totals)"; return 1; }
+    auth=$(action upload "$oid" 1024 verify "['header']['Authorization']")
+    [ "$(status POST "$LFS/verify" -H "$L" -H "Authorization: $auth" \
+        -d "{\"oid\": \"$oid\", \"size\": 1024}")" = 404 ] || { echo "the bucket kept it"; return 1; }
+}
+check delete deleted
 
 echo "lfs: $PASS passed, $FAIL failed"
 [ "$((PASS + FAIL))" -eq "$EXPECTED" ] || { echo "lfs: expected $EXPECTED checks"; exit 1; }
