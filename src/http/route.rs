@@ -205,10 +205,20 @@ pub enum NotFound {
     /// A repository name that is empty or ends in `/` or `.`.
     #[error("invalid repository name")]
     RepositoryName,
+    /// A repository named `api` or owned by `api`: the name is the server's own (`/<owner>/api`
+    /// is also the owner's repository's API).
+    #[error(
+        "the name api is reserved for the server's own endpoints: name the repository otherwise"
+    )]
+    Reserved,
     /// No git endpoint at this path.
     #[error("not found: {0} is not a git endpoint (expected /<owner>/<repo>.git/info/refs and the like)")]
     Endpoint(String),
 }
+
+/// The name no repository and no owner may have: the server's endpoints live under it, and
+/// `/<owner>/api` is the API of a repository named `<owner>`.
+pub const RESERVED: &str = "api";
 
 /// Parses a request path, or says why it is not one of ours.
 pub fn parse(path: &str) -> Result<Route, NotFound> {
@@ -232,6 +242,9 @@ pub fn parse(path: &str) -> Result<Route, NotFound> {
         }
         if name.is_empty() || name.ends_with('/') || name.ends_with('.') {
             return Err(NotFound::RepositoryName);
+        }
+        if name.split('/').any(|part| part == RESERVED) {
+            return Err(NotFound::Reserved);
         }
         return Ok(Route {
             repo: name,
@@ -360,6 +373,21 @@ mod tests {
             );
         }
         assert_eq!(parse("/o/r./HEAD"), Err(NotFound::RepositoryName));
+        for path in [
+            "/api/info/refs",
+            "/api.git/HEAD",
+            "/api/r.git/info/refs",
+            "/api/r",
+            "/api",
+            "/o/api.git/info/refs",
+            "/o/api/HEAD",
+        ] {
+            assert_eq!(parse(path), Err(NotFound::Reserved), "{path}");
+        }
+        // Only the whole name is reserved; `/o/api` is repository o's API.
+        assert_eq!(parse("/apis/r/HEAD").unwrap().repo, "apis/r");
+        assert_eq!(parse("/o/api-x/HEAD").unwrap().repo, "o/api-x");
+        assert_eq!(parse("/o/api").unwrap().endpoint, Endpoint::Api(Api::Repo));
         assert_eq!(parse("/o/r!/HEAD"), Err(NotFound::RepositoryCharacters));
     }
 

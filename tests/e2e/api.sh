@@ -21,13 +21,14 @@
 #   access     a private repository's API needs a read token, as its clones do; CORS, and a
 #              real headless Chromium calling it from a page of another origin
 #   refusals   404 and 400 as JSON
+#   reserved   a push to a repository named api, or owned by api, is refused saying why
 # Prints the time of commits?limit=100 and of raw for the 10 MB file beside git log -100 and
 # git cat-file on a local clone (benchmarks time; tests do not).
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `api: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=20
+EXPECTED=21
 
 BASE=${1:?usage: api.sh BASE_URL}
 BASE=${BASE%/}
@@ -290,6 +291,18 @@ sys.exit(0 if got == want else 1)
 PY
 }
 check "access: headless Chromium, from another origin, reads commits and a range of a raw file with the token; 401 without" in_browser
+
+# `api` is the server's own name: no repository and no owner may have it, and git says so.
+reserved_name() {
+    local name host=${BASE#http://}
+    for name in api/x e2e/api api; do
+        g push -q "http://x:$E2E_ADMIN_TOKEN@$host/$name.git" main >"$TMP/reserved.out" 2>&1 && return 1
+        grep -q "remote: the name api is reserved for the server's own endpoints" "$TMP/reserved.out" ||
+            { cat "$TMP/reserved.out"; return 1; }
+    done
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/x/-/refs")" = 404 ]
+}
+check "reserved: a push to api/x, e2e/api or api is refused, naming the reserved name" reserved_name
 
 # Times, printed: the API beside git on a local clone.
 CLONE=$TMP/clone
