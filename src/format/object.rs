@@ -255,6 +255,17 @@ pub enum TreeEntryKind {
     Gitlink,
 }
 
+impl TreeEntryKind {
+    /// The type `git ls-tree` shows: `tree`, `blob`, or `commit` for a submodule.
+    pub fn name(self) -> &'static str {
+        match self {
+            TreeEntryKind::Tree => "tree",
+            TreeEntryKind::Blob => "blob",
+            TreeEntryKind::Gitlink => "commit",
+        }
+    }
+}
+
 /// One entry of a tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeEntry<'a> {

@@ -460,11 +460,7 @@ pub fn tree<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply
         .map(|entry| EntryView {
             name: String::from_utf8_lossy(&entry.name).into_owned(),
             mode: format!("{:06o}", entry.mode),
-            kind: match entry.kind {
-                TreeEntryKind::Tree => "tree",
-                TreeEntryKind::Blob => "blob",
-                TreeEntryKind::Gitlink => "commit",
-            },
+            kind: entry.kind.name(),
             oid: entry.id,
             // Only blobs were asked for.
             size: sizes.get(&entry.id).copied(),
@@ -493,33 +489,72 @@ struct CompareView {
 /// of `git diff --raw base...head` (from their merge base to `head`).
 pub fn compare<S: Sql>(store: &Store<S>, rest: &str, query: &Query) -> Result<Reply, BrowseError> {
     let reader = ObjectReader::new(store);
+    let limit = query.limit(DEFAULT_COMPARE_LIMIT)?;
+    let compared = comparison(&reader, rest, limit)?;
+    let (changes, cut) = diff_trees(
+        &reader,
+        Some(tree_of(&reader, &compared.merge_base)?),
+        Some(tree_of(&reader, &compared.head)?),
+    )?;
+    let (commits, shown) = commit_views(&reader, &compared.ids)?;
+    let view = CompareView {
+        base: compared.base,
+        head: compared.head,
+        merge_base: compared.merge_base,
+        commits,
+        files: changes.into_iter().map(FileView::of).collect(),
+        truncated: cut || compared.more || shown < compared.ids.len(),
+    };
+    let revs = [compared.base_rev.as_str(), compared.head_rev.as_str()];
+    Ok(json(query.caching(&reader, &revs)?, &view))
+}
+
+/// What `<base>...<head>` compares: both revisions as named and resolved, their merge base,
+/// and the commits of `git log base..head`.
+pub(crate) struct Comparison {
+    /// The base, as the request names it.
+    pub base_rev: String,
+    /// The head, as the request names it.
+    pub head_rev: String,
+    /// The base's commit.
+    pub base: ObjectId,
+    /// The head's commit.
+    pub head: ObjectId,
+    /// Their merge base, which `git diff base...head` starts from.
+    pub merge_base: ObjectId,
+    /// The commits `head` has that `base` lacks, at most the limit asked.
+    pub ids: Vec<ObjectId>,
+    /// Whether there are more of them.
+    pub more: bool,
+}
+
+/// Reads `<base>...<head>` (still %-encoded) and finds what it compares, with at most
+/// `limit` commits; a 404 when the histories share no commit.
+pub(crate) fn comparison<S: Sql>(
+    reader: &ObjectReader<S>,
+    rest: &str,
+    limit: usize,
+) -> Result<Comparison, BrowseError> {
     let both = text(rest)?;
     let Some((base_rev, head_rev)) = both.split_once("...") else {
         return Err(BrowseError::Bad(format!(
             "bad comparison {both:?}: expected <base>...<head>"
         )));
     };
-    let base = rev_parse::commit(&reader, base_rev)?;
-    let head = rev_parse::commit(&reader, head_rev)?;
-    let limit = query.limit(DEFAULT_COMPARE_LIMIT)?;
-    let mut log = Log::new(&reader);
+    let base = rev_parse::commit(reader, base_rev)?;
+    let head = rev_parse::commit(reader, head_rev)?;
+    let mut log = Log::new(reader);
     let merge_base = log
         .merge_base(base, head)?
         .ok_or_else(|| BrowseError::NotFound(format!("{both}: no merge base")))?;
-    let (changes, cut) = diff_trees(
-        &reader,
-        Some(tree_of(&reader, &merge_base)?),
-        Some(tree_of(&reader, &head)?),
-    )?;
     let (ids, more) = log.range(base, head, limit)?;
-    let (commits, shown) = commit_views(&reader, &ids)?;
-    let view = CompareView {
+    Ok(Comparison {
+        base_rev: base_rev.to_string(),
+        head_rev: head_rev.to_string(),
         base,
         head,
         merge_base,
-        commits,
-        files: changes.into_iter().map(FileView::of).collect(),
-        truncated: cut || more || shown < ids.len(),
-    };
-    Ok(json(query.caching(&reader, &[base_rev, head_rev])?, &view))
+        ids,
+        more,
+    })
 }

@@ -7,10 +7,10 @@ use crate::format::object::{ObjectId, ObjectType};
 use crate::http::api::raw::content_type;
 use crate::http::api::read::{rev_and_path, Query};
 use crate::http::pages::html::Html;
-use crate::http::pages::markdown::{self, Place};
+use crate::http::pages::markdown::is_markdown;
 use crate::http::pages::tree::{at_path, crumbs, switcher};
 use crate::http::pages::unified::is_binary;
-use crate::http::pages::{highlight, Site, Written};
+use crate::http::pages::{highlight, markdown_article, Site, Written};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -56,7 +56,7 @@ pub fn file<S: Sql>(
         &mut main,
         reader,
         site,
-        (rev, path),
+        (rev, path, &raw),
         (id, name, size),
         plain,
     )?;
@@ -69,23 +69,22 @@ fn body<S: Sql>(
     main: &mut Html,
     reader: &ObjectReader<S>,
     site: &Site,
-    (rev, path): (&str, &[Vec<u8>]),
+    (rev, path, raw): (&str, &[Vec<u8>], &str),
     (id, name, size): (&ObjectId, &[u8], u64),
     plain: bool,
 ) -> Result<(), BrowseError> {
-    let raw = site.at("raw", rev, &path.join(&b'/'));
     let media = content_type(name);
     if media.starts_with("image/") {
         main.raw("<img class=\"blob\" alt=\"")
             .bytes(name)
             .raw("\" src=\"")
-            .text(&raw);
+            .text(raw);
         main.raw("\">");
         return Ok(());
     }
     if size > MAX_SHOWN {
         main.raw("<p class=\"large\">This file is too large to show here: ");
-        main.link(&raw, "", "download it").raw(".</p>");
+        main.link(raw, "", "download it").raw(".</p>");
         return Ok(());
     }
     let data = read_as(reader, id, ObjectType::Blob)?;
@@ -98,29 +97,20 @@ fn body<S: Sql>(
         main.raw("(<code>git lfs pull</code> fetches it).</p>");
     } else if is_binary(&data) {
         main.raw("<p class=\"binary\">A binary file: ");
-        main.link(&raw, "", "download it").raw(".</p>");
+        main.link(raw, "", "download it").raw(".</p>");
         return Ok(());
     }
     let text = String::from_utf8_lossy(&data);
-    let markdown = name.ends_with(b".md") || name.ends_with(b".markdown");
-    if markdown && !plain {
+    if is_markdown(name) && !plain {
         let here = site.at("blob", rev, &path.join(&b'/'));
         main.raw("<p>")
             .link(&format!("{here}?plain=1"), "", "Show the text")
             .raw("</p>");
         let dir = path.get(..path.len().saturating_sub(1)).unwrap_or_default();
-        let pages = format!("/{}/-", site.repo);
-        let place = Place {
-            pages: &pages,
-            rev: &crate::http::pages::html::url_path(rev.as_bytes()),
-            dir,
-        };
-        main.raw("<article class=\"markdown\">")
-            .raw(&markdown::render(&text, &place));
-        main.raw("</article>");
+        markdown_article(main, site, (rev, dir), &text);
         return Ok(());
     }
-    lines(main, &text, name, &raw);
+    lines(main, &text, name, raw);
     Ok(())
 }
 

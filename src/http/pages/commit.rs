@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use crate::browse::diff_tree::{diff_trees, Change, Status};
-use crate::browse::log::Log;
 use crate::browse::rev_parse::{self, tree_of};
 use crate::browse::{read_as, BrowseError};
 use crate::format::object::{ObjectId, ObjectType};
-use crate::http::api::read::text;
+use crate::http::api::read::{comparison, text, Comparison};
 use crate::http::pages::blob::MAX_SHOWN;
 use crate::http::pages::html::{clip, Html};
 use crate::http::pages::log::list;
@@ -105,23 +104,20 @@ pub fn compare<S: Sql>(
     site: &Site,
     both: &str,
 ) -> Result<Written, BrowseError> {
-    let both = text(both)?;
-    let Some((base_rev, head_rev)) = both.split_once("...") else {
-        let why = format!("bad comparison {both:?}: expected <base>...<head>");
-        return Err(BrowseError::Bad(why));
-    };
-    let base = rev_parse::commit(reader, base_rev)?;
-    let head = rev_parse::commit(reader, head_rev)?;
-    let mut log = Log::new(reader);
-    let merge_base = log
-        .merge_base(base, head)?
-        .ok_or_else(|| BrowseError::NotFound(format!("{both}: no merge base")))?;
-    let (ids, more) = log.range(base, head, MAX_COMPARED)?;
+    let Comparison {
+        base_rev,
+        head_rev,
+        head,
+        merge_base,
+        ids,
+        more,
+        ..
+    } = comparison(reader, both, MAX_COMPARED)?;
     let mut main = Html::default();
     main.raw("<h2>")
-        .text(head_rev)
+        .text(&head_rev)
         .raw(" since ")
-        .text(base_rev)
+        .text(&base_rev)
         .raw(" (");
     main.num(ids.len())
         .raw(if more { "+ commits)" } else { " commits)" });
@@ -130,7 +126,7 @@ pub fn compare<S: Sql>(
     let old = tree_of(reader, &merge_base)?;
     diff(&mut main, reader, Some(old), Some(tree_of(reader, &head)?))?;
     Ok(Written {
-        title: format!("Compare {both}"),
+        title: format!("Compare {base_rev}...{head_rev}"),
         main,
     })
 }

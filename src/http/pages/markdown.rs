@@ -16,6 +16,12 @@ pub struct Place<'a> {
     pub dir: &'a [Vec<u8>],
 }
 
+/// Whether a file named `name` is Markdown, by its extension (in any case).
+pub fn is_markdown(name: &[u8]) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.ends_with(b".md") || name.ends_with(b".markdown")
+}
+
 /// The most table cells a document may have for its tables to be drawn: pulldown-cmark
 /// fills in a table's missing cells, so a few KiB of delimiter rows with hundreds of
 /// columns over many lines would make megabytes of cells.

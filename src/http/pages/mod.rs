@@ -141,9 +141,10 @@ pub fn serve<S: Sql>(store: &Store<S>, request: &Request) -> Result<Reply, Store
         origin: request.origin,
         fixed: false,
     };
-    if !store.exists()? {
+    // HEAD is set once a repository exists: read once, for that and for the tag.
+    let Some(head) = store.head_target()? else {
         return Ok(error(&site, 404, "repository not found"));
-    }
+    };
     site.fixed = match names_fixed_objects(&reader, request.page, request.query.query) {
         Ok(fixed) => fixed,
         Err(BrowseError::Store(e)) => return Err(e),
@@ -151,7 +152,7 @@ pub fn serve<S: Sql>(store: &Store<S>, request: &Request) -> Result<Reply, Store
     };
     let etag = match site.fixed {
         true => None,
-        false => Some(tag(store)?),
+        false => Some(tag(store, &head)?),
     };
     if let (Some(etag), Some(asked)) = (&etag, request.if_none_match) {
         if asked.split(',').any(|t| t.trim() == etag) {
@@ -215,8 +216,7 @@ fn names_fixed_objects<S: Sql>(
 
 /// The tag of what a page naming refs can show: it changes when the refs or HEAD change,
 /// and with the code that draws pages (the hash of the sources it was built from).
-fn tag<S: Sql>(store: &Store<S>) -> Result<String, StoreError> {
-    let head = store.head_target()?.unwrap_or_default();
+fn tag<S: Sql>(store: &Store<S>, head: &str) -> Result<String, StoreError> {
     let version = store.refs_version()?;
     let head = crc32fast::hash(head.as_bytes());
     Ok(format!(
@@ -295,6 +295,19 @@ fn error(site: &Site, status: u16, why: &str) -> Reply {
         main,
     };
     html(site, status, written)
+}
+
+/// `text`, a Markdown file in directory `dir` at `rev`, rendered as an article whose
+/// relative links and images resolve there.
+fn markdown_article(html: &mut Html, site: &Site, (rev, dir): (&str, &[Vec<u8>]), text: &str) {
+    let pages = format!("/{}/-", site.repo);
+    let place = markdown::Place {
+        pages: &pages,
+        rev: &url_path(rev.as_bytes()),
+        dir,
+    };
+    html.raw("<article class=\"markdown\">");
+    html.raw(&markdown::render(text, &place)).raw("</article>");
 }
 
 /// The first seven hex digits of an id, as git abbreviates it.

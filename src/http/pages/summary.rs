@@ -1,15 +1,15 @@
 //! A repository's front page: how to clone it, its branch and tag counts, its latest
 //! commit, its root directory and its README; or, before its first push, how to push.
 
-use crate::browse::rev_parse::tree_of;
-use crate::browse::tree_walk::{read_tree, Entry};
+use crate::browse::tree_walk::Entry;
 use crate::browse::{read_as, rev_parse, BrowseError};
 use crate::format::object::{ObjectType, TreeEntryKind};
+use crate::http::api::read::Listing;
 use crate::http::pages::blob::MAX_SHOWN;
-use crate::http::pages::html::{url_path, Html};
-use crate::http::pages::markdown::{self, Place};
+use crate::http::pages::html::Html;
+use crate::http::pages::markdown::is_markdown;
 use crate::http::pages::tree::{latest, listing};
-use crate::http::pages::{Site, Written};
+use crate::http::pages::{markdown_article, read_commit, Site, Written};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -52,10 +52,11 @@ pub fn page<S: Sql>(reader: &ObjectReader<S>, site: &Site) -> Result<Written, Br
         Err(e) => return Err(e),
     };
     let rev = branch(reader, &head)?;
-    latest(&mut main, reader, site, &rev, &[])?;
-    let tree = tree_of(reader, &head)?;
-    listing(&mut main, reader, site, &rev, b"", &tree)?;
-    readme(&mut main, reader, &rev, site, &tree).map(|()| Written { title, main })
+    let commit = read_commit(reader, &head)?;
+    latest(&mut main, site, &commit, &rev, &[]);
+    let root = listing(&mut main, reader, site, &rev, b"", &commit.tree)?;
+    readme(&mut main, reader, site, &rev, &root)?;
+    Ok(Written { title, main })
 }
 
 /// What the links of the front page name: HEAD's branch, when its name alone reaches it.
@@ -79,46 +80,34 @@ fn empty(main: &mut Html, url: &str) {
         .raw("\ngit push -u origin main</pre></section>");
 }
 
-/// The README of the root tree, rendered.
+/// The README among the root's entries (`root`, as listed), rendered.
 fn readme<S: Sql>(
     main: &mut Html,
     reader: &ObjectReader<S>,
-    rev: &str,
     site: &Site,
-    tree: &crate::format::object::ObjectId,
+    rev: &str,
+    root: &Listing,
 ) -> Result<(), BrowseError> {
-    let entries = read_tree(reader, tree)?;
     let found = READMES.iter().find_map(|name| {
-        entries
+        root.entries
             .iter()
             .find(|e| e.kind == TreeEntryKind::Blob && e.name.eq_ignore_ascii_case(name.as_bytes()))
     });
     let Some(Entry { id, name, .. }) = found else {
         return Ok(());
     };
-    let size = reader.sizes(std::slice::from_ref(id))?.get(id).copied();
-    if size.is_none_or(|size| size > MAX_SHOWN) {
+    if root.sizes.get(id).is_none_or(|&size| size > MAX_SHOWN) {
         return Ok(());
     }
     let data = read_as(reader, id, ObjectType::Blob)?;
     let text = String::from_utf8_lossy(&data);
-    main.raw("<section class=\"readme\" aria-label=\"README\"><h2>")
-        .bytes(name);
-    main.raw("</h2>");
-    if name.to_ascii_lowercase().ends_with(b".md")
-        || name.to_ascii_lowercase().ends_with(b".markdown")
-    {
-        let pages = format!("/{}/-", site.repo);
-        let place = Place {
-            pages: &pages,
-            rev: &url_path(rev.as_bytes()),
-            dir: &[],
-        };
-        main.raw("<article class=\"markdown\">")
-            .raw(&markdown::render(&text, &place));
-        main.raw("</article>");
-    } else {
-        main.raw("<pre>").text(&text).raw("</pre>");
+    main.raw("<section class=\"readme\" aria-label=\"README\"><h2>");
+    main.bytes(name).raw("</h2>");
+    match is_markdown(name) {
+        true => markdown_article(main, site, (rev, &[]), &text),
+        false => {
+            main.raw("<pre>").text(&text).raw("</pre>");
+        }
     }
     main.raw("</section>");
     Ok(())

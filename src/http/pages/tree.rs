@@ -7,7 +7,7 @@ use crate::browse::BrowseError;
 use crate::format::object::{ObjectId, TreeEntryKind};
 use crate::http::api::read::{entry_at, rev_and_path, Listing, MAX_ENTRIES};
 use crate::http::pages::html::{clip, url_path, url_query, Html};
-use crate::http::pages::{commit_parts, page_full, read_commit, Site, Written, MAX_NAME};
+use crate::http::pages::{commit_parts, page_full, read_commit, Shown, Site, Written, MAX_NAME};
 use crate::store::sql::Sql;
 use crate::store::ObjectReader;
 
@@ -56,7 +56,10 @@ pub fn at_path<S: Sql>(
     let joined = path.join(&b'/');
     crumbs(&mut main, site, rev, path);
     switcher(&mut main, reader, site, &joined, "tree")?;
-    latest(&mut main, reader, site, rev, path)?;
+    // A revision may name a tree rather than a commit: there is no commit to show then.
+    if let Ok(start) = rev_parse::commit(reader, rev) {
+        latest(&mut main, site, &read_commit(reader, &start)?, rev, path);
+    }
     listing(&mut main, reader, site, rev, &joined, &id)?;
     let title = match path.is_empty() {
         true => format!("Files at {rev}"),
@@ -123,22 +126,12 @@ pub fn switcher<S: Sql>(
     Ok(())
 }
 
-/// The commit `rev` names, in brief, with a link to the history of `path` there. The
-/// latest commit that changed a directory would cost a walk of the history, reading trees
-/// all the way down: the history link finds it instead, as cgit's tree pages do.
-pub fn latest<S: Sql>(
-    html: &mut Html,
-    reader: &ObjectReader<S>,
-    site: &Site,
-    rev: &str,
-    path: &[Vec<u8>],
-) -> Result<(), BrowseError> {
-    let Ok(start) = rev_parse::commit(reader, rev) else {
-        return Ok(());
-    };
-    let commit = read_commit(reader, &start)?;
+/// `commit`, the one `rev` names, in brief, with a link to the history of `path` there.
+/// The latest commit that changed a directory would cost a walk of the history, reading
+/// trees all the way down: the history link finds it instead, as cgit's tree pages do.
+pub fn latest(html: &mut Html, site: &Site, commit: &Shown, rev: &str, path: &[Vec<u8>]) {
     html.raw("<div class=\"latest\">");
-    commit_parts(html, site, &commit);
+    commit_parts(html, site, commit);
     let mut history = site.page("commits", &url_path(rev.as_bytes()));
     if !path.is_empty() {
         history.push_str("?path=");
@@ -146,10 +139,10 @@ pub fn latest<S: Sql>(
     }
     html.link(&history, "history", "History");
     html.raw("</div>");
-    Ok(())
 }
 
-/// The entries of tree `id` (at `path` in `rev`) as `git ls-tree -l` lists them.
+/// The entries of tree `id` (at `path` in `rev`) as `git ls-tree -l` lists them; returns
+/// what it read.
 pub fn listing<S: Sql>(
     html: &mut Html,
     reader: &ObjectReader<S>,
@@ -157,14 +150,15 @@ pub fn listing<S: Sql>(
     rev: &str,
     path: &[u8],
     id: &ObjectId,
-) -> Result<(), BrowseError> {
+) -> Result<Listing, BrowseError> {
+    let listed = crate::http::api::read::listing(reader, id)?;
     let Listing {
         entries,
         sizes,
         truncated: cut,
-    } = crate::http::api::read::listing(reader, id)?;
+    } = &listed;
     html.raw("<div class=\"box\"><table class=\"tree\"><tbody>");
-    for entry in &entries {
+    for entry in entries {
         if html.full() {
             page_full(html);
             break;
@@ -174,11 +168,9 @@ pub fn listing<S: Sql>(
             full.push(b'/');
         }
         full.extend_from_slice(&entry.name);
-        let (kind, page) = match entry.kind {
-            TreeEntryKind::Tree => ("tree", Some("tree")),
-            TreeEntryKind::Blob => ("blob", Some("blob")),
-            TreeEntryKind::Gitlink => ("commit", None),
-        };
+        let kind = entry.kind.name();
+        // A submodule's commit is in another repository: no page of ours shows it.
+        let page = (entry.kind != TreeEntryKind::Gitlink).then_some(kind);
         html.raw("<tr><td class=\"mode\">")
             .raw(&format!("{:06o}", entry.mode));
         html.raw("</td><td class=\"type\">")
@@ -201,10 +193,10 @@ pub fn listing<S: Sql>(
         html.raw("</td></tr>");
     }
     html.raw("</tbody></table></div>");
-    if cut {
+    if *cut {
         html.raw("<p class=\"cut\">Only the first ")
             .num(MAX_ENTRIES);
         html.raw(" entries are listed: list the rest with git.</p>");
     }
-    Ok(())
+    Ok(listed)
 }
