@@ -9,7 +9,7 @@ seconds=${1:-20}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 [ -d corpus ] || bash seed.sh
 export RUSTC_BOOTSTRAP=1
-targets=${FUZZ_TARGETS:-"pktline delta upload_pack_request receive_pack index_pack objects request"}
+targets=${FUZZ_TARGETS:-"pktline delta upload_pack_request receive_pack index_pack objects request fetch_answer"}
 cargo fuzz build -O 2>&1 | tail -n 3
 for target in $targets; do
     mkdir -p "corpus/$target"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 corpus=corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack,objects,request}
+mkdir -p "$corpus"/{pktline,delta,upload_pack_request,receive_pack,index_pack,objects,request,fetch_answer}
 # Commits and tags made by real git, the formats' unit-test fixtures, and the odd objects
 # tests/git_reads.rs generates and compares with git.
 cp ../tests/fixtures/objects/*.commit ../tests/fixtures/objects/*.tag "$corpus/objects/"
@@ -94,6 +94,23 @@ v2 fetch "want-ref refs/heads/main" "deepen 2" "filter combine:tree%%3A1+blob:no
 v2 fetch "want $m" "have $n" wait-for-done >"$corpus/upload_pack_request/v2-acks"
 v2 object-info size "oid $m" "oid $n" >"$corpus/upload_pack_request/v2-object-info"
 cp "$corpus"/upload_pack_request/* "$corpus/pktline/"
+
+# What another server answers an import (a byte choosing v2 or v0 and the piece size, then
+# the answer), as git http-backend sends it for the seed repository: the advertisements in
+# both protocols, ls-refs, and each protocol's whole fetch answer.
+served() { # GIT-PROTOCOL SERVICE-ARGS: git upload-pack's answer for the seed repository
+    GIT_PROTOCOL=$1 git upload-pack --stateless-rpc "${@:2}" "$work/repo"
+}
+{ printf '\x00'; pkt "# service=git-upload-pack\n"; printf '0000'; served version=2 --advertise-refs; } \
+    >"$corpus/fetch_answer/v2-advertisement"
+{ printf '\x01'; pkt "# service=git-upload-pack\n"; printf '0000'; served "" --advertise-refs; } \
+    >"$corpus/fetch_answer/v0-advertisement"
+{ printf '\x00'; v2 ls-refs symrefs "ref-prefix HEAD" "ref-prefix refs/" | tail -c +2 | served version=2; } \
+    >"$corpus/fetch_answer/ls-refs"
+{ printf '\x40'; v2 fetch "want $main" ofs-delta no-progress done | tail -c +2 | served version=2; } \
+    >"$corpus/fetch_answer/v2-fetch"
+{ printf '\x81'; { pkt "want $main side-band-64k ofs-delta no-progress\n"; printf '0000'; pkt "done\n"; } | served ""; } \
+    >"$corpus/fetch_answer/v0-fetch"
 
 # Whole requests: a byte choosing method, grant and repository (bits 0-2: GET HEAD POST PUT
 # PATCH DELETE; bits 3-4: admin, open push, none; bit 7: the private one), then the path and

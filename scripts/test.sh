@@ -5,7 +5,8 @@
 # once in v2, then maintenance beside git http-backend (tests/e2e/maintenance.sh), then the
 # JSON API compared with git (tests/e2e/api.sh), then git-lfs pushing, cloning and locking
 # against the Worker and its local R2 bucket (tests/e2e/lfs.sh), then the web pages in headless
-# Chromium compared with git (tests/e2e/pages.sh, screenshots under target/e2e-artifacts), then the two
+# Chromium compared with git (tests/e2e/pages.sh, screenshots under target/e2e-artifacts), then
+# importing from git http-backend and forking (tests/e2e/service.sh), then the two
 # ways a server runs without an admin token (tests/e2e/modes.sh), then the trust checks on a
 # short maintenance clock beside git http-backend (tests/e2e/trust.sh), then seeded random
 # git sessions run against both the Worker and git http-backend and compared
@@ -80,6 +81,9 @@ echo "== end-to-end Git LFS (git-lfs against wrangler dev and its local R2): exi
 started=$SECONDS
 bash tests/e2e/pages.sh "http://127.0.0.1:$port" || status=$?
 echo "== end-to-end web pages (headless Chromium against wrangler dev, compared with git; screenshots in target/e2e-artifacts/pages): exit $status, $((SECONDS - started)) s"
+started=$SECONDS
+bash tests/e2e/service.sh "http://127.0.0.1:$port" || status=$?
+echo "== end-to-end import and fork (wrangler dev, from git http-backend): exit $status, $((SECONDS - started)) s"
 if [ "$status" -ne 0 ]; then
   echo "---- wrangler dev log (last 60 lines)"
   tail -n 60 "$log"

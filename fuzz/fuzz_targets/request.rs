@@ -169,6 +169,17 @@ fn one(store: &Store<common::Db>, method: Method, grant: Grant, data: &[u8]) {
                 common::answer_body(answer);
             }
         }
+        // The host answers these two itself: it reads the body as here, then fetches.
+        Ok(Dispatch::Api(route::Api::Import)) if method == Method::Post => {
+            if let Ok(asked) = api::import::parse(body) {
+                if let Ok(None) = api::import::refusal(store) {
+                    let _ = api::import::begin(store, &asked);
+                }
+            }
+        }
+        Ok(Dispatch::Api(route::Api::Fork)) if method == Method::Post => {
+            let _ = api::import::parse_fork(body, &route.repo);
+        }
         Ok(Dispatch::Api(endpoint)) => {
             let reply = serve_api(store, method, &endpoint, body, query, range.as_deref());
             drain(store, reply);

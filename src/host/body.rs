@@ -1,11 +1,12 @@
-//! Reading a request body in large pieces. A default reader hands over whatever the
+//! Reading a request body (or the answer to a request sent) in large pieces. A default reader hands over whatever the
 //! network delivered, often 16 KiB at a time, and each piece costs a promise and a copy
 //! into wasm; workerd's `readAtLeast` on a BYOB reader waits for a whole piece instead.
 
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::js_sys::{Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Request, Result};
+use worker::web_sys::ReadableStream;
+use worker::{Request, Response, ResponseBody, Result};
 
 /// The bytes one read waits for, unless the body ends first.
 const PIECE: u32 = 256 * 1024;
@@ -57,7 +58,19 @@ pub struct Body {
 impl Body {
     /// The body of `req` (none if it has none).
     pub fn of(req: &Request) -> Result<Body> {
-        let Some(stream) = req.inner().body() else {
+        Body::of_stream(req.inner().body())
+    }
+
+    /// The body of `response`, an answer to a request this object sent.
+    pub fn of_response(response: &Response) -> Result<Body> {
+        Body::of_stream(match response.body() {
+            ResponseBody::Stream(stream) => Some(stream.clone()),
+            _ => None,
+        })
+    }
+
+    fn of_stream(stream: Option<ReadableStream>) -> Result<Body> {
+        let Some(stream) = stream else {
             return Ok(Body { reader: None });
         };
         let options = Object::new();
@@ -66,6 +79,19 @@ impl Body {
         Ok(Body {
             reader: Some(reader),
         })
+    }
+
+    /// The whole rest of the body, or None if it is longer than `limit` (then only part of
+    /// it is read).
+    pub async fn read_to_end(&mut self, limit: usize) -> Result<Option<Vec<u8>>> {
+        let mut out = Vec::new();
+        while let Some(piece) = self.next().await? {
+            out.extend_from_slice(&piece);
+            if out.len() > limit {
+                return Ok(None);
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The next piece: at least 256 KiB unless the body ends; None at its end.

@@ -11,11 +11,13 @@ use worker::{
 };
 
 mod body;
+mod outbound;
 mod r2;
 
 use body::Body as RequestBody;
 
 use crate::access::{self, Denied, Grant, Need, ServerAccess, GRANT_HEADER};
+use crate::http::api::import::Source;
 use crate::http::backend::{self, Asked, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
 use crate::http::{api, pages, route};
@@ -240,6 +242,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         body::discard(&req).await;
         return answer;
     }
+    if route.endpoint == route::Endpoint::Api(route::Api::Fork) {
+        return fork(&req, &env, &server, &route.repo).await;
+    }
     let service = service(&req)?;
     let asked = Asked {
         method: method(&req),
@@ -258,6 +263,45 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .id_from_name(&route.repo)?
         .get_stub()?;
     stub.fetch_with_request(forwarded).await
+}
+
+/// `POST api/fork`: the Worker reads the new repository's name and asks that repository's
+/// object to import this one, as the caller: the new one checks that the caller may write
+/// to it, and this one that the caller may read it.
+async fn fork(req: &Request, env: &Env, server: &ServerAccess, from: &str) -> Result<Response> {
+    if method(req) != backend::Method::Post {
+        return answer_unread(req, Reply::json_error(405, "method not allowed")).await;
+    }
+    let Some(body) = whole_body(req, api::MAX_BODY).await? else {
+        return respond(Reply::json_error(413, "request body too large"), None);
+    };
+    let (to, import) = match api::import::parse_fork(&body, from) {
+        Ok(fork) => fork,
+        Err(reply) => return respond(reply, None),
+    };
+    let endpoint = route::Endpoint::Api(route::Api::Import);
+    let asked = Asked {
+        method: backend::Method::Post,
+        endpoint: &endpoint,
+        service: None,
+    };
+    let grant = match backend::admit(server, asked, credential(req)?.as_deref()) {
+        Ok(grant) => grant,
+        Err(refusal) => return respond(refusal, None),
+    };
+    let target = outbound::Remote::Sibling {
+        env,
+        repo: &to,
+        grant,
+        authorization: req.headers().get("Authorization")?,
+    };
+    match target
+        .request("api/import", Some((&import, "application/json")))
+        .await
+    {
+        Ok(answer) => Ok(answer),
+        Err(failure) => respond(Reply::json_error(failure.status, &failure.message), None),
+    }
 }
 
 /// Answers `reply` to a request whose body the Worker does not forward, once that body is
@@ -328,6 +372,7 @@ impl worker::DurableObject for Repo {
     /// Maintenance: sweeps what expired, then runs the repack that is due or in progress
     /// for a while, and sets the alarm for what comes next.
     async fn alarm(&self) -> Result<Response> {
+        self.pending_import().await?;
         let next = self.maintain();
         if let Err(e) = &next {
             worker::console_error!("maintenance failed: {e}");
@@ -454,6 +499,9 @@ impl Repo {
             Ok(Dispatch::UploadPack) => self.upload_pack(req, store).await,
             Ok(Dispatch::Api(route::Api::Repo)) if asked.method == backend::Method::Delete => {
                 self.delete(store, &route.repo).await
+            }
+            Ok(Dispatch::Api(route::Api::Import)) if asked.method == backend::Method::Post => {
+                self.import(req, store, grant).await
             }
             Ok(Dispatch::Api(endpoint)) => {
                 let private = visibility == access::Visibility::Private;
@@ -780,6 +828,131 @@ impl Repo {
 }
 
 impl Repo {
+    /// `POST api/import`: from a URL, recorded and answered 202 at once, then fetched in the
+    /// alarm; from a repository of this server (a fork), fetched now and answered 201.
+    async fn import(&self, req: &Request, store: &Store<DoSql>, grant: Grant) -> Result<Response> {
+        let Some(body) = whole_body(req, api::MAX_BODY).await? else {
+            return respond(Reply::json_error(413, "request body too large"), None);
+        };
+        let asked = match api::import::parse(&body) {
+            Ok(asked) => asked,
+            Err(reply) => return respond(reply, None),
+        };
+        match api::import::refusal(store) {
+            Ok(None) => {}
+            Ok(Some(reply)) => return respond(reply, None),
+            Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
+        }
+        let Source::Repository(from) = &asked.source else {
+            let account = match api::import::begin(store, &asked) {
+                Ok(account) => account,
+                Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
+            };
+            self.schedule(Due::Now).await?;
+            let started = serde_json::json!({ "import": account });
+            return respond(Reply::json(202, &started), None);
+        };
+        let source = outbound::Remote::Sibling {
+            env: &self.env,
+            repo: from,
+            grant,
+            authorization: req.headers().get("Authorization")?,
+        };
+        let (account, status) = self.fetch_into(store, &asked, &source).await?;
+        let status = status.unwrap_or(201);
+        respond(Reply::json(status, &account), None)
+    }
+
+    /// Runs an import into the repository and records how it went: its account, and the
+    /// status to answer when it failed.
+    async fn fetch_into(
+        &self,
+        store: &Store<DoSql>,
+        asked: &api::import::Asked,
+        source: &outbound::Remote<'_>,
+    ) -> Result<(api::import::Account, Option<u16>)> {
+        let mut account = api::import::Account::running(asked);
+        let fetched = match source {
+            outbound::Remote::Sibling { .. } => self.fork_settings(store, source).await,
+            outbound::Remote::Url { .. } => Ok(()),
+        };
+        let fetched = match fetched {
+            Ok(()) => outbound::import(store, &self.limits, source, asked.choice).await,
+            Err(e) => Err(e),
+        };
+        let fetched = fetched.and_then(|fetched| finish_import(store, &fetched).map(|()| fetched));
+        let failed = match fetched {
+            Ok(fetched) => {
+                account.state = api::import::State::Done;
+                account.created = fetched.plan.refs.len() as u64;
+                account.objects = fetched.objects;
+                account.bytes = fetched.bytes;
+                self.after_push(store).await?;
+                None
+            }
+            Err(failure) => {
+                account.state = api::import::State::Failed;
+                account.error = Some(failure.message);
+                Some(failure.status)
+            }
+        };
+        // A fork that failed leaves nothing, not even its account: its caller has the answer.
+        let fork = matches!(source, outbound::Remote::Sibling { .. });
+        if failed.is_none() || !fork {
+            if let Err(e) = api::import::record(store, &account) {
+                worker::console_error!("the import's account was not kept: {e}");
+            }
+        }
+        Ok((account, failed))
+    }
+
+    /// A fork's visibility is its source's: read as the caller reads the source, which also
+    /// tells, before anything is fetched, whether the caller may read it at all.
+    async fn fork_settings(
+        &self,
+        store: &Store<DoSql>,
+        source: &outbound::Remote<'_>,
+    ) -> std::result::Result<(), outbound::Failure> {
+        let settings = source.read("api/settings", None).await?;
+        let visibility = serde_json::from_slice::<serde_json::Value>(&settings)
+            .ok()
+            .and_then(|v| serde_json::from_value(v.get("visibility")?.clone()).ok());
+        let Some(visibility) = visibility else {
+            return Err(outbound::Failure::new(
+                502,
+                "the source's settings do not read",
+            ));
+        };
+        let stored = store.settings().and_then(|mut settings| {
+            settings.visibility = visibility;
+            store.set_settings(&settings)
+        });
+        stored.map_err(|e| outbound::Failure::new(500, e))
+    }
+
+    /// Runs the import from a URL that `POST api/import` recorded, if one is running.
+    async fn pending_import(&self) -> Result<()> {
+        let pending = match api::import::pending(&self.store) {
+            Ok(pending) => pending,
+            Err(e) => {
+                worker::console_error!("the import could not be read: {e}");
+                None
+            }
+        };
+        let Some((asked, _)) = pending else {
+            return Ok(());
+        };
+        let Source::Url { url, token } = &asked.source else {
+            return Ok(());
+        };
+        let source = outbound::Remote::Url {
+            url,
+            token: token.as_deref(),
+        };
+        self.fetch_into(&self.store, &asked, &source).await?;
+        Ok(())
+    }
+
     /// Records the push's time and sets the alarm for the maintenance it makes due.
     async fn after_push(&self, store: &Store<DoSql>) -> Result<()> {
         let now = now_ms() / 1000;
@@ -798,6 +971,24 @@ impl Repo {
             }
         }
     }
+}
+
+/// After an import: HEAD names the source's branch, when it was fetched (or, for an empty
+/// source, the branch its HEAD names), which also makes an empty import a repository.
+fn finish_import(
+    store: &Store<DoSql>,
+    fetched: &outbound::Fetched,
+) -> std::result::Result<(), outbound::Failure> {
+    let head = match (&fetched.plan.head, fetched.plan.refs.is_empty()) {
+        (Some(head), _) => Some(head.as_str()),
+        (None, true) => fetched.head.as_deref().or(Some(crate::store::DEFAULT_HEAD)),
+        (None, false) => None,
+    };
+    match head.filter(|head| head.starts_with("refs/heads/")) {
+        Some(head) => store.set_head_target(head),
+        None => Ok(()),
+    }
+    .map_err(|e| outbound::Failure::new(500, e))
 }
 
 /// Who calls, as the Worker and the repository established it.

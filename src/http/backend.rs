@@ -51,14 +51,15 @@ pub struct Asked<'a> {
 }
 
 impl Asked<'_> {
-    /// What the request needs: pushing, creating, maintenance and purging need write,
-    /// managing tokens, changing settings and deleting the repository need the admin,
-    /// everything else reads.
+    /// What the request needs: pushing, creating, importing, maintenance and purging need
+    /// write, managing tokens, changing settings and deleting the repository need the
+    /// admin, everything else reads (a fork reads its source, and is then an import into
+    /// its new repository).
     pub fn need(&self) -> Need {
         match (self.endpoint, self.method) {
             (Endpoint::InfoRefs, _) if self.service == Some("git-receive-pack") => Need::Write,
             (Endpoint::ReceivePack, _) | (Endpoint::Api(Api::Repo), Method::Put) => Need::Write,
-            (Endpoint::Api(Api::Maintenance | Api::Purge), _) => Need::Write,
+            (Endpoint::Api(Api::Maintenance | Api::Purge | Api::Import), _) => Need::Write,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
             (Endpoint::Api(Api::Repo), Method::Delete) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,

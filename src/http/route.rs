@@ -83,6 +83,11 @@ pub enum Api {
     Maintenance,
     /// `api/purge`: POST drops at once every object no ref reaches.
     Purge,
+    /// `api/import`: POST fills a new or empty repository from another Git server, or
+    /// from a repository of this server.
+    Import,
+    /// `api/fork`: POST makes a new repository from this one.
+    Fork,
     /// `api/refs`: the refs (`?prefix=`).
     Refs,
     /// `api/commits`: the history (`?ref=&limit=&cursor=&path=`).
@@ -127,6 +132,8 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["api", "settings"] => Endpoint::Api(Api::Settings),
         ["api", "maintenance"] => Endpoint::Api(Api::Maintenance),
         ["api", "purge"] => Endpoint::Api(Api::Purge),
+        ["api", "import"] => Endpoint::Api(Api::Import),
+        ["api", "fork"] => Endpoint::Api(Api::Fork),
         ["api", "refs"] => Endpoint::Api(Api::Refs),
         ["api", "commits"] => Endpoint::Api(Api::Commits),
         ["api", "commit", rev] => Endpoint::Api(Api::Commit(rev.to_string())),
@@ -252,6 +259,16 @@ pub fn parse(path: &str) -> Result<Route, NotFound> {
         });
     }
     Err(NotFound::Endpoint(path.into()))
+}
+
+/// The canonical name of the repository `name` (`owner/repo`, `.git` optional), as a path
+/// to it would be read, or why no repository has it.
+pub fn repository(name: &str) -> Result<String, NotFound> {
+    match parse(&format!("/{name}/api")) {
+        Ok(route) if route.endpoint == Endpoint::Api(Api::Repo) => Ok(route.repo),
+        Ok(_) => Err(NotFound::RepositoryName),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

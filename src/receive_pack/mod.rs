@@ -81,6 +81,9 @@ enum Phase {
     Pack,
 }
 
+/// What a push came to: why its pack was refused, if it was, and each command's verdict.
+type Applied = (Option<UnpackError>, Vec<Verdict>);
+
 /// A receive-pack request in progress.
 pub struct ReceivePack<'s, S: Sql> {
     store: &'s Store<S>,
@@ -231,21 +234,53 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
     /// The request body has ended: verify, decide, apply, and return the response body
     /// (`application/x-git-receive-pack-result`).
     pub fn finish(mut self) -> Result<Vec<u8>, BadRequest> {
+        Ok(match self.apply()? {
+            Some((unpack_error, results)) => self.report(unpack_error.as_ref(), &results),
+            None => Vec::new(),
+        })
+    }
+
+    /// Ends a push the server makes itself (an import): Ok if every command was applied,
+    /// else why not, as git's report would say it.
+    pub fn conclude(mut self) -> Result<(), String> {
+        let (unpack_error, results) = match self.apply() {
+            Ok(Some(applied)) => applied,
+            Ok(None) => return Ok(()),
+            Err(bad) => return Err(bad.to_string()),
+        };
+        if let Some(e) = unpack_error {
+            return Err(format!("unpack {e}"));
+        }
+        let refused = self.commands.iter().zip(&results);
+        match refused
+            .filter_map(|(c, r)| Some((c, r.as_ref().err()?)))
+            .next()
+        {
+            Some((command, why)) => Err(format!("{} ({why})", command.name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies, decides and applies: whether the pack was refused, and each command's
+    /// verdict; None for a request with no commands.
+    fn apply(&mut self) -> Result<Option<Applied>, BadRequest> {
         match self.phase {
             Phase::Pack => {}
             // Before the pack section no pack was begun, so there is nothing to abort.
-            _ if self.commands.is_empty() && self.buf.is_empty() => return Ok(Vec::new()),
+            _ if self.commands.is_empty() && self.buf.is_empty() => return Ok(None),
             _ => return Err(BadRequest::EndedBeforeFlush),
         }
         if self.commands.is_empty() {
             // A pack without commands is dropped. Should dropping fail, its pending row is
             // referred to by nothing, and `Store::open` removes it at the next start.
-            let _ = self.abort();
-            return Ok(Vec::new());
+            if let Some(pack) = self.pack.take() {
+                let _ = self.store.discard_push(pack.push());
+            }
+            return Ok(None);
         }
         let count = self.commands.len();
         let refused = |why| vec![Err(why); count];
-        let (unpack_error, results) = match self.unpack() {
+        Ok(Some(match self.unpack() {
             Ok(indexed) => {
                 let push = indexed.as_ref().map(|i| i.push);
                 match self.store.transaction(|| self.update_refs(indexed)) {
@@ -261,8 +296,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                 }
             }
             Err(e) => (Some(e), refused(Refusal::Unpacker)),
-        };
-        Ok(self.report(unpack_error.as_ref(), &results))
+        }))
     }
 
     /// The pack, verified and indexed (None when every command deletes), or why it is

@@ -2,6 +2,7 @@
 //! first push, its tokens, its settings, its maintenance, and reading it without git (refs,
 //! history, trees, comparisons, raw files). Who may call which is decided before these run.
 
+pub mod import;
 pub mod raw;
 pub mod read;
 
@@ -218,6 +219,8 @@ struct SummaryView {
     last_push: Option<String>,
     maintenance: MaintenanceView,
     lfs: LfsView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import: Option<import::Account>,
 }
 
 /// The summary's account of Git LFS: the objects the bucket holds for the repository.
@@ -280,6 +283,7 @@ fn summary<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
             objects: lfs_objects,
             bytes: lfs_bytes,
         },
+        import: import::account(store)?,
     };
     Ok(Reply::json(200, &view))
 }

@@ -1,0 +1,425 @@
+//! Fetching a whole repository from another Git server over smart HTTP, as
+//! `git clone --mirror` does (git's `fetch-pack.c` and `connect.c`), without doing any I/O:
+//! this reads the ref advertisement (protocol v2, or v0 from a server that only speaks v0),
+//! writes the requests, and takes the pack out of the answer's side-band. The host sends
+//! and receives; what the pack holds goes into the same indexing and checks as a push.
+// What a remote server sends is indexed and sliced only through checked calls, so no
+// answer can panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
+mod demux;
+
+pub use demux::Demux;
+
+use crate::format::object::ObjectId;
+use crate::format::pktline::{self, Pkt, PktError};
+use crate::protocol::v2::DELIM;
+use crate::AGENT;
+
+/// The longest ref advertisement or `ls-refs` answer read: 40,000 refs take about 3 MiB.
+pub const MAX_LISTING: usize = 32 << 20;
+
+/// The content type of an upload-pack request.
+pub const UPLOAD_PACK_REQUEST: &str = "application/x-git-upload-pack-request";
+
+/// Why fetching failed, in git's words where git has them.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The answer is not what the protocol allows.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The answer is not framed in pkt-lines.
+    #[error("protocol error: {0}")]
+    Pkt(#[from] PktError),
+    /// The server refused, on its error band or with an `ERR` line.
+    #[error("remote error: {0}")]
+    Remote(String),
+    /// The answer ended before the pack did.
+    #[error("early EOF: the remote end hung up unexpectedly")]
+    EarlyEof,
+}
+
+/// The protocol a server answered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Protocol v2: `ls-refs`, then `fetch`.
+    V2,
+    /// The original protocol: the refs come with the advertisement.
+    V0,
+}
+
+/// One ref of the remote repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteRef {
+    /// What it points at.
+    pub id: ObjectId,
+    /// Its full name (`refs/heads/main`).
+    pub name: String,
+}
+
+/// The remote repository's refs and the branch its HEAD names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Its refs under `refs/`, as the server listed them.
+    pub refs: Vec<RemoteRef>,
+    /// The ref HEAD names, if HEAD is a symbolic ref.
+    pub head: Option<String>,
+}
+
+/// What `info/refs?service=git-upload-pack` told.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Advertised {
+    /// A v2 server: the refs come from `ls-refs`.
+    V2,
+    /// A v0 server, with its refs.
+    V0(Listing),
+}
+
+/// Which refs to take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// Every ref under `refs/`, as `git clone --mirror` takes them.
+    All,
+    /// Only the branch HEAD names.
+    Default,
+}
+
+/// The pkt-lines of `body`, up to the flush that ends them (or the end of `body`).
+fn lines(mut body: &[u8]) -> impl Iterator<Item = Result<Pkt<'_>, FetchError>> {
+    std::iter::from_fn(move || match pktline::decode(body) {
+        Ok(Some((pkt, len))) => {
+            body = body.get(len..).unwrap_or_default();
+            Some(Ok(pkt))
+        }
+        Ok(None) if body.is_empty() => None,
+        Ok(None) => {
+            body = &[];
+            Some(Err(FetchError::EarlyEof))
+        }
+        Err(e) => {
+            body = &[];
+            Some(Err(e.into()))
+        }
+    })
+}
+
+/// A data line's text without its newline.
+fn text(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+/// Reads the answer to `GET info/refs?service=git-upload-pack` sent with
+/// `Git-Protocol: version=2`.
+pub fn parse_advertisement(body: &[u8]) -> Result<Advertised, FetchError> {
+    let mut pkts = lines(body).peekable();
+    // Smart HTTP begins with `# service=git-upload-pack` and a flush.
+    if let Some(Ok(Pkt::Data(line))) = pkts.peek() {
+        if line.starts_with(b"# service=") {
+            pkts.next();
+            if !matches!(pkts.next(), Some(Ok(Pkt::Flush))) {
+                return Err(protocol("no flush after the service line"));
+            }
+        }
+    }
+    let mut listing = Listing::default();
+    let mut first = true;
+    for pkt in pkts {
+        let line = match pkt? {
+            Pkt::Flush => return Ok(Advertised::V0(listing)),
+            Pkt::Data(line) => text(line),
+            other => return Err(protocol(&format!("unexpected {other:?}"))),
+        };
+        if first && line == b"version 2" {
+            return Ok(Advertised::V2);
+        }
+        if let Some(message) = line.strip_prefix(b"ERR ") {
+            return Err(FetchError::Remote(lossy(message)));
+        }
+        let (line, capabilities) = match (first, split(line, 0)) {
+            (true, Some((line, capabilities))) => (line, Some(capabilities)),
+            _ => (line, None),
+        };
+        first = false;
+        if let Some(head) = capabilities.and_then(head_symref) {
+            listing.head = Some(head);
+        }
+        let (id, name) = id_and_rest(line)?;
+        if name != b"capabilities^{}" {
+            keep(&mut listing, id, name);
+        }
+    }
+    Err(FetchError::EarlyEof)
+}
+
+/// The target of `symref=HEAD:<target>` in a v0 capability list.
+fn head_symref(capabilities: &[u8]) -> Option<String> {
+    capabilities
+        .split(|&b| b == b' ')
+        .find_map(|cap| cap.strip_prefix(b"symref=HEAD:"))
+        .map(lossy)
+}
+
+/// Adds a listed ref under `refs/` (not a peeled `^{}` line) to `listing`.
+fn keep(listing: &mut Listing, id: ObjectId, name: &[u8]) {
+    if name.starts_with(b"refs/") && !name.ends_with(b"^{}") {
+        listing.refs.push(RemoteRef {
+            id,
+            name: lossy(name),
+        });
+    }
+}
+
+/// The v2 `ls-refs` request for every ref, with HEAD's target.
+pub fn ls_refs_request() -> Vec<u8> {
+    let mut out = Vec::new();
+    pktline::write_str(&mut out, "command=ls-refs\n");
+    pktline::write_str(&mut out, &format!("agent={AGENT}\n"));
+    out.extend_from_slice(DELIM);
+    for arg in ["symrefs\n", "ref-prefix HEAD\n", "ref-prefix refs/\n"] {
+        pktline::write_str(&mut out, arg);
+    }
+    out.extend_from_slice(pktline::FLUSH);
+    out
+}
+
+/// Reads the answer to [`ls_refs_request`].
+pub fn parse_ls_refs(body: &[u8]) -> Result<Listing, FetchError> {
+    let mut listing = Listing::default();
+    for pkt in lines(body) {
+        let line = match pkt? {
+            Pkt::Flush => return Ok(listing),
+            Pkt::Data(line) => text(line),
+            other => return Err(protocol(&format!("unexpected {other:?} in ls-refs"))),
+        };
+        if let Some(message) = line.strip_prefix(b"ERR ") {
+            return Err(FetchError::Remote(lossy(message)));
+        }
+        let mut words = line.split(|&b| b == b' ');
+        let (id, name) = match (words.next(), words.next()) {
+            (Some(id), Some(name)) => (id, name),
+            _ => return Err(protocol(&format!("bad ls-refs line '{}'", lossy(line)))),
+        };
+        if name == b"HEAD" {
+            let target = words.find_map(|w| w.strip_prefix(b"symref-target:"));
+            listing.head = target.map(lossy);
+            continue;
+        }
+        let id = ObjectId::from_hex(id)
+            .ok_or_else(|| protocol(&format!("bad ls-refs line '{}'", lossy(line))))?;
+        keep(&mut listing, id, name);
+    }
+    Err(FetchError::EarlyEof)
+}
+
+/// What to ask for and what to make of it: the refs to create and the objects to want.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The refs to create, each once, in the order listed.
+    pub refs: Vec<RemoteRef>,
+    /// The branch HEAD should name, if it is among `refs`.
+    pub head: Option<String>,
+    /// The distinct objects the refs point at.
+    pub wants: Vec<ObjectId>,
+}
+
+impl Plan {
+    /// The plan for taking `choice` of `listing`.
+    pub fn new(listing: Listing, choice: Choice) -> Plan {
+        let mut seen = std::collections::HashSet::new();
+        let head = listing.head;
+        let refs: Vec<RemoteRef> = listing
+            .refs
+            .into_iter()
+            .filter(|r| choice == Choice::All || Some(&r.name) == head.as_ref())
+            .filter(|r| seen.insert(r.name.clone()))
+            .collect();
+        let head = head.filter(|h| refs.iter().any(|r| &r.name == h));
+        let mut wanted = std::collections::HashSet::new();
+        let wants = refs
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| wanted.insert(*id))
+            .collect();
+        Plan { refs, head, wants }
+    }
+
+    /// The command section of a push that creates every ref, atomically: what a
+    /// receive-pack is fed before the pack.
+    pub fn commands(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, r) in self.refs.iter().enumerate() {
+            let mut line = format!("{} {} {}", ObjectId::ZERO, r.id, r.name);
+            if i == 0 {
+                line.push_str("\0report-status atomic object-format=sha1");
+            }
+            line.push('\n');
+            pktline::write_str(&mut out, &line);
+        }
+        out.extend_from_slice(pktline::FLUSH);
+        out
+    }
+
+    /// The upload-pack request for every wanted object, with no haves: a whole pack,
+    /// without progress, its deltas against offsets.
+    pub fn fetch_request(&self, protocol: Protocol) -> Vec<u8> {
+        let mut out = Vec::new();
+        match protocol {
+            Protocol::V2 => {
+                pktline::write_str(&mut out, "command=fetch\n");
+                pktline::write_str(&mut out, &format!("agent={AGENT}\n"));
+                out.extend_from_slice(DELIM);
+                pktline::write_str(&mut out, "ofs-delta\n");
+                pktline::write_str(&mut out, "no-progress\n");
+                for id in &self.wants {
+                    pktline::write_str(&mut out, &format!("want {id}\n"));
+                }
+                pktline::write_str(&mut out, "done\n");
+                out.extend_from_slice(pktline::FLUSH);
+            }
+            Protocol::V0 => {
+                for (i, id) in self.wants.iter().enumerate() {
+                    let caps = match i {
+                        0 => format!(" side-band-64k ofs-delta no-progress agent={AGENT}"),
+                        _ => String::new(),
+                    };
+                    pktline::write_str(&mut out, &format!("want {id}{caps}\n"));
+                }
+                out.extend_from_slice(pktline::FLUSH);
+                pktline::write_str(&mut out, "done\n");
+            }
+        }
+        out
+    }
+}
+
+/// Splits `line` at the first `at`.
+fn split(line: &[u8], at: u8) -> Option<(&[u8], &[u8])> {
+    let i = line.iter().position(|&b| b == at)?;
+    Some((line.get(..i)?, line.get(i + 1..)?))
+}
+
+/// The id and the rest of `<id> <rest>`.
+fn id_and_rest(line: &[u8]) -> Result<(ObjectId, &[u8]), FetchError> {
+    split(line, b' ')
+        .and_then(|(id, rest)| Some((ObjectId::from_hex(id)?, rest)))
+        .ok_or_else(|| protocol(&format!("bad advertisement line '{}'", lossy(line))))
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn protocol(what: &str) -> FetchError {
+    FetchError::Protocol(what.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkts(lines: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in lines {
+            match *line {
+                "0000" => out.extend_from_slice(pktline::FLUSH),
+                line => pktline::write_str(&mut out, line),
+            }
+        }
+        out
+    }
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    #[test]
+    fn reads_a_v2_advertisement() {
+        let body = pkts(&["# service=git-upload-pack\n", "0000", "version 2\n", "0000"]);
+        assert_eq!(parse_advertisement(&body), Ok(Advertised::V2));
+    }
+
+    #[test]
+    fn reads_a_v0_advertisement_with_head_and_peeled_tags() {
+        let first = format!("{A} HEAD\0multi_ack symref=HEAD:refs/heads/dev agent=git/2\n");
+        let body = pkts(&[
+            "# service=git-upload-pack\n",
+            "0000",
+            &first,
+            &format!("{A} refs/heads/dev\n"),
+            &format!("{B} refs/tags/v1\n"),
+            &format!("{A} refs/tags/v1^{{}}\n"),
+            "0000",
+        ]);
+        let Ok(Advertised::V0(listing)) = parse_advertisement(&body) else {
+            panic!("not v0");
+        };
+        assert_eq!(listing.head.as_deref(), Some("refs/heads/dev"));
+        let names: Vec<&str> = listing.refs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["refs/heads/dev", "refs/tags/v1"]);
+    }
+
+    #[test]
+    fn reads_an_empty_v0_repository_and_refuses_garbage() {
+        let empty = format!("{} capabilities^{{}}\0agent=git/2\n", ObjectId::ZERO);
+        let body = pkts(&[&empty, "0000"]);
+        assert_eq!(
+            parse_advertisement(&body),
+            Ok(Advertised::V0(Listing::default()))
+        );
+        assert!(parse_advertisement(b"<html>").is_err());
+        assert!(parse_advertisement(&pkts(&["nonsense\n", "0000"])).is_err());
+        assert_eq!(
+            parse_advertisement(&pkts(&[&format!("{A} refs/heads/x\n")])),
+            Err(FetchError::EarlyEof)
+        );
+    }
+
+    #[test]
+    fn reads_ls_refs_with_head_and_unborn() {
+        let body = pkts(&[
+            &format!("{A} HEAD symref-target:refs/heads/main\n"),
+            &format!("{A} refs/heads/main\n"),
+            &format!("{B} refs/tags/v1\n"),
+            "0000",
+        ]);
+        let listing = parse_ls_refs(&body).unwrap();
+        assert_eq!(listing.head.as_deref(), Some("refs/heads/main"));
+        assert_eq!(listing.refs.len(), 2);
+        let unborn = pkts(&["unborn HEAD symref-target:refs/heads/trunk\n", "0000"]);
+        let listing = parse_ls_refs(&unborn).unwrap();
+        assert_eq!(listing.head.as_deref(), Some("refs/heads/trunk"));
+        assert!(listing.refs.is_empty());
+    }
+
+    #[test]
+    fn plans_every_ref_or_the_default_branch() {
+        let id = |hex: &str| ObjectId::from_hex(hex.as_bytes()).unwrap();
+        let listing = Listing {
+            refs: vec![
+                RemoteRef {
+                    id: id(A),
+                    name: "refs/heads/main".into(),
+                },
+                RemoteRef {
+                    id: id(A),
+                    name: "refs/heads/copy".into(),
+                },
+                RemoteRef {
+                    id: id(B),
+                    name: "refs/tags/v1".into(),
+                },
+            ],
+            head: Some("refs/heads/main".into()),
+        };
+        let all = Plan::new(listing.clone(), Choice::All);
+        assert_eq!(all.refs.len(), 3);
+        assert_eq!(all.wants, [id(A), id(B)]);
+        let default = Plan::new(listing, Choice::Default);
+        assert_eq!(default.refs.len(), 1);
+        assert_eq!(default.head.as_deref(), Some("refs/heads/main"));
+        let commands = String::from_utf8(default.commands()).unwrap();
+        assert!(commands.contains("refs/heads/main\0report-status atomic"));
+        let v0 = String::from_utf8(default.fetch_request(Protocol::V0)).unwrap();
+        assert!(v0.contains(&format!("want {A} side-band-64k ofs-delta no-progress")));
+        assert!(v0.ends_with("00000009done\n"));
+    }
+}

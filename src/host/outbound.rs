@@ -1,0 +1,261 @@
+//! Outbound requests: to another Git server over smart HTTP, or to another repository's
+//! object on this server (a fork reads its source as a clone would, with the caller's own
+//! credential), and the import they serve: [`fetch_pack`]'s requests go out, and the pack
+//! that comes back streams into a receive-pack, with a push's limits and checks.
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
+use base64::Engine;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
+
+use super::body::Body;
+use super::DoSql;
+use crate::access::{Grant, GRANT_HEADER};
+use crate::fetch_pack::{self, Advertised, Choice, Demux, Listing, Plan, Protocol};
+use crate::limits::Limits;
+use crate::receive_pack::ReceivePack;
+use crate::store::Store;
+use crate::AGENT;
+
+/// Bytes a fetch's answer may carry beyond the pack (progress and framing).
+const ANSWER_SLACK: u64 = 16 << 20;
+
+/// Where an import reads from.
+pub enum Remote<'a> {
+    /// Another Git server, at the URL `git clone` would take.
+    Url {
+        /// The repository's URL.
+        url: &'a str,
+        /// Sent as the password of HTTP Basic authentication.
+        token: Option<&'a str>,
+    },
+    /// A repository of this server, asked as the caller: the grant the Worker gave it and
+    /// the `Authorization` it sent.
+    Sibling {
+        /// The Worker's bindings, for the repository's object.
+        env: &'a Env,
+        /// The repository's name.
+        repo: &'a str,
+        /// The caller's grant.
+        grant: Grant,
+        /// The caller's `Authorization` header.
+        authorization: Option<String>,
+    },
+}
+
+/// Why an import failed: the status to answer and git's words.
+#[derive(Debug)]
+pub struct Failure {
+    /// 4xx for what the source or the request refused, 502 when the source failed.
+    pub status: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure answered with `status`.
+    pub fn new(status: u16, message: impl std::fmt::Display) -> Failure {
+        Failure {
+            status,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// What an import fetched.
+pub struct Fetched {
+    /// The refs it created and the branch HEAD should name.
+    pub plan: Plan,
+    /// HEAD's branch at the source, even if it has no commits.
+    pub head: Option<String>,
+    /// Objects in the pack.
+    pub objects: u64,
+    /// Bytes of the pack.
+    pub bytes: u64,
+}
+
+impl Remote<'_> {
+    /// How errors name the source: the URL with a trailing `/`, as git names it.
+    pub fn shown(&self) -> String {
+        match self {
+            Remote::Url { url, .. } => format!("{}/", url.trim_end_matches('/')),
+            Remote::Sibling { repo, .. } => (*repo).to_string(),
+        }
+    }
+
+    /// Sends a request for `path` under the repository (a GET, or a POST of a body of a
+    /// type): its answer if it is a 200, else the failure as git words it.
+    pub async fn send(&self, path: &str, post: Option<(&[u8], &str)>) -> Result<Response, Failure> {
+        let response = self.request(path, post).await?;
+        self.checked(response)
+    }
+
+    /// Sends a request for `path` under the repository, whatever the answer.
+    pub async fn request(
+        &self,
+        path: &str,
+        post: Option<(&[u8], &str)>,
+    ) -> Result<Response, Failure> {
+        let headers = Headers::new();
+        let network = |e: worker::Error| {
+            Failure::new(502, format!("unable to access '{}': {e}", self.shown()))
+        };
+        headers.set("User-Agent", AGENT).map_err(network)?;
+        headers.set("Git-Protocol", "version=2").map_err(network)?;
+        let mut init = RequestInit::new();
+        if let Some((body, content_type)) = post {
+            headers.set("Content-Type", content_type).map_err(network)?;
+            let body = worker::js_sys::Uint8Array::from(body);
+            init.with_method(Method::Post).with_body(Some(body.into()));
+        }
+        let url = match self {
+            Remote::Url { url, token } => {
+                if let Some(token) = token {
+                    let basic = base64::engine::general_purpose::STANDARD
+                        .encode(format!("x-access-token:{token}"));
+                    let value = format!("Basic {basic}");
+                    headers.set("Authorization", &value).map_err(network)?;
+                }
+                format!("{}/{path}", url.trim_end_matches('/'))
+            }
+            Remote::Sibling {
+                repo,
+                grant,
+                authorization,
+                ..
+            } => {
+                // The object trusts this header; only the Worker and the objects set it.
+                headers.set(GRANT_HEADER, grant.as_str()).map_err(network)?;
+                if let Some(value) = authorization {
+                    headers.set("Authorization", value).map_err(network)?;
+                }
+                format!("https://fork.invalid/{repo}.git/{path}")
+            }
+        };
+        init.with_headers(headers);
+        let request = Request::new_with_init(&url, &init).map_err(network)?;
+        let response = match self {
+            Remote::Url { .. } => Fetch::Request(request).send().await,
+            Remote::Sibling { env, repo, .. } => {
+                let objects = env.durable_object("REPO").map_err(network)?;
+                let id = objects.id_from_name(repo).map_err(network)?;
+                let stub = id.get_stub().map_err(network)?;
+                stub.fetch_with_request(request).await
+            }
+        };
+        response.map_err(network)
+    }
+
+    /// The answer if it is a 200, else the failure as git words it.
+    fn checked(&self, response: Response) -> Result<Response, Failure> {
+        let shown = self.shown();
+        match response.status_code() {
+            200 => Ok(response),
+            status @ (401 | 403) => Err(Failure::new(
+                status,
+                format!("Authentication failed for '{shown}'"),
+            )),
+            404 => Err(Failure::new(404, format!("repository '{shown}' not found"))),
+            status => Err(Failure::new(
+                502,
+                format!("unable to access '{shown}': The requested URL returned error: {status}"),
+            )),
+        }
+    }
+
+    /// The whole answer to a request, within `limit` bytes.
+    pub async fn read(&self, path: &str, post: Option<&[u8]>) -> Result<Vec<u8>, Failure> {
+        let post = post.map(|body| (body, fetch_pack::UPLOAD_PACK_REQUEST));
+        let response = self.send(path, post).await?;
+        let mut body = Body::of_response(&response).map_err(|e| self.cut(e))?;
+        let read = body.read_to_end(fetch_pack::MAX_LISTING).await;
+        let limit = fetch_pack::MAX_LISTING;
+        read.map_err(|e| self.cut(e))?
+            .ok_or_else(|| Failure::new(502, format!("{path}: answer over {limit} bytes")))
+    }
+
+    fn cut(&self, e: worker::Error) -> Failure {
+        Failure::new(502, format!("reading from '{}' failed: {e}", self.shown()))
+    }
+
+    /// The source's refs, and the protocol it speaks.
+    async fn list(&self) -> Result<(Protocol, Listing), Failure> {
+        let advertised = self.read("info/refs?service=git-upload-pack", None).await?;
+        match fetch_pack::parse_advertisement(&advertised).map_err(remote)? {
+            Advertised::V0(listing) => Ok((Protocol::V0, listing)),
+            Advertised::V2 => {
+                let request = fetch_pack::ls_refs_request();
+                let answer = self.read("git-upload-pack", Some(&request)).await?;
+                let listing = fetch_pack::parse_ls_refs(&answer).map_err(remote)?;
+                Ok((Protocol::V2, listing))
+            }
+        }
+    }
+}
+
+fn remote(e: fetch_pack::FetchError) -> Failure {
+    Failure::new(502, e)
+}
+
+/// Fetches `choice` of the refs of `source` into the repository in `store` as one atomic
+/// push: every ref is created, or nothing changes.
+pub async fn import(
+    store: &Store<DoSql>,
+    limits: &Limits,
+    source: &Remote<'_>,
+    choice: Choice,
+) -> Result<Fetched, Failure> {
+    let (protocol, listing) = source.list().await?;
+    let head = listing.head.clone();
+    let plan = Plan::new(listing, choice);
+    let mut fetched = Fetched {
+        plan,
+        head,
+        objects: 0,
+        bytes: 0,
+    };
+    if fetched.plan.refs.is_empty() {
+        return Ok(fetched);
+    }
+    let mut push = ReceivePack::new(store, limits);
+    push.feed(&fetched.plan.commands())
+        .map_err(|e| Failure::new(422, e))?;
+    let request = fetched.plan.fetch_request(protocol);
+    let post = Some((request.as_slice(), fetch_pack::UPLOAD_PACK_REQUEST));
+    let mut demux = Demux::new(protocol);
+    let streamed = match source.send("git-upload-pack", post).await {
+        Ok(answer) => stream(source, answer, &mut push, &mut demux, limits).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = streamed {
+        // A pending push left behind is removed at the object's next start.
+        let _ = push.abort();
+        return Err(e);
+    }
+    push.conclude().map_err(|e| Failure::new(422, e))?;
+    fetched.objects = demux.objects().unwrap_or_default().into();
+    fetched.bytes = demux.bytes();
+    Ok(fetched)
+}
+
+/// Streams the pack in `answer` into `push`.
+async fn stream(
+    source: &Remote<'_>,
+    answer: Response,
+    push: &mut ReceivePack<'_, DoSql>,
+    demux: &mut Demux,
+    limits: &Limits,
+) -> Result<(), Failure> {
+    let mut body = Body::of_response(&answer).map_err(|e| source.cut(e))?;
+    let limit = limits.push_bytes.saturating_add(ANSWER_SLACK);
+    let mut taken = 0u64;
+    while let Some(piece) = body.next().await.map_err(|e| source.cut(e))? {
+        taken += piece.len() as u64;
+        if taken > limit {
+            let why = format!("the answer exceeds {limit} bytes (MAX_PUSH_BYTES)");
+            return Err(Failure::new(413, why));
+        }
+        let pack = demux.feed(&piece).map_err(remote)?;
+        push.feed(&pack).map_err(|e| Failure::new(422, e))?;
+    }
+    demux.finish().map_err(remote)
+}

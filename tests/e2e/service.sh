@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Repositories as a service, end to end: import from git http-backend (behind lighttpd, on
+# loopback) and fork, against the real Worker under wrangler dev, checked with the real git.
+#
+# Usage: E2E_ADMIN_TOKEN=TOKEN tests/e2e/service.sh BASE_URL
+#   BASE_URL      the Worker, started with ADMIN_TOKEN=TOKEN (scripts/test.sh starts it)
+#   E2E_GOGIT     a bare repository (go-git's) imported and forked for timings (printed as
+#                 `#` lines beside `git clone --mirror` from git http-backend); default
+#                 /work/.mirror/go-git+go-git/repo when it exists; "" skips it
+#
+# The source history: branches main, trunk (HEAD) and feature/x, a lightweight and an
+# annotated tag, a merge; served by git http-backend directly and through
+# tests/support/git-proxy.py, which can answer in v0 only, ask for a password, cut the pack
+# halfway, or answer garbage.
+#
+# Checks:
+#   import-v2       POST api/import {url} answers 202 and "running"; GET api's import ends
+#                   "done" with the refs created; ls-remote (HEAD included) equals the
+#                   source's; a mirror clone passes git fsck
+#   import-v0       the same from a server that answers only in protocol v0
+#   import-auth     without the token: failed, "Authentication failed for '<url>/'", nothing
+#                   kept; with it, done
+#   import-missing  failed: "repository '<url>/' not found"
+#   import-cut      the source goes away halfway through the pack: failed, and the
+#                   repository holds no refs, no packs and no objects; importing again from a
+#                   working source then succeeds
+#   import-garbage  an answer that is not the protocol: failed with "protocol error"
+#   import-refused  409 into a repository with refs; 400 for a URL that is not http(s) or
+#                   carries credentials; 401 without a credential
+#   import-empty    an empty source: done, no refs, HEAD the source's branch
+#   fork            POST api/fork answers 201; the fork's refs equal the source's; its clone
+#                   equals the source's; a push to the fork leaves the source unchanged
+#   fork-default    "refs": "default" takes only HEAD's branch
+#   fork-private    a private source makes a private fork
+#   fork-refused    401 without a credential, 409 into a repository with refs, 400 for the
+#                   name api, 404 for a missing source (and nothing left behind)
+# Output: `ok - name` / `not ok - name`, `#` diagnostics, then `service: N passed, M failed`.
+set -euo pipefail
+
+BASE=${1:?usage: service.sh BASE_URL}
+BASE=${BASE%/}
+TOKEN=${E2E_ADMIN_TOKEN:?service.sh needs E2E_ADMIN_TOKEN}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+GOGIT=${E2E_GOGIT-/work/.mirror/go-git+go-git/repo}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/service.XXXXXX")
+PASS=0
+FAIL=0
+REFSERVER="$ROOT/tests/support/reference-server.sh"
+PROXY_PID=
+cleanup() {
+    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
+    bash "$REFSERVER" stop "$TMP/ref" >/dev/null 2>&1 || true
+    if [ "$FAIL" -gt 0 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+# shellcheck source=tests/e2e/check.sh
+. "$HERE/check.sh"
+
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export GIT_AUTHOR_NAME="Ada Example" GIT_AUTHOR_EMAIL="ada@example.test"
+export GIT_COMMITTER_NAME="Con Mitter" GIT_COMMITTER_EMAIL="con@example.test"
+RUN=$(date +%s)-$$
+
+read -r REF_PORT STATIC_PORT PROXY_PORT < <(bash "$REFSERVER" free-port 3 | tr '\n' ' '; echo)
+bash "$REFSERVER" start "$TMP/ref" "$REF_PORT" "$STATIC_PORT" >/dev/null
+REF=http://127.0.0.1:$REF_PORT
+python3 "$ROOT/tests/support/git-proxy.py" "$PROXY_PORT" "$REF" >"$TMP/proxy.log" 2>&1 &
+PROXY_PID=$!
+for _ in $(seq 1 50); do grep -q ready "$TMP/proxy.log" 2>/dev/null && break; sleep 0.1; done
+PROXY=http://127.0.0.1:$PROXY_PORT
+
+# The source history, pushed to git http-backend.
+SRC=$TMP/src
+git init -q -b main "$SRC"
+g() { git -C "$SRC" "$@"; }
+for i in 1 2 3; do echo "line $i" >>"$SRC/file.txt"; g add file.txt; g commit -qm "main $i"; done
+g tag v1
+g checkout -qb feature/x
+echo x >"$SRC/x.txt"; g add x.txt; g commit -qm "feature"
+g checkout -q main
+g merge -q --no-ff -m "merge feature" feature/x
+g tag -a v2 -m "annotated v2"
+g checkout -qb trunk
+echo t >"$SRC/t.txt"; g add t.txt; g commit -qm "trunk"
+SOURCE_DIR=$(bash "$REFSERVER" create "$TMP/ref" o/src)
+g push -q --mirror "$REF/o/src.git"
+git -C "$SOURCE_DIR" symbolic-ref HEAD refs/heads/trunk
+bash "$REFSERVER" create "$TMP/ref" o/empty >/dev/null
+
+api() { # METHOD REPO PATH [BODY] [CURL ARGS...]: the answer's body, then its status on a line
+    local method=$1 repo=$2 path=$3 body=${4:-}
+    shift 4 2>/dev/null || shift $#
+    curl -sS -X "$method" -H "Content-Type: application/json" -H "Authorization: Bearer $TOKEN" \
+        ${body:+-d "$body"} -w '\n%{http_code}' "$@" "$BASE/$repo.git/$path"
+}
+field() { # JSON FIELD...: a field of the JSON on stdin, by path
+    python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$@"
+}
+wait_import() { # REPO: waits until GET api's import is no longer running; prints GET api
+    local answer state
+    for _ in $(seq 1 240); do
+        answer=$(curl -sS -H "Authorization: Bearer $TOKEN" "$BASE/$1.git/api")
+        state=$(printf '%s' "$answer" | field import state)
+        [ "$state" != running ] && break
+        sleep 0.5
+    done
+    printf '%s\n' "$answer"
+}
+import_into() { # REPO BODY: POST api/import, expecting 202 and "running"; prints GET api after
+    local answer
+    answer=$(api POST "$1" api/import "$2")
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 202 ] || { echo "POST answered: $answer"; return 1; }
+    printf '%s' "$answer" | head -n -1 | field import state | grep -qx running ||
+        { echo "not running: $answer"; return 1; }
+    wait_import "$1"
+}
+same_refs() { # URL_A URL_B [AUTH]: ls-remote (HEAD included) equal
+    git ls-remote "$1" >"$TMP/a.refs" && git ls-remote "$2" >"$TMP/b.refs" &&
+        diff "$TMP/a.refs" "$TMP/b.refs" && [ -s "$TMP/a.refs" ]
+}
+authed() { # URL: the URL with the admin token as its password
+    printf '%s' "$1" | sed "s#://#://x:$TOKEN@#"
+}
+
+imported_equal() { # REPO SOURCE_URL
+    local summary
+    summary=$(import_into "$1" "{\"url\": \"$2\"}") || return 1
+    echo "$summary"
+    [ "$(printf '%s' "$summary" | field import state)" = done ] || return 1
+    [ "$(printf '%s' "$summary" | field import created)" = "$(git ls-remote --refs "$REF/o/src.git" | wc -l)" ] || return 1
+    same_refs "$REF/o/src.git" "$BASE/$1.git" || return 1
+    rm -rf "$TMP/mirror" && git clone -q --mirror "$BASE/$1.git" "$TMP/mirror" &&
+        git -C "$TMP/mirror" fsck --strict
+}
+check import-v2 imported_equal "svc-$RUN/v2" "$REF/o/src.git"
+check import-v0 imported_equal "svc-$RUN/v0" "$PROXY/v0/o/src.git"
+
+failed_with() { # REPO URL TEXT: the import fails saying TEXT, and keeps nothing
+    local summary
+    summary=$(import_into "$1" "{\"url\": \"$2\"}") || return 1
+    echo "$summary"
+    [ "$(printf '%s' "$summary" | field import state)" = failed ] || return 1
+    printf '%s' "$summary" | field import error | grep -qF "$3" || return 1
+    for key in refs packs loose objects; do
+        [ "$(printf '%s' "$summary" | field "$key")" = 0 ] || { echo "$key is not 0"; return 1; }
+    done
+}
+import_auth() {
+    failed_with "svc-$RUN/auth" "$PROXY/auth/o/src.git" \
+        "Authentication failed for '$PROXY/auth/o/src.git/'" || return 1
+    local summary
+    summary=$(import_into "svc-$RUN/auth" "{\"url\": \"$PROXY/auth/o/src.git\", \"token\": \"s3cret\"}")
+    [ "$(printf '%s' "$summary" | field import state)" = done ] &&
+        same_refs "$REF/o/src.git" "$BASE/svc-$RUN/auth.git"
+}
+check import-auth import_auth
+check import-missing failed_with "svc-$RUN/missing" "$PROXY/plain/o/nope.git" \
+    "repository '$PROXY/plain/o/nope.git/' not found"
+import_cut() {
+    failed_with "svc-$RUN/cut" "$PROXY/cut/o/src.git" "failed" || return 1
+    imported_equal "svc-$RUN/cut" "$REF/o/src.git"
+}
+check import-cut import_cut
+check import-garbage failed_with "svc-$RUN/garbage" "$PROXY/garbage/o/src.git" "protocol error"
+
+import_refused() {
+    local answer
+    answer=$(api POST "svc-$RUN/v2" api/import "{\"url\": \"$REF/o/src.git\"}")
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 409 ] || return 1
+    printf '%s' "$answer" | grep -qF "an import goes into a new or empty repository" || return 1
+    for body in '{"url": "ftp://example.com/r.git"}' '{"url": "https://u:p@example.com/r.git"}' '{}'; do
+        answer=$(api POST "svc-$RUN/bad" api/import "$body")
+        echo "$answer"
+        [ "$(printf '%s' "$answer" | tail -n 1)" = 400 ] || return 1
+    done
+    answer=$(curl -sS -X POST -H "Content-Type: application/json" -d "{\"url\": \"$REF/o/src.git\"}" \
+        -w '\n%{http_code}' "$BASE/svc-$RUN/bad.git/api/import")
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 401 ]
+}
+check import-refused import_refused
+import_empty() {
+    local summary
+    summary=$(import_into "svc-$RUN/empty" "{\"url\": \"$REF/o/empty.git\"}") || return 1
+    echo "$summary"
+    [ "$(printf '%s' "$summary" | field import state)" = done ] &&
+        [ "$(printf '%s' "$summary" | field refs)" = 0 ] &&
+        [ "$(printf '%s' "$summary" | field head)" = refs/heads/main ]
+}
+check import-empty import_empty
+
+fork_equal() {
+    local answer
+    answer=$(api POST "svc-$RUN/v2" api/fork "{\"to\": \"svc-$RUN/fork\"}")
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 201 ] || return 1
+    same_refs "$BASE/svc-$RUN/v2.git" "$BASE/svc-$RUN/fork.git" || return 1
+    rm -rf "$TMP/a" "$TMP/b"
+    git clone -q "$BASE/svc-$RUN/v2.git" "$TMP/a" && git clone -q "$BASE/svc-$RUN/fork.git" "$TMP/b" &&
+        [ "$(git -C "$TMP/a" rev-parse 'HEAD^{tree}')" = "$(git -C "$TMP/b" rev-parse 'HEAD^{tree}')" ] &&
+        git -C "$TMP/b" fsck --strict || return 1
+    git ls-remote "$BASE/svc-$RUN/v2.git" >"$TMP/before.refs"
+    echo pushed >"$TMP/b/pushed.txt"
+    git -C "$TMP/b" add pushed.txt && git -C "$TMP/b" commit -qm "to the fork only" &&
+        git -C "$TMP/b" push -q "$(authed "$BASE/svc-$RUN/fork.git")" HEAD || return 1
+    git ls-remote "$BASE/svc-$RUN/v2.git" | diff "$TMP/before.refs" - || return 1
+    ! git ls-remote "$BASE/svc-$RUN/fork.git" | diff -q "$TMP/before.refs" - >/dev/null
+}
+check fork fork_equal
+fork_default() {
+    local answer
+    answer=$(api POST "svc-$RUN/v2" api/fork "{\"to\": \"svc-$RUN/trunk-only\", \"refs\": \"default\"}")
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 201 ] || return 1
+    git ls-remote "$BASE/svc-$RUN/trunk-only.git" | awk '{print $2}' | tr '\n' ' ' |
+        grep -qx "HEAD refs/heads/trunk "
+}
+check fork-default fork_default
+fork_private() {
+    api PATCH "svc-$RUN/v0" api/settings '{"visibility": "private"}' >/dev/null &&
+        api POST "svc-$RUN/v0" api/fork "{\"to\": \"svc-$RUN/private-fork\"}" | tail -n 1 | grep -qx 201 &&
+        ! git ls-remote "$BASE/svc-$RUN/private-fork.git" &&
+        same_refs "$(authed "$BASE/svc-$RUN/v0.git")" "$(authed "$BASE/svc-$RUN/private-fork.git")"
+}
+check fork-private fork_private
+fork_refused() {
+    local answer
+    answer=$(curl -sS -X POST -H "Content-Type: application/json" -d "{\"to\": \"svc-$RUN/anon\"}" \
+        -w '\n%{http_code}' "$BASE/svc-$RUN/v2.git/api/fork")
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 401 ] || return 1
+    answer=$(api POST "svc-$RUN/v2" api/fork "{\"to\": \"svc-$RUN/v0\"}")
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 409 ] || return 1
+    answer=$(api POST "svc-$RUN/v2" api/fork '{"to": "api/x"}')
+    echo "$answer"
+    printf '%s' "$answer" | grep -qF "the name api is reserved" &&
+        [ "$(printf '%s' "$answer" | tail -n 1)" = 400 ] || return 1
+    answer=$(api POST "svc-$RUN/none" api/fork "{\"to\": \"svc-$RUN/from-none\"}")
+    echo "$answer"
+    printf '%s' "$answer" | grep -qF "repository 'svc-$RUN/none' not found" &&
+        [ "$(printf '%s' "$answer" | tail -n 1)" = 404 ] || return 1
+    api GET "svc-$RUN/from-none" api | tail -n 1 | grep -qx 404
+}
+check fork-refused fork_refused
+
+if [ -n "$GOGIT" ] && [ -d "$GOGIT" ]; then
+    bash "$REFSERVER" create "$TMP/ref" o/go-git >/dev/null
+    git -C "$GOGIT" push -q --mirror "$REF/o/go-git.git" 2>/dev/null || true
+    started=$(date +%s%N)
+    git clone -q --mirror "$REF/o/go-git.git" "$TMP/gogit-mirror"
+    mirror_ms=$((($(date +%s%N) - started) / 1000000))
+    started=$(date +%s%N)
+    summary=$(import_into "svc-$RUN/go-git" "{\"url\": \"$REF/o/go-git.git\"}")
+    import_ms=$((($(date +%s%N) - started) / 1000000))
+    started=$(date +%s%N)
+    forked=$(api POST "svc-$RUN/go-git" api/fork "{\"to\": \"svc-$RUN/go-git-fork\"}" -D "$TMP/fork.headers")
+    fork_ms=$((($(date +%s%N) - started) / 1000000))
+    echo "# go-git: git clone --mirror from git http-backend $mirror_ms ms; import $import_ms ms (polled every 0.5 s): $(printf '%s' "$summary" | field import objects) objects; fork $fork_ms ms ($(printf '%s' "$forked" | tail -n 1), rows written $(grep -i '^x-rows-written' "$TMP/fork.headers" | tr -d '\r' | cut -d' ' -f2))"
+    check go-git-import same_refs "$REF/o/go-git.git" "$BASE/svc-$RUN/go-git.git"
+    check go-git-fork same_refs "$REF/o/go-git.git" "$BASE/svc-$RUN/go-git-fork.git"
+fi
+
+echo "service: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
