@@ -72,6 +72,20 @@
 #      GET, and whether our page holds what git says it should (entries, lines, commits,
 #      files, refs), once maintenance has run on ours (the repository at rest). Goal: every
 #      ratio within 1.5, the summary under 50 ms
+#   S  service, import and fork (BENCH_SERVICE=0 skips it), on go-git's history (BENCH_GOGIT,
+#      as W: all its branches and tags, pushed once, not timed, to git http-backend as the
+#      source), each BENCH_SERVICE_RUNS (3) times into fresh repositories, the median shown:
+#      S1 POST api/import {"url": <the source on git http-backend>} (202; the import runs in
+#      the object's alarm), timed from the POST until GET api's import is no longer running
+#      (polled every 0.1 s); S2 POST api/fork {"to": ...} of the imported repository (201,
+#      synchronous), the request timed; beside each, git clone --mirror of the source from
+#      git http-backend into a fresh directory (timed again for each). Prints per run the
+#      import's state (done), objects and bytes (its account in GET api), the fork's
+#      x-rows-written and x-rows-read (and the rows its source's instance read), and whether
+#      git ls-remote of the import equals the source's and of the fork its source's (else
+#      FAIL); in the rows table, the last run's: S1 the new repository's instance's since the
+#      POST started it (GET api's polls included), S2 the fork's x-rows-*. Goal: a fork of
+#      go-git under 1 s; import and fork beside git clone --mirror from git http-backend
 # Output: a table `case | ours (s) | reference (s) | ratio (ours/reference)`; a failed command
 # shows as FAIL (its output is kept in the work directory, which is then not removed). Then
 # the rows ours wrote and read in each case, in all and per object (see rows_probe; a
@@ -92,13 +106,15 @@
 #                        (default: all). a, b, c, e, f, g and P run together when one of them
 #                        is named (they build on each other), as do d and h
 #   BENCH_PAGE_RUNS      GETs of each page in (W)             (default 20)
+#   BENCH_SERVICE_RUNS   runs of S1 and S2, their median shown (default 3)
 #   BENCH_OURS_REFERENCE_DIR  when BASE_URL is itself a reference-server.sh server (to test this
 #                        script): its DIR, so that repositories are created there before pushing
 #   BENCH_KEEP           1 keeps the work directory (generated repositories, logs)
 #   BENCH_TOKEN          the admin token our server was started with (`ADMIN_TOKEN=... bash
 #                        scripts/dev.sh` starts it so): every push to our server then
 #                        authenticates with it, through a credential helper given to that git
-#                        push only (git asks it after the server's 401). Reads send no
+#                        push only (git asks it after the server's 401); (S) sends it as
+#                        `Authorization: Bearer` with its API requests. Reads send no
 #                        credential, and pushes to the reference never do. Unset or empty: no
 #                        credential (a server with open pushes)
 #
@@ -946,6 +962,133 @@ if [ "${BENCH_PAGES:-1}" = 1 ] && only W; then
     [ -z "$CGIT" ] || "$HERE/cgit.sh" stop "$CGIT_DIR"
 fi
 
+# --- S: service: import and fork of go-git, beside git clone --mirror ------------------------
+# service_post URL BODY OUT: a JSON POST with the admin token; the answer's body in OUT, its
+# headers in OUT.headers; prints its status (000 when there was none).
+service_post() {
+    curl -sS -m 900 -X POST "${S_AUTH[@]}" -H 'Content-Type: application/json' -d "$2" \
+        -o "$3" -D "$3.headers" -w '%{http_code}' "$1" 2>>"$WORK/service-curl.log" || true
+}
+json_field() { # FILE KEY...: a field of the JSON in FILE, by path ("" when absent or not JSON)
+    python3 -c 'import json, sys
+try:
+    v = json.load(open(sys.argv[1]))
+except Exception:
+    v = None
+for k in sys.argv[2:]:
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$@"
+}
+median_s() { # FILE: the median of the seconds in it, one a line; FAIL if one is FAIL or none
+    if [ ! -s "$1" ] || grep -q FAIL "$1"; then echo FAIL; return; fi
+    sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.2f", v[(NR + 1) / 2]
+        else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+same_ls_remote() { # URL_A URL_B NAME: git ls-remote (HEAD included) of both the same, not empty
+    git ls-remote "$1" >"$WORK/$3.a" 2>>"$WORK/$3.log" && git ls-remote "$2" >"$WORK/$3.b" 2>>"$WORK/$3.log" &&
+        [ -s "$WORK/$3.a" ] && diff "$WORK/$3.a" "$WORK/$3.b" >"$WORK/$3.diff"
+}
+mirror_clone() { rm -rf "$2" && git clone -q --mirror "$1" "$2"; }
+# service_run N: S1 and S2 once, into fresh repositories import-N-<run id> and fork-N-<run id>;
+# each side's seconds (or FAIL) appended to $WORK/s{1,2}-{ours,ref}.times, the run's figures
+# to service_lines.
+service_run() {
+    local n=$1 url fork
+    url=$BASE/$OWNER/import-$n-$RUN_ID.git fork=$OWNER/fork-$n-$RUN_ID
+    local status t0 t1 deadline state=- objects=- bytes=- refs=- irows=(- -) src0=(- -) src1=(- -)
+    local ours1=FAIL ref1 ours2=FAIL ref2 fstatus=- fstate=- frefs=- fwritten=- fread=- fsource=-
+    # S1, ours: from the POST until GET api's import is no longer running.
+    log "S1 run $n: POST $url/api/import {\"url\": \"$S_REF\"}"
+    t0=$(now)
+    status=$(service_post "$url/api/import" "{\"url\": \"$S_REF\"}" "$WORK/s1-$n.post")
+    if [ "$status" = 202 ]; then
+        deadline=$(($(date +%s) + 1800))
+        while :; do
+            curl -s -m 60 "${S_AUTH[@]}" -o "$WORK/s1-$n.json" "$url/api" || true
+            t1=$(now)
+            state=$(json_field "$WORK/s1-$n.json" import state)
+            [ "$state" = running ] && [ "$(date +%s)" -lt "$deadline" ] || break
+            sleep 0.1
+        done
+        objects=$(json_field "$WORK/s1-$n.json" import objects)
+        bytes=$(json_field "$WORK/s1-$n.json" import bytes)
+        read -r -a irows < <(rows_probe "$url" 1) # the instance's, since the POST started it
+        if same_ls_remote "$S_REF" "$url" "s1-$n-refs"; then refs=ok; else refs=FAIL; fi
+        if [ "$state" = done ] && [ "$refs" = ok ]; then
+            ours1=$(elapsed "$t0" "$t1")
+        else
+            failed=1
+            log "S1 run $n: FAILED: state $state ($(json_field "$WORK/s1-$n.json" import error)), ls-remote $refs (see $WORK/s1-$n-refs.diff)"
+        fi
+    else
+        failed=1
+        log "S1 run $n: FAILED: POST api/import answered $status: $(head -c 300 "$WORK/s1-$n.post" 2>/dev/null)"
+    fi
+    timed ref1 "s1-ref-$n" mirror_clone "$S_REF" "$WORK/service-mirror.git"
+    echo "$ours1" >>"$WORK/s1-ours.times"
+    echo "$ref1" >>"$WORK/s1-ref.times"
+    service_lines+=("S1 run $n: ours $ours1 s (state $state, $objects objects, $bytes bytes, ls-remote $refs; rows written ${irows[1]}, read ${irows[0]}), ref $ref1 s")
+    # S2, ours: the fork's request, synchronous.
+    if [ "$ours1" != FAIL ]; then
+        read -r -a src0 < <(rows_probe "$url" 0)
+        log "S2 run $n: POST $url/api/fork {\"to\": \"$fork\"}"
+        t0=$(now)
+        fstatus=$(service_post "$url/api/fork" "{\"to\": \"$fork\"}" "$WORK/s2-$n.json")
+        t1=$(now)
+        read -r -a src1 < <(rows_probe "$url" 1)
+        fstate=$(json_field "$WORK/s2-$n.json" state)
+        fwritten=$(header_of "$WORK/s2-$n.json.headers" x-rows-written)
+        fread=$(header_of "$WORK/s2-$n.json.headers" x-rows-read)
+        if [[ ${src0[0]} =~ ^[0-9]+$ && ${src1[0]} =~ ^[0-9]+$ ]] && [ "${src1[0]}" -ge "${src0[0]}" ]; then
+            fsource=$((src1[0] - src0[0]))
+        fi
+        if same_ls_remote "$url" "$BASE/$fork.git" "s2-$n-refs"; then frefs=ok; else frefs=FAIL; fi
+        if [ "$fstatus" = 201 ] && [ "$fstate" = done ] && [ "$frefs" = ok ]; then
+            ours2=$(elapsed "$t0" "$t1")
+        else
+            failed=1
+            log "S2 run $n: FAILED: answered $fstatus, state $fstate, ls-remote $frefs: $(head -c 300 "$WORK/s2-$n.json" 2>/dev/null)"
+        fi
+    fi
+    timed ref2 "s2-ref-$n" mirror_clone "$S_REF" "$WORK/service-mirror.git"
+    echo "$ours2" >>"$WORK/s2-ours.times"
+    echo "$ref2" >>"$WORK/s2-ref.times"
+    service_lines+=("S2 run $n: ours $ours2 s (status $fstatus, state $fstate, ls-remote $frefs; x-rows-written $fwritten, x-rows-read $fread; the source's rows read $fsource), ref $ref2 s")
+    S_ROWS1=("${irows[1]}" "${irows[0]}" "$objects") S_ROWS2=("$fwritten" "$fread" "$objects")
+}
+service_lines=()
+if [ "${BENCH_SERVICE:-1}" = 1 ] && only S; then
+    SERVICE_RUNS=${BENCH_SERVICE_RUNS:-3}
+    GOGIT=${BENCH_GOGIT:-/work/.mirror/go-git+go-git/repo}
+    S_SRC=$WORK/service-src.git
+    S_AUTH=()
+    [ -z "$TOKEN" ] || S_AUTH=(-H "Authorization: Bearer $TOKEN")
+    if [ -n "$OURS_DIR" ]; then
+        log "S: skipped: BASE_URL is a reference server (BENCH_OURS_REFERENCE_DIR), without api/import"
+    elif ! git clone -q --bare "$GOGIT" "$S_SRC"; then
+        failed=1
+        log "FAILED: (S) needs go-git's history (BENCH_GOGIT=$GOGIT)"
+    else
+        S_REF=$(ref_url service)
+        S_OBJECTS=$(objects "$S_SRC")
+        # The source, on git http-backend: go-git's branches and tags (not timed).
+        if ! push_all "$S_SRC" "$S_REF"; then
+            failed=1
+            log "FAILED: (S) pushing go-git's history to the reference ($S_REF)"
+        else
+            log "S: go-git's $(git -C "$S_SRC" for-each-ref refs/heads refs/tags | wc -l) branches and tags, $S_OBJECTS objects, at $S_REF"
+            rm -f "$WORK"/s[12]-{ours,ref}.times
+            S_ROWS1=(- - -) S_ROWS2=(- - -)
+            for ((run = 1; run <= SERVICE_RUNS; run++)); do service_run "$run"; done
+            rm -rf "$WORK/service-mirror.git"
+            row "S1: import of go-git (median of $SERVICE_RUNS)" "$(median_s "$WORK/s1-ours.times")" "$(median_s "$WORK/s1-ref.times")"
+            row "S2: fork of go-git (median of $SERVICE_RUNS)" "$(median_s "$WORK/s2-ours.times")" "$(median_s "$WORK/s2-ref.times")"
+            rows_table+=("S1: import of go-git (its last run)|${S_ROWS1[0]}|${S_ROWS1[1]}|${S_ROWS1[2]}")
+            rows_table+=("S2: fork of go-git (its last run's answer)|${S_ROWS2[0]}|${S_ROWS2[1]}|${S_ROWS2[2]}")
+        fi
+    fi
+fi
+
 # --- report ----------------------------------------------------------------------------------
 echo
 if [ ${#rows[@]} -gt 0 ]; then
@@ -955,6 +1098,14 @@ if [ ${#rows[@]} -gt 0 ]; then
         IFS='|' read -r c o f x <<<"$r"
         printf '%-58s %10s %14s %8s\n' "$c" "$o" "$f" "$x"
     done
+fi
+if [ ${#service_lines[@]} -gt 0 ]; then
+    echo
+    echo "service (S): go-git's branches and tags imported from git http-backend, then forked;"
+    echo "ref: git clone --mirror from git http-backend, timed beside ours in each run; source $S_REF"
+    printf '%s\n' "${service_lines[@]}"
+    s2_median=$(median_s "$WORK/s2-ours.times")
+    echo "goal: a fork of go-git under 1 s ($s2_median s): $(awk -v t="$s2_median" 'BEGIN { print (t ~ /^[0-9.]+$/ && t < 1) ? "met" : "missed" }')"
 fi
 if [ "$wasm_memory" != skipped ]; then
     if [[ $wasm_memory =~ ^[0-9]+$ ]]; then

@@ -37,6 +37,9 @@ pub struct Limits {
     /// `LFS_GRANT_SECONDS`: how long the grants (and presigned URLs) of a Git LFS batch
     /// answer last (at most a week, as SigV4 allows).
     pub lfs_grant_seconds: u64,
+    /// `MIRROR_MIN_INTERVAL_SECONDS`: the shortest interval a mirror may fetch again at
+    /// (each fetch wakes the object and reads its refs).
+    pub mirror_min_interval: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             retired_sweep: crate::maintenance::READER_GRACE as u64,
             lfs_object_bytes: crate::lfs::DEFAULT_MAX_OBJECT_BYTES,
             lfs_grant_seconds: crate::lfs::grant::LIFETIME as u64,
+            mirror_min_interval: 60,
         }
     }
 }
@@ -135,6 +139,10 @@ impl Limits {
         read("MAX_PUSH_LINKS", &mut limits.push_links)?;
         read("MAX_LFS_OBJECT_BYTES", &mut limits.lfs_object_bytes)?;
         read("LFS_GRANT_SECONDS", &mut limits.lfs_grant_seconds)?;
+        read(
+            "MIRROR_MIN_INTERVAL_SECONDS",
+            &mut limits.mirror_min_interval,
+        )?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -177,6 +185,7 @@ mod tests {
             ("MAX_PUSH_LINKS", "9"),
             ("MAX_LFS_OBJECT_BYTES", "10"),
             ("LFS_GRANT_SECONDS", "11"),
+            ("MIRROR_MIN_INTERVAL_SECONDS", "12"),
         ]));
         assert_eq!(
             set,
@@ -193,6 +202,7 @@ mod tests {
                 push_links: 9,
                 lfs_object_bytes: 10,
                 lfs_grant_seconds: 11,
+                mirror_min_interval: 12,
             })
         );
         assert_eq!(
@@ -215,6 +225,7 @@ mod tests {
                 maintenance_quiet: 600,
                 retired_sweep: 3600,
                 lfs_object_bytes: 104_857_600,
+                mirror_min_interval: 60,
                 lfs_grant_seconds: 3600,
             }
         );

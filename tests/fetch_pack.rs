@@ -32,23 +32,33 @@ fn git_server<'r>(repo: &'r Repo, protocol: &str) -> impl Fn(Option<&[u8]>) -> V
     }
 }
 
-/// The refs and HEAD of `server`, and the plan for all of them.
-fn plan(server: Server, choice: Choice) -> (Protocol, Plan) {
-    match fetch_pack::parse_advertisement(&server(None)).unwrap() {
-        Advertised::V0(listing) => (Protocol::V0, Plan::new(listing, choice)),
+/// The plan for making the refs of `store` those of `server`.
+fn plan(server: Server, store: &Store<Db>) -> (Protocol, Plan) {
+    let ours: Vec<_> = store
+        .refs()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.id))
+        .collect();
+    let (protocol, listing) = match fetch_pack::parse_advertisement(&server(None)).unwrap() {
+        Advertised::V0(listing) => (Protocol::V0, listing),
         Advertised::V2 => {
             let answer = server(Some(&fetch_pack::ls_refs_request()));
-            let listing = fetch_pack::parse_ls_refs(&answer).unwrap();
-            (Protocol::V2, Plan::new(listing, choice))
+            (Protocol::V2, fetch_pack::parse_ls_refs(&answer).unwrap())
         }
-    }
+    };
+    (protocol, Plan::new(listing, Choice::All, &ours, 1000))
 }
 
-/// Imports from `server` into `store`, the answer fed in pieces and cut after `keep` bytes.
+/// Fetches from `server` into `store` as the host does, the answer fed in pieces and cut
+/// after `keep` bytes.
 fn import(server: Server, store: &Store<Db>, keep: usize) -> (Plan, Result<(), String>) {
-    let (protocol, plan) = plan(server, Choice::All);
+    let (protocol, plan) = plan(server, store);
     let mut push = ReceivePack::new(store, &Limits::default());
     push.feed(&plan.commands()).unwrap();
+    if plan.wants.is_empty() {
+        return (plan, push.conclude());
+    }
     let answer = server(Some(&plan.fetch_request(protocol)));
     let mut demux = Demux::new(protocol);
     for piece in answer[..keep.min(answer.len())].chunks(7000) {
@@ -93,6 +103,40 @@ fn imports_from_ours() {
         Some(body) => answer_body(upload_pack::serve_v2(&ours, body, &Limits::default()).unwrap()),
     };
     imports_every_ref(&server, &source);
+}
+
+#[test]
+fn fetches_again_what_changed_as_a_mirror_does() {
+    let source = history_repo();
+    let (store, _db) = store(4096);
+    let server = git_server(&source, "version=2");
+    import(&server, &store, usize::MAX).1.unwrap();
+    // New commits, a forced move backwards, a new tag, a deleted branch.
+    source.write("new.txt", b"new\n");
+    source.commit("after the import");
+    source.git(&["branch", "-f", "topic", "main~5"]);
+    source.git(&["tag", "v2.0"]);
+    source.git(&["tag", "-d", "light"]);
+    let (plan, concluded) = import(&server, &store, usize::MAX);
+    concluded.unwrap();
+    assert_eq!(stored_refs(&store), source.refs());
+    assert_eq!(plan.updates.len(), 4, "{:?}", plan.updates);
+    // Nothing changed: nothing to do.
+    let (plan, concluded) = import(&server, &store, usize::MAX);
+    concluded.unwrap();
+    assert!(plan.updates.is_empty());
+    // Only a move to a commit we have: the pack holds nothing.
+    source.git(&["branch", "-f", "topic", "main~7"]);
+    let (plan, concluded) = import(&server, &store, usize::MAX);
+    concluded.unwrap();
+    assert_eq!(plan.wants.len(), 1);
+    assert_eq!(stored_refs(&store), source.refs());
+    // Only a deletion: no fetch at all.
+    source.git(&["tag", "-d", "v2.0"]);
+    let (plan, concluded) = import(&server, &store, usize::MAX);
+    concluded.unwrap();
+    assert!(plan.wants.is_empty());
+    assert_eq!(stored_refs(&store), source.refs());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![no_main]
 
 use git_on_durable_objects::fetch_pack::{self, Choice, Demux, Plan, Protocol};
+use git_on_durable_objects::format::object::ObjectId;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,11 +12,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(fetch_pack::Advertised::V0(listing)) = fetch_pack::parse_advertisement(answer) {
-        let plan = Plan::new(listing, Choice::All);
+        let plan = Plan::new(listing, Choice::All, &[], 100);
         let _ = plan.commands();
     }
     if let Ok(listing) = fetch_pack::parse_ls_refs(answer) {
-        let plan = Plan::new(listing, Choice::Default);
+        let ours = [("refs/heads/main".to_string(), ObjectId::ZERO)];
+        let plan = Plan::new(listing, Choice::Default, &ours, 100);
         let _ = plan.fetch_request(Protocol::V2);
     }
     let protocol = match choice & 1 {

@@ -171,7 +171,7 @@ fn one(store: &Store<common::Db>, method: Method, grant: Grant, data: &[u8]) {
         }
         // The host answers these two itself: it reads the body as here, then fetches.
         Ok(Dispatch::Api(route::Api::Import)) if method == Method::Post => {
-            if let Ok(asked) = api::import::parse(body) {
+            if let Ok(asked) = api::import::parse(body, 1) {
                 if let Ok(None) = api::import::refusal(store) {
                     let _ = api::import::begin(store, &asked);
                 }

@@ -11,6 +11,8 @@ mod demux;
 
 pub use demux::Demux;
 
+use std::collections::{HashMap, HashSet};
+
 use crate::format::object::ObjectId;
 use crate::format::pktline::{self, Pkt, PktError};
 use crate::protocol::v2::DELIM;
@@ -211,44 +213,100 @@ pub fn parse_ls_refs(body: &[u8]) -> Result<Listing, FetchError> {
     Err(FetchError::EarlyEof)
 }
 
-/// What to ask for and what to make of it: the refs to create and the objects to want.
+/// One ref to create, move or delete: a push command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Update {
+    /// The ref's full name.
+    pub name: String,
+    /// What it points at here (zero: it does not exist here).
+    pub old: ObjectId,
+    /// What it points at there (zero: it is to go).
+    pub new: ObjectId,
+}
+
+/// What to ask for and what to make of it: the ref updates that make ours the source's,
+/// the objects to want and the ones to say we have.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// The refs to create, each once, in the order listed.
-    pub refs: Vec<RemoteRef>,
-    /// The branch HEAD should name, if it is among `refs`.
+    /// The updates, in the order the source listed its refs, then the deletions.
+    pub updates: Vec<Update>,
+    /// The branch HEAD should name, if the source has it.
     pub head: Option<String>,
-    /// The distinct objects the refs point at.
+    /// The distinct objects the updated refs point at.
     pub wants: Vec<ObjectId>,
+    /// The distinct objects our refs point at, up to a limit: the server leaves out what
+    /// they reach.
+    pub haves: Vec<ObjectId>,
 }
 
 impl Plan {
-    /// The plan for taking `choice` of `listing`.
-    pub fn new(listing: Listing, choice: Choice) -> Plan {
-        let mut seen = std::collections::HashSet::new();
+    /// The plan for making `ours` (our refs, with what they point at) `choice` of
+    /// `listing`, as `git fetch --prune` of a mirror does: refs the source lacks go, when
+    /// every ref is taken. At most `max_haves` of our objects are named.
+    pub fn new(
+        listing: Listing,
+        choice: Choice,
+        ours: &[(String, ObjectId)],
+        max_haves: usize,
+    ) -> Plan {
+        let mut seen = HashSet::new();
         let head = listing.head;
-        let refs: Vec<RemoteRef> = listing
+        let theirs: Vec<RemoteRef> = listing
             .refs
             .into_iter()
             .filter(|r| choice == Choice::All || Some(&r.name) == head.as_ref())
             .filter(|r| seen.insert(r.name.clone()))
             .collect();
-        let head = head.filter(|h| refs.iter().any(|r| &r.name == h));
-        let mut wanted = std::collections::HashSet::new();
-        let wants = refs
+        let ours_by_name: HashMap<&str, ObjectId> =
+            ours.iter().map(|(name, id)| (name.as_str(), *id)).collect();
+        let mut updates: Vec<Update> = theirs
             .iter()
-            .map(|r| r.id)
-            .filter(|id| wanted.insert(*id))
+            .map(|r| Update {
+                name: r.name.clone(),
+                old: ours_by_name
+                    .get(r.name.as_str())
+                    .copied()
+                    .unwrap_or(ObjectId::ZERO),
+                new: r.id,
+            })
+            .filter(|u| u.old != u.new)
             .collect();
-        Plan { refs, head, wants }
+        if choice == Choice::All {
+            let gone = ours.iter().filter(|(name, _)| !seen.contains(name));
+            updates.extend(gone.map(|(name, id)| Update {
+                name: name.clone(),
+                old: *id,
+                new: ObjectId::ZERO,
+            }));
+        }
+        let head = head.filter(|h| theirs.iter().any(|r| &r.name == h));
+        let mut wanted = HashSet::new();
+        let wants = updates
+            .iter()
+            .map(|u| u.new)
+            .filter(|id| !id.is_zero() && wanted.insert(*id))
+            .collect();
+        let mut had = HashSet::new();
+        let haves = ours
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| had.insert(*id))
+            .take(max_haves)
+            .collect();
+        Plan {
+            updates,
+            head,
+            wants,
+            haves,
+        }
     }
 
-    /// The command section of a push that creates every ref, atomically: what a
+    /// The command section of a push that makes every update, atomically: what a
     /// receive-pack is fed before the pack.
     pub fn commands(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, r) in self.refs.iter().enumerate() {
-            let mut line = format!("{} {} {}", ObjectId::ZERO, r.id, r.name);
+        for (i, u) in self.updates.iter().enumerate() {
+            let mut line = format!("{} {} {}", u.old, u.new, u.name);
             if i == 0 {
                 line.push_str("\0report-status atomic object-format=sha1");
             }
@@ -259,10 +317,17 @@ impl Plan {
         out
     }
 
-    /// The upload-pack request for every wanted object, with no haves: a whole pack,
-    /// without progress, its deltas against offsets.
+    /// The upload-pack request for every wanted object, naming what we have, with `done`:
+    /// one pack, without progress, its deltas against offsets and never against objects
+    /// it does not hold (no thin pack).
     pub fn fetch_request(&self, protocol: Protocol) -> Vec<u8> {
         let mut out = Vec::new();
+        let haves = |out: &mut Vec<u8>| {
+            for id in &self.haves {
+                pktline::write_str(out, &format!("have {id}\n"));
+            }
+            pktline::write_str(out, "done\n");
+        };
         match protocol {
             Protocol::V2 => {
                 pktline::write_str(&mut out, "command=fetch\n");
@@ -273,7 +338,7 @@ impl Plan {
                 for id in &self.wants {
                     pktline::write_str(&mut out, &format!("want {id}\n"));
                 }
-                pktline::write_str(&mut out, "done\n");
+                haves(&mut out);
                 out.extend_from_slice(pktline::FLUSH);
             }
             Protocol::V0 => {
@@ -285,7 +350,7 @@ impl Plan {
                     pktline::write_str(&mut out, &format!("want {id}{caps}\n"));
                 }
                 out.extend_from_slice(pktline::FLUSH);
-                pktline::write_str(&mut out, "done\n");
+                haves(&mut out);
             }
         }
         out
@@ -410,16 +475,39 @@ mod tests {
             ],
             head: Some("refs/heads/main".into()),
         };
-        let all = Plan::new(listing.clone(), Choice::All);
-        assert_eq!(all.refs.len(), 3);
+        let all = Plan::new(listing.clone(), Choice::All, &[], 10);
+        assert_eq!(all.updates.len(), 3);
         assert_eq!(all.wants, [id(A), id(B)]);
-        let default = Plan::new(listing, Choice::Default);
-        assert_eq!(default.refs.len(), 1);
+        let default = Plan::new(listing.clone(), Choice::Default, &[], 10);
+        assert_eq!(default.updates.len(), 1);
         assert_eq!(default.head.as_deref(), Some("refs/heads/main"));
         let commands = String::from_utf8(default.commands()).unwrap();
         assert!(commands.contains("refs/heads/main\0report-status atomic"));
         let v0 = String::from_utf8(default.fetch_request(Protocol::V0)).unwrap();
         assert!(v0.contains(&format!("want {A} side-band-64k ofs-delta no-progress")));
         assert!(v0.ends_with("00000009done\n"));
+        // Against refs of ours: only what differs moves, what the source lacks goes.
+        let ours = [
+            ("refs/heads/main".to_string(), id(A)),
+            ("refs/heads/copy".to_string(), id(B)),
+            ("refs/heads/gone".to_string(), id(B)),
+        ];
+        let sync = Plan::new(listing, Choice::All, &ours, 10);
+        let moves: Vec<(&str, ObjectId, ObjectId)> = sync
+            .updates
+            .iter()
+            .map(|u| (u.name.as_str(), u.old, u.new))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                ("refs/heads/copy", id(B), id(A)),
+                ("refs/tags/v1", ObjectId::ZERO, id(B)),
+                ("refs/heads/gone", id(B), ObjectId::ZERO),
+            ]
+        );
+        assert_eq!(sync.haves, [id(A), id(B)]);
+        let v2 = String::from_utf8(sync.fetch_request(Protocol::V2)).unwrap();
+        assert!(v2.contains(&format!("have {B}\n0009done\n0000")));
     }
 }

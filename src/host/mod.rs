@@ -379,7 +379,9 @@ impl worker::DurableObject for Repo {
         }
         let retry = now_ms() / 1000 + self.limits.timing().retry();
         let next = next.unwrap_or(Due::At(retry));
-        self.schedule(next).await?;
+        let mirror = api::import::mirror_due(&self.store).unwrap_or_default();
+        self.schedule(next.sooner(mirror.map_or(Due::Never, Due::At)))
+            .await?;
         Response::ok("")
     }
 }
@@ -564,7 +566,8 @@ impl Repo {
             Ok(reply) => reply,
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         };
-        if *endpoint == route::Api::Maintenance && reply.status == 202 {
+        let alarm = matches!(endpoint, route::Api::Maintenance | route::Api::MirrorSync);
+        if alarm && reply.status == 202 {
             self.schedule(Due::Now).await?;
         }
         if method == backend::Method::Head {
@@ -834,7 +837,7 @@ impl Repo {
         let Some(body) = whole_body(req, api::MAX_BODY).await? else {
             return respond(Reply::json_error(413, "request body too large"), None);
         };
-        let asked = match api::import::parse(&body) {
+        let asked = match api::import::parse(&body, self.limits.mirror_min_interval) {
             Ok(asked) => asked,
             Err(reply) => return respond(reply, None),
         };
@@ -884,7 +887,7 @@ impl Repo {
         let failed = match fetched {
             Ok(fetched) => {
                 account.state = api::import::State::Done;
-                account.created = fetched.plan.refs.len() as u64;
+                account.updated = fetched.plan.updates.len() as u64;
                 account.objects = fetched.objects;
                 account.bytes = fetched.bytes;
                 self.after_push(store).await?;
@@ -899,7 +902,7 @@ impl Repo {
         // A fork that failed leaves nothing, not even its account: its caller has the answer.
         let fork = matches!(source, outbound::Remote::Sibling { .. });
         if failed.is_none() || !fork {
-            if let Err(e) = api::import::record(store, &account) {
+            if let Err(e) = api::import::record(store, &account, now_ms() / 1000) {
                 worker::console_error!("the import's account was not kept: {e}");
             }
         }
@@ -930,16 +933,17 @@ impl Repo {
         stored.map_err(|e| outbound::Failure::new(500, e))
     }
 
-    /// Runs the import from a URL that `POST api/import` recorded, if one is running.
+    /// Runs the fetch from a URL that is due: an import `POST api/import` recorded, or a
+    /// mirror's.
     async fn pending_import(&self) -> Result<()> {
-        let pending = match api::import::pending(&self.store) {
+        let pending = match api::import::pending(&self.store, now_ms() / 1000) {
             Ok(pending) => pending,
             Err(e) => {
                 worker::console_error!("the import could not be read: {e}");
                 None
             }
         };
-        let Some((asked, _)) = pending else {
+        let Some(asked) = pending else {
             return Ok(());
         };
         let Source::Url { url, token } = &asked.source else {
@@ -973,22 +977,29 @@ impl Repo {
     }
 }
 
-/// After an import: HEAD names the source's branch, when it was fetched (or, for an empty
-/// source, the branch its HEAD names), which also makes an empty import a repository.
+/// After an import: HEAD names the source's branch when it was fetched, or, in a
+/// repository left without refs, the branch the source's HEAD names (which also makes an
+/// empty import a repository).
 fn finish_import(
     store: &Store<DoSql>,
     fetched: &outbound::Fetched,
 ) -> std::result::Result<(), outbound::Failure> {
-    let head = match (&fetched.plan.head, fetched.plan.refs.is_empty()) {
-        (Some(head), _) => Some(head.as_str()),
-        (None, true) => fetched.head.as_deref().or(Some(crate::store::DEFAULT_HEAD)),
-        (None, false) => None,
+    let failed = |e: StoreError| outbound::Failure::new(500, e);
+    let head = match &fetched.plan.head {
+        Some(head) => Some(head.as_str()),
+        None if store.count_refs("").map_err(failed)? == 0 => {
+            fetched.head.as_deref().or(Some(crate::store::DEFAULT_HEAD))
+        }
+        None => None,
     };
-    match head.filter(|head| head.starts_with("refs/heads/")) {
-        Some(head) => store.set_head_target(head),
-        None => Ok(()),
+    let head = head.filter(|head| head.starts_with("refs/heads/"));
+    let stored = store.head_target().map_err(failed)?;
+    match head {
+        Some(head) if stored.as_deref() != Some(head) => {
+            store.set_head_target(head).map_err(failed)
+        }
+        _ => Ok(()),
     }
-    .map_err(|e| outbound::Failure::new(500, e))
 }
 
 /// Who calls, as the Worker and the repository established it.

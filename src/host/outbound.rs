@@ -196,8 +196,10 @@ fn remote(e: fetch_pack::FetchError) -> Failure {
     Failure::new(502, e)
 }
 
-/// Fetches `choice` of the refs of `source` into the repository in `store` as one atomic
-/// push: every ref is created, or nothing changes.
+/// Makes the refs of the repository in `store` `choice` of the refs of `source`, as
+/// `git fetch --prune` of a mirror does, in one atomic push: every ref is created, moved
+/// or deleted, or nothing changes. The objects of our refs are named as haves, so a fetch
+/// into a repository that has most of them brings only what is new.
 pub async fn import(
     store: &Store<DoSql>,
     limits: &Limits,
@@ -206,30 +208,34 @@ pub async fn import(
 ) -> Result<Fetched, Failure> {
     let (protocol, listing) = source.list().await?;
     let head = listing.head.clone();
-    let plan = Plan::new(listing, choice);
+    let ours = store.refs().map_err(|e| Failure::new(500, e))?;
+    let ours: Vec<_> = ours.into_iter().map(|r| (r.name, r.id)).collect();
+    let plan = Plan::new(listing, choice, &ours, limits.haves);
     let mut fetched = Fetched {
         plan,
         head,
         objects: 0,
         bytes: 0,
     };
-    if fetched.plan.refs.is_empty() {
+    if fetched.plan.updates.is_empty() {
         return Ok(fetched);
     }
     let mut push = ReceivePack::new(store, limits);
     push.feed(&fetched.plan.commands())
         .map_err(|e| Failure::new(422, e))?;
-    let request = fetched.plan.fetch_request(protocol);
-    let post = Some((request.as_slice(), fetch_pack::UPLOAD_PACK_REQUEST));
     let mut demux = Demux::new(protocol);
-    let streamed = match source.send("git-upload-pack", post).await {
-        Ok(answer) => stream(source, answer, &mut push, &mut demux, limits).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = streamed {
-        // A pending push left behind is removed at the object's next start.
-        let _ = push.abort();
-        return Err(e);
+    if !fetched.plan.wants.is_empty() {
+        let request = fetched.plan.fetch_request(protocol);
+        let post = Some((request.as_slice(), fetch_pack::UPLOAD_PACK_REQUEST));
+        let streamed = match source.send("git-upload-pack", post).await {
+            Ok(answer) => stream(source, answer, &mut push, &mut demux, limits).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = streamed {
+            // A pending push left behind is removed at the object's next start.
+            let _ = push.abort();
+            return Err(e);
+        }
     }
     push.conclude().map_err(|e| Failure::new(422, e))?;
     fetched.objects = demux.objects().unwrap_or_default().into();

@@ -4,6 +4,7 @@
 
 use crate::access::{self, token, Denied, Grant, Need, ServerAccess, Visibility};
 use crate::format::zlib;
+use crate::http::api;
 use crate::http::dumb;
 use crate::http::reply::{Caching, Reply};
 use crate::http::route::{Api, Endpoint, Lfs, Page};
@@ -60,6 +61,8 @@ impl Asked<'_> {
             (Endpoint::InfoRefs, _) if self.service == Some("git-receive-pack") => Need::Write,
             (Endpoint::ReceivePack, _) | (Endpoint::Api(Api::Repo), Method::Put) => Need::Write,
             (Endpoint::Api(Api::Maintenance | Api::Purge | Api::Import), _) => Need::Write,
+            (Endpoint::Api(Api::MirrorSync), _) => Need::Write,
+            (Endpoint::Api(Api::Mirror), Method::Delete) => Need::Admin,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
             (Endpoint::Api(Api::Repo), Method::Delete) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
@@ -173,6 +176,12 @@ pub fn dispatch<S: Sql>(
     if let Some(refusal) = wrong_media_type(method, endpoint, headers.content_type) {
         return Ok(Dispatch::Reply(refusal));
     }
+    if asked.need() == Need::Write && matches!(endpoint, Endpoint::InfoRefs | Endpoint::ReceivePack)
+    {
+        if let Some(source) = api::import::mirrored_from(store)? {
+            return Ok(Dispatch::Reply(Reply::text(403, &mirror_refusal(&source))));
+        }
+    }
     let range = headers.range;
     let reply = match (method, endpoint) {
         (_, Endpoint::Api(api)) => return Ok(Dispatch::Api(api.clone())),
@@ -207,6 +216,14 @@ pub fn dispatch<S: Sql>(
         _ => Reply::text(405, "method not allowed"),
     };
     Ok(Dispatch::Reply(reply))
+}
+
+/// Why a mirror takes no push (git shows it as `remote: ...`).
+fn mirror_refusal(source: &str) -> String {
+    format!(
+        "this repository is a mirror of {source}: it takes its refs from there (POST api/mirror/sync \
+         fetches now, DELETE api/mirror stops mirroring), not from pushes"
+    )
 }
 
 /// The request headers dispatch reads.

@@ -88,6 +88,10 @@ pub enum Api {
     Import,
     /// `api/fork`: POST makes a new repository from this one.
     Fork,
+    /// `api/mirror`: DELETE makes a mirror an ordinary repository.
+    Mirror,
+    /// `api/mirror/sync`: POST makes a mirror fetch now.
+    MirrorSync,
     /// `api/refs`: the refs (`?prefix=`).
     Refs,
     /// `api/commits`: the history (`?ref=&limit=&cursor=&path=`).
@@ -134,6 +138,8 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["api", "purge"] => Endpoint::Api(Api::Purge),
         ["api", "import"] => Endpoint::Api(Api::Import),
         ["api", "fork"] => Endpoint::Api(Api::Fork),
+        ["api", "mirror"] => Endpoint::Api(Api::Mirror),
+        ["api", "mirror", "sync"] => Endpoint::Api(Api::MirrorSync),
         ["api", "refs"] => Endpoint::Api(Api::Refs),
         ["api", "commits"] => Endpoint::Api(Api::Commits),
         ["api", "commit", rev] => Endpoint::Api(Api::Commit(rev.to_string())),

@@ -368,6 +368,18 @@ pub enum Due {
     Never,
 }
 
+impl Due {
+    /// The earlier of the two.
+    pub fn sooner(self, other: Due) -> Due {
+        match (self, other) {
+            (Due::Now, _) | (_, Due::Now) => Due::Now,
+            (Due::At(a), Due::At(b)) => Due::At(a.min(b)),
+            (Due::At(at), Due::Never) | (Due::Never, Due::At(at)) => Due::At(at),
+            (Due::Never, Due::Never) => Due::Never,
+        }
+    }
+}
+
 const PROGRESS: &str = "repack";
 const REPORT: &str = "maintenance";
 const FAILURES: &str = "repack_failures";
@@ -464,13 +476,7 @@ pub fn next_alarm<S: Sql>(
     let sweep = store
         .retired_expiry(timing.sweep)?
         .map(|at| at.max(now + MIN_WAIT.min(timing.sweep)));
-    Ok(match (due, sweep) {
-        (Due::Now, _) => Due::Now,
-        (Due::At(at), Some(sweep)) => Due::At(at.min(sweep)),
-        (Due::At(at), None) => Due::At(at),
-        (Due::Never, Some(sweep)) => Due::At(sweep),
-        (Due::Never, None) => Due::Never,
-    })
+    Ok(due.sooner(sweep.map_or(Due::Never, Due::At)))
 }
 
 /// Starts a repack that prunes what has been unreachable for `grace` seconds, unless one is

@@ -3,7 +3,8 @@
 # loopback) and fork, against the real Worker under wrangler dev, checked with the real git.
 #
 # Usage: E2E_ADMIN_TOKEN=TOKEN tests/e2e/service.sh BASE_URL
-#   BASE_URL      the Worker, started with ADMIN_TOKEN=TOKEN (scripts/test.sh starts it)
+#   BASE_URL      the Worker, started with ADMIN_TOKEN=TOKEN and MIRROR_MIN_INTERVAL_SECONDS=1
+#                 (scripts/test.sh starts it so)
 #   E2E_GOGIT     a bare repository (go-git's) imported and forked for timings (printed as
 #                 `#` lines beside `git clone --mirror` from git http-backend); default
 #                 /work/.mirror/go-git+go-git/repo when it exists; "" skips it
@@ -34,6 +35,15 @@
 #   fork-private    a private source makes a private fork
 #   fork-refused    401 without a credential, 409 into a repository with refs, 400 for the
 #                   name api, 404 for a missing source (and nothing left behind)
+#   mirror-follows  an import with "mirror": {"interval": 2} follows its source on its own
+#                   (the server runs with MIRROR_MIN_INTERVAL_SECONDS=1): new commits, a
+#                   forced move backwards, a new branch and tag, a deleted branch
+#   mirror-push     git push to a mirror is refused, git showing "remote: this repository is
+#                   a mirror of <url>..."
+#   mirror-sync     POST api/mirror/sync fetches now (a mirror on an hour's interval); 409 on
+#                   a repository that is not a mirror
+#   mirror-gone     the source gone: the sync fails saying so and the refs stay; back: done
+#   mirror-stop     DELETE api/mirror: the repository keeps its refs and takes pushes
 # Output: `ok - name` / `not ok - name`, `#` diagnostics, then `service: N passed, M failed`.
 set -euo pipefail
 
@@ -133,7 +143,7 @@ imported_equal() { # REPO SOURCE_URL
     summary=$(import_into "$1" "{\"url\": \"$2\"}") || return 1
     echo "$summary"
     [ "$(printf '%s' "$summary" | field import state)" = done ] || return 1
-    [ "$(printf '%s' "$summary" | field import created)" = "$(git ls-remote --refs "$REF/o/src.git" | wc -l)" ] || return 1
+    [ "$(printf '%s' "$summary" | field import updated)" = "$(git ls-remote --refs "$REF/o/src.git" | wc -l)" ] || return 1
     same_refs "$REF/o/src.git" "$BASE/$1.git" || return 1
     rm -rf "$TMP/mirror" && git clone -q --mirror "$BASE/$1.git" "$TMP/mirror" &&
         git -C "$TMP/mirror" fsck --strict
@@ -249,6 +259,94 @@ fork_refused() {
     api GET "svc-$RUN/from-none" api | tail -n 1 | grep -qx 404
 }
 check fork-refused fork_refused
+
+# Mirrors, of a source of their own that the checks change.
+MIRRORED_DIR=$(bash "$REFSERVER" create "$TMP/ref" o/mirrored)
+g push -q --mirror "$REF/o/mirrored.git"
+WORK=$TMP/work
+git clone -q "$REF/o/mirrored.git" "$WORK"
+change_source() { # a new commit on main, trunk forced back, a new branch and tag, a branch gone
+    local n=$1
+    git -C "$WORK" checkout -q main && git -C "$WORK" pull -q --ff-only origin main &&
+        echo "change $n" >>"$WORK/file.txt" && git -C "$WORK" commit -qam "change $n" &&
+        git -C "$WORK" push -q origin main "main~2:refs/heads/trunk" --force \
+            "main:refs/heads/new-$n" "main:refs/tags/t-$n" &&
+        git -C "$WORK" push -q origin --delete "$(git ls-remote --heads "$REF/o/mirrored.git" |
+            awk '{print $2}' | grep -v -e main -e trunk | head -n 1)"
+}
+until_same() { # SOURCE_URL OURS_URL: waits (20 s at most) until their refs are equal
+    for _ in $(seq 1 40); do
+        same_refs "$1" "$2" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    same_refs "$1" "$2"
+}
+mirror_follows() {
+    local summary
+    summary=$(import_into "svc-$RUN/mirror" "{\"url\": \"$REF/o/mirrored.git\", \"mirror\": {\"interval\": 2}}") ||
+        return 1
+    echo "$summary"
+    [ "$(printf '%s' "$summary" | field import state)" = done ] &&
+        [ "$(printf '%s' "$summary" | field import mirror interval)" = 2 ] || return 1
+    change_source 1 || return 1
+    until_same "$REF/o/mirrored.git" "$BASE/svc-$RUN/mirror.git" || return 1
+    change_source 2 || return 1
+    until_same "$REF/o/mirrored.git" "$BASE/svc-$RUN/mirror.git"
+}
+check mirror-follows mirror_follows
+mirror_push() {
+    rm -rf "$TMP/m" && git clone -q "$BASE/svc-$RUN/mirror.git" "$TMP/m" || return 1
+    echo local >"$TMP/m/local.txt" && git -C "$TMP/m" add local.txt && git -C "$TMP/m" commit -qm local
+    if git -C "$TMP/m" push "$(authed "$BASE/svc-$RUN/mirror.git")" HEAD:refs/heads/local 2>"$TMP/push.err"; then
+        echo "the push was taken"
+        return 1
+    fi
+    cat "$TMP/push.err"
+    grep -qF "remote: this repository is a mirror of $REF/o/mirrored.git" "$TMP/push.err"
+}
+check mirror-push mirror_push
+mirror_sync() {
+    local summary answer
+    summary=$(import_into "svc-$RUN/hourly" "{\"url\": \"$REF/o/mirrored.git\", \"mirror\": {\"interval\": 3600}}") ||
+        return 1
+    [ "$(printf '%s' "$summary" | field import state)" = done ] || return 1
+    change_source 3 || return 1
+    sleep 2
+    ! same_refs "$REF/o/mirrored.git" "$BASE/svc-$RUN/hourly.git" >/dev/null 2>&1 || return 1
+    answer=$(api POST "svc-$RUN/hourly" api/mirror/sync)
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 202 ] || return 1
+    until_same "$REF/o/mirrored.git" "$BASE/svc-$RUN/hourly.git" || return 1
+    answer=$(api POST "svc-$RUN/v2" api/mirror/sync)
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 409 ]
+}
+check mirror-sync mirror_sync
+mirror_gone() {
+    local summary
+    git ls-remote "$BASE/svc-$RUN/hourly.git" >"$TMP/kept.refs"
+    mv "$MIRRORED_DIR" "$MIRRORED_DIR.away"
+    api POST "svc-$RUN/hourly" api/mirror/sync | tail -n 1 | grep -qx 202 || return 1
+    summary=$(wait_import "svc-$RUN/hourly")
+    mv "$MIRRORED_DIR.away" "$MIRRORED_DIR"
+    echo "$summary"
+    [ "$(printf '%s' "$summary" | field import state)" = failed ] &&
+        printf '%s' "$summary" | field import error | grep -qF "repository '$REF/o/mirrored.git/' not found" &&
+        git ls-remote "$BASE/svc-$RUN/hourly.git" | diff "$TMP/kept.refs" - || return 1
+    api POST "svc-$RUN/hourly" api/mirror/sync | tail -n 1 | grep -qx 202 || return 1
+    summary=$(wait_import "svc-$RUN/hourly")
+    [ "$(printf '%s' "$summary" | field import state)" = done ]
+}
+check mirror-gone mirror_gone
+mirror_stop() {
+    local answer
+    answer=$(api DELETE "svc-$RUN/mirror" api/mirror)
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 200 ] || return 1
+    git -C "$TMP/m" push -q "$(authed "$BASE/svc-$RUN/mirror.git")" HEAD:refs/heads/local &&
+        git ls-remote "$BASE/svc-$RUN/mirror.git" | grep -q refs/heads/local
+}
+check mirror-stop mirror_stop
 
 if [ -n "$GOGIT" ] && [ -d "$GOGIT" ]; then
     bash "$REFSERVER" create "$TMP/ref" o/go-git >/dev/null

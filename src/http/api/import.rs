@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fetch_pack::Choice;
+use crate::format::date::rfc3339_utc;
 use crate::http::reply::Reply;
 use crate::http::route;
 use crate::store::sql::Sql;
@@ -46,6 +47,15 @@ struct ImportBody {
     from: Option<String>,
     #[serde(default)]
     refs: Refs,
+    mirror: Option<Mirror>,
+}
+
+/// A mirror's schedule: it fetches from its source again every `interval` seconds.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Mirror {
+    /// Seconds between fetches.
+    pub interval: i64,
 }
 
 /// The body of `POST api/fork`.
@@ -78,10 +88,13 @@ pub struct Asked {
     pub source: Source,
     /// Which refs.
     pub choice: Choice,
+    /// Whether, and how often, to fetch again.
+    pub mirror: Option<Mirror>,
 }
 
-/// Reads the body of `POST api/import`, or answers 400 saying what is wrong with it.
-pub fn parse(body: &[u8]) -> Result<Asked, Reply> {
+/// Reads the body of `POST api/import`, or answers 400 saying what is wrong with it; a
+/// mirror fetches every `min_interval` seconds at the most.
+pub fn parse(body: &[u8], min_interval: u64) -> Result<Asked, Reply> {
     let body: ImportBody = serde_json::from_slice(body)
         .map_err(|e| Reply::json_error(400, &format!("bad import request: {e}")))?;
     let source = match (body.url, body.from, body.token) {
@@ -95,11 +108,25 @@ pub fn parse(body: &[u8]) -> Result<Asked, Reply> {
         (None, Some(_), Some(_)) => return Err(bad("token goes only with url")),
         _ => return Err(bad("give either url or from")),
     };
+    if let Some(mirror) = body.mirror {
+        if matches!(source, Source::Repository(_)) || body.refs != Refs::All {
+            return Err(bad("a mirror takes every ref of a url"));
+        }
+        let min = i64::try_from(min_interval).unwrap_or(i64::MAX);
+        if !(min..=MAX_INTERVAL).contains(&mirror.interval) {
+            let why = format!("mirror interval must be from {min} to {MAX_INTERVAL} seconds");
+            return Err(bad(&why));
+        }
+    }
     Ok(Asked {
         source,
         choice: body.refs.into(),
+        mirror: body.mirror,
     })
 }
+
+/// The longest interval between a mirror's fetches: a year.
+const MAX_INTERVAL: i64 = 365 * 86_400;
 
 /// Reads the body of `POST api/fork`: the new repository's canonical name, and the body
 /// of the import into it that makes the fork of `from`.
@@ -156,14 +183,20 @@ pub struct Account {
     pub source: String,
     /// The refs asked for.
     refs: Refs,
-    /// Refs created.
-    pub created: u64,
+    /// Refs created, moved or deleted by the last fetch.
+    pub updated: u64,
     /// Objects the fetched pack held.
     pub objects: u64,
     /// Bytes of the fetched pack.
     pub bytes: u64,
     /// Why it failed, in git's words where git has them.
     pub error: Option<String>,
+    /// When the last fetch ended (RFC 3339).
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// For a mirror, its schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Mirror>,
 }
 
 impl Account {
@@ -181,10 +214,12 @@ impl Account {
             state: State::Running,
             source,
             refs,
-            created: 0,
+            updated: 0,
             objects: 0,
             bytes: 0,
             error: None,
+            finished_at: None,
+            mirror: asked.mirror,
         }
     }
 }
@@ -217,32 +252,98 @@ pub fn begin<S: Sql>(store: &Store<S>, asked: &Asked) -> Result<Account, StoreEr
             store.set_head_target(DEFAULT_HEAD)?;
         }
         store.set_meta(TOKEN, token)?;
-        record(store, &account)
+        store.set_meta(MIRROR_DUE, None)?;
+        record(store, &account, 0)
     })?;
     Ok(account)
 }
 
-/// The import from a URL that is running, for the alarm to do (again, if the object
-/// restarted while it ran).
-pub fn pending<S: Sql>(store: &Store<S>) -> Result<Option<(Asked, Account)>, StoreError> {
-    let Some(account) = account(store)?.filter(|a| a.state == State::Running) else {
+/// The fetch from a URL that is due at `now` (seconds since the epoch), for the alarm to
+/// do: an import running (again, if the object restarted while it ran), or a mirror's.
+pub fn pending<S: Sql>(store: &Store<S>, now: i64) -> Result<Option<Asked>, StoreError> {
+    let Some(account) = account(store)? else {
         return Ok(None);
     };
+    let due = account.state == State::Running
+        || account.mirror.is_some() && mirror_due(store)?.is_none_or(|at| at <= now);
+    if !due {
+        return Ok(None);
+    }
     let source = Source::Url {
         url: account.source.clone(),
         token: store.meta(TOKEN)?,
     };
     let choice = account.refs.into();
-    Ok(Some((Asked { source, choice }, account)))
+    let mirror = account.mirror;
+    Ok(Some(Asked {
+        source,
+        choice,
+        mirror,
+    }))
 }
 
-/// Keeps `account`; once it is finished, its token goes.
-pub fn record<S: Sql>(store: &Store<S>, account: &Account) -> Result<(), StoreError> {
+/// When a mirror fetches next (seconds since the epoch); None for a repository that is
+/// not a mirror, or whose first fetch has not ended.
+pub fn mirror_due<S: Sql>(store: &Store<S>) -> Result<Option<i64>, StoreError> {
+    Ok(store.meta(MIRROR_DUE)?.and_then(|at| at.parse().ok()))
+}
+
+/// The meta row that holds when a mirror fetches next.
+const MIRROR_DUE: &str = "mirror_due";
+
+/// Keeps `account`, ended at `now` unless it is running: a mirror's next fetch is then
+/// due an interval later; an import that is not a mirror forgets its token.
+pub fn record<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result<(), StoreError> {
+    let mut account = account.clone();
     if account.state != State::Running {
-        store.set_meta(TOKEN, None)?;
+        account.finished_at = Some(rfc3339_utc(now));
+        match account.mirror {
+            Some(mirror) => {
+                let due = now.saturating_add(mirror.interval).to_string();
+                store.set_meta(MIRROR_DUE, Some(&due))?;
+            }
+            None => store.set_meta(TOKEN, None)?,
+        }
     }
-    let json = serde_json::to_string(account).unwrap_or_default();
+    let json = serde_json::to_string(&account).unwrap_or_default();
     store.set_meta(ACCOUNT, Some(&json))
+}
+
+/// The source a mirror fetches from, if the repository is one: it takes no pushes.
+pub fn mirrored_from<S: Sql>(store: &Store<S>) -> Result<Option<String>, StoreError> {
+    Ok(account(store)?
+        .filter(|a| a.mirror.is_some())
+        .map(|a| a.source))
+}
+
+/// `POST api/mirror/sync`: the mirror fetches now, in the alarm (202); 409 for a
+/// repository that is not a mirror.
+pub fn sync<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+    let Some(mut account) = account(store)?.filter(|a| a.mirror.is_some()) else {
+        return Ok(Reply::json_error(409, "the repository is not a mirror"));
+    };
+    if account.state != State::Running {
+        account.state = State::Running;
+        let json = serde_json::to_string(&account).unwrap_or_default();
+        store.set_meta(ACCOUNT, Some(&json))?;
+    }
+    Ok(Reply::json(202, &serde_json::json!({ "import": account })))
+}
+
+/// `DELETE api/mirror`: the repository stops mirroring, keeps what it has and takes pushes
+/// from now on (200 with the account); 409 for a repository that is not a mirror.
+pub fn stop_mirroring<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+    let Some(mut account) = account(store)?.filter(|a| a.mirror.is_some()) else {
+        return Ok(Reply::json_error(409, "the repository is not a mirror"));
+    };
+    account.mirror = None;
+    let json = serde_json::to_string(&account).unwrap_or_default();
+    store.transaction(|| {
+        store.set_meta(TOKEN, None)?;
+        store.set_meta(MIRROR_DUE, None)?;
+        store.set_meta(ACCOUNT, Some(&json))
+    })?;
+    Ok(Reply::json(200, &account))
 }
 
 /// The last import's account, if there was one.
@@ -257,10 +358,10 @@ mod tests {
 
     #[test]
     fn reads_imports_and_forks() {
-        let asked = parse(br#"{"url": "https://example.com/a.git", "token": "t"}"#).unwrap();
+        let asked = parse(br#"{"url": "https://example.com/a.git", "token": "t"}"#, 60).unwrap();
         assert_eq!(asked.choice, Choice::All);
         assert!(matches!(asked.source, Source::Url { token: Some(_), .. }));
-        let fork = parse(br#"{"from": "o/r.git", "refs": "default"}"#).unwrap();
+        let fork = parse(br#"{"from": "o/r.git", "refs": "default"}"#, 60).unwrap();
         assert_eq!(fork.source, Source::Repository("o/r".into()));
         assert_eq!(fork.choice, Choice::Default);
         for bad in [
@@ -272,14 +373,17 @@ mod tests {
             br#"{"url": "https://e.com/a", "from": "o/r"}"#,
             br#"{}"#,
             br#"{"url": "https://e.com/a", "extra": 1}"#,
+            br#"{"url": "https://e.com/a", "mirror": {"interval": 59}}"#,
+            br#"{"url": "https://e.com/a", "mirror": {"interval": 60}, "refs": "default"}"#,
+            br#"{"from": "o/r", "mirror": {"interval": 60}}"#,
         ] {
-            let reply = parse(bad).unwrap_err();
+            let reply = parse(bad, 60).unwrap_err();
             assert_eq!(reply.status, 400, "{}", String::from_utf8_lossy(bad));
         }
         let (to, body) = parse_fork(br#"{"to": "me/copy.git"}"#, "o/r").unwrap();
         assert_eq!(to, "me/copy");
         assert_eq!(
-            parse(&body).unwrap().source,
+            parse(&body, 60).unwrap().source,
             Source::Repository("o/r".into())
         );
         assert!(parse_fork(br#"{"to": "o/r"}"#, "o/r").is_err());

@@ -109,6 +109,8 @@ pub fn serve<S: Sql>(
             maintenance::start(store, &context.host, context.grace)?;
             Ok(Reply::json(202, &Started { started: true }))
         }
+        (Api::MirrorSync, Method::Post) => import::sync(store),
+        (Api::Mirror, Method::Delete) => import::stop_mirroring(store),
         (Api::Purge, Method::Post) => {
             let run = maintenance::purge(store, &context.host)?;
             Ok(Reply::json(200, &RunView::of(run)))
