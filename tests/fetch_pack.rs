@@ -40,11 +40,15 @@ fn plan(server: Server, store: &Store<Db>) -> (Protocol, Plan) {
         .into_iter()
         .map(|r| (r.name, r.id))
         .collect();
-    let (protocol, listing) = match fetch_pack::parse_advertisement(&server(None)).unwrap() {
+    let advertised = fetch_pack::parse_advertisement(&server(None), 1000).unwrap();
+    let (protocol, listing) = match advertised {
         Advertised::V0(listing) => (Protocol::V0, listing),
-        Advertised::V2 => {
-            let answer = server(Some(&fetch_pack::ls_refs_request()));
-            (Protocol::V2, fetch_pack::parse_ls_refs(&answer).unwrap())
+        Advertised::V2 { unborn } => {
+            let answer = server(Some(&fetch_pack::ls_refs_request(unborn)));
+            (
+                Protocol::V2,
+                fetch_pack::parse_ls_refs(&answer, 1000).unwrap(),
+            )
         }
     };
     (protocol, Plan::new(listing, Choice::All, &ours, 1000))

@@ -11,11 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&choice, answer)) = data.split_first() else {
         return;
     };
-    if let Ok(fetch_pack::Advertised::V0(listing)) = fetch_pack::parse_advertisement(answer) {
+    if let Ok(fetch_pack::Advertised::V0(listing)) = fetch_pack::parse_advertisement(answer, 1000) {
         let plan = Plan::new(listing, Choice::All, &[], 100);
         let _ = plan.commands();
     }
-    if let Ok(listing) = fetch_pack::parse_ls_refs(answer) {
+    if let Ok(listing) = fetch_pack::parse_ls_refs(answer, 1000) {
         let ours = [("refs/heads/main".to_string(), ObjectId::ZERO)];
         let plan = Plan::new(listing, Choice::Default, &ours, 100);
         let _ = plan.fetch_request(Protocol::V2);

@@ -39,8 +39,12 @@ impl Demux {
         }
     }
 
-    /// Takes the next piece of the answer; returns the pack bytes it carried.
+    /// Takes the next piece of the answer; returns the pack bytes it carried. Anything
+    /// after the flush that ends the pack is refused, so that what is held stays bounded.
     pub fn feed(&mut self, piece: &[u8]) -> Result<Vec<u8>, FetchError> {
+        if self.phase == Phase::Done && !piece.is_empty() {
+            return Err(super::protocol("data after the end of the pack"));
+        }
         self.pending.extend_from_slice(piece);
         let mut pack = Vec::new();
         let mut pos = 0;
@@ -69,6 +73,9 @@ impl Demux {
             }
         }
         self.pending.drain(..pos.min(self.pending.len()));
+        if self.phase == Phase::Done && !self.pending.is_empty() {
+            return Err(super::protocol("data after the end of the pack"));
+        }
         self.count(&pack);
         Ok(pack)
     }
@@ -86,6 +93,11 @@ impl Demux {
             Phase::Done => Ok(()),
             _ => Err(FetchError::EarlyEof),
         }
+    }
+
+    /// Whether the pack's side-band has ended.
+    pub fn done(&self) -> bool {
+        self.phase == Phase::Done
     }
 
     /// Pack bytes taken so far.
@@ -170,5 +182,13 @@ mod tests {
         pktline::write_str(&mut err, "ERR access denied\n");
         let refused = Demux::new(Protocol::V0).feed(&err).unwrap_err();
         assert_eq!(refused.to_string(), "remote error: access denied");
+        // Nothing may follow the end, in the same piece or later ones.
+        let mut wire = answer(Protocol::V2, b"PACK");
+        let mut demux = Demux::new(Protocol::V2);
+        demux.feed(&wire).unwrap();
+        assert!(demux.done());
+        assert!(demux.feed(b"0004").is_err());
+        wire.extend_from_slice(b"more");
+        assert!(Demux::new(Protocol::V2).feed(&wire).is_err());
     }
 }

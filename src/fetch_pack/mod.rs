@@ -18,8 +18,12 @@ use crate::format::pktline::{self, Pkt, PktError};
 use crate::protocol::v2::DELIM;
 use crate::AGENT;
 
-/// The longest ref advertisement or `ls-refs` answer read: 40,000 refs take about 3 MiB.
-pub const MAX_LISTING: usize = 32 << 20;
+/// The longest ref advertisement or `ls-refs` answer read: 10,000 refs (`MAX_PUSH_REFS`'s
+/// default) take about 1 MiB.
+pub const MAX_LISTING: usize = 8 << 20;
+
+/// The longest ref name taken (git's own limit is the file system's, about 4 KiB).
+const MAX_NAME: usize = 4096;
 
 /// The content type of an upload-pack request.
 pub const UPLOAD_PACK_REQUEST: &str = "application/x-git-upload-pack-request";
@@ -39,6 +43,9 @@ pub enum FetchError {
     /// The answer ended before the pack did.
     #[error("early EOF: the remote end hung up unexpectedly")]
     EarlyEof,
+    /// More refs than one push may update.
+    #[error("the source has more than {0} refs (MAX_PUSH_REFS)")]
+    TooManyRefs(usize),
 }
 
 /// The protocol a server answered in.
@@ -71,8 +78,12 @@ pub struct Listing {
 /// What `info/refs?service=git-upload-pack` told.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Advertised {
-    /// A v2 server: the refs come from `ls-refs`.
-    V2,
+    /// A v2 server: the refs come from `ls-refs`, which tells an unborn HEAD's branch when
+    /// the server says so (`ls-refs=unborn`).
+    V2 {
+        /// Whether `ls-refs` takes `unborn`.
+        unborn: bool,
+    },
     /// A v0 server, with its refs.
     V0(Listing),
 }
@@ -111,8 +122,8 @@ fn text(line: &[u8]) -> &[u8] {
 }
 
 /// Reads the answer to `GET info/refs?service=git-upload-pack` sent with
-/// `Git-Protocol: version=2`.
-pub fn parse_advertisement(body: &[u8]) -> Result<Advertised, FetchError> {
+/// `Git-Protocol: version=2`, which lists at most `max_refs` refs.
+pub fn parse_advertisement(body: &[u8], max_refs: usize) -> Result<Advertised, FetchError> {
     let mut pkts = lines(body).peekable();
     // Smart HTTP begins with `# service=git-upload-pack` and a flush.
     if let Some(Ok(Pkt::Data(line))) = pkts.peek() {
@@ -125,14 +136,14 @@ pub fn parse_advertisement(body: &[u8]) -> Result<Advertised, FetchError> {
     }
     let mut listing = Listing::default();
     let mut first = true;
-    for pkt in pkts {
+    while let Some(pkt) = pkts.next() {
         let line = match pkt? {
             Pkt::Flush => return Ok(Advertised::V0(listing)),
             Pkt::Data(line) => text(line),
             other => return Err(protocol(&format!("unexpected {other:?}"))),
         };
         if first && line == b"version 2" {
-            return Ok(Advertised::V2);
+            return v2_capabilities(&mut pkts);
         }
         if let Some(message) = line.strip_prefix(b"ERR ") {
             return Err(FetchError::Remote(lossy(message)));
@@ -147,7 +158,26 @@ pub fn parse_advertisement(body: &[u8]) -> Result<Advertised, FetchError> {
         }
         let (id, name) = id_and_rest(line)?;
         if name != b"capabilities^{}" {
-            keep(&mut listing, id, name);
+            keep(&mut listing, id, name, max_refs)?;
+        }
+    }
+    Err(FetchError::EarlyEof)
+}
+
+/// The rest of a v2 advertisement: its capabilities, up to the flush.
+fn v2_capabilities<'a>(
+    pkts: impl Iterator<Item = Result<Pkt<'a>, FetchError>>,
+) -> Result<Advertised, FetchError> {
+    let mut unborn = false;
+    for pkt in pkts {
+        match pkt? {
+            Pkt::Flush => return Ok(Advertised::V2 { unborn }),
+            Pkt::Data(line) => {
+                let ls_refs = text(line).strip_prefix(b"ls-refs=");
+                unborn |= ls_refs
+                    .is_some_and(|features| features.split(|&b| b == b' ').any(|f| f == b"unborn"));
+            }
+            other => return Err(protocol(&format!("unexpected {other:?}"))),
         }
     }
     Err(FetchError::EarlyEof)
@@ -161,31 +191,54 @@ fn head_symref(capabilities: &[u8]) -> Option<String> {
         .map(lossy)
 }
 
-/// Adds a listed ref under `refs/` (not a peeled `^{}` line) to `listing`.
-fn keep(listing: &mut Listing, id: ObjectId, name: &[u8]) {
-    if name.starts_with(b"refs/") && !name.ends_with(b"^{}") {
-        listing.refs.push(RemoteRef {
-            id,
-            name: lossy(name),
-        });
+/// Adds a listed ref under `refs/` (not a peeled `^{}` line) to `listing`, which holds at
+/// most `max_refs`.
+fn keep(
+    listing: &mut Listing,
+    id: ObjectId,
+    name: &[u8],
+    max_refs: usize,
+) -> Result<(), FetchError> {
+    if !name.starts_with(b"refs/") || name.ends_with(b"^{}") {
+        return Ok(());
     }
+    if name.len() > MAX_NAME {
+        return Err(protocol(&format!("a ref name over {MAX_NAME} bytes")));
+    }
+    if listing.refs.len() >= max_refs {
+        return Err(FetchError::TooManyRefs(max_refs));
+    }
+    listing.refs.push(RemoteRef {
+        id,
+        name: lossy(name),
+    });
+    Ok(())
 }
 
-/// The v2 `ls-refs` request for every ref, with HEAD's target.
-pub fn ls_refs_request() -> Vec<u8> {
+/// The v2 `ls-refs` request for every ref, with HEAD's target (also an unborn one's, when
+/// the server takes `unborn`).
+pub fn ls_refs_request(unborn: bool) -> Vec<u8> {
     let mut out = Vec::new();
     pktline::write_str(&mut out, "command=ls-refs\n");
     pktline::write_str(&mut out, &format!("agent={AGENT}\n"));
     out.extend_from_slice(DELIM);
-    for arg in ["symrefs\n", "ref-prefix HEAD\n", "ref-prefix refs/\n"] {
-        pktline::write_str(&mut out, arg);
+    let unborn = if unborn { "unborn\n" } else { "" };
+    for arg in [
+        "symrefs\n",
+        unborn,
+        "ref-prefix HEAD\n",
+        "ref-prefix refs/\n",
+    ] {
+        if !arg.is_empty() {
+            pktline::write_str(&mut out, arg);
+        }
     }
     out.extend_from_slice(pktline::FLUSH);
     out
 }
 
-/// Reads the answer to [`ls_refs_request`].
-pub fn parse_ls_refs(body: &[u8]) -> Result<Listing, FetchError> {
+/// Reads the answer to [`ls_refs_request`], which lists at most `max_refs` refs.
+pub fn parse_ls_refs(body: &[u8], max_refs: usize) -> Result<Listing, FetchError> {
     let mut listing = Listing::default();
     for pkt in lines(body) {
         let line = match pkt? {
@@ -208,7 +261,7 @@ pub fn parse_ls_refs(body: &[u8]) -> Result<Listing, FetchError> {
         }
         let id = ObjectId::from_hex(id)
             .ok_or_else(|| protocol(&format!("bad ls-refs line '{}'", lossy(line))))?;
-        keep(&mut listing, id, name);
+        keep(&mut listing, id, name, max_refs)?;
     }
     Err(FetchError::EarlyEof)
 }
@@ -399,7 +452,15 @@ mod tests {
     #[test]
     fn reads_a_v2_advertisement() {
         let body = pkts(&["# service=git-upload-pack\n", "0000", "version 2\n", "0000"]);
-        assert_eq!(parse_advertisement(&body), Ok(Advertised::V2));
+        assert_eq!(
+            parse_advertisement(&body, 10),
+            Ok(Advertised::V2 { unborn: false })
+        );
+        let body = pkts(&["version 2\n", "agent=git/2\n", "ls-refs=unborn\n", "0000"]);
+        assert_eq!(
+            parse_advertisement(&body, 10),
+            Ok(Advertised::V2 { unborn: true })
+        );
     }
 
     #[test]
@@ -414,12 +475,16 @@ mod tests {
             &format!("{A} refs/tags/v1^{{}}\n"),
             "0000",
         ]);
-        let Ok(Advertised::V0(listing)) = parse_advertisement(&body) else {
+        let Ok(Advertised::V0(listing)) = parse_advertisement(&body, 10) else {
             panic!("not v0");
         };
         assert_eq!(listing.head.as_deref(), Some("refs/heads/dev"));
         let names: Vec<&str> = listing.refs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["refs/heads/dev", "refs/tags/v1"]);
+        assert_eq!(
+            parse_advertisement(&body, 1),
+            Err(FetchError::TooManyRefs(1))
+        );
     }
 
     #[test]
@@ -427,15 +492,17 @@ mod tests {
         let empty = format!("{} capabilities^{{}}\0agent=git/2\n", ObjectId::ZERO);
         let body = pkts(&[&empty, "0000"]);
         assert_eq!(
-            parse_advertisement(&body),
+            parse_advertisement(&body, 10),
             Ok(Advertised::V0(Listing::default()))
         );
-        assert!(parse_advertisement(b"<html>").is_err());
-        assert!(parse_advertisement(&pkts(&["nonsense\n", "0000"])).is_err());
+        assert!(parse_advertisement(b"<html>", 10).is_err());
+        assert!(parse_advertisement(&pkts(&["nonsense\n", "0000"]), 10).is_err());
         assert_eq!(
-            parse_advertisement(&pkts(&[&format!("{A} refs/heads/x\n")])),
+            parse_advertisement(&pkts(&[&format!("{A} refs/heads/x\n")]), 10),
             Err(FetchError::EarlyEof)
         );
+        let long = format!("{A} refs/heads/{}\n", "x".repeat(MAX_NAME));
+        assert!(parse_advertisement(&pkts(&[&long, "0000"]), 10).is_err());
     }
 
     #[test]
@@ -446,11 +513,11 @@ mod tests {
             &format!("{B} refs/tags/v1\n"),
             "0000",
         ]);
-        let listing = parse_ls_refs(&body).unwrap();
+        let listing = parse_ls_refs(&body, 10).unwrap();
         assert_eq!(listing.head.as_deref(), Some("refs/heads/main"));
         assert_eq!(listing.refs.len(), 2);
         let unborn = pkts(&["unborn HEAD symref-target:refs/heads/trunk\n", "0000"]);
-        let listing = parse_ls_refs(&unborn).unwrap();
+        let listing = parse_ls_refs(&unborn, 10).unwrap();
         assert_eq!(listing.head.as_deref(), Some("refs/heads/trunk"));
         assert!(listing.refs.is_empty());
     }

@@ -4,6 +4,8 @@
 // panic the object (a panic aborts every request on the instance).
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
+use std::cell::Cell;
+
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
     durable_object, event, Context, Env, Headers, Method, Request, Response, Result, SqlStorage,
@@ -320,6 +322,11 @@ pub struct Repo {
     rows: RowCounter,
     limits: Limits,
     broken: Option<String>,
+    /// Whether an import (or a mirror's fetch) is running: one at a time.
+    importing: Cell<bool>,
+    /// How many times the repository was deleted since the object started: an import
+    /// that began before a deletion does not apply what it fetched.
+    generation: Cell<u64>,
 }
 
 /// Milliseconds since the epoch.
@@ -357,6 +364,8 @@ impl worker::DurableObject for Repo {
             rows,
             limits,
             broken,
+            importing: Cell::new(false),
+            generation: Cell::new(0),
         }
     }
 
@@ -590,6 +599,7 @@ impl Repo {
             return respond(Reply::json_error(503, &why), None);
         }
         let storage = self.state.storage();
+        self.generation.set(self.generation.get() + 1);
         storage.delete_alarm().await?;
         storage.delete_all().await?;
         self.store.forget_everything();
@@ -841,17 +851,26 @@ impl Repo {
             Ok(asked) => asked,
             Err(reply) => return respond(reply, None),
         };
+        if self.importing.get() {
+            return respond(Reply::json_error(409, api::import::RUNNING), None);
+        }
         match api::import::refusal(store) {
             Ok(None) => {}
             Ok(Some(reply)) => return respond(reply, None),
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         }
         let Source::Repository(from) = &asked.source else {
+            if grant == Grant::OpenPush {
+                // Anyone may push here, but not make the server download from anywhere.
+                let why = "importing from a URL needs the admin token";
+                return respond(Reply::json_error(403, why), None);
+            }
+            // The alarm first: should setting it fail, no import is left waiting for it.
+            self.schedule(Due::Now).await?;
             let account = match api::import::begin(store, &asked) {
                 Ok(account) => account,
                 Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
             };
-            self.schedule(Due::Now).await?;
             let started = serde_json::json!({ "import": account });
             return respond(Reply::json(202, &started), None);
         };
@@ -866,8 +885,10 @@ impl Repo {
         respond(Reply::json(status, &account), None)
     }
 
-    /// Runs an import into the repository and records how it went: its account, and the
-    /// status to answer when it failed.
+    /// Runs an import into the repository, one at a time, and records how it went: its
+    /// account, and the status to answer when it failed. A fork that failed leaves nothing,
+    /// not even its account (its caller has the answer), nor does an import whose
+    /// repository was deleted while it ran.
     async fn fetch_into(
         &self,
         store: &Store<DoSql>,
@@ -875,22 +896,21 @@ impl Repo {
         source: &outbound::Remote<'_>,
     ) -> Result<(api::import::Account, Option<u16>)> {
         let mut account = api::import::Account::running(asked);
-        let fetched = match source {
-            outbound::Remote::Sibling { .. } => self.fork_settings(store, source).await,
-            outbound::Remote::Url { .. } => Ok(()),
-        };
-        let fetched = match fetched {
-            Ok(()) => outbound::import(store, &self.limits, source, asked.choice).await,
-            Err(e) => Err(e),
-        };
-        let fetched = fetched.and_then(|fetched| finish_import(store, &fetched).map(|()| fetched));
+        if self.importing.replace(true) {
+            account.state = api::import::State::Failed;
+            account.error = Some(api::import::RUNNING.into());
+            return Ok((account, Some(409)));
+        }
+        let generation = self.generation.get();
+        let alive = || self.generation.get() == generation;
+        let fetched = self.fetch_and_finish(store, asked, source, &alive).await;
+        self.importing.set(false);
         let failed = match fetched {
             Ok(fetched) => {
                 account.state = api::import::State::Done;
                 account.updated = fetched.plan.updates.len() as u64;
                 account.objects = fetched.objects;
                 account.bytes = fetched.bytes;
-                self.after_push(store).await?;
                 None
             }
             Err(failure) => {
@@ -899,38 +919,38 @@ impl Repo {
                 Some(failure.status)
             }
         };
-        // A fork that failed leaves nothing, not even its account: its caller has the answer.
         let fork = matches!(source, outbound::Remote::Sibling { .. });
-        if failed.is_none() || !fork {
+        if alive() && (failed.is_none() || !fork) {
             if let Err(e) = api::import::record(store, &account, now_ms() / 1000) {
                 worker::console_error!("the import's account was not kept: {e}");
             }
         }
+        if failed.is_none() {
+            self.after_push(store).await?;
+        }
         Ok((account, failed))
     }
 
-    /// A fork's visibility is its source's: read as the caller reads the source, which also
-    /// tells, before anything is fetched, whether the caller may read it at all.
-    async fn fork_settings(
+    /// The fetch of [`Self::fetch_into`], then HEAD, and a fork's visibility (its source's).
+    async fn fetch_and_finish(
         &self,
         store: &Store<DoSql>,
+        asked: &api::import::Asked,
         source: &outbound::Remote<'_>,
-    ) -> std::result::Result<(), outbound::Failure> {
-        let settings = source.read("api/settings", None).await?;
-        let visibility = serde_json::from_slice::<serde_json::Value>(&settings)
-            .ok()
-            .and_then(|v| serde_json::from_value(v.get("visibility")?.clone()).ok());
-        let Some(visibility) = visibility else {
-            return Err(outbound::Failure::new(
-                502,
-                "the source's settings do not read",
-            ));
+        alive: &dyn Fn() -> bool,
+    ) -> std::result::Result<outbound::Fetched, outbound::Failure> {
+        // Read first, as the caller reads the source: this also tells, before anything is
+        // fetched, whether the caller may read it at all.
+        let visibility = match source {
+            outbound::Remote::Sibling { .. } => Some(source_visibility(source).await?),
+            outbound::Remote::Url { .. } => None,
         };
-        let stored = store.settings().and_then(|mut settings| {
-            settings.visibility = visibility;
-            store.set_settings(&settings)
-        });
-        stored.map_err(|e| outbound::Failure::new(500, e))
+        let fetched = outbound::import(store, &self.limits, source, asked.choice, alive).await?;
+        if !alive() {
+            return Err(outbound::Failure::new(409, outbound::DELETED));
+        }
+        finish_import(store, &fetched, visibility)?;
+        Ok(fetched)
     }
 
     /// Runs the fetch from a URL that is due: an import `POST api/import` recorded, or a
@@ -949,10 +969,7 @@ impl Repo {
         let Source::Url { url, token } = &asked.source else {
             return Ok(());
         };
-        let source = outbound::Remote::Url {
-            url,
-            token: token.as_deref(),
-        };
+        let source = outbound::Remote::url(url, token.as_deref());
         self.fetch_into(&self.store, &asked, &source).await?;
         Ok(())
     }
@@ -977,12 +994,24 @@ impl Repo {
     }
 }
 
+/// A repository's visibility, read from its settings as `source`'s caller may read them.
+async fn source_visibility(
+    source: &outbound::Remote<'_>,
+) -> std::result::Result<access::Visibility, outbound::Failure> {
+    let settings = source.read("api/settings", None).await?;
+    let visibility = serde_json::from_slice::<serde_json::Value>(&settings)
+        .ok()
+        .and_then(|v| serde_json::from_value(v.get("visibility")?.clone()).ok());
+    visibility.ok_or_else(|| outbound::Failure::new(502, "the source's settings do not read"))
+}
+
 /// After an import: HEAD names the source's branch when it was fetched, or, in a
 /// repository left without refs, the branch the source's HEAD names (which also makes an
-/// empty import a repository).
+/// empty import a repository); a fork takes its source's `visibility`.
 fn finish_import(
     store: &Store<DoSql>,
     fetched: &outbound::Fetched,
+    visibility: Option<access::Visibility>,
 ) -> std::result::Result<(), outbound::Failure> {
     let failed = |e: StoreError| outbound::Failure::new(500, e);
     let head = match &fetched.plan.head {
@@ -992,14 +1021,20 @@ fn finish_import(
         }
         None => None,
     };
-    let head = head.filter(|head| head.starts_with("refs/heads/"));
+    // What the source names is checked as a branch name, as PATCH api/settings checks one.
+    let head = head.filter(|head| {
+        head.starts_with("refs/heads/") && access::settings::branch_ref(head).is_some()
+    });
     let stored = store.head_target().map_err(failed)?;
-    match head {
-        Some(head) if stored.as_deref() != Some(head) => {
-            store.set_head_target(head).map_err(failed)
-        }
-        _ => Ok(()),
+    if let Some(head) = head.filter(|head| stored.as_deref() != Some(*head)) {
+        store.set_head_target(head).map_err(failed)?;
     }
+    if let Some(visibility) = visibility {
+        let mut settings = store.settings().map_err(failed)?;
+        settings.visibility = visibility;
+        store.set_settings(&settings).map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// Who calls, as the Worker and the repository established it.

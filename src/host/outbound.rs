@@ -5,7 +5,8 @@
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use base64::Engine;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::{AbortSignal, Env, Fetch, Headers, Method, Request, RequestInit, Response};
 
 use super::body::Body;
 use super::DoSql;
@@ -19,6 +20,18 @@ use crate::AGENT;
 /// Bytes a fetch's answer may carry beyond the pack (progress and framing).
 const ANSWER_SLACK: u64 = 16 << 20;
 
+/// How long all the requests of one import from another server may take, answers read
+/// whole: well within the 15 minutes an alarm may run, so that a source that stalls makes
+/// the import fail rather than the alarm.
+const DEADLINE_MS: f64 = 10.0 * 60.0 * 1000.0;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `AbortSignal.timeout(ms)`: a signal that aborts by itself after `ms`.
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
+    fn abort_after(ms: f64) -> worker::web_sys::AbortSignal;
+}
+
 /// Where an import reads from.
 pub enum Remote<'a> {
     /// Another Git server, at the URL `git clone` would take.
@@ -27,6 +40,8 @@ pub enum Remote<'a> {
         url: &'a str,
         /// Sent as the password of HTTP Basic authentication.
         token: Option<&'a str>,
+        /// Aborts every request (and the reading of its answer) at the deadline.
+        deadline: AbortSignal,
     },
     /// A repository of this server, asked as the caller: the grant the Worker gave it and
     /// the `Authorization` it sent.
@@ -41,6 +56,9 @@ pub enum Remote<'a> {
         authorization: Option<String>,
     },
 }
+
+/// Why an import stopped when its repository was deleted while it ran.
+pub const DELETED: &str = "the repository was deleted while the import ran";
 
 /// Why an import failed: the status to answer and git's words.
 #[derive(Debug)]
@@ -73,7 +91,16 @@ pub struct Fetched {
     pub bytes: u64,
 }
 
-impl Remote<'_> {
+impl<'a> Remote<'a> {
+    /// Another Git server, whose requests all end within [`DEADLINE_MS`] from now.
+    pub fn url(url: &'a str, token: Option<&'a str>) -> Remote<'a> {
+        Remote::Url {
+            url,
+            token,
+            deadline: abort_after(DEADLINE_MS).into(),
+        }
+    }
+
     /// How errors name the source: the URL with a trailing `/`, as git names it.
     pub fn shown(&self) -> String {
         match self {
@@ -108,7 +135,7 @@ impl Remote<'_> {
             init.with_method(Method::Post).with_body(Some(body.into()));
         }
         let url = match self {
-            Remote::Url { url, token } => {
+            Remote::Url { url, token, .. } => {
                 if let Some(token) = token {
                     let basic = base64::engine::general_purpose::STANDARD
                         .encode(format!("x-access-token:{token}"));
@@ -134,7 +161,9 @@ impl Remote<'_> {
         init.with_headers(headers);
         let request = Request::new_with_init(&url, &init).map_err(network)?;
         let response = match self {
-            Remote::Url { .. } => Fetch::Request(request).send().await,
+            Remote::Url { deadline, .. } => {
+                Fetch::Request(request).send_with_signal(deadline).await
+            }
             Remote::Sibling { env, repo, .. } => {
                 let objects = env.durable_object("REPO").map_err(network)?;
                 let id = objects.id_from_name(repo).map_err(network)?;
@@ -177,15 +206,16 @@ impl Remote<'_> {
         Failure::new(502, format!("reading from '{}' failed: {e}", self.shown()))
     }
 
-    /// The source's refs, and the protocol it speaks.
-    async fn list(&self) -> Result<(Protocol, Listing), Failure> {
+    /// The source's refs (at most `max_refs`), and the protocol it speaks.
+    async fn list(&self, max_refs: usize) -> Result<(Protocol, Listing), Failure> {
         let advertised = self.read("info/refs?service=git-upload-pack", None).await?;
-        match fetch_pack::parse_advertisement(&advertised).map_err(remote)? {
+        let advertised = fetch_pack::parse_advertisement(&advertised, max_refs);
+        match advertised.map_err(remote)? {
             Advertised::V0(listing) => Ok((Protocol::V0, listing)),
-            Advertised::V2 => {
-                let request = fetch_pack::ls_refs_request();
+            Advertised::V2 { unborn } => {
+                let request = fetch_pack::ls_refs_request(unborn);
                 let answer = self.read("git-upload-pack", Some(&request)).await?;
-                let listing = fetch_pack::parse_ls_refs(&answer).map_err(remote)?;
+                let listing = fetch_pack::parse_ls_refs(&answer, max_refs).map_err(remote)?;
                 Ok((Protocol::V2, listing))
             }
         }
@@ -199,14 +229,17 @@ fn remote(e: fetch_pack::FetchError) -> Failure {
 /// Makes the refs of the repository in `store` `choice` of the refs of `source`, as
 /// `git fetch --prune` of a mirror does, in one atomic push: every ref is created, moved
 /// or deleted, or nothing changes. The objects of our refs are named as haves, so a fetch
-/// into a repository that has most of them brings only what is new.
+/// into a repository that has most of them brings only what is new. Nothing is applied
+/// unless `alive` still says yes once everything has come (the repository may have been
+/// deleted meanwhile).
 pub async fn import(
     store: &Store<DoSql>,
     limits: &Limits,
     source: &Remote<'_>,
     choice: Choice,
+    alive: &dyn Fn() -> bool,
 ) -> Result<Fetched, Failure> {
-    let (protocol, listing) = source.list().await?;
+    let (protocol, listing) = source.list(limits.push_refs).await?;
     let head = listing.head.clone();
     let ours = store.refs().map_err(|e| Failure::new(500, e))?;
     let ours: Vec<_> = ours.into_iter().map(|r| (r.name, r.id)).collect();
@@ -237,6 +270,11 @@ pub async fn import(
             return Err(e);
         }
     }
+    if !alive() {
+        // Its rows went with the repository's.
+        let _ = push.abort();
+        return Err(Failure::new(409, DELETED));
+    }
     push.conclude().map_err(|e| Failure::new(422, e))?;
     fetched.objects = demux.objects().unwrap_or_default().into();
     fetched.bytes = demux.bytes();
@@ -254,7 +292,10 @@ async fn stream(
     let mut body = Body::of_response(&answer).map_err(|e| source.cut(e))?;
     let limit = limits.push_bytes.saturating_add(ANSWER_SLACK);
     let mut taken = 0u64;
-    while let Some(piece) = body.next().await.map_err(|e| source.cut(e))? {
+    while !demux.done() {
+        let Some(piece) = body.next().await.map_err(|e| source.cut(e))? else {
+            break;
+        };
         taken += piece.len() as u64;
         if taken > limit {
             let why = format!("the answer exceeds {limit} bytes (MAX_PUSH_BYTES)");

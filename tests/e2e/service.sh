@@ -25,7 +25,10 @@
 #   import-cut      the source goes away halfway through the pack: failed, and the
 #                   repository holds no refs, no packs and no objects; importing again from a
 #                   working source then succeeds
-#   import-garbage  an answer that is not the protocol: failed with "protocol error"
+#   import-garbage  an answer that is not the protocol: failed with "protocol error"; one
+#                   that goes on after its pack: failed, "data after the end of the pack"
+#   import-deleted  DELETE api while an import waits for its pack (from a source 3 s slow):
+#                   the repository stays deleted (404), the import applying nothing
 #   import-refused  409 into a repository with refs; 400 for a URL that is not http(s) or
 #                   carries credentials; 401 without a credential
 #   import-empty    an empty source: done, no refs, HEAD the source's branch
@@ -177,15 +180,32 @@ import_cut() {
     imported_equal "svc-$RUN/cut" "$REF/o/src.git"
 }
 check import-cut import_cut
-check import-garbage failed_with "svc-$RUN/garbage" "$PROXY/garbage/o/src.git" "protocol error"
+import_garbage() {
+    failed_with "svc-$RUN/garbage" "$PROXY/garbage/o/src.git" "protocol error" &&
+        failed_with "svc-$RUN/garbage" "$PROXY/trailing/o/src.git" "data after the end of the pack"
+}
+check import-garbage import_garbage
 
+import_deleted() {
+    local answer
+    answer=$(api POST "svc-$RUN/deleted" api/import "{\"url\": \"$PROXY/slow/o/src.git\"}")
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 202 ] || { echo "$answer"; return 1; }
+    sleep 1.5
+    api DELETE "svc-$RUN/deleted" api | tail -n 1 | grep -qx 204 || return 1
+    sleep 4
+    answer=$(api GET "svc-$RUN/deleted" api)
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 404 ] && ! git ls-remote "$BASE/svc-$RUN/deleted.git"
+}
+check import-deleted import_deleted
 import_refused() {
     local answer
     answer=$(api POST "svc-$RUN/v2" api/import "{\"url\": \"$REF/o/src.git\"}")
     echo "$answer"
     [ "$(printf '%s' "$answer" | tail -n 1)" = 409 ] || return 1
     printf '%s' "$answer" | grep -qF "an import goes into a new or empty repository" || return 1
-    for body in '{"url": "ftp://example.com/r.git"}' '{"url": "https://u:p@example.com/r.git"}' '{}'; do
+    for body in '{"url": "ftp://example.com/r.git"}' '{"url": "https://u:p@example.com/r.git"}' '{}' \
+        '{"url": "https://example.com/r.git?private_token=x"}'; do
         answer=$(api POST "svc-$RUN/bad" api/import "$body")
         echo "$answer"
         [ "$(printf '%s' "$answer" | tail -n 1)" = 400 ] || return 1

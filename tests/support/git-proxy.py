@@ -10,11 +10,14 @@ The first path segment picks how a request to /<mode>/<path> is passed to UPSTRE
   cut/      a fetch's answer stops halfway through, the connection closed (a server
             that goes away mid-import)
   garbage/  a fetch's answer is 200 and bytes that are not the protocol
+  trailing/ a fetch's answer goes on after the end of its pack (1 MiB more)
+  slow/     a fetch's answer comes 3 s late
 Prints "ready" once listening.
 """
 import base64
 import http.server
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -57,6 +60,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         fetch = body is not None and (b"command=fetch" in body or body[4:9] == b"want ")
         if mode == "garbage" and fetch:
             data = b"this is not a pack\n" * 100
+        if mode == "trailing" and fetch:
+            data += b"0009more\n" * (1 << 17)
+        if mode == "slow" and fetch:
+            time.sleep(3)
         if mode == "cut" and fetch:
             return self.cut(status, data, kept)
         self.answer(status, data, kept)

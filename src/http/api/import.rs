@@ -17,6 +17,9 @@ const ACCOUNT: &str = "import";
 /// The meta row that holds the token an import from a URL presents, until it ends.
 const TOKEN: &str = "import_token";
 
+/// Why a second import is refused while one runs.
+pub const RUNNING: &str = "an import is running already";
+
 /// The longest URL imported from.
 const MAX_URL: usize = 2048;
 
@@ -156,6 +159,10 @@ fn check_url(url: String) -> Result<String, Reply> {
     if authority.is_empty() || authority.contains('@') {
         return Err(bad("url must name a host, and no credentials (give token)"));
     }
+    // Paths are appended to it, and a query would be shown to every reader of GET api.
+    if url.contains(['?', '#']) {
+        return Err(bad("url must have no query or fragment"));
+    }
     if url.len() > MAX_URL || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(bad("url is too long or has spaces or control characters"));
     }
@@ -197,7 +204,18 @@ pub struct Account {
     /// For a mirror, its schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<Mirror>,
+    /// Alarms that began this import (one, unless the object restarted while it ran).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    attempts: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Alarms that may begin one import: after that many, the object restarted that often
+/// while it ran (a source that takes it past its memory, say), and it is failed.
+const MAX_ATTEMPTS: u32 = 3;
 
 impl Account {
     /// The account of `asked` starting.
@@ -220,6 +238,7 @@ impl Account {
             error: None,
             finished_at: None,
             mirror: asked.mirror,
+            attempts: 0,
         }
     }
 }
@@ -228,7 +247,7 @@ impl Account {
 /// another import. None when it may; the refusal otherwise.
 pub fn refusal<S: Sql>(store: &Store<S>) -> Result<Option<Reply>, StoreError> {
     if account(store)?.is_some_and(|a| a.state == State::Running) {
-        return Ok(Some(Reply::json_error(409, "an import is running already")));
+        return Ok(Some(Reply::json_error(409, RUNNING)));
     }
     if store.count_refs("")? > 0 {
         let why = "the repository has refs: an import goes into a new or empty repository";
@@ -259,15 +278,34 @@ pub fn begin<S: Sql>(store: &Store<S>, asked: &Asked) -> Result<Account, StoreEr
 }
 
 /// The fetch from a URL that is due at `now` (seconds since the epoch), for the alarm to
-/// do: an import running (again, if the object restarted while it ran), or a mirror's.
+/// do: an import running (again, if the object restarted while it ran, up to
+/// [`MAX_ATTEMPTS`] times), or a mirror's (whose next one is then due an interval later,
+/// should this one never end).
 pub fn pending<S: Sql>(store: &Store<S>, now: i64) -> Result<Option<Asked>, StoreError> {
-    let Some(account) = account(store)? else {
+    let Some(mut account) = account(store)? else {
         return Ok(None);
     };
-    let due = account.state == State::Running
-        || account.mirror.is_some() && mirror_due(store)?.is_none_or(|at| at <= now);
-    if !due {
-        return Ok(None);
+    if account.state == State::Running {
+        if account.attempts >= MAX_ATTEMPTS {
+            account.state = State::Failed;
+            account.error = Some(format!(
+                "the import did not end in {MAX_ATTEMPTS} attempts: the object restarted while it ran"
+            ));
+            record(store, &account, now)?;
+            return Ok(None);
+        }
+        account.attempts += 1;
+        let json = serde_json::to_string(&account).unwrap_or_default();
+        store.set_meta(ACCOUNT, Some(&json))?;
+    } else {
+        let Some(mirror) = account.mirror else {
+            return Ok(None);
+        };
+        if mirror_due(store)?.is_some_and(|at| at > now) {
+            return Ok(None);
+        }
+        let next = now.saturating_add(mirror.interval).to_string();
+        store.set_meta(MIRROR_DUE, Some(&next))?;
     }
     let source = Source::Url {
         url: account.source.clone(),
@@ -368,6 +406,7 @@ mod tests {
             &br#"{"url": "ftp://example.com/a"}"#[..],
             br#"{"url": "https://user:pw@example.com/a"}"#,
             br#"{"url": "https://example.com/a b"}"#,
+            br#"{"url": "https://example.com/a?private_token=x"}"#,
             br#"{"from": "api"}"#,
             br#"{"from": "o/r", "token": "t"}"#,
             br#"{"url": "https://e.com/a", "from": "o/r"}"#,
