@@ -194,3 +194,30 @@ CREATE TABLE IF NOT EXISTS lfs_locks (
     owner TEXT NOT NULL,
     locked_at INTEGER NOT NULL
 );
+
+-- Webhooks (POST api/hooks): where events go, what signs them (NULL: unsigned), and the
+-- events asked for (a JSON array of names).
+CREATE TABLE IF NOT EXISTS hooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT,
+    events TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+
+-- One event for one hook, written in the transaction of what caused it and sent from the
+-- alarm: next_at is when it is due (NULL once delivered or given up, as state then says),
+-- attempts a JSON array of {"at", "status", "answer"}. The last 100 ended ones of each hook
+-- are kept for GET api/hooks/<id>/deliveries.
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    hook TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    next_at INTEGER,
+    state TEXT NOT NULL,
+    attempts TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_at) WHERE next_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_of_hook ON deliveries (hook, created);

@@ -12,6 +12,7 @@ pub mod access;
 pub mod browse;
 pub mod fetch_pack;
 pub mod format;
+pub mod hooks;
 pub mod http;
 pub mod index_pack;
 pub mod lfs;

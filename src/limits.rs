@@ -40,6 +40,9 @@ pub struct Limits {
     /// `MIRROR_MIN_INTERVAL_SECONDS`: the shortest interval a mirror may fetch again at
     /// (each fetch wakes the object and reads its refs).
     pub mirror_min_interval: u64,
+    /// `WEBHOOK_RETRY_SECONDS`: how long after a failed delivery a webhook's event is sent
+    /// again (doubling with each attempt, up to an hour, for a day).
+    pub webhook_retry: u64,
 }
 
 impl Default for Limits {
@@ -64,6 +67,7 @@ impl Default for Limits {
             lfs_object_bytes: crate::lfs::DEFAULT_MAX_OBJECT_BYTES,
             lfs_grant_seconds: crate::lfs::grant::LIFETIME as u64,
             mirror_min_interval: 60,
+            webhook_retry: 10,
         }
     }
 }
@@ -143,6 +147,7 @@ impl Limits {
             "MIRROR_MIN_INTERVAL_SECONDS",
             &mut limits.mirror_min_interval,
         )?;
+        read("WEBHOOK_RETRY_SECONDS", &mut limits.webhook_retry)?;
         for (name, field) in [
             ("MAX_PUSH_REFS", &mut limits.push_refs),
             ("MAX_WANTS", &mut limits.wants),
@@ -186,6 +191,7 @@ mod tests {
             ("MAX_LFS_OBJECT_BYTES", "10"),
             ("LFS_GRANT_SECONDS", "11"),
             ("MIRROR_MIN_INTERVAL_SECONDS", "12"),
+            ("WEBHOOK_RETRY_SECONDS", "13"),
         ]));
         assert_eq!(
             set,
@@ -203,6 +209,7 @@ mod tests {
                 lfs_object_bytes: 10,
                 lfs_grant_seconds: 11,
                 mirror_min_interval: 12,
+                webhook_retry: 13,
             })
         );
         assert_eq!(
@@ -226,6 +233,7 @@ mod tests {
                 retired_sweep: 3600,
                 lfs_object_bytes: 104_857_600,
                 mirror_min_interval: 60,
+                webhook_retry: 10,
                 lfs_grant_seconds: 3600,
             }
         );

@@ -41,6 +41,7 @@ fn call(store: &Store<Db>, method: Method, endpoint: Api, request: &str, now: i6
             memory: &|| None,
         },
         grace: 0,
+        repo: "o/r",
     };
     let request = api::Request {
         method,

@@ -39,6 +39,7 @@ fn get_with(store: &Store<Db>, path_and_query: &str, conditions: raw::Conditions
             memory: &|| None,
         },
         grace: 0,
+        repo: "o/r",
     };
     let request = Request {
         method: Method::Get,

@@ -77,6 +77,7 @@ fn serve_api(
             memory: &|| None,
         },
         grace: 0,
+        repo: "o/r",
     };
     let request = api::Request {
         method,

@@ -19,6 +19,7 @@ mod r2;
 use body::Body as RequestBody;
 
 use crate::access::{self, Denied, Grant, Need, ServerAccess, GRANT_HEADER};
+use crate::hooks;
 use crate::http::api::import::Source;
 use crate::http::backend::{self, Asked, Dispatch};
 use crate::http::reply::{Body, Caching, Reply};
@@ -381,6 +382,7 @@ impl worker::DurableObject for Repo {
     /// Maintenance: sweeps what expired, then runs the repack that is due or in progress
     /// for a while, and sets the alarm for what comes next.
     async fn alarm(&self) -> Result<Response> {
+        self.deliver_events().await;
         self.pending_import().await?;
         let next = self.maintain();
         if let Err(e) = &next {
@@ -388,9 +390,7 @@ impl worker::DurableObject for Repo {
         }
         let retry = now_ms() / 1000 + self.limits.timing().retry();
         let next = next.unwrap_or(Due::At(retry));
-        let mirror = api::import::mirror_due(&self.store).unwrap_or_default();
-        self.schedule(next.sooner(mirror.map_or(Due::Never, Due::At)))
-            .await?;
+        self.schedule(self.with_other_jobs(next)).await?;
         Response::ok("")
     }
 }
@@ -506,18 +506,25 @@ impl Repo {
         let dispatch = backend::dispatch(store, asked, headers, visibility);
         match dispatch {
             Ok(Dispatch::Reply(reply)) => respond(reply, Some(store)),
-            Ok(Dispatch::ReceivePack) => self.receive_pack(req, store).await,
+            Ok(Dispatch::ReceivePack) => {
+                let origin = hooks::Origin {
+                    repo: route.repo.clone(),
+                    pusher: pusher(grant, credential.as_deref()),
+                    now,
+                };
+                self.receive_pack(req, store, origin).await
+            }
             Ok(Dispatch::UploadPack) => self.upload_pack(req, store).await,
             Ok(Dispatch::Api(route::Api::Repo)) if asked.method == backend::Method::Delete => {
                 self.delete(store, &route.repo).await
             }
             Ok(Dispatch::Api(route::Api::Import)) if asked.method == backend::Method::Post => {
-                self.import(req, store, grant).await
+                self.import(req, store, &route.repo, grant).await
             }
             Ok(Dispatch::Api(endpoint)) => {
                 let private = visibility == access::Visibility::Private;
-                self.api(req, store, asked.method, &endpoint, now, private)
-                    .await
+                let asked = (asked.method, &endpoint);
+                self.api(req, store, &route.repo, asked, now, private).await
             }
             Ok(Dispatch::Page(page)) => {
                 let private = visibility == access::Visibility::Private;
@@ -540,8 +547,8 @@ impl Repo {
         &self,
         req: &Request,
         store: &Store<DoSql>,
-        method: backend::Method,
-        endpoint: &route::Api,
+        repo: &str,
+        (method, endpoint): (backend::Method, &route::Api),
         now: i64,
         private: bool,
     ) -> Result<Response> {
@@ -553,6 +560,7 @@ impl Repo {
             random: [0; access::token::RANDOM_BYTES],
             host: HOST,
             grace: self.limits.timing().grace,
+            repo,
         };
         get_random_values(&mut context.random);
         let url = req.url()?;
@@ -575,8 +583,11 @@ impl Repo {
             Ok(reply) => reply,
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         };
-        let alarm = matches!(endpoint, route::Api::Maintenance | route::Api::MirrorSync);
-        if alarm && reply.status == 202 {
+        // Maintenance, a mirror's fetch and a new hook's ping happen in the alarm.
+        let alarm = matches!(endpoint, route::Api::Maintenance | route::Api::MirrorSync)
+            && reply.status == 202
+            || *endpoint == route::Api::Hooks && reply.status == 201;
+        if alarm {
             self.schedule(Due::Now).await?;
         }
         if method == backend::Method::Head {
@@ -792,7 +803,12 @@ impl Repo {
         )
     }
 
-    async fn receive_pack(&self, req: &Request, store: &Store<DoSql>) -> Result<Response> {
+    async fn receive_pack(
+        &self,
+        req: &Request,
+        store: &Store<DoSql>,
+        origin: hooks::Origin,
+    ) -> Result<Response> {
         let declared = req.headers().get("Content-Length")?;
         let limit = self.limits.push_bytes;
         if let Some(size) = declared.and_then(|n| n.parse::<u64>().ok()) {
@@ -805,7 +821,7 @@ impl Repo {
                 return respond(BadRequest::OverLimit(over).into(), None);
             }
         }
-        let mut push = ReceivePack::new(store, &self.limits);
+        let mut push = ReceivePack::new(store, &self.limits).announcing(origin);
         let mut bad = None;
         let mut body = RequestBody::of(req)?;
         loop {
@@ -843,7 +859,13 @@ impl Repo {
 impl Repo {
     /// `POST api/import`: from a URL, recorded and answered 202 at once, then fetched in the
     /// alarm; from a repository of this server (a fork), fetched now and answered 201.
-    async fn import(&self, req: &Request, store: &Store<DoSql>, grant: Grant) -> Result<Response> {
+    async fn import(
+        &self,
+        req: &Request,
+        store: &Store<DoSql>,
+        repo: &str,
+        grant: Grant,
+    ) -> Result<Response> {
         let Some(body) = whole_body(req, api::MAX_BODY).await? else {
             return respond(Reply::json_error(413, "request body too large"), None);
         };
@@ -854,7 +876,13 @@ impl Repo {
         if self.importing.get() {
             return respond(Reply::json_error(409, api::import::RUNNING), None);
         }
-        match api::import::refusal(store) {
+        // The name is kept for the events of imports the alarm runs, with no request.
+        let refused = api::import::refusal(store).and_then(|refused| {
+            store
+                .set_meta(api::import::NAME, Some(repo))
+                .map(|()| refused)
+        });
+        match refused {
             Ok(None) => {}
             Ok(Some(reply)) => return respond(reply, None),
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
@@ -921,7 +949,12 @@ impl Repo {
         };
         let fork = matches!(source, outbound::Remote::Sibling { .. });
         if alive() && (failed.is_none() || !fork) {
-            if let Err(e) = api::import::record(store, &account, now_ms() / 1000) {
+            let recorded = store.transaction(|| {
+                let now = now_ms() / 1000;
+                api::import::record(store, &account, now)?;
+                api::import::announce(store, &account, now)
+            });
+            if let Err(e) = recorded {
                 worker::console_error!("the import's account was not kept: {e}");
             }
         }
@@ -974,6 +1007,43 @@ impl Repo {
         Ok(())
     }
 
+    /// `due` or sooner: when a mirror fetches next, or a webhook's event is due.
+    fn with_other_jobs(&self, due: Due) -> Due {
+        let mirror = api::import::mirror_due(&self.store).unwrap_or_default();
+        let event = self.store.next_delivery_at().unwrap_or_default();
+        let at = |time: Option<i64>| time.map_or(Due::Never, Due::At);
+        due.sooner(at(mirror)).sooner(at(event))
+    }
+
+    /// Sends the webhook events that are due, each with a 10-second deadline, and records
+    /// what each receiver answered.
+    async fn deliver_events(&self) {
+        let now = now_ms() / 1000;
+        let due = match hooks::deliver::due(&self.store, now) {
+            Ok(due) => due,
+            Err(e) => {
+                worker::console_error!("webhook deliveries could not be read: {e}");
+                return;
+            }
+        };
+        let retry = i64::try_from(self.limits.webhook_retry).unwrap_or(i64::MAX);
+        for sending in due {
+            let (status, answer) = outbound::deliver(&sending).await;
+            let row = &sending.row;
+            let recorded = hooks::deliver::attempted(
+                &self.store,
+                row,
+                now_ms() / 1000,
+                status,
+                &answer,
+                retry,
+            );
+            if let Err(e) = recorded {
+                worker::console_error!("a webhook delivery was not recorded: {e}");
+            }
+        }
+    }
+
     /// Records the push's time and sets the alarm for the maintenance it makes due.
     async fn after_push(&self, store: &Store<DoSql>) -> Result<()> {
         let now = now_ms() / 1000;
@@ -984,7 +1054,7 @@ impl Repo {
             .and_then(|()| maintenance::due(store, now, &timing))
             .and_then(|due| maintenance::next_alarm(store, now, due, &timing));
         match due {
-            Ok(due) => self.schedule(due).await,
+            Ok(due) => self.schedule(self.with_other_jobs(due)).await,
             // The push is stored; maintenance comes with the next push or alarm.
             Err(e) => {
                 worker::console_error!("after the push: {e}");
@@ -1035,6 +1105,16 @@ fn finish_import(
         store.set_settings(&settings).map_err(failed)?;
     }
     Ok(())
+}
+
+/// Who a push comes from, as its webhook events name them: the admin, a token by its id,
+/// or anyone.
+fn pusher(grant: Grant, credential: Option<&str>) -> String {
+    match (grant, credential.and_then(access::token::id_of)) {
+        (Grant::Admin, _) => "admin".into(),
+        (_, Some(id)) => format!("token {id}"),
+        _ => "anonymous".into(),
+    }
 }
 
 /// Who calls, as the Worker and the repository established it.

@@ -306,3 +306,34 @@ async fn stream(
     }
     demux.finish().map_err(remote)
 }
+
+/// Sends one webhook event: the receiver's status and the start of its answer, or None and
+/// why it could not be reached. Each has 10 seconds.
+pub async fn deliver(sending: &crate::hooks::deliver::Sending) -> (Option<u16>, String) {
+    match post_event(sending).await {
+        Ok(answered) => answered,
+        Err(e) => (None, e.to_string()),
+    }
+}
+
+async fn post_event(
+    sending: &crate::hooks::deliver::Sending,
+) -> worker::Result<(Option<u16>, String)> {
+    let headers = Headers::new();
+    for (name, value) in &sending.headers {
+        headers.set(name, value)?;
+    }
+    let body = worker::js_sys::Uint8Array::from(sending.row.payload.as_bytes());
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    let request = Request::new_with_init(&sending.url, &init)?;
+    let deadline: AbortSignal = abort_after(10_000.0).into();
+    let response = Fetch::Request(request).send_with_signal(&deadline).await?;
+    let status = response.status_code();
+    let mut body = Body::of_response(&response)?;
+    let answer = body.next().await?.unwrap_or_default();
+    let answer = String::from_utf8_lossy(answer.get(..1024).unwrap_or(&answer)).into_owned();
+    Ok((Some(status), answer))
+}

@@ -53,8 +53,8 @@ pub struct Asked<'a> {
 
 impl Asked<'_> {
     /// What the request needs: pushing, creating, importing, maintenance and purging need
-    /// write, managing tokens, changing settings and deleting the repository need the
-    /// admin, everything else reads (a fork reads its source, and is then an import into
+    /// write, managing tokens and webhooks, changing settings and deleting the repository
+    /// need the admin, everything else reads (a fork reads its source, and is then an import into
     /// its new repository).
     pub fn need(&self) -> Need {
         match (self.endpoint, self.method) {
@@ -64,6 +64,7 @@ impl Asked<'_> {
             (Endpoint::Api(Api::MirrorSync), _) => Need::Write,
             (Endpoint::Api(Api::Mirror), Method::Delete) => Need::Admin,
             (Endpoint::Api(Api::Tokens | Api::Token(_)), _) => Need::Admin,
+            (Endpoint::Api(Api::Hooks | Api::Hook(_) | Api::Deliveries(_)), _) => Need::Admin,
             (Endpoint::Api(Api::Repo), Method::Delete) => Need::Admin,
             (Endpoint::Api(Api::Settings), Method::Patch) => Need::Admin,
             (Endpoint::Lfs(Lfs::Verify), _) => Need::Signed,

@@ -92,6 +92,12 @@ pub enum Api {
     Mirror,
     /// `api/mirror/sync`: POST makes a mirror fetch now.
     MirrorSync,
+    /// `api/hooks`: list (GET) and register (POST) webhooks.
+    Hooks,
+    /// `api/hooks/<id>`: one webhook (DELETE removes it).
+    Hook(String),
+    /// `api/hooks/<id>/deliveries`: a webhook's last deliveries (GET).
+    Deliveries(String),
     /// `api/refs`: the refs (`?prefix=`).
     Refs,
     /// `api/commits`: the history (`?ref=&limit=&cursor=&path=`).
@@ -140,6 +146,9 @@ fn endpoint(parts: &[&str]) -> Option<Endpoint> {
         ["api", "fork"] => Endpoint::Api(Api::Fork),
         ["api", "mirror"] => Endpoint::Api(Api::Mirror),
         ["api", "mirror", "sync"] => Endpoint::Api(Api::MirrorSync),
+        ["api", "hooks"] => Endpoint::Api(Api::Hooks),
+        ["api", "hooks", id] => Endpoint::Api(Api::Hook(id.to_string())),
+        ["api", "hooks", id, "deliveries"] => Endpoint::Api(Api::Deliveries(id.to_string())),
         ["api", "refs"] => Endpoint::Api(Api::Refs),
         ["api", "commits"] => Endpoint::Api(Api::Commits),
         ["api", "commit", rev] => Endpoint::Api(Api::Commit(rev.to_string())),

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pktline::{self, Band, Pkt};
 use crate::format::split_once;
+use crate::hooks;
 use crate::index_pack::{IndexError, IndexPack, Indexed, Stored};
 use crate::limits::{Limits, OverLimit};
 use crate::protocol::advertise;
@@ -98,6 +99,9 @@ pub struct ReceivePack<'s, S: Sql> {
     caps: Capabilities,
     pack: Option<IndexPack<'s, S>>,
     pack_error: Option<UnpackError>,
+    /// Who pushes where, for the repository's webhooks: the `push` events are queued in
+    /// the push's own transaction.
+    origin: Option<hooks::Origin>,
 }
 
 impl<'s, S: Sql> ReceivePack<'s, S> {
@@ -114,7 +118,15 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             caps: Capabilities::default(),
             pack: None,
             pack_error: None,
+            origin: None,
         }
+    }
+
+    /// Queues a `push` event for each ref this push moves, for the hooks that asked, as
+    /// coming from `origin`.
+    pub fn announcing(mut self, origin: hooks::Origin) -> Self {
+        self.origin = Some(origin);
+        self
     }
 
     /// Takes the next bytes of the request body. A malformed command section is a
@@ -346,6 +358,7 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
         if accepted {
             self.move_refs(&results)?;
             self.fix_head()?;
+            self.announce(&results)?;
         }
         Ok(results)
     }
@@ -433,6 +446,27 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
             }
         }
         Ok(())
+    }
+
+    /// Queues the `push` events of the accepted commands, if the push announces them.
+    fn announce(&self, results: &[Verdict]) -> Result<(), StoreError> {
+        let Some(origin) = &self.origin else {
+            return Ok(());
+        };
+        let moved: Vec<hooks::Moved> = self
+            .commands
+            .iter()
+            .zip(results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(c, _)| hooks::Moved {
+                name: &c.name,
+                old: c.old,
+                new: c.new,
+            })
+            .collect();
+        hooks::announce(self.store, "push", origin, || {
+            hooks::push_payloads(self.store, origin, &moved)
+        })
     }
 
     /// Keeps HEAD on an existing branch: main, else master, else the oldest branch.

@@ -7,6 +7,7 @@ use crate::store::sql::{Rows, Sql, SqlError, Value};
 
 mod access;
 mod commit_graph;
+mod hooks;
 mod lfs;
 mod maintenance;
 mod midx;
@@ -20,6 +21,7 @@ mod refs;
 pub mod sql;
 mod walk;
 
+pub use hooks::DeliveryRow;
 pub use lfs::LfsLock;
 pub use maintenance::{
     delta_searchable, in_delta_search, Backlog, Footprint, RepackRow, Summary, SwapReport, Written,

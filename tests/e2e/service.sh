@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Repositories as a service, end to end: import from git http-backend (behind lighttpd, on
-# loopback) and fork, against the real Worker under wrangler dev, checked with the real git.
+# loopback), mirrors, forks and webhooks, against the real Worker under wrangler dev, checked with the real git.
 #
 # Usage: E2E_ADMIN_TOKEN=TOKEN tests/e2e/service.sh BASE_URL
-#   BASE_URL      the Worker, started with ADMIN_TOKEN=TOKEN and MIRROR_MIN_INTERVAL_SECONDS=1
-#                 (scripts/test.sh starts it so)
+#   BASE_URL      the Worker, started with ADMIN_TOKEN=TOKEN, MIRROR_MIN_INTERVAL_SECONDS=1 and
+#                 WEBHOOK_RETRY_SECONDS=1 (scripts/test.sh starts it so)
 #   E2E_GOGIT     a bare repository (go-git's) imported and forked for timings (printed as
 #                 `#` lines beside `git clone --mirror` from git http-backend); default
 #                 /work/.mirror/go-git+go-git/repo when it exists; "" skips it
@@ -47,6 +47,16 @@
 #                   a repository that is not a mirror
 #   mirror-gone     the source gone: the sync fails saying so and the refs stay; back: done
 #   mirror-stop     DELETE api/mirror: the repository keeps its refs and takes pushes
+#   hooks           POST api/hooks answers 201 (no secret shown); a receiver started here
+#                   (tests/support/hook-receiver.py) gets the ping and one push event per ref
+#                   each git push moved (ref and new value as pushed, forced and deleted
+#                   flags), every one signed right
+#   hooks-down      the receiver down while two pushes land, then back: their events arrive
+#                   (the server retries every WEBHOOK_RETRY_SECONDS=1 s, doubling), every
+#                   delivery GET api/hooks/<id>/deliveries lists is delivered, received under
+#                   its id, and the failed attempts are listed
+#   hooks-import    an import's end is an "import" event
+#   hooks-refused   400 for an unknown event or a bad URL, 401 without a credential
 # Output: `ok - name` / `not ok - name`, `#` diagnostics, then `service: N passed, M failed`.
 set -euo pipefail
 
@@ -63,6 +73,7 @@ REFSERVER="$ROOT/tests/support/reference-server.sh"
 PROXY_PID=
 cleanup() {
     [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "${RECEIVER_PID:-}" ] && kill "$RECEIVER_PID" 2>/dev/null || true
     bash "$REFSERVER" stop "$TMP/ref" >/dev/null 2>&1 || true
     if [ "$FAIL" -gt 0 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
 }
@@ -367,6 +378,107 @@ mirror_stop() {
         git ls-remote "$BASE/svc-$RUN/mirror.git" | grep -q refs/heads/local
 }
 check mirror-stop mirror_stop
+
+# Webhooks, sent to a receiver of our own that checks every signature.
+HOOK_PORT=$(bash "$REFSERVER" free-port 1)
+RECEIVED=$TMP/received.jsonl
+RECEIVER_PID=
+start_receiver() {
+    python3 "$ROOT/tests/support/hook-receiver.py" "$HOOK_PORT" s3cret "$RECEIVED" >"$TMP/receiver.log" 2>&1 &
+    RECEIVER_PID=$!
+    for _ in $(seq 1 50); do grep -q ready "$TMP/receiver.log" 2>/dev/null && return 0; sleep 0.1; done
+}
+stop_receiver() { kill "$RECEIVER_PID" 2>/dev/null; wait "$RECEIVER_PID" 2>/dev/null || true; }
+touch "$RECEIVED"
+start_receiver
+HOOKED=svc-$RUN/hooked
+EXPECTED=$TMP/expected-events
+: >"$EXPECTED"
+hpush() { # REFSPEC...: pushes to $HOOKED, noting the ref and new value of each ref it moves
+    git -C "$TMP/h" push --porcelain "$(authed "$BASE/$HOOKED.git")" "$@" >"$TMP/hpush.out" || return 1
+    local ref
+    for ref in $(sed -n 's/^[-+* ]\t[^:]*:\(refs\/[^\t]*\)\t.*/\1/p' "$TMP/hpush.out"); do
+        printf '%s %s\n' "$ref" "$(git ls-remote "$(authed "$BASE/$HOOKED.git")" "$ref" | cut -f1 | grep . || echo 0000000000000000000000000000000000000000)" >>"$EXPECTED"
+    done
+}
+received_pushes() { # the push events received, as "ref after", once per delivery id, sorted
+    python3 -c 'import json, sys
+seen = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d["event"] == "push":
+        seen[d["id"]] = "%s %s" % (d["ref"], d["after"])
+print("\n".join(sorted(seen.values())))' "$RECEIVED"
+}
+until_received() { # waits (60 s at most) until the push events received are those expected
+    for _ in $(seq 1 120); do
+        [ "$(received_pushes)" = "$(sort "$EXPECTED")" ] && return 0
+        sleep 0.5
+    done
+    diff <(sort "$EXPECTED") <(received_pushes)
+}
+hooks_deliver() {
+    local answer
+    api PUT "$HOOKED" api | tail -n 1 | grep -qx 201 || return 1
+    answer=$(api POST "$HOOKED" api/hooks "{\"url\": \"http://127.0.0.1:$HOOK_PORT/hook\", \"secret\": \"s3cret\", \"events\": [\"push\", \"import\"]}")
+    echo "$answer"
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 201 ] || return 1
+    ! printf '%s' "$answer" | grep -q s3cret || return 1
+    HOOK_ID=$(printf '%s' "$answer" | head -n 1 | field id)
+    rm -rf "$TMP/h" && git clone -q "$SRC" "$TMP/h" &&
+        git -C "$TMP/h" checkout -q -b main origin/main &&
+        git -C "$TMP/h" branch -q feature/x origin/feature/x || return 1
+    hpush main feature/x v1 || return 1
+    echo more >>"$TMP/h/file.txt" && git -C "$TMP/h" commit -qam "more" && hpush main || return 1
+    hpush --force main~2:refs/heads/main :refs/heads/feature/x || return 1
+    until_received || return 1
+    grep -q '"event": "ping"' "$RECEIVED" || { echo "no ping"; return 1; }
+    ! grep -q '"valid": false' "$RECEIVED" || { echo "a bad signature"; return 1; }
+    grep -q '"forced": true' "$RECEIVED" && grep -q '"deleted": true' "$RECEIVED"
+}
+check hooks hooks_deliver
+hooks_down() {
+    local pushed=0
+    stop_receiver
+    git -C "$TMP/h" reset -q --hard "$(git ls-remote "$BASE/$HOOKED.git" refs/heads/main | cut -f1)" &&
+        echo down >>"$TMP/h/file.txt" && git -C "$TMP/h" commit -qam "while down" && hpush main &&
+        git -C "$TMP/h" tag t-down && hpush t-down || pushed=1
+    sleep 3
+    start_receiver
+    [ "$pushed" = 0 ] && until_received || return 1
+    local deliveries
+    deliveries=$(api GET "$HOOKED" "api/hooks/$HOOK_ID/deliveries" | head -n 1)
+    printf '%s' "$deliveries" | python3 -c 'import json, sys
+listed = json.load(sys.stdin)["deliveries"]
+received = {json.loads(l)["id"] for l in open(sys.argv[1])}
+assert listed and all(d["state"] == "delivered" for d in listed), [d["state"] for d in listed]
+assert {d["id"] for d in listed} <= received, "listed but not received"
+assert any(a["status"] is None for d in listed for a in d["attempts"]), "no failed attempt listed"
+print(len(listed), "deliveries, all delivered")' "$RECEIVED"
+}
+check hooks-down hooks_down
+hooks_import() {
+    local answer summary
+    api PUT "svc-$RUN/hooked-import" api | tail -n 1 | grep -qx 201 || return 1
+    answer=$(api POST "svc-$RUN/hooked-import" api/hooks "{\"url\": \"http://127.0.0.1:$HOOK_PORT/hook\", \"secret\": \"s3cret\", \"events\": [\"import\"]}")
+    [ "$(printf '%s' "$answer" | tail -n 1)" = 201 ] || { echo "$answer"; return 1; }
+    summary=$(import_into "svc-$RUN/hooked-import" "{\"url\": \"$REF/o/src.git\"}") || return 1
+    for _ in $(seq 1 40); do
+        grep -q '"event": "import"' "$RECEIVED" && return 0
+        sleep 0.5
+    done
+    echo "no import event"
+    return 1
+}
+check hooks-import hooks_import
+hooks_refused() {
+    api POST "$HOOKED" api/hooks '{"url": "http://127.0.0.1:1/h", "events": ["issues"]}' | tail -n 1 | grep -qx 400 &&
+        api POST "$HOOKED" api/hooks '{"url": "ftp://127.0.0.1/h"}' | tail -n 1 | grep -qx 400 &&
+        curl -s -o /dev/null -w '%{http_code}' -X POST -H "Content-Type: application/json" \
+            -d '{"url": "http://127.0.0.1:1/h"}' "$BASE/$HOOKED.git/api/hooks" | grep -qx 401
+}
+check hooks-refused hooks_refused
+stop_receiver
 
 if [ -n "$GOGIT" ] && [ -d "$GOGIT" ]; then
     bash "$REFSERVER" create "$TMP/ref" o/go-git >/dev/null

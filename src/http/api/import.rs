@@ -6,10 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::fetch_pack::Choice;
 use crate::format::date::rfc3339_utc;
+use crate::hooks;
 use crate::http::reply::Reply;
 use crate::http::route;
 use crate::store::sql::Sql;
 use crate::store::{Store, StoreError, DEFAULT_HEAD};
+
+/// The meta row that holds the repository's name, for the events of imports the alarm
+/// runs.
+pub const NAME: &str = "name";
 
 /// The meta row that holds the import's account.
 const ACCOUNT: &str = "import";
@@ -345,6 +350,23 @@ pub fn record<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result<(
     }
     let json = serde_json::to_string(&account).unwrap_or_default();
     store.set_meta(ACCOUNT, Some(&json))
+}
+
+/// Queues the `import` event of `account`'s end (a mirror's fetches included) for the
+/// hooks that asked for it.
+pub fn announce<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result<(), StoreError> {
+    let repo = store.meta(NAME)?.unwrap_or_default();
+    let origin = hooks::Origin {
+        repo,
+        pusher: "import".into(),
+        now,
+    };
+    hooks::announce(store, "import", &origin, || {
+        let repository = hooks::repository(&origin.repo);
+        Ok(vec![
+            serde_json::json!({ "import": account, "repository": repository }),
+        ])
+    })
 }
 
 /// The source a mirror fetches from, if the repository is one: it takes no pushes.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::settings::{branch_ref, Patch};
 use crate::access::token::{self, Scope, RANDOM_BYTES};
 use crate::format::date::rfc3339_utc;
+use crate::hooks;
 use crate::http::backend::Method;
 use crate::http::reply::Reply;
 use crate::http::route::Api;
@@ -38,6 +39,8 @@ pub struct Context<'h> {
     pub host: Host<'h>,
     /// Seconds unreachable objects are kept.
     pub grace: i64,
+    /// The repository's name, for the events its webhooks are sent.
+    pub repo: &'h str,
 }
 
 /// The body of `POST api/tokens`.
@@ -110,6 +113,17 @@ pub fn serve<S: Sql>(
             Ok(Reply::json(202, &Started { started: true }))
         }
         (Api::MirrorSync, Method::Post) => import::sync(store),
+        (Api::Hooks, Method::Get) => hooks::list(store),
+        (Api::Hooks, Method::Post) => {
+            let origin = hooks::Origin {
+                repo: context.repo.to_string(),
+                pusher: "admin".into(),
+                now: context.now,
+            };
+            hooks::create(store, body, &context.random, &origin)
+        }
+        (Api::Hook(id), Method::Delete) => hooks::delete(store, id),
+        (Api::Deliveries(id), Method::Get) => hooks::deliver::list(store, id),
         (Api::Mirror, Method::Delete) => import::stop_mirroring(store),
         (Api::Purge, Method::Post) => {
             let run = maintenance::purge(store, &context.host)?;

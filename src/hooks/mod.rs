@@ -1,0 +1,382 @@
+//! Webhooks: what happens in the repository, told to receivers as GitHub and Gitea tell it
+//! (`X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256`, GitHub's `push` payload),
+//! so that existing receivers work unchanged. An event is a row per hook, written in the
+//! transaction of what caused it (a push's ref updates), and sent from the alarm until the
+//! receiver takes it ([`deliver`]): nothing is lost when the receiver or the object restarts.
+// What a request sends is indexed and sliced only through checked calls, so no input can
+// panic the object (a panic aborts every request on the instance).
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
+pub mod deliver;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::format::commit;
+use crate::format::date::rfc3339_utc;
+use crate::format::ident::Ident;
+use crate::format::object::{ObjectId, ObjectType};
+use crate::http::reply::Reply;
+use crate::rev_walk;
+use crate::store::sql::Sql;
+use crate::store::{ObjectReader, Store, StoreError};
+
+/// The events a hook may ask for. `ping` is sent once, when a hook is made.
+pub const EVENTS: &[&str] = &["push", "import"];
+
+/// The most hooks one repository keeps.
+pub const MAX_HOOKS: usize = 20;
+
+/// Commits a push event lists per ref, newest last (GitHub lists up to 2,048; the
+/// payload stays small).
+const MAX_COMMITS: usize = 20;
+
+/// Refs of one push whose events list their commits; the rest name their head only.
+const LISTED_REFS: usize = 20;
+
+/// Steps a forced-update check may walk.
+const FORCED_BUDGET: usize = 20_000;
+
+/// The longest commit message a payload carries.
+const MAX_MESSAGE: usize = 8 << 10;
+
+/// The body of `POST api/hooks`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewHook {
+    url: String,
+    secret: Option<String>,
+    #[serde(default = "push_only")]
+    events: Vec<String>,
+}
+
+fn push_only() -> Vec<String> {
+    vec!["push".into()]
+}
+
+/// A registered hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    /// Its id (16 hex digits).
+    pub id: String,
+    /// Where its events go.
+    pub url: String,
+    /// What signs them (none: unsigned).
+    pub secret: Option<String>,
+    /// The events it asked for.
+    pub events: Vec<String>,
+    /// When it was made (seconds since the epoch).
+    pub created: i64,
+}
+
+/// A hook as the API shows it: never its secret.
+#[derive(Serialize)]
+struct HookView<'a> {
+    id: &'a str,
+    url: &'a str,
+    events: &'a [String],
+    signed: bool,
+    created: String,
+}
+
+impl Hook {
+    fn view(&self) -> HookView<'_> {
+        HookView {
+            id: &self.id,
+            url: &self.url,
+            events: &self.events,
+            signed: self.secret.is_some(),
+            created: rfc3339_utc(self.created),
+        }
+    }
+}
+
+/// Who and what an event is about: the repository's name and who caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The repository (`owner/repo`).
+    pub repo: String,
+    /// Who pushed: `admin`, `token <id>`, or `anonymous`.
+    pub pusher: String,
+    /// Seconds since the epoch.
+    pub now: i64,
+}
+
+/// `POST api/hooks`: registers a hook and queues its `ping` (201 with the hook), or says
+/// what is wrong with the request (400).
+pub fn create<S: Sql>(
+    store: &Store<S>,
+    body: &[u8],
+    random: &[u8],
+    origin: &Origin,
+) -> Result<Reply, StoreError> {
+    let asked: NewHook = match serde_json::from_slice(body) {
+        Ok(asked) => asked,
+        Err(e) => return Ok(bad(&e.to_string())),
+    };
+    if let Some(why) = refusal(&asked) {
+        return Ok(bad(&why));
+    }
+    if store.hooks()?.len() >= MAX_HOOKS {
+        return Ok(bad(&format!(
+            "at most {MAX_HOOKS} hooks; delete some first"
+        )));
+    }
+    let hook = Hook {
+        id: hex::encode(random.get(..8).unwrap_or(random)),
+        url: asked.url,
+        secret: asked.secret.filter(|s| !s.is_empty()),
+        events: asked.events,
+        created: origin.now,
+    };
+    let ping = json!({
+        "zen": "Keep it logically awesome.",
+        "hook_id": hook.id,
+        "hook": { "id": hook.id, "events": hook.events, "config": { "url": hook.url, "content_type": "json" } },
+        "repository": repository(&origin.repo),
+    });
+    store.transaction(|| {
+        store.add_hook(&hook)?;
+        queue(store, &hook, "ping", &ping, origin)
+    })?;
+    Ok(Reply::json(201, &hook.view()))
+}
+
+fn bad(why: &str) -> Reply {
+    Reply::json_error(400, &format!("bad hook request: {why}"))
+}
+
+/// What is wrong with a hook asked for, if anything.
+fn refusal(asked: &NewHook) -> Option<String> {
+    let url = &asked.url;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    if rest.is_none_or(|rest| rest.is_empty())
+        || url.len() > 2048
+        || url.contains(char::is_whitespace)
+    {
+        return Some("url must be an http or https URL (at most 2048 characters)".into());
+    }
+    if asked.secret.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Some("secret must be at most 1024 bytes".into());
+    }
+    if asked.events.is_empty() || asked.events.len() > EVENTS.len() {
+        return Some(format!("events must name some of {EVENTS:?}"));
+    }
+    let unknown = asked.events.iter().find(|e| !EVENTS.contains(&e.as_str()));
+    unknown.map(|e| format!("unknown event {e:?}: events are {EVENTS:?}"))
+}
+
+/// `GET api/hooks`.
+pub fn list<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+    let hooks = store.hooks()?;
+    let views: Vec<HookView> = hooks.iter().map(Hook::view).collect();
+    Ok(Reply::json(200, &json!({ "hooks": views })))
+}
+
+/// `DELETE api/hooks/<id>`: the hook and its deliveries go (204), or 404.
+pub fn delete<S: Sql>(store: &Store<S>, id: &str) -> Result<Reply, StoreError> {
+    Ok(match store.delete_hook(id)? {
+        true => Reply::empty(204),
+        false => Reply::json_error(404, "no such hook"),
+    })
+}
+
+/// Queues `event` with `payload` for `hook`, under a delivery id unique to this repository,
+/// hook and event (the receivers' key for taking each event once).
+fn queue<S: Sql>(
+    store: &Store<S>,
+    hook: &Hook,
+    event: &str,
+    payload: &Value,
+    origin: &Origin,
+) -> Result<(), StoreError> {
+    let sequence = store.next_delivery_number()?;
+    let digest = Sha256::digest(format!("{}\n{}\n{sequence}", origin.repo, hook.id));
+    let hex = hex::encode(digest.get(..16).unwrap_or_default());
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        hex.get(..8).unwrap_or_default(),
+        hex.get(8..12).unwrap_or_default(),
+        hex.get(12..16).unwrap_or_default(),
+        hex.get(16..20).unwrap_or_default(),
+        hex.get(20..32).unwrap_or_default()
+    );
+    let body = payload.to_string();
+    store.add_delivery(&id, &hook.id, event, &body, origin.now)
+}
+
+/// Queues `event` for every hook that asked for it; `payload` is made only if one did.
+pub fn announce<S: Sql>(
+    store: &Store<S>,
+    event: &str,
+    origin: &Origin,
+    payload: impl FnOnce() -> Result<Vec<Value>, StoreError>,
+) -> Result<(), StoreError> {
+    let hooks: Vec<Hook> = store
+        .hooks()?
+        .into_iter()
+        .filter(|h| h.events.iter().any(|e| e == event))
+        .collect();
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    for payload in payload()? {
+        for hook in &hooks {
+            queue(store, hook, event, &payload, origin)?;
+        }
+    }
+    Ok(())
+}
+
+/// One ref a push moved: its name, old and new value (zero where it did not or does not
+/// exist).
+pub struct Moved<'a> {
+    /// The full ref name.
+    pub name: &'a str,
+    /// Before.
+    pub old: ObjectId,
+    /// After.
+    pub new: ObjectId,
+}
+
+/// The `push` events of the refs a push moved, one per ref, in GitHub's shape. Called in
+/// the push's transaction, once its objects are stored.
+pub fn push_payloads<S: Sql>(
+    store: &Store<S>,
+    origin: &Origin,
+    moved: &[Moved],
+) -> Result<Vec<Value>, StoreError> {
+    let reader = ObjectReader::new(store);
+    let mut payloads = Vec::with_capacity(moved.len());
+    for (i, m) in moved.iter().enumerate() {
+        let listed = if i < LISTED_REFS { MAX_COMMITS } else { 0 };
+        let commits = commits_between(&reader, m.old, m.new, listed)?;
+        let head = commit_view(&reader, &m.new)?;
+        let forced = !m.old.is_zero()
+            && !m.new.is_zero()
+            && !rev_walk::is_ancestor(m.old, m.new, &mut |ids| store.commits(ids), FORCED_BUDGET)?;
+        payloads.push(json!({
+            "ref": m.name,
+            "before": m.old.to_string(),
+            "after": m.new.to_string(),
+            "created": m.old.is_zero(),
+            "deleted": m.new.is_zero(),
+            "forced": forced,
+            "base_ref": null,
+            "commits": commits,
+            "head_commit": head,
+            "repository": repository(&origin.repo),
+            "pusher": { "name": origin.pusher, "email": null },
+            "sender": { "login": origin.pusher },
+        }));
+    }
+    Ok(payloads)
+}
+
+/// The repository as payloads name it.
+pub fn repository(repo: &str) -> Value {
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let owner = repo.split('/').next().filter(|_| repo.contains('/'));
+    json!({
+        "name": name,
+        "full_name": repo,
+        "owner": { "login": owner.unwrap_or(name), "name": owner.unwrap_or(name) },
+    })
+}
+
+/// Up to `max` commits of `new`'s first-parent line not past `old`, oldest first.
+fn commits_between<S: Sql>(
+    reader: &ObjectReader<S>,
+    old: ObjectId,
+    new: ObjectId,
+    max: usize,
+) -> Result<Vec<Value>, StoreError> {
+    let mut listed = Vec::new();
+    let mut at = new;
+    while listed.len() < max && !at.is_zero() && at != old {
+        let Some(object) = reader.read(&at)? else {
+            break;
+        };
+        if object.kind != ObjectType::Commit {
+            break;
+        }
+        let Ok(parsed) = commit::parse(&object.data) else {
+            break;
+        };
+        listed.push(commit_json(&at, &parsed));
+        at = parsed.parents.first().copied().unwrap_or(ObjectId::ZERO);
+    }
+    listed.reverse();
+    Ok(listed)
+}
+
+/// The commit `id` as a payload shows it, or null when it is not a commit.
+fn commit_view<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Value, StoreError> {
+    if id.is_zero() {
+        return Ok(Value::Null);
+    }
+    let Some(object) = reader.read(id)? else {
+        return Ok(Value::Null);
+    };
+    match (object.kind, commit::parse(&object.data)) {
+        (ObjectType::Commit, Ok(parsed)) => Ok(commit_json(id, &parsed)),
+        _ => Ok(Value::Null),
+    }
+}
+
+fn commit_json(id: &ObjectId, parsed: &commit::Commit) -> Value {
+    let person = |ident: &Ident| {
+        json!({
+            "name": commit::decode(ident.name, parsed.encoding),
+            "email": commit::decode(ident.email, parsed.encoding),
+        })
+    };
+    let mut message = commit::decode(parsed.message, parsed.encoding);
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    json!({
+        "id": id.to_string(),
+        "tree_id": parsed.tree.to_string(),
+        "distinct": true,
+        "message": message,
+        "timestamp": parsed.committer.date(),
+        "author": person(&parsed.author),
+        "committer": person(&parsed.committer),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_repository_as_github_does() {
+        let repo = repository("alice/demo");
+        assert_eq!(repo["name"], "demo");
+        assert_eq!(repo["full_name"], "alice/demo");
+        assert_eq!(repo["owner"]["login"], "alice");
+        assert_eq!(repository("solo")["owner"]["login"], "solo");
+    }
+
+    #[test]
+    fn refuses_bad_hooks() {
+        let hook = |body: &str| serde_json::from_str::<NewHook>(body).unwrap();
+        assert!(refusal(&hook(r#"{"url": "https://example.com/h"}"#)).is_none());
+        for body in [
+            r#"{"url": "ftp://example.com/h"}"#,
+            r#"{"url": "https://"}"#,
+            r#"{"url": "https://e.com/h", "events": []}"#,
+            r#"{"url": "https://e.com/h", "events": ["issues"]}"#,
+        ] {
+            assert!(refusal(&hook(body)).is_some(), "{body}");
+        }
+    }
+}

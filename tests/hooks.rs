@@ -1,0 +1,174 @@
+//! Webhooks on the real store schema: a hook's ping, the `push` events a push queues in its
+//! own transaction (GitHub's payload, checked against git), and what attempts make of a
+//! delivery: retried with doubling waits, delivered on a 2xx, given up after a day.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use git_on_durable_objects::hooks::{self, deliver, Origin};
+use git_on_durable_objects::limits::Limits;
+use git_on_durable_objects::receive_pack::ReceivePack;
+use git_on_durable_objects::store::Store;
+use serde_json::Value;
+
+const NOW: i64 = 1_700_000_000;
+
+fn origin() -> Origin {
+    Origin {
+        repo: "alice/demo".into(),
+        pusher: "admin".into(),
+        now: NOW,
+    }
+}
+
+/// Pushes `body`, announcing its events.
+fn push(store: &Store<Db>, body: &[u8]) -> Vec<String> {
+    let mut push = ReceivePack::new(store, &Limits::default()).announcing(origin());
+    push.feed(body).unwrap();
+    report_lines(&push.finish().unwrap())
+}
+
+/// The payloads due now, by event.
+fn due(store: &Store<Db>, event: &str) -> Vec<Value> {
+    let due = deliver::due(store, NOW + 1_000_000).unwrap();
+    due.iter()
+        .filter(|d| d.row.event == event)
+        .map(|d| serde_json::from_str(&d.row.payload).unwrap())
+        .collect()
+}
+
+fn hook(store: &Store<Db>, body: &str) -> Value {
+    let random = [store.hooks().unwrap().len() as u8; 40];
+    let reply = hooks::create(store, body.as_bytes(), &random, &origin()).unwrap();
+    assert_eq!(reply.status, 201);
+    let git_on_durable_objects::http::reply::Body::Bytes(bytes) = reply.body else {
+        panic!("not bytes");
+    };
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn a_push_queues_githubs_push_events() {
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    let made = hook(&store, r#"{"url": "https://example.com/h", "secret": "s"}"#);
+    assert_eq!(made["events"], serde_json::json!(["push"]));
+    assert_eq!(made.get("secret"), None);
+    assert_eq!(due(&store, "ping").len(), 1);
+    let (lines, _) = push_all_announcing(&store, &repo);
+    assert_eq!(lines[0], "unpack ok");
+    let events = due(&store, "push");
+    assert_eq!(events.len(), repo.refs().len());
+    let main = events
+        .iter()
+        .find(|e| e["ref"] == "refs/heads/main")
+        .unwrap();
+    let tip = repo.git(&["rev-parse", "main"]);
+    assert_eq!(main["after"], tip);
+    assert_eq!(main["created"], true);
+    assert_eq!(main["forced"], false);
+    assert_eq!(main["head_commit"]["id"], tip);
+    assert_eq!(main["repository"]["full_name"], "alice/demo");
+    // Up to 20 commits, oldest first, along the first parents, as git lists them.
+    let listed: Vec<&str> = main["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let log = repo.git(&[
+        "log",
+        "--first-parent",
+        "--reverse",
+        "--format=%H",
+        "-20",
+        "main",
+    ]);
+    let first_parents: Vec<&str> = log.lines().collect();
+    assert_eq!(listed, first_parents);
+    let message = repo.git(&["log", "-1", "--format=%B", "main"]);
+    assert_eq!(
+        main["head_commit"]["message"].as_str().unwrap().trim_end(),
+        message
+    );
+
+    // A forced move backwards, and a deletion.
+    let back = repo.git(&["rev-parse", "main~3"]);
+    let commands = [
+        (tip.clone(), back.clone(), "refs/heads/main".to_string()),
+        (
+            repo.git(&["rev-parse", "topic"]),
+            ZERO.to_string(),
+            "refs/heads/topic".to_string(),
+        ),
+    ];
+    // As git does, an empty pack comes with updates that need no object.
+    let lines = push(
+        &store,
+        &push_body(&commands, "report-status", &raw_pack(&[])),
+    );
+    assert_eq!(
+        lines,
+        ["unpack ok", "ok refs/heads/main", "ok refs/heads/topic"]
+    );
+    let events = due(&store, "push");
+    let forced = events.iter().find(|e| e["after"] == back).unwrap();
+    assert_eq!(forced["forced"], true);
+    let deleted = events.iter().find(|e| e["deleted"] == true).unwrap();
+    assert_eq!(deleted["ref"], "refs/heads/topic");
+    assert_eq!(deleted["head_commit"], Value::Null);
+}
+
+/// Pushes every branch and tag of `repo`, announcing.
+fn push_all_announcing(store: &Store<Db>, repo: &Repo) -> (Vec<String>, Vec<u8>) {
+    let commands: Vec<_> = repo
+        .refs()
+        .into_iter()
+        .map(|(name, id)| (ZERO.to_string(), id, name))
+        .collect();
+    let pack = repo.pack(&["--all"], &[]);
+    (
+        push(store, &push_body(&commands, "report-status", &pack)),
+        pack,
+    )
+}
+
+#[test]
+fn deliveries_are_retried_then_delivered_or_given_up() {
+    let (store, _db) = store(4096);
+    hook(&store, r#"{"url": "https://example.com/h", "secret": "s"}"#);
+    let sending = deliver::due(&store, NOW).unwrap().pop().unwrap();
+    let names: Vec<&str> = sending.headers.iter().map(|(n, _)| *n).collect();
+    for name in ["X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256"] {
+        assert!(names.contains(&name), "{name}");
+    }
+    // 10 s, then 20 s, then 40 s after each failure.
+    let mut at = NOW;
+    for wait in [10, 20, 40] {
+        let row = deliver::due(&store, at).unwrap().pop().unwrap().row;
+        deliver::attempted(&store, &row, at, Some(500), "down", 10).unwrap();
+        assert!(deliver::due(&store, at + wait - 1).unwrap().is_empty());
+        assert_eq!(store.next_delivery_at().unwrap(), Some(at + wait));
+        at += wait;
+    }
+    let row = deliver::due(&store, at).unwrap().pop().unwrap().row;
+    deliver::attempted(&store, &row, at, Some(204), "", 10).unwrap();
+    assert_eq!(store.next_delivery_at().unwrap(), None);
+    let kept = store.deliveries(&row.hook, 10).unwrap();
+    assert_eq!(kept[0].state, "delivered");
+    // Another, never taken: given up a day after it was queued.
+    hook(&store, r#"{"url": "https://example.com/other"}"#);
+    let mut tries = 0;
+    while let Some(sending) = deliver::due(&store, i64::MAX).unwrap().pop() {
+        let now = sending.row.next_at.unwrap();
+        deliver::attempted(&store, &sending.row, now, None, "unreachable", 10).unwrap();
+        tries += 1;
+        assert!(tries < 100);
+    }
+    let hooks = store.hooks().unwrap();
+    let last = store.deliveries(&hooks[1].id, 10).unwrap();
+    assert_eq!(last[0].state, "failed");
+    assert!(tries > 20, "{tries} tries in a day");
+}
