@@ -35,8 +35,12 @@ const MAX_COMMITS: usize = 20;
 /// Refs of one push whose events list their commits; the rest name their head only.
 const LISTED_REFS: usize = 20;
 
-/// Steps a forced-update check may walk.
-const FORCED_BUDGET: usize = 20_000;
+/// Steps a forced-update check may walk (past it, the update counts as forced).
+const FORCED_BUDGET: usize = 10_000;
+
+/// Refs of one push that get events: a push of more (a mirror's first push, say) tells
+/// only of the first ones, as GitHub tells nothing of pushes of thousands of refs.
+pub const EVENT_REFS: usize = 100;
 
 /// The longest commit message a payload carries.
 const MAX_MESSAGE: usize = 8 << 10;
@@ -242,8 +246,8 @@ pub struct Moved<'a> {
     pub new: ObjectId,
 }
 
-/// The `push` events of the refs a push moved, one per ref, in GitHub's shape. Called in
-/// the push's transaction, once its objects are stored.
+/// The `push` events of the refs a push moved, one per ref (the first [`EVENT_REFS`]), in
+/// GitHub's shape. Called in the push's transaction, once its objects are stored.
 pub fn push_payloads<S: Sql>(
     store: &Store<S>,
     origin: &Origin,
@@ -251,7 +255,7 @@ pub fn push_payloads<S: Sql>(
 ) -> Result<Vec<Value>, StoreError> {
     let reader = ObjectReader::new(store);
     let mut payloads = Vec::with_capacity(moved.len());
-    for (i, m) in moved.iter().enumerate() {
+    for (i, m) in moved.iter().take(EVENT_REFS).enumerate() {
         let listed = if i < LISTED_REFS { MAX_COMMITS } else { 0 };
         let commits = commits_between(&reader, m.old, m.new, listed)?;
         let head = commit_view(&reader, &m.new)?;
