@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod browse;
+pub mod directory;
 pub mod fetch_pack;
 pub mod format;
 pub mod hooks;

@@ -13,6 +13,7 @@ use worker::{
 };
 
 mod body;
+mod directory;
 mod outbound;
 mod r2;
 
@@ -235,6 +236,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if let Some(asset) = pages::asset(&path) {
         return respond(asset, None);
     }
+    if path == "/api/repos" {
+        return list_repositories(&req, &env, &server).await;
+    }
     let route = match route::parse(&path) {
         Err(reason) => return answer_unread(&req, reason.into()).await,
         Ok(route) => route,
@@ -266,6 +270,36 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .id_from_name(&route.repo)?
         .get_stub()?;
     stub.fetch_with_request(forwarded).await
+}
+
+/// `GET /api/repos`: the directory's page, for the admin.
+async fn list_repositories(req: &Request, env: &Env, server: &ServerAccess) -> Result<Response> {
+    let credential = credential(req)?;
+    let refusal = match (server.grant(credential.as_deref()), credential) {
+        (Grant::Admin, _) => None,
+        (_, None) => Some(Reply::denied(&Denied::NoCredential, true)),
+        (_, Some(_)) => Some(Reply::json_error(
+            403,
+            "only the admin token can list repositories",
+        )),
+    };
+    if let Some(refusal) = refusal {
+        return answer_unread(req, refusal).await;
+    }
+    if method(req) != backend::Method::Get {
+        return answer_unread(req, Reply::json_error(405, "method not allowed")).await;
+    }
+    let query = req
+        .url()?
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let request = Request::new(&format!("https://directory/repos{query}"), Method::Get)?;
+    let stub = env
+        .durable_object("DIRECTORY")?
+        .id_from_name(directory::NAME)?
+        .get_stub()?;
+    stub.fetch_with_request(request).await
 }
 
 /// `POST api/fork`: the Worker reads the new repository's name and asks that repository's
@@ -583,6 +617,14 @@ impl Repo {
             Ok(reply) => reply,
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         };
+        let changed = matches!(
+            (endpoint, method, reply.status),
+            (route::Api::Repo, backend::Method::Put, 201)
+                | (route::Api::Settings, backend::Method::Patch, 200)
+        );
+        if changed {
+            self.tell_directory(store, repo).await;
+        }
         // Maintenance, a mirror's fetch and a new hook's ping happen in the alarm.
         let alarm = matches!(endpoint, route::Api::Maintenance | route::Api::MirrorSync)
             && reply.status == 202
@@ -617,6 +659,10 @@ impl Repo {
         if let Err(e) = self.store.open() {
             let why = format!("repository storage failed to open: {e}");
             return respond(Reply::json_error(500, &why), None);
+        }
+        let path = format!("entry?name={repo}");
+        if let Err(e) = self.directory(&path, Method::Delete, None).await {
+            worker::console_error!("the directory still lists {repo}: {e}");
         }
         respond(Reply::empty(204), None)
     }
@@ -821,6 +867,7 @@ impl Repo {
                 return respond(BadRequest::OverLimit(over).into(), None);
             }
         }
+        let repo = origin.repo.clone();
         let mut push = ReceivePack::new(store, &self.limits).announcing(origin);
         let mut bad = None;
         let mut body = RequestBody::of(req)?;
@@ -850,7 +897,7 @@ impl Repo {
             None => push.finish(),
         };
         if result.is_ok() {
-            self.after_push(store).await?;
+            self.after_push(store, &repo).await?;
         }
         respond(backend::receive_pack_reply(result), None)
     }
@@ -908,7 +955,7 @@ impl Repo {
             grant,
             authorization: req.headers().get("Authorization")?,
         };
-        let (account, status) = self.fetch_into(store, &asked, &source).await?;
+        let (account, status) = self.fetch_into(store, repo, &asked, &source).await?;
         let status = status.unwrap_or(201);
         respond(Reply::json(status, &account), None)
     }
@@ -920,6 +967,7 @@ impl Repo {
     async fn fetch_into(
         &self,
         store: &Store<DoSql>,
+        repo: &str,
         asked: &api::import::Asked,
         source: &outbound::Remote<'_>,
     ) -> Result<(api::import::Account, Option<u16>)> {
@@ -959,7 +1007,7 @@ impl Repo {
             }
         }
         if failed.is_none() {
-            self.after_push(store).await?;
+            self.after_push(store, repo).await?;
         }
         Ok((account, failed))
     }
@@ -1003,8 +1051,45 @@ impl Repo {
             return Ok(());
         };
         let source = outbound::Remote::url(url, token.as_deref());
-        self.fetch_into(&self.store, &asked, &source).await?;
+        let repo = self.store.meta(api::import::NAME).ok().flatten();
+        let repo = repo.unwrap_or_default();
+        self.fetch_into(&self.store, &repo, &asked, &source).await?;
         Ok(())
+    }
+
+    /// Tells the directory what the repository `repo` now is. A failure is only logged: the
+    /// repository is listed again at its next change.
+    async fn tell_directory(&self, store: &Store<DoSql>, repo: &str) {
+        let entry = directory_entry(store, repo);
+        let told = match entry {
+            Ok(entry) => {
+                let body = serde_json::to_vec(&entry).unwrap_or_default();
+                self.directory("entry", Method::Put, Some(&body)).await
+            }
+            Err(e) => Err(worker::Error::RustError(e.to_string())),
+        };
+        if let Err(e) = told {
+            worker::console_error!("the directory was not told of {repo}: {e}");
+        }
+    }
+
+    /// Sends `path` to the directory's object (`entry` or `entry?name=`).
+    async fn directory(&self, path: &str, method: Method, body: Option<&[u8]>) -> Result<()> {
+        let mut init = worker::RequestInit::new();
+        init.with_method(method);
+        if let Some(body) = body {
+            init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
+        }
+        let request = Request::new_with_init(&format!("https://directory/{path}"), &init)?;
+        let objects = self.env.durable_object("DIRECTORY")?;
+        let stub = objects.id_from_name(directory::NAME)?.get_stub()?;
+        let answer = stub.fetch_with_request(request).await?;
+        match answer.status_code() {
+            204 => Ok(()),
+            status => Err(worker::Error::RustError(format!(
+                "the directory answered {status}"
+            ))),
+        }
     }
 
     /// `due` or sooner: when a mirror fetches next, or a webhook's event is due.
@@ -1044,8 +1129,9 @@ impl Repo {
         }
     }
 
-    /// Records the push's time and sets the alarm for the maintenance it makes due.
-    async fn after_push(&self, store: &Store<DoSql>) -> Result<()> {
+    /// Records the push's time, sets the alarm for the maintenance it makes due, and tells
+    /// the directory.
+    async fn after_push(&self, store: &Store<DoSql>, repo: &str) -> Result<()> {
         let now = now_ms() / 1000;
         let timing = self.limits.timing();
         let due = self
@@ -1053,6 +1139,7 @@ impl Repo {
             .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
             .and_then(|()| maintenance::due(store, now, &timing))
             .and_then(|due| maintenance::next_alarm(store, now, due, &timing));
+        self.tell_directory(store, repo).await;
         match due {
             Ok(due) => self.schedule(self.with_other_jobs(due)).await,
             // The push is stored; maintenance comes with the next push or alarm.
@@ -1105,6 +1192,22 @@ fn finish_import(
         store.set_settings(&settings).map_err(failed)?;
     }
     Ok(())
+}
+
+/// What the directory lists of the repository `repo`.
+fn directory_entry(
+    store: &Store<DoSql>,
+    repo: &str,
+) -> std::result::Result<crate::directory::Entry, StoreError> {
+    let last_push = store
+        .meta(maintenance::LAST_PUSH)?
+        .and_then(|t| t.parse().ok());
+    Ok(crate::directory::Entry {
+        name: repo.to_string(),
+        bytes: store.footprint()?.bytes,
+        last_push,
+        visibility: store.settings()?.visibility,
+    })
 }
 
 /// Who a push comes from, as its webhook events name them: the admin, a token by its id,

@@ -47,6 +47,10 @@
 #                   a repository that is not a mirror
 #   mirror-gone     the source gone: the sync fails saying so and the refs stay; back: done
 #   mirror-stop     DELETE api/mirror: the repository keeps its refs and takes pushes
+#   directory       GET /api/repos?prefix=svc-<run>/ lists this run's repositories by name
+#                   (visibility, bytes, last push), page by page with limit and cursor to
+#                   the same list; a deleted one is gone; 401 without a credential, 403
+#                   with a repository's token
 #   hooks           POST api/hooks answers 201 (no secret shown); a receiver started here
 #                   (tests/support/hook-receiver.py) gets the ping and one push event per ref
 #                   each git push moved (ref and new value as pushed, forced and deleted
@@ -378,6 +382,40 @@ mirror_stop() {
         git ls-remote "$BASE/svc-$RUN/mirror.git" | grep -q refs/heads/local
 }
 check mirror-stop mirror_stop
+
+directory() {
+    local all page cursor="" listed
+    all=$(curl -sS -H "Authorization: Bearer $TOKEN" "$BASE/api/repos?prefix=svc-$RUN/&limit=1000")
+    echo "$all"
+    listed=$(printf '%s' "$all" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+names = [r["name"] for r in d["repos"]]
+assert names == sorted(names) and d["next"] is None, d
+by = {r["name"]: r for r in d["repos"]}
+run = sys.argv[1]
+assert by[run + "/private-fork"]["visibility"] == "private", by[run + "/private-fork"]
+assert by[run + "/fork"]["visibility"] == "public" and by[run + "/fork"]["bytes"] > 0
+assert by[run + "/fork"]["last_push"], by[run + "/fork"]
+print("\n".join(names))' "svc-$RUN") || return 1
+    for name in v2 v0 fork trunk-only private-fork mirror hourly; do
+        printf '%s\n' "$listed" | grep -qx "svc-$RUN/$name" || { echo "svc-$RUN/$name not listed"; return 1; }
+    done
+    local paged=""
+    while :; do
+        page=$(curl -sS -H "Authorization: Bearer $TOKEN" "$BASE/api/repos?prefix=svc-$RUN/&limit=2&cursor=$cursor")
+        paged+=$(printf '%s' "$page" | python3 -c 'import json, sys; print("\n".join(r["name"] for r in json.load(sys.stdin)["repos"]))')$'\n'
+        cursor=$(printf '%s' "$page" | field next)
+        [ -n "$cursor" ] || break
+    done
+    [ "$(printf '%s' "$paged" | grep .)" = "$listed" ] || { echo "paged: $paged"; return 1; }
+    api DELETE "svc-$RUN/trunk-only" api | tail -n 1 | grep -qx 204 || return 1
+    ! curl -sS -H "Authorization: Bearer $TOKEN" "$BASE/api/repos?prefix=svc-$RUN/trunk-only" | grep -q trunk-only || return 1
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/repos")" = 401 ] || return 1
+    local token
+    token=$(api POST "svc-$RUN/v2" api/tokens '{"scope": "write"}' | head -n 1 | field token)
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$BASE/api/repos")" = 403 ]
+}
+check directory directory
 
 # Webhooks, sent to a receiver of our own that checks every signature.
 HOOK_PORT=$(bash "$REFSERVER" free-port 1)
