@@ -205,19 +205,28 @@ CREATE TABLE IF NOT EXISTS hooks (
     created INTEGER NOT NULL
 );
 
+-- An event's JSON body, kept once however many hooks it goes to; it goes with its last
+-- delivery.
+CREATE TABLE IF NOT EXISTS hook_events (
+    id INTEGER PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+
 -- One event for one hook, written in the transaction of what caused it and sent from the
--- alarm: next_at is when it is due (NULL once delivered or given up, as state then says),
--- attempts a JSON array of {"at", "status", "answer"}. The last 100 ended ones of each hook
--- are kept for GET api/hooks/<id>/deliveries.
+-- alarm: body is its hook_events row, next_at when it is due (NULL once delivered or given
+-- up, as state then says), attempts a JSON array of {"at", "status", "answer"}. The last
+-- 100 ended ones of each hook are kept for GET api/hooks/<id>/deliveries.
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     hook TEXT NOT NULL,
     event TEXT NOT NULL,
-    payload TEXT NOT NULL,
+    body INTEGER NOT NULL,
     created INTEGER NOT NULL,
     next_at INTEGER,
     state TEXT NOT NULL,
     attempts TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_at) WHERE next_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_of_body ON deliveries (body);
+CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries (hook) WHERE next_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS deliveries_of_hook ON deliveries (hook, created);

@@ -10,6 +10,7 @@ use common::*;
 use git_on_durable_objects::hooks::{self, deliver, Origin};
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::ReceivePack;
+use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::Store;
 use serde_json::Value;
 
@@ -35,7 +36,7 @@ fn due(store: &Store<Db>, event: &str) -> Vec<Value> {
     let due = deliver::due(store, NOW + 1_000_000).unwrap();
     due.iter()
         .filter(|d| d.row.event == event)
-        .map(|d| serde_json::from_str(&d.row.payload).unwrap())
+        .map(|d| serde_json::from_str(&d.payload).unwrap())
         .collect()
 }
 
@@ -171,4 +172,65 @@ fn deliveries_are_retried_then_delivered_or_given_up() {
     let last = store.deliveries(&hooks[1].id, 10).unwrap();
     assert_eq!(last[0].state, "failed");
     assert!(tries > 20, "{tries} tries in a day");
+}
+
+#[test]
+fn an_event_is_kept_once_and_a_hook_waits_for_at_most_a_thousand() {
+    let (store, db) = store(4096);
+    let count = |table: &str| {
+        let rows = db
+            .exec(&format!("SELECT COUNT(*) FROM {table}"), vec![])
+            .unwrap();
+        rows[0][0].as_i64().unwrap()
+    };
+    let a = hook(
+        &store,
+        r#"{"url": "https://a.example/h", "events": ["import"]}"#,
+    );
+    hook(
+        &store,
+        r#"{"url": "https://b.example/h", "events": ["import"]}"#,
+    );
+    let event = |n: usize| {
+        hooks::announce(&store, "import", &origin(), || {
+            Ok(vec![serde_json::json!({}); n])
+        })
+    };
+    event(1).unwrap();
+    // Two pings, and one event for both hooks: its body once.
+    assert_eq!((count("hook_events"), count("deliveries")), (3, 4));
+    event(1_200).unwrap();
+    let waiting = hooks::MAX_WAITING;
+    for hook in store.hooks().unwrap() {
+        assert_eq!(store.waiting_deliveries(&hook.id).unwrap(), waiting);
+    }
+    assert_eq!(count("hook_events"), waiting + 1);
+    // Deleting a hook keeps the bodies the other one still sends.
+    hooks::delete(&store, a["id"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (count("hook_events"), count("deliveries")),
+        (waiting, waiting)
+    );
+    // Delivered, the last 100 are kept, with their bodies.
+    while let Some(sending) = deliver::due(&store, NOW).unwrap().pop() {
+        deliver::attempted(&store, &sending.row, NOW, Some(200), "", 10).unwrap();
+    }
+    assert_eq!((count("hook_events"), count("deliveries")), (100, 100));
+}
+
+#[test]
+fn a_payload_carries_names_and_messages_cut_short() {
+    let repo = Repo::new();
+    let name = "n".repeat(20_000);
+    let message = "m".repeat(1 << 20);
+    let config = format!("user.name={name}");
+    let commit = ["-c", &config, "commit", "-q", "--allow-empty", "-F", "-"];
+    repo.git_with(&commit, message.as_bytes());
+    let (store, _db) = store(4096);
+    hook(&store, r#"{"url": "https://example.com/h"}"#);
+    push_all_announcing(&store, &repo);
+    let events = due(&store, "push");
+    let head = &events[0]["head_commit"];
+    assert_eq!(head["author"]["name"].as_str().unwrap().len(), 256);
+    assert_eq!(head["message"].as_str().unwrap().len(), 8 << 10);
 }

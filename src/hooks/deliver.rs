@@ -48,6 +48,8 @@ pub struct Attempt {
 pub struct Sending {
     /// The stored row.
     pub row: DeliveryRow,
+    /// The JSON body.
+    pub payload: String,
     /// Where to.
     pub url: String,
     /// The headers to send with the payload.
@@ -63,12 +65,13 @@ pub fn due<S: Sql>(store: &Store<S>, now: i64) -> Result<Vec<Sending>, StoreErro
     let hooks = store.hooks()?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| {
+        .filter_map(|(row, payload)| {
             let hook = hooks.iter().find(|h| h.id == row.hook)?;
             Some(Sending {
                 url: hook.url.clone(),
-                headers: headers(hook, &row),
+                headers: headers(hook, &row, &payload),
                 row,
+                payload,
             })
         })
         .collect())
@@ -83,7 +86,7 @@ fn hmac(secret: &str, body: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn headers(hook: &Hook, row: &DeliveryRow) -> Vec<(&'static str, String)> {
+fn headers(hook: &Hook, row: &DeliveryRow, payload: &str) -> Vec<(&'static str, String)> {
     let mut headers = vec![
         ("Content-Type", "application/json".to_string()),
         ("User-Agent", format!("GitHub-Hookshot/{AGENT}")),
@@ -94,7 +97,7 @@ fn headers(hook: &Hook, row: &DeliveryRow) -> Vec<(&'static str, String)> {
         ("X-Gitea-Delivery", row.id.clone()),
     ];
     if let Some(secret) = &hook.secret {
-        let mac = hex::encode(hmac(secret, row.payload.as_bytes()));
+        let mac = hex::encode(hmac(secret, payload.as_bytes()));
         headers.push(("X-Hub-Signature-256", format!("sha256={mac}")));
         headers.push(("X-Gitea-Signature", mac));
     }

@@ -23,7 +23,7 @@ use crate::store::sql::Sql;
 use crate::store::{ObjectReader, Store, StoreError};
 
 /// The events a hook may ask for. `ping` is sent once, when a hook is made.
-pub const EVENTS: &[&str] = &["push", "import"];
+pub const EVENTS: &[&str] = &["push", "import", "maintenance"];
 
 /// The most hooks one repository keeps.
 pub const MAX_HOOKS: usize = 20;
@@ -44,6 +44,19 @@ pub const EVENT_REFS: usize = 100;
 
 /// The longest commit message a payload carries.
 const MAX_MESSAGE: usize = 8 << 10;
+
+/// The longest name or email a payload carries.
+const MAX_IDENT: usize = 256;
+
+/// The bytes of payload one push lists commits in: past them, its events name their heads
+/// only (each commit may be listed by every ref of a push, so the messages one push can
+/// make the repository keep are bounded here, not by what was pushed).
+const LISTING_BUDGET: usize = 256 << 10;
+
+/// Deliveries one hook may have waiting: past them, no more events are queued for it until
+/// some are sent or given up (a receiver down for a day would otherwise keep every push's
+/// events).
+pub const MAX_WAITING: i64 = 1_000;
 
 /// The body of `POST api/hooks`.
 #[derive(Deserialize)]
@@ -142,7 +155,7 @@ pub fn create<S: Sql>(
     });
     store.transaction(|| {
         store.add_hook(&hook)?;
-        queue(store, &hook, "ping", &ping, origin)
+        queue(store, &[&hook], "ping", &ping, origin)
     })?;
     Ok(Reply::json(201, &hook.view()))
 }
@@ -188,49 +201,73 @@ pub fn delete<S: Sql>(store: &Store<S>, id: &str) -> Result<Reply, StoreError> {
     })
 }
 
-/// Queues `event` with `payload` for `hook`, under a delivery id unique to this repository,
-/// hook and event (the receivers' key for taking each event once).
+/// Queues `event` with `payload` for `hooks`: its body kept once, a delivery for each hook
+/// under an id unique to this repository, hook and event (the receivers' key for taking
+/// each event once).
 fn queue<S: Sql>(
     store: &Store<S>,
-    hook: &Hook,
+    hooks: &[&Hook],
     event: &str,
     payload: &Value,
     origin: &Origin,
 ) -> Result<(), StoreError> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let body = store.add_event_body(&payload.to_string())?;
+    for hook in hooks {
+        let id = delivery_id(store, origin, hook)?;
+        store.add_delivery(&id, &hook.id, event, body, origin.now)?;
+    }
+    Ok(())
+}
+
+/// A delivery id in the shape of GitHub's (a UUID's), never given before here.
+fn delivery_id<S: Sql>(
+    store: &Store<S>,
+    origin: &Origin,
+    hook: &Hook,
+) -> Result<String, StoreError> {
     let sequence = store.next_delivery_number()?;
     let digest = Sha256::digest(format!("{}\n{}\n{sequence}", origin.repo, hook.id));
     let hex = hex::encode(digest.get(..16).unwrap_or_default());
-    let id = format!(
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         hex.get(..8).unwrap_or_default(),
         hex.get(8..12).unwrap_or_default(),
         hex.get(12..16).unwrap_or_default(),
         hex.get(16..20).unwrap_or_default(),
         hex.get(20..32).unwrap_or_default()
-    );
-    let body = payload.to_string();
-    store.add_delivery(&id, &hook.id, event, &body, origin.now)
+    ))
 }
 
-/// Queues `event` for every hook that asked for it; `payload` is made only if one did.
+/// Queues `event` for every hook that asked for it and has room ([`MAX_WAITING`]);
+/// `payload` is made only if one did.
 pub fn announce<S: Sql>(
     store: &Store<S>,
     event: &str,
     origin: &Origin,
     payload: impl FnOnce() -> Result<Vec<Value>, StoreError>,
 ) -> Result<(), StoreError> {
-    let hooks: Vec<Hook> = store
-        .hooks()?
-        .into_iter()
-        .filter(|h| h.events.iter().any(|e| e == event))
-        .collect();
-    if hooks.is_empty() {
+    let mut room = Vec::new();
+    for hook in store.hooks()? {
+        if hook.events.iter().any(|e| e == event) {
+            let left = MAX_WAITING - store.waiting_deliveries(&hook.id)?;
+            room.push((hook, left));
+        }
+    }
+    room.retain(|(_, left)| *left > 0);
+    if room.is_empty() {
         return Ok(());
     }
     for payload in payload()? {
-        for hook in &hooks {
-            queue(store, hook, event, &payload, origin)?;
-        }
+        let takers: Vec<&Hook> = room
+            .iter()
+            .filter(|(_, left)| *left > 0)
+            .map(|(h, _)| h)
+            .collect();
+        queue(store, &takers, event, &payload, origin)?;
+        room.iter_mut().for_each(|(_, left)| *left -= 1);
     }
     Ok(())
 }
@@ -255,14 +292,18 @@ pub fn push_payloads<S: Sql>(
 ) -> Result<Vec<Value>, StoreError> {
     let reader = ObjectReader::new(store);
     let mut payloads = Vec::with_capacity(moved.len());
+    let mut spent = 0;
     for (i, m) in moved.iter().take(EVENT_REFS).enumerate() {
-        let listed = if i < LISTED_REFS { MAX_COMMITS } else { 0 };
+        let listed = match i < LISTED_REFS && spent < LISTING_BUDGET {
+            true => MAX_COMMITS,
+            false => 0,
+        };
         let commits = commits_between(&reader, m.old, m.new, listed)?;
         let head = commit_view(&reader, &m.new)?;
         let forced = !m.old.is_zero()
             && !m.new.is_zero()
             && !rev_walk::is_ancestor(m.old, m.new, &mut |ids| store.commits(ids), FORCED_BUDGET)?;
-        payloads.push(json!({
+        let payload = json!({
             "ref": m.name,
             "before": m.old.to_string(),
             "after": m.new.to_string(),
@@ -275,7 +316,9 @@ pub fn push_payloads<S: Sql>(
             "repository": repository(&origin.repo),
             "pusher": { "name": origin.pusher, "email": null },
             "sender": { "login": origin.pusher },
-        }));
+        });
+        spent += payload.to_string().len();
+        payloads.push(payload);
     }
     Ok(payloads)
 }
@@ -332,29 +375,36 @@ fn commit_view<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Value,
 }
 
 fn commit_json(id: &ObjectId, parsed: &commit::Commit) -> Value {
+    let encoding = parsed.encoding;
     let person = |ident: &Ident| {
         json!({
-            "name": commit::decode(ident.name, parsed.encoding),
-            "email": commit::decode(ident.email, parsed.encoding),
+            "name": decode_at_most(ident.name, encoding, MAX_IDENT),
+            "email": decode_at_most(ident.email, encoding, MAX_IDENT),
         })
     };
-    let mut message = commit::decode(parsed.message, parsed.encoding);
-    if message.len() > MAX_MESSAGE {
-        let mut end = MAX_MESSAGE;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-    }
     json!({
         "id": id.to_string(),
         "tree_id": parsed.tree.to_string(),
         "distinct": true,
-        "message": message,
+        "message": decode_at_most(parsed.message, encoding, MAX_MESSAGE),
         "timestamp": parsed.committer.date(),
         "author": person(&parsed.author),
         "committer": person(&parsed.committer),
     })
+}
+
+/// `text` decoded, cut to at most `max` bytes: the object's bytes are cut before they are
+/// decoded, so that a message of megabytes is never copied whole.
+fn decode_at_most(text: &[u8], encoding: Option<&[u8]>, max: usize) -> String {
+    let mut decoded = commit::decode(text.get(..max).unwrap_or(text), encoding);
+    if decoded.len() > max {
+        let mut end = max;
+        while !decoded.is_char_boundary(end) {
+            end -= 1;
+        }
+        decoded.truncate(end);
+    }
+    decoded
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ pub struct DeliveryRow {
     pub hook: String,
     /// The event's name.
     pub event: String,
-    /// The JSON body.
-    pub payload: String,
+    /// Its body's row in `hook_events`.
+    pub body: i64,
     /// When it was queued (seconds since the epoch).
     pub created: i64,
     /// When it is due, if it still is.
@@ -28,7 +28,7 @@ pub struct DeliveryRow {
 /// Ended deliveries kept per hook.
 const KEPT: i64 = 100;
 
-const DELIVERY_COLUMNS: &str = "id, hook, event, payload, created, next_at, state, attempts";
+const DELIVERY_COLUMNS: &str = "id, hook, event, body, created, next_at, state, attempts";
 
 fn text(value: &Value, what: &'static str) -> Result<String, StoreError> {
     value
@@ -43,7 +43,7 @@ fn delivery_row(row: &[Value]) -> Result<DeliveryRow, StoreError> {
         id: text(column(0)?, "delivery id")?,
         hook: text(column(1)?, "delivery hook")?,
         event: text(column(2)?, "delivery event")?,
-        payload: text(column(3)?, "delivery payload")?,
+        body: row_int(column(3)?)?,
         created: row_int(column(4)?)?,
         next_at: column(5)?.as_i64(),
         state: text(column(6)?, "delivery state")?,
@@ -92,13 +92,33 @@ impl<S: Sql> Store<S> {
     /// Deletes a hook and its deliveries; false if there was none with this id.
     pub fn delete_hook(&self, id: &str) -> Result<bool, StoreError> {
         self.transaction(|| {
-            self.exec("DELETE FROM deliveries WHERE hook = ?", vec![id.into()])?;
+            let gone = self.exec(
+                "DELETE FROM deliveries WHERE hook = ? RETURNING body",
+                vec![id.into()],
+            )?;
+            self.forget_bodies(&gone)?;
             let rows = self.exec(
                 "DELETE FROM hooks WHERE id = ? RETURNING id",
                 vec![id.into()],
             )?;
             Ok(!rows.is_empty())
         })
+    }
+
+    /// Deletes the event bodies among `gone` (rows of one `body` column) that no delivery
+    /// still needs.
+    fn forget_bodies(&self, gone: &[Vec<Value>]) -> Result<(), StoreError> {
+        let mut bodies: Vec<i64> = gone.iter().filter_map(|r| r.first()?.as_i64()).collect();
+        bodies.sort_unstable();
+        bodies.dedup();
+        for body in bodies {
+            self.exec(
+                "DELETE FROM hook_events WHERE id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE body = ?1)",
+                vec![body.into()],
+            )?;
+        }
+        Ok(())
     }
 
     /// A number not given to a delivery of this repository before.
@@ -115,23 +135,35 @@ impl<S: Sql> Store<S> {
             .ok_or(StoreError::BadColumn("delivery_seq"))
     }
 
-    /// Queues a delivery, due at once.
+    /// Keeps an event's body for its deliveries; its row id.
+    pub fn add_event_body(&self, payload: &str) -> Result<i64, StoreError> {
+        let rows = self.exec(
+            "INSERT INTO hook_events (payload) VALUES (?) RETURNING id",
+            vec![payload.into()],
+        )?;
+        rows.first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_i64)
+            .ok_or(StoreError::BadColumn("hook_events id"))
+    }
+
+    /// Queues a delivery of the event kept as `body`, due at once.
     pub fn add_delivery(
         &self,
         id: &str,
         hook: &str,
         event: &str,
-        payload: &str,
+        body: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         self.exec(
-            "INSERT INTO deliveries (id, hook, event, payload, created, next_at, state) \
+            "INSERT INTO deliveries (id, hook, event, body, created, next_at, state) \
              VALUES (?, ?, ?, ?, ?, ?, 'pending')",
             vec![
                 id.into(),
                 hook.into(),
                 event.into(),
-                payload.into(),
+                body.into(),
                 now.into(),
                 now.into(),
             ],
@@ -139,14 +171,38 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Up to `limit` deliveries due at `now`, the longest waiting first.
-    pub fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
+    /// How many of `hook`'s deliveries are waiting to be sent.
+    pub fn waiting_deliveries(&self, hook: &str) -> Result<i64, StoreError> {
+        let rows = self.exec(
+            "SELECT COUNT(*) FROM deliveries WHERE hook = ? AND next_at IS NOT NULL",
+            vec![hook.into()],
+        )?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_i64)
+            .unwrap_or(0))
+    }
+
+    /// Up to `limit` deliveries due at `now`, the longest waiting first, each with its
+    /// body.
+    pub fn due_deliveries(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(DeliveryRow, String)>, StoreError> {
         let query = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE next_at IS NOT NULL AND next_at <= ? \
+            "SELECT {DELIVERY_COLUMNS}, (SELECT payload FROM hook_events WHERE id = body) \
+             FROM deliveries WHERE next_at IS NOT NULL AND next_at <= ? \
              ORDER BY next_at, created LIMIT ?"
         );
         let rows = self.exec(&query, vec![now.into(), limit.into()])?;
-        rows.iter().map(|row| delivery_row(row)).collect()
+        rows.iter()
+            .map(|row| {
+                let payload = row.get(8).and_then(Value::as_str).unwrap_or_default();
+                Ok((delivery_row(row)?, payload.to_string()))
+            })
+            .collect()
     }
 
     /// When the next delivery is due, if one is.
@@ -167,25 +223,28 @@ impl<S: Sql> Store<S> {
         state: &str,
         next_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        let rows = self.exec(
-            "UPDATE deliveries SET attempts = ?, state = ?, next_at = ? WHERE id = ? RETURNING hook",
-            vec![
-                attempts.into(),
-                state.into(),
-                next_at.map_or(Value::Null, Value::Integer),
-                id.into(),
-            ],
-        )?;
-        let hook = rows.first().and_then(|r| r.first()).and_then(Value::as_str);
-        if let (Some(hook), None) = (hook, next_at) {
-            self.exec(
-                "DELETE FROM deliveries WHERE hook = ?1 AND next_at IS NULL AND id NOT IN \
-                 (SELECT id FROM deliveries WHERE hook = ?1 AND next_at IS NULL \
-                  ORDER BY created DESC, id DESC LIMIT ?2)",
-                vec![hook.into(), KEPT.into()],
+        self.transaction(|| {
+            let rows = self.exec(
+                "UPDATE deliveries SET attempts = ?, state = ?, next_at = ? WHERE id = ? RETURNING hook",
+                vec![
+                    attempts.into(),
+                    state.into(),
+                    next_at.map_or(Value::Null, Value::Integer),
+                    id.into(),
+                ],
             )?;
-        }
-        Ok(())
+            let hook = rows.first().and_then(|r| r.first()).and_then(Value::as_str);
+            if let (Some(hook), None) = (hook, next_at) {
+                let gone = self.exec(
+                    "DELETE FROM deliveries WHERE hook = ?1 AND next_at IS NULL AND id NOT IN \
+                     (SELECT id FROM deliveries WHERE hook = ?1 AND next_at IS NULL \
+                      ORDER BY created DESC, id DESC LIMIT ?2) RETURNING body",
+                    vec![hook.into(), KEPT.into()],
+                )?;
+                self.forget_bodies(&gone)?;
+            }
+            Ok(())
+        })
     }
 
     /// A hook's deliveries, newest first, at most `limit`.
