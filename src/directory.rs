@@ -99,16 +99,18 @@ pub fn list(sql: &impl Sql, query: &str) -> Result<Reply, SqlError> {
             }
         },
     };
-    // Names that start with the prefix sort from it; substr compares the start exactly
+    // Names that start with the prefix sort from it to the prefix and the last character
+    // (names are ASCII), so that only they are read; substr compares the start exactly
     // (LIKE would read % and _ in the prefix as patterns).
     let rows = sql.exec(
         "SELECT name, bytes, last_push, visibility FROM repos \
-         WHERE name >= ?1 AND name > ?2 AND substr(name, 1, length(?1)) = ?1 \
+         WHERE name >= ?1 AND name < ?4 AND name > ?2 AND substr(name, 1, length(?1)) = ?1 \
          ORDER BY name LIMIT ?3",
         vec![
             prefix.as_str().into(),
             cursor.as_str().into(),
             i64::try_from(limit + 1).unwrap_or(i64::MAX).into(),
+            format!("{prefix}{}", char::MAX).into(),
         ],
     )?;
     let mut repos: Vec<EntryView> = rows.iter().filter_map(|row| view(row)).collect();

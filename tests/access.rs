@@ -42,6 +42,7 @@ fn call(store: &Store<Db>, method: Method, endpoint: Api, request: &str, now: i6
         },
         grace: 0,
         repo: "o/r",
+        mirror_interval: 60,
     };
     let request = api::Request {
         method,

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use git_on_durable_objects::fetch_pack::{self, Advertised, Choice, Demux, Plan, Protocol};
+use git_on_durable_objects::http::api::import::{self, Asked, Mirror, Source};
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::ReceivePack;
 use git_on_durable_objects::store::Store;
@@ -57,7 +58,26 @@ fn plan(server: Server, store: &Store<Db>) -> (Protocol, Plan) {
 /// Fetches from `server` into `store` as the host does, the answer fed in pieces and cut
 /// after `keep` bytes.
 fn import(server: Server, store: &Store<Db>, keep: usize) -> (Plan, Result<(), String>) {
+    let ours: Vec<_> = store
+        .refs()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.id))
+        .collect();
     let (protocol, plan) = plan(server, store);
+    let asked = Asked {
+        source: Source::Url {
+            url: "https://git.example/source.git".into(),
+            token: None,
+        },
+        choice: Choice::All,
+        mirror: Some(Mirror { interval: 60 }),
+        // A mirror's later fetches; the first comes into a repository with no refs.
+        refetch: !ours.is_empty(),
+    };
+    if let Some(why) = import::prepare(store, &asked, &plan, &ours).unwrap() {
+        return (plan, Err(why.to_string()));
+    }
     let mut push = ReceivePack::new(store, &Limits::default());
     push.feed(&plan.commands()).unwrap();
     if plan.wants.is_empty() {
@@ -144,6 +164,50 @@ fn fetches_again_what_changed_as_a_mirror_does() {
 }
 
 #[test]
+fn a_mirror_follows_its_source_off_the_branch_head_names() {
+    let source = history_repo();
+    let (store, _db) = store(4096);
+    let server = git_server(&source, "version=2");
+    import(&server, &store, usize::MAX).1.unwrap();
+    store.set_head_target("refs/heads/main").unwrap();
+    // The source renames its HEAD's branch: ours is deleted, which is refused as the
+    // deletion of the current branch unless HEAD moves first.
+    source.git(&["branch", "-m", "main", "trunk"]);
+    import(&server, &store, usize::MAX).1.unwrap();
+    assert_eq!(stored_refs(&store), source.refs());
+    assert_eq!(
+        store.head_target().unwrap().as_deref(),
+        Some("refs/heads/trunk")
+    );
+}
+
+#[test]
+fn an_import_goes_only_into_a_repository_without_refs() {
+    let source = history_repo();
+    let (store, _db) = store(4096);
+    push_all(&store, &source, "report-status", 65536);
+    let other = Repo::new();
+    other.commit("unrelated");
+    let before = stored_refs(&store);
+    let ours: Vec<_> = store
+        .refs()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.id))
+        .collect();
+    let (_, plan) = plan(&git_server(&other, "version=2"), &store);
+    let asked = Asked {
+        source: Source::Repository("o/other".into()),
+        choice: Choice::All,
+        mirror: None,
+        refetch: false,
+    };
+    let refused = import::prepare(&store, &asked, &plan, &ours).unwrap();
+    assert!(refused.unwrap().starts_with("the repository has refs"));
+    assert_eq!(stored_refs(&store), before);
+}
+
+#[test]
 fn a_cut_answer_leaves_the_repository_as_it_was() {
     let source = history_repo();
     let (store, db) = store(4096);
@@ -152,4 +216,42 @@ fn a_cut_answer_leaves_the_repository_as_it_was() {
     let (_, concluded) = import(&server, &store, 3000);
     assert!(concluded.unwrap_err().contains("early EOF"));
     assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn a_mirror_fetches_on_its_clock_and_syncs_no_faster() {
+    let (store, _db) = store(4096);
+    let body = br#"{"url": "https://git.example/s.git", "mirror": {"interval": 600}}"#;
+    let asked = import::parse(body, 60).unwrap();
+    import::begin(&store, &asked).unwrap();
+    assert_eq!(import::next_fetch(&store).unwrap(), Some(0));
+    let first = import::pending(&store, 1_000).unwrap().unwrap();
+    assert!(!first.refetch);
+    let mut account = import::Account::running(&first);
+    account.state = import::State::Done;
+    import::record(&store, &account, 1_010).unwrap();
+    // An interval after the fetch began.
+    assert_eq!(import::next_fetch(&store).unwrap(), Some(1_600));
+    // A sync fetches as soon as the shortest interval allows, however often it is asked.
+    for now in [1_020, 1_030] {
+        let reply = import::sync(&store, now, 60).unwrap();
+        assert_eq!(reply.status, 202);
+        assert_eq!(import::next_fetch(&store).unwrap(), Some(1_060));
+    }
+    assert!(import::pending(&store, 1_059).unwrap().is_none());
+    let again = import::pending(&store, 1_060).unwrap().unwrap();
+    assert!(again.refetch);
+    // Stopped while a sync waits: nothing is left to fetch.
+    import::sync(&store, 1_100, 60).unwrap();
+    assert_eq!(import::stop_mirroring(&store).unwrap().status, 200);
+    assert_eq!(import::next_fetch(&store).unwrap(), None);
+    let stopped = import::account(&store).unwrap().unwrap();
+    assert_eq!(stopped.state, import::State::Done);
+    import::begin(&store, &asked).unwrap();
+    import::pending(&store, 1_200).unwrap().unwrap();
+    // Stopped while a fetch runs: its end does not make the repository a mirror again.
+    assert_eq!(import::stop_mirroring(&store).unwrap().status, 200);
+    import::record(&store, &account, 1_070).unwrap();
+    assert_eq!(import::mirrored_from(&store).unwrap(), None);
+    assert_eq!(import::next_fetch(&store).unwrap(), None);
 }

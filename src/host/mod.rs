@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 
+use futures_util::StreamExt;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
     durable_object, event, Context, Env, Headers, Method, Request, Response, Result, SqlStorage,
@@ -375,6 +376,9 @@ fn wasm_memory() -> Option<u64> {
 }
 
 /// Maintenance's view of the host.
+/// Webhook deliveries sent at once: the connections a Worker's invocation keeps open.
+const SENT_TOGETHER: usize = 6;
+
 const HOST: Host<'static> = Host {
     now_ms: &now_ms,
     memory: &wasm_memory,
@@ -482,6 +486,8 @@ impl Repo {
                 // before anything retired could be swept.
                 return maintenance::due(&self.store, now_ms() / 1000, &timing);
             }
+            let repo = self.store.meta(api::import::NAME)?.unwrap_or_default();
+            api::announce_maintenance(&self.store, &repo, now_ms() / 1000)?;
             maintenance::sweep(&self.store, now_ms() / 1000, timing.sweep)?;
         }
         let now = now_ms() / 1000;
@@ -595,6 +601,7 @@ impl Repo {
             host: HOST,
             grace: self.limits.timing().grace,
             repo,
+            mirror_interval: i64::try_from(self.limits.mirror_min_interval).unwrap_or(i64::MAX),
         };
         get_random_values(&mut context.random);
         let url = req.url()?;
@@ -644,7 +651,11 @@ impl Repo {
     async fn delete(&self, store: &Store<DoSql>, repo: &str) -> Result<Response> {
         match store.exists() {
             Ok(true) => {}
-            Ok(false) => return respond(Reply::json_error(404, "repository not found"), None),
+            Ok(false) => {
+                // A deletion cut short before the directory was told: it is told now.
+                self.forget_in_directory(repo).await;
+                return respond(Reply::json_error(404, "repository not found"), None);
+            }
             Err(e) => return respond(Reply::json_error(500, &e.to_string()), None),
         }
         if let Err(e) = r2::delete_repository(&self.env, repo).await {
@@ -660,11 +671,16 @@ impl Repo {
             let why = format!("repository storage failed to open: {e}");
             return respond(Reply::json_error(500, &why), None);
         }
+        self.forget_in_directory(repo).await;
+        respond(Reply::empty(204), None)
+    }
+
+    /// Tells the directory that `repo` is no more. A failure is only logged.
+    async fn forget_in_directory(&self, repo: &str) {
         let path = format!("entry?name={repo}");
         if let Err(e) = self.directory(&path, Method::Delete, None).await {
             worker::console_error!("the directory still lists {repo}: {e}");
         }
-        respond(Reply::empty(204), None)
     }
 
     fn page(
@@ -996,17 +1012,25 @@ impl Repo {
             }
         };
         let fork = matches!(source, outbound::Remote::Sibling { .. });
+        // A mirror's fetch on its clock that changed nothing is told to no one.
+        let before = api::import::account(store).ok().flatten();
+        let quiet = asked.refetch
+            && account.updated == 0
+            && before.is_some_and(|before| before.state == account.state);
         if alive() && (failed.is_none() || !fork) {
             let recorded = store.transaction(|| {
                 let now = now_ms() / 1000;
                 api::import::record(store, &account, now)?;
-                api::import::announce(store, &account, now)
+                match quiet {
+                    true => Ok(()),
+                    false => api::import::announce(store, &account, now),
+                }
             });
             if let Err(e) = recorded {
                 worker::console_error!("the import's account was not kept: {e}");
             }
         }
-        if failed.is_none() {
+        if failed.is_none() && !quiet {
             self.after_push(store, repo).await?;
         }
         Ok((account, failed))
@@ -1026,7 +1050,7 @@ impl Repo {
             outbound::Remote::Sibling { .. } => Some(source_visibility(source).await?),
             outbound::Remote::Url { .. } => None,
         };
-        let fetched = outbound::import(store, &self.limits, source, asked.choice, alive).await?;
+        let fetched = outbound::import(store, &self.limits, source, asked, alive).await?;
         if !alive() {
             return Err(outbound::Failure::new(409, outbound::DELETED));
         }
@@ -1037,6 +1061,9 @@ impl Repo {
     /// Runs the fetch from a URL that is due: an import `POST api/import` recorded, or a
     /// mirror's.
     async fn pending_import(&self) -> Result<()> {
+        if self.importing.get() {
+            return Ok(());
+        }
         let pending = match api::import::pending(&self.store, now_ms() / 1000) {
             Ok(pending) => pending,
             Err(e) => {
@@ -1060,6 +1087,10 @@ impl Repo {
     /// Tells the directory what the repository `repo` now is. A failure is only logged: the
     /// repository is listed again at its next change.
     async fn tell_directory(&self, store: &Store<DoSql>, repo: &str) {
+        if store.exists().is_ok_and(|exists| !exists) {
+            // A refused import or settings of a repository never pushed to.
+            return self.forget_in_directory(repo).await;
+        }
         let entry = directory_entry(store, repo);
         let told = match entry {
             Ok(entry) => {
@@ -1092,9 +1123,13 @@ impl Repo {
         }
     }
 
-    /// `due` or sooner: when a mirror fetches next, or a webhook's event is due.
+    /// `due` or sooner: when an import or a mirror's fetch is due (unless one runs, which
+    /// sets the alarm when it ends), or a webhook's event.
     fn with_other_jobs(&self, due: Due) -> Due {
-        let mirror = api::import::mirror_due(&self.store).unwrap_or_default();
+        let mirror = match self.importing.get() {
+            true => None,
+            false => api::import::next_fetch(&self.store).unwrap_or_default(),
+        };
         let event = self.store.next_delivery_at().unwrap_or_default();
         let at = |time: Option<i64>| time.map_or(Due::Never, Due::At);
         due.sooner(at(mirror)).sooner(at(event))
@@ -1112,8 +1147,14 @@ impl Repo {
             }
         };
         let retry = i64::try_from(self.limits.webhook_retry).unwrap_or(i64::MAX);
-        for sending in due {
-            let (status, answer) = outbound::deliver(&sending).await;
+        // Side by side: a receiver that does not answer holds the alarm its 10 s, not 10 s
+        // for each of its events before the others'. No more at once than a Worker keeps
+        // connections open, so that a delivery's 10 s start when it is sent, not queued.
+        let sent: Vec<_> = futures_util::stream::iter(due.iter().map(outbound::deliver))
+            .buffered(SENT_TOGETHER)
+            .collect()
+            .await;
+        for (sending, (status, answer)) in due.iter().zip(sent) {
             let row = &sending.row;
             let recorded = hooks::deliver::attempted(
                 &self.store,
@@ -1129,26 +1170,36 @@ impl Repo {
         }
     }
 
-    /// Records the push's time, sets the alarm for the maintenance it makes due, and tells
-    /// the directory.
+    /// Records the push's time and the repository's name, sets the alarm for the
+    /// maintenance it makes due, and tells the directory.
     async fn after_push(&self, store: &Store<DoSql>, repo: &str) -> Result<()> {
         let now = now_ms() / 1000;
         let timing = self.limits.timing();
-        let due = self
-            .store
+        let due = store
             .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
+            .and_then(|()| remember_name(store, repo))
             .and_then(|()| maintenance::due(store, now, &timing))
             .and_then(|due| maintenance::next_alarm(store, now, due, &timing));
-        self.tell_directory(store, repo).await;
-        match due {
+        // The alarm first: the directory is another object, and its answer may be slow.
+        let scheduled = match due {
             Ok(due) => self.schedule(self.with_other_jobs(due)).await,
             // The push is stored; maintenance comes with the next push or alarm.
             Err(e) => {
                 worker::console_error!("after the push: {e}");
                 Ok(())
             }
-        }
+        };
+        self.tell_directory(store, repo).await;
+        scheduled
     }
+}
+
+/// Keeps the repository's name for what the alarm tells, with no request to name it.
+fn remember_name(store: &Store<DoSql>, repo: &str) -> Result<(), StoreError> {
+    if store.meta(api::import::NAME)?.as_deref() == Some(repo) {
+        return Ok(());
+    }
+    store.set_meta(api::import::NAME, Some(repo))
 }
 
 /// A repository's visibility, read from its settings as `source`'s caller may read them.
@@ -1178,10 +1229,7 @@ fn finish_import(
         }
         None => None,
     };
-    // What the source names is checked as a branch name, as PATCH api/settings checks one.
-    let head = head.filter(|head| {
-        head.starts_with("refs/heads/") && access::settings::branch_ref(head).is_some()
-    });
+    let head = head.filter(|head| api::import::is_branch(head));
     let stored = store.head_target().map_err(failed)?;
     if let Some(head) = head.filter(|head| stored.as_deref() != Some(*head)) {
         store.set_head_target(head).map_err(failed)?;

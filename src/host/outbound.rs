@@ -11,7 +11,8 @@ use worker::{AbortSignal, Env, Fetch, Headers, Method, Request, RequestInit, Res
 use super::body::Body;
 use super::DoSql;
 use crate::access::{Grant, GRANT_HEADER};
-use crate::fetch_pack::{self, Advertised, Choice, Demux, Listing, Plan, Protocol};
+use crate::fetch_pack::{self, Advertised, Demux, Listing, Plan, Protocol};
+use crate::http::api::import::{self, Asked};
 use crate::limits::Limits;
 use crate::receive_pack::ReceivePack;
 use crate::store::Store;
@@ -236,14 +237,18 @@ pub async fn import(
     store: &Store<DoSql>,
     limits: &Limits,
     source: &Remote<'_>,
-    choice: Choice,
+    asked: &Asked,
     alive: &dyn Fn() -> bool,
 ) -> Result<Fetched, Failure> {
     let (protocol, listing) = source.list(limits.push_refs).await?;
     let head = listing.head.clone();
-    let ours = store.refs().map_err(|e| Failure::new(500, e))?;
+    let failed = |e| Failure::new(500, e);
+    let ours = store.refs().map_err(failed)?;
     let ours: Vec<_> = ours.into_iter().map(|r| (r.name, r.id)).collect();
-    let plan = Plan::new(listing, choice, &ours, limits.haves);
+    let plan = Plan::new(listing, asked.choice, &ours, limits.haves);
+    if let Some(why) = import::prepare(store, asked, &plan, &ours).map_err(failed)? {
+        return Err(Failure::new(409, why));
+    }
     let mut fetched = Fetched {
         plan,
         head,
@@ -323,7 +328,7 @@ async fn post_event(
     for (name, value) in &sending.headers {
         headers.set(name, value)?;
     }
-    let body = worker::js_sys::Uint8Array::from(sending.row.payload.as_bytes());
+    let body = worker::js_sys::Uint8Array::from(sending.payload.as_bytes());
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)

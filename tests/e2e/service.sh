@@ -59,7 +59,8 @@
 #                   (the server retries every WEBHOOK_RETRY_SECONDS=1 s, doubling), every
 #                   delivery GET api/hooks/<id>/deliveries lists is delivered, received under
 #                   its id, and the failed attempts are listed
-#   hooks-import    an import's end is an "import" event
+#   hooks-import    an import's end is an "import" event, a maintenance run's (POST
+#                   api/maintenance) a "maintenance" event
 #   hooks-refused   400 for an unknown event or a bad URL, 401 without a credential
 # Output: `ok - name` / `not ok - name`, `#` diagnostics, then `service: N passed, M failed`.
 set -euo pipefail
@@ -498,14 +499,16 @@ check hooks-down hooks_down
 hooks_import() {
     local answer summary
     api PUT "svc-$RUN/hooked-import" api | tail -n 1 | grep -qx 201 || return 1
-    answer=$(api POST "svc-$RUN/hooked-import" api/hooks "{\"url\": \"http://127.0.0.1:$HOOK_PORT/hook\", \"secret\": \"s3cret\", \"events\": [\"import\"]}")
+    answer=$(api POST "svc-$RUN/hooked-import" api/hooks "{\"url\": \"http://127.0.0.1:$HOOK_PORT/hook\", \"secret\": \"s3cret\", \"events\": [\"import\", \"maintenance\"]}")
     [ "$(printf '%s' "$answer" | tail -n 1)" = 201 ] || { echo "$answer"; return 1; }
     summary=$(import_into "svc-$RUN/hooked-import" "{\"url\": \"$REF/o/src.git\"}") || return 1
-    for _ in $(seq 1 40); do
-        grep -q '"event": "import"' "$RECEIVED" && return 0
+    api POST "svc-$RUN/hooked-import" api/maintenance | tail -n 1 | grep -qx 202 || return 1
+    for _ in $(seq 1 60); do
+        grep -q '"event": "import"' "$RECEIVED" && grep -q '"event": "maintenance"' "$RECEIVED" &&
+            return 0
         sleep 0.5
     done
-    echo "no import event"
+    echo "no import or no maintenance event"
     return 1
 }
 check hooks-import hooks_import

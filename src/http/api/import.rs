@@ -4,8 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fetch_pack::Choice;
+use crate::access::settings::branch_ref;
+use crate::fetch_pack::{Choice, Plan};
 use crate::format::date::rfc3339_utc;
+use crate::format::object::ObjectId;
 use crate::hooks;
 use crate::http::reply::Reply;
 use crate::http::route;
@@ -98,6 +100,10 @@ pub struct Asked {
     pub choice: Choice,
     /// Whether, and how often, to fetch again.
     pub mirror: Option<Mirror>,
+    /// A mirror's fetch after its first: the repository has the source's refs of then, and
+    /// the fetch is told to hooks and the directory only when it changes a ref or ends
+    /// otherwise than the last one.
+    pub refetch: bool,
 }
 
 /// Reads the body of `POST api/import`, or answers 400 saying what is wrong with it; a
@@ -130,6 +136,7 @@ pub fn parse(body: &[u8], min_interval: u64) -> Result<Asked, Reply> {
         source,
         choice: body.refs.into(),
         mirror: body.mirror,
+        refetch: false,
     })
 }
 
@@ -255,8 +262,7 @@ pub fn refusal<S: Sql>(store: &Store<S>) -> Result<Option<Reply>, StoreError> {
         return Ok(Some(Reply::json_error(409, RUNNING)));
     }
     if store.count_refs("")? > 0 {
-        let why = "the repository has refs: an import goes into a new or empty repository";
-        return Ok(Some(Reply::json_error(409, why)));
+        return Ok(Some(Reply::json_error(409, HAS_REFS)));
     }
     Ok(None)
 }
@@ -284,13 +290,20 @@ pub fn begin<S: Sql>(store: &Store<S>, asked: &Asked) -> Result<Account, StoreEr
 
 /// The fetch from a URL that is due at `now` (seconds since the epoch), for the alarm to
 /// do: an import running (again, if the object restarted while it ran, up to
-/// [`MAX_ATTEMPTS`] times), or a mirror's (whose next one is then due an interval later,
-/// should this one never end).
+/// [`MAX_ATTEMPTS`] times), or a mirror's, on its clock or asked for (whose next one is
+/// then due an interval later, should this one never end).
 pub fn pending<S: Sql>(store: &Store<S>, now: i64) -> Result<Option<Asked>, StoreError> {
     let Some(mut account) = account(store)? else {
         return Ok(None);
     };
-    if account.state == State::Running {
+    let running = account.state == State::Running;
+    if !running && account.mirror.is_none() {
+        return Ok(None);
+    }
+    if account.mirror.is_some() && mirror_due(store)?.is_some_and(|at| at > now) {
+        return Ok(None);
+    }
+    if running {
         if account.attempts >= MAX_ATTEMPTS {
             account.state = State::Failed;
             account.error = Some(format!(
@@ -302,13 +315,9 @@ pub fn pending<S: Sql>(store: &Store<S>, now: i64) -> Result<Option<Asked>, Stor
         account.attempts += 1;
         let json = serde_json::to_string(&account).unwrap_or_default();
         store.set_meta(ACCOUNT, Some(&json))?;
-    } else {
-        let Some(mirror) = account.mirror else {
-            return Ok(None);
-        };
-        if mirror_due(store)?.is_some_and(|at| at > now) {
-            return Ok(None);
-        }
+    }
+    store.set_meta(MIRROR_STARTED, Some(&now.to_string()))?;
+    if let Some(mirror) = account.mirror {
         let next = now.saturating_add(mirror.interval).to_string();
         store.set_meta(MIRROR_DUE, Some(&next))?;
     }
@@ -316,36 +325,60 @@ pub fn pending<S: Sql>(store: &Store<S>, now: i64) -> Result<Option<Asked>, Stor
         url: account.source.clone(),
         token: store.meta(TOKEN)?,
     };
-    let choice = account.refs.into();
-    let mirror = account.mirror;
     Ok(Some(Asked {
         source,
-        choice,
-        mirror,
+        choice: account.refs.into(),
+        mirror: account.mirror,
+        refetch: account.mirror.is_some() && account.finished_at.is_some(),
     }))
+}
+
+/// When the alarm should next fetch (seconds since the epoch; 0 for at once): an import
+/// waiting to run, or a mirror's next fetch.
+pub fn next_fetch<S: Sql>(store: &Store<S>) -> Result<Option<i64>, StoreError> {
+    let Some(account) = account(store)? else {
+        return Ok(None);
+    };
+    let due = mirror_due(store)?;
+    Ok(match account.state {
+        State::Running => Some(due.unwrap_or(0)),
+        _ => due,
+    })
 }
 
 /// When a mirror fetches next (seconds since the epoch); None for a repository that is
 /// not a mirror, or whose first fetch has not ended.
-pub fn mirror_due<S: Sql>(store: &Store<S>) -> Result<Option<i64>, StoreError> {
+fn mirror_due<S: Sql>(store: &Store<S>) -> Result<Option<i64>, StoreError> {
     Ok(store.meta(MIRROR_DUE)?.and_then(|at| at.parse().ok()))
 }
 
 /// The meta row that holds when a mirror fetches next.
 const MIRROR_DUE: &str = "mirror_due";
 
+/// The meta row that holds when the last fetch from a URL began.
+const MIRROR_STARTED: &str = "mirror_started";
+
 /// Keeps `account`, ended at `now` unless it is running: a mirror's next fetch is then
-/// due an interval later; an import that is not a mirror forgets its token.
+/// due an interval after this one began, or sooner if a sync asked for it meanwhile; an
+/// import that is not a mirror forgets its token, as does a mirror stopped meanwhile.
 pub fn record<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result<(), StoreError> {
     let mut account = account.clone();
     if account.state != State::Running {
         account.finished_at = Some(rfc3339_utc(now));
+        let stopped = self::account(store)?.is_some_and(|stored| stored.mirror.is_none());
+        if stopped {
+            account.mirror = None;
+        }
         match account.mirror {
             Some(mirror) => {
-                let due = now.saturating_add(mirror.interval).to_string();
-                store.set_meta(MIRROR_DUE, Some(&due))?;
+                let next = now.saturating_add(mirror.interval);
+                let due = mirror_due(store)?.map_or(next, |due| due.min(next));
+                store.set_meta(MIRROR_DUE, Some(&due.to_string()))?;
             }
-            None => store.set_meta(TOKEN, None)?,
+            None => {
+                store.set_meta(TOKEN, None)?;
+                store.set_meta(MIRROR_DUE, None)?;
+            }
         }
     }
     let json = serde_json::to_string(&account).unwrap_or_default();
@@ -369,6 +402,58 @@ pub fn announce<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result
     })
 }
 
+/// Why the repository cannot take `plan`, fetched for `asked`, if it cannot: an import
+/// other than a mirror's refetch goes only into a repository that has no refs still (a push
+/// may have come since it was asked for, and the fetch would delete what it made). For a
+/// refetch, HEAD moves first to the branch it is to name (the source's, or when the fetch
+/// deletes HEAD's branch and the source names none, a branch that stays), as the update
+/// would otherwise be refused as the deletion of the current branch.
+pub fn prepare<S: Sql>(
+    store: &Store<S>,
+    asked: &Asked,
+    plan: &Plan,
+    ours: &[(String, ObjectId)],
+) -> Result<Option<&'static str>, StoreError> {
+    if !asked.refetch {
+        return Ok((!ours.is_empty()).then_some(HAS_REFS));
+    }
+    let current = store.head_target()?;
+    let deleted = |name: &str| {
+        plan.updates
+            .iter()
+            .any(|u| u.name == name && u.new.is_zero())
+    };
+    let staying = || {
+        let updated = plan
+            .updates
+            .iter()
+            .filter(|u| !u.new.is_zero())
+            .map(|u| &u.name);
+        let kept = ours
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| !deleted(name));
+        updated.chain(kept).find(|name| is_branch(name)).cloned()
+    };
+    let next = match plan.head.clone().filter(|head| is_branch(head)) {
+        Some(head) => Some(head),
+        None if current.as_deref().is_some_and(deleted) => staying(),
+        None => None,
+    };
+    if let Some(next) = next.filter(|next| current.as_deref() != Some(next.as_str())) {
+        store.set_head_target(&next)?;
+    }
+    Ok(None)
+}
+
+/// Why an import into a repository with refs is refused.
+const HAS_REFS: &str = "the repository has refs: an import goes into a new or empty repository";
+
+/// Whether `name` is a branch HEAD may name, as `PATCH api/settings` checks one.
+pub fn is_branch(name: &str) -> bool {
+    name.starts_with("refs/heads/") && branch_ref(name).is_some()
+}
+
 /// The source a mirror fetches from, if the repository is one: it takes no pushes.
 pub fn mirrored_from<S: Sql>(store: &Store<S>) -> Result<Option<String>, StoreError> {
     Ok(account(store)?
@@ -376,18 +461,31 @@ pub fn mirrored_from<S: Sql>(store: &Store<S>) -> Result<Option<String>, StoreEr
         .map(|a| a.source))
 }
 
-/// `POST api/mirror/sync`: the mirror fetches now, in the alarm (202); 409 for a
-/// repository that is not a mirror.
-pub fn sync<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
+/// `POST api/mirror/sync`: the mirror fetches in the alarm (202), now, or
+/// `min_interval` seconds after its last fetch began if that is later (so that syncs
+/// asked for in a loop cost no more than the shortest schedule); 409 for a repository
+/// that is not a mirror.
+pub fn sync<S: Sql>(store: &Store<S>, now: i64, min_interval: i64) -> Result<Reply, StoreError> {
     let Some(mut account) = account(store)?.filter(|a| a.mirror.is_some()) else {
         return Ok(Reply::json_error(409, "the repository is not a mirror"));
     };
-    if account.state != State::Running {
-        account.state = State::Running;
-        let json = serde_json::to_string(&account).unwrap_or_default();
-        store.set_meta(ACCOUNT, Some(&json))?;
-    }
-    Ok(Reply::json(202, &serde_json::json!({ "import": account })))
+    let started = store
+        .meta(MIRROR_STARTED)?
+        .and_then(|at| at.parse::<i64>().ok());
+    let earliest = started.map_or(now, |at| now.max(at.saturating_add(min_interval)));
+    let due = mirror_due(store)?.map_or(earliest, |due| due.min(earliest));
+    store.transaction(|| {
+        store.set_meta(MIRROR_DUE, Some(&due.to_string()))?;
+        if account.state != State::Running {
+            account.state = State::Running;
+            account.attempts = 0;
+            let json = serde_json::to_string(&account).unwrap_or_default();
+            store.set_meta(ACCOUNT, Some(&json))?;
+        }
+        Ok(())
+    })?;
+    let answer = serde_json::json!({ "import": account, "next_fetch": rfc3339_utc(due) });
+    Ok(Reply::json(202, &answer))
 }
 
 /// `DELETE api/mirror`: the repository stops mirroring, keeps what it has and takes pushes
@@ -397,6 +495,10 @@ pub fn stop_mirroring<S: Sql>(store: &Store<S>) -> Result<Reply, StoreError> {
         return Ok(Reply::json_error(409, "the repository is not a mirror"));
     };
     account.mirror = None;
+    if account.state == State::Running && account.finished_at.is_some() {
+        // A sync asked for and not begun is dropped; a first import goes on, as an import.
+        account.state = State::Done;
+    }
     let json = serde_json::to_string(&account).unwrap_or_default();
     store.transaction(|| {
         store.set_meta(TOKEN, None)?;

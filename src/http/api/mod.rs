@@ -41,6 +41,8 @@ pub struct Context<'h> {
     pub grace: i64,
     /// The repository's name, for the events its webhooks are sent.
     pub repo: &'h str,
+    /// Seconds a mirror's fetches are apart at the least (`MIRROR_MIN_INTERVAL_SECONDS`).
+    pub mirror_interval: i64,
 }
 
 /// The body of `POST api/tokens`.
@@ -112,7 +114,9 @@ pub fn serve<S: Sql>(
             maintenance::start(store, &context.host, context.grace)?;
             Ok(Reply::json(202, &Started { started: true }))
         }
-        (Api::MirrorSync, Method::Post) => import::sync(store),
+        (Api::MirrorSync, Method::Post) => {
+            import::sync(store, context.now, context.mirror_interval)
+        }
         (Api::Hooks, Method::Get) => hooks::list(store),
         (Api::Hooks, Method::Post) => {
             let origin = hooks::Origin {
@@ -272,6 +276,27 @@ impl RunView {
             run,
         }
     }
+}
+
+/// Queues the `maintenance` event of the run that just ended (its account, as `GET api`
+/// shows it) for the hooks that asked for it.
+pub fn announce_maintenance<S: Sql>(
+    store: &Store<S>,
+    repo: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let origin = hooks::Origin {
+        repo: repo.to_string(),
+        pusher: "maintenance".into(),
+        now,
+    };
+    hooks::announce(store, "maintenance", &origin, || {
+        let run = maintenance::last_report(store)?.map(RunView::of);
+        let repository = hooks::repository(repo);
+        Ok(vec![
+            serde_json::json!({ "maintenance": run, "repository": repository }),
+        ])
+    })
 }
 
 /// `GET api`: what the repository holds and how its maintenance went.
