@@ -10,7 +10,14 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --
 [ -d corpus ] || bash seed.sh
 export RUSTC_BOOTSTRAP=1
 targets=${FUZZ_TARGETS:-"pktline delta upload_pack_request receive_pack index_pack objects request fetch_answer"}
-cargo fuzz build -O 2>&1 | tail -n 3
+build_log=$(mktemp)
+if ! cargo fuzz build -O >"$build_log" 2>&1; then
+    grep -v '^ *Compiling ' "$build_log" | head -n 60
+    echo "fuzz targets: build failed" >&2
+    exit 1
+fi
+tail -n 3 "$build_log"
+rm -f "$build_log"
 for target in $targets; do
     mkdir -p "corpus/$target"
     log=$(mktemp)

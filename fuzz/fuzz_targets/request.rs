@@ -78,6 +78,8 @@ fn serve_api(
         },
         grace: 0,
         repo: "o/r",
+        mirror_interval: 60,
+        base_url: "https://git.example",
     };
     let request = api::Request {
         method,
