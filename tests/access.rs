@@ -43,6 +43,7 @@ fn call(store: &Store<Db>, method: Method, endpoint: Api, request: &str, now: i6
         grace: 0,
         repo: "o/r",
         mirror_interval: 60,
+        base_url: "https://git.example",
     };
     let request = api::Request {
         method,

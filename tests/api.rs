@@ -41,6 +41,7 @@ fn get_with(store: &Store<Db>, path_and_query: &str, conditions: raw::Conditions
         grace: 0,
         repo: "o/r",
         mirror_interval: 60,
+        base_url: "https://git.example",
     };
     let request = Request {
         method: Method::Get,

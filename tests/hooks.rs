@@ -16,6 +16,9 @@ use serde_json::Value;
 
 const NOW: i64 = 1_700_000_000;
 
+/// The server's URL as the request that made the hooks named it.
+const BASE: &str = "https://git.example:8443";
+
 fn origin() -> Origin {
     Origin {
         repo: "alice/demo".into(),
@@ -42,7 +45,7 @@ fn due(store: &Store<Db>, event: &str) -> Vec<Value> {
 
 fn hook(store: &Store<Db>, body: &str) -> Value {
     let random = [store.hooks().unwrap().len() as u8; 40];
-    let reply = hooks::create(store, body.as_bytes(), &random, &origin()).unwrap();
+    let reply = hooks::create(store, body.as_bytes(), &random, &origin(), BASE).unwrap();
     assert_eq!(reply.status, 201);
     let git_on_durable_objects::http::reply::Body::Bytes(bytes) = reply.body else {
         panic!("not bytes");
@@ -71,7 +74,25 @@ fn a_push_queues_githubs_push_events() {
     assert_eq!(main["created"], true);
     assert_eq!(main["forced"], false);
     assert_eq!(main["head_commit"]["id"], tip);
-    assert_eq!(main["repository"]["full_name"], "alice/demo");
+    let repository = serde_json::json!({
+        "name": "demo",
+        "full_name": "alice/demo",
+        "owner": { "login": "alice", "name": "alice", "username": "alice" },
+        "private": false,
+        "default_branch": "main",
+        "html_url": "https://git.example:8443/alice/demo",
+        "url": "https://git.example:8443/alice/demo",
+        "clone_url": "https://git.example:8443/alice/demo.git",
+    });
+    assert_eq!(main["repository"], repository);
+    // An annotated tag's event names the commit it tags, as GitHub's does.
+    let tag = events
+        .iter()
+        .find(|e| e["ref"] == "refs/tags/v1.0")
+        .unwrap();
+    let tagged = repo.git(&["rev-parse", "v1.0^{commit}"]);
+    assert_eq!(tag["head_commit"]["id"], tagged);
+    assert_eq!(tag["commits"], serde_json::json!([]));
     // Up to 20 commits, oldest first, along the first parents, as git lists them.
     let listed: Vec<&str> = main["commits"]
         .as_array()
@@ -233,4 +254,48 @@ fn a_payload_carries_names_and_messages_cut_short() {
     let head = &events[0]["head_commit"];
     assert_eq!(head["author"]["name"].as_str().unwrap().len(), 256);
     assert_eq!(head["message"].as_str().unwrap().len(), 8 << 10);
+}
+
+#[test]
+fn a_push_of_large_commits_reads_and_lists_within_its_budgets() {
+    let repo = Repo::new();
+    let message = "m".repeat(1 << 20);
+    for i in 0..40 {
+        let commit = ["commit", "-q", "--allow-empty", "-F", "-"];
+        repo.git_with(&commit, message.as_bytes());
+        repo.git(&["branch", &format!("b{i:02}")]);
+    }
+    let (store, _db) = store(4096);
+    hook(&store, r#"{"url": "https://example.com/h"}"#);
+    push_all_announcing(&store, &repo);
+    let waiting = store.due_deliveries(NOW + 1_000_000, 1_000).unwrap();
+    let events: Vec<Value> = waiting
+        .iter()
+        .filter(|(row, _)| row.event == "push")
+        .map(|(_, payload)| serde_json::from_str(payload).unwrap())
+        .collect();
+    assert_eq!(events.len(), 41);
+    // 41 heads of 1 MiB each, most listing 20 of them: past 32 MiB read, heads by id alone.
+    let total: usize = events.iter().map(|e| e.to_string().len()).sum();
+    assert!(total < 1 << 20, "{total} bytes of payloads");
+    let last = events.last().unwrap();
+    let tip = repo.git(&["rev-parse", "main"]);
+    assert_eq!(last["head_commit"], serde_json::json!({ "id": tip }));
+}
+
+#[test]
+fn deliveries_kept_as_the_first_version_kept_them_are_made_anew() {
+    let (_, db) = store(4096);
+    for statement in [
+        "DROP TABLE deliveries",
+        "CREATE TABLE deliveries (id TEXT PRIMARY KEY, hook TEXT NOT NULL, \
+         event TEXT NOT NULL, payload TEXT NOT NULL, created INTEGER NOT NULL, \
+         next_at INTEGER, state TEXT NOT NULL)",
+    ] {
+        db.exec(statement, vec![]).unwrap();
+    }
+    let store = Store::with_chunk_size(db.clone(), 4096);
+    store.open().unwrap();
+    hook(&store, r#"{"url": "https://example.com/h"}"#);
+    assert_eq!(due(&store, "ping").len(), 1);
 }

@@ -1,8 +1,9 @@
 //! Webhooks: what happens in the repository, told to receivers as GitHub and Gitea tell it
 //! (`X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256`, GitHub's `push` payload),
-//! so that existing receivers work unchanged. An event is a row per hook, written in the
-//! transaction of what caused it (a push's ref updates), and sent from the alarm until the
-//! receiver takes it ([`deliver`]): nothing is lost when the receiver or the object restarts.
+//! so that existing receivers work unchanged. An event is a row for its body and a row per
+//! hook it goes to, written in the transaction of what caused it (a push's ref updates), and
+//! sent from the alarm until the receiver takes it ([`deliver`]): nothing is lost when the
+//! receiver or the object restarts.
 // What a request sends is indexed and sliced only through checked calls, so no input can
 // panic the object (a panic aborts every request on the instance).
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
@@ -13,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::format::commit;
+use crate::access::settings::Visibility;
 use crate::format::date::rfc3339_utc;
 use crate::format::ident::Ident;
 use crate::format::object::{ObjectId, ObjectType};
+use crate::format::pack::Object;
+use crate::format::{commit, tag};
 use crate::http::reply::Reply;
 use crate::rev_walk;
 use crate::store::sql::Sql;
@@ -45,6 +48,16 @@ pub const EVENT_REFS: usize = 100;
 /// The longest commit message a payload carries.
 const MAX_MESSAGE: usize = 8 << 10;
 
+/// The longest message a head commit carries once its push's listing budget is spent.
+const MAX_HEAD_MESSAGE: usize = 1 << 10;
+
+/// Commit and tag bytes one push's payloads read at most: past them, its events name their
+/// heads by id alone (each of 100 refs may name a different commit of up to 8 MiB).
+const READ_BUDGET: u64 = 32 << 20;
+
+/// Annotated tags a ref's head commit is found through at most.
+const MAX_PEEL: usize = 8;
+
 /// The longest name or email a payload carries.
 const MAX_IDENT: usize = 256;
 
@@ -57,6 +70,11 @@ const LISTING_BUDGET: usize = 256 << 10;
 /// some are sent or given up (a receiver down for a day would otherwise keep every push's
 /// events).
 pub const MAX_WAITING: i64 = 1_000;
+
+/// Key in `meta`: the server's URL (scheme and host) as the request that made the latest
+/// hook named it, under which payloads link to the repository (its object, woken by the
+/// alarm, has no request to learn it from).
+pub const BASE_URL: &str = "hooks_base_url";
 
 /// The body of `POST api/hooks`.
 #[derive(Deserialize)]
@@ -120,6 +138,33 @@ pub struct Origin {
     pub now: i64,
 }
 
+impl Origin {
+    /// The repository as payloads name it, in GitHub's shape: names, owner, visibility,
+    /// default branch and its URLs on this server.
+    pub fn repository<S: Sql>(&self, store: &Store<S>) -> Result<Value, StoreError> {
+        let repo = self.repo.as_str();
+        let name = repo.rsplit('/').next().unwrap_or(repo);
+        let owner = repo.split('/').next().filter(|_| repo.contains('/'));
+        let base = store.meta(BASE_URL)?.unwrap_or_default();
+        let head = store.head_target()?.unwrap_or_default();
+        let private = store.settings()?.visibility == Visibility::Private;
+        Ok(json!({
+            "name": name,
+            "full_name": repo,
+            "owner": {
+                "login": owner.unwrap_or(name),
+                "name": owner.unwrap_or(name),
+                "username": owner.unwrap_or(name),
+            },
+            "private": private,
+            "default_branch": head.strip_prefix("refs/heads/").unwrap_or(&head),
+            "html_url": format!("{base}/{repo}"),
+            "url": format!("{base}/{repo}"),
+            "clone_url": format!("{base}/{repo}.git"),
+        }))
+    }
+}
+
 /// `POST api/hooks`: registers a hook and queues its `ping` (201 with the hook), or says
 /// what is wrong with the request (400).
 pub fn create<S: Sql>(
@@ -127,6 +172,7 @@ pub fn create<S: Sql>(
     body: &[u8],
     random: &[u8],
     origin: &Origin,
+    base_url: &str,
 ) -> Result<Reply, StoreError> {
     let asked: NewHook = match serde_json::from_slice(body) {
         Ok(asked) => asked,
@@ -147,13 +193,14 @@ pub fn create<S: Sql>(
         events: asked.events,
         created: origin.now,
     };
-    let ping = json!({
-        "zen": "Keep it logically awesome.",
-        "hook_id": hook.id,
-        "hook": { "id": hook.id, "events": hook.events, "config": { "url": hook.url, "content_type": "json" } },
-        "repository": repository(&origin.repo),
-    });
     store.transaction(|| {
+        store.set_meta(BASE_URL, Some(base_url))?;
+        let ping = json!({
+            "zen": "Keep it logically awesome.",
+            "hook_id": hook.id,
+            "hook": { "id": hook.id, "events": hook.events, "config": { "url": hook.url, "content_type": "json" } },
+            "repository": origin.repository(store)?,
+        });
         store.add_hook(&hook)?;
         queue(store, &[&hook], "ping", &ping, origin)
     })?;
@@ -215,30 +262,28 @@ fn queue<S: Sql>(
         return Ok(());
     }
     let body = store.add_event_body(&payload.to_string())?;
+    // One number for the event (a row written), told apart per hook by the digest.
+    let sequence = store.next_delivery_number()?;
     for hook in hooks {
-        let id = delivery_id(store, origin, hook)?;
+        let id = delivery_id(origin, hook, sequence);
         store.add_delivery(&id, &hook.id, event, body, origin.now)?;
     }
     Ok(())
 }
 
-/// A delivery id in the shape of GitHub's (a UUID's), never given before here.
-fn delivery_id<S: Sql>(
-    store: &Store<S>,
-    origin: &Origin,
-    hook: &Hook,
-) -> Result<String, StoreError> {
-    let sequence = store.next_delivery_number()?;
+/// A delivery id in the shape of GitHub's (a UUID's), never given before here: the event's
+/// `sequence` number is never given twice.
+fn delivery_id(origin: &Origin, hook: &Hook, sequence: i64) -> String {
     let digest = Sha256::digest(format!("{}\n{}\n{sequence}", origin.repo, hook.id));
     let hex = hex::encode(digest.get(..16).unwrap_or_default());
-    Ok(format!(
+    format!(
         "{}-{}-{}-{}-{}",
         hex.get(..8).unwrap_or_default(),
         hex.get(8..12).unwrap_or_default(),
         hex.get(12..16).unwrap_or_default(),
         hex.get(16..20).unwrap_or_default(),
         hex.get(20..32).unwrap_or_default()
-    ))
+    )
 }
 
 /// Queues `event` for every hook that asked for it and has room ([`MAX_WAITING`]);
@@ -291,19 +336,20 @@ pub fn push_payloads<S: Sql>(
     moved: &[Moved],
 ) -> Result<Vec<Value>, StoreError> {
     let reader = ObjectReader::new(store);
+    let repository = origin.repository(store)?;
     let mut payloads = Vec::with_capacity(moved.len());
-    let mut spent = 0;
+    let mut spent = Spent::default();
     for (i, m) in moved.iter().take(EVENT_REFS).enumerate() {
-        let listed = match i < LISTED_REFS && spent < LISTING_BUDGET {
+        let listed = match i < LISTED_REFS {
             true => MAX_COMMITS,
             false => 0,
         };
-        let commits = commits_between(&reader, m.old, m.new, listed)?;
-        let head = commit_view(&reader, &m.new)?;
+        let commits = commits_between(&reader, m.old, m.new, listed, &mut spent)?;
+        let head = head_commit(&reader, m.new, &mut spent)?;
         let forced = !m.old.is_zero()
             && !m.new.is_zero()
             && !rev_walk::is_ancestor(m.old, m.new, &mut |ids| store.commits(ids), FORCED_BUDGET)?;
-        let payload = json!({
+        payloads.push(json!({
             "ref": m.name,
             "before": m.old.to_string(),
             "after": m.new.to_string(),
@@ -313,38 +359,62 @@ pub fn push_payloads<S: Sql>(
             "base_ref": null,
             "commits": commits,
             "head_commit": head,
-            "repository": repository(&origin.repo),
-            "pusher": { "name": origin.pusher, "email": null },
-            "sender": { "login": origin.pusher },
-        });
-        spent += payload.to_string().len();
-        payloads.push(payload);
+            "repository": repository.clone(),
+            "pusher": { "name": origin.pusher, "email": null, "username": origin.pusher },
+            "sender": { "login": origin.pusher, "username": origin.pusher },
+        }));
     }
     Ok(payloads)
 }
 
-/// The repository as payloads name it.
-pub fn repository(repo: &str) -> Value {
-    let name = repo.rsplit('/').next().unwrap_or(repo);
-    let owner = repo.split('/').next().filter(|_| repo.contains('/'));
-    json!({
-        "name": name,
-        "full_name": repo,
-        "owner": { "login": owner.unwrap_or(name), "name": owner.unwrap_or(name) },
-    })
+/// What one push's payloads have spent: the commit and tag bytes they read, and the bytes of
+/// JSON their commits take.
+#[derive(Default)]
+struct Spent {
+    read: u64,
+    listed: usize,
 }
 
-/// Up to `max` commits of `new`'s first-parent line not past `old`, oldest first.
+impl Spent {
+    fn may_read(&self) -> bool {
+        self.read < READ_BUDGET
+    }
+
+    fn may_list(&self) -> bool {
+        self.may_read() && self.listed < LISTING_BUDGET
+    }
+
+    /// Reads `id`, counting its bytes.
+    fn read<S: Sql>(
+        &mut self,
+        reader: &ObjectReader<S>,
+        id: &ObjectId,
+    ) -> Result<Option<Object>, StoreError> {
+        let object = reader.read(id)?;
+        self.read += object.as_ref().map_or(0, |o| o.data.len() as u64);
+        Ok(object)
+    }
+
+    /// `commit` as a payload lists it, counted.
+    fn list(&mut self, commit: Value) -> Value {
+        self.listed += commit.to_string().len();
+        commit
+    }
+}
+
+/// Up to `max` commits of `new`'s first-parent line not past `old`, oldest first, while the
+/// push's budgets last.
 fn commits_between<S: Sql>(
     reader: &ObjectReader<S>,
     old: ObjectId,
     new: ObjectId,
     max: usize,
+    spent: &mut Spent,
 ) -> Result<Vec<Value>, StoreError> {
     let mut listed = Vec::new();
     let mut at = new;
-    while listed.len() < max && !at.is_zero() && at != old {
-        let Some(object) = reader.read(&at)? else {
+    while listed.len() < max && spent.may_list() && !at.is_zero() && at != old {
+        let Some(object) = spent.read(reader, &at)? else {
             break;
         };
         if object.kind != ObjectType::Commit {
@@ -353,28 +423,54 @@ fn commits_between<S: Sql>(
         let Ok(parsed) = commit::parse(&object.data) else {
             break;
         };
-        listed.push(commit_json(&at, &parsed));
+        listed.push(spent.list(commit_json(&at, &parsed, MAX_MESSAGE)));
         at = parsed.parents.first().copied().unwrap_or(ObjectId::ZERO);
     }
     listed.reverse();
     Ok(listed)
 }
 
-/// The commit `id` as a payload shows it, or null when it is not a commit.
-fn commit_view<S: Sql>(reader: &ObjectReader<S>, id: &ObjectId) -> Result<Value, StoreError> {
-    if id.is_zero() {
-        return Ok(Value::Null);
+/// The commit a ref names, through annotated tags, as a payload shows it: null when there
+/// is none, its id alone once the push has read its budget, its message cut short once
+/// the push's commit lists have spent theirs.
+fn head_commit<S: Sql>(
+    reader: &ObjectReader<S>,
+    id: ObjectId,
+    spent: &mut Spent,
+) -> Result<Value, StoreError> {
+    let mut at = id;
+    for _ in 0..=MAX_PEEL {
+        if at.is_zero() {
+            break;
+        }
+        if !spent.may_read() {
+            return Ok(json!({ "id": at.to_string() }));
+        }
+        let Some(object) = spent.read(reader, &at)? else {
+            break;
+        };
+        match object.kind {
+            ObjectType::Commit => {
+                let Ok(parsed) = commit::parse(&object.data) else {
+                    break;
+                };
+                let max = match spent.may_list() {
+                    true => MAX_MESSAGE,
+                    false => MAX_HEAD_MESSAGE,
+                };
+                return Ok(spent.list(commit_json(&at, &parsed, max)));
+            }
+            ObjectType::Tag => match tag::parse(&object.data) {
+                Ok(tag) => at = tag.object,
+                Err(_) => break,
+            },
+            _ => break,
+        }
     }
-    let Some(object) = reader.read(id)? else {
-        return Ok(Value::Null);
-    };
-    match (object.kind, commit::parse(&object.data)) {
-        (ObjectType::Commit, Ok(parsed)) => Ok(commit_json(id, &parsed)),
-        _ => Ok(Value::Null),
-    }
+    Ok(Value::Null)
 }
 
-fn commit_json(id: &ObjectId, parsed: &commit::Commit) -> Value {
+fn commit_json(id: &ObjectId, parsed: &commit::Commit, max_message: usize) -> Value {
     let encoding = parsed.encoding;
     let person = |ident: &Ident| {
         json!({
@@ -386,7 +482,7 @@ fn commit_json(id: &ObjectId, parsed: &commit::Commit) -> Value {
         "id": id.to_string(),
         "tree_id": parsed.tree.to_string(),
         "distinct": true,
-        "message": decode_at_most(parsed.message, encoding, MAX_MESSAGE),
+        "message": decode_at_most(parsed.message, encoding, max_message),
         "timestamp": parsed.committer.date(),
         "author": person(&parsed.author),
         "committer": person(&parsed.committer),
@@ -410,15 +506,6 @@ fn decode_at_most(text: &[u8], encoding: Option<&[u8]>, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_the_repository_as_github_does() {
-        let repo = repository("alice/demo");
-        assert_eq!(repo["name"], "demo");
-        assert_eq!(repo["full_name"], "alice/demo");
-        assert_eq!(repo["owner"]["login"], "alice");
-        assert_eq!(repository("solo")["owner"]["login"], "solo");
-    }
 
     #[test]
     fn refuses_bad_hooks() {

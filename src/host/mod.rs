@@ -595,6 +595,8 @@ impl Repo {
         let Some(body) = whole_body(req, api::MAX_BODY).await? else {
             return respond(Reply::json_error(413, "request body too large"), None);
         };
+        let url = req.url()?;
+        let base_url = url.origin().ascii_serialization();
         let mut context = api::Context {
             now,
             random: [0; access::token::RANDOM_BYTES],
@@ -602,9 +604,9 @@ impl Repo {
             grace: self.limits.timing().grace,
             repo,
             mirror_interval: i64::try_from(self.limits.mirror_min_interval).unwrap_or(i64::MAX),
+            base_url: &base_url,
         };
         get_random_values(&mut context.random);
-        let url = req.url()?;
         let range = req.headers().get("Range")?;
         let if_none_match = req.headers().get("If-None-Match")?;
         let request = api::Request {
@@ -632,12 +634,15 @@ impl Repo {
         if changed {
             self.tell_directory(store, repo).await;
         }
-        // Maintenance, a mirror's fetch and a new hook's ping happen in the alarm.
-        let alarm = matches!(endpoint, route::Api::Maintenance | route::Api::MirrorSync)
-            && reply.status == 202
+        // Maintenance, a mirror's fetch and a new hook's ping happen in the alarm; a sync
+        // may have been put off (see api::import::sync).
+        let alarm = *endpoint == route::Api::Maintenance && reply.status == 202
             || *endpoint == route::Api::Hooks && reply.status == 201;
         if alarm {
             self.schedule(Due::Now).await?;
+        } else if *endpoint == route::Api::MirrorSync && reply.status == 202 {
+            let due = self.next_alarm(store).unwrap_or(Due::Now);
+            self.schedule(due).await?;
         }
         if method == backend::Method::Head {
             reply.body = Body::Bytes(Vec::new());
@@ -1170,19 +1175,27 @@ impl Repo {
         }
     }
 
+    /// When the alarm must ring next: for maintenance, an import or a mirror's fetch, or a
+    /// webhook's event.
+    fn next_alarm(&self, store: &Store<DoSql>) -> std::result::Result<Due, StoreError> {
+        let now = now_ms() / 1000;
+        let timing = self.limits.timing();
+        let due = maintenance::due(store, now, &timing)?;
+        let due = maintenance::next_alarm(store, now, due, &timing)?;
+        Ok(self.with_other_jobs(due))
+    }
+
     /// Records the push's time and the repository's name, sets the alarm for the
     /// maintenance it makes due, and tells the directory.
     async fn after_push(&self, store: &Store<DoSql>, repo: &str) -> Result<()> {
         let now = now_ms() / 1000;
-        let timing = self.limits.timing();
         let due = store
             .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
             .and_then(|()| remember_name(store, repo))
-            .and_then(|()| maintenance::due(store, now, &timing))
-            .and_then(|due| maintenance::next_alarm(store, now, due, &timing));
+            .and_then(|()| self.next_alarm(store));
         // The alarm first: the directory is another object, and its answer may be slow.
         let scheduled = match due {
-            Ok(due) => self.schedule(self.with_other_jobs(due)).await,
+            Ok(due) => self.schedule(due).await,
             // The push is stored; maintenance comes with the next push or alarm.
             Err(e) => {
                 worker::console_error!("after the push: {e}");

@@ -121,7 +121,7 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// A number not given to a delivery of this repository before.
+    /// A number not given to an event of this repository before.
     pub fn next_delivery_number(&self) -> Result<i64, StoreError> {
         let rows = self.exec(
             "INSERT INTO meta (key, value) VALUES ('delivery_seq', '1') \

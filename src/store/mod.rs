@@ -243,6 +243,11 @@ impl<S: Sql> Store<S> {
     /// Call only when no push can be in flight (when the Durable Object starts).
     pub fn open(&self) -> Result<(), StoreError> {
         self.forget_pages();
+        // Deliveries as the first version of webhooks kept them, each with its own copy of
+        // the event's body: dropped, and made anew by the schema (what waited is not sent).
+        if self.exec("SELECT payload FROM deliveries LIMIT 0", vec![]).is_ok() {
+            self.exec("DROP TABLE deliveries", vec![])?;
+        }
         for statement in schema() {
             self.exec(&statement, vec![])?;
         }

@@ -54,7 +54,7 @@
 #   hooks           POST api/hooks answers 201 (no secret shown); a receiver started here
 #                   (tests/support/hook-receiver.py) gets the ping and one push event per ref
 #                   each git push moved (ref and new value as pushed, forced and deleted
-#                   flags), every one signed right
+#                   flags), every one signed right, its repository's clone_url one git lists
 #   hooks-down      the receiver down while two pushes land, then back: their events arrive
 #                   (the server retries every WEBHOOK_RETRY_SECONDS=1 s, doubling), every
 #                   delivery GET api/hooks/<id>/deliveries lists is delivered, received under
@@ -473,7 +473,13 @@ hooks_deliver() {
     until_received || return 1
     grep -q '"event": "ping"' "$RECEIVED" || { echo "no ping"; return 1; }
     ! grep -q '"valid": false' "$RECEIVED" || { echo "a bad signature"; return 1; }
-    grep -q '"forced": true' "$RECEIVED" && grep -q '"deleted": true' "$RECEIVED"
+    grep -q '"forced": true' "$RECEIVED" && grep -q '"deleted": true' "$RECEIVED" || return 1
+    # The payload's clone_url is the repository's, as git clones it.
+    local url
+    url=$(python3 -c 'import json, sys
+print(next(d["clone_url"] for d in map(json.loads, open(sys.argv[1])) if d["event"] == "push"))' "$RECEIVED")
+    [ "$url" = "$BASE/$HOOKED.git" ] || { echo "clone_url: $url"; return 1; }
+    git ls-remote "$(authed "$url")" refs/heads/main | grep -q refs/heads/main
 }
 check hooks hooks_deliver
 hooks_down() {

@@ -5,7 +5,8 @@ Usage: hook-receiver.py PORT SECRET LOG
 
 Takes every POST, checks X-Hub-Signature-256 (HMAC-SHA256 of the body under SECRET), and
 appends one JSON line per request to LOG: the delivery id, the event, whether the
-signature is right, and the payload's ref, after, forced and deleted (for push events).
+signature is right, the payload's ref, after, forced and deleted (for push events) and
+its repository's clone_url.
 Answers 204. Prints "ready" once listening.
 """
 import hashlib
@@ -37,6 +38,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
             "forced": payload.get("forced"),
             "deleted": payload.get("deleted"),
             "commits": len(payload.get("commits") or []),
+            "clone_url": (payload.get("repository") or {}).get("clone_url"),
         }
         with open(LOG, "a") as log:
             log.write(json.dumps(line) + "\n")

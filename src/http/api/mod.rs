@@ -43,6 +43,9 @@ pub struct Context<'h> {
     pub repo: &'h str,
     /// Seconds a mirror's fetches are apart at the least (`MIRROR_MIN_INTERVAL_SECONDS`).
     pub mirror_interval: i64,
+    /// The server's URL as the request names it (scheme and host), for the links in
+    /// webhook payloads.
+    pub base_url: &'h str,
 }
 
 /// The body of `POST api/tokens`.
@@ -124,7 +127,7 @@ pub fn serve<S: Sql>(
                 pusher: "admin".into(),
                 now: context.now,
             };
-            hooks::create(store, body, &context.random, &origin)
+            hooks::create(store, body, &context.random, &origin, context.base_url)
         }
         (Api::Hook(id), Method::Delete) => hooks::delete(store, id),
         (Api::Deliveries(id), Method::Get) => hooks::deliver::list(store, id),
@@ -290,12 +293,14 @@ pub fn announce_maintenance<S: Sql>(
         pusher: "maintenance".into(),
         now,
     };
-    hooks::announce(store, "maintenance", &origin, || {
-        let run = maintenance::last_report(store)?.map(RunView::of);
-        let repository = hooks::repository(repo);
-        Ok(vec![
-            serde_json::json!({ "maintenance": run, "repository": repository }),
-        ])
+    store.transaction(|| {
+        hooks::announce(store, "maintenance", &origin, || {
+            let run = maintenance::last_report(store)?.map(RunView::of);
+            let repository = origin.repository(store)?;
+            Ok(vec![
+                serde_json::json!({ "maintenance": run, "repository": repository }),
+            ])
+        })
     })
 }
 
