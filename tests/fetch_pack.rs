@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use git_on_durable_objects::fetch_pack::{self, Advertised, Choice, Demux, Plan, Protocol};
+use git_on_durable_objects::format::object::ObjectId;
 use git_on_durable_objects::http::api::import::{self, Asked, Mirror, Source};
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::receive_pack::ReceivePack;
@@ -75,13 +76,14 @@ fn import(server: Server, store: &Store<Db>, keep: usize) -> (Plan, Result<(), S
         // A mirror's later fetches; the first comes into a repository with no refs.
         refetch: !ours.is_empty(),
     };
-    if let Some(why) = import::prepare(store, &asked, &plan, &ours).unwrap() {
+    if let Some(why) = import::refused(&asked, &ours) {
         return (plan, Err(why.to_string()));
     }
+    let next_head = import::next_head(store, &asked, &plan, &ours).unwrap();
     let mut push = ReceivePack::new(store, &Limits::default());
     push.feed(&plan.commands()).unwrap();
     if plan.wants.is_empty() {
-        return (plan, push.conclude());
+        return (plan, import::apply(store, push, next_head).unwrap());
     }
     let answer = server(Some(&plan.fetch_request(protocol)));
     let mut demux = Demux::new(protocol);
@@ -92,7 +94,7 @@ fn import(server: Server, store: &Store<Db>, keep: usize) -> (Plan, Result<(), S
         push.abort().unwrap();
         return (plan, Err(e.to_string()));
     }
-    (plan, push.conclude())
+    (plan, import::apply(store, push, next_head).unwrap())
 }
 
 fn stored_refs(store: &Store<Db>) -> Vec<(String, String)> {
@@ -183,28 +185,46 @@ fn a_mirror_follows_its_source_off_the_branch_head_names() {
 
 #[test]
 fn an_import_goes_only_into_a_repository_without_refs() {
-    let source = history_repo();
-    let (store, _db) = store(4096);
-    push_all(&store, &source, "report-status", 65536);
-    let other = Repo::new();
-    other.commit("unrelated");
-    let before = stored_refs(&store);
-    let ours: Vec<_> = store
-        .refs()
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.name, r.id))
-        .collect();
-    let (_, plan) = plan(&git_server(&other, "version=2"), &store);
     let asked = Asked {
         source: Source::Repository("o/other".into()),
         choice: Choice::All,
         mirror: None,
         refetch: false,
     };
-    let refused = import::prepare(&store, &asked, &plan, &ours).unwrap();
+    let ours = [("refs/heads/main".to_string(), ObjectId::ZERO)];
+    assert_eq!(import::refused(&asked, &[]), None);
+    let refused = import::refused(&asked, &ours);
     assert!(refused.unwrap().starts_with("the repository has refs"));
+    // A mirror's later fetches go into the refs its earlier ones made.
+    let refetch = Asked {
+        refetch: true,
+        ..asked
+    };
+    assert_eq!(import::refused(&refetch, &ours), None);
+}
+
+#[test]
+fn a_mirror_fetch_cut_short_leaves_head_where_it_was() {
+    let source = history_repo();
+    let (store, _db) = store(4096);
+    let server = git_server(&source, "version=2");
+    import(&server, &store, usize::MAX).1.unwrap();
+    store.set_head_target("refs/heads/main").unwrap();
+    let before = stored_refs(&store);
+    source.git(&["branch", "-m", "main", "trunk"]);
+    source.commit("on trunk");
+    // HEAD moves with the refs, not before the pack has come.
+    assert!(import(&server, &store, 200).1.is_err());
     assert_eq!(stored_refs(&store), before);
+    assert_eq!(
+        store.head_target().unwrap().as_deref(),
+        Some("refs/heads/main")
+    );
+    import(&server, &store, usize::MAX).1.unwrap();
+    assert_eq!(
+        store.head_target().unwrap().as_deref(),
+        Some("refs/heads/trunk")
+    );
 }
 
 #[test]

@@ -246,7 +246,7 @@ pub async fn import(
     let ours = store.refs().map_err(failed)?;
     let ours: Vec<_> = ours.into_iter().map(|r| (r.name, r.id)).collect();
     let plan = Plan::new(listing, asked.choice, &ours, limits.haves);
-    if let Some(why) = import::prepare(store, asked, &plan, &ours).map_err(failed)? {
+    if let Some(why) = import::refused(asked, &ours) {
         return Err(Failure::new(409, why));
     }
     let mut fetched = Fetched {
@@ -280,7 +280,10 @@ pub async fn import(
         let _ = push.abort();
         return Err(Failure::new(409, DELETED));
     }
-    push.conclude().map_err(|e| Failure::new(422, e))?;
+    let next_head = import::next_head(store, asked, &fetched.plan, &ours).map_err(failed)?;
+    import::apply(store, push, next_head)
+        .map_err(failed)?
+        .map_err(|e| Failure::new(422, e))?;
     fetched.objects = demux.objects().unwrap_or_default().into();
     fetched.bytes = demux.bytes();
     Ok(fetched)

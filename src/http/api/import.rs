@@ -11,6 +11,7 @@ use crate::format::object::ObjectId;
 use crate::hooks;
 use crate::http::reply::Reply;
 use crate::http::route;
+use crate::receive_pack::ReceivePack;
 use crate::store::sql::Sql;
 use crate::store::{Store, StoreError, DEFAULT_HEAD};
 
@@ -395,27 +396,33 @@ pub fn announce<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result
         now,
     };
     hooks::announce(store, "import", &origin, || {
-        let repository = hooks::repository(&origin.repo);
+        let repository = origin.repository(store)?;
         Ok(vec![
             serde_json::json!({ "import": account, "repository": repository }),
         ])
     })
 }
 
-/// Why the repository cannot take `plan`, fetched for `asked`, if it cannot: an import
-/// other than a mirror's refetch goes only into a repository that has no refs still (a push
-/// may have come since it was asked for, and the fetch would delete what it made). For a
-/// refetch, HEAD moves first to the branch it is to name (the source's, or when the fetch
-/// deletes HEAD's branch and the source names none, a branch that stays), as the update
-/// would otherwise be refused as the deletion of the current branch.
-pub fn prepare<S: Sql>(
+/// Why the repository cannot take an import asked for as `asked`, given its refs `ours`, if
+/// it cannot: an import other than a mirror's refetch goes only into a repository that has
+/// no refs still (a push may have come since it was asked for, and the fetch would delete
+/// what it made).
+pub fn refused(asked: &Asked, ours: &[(String, ObjectId)]) -> Option<&'static str> {
+    (!asked.refetch && !ours.is_empty()).then_some(HAS_REFS)
+}
+
+/// The branch HEAD must name before a refetch applies `plan` to the refs `ours`, if it must
+/// move: the source's, or when the fetch deletes HEAD's branch and the source names none, a
+/// branch that stays (the update would otherwise be refused as the deletion of the current
+/// branch).
+pub fn next_head<S: Sql>(
     store: &Store<S>,
     asked: &Asked,
     plan: &Plan,
     ours: &[(String, ObjectId)],
-) -> Result<Option<&'static str>, StoreError> {
+) -> Result<Option<String>, StoreError> {
     if !asked.refetch {
-        return Ok((!ours.is_empty()).then_some(HAS_REFS));
+        return Ok(None);
     }
     let current = store.head_target()?;
     let deleted = |name: &str| {
@@ -440,10 +447,26 @@ pub fn prepare<S: Sql>(
         None if current.as_deref().is_some_and(deleted) => staying(),
         None => None,
     };
-    if let Some(next) = next.filter(|next| current.as_deref() != Some(next.as_str())) {
-        store.set_head_target(&next)?;
+    Ok(next.filter(|next| current.as_deref() != Some(next.as_str())))
+}
+
+/// Applies a fetch's `push`, HEAD moved first to `next_head` if it must move (see
+/// [`next_head`]) and back if the push is refused, so that nothing of a refused fetch
+/// stays; answers the push's refusal, if any.
+pub fn apply<S: Sql>(
+    store: &Store<S>,
+    push: ReceivePack<'_, S>,
+    next_head: Option<String>,
+) -> Result<Result<(), String>, StoreError> {
+    let before = store.head_target()?;
+    if let Some(next) = &next_head {
+        store.set_head_target(next)?;
     }
-    Ok(None)
+    let applied = push.conclude();
+    if let (Err(_), Some(_), Some(before)) = (&applied, &next_head, before) {
+        store.set_head_target(&before)?;
+    }
+    Ok(applied)
 }
 
 /// Why an import into a repository with refs is refused.
