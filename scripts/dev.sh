@@ -20,5 +20,5 @@ else
 fi
 lfs_secret=${LFS_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 access+=(--var "LFS_SECRET:$lfs_secret")
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" \
+exec bash scripts/wrangler.sh dev --ip 127.0.0.1 --port "${PORT:-8787}" \
   --show-interactive-dev-session=false "${access[@]}" "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything building, running and testing need, skipping what is already there:
 # Debian packages, the wasm target, worker-build, wasm-bindgen-cli at the Cargo.lock version,
-# and the npm packages (wrangler with workerd, isomorphic-git, and for the browser check
+# Node.js 22 where the machine's is older, and the npm packages (wrangler with workerd, isomorphic-git, and for the browser check
 # playwright-core, LightningFS, buffer and esbuild).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,16 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_versio
   # --locked can name a transitive version the registry mirror lacks; fall back to resolving.
   cargo install wasm-bindgen-cli --version "$bindgen_version" --locked ||
     cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# wrangler needs Node.js 22 or later. Where the machine's is older, an official build from
+# the npm registry (its node-<os>-<arch> packages) goes under .tools/node, which
+# scripts/wrangler.sh runs wrangler with.
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ] &&
+  ! ls .tools/node/node_modules/node-*/bin/node >/dev/null 2>&1; then
+  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  npm install --no-save --no-audit --no-fund --prefix .tools/node \
+    "node-$(uname -s | tr '[:upper:]' '[:lower:]')-$arch@22.23.3"
 fi
 
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -39,7 +39,7 @@ E2E_ADMIN_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export E2E_ADMIN_TOKEN
 # Git LFS grants are signed with LFS_SECRET (tests/e2e/lfs.sh).
 lfs_secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
+bash scripts/wrangler.sh dev --ip 127.0.0.1 --port "$port" --persist-to "$state" \
   --var "ADMIN_TOKEN:$E2E_ADMIN_TOKEN" --var "LFS_SECRET:$lfs_secret" --var MIRROR_MIN_INTERVAL_SECONDS:1 \
   --var WEBHOOK_RETRY_SECONDS:1 \
   --show-interactive-dev-session=false >"$log" 2>&1 &

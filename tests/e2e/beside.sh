@@ -38,7 +38,7 @@ beside() { # NAME VAR:VALUE...
     for var in "$@"; do vars+=(--var "$var"); done
     mapfile -t ports < <("$SERVER" free-port 3)
     cd "$ROOT" || return 1
-    setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${ports[2]}" \
+    setsid bash scripts/wrangler.sh dev --ip 127.0.0.1 --port "${ports[2]}" \
         --persist-to "$TMP/state" --show-interactive-dev-session=false "${vars[@]}" \
         >"$TMP/wrangler.log" 2>&1 &
     pids+=($!)

@@ -41,7 +41,7 @@ contains() { grep -q -F -- "$2" "$1" || { echo "expected: $2"; cat "$1"; return 
 closed_port=$(free_port)
 open_port=$(free_port)
 cd "$ROOT"
-setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$closed_port" \
+setsid bash scripts/wrangler.sh dev --ip 127.0.0.1 --port "$closed_port" \
     --persist-to "$TMP/closed" --show-interactive-dev-session=false >"$TMP/closed.log" 2>&1 &
 pids+=($!)
 PORT=$open_port setsid bash scripts/dev.sh --persist-to "$TMP/open" >"$TMP/open.log" 2>&1 &
