@@ -195,14 +195,16 @@ CREATE TABLE IF NOT EXISTS lfs_locks (
     locked_at INTEGER NOT NULL
 );
 
--- Webhooks (POST api/hooks): where events go, what signs them (NULL: unsigned), and the
--- events asked for (a JSON array of names).
+-- Webhooks (POST api/hooks): where events go, what signs them (NULL: unsigned), the
+-- events asked for (a JSON array of names), and how many events were not queued for the
+-- hook because 1,000 deliveries were waiting already.
 CREATE TABLE IF NOT EXISTS hooks (
     id TEXT PRIMARY KEY,
     url TEXT NOT NULL,
     secret TEXT,
     events TEXT NOT NULL,
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    dropped INTEGER
 );
 
 -- An event's JSON body, kept once however many hooks it goes to; it goes with its last

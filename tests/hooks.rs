@@ -213,7 +213,7 @@ fn an_event_is_kept_once_and_a_hook_waits_for_at_most_a_thousand() {
         r#"{"url": "https://b.example/h", "events": ["import"]}"#,
     );
     let event = |n: usize| {
-        hooks::announce(&store, "import", &origin(), || {
+        hooks::announce(&store, "import", n, &origin(), || {
             Ok(vec![serde_json::json!({}); n])
         })
     };
@@ -224,6 +224,8 @@ fn an_event_is_kept_once_and_a_hook_waits_for_at_most_a_thousand() {
     let waiting = hooks::MAX_WAITING;
     for hook in store.hooks().unwrap() {
         assert_eq!(store.waiting_deliveries(&hook.id).unwrap(), waiting);
+        // Its ping and the first event waited: 998 of the 1,200 found room.
+        assert_eq!(hook.dropped, 202);
     }
     assert_eq!(count("hook_events"), waiting + 1);
     // Deleting a hook keeps the bodies the other one still sends.

@@ -103,6 +103,8 @@ pub struct Hook {
     pub events: Vec<String>,
     /// When it was made (seconds since the epoch).
     pub created: i64,
+    /// Events not queued for it because [`MAX_WAITING`] deliveries were waiting.
+    pub dropped: i64,
 }
 
 /// A hook as the API shows it: never its secret.
@@ -113,6 +115,7 @@ struct HookView<'a> {
     events: &'a [String],
     signed: bool,
     created: String,
+    dropped: i64,
 }
 
 impl Hook {
@@ -123,6 +126,7 @@ impl Hook {
             events: &self.events,
             signed: self.secret.is_some(),
             created: rfc3339_utc(self.created),
+            dropped: self.dropped,
         }
     }
 }
@@ -192,6 +196,7 @@ pub fn create<S: Sql>(
         secret: asked.secret.filter(|s| !s.is_empty()),
         events: asked.events,
         created: origin.now,
+        dropped: 0,
     };
     store.transaction(|| {
         store.set_meta(BASE_URL, Some(base_url))?;
@@ -286,11 +291,13 @@ fn delivery_id(origin: &Origin, hook: &Hook, sequence: i64) -> String {
     )
 }
 
-/// Queues `event` for every hook that asked for it and has room ([`MAX_WAITING`]);
-/// `payload` is made only if one did.
+/// Queues `count` events of kind `event` for every hook that asked for it and has room
+/// ([`MAX_WAITING`]), counting those a hook had no room for; `payload`, which makes the
+/// `count` payloads, is called only if a hook has room.
 pub fn announce<S: Sql>(
     store: &Store<S>,
     event: &str,
+    count: usize,
     origin: &Origin,
     payload: impl FnOnce() -> Result<Vec<Value>, StoreError>,
 ) -> Result<(), StoreError> {
@@ -298,6 +305,10 @@ pub fn announce<S: Sql>(
     for hook in store.hooks()? {
         if hook.events.iter().any(|e| e == event) {
             let left = MAX_WAITING - store.waiting_deliveries(&hook.id)?;
+            let dropped = count.saturating_sub(usize::try_from(left).unwrap_or(0));
+            if dropped > 0 {
+                store.count_dropped(&hook.id, dropped)?;
+            }
             room.push((hook, left));
         }
     }

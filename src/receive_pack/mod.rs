@@ -464,7 +464,8 @@ impl<'s, S: Sql> ReceivePack<'s, S> {
                 new: c.new,
             })
             .collect();
-        hooks::announce(self.store, "push", origin, || {
+        let count = moved.len().min(hooks::EVENT_REFS);
+        hooks::announce(self.store, "push", count, origin, || {
             hooks::push_payloads(self.store, origin, &moved)
         })
     }

@@ -55,7 +55,7 @@ impl<S: Sql> Store<S> {
     /// Every hook, oldest first.
     pub fn hooks(&self) -> Result<Vec<Hook>, StoreError> {
         let rows = self.exec(
-            "SELECT id, url, secret, events, created FROM hooks ORDER BY created, id",
+            "SELECT id, url, secret, events, created, dropped FROM hooks ORDER BY created, id",
             vec![],
         )?;
         rows.iter()
@@ -68,9 +68,19 @@ impl<S: Sql> Store<S> {
                     events: serde_json::from_str(&text(column(3)?, "hook events")?)
                         .map_err(|_| StoreError::BadColumn("hook events"))?,
                     created: row_int(column(4)?)?,
+                    dropped: column(5)?.as_i64().unwrap_or(0),
                 })
             })
             .collect()
+    }
+
+    /// Counts `events` not queued for `hook`, which had no room for them.
+    pub fn count_dropped(&self, hook: &str, events: usize) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE hooks SET dropped = COALESCE(dropped, 0) + ? WHERE id = ?",
+            vec![(events as i64).into(), hook.into()],
+        )?;
+        Ok(())
     }
 
     /// Stores a new hook.

@@ -245,7 +245,10 @@ impl<S: Sql> Store<S> {
         self.forget_pages();
         // Deliveries as the first version of webhooks kept them, each with its own copy of
         // the event's body: dropped, and made anew by the schema (what waited is not sent).
-        if self.exec("SELECT payload FROM deliveries LIMIT 0", vec![]).is_ok() {
+        if self
+            .exec("SELECT payload FROM deliveries LIMIT 0", vec![])
+            .is_ok()
+        {
             self.exec("DROP TABLE deliveries", vec![])?;
         }
         for statement in schema() {
@@ -259,6 +262,7 @@ impl<S: Sql> Store<S> {
             ("repack_objects", "stored_depth"),
             ("packs", "retired"),
             ("loose", "retired"),
+            ("hooks", "dropped"),
         ] {
             if self
                 .exec(&format!("SELECT {column} FROM {table} LIMIT 0"), vec![])

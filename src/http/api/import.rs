@@ -395,7 +395,7 @@ pub fn announce<S: Sql>(store: &Store<S>, account: &Account, now: i64) -> Result
         pusher: "import".into(),
         now,
     };
-    hooks::announce(store, "import", &origin, || {
+    hooks::announce(store, "import", 1, &origin, || {
         let repository = origin.repository(store)?;
         Ok(vec![
             serde_json::json!({ "import": account, "repository": repository }),

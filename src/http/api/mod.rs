@@ -294,7 +294,7 @@ pub fn announce_maintenance<S: Sql>(
         now,
     };
     store.transaction(|| {
-        hooks::announce(store, "maintenance", &origin, || {
+        hooks::announce(store, "maintenance", 1, &origin, || {
             let run = maintenance::last_report(store)?.map(RunView::of);
             let repository = origin.repository(store)?;
             Ok(vec![
