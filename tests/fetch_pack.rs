@@ -166,24 +166,6 @@ fn fetches_again_what_changed_as_a_mirror_does() {
 }
 
 #[test]
-fn a_mirror_follows_its_source_off_the_branch_head_names() {
-    let source = history_repo();
-    let (store, _db) = store(4096);
-    let server = git_server(&source, "version=2");
-    import(&server, &store, usize::MAX).1.unwrap();
-    store.set_head_target("refs/heads/main").unwrap();
-    // The source renames its HEAD's branch: ours is deleted, which is refused as the
-    // deletion of the current branch unless HEAD moves first.
-    source.git(&["branch", "-m", "main", "trunk"]);
-    import(&server, &store, usize::MAX).1.unwrap();
-    assert_eq!(stored_refs(&store), source.refs());
-    assert_eq!(
-        store.head_target().unwrap().as_deref(),
-        Some("refs/heads/trunk")
-    );
-}
-
-#[test]
 fn an_import_goes_only_into_a_repository_without_refs() {
     let asked = Asked {
         source: Source::Repository("o/other".into()),
@@ -204,27 +186,29 @@ fn an_import_goes_only_into_a_repository_without_refs() {
 }
 
 #[test]
-fn a_mirror_fetch_cut_short_leaves_head_where_it_was() {
+fn a_mirror_follows_its_source_off_the_branch_head_names() {
     let source = history_repo();
     let (store, _db) = store(4096);
     let server = git_server(&source, "version=2");
     import(&server, &store, usize::MAX).1.unwrap();
     store.set_head_target("refs/heads/main").unwrap();
-    let before = stored_refs(&store);
+    let head = || store.head_target().unwrap();
+    // The source renames its HEAD's branch: ours is deleted, which is refused as the
+    // deletion of the current branch unless HEAD moves first.
     source.git(&["branch", "-m", "main", "trunk"]);
-    source.commit("on trunk");
-    // HEAD moves with the refs, not before the pack has come.
+    import(&server, &store, usize::MAX).1.unwrap();
+    assert_eq!(stored_refs(&store), source.refs());
+    assert_eq!(head().as_deref(), Some("refs/heads/trunk"));
+    // Again, with a commit to fetch: HEAD moves with the refs, not before the pack has come.
+    let before = stored_refs(&store);
+    source.git(&["branch", "-m", "trunk", "stem"]);
+    source.commit("on stem");
     assert!(import(&server, &store, 200).1.is_err());
     assert_eq!(stored_refs(&store), before);
-    assert_eq!(
-        store.head_target().unwrap().as_deref(),
-        Some("refs/heads/main")
-    );
+    assert_eq!(head().as_deref(), Some("refs/heads/trunk"));
     import(&server, &store, usize::MAX).1.unwrap();
-    assert_eq!(
-        store.head_target().unwrap().as_deref(),
-        Some("refs/heads/trunk")
-    );
+    assert_eq!(stored_refs(&store), source.refs());
+    assert_eq!(head().as_deref(), Some("refs/heads/stem"));
 }
 
 #[test]
