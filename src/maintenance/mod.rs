@@ -91,10 +91,11 @@ const MAX_SETTLE_SECONDS: i64 = 60;
 /// holds 7/8 of that without growing); past it, the walk goes on in rows.
 pub const WALK_IN_MEMORY: usize = 458_752;
 
-/// Objects a repack writes a pack for from memory at most: with the walk's map, each holds
-/// its place, where it is and where it went (about 150 bytes, so 20 MiB for this many);
-/// a repack of more orders and records its objects in rows.
-pub const WRITE_IN_MEMORY: usize = 131_072;
+/// Objects a repack writes a pack for from memory at most: as many as its walk holds, each
+/// with its place, where it is and where it went in 72 bytes (31.5 MiB for this many, beside
+/// the walk's map while they move out of it); a repack of more orders and records its
+/// objects in rows.
+pub const WRITE_IN_MEMORY: usize = WALK_IN_MEMORY;
 
 /// Slices that fail in a row before a repack is given up.
 const MAX_FAILURES: i64 = 3;

@@ -25,7 +25,8 @@ use crate::store::sql::{Rows, Sql};
 pub struct WalkInMemory {
     /// The run it belongs to (its start, in milliseconds).
     run: i64,
-    /// Every object found, with the hash of the name it was first found under.
+    /// Every object found that has no place in the write order, with the hash of the name
+    /// it was first found under (those with a place leave it for the order).
     seen: HashMap<ObjectId, u32>,
     /// The objects found whose links are not listed yet (blobs have none, so never wait);
     /// where each is stored is looked up again when it is walked, to keep them small.
@@ -42,16 +43,118 @@ pub struct WalkInMemory {
 }
 
 /// A repack's objects in write order, and where each went, held in memory: what the
-/// `seq`, `offset`, `crc` and `depth` columns of `repack_objects` hold for a walk in rows.
+/// `seq`, `offset`, `crc` and `depth` columns of `repack_objects` hold for a walk in rows,
+/// in 72 bytes an object (its [`Placed`] and its place in the two sorted indexes).
 #[derive(Debug, Default)]
 struct WriteOrder {
     /// The objects by place (place `n` at index `n - 1`).
-    rows: Vec<RepackRow>,
-    /// Where each went in the new pack, by place, once written.
-    written: Vec<Option<Written>>,
+    rows: Vec<Placed>,
+    /// The packs they are stored in, which [`Placed::pack`] numbers.
+    packs: Vec<PackId>,
     /// Indexes into `rows` in id order, and those of stored objects in (pack, offset) order.
     by_id: Vec<u32>,
     by_stored: Vec<u32>,
+}
+
+/// An object of the write order in 64 bytes, where a [`RepackRow`] and where it went take
+/// 112: its place is its index in [`WriteOrder::rows`], its pack an index into
+/// [`WriteOrder::packs`], and a value it lacks the greatest of its type (none is ever
+/// reached: sizes and offsets stay far below, and depths below a pack's object count).
+#[derive(Clone, Copy, Debug)]
+struct Placed {
+    id: ObjectId,
+    kind: ObjectType,
+    name_hash: u32,
+    size: u64,
+    /// The index of its pack, or `u32::MAX` when loose; then its offset there.
+    pack: u32,
+    at: u64,
+    stored_depth: u32,
+    /// Where it went in the new pack (`offset` `u64::MAX` until written).
+    offset: u64,
+    crc: u32,
+    depth: u16,
+}
+
+// What keeps a repack of 458,752 objects within 28 MiB.
+const _: () = assert!(std::mem::size_of::<Placed>() == 64);
+
+const LOOSE: u32 = u32::MAX;
+
+impl Placed {
+    /// `row` as placed, its pack numbered in `packs` (added there if new).
+    fn new(row: &RepackRow, packs: &mut Vec<PackId>) -> Result<Placed, StoreError> {
+        let (pack, at) = match row.location {
+            Location::Loose => (LOOSE, 0),
+            Location::Packed { pack, offset } => {
+                let index = match packs.iter().position(|p| *p == pack) {
+                    Some(index) => index,
+                    None => {
+                        packs.push(pack);
+                        packs.len() - 1
+                    }
+                };
+                let index = u32::try_from(index).map_err(|_| StoreError::BadColumn("pack"))?;
+                (index, offset)
+            }
+        };
+        Ok(Placed {
+            id: row.id,
+            kind: row.kind,
+            name_hash: row.name_hash,
+            size: row.size.unwrap_or(u64::MAX),
+            pack,
+            at,
+            stored_depth: row.stored_depth.unwrap_or(u32::MAX),
+            offset: u64::MAX,
+            crc: 0,
+            depth: 0,
+        })
+    }
+
+    /// The object as the repack row of place `seq`.
+    fn row(&self, seq: usize, packs: &[PackId]) -> RepackRow {
+        RepackRow {
+            seq: seq as i64,
+            id: self.id,
+            kind: self.kind,
+            size: self.size(),
+            location: match self.stored_at(packs) {
+                Some((pack, offset)) => Location::Packed { pack, offset },
+                None => Location::Loose,
+            },
+            name_hash: self.name_hash,
+            stored_depth: (self.stored_depth != u32::MAX).then_some(self.stored_depth),
+        }
+    }
+
+    /// Its size, if recorded.
+    fn size(&self) -> Option<u64> {
+        (self.size != u64::MAX).then_some(self.size)
+    }
+
+    /// Where it is stored, if in a pack.
+    fn stored_at(&self, packs: &[PackId]) -> Option<(PackId, u64)> {
+        let pack = packs.get(self.pack as usize)?;
+        Some((*pack, self.at))
+    }
+
+    /// Where it went in the new pack, if written.
+    fn written(&self) -> Option<Written> {
+        (self.offset != u64::MAX).then_some(Written {
+            offset: self.offset,
+            crc: self.crc,
+            depth: u32::from(self.depth),
+        })
+    }
+
+    /// Records where it went in the new pack.
+    fn write(&mut self, written: &Written) -> Result<(), StoreError> {
+        self.depth = u16::try_from(written.depth).map_err(|_| StoreError::BadColumn("depth"))?;
+        self.offset = written.offset;
+        self.crc = written.crc;
+        Ok(())
+    }
 }
 
 impl WriteOrder {
@@ -59,23 +162,25 @@ impl WriteOrder {
     /// [`Store::repack_order`]). They are sorted where they are, and by a key computed for
     /// each comparison rather than held: this runs with the whole repack in memory.
     fn place_from(&mut self, from: usize, searched: &RangeInclusive<u64>) {
+        let packs = &self.packs;
+        let key = |p: &Placed| write_order_key(&p.row(0, packs), searched);
         let new = self.rows.get_mut(from..).unwrap_or_default();
-        new.sort_unstable_by(|a, b| {
-            write_order_key(a, searched).cmp(&write_order_key(b, searched))
-        });
-        for (seq, row) in (from as i64 + 1..).zip(new) {
-            row.seq = seq;
-        }
-        self.written.resize(self.rows.len(), None);
+        new.sort_unstable_by_key(key);
         let places = 0..self.rows.len() as u32;
         self.by_id = places.clone().collect();
         self.by_id
             .sort_unstable_by_key(|&i| self.rows[i as usize].id);
         self.by_stored = places
-            .filter(|&i| self.rows[i as usize].location != Location::Loose)
+            .filter(|&i| self.rows[i as usize].pack != LOOSE)
             .collect();
         self.by_stored
-            .sort_unstable_by_key(|&i| stored_at(&self.rows[i as usize]));
+            .sort_unstable_by_key(|&i| self.rows[i as usize].stored_at(packs));
+    }
+
+    /// The objects after the first `from` places, as repack rows with where they went.
+    fn rows_from(&self, from: usize) -> impl Iterator<Item = (RepackRow, Option<Written>)> + '_ {
+        let rows = self.rows.iter().enumerate().skip(from);
+        rows.map(|(i, p)| (p.row(i + 1, &self.packs), p.written()))
     }
 
     /// The index of object `id`, if it has a place.
@@ -90,10 +195,12 @@ impl WriteOrder {
     fn written_at(&self, pack: PackId, at: u64) -> Option<Written> {
         let found = self
             .by_stored
-            .binary_search_by_key(&Some((pack, at)), |&i| stored_at(&self.rows[i as usize]));
+            .binary_search_by_key(&Some((pack, at)), |&i| {
+                self.rows[i as usize].stored_at(&self.packs)
+            });
         found
             .ok()
-            .and_then(|n| self.written[self.by_stored[n] as usize])
+            .and_then(|n| self.rows[self.by_stored[n] as usize].written())
     }
 }
 
@@ -145,17 +252,17 @@ pub struct Unsaved {
 impl WalkInMemory {
     /// Objects found so far.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.seen.len() + self.order.rows.len()
     }
 
     /// Whether it found nothing.
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.len() == 0
     }
 
     /// Whether the walk found `id`.
     pub(super) fn holds(&self, id: &ObjectId) -> bool {
-        self.seen.contains_key(id)
+        self.seen.contains_key(id) || self.order.place(id).is_some()
     }
 
     /// Sets how many objects it may hold before it moves to the rows.
@@ -163,17 +270,11 @@ impl WalkInMemory {
         self.budget = objects;
     }
 
-    /// The objects found that have no place in the write order yet.
-    fn unplaced(&self) -> Vec<ObjectId> {
-        let unplaced = self.seen.keys().filter(|id| self.order.place(id).is_none());
-        unplaced.copied().collect()
-    }
-
     /// Up to `limit` objects in write order after place `after`.
     pub(super) fn placed_after(&self, after: i64, limit: usize) -> Vec<RepackRow> {
         let from = usize::try_from(after).unwrap_or(0);
-        let rows = self.order.rows.iter().skip(from).take(limit);
-        rows.copied().collect()
+        let rows = self.order.rows_from(from).take(limit);
+        rows.map(|(row, _)| row).collect()
     }
 
     /// The last `limit` objects of the delta search written at or before place `upto`,
@@ -187,17 +288,18 @@ impl WalkInMemory {
         let upto = usize::try_from(upto)
             .unwrap_or(0)
             .min(self.order.rows.len());
-        let placed = self.order.rows[..upto]
-            .iter()
-            .zip(&self.order.written[..upto]);
-        let written = placed.rev().filter_map(|(row, w)| Some((*row, (*w)?)));
+        let placed = self.order.rows[..upto].iter().enumerate().rev();
+        let written =
+            placed.filter_map(|(i, p)| Some((p.row(i + 1, &self.order.packs), p.written()?)));
         let searched = written.filter(|(row, _)| in_delta_search(row, searched));
         searched.take(limit).collect()
     }
 
     /// Where object `id` went in the new pack, if it has.
     pub(super) fn written(&self, id: &ObjectId) -> Option<Written> {
-        self.order.place(id).and_then(|i| self.order.written[i])
+        self.order
+            .place(id)
+            .and_then(|i| self.order.rows[i].written())
     }
 
     /// Where the object stored at `at` in `pack` went in the new pack, if it has.
@@ -212,15 +314,19 @@ impl WalkInMemory {
                 kind: "repacked object",
                 id: *id,
             })?;
-            self.order.written[place] = Some(*written);
+            self.order.rows[place].write(written)?;
         }
         Ok(())
     }
 
     /// The new pack's idx rows, in id order.
     pub fn idx_rows(&self) -> Vec<IdxRow> {
-        let placed = self.order.by_id.iter().map(|&i| i as usize);
-        let written = placed.filter_map(|i| Some((self.order.rows[i].id, self.order.written[i]?)));
+        let placed = self
+            .order
+            .by_id
+            .iter()
+            .map(|&i| &self.order.rows[i as usize]);
+        let written = placed.filter_map(|p| Some((p.id, p.written()?)));
         written.map(|(id, w)| (id, w.offset, w.crc)).collect()
     }
 
@@ -242,15 +348,16 @@ impl WalkInMemory {
         places
             .iter()
             .map(|&i| {
-                let row = &self.order.rows[i as usize];
-                let written = self.order.written[i as usize]
+                let placed = &self.order.rows[i as usize];
+                let written = placed
+                    .written()
                     .ok_or(StoreError::BadColumn("repacked offset"))?;
                 Ok(Record {
-                    id: row.id,
-                    kind: row.kind,
+                    id: placed.id,
+                    kind: placed.kind,
                     pack,
                     offset: written.offset,
-                    size: row.size,
+                    size: placed.size(),
                     depth: Some(written.depth),
                 })
             })
@@ -260,12 +367,15 @@ impl WalkInMemory {
     /// The placed objects stored loose.
     pub(super) fn placed_loose(&self) -> Vec<ObjectId> {
         let rows = self.order.rows.iter();
-        let loose = rows.filter(|row| row.location == Location::Loose);
-        loose.map(|row| row.id).collect()
+        let loose = rows.filter(|placed| placed.pack == LOOSE);
+        loose.map(|placed| placed.id).collect()
     }
 
     fn add(&mut self, id: ObjectId, name_hash: u32, stored: &Stored) {
         // The first name an object was found under stays, as `INSERT OR IGNORE` keeps it.
+        if self.order.place(&id).is_some() {
+            return;
+        }
         let Entry::Vacant(slot) = self.seen.entry(id) else {
             return;
         };
@@ -357,7 +467,7 @@ impl<S: Sql> Store<S> {
             if let Walk::Memory(memory) = walk {
                 let new: Vec<ObjectId> = batch
                     .iter()
-                    .filter(|(id, _)| !memory.seen.contains_key(id))
+                    .filter(|(id, _)| !memory.holds(id))
                     .map(|(id, _)| *id)
                     .collect();
                 if memory.len() + new.len() <= memory.budget {
@@ -424,45 +534,27 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
-        let order = &memory.order;
-        for (rows, written) in order
-            .rows
-            .chunks(JSON_BATCH)
-            .zip(order.written.chunks(JSON_BATCH))
-        {
-            self.insert_placed(rows, written)?;
-        }
+        in_batches(memory.order.rows_from(0), |batch| {
+            self.insert_placed(&batch)
+        })?;
         // Sorted ids rather than a set, and the objects a batch at a time: this runs with the
         // whole walk in memory, at its budget.
         let mut waiting: Vec<ObjectId> = memory.queue.iter().copied().collect();
         waiting.sort_unstable();
-        let unplaced = memory
-            .seen
-            .iter()
-            .filter(|(id, _)| order.place(id).is_none());
-        let mut objects = unplaced.map(|(id, hash)| (*id, *hash));
-        loop {
-            let batch: Vec<(ObjectId, u32)> = objects.by_ref().take(JSON_BATCH).collect();
-            if batch.is_empty() {
-                break;
-            }
-            self.insert_repack(&batch, |id, _| waiting.binary_search(id).is_err())?;
-        }
+        let objects = memory.seen.iter().map(|(id, hash)| (*id, *hash));
+        in_batches(objects, |batch| {
+            self.insert_repack(&batch, |id, _| waiting.binary_search(id).is_err())
+        })?;
         *walk = Walk::Rows;
         Ok(())
     }
 
     /// Writes the rows of objects with a place in the write order (walked, all of them),
     /// and where those written went.
-    fn insert_placed(
-        &self,
-        rows: &[RepackRow],
-        written: &[Option<Written>],
-    ) -> Result<(), StoreError> {
+    fn insert_placed(&self, placed: &[(RepackRow, Option<Written>)]) -> Result<(), StoreError> {
         let number = |n: Option<u64>| n.map_or("null".into(), |n| n.to_string());
-        let rows: Vec<String> = rows
+        let rows: Vec<String> = placed
             .iter()
-            .zip(written)
             .map(|(row, w)| {
                 let (pack, at) = stored_at(row).unzip();
                 format!(
@@ -513,19 +605,18 @@ impl<S: Sql> Store<S> {
         memory: &WalkInMemory,
         limit: usize,
     ) -> Result<Vec<RepackRow>, StoreError> {
-        let ids: Vec<ObjectId> = memory.queue.iter().take(limit).copied().collect();
-        self.found_rows(memory, &ids)
+        let queued = memory.queue.iter().take(limit);
+        let found = queued.map(|id| (*id, memory.seen.get(id).copied().unwrap_or(0)));
+        self.found_rows(&found.collect::<Vec<_>>())
     }
 
-    /// Objects `ids` of a walk in memory as repack rows, where they are stored now.
-    fn found_rows(
-        &self,
-        memory: &WalkInMemory,
-        ids: &[ObjectId],
-    ) -> Result<Vec<RepackRow>, StoreError> {
-        let stored = self.find(ids)?;
-        ids.iter()
-            .map(|id| {
+    /// Objects (id, name hash) of a walk in memory as repack rows, where they are stored now.
+    fn found_rows(&self, objects: &[(ObjectId, u32)]) -> Result<Vec<RepackRow>, StoreError> {
+        let ids: Vec<ObjectId> = objects.iter().map(|(id, _)| *id).collect();
+        let stored = self.find(&ids)?;
+        objects
+            .iter()
+            .map(|(id, name_hash)| {
                 let s = stored.get(id).ok_or(StoreError::Missing {
                     kind: "object",
                     id: *id,
@@ -536,7 +627,7 @@ impl<S: Sql> Store<S> {
                     kind: s.located.kind,
                     size: s.size,
                     location: s.located.location,
-                    name_hash: memory.seen.get(id).copied().unwrap_or(0),
+                    name_hash: *name_hash,
                     stored_depth: s.depth,
                 })
             })
@@ -544,21 +635,29 @@ impl<S: Sql> Store<S> {
     }
 
     /// Gives the objects of a walk in memory that have no place in the write order yet
-    /// theirs (see [`Store::repack_order`]); returns how many.
+    /// theirs (see [`Store::repack_order`]); returns how many. They leave the walk's map
+    /// for the order, and the map's memory is freed before the order is sorted, so the two
+    /// are held together only while the objects move. A failure on the way loses the walk,
+    /// as any failed slice does.
     pub(super) fn order_in_memory(
         &self,
         memory: &mut WalkInMemory,
         searched: &RangeInclusive<u64>,
     ) -> Result<u64, StoreError> {
-        let unplaced = memory.unplaced();
-        let from = memory.order.rows.len();
-        memory.order.rows.reserve_exact(unplaced.len());
-        for batch in unplaced.chunks(JSON_BATCH) {
-            let rows = self.found_rows(memory, batch)?;
-            memory.order.rows.extend(rows);
-        }
-        memory.order.place_from(from, searched);
-        Ok(unplaced.len() as u64)
+        let unplaced = std::mem::take(&mut memory.seen);
+        let order = &mut memory.order;
+        let from = order.rows.len();
+        order.rows.reserve_exact(unplaced.len());
+        let objects = unplaced.iter().map(|(id, hash)| (*id, *hash));
+        in_batches(objects, |batch| {
+            for row in self.found_rows(&batch)? {
+                order.rows.push(Placed::new(&row, &mut order.packs)?);
+            }
+            Ok(())
+        })?;
+        drop(unplaced);
+        order.place_from(from, searched);
+        Ok((order.rows.len() - from) as u64)
     }
 
     /// Adds the objects `links` name (id, name hash) to the walk, those stored and not in
@@ -634,5 +733,20 @@ impl<S: Sql> Store<S> {
             }
         };
         Ok((self.pack_object_count(pack)? == found).then_some(pack))
+    }
+}
+
+/// Calls `each` with `items` a batch of [`JSON_BATCH`] at a time: for walks held whole in
+/// memory, which are not copied again to be cut into batches.
+fn in_batches<T>(
+    mut items: impl Iterator<Item = T>,
+    mut each: impl FnMut(Vec<T>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    loop {
+        let batch: Vec<T> = items.by_ref().take(JSON_BATCH).collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        each(batch)?;
     }
 }
