@@ -9,7 +9,7 @@ use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
 use crate::store::ChunkWriter;
-use crate::store::{IdxRow, IdxSource, PackFile, Store, StoreError};
+use crate::store::{IdxRow, IdxSource, PackFile, Store, StoreError, WalkInMemory};
 
 /// Entry rows read per page.
 const PAGE: usize = 10_000;
@@ -28,25 +28,36 @@ impl<S: Sql> IdxFile<'_, S> {
 }
 
 /// Where the rows of an idx come from.
-pub enum IdxEntries {
+pub enum IdxEntries<'a> {
     /// Rows of the store, read a page at a time.
     Stored(IdxSource),
     /// Rows in memory, in id order.
     Held(Vec<IdxRow>),
+    /// A repack's walk in memory, which lists them in id order where it holds them: a
+    /// copy would take 32 bytes an object more at the repack's peak.
+    Walk(&'a WalkInMemory),
 }
 
-impl IdxEntries {
+impl IdxEntries<'_> {
     /// How many of the pack's objects start with each byte: the idx's fanout, not summed.
     fn first_bytes<S: Sql>(&self, store: &Store<S>) -> Result<[u32; 256], StoreError> {
-        let rows = match self {
-            IdxEntries::Stored(source) => return store.idx_first_bytes(*source),
-            IdxEntries::Held(rows) => rows,
-        };
+        if let IdxEntries::Stored(source) = self {
+            return store.idx_first_bytes(*source);
+        }
         let mut counts = [0u32; 256];
-        for (id, _, _) in rows {
+        for (id, _, _) in self.in_memory() {
             counts[usize::from(id.0[0])] += 1;
         }
         Ok(counts)
+    }
+
+    /// The rows held in memory, in id order (none for rows of the store).
+    fn in_memory(&self) -> Box<dyn Iterator<Item = IdxRow> + '_> {
+        match self {
+            IdxEntries::Stored(_) => Box::new(std::iter::empty()),
+            IdxEntries::Held(rows) => Box::new(rows.iter().copied()),
+            IdxEntries::Walk(walk) => Box::new(walk.idx_rows()),
+        }
     }
 }
 
@@ -56,9 +67,8 @@ fn in_id_order<S: Sql>(
     entries: &IdxEntries,
     mut each: impl FnMut(&IdxRow) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let source = match entries {
-        IdxEntries::Stored(source) => *source,
-        IdxEntries::Held(rows) => return rows.iter().try_for_each(each),
+    let IdxEntries::Stored(source) = *entries else {
+        return entries.in_memory().try_for_each(|row| each(&row));
     };
     let mut after: Option<ObjectId> = None;
     loop {

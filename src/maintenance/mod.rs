@@ -853,7 +853,7 @@ fn seal_slice<S: Sql>(
     out.flush()?;
     let id = ObjectId(trailer);
     let entries = match walk {
-        Walk::Memory(memory) => IdxEntries::Held(memory.idx_rows()),
+        Walk::Memory(memory) => IdxEntries::Walk(memory),
         Walk::Rows => IdxEntries::Stored(IdxSource::Repack),
     };
     let idx_size = write_idx(store, pack, entries, &id)?;

@@ -6,6 +6,7 @@ use crate::format::pack::{PackError, PackId};
 use crate::store::sql::{Rows, Sql, SqlError, Value};
 
 mod access;
+mod blocks;
 mod commit_graph;
 mod hooks;
 mod lfs;

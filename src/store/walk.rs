@@ -11,6 +11,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::ops::RangeInclusive;
 
+use super::blocks::Blocks;
 use super::maintenance::{in_delta_search, RepackRow, Written};
 use super::midx::Record;
 use super::objects::Stored;
@@ -48,7 +49,7 @@ pub struct WalkInMemory {
 #[derive(Debug, Default)]
 struct WriteOrder {
     /// The objects by place (place `n` at index `n - 1`).
-    rows: Vec<Placed>,
+    rows: Blocks<Placed>,
     /// The packs they are stored in, which [`Placed::pack`] numbers.
     packs: Vec<PackId>,
     /// Indexes into `rows` in id order, and those of stored objects in (pack, offset) order.
@@ -159,13 +160,13 @@ impl Placed {
 
 impl WriteOrder {
     /// Gives the rows from index `from` on the next places, in `pack-objects`' order (see
-    /// [`Store::repack_order`]). They are sorted where they are, and by a key computed for
-    /// each comparison rather than held: this runs with the whole repack in memory.
+    /// [`Store::repack_order`]). They are sorted where they are ([`Blocks::sort_from`]), by
+    /// a key computed for each comparison rather than held: this runs with the whole repack
+    /// in memory.
     fn place_from(&mut self, from: usize, searched: &RangeInclusive<u64>) {
         let packs = &self.packs;
-        let key = |p: &Placed| write_order_key(&p.row(0, packs), searched);
-        let new = self.rows.get_mut(from..).unwrap_or_default();
-        new.sort_unstable_by_key(key);
+        self.rows
+            .sort_from(from, |p| write_order_key(&p.row(0, packs), searched));
         let places = 0..self.rows.len() as u32;
         self.by_id = places.clone().collect();
         self.by_id
@@ -179,7 +180,7 @@ impl WriteOrder {
 
     /// The objects after the first `from` places, as repack rows with where they went.
     fn rows_from(&self, from: usize) -> impl Iterator<Item = (RepackRow, Option<Written>)> + '_ {
-        let rows = self.rows.iter().enumerate().skip(from);
+        let rows = (from..self.rows.len()).map(|i| (i, &self.rows[i]));
         rows.map(|(i, p)| (p.row(i + 1, &self.packs), p.written()))
     }
 
@@ -288,7 +289,7 @@ impl WalkInMemory {
         let upto = usize::try_from(upto)
             .unwrap_or(0)
             .min(self.order.rows.len());
-        let placed = self.order.rows[..upto].iter().enumerate().rev();
+        let placed = (0..upto).rev().map(|i| (i, &self.order.rows[i]));
         let written =
             placed.filter_map(|(i, p)| Some((p.row(i + 1, &self.order.packs), p.written()?)));
         let searched = written.filter(|(row, _)| in_delta_search(row, searched));
@@ -320,14 +321,14 @@ impl WalkInMemory {
     }
 
     /// The new pack's idx rows, in id order.
-    pub fn idx_rows(&self) -> Vec<IdxRow> {
+    pub fn idx_rows(&self) -> impl Iterator<Item = IdxRow> + '_ {
         let placed = self
             .order
             .by_id
             .iter()
             .map(|&i| &self.order.rows[i as usize]);
         let written = placed.filter_map(|p| Some((p.id, p.written()?)));
-        written.map(|(id, w)| (id, w.offset, w.crc)).collect()
+        written.map(|(id, w)| (id, w.offset, w.crc))
     }
 
     /// The objects from `key` up to `end` (None: every one after), in id order, as records
@@ -647,7 +648,6 @@ impl<S: Sql> Store<S> {
         let unplaced = std::mem::take(&mut memory.seen);
         let order = &mut memory.order;
         let from = order.rows.len();
-        order.rows.reserve_exact(unplaced.len());
         let objects = unplaced.iter().map(|(id, hash)| (*id, *hash));
         in_batches(objects, |batch| {
             for row in self.found_rows(&batch)? {
