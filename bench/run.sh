@@ -59,7 +59,8 @@
 #      prints the Worker's x-wasm-memory after each (read from a transfer's answer)
 #   L  large, when BENCH_LARGE_REPO names a bare repository (e.g. a clone of git/git): push
 #      of all its branches and tags, then a smart clone and a dumb clone (against static
-#      lighttpd), each beside the reference; prints x-wasm-memory after each
+#      lighttpd), each beside the reference; then maintenance of it as pushed (L4) and after
+#      3 commits pushed (L5), each beside git gc; prints x-wasm-memory after each
 #   W  web pages (BENCH_PAGES=0 skips it), on go-git's history (BENCH_GOGIT, as M5; all its
 #      branches and tags pushed to ours) beside Debian's cgit serving the same bare repository
 #      (bench/cgit.sh: CGI behind lighttpd, cache off): each page BENCH_PAGE_RUNS (20) times
@@ -587,35 +588,7 @@ if [ "$VERSIONS_MB" -gt 0 ]; then
     rm -rf "$src" "$WORK/versions-ours.git" "$WORK/versions-ref.git"
 fi
 
-# --- (L) large: a git/git-scale repository ----------------------------------------------------
-large_memory=()
-LARGE_REPO=${BENCH_LARGE_REPO:-}
-only L || LARGE_REPO=
-if [ -n "$LARGE_REPO" ]; then
-    L_OURS=$(ours_url large)
-    L_REF=$(ref_url large)
-    L_OBJECTS=$(objects "$LARGE_REPO")
-    rows_before "$L_OURS"
-    timed ours_l push-l-ours push_all "$LARGE_REPO" "$L_OURS"
-    rows_after "L1: push large" "$L_OURS" "$L_OBJECTS"
-    timed ref_l push-l-ref push_all "$LARGE_REPO" "$L_REF"
-    row "L1: push large, $L_OBJECTS objects" "$ours_l" "$ref_l"
-    large_memory+=("after L1: $(wasm_of "$L_OURS")")
-    rows_before "$L_OURS"
-    timed ours_l clone-l-ours smart_clone "$L_OURS" "$WORK/large-ours.git"
-    rows_after "L2: smart clone of it" "$L_OURS" "$L_OBJECTS"
-    timed ref_l clone-l-ref smart_clone "$L_REF" "$WORK/large-ref.git"
-    same_refs_as "$LARGE_REPO" "$WORK/large-ours.git" "(L2) ours"
-    row "L2: smart clone of (L1)" "$ours_l" "$ref_l"
-    large_memory+=("after L2: $(wasm_of "$L_OURS")")
-    timed ours_l clone-l-dumb-ours dumb_clone "$L_OURS" "$WORK/large-ours.git"
-    timed ref_l clone-l-dumb-ref dumb_clone "$(static_url large)" "$WORK/large-ref.git"
-    row "L3: dumb clone of (L1), ours vs static lighttpd" "$ours_l" "$ref_l"
-    large_memory+=("after L3: $(wasm_of "$L_OURS")")
-    rm -rf "$WORK/large-ours.git" "$WORK/large-ref.git"
-fi
-
-# --- (M) maintenance: one-line edits of a 1 MB file; 300 small pushes onto go-git's history ----
+# --- maintenance helpers (L and M) -----------------------------------------------------------
 # maintain URL: starts maintenance through the API's hook and waits for the alarm to finish it;
 # prints the run's account (JSON) to $WORK/<name>.json.
 maintain() { # URL NAME
@@ -644,14 +617,7 @@ print(f"{r['objects']} objects, {r['slices']} slices, busy {r['busy_ms']} ms of 
       f"new deltas {t['new_deltas']}, rebuilt {t['rebuilt']}, wasm memory {r['memory'] // 1048576} MiB")
 PY
 }
-clone_bytes() { # URL DIR: smart clone, bytes of the pack received in DIR.pack
-    rm -rf "$2" "$2.pack" && GIT_TRACE_PACKFILE="$2.pack" git -c protocol.version=2 clone -q --bare "$1" "$2"
-}
-clone_row() { # LABEL NAME OURS_URL REF_URL: both smart clones timed, a row with their bytes
-    timed ours_m "clone-$2-ours" clone_bytes "$3" "$WORK/$2-ours.git"
-    timed ref_m "clone-$2-ref" clone_bytes "$4" "$WORK/$2-ref.git"
-    row "$1: ours $(wc -c <"$WORK/$2-ours.git.pack") B, ref $(wc -c <"$WORK/$2-ref.git.pack") B" "$ours_m" "$ref_m"
-}
+
 pushes() { # DIR URL N FILE: N commits each adding a line to FILE, each pushed on its own
     local i
     for i in $(seq 1 "$3"); do
@@ -659,6 +625,64 @@ pushes() { # DIR URL N FILE: N commits each adding a line to FILE, each pushed o
         git -C "$1" add "$4" && git -C "$1" commit -q -m "change $i"
         push_to "$1" "$2" HEAD:refs/heads/main || return 1
     done
+}
+
+# --- (L) large: a git/git-scale repository ----------------------------------------------------
+large_memory=()
+LARGE_REPO=${BENCH_LARGE_REPO:-}
+only L || LARGE_REPO=
+if [ -n "$LARGE_REPO" ]; then
+    L_OURS=$(ours_url large)
+    L_REF=$(ref_url large)
+    L_OBJECTS=$(objects "$LARGE_REPO")
+    rows_before "$L_OURS"
+    timed ours_l push-l-ours push_all "$LARGE_REPO" "$L_OURS"
+    rows_after "L1: push large" "$L_OURS" "$L_OBJECTS"
+    timed ref_l push-l-ref push_all "$LARGE_REPO" "$L_REF"
+    row "L1: push large, $L_OBJECTS objects" "$ours_l" "$ref_l"
+    large_memory+=("after L1: $(wasm_of "$L_OURS")")
+    rows_before "$L_OURS"
+    timed ours_l clone-l-ours smart_clone "$L_OURS" "$WORK/large-ours.git"
+    rows_after "L2: smart clone of it" "$L_OURS" "$L_OBJECTS"
+    timed ref_l clone-l-ref smart_clone "$L_REF" "$WORK/large-ref.git"
+    same_refs_as "$LARGE_REPO" "$WORK/large-ours.git" "(L2) ours"
+    row "L2: smart clone of (L1)" "$ours_l" "$ref_l"
+    large_memory+=("after L2: $(wasm_of "$L_OURS")")
+    timed ours_l clone-l-dumb-ours dumb_clone "$L_OURS" "$WORK/large-ours.git"
+    timed ref_l clone-l-dumb-ref dumb_clone "$(static_url large)" "$WORK/large-ref.git"
+    row "L3: dumb clone of (L1), ours vs static lighttpd" "$ours_l" "$ref_l"
+    large_memory+=("after L3: $(wasm_of "$L_OURS")")
+    rm -rf "$WORK/large-ours.git" "$WORK/large-ref.git"
+    # L4: maintenance of the history as pushed (ours finds its one pack exact and writes
+    # nothing), L5: after 3 commits pushed on a new branch (a pack written for every
+    # object), each beside git gc of the reference's copy.
+    L_REF_DIR=$REFDIR/repos/$OWNER/large-$RUN_ID.git
+    timed ours_l maint-l4-ours maintain "$L_OURS" l4
+    run_rows "L4: maintenance of (L1) as pushed" l4 "$L_OBJECTS"
+    timed ref_l gc-l4-ref git -C "$L_REF_DIR" gc -q
+    row "L4: maintenance of (L1) as pushed (ref: git gc)" "$ours_l" "$ref_l"
+    log "L4: $(run_figures l4)"
+    rm -rf "$WORK/large-work" && git clone -q --shared "$LARGE_REPO" "$WORK/large-work"
+    pushes "$WORK/large-work" "$L_OURS" 3 CHANGES.bench
+    git -C "$WORK/large-work" reset -q --hard HEAD~3
+    pushes "$WORK/large-work" "$L_REF" 3 CHANGES.bench
+    timed ours_l maint-l5-ours maintain "$L_OURS" l5
+    run_rows "L5: maintenance after 3 commits" l5 "$L_OBJECTS"
+    timed ref_l gc-l5-ref git -C "$L_REF_DIR" gc -q
+    row "L5: maintenance after 3 commits pushed (ref: git gc)" "$ours_l" "$ref_l"
+    log "L5: $(run_figures l5)"
+    large_memory+=("after L5: $(wasm_of "$L_OURS")")
+    rm -rf "$WORK/large-work"
+fi
+
+# --- (M) maintenance: one-line edits of a 1 MB file; 300 small pushes onto go-git's history ----
+clone_bytes() { # URL DIR: smart clone, bytes of the pack received in DIR.pack
+    rm -rf "$2" "$2.pack" && GIT_TRACE_PACKFILE="$2.pack" git -c protocol.version=2 clone -q --bare "$1" "$2"
+}
+clone_row() { # LABEL NAME OURS_URL REF_URL: both smart clones timed, a row with their bytes
+    timed ours_m "clone-$2-ours" clone_bytes "$3" "$WORK/$2-ours.git"
+    timed ref_m "clone-$2-ref" clone_bytes "$4" "$WORK/$2-ref.git"
+    row "$1: ours $(wc -c <"$WORK/$2-ours.git.pack") B, ref $(wc -c <"$WORK/$2-ref.git.pack") B" "$ours_m" "$ref_m"
 }
 edit_pushes() { # DIR URL: 100 one-line edits of big.txt, each pushed on its own
     local i lines

@@ -648,13 +648,20 @@ impl<S: Sql> Store<S> {
         let unplaced = std::mem::take(&mut memory.seen);
         let order = &mut memory.order;
         let from = order.rows.len();
-        let objects = unplaced.iter().map(|(id, hash)| (*id, *hash));
-        in_batches(objects, |batch| {
-            for row in self.found_rows(&batch)? {
-                order.rows.push(Placed::new(&row, &mut order.packs)?);
-            }
-            Ok(())
-        })?;
+        // Looked up in id order, a sixteenth of them at a time: each page of the index is
+        // then read once, where batches in the map's order read pages all over it, again
+        // and again (git/git's history: 9 s in one turn).
+        for high in 0..16 {
+            let part = unplaced.iter().filter(|(id, _)| id.0[0] >> 4 == high);
+            let mut part: Vec<(ObjectId, u32)> = part.map(|(id, hash)| (*id, *hash)).collect();
+            part.sort_unstable();
+            in_batches(part.into_iter(), |batch| {
+                for row in self.found_rows(&batch)? {
+                    order.rows.push(Placed::new(&row, &mut order.packs)?);
+                }
+                Ok(())
+            })?;
+        }
         drop(unplaced);
         order.place_from(from, searched);
         Ok((order.rows.len() - from) as u64)
