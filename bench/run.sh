@@ -237,7 +237,9 @@ static_url() { echo "$STATIC_BASE/$OWNER/$1-$RUN_ID.git"; }
 # Stored size in KiB, packed and loose (fast-import leaves < 100 objects loose).
 pack_kib() { git -C "$1" count-objects -v | awk '$1 == "size-pack:" || $1 == "size:" { s += $2 } END { print s }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-objects() { git -C "$1" rev-list --all --objects | wc -l | tr -d ' '; }
+# What push_all pushes: the objects its branches and tags reach (a mirror may hold refs whose
+# objects it lacks, as GitHub's refs/pull/* in a partial copy).
+objects() { git -C "$1" rev-list --objects --branches --tags | wc -l | tr -d ' '; }
 
 generate() { # NAME GEN-ARGS...: bare repository $WORK/NAME.git from bench/gen-repo.mjs
     local repo=$WORK/$1.git
