@@ -655,12 +655,11 @@ impl<S: Sql> Store<S> {
             let part = unplaced.iter().filter(|(id, _)| id.0[0] >> 4 == high);
             let mut part: Vec<(ObjectId, u32)> = part.map(|(id, hash)| (*id, *hash)).collect();
             part.sort_unstable();
-            in_batches(part.into_iter(), |batch| {
-                for row in self.found_rows(&batch)? {
+            for batch in part.chunks(JSON_BATCH) {
+                for row in self.found_rows(batch)? {
                     order.rows.push(Placed::new(&row, &mut order.packs)?);
                 }
-                Ok(())
-            })?;
+            }
         }
         drop(unplaced);
         order.place_from(from, searched);
