@@ -5,7 +5,6 @@
 //! deflated again.
 
 use crate::format::pack::PackId;
-use std::collections::HashMap;
 
 use sha1::{Digest, Sha1};
 
@@ -36,8 +35,9 @@ pub enum Piece {
         id: ObjectId,
         /// Where it is stored.
         location: Location,
-        /// The client's object it is a delta of.
-        base: ObjectId,
+        /// The client's object it is a delta of (boxed: few pieces are thin, and every
+        /// piece of a clone's list is as large as the largest kind).
+        base: Box<ObjectId>,
     },
     /// One object, copied from its stored entry or written anew.
     Object {
@@ -50,6 +50,37 @@ pub enum Piece {
     },
 }
 
+impl Piece {
+    /// The object of a piece that holds one.
+    pub fn object(&self) -> Option<&ObjectId> {
+        match self {
+            Piece::Entries { .. } => None,
+            Piece::Object { id, .. } | Piece::Thin { id, .. } => Some(id),
+        }
+    }
+
+    /// Where a piece's object is stored, as a key: packed ones by pack and offset, then
+    /// loose ones by id, then whole packs' entries.
+    fn stored(&self) -> (u8, PackId, u64, ObjectId) {
+        match self {
+            Piece::Object { id, location, .. } | Piece::Thin { id, location, .. } => {
+                match *location {
+                    Location::Packed { pack, offset } => (0, pack, offset, ObjectId([0; 20])),
+                    Location::Loose => (1, PackId(0), 0, *id),
+                }
+            }
+            Piece::Entries { pack, start, .. } => (2, *pack, *start, ObjectId([0; 20])),
+        }
+    }
+
+    /// The order pieces are written in when a pack is made of objects: storage order, so
+    /// that a stored delta's base comes before it, as it did in its pack, and so that a
+    /// written entry is found again by where it is stored, with no map of what was written.
+    pub fn storage_order(a: &Piece, b: &Piece) -> std::cmp::Ordering {
+        a.stored().cmp(&b.stored())
+    }
+}
+
 /// How the client wants the pack.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -60,6 +91,9 @@ pub struct Options {
     /// Whether progress messages are wanted.
     pub progress: bool,
 }
+
+/// Where a piece not written yet, or not an object, was written.
+const NOT_WRITTEN: u64 = u64::MAX;
 
 /// Roughly how much pack data one call to `next` produces.
 const BATCH: usize = 256 * 1024;
@@ -97,9 +131,8 @@ pub struct PackStream<S: Sql> {
     options: Options,
     sha: Sha1,
     offset: u64,
-    /// Stored entry -> where it was written, and its id.
-    written: HashMap<(PackId, u64), (u64, ObjectId)>,
-    written_ids: HashMap<ObjectId, u64>,
+    /// Where each piece's object was written, beside `pieces` (NOT_WRITTEN for the rest).
+    written: Vec<u64>,
     /// Reused for every object rebuilt: making one costs more than deflating a small object.
     deflater: zlib::Deflater,
     /// What the closing progress line reports.
@@ -113,6 +146,7 @@ impl<S: Sql> PackStream<S> {
     pub fn new(reader: ObjectReader<S>, pieces: Vec<Piece>, count: u32, options: Options) -> Self {
         PackStream {
             reader,
+            written: vec![NOT_WRITTEN; pieces.len()],
             pieces,
             next: 0,
             copying: None,
@@ -120,8 +154,6 @@ impl<S: Sql> PackStream<S> {
             options,
             sha: Sha1::new(),
             offset: 0,
-            written: HashMap::new(),
-            written_ids: HashMap::new(),
             deflater: zlib::Deflater::new(),
             tally: Tally::default(),
             started: false,
@@ -152,6 +184,7 @@ impl<S: Sql> PackStream<S> {
                 self.finished = true;
                 return Ok(());
             };
+            self.written[self.next] = self.offset;
             self.next += 1;
             match piece {
                 Piece::Entries { pack, start, end } => {
@@ -164,7 +197,7 @@ impl<S: Sql> PackStream<S> {
                 Piece::Object { id, kind, location } => {
                     self.write_object(out, id, kind, location)?;
                 }
-                Piece::Thin { id, location, base } => self.write_thin(out, id, location, base)?,
+                Piece::Thin { id, location, base } => self.write_thin(out, id, location, *base)?,
             }
         }
         Ok(())
@@ -206,8 +239,13 @@ impl<S: Sql> PackStream<S> {
             let (header, data) = self.reader.extent(pack, stored)?;
             let base = match header.kind {
                 EntryKind::Whole(_) => None,
-                EntryKind::OfsDelta(base) => self.written.get(&(pack, base)).copied(),
-                EntryKind::RefDelta(base) => self.written_ids.get(&base).map(|&at| (at, base)),
+                EntryKind::OfsDelta(base) => {
+                    self.written_at(None, Location::Packed { pack, offset: base })
+                }
+                EntryKind::RefDelta(base) => match self.reader.locate(&base)? {
+                    Some(located) => self.written_at(Some(base), located.location),
+                    None => None,
+                },
             };
             let reused = match (header.kind, base) {
                 (EntryKind::Whole(_), _) => Some(EntryKind::Whole(kind)),
@@ -215,7 +253,6 @@ impl<S: Sql> PackStream<S> {
                 (_, Some((_, base_id))) => Some(EntryKind::RefDelta(base_id)),
                 (_, None) => None,
             };
-            self.written.insert((pack, stored), (offset, id));
             if let Some(entry_kind) = reused {
                 self.tally.reused += 1;
                 self.tally.reused_deltas += !matches!(entry_kind, EntryKind::Whole(_)) as u32;
@@ -226,13 +263,27 @@ impl<S: Sql> PackStream<S> {
                     at: data.start,
                     end: data.end,
                 });
-                self.written_ids.insert(id, offset);
                 return Ok(());
             }
         }
-        self.rebuild(out, id, kind, location)?;
-        self.written_ids.insert(id, offset);
-        Ok(())
+        self.rebuild(out, id, kind, location)
+    }
+
+    /// Where the object stored at `location` (loose ones need their `id`) was written in
+    /// this pack, and its id, if it was written already: found among the pieces before the
+    /// current one by where they are stored, as they are in that order.
+    fn written_at(&self, id: Option<ObjectId>, location: Location) -> Option<(u64, ObjectId)> {
+        let done = &self.pieces[..self.next.saturating_sub(1)];
+        let wanted = Piece::Object {
+            id: id.unwrap_or(ObjectId([0; 20])),
+            kind: ObjectType::Blob,
+            location,
+        };
+        let at = done
+            .binary_search_by(|piece| Piece::storage_order(piece, &wanted))
+            .ok()?;
+        let id = *done[at].object()?;
+        Some((self.written[at], id)).filter(|(offset, _)| *offset != NOT_WRITTEN)
     }
 
     /// Writes a blob as a delta of `base`, if that takes at most half its size.
@@ -256,7 +307,6 @@ impl<S: Sql> PackStream<S> {
         self.emit(out, &head);
         self.emit(out, &zlib::deflate(&delta));
         self.tally.made_deltas += 1;
-        self.written_ids.insert(id, offset);
         Ok(())
     }
 

@@ -510,9 +510,22 @@ impl<'r, S: Sql> Walker<'r, S> {
         self.reader.learn_every_location()
     }
 
-    /// Where those of `ids` that are stored are, from what the walk learnt where it can.
-    pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
-        self.reader.locate_many(ids)
+    /// Visits where each of `ids` that is stored is, from what the walk learnt where it
+    /// can, then forgets what it learnt.
+    pub fn locate_each(
+        &self,
+        ids: &[ObjectId],
+        visit: impl FnMut(ObjectId, Located),
+    ) -> Result<(), StoreError> {
+        self.reader.locate_each(ids, visit)?;
+        self.reader.forget_locations();
+        Ok(())
+    }
+
+    /// Forgets the commit-graph rows read so far: a walk of trees that compares no commit
+    /// with its parents does not read them again.
+    pub fn forget_commits(&mut self) {
+        self.graph = HashMap::new();
     }
 
     fn read_tree(&self, id: &ObjectId) -> Result<Rc<Vec<u8>>, StoreError> {

@@ -1096,6 +1096,49 @@ fn without_ofs_delta_no_entry_names_its_base_by_offset() {
 }
 
 #[test]
+fn stored_ref_deltas_stay_deltas_on_bases_written_before_them() {
+    // A client that pushes REF_DELTA entries (pack-objects without --delta-base-offset): a
+    // clone walks the history and finds each written base again by where it is stored.
+    use git_on_durable_objects::format::pack::EntryKind;
+    let repo = history_repo();
+    let (store, _db) = store(4096);
+    let mut revs = String::new();
+    for (_, id) in repo.refs() {
+        revs.push_str(&format!("{id}\n"));
+    }
+    let pack = repo.git_with(
+        &["pack-objects", "--revs", "--stdout", "--threads=1", "-q"],
+        revs.as_bytes(),
+    );
+    assert!(entry_kinds(&pack)
+        .iter()
+        .any(|k| matches!(k, EntryKind::RefDelta(_))));
+    let commands: Vec<(String, String, String)> = repo
+        .refs()
+        .into_iter()
+        .map(|(name, id)| (ZERO.into(), id, name))
+        .collect();
+    let body = push_body(&commands, "report-status", &pack);
+    assert_eq!(
+        report_lines(&run_push(&store, &body, 65536).unwrap())[0],
+        "unpack ok"
+    );
+    for (caps, ofs) in [(CAPS, true), ("side-band-64k", false)] {
+        let (_, sent) = fetch(
+            &store,
+            &upload_request(&all_ref_ids(&repo), caps, &[], &[], true),
+        );
+        let kinds = entry_kinds(&sent);
+        let deltas = kinds.iter().filter(|k| !matches!(k, EntryKind::Whole(_)));
+        assert!(deltas.count() * 4 > kinds.len(), "{caps}: most stay deltas");
+        let is_ofs = |k: &EntryKind| matches!(k, EntryKind::OfsDelta(_));
+        assert_eq!(kinds.iter().any(is_ofs), ofs, "{caps}");
+        let got = index(&Repo::new(), &sent);
+        assert_eq!(got, objects_between(&repo, "--all", None), "{caps}");
+    }
+}
+
+#[test]
 fn a_full_clone_of_packs_that_overlap_sends_each_object_once() {
     // The second push sends a whole pack of objects already stored, with one new commit:
     // two stored packs hold the same objects, so they cannot be copied whole.

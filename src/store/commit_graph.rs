@@ -50,7 +50,13 @@ impl CommitRecord {
         CommitInfo {
             id: self.id,
             time: self.time,
-            parents: self.parents.iter().flatten().copied().collect(),
+            // Sized exactly: collected from the flattened pair, a single parent took room
+            // for four, and a clone's walk holds one of these per commit.
+            parents: {
+                let mut parents = Vec::with_capacity(self.parents.iter().flatten().count());
+                parents.extend(self.parents.iter().flatten().copied());
+                parents
+            },
         }
     }
 }

@@ -159,7 +159,7 @@ impl<S: Sql> Store<S> {
     /// Visits what is stored of those of `ids` that are: packed ones from the multi-pack
     /// index, the rest from the loose objects' rows. Each is visited once; the caller keeps
     /// what it needs, so a large lookup holds one map, not one per layer.
-    fn find_each(
+    pub(super) fn find_each(
         &self,
         ids: &[ObjectId],
         mut visit: impl FnMut(ObjectId, Stored),

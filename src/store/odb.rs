@@ -144,24 +144,31 @@ impl<S: Sql> ObjectReader<S> {
         })
     }
 
-    /// Where those of `ids` that are stored are: what is learnt already, and the rest in
-    /// queries.
-    pub fn locate_many(&self, ids: &[ObjectId]) -> Result<HashMap<ObjectId, Located>, StoreError> {
-        let mut found = HashMap::with_capacity(ids.len());
+    /// Visits where each of `ids` that is stored is, once: what is learnt already, and the
+    /// rest in queries, so a caller that builds its own list of them holds no map besides.
+    pub fn locate_each(
+        &self,
+        ids: &[ObjectId],
+        mut visit: impl FnMut(ObjectId, Located),
+    ) -> Result<(), StoreError> {
         let mut unknown = Vec::new();
         {
             let known = self.known.borrow();
             for id in ids {
                 match known.get(id) {
-                    Some(&located) => {
-                        found.insert(*id, located);
-                    }
+                    Some(&located) => visit(*id, located),
                     None => unknown.push(*id),
                 }
             }
         }
-        found.extend(self.store.locate_many(&unknown)?);
-        Ok(found)
+        self.store
+            .find_each(&unknown, |id, stored| visit(id, stored.located))
+    }
+
+    /// Forgets the locations learnt in bulk: once a fetch has the list of what it sends,
+    /// they would take memory for the rest of its response for nothing.
+    pub fn forget_locations(&self) {
+        *self.known.borrow_mut() = HashMap::new();
     }
 
     /// Learns where `ids` are in one query, for reads of them about to follow.
@@ -181,7 +188,8 @@ impl<S: Sql> ObjectReader<S> {
         Ok(())
     }
 
-    fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
+    /// Where `id` is, if stored.
+    pub fn locate(&self, id: &ObjectId) -> Result<Option<Located>, StoreError> {
         match self.known.borrow().get(id) {
             Some(&known) => Ok(Some(known)),
             None => self.store.locate(id),

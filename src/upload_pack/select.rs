@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use super::filter::Filter;
 use super::wants::Resolved;
 use crate::format::object::{ObjectId, ObjectType};
-use crate::format::pack::{PackId, HEADER_LEN};
+use crate::format::pack::HEADER_LEN;
 use crate::pack_objects::Piece;
 use crate::rev_walk::{CommitPlan, Walker};
 use crate::store::sql::Sql;
-use crate::store::{Located, Location, Store, StoreError};
+use crate::store::{Located, Store, StoreError};
 
 /// The pieces of the pack, and how many objects they hold.
 pub struct Selection {
@@ -52,6 +52,9 @@ pub fn select<S: Sql>(
         )?,
     };
     let depth = resolved.filter.as_ref().and_then(Filter::tree_depth);
+    if plan.edges.is_empty() {
+        walker.forget_commits();
+    }
     // A clone of a long history reads most trees and sends most objects: their locations
     // in one scan beat a query for each.
     if plan.edges.is_empty() && plan.commits.len() >= BULK_COMMITS && depth != Some(0) {
@@ -72,13 +75,16 @@ pub fn select<S: Sql>(
         }
     }
     if resolved.include_tag {
-        objects.extend(tags_of(resolved, &objects, &mut skip));
+        let tags = tags_of(resolved, &objects, &mut skip);
+        objects.extend(tags);
     }
-    let located = walker.locate_many(&objects)?;
+    drop(skip);
+    let mut pieces = located(walker, &objects)?;
+    drop(objects);
     if let Some(filter) = &resolved.filter {
-        objects = filtered(store, resolved, filter, objects, &located)?;
+        filtered(store, resolved, filter, &mut pieces)?;
     }
-    let mut pieces = in_storage_order(&located, &objects)?;
+    in_storage_order(&mut pieces);
     if resolved.thin_pack && !plan.edges.is_empty() {
         thin(store, walker, &plan, &mut pieces)?;
     }
@@ -136,45 +142,53 @@ fn thin<S: Sql>(
     for piece in pieces.iter_mut() {
         if let Piece::Object { id, location, .. } = *piece {
             if let Some(&base) = bases.get(&id) {
-                *piece = Piece::Thin { id, location, base };
+                *piece = Piece::Thin {
+                    id,
+                    location,
+                    base: Box::new(base),
+                };
             }
         }
     }
     Ok(())
 }
 
-/// `objects` less those `filter` leaves out; what the client named in a want is kept
-/// whatever the filter says, as git keeps it.
+/// Leaves out of `pieces` what `filter` leaves out; what the client named in a want is
+/// kept whatever the filter says, as git keeps it.
 fn filtered<S: Sql>(
     store: &Store<S>,
     resolved: &Resolved,
     filter: &Filter,
-    objects: Vec<ObjectId>,
-    located: &HashMap<ObjectId, Located>,
-) -> Result<Vec<ObjectId>, StoreError> {
+    pieces: &mut Vec<Piece>,
+) -> Result<(), StoreError> {
     let given: HashSet<&ObjectId> = (resolved.want_commits.iter())
         .chain(&resolved.want_trees)
         .chain(&resolved.extra)
         .collect();
-    let kind = |id: &ObjectId| located.get(id).map(|l| l.kind);
     let sizes = match filter.needs_sizes() {
         true => {
-            let blobs: Vec<ObjectId> = objects
+            let blobs: Vec<ObjectId> = pieces
                 .iter()
-                .filter(|id| kind(id) == Some(ObjectType::Blob))
-                .copied()
+                .filter_map(|piece| match piece {
+                    Piece::Object {
+                        id,
+                        kind: ObjectType::Blob,
+                        ..
+                    } => Some(*id),
+                    _ => None,
+                })
                 .collect();
             store.object_sizes(&blobs)?
         }
         false => HashMap::new(),
     };
-    Ok(objects
-        .into_iter()
-        .filter(|id| match kind(id) {
-            Some(kind) if !given.contains(id) => filter.keeps(kind, sizes.get(id).copied()),
-            _ => true,
-        })
-        .collect())
+    pieces.retain(|piece| match piece {
+        Piece::Object { id, kind, .. } if !given.contains(id) => {
+            filter.keeps(*kind, sizes.get(id).copied())
+        }
+        _ => true,
+    });
+    Ok(())
 }
 
 /// Whether a pack that holds exactly what the refs reach can be sent whole: the fetch
@@ -210,7 +224,10 @@ fn commit_objects<S: Sql>(
     depth: Option<u32>,
 ) -> Result<Vec<ObjectId>, StoreError> {
     let mut objects = Vec::new();
-    let known: HashSet<ObjectId> = plan.commits.iter().chain(&plan.edges).copied().collect();
+    let known: HashSet<ObjectId> = match plan.edges.is_empty() {
+        true => HashSet::new(),
+        false => plan.commits.iter().chain(&plan.edges).copied().collect(),
+    };
     for commit in &plan.commits {
         if skip.insert(*commit) {
             objects.push(*commit);
@@ -237,46 +254,52 @@ fn commit_objects<S: Sql>(
     Ok(objects)
 }
 
-/// The annotated tags whose targets are among `objects` and that are not sent yet.
+/// The annotated tags whose targets are among `objects` and that are not sent yet. Only
+/// the tags' targets are held as a set: `objects` may be a whole history.
 fn tags_of(
     resolved: &Resolved,
     objects: &[ObjectId],
     skip: &mut HashSet<ObjectId>,
 ) -> Vec<ObjectId> {
-    let sent: HashSet<ObjectId> = objects.iter().copied().collect();
-    resolved
+    let tags: Vec<(ObjectId, ObjectId)> = resolved
         .refs
         .iter()
         .filter(|r| r.name.starts_with("refs/tags/"))
-        .filter(|r| {
-            r.peeled.is_some_and(|p| sent.contains(&p))
-                && !sent.contains(&r.id)
-                && skip.insert(r.id)
-        })
-        .map(|r| r.id)
+        .filter_map(|r| Some((r.id, r.peeled?)))
+        .collect();
+    let targets: HashSet<ObjectId> = tags.iter().map(|&(_, target)| target).collect();
+    let sent: HashSet<ObjectId> = objects
+        .iter()
+        .filter(|id| targets.contains(id))
+        .copied()
+        .collect();
+    tags.into_iter()
+        .filter(|(tag, target)| sent.contains(target) && skip.insert(*tag))
+        .map(|(tag, _)| tag)
         .collect()
 }
 
-/// The objects as pieces in storage order, so stored delta bases come before their deltas.
-fn in_storage_order(
-    located: &HashMap<ObjectId, Located>,
-    objects: &[ObjectId],
-) -> Result<Vec<Piece>, StoreError> {
-    let mut pieces: Vec<(ObjectId, ObjectType, Location)> = Vec::with_capacity(objects.len());
-    for id in objects {
-        let &Located { kind, location } = located.get(id).ok_or(StoreError::Missing {
-            kind: "object",
-            id: *id,
-        })?;
-        pieces.push((*id, kind, location));
+/// The stored objects of `objects` as pieces, in no particular order; Err for the first
+/// one not stored.
+fn located<S: Sql>(walker: &Walker<S>, objects: &[ObjectId]) -> Result<Vec<Piece>, StoreError> {
+    let mut pieces = Vec::with_capacity(objects.len());
+    walker.locate_each(objects, |id, Located { kind, location }| {
+        pieces.push(Piece::Object { id, kind, location })
+    })?;
+    if pieces.len() < objects.len() {
+        let found: HashSet<&ObjectId> = pieces.iter().filter_map(Piece::object).collect();
+        if let Some(id) = objects.iter().find(|id| !found.contains(id)) {
+            return Err(StoreError::Missing {
+                kind: "object",
+                id: *id,
+            });
+        }
     }
-    let order = |location: &Location| match location {
-        Location::Packed { pack, offset } => (0, *pack, *offset),
-        Location::Loose => (1, PackId(0), 0),
-    };
-    pieces.sort_by_key(|(_, _, location)| order(location));
-    Ok(pieces
-        .into_iter()
-        .map(|(id, kind, location)| Piece::Object { id, kind, location })
-        .collect())
+    Ok(pieces)
+}
+
+/// Sorts pieces in storage order, so stored delta bases come before their deltas (and a
+/// written base is found again by where it is stored: [`Piece::storage_order`]).
+fn in_storage_order(pieces: &mut [Piece]) {
+    pieces.sort_unstable_by(Piece::storage_order);
 }
