@@ -19,7 +19,7 @@ pub struct Limits {
     /// of deltas that rebuild large trees would otherwise store them without end.
     pub push_links: u64,
     /// `PUSH_ENTRIES_IN_MEMORY`: the objects of a push whose entries indexing holds in
-    /// memory (about 100 bytes each) instead of writing a row for each; a larger push
+    /// memory (about 60 bytes each) instead of writing a row for each; a larger push
     /// writes them all to rows.
     pub held_entries: usize,
     /// `PRUNE_GRACE_SECONDS`: how long maintenance keeps an object no ref reaches before it
@@ -226,7 +226,7 @@ mod tests {
                 push_refs: 10_000,
                 wants: 100_000,
                 haves: 100_000,
-                held_entries: 65_536,
+                held_entries: 524_288,
                 push_links: 16_777_216,
                 prune_grace: 1_209_600,
                 maintenance_quiet: 600,

@@ -19,9 +19,8 @@ const BATCH: usize = 1000;
 /// sixteenth of it.
 const COMMIT_BYTES: usize = 16 << 20;
 
-/// Entries whose offset and depth are remembered in memory (10 bytes each), so that the
-/// base of an OFS_DELTA is found without a query: all of them in a pack of up to half a
-/// million objects.
+/// Entries written to rows whose offset and depth are remembered in memory (10 bytes
+/// each), so that the base of an OFS_DELTA is found without a query: half a million.
 const REMEMBERED: usize = 1 << 19;
 
 /// The depth that marks an entry still waiting for its base.
@@ -99,15 +98,6 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Records a new entry (after every earlier one).
     pub fn add(&mut self, entry: EntryRow) -> Result<(), StoreError> {
         self.count += 1;
-        if self.offsets.len() == REMEMBERED {
-            self.offsets.pop_front();
-            self.depths.pop_front();
-        }
-        self.offsets.push_back(entry.offset);
-        self.depths.push_back(match entry.waits_for {
-            Some(_) => WAITING,
-            None => entry.depth as u16,
-        });
         if entry.waits_for.is_some() {
             self.waiting += 1;
         }
@@ -126,11 +116,26 @@ impl<'s, S: Sql> Entries<'s, S> {
             }
             self.spill()?;
         }
+        self.remember(&entry);
         self.pending.push(entry);
         if self.pending.len() >= BATCH {
             self.flush_entries()?;
         }
         Ok(())
+    }
+
+    /// Remembers the offset and depth of an entry written to rows: held entries are found
+    /// in what holds them.
+    fn remember(&mut self, entry: &EntryRow) {
+        if self.offsets.len() == REMEMBERED {
+            self.offsets.pop_front();
+            self.depths.pop_front();
+        }
+        self.offsets.push_back(entry.offset);
+        self.depths.push_back(match entry.waits_for {
+            Some(_) => WAITING,
+            None => entry.depth as u16,
+        });
     }
 
     /// Records that a waiting entry is resolved.
@@ -169,6 +174,11 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Whether an entry starts at `offset`, and if it is resolved, its depth: what an
     /// OFS_DELTA needs of its base, from memory when the entry is recent enough.
     pub fn base_at(&self, offset: u64) -> Result<Option<Option<usize>>, StoreError> {
+        if let Some(held) = &self.held {
+            return Ok(held
+                .at(offset)
+                .map(|e| e.resolved.is_some().then_some(e.depth)));
+        }
         if let Ok(at) = self.offsets.binary_search(&offset) {
             let depth = self.depths[at];
             return Ok(Some((depth != WAITING).then_some(depth as usize)));
@@ -233,8 +243,10 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Takes the pack's declared number of objects: entries that could not all be held
     /// go to rows from the start.
     pub fn expect(&mut self, objects: u64) -> Result<(), StoreError> {
-        if objects > self.hold as u64 {
-            self.spill()?;
+        match (objects > self.hold as u64, &mut self.held) {
+            (true, _) => self.spill()?,
+            (false, Some(held)) => held.reserve(objects as usize),
+            (false, None) => {}
         }
         Ok(())
     }
@@ -266,9 +278,19 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Moves the held entries to rows: the push has more than the budget.
     fn spill(&mut self) -> Result<(), StoreError> {
         if let Some(held) = self.held.take() {
-            self.store.record_entries(self.push, held.entries())?;
-            self.commits = held.into_commits();
-            self.flush_commits()?;
+            let mut batch = Vec::with_capacity(BATCH);
+            for entry in held.entries() {
+                batch.push(entry);
+                if batch.len() == BATCH {
+                    self.store.record_entries(self.push, &batch)?;
+                    batch.clear();
+                }
+            }
+            self.store.record_entries(self.push, &batch)?;
+            for commits in held.commits(BATCH) {
+                self.store.record_push_commits(self.push, &commits)?;
+            }
+            self.commit_bytes = 0;
             self.held_waiting = HashMap::new();
         }
         Ok(())

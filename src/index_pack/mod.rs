@@ -34,9 +34,10 @@ use spool::Spool;
 /// Pushes with fewer objects than this are stored as loose objects (git's `transfer.unpackLimit`).
 pub const UNPACK_LIMIT: u32 = 100;
 
-/// The entries of a push held in memory by default, instead of written to rows: 6.5 MiB
-/// or so, and most pushes.
-pub const HELD_ENTRIES: usize = 1 << 16;
+/// The entries of a push held in memory by default, instead of written to rows: 48 bytes
+/// and an index of 4 in a table each (about 30 MiB for as many), so that a history as
+/// large as git/git's (419,403 objects) is indexed without a row per object.
+pub const HELD_ENTRIES: usize = 1 << 19;
 
 /// Objects larger than this keep their push in pack form: a loose row must stay far below
 /// the platform's 2 MB row limit.
@@ -694,7 +695,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         } else {
             self.spool.flush()?;
             let rows = match self.entries.held() {
-                Some(held) => IdxEntries::Held(held.idx_rows()),
+                Some(held) => IdxEntries::Held(held),
                 None => IdxEntries::Stored(IdxSource::Push(push)),
             };
             let idx_size = write_idx(store, push, rows, &checksum)?;

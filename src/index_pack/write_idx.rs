@@ -9,7 +9,7 @@ use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
 use crate::store::sql::Sql;
 use crate::store::ChunkWriter;
-use crate::store::{IdxRow, IdxSource, PackFile, Store, StoreError, WalkInMemory};
+use crate::store::{Held, IdxRow, IdxSource, PackFile, Store, StoreError, WalkInMemory};
 
 /// Entry rows read per page.
 const PAGE: usize = 10_000;
@@ -31,8 +31,8 @@ impl<S: Sql> IdxFile<'_, S> {
 pub enum IdxEntries<'a> {
     /// Rows of the store, read a page at a time.
     Stored(IdxSource),
-    /// Rows in memory, in id order.
-    Held(Vec<IdxRow>),
+    /// A push's entries held in memory, which lists them in id order.
+    Held(&'a Held),
     /// A repack's walk in memory, which lists them in id order where it holds them: a
     /// copy would take 32 bytes an object more at the repack's peak.
     Walk(&'a WalkInMemory),
@@ -55,7 +55,7 @@ impl IdxEntries<'_> {
     fn in_memory(&self) -> Box<dyn Iterator<Item = IdxRow> + '_> {
         match self {
             IdxEntries::Stored(_) => Box::new(std::iter::empty()),
-            IdxEntries::Held(rows) => Box::new(rows.iter().copied()),
+            IdxEntries::Held(held) => Box::new(held.idx_rows()),
             IdxEntries::Walk(walk) => Box::new(walk.idx_rows()),
         }
     }

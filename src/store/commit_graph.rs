@@ -45,6 +45,11 @@ impl CommitRecord {
         })
     }
 
+    /// The commit recorded.
+    pub(super) fn id(&self) -> ObjectId {
+        self.id
+    }
+
     /// The commit it records.
     pub(super) fn info(&self) -> CommitInfo {
         CommitInfo {

@@ -4,8 +4,13 @@
 //! Accepting the push copies them into the repository's tables in a few statements;
 //! discarding it drops them.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
+use hashbrown::hash_table::{self, HashTable};
+
+use super::commit_graph::CommitRecord;
 use super::midx::Record;
 use super::paged::Change;
 use super::{id_value, row_id, row_int, CommitInfo, NewObject, Store, StoreError, JSON_BATCH};
@@ -39,72 +44,136 @@ pub struct EntryRow {
     pub waits_for: Option<Base>,
 }
 
+/// An entry as [`Held`]: 48 bytes where an [`EntryRow`] takes 80, and found by id through
+/// a table of 4-byte indexes rather than a map of ids.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    offset: u64,
+    size: u64,
+    id: ObjectId,
+    crc32: u32,
+    depth: u16,
+    /// The object's type number, 0 while the delta waits for its base.
+    kind: u8,
+}
+
 /// The entries of a push kept in memory while it is indexed and checked, so that a push of
-/// few enough objects writes no row for each: every entry in offset order, and where each
-/// object's entry is.
+/// few enough objects writes no row for each: every entry in offset order, where each
+/// object's entry is, and once asked, the entries in id order (for the idx and the
+/// multi-pack index).
 #[derive(Debug, Default)]
 pub struct Held {
-    entries: Vec<EntryRow>,
-    by_id: HashMap<ObjectId, usize>,
-    commits: HashMap<ObjectId, CommitInfo>,
+    slots: Vec<Slot>,
+    /// Indexes into `slots` of the first resolved entry of each object, hashed by its id.
+    by_id: HashTable<u32>,
+    hasher: RandomState,
+    /// What each delta still waiting waits for, by its offset.
+    waiting: HashMap<u64, Base>,
+    commits: HeldCommits,
+    /// The resolved entries' indexes in id order, made once asked.
+    in_id_order: OnceCell<Vec<u32>>,
 }
 
 impl Held {
+    /// Makes room for `entries` entries at once: grown by doubling, the slots of git/git's
+    /// history would take half as much again, and in pieces.
+    pub fn reserve(&mut self, entries: usize) {
+        self.slots.reserve_exact(entries);
+        let hasher = &self.hasher;
+        let slots = &self.slots;
+        self.by_id
+            .reserve(entries, |&at| hasher.hash_one(slots[at as usize].id));
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.len()
     }
 
     /// Whether none is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
+    }
+
+    fn row(&self, slot: &Slot) -> EntryRow {
+        EntryRow {
+            offset: slot.offset,
+            crc32: slot.crc32,
+            resolved: ObjectType::from_number(slot.kind).map(|kind| (slot.id, kind)),
+            size: slot.size,
+            depth: usize::from(slot.depth),
+            waits_for: self.waiting.get(&slot.offset).copied(),
+        }
     }
 
     /// Every entry, in offset order.
-    pub fn entries(&self) -> &[EntryRow] {
-        &self.entries
+    pub fn entries(&self) -> impl Iterator<Item = EntryRow> + '_ {
+        self.slots.iter().map(|slot| self.row(slot))
     }
 
     /// Takes a new entry (after every earlier one); returns its id if another entry already
     /// holds the same object.
     pub fn add(&mut self, entry: EntryRow) -> Option<ObjectId> {
-        self.entries.push(entry);
-        self.index(self.entries.len() - 1)
+        self.slots.push(Slot {
+            offset: entry.offset,
+            crc32: entry.crc32,
+            ..Slot::default()
+        });
+        self.fill(self.slots.len() - 1, entry)
     }
 
     /// Takes a waiting entry now resolved; returns its id if another entry already holds
     /// the same object.
     pub fn resolve(&mut self, entry: EntryRow) -> Option<ObjectId> {
         let at = self.position(entry.offset)?;
-        *self.entries.get_mut(at)? = entry;
-        self.index(at)
+        self.fill(at, entry)
     }
 
-    fn index(&mut self, at: usize) -> Option<ObjectId> {
-        let (id, _) = self.entries.get(at)?.resolved?;
-        match self.by_id.entry(id) {
-            std::collections::hash_map::Entry::Occupied(_) => Some(id),
-            std::collections::hash_map::Entry::Vacant(place) => {
-                place.insert(at);
+    /// Writes what is known of the entry at `at`, and indexes its object once resolved.
+    fn fill(&mut self, at: usize, entry: EntryRow) -> Option<ObjectId> {
+        self.in_id_order = OnceCell::new();
+        let slot = self.slots.get_mut(at)?;
+        // Chains are refused past pack::MAX_CHAIN, far below u16::MAX.
+        slot.depth = u16::try_from(entry.depth).unwrap_or(u16::MAX);
+        slot.size = entry.size;
+        match entry.waits_for {
+            Some(base) => self.waiting.insert(entry.offset, base),
+            None => self.waiting.remove(&entry.offset),
+        };
+        let (id, kind) = entry.resolved?;
+        (slot.id, slot.kind) = (id, kind as u8);
+        let hash = self.hasher.hash_one(id);
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        match self.by_id.entry(
+            hash,
+            |&other| slots[other as usize].id == id,
+            |&other| hasher.hash_one(slots[other as usize].id),
+        ) {
+            hash_table::Entry::Occupied(_) => Some(id),
+            hash_table::Entry::Vacant(place) => {
+                place.insert(at as u32);
                 None
             }
         }
     }
 
     fn position(&self, offset: u64) -> Option<usize> {
-        self.entries
-            .binary_search_by_key(&offset, |e| e.offset)
-            .ok()
+        self.slots.binary_search_by_key(&offset, |e| e.offset).ok()
     }
 
     /// The entry at `offset`.
     pub fn at(&self, offset: u64) -> Option<EntryRow> {
-        self.entries.get(self.position(offset)?).copied()
+        Some(self.row(self.slots.get(self.position(offset)?)?))
     }
 
     /// The (first resolved) entry holding object `id`.
     pub fn of(&self, id: &ObjectId) -> Option<EntryRow> {
-        self.entries.get(*self.by_id.get(id)?).copied()
+        let slots = &self.slots;
+        let at = self
+            .by_id
+            .find(self.hasher.hash_one(id), |&at| slots[at as usize].id == *id)?;
+        Some(self.row(&self.slots[*at as usize]))
     }
 
     /// The type of object `id`, if held.
@@ -112,32 +181,38 @@ impl Held {
         self.of(id)?.resolved.map(|(_, kind)| kind)
     }
 
+    /// The resolved entries' indexes in id order (4 bytes each, made once).
+    fn in_id_order(&self) -> &[u32] {
+        self.in_id_order.get_or_init(|| {
+            let mut order: Vec<u32> = (0..self.slots.len() as u32)
+                .filter(|&at| self.slots[at as usize].kind != 0)
+                .collect();
+            order.sort_unstable_by_key(|&at| self.slots[at as usize].id);
+            order
+        })
+    }
+
     /// Takes a commit of the push (the first of copies).
     pub fn add_commit(&mut self, commit: CommitInfo) {
-        self.commits.entry(commit.id).or_insert(commit);
+        self.commits.add(commit, &self.hasher);
     }
 
-    /// The commits of the push.
-    pub fn commits(&self) -> impl Iterator<Item = &CommitInfo> {
-        self.commits.values()
-    }
-
-    /// Gives up the commits of the push.
-    pub fn into_commits(self) -> Vec<CommitInfo> {
-        self.commits.into_values().collect()
+    /// The commits of the push, in id order (those of more than two parents last), `batch`
+    /// at a time.
+    pub fn commits(&self, batch: usize) -> impl Iterator<Item = Vec<CommitInfo>> + '_ {
+        self.commits.in_id_order(batch)
     }
 
     /// The commit-graph rows of those of `ids` that the push brings.
     pub fn commits_of(&self, ids: &[ObjectId]) -> HashMap<ObjectId, CommitInfo> {
         ids.iter()
-            .filter_map(|id| Some((*id, self.commits.get(id)?.clone())))
+            .filter_map(|id| Some((*id, self.commits.get(id, &self.hasher)?)))
             .collect()
     }
 
     /// The objects held, in pack order.
     pub fn objects(&self) -> Vec<NewObject> {
-        self.entries
-            .iter()
+        self.entries()
             .filter_map(|e| {
                 let (id, kind) = e.resolved?;
                 Some(NewObject {
@@ -150,14 +225,93 @@ impl Held {
     }
 
     /// The idx's rows, in id order.
-    pub fn idx_rows(&self) -> Vec<IdxRow> {
-        let mut rows: Vec<IdxRow> = self
-            .entries
-            .iter()
-            .filter_map(|e| e.resolved.map(|(id, _)| (id, e.offset, e.crc32)))
-            .collect();
-        rows.sort_unstable();
-        rows
+    pub fn idx_rows(&self) -> impl Iterator<Item = IdxRow> + '_ {
+        self.in_id_order().iter().map(|&at| {
+            let slot = &self.slots[at as usize];
+            (slot.id, slot.offset, slot.crc32)
+        })
+    }
+
+    /// The resolved entries in id order, `batch` at a time.
+    fn pushed_in_id_order(&self, batch: usize) -> impl Iterator<Item = Vec<Pushed>> + '_ {
+        self.in_id_order().chunks(batch).map(|ats| {
+            ats.iter()
+                .filter_map(|&at| pushed(&self.row(&self.slots[at as usize])))
+                .collect()
+        })
+    }
+}
+
+/// The commits of a push held in memory: a record of 72 bytes each where most fit one, found
+/// by id through a table of indexes, and the rare commit of more parents whole.
+#[derive(Debug, Default)]
+struct HeldCommits {
+    records: Vec<CommitRecord>,
+    by_id: HashTable<u32>,
+    octopus: HashMap<ObjectId, CommitInfo>,
+}
+
+impl HeldCommits {
+    /// Where the record of `id` is, if it has one.
+    fn find(&self, id: &ObjectId, hasher: &RandomState) -> Option<usize> {
+        let records = &self.records;
+        let at = self
+            .by_id
+            .find(hasher.hash_one(id), |&at| records[at as usize].id() == *id)?;
+        Some(*at as usize)
+    }
+
+    /// Takes a commit, unless it came before.
+    fn add(&mut self, commit: CommitInfo, hasher: &RandomState) {
+        if self.find(&commit.id, hasher).is_some() {
+            return;
+        }
+        let Some(record) = CommitRecord::of(&commit) else {
+            self.octopus.entry(commit.id).or_insert(commit);
+            return;
+        };
+        self.records.push(record);
+        let records = &self.records;
+        self.by_id.insert_unique(
+            hasher.hash_one(commit.id),
+            (records.len() - 1) as u32,
+            |&at| hasher.hash_one(records[at as usize].id()),
+        );
+    }
+
+    /// The commit `id`, if held.
+    fn get(&self, id: &ObjectId, hasher: &RandomState) -> Option<CommitInfo> {
+        match self.find(id, hasher) {
+            Some(at) => Some(self.records[at].info()),
+            None => self.octopus.get(id).cloned(),
+        }
+    }
+
+    /// The commits in id order, `batch` at a time (those of more parents last, at once), so
+    /// that each batch falls in pages of the commit graph of its own.
+    fn in_id_order(&self, batch: usize) -> impl Iterator<Item = Vec<CommitInfo>> + '_ {
+        let mut order: Vec<u32> = (0..self.records.len() as u32).collect();
+        order.sort_unstable_by_key(|&at| self.records[at as usize].id());
+        let octopus: Vec<CommitInfo> = self.octopus.values().cloned().collect();
+        let mut order = order.into_iter().map(|at| self.records[at as usize].info());
+        std::iter::from_fn(move || {
+            let next: Vec<CommitInfo> = order.by_ref().take(batch).collect();
+            (!next.is_empty()).then_some(next)
+        })
+        .chain((!octopus.is_empty()).then_some(octopus))
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            offset: 0,
+            size: 0,
+            id: ObjectId([0; 20]),
+            crc32: 0,
+            depth: 0,
+            kind: 0,
+        }
     }
 }
 
@@ -600,9 +754,12 @@ impl<S: Sql> Store<S> {
     ) -> Result<(), StoreError> {
         let fresh = self.any_unreachable()?;
         if let Some(held) = held {
-            let objects: Vec<Pushed> = held.entries().iter().filter_map(pushed).collect();
-            self.index_objects(push, packed, fresh, &objects)?;
-            self.record_commits(held.commits())?;
+            for objects in held.pushed_in_id_order(INDEX_BATCH) {
+                self.index_objects(push, packed, fresh, &objects)?;
+            }
+            for commits in held.commits(INDEX_BATCH) {
+                self.record_commits(commits.iter())?;
+            }
             return self.forget_push(push);
         }
         // In id order, so that each batch falls in pages of its own.
