@@ -511,12 +511,14 @@ impl<'r, S: Sql> Walker<'r, S> {
     }
 
     /// Visits where each of `ids` that is stored is, from what the walk learnt where it
-    /// can, then forgets what it learnt.
+    /// can, then forgets what it learnt; the trees it cached go first, so the list the
+    /// visits make can take their room.
     pub fn locate_each(
         &self,
         ids: &[ObjectId],
         visit: impl FnMut(ObjectId, Located),
     ) -> Result<(), StoreError> {
+        self.reader.forget_bases();
         self.reader.locate_each(ids, visit)?;
         self.reader.forget_locations();
         Ok(())

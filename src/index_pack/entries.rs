@@ -243,10 +243,8 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Takes the pack's declared number of objects: entries that could not all be held
     /// go to rows from the start.
     pub fn expect(&mut self, objects: u64) -> Result<(), StoreError> {
-        match (objects > self.hold as u64, &mut self.held) {
-            (true, _) => self.spill()?,
-            (false, Some(held)) => held.reserve(objects as usize),
-            (false, None) => {}
+        if objects > self.hold as u64 {
+            self.spill()?;
         }
         Ok(())
     }

@@ -42,6 +42,28 @@ impl<T: Copy> Blocks<T> {
         }
     }
 
+    /// The item at `i`, if there is one.
+    pub(super) fn get(&self, i: usize) -> Option<&T> {
+        self.blocks.get(i / BLOCK)?.get(i % BLOCK)
+    }
+
+    /// The item at `i` to change, if there is one.
+    pub(super) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.blocks.get_mut(i / BLOCK)?.get_mut(i % BLOCK)
+    }
+
+    /// The place of the item whose `key` is `wanted`, the items being in order of it.
+    pub(super) fn position<K: Ord>(&self, wanted: &K, key: impl Fn(&T) -> K) -> Option<usize> {
+        let block = (self.blocks)
+            .partition_point(|block| block.last().is_some_and(|last| key(last) < *wanted));
+        let at = self
+            .blocks
+            .get(block)?
+            .binary_search_by_key(wanted, key)
+            .ok()?;
+        Some(block * BLOCK + at)
+    }
+
     /// The items in order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
         self.blocks.iter().flatten()
@@ -108,5 +130,21 @@ mod tests {
         let mut want = before[1000..].to_vec();
         want.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(after[1000..], want[..]);
+    }
+
+    #[test]
+    fn an_item_is_found_by_its_key_in_any_block_and_none_past_the_end() {
+        let mut blocks = Blocks::default();
+        let n = 2 * BLOCK as u64 + 5;
+        for i in 0..n {
+            blocks.push(i * 3);
+        }
+        for i in [0, 1, BLOCK as u64 - 1, BLOCK as u64, 2 * BLOCK as u64 + 4] {
+            assert_eq!(blocks.position(&(i * 3), |item| *item), Some(i as usize));
+            assert_eq!(blocks.position(&(i * 3 + 1), |item| *item), None);
+        }
+        assert_eq!(blocks.position(&(n * 3), |item| *item), None);
+        assert_eq!(blocks.get(n as usize), None);
+        assert_eq!(blocks.get(n as usize - 1), Some(&((n - 1) * 3)));
     }
 }

@@ -171,6 +171,12 @@ impl<S: Sql> ObjectReader<S> {
         *self.known.borrow_mut() = HashMap::new();
     }
 
+    /// Empties the cache of delta bases: after a walk of trees it holds trees, and a pack
+    /// that copies stored entries rarely reads a base again.
+    pub fn forget_bases(&self) {
+        *self.cache.borrow_mut() = BaseCache::new(BASE_CACHE_BYTES);
+    }
+
     /// Learns where `ids` are in one query, for reads of them about to follow.
     pub fn learn(&self, ids: &[ObjectId]) -> Result<(), StoreError> {
         let unknown: Vec<ObjectId> = {

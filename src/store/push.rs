@@ -10,6 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::hash_table::{self, HashTable};
 
+use super::blocks::Blocks;
 use super::commit_graph::CommitRecord;
 use super::midx::Record;
 use super::paged::Change;
@@ -63,7 +64,10 @@ struct Slot {
 /// multi-pack index).
 #[derive(Debug, Default)]
 pub struct Held {
-    slots: Vec<Slot>,
+    /// In blocks, as entries come: a list reserved whole from the pack's declared count
+    /// would let a push that sends nothing take memory, and one grown by doubling would
+    /// take half as much again, in pieces.
+    slots: Blocks<Slot>,
     /// Indexes into `slots` of the first resolved entry of each object, hashed by its id.
     by_id: HashTable<u32>,
     hasher: RandomState,
@@ -75,16 +79,6 @@ pub struct Held {
 }
 
 impl Held {
-    /// Makes room for `entries` entries at once: grown by doubling, the slots of git/git's
-    /// history would take half as much again, and in pieces.
-    pub fn reserve(&mut self, entries: usize) {
-        self.slots.reserve_exact(entries);
-        let hasher = &self.hasher;
-        let slots = &self.slots;
-        self.by_id
-            .reserve(entries, |&at| hasher.hash_one(slots[at as usize].id));
-    }
-
     /// Entries held.
     pub fn len(&self) -> usize {
         self.slots.len()
@@ -92,7 +86,7 @@ impl Held {
 
     /// Whether none is held.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.len() == 0
     }
 
     fn row(&self, slot: &Slot) -> EntryRow {
@@ -159,7 +153,7 @@ impl Held {
     }
 
     fn position(&self, offset: u64) -> Option<usize> {
-        self.slots.binary_search_by_key(&offset, |e| e.offset).ok()
+        self.slots.position(&offset, |e| e.offset)
     }
 
     /// The entry at `offset`.
