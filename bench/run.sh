@@ -390,8 +390,8 @@ fi
 # --- (e, f, g, h) smart clones and fetch (upload-pack) -----------------------------------------
 smart_clone() { rm -rf "$2" && git clone -q --bare "$1" "$2"; }
 ran() { [[ $1 =~ ^[0-9.]+$ ]]; } # TIME: whether a case ran, and did not fail
-same_refs_as() { # SOURCE CLONE NAME
-    if [ -d "$2" ] && ! diff <(git -C "$1" for-each-ref) <(git -C "$2" for-each-ref) >/dev/null; then
+same_refs_as() { # SOURCE CLONE NAME: branches and tags (a mirror source may hold refs/pull/*)
+    if [ -d "$2" ] && ! diff <(git -C "$1" for-each-ref refs/heads refs/tags) <(git -C "$2" for-each-ref refs/heads refs/tags) >/dev/null; then
         log "WARNING: the $3 clone has different refs than its source"
         failed=1
     fi

@@ -13,11 +13,27 @@ use crate::store::{Base, CommitInfo, EntryRow, Held, NewObject, Store, StoreErro
 /// Rows kept in memory before they are written in one statement.
 const BATCH: usize = 1000;
 
-/// Bytes of parents that commits held in memory may take: a commit may name hundreds of
-/// thousands (an 8 MiB one), so their count alone bounds nothing. Past it, the held
-/// entries and commits go to rows, and commits are written in batches of at most a
-/// sixteenth of it.
+/// Bytes that commits held in memory may take, their parents counted (a commit may name
+/// hundreds of thousands: an 8 MiB one) with what holding each costs besides
+/// ([`held_cost`]), so that neither their number nor their parents are unbounded. Past it,
+/// the held entries and commits go to rows, and commits are written in batches of at most
+/// a sixteenth of it.
 const COMMIT_BYTES: usize = 16 << 20;
+
+/// Deltas held while they wait for their base, at most: each takes a place in two maps
+/// besides its entry (about 130 bytes in all), and a pack of deltas whose bases never
+/// come would otherwise hold as many as entries are held. Past it, the entries go to rows.
+const HELD_WAITING: u64 = 1 << 16;
+
+/// What holding `commit` costs: its parents, and a record of 72 bytes with its place in a
+/// table (more for one of more parents, held whole in a map).
+fn held_cost(commit: &CommitInfo) -> usize {
+    let whole = match commit.parents.len() {
+        0..=2 => 80,
+        _ => 160,
+    };
+    whole + commit.parents.len() * 20
+}
 
 /// Entries written to rows whose offset and depth are remembered in memory (10 bytes
 /// each), so that the base of an OFS_DELTA is found without a query: half a million.
@@ -102,7 +118,8 @@ impl<'s, S: Sql> Entries<'s, S> {
             self.waiting += 1;
         }
         if let Some(held) = &mut self.held {
-            if held.len() < self.hold {
+            if held.len() < self.hold && (entry.waits_for.is_none() || self.waiting <= HELD_WAITING)
+            {
                 if let Some(base) = entry.waits_for {
                     self.held_waiting
                         .entry(base)
@@ -251,7 +268,7 @@ impl<'s, S: Sql> Entries<'s, S> {
 
     /// Records a pushed commit.
     pub fn commit(&mut self, commit: CommitInfo) -> Result<(), StoreError> {
-        self.commit_bytes += commit.parents.len() * 20;
+        self.commit_bytes += held_cost(&commit);
         if let Some(held) = &mut self.held {
             held.add_commit(commit);
             if self.commit_bytes > COMMIT_BYTES {
@@ -278,6 +295,7 @@ impl<'s, S: Sql> Entries<'s, S> {
         if let Some(held) = self.held.take() {
             let mut batch = Vec::with_capacity(BATCH);
             for entry in held.entries() {
+                self.remember(&entry);
                 batch.push(entry);
                 if batch.len() == BATCH {
                     self.store.record_entries(self.push, &batch)?;

@@ -240,7 +240,7 @@ impl Held {
 /// by id through a table of indexes, and the rare commit of more parents whole.
 #[derive(Debug, Default)]
 struct HeldCommits {
-    records: Vec<CommitRecord>,
+    records: Blocks<CommitRecord>,
     by_id: HashTable<u32>,
     octopus: HashMap<ObjectId, CommitInfo>,
 }
