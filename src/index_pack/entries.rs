@@ -3,7 +3,7 @@
 //! the newest in a small batch in memory, so that memory does not grow with the number of
 //! objects.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 use crate::format::object::{Link, ObjectId};
 use crate::format::pack::PackId;
@@ -56,7 +56,6 @@ pub struct Entries<'s, S: Sql> {
     /// waiting for each base; None once they went to rows.
     held: Option<Held>,
     hold: usize,
-    held_waiting: HashMap<Base, Vec<u64>>,
     /// An object that two held entries hold, once found.
     duplicate: Option<ObjectId>,
     /// The newest entries, not yet written, in offset order.
@@ -86,7 +85,6 @@ impl<'s, S: Sql> Entries<'s, S> {
             count: 0,
             held: Some(Held::default()),
             hold,
-            held_waiting: HashMap::new(),
             duplicate: None,
             pending: Vec::new(),
             waiting: 0,
@@ -120,12 +118,6 @@ impl<'s, S: Sql> Entries<'s, S> {
         if let Some(held) = &mut self.held {
             if held.len() < self.hold && (entry.waits_for.is_none() || self.waiting <= HELD_WAITING)
             {
-                if let Some(base) = entry.waits_for {
-                    self.held_waiting
-                        .entry(base)
-                        .or_default()
-                        .push(entry.offset);
-                }
                 if let Some(id) = held.add(entry) {
                     self.duplicate.get_or_insert(id);
                 }
@@ -228,8 +220,8 @@ impl<'s, S: Sql> Entries<'s, S> {
         if self.waiting == 0 {
             return Ok(Vec::new());
         }
-        if self.held.is_some() {
-            return Ok(self.held_waiting.remove(&base).unwrap_or_default());
+        if let Some(held) = &mut self.held {
+            return Ok(held.take_waiting(base));
         }
         self.flush_entries()?;
         self.store.waiting_for(self.push, base)
@@ -307,7 +299,6 @@ impl<'s, S: Sql> Entries<'s, S> {
                 self.store.record_push_commits(self.push, &commits)?;
             }
             self.commit_bytes = 0;
-            self.held_waiting = HashMap::new();
         }
         Ok(())
     }

@@ -71,8 +71,8 @@ pub struct Held {
     /// Indexes into `slots` of the first resolved entry of each object, hashed by its id.
     by_id: HashTable<u32>,
     hasher: RandomState,
-    /// What each delta still waiting waits for, by its offset.
-    waiting: HashMap<u64, Base>,
+    /// The offsets of the deltas waiting for each base.
+    waiting: HashMap<Base, Vec<u64>>,
     commits: HeldCommits,
     /// The resolved entries' indexes in id order, made once asked.
     in_id_order: OnceCell<Vec<u32>>,
@@ -89,6 +89,7 @@ impl Held {
         self.slots.len() == 0
     }
 
+    /// The entry of `slot`, without what it waits for (only [`Held::entries`] tells that).
     fn row(&self, slot: &Slot) -> EntryRow {
         EntryRow {
             offset: slot.offset,
@@ -96,13 +97,24 @@ impl Held {
             resolved: ObjectType::from_number(slot.kind).map(|kind| (slot.id, kind)),
             size: slot.size,
             depth: usize::from(slot.depth),
-            waits_for: self.waiting.get(&slot.offset).copied(),
+            waits_for: None,
         }
     }
 
-    /// Every entry, in offset order.
+    /// Every entry, in offset order, with what each delta still waiting waits for.
     pub fn entries(&self) -> impl Iterator<Item = EntryRow> + '_ {
-        self.slots.iter().map(|slot| self.row(slot))
+        let bases: HashMap<u64, Base> = (self.waiting.iter())
+            .flat_map(|(base, offsets)| offsets.iter().map(|offset| (*offset, *base)))
+            .collect();
+        self.slots.iter().map(move |slot| EntryRow {
+            waits_for: bases.get(&slot.offset).copied(),
+            ..self.row(slot)
+        })
+    }
+
+    /// Takes the offsets of the deltas waiting for `base`, to be resolved now.
+    pub fn take_waiting(&mut self, base: Base) -> Vec<u64> {
+        self.waiting.remove(&base).unwrap_or_default()
     }
 
     /// Takes a new entry (after every earlier one); returns its id if another entry already
@@ -130,10 +142,9 @@ impl Held {
         // Chains are refused past pack::MAX_CHAIN, far below u16::MAX.
         slot.depth = u16::try_from(entry.depth).unwrap_or(u16::MAX);
         slot.size = entry.size;
-        match entry.waits_for {
-            Some(base) => self.waiting.insert(entry.offset, base),
-            None => self.waiting.remove(&entry.offset),
-        };
+        if let Some(base) = entry.waits_for {
+            self.waiting.entry(base).or_default().push(entry.offset);
+        }
         let (id, kind) = entry.resolved?;
         (slot.id, slot.kind) = (id, kind as u8);
         let hash = self.hasher.hash_one(id);
