@@ -1784,3 +1784,24 @@ fn a_run_given_up_after_its_walk_was_lost_drops_the_pack_it_had_begun() {
         .unwrap();
     assert_eq!(left[0], vec![Value::Integer(0), Value::Integer(0)]);
 }
+
+#[test]
+fn a_walk_in_memory_reads_a_pack_in_the_order_it_is_stored() {
+    // Chunks of 256 bytes: the history's pack takes far more rows than the reader keeps.
+    let (store, db) = store(256);
+    let repo = history_repo();
+    let (_, pack) = push_all(&store, &repo, "report-status", 65536);
+    let chunks = pack.len().div_ceil(256) as u64;
+    let before = db.chunk_rows_read();
+    let report = maintain_in(&store, 1000, 0, &SMALL_SLICES);
+    let read = db.chunk_rows_read() - before;
+    // It found the pack exact, having read every commit and tree in it: the commits first,
+    // then each tree after the tree or commit that names it, as git wrote them, each chunk
+    // about once (breadth first, with a lookup of each object walked, 123 rows).
+    assert_eq!(report.pack_bytes, pack.len() as u64, "{report:?}");
+    assert_eq!(report.tally, write::Tally::default());
+    assert!(
+        read <= chunks + chunks / 2,
+        "{read} rows for {chunks} chunks"
+    );
+}

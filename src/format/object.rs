@@ -62,7 +62,7 @@ impl fmt::Debug for ObjectId {
 }
 
 /// The four object types, numbered as in a pack entry header.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
 pub enum ObjectType {
     /// A commit.
     Commit = 1,

@@ -1,6 +1,7 @@
-//! The repack's walk (git's `reachable.c`): every object the refs reach, found breadth
-//! first, with the queue and the visited set in memory or in rows (see [`Walk`]), so that
-//! a walk of any size fits the memory budget and stops and resumes between slices.
+//! The repack's walk (git's `reachable.c`): every object the refs reach, with the queue and
+//! the visited set in memory or in rows (see [`Walk`]), so that a walk of any size fits the
+//! memory budget and stops and resumes between slices. In memory, it reads the objects in
+//! the order the packs store them (see [`crate::store::Store::repack_link`]).
 
 use std::collections::HashSet;
 
@@ -29,28 +30,36 @@ pub fn walk<S: Sql>(
     limit: usize,
 ) -> Result<usize, StoreError> {
     let rows = store.repack_unwalked(walk, limit)?;
-    let mut links = Vec::new();
+    let mut links = Links::default();
     let mut walked = Vec::with_capacity(rows.len());
     for row in &rows {
         links_of(reader, row, &mut links)?;
         walked.push(row.id);
-        if links.len() >= MAX_LINKS {
+        if links.commits.len() + links.rest.len() >= MAX_LINKS {
             break;
         }
     }
     // Versions of a directory list the same entries: each kept once (the first, whose name
     // hash counts, as git's walk keeps it) spares the store a lookup.
-    let mut seen = HashSet::with_capacity(links.len());
-    links.retain(|(id, _)| seen.insert(*id));
-    store.repack_link(walk, &walked, &links)?;
+    let mut seen = HashSet::with_capacity(links.rest.len());
+    links.rest.retain(|(id, _)| seen.insert(*id));
+    store.repack_link(walk, &walked, &links.commits, &links.rest)?;
     Ok(walked.len())
+}
+
+/// What the objects walked link to (id, name hash): commits (a commit's parents, a tag's
+/// commit), through which the walk goes down the history, and the rest.
+#[derive(Default)]
+struct Links {
+    commits: Vec<(ObjectId, u32)>,
+    rest: Vec<(ObjectId, u32)>,
 }
 
 /// Adds what `row`'s object links to, each with the hash of the name it has there.
 fn links_of<S: Sql>(
     reader: &ObjectReader<S>,
     row: &RepackRow,
-    out: &mut Vec<(ObjectId, u32)>,
+    out: &mut Links,
 ) -> Result<(), StoreError> {
     if row.kind == ObjectType::Blob {
         return Ok(());
@@ -63,7 +72,7 @@ fn links_of<S: Sql>(
     };
     if row.kind == ObjectType::Tree {
         let entries = object::tree_entries(&data).map_err(corrupt)?;
-        out.extend(
+        out.rest.extend(
             entries
                 .iter()
                 .filter(|e| e.kind != TreeEntryKind::Gitlink)
@@ -72,7 +81,12 @@ fn links_of<S: Sql>(
         return Ok(());
     }
     let links = object::links(row.kind, &data).map_err(corrupt)?;
-    out.extend(links.refs.into_iter().map(|link| (link.id, 0)));
+    for link in links.refs {
+        match link.kind {
+            Some(ObjectType::Commit) => out.commits.push((link.id, 0)),
+            _ => out.rest.push((link.id, 0)),
+        }
+    }
     Ok(())
 }
 

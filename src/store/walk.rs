@@ -8,13 +8,13 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::ops::RangeInclusive;
 
 use super::blocks::Blocks;
 use super::maintenance::{in_delta_search, RepackRow, Written};
 use super::midx::Record;
-use super::objects::Stored;
+use super::objects::{Located, Stored};
 use super::push::IdxRow;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
@@ -29,9 +29,15 @@ pub struct WalkInMemory {
     /// Every object found that has no place in the write order, with the hash of the name
     /// it was first found under (those with a place leave it for the order).
     seen: HashMap<ObjectId, u32>,
-    /// The objects found whose links are not listed yet (blobs have none, so never wait);
-    /// where each is stored is looked up again when it is walked, to keep them small.
-    queue: VecDeque<ObjectId>,
+    /// The objects found whose links are not listed yet (blobs have none, so never wait),
+    /// the first stored first (see [`Waiting`]).
+    queue: BinaryHeap<Reverse<Waiting>>,
+    /// Those the walk took from the queue and has not listed the links of yet.
+    taken: Vec<Waiting>,
+    /// Objects the walk's links named (id, name hash), not yet looked up: they are looked
+    /// up many at a time (see [`NAMED_AT_MOST`]), in id order, so that a page of the index
+    /// is read once for many of them rather than once for each.
+    named: Vec<(ObjectId, u32)>,
     /// How many objects it may hold; past that it moves to the rows.
     budget: usize,
     /// How many of the objects found each pack holds, and how many are loose.
@@ -41,6 +47,54 @@ pub struct WalkInMemory {
     unsaved: Option<Unsaved>,
     /// The objects given a place in the pack's write order, once a pack is written.
     order: WriteOrder,
+}
+
+/// Objects named by the walk's links that wait to be looked up together, at most: they are
+/// looked up when the queue runs out, so that the walk goes through the packs once for
+/// all that it queued, or past this many (1.5 MiB of them).
+const NAMED_AT_MOST: usize = 65_536;
+
+/// An object waiting in the walk's queue, with where it is stored, so that it is read
+/// without being looked up again. The queue gives the first stored first: a pack lists a
+/// commit before its tree and a tree before its subtrees (git writes them in the order its
+/// walk finds them), so the walk goes forward through each pack, reading the rows of a
+/// pack's part once, where a walk breadth first went to and fro (git/git's history: a
+/// chunk read for every third object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Waiting {
+    /// The pack's row id (`u64::MAX` when loose), then the offset there.
+    pack: u64,
+    at: u64,
+    id: ObjectId,
+    kind: ObjectType,
+}
+
+// What keeps a queue of 458,752 objects within 18 MiB.
+const _: () = assert!(std::mem::size_of::<Waiting>() == 40);
+
+impl Waiting {
+    fn new(id: ObjectId, located: Located) -> Waiting {
+        let (pack, at) = match located.location {
+            Location::Packed { pack, offset } => (pack.0 as u64, offset),
+            Location::Loose => (u64::MAX, 0),
+        };
+        Waiting {
+            pack,
+            at,
+            id,
+            kind: located.kind,
+        }
+    }
+
+    fn location(&self) -> Location {
+        match self.pack {
+            u64::MAX => Location::Loose,
+            pack => Location::Packed {
+                pack: PackId(pack as i64),
+                offset: self.at,
+            },
+        }
+    }
 }
 
 /// A repack's objects in write order, and where each went, held in memory: what the
@@ -372,6 +426,34 @@ impl WalkInMemory {
         loose.map(|placed| placed.id).collect()
     }
 
+    /// Takes the first `limit` objects of the queue, as repack rows.
+    fn take_queued(&mut self, limit: usize) -> Vec<RepackRow> {
+        self.put_back_unwalked(0);
+        while self.taken.len() < limit {
+            let Some(Reverse(waiting)) = self.queue.pop() else {
+                break;
+            };
+            self.taken.push(waiting);
+        }
+        let row = |w: &Waiting| RepackRow {
+            seq: 0,
+            id: w.id,
+            kind: w.kind,
+            size: None,
+            location: w.location(),
+            name_hash: self.seen.get(&w.id).copied().unwrap_or(0),
+            stored_depth: None,
+        };
+        self.taken.iter().map(row).collect()
+    }
+
+    /// Puts back in the queue those taken but the first `walked`.
+    fn put_back_unwalked(&mut self, walked: usize) {
+        let unwalked = self.taken.drain(walked.min(self.taken.len())..);
+        self.queue.extend(unwalked.map(Reverse));
+        self.taken.clear();
+    }
+
     fn add(&mut self, id: ObjectId, name_hash: u32, stored: &Stored) {
         // The first name an object was found under stays, as `INSERT OR IGNORE` keeps it.
         if self.order.place(&id).is_some() {
@@ -386,7 +468,7 @@ impl WalkInMemory {
             Location::Loose => self.loose += 1,
         }
         if stored.located.kind != ObjectType::Blob {
-            self.queue.push_back(id);
+            self.queue.push(Reverse(Waiting::new(id, stored.located)));
         }
     }
 }
@@ -487,6 +569,18 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
+    /// Queues the objects a walk in memory's links named, in id order, each under the first
+    /// name it was found by.
+    fn look_up_named(&self, walk: &mut Walk) -> Result<(), StoreError> {
+        let Walk::Memory(memory) = walk else {
+            return Ok(());
+        };
+        let mut named = std::mem::take(&mut memory.named);
+        named.sort_by_key(|(id, _)| *id);
+        named.dedup_by_key(|(id, _)| *id);
+        self.repack_queue(walk, &named)
+    }
+
     /// Writes the rows of those of `batch` (id, name hash) that are stored and have none
     /// yet, `walked` saying of each (id, type) whether its links are listed.
     fn insert_repack(
@@ -535,19 +629,20 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
+        let named = std::mem::take(&mut memory.named);
         in_batches(memory.order.rows_from(0), |batch| {
             self.insert_placed(&batch)
         })?;
         // Sorted ids rather than a set, and the objects a batch at a time: this runs with the
         // whole walk in memory, at its budget.
-        let mut waiting: Vec<ObjectId> = memory.queue.iter().copied().collect();
+        let mut waiting: Vec<ObjectId> = memory.queue.iter().map(|w| w.0.id).collect();
         waiting.sort_unstable();
         let objects = memory.seen.iter().map(|(id, hash)| (*id, *hash));
         in_batches(objects, |batch| {
             self.insert_repack(&batch, |id, _| waiting.binary_search(id).is_err())
         })?;
         *walk = Walk::Rows;
-        Ok(())
+        self.repack_queue(walk, &named)
     }
 
     /// Writes the rows of objects with a place in the write order (walked, all of them),
@@ -586,9 +681,19 @@ impl<S: Sql> Store<S> {
     }
 
     /// Up to `limit` objects of the walk whose links are not listed yet.
-    pub fn repack_unwalked(&self, walk: &Walk, limit: usize) -> Result<Vec<RepackRow>, StoreError> {
+    /// A walk in memory takes them from its queue until [`Store::repack_link`].
+    pub fn repack_unwalked(
+        &self,
+        walk: &mut Walk,
+        limit: usize,
+    ) -> Result<Vec<RepackRow>, StoreError> {
         if let Walk::Memory(memory) = walk {
-            return self.queued_rows(memory, limit);
+            if memory.queue.is_empty() {
+                self.look_up_named(walk)?;
+            }
+        }
+        if let Walk::Memory(memory) = walk {
+            return Ok(memory.take_queued(limit));
         }
         let rows = self.exec(
             "SELECT 0, oid, type, size, pack, at, name_hash, stored_depth FROM repack_objects \
@@ -598,17 +703,6 @@ impl<S: Sql> Store<S> {
         rows.iter()
             .map(|r| super::maintenance::repack_row(r))
             .collect()
-    }
-
-    /// The first `limit` objects of a walk in memory's queue, where they are stored now.
-    fn queued_rows(
-        &self,
-        memory: &WalkInMemory,
-        limit: usize,
-    ) -> Result<Vec<RepackRow>, StoreError> {
-        let queued = memory.queue.iter().take(limit);
-        let found = queued.map(|id| (*id, memory.seen.get(id).copied().unwrap_or(0)));
-        self.found_rows(&found.collect::<Vec<_>>())
     }
 
     /// Objects (id, name hash) of a walk in memory as repack rows, where they are stored now.
@@ -666,21 +760,37 @@ impl<S: Sql> Store<S> {
         Ok((order.rows.len() - from) as u64)
     }
 
-    /// Adds the objects `links` name (id, name hash) to the walk, those stored and not in
-    /// it yet, and marks `walked` as listed: the first of those [`Store::repack_unwalked`]
-    /// gave.
+    /// Adds the objects that `walked` link to (id, name hash) to the walk, those stored and
+    /// not in it yet, and marks `walked` as listed: the first of those
+    /// [`Store::repack_unwalked`] gave. A walk in memory looks up the `commits` at once,
+    /// and the `rest` many at a time: it goes down the history through the commits, in the
+    /// order the packs hold them, where each wait for a batch would send it back to the
+    /// start of them.
     pub fn repack_link(
         &self,
         walk: &mut Walk,
         walked: &[ObjectId],
-        links: &[(ObjectId, u32)],
+        commits: &[(ObjectId, u32)],
+        rest: &[(ObjectId, u32)],
     ) -> Result<(), StoreError> {
-        self.repack_queue(walk, links)?;
         if let Walk::Memory(memory) = walk {
-            let n = walked.len().min(memory.queue.len());
-            memory.queue.drain(..n);
-            return Ok(());
+            memory.put_back_unwalked(walked.len());
+            let new: Vec<(ObjectId, u32)> = rest
+                .iter()
+                .filter(|(id, _)| !memory.holds(id))
+                .copied()
+                .collect();
+            memory.named.extend(new);
+            self.repack_queue(walk, commits)?;
+            match walk {
+                Walk::Memory(memory) if memory.named.len() >= NAMED_AT_MOST => {
+                    return self.look_up_named(walk)
+                }
+                _ => return Ok(()),
+            }
         }
+        self.repack_queue(walk, commits)?;
+        self.repack_queue(walk, rest)?;
         for batch in walked.chunks(JSON_BATCH) {
             self.exec(
                 "UPDATE repack_objects SET walked = 1 \

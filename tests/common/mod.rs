@@ -27,6 +27,7 @@ pub struct Db {
     connection: Rc<rusqlite::Connection>,
     fail_write: Rc<std::cell::Cell<Option<usize>>>,
     counter: RowCounter,
+    chunk_rows: Rc<std::cell::Cell<u64>>,
 }
 
 impl Db {
@@ -34,6 +35,11 @@ impl Db {
     /// point of whatever runs next.
     pub fn fail_write_after(&self, n: usize) {
         self.fail_write.set(Some(n));
+    }
+
+    /// Rows of stored files (`pack_chunks`) read through this connection so far.
+    pub fn chunk_rows_read(&self) -> u64 {
+        self.chunk_rows.get()
     }
 
     /// Whether a write failure set by [`Db::fail_write_after`] is still to come.
@@ -102,6 +108,10 @@ impl Sql for Db {
             out.push(values);
         }
         drop(rows);
+        if query.contains("FROM pack_chunks") {
+            self.chunk_rows
+                .set(self.chunk_rows.get() + out.len() as u64);
+        }
         // rusqlite has no count of the rows a statement visits, as the runtime's cursors
         // have: the rows returned and the steps of full scans are a floor of it.
         let scanned = stmt.get_status(rusqlite::StatementStatus::FullscanStep);
@@ -144,6 +154,7 @@ pub fn db() -> Db {
         connection: Rc::new(rusqlite::Connection::open_in_memory().unwrap()),
         fail_write: Rc::default(),
         counter: RowCounter::default(),
+        chunk_rows: Rc::default(),
     }
 }
 
