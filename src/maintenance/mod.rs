@@ -691,7 +691,8 @@ fn mark_slice<S: Sql>(
         });
     }
     let reader = ObjectReader::new(store);
-    // The queue holds one level of the walk at a time: a long history is many short levels.
+    // A call may walk fewer than asked (its links past `MAX_LINKS`, or the queue run out
+    // before what trees named is looked up): the slice calls again until it has its count.
     let mut walked = 0;
     while walked < slice.walk {
         match mark::walk(store, &reader, walk, slice.walk - walked)? {

@@ -629,6 +629,8 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
+        // What was taken and not walked waits again, and what trees named goes to the rows.
+        memory.put_back_unwalked(0);
         let named = std::mem::take(&mut memory.named);
         in_batches(memory.order.rows_from(0), |batch| {
             self.insert_placed(&batch)
