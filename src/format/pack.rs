@@ -356,7 +356,7 @@ pub struct EntryAt {
 
 /// The byte budget of a [`BaseCache`]: resolved objects kept as delta bases, by indexing
 /// and by reading.
-pub const BASE_CACHE_BYTES: usize = 16 << 20;
+pub const BASE_CACHE_BYTES: usize = 8 << 20;
 
 /// A cache of resolved objects keyed by where their entry is, bounded in bytes; oldest out first.
 pub struct BaseCache {
