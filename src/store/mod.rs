@@ -27,7 +27,7 @@ pub use lfs::LfsLock;
 pub use maintenance::{
     delta_searchable, in_delta_search, Backlog, Footprint, RepackRow, Summary, SwapReport, Written,
 };
-pub use objects::{CommitInfo, Located, Location, NewObject};
+pub use objects::{CommitInfo, Located, Location, NewObject, Queued};
 pub use odb::{ObjectReader, Peeled, MAX_STEPS};
 pub use packs::{
     ChunkFile, ChunkWriter, FileRange, PackFile, PackInfo, PackState, ScratchRows, StoredChunks,

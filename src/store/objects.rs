@@ -2,6 +2,7 @@
 //! commit graph recorded at push time.
 
 use crate::format::pack::PackId;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::midx::{record_row, Record};
@@ -33,6 +34,53 @@ pub struct Located {
     pub kind: ObjectType,
     /// Where its bytes are.
     pub location: Location,
+}
+
+/// An object a walk is to read, with where it is stored, so that it is read without being
+/// looked up again; walks keep these in a heap that gives the first stored first (loose
+/// objects last). A pack lists a commit before its tree and a tree before its subtrees (git
+/// writes them in the order its walk finds them), so a walk in that order goes forward
+/// through each pack, reading the rows of a pack's part about once, where a walk breadth
+/// or depth first went to and fro (git/git's history: a chunk read for every third object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Queued {
+    /// The pack's row id (`u64::MAX` when loose), then the offset there.
+    pack: u64,
+    at: u64,
+    /// The object.
+    pub id: ObjectId,
+    /// Its type.
+    pub kind: ObjectType,
+}
+
+// What keeps a queue of 458,752 objects within 18 MiB.
+const _: () = assert!(std::mem::size_of::<Queued>() == 40);
+
+impl Queued {
+    /// `id`, found at `located`.
+    pub fn new(id: ObjectId, located: Located) -> Queued {
+        let (pack, at) = match located.location {
+            Location::Packed { pack, offset } => (pack.0 as u64, offset),
+            Location::Loose => (u64::MAX, 0),
+        };
+        Queued {
+            pack,
+            at,
+            id,
+            kind: located.kind,
+        }
+    }
+
+    /// Where it is stored.
+    pub fn location(&self) -> Location {
+        match self.pack {
+            u64::MAX => Location::Loose,
+            pack => Location::Packed {
+                pack: PackId(pack as i64),
+                offset: self.at,
+            },
+        }
+    }
 }
 
 /// An object that a push adds, to be indexed when the push is accepted.
@@ -164,9 +212,16 @@ impl<S: Sql> Store<S> {
         ids: &[ObjectId],
         mut visit: impl FnMut(ObjectId, Stored),
     ) -> Result<(), StoreError> {
-        let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
+        // Ids sorted already (a clone's whole list) are not copied to be sorted again.
+        let sorted: Cow<[ObjectId]> = match ids.windows(2).all(|w| w[0] < w[1]) {
+            true => Cow::Borrowed(ids),
+            false => {
+                let mut sorted = ids.to_vec();
+                sorted.sort_unstable();
+                sorted.dedup();
+                Cow::Owned(sorted)
+            }
+        };
         let mut packed = vec![false; sorted.len()];
         self.each_record::<Record>(&sorted, |i, record| {
             packed[i] = true;
@@ -189,41 +244,6 @@ impl<S: Sql> Store<S> {
             }
         }
         Ok(())
-    }
-
-    /// Visits where every stored object is, a page of the multi-pack index at a time and
-    /// then the loose objects in pages of `loose_page`, while `visit` returns true.
-    pub fn scan_locations(
-        &self,
-        loose_page: usize,
-        mut visit: impl FnMut(Vec<(ObjectId, Located)>) -> bool,
-    ) -> Result<(), StoreError> {
-        let mut key = None;
-        while let Some((at, records)) = self.next_page::<Record>(key.as_deref())? {
-            let page = records.iter().map(|r| (r.id, Stored::from(*r).located));
-            if !visit(page.collect()) {
-                return Ok(());
-            }
-            key = Some(at);
-        }
-        let mut after = Vec::new();
-        loop {
-            let rows = self.exec(
-                "SELECT oid, type, size FROM objects WHERE oid > ? ORDER BY oid LIMIT ?",
-                vec![after.clone().into(), (loose_page as i64).into()],
-            )?;
-            let page = rows
-                .iter()
-                .map(|row| Ok((row_id(&row[0])?, loose_row(&row[1..])?.located)))
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let Some((last, _)) = page.last() else {
-                return Ok(());
-            };
-            after = last.0.to_vec();
-            if !visit(page) || rows.len() < loose_page {
-                return Ok(());
-            }
-        }
     }
 
     /// Where an object is stored, if it is: one statement, for reads of single objects.

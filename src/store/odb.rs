@@ -30,9 +30,6 @@ pub struct Peeled {
 /// Locations a reader learns in bulk, at most (about 60 bytes each).
 const MAX_KNOWN: usize = 200_000;
 
-/// Locations one query of a scan returns, at most.
-const LOCATION_PAGE: usize = 1024;
-
 /// A shared chunk reader of one stored file.
 type Reader<S> = Rc<StoredChunks<S>>;
 
@@ -50,8 +47,7 @@ pub struct ObjectReader<S: Sql> {
     recent: Rc<RefCell<RecentChunks>>,
     cache: RefCell<BaseCache>,
     scratch: ScratchRows<S>,
-    /// Locations learnt in bulk ([`ObjectReader::learn_every_location`]), so reads need no
-    /// query.
+    /// Locations learnt in bulk ([`ObjectReader::learn`]), so reads need no query.
     known: RefCell<HashMap<ObjectId, Located>>,
     /// Steps the walks of this reader's request may still take, and how many they had.
     steps_left: Cell<u64>,
@@ -126,24 +122,6 @@ impl<S: Sql> ObjectReader<S> {
             .clone()
     }
 
-    /// Learns where every object is, a page of the index at a time: for a walk that reads
-    /// most of them (a clone), where a query per object would cost a statement each. Past
-    /// [`MAX_KNOWN`] it keeps to commits and trees, which the walk reads, and stops at the
-    /// cap.
-    pub fn learn_every_location(&self) -> Result<(), StoreError> {
-        let mut blobs = true;
-        self.store.scan_locations(LOCATION_PAGE, |page| {
-            let mut known = self.known.borrow_mut();
-            let wanted = |located: &Located| blobs || located.kind != ObjectType::Blob;
-            known.extend(page.into_iter().filter(|(_, located)| wanted(located)));
-            if blobs && known.len() > MAX_KNOWN {
-                known.retain(|_, located| located.kind != ObjectType::Blob);
-                blobs = false;
-            }
-            known.len() < MAX_KNOWN
-        })
-    }
-
     /// Visits where each of `ids` that is stored is, once: what is learnt already, and the
     /// rest in queries, so a caller that builds its own list of them holds no map besides.
     pub fn locate_each(
@@ -151,6 +129,11 @@ impl<S: Sql> ObjectReader<S> {
         ids: &[ObjectId],
         mut visit: impl FnMut(ObjectId, Located),
     ) -> Result<(), StoreError> {
+        if self.known.borrow().is_empty() {
+            return self
+                .store
+                .find_each(ids, |id, stored| visit(id, stored.located));
+        }
         let mut unknown = Vec::new();
         {
             let known = self.known.borrow();
@@ -163,12 +146,6 @@ impl<S: Sql> ObjectReader<S> {
         }
         self.store
             .find_each(&unknown, |id, stored| visit(id, stored.located))
-    }
-
-    /// Forgets the locations learnt in bulk: once a fetch has the list of what it sends,
-    /// they would take memory for the rest of its response for nothing.
-    pub fn forget_locations(&self) {
-        *self.known.borrow_mut() = HashMap::new();
     }
 
     /// Empties the cache of delta bases: after a walk of trees it holds trees, and a pack

@@ -14,7 +14,7 @@ use std::ops::RangeInclusive;
 use super::blocks::Blocks;
 use super::maintenance::{in_delta_search, RepackRow, Written};
 use super::midx::Record;
-use super::objects::{Located, Stored};
+use super::objects::{Queued, Stored};
 use super::push::IdxRow;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{ObjectId, ObjectType};
@@ -30,10 +30,10 @@ pub struct WalkInMemory {
     /// it was first found under (those with a place leave it for the order).
     seen: HashMap<ObjectId, u32>,
     /// The objects found whose links are not listed yet (blobs have none, so never wait),
-    /// the first stored first (see [`Waiting`]).
-    queue: BinaryHeap<Reverse<Waiting>>,
+    /// the first stored first (see [`Queued`]).
+    queue: BinaryHeap<Reverse<Queued>>,
     /// Those the walk took from the queue and has not listed the links of yet.
-    taken: Vec<Waiting>,
+    taken: Vec<Queued>,
     /// Objects the walk's links named (id, name hash), not yet looked up: they are looked
     /// up many at a time (see [`NAMED_AT_MOST`]), in id order, so that a page of the index
     /// is read once for many of them rather than once for each.
@@ -53,49 +53,6 @@ pub struct WalkInMemory {
 /// looked up when the queue runs out, so that the walk goes through the packs once for
 /// all that it queued, or past this many (1.5 MiB of them).
 const NAMED_AT_MOST: usize = 65_536;
-
-/// An object waiting in the walk's queue, with where it is stored, so that it is read
-/// without being looked up again. The queue gives the first stored first: a pack lists a
-/// commit before its tree and a tree before its subtrees (git writes them in the order its
-/// walk finds them), so the walk goes forward through each pack, reading the rows of a
-/// pack's part once, where a walk breadth first went to and fro (git/git's history: a
-/// chunk read for every third object).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Waiting {
-    /// The pack's row id (`u64::MAX` when loose), then the offset there.
-    pack: u64,
-    at: u64,
-    id: ObjectId,
-    kind: ObjectType,
-}
-
-// What keeps a queue of 458,752 objects within 18 MiB.
-const _: () = assert!(std::mem::size_of::<Waiting>() == 40);
-
-impl Waiting {
-    fn new(id: ObjectId, located: Located) -> Waiting {
-        let (pack, at) = match located.location {
-            Location::Packed { pack, offset } => (pack.0 as u64, offset),
-            Location::Loose => (u64::MAX, 0),
-        };
-        Waiting {
-            pack,
-            at,
-            id,
-            kind: located.kind,
-        }
-    }
-
-    fn location(&self) -> Location {
-        match self.pack {
-            u64::MAX => Location::Loose,
-            pack => Location::Packed {
-                pack: PackId(pack as i64),
-                offset: self.at,
-            },
-        }
-    }
-}
 
 /// A repack's objects in write order, and where each went, held in memory: what the
 /// `seq`, `offset`, `crc` and `depth` columns of `repack_objects` hold for a walk in rows,
@@ -435,7 +392,7 @@ impl WalkInMemory {
             };
             self.taken.push(waiting);
         }
-        let row = |w: &Waiting| RepackRow {
+        let row = |w: &Queued| RepackRow {
             seq: 0,
             id: w.id,
             kind: w.kind,
@@ -468,7 +425,7 @@ impl WalkInMemory {
             Location::Loose => self.loose += 1,
         }
         if stored.located.kind != ObjectType::Blob {
-            self.queue.push(Reverse(Waiting::new(id, stored.located)));
+            self.queue.push(Reverse(Queued::new(id, stored.located)));
         }
     }
 }

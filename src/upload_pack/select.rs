@@ -55,13 +55,10 @@ pub fn select<S: Sql>(
     if plan.edges.is_empty() {
         walker.forget_commits();
     }
-    // A clone of a long history reads most trees and sends most objects: their locations
-    // in one scan beat a query for each.
-    if plan.edges.is_empty() && plan.commits.len() >= BULK_COMMITS && depth != Some(0) {
-        walker.expect_everything()?;
-    }
-    let mut skip: HashSet<ObjectId> = HashSet::new();
-    let mut objects = commit_objects(walker, &plan, &mut skip, depth)?;
+    let room = expected_objects(store, &plan)?;
+    let mut skip: HashSet<ObjectId> = HashSet::with_capacity(room);
+    let mut objects = Vec::with_capacity(room);
+    commit_objects(walker, &plan, &mut skip, depth, &mut objects)?;
     for tree in &resolved.want_trees {
         match depth {
             Some(depth) => walker.tree_objects_within(*tree, depth, &mut skip, &mut objects)?,
@@ -79,6 +76,7 @@ pub fn select<S: Sql>(
         objects.extend(tags);
     }
     drop(skip);
+    objects.sort_unstable();
     let mut pieces = located(walker, &objects)?;
     drop(objects);
     if let Some(filter) = &resolved.filter {
@@ -91,9 +89,6 @@ pub fn select<S: Sql>(
     let count = pieces.len() as u32;
     Ok(Selection { pieces, count })
 }
-
-/// Commits from which a walk without haves learns every tree's location at once.
-const BULK_COMMITS: usize = 256;
 
 /// Blobs smaller than this are sent whole: a delta would save little.
 const THIN_MIN: u64 = 64;
@@ -213,17 +208,30 @@ fn is_everything(resolved: &Resolved) -> bool {
         }
 }
 
+/// Objects a selection for `plan` is likely to hold, to make room for at once: a clone's
+/// list and set of a whole history, grown step by step, hold their old room and their new
+/// one together at every step (git/git's history: 16 MiB more at the peak). A plan's
+/// commits bring at most 16 objects each as far as this guess goes, so that a clone of
+/// one short branch of a large repository does not take room for all of it.
+fn expected_objects<S: Sql>(store: &Store<S>, plan: &CommitPlan) -> Result<usize, StoreError> {
+    let stored = store.meta("objects")?.and_then(|n| n.parse::<usize>().ok());
+    Ok(stored
+        .unwrap_or(0)
+        .min(plan.commits.len().saturating_mul(16)))
+}
+
 /// The commits of `plan` with their trees and blobs (only those less than `depth` deep, when
 /// a filter says so). When the client has some history, each commit's tree is compared with
 /// its parents' (those the client has and those being sent) so only what changed is read; a
-/// clone walks each tree once instead.
+/// clone walks every tree once instead, in the order they are stored. They are added to
+/// `objects` and `skip`.
 fn commit_objects<S: Sql>(
     walker: &mut Walker<S>,
     plan: &CommitPlan,
     skip: &mut HashSet<ObjectId>,
     depth: Option<u32>,
-) -> Result<Vec<ObjectId>, StoreError> {
-    let mut objects = Vec::new();
+    objects: &mut Vec<ObjectId>,
+) -> Result<(), StoreError> {
     let known: HashSet<ObjectId> = match plan.edges.is_empty() {
         true => HashSet::new(),
         false => plan.commits.iter().chain(&plan.edges).copied().collect(),
@@ -232,12 +240,17 @@ fn commit_objects<S: Sql>(
         if skip.insert(*commit) {
             objects.push(*commit);
         }
+    }
+    if plan.edges.is_empty() && depth.is_none() {
+        return walker.every_tree_object(&plan.commits, skip, objects);
+    }
+    for commit in &plan.commits {
         if let Some(depth) = depth {
             if depth == 0 {
                 continue;
             }
             let tree = walker.tree_of(commit)?;
-            walker.tree_objects_within(tree, depth, skip, &mut objects)?;
+            walker.tree_objects_within(tree, depth, skip, objects)?;
             continue;
         }
         let mut bases = Vec::new();
@@ -249,9 +262,9 @@ fn commit_objects<S: Sql>(
             }
         }
         let tree = walker.tree_of(commit)?;
-        walker.tree_objects(tree, &bases, skip, &mut objects)?;
+        walker.tree_objects(tree, &bases, skip, objects)?;
     }
-    Ok(objects)
+    Ok(())
 }
 
 /// The annotated tags whose targets are among `objects` and that are not sent yet. Only
@@ -279,9 +292,11 @@ fn tags_of(
         .collect()
 }
 
-/// The stored objects of `objects` as pieces, in no particular order; Err for the first
-/// one not stored.
+/// The stored objects of `objects` (sorted, so that they are not copied to be looked up in
+/// order) as pieces, in no particular order; Err for the first one not stored. The trees the walk cached go first, so that the list can take their
+/// room.
 fn located<S: Sql>(walker: &Walker<S>, objects: &[ObjectId]) -> Result<Vec<Piece>, StoreError> {
+    walker.forget_bases();
     let mut pieces = Vec::with_capacity(objects.len());
     walker.locate_each(objects, |id, Located { kind, location }| {
         pieces.push(Piece::Object { id, kind, location })
