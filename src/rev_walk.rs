@@ -465,9 +465,15 @@ impl<'r, S: Sql> Walker<'r, S> {
             let Some(Reverse(next)) = queue.pop() else {
                 return Ok(());
             };
-            let data = (self.reader)
-                .read_at(&next.id, next.kind, next.location())?
-                .data;
+            let object = (self.reader).read_at(&next.id, next.kind, next.location())?;
+            if object.kind != next.kind {
+                // The index and the pack disagree: the store is damaged, and says so.
+                return Err(StoreError::NotA {
+                    id: next.id,
+                    expected: next.kind,
+                });
+            }
+            let data = object.data;
             if next.kind == ObjectType::Commit {
                 let tree = commit_tree(&next.id, &data)?;
                 if skip.insert(tree) {

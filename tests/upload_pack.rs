@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use git_on_durable_objects::format::object::ObjectType;
 use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::store::sql::Sql;
 use git_on_durable_objects::store::Store;
@@ -1385,4 +1386,26 @@ fn a_clone_of_a_store_that_lost_a_tree_says_which() {
         .unwrap()
         .to_string();
     assert!(error.contains(&format!("tree {subtree}")), "{error}");
+}
+
+#[test]
+fn a_clone_of_a_store_whose_index_calls_a_tree_a_blob_says_so() {
+    let repo = Repo::new();
+    repo.write("dir/file", b"in a directory\n");
+    repo.commit("one");
+    let (store, db) = store(4096);
+    push_all(&store, &repo, "report-status", 65536);
+    // A push refuses a directory entry that names a blob (its links are checked by type),
+    // so only a damaged store holds one.
+    let subtree = repo.git(&["rev-parse", "HEAD:dir"]);
+    let query = "UPDATE objects SET type = ? WHERE oid = unhex(?)";
+    let blob = (ObjectType::Blob as i64).into();
+    db.exec(query, vec![blob, subtree.as_str().into()]).unwrap();
+    let body = upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true);
+    let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
+    let error = upload_pack::serve(&store, request)
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(error, format!("{subtree} is not a tree"));
 }

@@ -3,7 +3,8 @@
 //! pages of records sorted by id. A page is a row keyed by a lower bound of its ids: the
 //! page of an id is the one with the greatest key not above it, found with one indexed
 //! query. So a push writes a row for each page its objects fall in, not one per object, a
-//! clone reads every location in a few dozen rows, and a repack rewrites the pages once.
+//! lookup of many ids reads each page they fall in once, and a repack rewrites the pages
+//! once.
 
 use super::paged::Paged;
 use super::{row_id, row_int, StoreError};

@@ -122,30 +122,15 @@ impl<S: Sql> ObjectReader<S> {
             .clone()
     }
 
-    /// Visits where each of `ids` that is stored is, once: what is learnt already, and the
-    /// rest in queries, so a caller that builds its own list of them holds no map besides.
+    /// Visits where each of `ids` that is stored is, once, looked up in id order: a caller
+    /// that builds its own list of them holds no map besides.
     pub fn locate_each(
         &self,
         ids: &[ObjectId],
         mut visit: impl FnMut(ObjectId, Located),
     ) -> Result<(), StoreError> {
-        if self.known.borrow().is_empty() {
-            return self
-                .store
-                .find_each(ids, |id, stored| visit(id, stored.located));
-        }
-        let mut unknown = Vec::new();
-        {
-            let known = self.known.borrow();
-            for id in ids {
-                match known.get(id) {
-                    Some(&located) => visit(*id, located),
-                    None => unknown.push(*id),
-                }
-            }
-        }
         self.store
-            .find_each(&unknown, |id, stored| visit(id, stored.located))
+            .find_each(ids, |id, stored| visit(id, stored.located))
     }
 
     /// Empties the cache of delta bases: after a walk of trees it holds trees, and a pack

@@ -55,7 +55,7 @@ pub fn select<S: Sql>(
     if plan.edges.is_empty() {
         walker.forget_commits();
     }
-    let room = expected_objects(store, &plan)?;
+    let room = expected_objects(store, &plan, depth)?;
     let mut skip: HashSet<ObjectId> = HashSet::with_capacity(room);
     let mut objects = Vec::with_capacity(room);
     commit_objects(walker, &plan, &mut skip, depth, &mut objects)?;
@@ -208,12 +208,21 @@ fn is_everything(resolved: &Resolved) -> bool {
         }
 }
 
-/// Objects a selection for `plan` is likely to hold, to make room for at once: a clone's
-/// list and set of a whole history, grown step by step, hold their old room and their new
-/// one together at every step (git/git's history: 16 MiB more at the peak). A plan's
-/// commits bring at most 16 objects each as far as this guess goes, so that a clone of
-/// one short branch of a large repository does not take room for all of it.
-fn expected_objects<S: Sql>(store: &Store<S>, plan: &CommitPlan) -> Result<usize, StoreError> {
+/// Objects a clone's selection for `plan` is likely to hold, to make room for at once: a
+/// clone's list and set of a whole history, grown step by step, hold their old room and
+/// their new one together at every step (git/git's history: 16 MiB more at the peak). A
+/// plan's commits bring at most 16 objects each as far as this guess goes, so that a clone
+/// of one short branch of a large repository does not take room for all of it.
+fn expected_objects<S: Sql>(
+    store: &Store<S>,
+    plan: &CommitPlan,
+    depth: Option<u32>,
+) -> Result<usize, StoreError> {
+    if !plan.edges.is_empty() || depth.is_some() {
+        // Only a clone's walk lists most objects; a fetch, or a filter that reads few trees
+        // (`tree:0` lists commits alone), grows its list as it goes.
+        return Ok(0);
+    }
     let stored = store.meta("objects")?.and_then(|n| n.parse::<usize>().ok());
     Ok(stored
         .unwrap_or(0)
@@ -293,8 +302,8 @@ fn tags_of(
 }
 
 /// The stored objects of `objects` (sorted, so that they are not copied to be looked up in
-/// order) as pieces, in no particular order; Err for the first one not stored. The trees the walk cached go first, so that the list can take their
-/// room.
+/// order) as pieces, in no particular order; Err for the first one not stored. The trees
+/// the walk cached go first, so that the list can take their room.
 fn located<S: Sql>(walker: &Walker<S>, objects: &[ObjectId]) -> Result<Vec<Piece>, StoreError> {
     walker.forget_bases();
     let mut pieces = Vec::with_capacity(objects.len());
