@@ -1133,7 +1133,9 @@ fn one_call_of_the_walk_reads_as_many_objects_as_it_may() {
         let waiting = queued(&db);
         assert!(waiting > 1);
         assert_eq!(
-            maintenance::mark::walk(&store, &reader, &mut walk, 10_000).unwrap(),
+            maintenance::mark::walk(&store, &reader, &mut walk, 10_000)
+                .unwrap()
+                .walked,
             waiting
         );
     }

@@ -21,14 +21,22 @@ pub fn name_hash(name: &[u8]) -> u32 {
 /// hold hundreds of thousands of entries, and a slice reads thousands of trees.
 pub const MAX_LINKS: usize = 100_000;
 
+/// What one call of [`walk`] did.
+pub struct Marked {
+    /// Objects whose links it listed (0: the walk is over).
+    pub walked: usize,
+    /// The links it listed.
+    pub links: usize,
+}
+
 /// Lists the links of up to `limit` objects of the walk not yet walked, stopping early past
-/// [`MAX_LINKS`]; returns how many it walked (0: the walk is over).
+/// [`MAX_LINKS`].
 pub fn walk<S: Sql>(
     store: &Store<S>,
     reader: &ObjectReader<S>,
     walk: &mut Walk,
     limit: usize,
-) -> Result<usize, StoreError> {
+) -> Result<Marked, StoreError> {
     let rows = store.repack_unwalked(walk, limit)?;
     let mut links = Links::default();
     let mut walked = Vec::with_capacity(rows.len());
@@ -41,10 +49,14 @@ pub fn walk<S: Sql>(
     }
     // Versions of a directory list the same entries: each kept once (the first, whose name
     // hash counts, as git's walk keeps it) spares the store a lookup.
+    let listed = links.commits.len() + links.rest.len();
     let mut seen = HashSet::with_capacity(links.rest.len());
     links.rest.retain(|(id, _)| seen.insert(*id));
     store.repack_link(walk, &walked, &links.commits, &links.rest)?;
-    Ok(walked.len())
+    Ok(Marked {
+        walked: walked.len(),
+        links: listed,
+    })
 }
 
 /// What the objects walked link to (id, name hash): commits (a commit's parents, a tag's
