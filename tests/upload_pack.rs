@@ -1367,45 +1367,47 @@ fn a_clone_reads_its_trees_in_the_order_stored_and_locates_them_together() {
     assert!(read <= 2 * chunks, "{read} rows for {chunks} chunks");
 }
 
-#[test]
-fn a_clone_of_a_store_that_lost_a_tree_says_which() {
+/// A history of one file in a directory, pushed (as loose objects), and that directory's
+/// tree.
+fn pushed_directory() -> (Repo, Store<Db>, Db, String) {
     let repo = Repo::new();
     repo.write("dir/file", b"in a directory\n");
     repo.commit("one");
     let (store, db) = store(4096);
     push_all(&store, &repo, "report-status", 65536);
     let subtree = repo.git(&["rev-parse", "HEAD:dir"]);
+    (repo, store, db, subtree)
+}
+
+/// What a clone of every ref of `repo` from `store` fails with.
+fn clone_error(store: &Store<Db>, repo: &Repo) -> String {
+    let body = upload_request(&all_ref_ids(repo), CAPS, &[], &[], true);
+    let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
+    let answer = upload_pack::serve(store, request);
+    answer.err().unwrap().to_string()
+}
+
+#[test]
+fn a_clone_of_a_store_that_lost_a_tree_says_which() {
+    let (repo, store, db, subtree) = pushed_directory();
     for table in ["loose", "objects"] {
         let query = format!("DELETE FROM {table} WHERE oid = unhex(?)");
         db.exec(&query, vec![subtree.as_str().into()]).unwrap();
     }
-    let body = upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true);
-    let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
-    let error = upload_pack::serve(&store, request)
-        .err()
-        .unwrap()
-        .to_string();
+    let error = clone_error(&store, &repo);
     assert!(error.contains(&format!("tree {subtree}")), "{error}");
 }
 
 #[test]
 fn a_clone_of_a_store_whose_index_calls_a_tree_a_blob_says_so() {
-    let repo = Repo::new();
-    repo.write("dir/file", b"in a directory\n");
-    repo.commit("one");
-    let (store, db) = store(4096);
-    push_all(&store, &repo, "report-status", 65536);
+    let (repo, store, db, subtree) = pushed_directory();
     // A push refuses a directory entry that names a blob (its links are checked by type),
     // so only a damaged store holds one.
-    let subtree = repo.git(&["rev-parse", "HEAD:dir"]);
     let query = "UPDATE objects SET type = ? WHERE oid = unhex(?)";
     let blob = (ObjectType::Blob as i64).into();
     db.exec(query, vec![blob, subtree.as_str().into()]).unwrap();
-    let body = upload_request(&all_ref_ids(&repo), CAPS, &[], &[], true);
-    let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
-    let error = upload_pack::serve(&store, request)
-        .err()
-        .unwrap()
-        .to_string();
-    assert_eq!(error, format!("{subtree} is not a tree"));
+    assert_eq!(
+        clone_error(&store, &repo),
+        format!("{subtree} is not a tree")
+    );
 }

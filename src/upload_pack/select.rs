@@ -218,7 +218,7 @@ fn expected_objects<S: Sql>(
     plan: &CommitPlan,
     depth: Option<u32>,
 ) -> Result<usize, StoreError> {
-    if !plan.edges.is_empty() || depth.is_some() {
+    if !walks_every_tree(plan, depth) {
         // Only a clone's walk lists most objects; a fetch, or a filter that reads few trees
         // (`tree:0` lists commits alone), grows its list as it goes.
         return Ok(0);
@@ -227,6 +227,12 @@ fn expected_objects<S: Sql>(
     Ok(stored
         .unwrap_or(0)
         .min(plan.commits.len().saturating_mul(16)))
+}
+
+/// Whether the selection for `plan` walks every tree its commits reach, with none to
+/// compare with and no depth to stop at: a clone's walk.
+fn walks_every_tree(plan: &CommitPlan, depth: Option<u32>) -> bool {
+    plan.edges.is_empty() && depth.is_none()
 }
 
 /// The commits of `plan` with their trees and blobs (only those less than `depth` deep, when
@@ -241,18 +247,18 @@ fn commit_objects<S: Sql>(
     depth: Option<u32>,
     objects: &mut Vec<ObjectId>,
 ) -> Result<(), StoreError> {
-    let known: HashSet<ObjectId> = match plan.edges.is_empty() {
-        true => HashSet::new(),
-        false => plan.commits.iter().chain(&plan.edges).copied().collect(),
-    };
     for commit in &plan.commits {
         if skip.insert(*commit) {
             objects.push(*commit);
         }
     }
-    if plan.edges.is_empty() && depth.is_none() {
+    if walks_every_tree(plan, depth) {
         return walker.every_tree_object(&plan.commits, skip, objects);
     }
+    let known: HashSet<ObjectId> = match plan.edges.is_empty() {
+        true => HashSet::new(),
+        false => plan.commits.iter().chain(&plan.edges).copied().collect(),
+    };
     for commit in &plan.commits {
         if let Some(depth) = depth {
             if depth == 0 {
