@@ -132,8 +132,10 @@ for i in $(seq 1 99); do
 done
 check "k1: 100 one-line edits of a 1 MB file pushed to both servers" test "$pushed" = 100
 api "edits.git/api" >"$TMP/summary.json"
+# Started, not finished: the run the alarm began at the 256th loose object may still be going
+# (it took 11 s on CI's machine, longer than the pushes that came after it).
 check "k1: the loose objects started maintenance by themselves (the alarm)" \
-    test "$(field "$TMP/summary.json" 'd["maintenance"]["last_run"] is not None')" = True
+    test "$(field "$TMP/summary.json" 'd["maintenance"]["in_progress"] or d["maintenance"]["last_run"] is not None')" = True
 check "k1: maintenance through the API's hook" maintain edits
 check "k1: one pack and no loose object after it" \
     test "$(field "$TMP/summary.json" '(d["packs"], d["loose"])')" = "(1, 0)"
