@@ -28,17 +28,10 @@ pub enum Piece {
         /// The offset just past the last entry copied.
         end: u64,
     },
-    /// A blob sent as a delta of `base`, an object the client has (a thin pack), when the
-    /// delta is small enough to be worth it; else as [`Piece::Object`] would send it.
-    Thin {
-        /// The blob.
-        id: ObjectId,
-        /// Where it is stored.
-        location: Location,
-        /// The client's object it is a delta of (boxed: few pieces are thin, and every
-        /// piece of a clone's list is as large as the largest kind).
-        base: Box<ObjectId>,
-    },
+    /// A blob sent as a delta of an object the client has (a thin pack), when the delta is
+    /// small enough to be worth it; else as [`Piece::Object`] would send it. Boxed: few
+    /// pieces are thin, and every piece of a clone's list is as large as the largest kind.
+    Thin(Box<ThinBlob>),
     /// One object, copied from its stored entry or written anew.
     Object {
         /// The object.
@@ -50,12 +43,27 @@ pub enum Piece {
     },
 }
 
+// A clone's list holds a piece per object: what one costs is worth knowing when it grows.
+const _: () = assert!(std::mem::size_of::<Piece>() == 48);
+
+/// A blob a thin pack may send as a delta.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThinBlob {
+    /// The blob.
+    pub id: ObjectId,
+    /// Where it is stored.
+    pub location: Location,
+    /// The client's object it is a delta of.
+    pub base: ObjectId,
+}
+
 impl Piece {
     /// The object of a piece that holds one.
     pub fn object(&self) -> Option<&ObjectId> {
         match self {
             Piece::Entries { .. } => None,
-            Piece::Object { id, .. } | Piece::Thin { id, .. } => Some(id),
+            Piece::Object { id, .. } => Some(id),
+            Piece::Thin(thin) => Some(&thin.id),
         }
     }
 
@@ -63,12 +71,8 @@ impl Piece {
     /// loose ones by id, then whole packs' entries.
     fn stored(&self) -> (u8, PackId, u64, ObjectId) {
         match self {
-            Piece::Object { id, location, .. } | Piece::Thin { id, location, .. } => {
-                match *location {
-                    Location::Packed { pack, offset } => (0, pack, offset, ObjectId([0; 20])),
-                    Location::Loose => (1, PackId(0), 0, *id),
-                }
-            }
+            Piece::Object { id, location, .. } => stored_at(id, *location),
+            Piece::Thin(thin) => stored_at(&thin.id, thin.location),
             Piece::Entries { pack, start, .. } => (2, *pack, *start, ObjectId([0; 20])),
         }
     }
@@ -78,6 +82,15 @@ impl Piece {
     /// written entry is found again by where it is stored, with no map of what was written.
     pub fn storage_order(a: &Piece, b: &Piece) -> std::cmp::Ordering {
         a.stored().cmp(&b.stored())
+    }
+}
+
+/// The key of an object stored at `location` in storage order: packed ones by pack and
+/// offset, then loose ones by id.
+fn stored_at(id: &ObjectId, location: Location) -> (u8, PackId, u64, ObjectId) {
+    match location {
+        Location::Packed { pack, offset } => (0, pack, offset, ObjectId([0; 20])),
+        Location::Loose => (1, PackId(0), 0, *id),
     }
 }
 
@@ -197,7 +210,7 @@ impl<S: Sql> PackStream<S> {
                 Piece::Object { id, kind, location } => {
                     self.write_object(out, id, kind, location)?;
                 }
-                Piece::Thin { id, location, base } => self.write_thin(out, id, location, *base)?,
+                Piece::Thin(thin) => self.write_thin(out, *thin)?,
             }
         }
         Ok(())
@@ -286,14 +299,9 @@ impl<S: Sql> PackStream<S> {
         Some((self.written[at], id)).filter(|(offset, _)| *offset != NOT_WRITTEN)
     }
 
-    /// Writes a blob as a delta of `base`, if that takes at most half its size.
-    fn write_thin(
-        &mut self,
-        out: &mut Vec<u8>,
-        id: ObjectId,
-        location: Location,
-        base: ObjectId,
-    ) -> Result<(), StoreError> {
+    /// Writes `thin`'s blob as a delta of its base, if that takes at most half its size.
+    fn write_thin(&mut self, out: &mut Vec<u8>, thin: ThinBlob) -> Result<(), StoreError> {
+        let ThinBlob { id, location, base } = thin;
         let target = self.reader.read_at(&id, ObjectType::Blob, location)?.data;
         let delta = match self.reader.read(&base)? {
             Some(base) => diff_delta::encode(&base.data, &target, target.len() / 2),

@@ -133,10 +133,12 @@ impl<S: Sql> ObjectReader<S> {
             .find_each(ids, |id, stored| visit(id, stored.located))
     }
 
-    /// Empties the cache of delta bases: after a walk of trees it holds trees, and a pack
-    /// that copies stored entries rarely reads a base again.
-    pub fn forget_bases(&self) {
+    /// Empties the caches of delta bases and index pages: after a walk of trees they hold
+    /// trees and the pages that found them, and a pack that copies stored entries rarely
+    /// reads either again.
+    pub fn forget_walk(&self) {
         *self.cache.borrow_mut() = BaseCache::new(BASE_CACHE_BYTES);
+        self.store.forget_pages();
     }
 
     /// Learns where `ids` are in one query, for reads of them about to follow.

@@ -218,8 +218,11 @@ impl<S: Sql> Store<S> {
         // The pages' own keys bound which ids each holds: an id between two of them would
         // have named a page between them.
         let all = self.keys_of::<R>(ids)?;
+        // A lookup of more pages than the cache holds would only push out, page by page,
+        // what it kept itself (a clone's list of every object): it keeps none.
+        let keep = all.len().saturating_mul(RECORDS * R::SIZE) <= CACHE_BYTES;
         for keys in all.chunks(PAGES_AT_ONCE) {
-            for page in self.cached_pages::<R>(keys)? {
+            for page in self.cached_pages::<R>(keys, keep)? {
                 let start = partition(ids.len(), |i| ids[i].0[..] < page.key[..]);
                 let end = next_key(&all, &page.key);
                 for (i, id) in in_range(&ids[start..], &page.key, end).iter().enumerate() {
@@ -319,8 +322,12 @@ impl<S: Sql> Store<S> {
             .collect()
     }
 
-    /// The pages keyed `keys` (sorted), from memory or fetched and kept there.
-    fn cached_pages<R: Paged>(&self, keys: &[Vec<u8>]) -> Result<Vec<Rc<Page>>, StoreError> {
+    /// The pages keyed `keys` (sorted), from memory or fetched (and kept there if `keep`).
+    fn cached_pages<R: Paged>(
+        &self,
+        keys: &[Vec<u8>],
+        keep: bool,
+    ) -> Result<Vec<Rc<Page>>, StoreError> {
         let mut found: HashMap<&[u8], Rc<Page>> = HashMap::new();
         let mut missing = Vec::new();
         {
@@ -338,7 +345,9 @@ impl<S: Sql> Store<S> {
             let mut cache = self.page_cache.borrow_mut();
             for page in self.pages::<R>(&missing)? {
                 let page = Rc::new(page);
-                cache.keep(R::TABLE, &page);
+                if keep {
+                    cache.keep(R::TABLE, &page);
+                }
                 if let Some(key) = keys.iter().find(|k| **k == page.key) {
                     found.insert(key, page);
                 }

@@ -8,8 +8,8 @@ use super::filter::Filter;
 use super::wants::Resolved;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::HEADER_LEN;
-use crate::pack_objects::Piece;
-use crate::rev_walk::{CommitPlan, Walker};
+use crate::pack_objects::{Piece, ThinBlob};
+use crate::rev_walk::{CommitPlan, ObjectList, Walker};
 use crate::store::sql::Sql;
 use crate::store::{Located, Store, StoreError};
 
@@ -55,27 +55,24 @@ pub fn select<S: Sql>(
     if plan.edges.is_empty() {
         walker.forget_commits();
     }
-    let room = expected_objects(store, &plan, depth)?;
-    let mut skip: HashSet<ObjectId> = HashSet::with_capacity(room);
-    let mut objects = Vec::with_capacity(room);
-    commit_objects(walker, &plan, &mut skip, depth, &mut objects)?;
+    let mut list = ObjectList::with_capacity(expected_objects(store, &plan, depth)?);
+    commit_objects(walker, &plan, depth, &mut list)?;
     for tree in &resolved.want_trees {
         match depth {
-            Some(depth) => walker.tree_objects_within(*tree, depth, &mut skip, &mut objects)?,
-            None => walker.tree_objects(*tree, &[], &mut skip, &mut objects)?,
+            Some(depth) => walker.tree_objects_within(*tree, depth, &mut list)?,
+            None => walker.tree_objects(*tree, &[], &mut list)?,
         }
     }
     // Wanted trees too: a `tree:0` walk reads none, but what a want names is always sent.
     for id in resolved.want_trees.iter().chain(&resolved.extra) {
-        if skip.insert(*id) {
-            objects.push(*id);
-        }
+        list.insert(*id);
     }
     if resolved.include_tag {
-        let tags = tags_of(resolved, &objects, &mut skip);
-        objects.extend(tags);
+        for tag in tags_of(resolved, list.ids()) {
+            list.insert(tag);
+        }
     }
-    drop(skip);
+    let mut objects = list.into_ids();
     objects.sort_unstable();
     let mut pieces = located(walker, &objects)?;
     drop(objects);
@@ -137,11 +134,7 @@ fn thin<S: Sql>(
     for piece in pieces.iter_mut() {
         if let Piece::Object { id, location, .. } = *piece {
             if let Some(&base) = bases.get(&id) {
-                *piece = Piece::Thin {
-                    id,
-                    location,
-                    base: Box::new(base),
-                };
+                *piece = Piece::Thin(Box::new(ThinBlob { id, location, base }));
             }
         }
     }
@@ -239,21 +232,18 @@ fn walks_every_tree(plan: &CommitPlan, depth: Option<u32>) -> bool {
 /// a filter says so). When the client has some history, each commit's tree is compared with
 /// its parents' (those the client has and those being sent) so only what changed is read; a
 /// clone walks every tree once instead, in the order they are stored. They are added to
-/// `objects` and `skip`.
+/// `list`.
 fn commit_objects<S: Sql>(
     walker: &mut Walker<S>,
     plan: &CommitPlan,
-    skip: &mut HashSet<ObjectId>,
     depth: Option<u32>,
-    objects: &mut Vec<ObjectId>,
+    list: &mut ObjectList,
 ) -> Result<(), StoreError> {
     for commit in &plan.commits {
-        if skip.insert(*commit) {
-            objects.push(*commit);
-        }
+        list.insert(*commit);
     }
     if walks_every_tree(plan, depth) {
-        return walker.every_tree_object(&plan.commits, skip, objects);
+        return walker.every_tree_object(&plan.commits, list);
     }
     let known: HashSet<ObjectId> = match plan.edges.is_empty() {
         true => HashSet::new(),
@@ -265,7 +255,7 @@ fn commit_objects<S: Sql>(
                 continue;
             }
             let tree = walker.tree_of(commit)?;
-            walker.tree_objects_within(tree, depth, skip, objects)?;
+            walker.tree_objects_within(tree, depth, list)?;
             continue;
         }
         let mut bases = Vec::new();
@@ -277,18 +267,14 @@ fn commit_objects<S: Sql>(
             }
         }
         let tree = walker.tree_of(commit)?;
-        walker.tree_objects(tree, &bases, skip, objects)?;
+        walker.tree_objects(tree, &bases, list)?;
     }
     Ok(())
 }
 
-/// The annotated tags whose targets are among `objects` and that are not sent yet. Only
-/// the tags' targets are held as a set: `objects` may be a whole history.
-fn tags_of(
-    resolved: &Resolved,
-    objects: &[ObjectId],
-    skip: &mut HashSet<ObjectId>,
-) -> Vec<ObjectId> {
+/// The annotated tags whose targets are among `objects` (those already there included).
+/// Only the tags' targets are held as a set: `objects` may be a whole history.
+fn tags_of(resolved: &Resolved, objects: &[ObjectId]) -> Vec<ObjectId> {
     let tags: Vec<(ObjectId, ObjectId)> = resolved
         .refs
         .iter()
@@ -302,7 +288,7 @@ fn tags_of(
         .copied()
         .collect();
     tags.into_iter()
-        .filter(|(tag, target)| sent.contains(target) && skip.insert(*tag))
+        .filter(|(_, target)| sent.contains(target))
         .map(|(tag, _)| tag)
         .collect()
 }
@@ -311,7 +297,7 @@ fn tags_of(
 /// order) as pieces, in no particular order; Err for the first one not stored. The trees
 /// the walk cached go first, so that the list can take their room.
 fn located<S: Sql>(walker: &Walker<S>, objects: &[ObjectId]) -> Result<Vec<Piece>, StoreError> {
-    walker.forget_bases();
+    walker.forget_walk();
     let mut pieces = Vec::with_capacity(objects.len());
     walker.locate_each(objects, |id, Located { kind, location }| {
         pieces.push(Piece::Object { id, kind, location })
