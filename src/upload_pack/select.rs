@@ -74,6 +74,11 @@ pub fn select<S: Sql>(
     }
     let mut objects = list.into_ids();
     objects.sort_unstable();
+    if objects.len() > LARGE_LIST {
+        // The pieces of a long list (a clone's) take the room of what the walk cached; a
+        // short one's leave it to the thin deltas and rebuilt objects that may read it.
+        walker.forget_walk();
+    }
     let mut pieces = located(walker, &objects)?;
     drop(objects);
     if let Some(filter) = &resolved.filter {
@@ -86,6 +91,10 @@ pub fn select<S: Sql>(
     let count = pieces.len() as u32;
     Ok(Selection { pieces, count })
 }
+
+/// Objects in a list past which the walk's caches are let go before it is located: 3 MiB
+/// of pieces, where the caches hold up to 16 MiB.
+const LARGE_LIST: usize = 65_536;
 
 /// Blobs smaller than this are sent whole: a delta would save little.
 const THIN_MIN: u64 = 64;
@@ -294,10 +303,8 @@ fn tags_of(resolved: &Resolved, objects: &[ObjectId]) -> Vec<ObjectId> {
 }
 
 /// The stored objects of `objects` (sorted, so that they are not copied to be looked up in
-/// order) as pieces, in no particular order; Err for the first one not stored. The trees
-/// the walk cached go first, so that the list can take their room.
+/// order) as pieces, in no particular order; Err for the first one not stored.
 fn located<S: Sql>(walker: &Walker<S>, objects: &[ObjectId]) -> Result<Vec<Piece>, StoreError> {
-    walker.forget_walk();
     let mut pieces = Vec::with_capacity(objects.len());
     walker.locate_each(objects, |id, Located { kind, location }| {
         pieces.push(Piece::Object { id, kind, location })
