@@ -15,36 +15,44 @@ use crate::format::{diff_delta, zlib};
 use crate::store::sql::Sql;
 use crate::store::{ChunkWriter, Location, ObjectReader, PackFile, ScratchRows, StoreError};
 
-/// One piece of the pack to write.
+/// One piece of the pack to write. A clone's list holds one per object, so the common
+/// kind, a stored entry, is 16 bytes and names no object; the rarer kinds are boxed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
-    /// The entries of a stored pack, copied byte for byte (`start..end` excludes its header
-    /// and trailer; distances of OFS deltas inside it stay valid).
-    Entries {
+    /// An object stored in a pack, copied from its entry or written anew; the pack's row id
+    /// fits 32 bits (else the object is [`Piece::Named`]).
+    Packed {
         /// The pack's row id.
-        pack: PackId,
-        /// The offset of the first entry copied.
-        start: u64,
-        /// The offset just past the last entry copied.
-        end: u64,
-    },
-    /// A blob sent as a delta of an object the client has (a thin pack), when the delta is
-    /// small enough to be worth it; else as [`Piece::Object`] would send it. Boxed: few
-    /// pieces are thin, and every piece of a clone's list is as large as the largest kind.
-    Thin(Box<ThinBlob>),
-    /// One object, copied from its stored entry or written anew.
-    Object {
-        /// The object.
-        id: ObjectId,
-        /// Its type.
+        pack: u32,
+        /// The entry's offset in the `.pack`.
+        offset: u64,
+        /// The object's type.
         kind: ObjectType,
-        /// Where it is stored.
-        location: Location,
     },
+    /// An object with its id: a loose one (found by id), or any when the pack must name
+    /// the bases of its deltas (a client without OFS_DELTA) or a filter reads sizes by id.
+    Named(Box<Named>),
+    /// A blob sent as a delta of an object the client has (a thin pack), when the delta is
+    /// small enough to be worth it; else as [`Piece::Named`] would send it.
+    Thin(Box<ThinBlob>),
+    /// The entries of a stored pack, copied byte for byte (distances of OFS deltas inside
+    /// them stay valid).
+    Entries(Box<Entries>),
 }
 
 // A clone's list holds a piece per object: what one costs is worth knowing when it grows.
-const _: () = assert!(std::mem::size_of::<Piece>() == 48);
+const _: () = assert!(std::mem::size_of::<Piece>() == 16);
+
+/// A stored object with its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Named {
+    /// The object.
+    pub id: ObjectId,
+    /// Its type.
+    pub kind: ObjectType,
+    /// Where it is stored.
+    pub location: Location,
+}
 
 /// A blob a thin pack may send as a delta.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,23 +65,48 @@ pub struct ThinBlob {
     pub base: ObjectId,
 }
 
+/// A run of a stored pack's entries: `start..end` excludes its header and trailer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entries {
+    /// The pack's row id.
+    pub pack: PackId,
+    /// The offset of the first entry copied.
+    pub start: u64,
+    /// The offset just past the last entry copied.
+    pub end: u64,
+}
+
+/// Where a piece's object is stored, as a key of storage order: packed ones by pack and
+/// offset, then loose ones by id, then whole packs' entries.
+type StorageKey = (u8, PackId, u64, ObjectId);
+
 impl Piece {
-    /// The object of a piece that holds one.
+    /// The piece for the object `id` of type `kind` stored at `location`: named when
+    /// `named` says the pack needs its id, or when nothing else finds it.
+    pub fn new(id: ObjectId, kind: ObjectType, location: Location, named: bool) -> Piece {
+        if let (Location::Packed { pack, offset }, false) = (location, named) {
+            if let Ok(pack) = u32::try_from(pack.0) {
+                return Piece::Packed { pack, offset, kind };
+            }
+        }
+        Piece::Named(Box::new(Named { id, kind, location }))
+    }
+
+    /// The object of a piece that names one.
     pub fn object(&self) -> Option<&ObjectId> {
         match self {
-            Piece::Entries { .. } => None,
-            Piece::Object { id, .. } => Some(id),
+            Piece::Packed { .. } | Piece::Entries(_) => None,
+            Piece::Named(named) => Some(&named.id),
             Piece::Thin(thin) => Some(&thin.id),
         }
     }
 
-    /// Where a piece's object is stored, as a key: packed ones by pack and offset, then
-    /// loose ones by id, then whole packs' entries.
-    fn stored(&self) -> (u8, PackId, u64, ObjectId) {
+    fn stored(&self) -> StorageKey {
         match self {
-            Piece::Object { id, location, .. } => stored_at(id, *location),
-            Piece::Thin(thin) => stored_at(&thin.id, thin.location),
-            Piece::Entries { pack, start, .. } => (2, *pack, *start, ObjectId([0; 20])),
+            Piece::Packed { pack, offset, .. } => stored_at(None, packed(*pack, *offset)),
+            Piece::Named(named) => stored_at(Some(&named.id), named.location),
+            Piece::Thin(thin) => stored_at(Some(&thin.id), thin.location),
+            Piece::Entries(entries) => (2, entries.pack, entries.start, ObjectId([0; 20])),
         }
     }
 
@@ -85,12 +118,20 @@ impl Piece {
     }
 }
 
+/// The location of the entry at `offset` in the pack with row id `pack`.
+fn packed(pack: u32, offset: u64) -> Location {
+    Location::Packed {
+        pack: PackId(pack.into()),
+        offset,
+    }
+}
+
 /// The key of an object stored at `location` in storage order: packed ones by pack and
-/// offset, then loose ones by id.
-fn stored_at(id: &ObjectId, location: Location) -> (u8, PackId, u64, ObjectId) {
+/// offset, then loose ones by id (which a loose object's piece always has).
+fn stored_at(id: Option<&ObjectId>, location: Location) -> StorageKey {
     match location {
         Location::Packed { pack, offset } => (0, pack, offset, ObjectId([0; 20])),
-        Location::Loose => (1, PackId(0), 0, *id),
+        Location::Loose => (1, PackId(0), 0, id.copied().unwrap_or(ObjectId([0; 20]))),
     }
 }
 
@@ -200,17 +241,18 @@ impl<S: Sql> PackStream<S> {
             self.written[self.next] = self.offset;
             self.next += 1;
             match piece {
-                Piece::Entries { pack, start, end } => {
+                Piece::Packed { pack, offset, kind } => {
+                    self.write_entry(out, kind, PackId(pack.into()), offset)?;
+                }
+                Piece::Named(named) => self.write_named(out, *named)?,
+                Piece::Thin(thin) => self.write_thin(out, *thin)?,
+                Piece::Entries(entries) => {
                     self.copying = Some(Copying {
-                        from: Some((pack, PackFile::Pack)),
-                        at: start,
-                        end,
+                        from: Some((entries.pack, PackFile::Pack)),
+                        at: entries.start,
+                        end: entries.end,
                     });
                 }
-                Piece::Object { id, kind, location } => {
-                    self.write_object(out, id, kind, location)?;
-                }
-                Piece::Thin(thin) => self.write_thin(out, *thin)?,
             }
         }
         Ok(())
@@ -236,67 +278,76 @@ impl<S: Sql> PackStream<S> {
         Ok(())
     }
 
-    fn write_object(
+    /// Writes a named object: as [`Self::write_entry`] does when it is packed, else
+    /// rebuilt from its loose row.
+    fn write_named(&mut self, out: &mut Vec<u8>, named: Named) -> Result<(), StoreError> {
+        let Named { id, kind, location } = named;
+        match location {
+            Location::Packed { pack, offset } => self.write_entry(out, kind, pack, offset),
+            Location::Loose => self.rebuild(out, Source::Loose(id, kind)),
+        }
+    }
+
+    /// Writes the object of type `kind` whose entry is at `stored` in `pack`: the entry
+    /// copied when it is whole or its base was written (and the client can be told which
+    /// base that is), else the object rebuilt.
+    fn write_entry(
         &mut self,
         out: &mut Vec<u8>,
-        id: ObjectId,
         kind: ObjectType,
-        location: Location,
+        pack: PackId,
+        stored: u64,
     ) -> Result<(), StoreError> {
         let offset = self.offset;
-        if let Location::Packed {
-            pack,
-            offset: stored,
-        } = location
-        {
-            let (header, data) = self.reader.extent(pack, stored)?;
-            let base = match header.kind {
-                EntryKind::Whole(_) => None,
-                EntryKind::OfsDelta(base) => {
-                    self.written_at(None, Location::Packed { pack, offset: base })
-                }
-                EntryKind::RefDelta(base) => match self.reader.locate(&base)? {
-                    Some(located) => self.written_at(Some(base), located.location),
-                    None => None,
-                },
-            };
-            let reused = match (header.kind, base) {
-                (EntryKind::Whole(_), _) => Some(EntryKind::Whole(kind)),
-                (_, Some((at, _))) if self.options.ofs_delta => Some(EntryKind::OfsDelta(at)),
-                (_, Some((_, base_id))) => Some(EntryKind::RefDelta(base_id)),
-                (_, None) => None,
-            };
-            if let Some(entry_kind) = reused {
-                self.tally.reused += 1;
-                self.tally.reused_deltas += !matches!(entry_kind, EntryKind::Whole(_)) as u32;
-                let head = pack::encode_entry_header(entry_kind, header.size, offset);
-                self.emit(out, &head);
-                self.copying = Some(Copying {
-                    from: Some((pack, PackFile::Pack)),
-                    at: data.start,
-                    end: data.end,
-                });
-                return Ok(());
+        let (header, data) = self.reader.extent(pack, stored)?;
+        let base = match header.kind {
+            EntryKind::Whole(_) => None,
+            EntryKind::OfsDelta(base) => {
+                self.written_at(None, Location::Packed { pack, offset: base })
             }
-        }
-        self.rebuild(out, id, kind, location)
+            EntryKind::RefDelta(base) => match self.reader.locate(&base)? {
+                Some(located) => self
+                    .written_at(Some(&base), located.location)
+                    .map(|(at, _)| (at, Some(base))),
+                None => None,
+            },
+        };
+        let reused = match (header.kind, base) {
+            (EntryKind::Whole(_), _) => Some(EntryKind::Whole(kind)),
+            (_, Some((at, _))) if self.options.ofs_delta => Some(EntryKind::OfsDelta(at)),
+            (_, Some((_, Some(base_id)))) => Some(EntryKind::RefDelta(base_id)),
+            _ => None,
+        };
+        let Some(entry_kind) = reused else {
+            return self.rebuild(out, Source::Entry(pack, stored));
+        };
+        self.tally.reused += 1;
+        self.tally.reused_deltas += !matches!(entry_kind, EntryKind::Whole(_)) as u32;
+        let head = pack::encode_entry_header(entry_kind, header.size, offset);
+        self.emit(out, &head);
+        self.copying = Some(Copying {
+            from: Some((pack, PackFile::Pack)),
+            at: data.start,
+            end: data.end,
+        });
+        Ok(())
     }
 
     /// Where the object stored at `location` (loose ones need their `id`) was written in
-    /// this pack, and its id, if it was written already: found among the pieces before the
-    /// current one by where they are stored, as they are in that order.
-    fn written_at(&self, id: Option<ObjectId>, location: Location) -> Option<(u64, ObjectId)> {
+    /// this pack, and its id if its piece names it, if it was written already: found among
+    /// the pieces before the current one by where they are stored, as they are in that order.
+    fn written_at(
+        &self,
+        id: Option<&ObjectId>,
+        location: Location,
+    ) -> Option<(u64, Option<ObjectId>)> {
         let done = &self.pieces[..self.next.saturating_sub(1)];
-        let wanted = Piece::Object {
-            id: id.unwrap_or(ObjectId([0; 20])),
-            kind: ObjectType::Blob,
-            location,
-        };
+        let wanted = stored_at(id, location);
         let at = done
-            .binary_search_by(|piece| Piece::storage_order(piece, &wanted))
+            .binary_search_by(|piece| piece.stored().cmp(&wanted))
             .ok()?;
-        let id = *done[at].object()?;
-        Some((self.written[at], id)).filter(|(offset, _)| *offset != NOT_WRITTEN)
+        let offset = self.written[at];
+        (offset != NOT_WRITTEN).then(|| (offset, done[at].object().copied()))
     }
 
     /// Writes `thin`'s blob as a delta of its base, if that takes at most half its size.
@@ -308,7 +359,8 @@ impl<S: Sql> PackStream<S> {
             None => None,
         };
         let Some(delta) = delta else {
-            return self.write_object(out, id, ObjectType::Blob, location);
+            let kind = ObjectType::Blob;
+            return self.write_named(out, Named { id, kind, location });
         };
         let offset = self.offset;
         let head = pack::encode_entry_header(EntryKind::RefDelta(base), delta.len() as u64, offset);
@@ -320,13 +372,7 @@ impl<S: Sql> PackStream<S> {
 
     /// Writes an object as a whole entry, deflating it anew as it is read: a small one
     /// straight into `out`, a large one into a scratch file that is then copied out.
-    fn rebuild(
-        &mut self,
-        out: &mut Vec<u8>,
-        id: ObjectId,
-        kind: ObjectType,
-        location: Location,
-    ) -> Result<(), StoreError> {
+    fn rebuild(&mut self, out: &mut Vec<u8>, source: Source) -> Result<(), StoreError> {
         self.deflater.reset();
         let mut rebuilt = Rebuilt {
             head: Vec::new(),
@@ -335,7 +381,12 @@ impl<S: Sql> PackStream<S> {
             output: Deflated::Held(Vec::new()),
             scratch: self.reader.scratch(),
         };
-        self.reader.stream_at(&id, kind, location, &mut rebuilt)?;
+        match source {
+            Source::Entry(pack, offset) => self.reader.stream_entry(pack, offset, &mut rebuilt)?,
+            Source::Loose(id, kind) => {
+                (self.reader).stream_at(&id, kind, Location::Loose, &mut rebuilt)?
+            }
+        }
         let Rebuilt {
             head,
             deflater,
@@ -355,6 +406,15 @@ impl<S: Sql> PackStream<S> {
         }
         Ok(())
     }
+}
+
+/// What an object is rebuilt from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// The entry at this offset of this pack.
+    Entry(PackId, u64),
+    /// The loose object with this id and type.
+    Loose(ObjectId, ObjectType),
 }
 
 /// Where a rebuilt object's deflated bytes go: memory when it is small, else a scratch file.
@@ -467,7 +527,7 @@ impl<S: Sql> PackStream<S> {
         let one_by_one = self
             .pieces
             .iter()
-            .filter(|p| !matches!(p, Piece::Entries { .. }));
+            .filter(|p| !matches!(p, Piece::Entries(_)));
         let pack_reused = self.count.saturating_sub(one_by_one.count() as u32);
         format!(
             "Total {} (delta {deltas}), reused {reused} (delta {reused_deltas}), pack-reused {pack_reused}\n",

@@ -221,10 +221,21 @@ impl<S: Sql> ObjectReader<S> {
                 sink.begin(kind, data.len() as u64)?;
                 sink.data(&data)
             }
-            Location::Packed { pack, offset } => {
-                self.in_pack(pack, |objects| objects.stream_at(offset, sink))
-            }
+            Location::Packed { pack, offset } => self.stream_entry(pack, offset, sink),
         }
+    }
+
+    /// Streams the object whose entry is at `offset` in `pack` into `sink`.
+    pub fn stream_entry<K: ObjectSink>(
+        &self,
+        pack: PackId,
+        offset: u64,
+        sink: &mut K,
+    ) -> Result<(), K::Error>
+    where
+        K::Error: From<StoreError>,
+    {
+        self.in_pack(pack, |objects| objects.stream_at(offset, sink))
     }
 
     /// The sizes of those of `ids` that are stored: as their rows record them, or, for rows

@@ -8,7 +8,7 @@ use super::filter::Filter;
 use super::wants::Resolved;
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::HEADER_LEN;
-use crate::pack_objects::{Piece, ThinBlob};
+use crate::pack_objects::{Entries, Piece, ThinBlob};
 use crate::rev_walk::{CommitPlan, ObjectList, Walker};
 use crate::store::sql::Sql;
 use crate::store::{Located, Store, StoreError};
@@ -35,11 +35,11 @@ pub fn select<S: Sql>(
         if let Some(exact) = store.exact_pack()? {
             return Ok(Selection {
                 count: store.pack_object_count(exact.id)? as u32,
-                pieces: vec![Piece::Entries {
+                pieces: vec![Piece::Entries(Box::new(Entries {
                     pack: exact.id,
                     start: HEADER_LEN as u64,
                     end: exact.size - 20,
-                }],
+                }))],
             });
         }
     }
@@ -74,20 +74,18 @@ pub fn select<S: Sql>(
     }
     let mut objects = list.into_ids();
     objects.sort_unstable();
+    let shape = Shape::new(store, walker, resolved, &plan)?;
     if objects.len() > LARGE_LIST {
         // The pieces of a long list (a clone's) take the room of what the walk cached; a
         // short one's leave it to the thin deltas and rebuilt objects that may read it.
         walker.forget_walk();
     }
-    let mut pieces = located(walker, &objects)?;
+    let mut pieces = located(walker, &objects, &shape)?;
     drop(objects);
-    if let Some(filter) = &resolved.filter {
-        filtered(store, resolved, filter, &mut pieces)?;
+    if let Some(filter) = resolved.filter.as_ref().filter(|f| f.needs_sizes()) {
+        by_size(store, &shape.given, filter, &mut pieces)?;
     }
     in_storage_order(&mut pieces);
-    if resolved.thin_pack && !plan.edges.is_empty() {
-        thin(store, walker, &plan, &mut pieces)?;
-    }
     let count = pieces.len() as u32;
     Ok(Selection { pieces, count })
 }
@@ -105,15 +103,14 @@ const THIN_BUDGET: u64 = 64 << 20;
 /// Pairs of versions looked at, at most.
 const THIN_PAIRS: usize = 10_000;
 
-/// Makes thin deltas of the blobs in `pieces` that replace a blob at the same path between a
-/// sent commit and a parent the client has (an edge of the walk), as git's thin packs do:
-/// a one-line change to a large file then costs bytes, not the file.
-fn thin<S: Sql>(
+/// The blobs to send as thin deltas, each with its base: those that replace a blob at the
+/// same path between a sent commit and a parent the client has (an edge of the walk), as
+/// git's thin packs do: a one-line change to a large file then costs bytes, not the file.
+fn thin_bases<S: Sql>(
     store: &Store<S>,
     walker: &mut Walker<S>,
     plan: &CommitPlan,
-    pieces: &mut [Piece],
-) -> Result<(), StoreError> {
+) -> Result<HashMap<ObjectId, ObjectId>, StoreError> {
     let edges: HashSet<&ObjectId> = plan.edges.iter().collect();
     let mut pairs = Vec::new();
     for commit in &plan.commits {
@@ -140,49 +137,75 @@ fn thin<S: Sql>(
             bases.insert(new, old);
         }
     }
-    for piece in pieces.iter_mut() {
-        if let Piece::Object { id, location, .. } = *piece {
-            if let Some(&base) = bases.get(&id) {
-                *piece = Piece::Thin(Box::new(ThinBlob { id, location, base }));
-            }
-        }
-    }
-    Ok(())
+    Ok(bases)
 }
 
-/// Leaves out of `pieces` what `filter` leaves out; what the client named in a want is
-/// kept whatever the filter says, as git keeps it.
-fn filtered<S: Sql>(
+/// How located objects become pieces: which of them a filter leaves out (but for what the
+/// client named in a want, kept whatever the filter says, as git keeps it), which are sent
+/// as thin deltas, and whether the pieces name their objects.
+struct Shape<'r> {
+    given: HashSet<&'r ObjectId>,
+    filter: Option<&'r Filter>,
+    thin: HashMap<ObjectId, ObjectId>,
+    named: bool,
+}
+
+impl<'r> Shape<'r> {
+    /// The shape of the pieces that answer `resolved` with `plan`.
+    fn new<S: Sql>(
+        store: &Store<S>,
+        walker: &mut Walker<S>,
+        resolved: &'r Resolved,
+        plan: &CommitPlan,
+    ) -> Result<Self, StoreError> {
+        let filter = resolved.filter.as_ref();
+        let thin = match resolved.thin_pack && !plan.edges.is_empty() {
+            true => thin_bases(store, walker, plan)?,
+            false => HashMap::new(),
+        };
+        Ok(Shape {
+            given: (resolved.want_commits.iter())
+                .chain(&resolved.want_trees)
+                .chain(&resolved.extra)
+                .collect(),
+            filter,
+            thin,
+            // A client without OFS_DELTA is told a delta's base by id, and a size filter
+            // reads sizes by id.
+            named: !resolved.ofs_delta || filter.is_some_and(Filter::needs_sizes),
+        })
+    }
+
+    /// The piece that sends the object `id`, unless the filter leaves it out; a size the
+    /// filter may read is left to [`by_size`].
+    fn piece(&self, id: ObjectId, Located { kind, location }: Located) -> Option<Piece> {
+        let filtered = self.filter.is_some_and(|f| !f.keeps(kind, None));
+        if filtered && !self.given.contains(&id) {
+            return None;
+        }
+        Some(match self.thin.get(&id) {
+            Some(&base) => Piece::Thin(Box::new(ThinBlob { id, location, base })),
+            None => Piece::new(id, kind, location, self.named),
+        })
+    }
+}
+
+/// Leaves out of `pieces` the blobs a size filter leaves out, but for those in `given`.
+fn by_size<S: Sql>(
     store: &Store<S>,
-    resolved: &Resolved,
+    given: &HashSet<&ObjectId>,
     filter: &Filter,
     pieces: &mut Vec<Piece>,
 ) -> Result<(), StoreError> {
-    let given: HashSet<&ObjectId> = (resolved.want_commits.iter())
-        .chain(&resolved.want_trees)
-        .chain(&resolved.extra)
-        .collect();
-    let sizes = match filter.needs_sizes() {
-        true => {
-            let blobs: Vec<ObjectId> = pieces
-                .iter()
-                .filter_map(|piece| match piece {
-                    Piece::Object {
-                        id,
-                        kind: ObjectType::Blob,
-                        ..
-                    } => Some(*id),
-                    _ => None,
-                })
-                .collect();
-            store.object_sizes(&blobs)?
-        }
-        false => HashMap::new(),
+    let blob = |piece: &Piece| match piece {
+        Piece::Named(named) if named.kind == ObjectType::Blob => Some(named.id),
+        Piece::Thin(thin) => Some(thin.id),
+        _ => None,
     };
-    pieces.retain(|piece| match piece {
-        Piece::Object { id, kind, .. } if !given.contains(id) => {
-            filter.keeps(*kind, sizes.get(id).copied())
-        }
+    let blobs: Vec<ObjectId> = pieces.iter().filter_map(blob).collect();
+    let sizes = store.object_sizes(&blobs)?;
+    pieces.retain(|piece| match blob(piece) {
+        Some(id) if !given.contains(&id) => filter.keeps(ObjectType::Blob, sizes.get(&id).copied()),
         _ => true,
     });
     Ok(())
@@ -302,16 +325,26 @@ fn tags_of(resolved: &Resolved, objects: &[ObjectId]) -> Vec<ObjectId> {
         .collect()
 }
 
-/// The stored objects of `objects` (sorted, so that they are not copied to be looked up in
-/// order) as pieces, in no particular order; Err for the first one not stored.
-fn located<S: Sql>(walker: &Walker<S>, objects: &[ObjectId]) -> Result<Vec<Piece>, StoreError> {
+/// The pieces `shape` makes of the stored objects of `objects` (sorted, so that they are not
+/// copied to be looked up in order), in no particular order; Err for the first one not
+/// stored.
+fn located<S: Sql>(
+    walker: &Walker<S>,
+    objects: &[ObjectId],
+    shape: &Shape,
+) -> Result<Vec<Piece>, StoreError> {
     let mut pieces = Vec::with_capacity(objects.len());
-    walker.locate_each(objects, |id, Located { kind, location }| {
-        pieces.push(Piece::Object { id, kind, location })
+    let mut found = 0;
+    walker.locate_each(objects, |id, located| {
+        found += 1;
+        pieces.extend(shape.piece(id, located));
     })?;
-    if pieces.len() < objects.len() {
-        let found: HashSet<&ObjectId> = pieces.iter().filter_map(Piece::object).collect();
-        if let Some(id) = objects.iter().find(|id| !found.contains(id)) {
+    if found < objects.len() {
+        let mut stored = HashSet::new();
+        walker.locate_each(objects, |id, _| {
+            stored.insert(id);
+        })?;
+        if let Some(id) = objects.iter().find(|id| !stored.contains(id)) {
             return Err(StoreError::Missing {
                 kind: "object",
                 id: *id,
