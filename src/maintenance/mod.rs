@@ -87,8 +87,9 @@ pub const SETTLE_SECONDS: i64 = 2;
 /// pause is still maintained.
 const MAX_SETTLE_SECONDS: i64 = 60;
 
-/// Objects a repack's walk holds in memory at most (about 13 MiB: a map of 2^19 slots
-/// holds 7/8 of that without growing); past it, the walk goes on in rows.
+/// Objects a repack's walk holds in memory at most (about 13 MiB: each of its sixteen maps
+/// of 2^15 slots holds 7/8 of a sixteenth of that without growing); past it, the walk goes
+/// on in rows.
 pub const WALK_IN_MEMORY: usize = 458_752;
 
 /// Objects a repack writes a pack for from memory at most: as many as its walk holds, each

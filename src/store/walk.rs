@@ -28,7 +28,7 @@ pub struct WalkInMemory {
     run: i64,
     /// Every object found that has no place in the write order, with the hash of the name
     /// it was first found under (those with a place leave it for the order).
-    seen: HashMap<ObjectId, u32>,
+    seen: Seen,
     /// The objects found whose links are not listed yet (blobs have none, so never wait),
     /// the first stored first (see [`Queued`]).
     queue: BinaryHeap<Reverse<Queued>>,
@@ -47,6 +47,37 @@ pub struct WalkInMemory {
     unsaved: Option<Unsaved>,
     /// The objects given a place in the pack's write order, once a pack is written.
     order: WriteOrder,
+}
+
+/// The objects a walk in memory found, with their name hashes, in sixteen maps by the high
+/// half of their first byte: a map of a whole history (git/git's: 13 MiB) grows by doubling
+/// into one new allocation, which wasm's memory, never shrinking, could only take by
+/// growing; a sixteenth of it fits in the room other work left. The id order of the maps
+/// also lets their objects be looked up a sixteenth at a time, in order.
+#[derive(Debug, Default)]
+struct Seen([HashMap<ObjectId, u32>; 16]);
+
+impl Seen {
+    fn shard(&mut self, id: &ObjectId) -> &mut HashMap<ObjectId, u32> {
+        &mut self.0[usize::from(id.0[0] >> 4)]
+    }
+
+    fn get(&self, id: &ObjectId) -> Option<&u32> {
+        self.0[usize::from(id.0[0] >> 4)].get(id)
+    }
+
+    fn contains_key(&self, id: &ObjectId) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(HashMap::len).sum()
+    }
+
+    /// The objects and their name hashes, in the order of the maps.
+    fn iter(&self) -> impl Iterator<Item = (&ObjectId, &u32)> {
+        self.0.iter().flat_map(HashMap::iter)
+    }
 }
 
 /// Objects named by the walk's links that wait to be looked up together, at most: they are
@@ -416,7 +447,7 @@ impl WalkInMemory {
         if self.order.place(&id).is_some() {
             return;
         }
-        let Entry::Vacant(slot) = self.seen.entry(id) else {
+        let Entry::Vacant(slot) = self.seen.shard(&id).entry(id) else {
             return;
         };
         slot.insert(name_hash);
@@ -698,15 +729,16 @@ impl<S: Sql> Store<S> {
         memory: &mut WalkInMemory,
         searched: &RangeInclusive<u64>,
     ) -> Result<u64, StoreError> {
+        // The walk is over: its queue's room (git/git's: 5 MiB) goes to the order.
+        memory.queue.shrink_to_fit();
         let unplaced = std::mem::take(&mut memory.seen);
         let order = &mut memory.order;
         let from = order.rows.len();
         // Looked up in id order, a sixteenth of them at a time: each page of the index is
         // then read once, where batches in the map's order read pages all over it, again
         // and again (git/git's history: 9 s in one turn).
-        for high in 0..16 {
-            let part = unplaced.iter().filter(|(id, _)| id.0[0] >> 4 == high);
-            let mut part: Vec<(ObjectId, u32)> = part.map(|(id, hash)| (*id, *hash)).collect();
+        for shard in &unplaced.0 {
+            let mut part: Vec<(ObjectId, u32)> = shard.iter().map(|(id, h)| (*id, *h)).collect();
             part.sort_unstable();
             for batch in part.chunks(JSON_BATCH) {
                 for row in self.found_rows(batch)? {
