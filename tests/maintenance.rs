@@ -159,6 +159,99 @@ fn versions_of_a_file_pushed_whole_become_deltas_as_git_gc_makes_them() {
     }
 }
 
+/// The objects a pack (at `path`, indexed) holds as deltas, as `verify-pack -v` lists them.
+fn deltas_in(path: &std::path::Path) -> BTreeSet<String> {
+    let verified = Repo::new().git(&["verify-pack", "-v", path.to_str().unwrap()]);
+    let fields = verified
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    // A delta's line ends with its depth and base.
+    let deltas = fields.filter(|f| f.len() == 7);
+    deltas.map(|f| f[0].to_string()).collect()
+}
+
+/// The objects the one pack of `twin` (a repository of git's) holds as deltas after
+/// `git repack -a -d`.
+fn deltas_git_repacks(twin: &Repo) -> BTreeSet<String> {
+    twin.git(&["repack", "-a", "-d", "-q"]);
+    let packs = std::fs::read_dir(twin.path().join(".git/objects/pack")).unwrap();
+    let mut packs = packs.map(|e| e.unwrap().path());
+    deltas_in(
+        &packs
+            .find(|p| p.extension().is_some_and(|x| x == "pack"))
+            .unwrap(),
+    )
+}
+
+/// The objects the store's one pack holds as deltas.
+fn deltas_stored(store: &Store<Db>) -> BTreeSet<String> {
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pack-stored.pack");
+    std::fs::write(&path, stored_file(store, packs[0].id, PackFile::Pack)).unwrap();
+    Repo::new().git(&["index-pack", path.to_str().unwrap()]);
+    deltas_in(&path)
+}
+
+#[test]
+fn objects_stored_whole_in_one_pack_are_not_tried_against_each_other_as_git_leaves_them() {
+    // git's `try_delta`, reusing deltas, does not try an object stored whole against the
+    // others of its pack (the search that made the pack left it whole). Versions of a file
+    // sent whole in one push stay whole through a repack, in git as here; with a version
+    // pushed after them, in a pack of its own, the versions become deltas again.
+    let (store, _db) = store(65536);
+    let repo = history_repo();
+    let twin = Repo::new();
+    let push = |include: &[&str], exclude: &[&str], old: Option<&str>| {
+        let refs = repo.refs();
+        let (name, new) = refs
+            .iter()
+            .find(|(name, _)| name == "refs/heads/main")
+            .unwrap();
+        let pack = repo.pack(include, exclude);
+        let command = (old.unwrap_or(ZERO).to_string(), new.clone(), name.clone());
+        let response = run_push(
+            &store,
+            &push_body(&[command], "report-status", &pack),
+            65536,
+        );
+        assert_eq!(report_lines(&response.unwrap())[0], "unpack ok");
+        twin.git_with(&["index-pack", "--stdin"], &pack);
+        twin.git(&["update-ref", name, new]);
+        new.clone()
+    };
+    let first = push(&["main"], &[], None);
+    let mut versions = Vec::new();
+    for version in 0..4 {
+        repo.write("big.txt", &text(20_000, version * 613, version));
+        versions.push(repo.commit(&format!("edit {version}")));
+    }
+    let last = push(&["main", "--window=0"], &[&first], Some(&first));
+    let blobs: BTreeSet<String> = (versions.iter())
+        .map(|c| repo.git(&["rev-parse", &format!("{c}:big.txt")]))
+        .collect();
+    maintain_in(&store, 1000, 0, &Slice::default());
+    let ours = &deltas_stored(&store) & &blobs;
+    assert_eq!(ours, BTreeSet::new());
+    assert_eq!(ours, &deltas_git_repacks(&twin) & &blobs);
+    repo.write("big.txt", &text(20_000, 99, 99));
+    let after = repo.commit("after");
+    push(&["main"], &[&last], Some(&last));
+    let mut blobs = blobs;
+    blobs.insert(repo.git(&["rev-parse", &format!("{after}:big.txt")]));
+    maintain_in(&store, 2000, 0, &Slice::default());
+    let ours = &deltas_stored(&store) & &blobs;
+    let gits = &deltas_git_repacks(&twin) & &blobs;
+    assert!(
+        !ours.is_empty() && !gits.is_empty(),
+        "ours {ours:?}, git's {gits:?}"
+    );
+    let main = repo.git(&["rev-list", "--objects", "main"]);
+    let main: BTreeSet<String> = main.lines().map(|l| l[..40].to_string()).collect();
+    assert_eq!(clone_all(&store), main);
+}
+
 #[test]
 fn a_delta_chain_deeper_than_the_repack_makes_is_cut() {
     // A pushed pack may chain deltas as deep as its sender chose (here 69, one version of a

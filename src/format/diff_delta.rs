@@ -87,9 +87,9 @@ impl Index {
         Index { blocks }
     }
 
-    /// Bytes the index holds besides its base.
-    pub fn heap_size(&self) -> usize {
-        self.blocks.capacity() * std::mem::size_of::<(u64, u32)>()
+    /// Bytes the index of a base of `len` bytes holds besides it.
+    pub fn heap_size_of(len: usize) -> usize {
+        len / BLOCK * std::mem::size_of::<(u64, u32)>()
     }
 
     /// The delta that rebuilds `target` from `base`, the bytes this index was made of, or

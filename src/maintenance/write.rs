@@ -42,17 +42,28 @@ pub struct Tally {
     pub rebuilt: u64,
 }
 
-/// An object in the delta search's window.
+/// An object in the delta search's window: read, and indexed, only once a search tries it
+/// (most never are: see [`PackWriter::search`]).
 struct Candidate {
-    kind: ObjectType,
-    data: Rc<Vec<u8>>,
-    index: diff_delta::Index,
+    row: RepackRow,
+    data: Option<Rc<Vec<u8>>>,
+    index: Option<diff_delta::Index>,
     written: Written,
 }
 
 impl Candidate {
+    /// Its size.
+    fn len(&self) -> usize {
+        match &self.data {
+            Some(data) => data.len(),
+            None => self.row.size.unwrap_or(0) as usize,
+        }
+    }
+
+    /// The bytes it holds once tried, its data and their index, counted whether it was tried
+    /// or not, so that the window holds the same objects either way.
     fn bytes(&self) -> usize {
-        self.data.len() + self.index.heap_size()
+        self.len() + diff_delta::Index::heap_size_of(self.len())
     }
 }
 
@@ -76,6 +87,24 @@ pub struct PackWriter<'s, S: Sql> {
     pub tally: Tally,
     /// Bytes read from storage.
     pub read: u64,
+}
+
+/// Where an object whose entry is at `entry` went, at `depth` (its CRC is not needed by
+/// the window).
+fn written_at(entry: &Entry, depth: u32) -> Written {
+    Written {
+        offset: entry.offset,
+        crc: 0,
+        depth,
+    }
+}
+
+/// The pack `row`'s object is stored in; None when it is loose.
+fn stored_in(row: &RepackRow) -> Option<PackId> {
+    match row.location {
+        Location::Packed { pack, .. } => Some(pack),
+        Location::Loose => None,
+    }
 }
 
 /// Sizes of the trees and blobs the delta search takes.
@@ -132,8 +161,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
             .repack_window(self.walk, SEARCHED, cursor, WINDOW)?;
         last.reverse();
         for (row, written) in last {
-            let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
-            self.remember(row.kind, data, written);
+            self.remember(row, None, written);
         }
         Ok(())
     }
@@ -221,44 +249,35 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// Writes an object as a delta of the window's object that gives the smallest one, as
     /// git's `try_delta` chooses (the deeper a base, the less it may cost; of equal deltas
     /// the shallower base wins), or whole when none is worth it. Returns its depth.
+    ///
+    /// As git's `try_delta` does when it reuses deltas, an object stored whole in a pack is
+    /// not tried against the candidates stored in the same pack: the search that made the
+    /// pack left it whole beside them (`gc --aggressive` would try again). Versions pushed
+    /// one push each, in packs of their own or loose, are tried. With no candidate to try,
+    /// the object is copied as it is stored without being read.
     fn search(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<u32, StoreError> {
+        let pack = stored_in(row).filter(|_| row.stored_depth == Some(0));
+        let tried: Vec<usize> = (0..self.window.len())
+            .rev()
+            .filter(|&i| {
+                let candidate = &self.window[i];
+                candidate.row.kind == row.kind
+                    && candidate.written.depth < MAX_DEPTH
+                    && (pack.is_none() || stored_in(&candidate.row) != pack)
+            })
+            .collect();
+        if tried.is_empty() {
+            let depth = match self.copy_whole(row, entry)? {
+                Some(depth) => depth,
+                None => self.rebuild(row, entry)?,
+            };
+            self.remember(*row, None, written_at(entry, depth));
+            return Ok(depth);
+        }
         let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
         self.read += data.len() as u64;
+        let best = self.best_delta(&data, &tried)?;
         let size = data.len();
-        let mut best: Option<(Vec<u8>, Written)> = None;
-        for candidate in self.window.iter().rev() {
-            let base = candidate.written;
-            if candidate.kind != row.kind || base.depth >= MAX_DEPTH {
-                continue;
-            }
-            let (limit, ref_depth) = match &best {
-                None => ((size / 2).saturating_sub(20), 1),
-                Some((delta, best_base)) => (delta.len(), best_base.depth + 1),
-            };
-            let limit = limit as u64 * u64::from(MAX_DEPTH - base.depth)
-                / u64::from(MAX_DEPTH + 1 - ref_depth);
-            let base_size = candidate.data.len() as u64;
-            if limit == 0
-                || (size as u64).saturating_sub(base_size) >= limit
-                || (size as u64) < base_size / 32
-            {
-                continue;
-            }
-            let Some(delta) = candidate
-                .index
-                .encode(&candidate.data, &data, limit as usize)
-            else {
-                continue;
-            };
-            // Within the limit a delta replaces the best so far, unless it is the same size
-            // from a base no shallower.
-            let same = best.as_ref().is_some_and(|(old, old_base)| {
-                delta.len() == old.len() && base.depth >= old_base.depth
-            });
-            if !same {
-                best = Some((delta, base));
-            }
-        }
         let depth = match best {
             Some((delta, base)) => {
                 let kind = EntryKind::OfsDelta(base.offset);
@@ -280,13 +299,66 @@ impl<'s, S: Sql> PackWriter<'s, S> {
                 }
             },
         };
-        let written = Written {
-            offset: entry.offset,
-            crc: 0,
-            depth,
-        };
-        self.remember(row.kind, data, written);
+        self.remember(*row, Some(data), written_at(entry, depth));
         Ok(depth)
+    }
+
+    /// The smallest delta of `data` from the window's candidates at `tried` (newest first),
+    /// with where its base went; None when none is worth it.
+    fn best_delta(
+        &mut self,
+        data: &[u8],
+        tried: &[usize],
+    ) -> Result<Option<(Vec<u8>, Written)>, StoreError> {
+        let size = data.len();
+        let mut best: Option<(Vec<u8>, Written)> = None;
+        for &i in tried {
+            let base = self.window[i].written;
+            let (limit, ref_depth) = match &best {
+                None => ((size / 2).saturating_sub(20), 1),
+                Some((delta, best_base)) => (delta.len(), best_base.depth + 1),
+            };
+            let limit = limit as u64 * u64::from(MAX_DEPTH - base.depth)
+                / u64::from(MAX_DEPTH + 1 - ref_depth);
+            let base_size = self.window[i].len() as u64;
+            if limit == 0
+                || (size as u64).saturating_sub(base_size) >= limit
+                || (size as u64) < base_size / 32
+            {
+                continue;
+            }
+            let candidate = self.tried(i)?;
+            let (Some(base_data), Some(index)) = (&candidate.data, &candidate.index) else {
+                continue;
+            };
+            let Some(delta) = index.encode(base_data, data, limit as usize) else {
+                continue;
+            };
+            // Within the limit a delta replaces the best so far, unless it is the same size
+            // from a base no shallower.
+            let same = best.as_ref().is_some_and(|(old, old_base)| {
+                delta.len() == old.len() && base.depth >= old_base.depth
+            });
+            if !same {
+                best = Some((delta, base));
+            }
+        }
+        Ok(best)
+    }
+
+    /// The window's candidate at `i`, read and indexed.
+    fn tried(&mut self, i: usize) -> Result<&Candidate, StoreError> {
+        let candidate = &mut self.window[i];
+        if candidate.data.is_none() {
+            let row = &candidate.row;
+            let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
+            self.read += data.len() as u64;
+            candidate.data = Some(data);
+        }
+        if let (Some(data), None) = (&candidate.data, &candidate.index) {
+            candidate.index = Some(diff_delta::Index::new(data));
+        }
+        Ok(&self.window[i])
     }
 
     /// Copies an object stored whole as it is, deflated already; None for one stored
@@ -304,13 +376,13 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         }
     }
 
-    /// Puts an object in the window, dropping the oldest past its count or bytes.
-    fn remember(&mut self, kind: ObjectType, data: Rc<Vec<u8>>, written: Written) {
-        let index = diff_delta::Index::new(&data);
+    /// Puts an object in the window, with its data if they were read, dropping the oldest
+    /// past its count or bytes.
+    fn remember(&mut self, row: RepackRow, data: Option<Rc<Vec<u8>>>, written: Written) {
         let candidate = Candidate {
-            kind,
+            row,
             data,
-            index,
+            index: None,
             written,
         };
         self.window_bytes += candidate.bytes();
