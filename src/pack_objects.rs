@@ -29,8 +29,9 @@ pub enum Piece {
         /// The object's type.
         kind: ObjectType,
     },
-    /// An object with its id: a loose one (found by id), or any when the pack must name
-    /// the bases of its deltas (a client without OFS_DELTA) or a filter reads sizes by id.
+    /// An object with its id: a loose one (found by id), any when the pack must name the
+    /// bases of its deltas (a client without OFS_DELTA), and a blob whose size a filter
+    /// reads by id.
     Named(Box<Named>),
     /// A blob sent as a delta of an object the client has (a thin pack), when the delta is
     /// small enough to be worth it; else as [`Piece::Named`] would send it.
@@ -101,6 +102,7 @@ impl Piece {
         }
     }
 
+    /// Where its object is stored, as a key of storage order.
     fn stored(&self) -> StorageKey {
         match self {
             Piece::Packed { pack, offset, .. } => stored_at(None, packed(*pack, *offset)),

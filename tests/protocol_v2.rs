@@ -465,6 +465,20 @@ fn a_thin_fetch_of_a_one_line_change_sends_a_delta_as_git_does() {
     let body = request("fetch", &[&want, &have, "ofs-delta", "done"]);
     let whole = pack_of(&ours(&store, &body));
     assert!(whole.len() > 20 * thin.len(), "{} bytes", whole.len());
+    // A size filter leaves the new version out, thin delta or not, as git does.
+    let filtered = [
+        &want[..],
+        &have,
+        "thin-pack",
+        "filter blob:limit=1k",
+        "done",
+    ];
+    let objects = same_fetch(&repo, &store, &filtered);
+    let blob = repo.git(&["rev-parse", &format!("{new}:large.txt")]);
+    assert!(
+        !objects.is_empty() && !objects.contains(&blob),
+        "{objects:?}"
+    );
 }
 
 /// The progress text (side-band 2) of a response.

@@ -49,21 +49,35 @@ struct Candidate {
     data: Option<Rc<Vec<u8>>>,
     index: Option<diff_delta::Index>,
     written: Written,
+    /// What it counts for in the window's bytes: its data and their index once tried,
+    /// counted from its recorded size when it joins, so that the window holds the same
+    /// objects whether they are tried or not.
+    bytes: usize,
 }
 
 impl Candidate {
+    fn new(row: RepackRow, data: Option<Rc<Vec<u8>>>, written: Written) -> Candidate {
+        // Every object the search takes has its size recorded; one that had not would count
+        // for the largest it may be.
+        let len = match &data {
+            Some(data) => data.len(),
+            None => row.size.unwrap_or(DELTA_MAX) as usize,
+        };
+        Candidate {
+            row,
+            data,
+            index: None,
+            written,
+            bytes: len + diff_delta::Index::heap_size_of(len),
+        }
+    }
+
     /// Its size.
     fn len(&self) -> usize {
         match &self.data {
             Some(data) => data.len(),
-            None => self.row.size.unwrap_or(0) as usize,
+            None => self.row.size.unwrap_or(DELTA_MAX) as usize,
         }
-    }
-
-    /// The bytes it holds once tried, its data and their index, counted whether it was tried
-    /// or not, so that the window holds the same objects either way.
-    fn bytes(&self) -> usize {
-        self.len() + diff_delta::Index::heap_size_of(self.len())
     }
 }
 
@@ -91,7 +105,7 @@ pub struct PackWriter<'s, S: Sql> {
 
 /// Where an object whose entry is at `entry` went, at `depth` (its CRC is not needed by
 /// the window).
-fn written_at(entry: &Entry, depth: u32) -> Written {
+fn written_for(entry: &Entry, depth: u32) -> Written {
     Written {
         offset: entry.offset,
         crc: 0,
@@ -257,7 +271,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// the object is copied as it is stored without being read.
     fn search(&mut self, row: &RepackRow, entry: &mut Entry) -> Result<u32, StoreError> {
         let pack = stored_in(row).filter(|_| row.stored_depth == Some(0));
-        let tried: Vec<usize> = (0..self.window.len())
+        let eligible: Vec<usize> = (0..self.window.len())
             .rev()
             .filter(|&i| {
                 let candidate = &self.window[i];
@@ -266,17 +280,17 @@ impl<'s, S: Sql> PackWriter<'s, S> {
                     && (pack.is_none() || stored_in(&candidate.row) != pack)
             })
             .collect();
-        if tried.is_empty() {
+        if eligible.is_empty() {
             let depth = match self.copy_whole(row, entry)? {
                 Some(depth) => depth,
                 None => self.rebuild(row, entry)?,
             };
-            self.remember(*row, None, written_at(entry, depth));
+            self.remember(*row, None, written_for(entry, depth));
             return Ok(depth);
         }
         let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
         self.read += data.len() as u64;
-        let best = self.best_delta(&data, &tried)?;
+        let best = self.best_delta(&data, &eligible)?;
         let size = data.len();
         let depth = match best {
             Some((delta, base)) => {
@@ -299,20 +313,20 @@ impl<'s, S: Sql> PackWriter<'s, S> {
                 }
             },
         };
-        self.remember(*row, Some(data), written_at(entry, depth));
+        self.remember(*row, Some(data), written_for(entry, depth));
         Ok(depth)
     }
 
-    /// The smallest delta of `data` from the window's candidates at `tried` (newest first),
+    /// The smallest delta of `data` from the window's candidates at `eligible` (newest first),
     /// with where its base went; None when none is worth it.
     fn best_delta(
         &mut self,
         data: &[u8],
-        tried: &[usize],
+        eligible: &[usize],
     ) -> Result<Option<(Vec<u8>, Written)>, StoreError> {
         let size = data.len();
         let mut best: Option<(Vec<u8>, Written)> = None;
-        for &i in tried {
+        for &i in eligible {
             let base = self.window[i].written;
             let (limit, ref_depth) = match &best {
                 None => ((size / 2).saturating_sub(20), 1),
@@ -327,10 +341,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
             {
                 continue;
             }
-            let candidate = self.tried(i)?;
-            let (Some(base_data), Some(index)) = (&candidate.data, &candidate.index) else {
-                continue;
-            };
+            let (base_data, index) = self.tried(i)?;
             let Some(delta) = index.encode(base_data, data, limit as usize) else {
                 continue;
             };
@@ -346,19 +357,21 @@ impl<'s, S: Sql> PackWriter<'s, S> {
         Ok(best)
     }
 
-    /// The window's candidate at `i`, read and indexed.
-    fn tried(&mut self, i: usize) -> Result<&Candidate, StoreError> {
+    /// The data and index of the window's candidate at `i`, read and made if they were not.
+    fn tried(&mut self, i: usize) -> Result<(&[u8], &diff_delta::Index), StoreError> {
         let candidate = &mut self.window[i];
-        if candidate.data.is_none() {
-            let row = &candidate.row;
-            let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
-            self.read += data.len() as u64;
-            candidate.data = Some(data);
-        }
-        if let (Some(data), None) = (&candidate.data, &candidate.index) {
-            candidate.index = Some(diff_delta::Index::new(data));
-        }
-        Ok(&self.window[i])
+        let data = match &candidate.data {
+            Some(data) => data.clone(),
+            None => {
+                let row = &candidate.row;
+                let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
+                self.read += data.len() as u64;
+                candidate.data.insert(data).clone()
+            }
+        };
+        let index = (candidate.index).get_or_insert_with(|| diff_delta::Index::new(&data));
+        let data = candidate.data.as_deref().map_or(&[][..], Vec::as_slice);
+        Ok((data, index))
     }
 
     /// Copies an object stored whole as it is, deflated already; None for one stored
@@ -379,19 +392,14 @@ impl<'s, S: Sql> PackWriter<'s, S> {
     /// Puts an object in the window, with its data if they were read, dropping the oldest
     /// past its count or bytes.
     fn remember(&mut self, row: RepackRow, data: Option<Rc<Vec<u8>>>, written: Written) {
-        let candidate = Candidate {
-            row,
-            data,
-            index: None,
-            written,
-        };
-        self.window_bytes += candidate.bytes();
+        let candidate = Candidate::new(row, data, written);
+        self.window_bytes += candidate.bytes;
         self.window.push_back(candidate);
         while self.window.len() > WINDOW
             || (self.window_bytes > WINDOW_BYTES && self.window.len() > 1)
         {
             if let Some(old) = self.window.pop_front() {
-                self.window_bytes -= old.bytes();
+                self.window_bytes -= old.bytes;
             }
         }
     }

@@ -58,18 +58,22 @@ pub struct WalkInMemory {
 struct Seen([HashMap<ObjectId, u32>; 16]);
 
 impl Seen {
+    /// The map `id` belongs in.
     fn shard(&mut self, id: &ObjectId) -> &mut HashMap<ObjectId, u32> {
         &mut self.0[usize::from(id.0[0] >> 4)]
     }
 
+    /// The name hash `id` was found under, if it was.
     fn get(&self, id: &ObjectId) -> Option<&u32> {
         self.0[usize::from(id.0[0] >> 4)].get(id)
     }
 
+    /// Whether `id` was found.
     fn contains_key(&self, id: &ObjectId) -> bool {
         self.get(id).is_some()
     }
 
+    /// How many objects were found.
     fn len(&self) -> usize {
         self.0.iter().map(HashMap::len).sum()
     }

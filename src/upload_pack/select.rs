@@ -144,10 +144,16 @@ fn thin_bases<S: Sql>(
 /// client named in a want, kept whatever the filter says, as git keeps it), which are sent
 /// as thin deltas, and whether the pieces name their objects.
 struct Shape<'r> {
+    /// What the client named in its wants.
     given: HashSet<&'r ObjectId>,
     filter: Option<&'r Filter>,
+    /// Blobs sent as thin deltas, with their bases.
     thin: HashMap<ObjectId, ObjectId>,
+    /// Whether every piece names its object: a client without OFS_DELTA is told a delta's
+    /// base by id.
     named: bool,
+    /// Whether blobs' pieces name them: a size filter reads their sizes by id.
+    named_blobs: bool,
 }
 
 impl<'r> Shape<'r> {
@@ -170,9 +176,8 @@ impl<'r> Shape<'r> {
                 .collect(),
             filter,
             thin,
-            // A client without OFS_DELTA is told a delta's base by id, and a size filter
-            // reads sizes by id.
-            named: !resolved.ofs_delta || filter.is_some_and(Filter::needs_sizes),
+            named: !resolved.ofs_delta,
+            named_blobs: filter.is_some_and(Filter::needs_sizes),
         })
     }
 
@@ -185,7 +190,10 @@ impl<'r> Shape<'r> {
         }
         Some(match self.thin.get(&id) {
             Some(&base) => Piece::Thin(Box::new(ThinBlob { id, location, base })),
-            None => Piece::new(id, kind, location, self.named),
+            None => {
+                let named = self.named || (self.named_blobs && kind == ObjectType::Blob);
+                Piece::new(id, kind, location, named)
+            }
         })
     }
 }
