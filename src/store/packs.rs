@@ -414,6 +414,10 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
         self.written += bytes.len() as u64;
         while !bytes.is_empty() {
             let tail = Rc::make_mut(&mut self.tail);
+            // A row's room at once: grown by doubling, each row's bytes would be copied
+            // through allocations of half, a quarter... of it, and past it when a piece
+            // overshoots, each a hole wasm's memory keeps.
+            tail.reserve_exact(size - tail.len());
             let take = (size - tail.len()).min(bytes.len());
             tail.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
