@@ -45,7 +45,7 @@ pub enum Piece {
 const _: () = assert!(std::mem::size_of::<Piece>() == 16);
 
 /// A stored object with its id.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Named {
     /// The object.
     pub id: ObjectId,
@@ -56,7 +56,7 @@ pub struct Named {
 }
 
 /// A blob a thin pack may send as a delta.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThinBlob {
     /// The blob.
     pub id: ObjectId,
@@ -67,7 +67,7 @@ pub struct ThinBlob {
 }
 
 /// A run of a stored pack's entries: `start..end` excludes its header and trailer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entries {
     /// The pack's row id.
     pub pack: PackId,
@@ -234,20 +234,23 @@ impl<S: Sql> PackStream<S> {
                 self.copy(out, copying)?;
                 continue;
             }
-            let Some(piece) = self.pieces.get(self.next).cloned() else {
+            let at = self.next;
+            if at == self.pieces.len() {
                 let checksum: [u8; 20] = std::mem::take(&mut self.sha).finalize().into();
                 out.extend_from_slice(&checksum);
                 self.finished = true;
                 return Ok(());
-            };
-            self.written[self.next] = self.offset;
+            }
+            self.written[at] = self.offset;
             self.next += 1;
-            match piece {
-                Piece::Packed { pack, offset, kind } => {
+            // What a piece holds is copied out of it, not the piece cloned: a boxed piece's
+            // clone would allocate for every object written.
+            match &self.pieces[at] {
+                &Piece::Packed { pack, offset, kind } => {
                     self.write_entry(out, kind, PackId(pack.into()), offset)?;
                 }
-                Piece::Named(named) => self.write_named(out, *named)?,
-                Piece::Thin(thin) => self.write_thin(out, *thin)?,
+                Piece::Named(named) => self.write_named(out, **named)?,
+                Piece::Thin(thin) => self.write_thin(out, **thin)?,
                 Piece::Entries(entries) => {
                     self.copying = Some(Copying {
                         from: Some((entries.pack, PackFile::Pack)),

@@ -57,22 +57,20 @@ struct Candidate {
 
 impl Candidate {
     fn new(row: RepackRow, data: Option<Rc<Vec<u8>>>, written: Written) -> Candidate {
-        // Every object the search takes has its size recorded; one that had not would count
-        // for the largest it may be.
-        let len = match &data {
-            Some(data) => data.len(),
-            None => row.size.unwrap_or(DELTA_MAX) as usize,
-        };
-        Candidate {
+        let mut candidate = Candidate {
             row,
             data,
             index: None,
             written,
-            bytes: len + diff_delta::Index::heap_size_of(len),
-        }
+            bytes: 0,
+        };
+        let len = candidate.len();
+        candidate.bytes = len + diff_delta::Index::heap_size_of(len);
+        candidate
     }
 
-    /// Its size.
+    /// Its size: every object the search takes has its size recorded; one that had not
+    /// would count for the largest it may be.
     fn len(&self) -> usize {
         match &self.data {
             Some(data) => data.len(),
@@ -359,18 +357,18 @@ impl<'s, S: Sql> PackWriter<'s, S> {
 
     /// The data and index of the window's candidate at `i`, read and made if they were not.
     fn tried(&mut self, i: usize) -> Result<(&[u8], &diff_delta::Index), StoreError> {
-        let candidate = &mut self.window[i];
-        let data = match &candidate.data {
-            Some(data) => data.clone(),
+        let Candidate {
+            row, data, index, ..
+        } = &mut self.window[i];
+        let data = match data {
+            Some(data) => data,
             None => {
-                let row = &candidate.row;
-                let data = self.reader.read_at(&row.id, row.kind, row.location)?.data;
-                self.read += data.len() as u64;
-                candidate.data.insert(data).clone()
+                let read = self.reader.read_at(&row.id, row.kind, row.location)?.data;
+                self.read += read.len() as u64;
+                data.insert(read)
             }
         };
-        let index = (candidate.index).get_or_insert_with(|| diff_delta::Index::new(&data));
-        let data = candidate.data.as_deref().map_or(&[][..], Vec::as_slice);
+        let index = index.get_or_insert_with(|| diff_delta::Index::new(data));
         Ok((data, index))
     }
 

@@ -58,14 +58,19 @@ pub struct WalkInMemory {
 struct Seen([HashMap<ObjectId, u32>; 16]);
 
 impl Seen {
+    /// The index of the map `id` belongs in.
+    fn of(id: &ObjectId) -> usize {
+        usize::from(id.0[0] >> 4)
+    }
+
     /// The map `id` belongs in.
     fn shard(&mut self, id: &ObjectId) -> &mut HashMap<ObjectId, u32> {
-        &mut self.0[usize::from(id.0[0] >> 4)]
+        &mut self.0[Seen::of(id)]
     }
 
     /// The name hash `id` was found under, if it was.
     fn get(&self, id: &ObjectId) -> Option<&u32> {
-        self.0[usize::from(id.0[0] >> 4)].get(id)
+        self.0[Seen::of(id)].get(id)
     }
 
     /// Whether `id` was found.

@@ -146,6 +146,7 @@ fn thin_bases<S: Sql>(
 struct Shape<'r> {
     /// What the client named in its wants.
     given: HashSet<&'r ObjectId>,
+    /// The request's filter, if any.
     filter: Option<&'r Filter>,
     /// Blobs sent as thin deltas, with their bases.
     thin: HashMap<ObjectId, ObjectId>,
