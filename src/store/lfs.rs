@@ -114,20 +114,20 @@ impl<S: Sql> Store<S> {
         path: Option<&str>,
         id: Option<i64>,
     ) -> Result<Vec<LfsLock>, StoreError> {
-        let query = format!(
-            "SELECT {LOCK_COLUMNS} FROM lfs_locks WHERE id > ? \
-             AND (? IS NULL OR path = ?) AND (? IS NULL OR id = ?) ORDER BY id LIMIT ?"
-        );
-        let path = path.map_or(Value::Null, Value::from);
-        let id = id.map_or(Value::Null, Value::Integer);
-        let params = vec![
-            after.into(),
-            path.clone(),
-            path,
-            id.clone(),
-            id,
-            (limit as i64).into(),
-        ];
+        // Each narrowing is a plain equality, so that SQLite looks the lock up by its index
+        // instead of reading every lock after `after`.
+        let mut query = format!("SELECT {LOCK_COLUMNS} FROM lfs_locks WHERE id > ?");
+        let mut params = vec![after.into()];
+        if let Some(path) = path {
+            query.push_str(" AND path = ?");
+            params.push(path.into());
+        }
+        if let Some(id) = id {
+            query.push_str(" AND id = ?");
+            params.push(id.into());
+        }
+        query.push_str(" ORDER BY id LIMIT ?");
+        params.push((limit as i64).into());
         let rows = self.exec(&query, params)?;
         rows.iter().map(|row| lock_row(row)).collect()
     }

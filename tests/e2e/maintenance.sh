@@ -21,12 +21,13 @@
 #       fetch by id, loose-object read or listed pack returns it.
 #   k5  rows: git push's answer (x-rows-written, x-rows-read), GET info/refs's (nothing
 #       written) and a maintenance run's account (rows_written, rows_read) tell what they
-#       cost; the figures are printed.
+#       cost; the figures are printed. ls-refs of 4,101 refs, and of a prefix, reads about a
+#       row per ref it lists.
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `maintenance: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=26
+EXPECTED=28
 
 BASE=${1:?usage: maintenance.sh BASE_URL}
 BASE=${BASE%/}
@@ -281,6 +282,35 @@ maintain small
 echo "# k5: maintenance of the same: $(field "$TMP/summary.json" '(d["maintenance"]["last_run"]["rows_written"], d["maintenance"]["last_run"]["rows_read"])') rows (written, read)"
 check "k5: a maintenance run's account tells the rows it wrote and read" \
     test "$(field "$TMP/summary.json" 'd["maintenance"]["last_run"]["rows_written"] > 0 < d["maintenance"]["last_run"]["rows_read"]')" = True
+
+# Listing refs reads the refs listed: more than one page of the listing (4,000 refs), and a
+# prefix that matches a few of them.
+git init -q "$TMP/many"
+git -C "$TMP/many" commit -q --allow-empty -m refs
+tip=$(git -C "$TMP/many" rev-parse HEAD)
+for i in $(seq 1 4100); do echo "create refs/heads/b$i $tip"; done |
+    git -C "$TMP/many" update-ref --stdin
+git -C "$TMP/many" push -q "$BASE/$OWNER/many.git" 'refs/heads/*:refs/heads/*'
+ls_refs_rows() { # [PREFIX]: "LINES READ" of a v2 ls-refs (with that ref-prefix), to stdout
+    local body
+    body=$(printf '0014command=ls-refs\n0001'
+        [ -z "${1:-}" ] || printf '%04xref-prefix %s\n' $((16 + ${#1})) "$1"
+        printf '0000')
+    curl -s -m 60 -D "$TMP/ls.headers" -o "$TMP/ls.out" -H 'Git-Protocol: version=2' \
+        -H 'content-type: application/x-git-upload-pack-request' --data-binary "$body" \
+        "$BASE/$OWNER/many.git/git-upload-pack"
+    echo "$(grep -c ' refs/' "$TMP/ls.out") $(header "$TMP/ls.headers" x-rows-read)"
+}
+reads_what_it_lists() { # [PREFIX]: at most 20 rows besides the refs listed, and some listed
+    local lines rows
+    read -r lines rows < <(ls_refs_rows "$@")
+    echo "# ls-refs ${1:-(all)}: $lines refs listed, ${rows:-no count of} rows read"
+    [ "$lines" -gt 0 ] && [ "${rows:-999999}" -le $((lines + 20)) ]
+}
+check "k5: ls-refs of 4,101 refs reads a row per ref, not the pages before each page again" \
+    reads_what_it_lists
+check "k5: ls-refs with ref-prefix refs/heads/b1 reads the refs it lists, not all after them" \
+    reads_what_it_lists refs/heads/b1
 
 TOTAL=$((PASS + FAIL))
 if [ "$TOTAL" -ne "$EXPECTED" ]; then
