@@ -36,6 +36,14 @@ impl ObjectId {
         hex::encode(self.0)
     }
 
+    /// Lower-case hex, as git prints ids, without allocating: for long listings.
+    pub fn hex_digits(&self) -> [u8; 40] {
+        let mut hex = [0u8; 40];
+        // Cannot fail: 20 bytes fill 40 digits exactly.
+        let _ = hex::encode_to_slice(self.0, &mut hex);
+        hex
+    }
+
     /// Whether this is the all-zero id.
     pub fn is_zero(&self) -> bool {
         self.0 == [0; 20]
@@ -44,7 +52,8 @@ impl ObjectId {
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        let hex = self.hex_digits();
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -57,7 +66,7 @@ impl serde::Serialize for ObjectId {
 
 impl fmt::Debug for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        fmt::Display::fmt(self, f)
     }
 }
 

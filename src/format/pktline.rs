@@ -64,8 +64,18 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Pkt<'_>, usize)>, PktError> {
 /// Appends one data pkt-line.
 pub fn write(out: &mut Vec<u8>, data: &[u8]) {
     debug_assert!(data.len() + 4 <= MAX_PKT_LEN);
-    out.extend_from_slice(format!("{:04x}", data.len() + 4).as_bytes());
+    write_len(out, data.len() + 4);
     out.extend_from_slice(data);
+}
+
+/// Appends a pkt-line's four-digit hex length (lower-case, as git writes it).
+fn write_len(out: &mut Vec<u8>, len: usize) {
+    out.extend(
+        [12, 8, 4, 0].map(|shift| match ((len >> shift) & 0xf) as u8 {
+            digit @ 0..=9 => b'0' + digit,
+            digit => b'a' + digit - 10,
+        }),
+    );
 }
 
 /// Appends `text` as one pkt-line.
@@ -109,7 +119,7 @@ impl SideBand {
             SideBand::Large => MAX_PKT_LEN - 5,
         };
         for frame in data.chunks(max) {
-            out.extend_from_slice(format!("{:04x}", frame.len() + 5).as_bytes());
+            write_len(out, frame.len() + 5);
             out.push(band as u8);
             out.extend_from_slice(frame);
         }

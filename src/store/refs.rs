@@ -123,9 +123,11 @@ impl<S: Sql> Store<S> {
     }
 
     /// Up to `limit` refs whose names start with `prefix` (after `after`, when given), by
-    /// name. They come as one JSON value: a row per ref would cross from SQLite into the
-    /// Worker one value at a time, which made listing 40,000 refs twice as slow as git's own
-    /// server.
+    /// name. A page is three values: the names, a line each, and the ids and peeled ids,
+    /// 20 bytes each (zeros where a ref does not peel). A row per ref would cross from SQLite
+    /// into the Worker one value at a time, which made listing 40,000 refs twice as slow as
+    /// git's own server; ids in hex cost SQLite two calls per id, more than the rest of the
+    /// listing.
     fn ref_page(
         &self,
         prefix: &str,
@@ -134,32 +136,43 @@ impl<S: Sql> Store<S> {
     ) -> Result<Vec<Ref>, StoreError> {
         let (range, mut params) = name_range(prefix, after);
         params.push(Value::Integer(limit as i64));
+        // group_concat copies a blob's bytes as they are; the casts keep them bytes.
         let rows = self.exec(
             &format!(
-                "SELECT json_group_array(json_array(name, lower(hex(oid)), lower(hex(peeled)))) \
+                "SELECT group_concat(name, char(10)), CAST(group_concat(oid, '') AS BLOB), \
+                        CAST(group_concat(coalesce(peeled, zeroblob(20)), '') AS BLOB) \
                  FROM (SELECT name, oid, peeled FROM refs WHERE {range} ORDER BY name LIMIT ?)"
             ),
             params,
         )?;
-        let json = rows.first().and_then(|r| r[0].as_str()).unwrap_or("[]");
-        let listed: Vec<(String, String, String)> =
-            serde_json::from_str(json).map_err(|_| StoreError::BadColumn("ref listing"))?;
-        let mut refs = listed
-            .into_iter()
-            .map(|(name, id, peeled)| {
-                let id =
-                    ObjectId::from_hex(id.as_bytes()).ok_or(StoreError::BadColumn("ref oid"))?;
-                let peeled = match peeled.as_str() {
-                    "" => None,
-                    hex => Some(
-                        ObjectId::from_hex(hex.as_bytes())
-                            .ok_or(StoreError::BadColumn("peeled oid"))?,
-                    ),
-                };
-                Ok(Ref { name, id, peeled })
+        let bad = || StoreError::BadColumn("ref listing");
+        let Some([names, ids, peeled]) = rows.first().map(Vec::as_slice) else {
+            return Err(bad());
+        };
+        let names = names.as_str().unwrap_or_default();
+        let (ids, peeled) = (
+            ids.as_bytes().unwrap_or_default(),
+            peeled.as_bytes().unwrap_or_default(),
+        );
+        let count = if names.is_empty() {
+            0
+        } else {
+            names.split('\n').count()
+        };
+        // A name holds no newline (git's rules for ref names forbid it), so the counts agree.
+        if ids.len() != count * 20 || peeled.len() != count * 20 {
+            return Err(bad());
+        }
+        let mut refs: Vec<Ref> = names
+            .split('\n')
+            .zip(ids.chunks_exact(20).zip(peeled.chunks_exact(20)))
+            .map(|(name, (id, peeled))| Ref {
+                name: name.to_string(),
+                id: ObjectId::from_bytes(id).unwrap_or(ObjectId::ZERO),
+                peeled: ObjectId::from_bytes(peeled).filter(|p| !p.is_zero()),
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        // The aggregate keeps the inner query's order in SQLite, but SQL does not promise it.
+            .collect();
+        // The aggregates keep the inner query's order in SQLite, but SQL does not promise it.
         refs.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Ok(refs)
     }

@@ -66,23 +66,37 @@ fn covering(mut prefixes: Vec<String>) -> Vec<String> {
     kept
 }
 
-/// One ref's line.
-fn line(name: &str, r: &Ref, symref: Option<&str>, peel: bool) -> String {
-    let mut line = format!("{} {name}", r.id);
+/// Appends one ref's line to `out`, built in `line` (kept between calls so that a long
+/// listing does not allocate, or format, a line per ref).
+fn write_line(
+    out: &mut Vec<u8>,
+    line: &mut Vec<u8>,
+    name: &str,
+    r: &Ref,
+    symref: Option<&str>,
+    peel: bool,
+) {
+    line.clear();
+    line.extend_from_slice(&r.id.hex_digits());
+    line.push(b' ');
+    line.extend_from_slice(name.as_bytes());
     if let Some(target) = symref {
-        line.push_str(&format!(" symref-target:{target}"));
+        line.extend_from_slice(b" symref-target:");
+        line.extend_from_slice(target.as_bytes());
     }
     if let Some(peeled) = r.peeled.filter(|_| peel) {
-        line.push_str(&format!(" peeled:{peeled}"));
+        line.extend_from_slice(b" peeled:");
+        line.extend_from_slice(&peeled.hex_digits());
     }
-    line.push('\n');
-    line
+    line.push(b'\n');
+    pktline::write(out, line);
 }
 
 /// Answers `ls-refs` with `args` from the repository in `store`.
 pub fn ls_refs<S: Sql>(store: &Store<S>, args: Args) -> Result<Vec<u8>, Failure> {
     let asked = read_args(args)?;
     let mut out = Vec::new();
+    let mut line = Vec::new();
     let listed = |name: &str| {
         asked.prefixes.is_empty() || asked.prefixes.iter().any(|p| name.starts_with(p.as_str()))
     };
@@ -90,9 +104,7 @@ pub fn ls_refs<S: Sql>(store: &Store<S>, args: Args) -> Result<Vec<u8>, Failure>
         if let Some(target) = store.head_target()? {
             let symref = asked.symrefs.then_some(target.as_str());
             match store.find_ref(&target)? {
-                Some(head) => {
-                    pktline::write_str(&mut out, &line("HEAD", &head, symref, asked.peel))
-                }
+                Some(head) => write_line(&mut out, &mut line, "HEAD", &head, symref, asked.peel),
                 None if asked.unborn && asked.symrefs => {
                     pktline::write_str(&mut out, &format!("unborn HEAD symref-target:{target}\n"))
                 }
@@ -102,7 +114,7 @@ pub fn ls_refs<S: Sql>(store: &Store<S>, args: Args) -> Result<Vec<u8>, Failure>
     }
     for prefix in covering(asked.prefixes.clone()) {
         for r in store.refs_with_prefix(&prefix)? {
-            pktline::write_str(&mut out, &line(&r.name, &r, None, asked.peel));
+            write_line(&mut out, &mut line, &r.name, &r, None, asked.peel);
         }
     }
     out.extend_from_slice(pktline::FLUSH);
