@@ -5,12 +5,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::rc::Rc;
 
 use hashbrown::hash_table::{self, HashTable};
 
-use crate::format::object::{self, BadObject, ObjectId, ObjectType, TreeEntry, TreeEntryKind};
+use crate::format::object::{
+    self, BadObject, IdHashing, ObjectId, ObjectType, TreeEntry, TreeEntryKind,
+};
 use crate::format::pack::Object;
 use crate::store::sql::Sql;
 use crate::store::{CommitInfo, Located, ObjectReader, Queued, StoreError};
@@ -57,7 +59,7 @@ pub struct ObjectList {
     ids: Vec<ObjectId>,
     /// Positions in `ids`, hashed by the id there.
     positions: HashTable<u32>,
-    hasher: RandomState,
+    hasher: IdHashing,
 }
 
 impl ObjectList {
@@ -66,7 +68,7 @@ impl ObjectList {
         ObjectList {
             ids: Vec::with_capacity(room),
             positions: HashTable::with_capacity(room),
-            hasher: RandomState::new(),
+            hasher: IdHashing::default(),
         }
     }
 

@@ -10,8 +10,47 @@ use sha1::{Digest, Sha1};
 use crate::format::{commit, split_once, split_while, tag};
 
 /// A SHA-1 object id.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObjectId(pub [u8; 20]);
+
+/// An id hashes as its bytes, without the length a slice adds first, so that [`IdHasher`]
+/// sees them whole.
+impl std::hash::Hash for ObjectId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.0);
+    }
+}
+
+/// Hashes ids for the maps of a walk, which look up an id for every entry of every tree of a
+/// history (tens of millions for git/git's): an id is already a SHA-1 digest, so eight of
+/// its bytes serve as the hash, where SipHash cost more than the rest of each lookup. It
+/// is no weaker against crafted ids than SipHash is here: on wasm32-unknown-unknown, std's
+/// `RandomState` has no source of randomness and its keys are fixed, so either hash's
+/// buckets can be filled only by searching SHA-1 for ids that share bits. The bytes taken
+/// are not the first, which maps split by ([`crate::store`]'s walk shards by the first).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        match bytes.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(word) => self.0 ^= u64::from_le_bytes(word),
+            // Not an id: mixed in a byte at a time, as FNV does.
+            None => {
+                for &b in bytes {
+                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                }
+            }
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`IdHasher`]s: for `HashMap<ObjectId, _, IdHashing>` and `HashSet`s of ids.
+pub type IdHashing = std::hash::BuildHasherDefault<IdHasher>;
 
 impl ObjectId {
     /// The all-zero id git uses for "no object" in ref updates.
@@ -369,6 +408,24 @@ fn tree_links(data: &[u8]) -> Result<Links, BadObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_hash_by_eight_bytes_past_the_first_eight() {
+        use std::hash::BuildHasher;
+        let mut bytes = [0u8; 20];
+        bytes[8..16].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_le_bytes());
+        let id = ObjectId(bytes);
+        assert_eq!(IdHashing::default().hash_one(id), 0x0123_4567_89ab_cdef);
+        // Ids alike in those bytes are still told apart by the map.
+        let mut other = bytes;
+        other[0] = 1;
+        let map: std::collections::HashMap<ObjectId, u8, IdHashing> =
+            [(id, 1), (ObjectId(other), 2)].into_iter().collect();
+        assert_eq!((map[&id], map[&ObjectId(other)]), (1, 2));
+        // What is not an id is hashed whole.
+        let hash = |key: &[u8]| IdHashing::default().hash_one(key);
+        assert_ne!(hash(b"ab"), hash(b"ba"));
+    }
 
     #[test]
     fn hashes_like_git() {

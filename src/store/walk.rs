@@ -17,7 +17,7 @@ use super::midx::Record;
 use super::objects::{Queued, Stored};
 use super::push::IdxRow;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
-use crate::format::object::{ObjectId, ObjectType};
+use crate::format::object::{IdHashing, ObjectId, ObjectType};
 use crate::format::pack::PackId;
 use crate::store::sql::{Rows, Sql};
 
@@ -55,7 +55,7 @@ pub struct WalkInMemory {
 /// growing; a sixteenth of it fits in the room other work left. The id order of the maps
 /// also lets their objects be looked up a sixteenth at a time, in order.
 #[derive(Debug, Default)]
-struct Seen([HashMap<ObjectId, u32>; 16]);
+struct Seen([HashMap<ObjectId, u32, IdHashing>; 16]);
 
 impl Seen {
     /// The index of the map `id` belongs in.
@@ -64,7 +64,7 @@ impl Seen {
     }
 
     /// The map `id` belongs in.
-    fn shard(&mut self, id: &ObjectId) -> &mut HashMap<ObjectId, u32> {
+    fn shard(&mut self, id: &ObjectId) -> &mut HashMap<ObjectId, u32, IdHashing> {
         &mut self.0[Seen::of(id)]
     }
 
@@ -477,6 +477,17 @@ pub enum Walk {
     Rows,
     /// In memory.
     Memory(Box<WalkInMemory>),
+}
+
+impl Walk {
+    /// Whether the walk in memory found `id` already (a walk in rows answers no: its rows
+    /// are looked up many at a time, not one by one).
+    pub fn found(&self, id: &ObjectId) -> bool {
+        match self {
+            Walk::Memory(memory) => memory.holds(id),
+            Walk::Rows => false,
+        }
+    }
 }
 
 impl<S: Sql> Store<S> {
