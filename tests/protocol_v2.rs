@@ -591,6 +591,45 @@ fn ls_refs_lists_thousands_of_refs_as_git_does() {
 }
 
 #[test]
+fn a_fetch_with_haves_among_thousands_of_branches_reads_only_the_tags_and_sends_what_git_sends() {
+    // Such a fetch reads the tags only (maintenance.sh counts its rows under wrangler dev):
+    // what include-tag sends must not change.
+    let repo = history_repo();
+    repo.git(&["tag", "-a", "-m", "new", "v-new", "main~1"]);
+    let main = repo.git(&["rev-parse", "main"]);
+    let old = repo.git(&["rev-parse", "main~3"]);
+    let tag = repo.git(&["rev-parse", "v-new"]);
+    let commands: String = (0..5000)
+        .map(|i| format!("create refs/heads/many/{i} {old}\n"))
+        .collect();
+    repo.git_with(&["update-ref", "--stdin"], commands.as_bytes());
+    let (store, _db) = store(1 << 16);
+    let (lines, _) = push_all(&store, &repo, "report-status", 1 << 16);
+    assert_eq!(lines[0], "unpack ok");
+    let (want, have) = (format!("want {main}"), format!("have {old}"));
+    let objects = same_fetch(
+        &repo,
+        &store,
+        &[&want, &have, "done", "ofs-delta", "include-tag"],
+    );
+    assert!(objects.iter().any(|o| o.starts_with(&tag)), "{objects:?}");
+    // want-ref: a few are looked up one by one, more among all the refs read at once.
+    for count in [1, 65] {
+        let mut args = vec!["want-ref refs/heads/main".to_string(), have.clone()];
+        args.extend((0..count - 1).map(|i| format!("want-ref refs/heads/many/{i}")));
+        args.extend(["done", "ofs-delta", "include-tag"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(
+            same_fetch(&repo, &store, &args),
+            objects,
+            "{count} want-refs"
+        );
+    }
+    // Without a have it may be a clone, which reads every ref, as git does.
+    same_fetch(&repo, &store, &[&want, "done", "ofs-delta", "include-tag"]);
+}
+
+#[test]
 fn past_too_many_prefixes_ls_refs_lists_every_ref_as_git_does_past_its_own() {
     let (repo, store) = pushed();
     // One more than the 256 taken.

@@ -22,12 +22,12 @@
 #   k5  rows: git push's answer (x-rows-written, x-rows-read), GET info/refs's (nothing
 #       written) and a maintenance run's account (rows_written, rows_read) tell what they
 #       cost; the figures are printed. ls-refs of 4,101 refs, and of a prefix, reads about a
-#       row per ref it lists.
+#       row per ref it lists; a fetch with haves among them reads fewer than there are.
 # Output: `ok - name` / `not ok - name` lines, `#` diagnostics, then
 # `maintenance: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=28
+EXPECTED=29
 
 BASE=${1:?usage: maintenance.sh BASE_URL}
 BASE=${BASE%/}
@@ -311,6 +311,17 @@ check "k5: ls-refs of 4,101 refs reads a row per ref, not the pages before each 
     reads_what_it_lists
 check "k5: ls-refs with ref-prefix refs/heads/b1 reads the refs it lists, not all after them" \
     reads_what_it_lists refs/heads/b1
+# A fetch that has something reads the tags (for include-tag), not the 4,101 branches.
+git clone -q --bare "$BASE/$OWNER/many.git" "$TMP/many-clone.git"
+git -C "$TMP/many" commit -q --allow-empty -m more
+git -C "$TMP/many" push -q "$BASE/$OWNER/many.git" HEAD:refs/heads/b1
+GIT_TRACE_CURL="$TMP/fetch.trace" GIT_TRACE_CURL_NO_DATA=1 \
+    git -C "$TMP/many-clone.git" fetch -q origin refs/heads/b1:refs/heads/b1
+grep '<= Recv header' "$TMP/fetch.trace" >"$TMP/fetch.headers"
+fetch_read=$(header "$TMP/fetch.headers" x-rows-read)
+echo "# k5: a fetch of one commit among 4,101 branches read ${fetch_read:-no count of} rows"
+check "k5: a fetch with haves among 4,101 branches reads fewer rows than there are branches" \
+    test "${fetch_read:-999999}" -lt 1000 -a "$(git -C "$TMP/many-clone.git" rev-parse b1)" = "$(git -C "$TMP/many" rev-parse HEAD)"
 
 TOTAL=$((PASS + FAIL))
 if [ "$TOTAL" -ne "$EXPECTED" ]; then
