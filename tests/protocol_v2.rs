@@ -625,8 +625,17 @@ fn a_fetch_with_haves_among_thousands_of_branches_reads_only_the_tags_and_sends_
             "{count} want-refs"
         );
     }
-    // Without a have it may be a clone, which reads every ref, as git does.
+    // Without a have it may be a clone, which reads every ref, as git does; with a filter
+    // it is not one of everything, and reads the tags.
     same_fetch(&repo, &store, &[&want, "done", "ofs-delta", "include-tag"]);
+    let filtered = [
+        &want,
+        "filter blob:none",
+        "done",
+        "ofs-delta",
+        "include-tag",
+    ];
+    same_fetch(&repo, &store, &filtered);
 }
 
 #[test]

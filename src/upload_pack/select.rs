@@ -223,7 +223,7 @@ fn by_size<S: Sql>(
 /// Whether a pack that holds exactly what the refs reach can be sent whole: the fetch
 /// wants every ref and nothing else (a stored object no ref reaches is not in that pack),
 /// no have, shallow boundary, depth or filter narrows it, the client reads OFS_DELTA
-/// entries, and the fetch read every ref (one with haves reads the tags at most).
+/// entries, and the fetch read every ref (see [`Resolved::refs`]).
 fn is_everything(resolved: &Resolved) -> bool {
     resolved.every_ref
         && resolved.ofs_delta

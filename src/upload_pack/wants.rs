@@ -45,9 +45,10 @@ pub struct Resolved {
     pub wants: Vec<ObjectId>,
     /// Whether the client reads OFS_DELTA entries.
     pub ofs_delta: bool,
-    /// The refs the fetch reads, sorted: every ref when it may be a clone (it sends no
-    /// `have`), deepens, or names refs by `deepen-not` or by more `want-ref`s than are
-    /// looked up one at a time; else the tags, for `include-tag`, or none. A fetch into a repository of 40,000 branches read each of
+    /// The refs the fetch reads, sorted: every ref when it may be a clone of everything the
+    /// refs reach (no `have`, filter or shallow, commits and tags wanted), deepens, or names
+    /// refs by `deepen-not` or by more `want-ref`s than are looked up one at a time; else
+    /// the tags, for `include-tag`, or none. A fetch into a repository of 40,000 branches read each of
     /// them, a row each, to send a few commits.
     pub refs: Vec<Ref>,
     /// Whether `refs` holds every ref.
@@ -111,7 +112,16 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         return Err(FetchError::NotOurRef(*missing));
     }
     let filter = fetch.filter.as_deref().map(Filter::parse).transpose()?;
-    let every_ref = fetch.haves.is_empty()
+    // Only a fetch that may want exactly what the refs reach (see `select::is_everything`)
+    // needs them all to tell, besides one that deepens or names refs.
+    let may_be_everything = fetch.haves.is_empty()
+        && filter.is_none()
+        && fetch.ofs_delta
+        && fetch.client_shallow.is_empty()
+        && wanted
+            .values()
+            .all(|w| matches!(w.kind, ObjectType::Commit | ObjectType::Tag));
+    let every_ref = may_be_everything
         || fetch.depth.is_some()
         || fetch.since.is_some()
         || !fetch.deepen_not.is_empty()
