@@ -25,17 +25,27 @@ impl std::hash::Hash for ObjectId {
 /// history (tens of millions for git/git's): an id is already a SHA-1 digest, so eight of
 /// its bytes serve as the hash, where SipHash cost more than the rest of each lookup. It
 /// is no weaker against crafted ids than SipHash is here: on wasm32-unknown-unknown, std's
-/// `RandomState` has no source of randomness and its keys are fixed, so either hash's
+/// `RandomState` has no source of randomness and its keys are predictable, so either hash's
 /// buckets can be filled only by searching SHA-1 for ids that share bits. The bytes taken
 /// are not the first, which maps split by ([`crate::store`]'s walk shards by the first).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct IdHasher(u64);
+
+/// Starts from FNV's offset basis, so that bytes that are not an id hash as FNV-1a.
+impl Default for IdHasher {
+    fn default() -> IdHasher {
+        IdHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
 
 impl std::hash::Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        match bytes.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+        let word = <&[u8; 20]>::try_from(bytes)
+            .ok()
+            .and_then(|id| <[u8; 8]>::try_from(id.get(8..16)?).ok());
+        match word {
             Some(word) => self.0 ^= u64::from_le_bytes(word),
-            // Not an id: mixed in a byte at a time, as FNV does.
+            // Not an id: mixed in a byte at a time, as FNV-1a does.
             None => {
                 for &b in bytes {
                     self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -415,7 +425,11 @@ mod tests {
         let mut bytes = [0u8; 20];
         bytes[8..16].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_le_bytes());
         let id = ObjectId(bytes);
-        assert_eq!(IdHashing::default().hash_one(id), 0x0123_4567_89ab_cdef);
+        let basis = 0xcbf2_9ce4_8422_2325;
+        assert_eq!(
+            IdHashing::default().hash_one(id),
+            basis ^ 0x0123_4567_89ab_cdef
+        );
         // Ids alike in those bytes are still told apart by the map.
         let mut other = bytes;
         other[0] = 1;

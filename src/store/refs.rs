@@ -15,8 +15,8 @@ pub struct Ref {
     pub peeled: Option<ObjectId>,
 }
 
-/// Refs listed per query: each page is one value, which must stay under the platform's 2 MB
-/// (a ref's entry is its name and 80 hex digits).
+/// Refs listed per query: each page's names are one value, which must stay under the
+/// platform's 2 MB (at 500 bytes a name on average).
 const REFS_PER_PAGE: usize = 4000;
 
 fn ref_rows(rows: &[Vec<Value>]) -> Result<Vec<Ref>, StoreError> {
@@ -53,7 +53,9 @@ fn prefix_end(prefix: &str) -> Option<String> {
 }
 
 /// The condition on `name` that selects the refs starting with `prefix` (those after `after`
-/// only, when given), with its parameters. Every bound is a plain comparison, so that SQLite
+/// only, when given), with its parameters. Text compares as its bytes, and UTF-8 keeps the
+/// order of code points: the names that start with `prefix` are those from it up to (not
+/// including) [`prefix_end`]. Every bound is a plain comparison, so that SQLite
 /// seeks the names' index to the first ref listed and stops after the last: a bound written
 /// `(? IS NULL OR name > ?)` is not one it can seek by, and each page of a long listing read
 /// every ref before it again.
@@ -94,8 +96,6 @@ impl<S: Sql> Store<S> {
     /// The refs whose names start with `prefix`, sorted by name: one range of the names'
     /// index, however many other refs there are.
     pub fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<Ref>, StoreError> {
-        // Text compares as its bytes, and UTF-8 keeps the order of code points: the names
-        // that start with `prefix` are those from it up to (not including) `end`.
         let mut refs: Vec<Ref> = Vec::new();
         loop {
             let after = refs.last().map(|r| r.name.clone());

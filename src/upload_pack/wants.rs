@@ -48,8 +48,8 @@ pub struct Resolved {
     /// The refs the fetch reads, sorted: every ref when it may be a clone of everything the
     /// refs reach (no `have`, filter or shallow, commits and tags wanted), deepens, or names
     /// refs by `deepen-not` or by more `want-ref`s than are looked up one at a time; else
-    /// the tags, for `include-tag`, or none. A fetch into a repository of 40,000 branches read each of
-    /// them, a row each, to send a few commits.
+    /// the tags, for `include-tag`, or none. A fetch into a repository of 40,000 branches
+    /// read each of them, a row each, to send a few commits.
     pub refs: Vec<Ref>,
     /// Whether `refs` holds every ref.
     pub every_ref: bool,
