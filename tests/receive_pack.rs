@@ -1509,6 +1509,11 @@ fn ref_transactions_are_decided_as_git_decides_them() {
     let z = ZERO.to_string();
     let id_of_nothing = "1".repeat(40);
     let empty_pack = raw_pack(&[]);
+    // Names git's ref transaction cannot lock on a filesystem: a component past NAME_MAX, a
+    // path past PATH_MAX; and one long but within both.
+    let long_component = format!("refs/heads/{}", "x".repeat(300));
+    let long_path = format!("refs/heads/{}", vec!["y".repeat(200); 22].join("/"));
+    let long_but_fine = format!("refs/heads/{}", vec!["w".repeat(200); 15].join("/"));
     type Commands<'a> = &'a [(&'a str, &'a str, &'a str)];
     let cases: &[(&str, Commands)] = &[
         ("", &[(&z, &m, "refs/heads/main/sub")]),
@@ -1562,6 +1567,13 @@ fn ref_transactions_are_decided_as_git_decides_them() {
         ("", &[(&m, &z, "refs/heads/nope")]),
         ("", &[(&z, &z, "refs/heads/nope")]),
         ("", &[(&id_of_nothing, &z, "refs/heads/nope")]),
+        ("", &[(&z, &m, &long_component), (&z, &m, "refs/heads/r")]),
+        ("", &[(&z, &m, &long_path)]),
+        ("", &[(&z, &m, &long_but_fine)]),
+        (
+            "atomic",
+            &[(&z, &m, "refs/heads/s"), (&z, &m, &long_component)],
+        ),
     ];
     for (caps, commands) in cases {
         let commands: Vec<(String, String, String)> = commands

@@ -11,6 +11,15 @@ pub fn is_valid_push_name(name: &str, deletion: bool) -> bool {
         .is_some_and(|rest| check_ref_format(rest, deletion))
 }
 
+/// Whether git could write `name` as a loose ref on a usual filesystem: no component over
+/// 255 bytes (`NAME_MAX`), the whole within 4,000 (`PATH_MAX`, 4,096, less the
+/// repository's own path and `.lock`). git's ref transaction fails to lock any other, so a
+/// push of one is refused as git refuses it; it also bounds what a listing of refs holds
+/// and each advertised line, which a name as long as a pkt-line would pass.
+pub fn fits_a_filesystem(name: &str) -> bool {
+    name.len() <= 4000 && name.split('/').all(|component| component.len() <= 255)
+}
+
 /// git's `check_refname_format` (refs.c) without `REFNAME_REFSPEC_PATTERN`: every
 /// `/`-separated component non-empty, not starting with `.` nor ending with `.lock`, no
 /// `..` or `@{`, no control character, DEL or any of ` ~^:?*[\`; the whole not `@` and
@@ -36,6 +45,19 @@ pub fn check_ref_format(name: &str, one_level: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fits_a_filesystem_as_git_writes_loose_refs() {
+        let component = |n: usize| "c".repeat(n);
+        assert!(fits_a_filesystem(&format!("refs/heads/{}", component(255))));
+        assert!(!fits_a_filesystem(&format!(
+            "refs/heads/{}",
+            component(256)
+        )));
+        let path = |parts: usize| format!("refs/{}", vec![component(99); parts].join("/"));
+        assert!(fits_a_filesystem(&path(39)));
+        assert!(!fits_a_filesystem(&path(40)));
+    }
 
     #[test]
     fn follows_check_ref_format() {

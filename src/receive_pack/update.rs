@@ -36,7 +36,8 @@ pub enum Refusal {
     NotACommit,
     /// The ref cannot be locked at the old value the client sent (it moved, or exists
     /// where the client would create it), a ref is its directory or lies inside it
-    /// (`refs/heads/a` beside `refs/heads/a/b`), or an atomic push names it twice.
+    /// (`refs/heads/a` beside `refs/heads/a/b`), an atomic push names it twice, or its name
+    /// is too long for git to write it to a filesystem.
     #[error("failed to update ref")]
     LockFailed,
     /// A protected ref would not fast-forward (git's `receive.denyNonFastForwards`).
@@ -287,7 +288,7 @@ fn check_update(
         return Ok(Err(Refusal::NonFastForward));
     }
     let expected = (!command.old.is_zero()).then_some(command.old);
-    if current != expected {
+    if current != expected || !refname::fits_a_filesystem(&command.name) {
         return Ok(Err(Refusal::LockFailed));
     }
     if command.name.starts_with("refs/heads/") && kind != ObjectType::Commit {
