@@ -154,17 +154,16 @@ impl<S: Sql> Store<S> {
             ids.as_bytes().unwrap_or_default(),
             peeled.as_bytes().unwrap_or_default(),
         );
-        let count = if names.is_empty() {
-            0
-        } else {
-            names.split('\n').count()
+        let names: Vec<&str> = match names {
+            "" => Vec::new(),
+            names => names.split('\n').collect(),
         };
         // A name holds no newline (git's rules for ref names forbid it), so the counts agree.
-        if ids.len() != count * 20 || peeled.len() != count * 20 {
+        if ids.len() != names.len() * 20 || peeled.len() != names.len() * 20 {
             return Err(bad());
         }
         let mut refs: Vec<Ref> = names
-            .split('\n')
+            .into_iter()
             .zip(ids.chunks_exact(20).zip(peeled.chunks_exact(20)))
             .map(|(name, (id, peeled))| Ref {
                 name: name.to_string(),

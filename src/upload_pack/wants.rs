@@ -135,18 +135,11 @@ pub fn resolve<S: Sql>(reader: &ObjectReader<S>, fetch: &Fetch) -> Result<Resolv
         true => store.head_target()?,
         false => None,
     };
-    let wanted_refs = match every_ref {
-        true => want_refs(
-            |name| Ok(find_in(&refs, name)),
-            head.as_deref(),
-            &fetch.want_refs,
-        )?,
-        false => want_refs(
-            |name| store.ref_value(name),
-            head.as_deref(),
-            &fetch.want_refs,
-        )?,
+    let find = |name: &str| match every_ref {
+        true => Ok(find_in(&refs, name)),
+        false => store.ref_value(name),
     };
+    let wanted_refs = want_refs(find, head.as_deref(), &fetch.want_refs)?;
     let mut wants = fetch.wants.clone();
     let mut named: HashSet<ObjectId> = wants.iter().copied().collect();
     wants.extend(
