@@ -4,8 +4,9 @@
 // panic the object (a panic aborts every request on the instance).
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use futures_util::StreamExt;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
@@ -363,7 +364,13 @@ pub struct Repo {
     /// How many times the repository was deleted since the object started: an import
     /// that began before a deletion does not apply what it fetched.
     generation: Cell<u64>,
+    /// The directory's last tell that a push did not wait for: the next tell waits for it,
+    /// so that the directory hears of the repository's changes in their order.
+    told: RefCell<Option<Telling>>,
 }
+
+/// A tell of the directory on its way (see [`Repo::tell_directory_later`]).
+type Telling = Shared<LocalBoxFuture<'static, ()>>;
 
 /// Milliseconds since the epoch.
 fn now_ms() -> i64 {
@@ -405,6 +412,7 @@ impl worker::DurableObject for Repo {
             broken,
             importing: Cell::new(false),
             generation: Cell::new(0),
+            told: RefCell::new(None),
         }
     }
 
@@ -680,14 +688,6 @@ impl Repo {
         respond(Reply::empty(204), None)
     }
 
-    /// Tells the directory that `repo` is no more. A failure is only logged.
-    async fn forget_in_directory(&self, repo: &str) {
-        let path = format!("entry?name={repo}");
-        if let Err(e) = self.directory(&path, Method::Delete, None).await {
-            worker::console_error!("the directory still lists {repo}: {e}");
-        }
-    }
-
     fn page(
         &self,
         req: &Request,
@@ -919,6 +919,7 @@ impl Repo {
         };
         if result.is_ok() {
             self.after_push(store, &repo).await?;
+            self.tell_directory_later(store, &repo);
         }
         respond(backend::receive_pack_reply(result), None)
     }
@@ -1037,6 +1038,7 @@ impl Repo {
         }
         if failed.is_none() && !quiet {
             self.after_push(store, repo).await?;
+            self.tell_directory(store, repo).await;
         }
         Ok((account, failed))
     }
@@ -1092,39 +1094,60 @@ impl Repo {
     /// Tells the directory what the repository `repo` now is. A failure is only logged: the
     /// repository is listed again at its next change.
     async fn tell_directory(&self, store: &Store<DoSql>, repo: &str) {
-        if store.exists().is_ok_and(|exists| !exists) {
-            // A refused import or settings of a repository never pushed to.
-            return self.forget_in_directory(repo).await;
-        }
-        let entry = directory_entry(store, repo);
-        let told = match entry {
-            Ok(entry) => {
-                let body = serde_json::to_vec(&entry).unwrap_or_default();
-                self.directory("entry", Method::Put, Some(&body)).await
-            }
-            Err(e) => Err(worker::Error::RustError(e.to_string())),
-        };
-        if let Err(e) = told {
-            worker::console_error!("the directory was not told of {repo}: {e}");
-        }
+        self.telling_directory(store, repo).await
     }
 
-    /// Sends `path` to the directory's object (`entry` or `entry?name=`).
-    async fn directory(&self, path: &str, method: Method, body: Option<&[u8]>) -> Result<()> {
-        let mut init = worker::RequestInit::new();
-        init.with_method(method);
-        if let Some(body) = body {
-            init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
+    /// Tells the directory that `repo` is no more, after what it was told before. A failure
+    /// is only logged.
+    async fn forget_in_directory(&self, repo: &str) {
+        let told = self.told.take();
+        if let Some(told) = told {
+            told.await;
         }
-        let request = Request::new_with_init(&format!("https://directory/{path}"), &init)?;
-        let objects = self.env.durable_object("DIRECTORY")?;
-        let stub = objects.id_from_name(directory::NAME)?.get_stub()?;
-        let answer = stub.fetch_with_request(request).await?;
-        match answer.status_code() {
-            204 => Ok(()),
-            status => Err(worker::Error::RustError(format!(
-                "the directory answered {status}"
-            ))),
+        forget_in_directory(&self.env, repo).await
+    }
+
+    /// [`Self::tell_directory`] without waiting for the directory's answer: the directory
+    /// is another object, maybe in another place, and a push's answer need not wait for it
+    /// (a Durable Object keeps running what it started after it answered).
+    fn tell_directory_later(&self, store: &Store<DoSql>, repo: &str) {
+        let telling = self.telling_directory(store, repo).boxed_local().shared();
+        self.told.replace(Some(telling.clone()));
+        worker::wasm_bindgen_futures::spawn_local(telling);
+    }
+
+    /// What tells the directory what `repo` is now, read from `store` before it runs, once
+    /// the last tell not waited for is done: a repository that does not exist (a refused
+    /// import, or settings of one never pushed to) is forgotten.
+    fn telling_directory(
+        &self,
+        store: &Store<DoSql>,
+        repo: &str,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let env = self.env.clone();
+        let repo = repo.to_string();
+        let before = self.told.take();
+        let entry = match store.exists() {
+            Ok(false) => None,
+            _ => Some(directory_entry(store, &repo)),
+        };
+        async move {
+            if let Some(before) = before {
+                before.await;
+            }
+            let Some(entry) = entry else {
+                return forget_in_directory(&env, &repo).await;
+            };
+            let told = match entry {
+                Ok(entry) => {
+                    let body = serde_json::to_vec(&entry).unwrap_or_default();
+                    directory(&env, "entry", Method::Put, Some(&body)).await
+                }
+                Err(e) => Err(worker::Error::RustError(e.to_string())),
+            };
+            if let Err(e) = told {
+                worker::console_error!("the directory was not told of {repo}: {e}");
+            }
         }
     }
 
@@ -1185,25 +1208,22 @@ impl Repo {
         Ok(self.with_other_jobs(due))
     }
 
-    /// Records the push's time and the repository's name, sets the alarm for the
-    /// maintenance it makes due, and tells the directory.
+    /// Records the push's time and the repository's name, and sets the alarm for the
+    /// maintenance it makes due (the caller tells the directory).
     async fn after_push(&self, store: &Store<DoSql>, repo: &str) -> Result<()> {
         let now = now_ms() / 1000;
         let due = store
             .set_meta(maintenance::LAST_PUSH, Some(&now.to_string()))
             .and_then(|()| remember_name(store, repo))
             .and_then(|()| self.next_alarm(store));
-        // The alarm first: the directory is another object, and its answer may be slow.
-        let scheduled = match due {
+        match due {
             Ok(due) => self.schedule(due).await,
             // The push is stored; maintenance comes with the next push or alarm.
             Err(e) => {
                 worker::console_error!("after the push: {e}");
                 Ok(())
             }
-        };
-        self.tell_directory(store, repo).await;
-        scheduled
+        }
     }
 }
 
@@ -1253,6 +1273,33 @@ fn finish_import(
         store.set_settings(&settings).map_err(failed)?;
     }
     Ok(())
+}
+
+/// Removes `repo` from the directory; a failure is only logged.
+async fn forget_in_directory(env: &Env, repo: &str) {
+    let path = format!("entry?name={repo}");
+    if let Err(e) = directory(env, &path, Method::Delete, None).await {
+        worker::console_error!("the directory still lists {repo}: {e}");
+    }
+}
+
+/// Sends `path` to the directory's object (`entry` or `entry?name=`).
+async fn directory(env: &Env, path: &str, method: Method, body: Option<&[u8]>) -> Result<()> {
+    let mut init = worker::RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
+    }
+    let request = Request::new_with_init(&format!("https://directory/{path}"), &init)?;
+    let objects = env.durable_object("DIRECTORY")?;
+    let stub = objects.id_from_name(directory::NAME)?.get_stub()?;
+    let answer = stub.fetch_with_request(request).await?;
+    match answer.status_code() {
+        204 => Ok(()),
+        status => Err(worker::Error::RustError(format!(
+            "the directory answered {status}"
+        ))),
+    }
 }
 
 /// What the directory lists of the repository `repo`.
