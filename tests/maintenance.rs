@@ -338,9 +338,15 @@ fn a_repack_makes_one_pack_of_what_the_refs_reach_that_git_verifies() {
     let edit = repo.git(&["rev-parse", "main:big.txt"]);
     let id = git_on_durable_objects::format::object::ObjectId::from_hex(edit.as_bytes()).unwrap();
     assert!(store.loose_object(&id).unwrap().is_some());
+    // When they may go is kept, not read from every loose file (a push asks it too).
+    let read = store.rows().read;
+    assert_eq!(store.retired_expiry(60).unwrap(), Some(1000 + 60));
+    assert!(store.rows().read - read < 10, "read every loose file");
     assert_eq!(maintenance::sweep(&store, 1000 + 10, 60).unwrap(), 0);
+    assert!(store.loose_object(&id).unwrap().is_some());
     assert_eq!(maintenance::sweep(&store, 1000 + 60, 60).unwrap(), 1);
     assert!(store.loose_object(&id).unwrap().is_none());
+    assert_eq!(store.retired_expiry(60).unwrap(), None);
     assert_eq!(store.summary().unwrap().retired_packs, 0);
 
     // A full clone now copies the one pack as it is, walking no history.

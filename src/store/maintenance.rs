@@ -79,10 +79,14 @@ pub struct Summary {
 /// Counts the live packs; `?1` is the live state.
 const LIVE_PACKS: &str = "SELECT count(*) FROM packs WHERE state = ?1";
 
-/// Counts the objects stored loose (every one has its file in `loose`; a file may outlive
-/// its object's packing or belong to a push not yet accepted, so the object's row decides).
-const LOOSE: &str = "SELECT count(*) FROM loose l JOIN objects o ON o.oid = l.oid \
-                     WHERE o.pack IS NULL";
+/// Counts the objects stored loose: their rows, not their files (every one has its file in
+/// `loose`, but a file may outlive its object's packing for a while, or belong to a push not
+/// yet accepted), so that a push reads the loose objects once and the retired files never.
+const LOOSE: &str = "SELECT count(*) FROM objects WHERE pack IS NULL";
+
+/// The `meta` key of the time the earliest loose file not yet swept was retired (empty:
+/// none is), so that neither the alarm nor a push reads every loose file to learn it.
+const LOOSE_RETIRED: &str = "loose_retired";
 
 /// What a repository stores, as a maintenance run reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -477,13 +481,15 @@ impl<S: Sql> Store<S> {
                  AND oid IN (SELECT oid FROM repack_objects WHERE pack IS NULL)",
                 vec![now.into()],
             )?;
+            let retired = self.changes()?;
             self.exec(
                 "DELETE FROM objects WHERE oid IN \
                  (SELECT oid FROM repack_objects WHERE pack IS NULL)",
                 vec![],
             )?;
-            return Ok(());
+            return self.note_loose_retired(retired, now);
         };
+        let mut retired = 0;
         for batch in memory.placed_loose().chunks(JSON_BATCH) {
             let ids = ids_json(batch);
             self.exec(
@@ -491,12 +497,44 @@ impl<S: Sql> Store<S> {
                  AND oid IN (SELECT unhex(value) FROM json_each(?))",
                 vec![now.into(), ids.clone().into()],
             )?;
+            retired += self.changes()?;
             self.exec(
                 "DELETE FROM objects WHERE oid IN (SELECT unhex(value) FROM json_each(?))",
                 vec![ids.into()],
             )?;
         }
-        Ok(())
+        self.note_loose_retired(retired, now)
+    }
+
+    /// Records that `retired` loose files were retired at `now`, unless earlier ones wait
+    /// for the sweep already. A repository whose last sweep came before that was kept reads
+    /// its loose files once, for those retired earlier.
+    fn note_loose_retired(&self, retired: i64, now: i64) -> Result<(), StoreError> {
+        if retired == 0 {
+            return Ok(());
+        }
+        let first = match self.meta(LOOSE_RETIRED)? {
+            Some(kept) if kept.parse::<i64>().is_ok() => return Ok(()),
+            Some(_) => Some(now),
+            None => self.count_loose_retired()?,
+        };
+        let first = first.unwrap_or(now).to_string();
+        self.set_meta(LOOSE_RETIRED, Some(&first))
+    }
+
+    /// When the earliest loose file not yet swept was retired: kept in `meta`, or read from
+    /// every file for a repository whose last sweep came before that was kept.
+    fn first_loose_retired(&self) -> Result<Option<i64>, StoreError> {
+        match self.meta(LOOSE_RETIRED)? {
+            Some(kept) => Ok(kept.parse().ok()),
+            None => self.count_loose_retired(),
+        }
+    }
+
+    /// [`Self::first_loose_retired`] read from every loose file.
+    fn count_loose_retired(&self) -> Result<Option<i64>, StoreError> {
+        let rows = self.exec("SELECT min(retired) FROM loose", vec![])?;
+        Ok(rows.first().and_then(|r| r[0].as_i64()))
     }
 
     /// Forgets that the objects the repack reached were unreachable: the refs reach them
@@ -680,18 +718,29 @@ impl<S: Sql> Store<S> {
         for row in &rows {
             self.drop_pack_rows(PackId(row_int(&row[0])?))?;
         }
-        self.exec("DELETE FROM loose WHERE retired <= ?", vec![before.into()])?;
+        if self
+            .first_loose_retired()?
+            .is_some_and(|first| first <= before)
+        {
+            self.exec("DELETE FROM loose WHERE retired <= ?", vec![before.into()])?;
+            let rest = self.count_loose_retired()?.map(|t| t.to_string());
+            self.set_meta(LOOSE_RETIRED, Some(rest.as_deref().unwrap_or_default()))?;
+        }
         Ok(rows.len() as u64)
     }
 
     /// When the first thing retired became, or becomes, `reader_grace` seconds old.
     pub fn retired_expiry(&self, reader_grace: i64) -> Result<Option<i64>, StoreError> {
         let rows = self.exec(
-            "SELECT min(t) + ? FROM (SELECT min(retired) AS t FROM packs \
-             UNION ALL SELECT min(retired) FROM loose)",
-            vec![reader_grace.into()],
+            "SELECT min(retired) FROM packs WHERE retired IS NOT NULL",
+            vec![],
         )?;
-        Ok(rows.first().and_then(|r| r[0].as_i64()))
+        let pack = rows.first().and_then(|r| r[0].as_i64());
+        let first = match (pack, self.first_loose_retired()?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(first.map(|t| t + reader_grace))
     }
 
     /// When the first object found unreachable has been so for `grace` seconds.
