@@ -5,8 +5,11 @@
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
 
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
 use futures_util::StreamExt;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use worker::{
@@ -918,8 +921,9 @@ impl Repo {
             None => push.finish(),
         };
         if result.is_ok() {
-            self.after_push(store, &repo).await?;
+            let scheduled = self.after_push(store, &repo).await;
             self.tell_directory_later(store, &repo);
+            scheduled?;
         }
         respond(backend::receive_pack_reply(result), None)
     }
@@ -1037,8 +1041,9 @@ impl Repo {
             }
         }
         if failed.is_none() && !quiet {
-            self.after_push(store, repo).await?;
+            let scheduled = self.after_push(store, repo).await;
             self.tell_directory(store, repo).await;
+            scheduled?;
         }
         Ok((account, failed))
     }
@@ -1094,49 +1099,56 @@ impl Repo {
     /// Tells the directory what the repository `repo` now is. A failure is only logged: the
     /// repository is listed again at its next change.
     async fn tell_directory(&self, store: &Store<DoSql>, repo: &str) {
-        self.telling_directory(store, repo).await
-    }
-
-    /// Tells the directory that `repo` is no more, after what it was told before. A failure
-    /// is only logged.
-    async fn forget_in_directory(&self, repo: &str) {
-        let told = self.told.take();
-        if let Some(told) = told {
-            told.await;
-        }
-        forget_in_directory(&self.env, repo).await
+        self.after_last_tell(self.telling_directory(store, repo))
+            .await
     }
 
     /// [`Self::tell_directory`] without waiting for the directory's answer: the directory
     /// is another object, maybe in another place, and a push's answer need not wait for it
-    /// (a Durable Object keeps running what it started after it answered).
+    /// (the object is kept running until the call ends: see `wrangler.toml`).
     fn tell_directory_later(&self, store: &Store<DoSql>, repo: &str) {
-        let telling = self.telling_directory(store, repo).boxed_local().shared();
-        self.told.replace(Some(telling.clone()));
+        let telling = self.after_last_tell(self.telling_directory(store, repo));
         worker::wasm_bindgen_futures::spawn_local(telling);
     }
 
-    /// What tells the directory what `repo` is now, read from `store` before it runs, once
-    /// the last tell not waited for is done: a repository that does not exist (a refused
-    /// import, or settings of one never pushed to) is forgotten.
+    /// Tells the directory that `repo` is no more. A failure is only logged.
+    async fn forget_in_directory(&self, repo: &str) {
+        let forgetting = forget_in_directory(self.env.clone(), repo.to_string());
+        self.after_last_tell(forgetting).await
+    }
+
+    /// `tell` once the directory's last tell is done, kept as the last: whether or not its
+    /// caller waits for it, the directory hears of the repository's changes in their order.
+    fn after_last_tell(&self, tell: impl Future<Output = ()> + 'static) -> Telling {
+        let before = self.told.take();
+        let telling = async move {
+            if let Some(before) = before {
+                before.await;
+            }
+            tell.await
+        };
+        let telling = telling.boxed_local().shared();
+        self.told.replace(Some(telling.clone()));
+        telling
+    }
+
+    /// What tells the directory what `repo` is now, read from `store` before it runs: a
+    /// repository that does not exist (a refused import, or settings of one never pushed
+    /// to) is forgotten.
     fn telling_directory(
         &self,
         store: &Store<DoSql>,
         repo: &str,
-    ) -> impl std::future::Future<Output = ()> + 'static {
+    ) -> impl Future<Output = ()> + 'static {
         let env = self.env.clone();
         let repo = repo.to_string();
-        let before = self.told.take();
         let entry = match store.exists() {
             Ok(false) => None,
             _ => Some(directory_entry(store, &repo)),
         };
         async move {
-            if let Some(before) = before {
-                before.await;
-            }
             let Some(entry) = entry else {
-                return forget_in_directory(&env, &repo).await;
+                return forget_in_directory(env, repo).await;
             };
             let told = match entry {
                 Ok(entry) => {
@@ -1276,12 +1288,17 @@ fn finish_import(
 }
 
 /// Removes `repo` from the directory; a failure is only logged.
-async fn forget_in_directory(env: &Env, repo: &str) {
+async fn forget_in_directory(env: Env, repo: String) {
     let path = format!("entry?name={repo}");
-    if let Err(e) = directory(env, &path, Method::Delete, None).await {
+    if let Err(e) = directory(&env, &path, Method::Delete, None).await {
         worker::console_error!("the directory still lists {repo}: {e}");
     }
 }
+
+/// How long the directory's answer is waited for: past it, the tell counts as failed (the
+/// repository is listed again at its next change), so that a directory that does not
+/// answer holds up no other tell for longer.
+const DIRECTORY_WAIT: Duration = Duration::from_secs(10);
 
 /// Sends `path` to the directory's object (`entry` or `entry?name=`).
 async fn directory(env: &Env, path: &str, method: Method, body: Option<&[u8]>) -> Result<()> {
@@ -1293,7 +1310,15 @@ async fn directory(env: &Env, path: &str, method: Method, body: Option<&[u8]>) -
     let request = Request::new_with_init(&format!("https://directory/{path}"), &init)?;
     let objects = env.durable_object("DIRECTORY")?;
     let stub = objects.id_from_name(directory::NAME)?.get_stub()?;
-    let answer = stub.fetch_with_request(request).await?;
+    let answer = pin!(stub.fetch_with_request(request));
+    let answer = match select(answer, worker::Delay::from(DIRECTORY_WAIT)).await {
+        Either::Left((answer, _)) => answer?,
+        Either::Right(_) => {
+            let waited = DIRECTORY_WAIT.as_secs();
+            let why = format!("the directory did not answer in {waited} s");
+            return Err(worker::Error::RustError(why));
+        }
+    };
     match answer.status_code() {
         204 => Ok(()),
         status => Err(worker::Error::RustError(format!(
