@@ -522,6 +522,19 @@ impl<S: Sql> Store<S> {
         self.set_meta(LOOSE_RETIRED, Some(&first))
     }
 
+    /// Records that no loose file waits for the sweep in a repository that has none at all
+    /// and has not recorded it yet (a new one), so that its pushes need not read its loose
+    /// files to learn it until its first repack retires some.
+    pub(super) fn start_loose_retired(&self) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) SELECT ?1, '' \
+             WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = ?1) \
+             AND NOT EXISTS (SELECT 1 FROM loose)",
+            vec![LOOSE_RETIRED.into()],
+        )?;
+        Ok(())
+    }
+
     /// When the earliest loose file not yet swept was retired: kept in `meta`, or read from
     /// every file for a repository whose last sweep came before that was kept.
     fn first_loose_retired(&self) -> Result<Option<i64>, StoreError> {

@@ -275,6 +275,7 @@ impl<S: Sql> Store<S> {
         }
         self.remake_loose()?;
         self.start_object_count()?;
+        self.start_loose_retired()?;
         self.move_packed_rows()?;
         self.move_commit_rows()?;
         self.drop_leftovers()
