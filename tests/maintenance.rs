@@ -1906,3 +1906,30 @@ fn a_walk_in_memory_reads_a_pack_in_the_order_it_is_stored() {
         "{read} rows for {chunks} chunks"
     );
 }
+
+/// A turn writes few objects anew (each a delta search or a deflate), however many copies
+/// it may write: the same repack in turns that allow two such objects takes a turn for
+/// every two, and makes the same pack.
+#[test]
+fn a_slice_writes_few_objects_anew_however_many_it_copies() {
+    let (store_a, _) = store(4096);
+    edited_one_line_at_a_time(&store_a, 12);
+    let many = maintain_in(&store_a, 1000, 0, &Slice::default());
+    let (store_b, _) = store(4096);
+    edited_one_line_at_a_time(&store_b, 12);
+    let few = Slice {
+        anew: 2,
+        ..Slice::default()
+    };
+    let two_at_a_time = maintain_in(&store_b, 1000, 0, &few);
+    let anew = many.tally.new_deltas + many.tally.rebuilt;
+    assert!(anew >= 12, "{many:?}");
+    assert_eq!(
+        (two_at_a_time.pack.as_deref(), two_at_a_time.tally),
+        (many.pack.as_deref(), many.tally)
+    );
+    assert!(
+        u64::from(two_at_a_time.slices) >= u64::from(many.slices) + anew / 2 - 1,
+        "{many:?} {two_at_a_time:?}"
+    );
+}

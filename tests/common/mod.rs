@@ -692,6 +692,7 @@ pub fn maintain_in(
 pub const SMALL_SLICES: maintenance::Slice = maintenance::Slice {
     walk: 7,
     objects: 5,
+    anew: 3,
     bytes: 4096,
     seal: 1,
     settle: 0,
