@@ -367,12 +367,13 @@ pub struct Repo {
     /// How many times the repository was deleted since the object started: an import
     /// that began before a deletion does not apply what it fetched.
     generation: Cell<u64>,
-    /// The directory's last tell that a push did not wait for: the next tell waits for it,
-    /// so that the directory hears of the repository's changes in their order.
+    /// The directory's last tell, which may still be on its way (a push does not wait for
+    /// it): the next tell waits for it, so that the directory hears of the repository's
+    /// changes in their order.
     told: RefCell<Option<Telling>>,
 }
 
-/// A tell of the directory on its way (see [`Repo::tell_directory_later`]).
+/// A tell of the directory, kept so that the next can wait for it (see [`Repo::after_last_tell`]).
 type Telling = Shared<LocalBoxFuture<'static, ()>>;
 
 /// Milliseconds since the epoch.

@@ -516,7 +516,7 @@ impl<S: Sql> Store<S> {
         let first = match self.meta(LOOSE_RETIRED)? {
             Some(kept) if kept.parse::<i64>().is_ok() => return Ok(()),
             Some(_) => Some(now),
-            None => self.count_loose_retired()?,
+            None => self.loose_retired_in_files()?,
         };
         let first = first.unwrap_or(now).to_string();
         self.set_meta(LOOSE_RETIRED, Some(&first))
@@ -540,12 +540,12 @@ impl<S: Sql> Store<S> {
     fn first_loose_retired(&self) -> Result<Option<i64>, StoreError> {
         match self.meta(LOOSE_RETIRED)? {
             Some(kept) => Ok(kept.parse().ok()),
-            None => self.count_loose_retired(),
+            None => self.loose_retired_in_files(),
         }
     }
 
     /// [`Self::first_loose_retired`] read from every loose file.
-    fn count_loose_retired(&self) -> Result<Option<i64>, StoreError> {
+    fn loose_retired_in_files(&self) -> Result<Option<i64>, StoreError> {
         let rows = self.exec("SELECT min(retired) FROM loose", vec![])?;
         Ok(rows.first().and_then(|r| r[0].as_i64()))
     }
@@ -736,7 +736,7 @@ impl<S: Sql> Store<S> {
             .is_some_and(|first| first <= before)
         {
             self.exec("DELETE FROM loose WHERE retired <= ?", vec![before.into()])?;
-            let rest = self.count_loose_retired()?.map(|t| t.to_string());
+            let rest = self.loose_retired_in_files()?.map(|t| t.to_string());
             self.set_meta(LOOSE_RETIRED, Some(rest.as_deref().unwrap_or_default()))?;
         }
         Ok(rows.len() as u64)
@@ -749,10 +749,7 @@ impl<S: Sql> Store<S> {
             vec![],
         )?;
         let pack = rows.first().and_then(|r| r[0].as_i64());
-        let first = match (pack, self.first_loose_retired()?) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let first = pack.into_iter().chain(self.first_loose_retired()?).min();
         Ok(first.map(|t| t + reader_grace))
     }
 
