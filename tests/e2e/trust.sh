@@ -9,7 +9,8 @@
 #   t1  maintenance on its own clock, with no request asking: the quiet repack after the last
 #       push (MAINTENANCE_QUIET_SECONDS), the sweep of the packs it retired
 #       (RETIRED_SWEEP_SECONDS), the prune of a deleted branch's objects once their grace
-#       ends (PRUNE_GRACE_SECONDS).
+#       ends (PRUNE_GRACE_SECONDS); and of small pushes kept as loose files, the repack that
+#       packs them and the sweep of their files, with no pack retired to wake the alarm.
 #   t2  objects and refs read as git reads them, against both servers: a push to `refs/tags`
 #       is refused as git refuses it (`funny refname`); a root commit whose `parent` line
 #       comes after its committer is no fast-forward of a protected branch (ours only: git
@@ -37,7 +38,7 @@
 # `trust: N passed, M failed`; exit 1 if M > 0.
 set -u
 
-EXPECTED=34
+EXPECTED=37
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -116,6 +117,30 @@ check "t1: and pruned by the alarm once it ends, leaving one pack" \
     until_api clock '(d["packs"], d["objects"], d["maintenance"]["unreachable"]) == (1, 274, 0)' 90
 rm -rf "$TMP/mirror"
 check "t1: what is left clones whole" git clone -q --mirror "$BASE/$OWNER/clock.git" "$TMP/mirror"
+
+# Two small pushes, kept as loose files (no pack): the quiet repack packs them, and the alarm
+# comes back by itself for the sweep of their files, though it retired no pack.
+make_tree "$TMP/loose" 3
+git -C "$TMP/loose" push -q "$BASE/$OWNER/loose.git" main
+echo more >"$TMP/loose/more.txt"
+git -C "$TMP/loose" add . && git -C "$TMP/loose" commit -q -m more
+git -C "$TMP/loose" push -q "$BASE/$OWNER/loose.git" main
+blob=$(git -C "$TMP/loose" rev-parse HEAD:more.txt)
+loose_file() { curl -s -o /dev/null -w '%{http_code}' "$BASE/$OWNER/loose.git/objects/${blob:0:2}/${blob:2}"; }
+until_swept() { # SECONDS: polls the loose file until it answers 404
+    local deadline=$((SECONDS + $1))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        [ "$(loose_file)" = 404 ] && return 0
+        sleep 0.5
+    done
+    echo "the loose file still answers $(loose_file)"
+    return 1
+}
+check "t1: small pushes are kept as loose files, served to dumb clients" \
+    test "$(api loose.git/api | python3 -c 'import json,sys; print(json.load(sys.stdin)["packs"])')-$(loose_file)" = 0-200
+check "t1: the alarm alone packs them once the repository is quiet" \
+    until_api loose '(d["packs"], d["loose"], (d["maintenance"]["last_run"] or {}).get("retired_packs")) == (1, 0, 0)' 60
+check "t1: and sweeps their files the sweep's delay later" until_swept 60
 
 # --- t2: objects and refs read as git reads them ---------------------------------------------
 make_tree "$TMP/names" 2
