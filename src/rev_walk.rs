@@ -111,6 +111,8 @@ pub struct Walker<'r, S: Sql> {
     graph: HashMap<ObjectId, CommitInfo>,
     /// The shallowest depth each tree was walked at by [`Walker::tree_objects_within`].
     tree_depths: HashMap<ObjectId, u32>,
+    /// Whether the walks list blobs: not for a filter that leaves every one out.
+    blobs: bool,
 }
 
 const SEEN: u8 = 1;
@@ -203,7 +205,15 @@ impl<'r, S: Sql> Walker<'r, S> {
             reader,
             graph: HashMap::new(),
             tree_depths: HashMap::new(),
+            blobs: true,
         }
+    }
+
+    /// Leaves blobs out of the walks that follow, as git's filters leave them out by the
+    /// mode of the tree entry that names them: a `blob:none` clone neither lists nor locates
+    /// them.
+    pub fn without_blobs(&mut self) {
+        self.blobs = false;
     }
 
     /// The graph rows of `ids`, loading what is not cached in one batch.
@@ -483,10 +493,10 @@ impl<'r, S: Sql> Walker<'r, S> {
                 }
                 match entry.kind {
                     TreeEntryKind::Tree => stack.push((entry.id, same_path)),
-                    TreeEntryKind::Blob => {
+                    TreeEntryKind::Blob if self.blobs => {
                         list.insert(entry.id);
                     }
-                    TreeEntryKind::Gitlink => {}
+                    _ => {}
                 }
             }
         }
@@ -496,10 +506,12 @@ impl<'r, S: Sql> Walker<'r, S> {
     /// The trees and blobs that the trees of `commits` reach (those trees included) and
     /// `list` does not hold, added to it: a clone's walk, which has no trees
     /// to compare with. Commits and trees are read in the order they are stored (see
-    /// [`Queued`]), and what they name is located many at a time, in id order, so the walk
-    /// reads each row of a pack and each page of the index about once, where a walk tree
-    /// by tree read a row for every fifteenth object (git/git's history). Gitlinks are not
-    /// followed.
+    /// [`Queued`]), where a walk tree by tree read a row for every fifteenth object (git/git's
+    /// history), and what they name is located many at a time, in id order. With an index
+    /// that stays in memory, that is before the walk leaves the pack row it reads, so each
+    /// row is read about once; with a larger one, when the queue runs out, so each page of
+    /// the index is read once per level of directories, and each row of the pack about as
+    /// often. Gitlinks are not followed.
     pub fn every_tree_object(
         &mut self,
         commits: &[ObjectId],
@@ -507,14 +519,19 @@ impl<'r, S: Sql> Walker<'r, S> {
     ) -> Result<(), StoreError> {
         let mut queue = BinaryHeap::new();
         self.queue_named(&mut commits.to_vec(), ObjectType::Commit, &mut queue)?;
+        let soon = self.reader.locates_cheaply()?;
+        let row_size = self.reader.store().chunk_size();
+        let mut row = None;
         let mut named = Vec::new();
         loop {
-            if queue.is_empty() || named.len() >= NAMED_AT_MOST {
+            let leaving = queue.peek().map(|Reverse(next)| next.row(row_size)) != row;
+            if queue.is_empty() || named.len() >= NAMED_AT_MOST || (soon && leaving) {
                 self.queue_named(&mut named, ObjectType::Tree, &mut queue)?;
             }
             let Some(Reverse(next)) = queue.pop() else {
                 return Ok(());
             };
+            row = Some(next.row(row_size));
             let object = (self.reader).read_at(&next.id, next.kind, next.location())?;
             if object.kind != next.kind {
                 // The index and the pack disagree: the store is damaged, and says so.
@@ -535,7 +552,7 @@ impl<'r, S: Sql> Walker<'r, S> {
             for entry in entries {
                 match entry.kind {
                     TreeEntryKind::Tree if list.insert(entry.id) => named.push(entry.id),
-                    TreeEntryKind::Blob => {
+                    TreeEntryKind::Blob if self.blobs => {
                         list.insert(entry.id);
                     }
                     _ => {}
@@ -552,6 +569,9 @@ impl<'r, S: Sql> Walker<'r, S> {
         kind: ObjectType,
         queue: &mut BinaryHeap<Reverse<Queued>>,
     ) -> Result<(), StoreError> {
+        if named.is_empty() {
+            return Ok(());
+        }
         named.sort_unstable();
         named.dedup();
         let mut found = vec![false; named.len()];
@@ -599,7 +619,7 @@ impl<'r, S: Sql> Walker<'r, S> {
             for entry in object::tree_entries(&data).map_err(|why| corrupt_tree(id, why))? {
                 match entry.kind {
                     TreeEntryKind::Tree => stack.push((entry.id, depth + 1)),
-                    TreeEntryKind::Blob if depth + 1 < limit => {
+                    TreeEntryKind::Blob if self.blobs && depth + 1 < limit => {
                         list.insert(entry.id);
                     }
                     _ => {}

@@ -1411,3 +1411,66 @@ fn a_clone_of_a_store_whose_index_calls_a_tree_a_blob_says_so() {
         format!("{subtree} is not a tree")
     );
 }
+
+#[test]
+fn a_blob_none_clone_of_deep_directories_reads_each_pack_row_about_once() {
+    // Thousands of commits, each changing a file four directories down: more trees than a
+    // walk locates at once, spread through the pack between the blobs.
+    let repo = Repo::new();
+    let mut stream = String::new();
+    let mut seed = 1u64;
+    for i in 0..3000u64 {
+        let text: String = (0..40)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:016x}", seed >> 1)
+            })
+            .collect();
+        let path = format!(
+            "a{}/b{}/c{}/d{}/e{}/g{}/f{}",
+            i % 2,
+            i % 3,
+            i % 5,
+            i % 7,
+            i % 11,
+            i % 13,
+            i % 17
+        );
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{}\ncommitter T <t@example.com> {} +0000\ndata 2\nc\nM 100644 inline {path}\ndata {}\n{text}\n",
+            i + 1,
+            1_700_000_000 + i * 60,
+            text.len()
+        ));
+    }
+    repo.git_with(&["fast-import", "--quiet"], stream.as_bytes());
+    let (store, db) = store(32768);
+    let (_, pack) = push_all(&store, &repo, "report-status", 65536);
+    let chunks = pack.len().div_ceil(32768) as u64;
+    let main = repo.git(&["rev-parse", "main"]);
+    let body = upload_request(
+        std::slice::from_ref(&main),
+        CAPS,
+        &["filter blob:none".into()],
+        &[],
+        true,
+    );
+    let request = upload_pack::parse_request(&body, &Limits::default()).unwrap();
+    let before = db.chunk_rows_read();
+    let answer = upload_pack::serve(&store, request).unwrap();
+    let read = db.chunk_rows_read() - before;
+    let (_, sent) = split_response(&answer_body(answer)).unwrap();
+    let git = repo.git(&["rev-list", "--objects", "--filter=blob:none", "main"]);
+    let expected: BTreeSet<String> = git.lines().map(|l| l[..40].to_string()).collect();
+    assert_eq!(index(&Repo::new(), &sent), expected);
+    // Choosing what to send located the trees the walk found before it left the row it
+    // read, and read them while the rows that hold them were still kept: a pass over the
+    // pack (75 reads of its 75 rows), where locating them only once the queue ran out took a
+    // pass per level of directories (253 reads).
+    assert!(
+        read <= chunks + chunks / 4,
+        "{read} rows for {chunks} chunks"
+    );
+}

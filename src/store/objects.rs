@@ -71,6 +71,11 @@ impl Queued {
         }
     }
 
+    /// The row of its pack, of rows of `row_size` bytes, that holds its start.
+    pub fn row(&self, row_size: u64) -> (u64, u64) {
+        (self.pack, self.at / row_size.max(1))
+    }
+
     /// Where it is stored.
     pub fn location(&self) -> Location {
         match self.pack {
@@ -193,6 +198,12 @@ impl<S: Sql> Store<S> {
             }
         })?;
         Ok(sizes)
+    }
+
+    /// Whether the whole multi-pack index stays in memory once read, so that objects can be
+    /// located a few at a time for the price of locating them all at once.
+    pub(super) fn index_fits_cache(&self) -> Result<bool, StoreError> {
+        self.pages_fit_cache::<Record>()
     }
 
     /// What is stored of those of `ids` that are.

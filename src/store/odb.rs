@@ -133,6 +133,12 @@ impl<S: Sql> ObjectReader<S> {
             .find_each(ids, |id, stored| visit(id, stored.located))
     }
 
+    /// Whether objects can be located a few at a time for the price of locating them all at
+    /// once: the multi-pack index stays in memory once read.
+    pub fn locates_cheaply(&self) -> Result<bool, StoreError> {
+        self.store.index_fits_cache()
+    }
+
     /// Empties the caches of delta bases and index pages: after a walk of trees they hold
     /// trees and the pages that found them, and a pack that copies stored entries rarely
     /// reads either again.

@@ -208,6 +208,19 @@ impl<S: Sql> Store<S> {
         Ok(found)
     }
 
+    /// Whether every page of `R`'s table fits in the page cache at once: lookups of a few
+    /// ids at a time then read each page once, as a lookup of them all would.
+    pub(super) fn pages_fit_cache<R: Paged>(&self) -> Result<bool, StoreError> {
+        self.load_keys::<R>()?;
+        let pages = self
+            .page_cache
+            .borrow()
+            .keys
+            .get(R::TABLE)
+            .map_or(0, Vec::len);
+        Ok(pages.saturating_mul(MAX_RECORDS * R::SIZE) <= CACHE_BYTES)
+    }
+
     /// Visits the record of each of `ids` (sorted, each once) that is packed, with its
     /// place in `ids`.
     pub(super) fn each_record<R: Paged>(

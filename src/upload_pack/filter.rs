@@ -100,6 +100,13 @@ impl Filter {
         }
     }
 
+    /// Whether it leaves out every blob the client did not name, whatever its size.
+    pub fn leaves_out_blobs(&self) -> bool {
+        // Each filter keeps the small blobs if any: one that leaves out an empty blob keeps
+        // none.
+        !self.keeps(ObjectType::Blob, Some(0))
+    }
+
     /// Whether an object the client did not name is sent: `size` is the blob's, when known
     /// (a blob of unknown size is sent: an object too many costs bytes, not correctness).
     /// Depth is the walk's business ([`Filter::tree_depth`]).

@@ -55,6 +55,13 @@ pub fn select<S: Sql>(
     if plan.edges.is_empty() {
         walker.forget_commits();
     }
+    if resolved
+        .filter
+        .as_ref()
+        .is_some_and(Filter::leaves_out_blobs)
+    {
+        walker.without_blobs();
+    }
     let mut list = ObjectList::with_capacity(expected_objects(store, &plan, depth)?);
     commit_objects(walker, &plan, depth, &mut list)?;
     for tree in &resolved.want_trees {
