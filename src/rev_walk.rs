@@ -574,25 +574,25 @@ impl<'r, S: Sql> Walker<'r, S> {
         }
         named.sort_unstable();
         named.dedup();
-        let mut found = vec![false; named.len()];
+        let queued = queue.len();
         let mut wrong = None;
-        self.reader.locate_each(named, |id, located| {
-            if let Ok(i) = named.binary_search(&id) {
-                found[i] = true;
-            }
-            match located.kind == kind {
+        self.reader
+            .locate_each(named, |id, located| match located.kind == kind {
                 true => queue.push(Reverse(Queued::new(id, located))),
                 false => wrong = wrong.or(Some(id)),
-            }
-        })?;
+            })?;
         if let Some(id) = wrong {
             return Err(StoreError::NotA { id, expected: kind });
         }
-        if let Some(i) = found.iter().position(|found| !found) {
-            return Err(StoreError::Missing {
-                kind: kind.name(),
-                id: named[i],
-            });
+        if queue.len() - queued < named.len() {
+            // Each is visited once: one is missing, and which is worth a search only now.
+            let found: HashSet<ObjectId> = queue.iter().map(|Reverse(q)| q.id).collect();
+            if let Some(id) = named.iter().find(|id| !found.contains(id)) {
+                return Err(StoreError::Missing {
+                    kind: kind.name(),
+                    id: *id,
+                });
+            }
         }
         named.clear();
         Ok(())

@@ -4,6 +4,7 @@
 //! above it, found with one indexed query. A write touches a row per page its records fall
 //! in, not one per record, and a scan reads a row per page.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
@@ -58,7 +59,7 @@ impl Page {
     pub(super) fn find<R: Paged>(&self, id: &ObjectId) -> Result<Option<R>, StoreError> {
         let records = self.data.len() / R::SIZE;
         let at = |i: usize| &self.data[i * R::SIZE..(i + 1) * R::SIZE];
-        let i = partition(records, |i| at(i)[..20] < id.0[..]);
+        let i = partition(records, |i| order(&at(i)[..20], &id.0) == Ordering::Less);
         match (i < records).then(|| at(i)) {
             Some(record) if record[..20] == id.0[..] => R::decode(record).map(Some),
             _ => Ok(None),
@@ -78,6 +79,19 @@ fn partition(n: usize, before: impl Fn(usize) -> bool) -> usize {
         }
     }
     low
+}
+
+/// How `a` sorts against `b`, byte by byte, as slices sort: the first eight bytes read as
+/// one number decide almost every comparison of ids, where comparing the slices calls
+/// `memcmp` at each probe of a search (a tenth of a clone's walk went there).
+fn order(a: &[u8], b: &[u8]) -> Ordering {
+    if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.cmp(b)
 }
 
 /// Ids a lookup must have for it to read every page's key (a row per page) rather than
@@ -264,7 +278,9 @@ impl<S: Sql> Store<S> {
             .unwrap_or_default();
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for id in ids {
-            let i = partition(every.len(), |i| every[i][..] <= id.0[..]);
+            let i = partition(every.len(), |i| {
+                order(&every[i], &id.0) != Ordering::Greater
+            });
             if let Some(key) = i.checked_sub(1).map(|i| &every[i]) {
                 if keys.last() != Some(key) {
                     keys.push(key.clone());
@@ -385,7 +401,9 @@ impl<S: Sql> Store<S> {
         let Some(every) = cache.keys.get(R::TABLE).map(Vec::as_slice) else {
             return Ok(None);
         };
-        let i = partition(every.len(), |i| every[i][..] <= id.0[..]);
+        let i = partition(every.len(), |i| {
+            order(&every[i], &id.0) != Ordering::Greater
+        });
         let Some(key) = i.checked_sub(1).map(|i| &every[i]) else {
             return Ok(Some(None));
         };
