@@ -718,3 +718,51 @@ fn lines_past_a_limit_are_refused_with_an_err_line() {
         assert!(!answer(&args).contains("ERR"), "{what}");
     }
 }
+
+#[test]
+fn include_tag_sends_a_tag_only_with_its_target_as_git_does() {
+    // git's include-tag adds a tag whose target is in the pack: under `blob:none`, a tag of a
+    // blob the trees name is left out with its blob, and a tag of a tree still comes (ours
+    // sent the tag of the blob without the blob).
+    let repo = Repo::new();
+    repo.write("dir/file", b"tagged\n");
+    repo.commit("one");
+    repo.git(&["tag", "-a", "-m", "a blob", "blob-tag", "HEAD:dir/file"]);
+    repo.git(&["tag", "-a", "-m", "a tree", "tree-tag", "HEAD:dir"]);
+    repo.git(&["tag", "-a", "-m", "a commit", "commit-tag", "HEAD"]);
+    let (store, _db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let main = repo.git(&["rev-parse", "main"]);
+    let want = format!("want {main}");
+    let tag = |name: &str| repo.git(&["rev-parse", name]);
+    let all = same_fetch(&repo, &store, &[&want, "include-tag", "done"]);
+    assert!(all.contains(&tag("blob-tag")) && all.contains(&tag("tree-tag")));
+    for filter in [
+        "filter blob:none",
+        "filter blob:limit=0",
+        "filter object:type=tree",
+    ] {
+        let filtered = same_fetch(&repo, &store, &[&want, "include-tag", filter, "done"]);
+        assert!(!filtered.contains(&tag("blob-tag")), "{filter}");
+    }
+    // A wanted commit is sent whatever the filter, and its tag with it; a blob the size
+    // filter keeps, with its tag.
+    same_fetch(
+        &repo,
+        &store,
+        &[&want, "include-tag", "filter object:type=blob", "done"],
+    );
+    let small = same_fetch(
+        &repo,
+        &store,
+        &[&want, "include-tag", "filter blob:limit=1k", "done"],
+    );
+    assert!(small.contains(&tag("blob-tag")));
+    let trees = same_fetch(
+        &repo,
+        &store,
+        &[&want, "include-tag", "filter blob:none", "done"],
+    );
+    assert!(trees.contains(&tag("tree-tag")));
+}

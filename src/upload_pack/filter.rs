@@ -100,11 +100,16 @@ impl Filter {
         }
     }
 
-    /// Whether it leaves out every blob the client did not name, whatever its size.
+    /// Whether it leaves out every blob the client did not name by the mode of the tree
+    /// entry that names it, as git's `blob:none` and `object:type` filters do without
+    /// looking the blob up (`blob:limit=0` reads each size, and sends what is not a blob).
     pub fn leaves_out_blobs(&self) -> bool {
-        // Each filter keeps the small blobs if any: one that leaves out an empty blob keeps
-        // none.
-        !self.keeps(ObjectType::Blob, Some(0))
+        match self {
+            Filter::BlobNone => true,
+            Filter::ObjectType(kind) => *kind != ObjectType::Blob,
+            Filter::Combine(filters) => filters.iter().any(Filter::leaves_out_blobs),
+            Filter::BlobLimit(_) | Filter::Tree(_) => false,
+        }
     }
 
     /// Whether an object the client did not name is sent: `size` is the blob's, when known

@@ -75,7 +75,7 @@ pub fn select<S: Sql>(
         list.insert(*id);
     }
     if resolved.include_tag {
-        for tag in tags_of(resolved, list.ids()) {
+        for tag in tags_of(store, walker, resolved, list.ids())? {
             list.insert(tag);
         }
     }
@@ -178,10 +178,7 @@ impl<'r> Shape<'r> {
             false => HashMap::new(),
         };
         Ok(Shape {
-            given: (resolved.want_commits.iter())
-                .chain(&resolved.want_trees)
-                .chain(&resolved.extra)
-                .collect(),
+            given: given(resolved),
             filter,
             thin,
             named: !resolved.ofs_delta,
@@ -321,9 +318,15 @@ fn commit_objects<S: Sql>(
     Ok(())
 }
 
-/// The annotated tags whose targets are among `objects` (those already there included).
-/// Only the tags' targets are held as a set: `objects` may be a whole history.
-fn tags_of(resolved: &Resolved, objects: &[ObjectId]) -> Vec<ObjectId> {
+/// The annotated tags whose targets are among `objects` (those already there included)
+/// and not left out by the filter: git's `include-tag` adds a tag whose target is in the
+/// pack. Only the tags' targets are held as a set: `objects` may be a whole history.
+fn tags_of<S: Sql>(
+    store: &Store<S>,
+    walker: &Walker<S>,
+    resolved: &Resolved,
+    objects: &[ObjectId],
+) -> Result<Vec<ObjectId>, StoreError> {
     let tags: Vec<(ObjectId, ObjectId)> = resolved
         .refs
         .iter()
@@ -331,15 +334,50 @@ fn tags_of(resolved: &Resolved, objects: &[ObjectId]) -> Vec<ObjectId> {
         .filter_map(|r| Some((r.id, r.peeled?)))
         .collect();
     let targets: HashSet<ObjectId> = tags.iter().map(|&(_, target)| target).collect();
-    let sent: HashSet<ObjectId> = objects
+    let mut sent: HashSet<ObjectId> = objects
         .iter()
         .filter(|id| targets.contains(id))
         .copied()
         .collect();
-    tags.into_iter()
+    if let Some(filter) = &resolved.filter {
+        sent = kept_by(store, walker, resolved, filter, sent)?;
+    }
+    Ok(tags
+        .into_iter()
         .filter(|(_, target)| sent.contains(target))
         .map(|(tag, _)| tag)
+        .collect())
+}
+
+/// What the client named in its wants: sent whatever a filter says, as git sends it.
+fn given(resolved: &Resolved) -> HashSet<&ObjectId> {
+    (resolved.want_commits.iter())
+        .chain(&resolved.want_trees)
+        .chain(&resolved.extra)
         .collect()
+}
+
+/// Those of `ids` that `filter` keeps, by their types and sizes, or that the client named.
+fn kept_by<S: Sql>(
+    store: &Store<S>,
+    walker: &Walker<S>,
+    resolved: &Resolved,
+    filter: &Filter,
+    ids: HashSet<ObjectId>,
+) -> Result<HashSet<ObjectId>, StoreError> {
+    let ids: Vec<ObjectId> = ids.into_iter().collect();
+    let sizes = match filter.needs_sizes() {
+        true => store.object_sizes(&ids)?,
+        false => HashMap::new(),
+    };
+    let given = given(resolved);
+    let mut kept = HashSet::new();
+    walker.locate_each(&ids, |id, located| {
+        if given.contains(&id) || filter.keeps(located.kind, sizes.get(&id).copied()) {
+            kept.insert(id);
+        }
+    })?;
+    Ok(kept)
 }
 
 /// The pieces `shape` makes of the stored objects of `objects` (sorted, so that they are not
