@@ -102,7 +102,8 @@ impl ObjectList {
 }
 
 /// Trees a clone's walk finds that wait to be located together, at most (1.25 MiB of
-/// them): they are located when the queue runs out or past this many.
+/// them): they are located when the queue runs out or past this many (or sooner, see
+/// [`Walker::every_tree_object`]).
 const NAMED_AT_MOST: usize = 65_536;
 
 /// A walker with a cache of commit-graph rows.
@@ -209,9 +210,9 @@ impl<'r, S: Sql> Walker<'r, S> {
         }
     }
 
-    /// Leaves blobs out of the walks that follow, as git's filters leave them out by the
-    /// mode of the tree entry that names them: a `blob:none` clone neither lists nor locates
-    /// them.
+    /// Leaves blobs out of the walks that follow, for a filter that leaves them out by the
+    /// mode of the tree entry that names them, as git's `blob:none` does: such a clone
+    /// neither lists nor locates them.
     pub fn without_blobs(&mut self) {
         self.blobs = false;
     }
@@ -509,9 +510,10 @@ impl<'r, S: Sql> Walker<'r, S> {
     /// [`Queued`]), where a walk tree by tree read a row for every fifteenth object (git/git's
     /// history), and what they name is located many at a time, in id order. With an index
     /// that stays in memory, that is before the walk leaves the pack row it reads, so each
-    /// row is read about once; with a larger one, when the queue runs out, so each page of
-    /// the index is read once per level of directories, and each row of the pack about as
-    /// often. Gitlinks are not followed.
+    /// row of a pack in git's order (a tree before what it names) is read about once; with
+    /// a larger one, when the queue runs out, so each page of the index is read once per
+    /// level of directories, and each row of the pack about as often. Gitlinks are not
+    /// followed.
     pub fn every_tree_object(
         &mut self,
         commits: &[ObjectId],

@@ -133,8 +133,9 @@ impl<S: Sql> ObjectReader<S> {
             .find_each(ids, |id, stored| visit(id, stored.located))
     }
 
-    /// Whether objects can be located a few at a time for the price of locating them all at
-    /// once: the multi-pack index stays in memory once read.
+    /// Whether packed objects can be located a few at a time for the price of locating them
+    /// all at once: the multi-pack index stays in memory once read (loose ones cost a
+    /// statement per lookup that names any).
     pub fn locates_cheaply(&self) -> Result<bool, StoreError> {
         self.store.index_fits_cache()
     }

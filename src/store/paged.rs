@@ -224,15 +224,20 @@ impl<S: Sql> Store<S> {
 
     /// Whether every page of `R`'s table fits in the page cache at once: lookups of a few
     /// ids at a time then read each page once, as a lookup of them all would.
+    /// The keys are read (and kept) only up to one past what fits: a large index is not
+    /// read to learn that it is large.
     pub(super) fn pages_fit_cache<R: Paged>(&self) -> Result<bool, StoreError> {
-        self.load_keys::<R>()?;
-        let pages = self
-            .page_cache
-            .borrow()
-            .keys
-            .get(R::TABLE)
-            .map_or(0, Vec::len);
-        Ok(pages.saturating_mul(MAX_RECORDS * R::SIZE) <= CACHE_BYTES)
+        let fit = CACHE_BYTES / (MAX_RECORDS * R::SIZE);
+        let held = self.page_cache.borrow().keys.get(R::TABLE).map(Vec::len);
+        if let Some(pages) = held {
+            return Ok(pages <= fit);
+        }
+        let keys = self.first_keys::<R>(Some(fit + 1))?;
+        if keys.len() > fit {
+            return Ok(false);
+        }
+        self.page_cache.borrow_mut().keys.insert(R::TABLE, keys);
+        Ok(true)
     }
 
     /// Visits the record of each of `ids` (sorted, each once) that is packed, with its
@@ -334,17 +339,22 @@ impl<S: Sql> Store<S> {
     /// Reads every page's key into memory, unless it is there: for many lookups to come.
     pub(super) fn load_keys<R: Paged>(&self) -> Result<(), StoreError> {
         if !self.page_cache.borrow().keys.contains_key(R::TABLE) {
-            let keys = self.every_key::<R>()?;
+            let keys = self.first_keys::<R>(None)?;
             self.page_cache.borrow_mut().keys.insert(R::TABLE, keys);
         }
         Ok(())
     }
 
-    /// Every page's key, in order.
-    fn every_key<R: Paged>(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// The pages' keys in order, the first `limit` of them if given, else every one.
+    fn first_keys<R: Paged>(&self, limit: Option<usize>) -> Result<Vec<Vec<u8>>, StoreError> {
+        // SQLite reads a negative limit as none.
+        let limit = limit.map_or(-1, |n| n as i64);
         let rows = self.exec(
-            &format!("SELECT first FROM {table} ORDER BY first", table = R::TABLE),
-            vec![],
+            &format!(
+                "SELECT first FROM {table} ORDER BY first LIMIT ?",
+                table = R::TABLE
+            ),
+            vec![Value::Integer(limit)],
         )?;
         rows.into_iter()
             .map(|mut row| row[0].take_bytes().ok_or(StoreError::BadColumn("page key")))
