@@ -479,6 +479,19 @@ fn a_thin_fetch_of_a_one_line_change_sends_a_delta_as_git_does() {
         !objects.is_empty() && !objects.contains(&blob),
         "{objects:?}"
     );
+    // A filter that sends no blob reads nothing to find a blob's base: with thin-pack or
+    // without, the same rows (each fetch on a store of its own, so no cache is shared).
+    let rows = |args: &[&str]| {
+        let (store, _db) = common::store(1 << 20);
+        push_all(&store, &repo, "report-status", 1 << 20);
+        let before = store.rows();
+        ours(&store, &request("fetch", args));
+        store.rows().since(before).read
+    };
+    assert_eq!(
+        rows(&[&want, &have, "thin-pack", "filter blob:none", "done"]),
+        rows(&[&want, &have, "filter blob:none", "done"])
+    );
 }
 
 /// The progress text (side-band 2) of a response.

@@ -173,7 +173,9 @@ impl<'r> Shape<'r> {
         plan: &CommitPlan,
     ) -> Result<Self, StoreError> {
         let filter = resolved.filter.as_ref();
-        let thin = match resolved.thin_pack && !plan.edges.is_empty() {
+        // A filter that sends no blob has no use for the blobs' bases, nor their sizes.
+        let blobs = !filter.is_some_and(Filter::leaves_out_blobs);
+        let thin = match resolved.thin_pack && !plan.edges.is_empty() && blobs {
             true => thin_bases(store, walker, plan)?,
             false => HashMap::new(),
         };
