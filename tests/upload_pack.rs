@@ -1414,7 +1414,7 @@ fn a_clone_of_a_store_whose_index_calls_a_tree_a_blob_says_so() {
 
 #[test]
 fn a_blob_none_clone_of_deep_directories_reads_each_pack_row_about_once() {
-    // Thousands of commits, each changing a file four directories down: more trees than a
+    // Thousands of commits, each changing a file six directories down: more trees than a
     // walk locates at once, spread through the pack between the blobs.
     let repo = Repo::new();
     let mut stream = String::new();

@@ -74,14 +74,14 @@ pub fn select<S: Sql>(
     for id in resolved.want_trees.iter().chain(&resolved.extra) {
         list.insert(*id);
     }
+    let shape = Shape::new(store, walker, resolved, &plan)?;
     if resolved.include_tag {
-        for tag in tags_of(store, walker, resolved, list.ids())? {
+        for tag in tags_of(store, walker, &shape, resolved, list.ids())? {
             list.insert(tag);
         }
     }
     let mut objects = list.into_ids();
     objects.sort_unstable();
-    let shape = Shape::new(store, walker, resolved, &plan)?;
     if objects.len() > LARGE_LIST {
         // The pieces of a long list (a clone's) take the room of what the walk cached; a
         // short one's leave it to the thin deltas and rebuilt objects that may read it.
@@ -89,8 +89,8 @@ pub fn select<S: Sql>(
     }
     let mut pieces = located(walker, &objects, &shape)?;
     drop(objects);
-    if let Some(filter) = resolved.filter.as_ref().filter(|f| f.needs_sizes()) {
-        by_size(store, &shape.given, filter, &mut pieces)?;
+    if shape.filter.is_some_and(Filter::needs_sizes) {
+        by_size(store, &shape, &mut pieces)?;
     }
     in_storage_order(&mut pieces);
     let count = pieces.len() as u32;
@@ -180,7 +180,10 @@ impl<'r> Shape<'r> {
             false => HashMap::new(),
         };
         Ok(Shape {
-            given: given(resolved),
+            given: (resolved.want_commits.iter())
+                .chain(&resolved.want_trees)
+                .chain(&resolved.extra)
+                .collect(),
             filter,
             thin,
             named: !resolved.ofs_delta,
@@ -188,11 +191,16 @@ impl<'r> Shape<'r> {
         })
     }
 
+    /// Whether the object `id`, a `kind` of `size` (when known), is sent: the client named
+    /// it, or the filter keeps it.
+    fn sends(&self, id: &ObjectId, kind: ObjectType, size: Option<u64>) -> bool {
+        self.given.contains(id) || self.filter.is_none_or(|f| f.keeps(kind, size))
+    }
+
     /// The piece that sends the object `id`, unless the filter leaves it out; a size the
     /// filter may read is left to [`by_size`].
     fn piece(&self, id: ObjectId, Located { kind, location }: Located) -> Option<Piece> {
-        let filtered = self.filter.is_some_and(|f| !f.keeps(kind, None));
-        if filtered && !self.given.contains(&id) {
+        if !self.sends(&id, kind, None) {
             return None;
         }
         Some(match self.thin.get(&id) {
@@ -205,11 +213,11 @@ impl<'r> Shape<'r> {
     }
 }
 
-/// Leaves out of `pieces` the blobs a size filter leaves out, but for those in `given`.
+/// Leaves out of `pieces` the blobs that `shape`'s size filter leaves out, but for those the
+/// client named.
 fn by_size<S: Sql>(
     store: &Store<S>,
-    given: &HashSet<&ObjectId>,
-    filter: &Filter,
+    shape: &Shape,
     pieces: &mut Vec<Piece>,
 ) -> Result<(), StoreError> {
     let blob = |piece: &Piece| match piece {
@@ -220,8 +228,8 @@ fn by_size<S: Sql>(
     let blobs: Vec<ObjectId> = pieces.iter().filter_map(blob).collect();
     let sizes = store.object_sizes(&blobs)?;
     pieces.retain(|piece| match blob(piece) {
-        Some(id) if !given.contains(&id) => filter.keeps(ObjectType::Blob, sizes.get(&id).copied()),
-        _ => true,
+        Some(id) => shape.sends(&id, ObjectType::Blob, sizes.get(&id).copied()),
+        None => true,
     });
     Ok(())
 }
@@ -321,11 +329,12 @@ fn commit_objects<S: Sql>(
 }
 
 /// The annotated tags whose targets are among `objects` (those already there included)
-/// and not left out by the filter: git's `include-tag` adds a tag whose target is in the
-/// pack. Only the tags' targets are held as a set: `objects` may be a whole history.
+/// and sent in `shape`: git's `include-tag` adds a tag whose target is in the pack. Only
+/// the tags' targets are held as a set: `objects` may be a whole history.
 fn tags_of<S: Sql>(
     store: &Store<S>,
     walker: &Walker<S>,
+    shape: &Shape,
     resolved: &Resolved,
     objects: &[ObjectId],
 ) -> Result<Vec<ObjectId>, StoreError> {
@@ -341,8 +350,8 @@ fn tags_of<S: Sql>(
         .filter(|id| targets.contains(id))
         .copied()
         .collect();
-    if let Some(filter) = &resolved.filter {
-        sent = kept_by(store, walker, resolved, filter, sent)?;
+    if shape.filter.is_some() {
+        sent = sent_by(store, walker, shape, sent)?;
     }
     Ok(tags
         .into_iter()
@@ -351,35 +360,26 @@ fn tags_of<S: Sql>(
         .collect())
 }
 
-/// What the client named in its wants: sent whatever a filter says, as git sends it.
-fn given(resolved: &Resolved) -> HashSet<&ObjectId> {
-    (resolved.want_commits.iter())
-        .chain(&resolved.want_trees)
-        .chain(&resolved.extra)
-        .collect()
-}
-
-/// Those of `ids` that `filter` keeps, by their types and sizes, or that the client named.
-fn kept_by<S: Sql>(
+/// Those of `ids` that `shape` sends, by their types and sizes (when its filter reads
+/// them).
+fn sent_by<S: Sql>(
     store: &Store<S>,
     walker: &Walker<S>,
-    resolved: &Resolved,
-    filter: &Filter,
+    shape: &Shape,
     ids: HashSet<ObjectId>,
 ) -> Result<HashSet<ObjectId>, StoreError> {
     let ids: Vec<ObjectId> = ids.into_iter().collect();
-    let sizes = match filter.needs_sizes() {
+    let sizes = match shape.named_blobs {
         true => store.object_sizes(&ids)?,
         false => HashMap::new(),
     };
-    let given = given(resolved);
-    let mut kept = HashSet::new();
+    let mut sent = HashSet::new();
     walker.locate_each(&ids, |id, located| {
-        if given.contains(&id) || filter.keeps(located.kind, sizes.get(&id).copied()) {
-            kept.insert(id);
+        if shape.sends(&id, located.kind, sizes.get(&id).copied()) {
+            sent.insert(id);
         }
     })?;
-    Ok(kept)
+    Ok(sent)
 }
 
 /// The pieces `shape` makes of the stored objects of `objects` (sorted, so that they are not
