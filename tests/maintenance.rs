@@ -1485,13 +1485,18 @@ fn a_repository_at_rest_is_walked_in_memory_and_writes_nothing_but_its_notes() {
         }
     };
     // The pushed pack holds exactly what the refs reach: it stays, and the run writes only
-    // the note that says so; besides, its progress when it starts and ends, and its account
-    // (the slices between keep their counts with the walk).
+    // the note that says so and, the first time, the name hashes of its objects (a row per
+    // MiB, for a later run to take the pack in whole); besides, its progress when it starts
+    // and ends, and its account (the slices between keep their counts with the walk).
     assert_eq!(store.packs().unwrap(), pushed);
     assert_eq!(report.tally, write::Tally::default());
-    assert_eq!(report.rows_written, 1, "{report:?}");
+    assert_eq!(report.rows_written, 2, "{report:?}");
     assert!(report.slices > 3, "{report:?}");
-    assert_eq!(store.rows().since(rows_before).written, 4, "{report:?}");
+    assert_eq!(store.rows().since(rows_before).written, 5, "{report:?}");
+    let rows_before = store.rows();
+    let again = maintain(&store, 2000, 0);
+    assert_eq!(again.rows_written, 1, "{again:?}");
+    assert_eq!(store.rows().since(rows_before).written, 4, "{again:?}");
     assert_eq!(repack_rows(&db), 0);
     assert_eq!(clone_all(&store), reachable(&repo));
 
@@ -1932,4 +1937,133 @@ fn a_slice_writes_few_objects_anew_however_many_it_copies() {
         u64::from(two_at_a_time.slices) >= u64::from(many.slices) + anew / 2 - 1,
         "{many:?} {two_at_a_time:?}"
     );
+}
+
+/// How many objects the walk of the run `maintenance::start` begins at `now` holds before
+/// its first slice: with the exact pack taken in whole, all of its objects.
+fn held_at_start(store: &Store<Db>, now: i64, grace: i64) -> usize {
+    let now_ms = move || now * 1000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    maintenance::start(store, &host, grace).unwrap();
+    let walk = store.take_walk(now * 1000).expect("a walk in memory");
+    let held = walk.len();
+    store.keep_walk(walk);
+    held
+}
+
+/// The history pushed and repacked (its pack recorded exact), then three commits pushed on
+/// main; returns the store and the pack's object count.
+fn repacked_then_pushed(repo: &Repo) -> (Store<Db>, Db, u64) {
+    let (store, db) = store(4096);
+    push_all(&store, repo, "report-status", 65536);
+    maintain(&store, 1000, 0);
+    let exact = store
+        .exact_pack()
+        .unwrap()
+        .expect("the pushed pack is exact");
+    let count = store.pack_object_count(exact.id).unwrap();
+    let mut last = repo.git(&["rev-parse", "main"]);
+    for n in 0..3 {
+        repo.write("README", format!("pushed on top {n}\n").as_bytes());
+        let commit = repo.commit(&format!("on top {n}"));
+        push_update(&store, repo, Some(&last), &commit, "refs/heads/main");
+        last = commit;
+    }
+    (store, db, count)
+}
+
+#[test]
+fn a_repack_takes_the_exact_pack_in_whole_and_walks_only_what_pushes_brought_since() {
+    let repo = history_repo();
+    let (store, _db, count) = repacked_then_pushed(&repo);
+    let held = held_at_start(&store, 2000, 0);
+    assert!(held as u64 > count, "{held} held of {count}");
+    let taken_in = maintain(&store, 2000, 0);
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+    assert_eq!(clone_all(&store), reachable(&repo));
+
+    // The same repack walking everything, its pack recorded without the refs it was made
+    // for: the pack is the same, byte for byte, as the name hashes kept with the exact pack
+    // give its objects their places in the delta search.
+    let twin = history_repo();
+    let (store, _db, _) = repacked_then_pushed(&twin);
+    let exact = store.meta("exact_pack").unwrap().unwrap();
+    let untipped: Vec<&str> = exact.split(' ').take(2).collect();
+    store
+        .set_meta("exact_pack", Some(&untipped.join(" ")))
+        .unwrap();
+    let held = held_at_start(&store, 2000, 0);
+    assert!(held < 10, "only the refs' objects: {held}");
+    let walked = maintain(&store, 2000, 0);
+    assert_eq!(store.packs().unwrap()[0].name, packs[0].name);
+    assert_eq!(
+        (walked.objects, walked.tally),
+        (taken_in.objects, taken_in.tally)
+    );
+    assert!(walked.slices > taken_in.slices, "{walked:?} {taken_in:?}");
+}
+
+#[test]
+fn a_branch_deleted_or_rewound_since_the_exact_pack_is_walked_whole_and_what_it_left_goes() {
+    for slice in [
+        SMALL_SLICES,
+        Slice {
+            in_memory: 20,
+            ..SMALL_SLICES
+        },
+    ] {
+        let repo = history_repo();
+        let (store, _db, _) = repacked_then_pushed(&repo);
+        let main = repo.git(&["rev-parse", "main"]);
+        repo.git(&["checkout", "-q", "-b", "leak"]);
+        repo.write("secret.txt", b"password = hunter2\n");
+        let leak = repo.commit("oops");
+        let secret = repo.git(&["rev-parse", "leak:secret.txt"]);
+        push_update(&store, &repo, None, &leak, "refs/heads/leak");
+        maintain(&store, 2000, 0);
+        assert!(store.exact_pack().unwrap().is_some());
+
+        // Deleted: its commit, tree and blob are in the exact pack, which no ref reaches;
+        // main moves on meanwhile (so that, in slices of a small budget, the walk of what
+        // it brought goes on in rows before the deleted tip is found unmet).
+        push_delete(&store, &leak, "refs/heads/leak");
+        repo.git(&["checkout", "-q", "main"]);
+        repo.git(&["branch", "-D", "leak"]);
+        repo.write("README", b"main moves on\n");
+        let next = repo.commit("main moves on");
+        push_update(&store, &repo, Some(&main), &next, "refs/heads/main");
+        let main = next;
+        let report = maintain_in(&store, 3000, 0, &slice);
+        assert_eq!(report.pruned, 3, "{report:?}");
+        assert_purged_of(&store, &repo, &secret);
+
+        // Rewound: main forward to a commit, repacked, then back.
+        repo.write("secret.txt", b"password = hunter3\n");
+        let ahead = repo.commit("oops again");
+        let secret = repo.git(&["rev-parse", "main:secret.txt"]);
+        push_update(&store, &repo, Some(&main), &ahead, "refs/heads/main");
+        maintain(&store, 4000, 0);
+        push_update(&store, &repo, Some(&ahead), &main, "refs/heads/main");
+        repo.git(&["reset", "-q", "--hard", &main]);
+        let report = maintain_in(&store, 5000, 0, &slice);
+        assert_eq!(report.pruned, 3, "{report:?}");
+        assert_purged_of(&store, &repo, &secret);
+    }
+}
+
+/// No pack holds `secret`, and the repository clones as `repo` does.
+fn assert_purged_of(store: &Store<Db>, repo: &Repo, secret: &str) {
+    for pack in store.packs().unwrap() {
+        assert!(!git_checks(store, &pack).contains(secret));
+    }
+    assert!(store
+        .locate(&ObjectId::from_hex(secret.as_bytes()).unwrap())
+        .unwrap()
+        .is_none());
+    assert_eq!(clone_all(store), reachable(repo));
 }

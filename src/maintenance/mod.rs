@@ -16,7 +16,7 @@ use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
     ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
-    Unsaved, Walk,
+    Unsaved, Walk, EXACT_TIPS_AT_MOST,
 };
 
 pub mod mark;
@@ -506,7 +506,7 @@ pub fn start<S: Sql>(store: &Store<S>, host: &Host, grace: i64) -> Result<(), St
         }
         let started_ms = (host.now_ms)();
         store.clear_repack(None)?;
-        let walk = store.walk_in_memory(started_ms, WALK_IN_MEMORY)?;
+        let walk = store.walk_in_memory(started_ms, WALK_IN_MEMORY, true)?;
         let version = store.refs_version()?;
         let Footprint {
             packs,
@@ -715,6 +715,14 @@ fn mark_slice<S: Sql>(
         links += marked.links;
     }
     if walked > 0 || refs_moved(store, progress, walk)? {
+        return Ok(None);
+    }
+    if !walk.proven() {
+        // The pack it took in whole may hold what no ref reaches now (a branch deleted or
+        // rewound since): the walk starts again from the refs, and reads everything. Its
+        // memory goes before the new walk takes its own.
+        *walk = Walk::Rows;
+        *walk = store.walk_in_memory(progress.started_ms, slice.in_memory, false)?;
         return Ok(None);
     }
     if progress.pack.is_none() {
@@ -927,7 +935,13 @@ fn swap<S: Sql>(
     let now = host.now();
     let report = store.repack_swap(pack, moved, walk, now, now - progress.grace)?;
     match pack.filter(|_| progress.version == progress.first_version) {
-        Some(pack) => store.set_exact_pack(pack, progress.version)?,
+        Some(pack) => {
+            let tips = walk.tips().filter(|t| t.len() <= EXACT_TIPS_AT_MOST);
+            if tips.is_some() {
+                store.keep_name_hashes(pack, walk)?;
+            }
+            store.set_exact_pack(pack, progress.version, tips)?
+        }
         None => store.set_meta("exact_pack", None)?,
     }
     Ok((pack, report))

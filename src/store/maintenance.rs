@@ -142,6 +142,10 @@ pub fn in_delta_search(row: &RepackRow, searched: &RangeInclusive<u64>) -> bool 
         && (row.location == Location::Loose || row.stored_depth == Some(0))
 }
 
+/// The objects of the refs an exact pack is recorded with at most (655 KB of `meta`): a
+/// repository of more is walked whole by every repack.
+pub const EXACT_TIPS_AT_MOST: usize = 16_384;
+
 const REPACK_COLUMNS: &str = "seq, oid, type, size, pack, at, name_hash, stored_depth";
 
 pub(super) fn repack_row(row: &[Value]) -> Result<RepackRow, StoreError> {
@@ -775,9 +779,42 @@ impl<S: Sql> Store<S> {
         Ok(self.packs()?.into_iter().find(|p| p.id == PackId(pack)))
     }
 
-    /// Records that `pack` holds exactly what the refs reach at `refs_version`.
-    pub fn set_exact_pack(&self, pack: PackId, refs_version: i64) -> Result<(), StoreError> {
-        self.set_meta("exact_pack", Some(&format!("{} {refs_version}", pack.0)))
+    /// Records that `pack` holds exactly what the refs reach at `refs_version`, and, for a
+    /// later repack to take the pack in whole (see [`Store::exact_closure`]), the objects
+    /// those refs name, if given and not past [`EXACT_TIPS_AT_MOST`].
+    pub fn set_exact_pack(
+        &self,
+        pack: PackId,
+        refs_version: i64,
+        tips: Option<&[ObjectId]>,
+    ) -> Result<(), StoreError> {
+        let mut value = format!("{} {refs_version}", pack.0);
+        if let Some(tips) = tips.filter(|tips| tips.len() <= EXACT_TIPS_AT_MOST) {
+            value.reserve(1 + tips.len() * 40);
+            value.push(' ');
+            for tip in tips {
+                value.push_str(&tip.to_hex());
+            }
+        }
+        self.set_meta("exact_pack", Some(&value))
+    }
+
+    /// The live pack a repack made (or found) holding exactly what the refs reached then,
+    /// with the objects those refs named, whether or not the refs moved since: the pack
+    /// holds everything those objects reach, and nothing else.
+    pub(super) fn exact_closure(&self) -> Result<Option<(PackId, Vec<ObjectId>)>, StoreError> {
+        let Some(exact) = self.meta("exact_pack")? else {
+            return Ok(None);
+        };
+        let mut parts = exact.split(' ');
+        let pack = parts.next().and_then(|p| p.parse::<i64>().ok());
+        let (Some(pack), Some(tips)) = (pack.map(PackId), parts.nth(1)) else {
+            return Ok(None);
+        };
+        let tips: Option<Vec<ObjectId>> =
+            tips.as_bytes().chunks(40).map(ObjectId::from_hex).collect();
+        let live = self.packs()?.iter().any(|p| p.id == pack);
+        Ok(tips.filter(|_| live).map(|tips| (pack, tips)))
     }
 
     /// What the repository holds.

@@ -27,6 +27,10 @@ pub enum ChunkFile {
     Of(PackFile),
     /// Scratch file number n.
     Scratch(u8),
+    /// The name hash of each object of a pack a repack made, in the order of its idx (git's
+    /// bitmap hash cache): what a later repack that takes the pack in whole gives its
+    /// objects, unwalked, for the delta search's order.
+    NameHashes,
 }
 
 impl From<PackFile> for ChunkFile {
@@ -49,13 +53,15 @@ impl ChunkFile {
         match self {
             ChunkFile::Of(file) => file as i64,
             ChunkFile::Scratch(n) => 2 + n as i64,
+            // Below the scratch files, which go by `kind >= 2`.
+            ChunkFile::NameHashes => -1,
         }
     }
 
     /// The size of each of its rows but the last.
     fn row_size<S: Sql>(self, store: &Store<S>) -> u64 {
         match self {
-            ChunkFile::Of(_) => store.chunk_size,
+            ChunkFile::Of(_) | ChunkFile::NameHashes => store.chunk_size,
             ChunkFile::Scratch(_) => store.chunk_size.min(SCRATCH_ROW),
         }
     }
@@ -63,7 +69,7 @@ impl ChunkFile {
     /// How many of its rows a reader keeps.
     fn recent(self) -> usize {
         match self {
-            ChunkFile::Of(_) => 1,
+            ChunkFile::Of(_) | ChunkFile::NameHashes => 1,
             ChunkFile::Scratch(_) => SCRATCH_RECENT,
         }
     }
@@ -192,6 +198,15 @@ impl<S: Sql> Store<S> {
             vec![pack.into(), file.kind().into(), (seq as i64).into()],
         )?;
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
+    }
+
+    /// Whether `file` of `pack` has any row.
+    pub fn has_file(&self, pack: PackId, file: impl Into<ChunkFile>) -> Result<bool, StoreError> {
+        let rows = self.exec(
+            "SELECT 1 FROM pack_chunks WHERE pack = ? AND kind = ? LIMIT 1",
+            vec![pack.into(), file.into().kind().into()],
+        )?;
+        Ok(!rows.is_empty())
     }
 
     /// Cuts `file` of `pack` to its first `len` bytes' rows: the rows after the one holding

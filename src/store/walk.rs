@@ -8,13 +8,14 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::RangeInclusive;
 
 use super::blocks::Blocks;
 use super::maintenance::{in_delta_search, RepackRow, Written};
 use super::midx::Record;
 use super::objects::{Queued, Stored};
+use super::packs::{ChunkFile, ChunkWriter};
 use super::push::IdxRow;
 use super::{ids_json, row_id, row_int, Location, Store, StoreError, JSON_BATCH};
 use crate::format::object::{IdHashing, ObjectId, ObjectType};
@@ -47,6 +48,12 @@ pub struct WalkInMemory {
     unsaved: Option<Unsaved>,
     /// The objects given a place in the pack's write order, once a pack is written.
     order: WriteOrder,
+    /// The objects the refs named when it began, sorted: what the pack it makes is recorded
+    /// with, should no ref move before it is swapped in (see [`Store::set_exact_pack`]).
+    tips: Option<Vec<ObjectId>>,
+    /// The objects the refs named when the exact pack it took in whole was made, that the
+    /// refs have not been shown to reach since (see [`Store::walk_in_memory`]).
+    unproven: HashSet<ObjectId, IdHashing>,
 }
 
 /// The objects a walk in memory found, with their name hashes, in sixteen maps by the high
@@ -488,19 +495,125 @@ impl Walk {
             Walk::Rows => false,
         }
     }
+
+    /// Whether what it holds is what the refs reach: false while a pack it took in whole
+    /// may hold objects that no ref reaches any more (see [`Store::walk_in_memory`]).
+    pub fn proven(&self) -> bool {
+        match self {
+            Walk::Memory(memory) => memory.unproven.is_empty(),
+            Walk::Rows => true,
+        }
+    }
+
+    /// The objects the refs named when it began, if it knows them.
+    pub fn tips(&self) -> Option<&[ObjectId]> {
+        match self {
+            Walk::Memory(memory) => memory.tips.as_deref(),
+            Walk::Rows => None,
+        }
+    }
 }
 
 impl<S: Sql> Store<S> {
     /// A walk in memory for the run started at `run`, holding `budget` objects at most,
     /// with every ref's object queued.
-    pub fn walk_in_memory(&self, run: i64, budget: usize) -> Result<Walk, StoreError> {
-        let mut walk = Walk::Memory(Box::new(WalkInMemory {
+    ///
+    /// With `take_in`, it first takes in whole, unwalked, the pack the last repack recorded
+    /// as exact (see [`Store::exact_closure`]), as git's repack starts from its reachability
+    /// bitmaps: the walk then reads only what pushes brought since, as it stops at what it
+    /// holds. That is right only if the refs still reach every object the pack's refs named
+    /// (a branch deleted or rewound since leaves objects in it that none reaches): the walk
+    /// keeps those it has not met yet, and until it meets them all it is not
+    /// [`Walk::proven`]. Most pushes move refs forward, so the walk of what they brought
+    /// meets the old tips as parents.
+    pub fn walk_in_memory(
+        &self,
+        run: i64,
+        budget: usize,
+        take_in: bool,
+    ) -> Result<Walk, StoreError> {
+        let mut memory = Box::new(WalkInMemory {
             run,
             budget,
             ..WalkInMemory::default()
-        }));
+        });
+        if take_in {
+            self.take_in_exact_pack(&mut memory)?;
+        }
+        let mut walk = Walk::Memory(memory);
         self.repack_add_tips(&mut walk)?;
         Ok(walk)
+    }
+
+    /// Adds every object of the exact pack to `memory` as found and walked, under the name
+    /// hashes its repack kept, with the tips it was recorded with left to prove; nothing
+    /// if there is no such pack, it does not fit the budget, or the index does not list
+    /// each of its objects in it.
+    fn take_in_exact_pack(&self, memory: &mut WalkInMemory) -> Result<(), StoreError> {
+        let Some((pack, tips)) = self.exact_closure()? else {
+            return Ok(());
+        };
+        let count = self.pack_object_count(pack)?;
+        if count > memory.budget as u64 {
+            return Ok(());
+        }
+        let mut hashes = NameHashes {
+            store: self,
+            pack,
+            row: Vec::new(),
+            at: 0,
+            seq: 0,
+        };
+        let mut taken = 0;
+        let mut key = None;
+        while let Some((at, records)) = self.next_page::<Record>(key.as_deref())? {
+            for record in records.iter().filter(|r| r.pack == pack) {
+                let Some(hash) = hashes.next()? else {
+                    break;
+                };
+                memory.seen.shard(&record.id).insert(record.id, hash);
+                taken += 1;
+            }
+            key = Some(at);
+        }
+        if taken != count || hashes.next()?.is_some() {
+            // A copy of one of its objects elsewhere holds its place in the index, or its
+            // name hashes were not all kept: the pack is walked as any other.
+            memory.seen = Seen::default();
+            return Ok(());
+        }
+        memory.packs.insert(pack, count);
+        memory.unproven = tips.into_iter().collect();
+        Ok(())
+    }
+
+    /// Keeps the name hashes of the objects of `pack`, which holds exactly what `walk`
+    /// found, in id order, unless they are kept already (a pack found exact again).
+    pub fn keep_name_hashes(&self, pack: PackId, walk: &Walk) -> Result<(), StoreError> {
+        let Walk::Memory(memory) = walk else {
+            return Ok(());
+        };
+        if self.has_file(pack, ChunkFile::NameHashes)? {
+            return Ok(());
+        }
+        let mut out = ChunkWriter::new(self, pack, ChunkFile::NameHashes);
+        if memory.order.rows.len() == 0 {
+            // Found in a pack that was there: the walk's map holds them, a sixteenth of the
+            // ids at a time in order.
+            for shard in &memory.seen.0 {
+                let mut part: Vec<(&ObjectId, &u32)> = shard.iter().collect();
+                part.sort_unstable();
+                for (_, hash) in part {
+                    out.append(&hash.to_be_bytes())?;
+                }
+            }
+        } else {
+            let order = &memory.order;
+            for &i in &order.by_id {
+                out.append(&order.rows[i as usize].name_hash.to_be_bytes())?;
+            }
+        }
+        out.flush()
     }
 
     /// Takes the walk in memory of the run started at `run`, if this instance still holds
@@ -547,6 +660,16 @@ impl<S: Sql> Store<S> {
             .iter()
             .map(|r| Ok((row_id(&r[0])?, 0)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        if let Walk::Memory(memory) = walk {
+            for (tip, _) in &tips {
+                memory.unproven.remove(tip);
+            }
+            if memory.tips.is_none() {
+                let mut ids: Vec<ObjectId> = tips.iter().map(|(id, _)| *id).collect();
+                ids.sort_unstable();
+                memory.tips = Some(ids);
+            }
+        }
         self.repack_queue(walk, &tips)
     }
 
@@ -637,6 +760,12 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
+        if !memory.unproven.is_empty() {
+            // The rows cannot tell what it took in whole from what it walked: they walk
+            // everything from the refs.
+            *walk = Walk::Rows;
+            return self.repack_add_tips(walk);
+        }
         // What was taken and not walked waits again, and what trees named goes to the rows.
         memory.put_back_unwalked(0);
         let named = std::mem::take(&mut memory.named);
@@ -741,9 +870,9 @@ impl<S: Sql> Store<S> {
 
     /// Gives the objects of a walk in memory that have no place in the write order yet
     /// theirs (see [`Store::repack_order`]); returns how many. They leave the walk's map
-    /// for the order, and the map's memory is freed before the order is sorted, so the two
-    /// are held together only while the objects move. A failure on the way loses the walk,
-    /// as any failed slice does.
+    /// for the order a sixteenth at a time, each sixteenth of the map freed once its objects
+    /// have moved, so the two together hold little more than the order. A failure on the
+    /// way loses the walk, as any failed slice does.
     pub(super) fn order_in_memory(
         &self,
         memory: &mut WalkInMemory,
@@ -756,9 +885,10 @@ impl<S: Sql> Store<S> {
         let from = order.rows.len();
         // Looked up in id order, a sixteenth of them at a time: each page of the index is
         // then read once, where batches in the map's order read pages all over it, again
-        // and again (git/git's history: 9 s in one turn).
-        for shard in &unplaced.0 {
-            let mut part: Vec<(ObjectId, u32)> = shard.iter().map(|(id, h)| (*id, *h)).collect();
+        // and again (git/git's history: 9 s in one turn). Each map goes once its objects
+        // are out of it, so that the order grows into the room the maps leave.
+        for shard in unplaced.0 {
+            let mut part: Vec<(ObjectId, u32)> = shard.into_iter().collect();
             part.sort_unstable();
             for batch in part.chunks(JSON_BATCH) {
                 for row in self.found_rows(batch)? {
@@ -766,7 +896,6 @@ impl<S: Sql> Store<S> {
                 }
             }
         }
-        drop(unplaced);
         order.place_from(from, searched);
         Ok((order.rows.len() - from) as u64)
     }
@@ -786,6 +915,11 @@ impl<S: Sql> Store<S> {
     ) -> Result<(), StoreError> {
         if let Walk::Memory(memory) = walk {
             memory.put_back_unwalked(walked.len());
+            if !memory.unproven.is_empty() {
+                for (id, _) in commits.iter().chain(rest) {
+                    memory.unproven.remove(id);
+                }
+            }
             let new: Vec<(ObjectId, u32)> = rest
                 .iter()
                 .filter(|(id, _)| !memory.holds(id))
@@ -860,6 +994,41 @@ impl<S: Sql> Store<S> {
             }
         };
         Ok((self.pack_object_count(pack)? == found).then_some(pack))
+    }
+}
+
+/// The name hashes kept for a pack (see [`ChunkFile::NameHashes`]), read a row at a time as
+/// they are taken: the whole of git/git's (1.7 MB) is never held at once.
+struct NameHashes<'s, S: Sql> {
+    store: &'s Store<S>,
+    pack: PackId,
+    row: Vec<u8>,
+    at: usize,
+    seq: u64,
+}
+
+impl<S: Sql> NameHashes<'_, S> {
+    /// The next hash, if any is left.
+    fn next(&mut self) -> Result<Option<u32>, StoreError> {
+        while self.row.len() - self.at < 4 {
+            let Some(next) = self
+                .store
+                .read_chunk(self.pack, ChunkFile::NameHashes, self.seq)?
+            else {
+                return Ok(None);
+            };
+            // A hash cut across two rows (rows of a size not a multiple of 4) is joined.
+            let row = match &self.row[self.at..] {
+                [] => next,
+                rest => [rest, &next].concat(),
+            };
+            (self.row, self.at, self.seq) = (row, 0, self.seq + 1);
+        }
+        let bytes = &self.row[self.at..self.at + 4];
+        self.at += 4;
+        Ok(Some(u32::from_be_bytes([
+            bytes[0], bytes[1], bytes[2], bytes[3],
+        ])))
     }
 }
 
