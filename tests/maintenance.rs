@@ -1939,19 +1939,25 @@ fn a_slice_writes_few_objects_anew_however_many_it_copies() {
     );
 }
 
-/// How many objects the walk of the run `maintenance::start` begins at `now` holds before
-/// its first slice: with the exact pack taken in whole, all of its objects.
-fn held_at_start(store: &Store<Db>, now: i64, grace: i64) -> usize {
+/// How many objects the walk of the run `maintenance::start` begins at `now` holds after
+/// each of its first `slices` slices (of [`SMALL_SLICES`]: a page of the index taken in
+/// whole, or 7 objects walked, each).
+fn held_after_slices(store: &Store<Db>, now: i64, slices: usize) -> Vec<usize> {
     let now_ms = move || now * 1000;
     let host = Host {
         now_ms: &now_ms,
         memory: &|| None,
     };
-    maintenance::start(store, &host, grace).unwrap();
-    let walk = store.take_walk(now * 1000).expect("a walk in memory");
-    let held = walk.len();
-    store.keep_walk(walk);
-    held
+    maintenance::start(store, &host, 0).unwrap();
+    (0..slices)
+        .map(|_| {
+            maintenance::step(store, &host, &SMALL_SLICES).unwrap();
+            let walk = store.take_walk(now * 1000).expect("a walk in memory");
+            let held = walk.len();
+            store.keep_walk(walk);
+            held
+        })
+        .collect()
 }
 
 /// The history pushed and repacked (its pack recorded exact), then three commits pushed on
@@ -1979,7 +1985,7 @@ fn repacked_then_pushed(repo: &Repo) -> (Store<Db>, Db, u64) {
 fn a_repack_takes_the_exact_pack_in_whole_and_walks_only_what_pushes_brought_since() {
     let repo = history_repo();
     let (store, _db, count) = repacked_then_pushed(&repo);
-    let held = held_at_start(&store, 2000, 0);
+    let held = held_after_slices(&store, 2000, 1)[0];
     assert!(held as u64 > count, "{held} held of {count}");
     let taken_in = maintain(&store, 2000, 0);
     let packs = store.packs().unwrap();
@@ -1991,14 +1997,17 @@ fn a_repack_takes_the_exact_pack_in_whole_and_walks_only_what_pushes_brought_sin
     // for: the pack is the same, byte for byte, as the name hashes kept with the exact pack
     // give its objects their places in the delta search.
     let twin = history_repo();
-    let (store, _db, _) = repacked_then_pushed(&twin);
+    let (store, _db, count) = repacked_then_pushed(&twin);
     let exact = store.meta("exact_pack").unwrap().unwrap();
     let untipped: Vec<&str> = exact.split(' ').take(2).collect();
     store
         .set_meta("exact_pack", Some(&untipped.join(" ")))
         .unwrap();
-    let held = held_at_start(&store, 2000, 0);
-    assert!(held < 10, "only the refs' objects: {held}");
+    let held = held_after_slices(&store, 2000, 1)[0];
+    assert!(
+        (held as u64) < count / 2,
+        "only what 7 objects link to: {held}"
+    );
     let walked = maintain(&store, 2000, 0);
     assert_eq!(store.packs().unwrap()[0].name, packs[0].name);
     assert_eq!(
@@ -2006,6 +2015,43 @@ fn a_repack_takes_the_exact_pack_in_whole_and_walks_only_what_pushes_brought_sin
         (taken_in.objects, taken_in.tally)
     );
     assert!(walked.slices > taken_in.slices, "{walked:?} {taken_in:?}");
+}
+
+#[test]
+fn an_exact_pack_of_many_pages_is_taken_in_a_page_a_slice() {
+    let (store, _db) = store(4096);
+    let repo = wide_repo(3000);
+    push_all(&store, &repo, "report-status", 65536);
+    maintain(&store, 1000, 0);
+    let exact = store
+        .exact_pack()
+        .unwrap()
+        .expect("the pushed pack is exact");
+    let count = store.pack_object_count(exact.id).unwrap() as usize;
+    let main = repo.git(&["rev-parse", "main"]);
+    repo.write("d0/f0", b"changed\n");
+    let commit = repo.commit("one file changed");
+    push_update(&store, &repo, Some(&main), &commit, "refs/heads/main");
+    // A page (about 512 records here) a slice, where a walk of everything holds them all
+    // after its second.
+    let held = held_after_slices(&store, 2000, 8);
+    let taking = held.iter().take_while(|&&n| n < count).count();
+    assert!(taking >= 3, "{held:?} of {count}");
+    assert!(held.windows(2).all(|w| w[0] <= w[1]), "{held:?}");
+    assert!(maintenance::run(
+        &store,
+        &Host {
+            now_ms: &|| 2_000_000,
+            memory: &|| None,
+        },
+        &SMALL_SLICES,
+        i64::MAX
+    )
+    .unwrap());
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
+    assert_eq!(clone_all(&store), reachable(&repo));
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
     ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
-    Unsaved, Walk, EXACT_TIPS_AT_MOST,
+    TakeIn, Unsaved, Walk, EXACT_TIPS_AT_MOST,
 };
 
 pub mod mark;
@@ -98,6 +98,11 @@ pub const WALK_IN_MEMORY: usize = 458_752;
 /// objects in rows.
 pub const WRITE_IN_MEMORY: usize = WALK_IN_MEMORY;
 
+/// Pages of the index a slice takes in of the exact pack (about 50,000 objects): a few
+/// milliseconds, where git/git's whole index in one turn would hold a request up for the
+/// tenth of a second.
+const TAKE_IN_PAGES: usize = 64;
+
 /// Slices that fail in a row before a repack is given up.
 const MAX_FAILURES: i64 = 3;
 
@@ -125,6 +130,9 @@ pub struct Slice {
     pub in_memory: usize,
     /// Objects a pack is written for from memory at most (see [`WRITE_IN_MEMORY`]).
     pub write_in_memory: usize,
+    /// Pages of the index (about 800 objects each) of the exact pack a walk takes in whole
+    /// (see [`Store::walk_in_memory`]).
+    pub take_in: usize,
 }
 
 impl Default for Slice {
@@ -140,6 +148,7 @@ impl Default for Slice {
             settle: 0,
             in_memory: WALK_IN_MEMORY,
             write_in_memory: WRITE_IN_MEMORY,
+            take_in: TAKE_IN_PAGES,
         }
     }
 }
@@ -162,6 +171,7 @@ impl Slice {
             settle: SETTLE_SECONDS,
             in_memory: WALK_IN_MEMORY,
             write_in_memory: WRITE_IN_MEMORY,
+            take_in: TAKE_IN_PAGES,
         }
     }
 }
@@ -701,6 +711,11 @@ fn mark_slice<S: Sql>(
             None => slice.in_memory,
         });
     }
+    match store.take_in(walk, slice.take_in)? {
+        TakeIn::Done => {}
+        TakeIn::Pending => return Ok(None),
+        TakeIn::Failed => return walk_everything(store, progress, walk, slice).map(|()| None),
+    }
     let reader = ObjectReader::new(store);
     // A call may walk fewer than asked (the queue run out before what trees named is looked
     // up): the slice calls again until it has its count, or its links pass `MAX_LINKS`
@@ -719,11 +734,8 @@ fn mark_slice<S: Sql>(
     }
     if !walk.proven() {
         // The pack it took in whole may hold what no ref reaches now (a branch deleted or
-        // rewound since): the walk starts again from the refs, and reads everything. Its
-        // memory goes before the new walk takes its own.
-        *walk = Walk::Rows;
-        *walk = store.walk_in_memory(progress.started_ms, slice.in_memory, false)?;
-        return Ok(None);
+        // rewound since).
+        return walk_everything(store, progress, walk, slice).map(|()| None);
     }
     if progress.pack.is_none() {
         if store.repack_is_empty(walk)? {
@@ -750,6 +762,19 @@ fn mark_slice<S: Sql>(
     store.repack_order(walk, write::SEARCHED)?;
     progress.phase = Phase::Write;
     Ok(None)
+}
+
+/// Starts the walk again from the refs, in memory, reading everything: its memory goes
+/// before the new walk takes its own.
+fn walk_everything<S: Sql>(
+    store: &Store<S>,
+    progress: &Progress,
+    walk: &mut Walk,
+    slice: &Slice,
+) -> Result<(), StoreError> {
+    *walk = Walk::Rows;
+    *walk = store.walk_in_memory(progress.started_ms, slice.in_memory, false)?;
+    Ok(())
 }
 
 /// The walk of the repack in progress: in rows, or in memory if this instance still holds

@@ -36,7 +36,7 @@ pub use packs::{
 pub use push::{Base, EntryRow, Held, IdxRow, IdxSource, LINK_PAGE};
 pub use readers::ReadLease;
 pub use refs::Ref;
-pub use walk::{Unsaved, Walk, WalkInMemory};
+pub use walk::{TakeIn, Unsaved, Walk, WalkInMemory};
 
 /// The size of one pack or idx chunk row (the platform allows 2 MB per row).
 pub const CHUNK_SIZE: u64 = 1 << 20;

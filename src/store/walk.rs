@@ -54,6 +54,33 @@ pub struct WalkInMemory {
     /// The objects the refs named when the exact pack it took in whole was made, that the
     /// refs have not been shown to reach since (see [`Store::walk_in_memory`]).
     unproven: HashSet<ObjectId, IdHashing>,
+    /// The exact pack it is taking in, until it has all of its objects.
+    taking_in: Option<TakingIn>,
+}
+
+/// An exact pack being taken in whole by a walk, a few pages of the index at a time.
+#[derive(Debug)]
+struct TakingIn {
+    pack: PackId,
+    /// Its objects, and how many were taken in.
+    count: u64,
+    taken: u64,
+    /// The key of the last page of the index read.
+    after: Option<Vec<u8>>,
+    hashes: NameHashes,
+}
+
+/// What [`Store::take_in`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TakeIn {
+    /// Nothing is being taken in, or all of it was: the walk goes on.
+    Done,
+    /// More pages are to be read.
+    Pending,
+    /// The pack cannot be taken in (a copy of one of its objects elsewhere holds its place
+    /// in the index, its name hashes were not all kept, or it outgrew the walk's budget):
+    /// the walk is to start again without it.
+    Failed,
 }
 
 /// The objects a walk in memory found, with their name hashes, in sixteen maps by the high
@@ -500,7 +527,7 @@ impl Walk {
     /// may hold objects that no ref reaches any more (see [`Store::walk_in_memory`]).
     pub fn proven(&self) -> bool {
         match self {
-            Walk::Memory(memory) => memory.unproven.is_empty(),
+            Walk::Memory(memory) => memory.unproven.is_empty() && memory.taking_in.is_none(),
             Walk::Rows => true,
         }
     }
@@ -538,18 +565,16 @@ impl<S: Sql> Store<S> {
             ..WalkInMemory::default()
         });
         if take_in {
-            self.take_in_exact_pack(&mut memory)?;
+            self.begin_take_in(&mut memory)?;
         }
         let mut walk = Walk::Memory(memory);
         self.repack_add_tips(&mut walk)?;
         Ok(walk)
     }
 
-    /// Adds every object of the exact pack to `memory` as found and walked, under the name
-    /// hashes its repack kept, with the tips it was recorded with left to prove; nothing
-    /// if there is no such pack, it does not fit the budget, or the index does not list
-    /// each of its objects in it.
-    fn take_in_exact_pack(&self, memory: &mut WalkInMemory) -> Result<(), StoreError> {
+    /// Sets `memory` to take in the exact pack whole, if there is one that fits its budget,
+    /// with the tips it was recorded with left to prove (see [`Store::take_in`]).
+    fn begin_take_in(&self, memory: &mut WalkInMemory) -> Result<(), StoreError> {
         let Some((pack, tips)) = self.exact_closure()? else {
             return Ok(());
         };
@@ -557,34 +582,53 @@ impl<S: Sql> Store<S> {
         if count > memory.budget as u64 {
             return Ok(());
         }
-        let mut hashes = NameHashes {
-            store: self,
+        memory.taking_in = Some(TakingIn {
             pack,
-            row: Vec::new(),
-            at: 0,
-            seq: 0,
-        };
-        let mut taken = 0;
-        let mut key = None;
-        while let Some((at, records)) = self.next_page::<Record>(key.as_deref())? {
-            for record in records.iter().filter(|r| r.pack == pack) {
-                let Some(hash) = hashes.next()? else {
-                    break;
-                };
-                memory.seen.shard(&record.id).insert(record.id, hash);
-                taken += 1;
-            }
-            key = Some(at);
-        }
-        if taken != count || hashes.next()?.is_some() {
-            // A copy of one of its objects elsewhere holds its place in the index, or its
-            // name hashes were not all kept: the pack is walked as any other.
-            memory.seen = Seen::default();
-            return Ok(());
-        }
-        memory.packs.insert(pack, count);
+            count,
+            taken: 0,
+            after: None,
+            hashes: NameHashes::default(),
+        });
         memory.unproven = tips.into_iter().collect();
         Ok(())
+    }
+
+    /// Takes the next objects of the exact pack a walk in memory is taking in into it,
+    /// found and walked, under the name hashes its repack kept: `pages` pages of the index
+    /// a call, so that a turn of the alarm stays short whatever the pack's size.
+    pub fn take_in(&self, walk: &mut Walk, pages: usize) -> Result<TakeIn, StoreError> {
+        let Walk::Memory(memory) = walk else {
+            return Ok(TakeIn::Done);
+        };
+        let Some(taking) = memory.taking_in.as_mut() else {
+            return Ok(TakeIn::Done);
+        };
+        if taking.count > memory.budget as u64 {
+            return Ok(TakeIn::Failed);
+        }
+        for _ in 0..pages.max(1) {
+            let Some((at, records)) = self.next_page::<Record>(taking.after.as_deref())? else {
+                let whole = taking.taken == taking.count
+                    && taking.hashes.next(self, taking.pack)?.is_none();
+                if !whole {
+                    return Ok(TakeIn::Failed);
+                }
+                memory.packs.insert(taking.pack, taking.count);
+                memory.taking_in = None;
+                return Ok(TakeIn::Done);
+            };
+            for record in records.iter().filter(|r| r.pack == taking.pack) {
+                let Some(hash) = taking.hashes.next(self, taking.pack)? else {
+                    return Ok(TakeIn::Failed);
+                };
+                // A tip queued meanwhile is found already: it keeps its place in the queue
+                // and takes the name hash kept for it.
+                memory.seen.shard(&record.id).insert(record.id, hash);
+                taking.taken += 1;
+            }
+            taking.after = Some(at);
+        }
+        Ok(TakeIn::Pending)
     }
 
     /// Keeps the name hashes of the objects of `pack`, which holds exactly what `walk`
@@ -760,7 +804,7 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
-        if !memory.unproven.is_empty() {
+        if !memory.unproven.is_empty() || memory.taking_in.is_some() {
             // The rows cannot tell what it took in whole from what it walked: they walk
             // everything from the refs.
             *walk = Walk::Rows;
@@ -997,24 +1041,21 @@ impl<S: Sql> Store<S> {
     }
 }
 
-/// The name hashes kept for a pack (see [`ChunkFile::NameHashes`]), read a row at a time as
-/// they are taken: the whole of git/git's (1.7 MB) is never held at once.
-struct NameHashes<'s, S: Sql> {
-    store: &'s Store<S>,
-    pack: PackId,
+/// Where a walk is in the name hashes kept for a pack (see [`ChunkFile::NameHashes`]),
+/// read a row at a time as they are taken: the whole of git/git's (1.7 MB) is never held
+/// at once.
+#[derive(Debug, Default)]
+struct NameHashes {
     row: Vec<u8>,
     at: usize,
     seq: u64,
 }
 
-impl<S: Sql> NameHashes<'_, S> {
-    /// The next hash, if any is left.
-    fn next(&mut self) -> Result<Option<u32>, StoreError> {
+impl NameHashes {
+    /// The next hash kept for `pack`, if any is left.
+    fn next<S: Sql>(&mut self, store: &Store<S>, pack: PackId) -> Result<Option<u32>, StoreError> {
         while self.row.len() - self.at < 4 {
-            let Some(next) = self
-                .store
-                .read_chunk(self.pack, ChunkFile::NameHashes, self.seq)?
-            else {
+            let Some(next) = store.read_chunk(pack, ChunkFile::NameHashes, self.seq)? else {
                 return Ok(None);
             };
             // A hash cut across two rows (rows of a size not a multiple of 4) is joined.

@@ -698,6 +698,7 @@ pub const SMALL_SLICES: maintenance::Slice = maintenance::Slice {
     settle: 0,
     in_memory: maintenance::WALK_IN_MEMORY,
     write_in_memory: maintenance::WRITE_IN_MEMORY,
+    take_in: 1,
 };
 
 /// [`SMALL_SLICES`] whose walk goes on in rows after its first slice.
