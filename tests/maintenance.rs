@@ -2113,3 +2113,66 @@ fn assert_purged_of(store: &Store<Db>, repo: &Repo, secret: &str) {
         .is_none());
     assert_eq!(clone_all(store), reachable(repo));
 }
+
+#[test]
+fn a_repack_that_remakes_a_pack_retired_and_not_yet_swept_makes_it_live() {
+    // A tag pushed, repacked, then deleted and purged: the purge's pack is byte for byte
+    // the one the first repack made.
+    let (store, _db) = store(4096);
+    let repo = Repo::new();
+    repo.write("a.txt", b"a\n");
+    let first = repo.commit("a");
+    push_update(&store, &repo, None, &first, "refs/heads/main");
+    repo.write("b.txt", b"b\n");
+    let second = repo.commit("b");
+    push_update(&store, &repo, Some(&first), &second, "refs/heads/main");
+    maintain(&store, 1000, 0);
+    let retired = store.packs().unwrap();
+    repo.git(&["tag", "-a", "-m", "v1", "v1", "main"]);
+    let tag = repo.git(&["rev-parse", "v1"]);
+    push_update(&store, &repo, None, &tag, "refs/tags/v1");
+    maintain(&store, 2000, 0);
+    push_delete(&store, &tag, "refs/tags/v1");
+    repo.git(&["tag", "-d", "v1"]);
+    let now_ms = || 3_000_000;
+    let host = Host {
+        now_ms: &now_ms,
+        memory: &|| None,
+    };
+    let report = maintenance::purge(&store, &host).unwrap();
+    assert_eq!(report.pruned, 1, "{report:?}");
+    assert_eq!(store.packs().unwrap()[0].name, retired[0].name);
+    assert_eq!(clone_all(&store), reachable(&repo));
+}
+
+#[test]
+fn a_push_of_the_bytes_of_a_pack_retired_and_not_yet_swept_goes_live() {
+    // A branch pushed as a pack, repacked away, deleted, pruned, and pushed again: git
+    // makes the same pack of it. HEAD names another branch, which cannot be deleted.
+    let (store, _db) = store(4096);
+    let repo = wide_repo(150);
+    let wide = repo.git(&["rev-parse", "main"]);
+    repo.git(&["checkout", "-q", "--orphan", "side"]);
+    repo.git(&["rm", "-rqf", "."]);
+    repo.write("other.txt", b"the branch HEAD names\n");
+    let other = repo.commit("other");
+    push_update(&store, &repo, None, &other, "refs/heads/main");
+    push_update(&store, &repo, None, &wide, "refs/heads/side");
+    let named =
+        |store: &Store<Db>, name: &str| store.packs().unwrap().iter().any(|p| p.name == name);
+    let pushed = store.packs().unwrap().pop().unwrap().name;
+    repo.git(&["reset", "-q", "--hard", &wide]);
+    repo.write("c.txt", b"c\n");
+    let next = repo.commit("c");
+    push_update(&store, &repo, Some(&wide), &next, "refs/heads/side");
+    maintain(&store, 1000, 100_000);
+    assert!(!named(&store, &pushed), "the pushed pack is retired");
+    push_delete(&store, &next, "refs/heads/side");
+    let report = maintain(&store, 2000, 0);
+    assert!(report.pruned > 150, "{report:?}");
+    push_update(&store, &repo, None, &wide, "refs/heads/side");
+    assert!(named(&store, &pushed), "the same pack is live again");
+    repo.git(&["reset", "-q", "--hard", &wide]);
+    repo.git(&["update-ref", "refs/heads/main", &other]);
+    assert_eq!(clone_all(&store), reachable(&repo));
+}

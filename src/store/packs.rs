@@ -243,7 +243,10 @@ impl<S: Sql> Store<S> {
         self.index_pushed(push, true, held)
     }
 
-    /// Makes a written pack live under `name`, with its files' sizes.
+    /// Makes a written pack live under `name`, with its files' sizes. A retired pack of the
+    /// same name (the same bytes, written again before it was swept) gives its name up: it
+    /// is still deleted when its time comes, and a dumb client that asks for the name gets
+    /// the same bytes from the new one.
     pub(super) fn make_live(
         &self,
         pack: PackId,
@@ -251,6 +254,10 @@ impl<S: Sql> Store<S> {
         size: u64,
         idx_size: u64,
     ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE packs SET name = name || '-retired-' || id WHERE name = ? AND state = ?",
+            vec![name.into(), PackState::Retired.into()],
+        )?;
         self.exec(
             "UPDATE packs SET state = ?, name = ?, size = ?, idx_size = ? WHERE id = ?",
             vec![
