@@ -16,7 +16,7 @@ use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
     ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
-    TakeIn, Unsaved, Walk, EXACT_TIPS_AT_MOST,
+    TakeIn, Unsaved, Walk,
 };
 
 pub mod mark;
@@ -711,7 +711,8 @@ fn mark_slice<S: Sql>(
             None => slice.in_memory,
         });
     }
-    match store.take_in(walk, slice.take_in)? {
+    // As at its start: a failure to take the pack in makes the walk read everything.
+    match store.take_in(walk, slice.take_in).unwrap_or(TakeIn::Failed) {
         TakeIn::Done => {}
         TakeIn::Pending => return Ok(None),
         TakeIn::Failed => return walk_everything(store, progress, walk, slice).map(|()| None),
@@ -961,7 +962,7 @@ fn swap<S: Sql>(
     let report = store.repack_swap(pack, moved, walk, now, now - progress.grace)?;
     match pack.filter(|_| progress.version == progress.first_version) {
         Some(pack) => {
-            let tips = walk.tips().filter(|t| t.len() <= EXACT_TIPS_AT_MOST);
+            let tips = walk.tips().filter(|t| !t.is_empty());
             if tips.is_some() {
                 store.keep_name_hashes(pack, walk)?;
             }

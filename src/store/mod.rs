@@ -26,7 +26,6 @@ pub use hooks::DeliveryRow;
 pub use lfs::LfsLock;
 pub use maintenance::{
     delta_searchable, in_delta_search, Backlog, Footprint, RepackRow, Summary, SwapReport, Written,
-    EXACT_TIPS_AT_MOST,
 };
 pub use objects::{CommitInfo, Located, Location, NewObject, Queued};
 pub use odb::{ObjectReader, Peeled, MAX_STEPS};

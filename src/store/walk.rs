@@ -12,7 +12,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::RangeInclusive;
 
 use super::blocks::Blocks;
-use super::maintenance::{in_delta_search, RepackRow, Written};
+use super::maintenance::{in_delta_search, RepackRow, Written, EXACT_TIPS_AT_MOST};
 use super::midx::Record;
 use super::objects::{Queued, Stored};
 use super::packs::{ChunkFile, ChunkWriter};
@@ -564,8 +564,11 @@ impl<S: Sql> Store<S> {
             budget,
             ..WalkInMemory::default()
         });
-        if take_in {
-            self.begin_take_in(&mut memory)?;
+        // Taking the pack in only spares work: should reading its record fail (a pack row
+        // cut short, say), the walk reads everything rather than fail every run.
+        if take_in && self.begin_take_in(&mut memory).is_err() {
+            memory.taking_in = None;
+            memory.unproven.clear();
         }
         let mut walk = Walk::Memory(memory);
         self.repack_add_tips(&mut walk)?;
@@ -709,7 +712,12 @@ impl<S: Sql> Store<S> {
                 memory.unproven.remove(tip);
             }
             if memory.tips.is_none() {
-                let mut ids: Vec<ObjectId> = tips.iter().map(|(id, _)| *id).collect();
+                // Past what a record holds, none is kept (an empty list: some ref names an
+                // object whenever there is a pack to record).
+                let mut ids: Vec<ObjectId> = match tips.len() <= EXACT_TIPS_AT_MOST {
+                    true => tips.iter().map(|(id, _)| *id).collect(),
+                    false => Vec::new(),
+                };
                 ids.sort_unstable();
                 memory.tips = Some(ids);
             }
