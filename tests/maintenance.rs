@@ -2176,3 +2176,49 @@ fn a_push_of_the_bytes_of_a_pack_retired_and_not_yet_swept_goes_live() {
     repo.git(&["update-ref", "refs/heads/main", &other]);
     assert_eq!(clone_all(&store), reachable(&repo));
 }
+
+#[test]
+fn a_branch_merged_then_deleted_is_found_in_the_history_and_the_exact_pack_stays() {
+    let run = |prove: bool| {
+        let (store, _db) = store(4096);
+        let repo = history_repo();
+        push_all(&store, &repo, "report-status", 65536);
+        let main = repo.git(&["rev-parse", "main"]);
+        repo.git(&["checkout", "-q", "-b", "feature"]);
+        repo.write("feature.txt", b"a feature\n");
+        let feature = repo.commit("a feature");
+        push_update(&store, &repo, None, &feature, "refs/heads/feature");
+        repo.git(&["checkout", "-q", "main"]);
+        repo.write("main.txt", b"main moves on\n");
+        repo.commit("main moves on");
+        repo.git(&["merge", "-q", "--no-ff", "-m", "merge", "feature"]);
+        // A commit after the merge: the walk of the tips, which reads what the refs name,
+        // meets the merge as a parent, not the branch.
+        repo.write("main.txt", b"main moves on after the merge\n");
+        let merge = repo.commit("after the merge");
+        push_update(&store, &repo, Some(&main), &merge, "refs/heads/main");
+        maintain(&store, 1000, 0);
+        let packs = store.packs().unwrap();
+        push_delete(&store, &feature, "refs/heads/feature");
+        repo.git(&["branch", "-D", "feature"]);
+        if !prove {
+            // A tip the history cannot show, not being a commit (as a deleted tag's is not).
+            let exact = store.meta("exact_pack").unwrap().unwrap();
+            let mut parts: Vec<String> = exact.split(' ').map(String::from).collect();
+            parts[2] = parts[2].replace(&feature, &"f".repeat(40));
+            store
+                .set_meta("exact_pack", Some(&parts.join(" ")))
+                .unwrap();
+        }
+        let report = maintain(&store, 2000, 0);
+        assert_eq!(store.packs().unwrap(), packs, "{report:?}");
+        assert_eq!((report.pruned, report.tally), (0, write::Tally::default()));
+        assert_eq!(clone_all(&store), reachable(&repo));
+        report.slices
+    };
+    let (proven, walked) = (run(true), run(false));
+    assert!(
+        proven * 4 < walked,
+        "{proven} slices, {walked} walking everything"
+    );
+}

@@ -3,7 +3,7 @@
 //! memory budget and stops and resumes between slices. In memory, it reads the objects in
 //! the order the packs store them (see [`crate::store::Store::repack_link`]).
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 
 use crate::format::object::{self, IdHashing, ObjectId, ObjectType, TreeEntryKind};
 use crate::store::sql::Sql;
@@ -20,6 +20,61 @@ pub fn name_hash(name: &[u8]) -> u32 {
 /// Links one call lists at most, past which it stops after the object at hand: a tree may
 /// hold hundreds of thousands of entries, and a slice reads thousands of trees.
 pub const MAX_LINKS: usize = 100_000;
+
+/// Commits the history is read back through at most to show that the refs reach a tip of
+/// the pack a walk took in whole (see [`prove_by_history`]): a few milliseconds, in one
+/// turn.
+pub const PROVE_AT_MOST: usize = 4096;
+
+/// Committer dates may run backwards by this much (seconds) along a history before the
+/// search for a tip below them stops.
+const SKEW: i64 = 86_400;
+
+/// Shows, through the commit graph, that the refs still reach those tips of the pack the
+/// walk took in whole that the walk of what was pushed did not meet: a branch merged and
+/// then deleted is a parent of what a ref names, which was in the pack already. The
+/// commits the refs named when the walk began are read back, newest first, until each
+/// such tip is met, the dates go a day below the oldest of them, or
+/// [`PROVE_AT_MOST`] are read. Only a tip met counts, so what is left unmet (a tag
+/// deleted, a branch rewound, a history too long to read back) keeps the walk unproven,
+/// and the run walks everything.
+pub fn prove_by_history<S: Sql>(store: &Store<S>, walk: &mut Walk) -> Result<(), StoreError> {
+    let unproven = walk.unproven();
+    if unproven.is_empty() {
+        return Ok(());
+    }
+    let wanted = store.commits(&unproven)?;
+    if wanted.len() < unproven.len() {
+        return Ok(());
+    }
+    let floor = wanted.values().map(|c| c.time).min().unwrap_or(0) - SKEW;
+    let tips = walk.tips().unwrap_or_default().to_vec();
+    let mut queue: BinaryHeap<(i64, ObjectId, Vec<ObjectId>)> = store
+        .commits(&tips)?
+        .into_values()
+        .map(|c| (c.time, c.id, c.parents))
+        .collect();
+    let mut seen: HashSet<ObjectId, IdHashing> = queue.iter().map(|(_, id, _)| *id).collect();
+    let mut left = wanted.len();
+    let mut read = 0;
+    while let Some((time, id, parents)) = queue.pop() {
+        if time < floor || read >= PROVE_AT_MOST {
+            break;
+        }
+        read += 1;
+        if wanted.contains_key(&id) {
+            walk.prove(&id);
+            left -= 1;
+            if left == 0 {
+                break;
+            }
+        }
+        let parents: Vec<ObjectId> = parents.into_iter().filter(|p| seen.insert(*p)).collect();
+        let infos = store.commits(&parents)?.into_values();
+        queue.extend(infos.map(|c| (c.time, c.id, c.parents)));
+    }
+    Ok(())
+}
 
 /// What one call of [`walk`] did.
 pub struct Marked {

@@ -733,6 +733,7 @@ fn mark_slice<S: Sql>(
     if walked > 0 || refs_moved(store, progress, walk)? {
         return Ok(None);
     }
+    mark::prove_by_history(store, walk)?;
     if !walk.proven() {
         // The pack it took in whole may hold what no ref reaches now (a branch deleted or
         // rewound since).

@@ -532,6 +532,21 @@ impl Walk {
         }
     }
 
+    /// The tips of the pack it took in whole that it has not shown the refs to reach yet.
+    pub fn unproven(&self) -> Vec<ObjectId> {
+        match self {
+            Walk::Memory(memory) => memory.unproven.iter().copied().collect(),
+            Walk::Rows => Vec::new(),
+        }
+    }
+
+    /// Records that the refs reach `id`, a tip of the pack it took in whole.
+    pub fn prove(&mut self, id: &ObjectId) {
+        if let Walk::Memory(memory) = self {
+            memory.unproven.remove(id);
+        }
+    }
+
     /// The objects the refs named when it began, if it knows them.
     pub fn tips(&self) -> Option<&[ObjectId]> {
         match self {
