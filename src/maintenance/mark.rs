@@ -22,9 +22,11 @@ pub fn name_hash(name: &[u8]) -> u32 {
 pub const MAX_LINKS: usize = 100_000;
 
 /// Commits the history is read back through at most to show that the refs reach a tip of
-/// the pack a walk took in whole (see [`prove_by_history`]): a few milliseconds, in one
-/// turn.
+/// the pack a walk took in whole (see [`prove_by_history`]), from as many of the refs at
+/// most; and the rows it may read (pages of the commit graph, which a graph past the page
+/// cache reads one per commit): a few milliseconds, in one turn.
 pub const PROVE_AT_MOST: usize = 4096;
+const PROVE_ROWS: u64 = 256;
 
 /// Committer dates may run backwards by this much (seconds) along a history before the
 /// search for a tip below them stops.
@@ -34,8 +36,8 @@ const SKEW: i64 = 86_400;
 /// walk took in whole that the walk of what was pushed did not meet: a branch merged and
 /// then deleted is a parent of what a ref names, which was in the pack already. The
 /// commits the refs named when the walk began are read back, newest first, until each
-/// such tip is met, the dates go a day below the oldest of them, or
-/// [`PROVE_AT_MOST`] are read. Only a tip met counts, so what is left unmet (a tag
+/// such tip is met, the dates go a day below the oldest of them, or [`PROVE_AT_MOST`] are
+/// read, or [`PROVE_ROWS`] rows. Only a tip met counts, so what is left unmet (a tag
 /// deleted, a branch rewound, a history too long to read back) keeps the walk unproven,
 /// and the run walks everything.
 pub fn prove_by_history<S: Sql>(store: &Store<S>, walk: &mut Walk) -> Result<(), StoreError> {
@@ -49,6 +51,10 @@ pub fn prove_by_history<S: Sql>(store: &Store<S>, walk: &mut Walk) -> Result<(),
     }
     let floor = wanted.values().map(|c| c.time).min().unwrap_or(0) - SKEW;
     let tips = walk.tips().unwrap_or_default().to_vec();
+    if tips.len() > PROVE_AT_MOST {
+        return Ok(());
+    }
+    let rows_before = store.rows();
     let mut queue: BinaryHeap<(i64, ObjectId, Vec<ObjectId>)> = store
         .commits(&tips)?
         .into_values()
@@ -58,7 +64,10 @@ pub fn prove_by_history<S: Sql>(store: &Store<S>, walk: &mut Walk) -> Result<(),
     let mut left = wanted.len();
     let mut read = 0;
     while let Some((time, id, parents)) = queue.pop() {
-        if time < floor || read >= PROVE_AT_MOST {
+        if time < floor
+            || read >= PROVE_AT_MOST
+            || store.rows().since(rows_before).read > PROVE_ROWS
+        {
             break;
         }
         read += 1;

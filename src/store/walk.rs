@@ -65,7 +65,8 @@ struct TakingIn {
     /// Its objects, and how many were taken in.
     count: u64,
     taken: u64,
-    /// The key of the last page of the index read.
+    /// The greatest id of the pages of the index read: a page a push split meanwhile holds
+    /// no record of the pack past it, so the next page read is the first keyed above it.
     after: Option<Vec<u8>>,
     hashes: NameHashes,
 }
@@ -644,7 +645,7 @@ impl<S: Sql> Store<S> {
                 memory.seen.shard(&record.id).insert(record.id, hash);
                 taking.taken += 1;
             }
-            taking.after = Some(at);
+            taking.after = Some(records.last().map_or(at, |r| r.id.0.to_vec()));
         }
         Ok(TakeIn::Pending)
     }
