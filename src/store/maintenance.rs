@@ -766,17 +766,31 @@ impl<S: Sql> Store<S> {
     /// The pack that holds exactly what the refs reach, if a repack made one and no ref has
     /// changed since: a clone of everything copies it whole.
     pub fn exact_pack(&self) -> Result<Option<super::PackInfo>, StoreError> {
-        let Some(exact) = self.meta("exact_pack")? else {
-            return Ok(None);
-        };
-        let mut parts = exact.split(' ').map(str::parse::<i64>);
-        let (Some(Ok(pack)), Some(Ok(version))) = (parts.next(), parts.next()) else {
+        let Some((pack, version, _)) = self.exact_record()? else {
             return Ok(None);
         };
         if version != self.refs_version()? {
             return Ok(None);
         }
-        Ok(self.packs()?.into_iter().find(|p| p.id == PackId(pack)))
+        Ok(self.packs()?.into_iter().find(|p| p.id == pack))
+    }
+
+    /// The exact pack's record as [`Store::set_exact_pack`] wrote it: the pack, the refs'
+    /// version, and the objects the refs named, in hex, if they were recorded.
+    fn exact_record(&self) -> Result<Option<(PackId, i64, Option<String>)>, StoreError> {
+        let Some(exact) = self.meta("exact_pack")? else {
+            return Ok(None);
+        };
+        let mut parts = exact.split(' ');
+        let mut number = || parts.next().and_then(|n| n.parse::<i64>().ok());
+        let (Some(pack), Some(version)) = (number(), number()) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            PackId(pack),
+            version,
+            parts.next().map(String::from),
+        )))
     }
 
     /// Records that `pack` holds exactly what the refs reach at `refs_version`, and, for a
@@ -803,12 +817,7 @@ impl<S: Sql> Store<S> {
     /// with the objects those refs named, whether or not the refs moved since: the pack
     /// holds everything those objects reach, and nothing else.
     pub(super) fn exact_closure(&self) -> Result<Option<(PackId, Vec<ObjectId>)>, StoreError> {
-        let Some(exact) = self.meta("exact_pack")? else {
-            return Ok(None);
-        };
-        let mut parts = exact.split(' ');
-        let pack = parts.next().and_then(|p| p.parse::<i64>().ok());
-        let (Some(pack), Some(tips)) = (pack.map(PackId), parts.nth(1)) else {
+        let Some((pack, _, Some(tips))) = self.exact_record()? else {
             return Ok(None);
         };
         let tips: Option<Vec<ObjectId>> =

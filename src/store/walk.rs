@@ -352,6 +352,12 @@ impl WalkInMemory {
         self.seen.contains_key(id) || self.order.place(id).is_some()
     }
 
+    /// Whether the pack it takes in whole is in, and every tip it was recorded with shown
+    /// reached (see [`Walk::proven`]).
+    fn proven(&self) -> bool {
+        self.unproven.is_empty() && self.taking_in.is_none()
+    }
+
     /// Sets how many objects it may hold before it moves to the rows.
     pub fn set_budget(&mut self, objects: usize) {
         self.budget = objects;
@@ -528,7 +534,7 @@ impl Walk {
     /// may hold objects that no ref reaches any more (see [`Store::walk_in_memory`]).
     pub fn proven(&self) -> bool {
         match self {
-            Walk::Memory(memory) => memory.unproven.is_empty() && memory.taking_in.is_none(),
+            Walk::Memory(memory) => memory.proven(),
             Walk::Rows => true,
         }
     }
@@ -828,7 +834,7 @@ impl<S: Sql> Store<S> {
         let Walk::Memory(memory) = walk else {
             return Ok(());
         };
-        if !memory.unproven.is_empty() || memory.taking_in.is_some() {
+        if !memory.proven() {
             // The rows cannot tell what it took in whole from what it walked: they walk
             // everything from the refs.
             *walk = Walk::Rows;
