@@ -114,6 +114,16 @@ fn git_checks(store: &Store<Db>, pack: &PackInfo) -> BTreeSet<String> {
     index(&Repo::new(), &bytes)
 }
 
+/// The one live pack of `store`, checked with git to hold what `repo`'s refs reach, which a
+/// clone of `store` holds too.
+fn one_pack_of_what_it_reaches(store: &Store<Db>, repo: &Repo) -> PackInfo {
+    let packs = store.packs().unwrap();
+    assert_eq!(packs.len(), 1);
+    assert_eq!(git_checks(store, &packs[0]), reachable(repo));
+    assert_eq!(clone_all(store), reachable(repo));
+    packs.into_iter().next().unwrap()
+}
+
 /// The bytes of the pack `git gc` makes of `repo`.
 fn gc_pack_bytes(repo: &Repo) -> u64 {
     repo.git(&["gc", "-q", "--prune=now"]);
@@ -146,10 +156,7 @@ fn versions_of_a_file_pushed_whole_become_deltas_as_git_gc_makes_them() {
         }
         let report = maintain_in(&store, 1000 * (round + 1), 0, &Slice::default());
         assert!(report.tally.new_deltas >= 11, "{report:?}");
-        let packs = store.packs().unwrap();
-        assert_eq!(packs.len(), 1);
-        assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
-        assert_eq!(clone_all(&store), reachable(&repo));
+        one_pack_of_what_it_reaches(&store, &repo);
         let gc = gc_pack_bytes(&repo);
         assert!(
             report.pack_bytes * 10 <= gc * 12,
@@ -1811,10 +1818,7 @@ fn a_pack_written_from_memory_goes_on_in_rows_when_a_ref_moved_takes_it_past_its
         "where they went moves too"
     );
     assert!(maintenance::run(&store, &host, &slice, i64::MAX).unwrap());
-    let packs = store.packs().unwrap();
-    assert_eq!(packs.len(), 1);
-    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
-    assert_eq!(clone_all(&store), reachable(&repo));
+    one_pack_of_what_it_reaches(&store, &repo);
 }
 
 #[test]
@@ -1988,10 +1992,7 @@ fn a_repack_takes_the_exact_pack_in_whole_and_walks_only_what_pushes_brought_sin
     let held = held_after_slices(&store, 2000, 1)[0];
     assert!(held as u64 > count, "{held} held of {count}");
     let taken_in = maintain(&store, 2000, 0);
-    let packs = store.packs().unwrap();
-    assert_eq!(packs.len(), 1);
-    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
-    assert_eq!(clone_all(&store), reachable(&repo));
+    let pack = one_pack_of_what_it_reaches(&store, &repo);
 
     // The same repack walking everything, its pack recorded without the refs it was made
     // for: the pack is the same, byte for byte, as the name hashes kept with the exact pack
@@ -2009,7 +2010,7 @@ fn a_repack_takes_the_exact_pack_in_whole_and_walks_only_what_pushes_brought_sin
         "only what 7 objects link to: {held}"
     );
     let walked = maintain(&store, 2000, 0);
-    assert_eq!(store.packs().unwrap()[0].name, packs[0].name);
+    assert_eq!(store.packs().unwrap()[0].name, pack.name);
     assert_eq!(
         (walked.objects, walked.tally),
         (taken_in.objects, taken_in.tally)
@@ -2048,10 +2049,7 @@ fn an_exact_pack_of_many_pages_is_taken_in_a_page_a_slice() {
         i64::MAX
     )
     .unwrap());
-    let packs = store.packs().unwrap();
-    assert_eq!(packs.len(), 1);
-    assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
-    assert_eq!(clone_all(&store), reachable(&repo));
+    one_pack_of_what_it_reaches(&store, &repo);
 }
 
 #[test]
