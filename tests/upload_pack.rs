@@ -93,6 +93,39 @@ fn full_clone_copies_the_stored_pack_and_fscks() {
     clone.git(&["fsck", "--full", "--strict"]);
 }
 
+/// A clone of a pushed pack and a clone without its blobs: the entries are copied to their
+/// ends as the pack's ends file tells, which give the same packs as the inflating of each
+/// entry to find its end does for a pack without the file; an ends file cut short fails
+/// the clone rather than send another pack.
+#[test]
+fn entries_are_copied_to_the_ends_their_file_tells() {
+    let repo = history_repo();
+    let (store, db) = store(4096);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let wants = all_ref_ids(&repo);
+    let full = upload_request(&wants, CAPS, &[], &[], true);
+    let partial = upload_request(&wants, CAPS, &["filter blob:none".into()], &[], true);
+    let clones = |store: &Store<Db>| (fetch(store, &full).1, fetch(store, &partial).1);
+    let with_ends = clones(&store);
+    // The store's handle keeps rows it read: each change below is seen through a new one.
+    let changed = |sql: &str| {
+        db.exec(sql, vec![]).unwrap();
+        Store::with_chunk_size(db.clone(), 4096)
+    };
+    let cut = changed("UPDATE pack_chunks SET data = substr(data, 1, 100) WHERE kind = -2");
+    let failed = split_response(&answer_bytes(&cut, &full));
+    assert!(
+        failed.as_ref().is_err_and(|e| e.contains("ends file")),
+        "{failed:?}"
+    );
+    let without = clones(&changed("DELETE FROM pack_chunks WHERE kind = -2"));
+    assert!(with_ends.0 == without.0, "the clones differ");
+    assert!(with_ends.1 == without.1, "the clones without blobs differ");
+    let all = objects_between(&repo, "--all", None);
+    assert_eq!(index(&Repo::new(), &with_ends.0), all);
+}
+
 #[test]
 fn incremental_fetch_sends_exactly_what_is_missing() {
     let (repo, store) = pushed();

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod date;
 pub mod delta;
 pub mod diff_delta;
+pub mod ends;
 pub mod ident;
 pub mod idx;
 pub mod loose;

@@ -49,6 +49,9 @@ pub enum PackError {
     /// A pack index that is cut short or whose fanout does not add up.
     #[error("bad pack index")]
     BadIdx,
+    /// A pack's ends file that is cut short.
+    #[error("bad ends file of a pack")]
+    BadEnds,
     /// A REF_DELTA whose base is not in the same pack.
     #[error("delta base {0} is not in the pack")]
     BaseNotInPack(ObjectId),

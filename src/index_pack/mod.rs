@@ -18,16 +18,19 @@ use std::rc::Rc;
 use sha1::{Digest, Sha1};
 
 use crate::format::delta::DeltaError;
-use crate::format::loose;
 use crate::format::object::{self, BadObject, Link, ObjectHasher, ObjectId, ObjectType};
 use crate::format::pack::{
     self, BaseCache, EntryAt, EntryHeader, EntryKind, Object, ObjectSink, PackError, PackId,
     PackObjects, BASE_CACHE_BYTES, MAX_HELD,
 };
 use crate::format::zlib::Inflater;
+use crate::format::{ends, loose};
 use crate::limits::{Limits, OverLimit};
 use crate::store::sql::Sql;
-use crate::store::{Base, CommitInfo, EntryRow, Held, IdxSource, ScratchRows, Store, StoreError};
+use crate::store::{
+    Base, ChunkFile, ChunkWriter, CommitInfo, EntryRow, Held, IdxSource, ScratchRows, Store,
+    StoreError,
+};
 use entries::Entries;
 use spool::Spool;
 
@@ -277,6 +280,8 @@ pub struct IndexPack<'s, S: Sql> {
     cache: RefCell<BaseCache>,
     /// Large delta bases while a chain is rebuilt: files of the push's row.
     scratch: ScratchRows<S>,
+    /// The pack's ends file, written as its entries come (see [`ChunkFile::Ends`]).
+    ends: ChunkWriter<'s, S>,
 }
 
 impl<'s, S: Sql> IndexPack<'s, S> {
@@ -297,6 +302,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             largest: 0,
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             scratch: ScratchRows::new(store, Some(push)),
+            ends: ChunkWriter::new(store, push, ChunkFile::Ends),
         }
     }
 
@@ -365,6 +371,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         if self.partial.len() == pack::HEADER_LEN {
             self.count = pack::parse_header(&self.partial)?;
             self.entries.expect(u64::from(self.count))?;
+            self.ends.append(&ends::encode(self.count.into()))?;
             self.partial.clear();
             self.phase = self.after_entry();
         }
@@ -399,6 +406,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             _ => None,
         };
         check_size(whole, header.size, offset, self.max_object)?;
+        self.ends.append(&ends::encode(offset))?;
         let mut current = Box::new(Current {
             offset,
             header,
@@ -694,6 +702,8 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             self.stage_loose()?
         } else {
             self.spool.flush()?;
+            self.ends.append(&ends::encode(self.offset - 20))?;
+            self.ends.flush()?;
             let rows = match self.entries.held() {
                 Some(held) => IdxEntries::Held(held),
                 None => IdxEntries::Stored(IdxSource::Push(push)),

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::packs::RecentChunks;
-use super::{Located, Location, PackFile, ScratchRows, Store, StoreError, StoredChunks};
+use super::{ChunkFile, Located, Location, PackFile, ScratchRows, Store, StoreError, StoredChunks};
 use crate::format::object::{self, BadObject, ObjectId, ObjectType};
 use crate::format::pack::{
     self, BaseCache, ChunkPiece, EntryHeader, Object, ObjectSink, PackError, PackObjects,
     BASE_CACHE_BYTES,
 };
-use crate::format::{idx, loose};
+use crate::format::{ends, idx, loose};
 use crate::store::sql::Sql;
 
 /// Where a chain of annotated tags leads.
@@ -38,7 +38,10 @@ type Reader<S> = Rc<StoredChunks<S>>;
 pub struct ObjectReader<S: Sql> {
     store: Store<S>,
     /// One chunk reader per file read, so that consecutive reads share its last rows.
-    files: RefCell<HashMap<(PackId, PackFile), Reader<S>>>,
+    files: RefCell<HashMap<(PackId, ChunkFile), Reader<S>>>,
+    /// Of each pack whose entries were copied: how many its ends file lists (None without
+    /// one), and the place of the entry found last.
+    ends: RefCell<HashMap<PackId, (Option<u64>, u64)>>,
     /// The rows those readers read last, whichever packs they are of: the instance's (see
     /// [`Store`]). A walk of the trees reads objects scattered through a pack, and their
     /// delta bases further away still; with one row kept, most reads fetched a whole row
@@ -84,6 +87,7 @@ impl<S: Sql> ObjectReader<S> {
         ObjectReader {
             store: store.clone(),
             files: RefCell::new(HashMap::new()),
+            ends: RefCell::new(HashMap::new()),
             recent: store.recent_chunks(),
             cache: RefCell::new(BaseCache::new(BASE_CACHE_BYTES)),
             scratch: ScratchRows::new(store, None),
@@ -112,7 +116,8 @@ impl<S: Sql> ObjectReader<S> {
         }
     }
 
-    fn chunks(&self, pack: PackId, file: PackFile) -> Rc<StoredChunks<S>> {
+    fn chunks(&self, pack: PackId, file: impl Into<ChunkFile>) -> Rc<StoredChunks<S>> {
+        let file = file.into();
         self.files
             .borrow_mut()
             .entry((pack, file))
@@ -334,13 +339,42 @@ impl<S: Sql> ObjectReader<S> {
         Err(StoreError::TagChainTooLong(id))
     }
 
-    /// The entry at `offset` in `pack` as stored: its header and where its compressed data is.
+    /// The entry at `offset` in `pack` as stored: its header and where its compressed data
+    /// is, which the pack's ends file tells; a pack without one has the entry inflated to
+    /// find its end.
     pub fn extent(
         &self,
         pack: PackId,
         offset: u64,
     ) -> Result<(EntryHeader, std::ops::Range<u64>), PackError> {
-        pack::entry_extent(&*self.chunks(pack, PackFile::Pack), offset)
+        let source = self.chunks(pack, PackFile::Pack);
+        let Some(end) = self.entry_end(pack, offset)? else {
+            return pack::entry_extent(&*source, offset);
+        };
+        let header = pack::entry_header(&*source, offset)?;
+        let start = offset + header.len as u64;
+        if end <= start {
+            return Err(PackError::BadEnds);
+        }
+        Ok((header, start..end))
+    }
+
+    /// Where the data of the entry at `offset` in `pack` end, from the pack's ends file;
+    /// None without one, or if it lists no entry there.
+    fn entry_end(&self, pack: PackId, offset: u64) -> Result<Option<u64>, PackError> {
+        let source = self.chunks(pack, ChunkFile::Ends);
+        let known = self.ends.borrow().get(&pack).copied();
+        let (count, hint) = match known {
+            Some(known) => known,
+            None => (ends::count(&*source)?, 0),
+        };
+        let found = match count {
+            Some(count) => ends::end_of(&*source, count, offset, hint)?,
+            None => None,
+        };
+        let hint = found.map_or(hint, |(_, place)| place);
+        self.ends.borrow_mut().insert(pack, (count, hint));
+        Ok(found.map(|(end, _)| end))
     }
 
     /// The bytes of `file` from `at` up to `end` that lie in one chunk row, read through the

@@ -31,6 +31,10 @@ pub enum ChunkFile {
     /// bitmap hash cache): what a later repack that takes the pack in whole gives its
     /// objects, unwalked, for the delta search's order.
     NameHashes,
+    /// Where each entry of a pushed pack starts, in pack order (see
+    /// [`crate::format::ends`]): an entry is copied into another pack without being
+    /// inflated to find its end.
+    Ends,
 }
 
 impl From<PackFile> for ChunkFile {
@@ -55,13 +59,14 @@ impl ChunkFile {
             ChunkFile::Scratch(n) => 2 + n as i64,
             // Below the scratch files, which go by `kind >= 2`.
             ChunkFile::NameHashes => -1,
+            ChunkFile::Ends => -2,
         }
     }
 
     /// The size of each of its rows but the last.
     fn row_size<S: Sql>(self, store: &Store<S>) -> u64 {
         match self {
-            ChunkFile::Of(_) | ChunkFile::NameHashes => store.chunk_size,
+            ChunkFile::Of(_) | ChunkFile::NameHashes | ChunkFile::Ends => store.chunk_size,
             ChunkFile::Scratch(_) => store.chunk_size.min(SCRATCH_ROW),
         }
     }
@@ -69,7 +74,7 @@ impl ChunkFile {
     /// How many of its rows a reader keeps.
     fn recent(self) -> usize {
         match self {
-            ChunkFile::Of(_) | ChunkFile::NameHashes => 1,
+            ChunkFile::Of(_) | ChunkFile::NameHashes | ChunkFile::Ends => 1,
             ChunkFile::Scratch(_) => SCRATCH_RECENT,
         }
     }

@@ -16,7 +16,7 @@ use git_on_durable_objects::limits::Limits;
 use git_on_durable_objects::maintenance;
 use git_on_durable_objects::receive_pack::{BadRequest, ReceivePack};
 use git_on_durable_objects::store::sql::{RowCounter, Rows, Sql, SqlError, Value, MAX_PARAMS};
-use git_on_durable_objects::store::{PackFile, Store};
+use git_on_durable_objects::store::{ChunkFile, Store};
 use git_on_durable_objects::upload_pack::{self, Answer};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
@@ -650,7 +650,8 @@ pub fn index(into: &Repo, pack: &[u8]) -> BTreeSet<String> {
 }
 
 /// A stored file's bytes, all its rows in order.
-pub fn stored_file(store: &Store<Db>, pack: PackId, file: PackFile) -> Vec<u8> {
+pub fn stored_file(store: &Store<Db>, pack: PackId, file: impl Into<ChunkFile>) -> Vec<u8> {
+    let file = file.into();
     let mut out = Vec::new();
     let mut seq = 0;
     while let Some(chunk) = store.read_chunk(pack, file, seq).unwrap() {
