@@ -13,7 +13,7 @@ use common::*;
 use git_on_durable_objects::format::object::{hash, ObjectId, ObjectType};
 use git_on_durable_objects::maintenance::{self, write, Due, Host, Slice, Step, Timing};
 use git_on_durable_objects::store::sql::{Sql, Value};
-use git_on_durable_objects::store::{Location, PackFile, PackInfo, Store, Walk};
+use git_on_durable_objects::store::{ChunkFile, Location, PackFile, PackInfo, Store, Walk};
 use git_on_durable_objects::upload_pack;
 
 const CAPS: &str = "multi_ack_detailed no-done side-band-64k ofs-delta agent=test";
@@ -90,6 +90,7 @@ fn reachable(repo: &Repo) -> BTreeSet<String> {
 }
 
 /// Checks a live pack with git: `index-pack` of its bytes writes exactly its stored idx,
+/// its ends file, if it has one, lists where git's index says its entries start,
 /// `verify-pack` passes, and no delta chain is longer than the repack makes them. Returns
 /// the ids it holds.
 fn git_checks(store: &Store<Db>, pack: &PackInfo) -> BTreeSet<String> {
@@ -104,6 +105,11 @@ fn git_checks(store: &Store<Db>, pack: &PackInfo) -> BTreeSet<String> {
     repo.git(&["index-pack", path.to_str().unwrap()]);
     let made = std::fs::read(path.with_extension("idx")).unwrap();
     assert!(made == idx, "the stored idx is not git's");
+    let ends = stored_file(store, pack.id, ChunkFile::Ends);
+    assert!(
+        ends.is_empty() || ends == ends_file_of(&bytes),
+        "the ends file is not git's"
+    );
     let verified = repo.git(&["verify-pack", "-v", path.to_str().unwrap()]);
     let longest = verified
         .lines()
@@ -1719,6 +1725,8 @@ fn a_pack_written_from_memory_is_the_pack_written_in_rows_without_a_row_per_obje
     let (store, _db, repo) = history_and_a_push();
     let rows = maintain_in(&store, 1000, 0, &in_rows);
     let want = store.packs().unwrap();
+    // A walk in rows writes no ends file (it would read a row per object again).
+    assert!(!store.has_file(want[0].id, ChunkFile::Ends).unwrap());
     let (store, db, _) = history_and_a_push();
     let memory = maintain_in(&store, 1000, 0, &Slice::default());
     let packs = store.packs().unwrap();
@@ -1727,11 +1735,14 @@ fn a_pack_written_from_memory_is_the_pack_written_in_rows_without_a_row_per_obje
     assert_eq!(git_checks(&store, &packs[0]), reachable(&repo));
     assert_eq!((memory.objects, memory.tally), (rows.objects, rows.tally));
     assert_eq!(repack_rows(&db), 0);
-    // In rows, each object costs several; from memory, the run writes the pack's and the
-    // idx's chunks (of 4 KiB here), a progress per slice, the loose objects it packed (their
-    // file retired, their row gone), and a few more: the index page, the two packs' states,
-    // its account.
-    let chunks = (packs[0].size + packs[0].idx_size).div_ceil(4096);
+    // In rows, each object costs several; from memory, the run writes the chunks of the
+    // pack, its idx and its ends file (of 4 KiB here), a progress per slice, the loose
+    // objects it packed (their file retired, their row gone), and a few more: the index
+    // page, the two packs' states, its account.
+    let ends = stored_file(&store, packs[0].id, ChunkFile::Ends).len() as u64;
+    assert_eq!(ends, 8 * (memory.objects + 2));
+    let files = [packs[0].size, packs[0].idx_size, ends];
+    let chunks: u64 = files.iter().map(|bytes| bytes.div_ceil(4096)).sum();
     assert!(rows.rows_written > 3 * rows.objects, "{rows:?}");
     let bytes_and_slices = chunks + u64::from(memory.slices) + 2 * memory.loose_before;
     assert!(

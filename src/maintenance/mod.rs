@@ -10,13 +10,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::format::checksum::Checksum;
+use crate::format::ends;
 use crate::format::object::ObjectId;
 use crate::format::pack::{self, PackId, HEADER_LEN};
 use crate::index_pack::{write_idx, IdxEntries};
 use crate::store::sql::{Rows, Sql};
 use crate::store::{
-    ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError, SwapReport,
-    TakeIn, Unsaved, Walk,
+    ChunkFile, ChunkWriter, Footprint, IdxSource, ObjectReader, PackFile, Store, StoreError,
+    SwapReport, TakeIn, Unsaved, Walk,
 };
 
 pub mod mark;
@@ -910,6 +911,9 @@ fn seal_slice<S: Sql>(
         Walk::Rows => IdxEntries::Stored(IdxSource::Repack),
     };
     let idx_size = write_idx(store, pack, entries, &id)?;
+    if let Walk::Memory(memory) = walk {
+        write_ends(store, pack, memory.starts(), progress)?;
+    }
     progress.checksum = None;
     progress.phase = Phase::Swap {
         name: id.to_hex(),
@@ -917,6 +921,33 @@ fn seal_slice<S: Sql>(
         idx_size,
     };
     Ok(())
+}
+
+/// Writes the pack's ends file from where its entries start, in the order the walk placed
+/// them, which is the order they were written in. Should they not rise, or not add up to
+/// the pack's count, no file is kept: a pack without one has its entries inflated to find
+/// their ends. A walk in rows writes none either (it would read a row per object again).
+fn write_ends<S: Sql>(
+    store: &Store<S>,
+    pack: PackId,
+    starts: impl Iterator<Item = u64>,
+    progress: &Progress,
+) -> Result<(), StoreError> {
+    let mut out = ChunkWriter::new(store, pack, ChunkFile::Ends);
+    out.append(&ends::encode(progress.count))?;
+    let (mut last, mut count) = (0, 0);
+    for start in starts {
+        if start <= last {
+            return store.truncate_file(pack, ChunkFile::Ends, 0);
+        }
+        out.append(&ends::encode(start))?;
+        (last, count) = (start, count + 1);
+    }
+    if count != progress.count {
+        return store.truncate_file(pack, ChunkFile::Ends, 0);
+    }
+    out.append(&ends::encode(progress.written))?;
+    out.flush()
 }
 
 /// Whether a sealed pack whose refs moved may take in what the pushes brought now: once no
@@ -946,6 +977,7 @@ fn reopen<S: Sql>(store: &Store<S>, progress: &mut Progress) -> Result<(), Store
     let pack = progress.pack()?;
     store.truncate_file(pack, PackFile::Pack, progress.written)?;
     store.truncate_file(pack, PackFile::Idx, 0)?;
+    store.truncate_file(pack, ChunkFile::Ends, 0)?;
     progress.sealed = 0;
     progress.checksum = None;
     progress.phase = Phase::Mark;

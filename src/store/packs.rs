@@ -31,7 +31,7 @@ pub enum ChunkFile {
     /// bitmap hash cache): what a later repack that takes the pack in whole gives its
     /// objects, unwalked, for the delta search's order.
     NameHashes,
-    /// Where each entry of a pushed pack starts, in pack order (see
+    /// Where each entry of a pack starts, in pack order (see
     /// [`crate::format::ends`]): an entry is copied into another pack without being
     /// inflated to find its end.
     Ends,
@@ -216,8 +216,13 @@ impl<S: Sql> Store<S> {
 
     /// Cuts `file` of `pack` to its first `len` bytes' rows: the rows after the one holding
     /// byte `len` go (a writer resumed at `len` rewrites that one).
-    pub fn truncate_file(&self, pack: PackId, file: PackFile, len: u64) -> Result<(), StoreError> {
-        let file = ChunkFile::from(file);
+    pub fn truncate_file(
+        &self,
+        pack: PackId,
+        file: impl Into<ChunkFile>,
+        len: u64,
+    ) -> Result<(), StoreError> {
+        let file = file.into();
         self.forget_chunks();
         self.exec(
             "DELETE FROM pack_chunks WHERE pack = ? AND kind = ? AND seq * ? >= ?",

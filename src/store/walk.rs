@@ -412,6 +412,14 @@ impl WalkInMemory {
         Ok(())
     }
 
+    /// Where the objects written to the new pack start, in the order they were placed.
+    pub fn starts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.order
+            .rows
+            .iter()
+            .filter_map(|p| Some(p.written()?.offset))
+    }
+
     /// The new pack's idx rows, in id order.
     pub fn idx_rows(&self) -> impl Iterator<Item = IdxRow> + '_ {
         let placed = self

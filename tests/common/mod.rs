@@ -630,6 +630,22 @@ pub fn show_index(into: &Repo, pack: &[u8]) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The ends file of `pack` as git's index tells it: the count of its entries, where each
+/// starts in pack order, and where its trailer starts, 8 bytes big-endian each.
+pub fn ends_file_of(pack: &[u8]) -> Vec<u8> {
+    let mut starts: Vec<u64> = show_index(&Repo::new(), pack)
+        .into_iter()
+        .map(|(offset, _)| offset)
+        .collect();
+    starts.sort_unstable();
+    [starts.len() as u64]
+        .into_iter()
+        .chain(starts)
+        .chain([pack.len() as u64 - 20])
+        .flat_map(u64::to_be_bytes)
+        .collect()
+}
+
 /// Runs one request and returns (negotiation lines, pack bytes).
 pub fn fetch(store: &Store<Db>, body: &[u8]) -> (Vec<String>, Vec<u8>) {
     split_response(&answer_bytes(store, body)).unwrap()
