@@ -87,7 +87,7 @@ pub struct PackWriter<'s, S: Sql> {
     reader: ObjectReader<S>,
     out: ChunkWriter<'s, S>,
     /// What this slice wrote, by id and by where it was stored, until recorded.
-    done: Vec<(ObjectId, Written)>,
+    done: Vec<(ObjectId, i64, Written)>,
     by_id: HashMap<ObjectId, Written>,
     by_stored: HashMap<(PackId, u64), Written>,
     window: VecDeque<Candidate>,
@@ -204,7 +204,7 @@ impl<'s, S: Sql> PackWriter<'s, S> {
             crc: entry.crc.clone().finalize(),
             depth,
         };
-        self.done.push((row.id, written));
+        self.done.push((row.id, row.seq, written));
         self.by_id.insert(row.id, written);
         if let Location::Packed { pack, offset: at } = row.location {
             self.by_stored.insert((pack, at), written);

@@ -371,11 +371,11 @@ impl<S: Sql> Store<S> {
         rows.first().map(|r| written(r)).transpose()
     }
 
-    /// Records where the repack wrote objects.
+    /// Records where the repack wrote objects, each with its place in the write order.
     pub fn repack_record(
         &self,
         walk: &mut Walk,
-        done: &[(ObjectId, Written)],
+        done: &[(ObjectId, i64, Written)],
     ) -> Result<(), StoreError> {
         if let Walk::Memory(memory) = walk {
             return memory.record(done);
@@ -383,7 +383,7 @@ impl<S: Sql> Store<S> {
         for batch in done.chunks(JSON_BATCH) {
             let rows: Vec<String> = batch
                 .iter()
-                .map(|(id, w)| format!("[\"{id}\",{},{},{}]", w.offset, w.crc, w.depth))
+                .map(|(id, _, w)| format!("[\"{id}\",{},{},{}]", w.offset, w.crc, w.depth))
                 .collect();
             self.exec(
                 "UPDATE repack_objects SET offset = j.value ->> 1, crc = j.value ->> 2, \

@@ -400,13 +400,18 @@ impl WalkInMemory {
         self.order.written_at(pack, at)
     }
 
-    /// Records where objects went in the new pack.
-    pub(super) fn record(&mut self, done: &[(ObjectId, Written)]) -> Result<(), StoreError> {
-        for (id, written) in done {
-            let place = self.order.place(id).ok_or(StoreError::Missing {
-                kind: "repacked object",
-                id: *id,
-            })?;
+    /// Records where objects went in the new pack, each found at its place in the write
+    /// order (its `seq` less one) without a search through the ids, if it is there.
+    pub(super) fn record(&mut self, done: &[(ObjectId, i64, Written)]) -> Result<(), StoreError> {
+        for (id, seq, written) in done {
+            let at = usize::try_from(seq - 1).ok();
+            let place = at
+                .filter(|&at| self.order.rows.get(at).is_some_and(|p| p.id == *id))
+                .or_else(|| self.order.place(id))
+                .ok_or(StoreError::Missing {
+                    kind: "repacked object",
+                    id: *id,
+                })?;
             self.order.rows[place].write(written)?;
         }
         Ok(())
