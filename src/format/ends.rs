@@ -21,13 +21,13 @@ fn number(src: &dyn ChunkSource, at: u64) -> Result<u64, PackError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-/// Entries the ends file in `src` lists; None when the file is empty (a pack stored before
-/// ends files were written has none).
-pub fn count(src: &dyn ChunkSource) -> Result<Option<u64>, PackError> {
-    if src.chunk(0)?.is_empty() {
-        return Ok(None);
-    }
-    number(src, 0).map(Some)
+/// Bytes of the file's head, which holds the count.
+pub const HEAD: usize = WIDTH;
+
+/// Entries an ends file lists, read from its `head`.
+pub fn count(head: &[u8]) -> Result<u64, PackError> {
+    let head: [u8; WIDTH] = head.try_into().map_err(|_| PackError::BadEnds)?;
+    Ok(u64::from_be_bytes(head))
 }
 
 /// Where the compressed data of the entry at `offset` end, and the entry's place in pack
@@ -99,7 +99,7 @@ mod tests {
     fn finds_each_entry_end_from_any_hint_and_nothing_between_entries() {
         let starts: Vec<u64> = (0..37).map(|i| 12 + i * (i + 2)).collect();
         let src = file(&starts, 2000);
-        assert_eq!(count(&src).unwrap(), Some(37));
+        assert_eq!(count(&src.0[..HEAD]).unwrap(), 37);
         for hint in [0, 5, 36, 37, 99] {
             for (i, &start) in starts.iter().enumerate() {
                 let end = starts.get(i + 1).copied().unwrap_or(2000);
@@ -117,9 +117,9 @@ mod tests {
         let mut src = file(&[12, 40, 90], 120);
         src.0.truncate(30);
         assert!(matches!(end_of(&src, 3, 40, 0), Err(PackError::BadEnds)));
-        assert_eq!(count(&Chunks(Vec::new())).unwrap(), None);
+        assert!(matches!(count(&[0; 7]), Err(PackError::BadEnds)));
         let empty = file(&[], 12);
-        assert_eq!(count(&empty).unwrap(), Some(0));
+        assert_eq!(count(&empty.0[..HEAD]).unwrap(), 0);
         assert_eq!(end_of(&empty, 0, 12, 0).unwrap(), None);
     }
 }

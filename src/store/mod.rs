@@ -212,8 +212,9 @@ impl<S: Sql> Store<S> {
         self.recent.clone()
     }
 
-    /// Forgets the pack rows read: rows are being written or deleted (a row being written
-    /// may be read back, and its pack's id may be another pack's once it goes).
+    /// Forgets the pack rows read: rows are being deleted (a pack's id may be another
+    /// pack's once it goes). A file being written forgets only its own rows (see
+    /// [`Store::write_chunk`]).
     pub(super) fn forget_chunks(&self) {
         self.recent.borrow_mut().clear();
     }

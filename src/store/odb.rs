@@ -366,7 +366,10 @@ impl<S: Sql> ObjectReader<S> {
         let known = self.ends.borrow().get(&pack).copied();
         let (count, hint) = match known {
             Some(known) => known,
-            None => (ends::count(&*source)?, 0),
+            None => match self.store.file_head(pack, ChunkFile::Ends, ends::HEAD)? {
+                Some(head) => (Some(ends::count(&head)?), 0),
+                None => (None, 0),
+            },
         };
         let found = match count {
             Some(count) => ends::end_of(&*source, count, offset, hint)?,

@@ -161,7 +161,7 @@ impl<S: Sql> Store<S> {
         seq: u64,
         data: &[u8],
     ) -> Result<(), StoreError> {
-        self.forget_chunks();
+        self.recent.borrow_mut().forget_file(pack, file);
         self.exec(
             "INSERT OR REPLACE INTO pack_chunks (pack, kind, seq, data) VALUES (?, ?, ?, ?)",
             vec![
@@ -205,6 +205,21 @@ impl<S: Sql> Store<S> {
         Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
     }
 
+    /// The first `len` bytes of `file` of `pack`, read without the rest of its first row;
+    /// None when it has no row.
+    pub fn file_head(
+        &self,
+        pack: PackId,
+        file: impl Into<ChunkFile>,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut rows = self.exec(
+            "SELECT substr(data, 1, ?) FROM pack_chunks WHERE pack = ? AND kind = ? AND seq = 0",
+            vec![(len as i64).into(), pack.into(), file.into().kind().into()],
+        )?;
+        Ok(rows.first_mut().and_then(|r| r[0].take_bytes()))
+    }
+
     /// Whether `file` of `pack` has any row.
     pub fn has_file(&self, pack: PackId, file: impl Into<ChunkFile>) -> Result<bool, StoreError> {
         let rows = self.exec(
@@ -223,7 +238,7 @@ impl<S: Sql> Store<S> {
         len: u64,
     ) -> Result<(), StoreError> {
         let file = file.into();
-        self.forget_chunks();
+        self.recent.borrow_mut().forget_file(pack, file);
         self.exec(
             "DELETE FROM pack_chunks WHERE pack = ? AND kind = ? AND seq * ? >= ?",
             vec![
@@ -618,9 +633,17 @@ impl RecentChunks {
         }))
     }
 
-    /// Forgets every chunk: rows were written or deleted.
+    /// Forgets every chunk: rows were deleted, or a transaction undone.
     pub fn clear(&mut self) {
         self.chunks.clear();
+    }
+
+    /// Forgets the chunks of `file` of `pack`: its rows are being written. Those of other
+    /// files stay, so that a repack's slices, which write the new pack's rows, do not read
+    /// again the rows of the packs they copy from.
+    pub fn forget_file(&mut self, pack: PackId, file: ChunkFile) {
+        self.chunks
+            .retain(|((p, f, _), _)| (*p, *f) != (pack, file));
     }
 }
 
