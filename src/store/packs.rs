@@ -463,8 +463,11 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
             let tail = Rc::make_mut(&mut self.tail);
             // A row's room at once: grown by doubling, each row's bytes would be copied
             // through allocations of half, a quarter... of it, and past it when a piece
-            // overshoots, each a hole wasm's memory keeps.
-            tail.reserve_exact(size - tail.len());
+            // overshoots, each a hole wasm's memory keeps. An ends file grows by doubling:
+            // every push writes one, most of them a few hundred bytes.
+            if self.file != ChunkFile::Ends {
+                tail.reserve_exact(size - tail.len());
+            }
             let take = (size - tail.len()).min(bytes.len());
             tail.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
