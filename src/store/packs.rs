@@ -48,6 +48,9 @@ impl From<PackFile> for ChunkFile {
 /// the reading of a whole row.
 const SCRATCH_ROW: u64 = 256 * 1024;
 
+/// Bytes of an ends file kept without a row's room reserved (see [`ChunkWriter::append`]).
+const SMALL_TAIL: usize = 4096;
+
 /// Rows of a scratch file a reader keeps (2 MiB): what a delta's copies read last.
 const SCRATCH_RECENT: usize = 8;
 
@@ -463,9 +466,10 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
             let tail = Rc::make_mut(&mut self.tail);
             // A row's room at once: grown by doubling, each row's bytes would be copied
             // through allocations of half, a quarter... of it, and past it when a piece
-            // overshoots, each a hole wasm's memory keeps. An ends file grows by doubling:
-            // every push writes one, most of them a few hundred bytes.
-            if self.file != ChunkFile::Ends {
+            // overshoots, each a hole wasm's memory keeps. But every push writes an ends
+            // file, most of them a few hundred bytes: its first few KiB grow as they come.
+            let small = self.file == ChunkFile::Ends && tail.len() + bytes.len() <= SMALL_TAIL;
+            if !small {
                 tail.reserve_exact(size - tail.len());
             }
             let take = (size - tail.len()).min(bytes.len());
