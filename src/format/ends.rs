@@ -16,15 +16,13 @@ pub fn encode(number: u64) -> [u8; WIDTH] {
 
 /// Number `at` of the file in `src` (the count is number 0).
 fn number(src: &dyn ChunkSource, at: u64) -> Result<u64, PackError> {
-    let bytes = read_bytes(src, at * WIDTH as u64, WIDTH)?;
-    let bytes: [u8; WIDTH] = bytes.try_into().map_err(|_| PackError::BadEnds)?;
-    Ok(u64::from_be_bytes(bytes))
+    count(&read_bytes(src, at * WIDTH as u64, WIDTH)?)
 }
 
 /// Bytes of the file's head, which holds the count.
 pub const HEAD: usize = WIDTH;
 
-/// Entries an ends file lists, read from its `head`.
+/// Entries an ends file lists, read from its `head` (any number of the file reads so).
 pub fn count(head: &[u8]) -> Result<u64, PackError> {
     let head: [u8; WIDTH] = head.try_into().map_err(|_| PackError::BadEnds)?;
     Ok(u64::from_be_bytes(head))

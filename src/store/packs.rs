@@ -128,16 +128,9 @@ pub struct PackInfo {
 impl<S: Sql> Store<S> {
     /// The object count in a stored pack's header.
     pub fn pack_object_count(&self, pack: PackId) -> Result<u64, StoreError> {
-        let rows = self.exec(
-            "SELECT substr(data, 9, 4) FROM pack_chunks WHERE pack = ? AND kind = 0 AND seq = 0",
-            vec![pack.into()],
-        )?;
-        let bytes = rows
-            .first()
-            .and_then(|r| r[0].as_bytes())
-            .filter(|b| b.len() == 4)
-            .ok_or(StoreError::BadColumn("pack header"))?;
-        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64)
+        let head = self.file_head(pack, PackFile::Pack, pack::HEADER_LEN)?;
+        let count = head.and_then(|head| pack::parse_header(&head).ok());
+        Ok(count.ok_or(StoreError::BadColumn("pack header"))?.into())
     }
 
     /// Starts a push: a pending pack row that owns everything the push writes until it is accepted.
