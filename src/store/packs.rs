@@ -48,7 +48,8 @@ impl From<PackFile> for ChunkFile {
 /// the reading of a whole row.
 const SCRATCH_ROW: u64 = 256 * 1024;
 
-/// Bytes of an ends file kept without a row's room reserved (see [`ChunkWriter::append`]).
+/// Bytes of a row a writer holds before it reserves the row's room (see
+/// [`ChunkWriter::append`]).
 const SMALL_TAIL: usize = 4096;
 
 /// Rows of a scratch file a reader keeps (2 MiB): what a delta's copies read last.
@@ -457,12 +458,11 @@ impl<'s, S: Sql> ChunkWriter<'s, S> {
         self.written += bytes.len() as u64;
         while !bytes.is_empty() {
             let tail = Rc::make_mut(&mut self.tail);
-            // A row's room at once: grown by doubling, each row's bytes would be copied
-            // through allocations of half, a quarter... of it, and past it when a piece
-            // overshoots, each a hole wasm's memory keeps. But every push writes an ends
-            // file, most of them a few hundred bytes: its first few KiB grow as they come.
-            let small = self.file == ChunkFile::Ends && tail.len() + bytes.len() <= SMALL_TAIL;
-            if !small {
+            // A row's first few KiB grow as they come (every push writes an ends file, most
+            // of them a few hundred bytes), then the row's room at once: grown by doubling,
+            // each row's bytes would be copied through allocations of half, a quarter... of
+            // it, and past it when a piece overshoots, each a hole wasm's memory keeps.
+            if tail.len() + bytes.len() > SMALL_TAIL {
                 tail.reserve_exact(size - tail.len());
             }
             let take = (size - tail.len()).min(bytes.len());
