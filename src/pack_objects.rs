@@ -6,11 +6,10 @@
 
 use crate::format::pack::PackId;
 
-use sha1::{Digest, Sha1};
-
 use crate::format::object::{ObjectId, ObjectType};
 use crate::format::pack::{self, EntryKind, ObjectSink, Scratch, MAX_HELD};
 use crate::format::pktline::{Band, SideBand};
+use crate::format::sha1::Sha1;
 use crate::format::{diff_delta, zlib};
 use crate::store::sql::Sql;
 use crate::store::{ChunkWriter, Location, ObjectReader, PackFile, ScratchRows, StoreError};
@@ -208,7 +207,7 @@ impl<S: Sql> PackStream<S> {
             copying: None,
             count,
             options,
-            sha: Sha1::new(),
+            sha: Sha1::long(),
             offset: 0,
             deflater: zlib::Deflater::new(),
             tally: Tally::default(),
@@ -236,7 +235,7 @@ impl<S: Sql> PackStream<S> {
             }
             let at = self.next;
             if at == self.pieces.len() {
-                let checksum: [u8; 20] = std::mem::take(&mut self.sha).finalize().into();
+                let checksum = std::mem::take(&mut self.sha).finish();
                 out.extend_from_slice(&checksum);
                 self.finished = true;
                 return Ok(());

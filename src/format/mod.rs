@@ -14,6 +14,7 @@ pub mod object;
 pub mod pack;
 pub mod pktline;
 pub mod refname;
+pub mod sha1;
 pub mod tag;
 pub mod zlib;
 

@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-use sha1::{Digest, Sha1};
-
+use crate::format::sha1::Sha1;
 use crate::format::{commit, split_once, split_while, tag};
 
 /// A SHA-1 object id.
@@ -177,8 +176,8 @@ pub struct ObjectHasher(Sha1);
 impl ObjectHasher {
     /// Starts hashing an object of the given type and size.
     pub fn new(kind: ObjectType, size: u64) -> ObjectHasher {
-        let mut sha = Sha1::new();
-        sha.update(header(kind, size));
+        let mut sha = Sha1::for_len(size);
+        sha.update(&header(kind, size));
         ObjectHasher(sha)
     }
 
@@ -189,7 +188,7 @@ impl ObjectHasher {
 
     /// The object id.
     pub fn finish(self) -> ObjectId {
-        ObjectId(self.0.finalize().into())
+        ObjectId(self.0.finish())
     }
 }
 

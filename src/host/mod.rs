@@ -18,6 +18,7 @@ use worker::{
 };
 
 mod body;
+mod digest;
 mod directory;
 mod outbound;
 mod r2;
@@ -397,6 +398,7 @@ const HOST: Host<'static> = Host {
 
 impl worker::DurableObject for Repo {
     fn new(state: State, env: Env) -> Self {
+        digest::install();
         let sql = DoSql::new(&state);
         let rows = sql.2.clone();
         let store = Store::new(sql);

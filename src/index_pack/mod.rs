@@ -15,14 +15,13 @@ use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
-use sha1::{Digest, Sha1};
-
 use crate::format::delta::DeltaError;
 use crate::format::object::{self, BadObject, Link, ObjectHasher, ObjectId, ObjectType};
 use crate::format::pack::{
     self, BaseCache, EntryAt, EntryHeader, EntryKind, Object, ObjectSink, PackError, PackId,
     PackObjects, BASE_CACHE_BYTES, MAX_HELD,
 };
+use crate::format::sha1::Sha1;
 use crate::format::zlib::Inflater;
 use crate::format::{ends, loose};
 use crate::limits::{Limits, OverLimit};
@@ -291,7 +290,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
         IndexPack {
             spool: Spool::new(store, push),
             max_object,
-            sha: Sha1::new(),
+            sha: Sha1::long(),
             phase: Phase::Header,
             partial: Vec::new(),
             offset: 0,
@@ -682,7 +681,7 @@ impl<'s, S: Sql> IndexPack<'s, S> {
             Phase::Header if self.offset == 0 => return Err(IndexError::NoData),
             _ => return Err(IndexError::Truncated(self.offset)),
         }
-        let checksum = ObjectId(std::mem::take(&mut self.sha).finalize().into());
+        let checksum = ObjectId(std::mem::take(&mut self.sha).finish());
         if checksum.0[..] != self.partial[..] {
             return Err(IndexError::Checksum);
         }

@@ -2,11 +2,10 @@
 //! page in id order, or from a small push's entries held in memory, into chunk rows: the
 //! index of a pack of any size is never held whole.
 
-use sha1::{Digest, Sha1};
-
 use crate::format::idx;
 use crate::format::object::ObjectId;
 use crate::format::pack::PackId;
+use crate::format::sha1::Sha1;
 use crate::store::sql::Sql;
 use crate::store::ChunkWriter;
 use crate::store::{Held, IdxRow, IdxSource, PackFile, Store, StoreError, WalkInMemory};
@@ -93,7 +92,7 @@ pub fn write_idx<S: Sql>(
 ) -> Result<u64, StoreError> {
     let mut file = IdxFile {
         writer: ChunkWriter::new(store, owner, PackFile::Idx),
-        sha: Sha1::new(),
+        sha: Sha1::long(),
     };
     file.write(&idx::header(&source.first_bytes(store)?))?;
     in_id_order(store, &source, |(id, _, _)| file.write(&id.0))?;
@@ -104,7 +103,7 @@ pub fn write_idx<S: Sql>(
     })?;
     file.write(&large)?;
     file.write(&checksum.0)?;
-    let sum: [u8; 20] = std::mem::take(&mut file.sha).finalize().into();
+    let sum = std::mem::take(&mut file.sha).finish();
     file.writer.append(&sum)?;
     file.writer.flush()?;
     Ok(file.writer.written())
