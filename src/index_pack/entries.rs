@@ -3,7 +3,7 @@
 //! the newest in a small batch in memory, so that memory does not grow with the number of
 //! objects.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::format::object::{Link, ObjectId};
 use crate::format::pack::PackId;
@@ -42,9 +42,37 @@ const REMEMBERED: usize = 1 << 19;
 /// The depth that marks an entry still waiting for its base.
 const WAITING: u16 = u16::MAX;
 
-/// Link targets remembered as already recorded: a blob or tree that stays the same across
-/// commits is linked from every version of its tree, and is written once per window.
-const RECENT_LINKS: usize = 1 << 16;
+/// Links remembered as already recorded, at most: a blob or tree that stays the same across
+/// commits is linked from every version of its tree, and is written again only once another
+/// link took its place (2.75 MiB of slots).
+const RECENT_LINKS: usize = 1 << 17;
+
+/// The links recorded lately, each in the slot its id's first bytes choose. One slot per id
+/// keeps each look-up a single comparison whatever ids a push names, where a hash set's
+/// probing grows with the ids that share a hash (and a tree may name any ids); a link that
+/// loses its slot is only recorded again, and the connectivity check takes it twice.
+struct RecentLinks(Vec<Option<Link>>);
+
+impl RecentLinks {
+    /// Slots for a pack of `objects` objects: a few per object, so that a small push does
+    /// not take the whole budget.
+    fn for_objects(objects: u64) -> RecentLinks {
+        let slots = objects.saturating_mul(4).min(RECENT_LINKS as u64) as usize;
+        RecentLinks(vec![None; slots.next_power_of_two().max(1024)])
+    }
+
+    /// Whether `link` was not among the recent links, which it now is.
+    fn first(&mut self, link: Link) -> bool {
+        let [a, b, c, d, ..] = link.id.0;
+        let at = u32::from_le_bytes([a, b, c, d]) as usize & (self.0.len() - 1);
+        let Some(slot) = self.0.get_mut(at) else {
+            return true;
+        };
+        let first = *slot != Some(link);
+        *slot = Some(link);
+        first
+    }
+}
 
 /// A push's entries, links and commits, written in batches.
 pub struct Entries<'s, S: Sql> {
@@ -70,7 +98,7 @@ pub struct Entries<'s, S: Sql> {
     link_pages: u64,
     /// Links recorded so far.
     linked: u64,
-    recent_links: HashSet<Link>,
+    recent_links: RecentLinks,
     commits: Vec<CommitInfo>,
     /// Bytes of parents of the commits held or not yet written.
     commit_bytes: usize,
@@ -93,7 +121,7 @@ impl<'s, S: Sql> Entries<'s, S> {
             links: Vec::new(),
             link_pages: 0,
             linked: 0,
-            recent_links: HashSet::new(),
+            recent_links: RecentLinks::for_objects(0),
             commits: Vec::new(),
             commit_bytes: 0,
         }
@@ -230,10 +258,7 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Records objects that a pushed object links to.
     pub fn link(&mut self, links: impl IntoIterator<Item = Link>) -> Result<(), StoreError> {
         for link in links {
-            if self.recent_links.len() >= RECENT_LINKS {
-                self.recent_links.clear();
-            }
-            if self.recent_links.insert(link) {
+            if self.recent_links.first(link) {
                 self.links.push(link);
                 self.linked += 1;
             }
@@ -252,6 +277,7 @@ impl<'s, S: Sql> Entries<'s, S> {
     /// Takes the pack's declared number of objects: entries that could not all be held
     /// go to rows from the start.
     pub fn expect(&mut self, objects: u64) -> Result<(), StoreError> {
+        self.recent_links = RecentLinks::for_objects(objects);
         if objects > self.hold as u64 {
             self.spill()?;
         }
@@ -351,5 +377,39 @@ impl<'s, S: Sql> Entries<'s, S> {
         self.flush_entries()?;
         self.flush_commits()?;
         Ok(std::mem::take(&mut self.links))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::object::ObjectType;
+
+    fn link(first: u8, last: u8, kind: Option<ObjectType>) -> Link {
+        let mut id = [first; 20];
+        id[19] = last;
+        Link {
+            id: ObjectId(id),
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_recent_link_is_recorded_once_until_another_takes_its_slot() {
+        let mut recent = RecentLinks::for_objects(3);
+        assert_eq!(recent.0.len(), 1024);
+        let (a, b) = (link(1, 0, None), link(1, 1, None));
+        assert!(recent.first(a));
+        assert!(!recent.first(a));
+        // The same id as a tree is another link.
+        assert!(recent.first(link(1, 0, Some(ObjectType::Tree))));
+        assert!(recent.first(a));
+        // b shares a's first bytes, so its slot: each comes back as new.
+        assert!(recent.first(b));
+        assert!(recent.first(a));
+        assert!(recent.first(link(2, 0, None)));
+        assert!(!recent.first(a));
+        assert_eq!(RecentLinks::for_objects(1 << 20).0.len(), RECENT_LINKS);
+        assert_eq!(RecentLinks::for_objects(5000).0.len(), 1 << 15);
     }
 }
