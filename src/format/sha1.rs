@@ -191,6 +191,15 @@ mod tests {
             .all(|&c| c <= BATCH || c == 99_990));
         let long = &data[..ENGINE_FROM as usize];
         assert_eq!(hash(&[long]), (want(long), vec![long.len()]));
+        // A batch filled exactly goes when the next byte comes; each hasher takes the spare
+        // buffer the last gave back, empty.
+        for _ in 0..2 {
+            let (whole, one) = (&data[..BATCH], &data[BATCH..=BATCH]);
+            assert_eq!(
+                hash(&[&whole[..10], &whole[10..], one]),
+                (want(&data[..=BATCH]), vec![BATCH, 1])
+            );
+        }
     }
 
     #[test]
