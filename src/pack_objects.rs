@@ -147,6 +147,12 @@ pub struct Options {
     pub progress: bool,
 }
 
+/// Objects in a pack past which, once its last byte is made, the instance lets go of the
+/// pack rows and index pages it keeps between requests (see [`crate::store::Store::let_go_of_caches`]):
+/// such a pack (a clone's) streams for long after the walk that filled them, and a shorter
+/// one (a fetch's) leaves them to the requests that follow.
+pub const LONG_PACK: u32 = 65_536;
+
 /// Where a piece not written yet, or not an object, was written.
 const NOT_WRITTEN: u64 = u64::MAX;
 
@@ -238,6 +244,9 @@ impl<S: Sql> PackStream<S> {
                 let checksum = std::mem::take(&mut self.sha).finish();
                 out.extend_from_slice(&checksum);
                 self.finished = true;
+                if self.count > LONG_PACK {
+                    self.reader.store().let_go_of_caches();
+                }
                 return Ok(());
             }
             self.written[at] = self.offset;

@@ -1507,3 +1507,57 @@ fn a_blob_none_clone_of_deep_directories_reads_each_pack_row_about_once() {
         "{read} rows for {chunks} chunks"
     );
 }
+
+/// A pack of more than `LONG_PACK` objects (a clone's) lets go of the pack rows the instance
+/// kept once its last byte is made: a read after it fetches its row again. A fetch's short
+/// pack leaves them to the requests that follow.
+#[test]
+fn a_long_pack_lets_go_of_the_rows_the_instance_kept_and_a_short_one_does_not() {
+    use git_on_durable_objects::format::object::ObjectId;
+    use git_on_durable_objects::pack_objects::LONG_PACK;
+    let repo = Repo::new();
+    let mut script = String::new();
+    for n in 0..=LONG_PACK {
+        let data = format!("blob {n}\n");
+        script += &format!("blob\nmark :{}\ndata {}\n{data}\n", n + 1, data.len());
+    }
+    script += "commit refs/heads/main\ncommitter A <a@example.com> 1 +0000\ndata 3\none\n";
+    for n in 0..=LONG_PACK {
+        script += &format!("M 100644 :{} f{n}\n", n + 1);
+    }
+    script += "\ncommit refs/heads/main\ncommitter A <a@example.com> 2 +0000\ndata 3\ntwo\n";
+    script += "M 100644 inline f0\ndata 4\nnew\n\n";
+    repo.git_with(&["fast-import", "--quiet"], script.as_bytes());
+    let (store, _db) = store(1 << 20);
+    let (lines, _) = push_all(&store, &repo, "report-status", 65536);
+    assert_eq!(lines[0], "unpack ok");
+    let [tip, base] =
+        ["main", "main~1"].map(|rev| repo.git(&["rev-parse", rev]).trim().to_string());
+    let id = ObjectId::from_hex(tip.as_bytes()).unwrap();
+    let read = || {
+        let before = store.rows().read;
+        let reader = git_on_durable_objects::store::ObjectReader::new(&store);
+        let object = reader.read(&id).unwrap().expect("stored");
+        assert_eq!(object.kind, ObjectType::Commit);
+        store.rows().read - before
+    };
+    let fresh = read();
+    let kept = read();
+    assert!(
+        kept < fresh,
+        "the instance keeps its rows: {kept} read, {fresh} at first"
+    );
+    let (_, short) = fetch(
+        &store,
+        &upload_request(std::slice::from_ref(&tip), CAPS, &[], &[base], true),
+    );
+    assert_eq!(
+        index(&repo, &short).len(),
+        3,
+        "the last commit, its tree and one blob"
+    );
+    assert_eq!(read(), kept, "a short pack leaves them");
+    let (_, long) = fetch(&store, &upload_request(&[tip], CAPS, &[], &[], true));
+    assert_eq!(index(&repo, &long).len() as u32, LONG_PACK + 6);
+    assert_eq!(read(), fresh, "a long pack lets them go");
+}

@@ -207,6 +207,16 @@ impl<S: Sql> Store<S> {
         *self.walk.borrow_mut() = None;
     }
 
+    /// Lets go of the pack rows and index pages this instance keeps between requests (8 MiB
+    /// of each at most), for a request that may outlive the instance: workerd replaces an
+    /// object no request has entered for some seconds even while a body it answered still
+    /// streams, and what the old one kept stays in wasm memory until the garbage collector
+    /// runs (see [`crate::pack_objects::LONG_PACK`]).
+    pub fn let_go_of_caches(&self) {
+        self.forget_pages();
+        self.forget_chunks();
+    }
+
     /// The pack rows read last, for a reader to share.
     pub(super) fn recent_chunks(&self) -> std::rc::Rc<std::cell::RefCell<packs::RecentChunks>> {
         self.recent.clone()
