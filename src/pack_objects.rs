@@ -148,9 +148,10 @@ pub struct Options {
 }
 
 /// Objects in a pack past which, once its last byte is made, the instance lets go of the
-/// pack rows and index pages it keeps between requests (see [`crate::store::Store::let_go_of_caches`]):
-/// such a pack (a clone's) streams for long after the walk that filled them, and a shorter
-/// one (a fetch's) leaves them to the requests that follow.
+/// pack rows and index pages it keeps between requests
+/// ([`crate::store::Store::let_go_of_caches`]): such a pack (a clone's) streams for long
+/// after the walk or copy that filled them, and a shorter one (such as a fetch's) leaves
+/// them to the requests that follow.
 pub const LONG_PACK: u32 = 65_536;
 
 /// Where a piece not written yet, or not an object, was written.

@@ -202,8 +202,7 @@ impl<S: Sql> Store<S> {
 
     /// Forgets everything this instance remembers of the storage: it was deleted whole.
     pub fn forget_everything(&self) {
-        self.forget_pages();
-        self.forget_chunks();
+        self.let_go_of_caches();
         *self.walk.borrow_mut() = None;
     }
 
